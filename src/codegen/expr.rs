@@ -1,0 +1,623 @@
+//! Statements and expressions to LLVM IR. Integers are i64; strings are zero-padded stack
+//! buffers of the length sema gave them.
+
+use super::helpers::id;
+use super::{CodegenError, Func, Gen, Result};
+use crate::parser::ast::*;
+use crate::plan::{self, ArgKind, EventKind, KeyField, ValueKind};
+use crate::sema::builtins::{Builtin, Func as F};
+use crate::sema::tracefs::FieldKind;
+use crate::sema::{Res, Type};
+use inkwell::values::{IntValue, PointerValue};
+use inkwell::IntPredicate;
+
+/// A generated value.
+#[derive(Clone, Copy)]
+pub(crate) enum V<'ctx> {
+    Int(IntValue<'ctx>),
+    /// A buffer and its length.
+    Str(PointerValue<'ctx>, u32),
+    Void,
+}
+
+impl<'ctx> V<'ctx> {
+    pub fn int(self) -> Result<IntValue<'ctx>> {
+        match self {
+            V::Int(i) => Ok(i),
+            _ => Err(CodegenError("expected an integer value".into())),
+        }
+    }
+    fn string(self) -> Result<(PointerValue<'ctx>, u32)> {
+        match self {
+            V::Str(p, n) => Ok((p, n)),
+            _ => Err(CodegenError("expected a string value".into())),
+        }
+    }
+}
+
+impl<'ctx, 'm> Gen<'ctx, 'm> {
+    pub fn stmts(&mut self, f: &mut Func<'ctx>, stmts: &[Stmt]) -> Result<()> {
+        for s in stmts {
+            self.stmt(f, s)?;
+        }
+        Ok(())
+    }
+
+    fn ty(&self, f: &Func<'ctx>, e: &Expr) -> Type {
+        self.checked.progs[f.prog].info(e).ty
+    }
+
+    fn res(&self, f: &Func<'ctx>, e: &Expr) -> &'m Res {
+        &self.checked.progs[f.prog].info(e).res
+    }
+
+    fn stmt(&mut self, f: &mut Func<'ctx>, s: &Stmt) -> Result<()> {
+        match &s.kind {
+            StmtKind::Expr(e) => {
+                self.expr(f, e)?;
+            }
+            StmtKind::AssignVar { var, value } => {
+                let v = self.expr(f, value)?;
+                let ty = self.checked.progs[f.prog].vars.get(&var.name).copied().unwrap_or(Type::Error);
+                let slot = self.var_slot(f, &var.name, ty)?;
+                match (v, ty) {
+                    (V::Int(i), _) => {
+                        self.builder.build_store(slot, i)?;
+                    }
+                    (V::Str(p, n), Type::Str { len }) => {
+                        self.zero(slot, len)?;
+                        self.copy(slot, p, n.min(len))?;
+                    }
+                    _ => return Err(CodegenError(format!("bad assignment to {}", var.name))),
+                }
+            }
+            StmtKind::AssignMap { map, value } => self.assign_map(f, map, value)?,
+            StmtKind::If { cond, then, els } => {
+                let c = self.expr(f, cond)?.int()?;
+                let truth = self.truthy(c)?;
+                let then_bb = self.ctx.append_basic_block(f.function, "then");
+                let else_bb = self.ctx.append_basic_block(f.function, "else");
+                let end_bb = self.ctx.append_basic_block(f.function, "endif");
+                self.builder.build_conditional_branch(truth, then_bb, else_bb)?;
+                self.builder.position_at_end(then_bb);
+                self.stmts(f, then)?;
+                self.builder.build_unconditional_branch(end_bb)?;
+                self.builder.position_at_end(else_bb);
+                if let Some(els) = els {
+                    self.stmts(f, els)?;
+                }
+                self.builder.build_unconditional_branch(end_bb)?;
+                self.builder.position_at_end(end_bb);
+            }
+        }
+        Ok(())
+    }
+
+    /// The stack slot of a variable, created (zeroed) in the entry block on first use.
+    fn var_slot(&mut self, f: &mut Func<'ctx>, name: &str, ty: Type) -> Result<PointerValue<'ctx>> {
+        if let Some(p) = f.vars.get(name) {
+            return Ok(*p);
+        }
+        let p = match ty {
+            Type::Str { len } => {
+                let ty = self.ctx.i8_type().array_type(len);
+                let p = f.allocas.build_alloca(ty, name)?;
+                f.allocas.build_store(p, ty.const_zero())?;
+                p
+            }
+            _ => {
+                let p = f.allocas.build_alloca(self.i64(), name)?;
+                f.allocas.build_store(p, self.i64().const_zero())?;
+                p
+            }
+        };
+        f.vars.insert(name.to_string(), p);
+        Ok(p)
+    }
+
+    pub fn truthy(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+        Ok(self.builder.build_int_compare(IntPredicate::NE, v, self.i64().const_zero(), "truthy")?)
+    }
+
+    fn map_index(&self, name: &str) -> Result<usize> {
+        self.checked.map_index(name).ok_or_else(|| CodegenError(format!("unknown map {name}")))
+    }
+
+    /// Builds the BPF key of a map reference; histograms leave 8 bytes for the bucket.
+    fn key(&mut self, f: &mut Func<'ctx>, map: &MapRef, index: usize) -> Result<PointerValue<'ctx>> {
+        let def = &self.checked.plan.maps[index];
+        let buf = self.buffer(f, def.bpf_key_size() as u32, "key")?;
+        let mut offset = 0u64;
+        for (k, field) in map.keys.iter().zip(def.key.clone()) {
+            let v = self.expr(f, k)?;
+            match (v, field) {
+                (V::Int(i), KeyField::Int { .. }) => self.store_i64(buf, offset, i)?,
+                (V::Str(p, n), KeyField::Str { len }) => {
+                    let at = self.offset(buf, offset)?;
+                    self.copy(at, p, n.min(len))?;
+                }
+                _ => return Err(CodegenError(format!("key type mismatch in {}", map.name))),
+            }
+            offset += field.size() as u64;
+        }
+        Ok(buf)
+    }
+
+    fn assign_map(&mut self, f: &mut Func<'ctx>, map: &MapRef, value: &Expr) -> Result<()> {
+        let index = self.map_index(&map.name)?;
+        let def = self.checked.plan.maps[index].clone();
+        let global = self.maps[index];
+        let key = self.key(f, map, index)?;
+        let args: &[Expr] = match &value.kind {
+            ExprKind::Call { args, .. } if def.value.is_aggregation() => args,
+            _ => &[],
+        };
+        let arg = |g: &mut Self, f: &mut Func<'ctx>, i: usize| -> Result<IntValue<'ctx>> { g.expr(f, &args[i])?.int() };
+        let one = self.i64().const_int(1, false);
+        match def.value {
+            ValueKind::Int { .. } => {
+                let v = self.expr(f, value)?.int()?;
+                let slot = self.slot(f, self.i64().into(), "val")?;
+                self.builder.build_store(slot, v)?;
+                self.update(global, key, slot, 0)?;
+            }
+            ValueKind::Str { len } => {
+                let (p, n) = self.expr(f, value)?.string()?;
+                let buf = self.buffer(f, len, "val")?;
+                self.copy(buf, p, n.min(len))?;
+                self.update(global, key, buf, 0)?;
+            }
+            ValueKind::Count => self.with_value(f, global, key, 8, |g, _, p| {
+                let n = g.load_i64(p, 0)?;
+                let n = g.builder.build_int_add(n, one, "count")?;
+                g.store_i64(p, 0, n)
+            })?,
+            ValueKind::Sum => {
+                let x = arg(self, f, 0)?;
+                self.with_value(f, global, key, 8, |g, _, p| {
+                    let n = g.load_i64(p, 0)?;
+                    let n = g.builder.build_int_add(n, x, "sum")?;
+                    g.store_i64(p, 0, n)
+                })?
+            }
+            ValueKind::Avg => {
+                let x = arg(self, f, 0)?;
+                self.with_value(f, global, key, 16, |g, _, p| {
+                    let s = g.load_i64(p, 0)?;
+                    let s = g.builder.build_int_add(s, x, "sum")?;
+                    g.store_i64(p, 0, s)?;
+                    let c = g.load_i64(p, 8)?;
+                    let c = g.builder.build_int_add(c, one, "count")?;
+                    g.store_i64(p, 8, c)
+                })?
+            }
+            ValueKind::Min | ValueKind::Max => {
+                let x = arg(self, f, 0)?;
+                let pred = if def.value == ValueKind::Min { IntPredicate::SLT } else { IntPredicate::SGT };
+                self.with_value(f, global, key, 16, |g, _, p| {
+                    let cur = g.load_i64(p, 0)?;
+                    let set = g.load_i64(p, 8)?;
+                    let unset = g.builder.build_int_compare(IntPredicate::EQ, set, g.i64().const_zero(), "unset")?;
+                    let better = g.builder.build_int_compare(pred, x, cur, "better")?;
+                    let take = g.builder.build_or(unset, better, "take")?;
+                    let new = g.builder.build_select(take, x, cur, "new")?.into_int_value();
+                    g.store_i64(p, 0, new)?;
+                    g.store_i64(p, 8, one)
+                })?
+            }
+            ValueKind::Hist | ValueKind::Lhist { .. } => {
+                let x = arg(self, f, 0)?;
+                let bucket = match def.value {
+                    ValueKind::Lhist { min, max, step } => self.lhist_bucket(x, min, max, step)?,
+                    _ => self.hist_bucket(x)?,
+                };
+                self.store_i64(key, def.user_key_size() as u64, bucket)?;
+                self.with_value(f, global, key, 8, |g, _, p| {
+                    let n = g.load_i64(p, 0)?;
+                    let n = g.builder.build_int_add(n, one, "count")?;
+                    g.store_i64(p, 0, n)
+                })?
+            }
+        }
+        Ok(())
+    }
+
+    /// log2 bucket: 0 for negative values, 1 for 0, 2 + floor(log2(x)) otherwise.
+    fn hist_bucket(&self, x: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+        let b = &self.builder;
+        let i64 = self.i64();
+        let mut n = x;
+        let mut log = i64.const_zero();
+        for shift in [32u64, 16, 8, 4, 2, 1] {
+            let big = b.build_int_compare(IntPredicate::UGE, n, i64.const_int(1 << shift, false), "big")?;
+            let amount = b.build_select(big, i64.const_int(shift, false), i64.const_zero(), "amt")?.into_int_value();
+            n = b.build_right_shift(n, amount, false, "n")?;
+            log = b.build_int_add(log, amount, "log")?;
+        }
+        let idx = b.build_int_add(log, i64.const_int(2, false), "idx")?;
+        let is_zero = b.build_int_compare(IntPredicate::EQ, x, i64.const_zero(), "zero")?;
+        let idx = b.build_select(is_zero, i64.const_int(1, false), idx, "idx")?.into_int_value();
+        let neg = b.build_int_compare(IntPredicate::SLT, x, i64.const_zero(), "neg")?;
+        Ok(b.build_select(neg, i64.const_zero(), idx, "bucket")?.into_int_value())
+    }
+
+    /// Linear bucket: 0 below min, 1 + (x - min) / step inside, the last one at or above max.
+    fn lhist_bucket(&self, x: IntValue<'ctx>, min: i64, max: i64, step: i64) -> Result<IntValue<'ctx>> {
+        let b = &self.builder;
+        let i64 = self.i64();
+        let c = |v: i64| i64.const_int(v as u64, true);
+        let last = plan::lhist_buckets(min, max, step) as i64 - 1;
+        let rel = b.build_int_sub(x, c(min), "rel")?;
+        let inside = b.build_int_unsigned_div(rel, c(step), "q")?;
+        let inside = b.build_int_add(inside, c(1), "in")?;
+        let high = b.build_int_compare(IntPredicate::SGE, x, c(max), "high")?;
+        let v = b.build_select(high, c(last), inside, "b")?.into_int_value();
+        let low = b.build_int_compare(IntPredicate::SLT, x, c(min), "low")?;
+        Ok(b.build_select(low, c(0), v, "bucket")?.into_int_value())
+    }
+
+    pub fn expr(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        Ok(match &e.kind {
+            ExprKind::Int(n) => V::Int(i64.const_int(*n, false)),
+            ExprKind::Str(s) => {
+                let len = s.len() as u32 + 1;
+                let buf = self.buffer(f, len, "lit")?;
+                for (i, byte) in s.bytes().enumerate() {
+                    let at = self.offset(buf, i as u64)?;
+                    self.builder.build_store(at, self.ctx.i8_type().const_int(byte as u64, false))?;
+                }
+                V::Str(buf, len)
+            }
+            ExprKind::Ident(_) => match self.res(f, e) {
+                Res::Builtin(b) => self.builtin(f, *b)?,
+                _ => return Err(CodegenError("unresolved identifier".into())),
+            },
+            ExprKind::Var(name) => {
+                let ty = self.ty(f, e);
+                let slot = self.var_slot(f, name, ty)?;
+                match ty {
+                    Type::Str { len } => V::Str(slot, len),
+                    _ => V::Int(self.builder.build_load(i64, slot, "var")?.into_int_value()),
+                }
+            }
+            ExprKind::Map(map) => self.map_read(f, e, map)?,
+            ExprKind::Call { args, .. } => self.call(f, e, args)?,
+            ExprKind::Field { .. } => match self.res(f, e) {
+                Res::Field(field) => self.tp_field(f, field)?,
+                _ => return Err(CodegenError("unresolved field".into())),
+            },
+            ExprKind::Unary { op, operand } => {
+                let v = self.expr(f, operand)?.int()?;
+                V::Int(match op {
+                    UnOp::Not => {
+                        let z = self.builder.build_int_compare(IntPredicate::EQ, v, i64.const_zero(), "not")?;
+                        self.builder.build_int_z_extend(z, i64, "b")?
+                    }
+                    UnOp::Neg => self.builder.build_int_neg(v, "neg")?,
+                    UnOp::BitNot => self.builder.build_not(v, "bnot")?,
+                })
+            }
+            ExprKind::Binary { op: op @ (BinOp::And | BinOp::Or), lhs, rhs } => self.logical(f, *op, lhs, rhs)?,
+            ExprKind::Binary { op, lhs, rhs } => {
+                let signed = matches!(self.ty(f, lhs), Type::Int { signed: true })
+                    && matches!(self.ty(f, rhs), Type::Int { signed: true });
+                let (l, r) = (self.expr(f, lhs)?, self.expr(f, rhs)?);
+                if let (V::Str(a, la), V::Str(b, lb)) = (l, r) {
+                    let eq = self.str_eq(a, la, b, lb)?;
+                    let res = if *op == BinOp::Eq { eq } else { self.builder.build_not(eq, "ne")? };
+                    return Ok(V::Int(self.builder.build_int_z_extend(res, i64, "b")?));
+                }
+                V::Int(self.arith(*op, l.int()?, r.int()?, signed)?)
+            }
+            ExprKind::Ternary { cond, then, els } => self.ternary(f, e, cond, then, els)?,
+        })
+    }
+
+    fn arith(&self, op: BinOp, l: IntValue<'ctx>, r: IntValue<'ctx>, signed: bool) -> Result<IntValue<'ctx>> {
+        let b = &self.builder;
+        let cmp = |p: IntPredicate| -> Result<IntValue<'ctx>> {
+            let c = b.build_int_compare(p, l, r, "cmp")?;
+            Ok(b.build_int_z_extend(c, self.i64(), "b")?)
+        };
+        let pick = |s: IntPredicate, u: IntPredicate| if signed { s } else { u };
+        Ok(match op {
+            BinOp::Add => b.build_int_add(l, r, "add")?,
+            BinOp::Sub => b.build_int_sub(l, r, "sub")?,
+            BinOp::Mul => b.build_int_mul(l, r, "mul")?,
+            // BPF division by zero yields 0 and modulo by zero keeps the dividend; no trap.
+            BinOp::Div if signed => b.build_int_signed_div(l, r, "div")?,
+            BinOp::Div => b.build_int_unsigned_div(l, r, "div")?,
+            BinOp::Mod if signed => b.build_int_signed_rem(l, r, "mod")?,
+            BinOp::Mod => b.build_int_unsigned_rem(l, r, "mod")?,
+            BinOp::BitAnd => b.build_and(l, r, "and")?,
+            BinOp::BitOr => b.build_or(l, r, "or")?,
+            BinOp::BitXor => b.build_xor(l, r, "xor")?,
+            BinOp::Shl => b.build_left_shift(l, r, "shl")?,
+            BinOp::Shr => b.build_right_shift(l, r, signed, "shr")?,
+            BinOp::Eq => cmp(IntPredicate::EQ)?,
+            BinOp::Ne => cmp(IntPredicate::NE)?,
+            BinOp::Lt => cmp(pick(IntPredicate::SLT, IntPredicate::ULT))?,
+            BinOp::Le => cmp(pick(IntPredicate::SLE, IntPredicate::ULE))?,
+            BinOp::Gt => cmp(pick(IntPredicate::SGT, IntPredicate::UGT))?,
+            BinOp::Ge => cmp(pick(IntPredicate::SGE, IntPredicate::UGE))?,
+            BinOp::And | BinOp::Or => return Err(CodegenError("logical op in arith".into())),
+        })
+    }
+
+    /// Short-circuit `&&` and `||`, yielding 0 or 1.
+    fn logical(&mut self, f: &mut Func<'ctx>, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let l = self.expr(f, lhs)?.int()?;
+        let l = self.truthy(l)?;
+        let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        let rhs_bb = self.ctx.append_basic_block(f.function, "rhs");
+        let end = self.ctx.append_basic_block(f.function, "logic");
+        if op == BinOp::And {
+            self.builder.build_conditional_branch(l, rhs_bb, end)?;
+        } else {
+            self.builder.build_conditional_branch(l, end, rhs_bb)?;
+        }
+        self.builder.position_at_end(rhs_bb);
+        let r = self.expr(f, rhs)?.int()?;
+        let r = self.truthy(r)?;
+        let rhs_end = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        self.builder.build_unconditional_branch(end)?;
+        self.builder.position_at_end(end);
+        let phi = self.builder.build_phi(self.ctx.bool_type(), "l")?;
+        let short = self.ctx.bool_type().const_int((op == BinOp::Or) as u64, false);
+        phi.add_incoming(&[(&short, from), (&r, rhs_end)]);
+        Ok(V::Int(self.builder.build_int_z_extend(phi.as_basic_value().into_int_value(), i64, "b")?))
+    }
+
+    fn ternary(&mut self, f: &mut Func<'ctx>, e: &Expr, cond: &Expr, then: &Expr, els: &Expr) -> Result<V<'ctx>> {
+        let ty = self.ty(f, e);
+        let c = self.expr(f, cond)?.int()?;
+        let c = self.truthy(c)?;
+        let t_bb = self.ctx.append_basic_block(f.function, "t");
+        let f_bb = self.ctx.append_basic_block(f.function, "f");
+        let end = self.ctx.append_basic_block(f.function, "tend");
+        let out = match ty {
+            Type::Str { len } => Some((self.buffer(f, len, "tern")?, len)),
+            _ => None,
+        };
+        self.builder.build_conditional_branch(c, t_bb, f_bb)?;
+        let mut incoming = Vec::new();
+        for (bb, branch) in [(t_bb, then), (f_bb, els)] {
+            self.builder.position_at_end(bb);
+            let v = self.expr(f, branch)?;
+            match (v, out) {
+                (V::Str(p, n), Some((buf, len))) => self.copy(buf, p, n.min(len))?,
+                (V::Int(i), None) => {
+                    incoming.push((i, self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?))
+                }
+                _ => return Err(CodegenError("ternary branch type".into())),
+            }
+            self.builder.build_unconditional_branch(end)?;
+        }
+        self.builder.position_at_end(end);
+        if let Some((buf, len)) = out {
+            return Ok(V::Str(buf, len));
+        }
+        let phi = self.builder.build_phi(self.i64(), "tern")?;
+        for (v, bb) in &incoming {
+            phi.add_incoming(&[(v, *bb)]);
+        }
+        Ok(V::Int(phi.as_basic_value().into_int_value()))
+    }
+
+    /// String equality up to the first NUL, over the shorter buffer.
+    fn str_eq(&self, a: PointerValue<'ctx>, la: u32, b: PointerValue<'ctx>, lb: u32) -> Result<IntValue<'ctx>> {
+        let bld = &self.builder;
+        let i8 = self.ctx.i8_type();
+        let bool_ty = self.ctx.bool_type();
+        let mut equal = bool_ty.const_int(1, false);
+        let mut done = bool_ty.const_zero();
+        for i in 0..la.min(lb) as u64 {
+            let x = bld.build_load(i8, self.offset(a, i)?, "a")?.into_int_value();
+            let y = bld.build_load(i8, self.offset(b, i)?, "b")?.into_int_value();
+            let differ = bld.build_int_compare(IntPredicate::NE, x, y, "ne")?;
+            let not_done = bld.build_not(done, "nd")?;
+            let bad = bld.build_and(differ, not_done, "bad")?;
+            let ok = bld.build_not(bad, "ok")?;
+            equal = bld.build_and(equal, ok, "eq")?;
+            let nul = bld.build_int_compare(IntPredicate::EQ, x, i8.const_zero(), "nul")?;
+            done = bld.build_or(done, nul, "done")?;
+        }
+        Ok(equal)
+    }
+
+    fn builtin(&mut self, f: &mut Func<'ctx>, b: Builtin) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let bld = &self.builder;
+        let low32 = i64.const_int(0xffff_ffff, false);
+        let shift32 = i64.const_int(32, false);
+        Ok(V::Int(match b {
+            Builtin::Pid => bld.build_right_shift(self.call_helper(id::GET_CURRENT_PID_TGID, &[])?, shift32, false, "pid")?,
+            Builtin::Tid => bld.build_and(self.call_helper(id::GET_CURRENT_PID_TGID, &[])?, low32, "tid")?,
+            Builtin::Uid => bld.build_and(self.call_helper(id::GET_CURRENT_UID_GID, &[])?, low32, "uid")?,
+            Builtin::Gid => bld.build_right_shift(self.call_helper(id::GET_CURRENT_UID_GID, &[])?, shift32, false, "gid")?,
+            Builtin::Nsecs => self.call_helper(id::KTIME_GET_NS, &[])?,
+            Builtin::Cpu => bld.build_and(self.call_helper(id::GET_SMP_PROCESSOR_ID, &[])?, low32, "cpu")?,
+            Builtin::Elapsed => {
+                let now = self.call_helper(id::KTIME_GET_NS, &[])?;
+                let key = self.slot(f, self.ctx.i32_type().into(), "gkey")?;
+                self.builder.build_store(key, self.ctx.i32_type().const_int(plan::GLOBAL_START_NS as u64, false))?;
+                let p = self.lookup(self.globals, key)?;
+                let have = self.ctx.append_basic_block(f.function, "have_start");
+                let join = self.ctx.append_basic_block(f.function, "elapsed");
+                let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+                let null = self.builder.build_is_null(p, "null")?;
+                self.builder.build_conditional_branch(null, join, have)?;
+                self.builder.position_at_end(have);
+                let start = self.load_i64(p, 0)?;
+                self.builder.build_unconditional_branch(join)?;
+                self.builder.position_at_end(join);
+                let phi = self.builder.build_phi(i64, "start")?;
+                phi.add_incoming(&[(&start, have), (&i64.const_zero(), from)]);
+                self.builder.build_int_sub(now, phi.as_basic_value().into_int_value(), "elapsed")?
+            }
+            Builtin::Comm => {
+                let len = crate::sema::COMM_LEN;
+                let buf = self.buffer(f, len, "comm")?;
+                self.call_helper(id::GET_CURRENT_COMM, &[buf.into(), i64.const_int(len as u64, false).into()])?;
+                return Ok(V::Str(buf, len));
+            }
+            Builtin::Args => return Err(CodegenError("`args` used as a value".into())),
+        }))
+    }
+
+    /// Reads a tracepoint field from the record.
+    fn tp_field(&mut self, f: &mut Func<'ctx>, field: &crate::sema::tracefs::Field) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let at = self.offset(f.ctx_ptr, field.offset as u64)?;
+        Ok(match field.kind {
+            FieldKind::Int | FieldKind::Ptr { .. } => {
+                let ty = match field.size {
+                    1 => self.ctx.i8_type(),
+                    2 => self.ctx.i16_type(),
+                    4 => self.ctx.i32_type(),
+                    _ => i64,
+                };
+                let raw = if field.offset % field.size == 0 {
+                    self.builder.build_load(ty, at, "field")?.into_int_value()
+                } else {
+                    let tmp = self.slot(f, i64.into(), "tmp")?;
+                    self.builder.build_store(tmp, i64.const_zero())?;
+                    let n = i64.const_int(field.size as u64, false);
+                    self.call_helper(id::PROBE_READ_KERNEL, &[tmp.into(), n.into(), at.into()])?;
+                    self.builder.build_load(ty, tmp, "field")?.into_int_value()
+                };
+                let wide = if field.size == 8 {
+                    raw
+                } else if field.signed {
+                    self.builder.build_int_s_extend(raw, i64, "sx")?
+                } else {
+                    self.builder.build_int_z_extend(raw, i64, "zx")?
+                };
+                V::Int(wide)
+            }
+            FieldKind::CharArray => {
+                let len = field.size as u32;
+                let buf = self.buffer(f, len, "chars")?;
+                let n = i64.const_int(len as u64, false);
+                self.call_helper(id::PROBE_READ_KERNEL, &[buf.into(), n.into(), at.into()])?;
+                V::Str(buf, len)
+            }
+            FieldKind::DataLocString => {
+                let loc = self.builder.build_load(self.ctx.i32_type(), at, "loc")?.into_int_value();
+                let loc = self.builder.build_int_z_extend(loc, i64, "loc")?;
+                let off = self.builder.build_and(loc, i64.const_int(0xffff, false), "off")?;
+                let base = self.builder.build_ptr_to_int(f.ctx_ptr, i64, "ctx")?;
+                let addr = self.builder.build_int_add(base, off, "addr")?;
+                let len = crate::sema::STR_LEN;
+                let buf = self.buffer(f, len, "str")?;
+                let n = i64.const_int(len as u64, false);
+                self.call_helper(id::PROBE_READ_KERNEL_STR, &[buf.into(), n.into(), addr.into()])?;
+                V::Str(buf, len)
+            }
+            FieldKind::Other => return Err(CodegenError(format!("unreadable field {}", field.name))),
+        })
+    }
+
+    fn map_read(&mut self, f: &mut Func<'ctx>, e: &Expr, map: &MapRef) -> Result<V<'ctx>> {
+        let index = self.map_index(&map.name)?;
+        let key = self.key(f, map, index)?;
+        let p = self.lookup(self.maps[index], key)?;
+        let found = self.ctx.append_basic_block(f.function, "found");
+        let join = self.ctx.append_basic_block(f.function, "read");
+        let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        match self.ty(f, e) {
+            Type::Str { len } => {
+                let buf = self.buffer(f, len, "mapstr")?;
+                let null = self.builder.build_is_null(p, "null")?;
+                self.builder.build_conditional_branch(null, join, found)?;
+                self.builder.position_at_end(found);
+                self.copy(buf, p, len)?;
+                self.builder.build_unconditional_branch(join)?;
+                self.builder.position_at_end(join);
+                Ok(V::Str(buf, len))
+            }
+            _ => {
+                let null = self.builder.build_is_null(p, "null")?;
+                self.builder.build_conditional_branch(null, join, found)?;
+                self.builder.position_at_end(found);
+                let v = self.load_i64(p, 0)?;
+                self.builder.build_unconditional_branch(join)?;
+                self.builder.position_at_end(join);
+                let phi = self.builder.build_phi(self.i64(), "mapval")?;
+                phi.add_incoming(&[(&v, found), (&self.i64().const_zero(), from)]);
+                Ok(V::Int(phi.as_basic_value().into_int_value()))
+            }
+        }
+    }
+
+    fn call(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr]) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        match self.res(f, e).clone() {
+            Res::Printf(id) => {
+                let def = self.checked.plan.printfs[id].clone();
+                let rec = self.buffer(f, def.size as u32, "printf")?;
+                self.store_u32(rec, 0, EventKind::Printf as u32)?;
+                self.store_u32(rec, 4, id as u32)?;
+                for (arg, field) in args[1..].iter().zip(&def.args) {
+                    let v = self.expr(f, arg)?;
+                    match (v, field.kind) {
+                        (V::Int(i), ArgKind::Int { .. }) => self.store_i64(rec, field.offset as u64, i)?,
+                        (V::Str(p, n), ArgKind::Str { len }) => {
+                            let at = self.offset(rec, field.offset as u64)?;
+                            self.copy(at, p, n.min(len))?;
+                        }
+                        _ => return Err(CodegenError("printf argument type".into())),
+                    }
+                }
+                self.emit_event(f, rec, def.size as u32)?;
+                Ok(V::Void)
+            }
+            Res::Str { user } => {
+                let ptr = self.expr(f, &args[0])?.int()?;
+                let len = crate::sema::STR_LEN;
+                let buf = self.buffer(f, len, "str")?;
+                let helper = if user { id::PROBE_READ_USER_STR } else { id::PROBE_READ_KERNEL_STR };
+                self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), ptr.into()])?;
+                Ok(V::Str(buf, len))
+            }
+            Res::Plain => self.expr(f, &args[0]),
+            Res::Call(F::Exit) => {
+                let code = match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Int(n)) => *n as u32,
+                    _ => 0,
+                };
+                let rec = self.buffer(f, plan::EVENT_HEADER as u32, "exit")?;
+                self.store_u32(rec, 0, EventKind::Exit as u32)?;
+                self.store_u32(rec, 4, code)?;
+                self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
+                // Nothing after exit() runs in this probe.
+                self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+                let dead = self.ctx.append_basic_block(f.function, "after_exit");
+                self.builder.position_at_end(dead);
+                Ok(V::Void)
+            }
+            Res::Call(F::Clear) => {
+                let Res::MapRead(index) = *self.res(f, &args[0]) else {
+                    return Err(CodegenError("clear of unresolved map".into()));
+                };
+                let rec = self.buffer(f, plan::EVENT_HEADER as u32, "clear")?;
+                self.store_u32(rec, 0, EventKind::Clear as u32)?;
+                self.store_u32(rec, 4, index as u32)?;
+                self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
+                Ok(V::Void)
+            }
+            Res::Call(F::Delete) => {
+                let ExprKind::Map(map) = &args[0].kind else {
+                    return Err(CodegenError("delete of a non-map".into()));
+                };
+                let index = self.map_index(&map.name)?;
+                let key = self.key(f, map, index)?;
+                self.delete(self.maps[index], key)?;
+                Ok(V::Void)
+            }
+            other => Err(CodegenError(format!("cannot generate call {other:?}"))),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Building blocks: BPF helper calls (clang-style, through `inttoptr` of the helper id), stack
+//! buffers, and map access.
+
+use super::{Func, Gen, Result};
+use inkwell::types::BasicTypeEnum;
+use inkwell::values::{BasicMetadataValueEnum, GlobalValue, IntValue, PointerValue};
+use inkwell::AddressSpace;
+
+/// BPF helper ids (`enum bpf_func_id`).
+pub(crate) mod id {
+    pub const MAP_LOOKUP_ELEM: u64 = 1;
+    pub const MAP_UPDATE_ELEM: u64 = 2;
+    pub const MAP_DELETE_ELEM: u64 = 3;
+    pub const KTIME_GET_NS: u64 = 5;
+    pub const GET_SMP_PROCESSOR_ID: u64 = 8;
+    pub const GET_CURRENT_PID_TGID: u64 = 14;
+    pub const GET_CURRENT_UID_GID: u64 = 15;
+    pub const GET_CURRENT_COMM: u64 = 16;
+    pub const PROBE_READ_KERNEL: u64 = 113;
+    pub const PROBE_READ_USER_STR: u64 = 114;
+    pub const PROBE_READ_KERNEL_STR: u64 = 115;
+    pub const RINGBUF_OUTPUT: u64 = 130;
+}
+
+/// `BPF_NOEXIST` for map updates.
+const BPF_NOEXIST: u64 = 1;
+
+impl<'ctx, 'm> Gen<'ctx, 'm> {
+    /// Calls helper `helper` with 64-bit integer or pointer arguments; returns its i64 result.
+    pub fn call_helper(&self, helper: u64, args: &[BasicMetadataValueEnum<'ctx>]) -> Result<IntValue<'ctx>> {
+        let i64 = self.i64();
+        let params: Vec<_> = args
+            .iter()
+            .map(|a| match a {
+                BasicMetadataValueEnum::PointerValue(_) => self.ctx.ptr_type(AddressSpace::default()).into(),
+                _ => i64.into(),
+            })
+            .collect();
+        let fn_type = i64.fn_type(&params, false);
+        let ptr = self.builder.build_int_to_ptr(
+            i64.const_int(helper, false),
+            self.ctx.ptr_type(AddressSpace::default()),
+            "helper",
+        )?;
+        let call = self.builder.build_indirect_call(fn_type, ptr, args, "call")?;
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
+            _ => Err(super::CodegenError("helper returned no value".into())),
+        }
+    }
+
+    /// A zeroed stack buffer of `len` bytes, allocated in the entry block.
+    pub fn buffer(&self, f: &Func<'ctx>, len: u32, name: &str) -> Result<PointerValue<'ctx>> {
+        let ty = self.ctx.i8_type().array_type(len.max(1));
+        let p = f.allocas.build_alloca(ty, name)?;
+        if let Some(inst) = p.as_instruction() {
+            inst.set_alignment(8).map_err(|e| super::CodegenError(e.to_string()))?;
+        }
+        self.zero(p, len)?;
+        Ok(p)
+    }
+
+    /// A stack slot of type `ty`, allocated in the entry block.
+    pub fn slot(&self, f: &Func<'ctx>, ty: BasicTypeEnum<'ctx>, name: &str) -> Result<PointerValue<'ctx>> {
+        Ok(f.allocas.build_alloca(ty, name)?)
+    }
+
+    pub fn zero(&self, p: PointerValue<'ctx>, len: u32) -> Result<()> {
+        self.builder.build_memset(p, 8, self.ctx.i8_type().const_zero(), self.i64().const_int(len as u64, false))?;
+        Ok(())
+    }
+
+    pub fn copy(&self, dst: PointerValue<'ctx>, src: PointerValue<'ctx>, len: u32) -> Result<()> {
+        self.builder.build_memcpy(dst, 1, src, 1, self.i64().const_int(len as u64, false))?;
+        Ok(())
+    }
+
+    /// `base + offset` bytes.
+    pub fn offset(&self, base: PointerValue<'ctx>, offset: u64) -> Result<PointerValue<'ctx>> {
+        // SAFETY (LLVM sense): an in-bounds byte offset into a buffer the caller sized.
+        Ok(unsafe { self.builder.build_gep(self.ctx.i8_type(), base, &[self.i64().const_int(offset, false)], "off")? })
+    }
+
+    pub fn store_i64(&self, p: PointerValue<'ctx>, offset: u64, v: IntValue<'ctx>) -> Result<()> {
+        let at = self.offset(p, offset)?;
+        let st = self.builder.build_store(at, v)?;
+        st.set_alignment(if offset % 8 == 0 { 8 } else { 1 }).map_err(|e| super::CodegenError(e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn store_u32(&self, p: PointerValue<'ctx>, offset: u64, v: u32) -> Result<()> {
+        let at = self.offset(p, offset)?;
+        self.builder.build_store(at, self.ctx.i32_type().const_int(v as u64, false))?;
+        Ok(())
+    }
+
+    pub fn load_i64(&self, p: PointerValue<'ctx>, offset: u64) -> Result<IntValue<'ctx>> {
+        let at = self.offset(p, offset)?;
+        Ok(self.builder.build_load(self.i64(), at, "v")?.into_int_value())
+    }
+
+    pub fn map_ptr(&self, map: GlobalValue<'ctx>) -> BasicMetadataValueEnum<'ctx> {
+        map.as_pointer_value().into()
+    }
+
+    /// `bpf_map_lookup_elem`: a pointer to the value, or null.
+    pub fn lookup(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>) -> Result<PointerValue<'ctx>> {
+        let r = self.call_helper(id::MAP_LOOKUP_ELEM, &[self.map_ptr(map), key.into()])?;
+        Ok(self.builder.build_int_to_ptr(r, self.ctx.ptr_type(AddressSpace::default()), "val")?)
+    }
+
+    pub fn update(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>, value: PointerValue<'ctx>, flags: u64) -> Result<()> {
+        self.call_helper(id::MAP_UPDATE_ELEM, &[self.map_ptr(map), key.into(), value.into(), self.i64().const_int(flags, false).into()])?;
+        Ok(())
+    }
+
+    pub fn delete(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>) -> Result<()> {
+        self.call_helper(id::MAP_DELETE_ELEM, &[self.map_ptr(map), key.into()])?;
+        Ok(())
+    }
+
+    /// Runs `body` with a pointer to the value at `key`, creating a zeroed entry first when
+    /// there is none. If the map is full, `body` does not run.
+    pub fn with_value(
+        &mut self,
+        f: &mut Func<'ctx>,
+        map: GlobalValue<'ctx>,
+        key: PointerValue<'ctx>,
+        value_size: u32,
+        body: impl FnOnce(&mut Self, &mut Func<'ctx>, PointerValue<'ctx>) -> Result<()>,
+    ) -> Result<()> {
+        let func = f.function;
+        let found = self.lookup(map, key)?;
+        let from = self.builder.get_insert_block().ok_or_else(|| super::CodegenError("no block".into()))?;
+        let create = self.ctx.append_basic_block(func, "create");
+        let use_bb = self.ctx.append_basic_block(func, "use");
+        let done = self.ctx.append_basic_block(func, "done");
+        let is_null = self.builder.build_is_null(found, "isnull")?;
+        self.builder.build_conditional_branch(is_null, create, use_bb)?;
+
+        self.builder.position_at_end(create);
+        let zero = self.buffer(f, value_size, "init")?;
+        self.update(map, key, zero, BPF_NOEXIST)?;
+        let created = self.lookup(map, key)?;
+        let create_end = self.builder.get_insert_block().ok_or_else(|| super::CodegenError("no block".into()))?;
+        let still_null = self.builder.build_is_null(created, "isnull")?;
+        self.builder.build_conditional_branch(still_null, done, use_bb)?;
+
+        self.builder.position_at_end(use_bb);
+        let phi = self.builder.build_phi(self.ctx.ptr_type(AddressSpace::default()), "value")?;
+        phi.add_incoming(&[(&found, from), (&created, create_end)]);
+        body(self, f, phi.as_basic_value().into_pointer_value())?;
+        self.builder.build_unconditional_branch(done)?;
+
+        self.builder.position_at_end(done);
+        Ok(())
+    }
+
+    /// Sends a record through the ring buffer, counting it as lost if it does not fit.
+    pub fn emit_event(&mut self, f: &mut Func<'ctx>, record: PointerValue<'ctx>, size: u32) -> Result<()> {
+        let events = self.events.as_pointer_value();
+        let r = self.call_helper(
+            id::RINGBUF_OUTPUT,
+            &[events.into(), record.into(), self.i64().const_int(size as u64, false).into(), self.i64().const_zero().into()],
+        )?;
+        let failed = self.builder.build_int_compare(inkwell::IntPredicate::SLT, r, self.i64().const_zero(), "failed")?;
+        let lost_block = self.ctx.append_basic_block(f.function, "lost");
+        let after = self.ctx.append_basic_block(f.function, "sent");
+        self.builder.build_conditional_branch(failed, lost_block, after)?;
+        self.builder.position_at_end(lost_block);
+        let key = self.slot(f, self.ctx.i32_type().into(), "lostkey")?;
+        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+        let counter = self.lookup(self.lost, key)?;
+        let bump = self.ctx.append_basic_block(f.function, "bump");
+        let is_null = self.builder.build_is_null(counter, "isnull")?;
+        self.builder.build_conditional_branch(is_null, after, bump)?;
+        self.builder.position_at_end(bump);
+        let n = self.load_i64(counter, 0)?;
+        let n1 = self.builder.build_int_add(n, self.i64().const_int(1, false), "n")?;
+        self.store_i64(counter, 0, n1)?;
+        self.builder.build_unconditional_branch(after)?;
+        self.builder.position_at_end(after);
+        Ok(())
+    }
+}

@@ -1,0 +1,199 @@
+//! Code generation: the checked program to one BPF ELF object, in memory, through LLVM's BPF
+//! back end (inkwell, in process). One program per attach point; user maps, the event ring
+//! buffer and rtrace's own small maps as BTF-defined maps in `.maps`; a GPL license. The
+//! layout of every map and event comes from the plan; codegen neither attaches nor prints.
+
+mod btf;
+mod expr;
+mod helpers;
+
+use crate::parser::ast::Program;
+use crate::plan::{self, Attach, MapDef};
+use crate::sema::Checked;
+use inkwell::attributes::AttributeLoc;
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::{Linkage, Module};
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::types::IntType;
+use inkwell::values::{FunctionValue, GlobalValue, PointerValue};
+use inkwell::OptimizationLevel;
+use std::sync::Once;
+
+/// BPF map types (`enum bpf_map_type`).
+pub(crate) mod map_type {
+    pub const HASH: u32 = 1;
+    pub const ARRAY: u32 = 2;
+    pub const PERCPU_HASH: u32 = 5;
+    pub const PERCPU_ARRAY: u32 = 6;
+    pub const RINGBUF: u32 = 27;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Skip LLVM's optimisation pipeline (for debugging the generated code).
+    pub no_opt: bool,
+}
+
+/// An error inside the compiler: a bug in rtrace, not in the user's script.
+#[derive(Debug)]
+pub struct CodegenError(pub String);
+
+impl std::fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "internal compiler error: {}", self.0)
+    }
+}
+
+impl From<inkwell::builder::BuilderError> for CodegenError {
+    fn from(e: inkwell::builder::BuilderError) -> Self {
+        CodegenError(format!("LLVM builder: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, CodegenError>;
+
+static INIT: Once = Once::new();
+
+fn target_machine() -> Result<TargetMachine> {
+    INIT.call_once(|| Target::initialize_bpf(&InitializationConfig::default()));
+    let triple = TargetTriple::create("bpfel");
+    let target = Target::from_triple(&triple).map_err(|e| CodegenError(format!("BPF target: {e}")))?;
+    target
+        .create_target_machine(&triple, "v3", "", OptimizationLevel::Default, RelocMode::Default, CodeModel::Default)
+        .ok_or_else(|| CodegenError("cannot create the BPF target machine".into()))
+}
+
+/// Compiles the program to a BPF ELF object. `dump_ir` receives the textual IR if given.
+pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Option<&mut String>) -> Result<Vec<u8>> {
+    let tm = target_machine()?;
+    let ctx = Context::create();
+    let module = ctx.create_module("rtrace");
+    module.set_triple(&tm.get_triple());
+    module.set_data_layout(&tm.get_target_data().get_data_layout());
+    let mut gen = Gen::new(&ctx, &module, checked)?;
+    for (i, def) in checked.plan.probes.iter().enumerate() {
+        gen.program(program, i, def)?;
+    }
+    gen.finish();
+    module.verify().map_err(|e| CodegenError(format!("invalid IR: {}", e.to_string())))?;
+    if !opts.no_opt {
+        module
+            .run_passes("default<O2>", &tm, PassBuilderOptions::create())
+            .map_err(|e| CodegenError(format!("optimiser: {}", e.to_string())))?;
+    }
+    if let Some(out) = dump_ir {
+        *out = module.print_to_string().to_string();
+    }
+    let buf = tm
+        .write_to_memory_buffer(&module, FileType::Object)
+        .map_err(|e| CodegenError(format!("emitting the object: {}", e.to_string())))?;
+    Ok(buf.as_slice().to_vec())
+}
+
+/// Code generation state for the whole object.
+pub(crate) struct Gen<'ctx, 'm> {
+    pub ctx: &'ctx Context,
+    pub module: &'m Module<'ctx>,
+    pub builder: Builder<'ctx>,
+    pub checked: &'m Checked,
+    pub btf: btf::Btf<'ctx, 'm>,
+    /// User maps, parallel to `plan.maps`.
+    pub maps: Vec<GlobalValue<'ctx>>,
+    pub events: GlobalValue<'ctx>,
+    pub lost: GlobalValue<'ctx>,
+    pub globals: GlobalValue<'ctx>,
+}
+
+/// State while generating one program.
+pub(crate) struct Func<'ctx> {
+    pub function: FunctionValue<'ctx>,
+    pub ctx_ptr: PointerValue<'ctx>,
+    /// Builds allocas at the end of the entry block, which jumps to the body when done.
+    pub allocas: Builder<'ctx>,
+    pub entry: BasicBlock<'ctx>,
+    pub vars: std::collections::HashMap<String, PointerValue<'ctx>>,
+    /// Index into `checked.progs`.
+    pub prog: usize,
+}
+
+impl<'ctx, 'm> Gen<'ctx, 'm> {
+    fn new(ctx: &'ctx Context, module: &'m Module<'ctx>, checked: &'m Checked) -> Result<Gen<'ctx, 'm>> {
+        let mut btf = btf::Btf::new(ctx, module);
+        let mut maps = Vec::new();
+        for m in &checked.plan.maps {
+            maps.push(btf.map(&m.bpf_name, map_kind(m), m.max_entries, m.bpf_key_size() as u64, m.value.size() as u64));
+        }
+        let events = btf.ringbuf(plan::EVENTS_MAP, plan::RINGBUF_BYTES);
+        let lost = btf.map(plan::LOST_MAP, map_type::PERCPU_ARRAY, 1, 4, 8);
+        let globals = btf.map(plan::GLOBALS_MAP, map_type::ARRAY, 1, 4, 8);
+        let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
+        license.set_initializer(&ctx.const_string(b"GPL", true));
+        license.set_section(Some("license"));
+        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals })
+    }
+
+    pub fn i64(&self) -> IntType<'ctx> {
+        self.ctx.i64_type()
+    }
+
+    fn program(&mut self, program: &Program, index: usize, def: &plan::ProbeDef) -> Result<()> {
+        let ret = self.ctx.i32_type();
+        let ptr = self.ctx.ptr_type(Default::default());
+        let fn_type = ret.fn_type(&[ptr.into()], false);
+        let function = self.module.add_function(&def.prog_name, fn_type, Some(Linkage::External));
+        function.set_section(Some(&section(&def.attach)));
+        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        function.add_attribute(AttributeLoc::Function, nounwind);
+        self.btf.function(function, &def.prog_name);
+        let entry = self.ctx.append_basic_block(function, "entry");
+        let start = self.ctx.append_basic_block(function, "start");
+        let allocas = self.ctx.create_builder();
+        allocas.position_at_end(entry);
+        self.builder.position_at_end(start);
+        let ctx_ptr = function.get_first_param().map(|p| p.into_pointer_value()).ok_or_else(|| CodegenError("no ctx".into()))?;
+        let mut f = Func { function, ctx_ptr, allocas, entry, vars: Default::default(), prog: index };
+        let probe = &program.probes[self.checked.progs[index].probe];
+        if let Some(pred) = &probe.predicate {
+            let cond = self.expr(&mut f, pred)?.int()?;
+            let truth = self.truthy(cond)?;
+            let body = self.ctx.append_basic_block(function, "body");
+            let skip = self.ctx.append_basic_block(function, "skip");
+            self.builder.build_conditional_branch(truth, body, skip)?;
+            self.builder.position_at_end(skip);
+            self.builder.build_return(Some(&ret.const_zero()))?;
+            self.builder.position_at_end(body);
+        }
+        self.stmts(&mut f, &probe.body)?;
+        if self.builder.get_insert_block().and_then(|b| b.get_terminator()).is_none() {
+            self.builder.build_return(Some(&ret.const_zero()))?;
+        }
+        f.allocas.position_at_end(f.entry);
+        f.allocas.build_unconditional_branch(start)?;
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        self.btf.finish();
+    }
+}
+
+fn map_kind(m: &MapDef) -> u32 {
+    if m.per_cpu() {
+        map_type::PERCPU_HASH
+    } else {
+        map_type::HASH
+    }
+}
+
+/// The ELF section that tells libbpf the program type.
+fn section(attach: &Attach) -> String {
+    match attach {
+        // BEGIN and END run on demand through BPF_PROG_TEST_RUN as raw tracepoint programs.
+        Attach::Begin | Attach::End => "raw_tp".into(),
+        Attach::Tracepoint { category, event } => format!("tracepoint/{category}/{event}"),
+        Attach::Interval { .. } => "perf_event".into(),
+    }
+}

@@ -1,0 +1,127 @@
+//! Spans and diagnostics: every user error is a `Diagnostic` value (message, labelled spans,
+//! help notes); rendering through codespan-reporting is separate from building one.
+
+use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, termcolor};
+
+/// A byte range in the script text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    /// The primary label: where the problem is, and a short word about it.
+    pub primary: Option<(Span, String)>,
+    /// Other places that matter (e.g. where a map got its type).
+    pub secondary: Vec<(Span, String)>,
+    /// `help:` and `note:` lines, already prefixed.
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+    pub fn warning(message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+    }
+    pub fn at(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.primary = Some((span, label.into()));
+        self
+    }
+    pub fn also(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.secondary.push((span, label.into()));
+        self
+    }
+    pub fn help(mut self, text: impl Into<String>) -> Diagnostic {
+        self.notes.push(format!("help: {}", text.into()));
+        self
+    }
+    pub fn note(mut self, text: impl Into<String>) -> Diagnostic {
+        self.notes.push(format!("note: {}", text.into()));
+        self
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Renders diagnostics against the script they point into.
+pub struct Renderer<'a> {
+    file: SimpleFile<&'a str, &'a str>,
+    color: bool,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(name: &'a str, source: &'a str, color: bool) -> Renderer<'a> {
+        Renderer { file: SimpleFile::new(name, source), color }
+    }
+
+    pub fn render(&self, diag: &Diagnostic) -> String {
+        let mut cs = match diag.severity {
+            Severity::Error => CsDiagnostic::error(),
+            Severity::Warning => CsDiagnostic::warning(),
+        }
+        .with_message(&diag.message);
+        let len = self.file.source().len();
+        let clamp = |s: Span| s.start.min(len)..s.end.min(len).max(s.start.min(len));
+        let mut labels = Vec::new();
+        if let Some((span, text)) = &diag.primary {
+            labels.push(Label::primary((), clamp(*span)).with_message(text));
+        }
+        for (span, text) in &diag.secondary {
+            labels.push(Label::secondary((), clamp(*span)).with_message(text));
+        }
+        cs = cs.with_labels(labels).with_notes(diag.notes.clone());
+        let config = term::Config::default();
+        let mut buf = if self.color {
+            termcolor::Buffer::ansi()
+        } else {
+            termcolor::Buffer::no_color()
+        };
+        // Writing into an in-memory buffer cannot fail for I/O reasons, and `clamp` keeps
+        // every span inside the file.
+        let _ = term::emit(&mut buf, &config, &self.file, &cs);
+        String::from_utf8_lossy(buf.as_slice()).into_owned()
+    }
+}
+
+/// The closest of `candidates` to `name`, if one is close enough to suggest.
+pub fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(name, c);
+        if score > 0.8 && best.map_or(true, |(b, _)| score > b) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}

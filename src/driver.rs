@@ -1,0 +1,118 @@
+//! The command line and the order of the stages: read the script, parse, check, compile, run.
+//! Every user error leaves here as a rendered diagnostic or one `error:` line, exit status 1.
+
+use crate::diag::{Diagnostic, Renderer};
+use crate::{codegen, parser, runtime, sema};
+use clap::{Parser, ValueEnum};
+use std::io::{IsTerminal, Read};
+
+#[derive(Parser, Debug)]
+#[command(name = "rtrace", version, about = "A dynamic tracer for Linux: bpftrace's language, compiled in process to eBPF")]
+pub struct Cli {
+    /// The program to run, as text.
+    #[arg(short = 'e', value_name = "PROGRAM")]
+    pub program: Option<String>,
+
+    /// A script file to run (`-` reads the script from standard input).
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+
+    /// Verbose: show libbpf's log and the verifier's log on failure.
+    #[arg(short = 'v')]
+    pub verbose: bool,
+
+    /// Print an intermediate form and exit: the AST, the plan, or the LLVM IR.
+    #[arg(short = 'd', long = "dump", value_name = "WHAT")]
+    pub dump: Option<Dump>,
+
+    /// Skip LLVM's optimisation passes (for debugging rtrace).
+    #[arg(long, hide = true)]
+    pub no_opt: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Dump {
+    Ast,
+    Plan,
+    Ir,
+}
+
+/// Runs the command; returns the process exit status.
+pub fn main(cli: Cli) -> i32 {
+    // Signals are blocked before anything else, so Ctrl-C during start-up still ends in an
+    // orderly exit once the event loop sees it.
+    let signals = match runtime::block_signals() {
+        Ok(fd) => fd,
+        Err(e) => return fail(&format!("cannot set up signal handling: {e}")),
+    };
+    let (name, source) = match read_script(&cli) {
+        Ok(s) => s,
+        Err(msg) => return fail(&msg),
+    };
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let renderer = Renderer::new(&name, &source, color);
+    let report = |diags: &[Diagnostic]| {
+        for d in diags {
+            eprint!("{}", renderer.render(d));
+        }
+    };
+
+    let program = match parser::parse(&source) {
+        Ok(p) => p,
+        Err(diags) => {
+            report(&diags);
+            return 1;
+        }
+    };
+    if cli.dump == Some(Dump::Ast) {
+        println!("{program:#?}");
+        return 0;
+    }
+    let checked = match sema::check(&program) {
+        Ok(c) => c,
+        Err(diags) => {
+            report(&diags);
+            return 1;
+        }
+    };
+    report(&checked.warnings);
+    if cli.dump == Some(Dump::Plan) {
+        println!("{:#?}", checked.plan);
+        return 0;
+    }
+    let mut ir = String::new();
+    let opts = codegen::Options { no_opt: cli.no_opt };
+    let want_ir = cli.dump == Some(Dump::Ir);
+    let object = match codegen::compile(&program, &checked, &opts, want_ir.then_some(&mut ir)) {
+        Ok(o) => o,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if want_ir {
+        print!("{ir}");
+        return 0;
+    }
+    match runtime::run(&object, &checked.plan, &signals, &runtime::Options { verbose: cli.verbose }) {
+        Ok(code) => code,
+        Err(e) => fail(&e.message),
+    }
+}
+
+fn fail(message: &str) -> i32 {
+    eprintln!("error: {message}");
+    1
+}
+
+/// The script's display name and text.
+fn read_script(cli: &Cli) -> Result<(String, String), String> {
+    match (&cli.program, &cli.file) {
+        (Some(p), None) => Ok(("-e".into(), p.clone())),
+        (Some(_), Some(f)) => Err(format!("give either `-e PROGRAM` or a script file, not both (got file `{f}`)")),
+        (None, Some(f)) if f == "-" => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read the script from stdin: {e}"))?;
+            Ok(("stdin".into(), s))
+        }
+        (None, Some(f)) => std::fs::read_to_string(f).map(|s| (f.clone(), s)).map_err(|e| format!("cannot read `{f}`: {e}")),
+        (None, None) => Err("no program given: use `-e 'PROGRAM'` or a script file (see `rtrace --help`)".into()),
+    }
+}

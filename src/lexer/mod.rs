@@ -1,0 +1,632 @@
+//! The lexer: script text to tokens with byte spans.
+//!
+//! Tokens inside predicates and bodies come from a logos-generated scanner (`RawTok`). Around
+//! it sits a small mode machine that knows only the shape of a script, never the meaning of a
+//! probe:
+//!
+//! * at the top level, an attach point such as `tracepoint:syscalls:sys_enter_openat` or
+//!   `uprobe:/bin/bash:readline` is one `AttachPoint` token;
+//! * `/` at the top level opens a predicate, and a `/` whose next non-blank character is `{` or
+//!   `<` closes it;
+//! * `{` or `<` at the top level opens a probe body. In a `< … >` body, `>` closes the body
+//!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
+//!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
+//!   works, and the grammar sees distinct tokens, free of conflicts.
+
+use crate::diag::{Diagnostic, Span};
+use logos::Logos;
+
+/// Tokens the parser sees.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tok<'a> {
+    AttachPoint(&'a str),
+    PredOpen,
+    PredClose,
+    /// `{` opening a probe body.
+    BodyOpen,
+    /// `}` closing a probe body.
+    BodyClose,
+    /// `<` opening a probe body.
+    AngleOpen,
+    /// `>` closing a probe body.
+    AngleClose,
+    Comma,
+
+    Ident(&'a str),
+    /// `@` or `@name`.
+    Map(&'a str),
+    /// `$name` or `$1`.
+    Var(&'a str),
+    Int(u64),
+    Str(String),
+    If,
+    Else,
+
+    LBrace,
+    RBrace,
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    Semi,
+    Colon,
+    Question,
+    Dot,
+    Arrow,
+    Assign,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Percent,
+    AndAnd,
+    OrOr,
+    Not,
+    Amp,
+    Pipe,
+    Caret,
+    Shl,
+    Shr,
+    Tilde,
+}
+
+impl Tok<'_> {
+    /// How the token is written, for "expected one of" lists and messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Tok::AttachPoint(s) => format!("probe `{s}`"),
+            Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) => format!("`{s}`"),
+            Tok::Int(n) => format!("`{n}`"),
+            Tok::Str(_) => "string".into(),
+            other => format!("`{}`", punct(other)),
+        }
+    }
+}
+
+fn punct(t: &Tok) -> &'static str {
+    match t {
+        Tok::PredOpen | Tok::PredClose | Tok::Slash => "/",
+        Tok::BodyOpen | Tok::LBrace => "{",
+        Tok::BodyClose | Tok::RBrace => "}",
+        Tok::AngleOpen | Tok::Lt => "<",
+        Tok::AngleClose | Tok::Gt => ">",
+        Tok::Comma => ",",
+        Tok::If => "if",
+        Tok::Else => "else",
+        Tok::LParen => "(",
+        Tok::RParen => ")",
+        Tok::LBracket => "[",
+        Tok::RBracket => "]",
+        Tok::Semi => ";",
+        Tok::Colon => ":",
+        Tok::Question => "?",
+        Tok::Dot => ".",
+        Tok::Arrow => "->",
+        Tok::Assign => "=",
+        Tok::Eq => "==",
+        Tok::Ne => "!=",
+        Tok::Le => "<=",
+        Tok::Ge => ">=",
+        Tok::Plus => "+",
+        Tok::Minus => "-",
+        Tok::Star => "*",
+        Tok::Percent => "%",
+        Tok::AndAnd => "&&",
+        Tok::OrOr => "||",
+        Tok::Not => "!",
+        Tok::Amp => "&",
+        Tok::Pipe => "|",
+        Tok::Caret => "^",
+        Tok::Shl => "<<",
+        Tok::Shr => ">>",
+        Tok::Tilde => "~",
+        _ => "?",
+    }
+}
+
+/// What went wrong while lexing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LexError {
+    pub span: Span,
+    pub kind: LexErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LexErrorKind {
+    UnexpectedChar(char),
+    UnterminatedString,
+    UnterminatedComment,
+    BadEscape(char),
+    IntTooLarge,
+}
+
+impl LexError {
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        match &self.kind {
+            LexErrorKind::UnexpectedChar(c) => {
+                Diagnostic::error(format!("unexpected character `{c}`")).at(self.span, "not valid here")
+            }
+            LexErrorKind::UnterminatedString => {
+                Diagnostic::error("unterminated string").at(self.span, "this string has no closing `\"`")
+            }
+            LexErrorKind::UnterminatedComment => Diagnostic::error("unterminated comment")
+                .at(self.span, "this comment has no closing `*/`"),
+            LexErrorKind::BadEscape(c) => Diagnostic::error(format!("unknown escape `\\{c}`"))
+                .at(self.span, "not a valid escape")
+                .help("valid escapes are \\n \\t \\r \\\\ \\\" \\0 and \\xHH"),
+            LexErrorKind::IntTooLarge => {
+                Diagnostic::error("integer literal too large").at(self.span, "does not fit in 64 bits")
+            }
+        }
+    }
+}
+
+/// The scanner for predicates and bodies.
+#[derive(Logos, Debug, Clone, PartialEq)]
+#[logos(skip r"[ \t\r\n\f]+")]
+enum RawTok {
+    #[regex(r"[A-Za-z_][A-Za-z0-9_]*")]
+    Ident,
+    #[regex(r"@[A-Za-z0-9_]*")]
+    Map,
+    #[regex(r"\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9]+|\$#")]
+    Var,
+    #[regex(r"[0-9][0-9_]*|0[xX][0-9a-fA-F_]+")]
+    Int,
+    #[token("\"")]
+    Quote,
+    #[token("{")]
+    LBrace,
+    #[token("}")]
+    RBrace,
+    #[token("(")]
+    LParen,
+    #[token(")")]
+    RParen,
+    #[token("[")]
+    LBracket,
+    #[token("]")]
+    RBracket,
+    #[token(";")]
+    Semi,
+    #[token(":")]
+    Colon,
+    #[token(",")]
+    Comma,
+    #[token("?")]
+    Question,
+    #[token(".")]
+    Dot,
+    #[token("->")]
+    Arrow,
+    #[token("=")]
+    Assign,
+    #[token("==")]
+    Eq,
+    #[token("!=")]
+    Ne,
+    #[token("<")]
+    Lt,
+    #[token("<=")]
+    Le,
+    #[token(">")]
+    Gt,
+    #[token(">=")]
+    Ge,
+    #[token("+")]
+    Plus,
+    #[token("-")]
+    Minus,
+    #[token("*")]
+    Star,
+    #[token("/")]
+    Slash,
+    #[token("%")]
+    Percent,
+    #[token("&&")]
+    AndAnd,
+    #[token("||")]
+    OrOr,
+    #[token("!")]
+    Not,
+    #[token("&")]
+    Amp,
+    #[token("|")]
+    Pipe,
+    #[token("^")]
+    Caret,
+    #[token("<<")]
+    Shl,
+    #[token(">>")]
+    Shr,
+    #[token("~")]
+    Tilde,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Top,
+    Pred,
+    /// Inside a probe body; `depth` counts the `{` opened inside it.
+    Body { angle: bool, depth: u32, stmt_start: bool },
+}
+
+/// The token stream lalrpop reads: `(start, token, end)` triples or a lexing error.
+pub struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+    mode: Mode,
+    failed: bool,
+}
+
+pub type Spanned<'a> = Result<(usize, Tok<'a>, usize), LexError>;
+
+impl<'a> Lexer<'a> {
+    pub fn new(src: &'a str) -> Lexer<'a> {
+        let mut pos = 0;
+        // A `#!` interpreter line is a comment.
+        if src.starts_with("#!") {
+            pos = src.find('\n').unwrap_or(src.len());
+        }
+        Lexer { src, pos, mode: Mode::Top, failed: false }
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.src[self.pos..]
+    }
+
+    /// Skips blanks and comments.
+    fn skip_trivia(&mut self) -> Result<(), LexError> {
+        loop {
+            let rest = self.rest();
+            let trimmed = rest.trim_start();
+            self.pos += rest.len() - trimmed.len();
+            if trimmed.starts_with("//") {
+                self.pos += trimmed.find('\n').unwrap_or(trimmed.len());
+            } else if trimmed.starts_with("/*") {
+                match trimmed[2..].find("*/") {
+                    Some(i) => self.pos += i + 4,
+                    None => {
+                        let span = Span::new(self.pos, self.pos + 2);
+                        return Err(LexError { span, kind: LexErrorKind::UnterminatedComment });
+                    }
+                }
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The first character after blanks and comments starting at byte `from`, if any.
+    fn next_significant_after(&self, from: usize) -> Option<char> {
+        let mut probe = Lexer { src: self.src, pos: from, mode: self.mode, failed: false };
+        probe.skip_trivia().ok()?;
+        probe.rest().chars().next()
+    }
+
+    fn single(&mut self, tok: Tok<'a>, len: usize) -> Spanned<'a> {
+        let start = self.pos;
+        self.pos += len;
+        Ok((start, tok, self.pos))
+    }
+
+    fn top_level(&mut self) -> Option<Spanned<'a>> {
+        let c = self.rest().chars().next()?;
+        Some(match c {
+            '{' => {
+                self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
+                self.single(Tok::BodyOpen, 1)
+            }
+            '<' => {
+                self.mode = Mode::Body { angle: true, depth: 0, stmt_start: true };
+                self.single(Tok::AngleOpen, 1)
+            }
+            '/' => {
+                self.mode = Mode::Pred;
+                self.single(Tok::PredOpen, 1)
+            }
+            ',' => self.single(Tok::Comma, 1),
+            _ => self.attach_point(),
+        })
+    }
+
+    /// An attach point runs until a blank, `,`, `{`, `<`, or a `/` that is not part of a path.
+    /// A field (between `:`s) that starts with `/` or `.` is a path and may hold `/`.
+    fn attach_point(&mut self) -> Spanned<'a> {
+        let start = self.pos;
+        let rest = self.rest();
+        let mut end = 0;
+        let mut in_path = false;
+        let mut field_start = true;
+        for (i, c) in rest.char_indices() {
+            if field_start {
+                in_path = c == '/' || c == '.';
+            }
+            field_start = c == ':';
+            let stop = c.is_whitespace() || matches!(c, ',' | '{' | '<' | '}' | ';' | '>') || (c == '/' && !in_path);
+            if stop {
+                break;
+            }
+            end = i + c.len_utf8();
+        }
+        if end == 0 {
+            let c = rest.chars().next().unwrap_or(' ');
+            self.failed = true;
+            return Err(LexError { span: Span::new(start, start + c.len_utf8()), kind: LexErrorKind::UnexpectedChar(c) });
+        }
+        self.pos += end;
+        Ok((start, Tok::AttachPoint(&rest[..end]), self.pos))
+    }
+
+    fn in_code(&mut self) -> Option<Spanned<'a>> {
+        let rest = self.rest();
+        let c = rest.chars().next()?;
+        match self.mode {
+            Mode::Pred if c == '/' => {
+                if matches!(self.next_significant_after(self.pos + 1), Some('{') | Some('<')) {
+                    self.mode = Mode::Top;
+                    return Some(self.single(Tok::PredClose, 1));
+                }
+            }
+            Mode::Body { angle: true, depth: 0, stmt_start: true } if c == '>' => {
+                self.mode = Mode::Top;
+                return Some(self.single(Tok::AngleClose, 1));
+            }
+            _ => {}
+        }
+        let mut lex = RawTok::lexer(rest);
+        let raw = lex.next()?;
+        let span = lex.span();
+        let (start, end) = (self.pos + span.start, self.pos + span.end);
+        let text = &rest[span.clone()];
+        let raw = match raw {
+            Ok(t) => t,
+            Err(()) => {
+                let ch = text.chars().next().unwrap_or(' ');
+                self.failed = true;
+                return Some(Err(LexError { span: Span::new(start, start + ch.len_utf8()), kind: LexErrorKind::UnexpectedChar(ch) }));
+            }
+        };
+        self.pos = end;
+        let tok = match raw {
+            RawTok::Ident => match text {
+                "if" => Tok::If,
+                "else" => Tok::Else,
+                _ => Tok::Ident(text),
+            },
+            RawTok::Map => Tok::Map(text),
+            RawTok::Var => Tok::Var(text),
+            RawTok::Int => match parse_int(text) {
+                Some(n) => Tok::Int(n),
+                None => {
+                    self.failed = true;
+                    return Some(Err(LexError { span: Span::new(start, end), kind: LexErrorKind::IntTooLarge }));
+                }
+            },
+            RawTok::Quote => return Some(self.string(start)),
+            RawTok::LBrace => Tok::LBrace,
+            RawTok::RBrace => Tok::RBrace,
+            RawTok::LParen => Tok::LParen,
+            RawTok::RParen => Tok::RParen,
+            RawTok::LBracket => Tok::LBracket,
+            RawTok::RBracket => Tok::RBracket,
+            RawTok::Semi => Tok::Semi,
+            RawTok::Colon => Tok::Colon,
+            RawTok::Comma => Tok::Comma,
+            RawTok::Question => Tok::Question,
+            RawTok::Dot => Tok::Dot,
+            RawTok::Arrow => Tok::Arrow,
+            RawTok::Assign => Tok::Assign,
+            RawTok::Eq => Tok::Eq,
+            RawTok::Ne => Tok::Ne,
+            RawTok::Lt => Tok::Lt,
+            RawTok::Le => Tok::Le,
+            RawTok::Gt => Tok::Gt,
+            RawTok::Ge => Tok::Ge,
+            RawTok::Plus => Tok::Plus,
+            RawTok::Minus => Tok::Minus,
+            RawTok::Star => Tok::Star,
+            RawTok::Slash => Tok::Slash,
+            RawTok::Percent => Tok::Percent,
+            RawTok::AndAnd => Tok::AndAnd,
+            RawTok::OrOr => Tok::OrOr,
+            RawTok::Not => Tok::Not,
+            RawTok::Amp => Tok::Amp,
+            RawTok::Pipe => Tok::Pipe,
+            RawTok::Caret => Tok::Caret,
+            RawTok::Shl => Tok::Shl,
+            RawTok::Shr => Tok::Shr,
+            RawTok::Tilde => Tok::Tilde,
+        };
+        if let Mode::Body { angle, depth, stmt_start } = &mut self.mode {
+            match tok {
+                Tok::LBrace => *depth += 1,
+                Tok::RBrace if *depth == 0 && !*angle => {
+                    self.mode = Mode::Top;
+                    return Some(Ok((start, Tok::BodyClose, end)));
+                }
+                Tok::RBrace => *depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            *stmt_start = matches!(tok, Tok::Semi | Tok::RBrace | Tok::LBrace);
+        }
+        Some(Ok((start, tok, end)))
+    }
+
+    /// A string literal; `start` is the offset of the opening quote, already consumed.
+    fn string(&mut self, start: usize) -> Spanned<'a> {
+        let mut out = String::new();
+        let mut chars = self.rest().char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    self.pos += i + 1;
+                    self.after_value();
+                    return Ok((start, Tok::Str(out), self.pos));
+                }
+                '\\' => {
+                    let Some((j, e)) = chars.next() else { break };
+                    let esc_span = Span::new(self.pos + i, self.pos + j + e.len_utf8());
+                    match e {
+                        'n' => out.push('\n'),
+                        't' => out.push('\t'),
+                        'r' => out.push('\r'),
+                        '\\' => out.push('\\'),
+                        '"' => out.push('"'),
+                        '\'' => out.push('\''),
+                        '0' => out.push('\0'),
+                        'x' => {
+                            let hex: String = self.rest()[j + 1..].chars().take(2).take_while(|c| c.is_ascii_hexdigit()).collect();
+                            match u8::from_str_radix(&hex, 16) {
+                                Ok(b) => {
+                                    out.push(b as char);
+                                    for _ in 0..hex.len() {
+                                        chars.next();
+                                    }
+                                }
+                                Err(_) => {
+                                    self.failed = true;
+                                    return Err(LexError { span: esc_span, kind: LexErrorKind::BadEscape('x') });
+                                }
+                            }
+                        }
+                        other => {
+                            self.failed = true;
+                            return Err(LexError { span: esc_span, kind: LexErrorKind::BadEscape(other) });
+                        }
+                    }
+                }
+                '\n' => break,
+                c => out.push(c),
+            }
+        }
+        self.failed = true;
+        let end = self.pos + self.rest().find('\n').unwrap_or(self.rest().len());
+        Err(LexError { span: Span::new(start, end), kind: LexErrorKind::UnterminatedString })
+    }
+
+    fn after_value(&mut self) {
+        if let Mode::Body { stmt_start, .. } = &mut self.mode {
+            *stmt_start = false;
+        }
+    }
+}
+
+fn parse_int(text: &str) -> Option<u64> {
+    let clean: String = text.chars().filter(|&c| c != '_').collect();
+    if let Some(hex) = clean.strip_prefix("0x").or_else(|| clean.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else {
+        clean.parse().ok()
+    }
+}
+
+impl<'a> Iterator for Lexer<'a> {
+    type Item = Spanned<'a>;
+
+    fn next(&mut self) -> Option<Spanned<'a>> {
+        if self.failed {
+            return None;
+        }
+        if let Err(e) = self.skip_trivia() {
+            self.failed = true;
+            return Some(Err(e));
+        }
+        match self.mode {
+            Mode::Top => self.top_level(),
+            _ => self.in_code(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(src: &str) -> Vec<Tok<'_>> {
+        Lexer::new(src).map(|t| t.map(|(_, t, _)| t)).collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn attach_points_and_brace_body() {
+        assert_eq!(
+            toks("tracepoint:syscalls:sys_enter_openat, BEGIN { @[comm] = count(); }"),
+            vec![
+                Tok::AttachPoint("tracepoint:syscalls:sys_enter_openat"),
+                Tok::Comma,
+                Tok::AttachPoint("BEGIN"),
+                Tok::BodyOpen,
+                Tok::Map("@"),
+                Tok::LBracket,
+                Tok::Ident("comm"),
+                Tok::RBracket,
+                Tok::Assign,
+                Tok::Ident("count"),
+                Tok::LParen,
+                Tok::RParen,
+                Tok::Semi,
+                Tok::BodyClose,
+            ]
+        );
+    }
+
+    #[test]
+    fn angle_body_closes_only_where_a_statement_begins() {
+        let t = toks("BEGIN < if ($a > 1) { @x = 2; } >");
+        assert!(t.contains(&Tok::Gt));
+        assert_eq!(t.last(), Some(&Tok::AngleClose));
+        assert_eq!(t[1], Tok::AngleOpen);
+        assert_eq!(toks("BEGIN <>"), vec![Tok::AttachPoint("BEGIN"), Tok::AngleOpen, Tok::AngleClose]);
+        // Without the `;` the `>` is a comparison.
+        let t = toks("BEGIN < @x = 1 >");
+        assert_eq!(t.last(), Some(&Tok::Gt));
+    }
+
+    #[test]
+    fn predicate_ends_at_slash_before_body() {
+        let t = toks("tracepoint:a:b /pid / 2 == 1/ { }");
+        assert_eq!(
+            t,
+            vec![
+                Tok::AttachPoint("tracepoint:a:b"),
+                Tok::PredOpen,
+                Tok::Ident("pid"),
+                Tok::Slash,
+                Tok::Int(2),
+                Tok::Eq,
+                Tok::Int(1),
+                Tok::PredClose,
+                Tok::BodyOpen,
+                Tok::BodyClose,
+            ]
+        );
+    }
+
+    #[test]
+    fn paths_comments_and_shebang() {
+        let t = toks("#!/usr/bin/rtrace\n// c\nuprobe:/bin/bash:readline /* x */ { }");
+        assert_eq!(t[0], Tok::AttachPoint("uprobe:/bin/bash:readline"));
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn strings_and_ints() {
+        let t = toks(r#"BEGIN { printf("a\tb\n%d", 0x10, 1_000); }"#);
+        assert!(t.contains(&Tok::Str("a\tb\n%d".into())));
+        assert!(t.contains(&Tok::Int(16)));
+        assert!(t.contains(&Tok::Int(1000)));
+    }
+
+    #[test]
+    fn errors_have_spans() {
+        let e = Lexer::new("BEGIN { \"abc }").find_map(|t| t.err()).unwrap();
+        assert_eq!(e.kind, LexErrorKind::UnterminatedString);
+        assert_eq!(e.span, Span::new(8, 14));
+    }
+}

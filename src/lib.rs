@@ -1,0 +1,14 @@
+//! rtrace: bpftrace's language compiled in process to eBPF.
+//!
+//! The pipeline runs one way: `lexer` → `parser` → `sema` (which writes the `plan`) →
+//! `codegen` (LLVM → BPF object) → `runtime` (libbpf: load, attach, print). `driver` strings
+//! the stages together for the command line. See `docs/architecture.md`.
+
+pub mod codegen;
+pub mod diag;
+pub mod driver;
+pub mod lexer;
+pub mod parser;
+pub mod plan;
+pub mod runtime;
+pub mod sema;

@@ -1,0 +1,140 @@
+//! The abstract syntax tree. Every node carries the span of the text it came from; every
+//! expression carries an `ExprId`, the index sema uses for its side tables.
+
+use crate::diag::Span;
+
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub probes: Vec<Probe>,
+    /// How many expressions the parser numbered (ids are `0..expr_count`).
+    pub expr_count: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub attach_points: Vec<AttachPoint>,
+    pub predicate: Option<Expr>,
+    pub body: Vec<Stmt>,
+    pub span: Span,
+}
+
+/// An attach point as written (`tracepoint:syscalls:sys_enter_openat`); sema splits it.
+#[derive(Debug, Clone)]
+pub struct AttachPoint {
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum StmtKind {
+    /// `@m = v`, `@m[k, …] = v`.
+    AssignMap { map: MapRef, value: Expr },
+    /// `$x = v`.
+    AssignVar { var: Name, value: Expr },
+    If { cond: Expr, then: Vec<Stmt>, els: Option<Vec<Stmt>> },
+    /// An expression evaluated for its effect, e.g. `printf(…)`.
+    Expr(Expr),
+}
+
+/// A name with its span (`$x`, `args`, a field).
+#[derive(Debug, Clone)]
+pub struct Name {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A map reference: `@` or `@name`, with keys when indexed.
+#[derive(Debug, Clone)]
+pub struct MapRef {
+    pub name: String,
+    pub keys: Vec<Expr>,
+    pub span: Span,
+}
+
+pub type ExprId = u32;
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub id: ExprId,
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Int(u64),
+    Str(String),
+    /// A bare identifier: a builtin such as `pid` or `args`.
+    Ident(String),
+    Var(String),
+    Map(MapRef),
+    Call { name: Name, args: Vec<Expr> },
+    /// `e.field` or `e->field`.
+    Field { base: Box<Expr>, field: Name, arrow: bool },
+    Unary { op: UnOp, operand: Box<Expr> },
+    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Ternary { cond: Box<Expr>, then: Box<Expr>, els: Box<Expr> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    Not,
+    Neg,
+    BitNot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::And => "&&",
+            BinOp::Or => "||",
+            BinOp::BitAnd => "&",
+            BinOp::BitOr => "|",
+            BinOp::BitXor => "^",
+            BinOp::Shl => "<<",
+            BinOp::Shr => ">>",
+        }
+    }
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+    }
+}

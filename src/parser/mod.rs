@@ -1,0 +1,185 @@
+//! The parser: tokens to the AST (`ast`), by the lalrpop grammar in `grammar.lalrpop`.
+//! One entry point, [`parse`]; lexer and parser errors come back as diagnostics. The parser
+//! knows nothing of probes' meaning, of the kernel, or of LLVM.
+
+pub mod ast;
+
+use crate::diag::{Diagnostic, Span};
+use crate::lexer::{LexError, Lexer, Tok};
+use ast::Program;
+use lalrpop_util::{lalrpop_mod, ParseError};
+use std::cell::Cell;
+
+lalrpop_mod!(
+    #[allow(clippy::all, unused_parens, unused_imports, dead_code)]
+    grammar,
+    "/parser/grammar.rs"
+);
+
+/// Errors the grammar's actions and the lexer hand to lalrpop.
+#[derive(Debug, Clone)]
+pub enum SyntaxError {
+    Lex(LexError),
+    /// The left side of `=` is not a map or a variable.
+    BadAssignTarget(Span),
+}
+
+/// Parses a whole script.
+pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
+    let ids = Cell::new(0);
+    let tokens = Lexer::new(src).map(|t| t.map_err(SyntaxError::Lex));
+    grammar::ProgramParser::new().parse(&ids, tokens).map_err(|e| vec![to_diagnostic(src, e)])
+}
+
+type LalrError<'a> = ParseError<usize, Tok<'a>, SyntaxError>;
+
+fn friendly(terminal: &str) -> String {
+    let t = terminal.trim_matches('"');
+    match t {
+        "body}" => "`}`".into(),
+        "body>" => "`>`".into(),
+        "pred/" | "/pred" => "`/`".into(),
+        "body{" => "`{`".into(),
+        "body<" => "`<`".into(),
+        "attach point" | "identifier" | "map" | "variable" | "integer" | "string" => t.to_string(),
+        other => format!("`{}`", other.replace("\\\"", "\"")),
+    }
+}
+
+fn expected_help(expected: &[String]) -> Option<String> {
+    let mut names: Vec<String> = expected.iter().map(|e| friendly(e)).collect();
+    names.dedup();
+    let exprish = ["identifier", "integer", "string", "variable", "map"];
+    if exprish.iter().all(|x| names.iter().any(|n| n == x)) {
+        names.retain(|n| !exprish.contains(&n.as_str()) && !["`(`", "`!`", "`-`", "`~`"].contains(&n.as_str()));
+        names.insert(0, "an expression".into());
+    }
+    match names.len() {
+        0 => None,
+        1 => Some(format!("expected {}", names[0])),
+        n if n <= 6 => Some(format!("expected one of {}", names.join(", "))),
+        _ => None,
+    }
+}
+
+fn to_diagnostic(src: &str, err: LalrError) -> Diagnostic {
+    match err {
+        ParseError::User { error: SyntaxError::Lex(e) } => e.to_diagnostic(),
+        ParseError::User { error: SyntaxError::BadAssignTarget(span) } => {
+            Diagnostic::error("cannot assign to this expression")
+                .at(span, "not a map or a variable")
+                .help("assign to a map (`@name = …`, `@name[key] = …`) or a variable (`$name = …`)")
+        }
+        ParseError::InvalidToken { location } => {
+            Diagnostic::error("syntax error: invalid token").at(Span::new(location, location + 1), "here")
+        }
+        ParseError::UnrecognizedEof { location, expected } => {
+            let mut d = Diagnostic::error("syntax error: unexpected end of script")
+                .at(Span::new(location, location), "the script ends here");
+            if let Some(h) = expected_help(&expected) {
+                d = d.help(h);
+            }
+            if unclosed_angle_body(src) {
+                d = d.help("in a `< … >` body, `>` closes the body only where a statement can begin: end the last statement with `;`");
+            }
+            d
+        }
+        ParseError::UnrecognizedToken { token: (l, tok, r), expected } => {
+            let what = tok.describe();
+            let mut d =
+                Diagnostic::error(format!("syntax error: unexpected {what}")).at(Span::new(l, r), "unexpected here");
+            if let Some(h) = expected_help(&expected) {
+                d = d.help(h);
+            }
+            d
+        }
+        ParseError::ExtraToken { token: (l, tok, r) } => {
+            Diagnostic::error(format!("syntax error: unexpected {}", tok.describe())).at(Span::new(l, r), "unexpected here")
+        }
+    }
+}
+
+/// Whether the script opens a `< … >` body that the lexer never saw close.
+fn unclosed_angle_body(src: &str) -> bool {
+    let mut open = 0i32;
+    for t in Lexer::new(src).flatten() {
+        match t.1 {
+            Tok::AngleOpen => open += 1,
+            Tok::AngleClose => open -= 1,
+            _ => {}
+        }
+    }
+    open > 0
+}
+
+/// Helpers the grammar's actions call.
+pub(crate) mod mk {
+    use super::SyntaxError;
+    use crate::diag::Span;
+    use crate::lexer::Tok;
+    use crate::parser::ast::*;
+    use lalrpop_util::ParseError;
+    use std::cell::Cell;
+
+    pub fn expr(ids: &Cell<u32>, kind: ExprKind, l: usize, r: usize) -> Expr {
+        let id = ids.get();
+        ids.set(id + 1);
+        Expr { id, kind, span: Span::new(l, r) }
+    }
+
+    pub fn assign<'a>(
+        target: Expr,
+        value: Expr,
+        span: Span,
+    ) -> Result<Stmt, ParseError<usize, Tok<'a>, SyntaxError>> {
+        let kind = match target.kind {
+            ExprKind::Map(map) => StmtKind::AssignMap { map, value },
+            ExprKind::Var(name) => StmtKind::AssignVar { var: Name { name, span: target.span }, value },
+            _ => return Err(ParseError::User { error: SyntaxError::BadAssignTarget(target.span) }),
+        };
+        Ok(Stmt { kind, span })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ast::*;
+
+    #[test]
+    fn precedence() {
+        let p = parse("BEGIN { $x = 1 + 2 * 3 == 7 && !0; }").unwrap();
+        let StmtKind::AssignVar { value, .. } = &p.probes[0].body[0].kind else { panic!() };
+        let ExprKind::Binary { op: BinOp::And, lhs, .. } = &value.kind else { panic!("{value:?}") };
+        let ExprKind::Binary { op: BinOp::Eq, lhs, .. } = &lhs.kind else { panic!() };
+        assert!(matches!(lhs.kind, ExprKind::Binary { op: BinOp::Add, .. }));
+    }
+
+    #[test]
+    fn angle_bodies_and_if_else() {
+        let p = parse("BEGIN < if ($a > 1) { @x = count(); } else { @y = 1; } > END { exit() }").unwrap();
+        assert_eq!(p.probes.len(), 2);
+        assert!(matches!(p.probes[0].body[0].kind, StmtKind::If { els: Some(_), .. }));
+    }
+
+    #[test]
+    fn several_attach_points_and_predicate() {
+        let p = parse("tracepoint:a:b, tracepoint:a:c /pid == 1/ { @[comm, pid] = count(); }").unwrap();
+        assert_eq!(p.probes[0].attach_points.len(), 2);
+        assert!(p.probes[0].predicate.is_some());
+    }
+
+    #[test]
+    fn expression_ids_are_distinct() {
+        let p = parse("BEGIN { printf(\"%d %d\\n\", 1, 2); }").unwrap();
+        assert_eq!(p.expr_count, 4);
+    }
+
+    #[test]
+    fn errors() {
+        let e = &parse("BEGIN { 1 = 2; }").unwrap_err()[0];
+        assert_eq!(e.message, "cannot assign to this expression");
+        let e = &parse("BEGIN < @x = 1 >").unwrap_err()[0];
+        assert!(e.notes.iter().any(|n| n.contains("end the last statement with `;`")));
+    }
+}

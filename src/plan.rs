@@ -1,0 +1,212 @@
+//! The plan: the contract between the compiler and the runtime. Plain data only — sema writes
+//! it, codegen lays the BPF side out from it, the runtime decodes events and maps with it.
+//! Nothing here depends on any other module of rtrace.
+
+/// Everything the runtime needs besides the BPF object.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub probes: Vec<ProbeDef>,
+    pub maps: Vec<MapDef>,
+    pub printfs: Vec<PrintfDef>,
+    /// Whether any program reads `elapsed` (the runtime then fills the start time).
+    pub uses_elapsed: bool,
+}
+
+/// Names of the maps rtrace itself adds to every object.
+pub const EVENTS_MAP: &str = "rt_events";
+pub const LOST_MAP: &str = "rt_lost";
+pub const GLOBALS_MAP: &str = "rt_globals";
+/// Index of the start time (`elapsed`'s origin, CLOCK_MONOTONIC ns) in the globals map.
+pub const GLOBAL_START_NS: u32 = 0;
+pub const RINGBUF_BYTES: u32 = 1 << 20;
+
+/// One BPF program, from one attach point.
+#[derive(Debug, Clone)]
+pub struct ProbeDef {
+    /// The symbol (and section-less program name) in the object.
+    pub prog_name: String,
+    /// The attach point as the user wrote it, for messages.
+    pub display: String,
+    pub attach: Attach,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attach {
+    Begin,
+    End,
+    Tracepoint { category: String, event: String },
+    Interval { period_ns: u64 },
+}
+
+/// A user map (`@name`).
+#[derive(Debug, Clone)]
+pub struct MapDef {
+    /// `@` or `@name`.
+    pub name: String,
+    /// The map's symbol in the object.
+    pub bpf_name: String,
+    pub key: Vec<KeyField>,
+    pub value: ValueKind,
+    pub max_entries: u32,
+}
+
+impl MapDef {
+    /// Bytes of the user key (without the bucket index histograms append).
+    pub fn user_key_size(&self) -> usize {
+        self.key.iter().map(KeyField::size).sum::<usize>().max(8)
+    }
+    /// Bytes of the BPF map's key: histograms append a u64 bucket index.
+    pub fn bpf_key_size(&self) -> usize {
+        self.user_key_size() + if self.value.is_histogram() { 8 } else { 0 }
+    }
+    /// Whether the map is per-CPU (aggregations), summed in user space.
+    pub fn per_cpu(&self) -> bool {
+        self.value.is_aggregation()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyField {
+    Int { signed: bool },
+    Str { len: u32 },
+}
+
+impl KeyField {
+    pub fn size(&self) -> usize {
+        match self {
+            KeyField::Int { .. } => 8,
+            KeyField::Str { len } => *len as usize,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A plain integer (`@x = 5`).
+    Int { signed: bool },
+    /// A plain string (`@x = comm`).
+    Str { len: u32 },
+    Count,
+    Sum,
+    Min,
+    Max,
+    /// `{ sum: i64, count: u64 }`.
+    Avg,
+    /// log2 histogram: one u64 counter per (key, bucket).
+    Hist,
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+impl ValueKind {
+    pub fn is_aggregation(&self) -> bool {
+        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. })
+    }
+    pub fn is_histogram(&self) -> bool {
+        matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
+    }
+    /// Bytes of one value (one CPU's share for per-CPU maps).
+    pub fn size(&self) -> usize {
+        match self {
+            ValueKind::Str { len } => *len as usize,
+            ValueKind::Min | ValueKind::Max | ValueKind::Avg => 16,
+            _ => 8,
+        }
+    }
+    pub fn name(&self) -> &'static str {
+        match self {
+            ValueKind::Int { .. } => "integer",
+            ValueKind::Str { .. } => "string",
+            ValueKind::Count => "count()",
+            ValueKind::Sum => "sum()",
+            ValueKind::Min => "min()",
+            ValueKind::Max => "max()",
+            ValueKind::Avg => "avg()",
+            ValueKind::Hist => "hist()",
+            ValueKind::Lhist { .. } => "lhist()",
+        }
+    }
+}
+
+/// Number of buckets of a log2 histogram (negative, zero, then one per power of two).
+pub const HIST_BUCKETS: usize = 66;
+
+/// Number of buckets of a linear histogram: below min, one per step, at or above max.
+pub fn lhist_buckets(min: i64, max: i64, step: i64) -> usize {
+    ((max - min) / step) as usize + 2
+}
+
+/// The event header every ring-buffer record starts with: `{ u32 kind; u32 id; }`.
+pub const EVENT_HEADER: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum EventKind {
+    /// `id` is a `PrintfDef` index; the arguments follow.
+    Printf = 1,
+    /// `exit()`; `id` unused.
+    Exit = 2,
+    /// `clear(@m)`; `id` is the map's index.
+    Clear = 3,
+}
+
+impl EventKind {
+    pub fn from_u32(v: u32) -> Option<EventKind> {
+        match v {
+            1 => Some(EventKind::Printf),
+            2 => Some(EventKind::Exit),
+            3 => Some(EventKind::Clear),
+            _ => None,
+        }
+    }
+}
+
+/// A `printf`: its format, parsed, and where each argument sits in the record.
+#[derive(Debug, Clone)]
+pub struct PrintfDef {
+    pub segments: Vec<FmtSegment>,
+    pub args: Vec<ArgField>,
+    /// Total record size, header included.
+    pub size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FmtSegment {
+    Lit(String),
+    /// The n-th conversion; `arg` indexes `PrintfDef::args`.
+    Conv { spec: FmtSpec, arg: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FmtSpec {
+    pub left: bool,
+    pub zero: bool,
+    pub plus: bool,
+    pub space: bool,
+    pub alt: bool,
+    pub width: Option<usize>,
+    pub precision: Option<usize>,
+    /// The conversion character: d i u x X o s c p.
+    pub conv: char,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgField {
+    pub offset: usize,
+    pub kind: ArgKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// 8 bytes, sign-extended or zero-extended by codegen.
+    Int { signed: bool },
+    Str { len: u32 },
+}
+
+impl ArgKind {
+    pub fn size(&self) -> usize {
+        match self {
+            ArgKind::Int { .. } => 8,
+            ArgKind::Str { len } => *len as usize,
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Reading user maps out of the kernel and decoding them by the plan: per-CPU values summed,
+//! histogram buckets gathered per key, keys split into their parts.
+
+use super::format::{self, Entry, KeyPart, MapKind, Value};
+use super::printf::{c_string, read_u64};
+use crate::plan::{self, KeyField, MapDef, Plan, ValueKind};
+use libbpf_rs::{MapCore, MapFlags, Object};
+use std::collections::BTreeMap;
+
+/// Every user map as bpftrace prints them at exit.
+pub fn print_all(obj: &Object, plan: &Plan) -> String {
+    let mut names: Vec<String> = plan.maps.iter().map(|m| m.name.clone()).collect();
+    format::map_print_order(&mut names);
+    let mut out = String::new();
+    for name in names {
+        let Some(def) = plan.maps.iter().find(|m| m.name == name) else { continue };
+        let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { continue };
+        let entries = read(&map, def);
+        if entries.is_empty() {
+            let kind = match def.value {
+                ValueKind::Avg => MapKind::Avg,
+                ValueKind::Hist | ValueKind::Lhist { .. } => MapKind::Hist,
+                _ => MapKind::Plain,
+            };
+            format::write_empty_map(&mut out, kind);
+        } else {
+            format::write_map(&mut out, &def.name, entries);
+        }
+    }
+    out
+}
+
+/// Deletes every entry of a map (`clear()`).
+pub fn clear(obj: &Object, bpf_name: &str) {
+    if let Some(map) = obj.maps().find(|m| m.name() == bpf_name) {
+        let keys: Vec<Vec<u8>> = map.keys().collect();
+        for k in keys {
+            let _ = map.delete(&k);
+        }
+    }
+}
+
+/// Events the ring buffer had no room for, over all CPUs.
+pub fn lost_events(obj: &Object) -> u64 {
+    let Some(map) = obj.maps().find(|m| m.name() == plan::LOST_MAP) else { return 0 };
+    match map.lookup_percpu(&0u32.to_le_bytes(), MapFlags::ANY) {
+        Ok(Some(per_cpu)) => per_cpu.iter().map(|v| read_u64(v)).sum(),
+        _ => 0,
+    }
+}
+
+fn read(map: &libbpf_rs::Map, def: &MapDef) -> Vec<Entry> {
+    let user_key = def.user_key_size();
+    // Histograms: user key -> buckets, in the order keys are first seen.
+    let mut hists: BTreeMap<Vec<u8>, (usize, Vec<u64>)> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for key in map.keys() {
+        if def.per_cpu() {
+            let Ok(Some(per_cpu)) = map.lookup_percpu(&key, MapFlags::ANY) else { continue };
+            match def.value {
+                ValueKind::Hist | ValueKind::Lhist { .. } => {
+                    let nbuckets = match def.value {
+                        ValueKind::Lhist { min, max, step } => plan::lhist_buckets(min, max, step),
+                        _ => plan::HIST_BUCKETS,
+                    };
+                    let bucket = read_u64(&key[user_key.min(key.len())..]) as usize;
+                    let order = hists.len();
+                    let slot = hists.entry(key[..user_key.min(key.len())].to_vec()).or_insert((order, vec![0; nbuckets]));
+                    if let Some(b) = slot.1.get_mut(bucket) {
+                        *b += per_cpu.iter().map(|v| read_u64(v)).sum::<u64>();
+                    }
+                }
+                kind => {
+                    if let Some(value) = aggregate(kind, &per_cpu) {
+                        entries.push(Entry { key: decode_key(def, &key), value });
+                    }
+                }
+            }
+        } else {
+            let Ok(Some(bytes)) = map.lookup(&key, MapFlags::ANY) else { continue };
+            let value = match def.value {
+                ValueKind::Str { .. } => Value::Str(c_string(&bytes)),
+                ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
+                _ => Value::UInt(read_u64(&bytes)),
+            };
+            entries.push(Entry { key: decode_key(def, &key), value });
+        }
+    }
+    let mut hists: Vec<(Vec<u8>, (usize, Vec<u64>))> = hists.into_iter().collect();
+    hists.sort_by_key(|(_, (order, _))| *order);
+    for (key, (_, buckets)) in hists {
+        let value = match def.value {
+            ValueKind::Lhist { min, max, step } => Value::Lhist { buckets, min, max, step },
+            _ => Value::Hist(buckets),
+        };
+        entries.push(Entry { key: decode_key(def, &key), value });
+    }
+    entries
+}
+
+/// Sums one per-CPU aggregation; `None` for a min/max no CPU has set.
+fn aggregate(kind: ValueKind, per_cpu: &[Vec<u8>]) -> Option<Value> {
+    let ints = |off: usize| per_cpu.iter().map(move |v| read_u64(v.get(off..).unwrap_or(&[])));
+    Some(match kind {
+        ValueKind::Count => Value::UInt(ints(0).sum()),
+        ValueKind::Sum => Value::Int(ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64))),
+        ValueKind::Avg => Value::Avg {
+            sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
+            count: ints(8).sum(),
+        },
+        ValueKind::Min | ValueKind::Max => {
+            let set = ints(0).zip(ints(8)).filter(|(_, set)| *set != 0).map(|(v, _)| v as i64);
+            let v = if kind == ValueKind::Min { set.min() } else { set.max() };
+            Value::Int(v?)
+        }
+        _ => return None,
+    })
+}
+
+fn decode_key(def: &MapDef, key: &[u8]) -> Vec<KeyPart> {
+    let mut parts = Vec::new();
+    let mut off = 0;
+    for field in &def.key {
+        let bytes = key.get(off..off + field.size()).unwrap_or(&[]);
+        parts.push(match field {
+            KeyField::Int { signed: true } => KeyPart::Int(read_u64(bytes) as i64),
+            KeyField::Int { signed: false } => KeyPart::UInt(read_u64(bytes)),
+            KeyField::Str { .. } => KeyPart::Str(c_string(bytes)),
+        });
+        off += field.size();
+    }
+    parts
+}

@@ -1,0 +1,383 @@
+//! The runtime: loads the BPF object (libbpf-rs), attaches every probe, runs BEGIN, prints
+//! events from the ring buffer as they come, and on exit (END done, `exit()`, SIGINT, SIGTERM)
+//! runs END, prints every map in bpftrace's format and detaches. It reads the plan only — never
+//! the parser, sema or LLVM — so it could run a precompiled object on another host.
+
+pub mod format;
+mod maps;
+mod printf;
+
+use crate::plan::{self, Attach, EventKind, Plan};
+use libbpf_rs::{Link, MapCore, Object, ObjectBuilder, PrintLevel, ProgramInput, RingBufferBuilder};
+use std::cell::RefCell;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::rc::Rc;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Show libbpf's and the verifier's full logs on failure.
+    pub verbose: bool,
+}
+
+/// A runtime failure, as one line for the user; `detail` is shown with `-v`.
+#[derive(Debug)]
+pub struct RuntimeError {
+    pub message: String,
+    pub detail: Option<String>,
+}
+
+impl RuntimeError {
+    fn new(message: impl Into<String>) -> RuntimeError {
+        RuntimeError { message: message.into(), detail: None }
+    }
+}
+
+type Result<T> = std::result::Result<T, RuntimeError>;
+
+/// libbpf's log lines, collected while loading.
+static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn collect_log(_level: PrintLevel, msg: String) {
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        log.push(msg);
+    }
+}
+
+fn take_log() -> String {
+    LIBBPF_LOG.lock().map(|mut l| std::mem::take(&mut *l).concat()).unwrap_or_default()
+}
+
+/// Blocks SIGINT and SIGTERM and returns a signalfd that reports them. Call before any
+/// thread starts, so the signals reach the event loop instead of killing the process.
+pub fn block_signals() -> std::io::Result<OwnedFd> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset before use; the calls only
+    // read the set we own, and signalfd returns a new descriptor that we take ownership of.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// What the ring-buffer callback shares with the event loop.
+struct Shared {
+    out: std::io::BufWriter<std::io::Stdout>,
+    exit_code: Option<i32>,
+    clears: Vec<usize>,
+}
+
+/// Loads, attaches and runs the program until it ends; returns the process exit status.
+pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Result<i32> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(RuntimeError::new(
+            "rtrace must run as root (it loads BPF programs into the kernel); try `sudo rtrace …`",
+        ));
+    }
+    let obj = load(object, plan, opts)?;
+    if plan.uses_elapsed {
+        set_start_time(&obj)?;
+    }
+
+    let shared = Rc::new(RefCell::new(Shared {
+        out: std::io::BufWriter::new(std::io::stdout()),
+        exit_code: None,
+        clears: Vec::new(),
+    }));
+    let events = find_map(&obj, plan::EVENTS_MAP)?;
+    let mut rb_builder = RingBufferBuilder::new();
+    let cb_shared = shared.clone();
+    let printfs = plan.printfs.clone();
+    rb_builder
+        .add(&events, move |data: &[u8]| handle_event(&printfs, &cb_shared, data))
+        .map_err(|e| RuntimeError::new(format!("cannot set up the ring buffer: {e}")))?;
+    let ringbuf = rb_builder.build().map_err(|e| RuntimeError::new(format!("cannot set up the ring buffer: {e}")))?;
+
+    let links = attach(&obj, plan)?;
+    let n = plan.probes.len();
+    eprintln!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
+    if std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some() {
+        let mut s = shared.borrow_mut();
+        let _ = writeln!(s.out, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
+        let _ = s.out.flush();
+    }
+
+    let drain = |shared: &Rc<RefCell<Shared>>| {
+        let _ = ringbuf.consume();
+        let mut s = shared.borrow_mut();
+        let _ = s.out.flush();
+    };
+
+    for (i, p) in plan.probes.iter().enumerate() {
+        if p.attach == Attach::Begin {
+            run_once(&obj, plan, i)?;
+        }
+    }
+    drain(&shared);
+    apply_clears(&obj, plan, &shared);
+
+    let only_begin_end = plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End));
+    if !only_begin_end && shared.borrow().exit_code.is_none() {
+        event_loop(&obj, plan, &shared, ringbuf.epoll_fd(), signals, &|| drain(&shared))?;
+    }
+
+    // END runs with event processing re-enabled, whatever stopped the loop.
+    let code = shared.borrow_mut().exit_code.take().unwrap_or(0);
+    for (i, p) in plan.probes.iter().enumerate() {
+        if p.attach == Attach::End {
+            run_once(&obj, plan, i)?;
+        }
+    }
+    drain(&shared);
+    let code = shared.borrow().exit_code.unwrap_or(code);
+
+    {
+        let mut s = shared.borrow_mut();
+        let text = maps::print_all(&obj, plan);
+        let _ = s.out.write_all(text.as_bytes());
+        let _ = s.out.flush();
+    }
+    let lost = maps::lost_events(&obj);
+    if lost > 0 {
+        eprintln!("Lost {lost} events");
+    }
+    // Detaching is slow for some probe types; it happens after the output is out.
+    drop(links);
+    Ok(code)
+}
+
+fn handle_event(printfs: &[plan::PrintfDef], shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
+    let mut s = shared.borrow_mut();
+    if s.exit_code.is_some() {
+        // After exit(), other probes' events are dropped, as in bpftrace.
+        return 0;
+    }
+    if data.len() < plan::EVENT_HEADER {
+        return 0;
+    }
+    let kind = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+    let id = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
+    match EventKind::from_u32(kind) {
+        Some(EventKind::Printf) => {
+            if let Some(def) = printfs.get(id as usize) {
+                let text = printf::format(def, data);
+                let _ = s.out.write_all(text.as_bytes());
+            }
+        }
+        Some(EventKind::Exit) => s.exit_code = Some(id as i32),
+        Some(EventKind::Clear) => s.clears.push(id as usize),
+        None => {}
+    }
+    0
+}
+
+fn apply_clears(obj: &Object, plan: &Plan, shared: &Rc<RefCell<Shared>>) {
+    let clears = std::mem::take(&mut shared.borrow_mut().clears);
+    for index in clears {
+        if let Some(def) = plan.maps.get(index) {
+            maps::clear(obj, &def.bpf_name);
+        }
+    }
+}
+
+/// Waits for ring-buffer data or a signal, without a timeout, until exit() or a signal.
+fn event_loop(
+    obj: &Object,
+    plan: &Plan,
+    shared: &Rc<RefCell<Shared>>,
+    rb_fd: i32,
+    signals: &OwnedFd,
+    drain: &dyn Fn(),
+) -> Result<()> {
+    let mut fds = [
+        libc::pollfd { fd: rb_fd, events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: signals.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+    ];
+    loop {
+        // SAFETY: `fds` is a valid array of two pollfd for the duration of the call.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if rc < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(RuntimeError::new(format!("poll failed: {err}")));
+        }
+        if fds[0].revents != 0 {
+            drain();
+            apply_clears(obj, plan, shared);
+            if shared.borrow().exit_code.is_some() {
+                return Ok(());
+            }
+        }
+        if fds[1].revents != 0 {
+            let mut info = [0u8; 128];
+            // SAFETY: reading into a buffer of the size of signalfd_siginfo (128 bytes).
+            unsafe { libc::read(signals.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
+            drain();
+            return Ok(());
+        }
+    }
+}
+
+fn find_map<'o>(obj: &'o Object, name: &str) -> Result<libbpf_rs::Map<'o>> {
+    obj.maps()
+        .find(|m| m.name() == name)
+        .ok_or_else(|| RuntimeError::new(format!("internal error: map {name} missing from the object")))
+}
+
+fn load(object: &[u8], plan: &Plan, opts: &Options) -> Result<Object> {
+    let _ = take_log();
+    libbpf_rs::set_print(Some((PrintLevel::Debug, collect_log)));
+    let mut builder = ObjectBuilder::default();
+    let open = builder
+        .open_memory(object)
+        .map_err(|e| RuntimeError::new(format!("internal error: libbpf cannot open rtrace's object: {e}")))?;
+    let result = open.load();
+    let log = take_log();
+    libbpf_rs::set_print(None);
+    if log.contains("BTF is optional, ignoring") {
+        eprintln!("warning: the kernel rejected rtrace's BTF; some features may not work (run with -v for details)");
+        if opts.verbose {
+            eprintln!("{log}");
+        }
+    }
+    match result {
+        Ok(obj) => Ok(obj),
+        Err(e) => {
+            let err = describe_load_failure(plan, &log, &e.to_string());
+            if opts.verbose {
+                eprintln!("{log}");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Turns libbpf's log of a failed load into one line naming the probe and the reason.
+fn describe_load_failure(plan: &Plan, log: &str, error: &str) -> RuntimeError {
+    let prog = log.lines().find_map(|l| {
+        let rest = l.split("prog '").nth(1)?;
+        let name = rest.split('\'').next()?;
+        (l.contains("failed to load") || l.contains("load failed") || l.contains("BEGIN PROG LOAD LOG"))
+            .then(|| name.to_string())
+    });
+    let probe = prog
+        .as_ref()
+        .and_then(|name| plan.probes.iter().find(|p| &p.prog_name == name))
+        .map(|p| p.display.clone());
+    let verifier_log: Vec<&str> = log
+        .split("-- BEGIN PROG LOAD LOG --")
+        .nth(1)
+        .and_then(|s| s.split("-- END PROG LOAD LOG --").next())
+        .map(|s| s.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default();
+    let reason = verifier_log
+        .iter()
+        .rev()
+        .find(|l| !l.starts_with("processed ") && !l.starts_with("verification time") && !l.starts_with("stack depth"))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| error.to_string());
+    let message = match probe {
+        Some(p) => format!("the kernel's verifier rejected probe `{p}`: {reason} (run with -v for the verifier log)"),
+        None => format!("the kernel refused to load the programs: {reason} (run with -v for libbpf's log)"),
+    };
+    RuntimeError { message, detail: Some(log.to_string()) }
+}
+
+fn set_start_time(obj: &Object) -> Result<()> {
+    let globals = find_map(obj, plan::GLOBALS_MAP)?;
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let now = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+    globals
+        .update(&plan::GLOBAL_START_NS.to_le_bytes(), &now.to_le_bytes(), libbpf_rs::MapFlags::ANY)
+        .map_err(|e| RuntimeError::new(format!("cannot set the start time: {e}")))
+}
+
+fn program<'o>(obj: &'o Object, name: &str) -> Result<libbpf_rs::ProgramMut<'o>> {
+    obj.progs_mut()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| RuntimeError::new(format!("internal error: program {name} missing from the object")))
+}
+
+/// Runs a BEGIN or END program once through BPF_PROG_TEST_RUN.
+fn run_once(obj: &Object, plan: &Plan, index: usize) -> Result<()> {
+    let def = &plan.probes[index];
+    let prog = program(obj, &def.prog_name)?;
+    prog.test_run(ProgramInput::default())
+        .map_err(|e| RuntimeError::new(format!("cannot run probe `{}`: {e}", def.display)))?;
+    Ok(())
+}
+
+fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
+    let mut links = Vec::new();
+    for def in &plan.probes {
+        let link = match &def.attach {
+            Attach::Begin | Attach::End => continue,
+            Attach::Tracepoint { category, event } => program(obj, &def.prog_name)?
+                .attach_tracepoint(libbpf_rs::TracepointCategory::Custom(category.clone()), event),
+            Attach::Interval { period_ns } => {
+                let fd = perf_timer(*period_ns)
+                    .map_err(|e| RuntimeError::new(format!("cannot create the timer for `{}`: {e}", def.display)))?;
+                // libbpf's link takes the descriptor and closes it on detach.
+                program(obj, &def.prog_name)?.attach_perf_event(fd.into_raw_fd())
+            }
+        };
+        links.push(link.map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?);
+    }
+    Ok(links)
+}
+
+/// `struct perf_event_attr` as of PERF_ATTR_SIZE_VER0 (64 bytes), enough for a timer.
+#[repr(C)]
+#[derive(Default)]
+struct PerfEventAttr {
+    type_: u32,
+    size: u32,
+    config: u64,
+    sample_period: u64,
+    sample_type: u64,
+    read_format: u64,
+    flags: u64,
+    wakeup_events: u32,
+    bp_type: u32,
+    config1: u64,
+}
+
+const PERF_TYPE_SOFTWARE: u32 = 1;
+const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+
+/// A CPU-clock perf event on CPU 0 that fires every `period_ns` (bpftrace's `interval`).
+fn perf_timer(period_ns: u64) -> std::io::Result<OwnedFd> {
+    let attr = PerfEventAttr {
+        type_: PERF_TYPE_SOFTWARE,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: PERF_COUNT_SW_CPU_CLOCK,
+        sample_period: period_ns,
+        ..Default::default()
+    };
+    // SAFETY: perf_event_open reads `attr` (valid, sized by its `size` field) and returns a new
+    // descriptor that we take ownership of.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, -1i32, 0i32, -1i32, PERF_FLAG_FD_CLOEXEC)
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}

@@ -1,0 +1,152 @@
+//! `printf` records to text, with C's flags, widths and precisions.
+
+use crate::plan::{ArgKind, FmtSegment, FmtSpec, PrintfDef};
+
+/// Formats one printf record (header included) by its plan entry.
+pub fn format(def: &PrintfDef, record: &[u8]) -> String {
+    let mut out = String::new();
+    for seg in &def.segments {
+        match seg {
+            FmtSegment::Lit(s) => out.push_str(s),
+            FmtSegment::Conv { spec, arg } => {
+                let Some(field) = def.args.get(*arg) else { continue };
+                let bytes = record.get(field.offset..field.offset + field.kind.size()).unwrap_or(&[]);
+                let arg = match field.kind {
+                    ArgKind::Int { signed } => Arg::Int { bits: read_u64(bytes), signed },
+                    ArgKind::Str { .. } => Arg::Str(c_string(bytes)),
+                };
+                out.push_str(&conversion(spec, &arg));
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn read_u64(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = bytes.len().min(8);
+    b[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(b)
+}
+
+/// The text of a NUL-padded buffer, up to its first NUL.
+pub(crate) fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+enum Arg {
+    Int { bits: u64, signed: bool },
+    Str(String),
+}
+
+fn conversion(spec: &FmtSpec, arg: &Arg) -> String {
+    let body = match (spec.conv, arg) {
+        ('s', Arg::Str(s)) => match spec.precision {
+            Some(p) => s.chars().take(p).collect(),
+            None => s.clone(),
+        },
+        ('s', Arg::Int { bits, signed }) => {
+            if *signed {
+                (*bits as i64).to_string()
+            } else {
+                bits.to_string()
+            }
+        }
+        ('c', Arg::Int { bits, .. }) => char::from(*bits as u8).to_string(),
+        (_, Arg::Str(s)) => s.clone(),
+        (conv, Arg::Int { bits, .. }) => {
+            let (sign, digits) = match conv {
+                'd' | 'i' => {
+                    let v = *bits as i64;
+                    let sign = if v < 0 {
+                        "-"
+                    } else if spec.plus {
+                        "+"
+                    } else if spec.space {
+                        " "
+                    } else {
+                        ""
+                    };
+                    (sign, v.unsigned_abs().to_string())
+                }
+                'u' => ("", bits.to_string()),
+                'x' => (if spec.alt && *bits != 0 { "0x" } else { "" }, format!("{bits:x}")),
+                'X' => (if spec.alt && *bits != 0 { "0X" } else { "" }, format!("{bits:X}")),
+                'o' => (if spec.alt { "0" } else { "" }, format!("{bits:o}")),
+                'p' => ("0x", format!("{bits:x}")),
+                _ => ("", bits.to_string()),
+            };
+            let digits = match spec.precision {
+                Some(p) if digits.len() < p => format!("{}{digits}", "0".repeat(p - digits.len())),
+                _ => digits,
+            };
+            if spec.zero && !spec.left && spec.precision.is_none() {
+                let width = spec.width.unwrap_or(0);
+                let pad = width.saturating_sub(sign.len() + digits.len());
+                return format!("{sign}{}{digits}", "0".repeat(pad));
+            }
+            format!("{sign}{digits}")
+        }
+    };
+    pad(&body, spec)
+}
+
+fn pad(body: &str, spec: &FmtSpec) -> String {
+    let width = spec.width.unwrap_or(0);
+    let len = body.chars().count();
+    if len >= width {
+        return body.to_string();
+    }
+    let fill = " ".repeat(width - len);
+    if spec.left {
+        format!("{body}{fill}")
+    } else {
+        format!("{fill}{body}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spec from a tiny subset of printf syntax: flags `-0#`, width, `.precision`, conv.
+    fn spec(s: &str) -> FmtSpec {
+        let mut sp = FmtSpec::default();
+        let body = s.trim_start_matches('%').trim_start_matches("ll");
+        let mut rest = body;
+        while let Some(c) = rest.chars().next().filter(|c| "-0#".contains(*c)) {
+            match c {
+                '-' => sp.left = true,
+                '0' => sp.zero = true,
+                _ => sp.alt = true,
+            }
+            rest = &rest[1..];
+        }
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        sp.width = digits.parse().ok();
+        rest = &rest[digits.len()..];
+        if let Some(r) = rest.strip_prefix('.') {
+            let digits: String = r.chars().take_while(char::is_ascii_digit).collect();
+            sp.precision = digits.parse().ok();
+            rest = &r[digits.len()..];
+        }
+        sp.conv = rest.trim_start_matches('l').chars().next().unwrap();
+        sp
+    }
+
+    #[test]
+    fn like_c() {
+        let i = |v: i64| Arg::Int { bits: v as u64, signed: true };
+        assert_eq!(conversion(&spec("%5d"), &i(42)), "   42");
+        assert_eq!(conversion(&spec("%-5d"), &i(42)), "42   ");
+        assert_eq!(conversion(&spec("%05d"), &i(-42)), "-0042");
+        assert_eq!(conversion(&spec("%x"), &i(255)), "ff");
+        assert_eq!(conversion(&spec("%#x"), &i(255)), "0xff");
+        assert_eq!(conversion(&spec("%llu"), &i(-1)), "18446744073709551615");
+        assert_eq!(conversion(&spec("%-8s"), &Arg::Str("cat".into())), "cat     ");
+        assert_eq!(conversion(&spec("%.2s"), &Arg::Str("cat".into())), "ca");
+        assert_eq!(conversion(&spec("%c"), &i(65)), "A");
+        assert_eq!(conversion(&spec("%p"), &i(4096)), "0x1000");
+    }
+}

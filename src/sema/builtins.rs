@@ -1,0 +1,87 @@
+//! The one table of builtin variables and functions: sema checks calls against it, and
+//! `rtrace --help-builtins` (and the docs) print it.
+
+/// A builtin variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    Pid,
+    Tid,
+    Uid,
+    Gid,
+    Comm,
+    Nsecs,
+    Elapsed,
+    Cpu,
+    Args,
+}
+
+pub struct BuiltinDef {
+    pub name: &'static str,
+    pub builtin: Builtin,
+    pub doc: &'static str,
+}
+
+pub const BUILTINS: &[BuiltinDef] = &[
+    BuiltinDef { name: "pid", builtin: Builtin::Pid, doc: "process id (the kernel's tgid)" },
+    BuiltinDef { name: "tid", builtin: Builtin::Tid, doc: "thread id (the kernel's pid)" },
+    BuiltinDef { name: "uid", builtin: Builtin::Uid, doc: "user id" },
+    BuiltinDef { name: "gid", builtin: Builtin::Gid, doc: "group id" },
+    BuiltinDef { name: "comm", builtin: Builtin::Comm, doc: "name of the current thread (string, 16 bytes)" },
+    BuiltinDef { name: "nsecs", builtin: Builtin::Nsecs, doc: "monotonic time in nanoseconds" },
+    BuiltinDef { name: "elapsed", builtin: Builtin::Elapsed, doc: "nanoseconds since rtrace started" },
+    BuiltinDef { name: "cpu", builtin: Builtin::Cpu, doc: "the CPU the probe fired on" },
+    BuiltinDef { name: "args", builtin: Builtin::Args, doc: "the tracepoint's arguments: args.NAME or args->NAME" },
+];
+
+pub fn builtin(name: &str) -> Option<Builtin> {
+    BUILTINS.iter().find(|b| b.name == name).map(|b| b.builtin)
+}
+
+/// A builtin function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Hist,
+    Lhist,
+    Printf,
+    Exit,
+    Delete,
+    Clear,
+    Str,
+}
+
+pub struct FuncDef {
+    pub name: &'static str,
+    pub func: Func,
+    /// How it is called, for messages and docs.
+    pub signature: &'static str,
+    pub min_args: usize,
+    /// `usize::MAX` for variadic functions.
+    pub max_args: usize,
+    /// Whether it is an aggregation, only valid as the value assigned to a map.
+    pub aggregation: bool,
+    pub doc: &'static str,
+}
+
+pub const FUNCTIONS: &[FuncDef] = &[
+    FuncDef { name: "count", func: Func::Count, signature: "count()", min_args: 0, max_args: 0, aggregation: true, doc: "count events" },
+    FuncDef { name: "sum", func: Func::Sum, signature: "sum(int n)", min_args: 1, max_args: 1, aggregation: true, doc: "sum of n" },
+    FuncDef { name: "avg", func: Func::Avg, signature: "avg(int n)", min_args: 1, max_args: 1, aggregation: true, doc: "average of n" },
+    FuncDef { name: "min", func: Func::Min, signature: "min(int n)", min_args: 1, max_args: 1, aggregation: true, doc: "minimum of n" },
+    FuncDef { name: "max", func: Func::Max, signature: "max(int n)", min_args: 1, max_args: 1, aggregation: true, doc: "maximum of n" },
+    FuncDef { name: "hist", func: Func::Hist, signature: "hist(int n)", min_args: 1, max_args: 1, aggregation: true, doc: "log2 histogram of n" },
+    FuncDef { name: "lhist", func: Func::Lhist, signature: "lhist(int n, int min, int max, int step)", min_args: 4, max_args: 4, aggregation: true, doc: "linear histogram of n" },
+    FuncDef { name: "printf", func: Func::Printf, signature: "printf(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "print formatted output" },
+    FuncDef { name: "exit", func: Func::Exit, signature: "exit([int code])", min_args: 0, max_args: 1, aggregation: false, doc: "end tracing: run END, print maps, exit" },
+    FuncDef { name: "delete", func: Func::Delete, signature: "delete(@map[key])", min_args: 1, max_args: 1, aggregation: false, doc: "delete one map entry" },
+    FuncDef { name: "clear", func: Func::Clear, signature: "clear(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "delete every entry of a map" },
+    FuncDef { name: "str", func: Func::Str, signature: "str(char *s)", min_args: 1, max_args: 1, aggregation: false, doc: "read a NUL-terminated string" },
+];
+
+pub fn function(name: &str) -> Option<&'static FuncDef> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}

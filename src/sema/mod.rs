@@ -1,0 +1,1156 @@
+//! Semantic analysis: probe expansion (attach points to concrete programs), the type of every
+//! expression, map types unified across all probes, and the plan (maps, printf formats,
+//! probes) that codegen and the runtime share. Sema emits no code.
+
+pub mod builtins;
+pub mod tracefs;
+
+use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::parser::ast::*;
+use crate::plan::{self, ArgField, ArgKind, Attach, FmtSegment, FmtSpec, KeyField, MapDef, Plan, PrintfDef, ProbeDef, ValueKind};
+use builtins::{Builtin, Func};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tracefs::{FieldKind, Format};
+
+/// Bytes `str()` reads, as bpftrace's default `max_strlen`.
+pub const STR_LEN: u32 = 64;
+/// Bytes of `comm`.
+pub const COMM_LEN: u32 = 16;
+/// The largest printf record built on the BPF stack.
+const MAX_PRINTF_RECORD: usize = 384;
+/// Entries per user map, as bpftrace's default `max_map_keys`.
+const MAX_MAP_KEYS: u32 = 4096;
+
+/// The type of an expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Int { signed: bool },
+    /// A pointer, printed as an integer; `user` when it points into user memory.
+    Ptr { user: bool },
+    Str { len: u32 },
+    /// The tracepoint record (`args`), usable only through a field.
+    Args,
+    /// What statements such as `printf()` return.
+    Void,
+    /// The type of an expression that already has an error reported.
+    Error,
+}
+
+impl Type {
+    fn is_int(self) -> bool {
+        matches!(self, Type::Int { .. } | Type::Ptr { .. })
+    }
+    fn signed(self) -> bool {
+        matches!(self, Type::Int { signed: true })
+    }
+    fn describe(self) -> &'static str {
+        match self {
+            Type::Int { signed: true } => "int64",
+            Type::Int { signed: false } => "uint64",
+            Type::Ptr { .. } => "pointer",
+            Type::Str { .. } => "string",
+            Type::Args => "args",
+            Type::Void => "none",
+            Type::Error => "error",
+        }
+    }
+}
+
+/// What an expression refers to, beyond its type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Res {
+    Plain,
+    Builtin(Builtin),
+    /// A tracepoint field, read from the record.
+    Field(tracefs::Field),
+    /// A read of user map `n`.
+    MapRead(usize),
+    /// `printf` with plan format `n`.
+    Printf(usize),
+    /// `str()`, reading from user memory when `user`.
+    Str { user: bool },
+    Call(Func),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExprInfo {
+    pub ty: Type,
+    pub res: Res,
+}
+
+/// Sema's facts about one BPF program (one attach point of a probe).
+#[derive(Debug, Clone)]
+pub struct ProgInfo {
+    /// Index of the probe in `Program::probes`.
+    pub probe: usize,
+    pub format: Option<Format>,
+    /// Indexed by `ExprId`.
+    pub exprs: Vec<Option<ExprInfo>>,
+    pub vars: HashMap<String, Type>,
+}
+
+impl ProgInfo {
+    pub fn info(&self, e: &Expr) -> &ExprInfo {
+        const ERROR: ExprInfo = ExprInfo { ty: Type::Error, res: Res::Plain };
+        self.exprs.get(e.id as usize).and_then(Option::as_ref).unwrap_or(&ERROR)
+    }
+}
+
+/// The checked program: the plan, and per program the side tables codegen reads.
+#[derive(Debug)]
+pub struct Checked {
+    pub plan: Plan,
+    /// Parallel to `plan.probes`.
+    pub progs: Vec<ProgInfo>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn map_index(&self, name: &str) -> Option<usize> {
+        self.plan.maps.iter().position(|m| m.name == name)
+    }
+}
+
+/// Checks a parsed program. Errors (with any warnings) come back as diagnostics.
+pub fn check(program: &Program) -> Result<Checked, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let instances = expand_probes(program, &mut diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    // Pass 1 learns every map's type from its assignments; pass 2 checks everything against
+    // them, so a map may be read in a probe that comes before the one that writes it.
+    let mut first = Checker::new(program, MapTable::default(), false);
+    for inst in &instances {
+        first.check_instance(inst);
+    }
+    let mut second = Checker::new(program, first.maps, true);
+    let mut progs = Vec::new();
+    for inst in &instances {
+        progs.push(second.check_instance(inst));
+    }
+    diags.extend(second.diags);
+    dedup(&mut diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    let maps = second.maps.defs();
+    let probes = instances
+        .iter()
+        .enumerate()
+        .map(|(i, inst)| ProbeDef { prog_name: format!("p{i}"), display: inst.display.clone(), attach: inst.attach.clone() })
+        .collect();
+    let plan = Plan { probes, maps, printfs: second.printfs, uses_elapsed: second.uses_elapsed };
+    Ok(Checked { plan, progs, warnings: diags })
+}
+
+fn dedup(diags: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::HashSet::new();
+    diags.retain(|d| seen.insert((d.message.clone(), d.primary.as_ref().map(|p| p.0))));
+}
+
+/// One concrete attach point of a probe.
+struct Instance {
+    probe: usize,
+    display: String,
+    attach: Attach,
+    format: Option<Format>,
+}
+
+const PROVIDERS: &[&str] = &[
+    "BEGIN", "END", "tracepoint", "interval", "kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profile",
+    "software", "hardware", "rawtracepoint", "fentry", "fexit", "kfunc", "kretfunc", "watchpoint",
+];
+
+fn expand_probes(program: &Program, diags: &mut Vec<Diagnostic>) -> Vec<Instance> {
+    let mut out = Vec::new();
+    let mut tracefs_root: Option<Result<PathBuf, String>> = None;
+    for (pi, probe) in program.probes.iter().enumerate() {
+        for ap in &probe.attach_points {
+            let text = ap.text.as_str();
+            let parts: Vec<&str> = text.split(':').collect();
+            // Span of the n-th `:`-separated field of the attach point.
+            let field_span = |n: usize| {
+                let start: usize = parts[..n].iter().map(|p| p.len() + 1).sum();
+                Span::new(ap.span.start + start, ap.span.start + start + parts[n].len())
+            };
+            let mut push = |attach, format| out.push(Instance { probe: pi, display: text.to_string(), attach, format });
+            match parts[0] {
+                "BEGIN" | "begin" if parts.len() == 1 => push(Attach::Begin, None),
+                "END" | "end" if parts.len() == 1 => push(Attach::End, None),
+                "tracepoint" | "t" => {
+                    if parts.len() != 3 || parts[1].is_empty() || parts[2].is_empty() {
+                        diags.push(
+                            Diagnostic::error(format!("invalid tracepoint `{text}`"))
+                                .at(ap.span, "expected `tracepoint:CATEGORY:EVENT`"),
+                        );
+                        continue;
+                    }
+                    let root = tracefs_root.get_or_insert_with(tracefs::root);
+                    let root = match root {
+                        Ok(r) => r.clone(),
+                        Err(msg) => {
+                            diags.push(Diagnostic::error(msg.clone()));
+                            return out;
+                        }
+                    };
+                    let matches = expand_tracepoint(&root, parts[1], parts[2]);
+                    if matches.is_empty() {
+                        diags.push(unknown_tracepoint(&root, parts[1], parts[2], field_span(1), field_span(2)));
+                    }
+                    for (cat, ev) in matches {
+                        match tracefs::format(&root, &cat, &ev) {
+                            Some(f) => push(Attach::Tracepoint { category: cat, event: ev }, Some(f)),
+                            None => diags.push(
+                                Diagnostic::error(format!("cannot read the format of tracepoint `{cat}:{ev}`"))
+                                    .at(ap.span, "here"),
+                            ),
+                        }
+                    }
+                }
+                "interval" | "i" => match interval_ns(&parts) {
+                    Some(ns) => push(Attach::Interval { period_ns: ns }, None),
+                    None => diags.push(
+                        Diagnostic::error(format!("invalid interval `{text}`"))
+                            .at(ap.span, "expected `interval:UNIT:N`")
+                            .help("UNIT is one of s, ms, us, hz; N is a positive integer, e.g. `interval:s:1`"),
+                    ),
+                },
+                other => {
+                    let known = PROVIDERS.iter().any(|p| p.eq_ignore_ascii_case(other))
+                        || ["k", "kr", "u", "ur", "U", "p", "s", "h", "rt", "f", "fr", "w"].contains(&other);
+                    let d = if known {
+                        Diagnostic::error(format!("`{other}` probes are not supported by rtrace yet"))
+                            .at(field_span(0), "not supported yet")
+                            .help("rtrace runs BEGIN, END, tracepoint and interval probes so far")
+                    } else {
+                        let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(field_span(0), "unknown probe type");
+                        match did_you_mean(other, PROVIDERS.iter().copied()) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d,
+                        }
+                    };
+                    diags.push(d);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The tracepoints matching `cat:event`, where either may hold `*` wildcards.
+fn expand_tracepoint(root: &std::path::Path, cat: &str, event: &str) -> Vec<(String, String)> {
+    if !cat.contains('*') && !event.contains('*') {
+        return if root.join("events").join(cat).join(event).join("format").is_file() {
+            vec![(cat.to_string(), event.to_string())]
+        } else {
+            vec![]
+        };
+    }
+    let mut out = Vec::new();
+    for c in tracefs::categories(root).into_iter().filter(|c| glob(cat, c)) {
+        for e in tracefs::events(root, &c).into_iter().filter(|e| glob(event, e)) {
+            out.push((c.clone(), e));
+        }
+    }
+    out
+}
+
+/// Shell-style matching with `*` only.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == s,
+        Some((head, tail)) => {
+            let Some(rest) = s.strip_prefix(head) else { return false };
+            (0..=rest.len()).filter(|&i| rest.is_char_boundary(i)).any(|i| glob(tail, &rest[i..]))
+        }
+    }
+}
+
+fn unknown_tracepoint(root: &std::path::Path, cat: &str, event: &str, cat_span: Span, ev_span: Span) -> Diagnostic {
+    let categories = tracefs::categories(root);
+    if !cat.contains('*') && !categories.iter().any(|c| c == cat) {
+        let d = Diagnostic::error(format!("unknown tracepoint category `{cat}`")).at(cat_span, "no such category");
+        return match did_you_mean(cat, categories.iter().map(String::as_str)) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help("`rtrace -l 'tracepoint:*'` lists the tracepoints"),
+        };
+    }
+    let events = if cat.contains('*') { vec![] } else { tracefs::events(root, cat) };
+    let d = Diagnostic::error(format!("unknown tracepoint `{cat}:{event}`")).at(ev_span, format!("no such event in `{cat}`"));
+    match did_you_mean(event, events.iter().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d,
+    }
+}
+
+fn interval_ns(parts: &[&str]) -> Option<u64> {
+    if parts.len() != 3 {
+        return None;
+    }
+    let n: u64 = parts[2].parse().ok().filter(|&n| n > 0)?;
+    match parts[1] {
+        "s" => n.checked_mul(1_000_000_000),
+        "ms" => n.checked_mul(1_000_000),
+        "us" => n.checked_mul(1_000),
+        "hz" => Some(1_000_000_000 / n).filter(|&ns| ns > 0),
+        _ => None,
+    }
+}
+
+/// A user map as sema learns it.
+#[derive(Debug, Clone)]
+struct MapInfo {
+    name: String,
+    value: ValueKind,
+    keys: Vec<KeyField>,
+    /// Where the map first got its value type, and its key shape.
+    first_assign: Span,
+    first_keys: Span,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MapTable {
+    maps: Vec<MapInfo>,
+}
+
+impl MapTable {
+    fn get(&self, name: &str) -> Option<(usize, &MapInfo)> {
+        self.maps.iter().enumerate().find(|(_, m)| m.name == name)
+    }
+    fn defs(&self) -> Vec<MapDef> {
+        self.maps
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MapDef {
+                name: m.name.clone(),
+                bpf_name: format!("m{i}"),
+                key: m.keys.clone(),
+                value: m.value,
+                max_entries: MAX_MAP_KEYS,
+            })
+            .collect()
+    }
+}
+
+struct Checker<'p> {
+    program: &'p Program,
+    maps: MapTable,
+    /// Pass 2 reports errors and builds the plan; pass 1 only learns map types.
+    final_pass: bool,
+    diags: Vec<Diagnostic>,
+    printfs: Vec<PrintfDef>,
+    uses_elapsed: bool,
+}
+
+/// State while checking one program.
+struct Scope<'i> {
+    inst: &'i Instance,
+    exprs: Vec<Option<ExprInfo>>,
+    vars: HashMap<String, (Type, Span)>,
+}
+
+impl<'p> Checker<'p> {
+    fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), uses_elapsed: false }
+    }
+
+    fn error(&mut self, d: Diagnostic) {
+        if self.final_pass {
+            self.diags.push(d);
+        }
+    }
+
+    fn check_instance(&mut self, inst: &Instance) -> ProgInfo {
+        let probe = &self.program.probes[inst.probe];
+        let mut scope = Scope { inst, exprs: vec![None; self.program.expr_count as usize], vars: HashMap::new() };
+        if let Some(pred) = &probe.predicate {
+            let t = self.expr(pred, &mut scope);
+            if !t.is_int() && t != Type::Error {
+                self.error(
+                    Diagnostic::error("a predicate must be an integer condition")
+                        .at(pred.span, format!("this is a {}", t.describe())),
+                );
+            }
+        }
+        self.stmts(&probe.body, &mut scope);
+        ProgInfo {
+            probe: inst.probe,
+            format: inst.format.clone(),
+            exprs: scope.exprs,
+            vars: scope.vars.into_iter().map(|(k, (t, _))| (k, t)).collect(),
+        }
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt], scope: &mut Scope) {
+        for s in stmts {
+            self.stmt(s, scope);
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt, scope: &mut Scope) {
+        match &s.kind {
+            StmtKind::Expr(e) => {
+                if let ExprKind::Call { name, .. } = &e.kind {
+                    if builtins::function(&name.name).is_some_and(|f| f.aggregation) {
+                        self.error(
+                            Diagnostic::error(format!("`{}()` must be assigned to a map", name.name))
+                                .at(e.span, "its value is not stored anywhere")
+                                .help(format!("write `@name = {}(…);`", name.name)),
+                        );
+                        return;
+                    }
+                }
+                self.expr(e, scope);
+            }
+            StmtKind::AssignVar { var, value } => {
+                let t = self.expr(value, scope);
+                if t == Type::Error {
+                    return;
+                }
+                if !t.is_int() && !matches!(t, Type::Str { .. }) {
+                    self.error(
+                        Diagnostic::error(format!("cannot assign a value of type {} to a variable", t.describe()))
+                            .at(value.span, "no value"),
+                    );
+                    return;
+                }
+                match scope.vars.get(&var.name) {
+                    Some(&(old, span)) if std::mem::discriminant(&old) != std::mem::discriminant(&t) => {
+                        self.error(
+                            Diagnostic::error(format!("type mismatch for `{}`", var.name))
+                                .at(value.span, format!("this is a {}", t.describe()))
+                                .also(span, format!("`{}` was first assigned a {} here", var.name, old.describe())),
+                        );
+                    }
+                    Some(&(Type::Str { len: old }, span)) => {
+                        let len = old.max(match t {
+                            Type::Str { len } => len,
+                            _ => 0,
+                        });
+                        scope.vars.insert(var.name.clone(), (Type::Str { len }, span));
+                    }
+                    Some(_) => {}
+                    None => {
+                        scope.vars.insert(var.name.clone(), (t, var.span));
+                    }
+                }
+            }
+            StmtKind::AssignMap { map, value } => self.assign_map(map, value, s.span, scope),
+            StmtKind::If { cond, then, els } => {
+                let t = self.expr(cond, scope);
+                if !t.is_int() && t != Type::Error {
+                    self.error(
+                        Diagnostic::error("an `if` condition must be an integer")
+                            .at(cond.span, format!("this is a {}", t.describe())),
+                    );
+                }
+                self.stmts(then, scope);
+                if let Some(els) = els {
+                    self.stmts(els, scope);
+                }
+            }
+        }
+    }
+
+    /// The key shape of a map reference, checking each key expression.
+    fn keys(&mut self, map: &MapRef, scope: &mut Scope) -> Option<Vec<KeyField>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for k in &map.keys {
+            match self.expr(k, scope) {
+                Type::Int { signed } => out.push(KeyField::Int { signed }),
+                Type::Ptr { .. } => out.push(KeyField::Int { signed: false }),
+                Type::Str { len } => out.push(KeyField::Str { len }),
+                Type::Error => ok = false,
+                t => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error(format!("a map key cannot be a {}", t.describe())).at(k.span, "not a valid key"),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn assign_map(&mut self, map: &MapRef, value: &Expr, span: Span, scope: &mut Scope) {
+        let Some(keys) = self.keys(map, scope) else {
+            self.expr(value, scope);
+            return;
+        };
+        let Some(kind) = self.map_value(value, scope) else { return };
+        let keys_span = map.span;
+        match self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) {
+            None => self.maps.maps.push(MapInfo {
+                name: map.name.clone(),
+                value: kind,
+                keys,
+                first_assign: span,
+                first_keys: keys_span,
+            }),
+            Some((i, info)) => {
+                let merged_value = merge_value(info.value, kind);
+                match merged_value {
+                    Some(v) => self.maps.maps[i].value = v,
+                    None => self.error(
+                        Diagnostic::error(format!("type mismatch for map `{}`", map.name))
+                            .at(value.span, format!("this is a {}", kind.name()))
+                            .also(info.first_assign, format!("`{}` holds a {} from here", map.name, info.value.name())),
+                    ),
+                }
+                match merge_keys(&info.keys, &keys) {
+                    Some(k) => self.maps.maps[i].keys = k,
+                    None => self.error(
+                        Diagnostic::error(format!("key mismatch for map `{}`", map.name))
+                            .at(keys_span, format!("used with key {}", describe_keys(&keys)))
+                            .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys))),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// The value kind an assignment stores: an aggregation, or a plain value.
+    fn map_value(&mut self, value: &Expr, scope: &mut Scope) -> Option<ValueKind> {
+        if let ExprKind::Call { name, args } = &value.kind {
+            if let Some(def) = builtins::function(&name.name).filter(|f| f.aggregation) {
+                if !self.arity(def, args.len(), value.span) {
+                    return None;
+                }
+                for a in args {
+                    let t = self.expr(a, scope);
+                    if !t.is_int() && t != Type::Error {
+                        self.error(
+                            Diagnostic::error(format!("`{}()` takes integers", def.name))
+                                .at(a.span, format!("this is a {}", t.describe())),
+                        );
+                        return None;
+                    }
+                }
+                let kind = match def.func {
+                    Func::Count => ValueKind::Count,
+                    Func::Sum => ValueKind::Sum,
+                    Func::Avg => ValueKind::Avg,
+                    Func::Min => ValueKind::Min,
+                    Func::Max => ValueKind::Max,
+                    Func::Hist => ValueKind::Hist,
+                    Func::Lhist => self.lhist_params(args)?,
+                    _ => return None,
+                };
+                scope.exprs[value.id as usize] = Some(ExprInfo { ty: Type::Void, res: Res::Call(def.func) });
+                return Some(kind);
+            }
+        }
+        match self.expr(value, scope) {
+            Type::Int { signed } => Some(ValueKind::Int { signed }),
+            Type::Ptr { .. } => Some(ValueKind::Int { signed: false }),
+            Type::Str { len } => Some(ValueKind::Str { len }),
+            Type::Error => None,
+            t => {
+                self.error(
+                    Diagnostic::error(format!("cannot store a {} in a map", t.describe())).at(value.span, "no value to store"),
+                );
+                None
+            }
+        }
+    }
+
+    fn lhist_params(&mut self, args: &[Expr]) -> Option<ValueKind> {
+        let mut nums = [0i64; 3];
+        for (i, a) in args[1..].iter().enumerate() {
+            match literal_int(a) {
+                Some(n) => nums[i] = n,
+                None => {
+                    self.error(
+                        Diagnostic::error("lhist() bounds must be integer literals")
+                            .at(a.span, "not a literal")
+                            .help("write e.g. `lhist($x, 0, 100, 10)`"),
+                    );
+                    return None;
+                }
+            }
+        }
+        let [min, max, step] = nums;
+        let span = args[1].span.to(args[3].span);
+        if min < 0 || max <= min || step <= 0 || (max - min) / step > 1000 {
+            self.error(
+                Diagnostic::error("invalid lhist() bounds")
+                    .at(span, format!("min {min}, max {max}, step {step}"))
+                    .help("lhist(n, min, max, step) needs 0 <= min < max, step > 0, and at most 1000 buckets"),
+            );
+            return None;
+        }
+        Some(ValueKind::Lhist { min, max, step })
+    }
+
+    fn arity(&mut self, def: &builtins::FuncDef, n: usize, span: Span) -> bool {
+        if n < def.min_args || n > def.max_args {
+            let want = if def.min_args == def.max_args {
+                format!("{} argument{}", def.min_args, if def.min_args == 1 { "" } else { "s" })
+            } else if def.max_args == usize::MAX {
+                format!("at least {} argument{}", def.min_args, if def.min_args == 1 { "" } else { "s" })
+            } else {
+                format!("{} to {} arguments", def.min_args, def.max_args)
+            };
+            self.error(
+                Diagnostic::error(format!("`{}()` takes {want}, but {n} were given", def.name))
+                    .at(span, "wrong number of arguments")
+                    .help(format!("the signature is `{}`", def.signature)),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn set(&self, scope: &mut Scope, e: &Expr, ty: Type, res: Res) -> Type {
+        scope.exprs[e.id as usize] = Some(ExprInfo { ty, res });
+        ty
+    }
+
+    fn expr(&mut self, e: &Expr, scope: &mut Scope) -> Type {
+        match &e.kind {
+            ExprKind::Int(n) => {
+                let signed = *n <= i64::MAX as u64;
+                self.set(scope, e, Type::Int { signed }, Res::Plain)
+            }
+            ExprKind::Str(s) => self.set(scope, e, Type::Str { len: s.len() as u32 + 1 }, Res::Plain),
+            ExprKind::Ident(name) => self.ident(e, name, scope),
+            ExprKind::Var(name) => match scope.vars.get(name) {
+                Some(&(t, _)) => self.set(scope, e, t, Res::Plain),
+                None => {
+                    let d = Diagnostic::error(format!("variable `{name}` is used before it is assigned"))
+                        .at(e.span, "never assigned before this use");
+                    let d = match did_you_mean(name, scope.vars.keys().map(String::as_str)) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d,
+                    };
+                    self.error(d);
+                    Type::Error
+                }
+            },
+            ExprKind::Map(map) => self.map_read(e, map, scope),
+            ExprKind::Call { name, args } => self.call(e, name, args, scope),
+            ExprKind::Field { base, field, arrow } => self.field(e, base, field, *arrow, scope),
+            ExprKind::Unary { op, operand } => {
+                let t = self.expr(operand, scope);
+                if t == Type::Error {
+                    return Type::Error;
+                }
+                if !t.is_int() {
+                    self.error(
+                        Diagnostic::error(format!("cannot apply `{}` to a {}", unop_symbol(*op), t.describe()))
+                            .at(operand.span, format!("this is a {}", t.describe())),
+                    );
+                    return Type::Error;
+                }
+                let ty = match op {
+                    UnOp::Not => Type::Int { signed: false },
+                    UnOp::Neg => Type::Int { signed: true },
+                    UnOp::BitNot => Type::Int { signed: t.signed() },
+                };
+                self.set(scope, e, ty, Res::Plain)
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (l, r) = (self.expr(lhs, scope), self.expr(rhs, scope));
+                if l == Type::Error || r == Type::Error {
+                    return Type::Error;
+                }
+                let ty = match (l, r) {
+                    (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+                        Type::Int { signed: false }
+                    }
+                    (a, b) if a.is_int() && b.is_int() => {
+                        if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) {
+                            Type::Int { signed: false }
+                        } else {
+                            Type::Int { signed: a.signed() && b.signed() }
+                        }
+                    }
+                    (a, b) => {
+                        let (bad, span) = if a.is_int() { (b, rhs.span) } else { (a, lhs.span) };
+                        let mut d = Diagnostic::error(format!(
+                            "cannot apply `{}` to a {} and a {}",
+                            op.symbol(),
+                            a.describe(),
+                            b.describe()
+                        ))
+                        .at(span, format!("this is a {}", bad.describe()));
+                        if matches!((a, b), (Type::Str { .. }, Type::Str { .. })) {
+                            d = d.note("strings can only be compared with `==` and `!=`");
+                        }
+                        self.error(d);
+                        return Type::Error;
+                    }
+                };
+                self.set(scope, e, ty, Res::Plain)
+            }
+            ExprKind::Ternary { cond, then, els } => {
+                let c = self.expr(cond, scope);
+                let (t, f) = (self.expr(then, scope), self.expr(els, scope));
+                if c == Type::Error || t == Type::Error || f == Type::Error {
+                    return Type::Error;
+                }
+                if !c.is_int() {
+                    self.error(
+                        Diagnostic::error("a condition must be an integer")
+                            .at(cond.span, format!("this is a {}", c.describe())),
+                    );
+                    return Type::Error;
+                }
+                let ty = match (t, f) {
+                    (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
+                    (a, b) if a.is_int() && b.is_int() => Type::Int { signed: a.signed() && b.signed() },
+                    (a, b) => {
+                        self.error(
+                            Diagnostic::error(format!(
+                                "the branches of `?:` have different types: {} and {}",
+                                a.describe(),
+                                b.describe()
+                            ))
+                            .at(els.span, format!("this is a {}", b.describe()))
+                            .also(then.span, format!("this is a {}", a.describe())),
+                        );
+                        return Type::Error;
+                    }
+                };
+                self.set(scope, e, ty, Res::Plain)
+            }
+        }
+    }
+
+    fn ident(&mut self, e: &Expr, name: &str, scope: &mut Scope) -> Type {
+        let Some(b) = builtins::builtin(name) else {
+            let mut d = Diagnostic::error(format!("unknown identifier `{name}`")).at(e.span, "not a builtin");
+            let names = builtins::BUILTINS.iter().map(|b| b.name);
+            if let Some(s) = did_you_mean(name, names) {
+                d = d.help(format!("did you mean `{s}`?"));
+            } else if builtins::function(name).is_some() {
+                d = d.help(format!("`{name}` is a function: call it as `{name}(…)`"));
+            }
+            self.error(d);
+            return Type::Error;
+        };
+        let ty = match b {
+            Builtin::Comm => Type::Str { len: COMM_LEN },
+            Builtin::Args => {
+                if scope.inst.format.is_none() {
+                    let kind = match scope.inst.attach {
+                        Attach::Begin => "BEGIN",
+                        Attach::End => "END",
+                        _ => "interval",
+                    };
+                    self.error(
+                        Diagnostic::error(format!("`args` is not available in {kind} probes"))
+                            .at(e.span, "no arguments here")
+                            .help("`args` holds the fields of a tracepoint's record"),
+                    );
+                    return Type::Error;
+                }
+                Type::Args
+            }
+            Builtin::Pid | Builtin::Tid | Builtin::Uid | Builtin::Gid | Builtin::Nsecs | Builtin::Cpu => {
+                Type::Int { signed: false }
+            }
+            Builtin::Elapsed => {
+                self.uses_elapsed = true;
+                Type::Int { signed: false }
+            }
+        };
+        self.set(scope, e, ty, Res::Builtin(b))
+    }
+
+    fn map_read(&mut self, e: &Expr, map: &MapRef, scope: &mut Scope) -> Type {
+        let keys = self.keys(map, scope);
+        let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
+            let mut d = Diagnostic::error(format!("map `{}` is read but never assigned", map.name)).at(map.span, "never assigned");
+            if let Some(s) = did_you_mean(&map.name, self.maps.maps.iter().map(|m| m.name.as_str())) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            self.error(d);
+            return Type::Error;
+        };
+        let Some(keys) = keys else { return Type::Error };
+        if merge_keys(&info.keys, &keys).is_none() {
+            self.error(
+                Diagnostic::error(format!("key mismatch for map `{}`", map.name))
+                    .at(map.span, format!("used with key {}", describe_keys(&keys)))
+                    .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys))),
+            );
+            return Type::Error;
+        }
+        let ty = match info.value {
+            ValueKind::Int { signed } => Type::Int { signed },
+            ValueKind::Str { len } => Type::Str { len },
+            agg => {
+                self.error(
+                    Diagnostic::error(format!("reading a {} map inside a probe is not supported yet", agg.name()))
+                        .at(map.span, format!("`{}` holds a {}", map.name, agg.name()))
+                        .also(info.first_assign, "assigned here")
+                        .note("aggregations are per-CPU and summed only when printed"),
+                );
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, ty, Res::MapRead(index))
+    }
+
+    fn call(&mut self, e: &Expr, name: &Name, args: &[Expr], scope: &mut Scope) -> Type {
+        let Some(def) = builtins::function(&name.name) else {
+            let mut d = Diagnostic::error(format!("unknown function `{}`", name.name)).at(name.span, "not a function");
+            if let Some(s) = did_you_mean(&name.name, builtins::FUNCTIONS.iter().map(|f| f.name)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            self.error(d);
+            return Type::Error;
+        };
+        if def.aggregation {
+            self.error(
+                Diagnostic::error(format!("`{}()` must be assigned to a map", def.name))
+                    .at(e.span, "an aggregation has no value here")
+                    .help(format!("write `@name = {}(…);`", def.name)),
+            );
+            return Type::Error;
+        }
+        if !self.arity(def, args.len(), e.span) {
+            return Type::Error;
+        }
+        match def.func {
+            Func::Printf => self.printf(e, args, scope),
+            Func::Exit => {
+                if let Some(a) = args.first() {
+                    if literal_int(a).is_none() {
+                        self.error(Diagnostic::error("exit() takes an integer literal").at(a.span, "not a literal"));
+                    }
+                }
+                self.set(scope, e, Type::Void, Res::Call(Func::Exit))
+            }
+            Func::Delete | Func::Clear => {
+                let arg = &args[0];
+                let ExprKind::Map(map) = &arg.kind else {
+                    self.error(
+                        Diagnostic::error(format!("`{}()` takes a map", def.name))
+                            .at(arg.span, "not a map")
+                            .help(format!("the signature is `{}`", def.signature)),
+                    );
+                    return Type::Error;
+                };
+                if def.func == Func::Clear && !map.keys.is_empty() {
+                    self.error(
+                        Diagnostic::error("`clear()` takes a whole map")
+                            .at(arg.span, "this is one entry")
+                            .help(format!("write `clear({})`, or `delete({})` for one entry", map.name, map.name.clone() + "[…]")),
+                    );
+                    return Type::Error;
+                }
+                let keys = if def.func == Func::Delete { self.keys(map, scope) } else { Some(vec![]) };
+                let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
+                    self.error(
+                        Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"),
+                    );
+                    return Type::Error;
+                };
+                if let Some(keys) = keys {
+                    if def.func == Func::Delete && merge_keys(&info.keys, &keys).is_none() {
+                        self.error(
+                            Diagnostic::error(format!("key mismatch for map `{}`", map.name))
+                                .at(map.span, format!("used with key {}", describe_keys(&keys)))
+                                .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys))),
+                        );
+                    }
+                }
+                scope.exprs[arg.id as usize] = Some(ExprInfo { ty: Type::Void, res: Res::MapRead(index) });
+                self.set(scope, e, Type::Void, Res::Call(def.func))
+            }
+            Func::Str => {
+                let t = self.expr(&args[0], scope);
+                let res = match t {
+                    Type::Ptr { user } => Res::Str { user },
+                    Type::Int { .. } => Res::Str { user: false },
+                    Type::Str { len } => return self.set(scope, e, Type::Str { len }, Res::Plain),
+                    Type::Error => return Type::Error,
+                    other => {
+                        self.error(
+                            Diagnostic::error(format!("`str()` takes a pointer, not a {}", other.describe()))
+                                .at(args[0].span, "not a pointer"),
+                        );
+                        return Type::Error;
+                    }
+                };
+                self.set(scope, e, Type::Str { len: STR_LEN }, res)
+            }
+            _ => Type::Error,
+        }
+    }
+
+    fn printf(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let fmt_expr = &args[0];
+        let ExprKind::Str(fmt) = &fmt_expr.kind else {
+            self.error(
+                Diagnostic::error("the first argument of `printf()` must be a string literal")
+                    .at(fmt_expr.span, "not a string literal"),
+            );
+            return Type::Error;
+        };
+        let segments = match parse_format(fmt) {
+            Ok(s) => s,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(fmt_expr.span, "in this format"));
+                return Type::Error;
+            }
+        };
+        let convs: Vec<&FmtSpec> = segments
+            .iter()
+            .filter_map(|s| match s {
+                FmtSegment::Conv { spec, .. } => Some(spec),
+                _ => None,
+            })
+            .collect();
+        let values = &args[1..];
+        let types: Vec<Type> = values.iter().map(|a| self.expr(a, scope)).collect();
+        if convs.len() != values.len() {
+            let span = values.first().map_or(fmt_expr.span, |f| f.span.to(values[values.len() - 1].span));
+            self.error(
+                Diagnostic::error(format!(
+                    "`printf()` format has {} conversion{}, but {} argument{} given",
+                    convs.len(),
+                    if convs.len() == 1 { "" } else { "s" },
+                    values.len(),
+                    if values.len() == 1 { " was" } else { "s were" },
+                ))
+                .at(span, "arguments")
+                .also(fmt_expr.span, "format"),
+            );
+            return Type::Error;
+        }
+        let mut fields = Vec::new();
+        let mut offset = plan::EVENT_HEADER;
+        let mut ok = true;
+        for ((spec, value), ty) in convs.iter().zip(values).zip(&types) {
+            let kind = match (spec.conv, ty) {
+                (_, Type::Error) => {
+                    ok = false;
+                    continue;
+                }
+                ('s', Type::Str { len }) => ArgKind::Str { len: *len },
+                ('s', t) if t.is_int() => ArgKind::Int { signed: t.signed() },
+                (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
+                (c, t) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error(format!("`%{c}` needs an integer, but this is a {}", t.describe()))
+                            .at(value.span, format!("this is a {}", t.describe()))
+                            .help("use `%s` for strings"),
+                    );
+                    continue;
+                }
+            };
+            let size = kind.size().next_multiple_of(8);
+            fields.push(ArgField { offset, kind });
+            offset += size;
+        }
+        if !ok {
+            return Type::Error;
+        }
+        if offset > MAX_PRINTF_RECORD {
+            self.error(
+                Diagnostic::error(format!("`printf()` arguments take {offset} bytes, more than the {MAX_PRINTF_RECORD} rtrace supports"))
+                    .at(e.span, "too much data for one event"),
+            );
+            return Type::Error;
+        }
+        let mut id = 0;
+        if self.final_pass {
+            id = self.printfs.len();
+            self.printfs.push(PrintfDef { segments, args: fields, size: offset });
+        }
+        self.set(scope, e, Type::Void, Res::Printf(id))
+    }
+
+    fn field(&mut self, e: &Expr, base: &Expr, field: &Name, arrow: bool, scope: &mut Scope) -> Type {
+        let bt = self.expr(base, scope);
+        if bt == Type::Error {
+            return Type::Error;
+        }
+        if bt != Type::Args {
+            let op = if arrow { "->" } else { "." };
+            self.error(
+                Diagnostic::error(format!("`{op}` needs a record, but this is a {}", bt.describe()))
+                    .at(base.span, format!("this is a {}", bt.describe())),
+            );
+            return Type::Error;
+        }
+        let Some(format) = scope.inst.format.as_ref() else { return Type::Error };
+        let Some(f) = format.field(&field.name).cloned() else {
+            let mut d = Diagnostic::error(format!(
+                "tracepoint `{}:{}` has no field `{}`",
+                format.category, format.event, field.name
+            ))
+            .at(field.span, "unknown field");
+            match did_you_mean(&field.name, format.fields.iter().map(|f| f.name.as_str())) {
+                Some(s) => d = d.help(format!("did you mean `{s}`?")),
+                None => {
+                    let names: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
+                    d = d.note(format!("its fields are: {}", names.join(", ")));
+                }
+            }
+            self.error(d);
+            return Type::Error;
+        };
+        let ty = match f.kind {
+            FieldKind::Int => Type::Int { signed: f.signed },
+            FieldKind::Ptr { user, .. } => Type::Ptr { user },
+            FieldKind::CharArray => Type::Str { len: f.size as u32 },
+            FieldKind::DataLocString => Type::Str { len: STR_LEN },
+            FieldKind::Other => {
+                self.error(
+                    Diagnostic::error(format!("rtrace cannot read field `{}` yet", f.name))
+                        .at(field.span, format!("declared as `{}`", f.decl)),
+                );
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, ty, Res::Field(f))
+    }
+}
+
+fn unop_symbol(op: UnOp) -> &'static str {
+    match op {
+        UnOp::Not => "!",
+        UnOp::Neg => "-",
+        UnOp::BitNot => "~",
+    }
+}
+
+fn literal_int(e: &Expr) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Int(n) => i64::try_from(*n).ok(),
+        ExprKind::Unary { op: UnOp::Neg, operand } => literal_int(operand).map(|n| -n),
+        _ => None,
+    }
+}
+
+/// The value kind two assignments to one map agree on, if they do.
+fn merge_value(a: ValueKind, b: ValueKind) -> Option<ValueKind> {
+    match (a, b) {
+        (ValueKind::Int { signed: x }, ValueKind::Int { signed: y }) => Some(ValueKind::Int { signed: x || y }),
+        (ValueKind::Str { len: x }, ValueKind::Str { len: y }) => Some(ValueKind::Str { len: x.max(y) }),
+        (a, b) if a == b => Some(a),
+        _ => None,
+    }
+}
+
+fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
+    if a.len() != b.len() {
+        return None;
+    }
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| match (x, y) {
+            (KeyField::Int { signed: s }, KeyField::Int { signed: t }) => Some(KeyField::Int { signed: *s && *t }),
+            (KeyField::Str { len: m }, KeyField::Str { len: n }) => Some(KeyField::Str { len: *m.max(n) }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn describe_keys(keys: &[KeyField]) -> String {
+    if keys.is_empty() {
+        return "none (a scalar map)".into();
+    }
+    let parts: Vec<&str> = keys
+        .iter()
+        .map(|k| match k {
+            KeyField::Int { .. } => "int",
+            KeyField::Str { .. } => "string",
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Splits a printf format into literal text and conversions.
+pub fn parse_format(fmt: &str) -> Result<Vec<FmtSegment>, String> {
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let mut chars = fmt.chars().peekable();
+    let mut n = 0;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            lit.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            lit.push('%');
+            continue;
+        }
+        let mut spec = FmtSpec::default();
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => spec.left = true,
+                '0' => spec.zero = true,
+                '+' => spec.plus = true,
+                ' ' => spec.space = true,
+                '#' => spec.alt = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        let digits = |chars: &mut std::iter::Peekable<std::str::Chars>| {
+            let mut s = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                s.push(d);
+                chars.next();
+            }
+            s.parse::<usize>().ok()
+        };
+        spec.width = digits(&mut chars);
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            spec.precision = Some(digits(&mut chars).unwrap_or(0));
+        }
+        while matches!(chars.peek(), Some('l' | 'h' | 'z' | 'j' | 't')) {
+            chars.next();
+        }
+        match chars.next() {
+            Some(conv @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 's' | 'c' | 'p')) => {
+                spec.conv = conv;
+                if !lit.is_empty() {
+                    out.push(FmtSegment::Lit(std::mem::take(&mut lit)));
+                }
+                out.push(FmtSegment::Conv { spec, arg: n });
+                n += 1;
+            }
+            Some(other) => return Err(format!("unknown printf conversion `%{other}`")),
+            None => return Err("printf format ends in the middle of a conversion".into()),
+        }
+    }
+    if !lit.is_empty() {
+        out.push(FmtSegment::Lit(lit));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globbing() {
+        assert!(glob("sys_enter_open*", "sys_enter_openat"));
+        assert!(glob("*", "x"));
+        assert!(glob("a*c*e", "abcde"));
+        assert!(!glob("sys_enter_open*", "sys_exit_open"));
+    }
+
+    #[test]
+    fn formats() {
+        let s = parse_format("%-16s %5d%%\n").unwrap();
+        assert_eq!(s.len(), 5);
+        let FmtSegment::Conv { spec, .. } = &s[0] else { panic!() };
+        assert!(spec.left);
+        assert_eq!(spec.width, Some(16));
+        assert_eq!(parse_format("%q").unwrap_err(), "unknown printf conversion `%q`");
+    }
+}

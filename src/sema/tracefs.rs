@@ -1,0 +1,190 @@
+//! tracefs: where it is (mounting it when it is missing), which tracepoints exist, and the
+//! layout of a tracepoint's record from its `format` file.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const CANDIDATES: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// Finds tracefs, mounting it at /sys/kernel/tracing when no mount has `events/`.
+pub fn root() -> Result<PathBuf, String> {
+    if let Some(p) = CANDIDATES.iter().map(Path::new).find(|p| p.join("events").is_dir()) {
+        return Ok(p.to_path_buf());
+    }
+    let target = Path::new(CANDIDATES[0]);
+    if mount_tracefs(target) && target.join("events").is_dir() {
+        return Ok(target.to_path_buf());
+    }
+    Err(format!(
+        "tracefs is not mounted and rtrace could not mount it; run `mount -t tracefs tracefs {}` as root",
+        CANDIDATES[0]
+    ))
+}
+
+fn mount_tracefs(target: &Path) -> bool {
+    use std::ffi::CString;
+    let (Ok(src), Ok(dst), Ok(fstype)) =
+        (CString::new("tracefs"), CString::new(target.as_os_str().as_encoded_bytes()), CString::new("tracefs"))
+    else {
+        return false;
+    };
+    // SAFETY: all three arguments are valid NUL-terminated strings that outlive the call, and
+    // a null `data` pointer is allowed by mount(2).
+    let rc = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+    rc == 0
+}
+
+/// The tracepoint categories (subsystems) under `events/`.
+pub fn categories(root: &Path) -> Vec<String> {
+    list_dirs(&root.join("events"))
+}
+
+/// The events of one category.
+pub fn events(root: &Path, category: &str) -> Vec<String> {
+    list_dirs(&root.join("events").join(category))
+}
+
+fn list_dirs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// One field of a tracepoint record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    /// The C declaration as the format file gives it, e.g. `const char * filename`.
+    pub decl: String,
+    pub offset: usize,
+    pub size: usize,
+    pub signed: bool,
+    pub kind: FieldKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Int,
+    /// A pointer; `user` when it points into user memory (syscall arguments).
+    Ptr { user: bool, to_char: bool },
+    /// `char name[N]`, inline in the record.
+    CharArray,
+    /// `__data_loc char[] name`: a u32 whose low half is the offset of the string in the
+    /// record and whose high half is its length.
+    DataLocString,
+    /// Anything else (other arrays, other `__data_loc` data): not readable yet.
+    Other,
+}
+
+/// The fields of a tracepoint's record, without the `common_` ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Format {
+    pub category: String,
+    pub event: String,
+    pub fields: Vec<Field>,
+}
+
+impl Format {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// Reads `events/CAT/EVENT/format`; `None` when the tracepoint does not exist.
+pub fn format(root: &Path, category: &str, event: &str) -> Option<Format> {
+    let text = fs::read_to_string(root.join("events").join(category).join(event).join("format")).ok()?;
+    Some(parse_format(category, event, &text))
+}
+
+/// Parses a format file's text.
+pub fn parse_format(category: &str, event: &str, text: &str) -> Format {
+    let user_pointers = category == "syscalls";
+    let mut fields = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix("field:") else { continue };
+        let mut decl = "";
+        let (mut offset, mut size, mut signed) = (0, 0, false);
+        for (i, part) in rest.split(';').enumerate() {
+            let part = part.trim();
+            if i == 0 {
+                decl = part;
+            } else if let Some(v) = part.strip_prefix("offset:") {
+                offset = v.parse().unwrap_or(0);
+            } else if let Some(v) = part.strip_prefix("size:") {
+                size = v.parse().unwrap_or(0);
+            } else if let Some(v) = part.strip_prefix("signed:") {
+                signed = v == "1";
+            }
+        }
+        let (name, array) = split_name(decl);
+        if name.starts_with("common_") || name.is_empty() {
+            continue;
+        }
+        let kind = if decl.starts_with("__data_loc") {
+            if decl.contains("char[]") {
+                FieldKind::DataLocString
+            } else {
+                FieldKind::Other
+            }
+        } else if array {
+            if decl.contains("char ") && !decl.contains('*') {
+                FieldKind::CharArray
+            } else {
+                FieldKind::Other
+            }
+        } else if decl.contains('*') {
+            FieldKind::Ptr { user: user_pointers, to_char: decl.contains("char") }
+        } else if matches!(size, 1 | 2 | 4 | 8) {
+            FieldKind::Int
+        } else {
+            FieldKind::Other
+        };
+        fields.push(Field { name: name.to_string(), decl: decl.to_string(), offset, size, signed, kind });
+    }
+    Format { category: category.to_string(), event: event.to_string(), fields }
+}
+
+/// The declared name of a C declaration, and whether it is an array.
+fn split_name(decl: &str) -> (&str, bool) {
+    let last = decl.rsplit(|c: char| c.is_whitespace() || c == '*').next().unwrap_or("");
+    match last.find('[') {
+        Some(i) => (&last[..i], true),
+        None => (last, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPENAT: &str = "name: sys_enter_openat
+ID: 633
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
+\tfield:char comm[16];\toffset:32;\tsize:16;\tsigned:0;
+\tfield:__data_loc char[] name;\toffset:48;\tsize:4;\tsigned:0;
+";
+
+    #[test]
+    fn parses_fields() {
+        let f = parse_format("syscalls", "sys_enter_openat", OPENAT);
+        let names: Vec<_> = f.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["__syscall_nr", "dfd", "filename", "comm", "name"]);
+        assert_eq!(f.field("filename").unwrap().kind, FieldKind::Ptr { user: true, to_char: true });
+        assert_eq!(f.field("filename").unwrap().offset, 24);
+        assert_eq!(f.field("__syscall_nr").unwrap().signed, true);
+        assert_eq!(f.field("comm").unwrap().kind, FieldKind::CharArray);
+        assert_eq!(f.field("name").unwrap().kind, FieldKind::DataLocString);
+    }
+}

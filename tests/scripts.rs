@@ -1,0 +1,414 @@
+//! Script-case runner: runs every `tests/scripts/**/*.toml` case against the
+//! built `rtrace` binary, one after another, in sorted path order.
+//!
+//! Run it with `cargo test --release --test scripts`; a first argument filters
+//! cases by a substring of their path (`cargo test --release --test scripts -- hist`).
+//! `RTRACE_BIN=/usr/bin/bpftrace` runs the cases against another binary instead.
+//!
+//! A case is a TOML file (full description in `tests/scripts/README.md`):
+//!
+//! ```toml
+//! # what this case checks, one line
+//! script = '''
+//! tracepoint:syscalls:sys_enter_openat /comm == "cat"/ { @[comm] = count(); }
+//! '''
+//! requires = ["root", "tracefs"]        # unmet: the case is skipped, with the reason
+//! run = "env -i /bin/cat /etc/hostname" # run once every probe is attached, then SIGINT
+//! stdout = ["@[cat]: 3"]                # lines that must appear, in this order
+//! ```
+//!
+//! Other keys: `args`, `params`, `file`, `stdin`, `signal`, `timeout`, `exit`,
+//! `stdout_regex`, `stdout_exact`, `stdout_absent`, `stderr`, `stderr_exact`.
+//!
+//! rtrace runs with `NO_COLOR=1` and `__BPFTRACE_NOTIFY_PROBES_ATTACHED=1`; it then
+//! prints the line `__BPFTRACE_NOTIFY_PROBES_ATTACHED` once every probe is attached.
+//! That line starts the `run` command and is removed before outputs are compared.
+//! The runner prints one line per case, then the details of each failure, then
+//! `scripts: N passed, N failed, N skipped`, and exits 1 if any case failed.
+
+use regex::Regex;
+use serde::Deserialize;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+const MARKER: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
+
+/// One case file; see `tests/scripts/README.md` for what each key means.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct Case {
+    script: String,
+    args: Vec<String>,
+    params: Vec<String>,
+    file: bool,
+    stdin: bool,
+    run: Option<String>,
+    signal: Option<bool>,
+    timeout: Option<u64>,
+    exit: i32,
+    stdout: Vec<String>,
+    stdout_regex: Vec<String>,
+    stdout_exact: Option<String>,
+    stdout_absent: Vec<String>,
+    stderr: Vec<String>,
+    stderr_exact: Option<String>,
+    requires: Vec<String>,
+}
+
+enum Outcome {
+    Ok,
+    Skipped(String),
+    Failed(String),
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = std::env::var_os("RTRACE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rtrace")));
+    // cargo may pass libtest options such as `--nocapture`: ignore them.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let mut paths = Vec::new();
+    collect(&root.join("tests/scripts"), &mut paths);
+    paths.sort();
+    let tmp = std::env::temp_dir().join(format!("rtrace-scripts-{}", std::process::id()));
+    if let Err(e) = fs::create_dir_all(&tmp) {
+        eprintln!("cannot create {}: {e}", tmp.display());
+        std::process::exit(1);
+    }
+
+    let (mut passed, mut skipped, mut failures) = (0, 0, Vec::new());
+    for path in &paths {
+        let name = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        print!("{name} ... ");
+        let _ = std::io::stdout().flush();
+        match run_case(path, &bin, &tmp) {
+            Outcome::Ok => {
+                passed += 1;
+                println!("ok");
+            }
+            Outcome::Skipped(reason) => {
+                skipped += 1;
+                println!("skipped: {reason}");
+            }
+            Outcome::Failed(details) => {
+                println!("FAILED");
+                failures.push((name, details));
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(&tmp);
+
+    for (name, details) in &failures {
+        println!("\n==== FAILED: {name}\n{details}");
+    }
+    println!(
+        "\nscripts: {passed} passed, {} failed, {skipped} skipped",
+        failures.len()
+    );
+    std::process::exit(if failures.is_empty() { 0 } else { 1 });
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        if path.is_dir() {
+            collect(&path, out);
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+}
+
+/// Why the case must be skipped (`Ok(Some)`), or a malformed `requires` (`Err`).
+fn missing_requirement(requires: &[String]) -> Result<Option<String>, String> {
+    let is_root = unsafe { libc::geteuid() } == 0;
+    if requires.iter().any(|r| r == "root") && !is_root {
+        return Ok(Some("needs root".into()));
+    }
+    for req in requires {
+        let missing = match req.as_str() {
+            "root" => false,
+            "tracefs" => {
+                !Path::new("/sys/kernel/tracing/events").exists()
+                    && !Path::new("/sys/kernel/debug/tracing/events").exists()
+            }
+            "bpftrace" => !Path::new("/usr/bin/bpftrace").exists(),
+            other => return Err(format!("unknown requirement {other:?}")),
+        };
+        if missing {
+            return Ok(Some(format!("needs {req}")));
+        }
+    }
+    Ok(None)
+}
+
+fn run_case(path: &Path, bin: &Path, tmp: &Path) -> Outcome {
+    let case: Case = match fs::read_to_string(path) {
+        Err(e) => return Outcome::Failed(format!("cannot read case file: {e}")),
+        Ok(text) => match toml::from_str(&text) {
+            Err(e) => return Outcome::Failed(format!("malformed case file: {e}")),
+            Ok(case) => case,
+        },
+    };
+    match missing_requirement(&case.requires) {
+        Err(e) => return Outcome::Failed(format!("malformed case file: {e}")),
+        Ok(Some(reason)) => return Outcome::Skipped(reason),
+        Ok(None) => {}
+    }
+    let regexes: Result<Vec<Regex>, _> = case.stdout_regex.iter().map(|r| Regex::new(r)).collect();
+    let regexes = match regexes {
+        Err(e) => return Outcome::Failed(format!("malformed case file: bad stdout_regex: {e}")),
+        Ok(r) => r,
+    };
+    if case.script.is_empty() {
+        return Outcome::Failed("malformed case file: no `script`".into());
+    }
+    if case.file && case.stdin {
+        return Outcome::Failed("malformed case file: `file` and `stdin` are both true".into());
+    }
+
+    let mut cmd = Command::new(bin);
+    cmd.args(&case.args);
+    if case.stdin {
+        cmd.arg("-");
+    } else if case.file {
+        let script_path = tmp.join("script.bt");
+        if let Err(e) = fs::write(&script_path, &case.script) {
+            return Outcome::Failed(format!("cannot write {}: {e}", script_path.display()));
+        }
+        cmd.arg(&script_path);
+    } else {
+        cmd.arg("-e").arg(&case.script);
+    }
+    cmd.args(&case.params).env("NO_COLOR", "1").env(MARKER, "1");
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if case.stdin {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let shown = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| shell_quote(&a.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ");
+
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    let (status, stdout, stderr) = match execute(&case, cmd, tmp, &mut problems, &mut notes) {
+        Ok(result) => result,
+        Err(e) => return Outcome::Failed(format!("command: {shown}\ncannot start rtrace: {e}")),
+    };
+
+    if status.code() != Some(case.exit) {
+        let actual = match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, signal) => format!("killed by signal {}", signal.unwrap_or(0)),
+        };
+        problems.push(format!(
+            "exit status: expected exit {}, got {actual}",
+            case.exit
+        ));
+    }
+    for (what, exact, actual) in [
+        ("stdout", &case.stdout_exact, &stdout),
+        ("stderr", &case.stderr_exact, &stderr),
+    ] {
+        match exact {
+            Some(expected) if expected != actual => problems.push(format!(
+                "{what} differs from {what}_exact\n    expected: {expected:?}\n    actual:   {actual:?}"
+            )),
+            _ => {}
+        }
+    }
+    if let Some(w) = first_missing(&case.stdout, &stdout, |w, line| line == w) {
+        problems.push(format!("stdout: no line {w:?} (in order)"));
+    }
+    if let Some(r) = first_missing(&regexes, &stdout, |r, line| r.is_match(line)) {
+        problems.push(format!("stdout: no line matching /{r}/ (in order)"));
+    }
+    if let Some(w) = first_missing(&case.stderr, &stderr, |w, line| line == w) {
+        problems.push(format!("stderr: no line {w:?} (in order)"));
+    }
+    for line in stdout
+        .lines()
+        .filter(|l| case.stdout_absent.iter().any(|a| a == l))
+    {
+        problems.push(format!(
+            "stdout: line that must be absent is present: {line:?}"
+        ));
+    }
+    if problems.is_empty() {
+        return Outcome::Ok;
+    }
+
+    let mut details = format!("case: {}\ncommand: {shown}\n", path.display());
+    if let Some(run) = &case.run {
+        details += &format!("run: {run}\n");
+    }
+    details += "problems:\n";
+    for p in problems.iter().chain(&notes) {
+        details += &format!("  - {p}\n");
+    }
+    for (what, lines) in [
+        ("stdout lines", &case.stdout),
+        ("stdout_regex", &case.stdout_regex),
+        ("stderr lines", &case.stderr),
+    ] {
+        if !lines.is_empty() {
+            details += &format!("expected {what} (in order): {lines:?}\n");
+        }
+    }
+    details +=
+        &format!("--- actual stdout ---\n{stdout}--- actual stderr ---\n{stderr}--- end ---");
+    Outcome::Failed(details)
+}
+
+/// Runs rtrace as the case says; returns its exit status, stdout and stderr
+/// (without the attach marker). Timeouts go to `problems`, other facts to `notes`.
+fn execute(
+    case: &Case,
+    mut cmd: Command,
+    tmp: &Path,
+    problems: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) -> std::io::Result<(ExitStatus, String, String)> {
+    let attached = Arc::new(AtomicBool::new(false));
+    let timeout = case.timeout.unwrap_or(10);
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let mut child = cmd.spawn()?;
+    let out = read_stream(child.stdout.take(), attached.clone());
+    let err = read_stream(child.stderr.take(), attached.clone());
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(case.script.as_bytes()); // dropping `stdin` closes it
+    }
+
+    let mut triggered = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            problems.push(format!("timed out after {timeout}s; rtrace was killed"));
+            if !attached.load(Ordering::SeqCst) {
+                notes.push(format!("rtrace never printed {MARKER}"));
+            }
+            let _ = child.kill();
+            break child.wait()?;
+        }
+        if !triggered && attached.load(Ordering::SeqCst) {
+            triggered = true;
+            if let Some(run) = &case.run {
+                match run_workload(run, deadline, tmp) {
+                    Ok(note) => notes.push(note),
+                    Err(problem) => problems.push(problem),
+                }
+            }
+            if case.signal != Some(false) {
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            }
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    Ok((status, stdout, stderr))
+}
+
+/// Reads a stream to its end on a thread, dropping the attach-marker line and
+/// setting `attached` when it comes (bpftrace 0.17 prints it on stderr).
+fn read_stream(
+    stream: Option<impl Read + Send + 'static>,
+    attached: Arc<AtomicBool>,
+) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let Some(stream) = stream else {
+            return String::new();
+        };
+        let mut reader = BufReader::new(stream);
+        let (mut all, mut line) = (Vec::new(), Vec::new());
+        while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            if line.strip_suffix(b"\n").unwrap_or(&line) == MARKER.as_bytes() {
+                attached.store(true, Ordering::SeqCst);
+            } else {
+                all.extend_from_slice(&line);
+            }
+            line.clear();
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    })
+}
+
+/// Runs the `run` command with `sh -c` in its own process group. Returns a note
+/// with its status and output, or a problem if it outlived the deadline.
+fn run_workload(run: &str, deadline: Instant, tmp: &Path) -> Result<String, String> {
+    let out_path = tmp.join("run.out");
+    let start = |out: File| -> std::io::Result<Child> {
+        let err = out.try_clone()?;
+        Command::new("sh")
+            .arg("-c")
+            .arg(run)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+    };
+    let mut child = File::create(&out_path)
+        .and_then(start)
+        .map_err(|e| format!("cannot start run command: {e}"))?;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status.to_string(),
+            Err(e) => break format!("unknown ({e})"),
+            Ok(None) if Instant::now() >= deadline => {
+                unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+                let _ = child.wait();
+                return Err(
+                    "timed out while the run command was still running; it was killed".into(),
+                );
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let output = fs::read_to_string(&out_path).unwrap_or_default();
+    Ok(format!("run command: {status}; its output: {output:?}"))
+}
+
+/// The first wanted item that matches no line after the previous item's line.
+fn first_missing<'a, T>(
+    wanted: &'a [T],
+    text: &str,
+    matches: impl Fn(&T, &str) -> bool,
+) -> Option<&'a T> {
+    let mut lines = text.lines();
+    wanted.iter().find(|w| !lines.any(|line| matches(w, line)))
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
