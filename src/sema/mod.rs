@@ -44,15 +44,16 @@ impl Type {
     fn signed(self) -> bool {
         matches!(self, Type::Int { signed: true })
     }
+    /// The type with its article, for messages: "an int64", "a string".
     fn describe(self) -> &'static str {
         match self {
-            Type::Int { signed: true } => "int64",
-            Type::Int { signed: false } => "uint64",
-            Type::Ptr { .. } => "pointer",
-            Type::Str { .. } => "string",
-            Type::Args => "args",
-            Type::Void => "none",
-            Type::Error => "error",
+            Type::Int { signed: true } => "an int64",
+            Type::Int { signed: false } => "a uint64",
+            Type::Ptr { .. } => "a pointer",
+            Type::Str { .. } => "a string",
+            Type::Args => "the tracepoint's args",
+            Type::Void => "no value",
+            Type::Error => "an error",
         }
     }
 }
@@ -370,7 +371,7 @@ impl<'p> Checker<'p> {
             if !t.is_int() && t != Type::Error {
                 self.error(
                     Diagnostic::error("a predicate must be an integer condition")
-                        .at(pred.span, format!("this is a {}", t.describe())),
+                        .at(pred.span, format!("this is {}", t.describe())),
                 );
             }
         }
@@ -420,8 +421,8 @@ impl<'p> Checker<'p> {
                     Some(&(old, span)) if std::mem::discriminant(&old) != std::mem::discriminant(&t) => {
                         self.error(
                             Diagnostic::error(format!("type mismatch for `{}`", var.name))
-                                .at(value.span, format!("this is a {}", t.describe()))
-                                .also(span, format!("`{}` was first assigned a {} here", var.name, old.describe())),
+                                .at(value.span, format!("this is {}", t.describe()))
+                                .also(span, format!("`{}` was first assigned {} here", var.name, old.describe())),
                         );
                     }
                     Some(&(Type::Str { len: old }, span)) => {
@@ -443,7 +444,7 @@ impl<'p> Checker<'p> {
                 if !t.is_int() && t != Type::Error {
                     self.error(
                         Diagnostic::error("an `if` condition must be an integer")
-                            .at(cond.span, format!("this is a {}", t.describe())),
+                            .at(cond.span, format!("this is {}", t.describe())),
                     );
                 }
                 self.stmts(then, scope);
@@ -467,7 +468,7 @@ impl<'p> Checker<'p> {
                 t => {
                     ok = false;
                     self.error(
-                        Diagnostic::error(format!("a map key cannot be a {}", t.describe())).at(k.span, "not a valid key"),
+                        Diagnostic::error(format!("a map key cannot be {}", t.describe())).at(k.span, "not a valid key"),
                     );
                 }
             }
@@ -496,8 +497,8 @@ impl<'p> Checker<'p> {
                     Some(v) => self.maps.maps[i].value = v,
                     None => self.error(
                         Diagnostic::error(format!("type mismatch for map `{}`", map.name))
-                            .at(value.span, format!("this is a {}", kind.name()))
-                            .also(info.first_assign, format!("`{}` holds a {} from here", map.name, info.value.name())),
+                            .at(value.span, format!("this is {}", value_desc(kind)))
+                            .also(info.first_assign, format!("`{}` was first assigned {} here", map.name, value_desc(info.value))),
                     ),
                 }
                 match merge_keys(&info.keys, &keys) {
@@ -524,7 +525,7 @@ impl<'p> Checker<'p> {
                     if !t.is_int() && t != Type::Error {
                         self.error(
                             Diagnostic::error(format!("`{}()` takes integers", def.name))
-                                .at(a.span, format!("this is a {}", t.describe())),
+                                .at(a.span, format!("this is {}", t.describe())),
                         );
                         return None;
                     }
@@ -550,7 +551,7 @@ impl<'p> Checker<'p> {
             Type::Error => None,
             t => {
                 self.error(
-                    Diagnostic::error(format!("cannot store a {} in a map", t.describe())).at(value.span, "no value to store"),
+                    Diagnostic::error(format!("cannot store {} in a map", t.describe())).at(value.span, "no value to store"),
                 );
                 None
             }
@@ -640,8 +641,8 @@ impl<'p> Checker<'p> {
                 }
                 if !t.is_int() {
                     self.error(
-                        Diagnostic::error(format!("cannot apply `{}` to a {}", unop_symbol(*op), t.describe()))
-                            .at(operand.span, format!("this is a {}", t.describe())),
+                        Diagnostic::error(format!("cannot apply `{}` to {}", unop_symbol(*op), t.describe()))
+                            .at(operand.span, format!("this is {}", t.describe())),
                     );
                     return Type::Error;
                 }
@@ -671,12 +672,12 @@ impl<'p> Checker<'p> {
                     (a, b) => {
                         let (bad, span) = if a.is_int() { (b, rhs.span) } else { (a, lhs.span) };
                         let mut d = Diagnostic::error(format!(
-                            "cannot apply `{}` to a {} and a {}",
+                            "cannot apply `{}` to {} and {}",
                             op.symbol(),
                             a.describe(),
                             b.describe()
                         ))
-                        .at(span, format!("this is a {}", bad.describe()));
+                        .at(span, format!("this is {}", bad.describe()));
                         if matches!((a, b), (Type::Str { .. }, Type::Str { .. })) {
                             d = d.note("strings can only be compared with `==` and `!=`");
                         }
@@ -695,7 +696,7 @@ impl<'p> Checker<'p> {
                 if !c.is_int() {
                     self.error(
                         Diagnostic::error("a condition must be an integer")
-                            .at(cond.span, format!("this is a {}", c.describe())),
+                            .at(cond.span, format!("this is {}", c.describe())),
                     );
                     return Type::Error;
                 }
@@ -709,8 +710,8 @@ impl<'p> Checker<'p> {
                                 a.describe(),
                                 b.describe()
                             ))
-                            .at(els.span, format!("this is a {}", b.describe()))
-                            .also(then.span, format!("this is a {}", a.describe())),
+                            .at(els.span, format!("this is {}", b.describe()))
+                            .also(then.span, format!("this is {}", a.describe())),
                         );
                         return Type::Error;
                     }
@@ -764,6 +765,11 @@ impl<'p> Checker<'p> {
     fn map_read(&mut self, e: &Expr, map: &MapRef, scope: &mut Scope) -> Type {
         let keys = self.keys(map, scope);
         let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
+            if !self.final_pass {
+                // Pass 1 may not have seen the assignment yet (`@n = @n + 1`); guess an integer
+                // so the assignment still teaches the map's type.
+                return Type::Int { signed: true };
+            }
             let mut d = Diagnostic::error(format!("map `{}` is read but never assigned", map.name)).at(map.span, "never assigned");
             if let Some(s) = did_you_mean(&map.name, self.maps.maps.iter().map(|m| m.name.as_str())) {
                 d = d.help(format!("did you mean `{s}`?"));
@@ -786,7 +792,7 @@ impl<'p> Checker<'p> {
             agg => {
                 self.error(
                     Diagnostic::error(format!("reading a {} map inside a probe is not supported yet", agg.name()))
-                        .at(map.span, format!("`{}` holds a {}", map.name, agg.name()))
+                        .at(map.span, format!("`{}` holds {}", map.name, value_desc(agg)))
                         .also(info.first_assign, "assigned here")
                         .note("aggregations are per-CPU and summed only when printed"),
                 );
@@ -872,7 +878,7 @@ impl<'p> Checker<'p> {
                     Type::Error => return Type::Error,
                     other => {
                         self.error(
-                            Diagnostic::error(format!("`str()` takes a pointer, not a {}", other.describe()))
+                            Diagnostic::error(format!("`str()` takes a pointer, not {}", other.describe()))
                                 .at(args[0].span, "not a pointer"),
                         );
                         return Type::Error;
@@ -939,8 +945,8 @@ impl<'p> Checker<'p> {
                 (c, t) => {
                     ok = false;
                     self.error(
-                        Diagnostic::error(format!("`%{c}` needs an integer, but this is a {}", t.describe()))
-                            .at(value.span, format!("this is a {}", t.describe()))
+                        Diagnostic::error(format!("`%{c}` needs an integer, but this is {}", t.describe()))
+                            .at(value.span, format!("this is {}", t.describe()))
                             .help("use `%s` for strings"),
                     );
                     continue;
@@ -976,8 +982,8 @@ impl<'p> Checker<'p> {
         if bt != Type::Args {
             let op = if arrow { "->" } else { "." };
             self.error(
-                Diagnostic::error(format!("`{op}` needs a record, but this is a {}", bt.describe()))
-                    .at(base.span, format!("this is a {}", bt.describe())),
+                Diagnostic::error(format!("`{op}` needs a record, but this is {}", bt.describe()))
+                    .at(base.span, format!("this is {}", bt.describe())),
             );
             return Type::Error;
         }
@@ -1012,6 +1018,15 @@ impl<'p> Checker<'p> {
             }
         };
         self.set(scope, e, ty, Res::Field(f))
+    }
+}
+
+/// A map value kind with its article, for messages.
+fn value_desc(kind: ValueKind) -> String {
+    match kind {
+        ValueKind::Int { .. } => "an integer".into(),
+        ValueKind::Str { .. } => "a string".into(),
+        agg => agg.name().to_string(),
     }
 }
 
@@ -1147,7 +1162,7 @@ mod tests {
     #[test]
     fn formats() {
         let s = parse_format("%-16s %5d%%\n").unwrap();
-        assert_eq!(s.len(), 5);
+        assert_eq!(s.len(), 4);
         let FmtSegment::Conv { spec, .. } = &s[0] else { panic!() };
         assert!(spec.left);
         assert_eq!(spec.width, Some(16));
