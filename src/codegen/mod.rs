@@ -4,6 +4,7 @@
 //! layout of every map and event comes from the plan; codegen neither attaches nor prints.
 
 mod btf;
+mod diagnostics;
 mod expr;
 mod helpers;
 
@@ -37,15 +38,21 @@ pub struct Options {
     pub no_opt: bool,
 }
 
-/// An error inside the compiler: a bug in rtrace, not in the user's script.
+/// An error inside the compiler (a bug in rtrace), or a limit of BPF the script ran into.
 #[derive(Debug)]
 pub struct CodegenError(pub String);
 
 impl std::fmt::Display for CodegenError {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        if let Some(limit) = self.0.strip_prefix(LIMIT_PREFIX) {
+            return write!(f, "{limit}");
+        }
         write!(f, "internal compiler error: {}", self.0)
     }
 }
+
+/// Marks a `CodegenError` that is the script's limit, not rtrace's bug.
+const LIMIT_PREFIX: &str = "limit: ";
 
 impl From<inkwell::builder::BuilderError> for CodegenError {
     fn from(e: inkwell::builder::BuilderError) -> Self {
@@ -70,6 +77,7 @@ fn target_machine() -> Result<TargetMachine> {
 pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Option<&mut String>) -> Result<Vec<u8>> {
     let tm = target_machine()?;
     let ctx = Context::create();
+    let llvm_errors = diagnostics::capture(&ctx);
     let module = ctx.create_module("rtrace");
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
@@ -90,6 +98,15 @@ pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Op
     let buf = tm
         .write_to_memory_buffer(&module, FileType::Object)
         .map_err(|e| CodegenError(format!("emitting the object: {}", e.to_string())))?;
+    if let Some(e) = llvm_errors.first_error() {
+        if let Some(func) = diagnostics::stack_limit_function(&e) {
+            let probe = checked.plan.probes.iter().find(|p| p.prog_name == func).map_or(func, |p| p.display.as_str());
+            return Err(CodegenError(format!(
+                "{LIMIT_PREFIX}probe `{probe}` needs more than the 512 bytes of stack a BPF program may use (strings and map keys live on the stack); use fewer or shorter strings in it"
+            )));
+        }
+        return Err(CodegenError(format!("LLVM: {e}")));
+    }
     Ok(buf.as_slice().to_vec())
 }
 
