@@ -144,6 +144,11 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
 
     {
         let mut s = shared.borrow_mut();
+        // bpftrace separates the maps from the trace output by two empty lines; rtrace does
+        // too, but only when the program has maps (docs/differences.md).
+        if !plan.maps.is_empty() {
+            let _ = s.out.write_all(b"\n\n");
+        }
         let text = maps::print_all(&obj, plan);
         let _ = s.out.write_all(text.as_bytes());
         let _ = s.out.flush();
