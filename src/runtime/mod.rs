@@ -386,3 +386,35 @@ fn perf_timer(period_ns: u64) -> std::io::Result<OwnedFd> {
     // SAFETY: the kernel just returned this descriptor to us.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ProbeDef;
+
+    /// The shape of libbpf 1.7's log when the verifier rejects a program.
+    const LOG: &str = "libbpf: prog 'p1': BPF program load failed: Permission denied
+libbpf: prog 'p1': -- BEGIN PROG LOAD LOG --
+0: R1=ctx() R10=fp0
+0: (79) r1 = *(u64 *)(r1 +0)
+R1 invalid mem access 'scalar'
+processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
+-- END PROG LOAD LOG --
+libbpf: prog 'p1': failed to load: -13
+libbpf: failed to load object 'rtrace'
+";
+
+    #[test]
+    fn verifier_rejection_is_one_line_naming_the_probe() {
+        let probe = |name: &str, display: &str| ProbeDef { prog_name: name.into(), display: display.into(), attach: Attach::Begin };
+        let plan = Plan {
+            probes: vec![probe("p0", "BEGIN"), probe("p1", "tracepoint:syscalls:sys_enter_openat")],
+            ..Plan::default()
+        };
+        let err = describe_load_failure(&plan, LOG, "Permission denied (os error 13)");
+        assert_eq!(
+            err.message,
+            "the kernel's verifier rejected probe `tracepoint:syscalls:sys_enter_openat`: R1 invalid mem access 'scalar' (run with -v for the verifier log)"
+        );
+    }
+}

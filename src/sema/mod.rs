@@ -115,6 +115,10 @@ impl Checked {
 
 /// Checks a parsed program. Errors (with any warnings) come back as diagnostics.
 pub fn check(program: &Program) -> Result<Checked, Vec<Diagnostic>> {
+    if program.probes.is_empty() {
+        return Err(vec![Diagnostic::error("the program has no probes")
+            .help("a probe looks like `tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }`")]);
+    }
     let mut diags = Vec::new();
     let instances = expand_probes(program, &mut diags);
     if diags.iter().any(Diagnostic::is_error) {
