@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Start-up cost of rtrace next to bpftrace, measured in one run.
+
+Usage (as root): benches/startup.py [RUNS]
+
+Builds rtrace (release), then runs each script RUNS times (default 10) under each tracer and
+prints, per script, a Markdown table of median and min–max of wall time (fork to reap), CPU
+time (user + system, from wait4's rusage) and peak RSS (ru_maxrss). Output of the tracers is
+discarded.
+"""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = [
+    'BEGIN { printf("hi\\n"); exit(); }',
+    "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); } interval:ms:100 { exit(); }",
+]
+
+
+def run_once(argv):
+    devnull = os.open(os.devnull, os.O_RDWR)
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.execv(argv[0], argv)
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    os.close(devnull)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv} failed with status {status}")
+    return wall * 1000, (ru.ru_utime + ru.ru_stime) * 1000, ru.ru_maxrss / 1024
+
+
+def cell(values, unit):
+    return f"{statistics.median(values):.1f} {unit} ({min(values):.1f}–{max(values):.1f})"
+
+
+def main():
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    tracers = [("rtrace", os.path.join(ROOT, "target/release/rtrace"))]
+    bpftrace = shutil.which("bpftrace")
+    if bpftrace:
+        version = subprocess.run([bpftrace, "--version"], capture_output=True, text=True).stdout.split()[-1]
+        tracers.append((f"bpftrace {version}", bpftrace))
+    print(f"{RUNS} runs per row; {time.strftime('%Y-%m-%d')}; kernel {os.uname().release}; {os.cpu_count()} CPUs")
+    for script in SCRIPTS:
+        print(f"\nscript: `{script}`\n")
+        print("| tracer | wall | CPU (user+sys) | peak RSS |")
+        print("|---|---|---|---|")
+        for name, path in tracers:
+            rows = [run_once([path, "-e", script]) for _ in range(RUNS)]
+            wall, cpu, rss = zip(*rows)
+            print(f"| {name} | {cell(wall, 'ms')} | {cell(cpu, 'ms')} | {cell(rss, 'MiB')} |")
+        if not bpftrace:
+            print("| bpftrace | not installed | | |")
+
+
+if __name__ == "__main__":
+    main()
