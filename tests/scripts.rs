@@ -18,7 +18,19 @@
 //! ```
 //!
 //! Other keys: `args`, `params`, `file`, `stdin`, `signal`, `timeout`, `exit`,
-//! `stdout_regex`, `stdout_exact`, `stdout_absent`, `stderr`, `stderr_exact`.
+//! `stdout_regex`, `stdout_exact`, `stdout_absent`, `stderr`, `stderr_exact`,
+//! `prefix` (a command that runs rtrace, e.g. `setpriv ...`; a prefix command
+//! missing from `PATH` skips the case) and `bpftrace` (see below).
+//!
+//! bpftrace mode: when the binary's file name starts with `bpftrace`
+//! (`RTRACE_BIN=/usr/bin/bpftrace`), cases are cross-checked against bpftrace
+//! 0.17. A case whose `bpftrace` key is set (the reason it is not valid 0.17) is
+//! skipped; `args.F` is rewritten to `args->F`; the `Attaching N probes...` stdout
+//! line is dropped, and so is the final `"\n\n"` of a program without maps (bpftrace
+//! always prints it, rtrace only before maps); `stderr` and `stderr_exact` are not
+//! checked (diagnostics are rtrace's own); with `signal = false`, SIGINT is
+//! sent 2 s after attaching if bpftrace is still running (0.17 does not exit
+//! after a BEGIN-only program).
 //!
 //! rtrace runs with `NO_COLOR=1` and `__BPFTRACE_NOTIFY_PROBES_ATTACHED=1`; it then
 //! prints the line `__BPFTRACE_NOTIFY_PROBES_ATTACHED` once every probe is attached.
@@ -60,6 +72,8 @@ struct Case {
     stderr: Vec<String>,
     stderr_exact: Option<String>,
     requires: Vec<String>,
+    prefix: Vec<String>,
+    bpftrace: Option<String>,
 }
 
 enum Outcome {
@@ -73,6 +87,12 @@ fn main() {
     let bin = std::env::var_os("RTRACE_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rtrace")));
+    let bpftrace_mode = bin
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("bpftrace"));
+    if bpftrace_mode {
+        println!("bpftrace mode: cross-checking against {}", bin.display());
+    }
     // cargo may pass libtest options such as `--nocapture`: ignore them.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut paths = Vec::new();
@@ -96,7 +116,7 @@ fn main() {
         }
         print!("{name} ... ");
         let _ = std::io::stdout().flush();
-        match run_case(path, &bin, &tmp) {
+        match run_case(path, &bin, &tmp, bpftrace_mode) {
             Outcome::Ok => {
                 passed += 1;
                 println!("ok");
@@ -159,8 +179,19 @@ fn missing_requirement(requires: &[String]) -> Result<Option<String>, String> {
     Ok(None)
 }
 
-fn run_case(path: &Path, bin: &Path, tmp: &Path) -> Outcome {
-    let case: Case = match fs::read_to_string(path) {
+/// The first file named `name` in a `PATH` directory (or `name` itself if it has a `/`).
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Path::new(name).is_file().then(|| PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome {
+    let mut case: Case = match fs::read_to_string(path) {
         Err(e) => return Outcome::Failed(format!("cannot read case file: {e}")),
         Ok(text) => match toml::from_str(&text) {
             Err(e) => return Outcome::Failed(format!("malformed case file: {e}")),
@@ -171,6 +202,18 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path) -> Outcome {
         Err(e) => return Outcome::Failed(format!("malformed case file: {e}")),
         Ok(Some(reason)) => return Outcome::Skipped(reason),
         Ok(None) => {}
+    }
+    if let Some(cmd) = case.prefix.first() {
+        if find_in_path(cmd).is_none() {
+            return Outcome::Skipped(format!("needs `{cmd}` (the `prefix` command), not found in PATH"));
+        }
+    }
+    if bpftrace_mode {
+        if let Some(reason) = &case.bpftrace {
+            return Outcome::Skipped(format!("not bpftrace 0.17: {reason}"));
+        }
+        let dot = Regex::new(r"\bargs\.([A-Za-z_])").expect("valid regex");
+        case.script = dot.replace_all(&case.script, "args->$1").into_owned();
     }
     let regexes: Result<Vec<Regex>, _> = case.stdout_regex.iter().map(|r| Regex::new(r)).collect();
     let regexes = match regexes {
@@ -184,7 +227,14 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path) -> Outcome {
         return Outcome::Failed("malformed case file: `file` and `stdin` are both true".into());
     }
 
-    let mut cmd = Command::new(bin);
+    let mut cmd = match case.prefix.split_first() {
+        Some((first, rest)) => {
+            let mut cmd = Command::new(first);
+            cmd.args(rest).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
+    };
     cmd.args(&case.args);
     if case.stdin {
         cmd.arg("-");
@@ -212,10 +262,17 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path) -> Outcome {
 
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    let (status, stdout, stderr) = match execute(&case, cmd, tmp, &mut problems, &mut notes) {
-        Ok(result) => result,
-        Err(e) => return Outcome::Failed(format!("command: {shown}\ncannot start rtrace: {e}")),
-    };
+    let (status, mut stdout, stderr) =
+        match execute(&case, cmd, tmp, bpftrace_mode, &mut problems, &mut notes) {
+            Ok(result) => result,
+            Err(e) => return Outcome::Failed(format!("command: {shown}\ncannot start rtrace: {e}")),
+        };
+    if bpftrace_mode {
+        stdout = bpftrace_stdout(&stdout, !case.script.contains('@'));
+        // Diagnostics are rtrace's own wording: only the exit status and stdout are compared.
+        case.stderr.clear();
+        case.stderr_exact = None;
+    }
 
     if status.code() != Some(case.exit) {
         let actual = match (status.code(), status.signal()) {
@@ -287,6 +344,7 @@ fn execute(
     case: &Case,
     mut cmd: Command,
     tmp: &Path,
+    bpftrace_mode: bool,
     problems: &mut Vec<String>,
     notes: &mut Vec<String>,
 ) -> std::io::Result<(ExitStatus, String, String)> {
@@ -301,6 +359,7 @@ fn execute(
     }
 
     let mut triggered = false;
+    let mut grace: Option<Instant> = None; // bpftrace mode: when to SIGINT a `signal = false` case
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
@@ -323,13 +382,32 @@ fn execute(
             }
             if case.signal != Some(false) {
                 unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            } else if bpftrace_mode {
+                grace = Some(Instant::now() + Duration::from_secs(2));
             }
+        }
+        if grace.is_some_and(|g| Instant::now() >= g) {
+            grace = None;
+            notes.push("bpftrace mode: still running 2 s after attaching; sent SIGINT".into());
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
         }
         thread::sleep(Duration::from_millis(10));
     };
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
     Ok((status, stdout, stderr))
+}
+
+/// bpftrace 0.17's stdout made comparable with rtrace's: without its
+/// `Attaching N probes...` line and, for a program without maps, without the
+/// `"\n\n"` it prints at exit.
+fn bpftrace_stdout(stdout: &str, no_maps: bool) -> String {
+    let attaching = Regex::new(r"^Attaching \d+ probes?\.\.\.\n").expect("valid regex");
+    let mut out = attaching.replace(stdout, "").into_owned();
+    if no_maps && out.ends_with("\n\n") {
+        out.truncate(out.len() - 2);
+    }
+    out
 }
 
 /// Reads a stream to its end on a thread, dropping the attach-marker line and
