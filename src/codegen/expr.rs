@@ -89,8 +89,127 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.builder.build_unconditional_branch(end_bb)?;
                 self.builder.position_at_end(end_bb);
             }
+            StmtKind::CompoundAssign { target, op, value } => {
+                let v = self.expr(f, value)?.int()?;
+                let signed = matches!(self.ty(f, value), Type::Int { signed: true });
+                let op = *op;
+                self.update_in_place(f, target, |g, old| g.arith(op, old, v, signed))?;
+            }
+            StmtKind::While { cond, body } => {
+                let cond_bb = self.ctx.append_basic_block(f.function, "while");
+                let body_bb = self.ctx.append_basic_block(f.function, "do");
+                let end_bb = self.ctx.append_basic_block(f.function, "wend");
+                self.builder.build_unconditional_branch(cond_bb)?;
+                self.builder.position_at_end(cond_bb);
+                let c = self.expr(f, cond)?.int()?;
+                let truth = self.truthy(c)?;
+                self.builder.build_conditional_branch(truth, body_bb, end_bb)?;
+                self.builder.position_at_end(body_bb);
+                f.loops.push((cond_bb, end_bb));
+                self.stmts(f, body)?;
+                f.loops.pop();
+                self.builder.build_unconditional_branch(cond_bb)?;
+                self.builder.position_at_end(end_bb);
+            }
+            StmtKind::Unroll { count, body } => {
+                let n = match count.kind {
+                    ExprKind::Int(n) => n,
+                    _ => return Err(CodegenError("unroll count".into())),
+                };
+                for _ in 0..n {
+                    self.stmts(f, body)?;
+                }
+            }
+            StmtKind::ForRange { var, start, end, body } => {
+                let slot = self.var_slot(f, &var.name, Type::Int { signed: true })?;
+                let first = self.expr(f, start)?.int()?;
+                let last = self.expr(f, end)?.int()?;
+                self.builder.build_store(slot, first)?;
+                let cond_bb = self.ctx.append_basic_block(f.function, "for");
+                let body_bb = self.ctx.append_basic_block(f.function, "fbody");
+                let next_bb = self.ctx.append_basic_block(f.function, "fnext");
+                let end_bb = self.ctx.append_basic_block(f.function, "fend");
+                self.builder.build_unconditional_branch(cond_bb)?;
+                self.builder.position_at_end(cond_bb);
+                let i = self.builder.build_load(self.i64(), slot, "i")?.into_int_value();
+                let more = self.builder.build_int_compare(IntPredicate::SLT, i, last, "more")?;
+                self.builder.build_conditional_branch(more, body_bb, end_bb)?;
+                self.builder.position_at_end(body_bb);
+                f.loops.push((next_bb, end_bb));
+                self.stmts(f, body)?;
+                f.loops.pop();
+                self.builder.build_unconditional_branch(next_bb)?;
+                self.builder.position_at_end(next_bb);
+                let i = self.builder.build_load(self.i64(), slot, "i")?.into_int_value();
+                let i = self.builder.build_int_add(i, self.i64().const_int(1, false), "inc")?;
+                self.builder.build_store(slot, i)?;
+                self.builder.build_unconditional_branch(cond_bb)?;
+                self.builder.position_at_end(end_bb);
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                let (next, end) = *f.loops.last().ok_or_else(|| CodegenError("break outside a loop".into()))?;
+                let target = if matches!(s.kind, StmtKind::Break) { end } else { next };
+                self.builder.build_unconditional_branch(target)?;
+                self.dead_block(f);
+            }
+            StmtKind::Return => {
+                self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+                self.dead_block(f);
+            }
+            StmtKind::Let { var, value, .. } => {
+                let ty = self.checked.progs[f.prog].vars.get(&var.name).copied().unwrap_or(Type::Error);
+                let slot = self.var_slot(f, &var.name, ty)?;
+                match (value, ty) {
+                    (Some(v), _) => {
+                        let assign = Stmt { kind: StmtKind::AssignVar { var: var.clone(), value: v.clone() }, span: s.span };
+                        self.stmt(f, &assign)?;
+                    }
+                    (None, Type::Str { len }) => self.zero(slot, len)?,
+                    (None, _) => {
+                        self.builder.build_store(slot, self.i64().const_zero())?;
+                    }
+                }
+            }
+            StmtKind::Block(body) => self.stmts(f, body)?,
+            StmtKind::ForMap { .. } => return Err(CodegenError("for over a map".into())),
         }
         Ok(())
+    }
+
+    /// Continues code generation in a fresh block after a jump (code there is unreachable).
+    fn dead_block(&self, f: &Func<'ctx>) {
+        let dead = self.ctx.append_basic_block(f.function, "dead");
+        self.builder.position_at_end(dead);
+    }
+
+    /// Reads an integer variable or map entry, applies `op`, stores the result; returns
+    /// (old, new).
+    fn update_in_place(
+        &mut self,
+        f: &mut Func<'ctx>,
+        target: &Expr,
+        op: impl FnOnce(&Self, IntValue<'ctx>) -> Result<IntValue<'ctx>>,
+    ) -> Result<(IntValue<'ctx>, IntValue<'ctx>)> {
+        match &target.kind {
+            ExprKind::Var(name) => {
+                let slot = self.var_slot(f, name, Type::Int { signed: true })?;
+                let old = self.builder.build_load(self.i64(), slot, "old")?.into_int_value();
+                let new = op(self, old)?;
+                self.builder.build_store(slot, new)?;
+                Ok((old, new))
+            }
+            ExprKind::Map(map) => {
+                let index = self.map_index(&map.name)?;
+                let key = self.key(f, map, index)?;
+                let old = self.read_int(f, index, key)?;
+                let new = op(self, old)?;
+                let slot = self.slot(f, self.i64().into(), "val")?;
+                self.builder.build_store(slot, new)?;
+                self.update(self.maps[index], key, slot, 0)?;
+                Ok((old, new))
+            }
+            _ => Err(CodegenError("update of a non-lvalue".into())),
+        }
     }
 
     /// The stack slot of a variable, created (zeroed) in the entry block on first use.
@@ -311,6 +430,55 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 V::Int(self.arith(*op, l.int()?, r.int()?, signed)?)
             }
             ExprKind::Ternary { cond, then, els } => self.ternary(f, e, cond, then, els)?,
+            ExprKind::Bool(b) => V::Int(i64.const_int(*b as u64, false)),
+            ExprKind::IncDec { target, increment, prefix } => {
+                let one = i64.const_int(1, false);
+                let inc = *increment;
+                let (old, new) = self.update_in_place(f, target, |g, old| {
+                    Ok(if inc { g.builder.build_int_add(old, one, "inc")? } else { g.builder.build_int_sub(old, one, "dec")? })
+                })?;
+                V::Int(if *prefix { new } else { old })
+            }
+            ExprKind::Cast { ty, expr } => {
+                let v = self.expr(f, expr)?.int()?;
+                let (bits, signed) = match &ty.kind {
+                    TypeExprKind::Named(name) => crate::sema::named_int_type(name),
+                    _ => None,
+                }
+                .ok_or_else(|| CodegenError("cast to a non-integer type".into()))?;
+                if bits == 64 {
+                    V::Int(v)
+                } else {
+                    let narrow = match bits {
+                        8 => self.ctx.i8_type(),
+                        16 => self.ctx.i16_type(),
+                        _ => self.ctx.i32_type(),
+                    };
+                    let t = self.builder.build_int_truncate(v, narrow, "trunc")?;
+                    V::Int(if signed { self.builder.build_int_s_extend(t, i64, "sx")? } else { self.builder.build_int_z_extend(t, i64, "zx")? })
+                }
+            }
+            ExprKind::SizeofType(ty) => {
+                let bits = match &ty.kind {
+                    TypeExprKind::Named(name) => crate::sema::named_int_type(name).map(|(b, _)| b),
+                    _ => None,
+                }
+                .ok_or_else(|| CodegenError("sizeof a non-integer type".into()))?;
+                V::Int(i64.const_int(bits as u64 / 8, false))
+            }
+            ExprKind::SizeofExpr(inner) => V::Int(i64.const_int(
+                match self.ty(f, inner) {
+                    Type::Str { len } => len as u64,
+                    _ => 8,
+                },
+                false,
+            )),
+            ExprKind::Tuple(_)
+            | ExprKind::Index { .. }
+            | ExprKind::TupleIndex { .. }
+            | ExprKind::Deref(_)
+            | ExprKind::AddrOf(_)
+            | ExprKind::Offsetof { .. } => return Err(CodegenError("unsupported expression reached codegen".into())),
         })
     }
 
@@ -550,6 +718,23 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Int(phi.as_basic_value().into_int_value()))
             }
         }
+    }
+
+    /// The integer at `key` in user map `index`, or 0 when there is none.
+    fn read_int(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
+        let p = self.lookup(self.maps[index], key)?;
+        let found = self.ctx.append_basic_block(f.function, "found");
+        let join = self.ctx.append_basic_block(f.function, "read");
+        let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        let null = self.builder.build_is_null(p, "null")?;
+        self.builder.build_conditional_branch(null, join, found)?;
+        self.builder.position_at_end(found);
+        let v = self.load_i64(p, 0)?;
+        self.builder.build_unconditional_branch(join)?;
+        self.builder.position_at_end(join);
+        let phi = self.builder.build_phi(self.i64(), "mapval")?;
+        phi.add_incoming(&[(&v, found), (&self.i64().const_zero(), from)]);
+        Ok(phi.as_basic_value().into_int_value())
     }
 
     fn call(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr]) -> Result<V<'ctx>> {

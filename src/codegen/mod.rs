@@ -134,6 +134,8 @@ pub(crate) struct Func<'ctx> {
     pub vars: std::collections::HashMap<String, PointerValue<'ctx>>,
     /// Index into `checked.progs`.
     pub prog: usize,
+    /// Enclosing loops, innermost last: where `continue` and `break` jump.
+    pub loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
 }
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
@@ -171,7 +173,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         allocas.position_at_end(entry);
         self.builder.position_at_end(start);
         let ctx_ptr = function.get_first_param().map(|p| p.into_pointer_value()).ok_or_else(|| CodegenError("no ctx".into()))?;
-        let mut f = Func { function, ctx_ptr, allocas, entry, vars: Default::default(), prog: index };
+        let mut f = Func { function, ctx_ptr, allocas, entry, vars: Default::default(), prog: index, loops: Vec::new() };
         let probe = &program.probes[self.checked.progs[index].probe];
         if let Some(pred) = &probe.predicate {
             let cond = self.expr(&mut f, pred)?.int()?;

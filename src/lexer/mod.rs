@@ -13,8 +13,12 @@
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
 //!   works, and the grammar sees distinct tokens, free of conflicts.
 
+pub mod preprocess;
+
 use crate::diag::{Diagnostic, Span};
 use logos::Logos;
+use preprocess::Define;
+use std::collections::{HashMap, VecDeque};
 
 /// Tokens the parser sees.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +43,31 @@ pub enum Tok<'a> {
     Var(&'a str),
     Int(u64),
     Str(String),
+    /// A top-level C `struct`/`union` definition, kept as text.
+    CDefinition(&'a str),
+    /// A builtin type name usable in casts: `uint32`, `int`, `unsigned`, …
+    TypeName(&'a str),
     If,
     Else,
+    While,
+    Unroll,
+    For,
+    Break,
+    Continue,
+    Return,
+    Let,
+    Struct,
+    Union,
+    Enum,
+    True,
+    False,
+    Sizeof,
+    Offsetof,
+    PlusPlus,
+    MinusMinus,
+    /// `+=`, `-=`, …: the operator without its `=`.
+    OpAssign(&'static str),
+    DotDot,
 
     LBrace,
     RBrace,
@@ -81,7 +108,9 @@ impl Tok<'_> {
     pub fn describe(&self) -> String {
         match self {
             Tok::AttachPoint(s) => format!("probe `{s}`"),
-            Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) => format!("`{s}`"),
+            Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) | Tok::TypeName(s) => format!("`{s}`"),
+            Tok::CDefinition(_) => "a C definition".into(),
+            Tok::OpAssign(op) => format!("`{op}=`"),
             Tok::Int(n) => format!("`{n}`"),
             Tok::Str(_) => "string".into(),
             other => format!("`{}`", punct(other)),
@@ -99,6 +128,23 @@ fn punct(t: &Tok) -> &'static str {
         Tok::Comma => ",",
         Tok::If => "if",
         Tok::Else => "else",
+        Tok::While => "while",
+        Tok::Unroll => "unroll",
+        Tok::For => "for",
+        Tok::Break => "break",
+        Tok::Continue => "continue",
+        Tok::Return => "return",
+        Tok::Let => "let",
+        Tok::Struct => "struct",
+        Tok::Union => "union",
+        Tok::Enum => "enum",
+        Tok::True => "true",
+        Tok::False => "false",
+        Tok::Sizeof => "sizeof",
+        Tok::Offsetof => "offsetof",
+        Tok::PlusPlus => "++",
+        Tok::MinusMinus => "--",
+        Tok::DotDot => "..",
         Tok::LParen => "(",
         Tok::RParen => ")",
         Tok::LBracket => "[",
@@ -144,6 +190,7 @@ pub enum LexErrorKind {
     UnterminatedComment,
     BadEscape(char),
     IntTooLarge,
+    UnterminatedDefinition,
 }
 
 impl LexError {
@@ -160,6 +207,8 @@ impl LexError {
             LexErrorKind::BadEscape(c) => Diagnostic::error(format!("unknown escape `\\{c}`"))
                 .at(self.span, "not a valid escape")
                 .help("valid escapes are \\n \\t \\r \\\\ \\\" \\0 and \\xHH"),
+            LexErrorKind::UnterminatedDefinition => Diagnostic::error("unterminated struct definition")
+                .at(self.span, "this definition has no closing `}`"),
             LexErrorKind::IntTooLarge => {
                 Diagnostic::error("integer literal too large").at(self.span, "does not fit in 64 bits")
             }
@@ -177,7 +226,7 @@ enum RawTok {
     Map,
     #[regex(r"\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9]+|\$#")]
     Var,
-    #[regex(r"[0-9][0-9_]*|0[xX][0-9a-fA-F_]+")]
+    #[regex(r"[0-9][0-9_]*([eE][0-9]+)?(ns|us|ms|s|m|h|d)?|0[xX][0-9a-fA-F_]+")]
     Int,
     #[token("\"")]
     Quote,
@@ -247,6 +296,14 @@ enum RawTok {
     Shr,
     #[token("~")]
     Tilde,
+    #[token("++")]
+    PlusPlus,
+    #[token("--")]
+    MinusMinus,
+    #[token("..")]
+    DotDot,
+    #[regex(r"(\+|-|\*|/|%|&|\||\^|<<|>>)=")]
+    OpAssign,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -263,6 +320,9 @@ pub struct Lexer<'a> {
     pos: usize,
     mode: Mode,
     failed: bool,
+    defines: Option<&'a HashMap<String, Define>>,
+    /// Tokens of an expanded `#define`, waiting to be handed out.
+    pending: VecDeque<Spanned<'a>>,
 }
 
 pub type Spanned<'a> = Result<(usize, Tok<'a>, usize), LexError>;
@@ -274,7 +334,12 @@ impl<'a> Lexer<'a> {
         if src.starts_with("#!") {
             pos = src.find('\n').unwrap_or(src.len());
         }
-        Lexer { src, pos, mode: Mode::Top, failed: false }
+        Lexer { src, pos, mode: Mode::Top, failed: false, defines: None, pending: VecDeque::new() }
+    }
+
+    /// A lexer that replaces `#define`d names in code by their values' tokens.
+    pub fn with_defines(src: &'a str, defines: &'a HashMap<String, Define>) -> Lexer<'a> {
+        Lexer { defines: Some(defines), ..Lexer::new(src) }
     }
 
     fn rest(&self) -> &'a str {
@@ -305,7 +370,8 @@ impl<'a> Lexer<'a> {
 
     /// The first character after blanks and comments starting at byte `from`, if any.
     fn next_significant_after(&self, from: usize) -> Option<char> {
-        let mut probe = Lexer { src: self.src, pos: from, mode: self.mode, failed: false };
+        let mut probe = Lexer { pos: from, ..Lexer::new(self.src) };
+        probe.mode = self.mode;
         probe.skip_trivia().ok()?;
         probe.rest().chars().next()
     }
@@ -332,8 +398,41 @@ impl<'a> Lexer<'a> {
                 self.single(Tok::PredOpen, 1)
             }
             ',' => self.single(Tok::Comma, 1),
+            _ if starts_c_definition(self.rest()) => self.c_definition(),
             _ => self.attach_point(),
         })
+    }
+
+    /// `struct NAME { … };` at the top level, up to the matching `}` and an optional `;`.
+    fn c_definition(&mut self) -> Spanned<'a> {
+        let start = self.pos;
+        let rest = self.rest();
+        let mut depth = 0usize;
+        let mut end = None;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        end = Some(i + 1);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(mut end) = end else {
+            self.failed = true;
+            return Err(LexError { span: Span::new(start, start + rest.len()), kind: LexErrorKind::UnterminatedDefinition });
+        };
+        let after = &rest[end..];
+        let trimmed = after.trim_start();
+        if trimmed.starts_with(';') {
+            end += after.len() - trimmed.len() + 1;
+        }
+        self.pos += end;
+        Ok((start, Tok::CDefinition(&rest[..end]), self.pos))
     }
 
     /// An attach point runs until a blank, `,`, `{`, `<`, or a `/` that is not part of a path.
@@ -395,10 +494,15 @@ impl<'a> Lexer<'a> {
         };
         self.pos = end;
         let tok = match raw {
-            RawTok::Ident => match text {
-                "if" => Tok::If,
-                "else" => Tok::Else,
-                _ => Tok::Ident(text),
+            RawTok::Ident => match keyword(text) {
+                Some(t) => t,
+                None => {
+                    if let Some(tokens) = self.expand_define(text, start, end, 0) {
+                        self.pending.extend(tokens);
+                        return self.next();
+                    }
+                    Tok::Ident(text)
+                }
             },
             RawTok::Map => Tok::Map(text),
             RawTok::Var => Tok::Var(text),
@@ -443,6 +547,10 @@ impl<'a> Lexer<'a> {
             RawTok::Shl => Tok::Shl,
             RawTok::Shr => Tok::Shr,
             RawTok::Tilde => Tok::Tilde,
+            RawTok::PlusPlus => Tok::PlusPlus,
+            RawTok::MinusMinus => Tok::MinusMinus,
+            RawTok::DotDot => Tok::DotDot,
+            RawTok::OpAssign => Tok::OpAssign(op_assign(text)),
         };
         if let Mode::Body { angle, depth, stmt_start } = &mut self.mode {
             match tok {
@@ -511,6 +619,29 @@ impl<'a> Lexer<'a> {
         Err(LexError { span: Span::new(start, end), kind: LexErrorKind::UnterminatedString })
     }
 
+    /// The tokens of `name`'s `#define` value, each with the span of the use of `name`.
+    fn expand_define(&self, name: &str, start: usize, end: usize, depth: u32) -> Option<Vec<Spanned<'a>>> {
+        let defines = self.defines?;
+        let define = defines.get(name)?;
+        let mut inner = Lexer::new(&define.value);
+        inner.mode = Mode::Body { angle: false, depth: 0, stmt_start: false };
+        let mut out = Vec::new();
+        for t in inner {
+            match t {
+                Ok((_, Tok::Ident(n), _)) if depth < 8 && defines.contains_key(n) => {
+                    out.extend(self.expand_define(n, start, end, depth + 1)?)
+                }
+                Ok((_, tok, _)) => out.push(Ok((start, tok, end))),
+                Err(mut e) => {
+                    e.span = Span::new(start, end);
+                    out.push(Err(e));
+                    break;
+                }
+            }
+        }
+        Some(out)
+    }
+
     fn after_value(&mut self) {
         if let Mode::Body { stmt_start, .. } = &mut self.mode {
             *stmt_start = false;
@@ -518,19 +649,96 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// Integer literals: decimal (`1_000`), hex, octal (`0644`), `1e6`, and durations in
+/// nanoseconds (`5s`, `100ms`, `10us`, `3ns`, `2m`, `1h`, `1d`).
 fn parse_int(text: &str) -> Option<u64> {
     let clean: String = text.chars().filter(|&c| c != '_').collect();
     if let Some(hex) = clean.strip_prefix("0x").or_else(|| clean.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16).ok()
-    } else {
-        clean.parse().ok()
+        return u64::from_str_radix(hex, 16).ok();
     }
+    let digits_end = clean.find(|c: char| !c.is_ascii_digit()).unwrap_or(clean.len());
+    let (digits, mut rest) = clean.split_at(digits_end);
+    let mut n: u64 = if digits.len() > 1 && digits.starts_with('0') && rest.is_empty() {
+        u64::from_str_radix(digits, 8).ok()?
+    } else {
+        digits.parse().ok()?
+    };
+    if let Some(exp) = rest.strip_prefix(['e', 'E']) {
+        let exp_end = exp.find(|c: char| !c.is_ascii_digit()).unwrap_or(exp.len());
+        n = n.checked_mul(10u64.checked_pow(exp[..exp_end].parse().ok()?)?)?;
+        rest = &exp[exp_end..];
+    }
+    let scale: u64 = match rest {
+        "" | "ns" => 1,
+        "us" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
+
+fn keyword(text: &str) -> Option<Tok<'_>> {
+    Some(match text {
+        "if" => Tok::If,
+        "else" => Tok::Else,
+        "while" => Tok::While,
+        "unroll" => Tok::Unroll,
+        "for" => Tok::For,
+        "break" => Tok::Break,
+        "continue" => Tok::Continue,
+        "return" => Tok::Return,
+        "let" => Tok::Let,
+        "struct" => Tok::Struct,
+        "union" => Tok::Union,
+        "enum" => Tok::Enum,
+        "true" => Tok::True,
+        "false" => Tok::False,
+        "sizeof" => Tok::Sizeof,
+        "offsetof" => Tok::Offsetof,
+        "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32" | "uint64" | "bool" | "char" | "short"
+        | "int" | "long" | "unsigned" | "signed" | "void" | "u8" | "u16" | "u32" | "u64" | "s8" | "s16" | "s32"
+        | "s64" => Tok::TypeName(text),
+        _ => return None,
+    })
+}
+
+fn op_assign(text: &str) -> &'static str {
+    match text.trim_end_matches('=') {
+        "+" => "+",
+        "-" => "-",
+        "*" => "*",
+        "/" => "/",
+        "%" => "%",
+        "&" => "&",
+        "|" => "|",
+        "^" => "^",
+        "<<" => "<<",
+        _ => ">>",
+    }
+}
+
+/// Whether the top level continues with `struct NAME {` or `union NAME {`.
+fn starts_c_definition(rest: &str) -> bool {
+    let Some(after) = rest.strip_prefix("struct").or_else(|| rest.strip_prefix("union")) else { return false };
+    if !after.starts_with(char::is_whitespace) {
+        return false;
+    }
+    let after = after.trim_start();
+    let name_end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+    name_end > 0 && after[name_end..].trim_start().starts_with('{')
 }
 
 impl<'a> Iterator for Lexer<'a> {
     type Item = Spanned<'a>;
 
     fn next(&mut self) -> Option<Spanned<'a>> {
+        if let Some(t) = self.pending.pop_front() {
+            return Some(t);
+        }
         if self.failed {
             return None;
         }

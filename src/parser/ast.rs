@@ -6,6 +6,8 @@ use crate::diag::Span;
 #[derive(Debug, Clone)]
 pub struct Program {
     pub probes: Vec<Probe>,
+    /// Top-level C `struct`/`union` definitions, as written.
+    pub c_definitions: Vec<CDefinition>,
     /// How many expressions the parser numbered (ids are `0..expr_count`).
     pub expr_count: u32,
 }
@@ -15,6 +17,12 @@ pub struct Probe {
     pub attach_points: Vec<AttachPoint>,
     pub predicate: Option<Expr>,
     pub body: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct CDefinition {
+    pub text: String,
     pub span: Span,
 }
 
@@ -37,9 +45,40 @@ pub enum StmtKind {
     AssignMap { map: MapRef, value: Expr },
     /// `$x = v`.
     AssignVar { var: Name, value: Expr },
+    /// `target op= value`, e.g. `@bytes[comm] += args.count`.
+    CompoundAssign { target: Expr, op: BinOp, value: Expr },
     If { cond: Expr, then: Vec<Stmt>, els: Option<Vec<Stmt>> },
+    While { cond: Expr, body: Vec<Stmt> },
+    Unroll { count: Expr, body: Vec<Stmt> },
+    /// `for ($i : start..end) { … }`.
+    ForRange { var: Name, start: Expr, end: Expr, body: Vec<Stmt> },
+    /// `for ($kv : @map) { … }`.
+    ForMap { var: Name, map: MapRef, body: Vec<Stmt> },
+    Break,
+    Continue,
+    Return,
+    /// `let $x;`, `let $x: type = value;`.
+    Let { var: Name, ty: Option<TypeExpr>, value: Option<Expr> },
+    Block(Vec<Stmt>),
     /// An expression evaluated for its effect, e.g. `printf(…)`.
     Expr(Expr),
+}
+
+/// A type as written in a cast, `let`, `sizeof` or `offsetof`.
+#[derive(Debug, Clone)]
+pub struct TypeExpr {
+    pub kind: TypeExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum TypeExprKind {
+    /// A builtin name, possibly several words: `uint32`, `unsigned long`.
+    Named(String),
+    /// `struct NAME`, `union NAME`, `enum NAME`.
+    Tagged { tag: &'static str, name: String },
+    Pointer(Box<TypeExpr>),
+    Array(Box<TypeExpr>, u64),
 }
 
 /// A name with its span (`$x`, `args`, a field).
@@ -80,6 +119,25 @@ pub enum ExprKind {
     Unary { op: UnOp, operand: Box<Expr> },
     Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
     Ternary { cond: Box<Expr>, then: Box<Expr>, els: Box<Expr> },
+    Bool(bool),
+    /// `(a, b, …)`.
+    Tuple(Vec<Expr>),
+    /// `e[i]`.
+    Index { base: Box<Expr>, index: Box<Expr> },
+    /// `e.0`.
+    TupleIndex { base: Box<Expr>, index: u64 },
+    /// `*e`.
+    Deref(Box<Expr>),
+    /// `&e`.
+    AddrOf(Box<Expr>),
+    /// `(type) e`.
+    Cast { ty: TypeExpr, expr: Box<Expr> },
+    /// `++e`, `e++`, `--e`, `e--`.
+    IncDec { target: Box<Expr>, increment: bool, prefix: bool },
+    SizeofType(TypeExpr),
+    SizeofExpr(Box<Expr>),
+    /// `offsetof(type, a.b.c)`.
+    Offsetof { ty: TypeExpr, fields: Vec<Name> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

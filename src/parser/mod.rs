@@ -5,6 +5,7 @@
 pub mod ast;
 
 use crate::diag::{Diagnostic, Span};
+use crate::lexer::preprocess::preprocess;
 use crate::lexer::{LexError, Lexer, Tok};
 use ast::Program;
 use lalrpop_util::{lalrpop_mod, ParseError};
@@ -22,13 +23,18 @@ pub enum SyntaxError {
     Lex(LexError),
     /// The left side of `=` is not a map or a variable.
     BadAssignTarget(Span),
+    /// `for ($x : …)` over something that is neither a range nor a whole map.
+    BadForSource(Span),
+    /// `e[a, b]` where `e` is not a map.
+    MultiIndex(Span),
 }
 
 /// Parses a whole script.
 pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
+    let pre = preprocess(src).map_err(|d| vec![d])?;
     let ids = Cell::new(0);
-    let tokens = Lexer::new(src).map(|t| t.map_err(SyntaxError::Lex));
-    grammar::ProgramParser::new().parse(&ids, tokens).map_err(|e| vec![to_diagnostic(src, e)])
+    let tokens = Lexer::with_defines(&pre.text, &pre.defines).map(|t| t.map_err(SyntaxError::Lex));
+    grammar::ProgramParser::new().parse(&ids, tokens).map_err(|e| vec![to_diagnostic(&pre.text, e)])
 }
 
 type LalrError<'a> = ParseError<usize, Tok<'a>, SyntaxError>;
@@ -41,7 +47,9 @@ fn friendly(terminal: &str) -> String {
         "pred/" | "/pred" => "`/`".into(),
         "body{" => "`{`".into(),
         "body<" => "`<`".into(),
-        "attach point" | "identifier" | "map" | "variable" | "integer" | "string" => t.to_string(),
+        "attach point" | "identifier" | "map" | "variable" | "integer" | "string" | "type name" => t.to_string(),
+        "op=" => "an assignment operator".into(),
+        "C definition" => "a struct definition".into(),
         other => format!("`{}`", other.replace("\\\"", "\"")),
     }
 }
@@ -51,7 +59,8 @@ fn expected_help(expected: &[String]) -> Option<String> {
     names.dedup();
     let exprish = ["identifier", "integer", "string", "variable", "map"];
     if exprish.iter().all(|x| names.iter().any(|n| n == x)) {
-        names.retain(|n| !exprish.contains(&n.as_str()) && !["`(`", "`!`", "`-`", "`~`"].contains(&n.as_str()));
+        let starters = ["`(`", "`!`", "`-`", "`~`", "`*`", "`&`", "`++`", "`--`", "`true`", "`false`", "`sizeof`", "`offsetof`"];
+        names.retain(|n| !exprish.contains(&n.as_str()) && !starters.contains(&n.as_str()));
         names.insert(0, "an expression".into());
     }
     match names.len() {
@@ -70,6 +79,12 @@ fn to_diagnostic(src: &str, err: LalrError) -> Diagnostic {
                 .at(span, "not a map or a variable")
                 .help("assign to a map (`@name = …`, `@name[key] = …`) or a variable (`$name = …`)")
         }
+        ParseError::User { error: SyntaxError::BadForSource(span) } => Diagnostic::error("`for` loops over a range or a map")
+            .at(span, "neither a range nor a map")
+            .help("write `for ($i : 0..10) { … }` or `for ($kv : @map) { … }`"),
+        ParseError::User { error: SyntaxError::MultiIndex(span) } => Diagnostic::error("only maps take several keys")
+            .at(span, "several indexes")
+            .help("index arrays and pointers with one expression: `e[i]`"),
         ParseError::InvalidToken { location } => {
             Diagnostic::error("syntax error: invalid token").at(Span::new(location, location + 1), "here")
         }
@@ -120,6 +135,80 @@ pub(crate) mod mk {
     use crate::parser::ast::*;
     use lalrpop_util::ParseError;
     use std::cell::Cell;
+
+    /// A top-level item, before the program sorts them.
+    pub enum Item {
+        Probe(Probe),
+        CDef(CDefinition),
+    }
+
+    pub fn program(items: Vec<Item>, expr_count: u32) -> Program {
+        let mut probes = Vec::new();
+        let mut c_definitions = Vec::new();
+        for item in items {
+            match item {
+                Item::Probe(p) => probes.push(p),
+                Item::CDef(d) => c_definitions.push(d),
+            }
+        }
+        Program { probes, c_definitions, expr_count }
+    }
+
+    pub fn binop(op: &str) -> BinOp {
+        match op {
+            "+" => BinOp::Add,
+            "-" => BinOp::Sub,
+            "*" => BinOp::Mul,
+            "/" => BinOp::Div,
+            "%" => BinOp::Mod,
+            "&" => BinOp::BitAnd,
+            "|" => BinOp::BitOr,
+            "^" => BinOp::BitXor,
+            "<<" => BinOp::Shl,
+            _ => BinOp::Shr,
+        }
+    }
+
+    /// A block statement, before checks the grammar cannot express.
+    pub enum Compound {
+        Done(StmtKind),
+        /// `for ($v : EXPR)`: EXPR must be a map.
+        ForMap { var: Name, map: Expr, body: Vec<Stmt> },
+    }
+
+    pub fn compound<'a>(c: Compound, span: Span) -> Result<Stmt, ParseError<usize, Tok<'a>, SyntaxError>> {
+        let kind = match c {
+            Compound::Done(k) => k,
+            Compound::ForMap { var, map, body } => match map.kind {
+                ExprKind::Map(map) if map.keys.is_empty() => StmtKind::ForMap { var, map, body },
+                _ => return Err(ParseError::User { error: SyntaxError::BadForSource(map.span) }),
+            },
+        };
+        Ok(Stmt { kind, span })
+    }
+
+    /// `base[i, …]`: the keys of a map, or an index into an array or pointer.
+    pub fn index<'a>(
+        ids: &Cell<u32>,
+        base: Expr,
+        mut index: Vec<Expr>,
+        l: usize,
+        r: usize,
+    ) -> Result<Expr, ParseError<usize, Tok<'a>, SyntaxError>> {
+        let kind = match base.kind {
+            ExprKind::Map(mut map) if map.keys.is_empty() => {
+                map.keys = index;
+                map.span = Span::new(l, r);
+                ExprKind::Map(map)
+            }
+            kind if index.len() == 1 => {
+                let base = Expr { kind, ..base };
+                ExprKind::Index { base: Box::new(base), index: Box::new(index.remove(0)) }
+            }
+            _ => return Err(ParseError::User { error: SyntaxError::MultiIndex(Span::new(l, r)) }),
+        };
+        Ok(expr(ids, kind, l, r))
+    }
 
     pub fn expr(ids: &Cell<u32>, kind: ExprKind, l: usize, r: usize) -> Expr {
         let id = ids.get();

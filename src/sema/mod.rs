@@ -354,6 +354,8 @@ struct Scope<'i> {
     inst: &'i Instance,
     exprs: Vec<Option<ExprInfo>>,
     vars: HashMap<String, (Type, Span)>,
+    /// How many loops enclose the statement being checked.
+    loops: u32,
 }
 
 impl<'p> Checker<'p> {
@@ -369,7 +371,7 @@ impl<'p> Checker<'p> {
 
     fn check_instance(&mut self, inst: &Instance) -> ProgInfo {
         let probe = &self.program.probes[inst.probe];
-        let mut scope = Scope { inst, exprs: vec![None; self.program.expr_count as usize], vars: HashMap::new() };
+        let mut scope = Scope { inst, exprs: vec![None; self.program.expr_count as usize], vars: HashMap::new(), loops: 0 };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);
             if !t.is_int() && t != Type::Error {
@@ -411,36 +413,7 @@ impl<'p> Checker<'p> {
             }
             StmtKind::AssignVar { var, value } => {
                 let t = self.expr(value, scope);
-                if t == Type::Error {
-                    return;
-                }
-                if !t.is_int() && !matches!(t, Type::Str { .. }) {
-                    self.error(
-                        Diagnostic::error(format!("cannot assign a value of type {} to a variable", t.describe()))
-                            .at(value.span, "no value"),
-                    );
-                    return;
-                }
-                match scope.vars.get(&var.name) {
-                    Some(&(old, span)) if std::mem::discriminant(&old) != std::mem::discriminant(&t) => {
-                        self.error(
-                            Diagnostic::error(format!("type mismatch for `{}`", var.name))
-                                .at(value.span, format!("this is {}", t.describe()))
-                                .also(span, format!("`{}` was first assigned {} here", var.name, old.describe())),
-                        );
-                    }
-                    Some(&(Type::Str { len: old }, span)) => {
-                        let len = old.max(match t {
-                            Type::Str { len } => len,
-                            _ => 0,
-                        });
-                        scope.vars.insert(var.name.clone(), (Type::Str { len }, span));
-                    }
-                    Some(_) => {}
-                    None => {
-                        scope.vars.insert(var.name.clone(), (t, var.span));
-                    }
-                }
+                self.assign_var(var, t, value.span, scope);
             }
             StmtKind::AssignMap { map, value } => self.assign_map(map, value, s.span, scope),
             StmtKind::If { cond, then, els } => {
@@ -455,6 +428,165 @@ impl<'p> Checker<'p> {
                 if let Some(els) = els {
                     self.stmts(els, scope);
                 }
+            }
+            StmtKind::CompoundAssign { target, op, value } => {
+                let t = self.expr(value, scope);
+                if t != Type::Error && !t.is_int() {
+                    self.error(
+                        Diagnostic::error(format!("`{}=` needs an integer", op.symbol()))
+                            .at(value.span, format!("this is {}", t.describe())),
+                    );
+                    return;
+                }
+                self.update_target(target, &format!("{}=", op.symbol()), s.span, scope);
+            }
+            StmtKind::While { cond, body } => {
+                self.condition(cond, "a `while` condition", scope);
+                scope.loops += 1;
+                self.stmts(body, scope);
+                scope.loops -= 1;
+            }
+            StmtKind::Unroll { count, body } => {
+                match literal_int(count) {
+                    Some(n) if (1..=100).contains(&n) => {}
+                    _ => self.error(
+                        Diagnostic::error("`unroll` takes an integer literal from 1 to 100")
+                            .at(count.span, "not a count from 1 to 100"),
+                    ),
+                }
+                self.stmts(body, scope);
+            }
+            StmtKind::ForRange { var, start, end, body } => {
+                for bound in [start, end] {
+                    let t = self.expr(bound, scope);
+                    if t != Type::Error && !t.is_int() {
+                        self.error(
+                            Diagnostic::error("a `for` range needs integer bounds")
+                                .at(bound.span, format!("this is {}", t.describe())),
+                        );
+                    }
+                }
+                self.assign_var(var, Type::Int { signed: true }, var.span, scope);
+                scope.loops += 1;
+                self.stmts(body, scope);
+                scope.loops -= 1;
+            }
+            StmtKind::ForMap { var, .. } => self.unsupported(var.span.to(s.span), "`for` loops over maps"),
+            StmtKind::Break | StmtKind::Continue => {
+                if scope.loops == 0 {
+                    let word = if matches!(s.kind, StmtKind::Break) { "break" } else { "continue" };
+                    self.error(Diagnostic::error(format!("`{word}` outside a loop")).at(s.span, "not inside `while` or `for`"));
+                }
+            }
+            StmtKind::Return => {}
+            StmtKind::Let { var, ty, value } => {
+                let declared = match ty {
+                    Some(t) => match self.int_type(t) {
+                        Some((_, signed)) => Some(Type::Int { signed }),
+                        None => return,
+                    },
+                    None => None,
+                };
+                let t = match value {
+                    Some(v) => self.expr(v, scope),
+                    None => declared.unwrap_or(Type::Int { signed: true }),
+                };
+                self.assign_var(var, t, value.as_ref().map_or(var.span, |v| v.span), scope);
+            }
+            StmtKind::Block(body) => self.stmts(body, scope),
+        }
+    }
+
+    /// Checks that `e` is an integer condition.
+    fn condition(&mut self, e: &Expr, what: &str, scope: &mut Scope) {
+        let t = self.expr(e, scope);
+        if !t.is_int() && t != Type::Error {
+            self.error(Diagnostic::error(format!("{what} must be an integer")).at(e.span, format!("this is {}", t.describe())));
+        }
+    }
+
+    /// An error for a construct the parser accepts and rtrace cannot run yet.
+    fn unsupported(&mut self, span: Span, what: &str) {
+        self.error(Diagnostic::error(format!("{what} are not supported by rtrace yet")).at(span, "not supported yet"));
+    }
+
+    /// The width in bits and signedness of a builtin integer type, or an error for other types.
+    fn int_type(&mut self, t: &TypeExpr) -> Option<(u32, bool)> {
+        let TypeExprKind::Named(name) = &t.kind else {
+            self.unsupported(t.span, "struct, pointer and array types");
+            return None;
+        };
+        let Some(found) = named_int_type(name) else {
+            self.error(Diagnostic::error(format!("unknown type `{name}`")).at(t.span, "not an integer type"));
+            return None;
+        };
+        Some(found)
+    }
+
+    /// Gives a variable its type at its first assignment; later ones must agree.
+    fn assign_var(&mut self, var: &Name, t: Type, value_span: Span, scope: &mut Scope) {
+        if t == Type::Error {
+            return;
+        }
+        if !t.is_int() && !matches!(t, Type::Str { .. }) {
+            self.error(
+                Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
+            );
+            return;
+        }
+        match scope.vars.get(&var.name) {
+            Some(&(old, span)) if std::mem::discriminant(&old) != std::mem::discriminant(&t) => {
+                self.error(
+                    Diagnostic::error(format!("type mismatch for `{}`", var.name))
+                        .at(value_span, format!("this is {}", t.describe()))
+                        .also(span, format!("`{}` was first assigned {} here", var.name, old.describe())),
+                );
+            }
+            Some(&(Type::Str { len: old }, span)) => {
+                let len = old.max(match t {
+                    Type::Str { len } => len,
+                    _ => 0,
+                });
+                scope.vars.insert(var.name.clone(), (Type::Str { len }, span));
+            }
+            Some(_) => {}
+            None => {
+                scope.vars.insert(var.name.clone(), (t, var.span));
+            }
+        }
+    }
+
+    /// Checks the target of `++`, `--` or `op=`: an integer variable or map entry.
+    fn update_target(&mut self, target: &Expr, op: &str, span: Span, scope: &mut Scope) -> Type {
+        match &target.kind {
+            ExprKind::Var(name) => {
+                let t = self.expr(target, scope);
+                if t != Type::Error && !t.is_int() {
+                    self.error(
+                        Diagnostic::error(format!("`{op}` needs an integer variable"))
+                            .at(target.span, format!("`{name}` is {}", t.describe())),
+                    );
+                    return Type::Error;
+                }
+                t
+            }
+            ExprKind::Map(map) => {
+                let Some(keys) = self.keys(map, scope) else { return Type::Error };
+                self.record_map(map, ValueKind::Int { signed: true }, keys, target.span, span);
+                match self.maps.get(&map.name) {
+                    Some((index, info)) if matches!(info.value, ValueKind::Int { .. }) => {
+                        let ty = Type::Int { signed: true };
+                        self.set(scope, target, ty, Res::MapRead(index))
+                    }
+                    _ => Type::Error,
+                }
+            }
+            _ => {
+                self.error(
+                    Diagnostic::error(format!("`{op}` needs a variable or a map entry"))
+                        .at(target.span, "not a variable or map"),
+                );
+                Type::Error
             }
         }
     }
@@ -486,6 +618,11 @@ impl<'p> Checker<'p> {
             return;
         };
         let Some(kind) = self.map_value(value, scope) else { return };
+        self.record_map(map, kind, keys, value.span, span);
+    }
+
+    /// Records that `map` is assigned a `kind` value with `keys`, checking earlier uses agree.
+    fn record_map(&mut self, map: &MapRef, kind: ValueKind, keys: Vec<KeyField>, value_span: Span, span: Span) {
         let keys_span = map.span;
         match self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) {
             None => self.maps.maps.push(MapInfo {
@@ -496,12 +633,11 @@ impl<'p> Checker<'p> {
                 first_keys: keys_span,
             }),
             Some((i, info)) => {
-                let merged_value = merge_value(info.value, kind);
-                match merged_value {
+                match merge_value(info.value, kind) {
                     Some(v) => self.maps.maps[i].value = v,
                     None => self.error(
                         Diagnostic::error(format!("type mismatch for map `{}`", map.name))
-                            .at(value.span, format!("this is {}", value_desc(kind)))
+                            .at(value_span, format!("this is {}", value_desc(kind)))
                             .also(info.first_assign, format!("`{}` was first assigned {} here", map.name, value_desc(info.value))),
                     ),
                 }
@@ -690,6 +826,51 @@ impl<'p> Checker<'p> {
                     }
                 };
                 self.set(scope, e, ty, Res::Plain)
+            }
+            ExprKind::Bool(_) => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
+            ExprKind::IncDec { target, increment, .. } => {
+                let op = if *increment { "++" } else { "--" };
+                let t = self.update_target(target, op, e.span, scope);
+                if t == Type::Error {
+                    return t;
+                }
+                self.set(scope, e, t, Res::Plain)
+            }
+            ExprKind::Cast { ty, expr } => {
+                let t = self.expr(expr, scope);
+                let Some((_, signed)) = self.int_type(ty) else { return Type::Error };
+                if t != Type::Error && !t.is_int() {
+                    self.error(
+                        Diagnostic::error(format!("cannot cast {} to an integer", t.describe()))
+                            .at(expr.span, format!("this is {}", t.describe())),
+                    );
+                    return Type::Error;
+                }
+                self.set(scope, e, Type::Int { signed }, Res::Plain)
+            }
+            ExprKind::SizeofType(ty) => match self.int_type(ty) {
+                Some(_) => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
+                None => Type::Error,
+            },
+            ExprKind::SizeofExpr(inner) => match self.expr(inner, scope) {
+                Type::Error => Type::Error,
+                _ => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
+            },
+            ExprKind::Tuple(_) => {
+                self.unsupported(e.span, "tuples");
+                Type::Error
+            }
+            ExprKind::Index { .. } | ExprKind::TupleIndex { .. } => {
+                self.unsupported(e.span, "`[]` indexes of arrays and tuples");
+                Type::Error
+            }
+            ExprKind::Deref(_) | ExprKind::AddrOf(_) => {
+                self.unsupported(e.span, "pointer dereferences and addresses");
+                Type::Error
+            }
+            ExprKind::Offsetof { .. } => {
+                self.unsupported(e.span, "`offsetof` expressions");
+                Type::Error
             }
             ExprKind::Ternary { cond, then, els } => {
                 let c = self.expr(cond, scope);
@@ -1023,6 +1204,21 @@ impl<'p> Checker<'p> {
         };
         self.set(scope, e, ty, Res::Field(f))
     }
+}
+
+/// Width in bits and signedness of a builtin integer type name (`uint32`, `unsigned long`).
+pub fn named_int_type(name: &str) -> Option<(u32, bool)> {
+    Some(match name {
+        "int8" | "s8" | "char" | "signed char" => (8, true),
+        "uint8" | "u8" | "unsigned char" | "bool" => (8, false),
+        "int16" | "s16" | "short" | "signed short" => (16, true),
+        "uint16" | "u16" | "unsigned short" => (16, false),
+        "int32" | "s32" | "int" | "signed" | "signed int" => (32, true),
+        "uint32" | "u32" | "unsigned" | "unsigned int" => (32, false),
+        "int64" | "s64" | "long" | "long long" | "signed long" | "long int" | "long long int" => (64, true),
+        "uint64" | "u64" | "unsigned long" | "unsigned long long" | "unsigned long int" => (64, false),
+        _ => return None,
+    })
 }
 
 /// A map value kind with its article, for messages.
