@@ -25,6 +25,19 @@ pub struct Cli {
     #[arg(short = 'd', long = "dump", value_name = "WHAT")]
     pub dump: Option<Dump>,
 
+    /// Compile, load and attach every probe, then exit without running the program.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: load every program into the kernel's verifier but attach nothing (checks
+    /// probes this kernel cannot attach, such as kprobes without CONFIG_KPROBES).
+    #[arg(long, requires = "dry_run")]
+    pub no_attach: bool,
+
+    /// Print which tracing features this kernel supports, and exit.
+    #[arg(long)]
+    pub info: bool,
+
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
@@ -45,6 +58,10 @@ pub fn main(cli: Cli) -> i32 {
         Ok(fd) => fd,
         Err(e) => return fail(&format!("cannot set up signal handling: {e}")),
     };
+    if cli.info {
+        print!("{}", crate::features::report());
+        return 0;
+    }
     let (name, source) = match read_script(&cli) {
         Ok(s) => s,
         Err(msg) => return fail(&msg),
@@ -68,7 +85,7 @@ pub fn main(cli: Cli) -> i32 {
         println!("{program:#?}");
         return 0;
     }
-    let checked = match sema::check(&program) {
+    let checked = match sema::check(&program, &sema::Options { no_attach: cli.no_attach }) {
         Ok(c) => c,
         Err(diags) => {
             report(&diags);
@@ -91,7 +108,8 @@ pub fn main(cli: Cli) -> i32 {
         print!("{ir}");
         return 0;
     }
-    match runtime::run(&object, &checked.plan, &signals, &runtime::Options { verbose: cli.verbose }) {
+    let run_opts = runtime::Options { verbose: cli.verbose, dry_run: cli.dry_run, no_attach: cli.no_attach };
+    match runtime::run(&object, &checked.plan, &signals, &run_opts) {
         Ok(code) => code,
         Err(e) => fail(&e.message),
     }

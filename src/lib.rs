@@ -7,6 +7,7 @@
 pub mod codegen;
 pub mod diag;
 pub mod driver;
+pub mod features;
 pub mod lexer;
 pub mod parser;
 pub mod plan;

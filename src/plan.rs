@@ -36,6 +36,8 @@ pub enum Attach {
     End,
     Tracepoint { category: String, event: String },
     Interval { period_ns: u64 },
+    /// `kprobe:FUNC[+OFFSET]` or, with `ret`, `kretprobe:FUNC`.
+    Kprobe { func: String, offset: u64, ret: bool },
 }
 
 /// A user map (`@name`).
@@ -69,12 +71,14 @@ impl MapDef {
 pub enum KeyField {
     Int { signed: bool },
     Str { len: u32 },
+    /// A kernel address, printed as its symbol.
+    Ksym,
 }
 
 impl KeyField {
     pub fn size(&self) -> usize {
         match self {
-            KeyField::Int { .. } => 8,
+            KeyField::Int { .. } | KeyField::Ksym => 8,
             KeyField::Str { len } => *len as usize,
         }
     }
@@ -200,12 +204,14 @@ pub enum ArgKind {
     /// 8 bytes, sign-extended or zero-extended by codegen.
     Int { signed: bool },
     Str { len: u32 },
+    /// A kernel address (8 bytes), printed with `%s` as its symbol.
+    Ksym,
 }
 
 impl ArgKind {
     pub fn size(&self) -> usize {
         match self {
-            ArgKind::Int { .. } => 8,
+            ArgKind::Int { .. } | ArgKind::Ksym => 8,
             ArgKind::Str { len } => *len as usize,
         }
     }

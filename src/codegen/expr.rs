@@ -11,6 +11,11 @@ use crate::sema::{Res, Type};
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
+/// Offsets in x86-64's `struct pt_regs` of the registers holding arguments 0–5 (di, si, dx,
+/// cx, r8, r9) and the return value (ax).
+const PT_REGS_ARGS: [u64; 6] = [112, 104, 96, 88, 72, 64];
+const PT_REGS_AX: u64 = 80;
+
 /// A generated value.
 #[derive(Clone, Copy)]
 pub(crate) enum V<'ctx> {
@@ -250,7 +255,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         for (k, field) in map.keys.iter().zip(def.key.clone()) {
             let v = self.expr(f, k)?;
             match (v, field) {
-                (V::Int(i), KeyField::Int { .. }) => self.store_i64(buf, offset, i)?,
+                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym) => self.store_i64(buf, offset, i)?,
                 (V::Str(p, n), KeyField::Str { len }) => {
                     let at = self.offset(buf, offset)?;
                     self.copy(at, p, n.min(len))?;
@@ -632,6 +637,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 return Ok(V::Str(buf, len));
             }
             Builtin::Args => return Err(CodegenError("`args` used as a value".into())),
+            Builtin::Arg(n) => self.load_i64(f.ctx_ptr, PT_REGS_ARGS[n as usize])?,
+            Builtin::Retval => self.load_i64(f.ctx_ptr, PT_REGS_AX)?,
+            Builtin::FuncName => self.call_helper(id::GET_FUNC_IP, &[f.ctx_ptr.into()])?,
         }))
     }
 
@@ -748,7 +756,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 for (arg, field) in args[1..].iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
                     match (v, field.kind) {
-                        (V::Int(i), ArgKind::Int { .. }) => self.store_i64(rec, field.offset as u64, i)?,
+                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym) => self.store_i64(rec, field.offset as u64, i)?,
                         (V::Str(p, n), ArgKind::Str { len }) => {
                             let at = self.offset(rec, field.offset as u64)?;
                             self.copy(at, p, n.min(len))?;

@@ -20,6 +20,7 @@ pub(crate) mod id {
     pub const PROBE_READ_USER_STR: u64 = 114;
     pub const PROBE_READ_KERNEL_STR: u64 = 115;
     pub const RINGBUF_OUTPUT: u64 = 130;
+    pub const GET_FUNC_IP: u64 = 173;
 }
 
 /// `BPF_NOEXIST` for map updates.

@@ -214,5 +214,8 @@ fn section(attach: &Attach) -> String {
         Attach::Begin | Attach::End => "raw_tp".into(),
         Attach::Tracepoint { category, event } => format!("tracepoint/{category}/{event}"),
         Attach::Interval { .. } => "perf_event".into(),
+        Attach::Kprobe { func, ret: true, .. } => format!("kretprobe/{func}"),
+        Attach::Kprobe { func, offset: 0, .. } => format!("kprobe/{func}"),
+        Attach::Kprobe { func, offset, .. } => format!("kprobe/{func}+0x{offset:x}"),
     }
 }

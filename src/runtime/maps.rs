@@ -3,19 +3,20 @@
 
 use super::format::{self, Entry, KeyPart, MapKind, Value};
 use super::printf::{c_string, read_u64};
+use super::symbols::Symbols;
 use crate::plan::{self, KeyField, MapDef, Plan, ValueKind};
 use libbpf_rs::{MapCore, MapFlags, Object};
 use std::collections::BTreeMap;
 
 /// Every user map as bpftrace prints them at exit.
-pub fn print_all(obj: &Object, plan: &Plan) -> String {
+pub fn print_all(obj: &Object, plan: &Plan, symbols: &mut Symbols) -> String {
     let mut names: Vec<String> = plan.maps.iter().map(|m| m.name.clone()).collect();
     format::map_print_order(&mut names);
     let mut out = String::new();
     for name in names {
         let Some(def) = plan.maps.iter().find(|m| m.name == name) else { continue };
         let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { continue };
-        let entries = read(&map, def);
+        let entries = read(&map, def, symbols);
         if entries.is_empty() {
             let kind = match def.value {
                 ValueKind::Avg => MapKind::Avg,
@@ -49,7 +50,7 @@ pub fn lost_events(obj: &Object) -> u64 {
     }
 }
 
-fn read(map: &libbpf_rs::Map, def: &MapDef) -> Vec<Entry> {
+fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry> {
     let user_key = def.user_key_size();
     // Histograms: user key -> buckets, in the order keys are first seen.
     let mut hists: BTreeMap<Vec<u8>, (usize, Vec<u64>)> = BTreeMap::new();
@@ -72,7 +73,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef) -> Vec<Entry> {
                 }
                 kind => {
                     if let Some(value) = aggregate(kind, &per_cpu) {
-                        entries.push(Entry { key: decode_key(def, &key), value });
+                        entries.push(Entry { key: decode_key(def, &key, symbols), value });
                     }
                 }
             }
@@ -83,7 +84,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef) -> Vec<Entry> {
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
             };
-            entries.push(Entry { key: decode_key(def, &key), value });
+            entries.push(Entry { key: decode_key(def, &key, symbols), value });
         }
     }
     let mut hists: Vec<(Vec<u8>, (usize, Vec<u64>))> = hists.into_iter().collect();
@@ -93,7 +94,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef) -> Vec<Entry> {
             ValueKind::Lhist { min, max, step } => Value::Lhist { buckets, min, max, step },
             _ => Value::Hist(buckets),
         };
-        entries.push(Entry { key: decode_key(def, &key), value });
+        entries.push(Entry { key: decode_key(def, &key, symbols), value });
     }
     entries
 }
@@ -117,7 +118,7 @@ fn aggregate(kind: ValueKind, per_cpu: &[Vec<u8>]) -> Option<Value> {
     })
 }
 
-fn decode_key(def: &MapDef, key: &[u8]) -> Vec<KeyPart> {
+fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
     let mut parts = Vec::new();
     let mut off = 0;
     for field in &def.key {
@@ -126,6 +127,7 @@ fn decode_key(def: &MapDef, key: &[u8]) -> Vec<KeyPart> {
             KeyField::Int { signed: true } => KeyPart::Int(read_u64(bytes) as i64),
             KeyField::Int { signed: false } => KeyPart::UInt(read_u64(bytes)),
             KeyField::Str { .. } => KeyPart::Str(c_string(bytes)),
+            KeyField::Ksym => KeyPart::Str(symbols.kernel(read_u64(bytes))),
         });
         off += field.size();
     }

@@ -6,6 +6,7 @@
 pub mod format;
 mod maps;
 mod printf;
+mod symbols;
 
 use crate::plan::{self, Attach, EventKind, Plan};
 use libbpf_rs::{Link, MapCore, Object, ObjectBuilder, PrintLevel, ProgramInput, RingBufferBuilder};
@@ -19,6 +20,10 @@ use std::sync::Mutex;
 pub struct Options {
     /// Show libbpf's and the verifier's full logs on failure.
     pub verbose: bool,
+    /// Load and attach every probe, then exit without running anything (`--dry-run`).
+    pub dry_run: bool,
+    /// With `dry_run`: load into the verifier only, attach nothing.
+    pub no_attach: bool,
 }
 
 /// A runtime failure, as one line for the user; `detail` is shown with `-v`.
@@ -75,6 +80,7 @@ struct Shared {
     out: std::io::BufWriter<std::io::Stdout>,
     exit_code: Option<i32>,
     clears: Vec<usize>,
+    symbols: symbols::Symbols,
 }
 
 /// Loads, attaches and runs the program until it ends; returns the process exit status.
@@ -86,6 +92,9 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         ));
     }
     let obj = load(object, plan, opts)?;
+    if opts.dry_run && opts.no_attach {
+        return Ok(0);
+    }
     if plan.uses_elapsed {
         set_start_time(&obj)?;
     }
@@ -94,6 +103,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         out: std::io::BufWriter::new(std::io::stdout()),
         exit_code: None,
         clears: Vec::new(),
+        symbols: symbols::Symbols::default(),
     }));
     let events = find_map(&obj, plan::EVENTS_MAP)?;
     let mut rb_builder = RingBufferBuilder::new();
@@ -107,6 +117,9 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     let links = attach(&obj, plan)?;
     let n = plan.probes.len();
     eprintln!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
+    if opts.dry_run {
+        return Ok(0);
+    }
     if std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some() {
         let mut s = shared.borrow_mut();
         let _ = writeln!(s.out, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
@@ -149,7 +162,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         if !plan.maps.is_empty() {
             let _ = s.out.write_all(b"\n\n");
         }
-        let text = maps::print_all(&obj, plan);
+        let text = maps::print_all(&obj, plan, &mut s.symbols);
         let _ = s.out.write_all(text.as_bytes());
         let _ = s.out.flush();
     }
@@ -176,7 +189,7 @@ fn handle_event(printfs: &[plan::PrintfDef], shared: &Rc<RefCell<Shared>>, data:
     match EventKind::from_u32(kind) {
         Some(EventKind::Printf) => {
             if let Some(def) = printfs.get(id as usize) {
-                let text = printf::format(def, data);
+                let text = printf::format(def, data, &mut s.symbols);
                 let _ = s.out.write_all(text.as_bytes());
             }
         }
@@ -334,6 +347,8 @@ fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
             Attach::Begin | Attach::End => continue,
             Attach::Tracepoint { category, event } => program(obj, &def.prog_name)?
                 .attach_tracepoint(libbpf_rs::TracepointCategory::Custom(category.clone()), event),
+            // libbpf attaches kprobes by the program's section, `kprobe/FUNC+OFFSET`.
+            Attach::Kprobe { .. } => program(obj, &def.prog_name)?.attach(),
             Attach::Interval { period_ns } => {
                 let fd = perf_timer(*period_ns)
                     .map_err(|e| RuntimeError::new(format!("cannot create the timer for `{}`: {e}", def.display)))?;

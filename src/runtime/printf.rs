@@ -1,9 +1,10 @@
 //! `printf` records to text, with C's flags, widths and precisions.
 
+use super::symbols::Symbols;
 use crate::plan::{ArgKind, FmtSegment, FmtSpec, PrintfDef};
 
 /// Formats one printf record (header included) by its plan entry.
-pub fn format(def: &PrintfDef, record: &[u8]) -> String {
+pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
     let mut out = String::new();
     for seg in &def.segments {
         match seg {
@@ -14,6 +15,7 @@ pub fn format(def: &PrintfDef, record: &[u8]) -> String {
                 let arg = match field.kind {
                     ArgKind::Int { signed } => Arg::Int { bits: read_u64(bytes), signed },
                     ArgKind::Str { .. } => Arg::Str(c_string(bytes)),
+                    ArgKind::Ksym => Arg::Str(symbols.kernel(read_u64(bytes))),
                 };
                 out.push_str(&conversion(spec, &arg));
             }

@@ -13,6 +13,12 @@ pub enum Builtin {
     Elapsed,
     Cpu,
     Args,
+    /// `arg0` … `arg5`: a kprobe's arguments, from the registers.
+    Arg(u8),
+    /// `retval`: what a kretprobe's function returned.
+    Retval,
+    /// `func`: the traced function (a kernel symbol).
+    FuncName,
 }
 
 pub struct BuiltinDef {
@@ -31,6 +37,14 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "elapsed", builtin: Builtin::Elapsed, doc: "nanoseconds since rtrace started" },
     BuiltinDef { name: "cpu", builtin: Builtin::Cpu, doc: "the CPU the probe fired on" },
     BuiltinDef { name: "args", builtin: Builtin::Args, doc: "the tracepoint's arguments: args.NAME or args->NAME" },
+    BuiltinDef { name: "arg0", builtin: Builtin::Arg(0), doc: "kprobe: the function's first argument" },
+    BuiltinDef { name: "arg1", builtin: Builtin::Arg(1), doc: "kprobe: the second argument" },
+    BuiltinDef { name: "arg2", builtin: Builtin::Arg(2), doc: "kprobe: the third argument" },
+    BuiltinDef { name: "arg3", builtin: Builtin::Arg(3), doc: "kprobe: the fourth argument" },
+    BuiltinDef { name: "arg4", builtin: Builtin::Arg(4), doc: "kprobe: the fifth argument" },
+    BuiltinDef { name: "arg5", builtin: Builtin::Arg(5), doc: "kprobe: the sixth argument" },
+    BuiltinDef { name: "retval", builtin: Builtin::Retval, doc: "kretprobe: the function's return value" },
+    BuiltinDef { name: "func", builtin: Builtin::FuncName, doc: "kprobe/kretprobe: the traced function's name" },
 ];
 
 pub fn builtin(name: &str) -> Option<Builtin> {

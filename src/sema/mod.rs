@@ -3,6 +3,7 @@
 //! probes) that codegen and the runtime share. Sema emits no code.
 
 pub mod builtins;
+pub mod kernel;
 pub mod tracefs;
 
 use crate::diag::{did_you_mean, Diagnostic, Span};
@@ -29,6 +30,8 @@ pub enum Type {
     /// A pointer, printed as an integer; `user` when it points into user memory.
     Ptr { user: bool },
     Str { len: u32 },
+    /// A kernel address printed as its symbol (`func`).
+    Ksym,
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -51,6 +54,7 @@ impl Type {
             Type::Int { signed: false } => "a uint64",
             Type::Ptr { .. } => "a pointer",
             Type::Str { .. } => "a string",
+            Type::Ksym => "a kernel symbol",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -113,14 +117,22 @@ impl Checked {
     }
 }
 
+/// How the program will be used, where it changes what is an error.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The programs will be loaded but not attached (`--dry-run --no-attach`): probes this
+    /// kernel cannot attach are still checked.
+    pub no_attach: bool,
+}
+
 /// Checks a parsed program. Errors (with any warnings) come back as diagnostics.
-pub fn check(program: &Program) -> Result<Checked, Vec<Diagnostic>> {
+pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnostic>> {
     if program.probes.is_empty() {
         return Err(vec![Diagnostic::error("the program has no probes")
             .help("a probe looks like `tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }`")]);
     }
     let mut diags = Vec::new();
-    let instances = expand_probes(program, &mut diags);
+    let instances = expand_probes(program, opts, &mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
@@ -168,9 +180,10 @@ const PROVIDERS: &[&str] = &[
     "software", "hardware", "rawtracepoint", "fentry", "fexit", "kfunc", "kretfunc", "watchpoint",
 ];
 
-fn expand_probes(program: &Program, diags: &mut Vec<Diagnostic>) -> Vec<Instance> {
+fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>) -> Vec<Instance> {
     let mut out = Vec::new();
     let mut tracefs_root: Option<Result<PathBuf, String>> = None;
+    let mut functions: Option<std::collections::BTreeSet<String>> = None;
     for (pi, probe) in program.probes.iter().enumerate() {
         for ap in &probe.attach_points {
             let text = ap.text.as_str();
@@ -214,6 +227,59 @@ fn expand_probes(program: &Program, diags: &mut Vec<Diagnostic>) -> Vec<Instance
                         }
                     }
                 }
+                "kprobe" | "k" | "kretprobe" | "kr" => {
+                    let ret = parts[0].starts_with("kr");
+                    // kprobe:FUNC, kprobe:FUNC+OFFSET, kprobe:MODULE:FUNC
+                    let target_field = parts.len() - 1;
+                    if !(2..=3).contains(&parts.len()) || parts[target_field].is_empty() {
+                        diags.push(
+                            Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
+                                .at(ap.span, format!("expected `{}:FUNCTION`", parts[0])),
+                        );
+                        continue;
+                    }
+                    let (func, offset) = match parts[target_field].split_once('+') {
+                        Some((f, off)) => match parse_offset(off) {
+                            Some(o) if !ret => (f, o),
+                            _ => {
+                                diags.push(
+                                    Diagnostic::error(format!("invalid offset in `{text}`"))
+                                        .at(field_span(target_field), "expected FUNCTION+OFFSET with a number")
+                                        .note("kretprobes take no offset"),
+                                );
+                                continue;
+                            }
+                        },
+                        None => (parts[target_field], 0),
+                    };
+                    let root = tracefs_root.get_or_insert_with(tracefs::root).as_ref().ok().cloned();
+                    let known = functions.get_or_insert_with(|| kernel::traceable_functions(root.as_deref()));
+                    let matches: Vec<String> = if func.contains('*') {
+                        known.iter().filter(|f| glob(func, f)).cloned().collect()
+                    } else if known.contains(func) {
+                        vec![func.to_string()]
+                    } else {
+                        vec![]
+                    };
+                    if matches.is_empty() {
+                        let mut d = Diagnostic::error(format!("no kernel function matches `{func}`"))
+                            .at(field_span(target_field), "not a traceable kernel function");
+                        if !func.contains('*') {
+                            if let Some(s) = did_you_mean(func, known.iter().map(String::as_str)) {
+                                d = d.help(format!("did you mean `{s}`?"));
+                            }
+                        }
+                        diags.push(d);
+                        continue;
+                    }
+                    if !opts.no_attach && !crate::features::has_kprobes() {
+                        diags.push(no_kprobes(parts[0], func, ap.span));
+                        continue;
+                    }
+                    for f in matches {
+                        push(Attach::Kprobe { func: f, offset, ret }, None);
+                    }
+                }
                 "interval" | "i" => match interval_ns(&parts) {
                     Some(ns) => push(Attach::Interval { period_ns: ns }, None),
                     None => diags.push(
@@ -228,7 +294,7 @@ fn expand_probes(program: &Program, diags: &mut Vec<Diagnostic>) -> Vec<Instance
                     let d = if known {
                         Diagnostic::error(format!("`{other}` probes are not supported by rtrace yet"))
                             .at(field_span(0), "not supported yet")
-                            .help("rtrace runs BEGIN, END, tracepoint and interval probes so far")
+                            .help("rtrace runs BEGIN, END, tracepoint, interval, kprobe and kretprobe probes so far")
                     } else {
                         let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(field_span(0), "unknown probe type");
                         match did_you_mean(other, PROVIDERS.iter().copied()) {
@@ -288,6 +354,23 @@ fn unknown_tracepoint(root: &std::path::Path, cat: &str, event: &str, cat_span: 
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d,
     }
+}
+
+fn parse_offset(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// The error for a kprobe on a kernel without kprobes, with what works instead.
+fn no_kprobes(provider: &str, func: &str, span: Span) -> Diagnostic {
+    let mut d = Diagnostic::error(format!("this kernel cannot attach {provider}s: it was built without CONFIG_KPROBES"))
+        .at(span, format!("needs a {provider}"));
+    if let Some(tp) = kernel::syscall_tracepoint_for(func) {
+        d = d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls"));
+    }
+    d.note("`rtrace --info` lists what this kernel supports; `--dry-run --no-attach` still checks the program")
 }
 
 fn interval_ns(parts: &[&str]) -> Option<u64> {
@@ -599,7 +682,8 @@ impl<'p> Checker<'p> {
             match self.expr(k, scope) {
                 Type::Int { signed } => out.push(KeyField::Int { signed }),
                 Type::Ptr { .. } => out.push(KeyField::Int { signed: false }),
-                Type::Str { len } => out.push(KeyField::Str { len }),
+                Type::Str { len } => out.push(KeyField::Str { len: len.next_multiple_of(8) }),
+                Type::Ksym => out.push(KeyField::Ksym),
                 Type::Error => ok = false,
                 t => {
                     ok = false;
@@ -925,6 +1009,8 @@ impl<'p> Checker<'p> {
                     let kind = match scope.inst.attach {
                         Attach::Begin => "BEGIN",
                         Attach::End => "END",
+                        Attach::Kprobe { ret: false, .. } => "kprobe",
+                        Attach::Kprobe { ret: true, .. } => "kretprobe",
                         _ => "interval",
                     };
                     self.error(
@@ -942,6 +1028,35 @@ impl<'p> Checker<'p> {
             Builtin::Elapsed => {
                 self.uses_elapsed = true;
                 Type::Int { signed: false }
+            }
+            Builtin::Arg(_) | Builtin::Retval | Builtin::FuncName => {
+                let kprobe = match &scope.inst.attach {
+                    Attach::Kprobe { ret, .. } => Some(*ret),
+                    _ => None,
+                };
+                let (ok, needs) = match b {
+                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe"),
+                    Builtin::Retval => (kprobe == Some(true), "kretprobe"),
+                    _ => (kprobe.is_some(), "kprobe or kretprobe"),
+                };
+                if !ok {
+                    let mut d = Diagnostic::error(format!("`{name}` is only available in {needs} probes"))
+                        .at(e.span, format!("not available in `{}`", scope.inst.display));
+                    if let (Builtin::Arg(_), Some(format)) = (b, &scope.inst.format) {
+                        let names: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
+                        d = d.help(format!(
+                            "tracepoints name their arguments: use `args.NAME` (this one has {})",
+                            names.join(", ")
+                        ));
+                    }
+                    self.error(d);
+                    return Type::Error;
+                }
+                match b {
+                    Builtin::Retval => Type::Int { signed: true },
+                    Builtin::FuncName => Type::Ksym,
+                    _ => Type::Int { signed: false },
+                }
             }
         };
         self.set(scope, e, ty, Res::Builtin(b))
@@ -1125,6 +1240,8 @@ impl<'p> Checker<'p> {
                     continue;
                 }
                 ('s', Type::Str { len }) => ArgKind::Str { len: *len },
+                ('s', Type::Ksym) => ArgKind::Ksym,
+                (_, Type::Ksym) => ArgKind::Int { signed: false },
                 ('s', t) if t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) => {
@@ -1265,6 +1382,7 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
         .map(|(x, y)| match (x, y) {
             (KeyField::Int { signed: s }, KeyField::Int { signed: t }) => Some(KeyField::Int { signed: *s && *t }),
             (KeyField::Str { len: m }, KeyField::Str { len: n }) => Some(KeyField::Str { len: *m.max(n) }),
+            (KeyField::Ksym, KeyField::Ksym) => Some(KeyField::Ksym),
             _ => None,
         })
         .collect()
@@ -1279,6 +1397,7 @@ fn describe_keys(keys: &[KeyField]) -> String {
         .map(|k| match k {
             KeyField::Int { .. } => "int",
             KeyField::Str { .. } => "string",
+            KeyField::Ksym => "ksym",
         })
         .collect();
     format!("[{}]", parts.join(", "))

@@ -1,0 +1,68 @@
+//! What the running kernel supports, for `rtrace --info` and for the diagnostics that say what
+//! to do instead. Each check is cheap and independent; nothing here depends on the rest of
+//! rtrace.
+
+use std::path::Path;
+
+/// Whether kprobes can be attached: the kernel registers the `kprobe` perf PMU (or the legacy
+/// tracefs interface) only when it was built with kprobes.
+pub fn has_kprobes() -> bool {
+    Path::new("/sys/bus/event_source/devices/kprobe").exists()
+        || ["/sys/kernel/tracing/kprobe_events", "/sys/kernel/debug/tracing/kprobe_events"]
+            .iter()
+            .any(|p| Path::new(p).exists())
+}
+
+pub fn has_uprobes() -> bool {
+    Path::new("/sys/bus/event_source/devices/uprobe").exists()
+}
+
+pub fn has_btf() -> bool {
+    Path::new("/sys/kernel/btf/vmlinux").exists()
+}
+
+/// A kernel config option from /proc/config.gz, when the kernel exposes it.
+fn config(option: &str) -> Option<bool> {
+    let out = std::process::Command::new("zcat").arg("/proc/config.gz").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(text.lines().any(|l| l == format!("{option}=y")))
+}
+
+/// Asks libbpf whether the kernel loads programs of this type (it loads a trivial one).
+fn prog_type(t: libbpf_rs::libbpf_sys::bpf_prog_type) -> bool {
+    // SAFETY: a plain FFI call with a null options pointer, which libbpf allows.
+    unsafe { libbpf_rs::libbpf_sys::libbpf_probe_bpf_prog_type(t, std::ptr::null()) == 1 }
+}
+
+fn map_type(t: libbpf_rs::libbpf_sys::bpf_map_type) -> bool {
+    // SAFETY: as above.
+    unsafe { libbpf_rs::libbpf_sys::libbpf_probe_bpf_map_type(t, std::ptr::null()) == 1 }
+}
+
+/// The `--info` report: one `name: yes|no|unknown` line per feature.
+pub fn report() -> String {
+    use libbpf_rs::libbpf_sys as sys;
+    let yn = |b: bool| if b { "yes" } else { "no" };
+    let maybe = |b: Option<bool>| b.map_or("unknown", yn);
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let root = unsafe { libc::geteuid() } == 0; // SAFETY: geteuid has no preconditions.
+    let probe = |f: &dyn Fn() -> bool| if root { yn(f()) } else { "unknown (needs root)" };
+    let lines = [
+        ("kernel", release.trim().to_string()),
+        ("BTF (/sys/kernel/btf/vmlinux)", yn(has_btf()).into()),
+        ("tracefs", yn(Path::new("/sys/kernel/tracing/events").exists()).into()),
+        ("kprobe", yn(has_kprobes()).into()),
+        ("kprobe_multi (CONFIG_FPROBE)", maybe(config("CONFIG_FPROBE")).into()),
+        ("uprobe", yn(has_uprobes()).into()),
+        ("tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_TRACEPOINT)).into()),
+        ("raw tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT)).into()),
+        ("perf event programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_PERF_EVENT)).into()),
+        ("fentry/fexit (tracing programs)", probe(&|| prog_type(sys::BPF_PROG_TYPE_TRACING)).into()),
+        ("ring buffer", probe(&|| map_type(sys::BPF_MAP_TYPE_RINGBUF)).into()),
+        ("per-CPU hash maps", probe(&|| map_type(sys::BPF_MAP_TYPE_PERCPU_HASH)).into()),
+    ];
+    lines.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
+}

@@ -1,0 +1,51 @@
+//! What the running kernel offers: the functions kprobes can attach to, and which probe types
+//! it supports. Read lazily, only for scripts that need them.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The kernel functions a kprobe may attach to: tracefs's `available_filter_functions` when
+/// present (what ftrace can hook), else every text symbol in `/proc/kallsyms`.
+pub fn traceable_functions(tracefs: Option<&Path>) -> BTreeSet<String> {
+    if let Some(text) = tracefs.and_then(|t| std::fs::read_to_string(t.join("available_filter_functions")).ok()) {
+        return text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect();
+    }
+    let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            let (_addr, kind, name) = (parts.next()?, parts.next()?, parts.next()?);
+            matches!(kind, "t" | "T").then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// The syscall tracepoint that covers a kernel function on a syscall path, if there is one:
+/// `do_sys_open` → `sys_enter_open*`, `__x64_sys_read` → `sys_enter_read`.
+pub fn syscall_tracepoint_for(func: &str) -> Option<String> {
+    let name = ["__x64_sys_", "__ia32_sys_", "__se_sys_", "__do_sys_", "ksys_", "do_sys_", "sys_"]
+        .iter()
+        .find_map(|p| func.strip_prefix(p))?;
+    let base = name.trim_end_matches(char::is_numeric);
+    if base.is_empty() {
+        return None;
+    }
+    // do_sys_open and do_sys_openat2 serve open, openat and openat2.
+    if base.starts_with("open") {
+        return Some("sys_enter_open*".into());
+    }
+    Some(format!("sys_enter_{base}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_paths_map_to_tracepoints() {
+        assert_eq!(syscall_tracepoint_for("do_sys_open").as_deref(), Some("sys_enter_open*"));
+        assert_eq!(syscall_tracepoint_for("do_sys_openat2").as_deref(), Some("sys_enter_open*"));
+        assert_eq!(syscall_tracepoint_for("__x64_sys_read").as_deref(), Some("sys_enter_read"));
+        assert_eq!(syscall_tracepoint_for("vfs_read"), None);
+    }
+}
