@@ -189,6 +189,9 @@ pub struct FmtSpec {
     pub alt: bool,
     pub width: Option<usize>,
     pub precision: Option<usize>,
+    /// Bits of the C integer type the length modifier names: 32 without one (`%d` is an
+    /// `int`, as in C and bpftrace), 64 for `l`/`ll`/`z`/`j`, 16 for `h`, 8 for `hh`.
+    pub int_bits: u8,
     /// The conversion character: d i u x X o s c p.
     pub conv: char,
 }

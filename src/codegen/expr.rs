@@ -44,6 +44,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub fn stmts(&mut self, f: &mut Func<'ctx>, stmts: &[Stmt]) -> Result<()> {
         for s in stmts {
             self.stmt(f, s)?;
+            self.end_temps(f)?;
         }
         Ok(())
     }

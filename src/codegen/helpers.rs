@@ -50,15 +50,36 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         }
     }
 
-    /// A zeroed stack buffer of `len` bytes, allocated in the entry block.
-    pub fn buffer(&self, f: &Func<'ctx>, len: u32, name: &str) -> Result<PointerValue<'ctx>> {
+    /// A zeroed stack buffer of `len` bytes for a temporary value, allocated in the entry
+    /// block. Its lifetime starts here and ends after the current statement (`end_temps`), so
+    /// LLVM can give disjoint temporaries the same stack bytes: BPF has only 512.
+    pub fn buffer(&self, f: &mut Func<'ctx>, len: u32, name: &str) -> Result<PointerValue<'ctx>> {
         let ty = self.ctx.i8_type().array_type(len.max(1));
         let p = f.allocas.build_alloca(ty, name)?;
         if let Some(inst) = p.as_instruction() {
             inst.set_alignment(8).map_err(|e| super::CodegenError(e.to_string()))?;
         }
+        self.lifetime("llvm.lifetime.start", p, len)?;
+        f.temps.push((p, len));
         self.zero(p, len)?;
         Ok(p)
+    }
+
+    /// Ends the lifetime of every temporary made since the last call.
+    pub fn end_temps(&self, f: &mut Func<'ctx>) -> Result<()> {
+        for (p, len) in std::mem::take(&mut f.temps) {
+            self.lifetime("llvm.lifetime.end", p, len)?;
+        }
+        Ok(())
+    }
+
+    fn lifetime(&self, intrinsic: &str, p: PointerValue<'ctx>, len: u32) -> Result<()> {
+        let ptr_ty = self.ctx.ptr_type(AddressSpace::default());
+        let decl = inkwell::intrinsics::Intrinsic::find(intrinsic)
+            .and_then(|i| i.get_declaration(self.module, &[ptr_ty.into()]))
+            .ok_or_else(|| super::CodegenError(format!("no {intrinsic}")))?;
+        self.builder.build_call(decl, &[self.i64().const_int(len.max(1) as u64, false).into(), p.into()], "")?;
+        Ok(())
     }
 
     /// A stack slot of type `ty`, allocated in the entry block.

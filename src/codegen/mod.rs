@@ -136,6 +136,8 @@ pub(crate) struct Func<'ctx> {
     pub prog: usize,
     /// Enclosing loops, innermost last: where `continue` and `break` jump.
     pub loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
+    /// Temporary buffers made during the current statement (see `Gen::buffer`).
+    pub temps: Vec<(PointerValue<'ctx>, u32)>,
 }
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
@@ -173,11 +175,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         allocas.position_at_end(entry);
         self.builder.position_at_end(start);
         let ctx_ptr = function.get_first_param().map(|p| p.into_pointer_value()).ok_or_else(|| CodegenError("no ctx".into()))?;
-        let mut f = Func { function, ctx_ptr, allocas, entry, vars: Default::default(), prog: index, loops: Vec::new() };
+        let mut f = Func { function, ctx_ptr, allocas, entry, vars: Default::default(), prog: index, loops: Vec::new(), temps: Vec::new() };
         let probe = &program.probes[self.checked.progs[index].probe];
         if let Some(pred) = &probe.predicate {
             let cond = self.expr(&mut f, pred)?.int()?;
             let truth = self.truthy(cond)?;
+            self.end_temps(&mut f)?;
             let body = self.ctx.append_basic_block(function, "body");
             let skip = self.ctx.append_basic_block(function, "skip");
             self.builder.build_conditional_branch(truth, body, skip)?;

@@ -56,11 +56,18 @@ fn conversion(spec: &FmtSpec, arg: &Arg) -> String {
             }
         }
         ('c', Arg::Int { bits, .. }) => char::from(*bits as u8).to_string(),
+        // glibc prints a null pointer as `(nil)`.
+        ('p', Arg::Int { bits: 0, .. }) => "(nil)".to_string(),
         (_, Arg::Str(s)) => s.clone(),
         (conv, Arg::Int { bits, .. }) => {
+            // C converts the argument to the type the length modifier names.
+            let width = if conv == 'p' { 64 } else { spec.int_bits.clamp(8, 64) as u32 };
+            let shift = 64 - width;
+            let unsigned = (*bits << shift) >> shift;
+            let bits = &unsigned;
             let (sign, digits) = match conv {
                 'd' | 'i' => {
-                    let v = *bits as i64;
+                    let v = ((*bits << shift) as i64) >> shift;
                     let sign = if v < 0 {
                         "-"
                     } else if spec.plus {
@@ -114,8 +121,8 @@ mod tests {
 
     /// A spec from a tiny subset of printf syntax: flags `-0#`, width, `.precision`, conv.
     fn spec(s: &str) -> FmtSpec {
-        let mut sp = FmtSpec::default();
-        let body = s.trim_start_matches('%').trim_start_matches("ll");
+        let mut sp = FmtSpec { int_bits: if s.contains('l') { 64 } else { 32 }, ..FmtSpec::default() };
+        let body = s.trim_start_matches('%');
         let mut rest = body;
         while let Some(c) = rest.chars().next().filter(|c| "-0#".contains(*c)) {
             match c {
@@ -150,5 +157,6 @@ mod tests {
         assert_eq!(conversion(&spec("%.2s"), &Arg::Str("cat".into())), "ca");
         assert_eq!(conversion(&spec("%c"), &i(65)), "A");
         assert_eq!(conversion(&spec("%p"), &i(4096)), "0x1000");
+        assert_eq!(conversion(&spec("%p"), &i(0)), "(nil)");
     }
 }

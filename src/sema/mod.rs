@@ -1444,9 +1444,17 @@ pub fn parse_format(fmt: &str) -> Result<Vec<FmtSegment>, String> {
             chars.next();
             spec.precision = Some(digits(&mut chars).unwrap_or(0));
         }
-        while matches!(chars.peek(), Some('l' | 'h' | 'z' | 'j' | 't')) {
+        let mut modifier = String::new();
+        while let Some(&m) = chars.peek().filter(|c| matches!(c, 'l' | 'h' | 'z' | 'j' | 't')) {
+            modifier.push(m);
             chars.next();
         }
+        spec.int_bits = match modifier.as_str() {
+            "" => 32,
+            "h" => 16,
+            "hh" => 8,
+            _ => 64,
+        };
         match chars.next() {
             Some(conv @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 's' | 'c' | 'p')) => {
                 spec.conv = conv;
