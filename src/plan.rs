@@ -91,7 +91,8 @@ pub enum ValueKind {
     /// A plain string (`@x = comm`).
     Str { len: u32 },
     Count,
-    Sum,
+    /// Printed as unsigned when every summed value is unsigned, as in bpftrace.
+    Sum { signed: bool },
     Min,
     Max,
     /// `{ sum: i64, count: u64 }`.
@@ -121,7 +122,7 @@ impl ValueKind {
             ValueKind::Int { .. } => "integer",
             ValueKind::Str { .. } => "string",
             ValueKind::Count => "count()",
-            ValueKind::Sum => "sum()",
+            ValueKind::Sum { .. } => "sum()",
             ValueKind::Min => "min()",
             ValueKind::Max => "max()",
             ValueKind::Avg => "avg()",

@@ -297,7 +297,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let n = g.builder.build_int_add(n, one, "count")?;
                 g.store_i64(p, 0, n)
             })?,
-            ValueKind::Sum => {
+            ValueKind::Sum { .. } => {
                 let x = arg(self, f, 0)?;
                 self.with_value(f, global, key, 8, |g, _, p| {
                     let n = g.load_i64(p, 0)?;

@@ -31,11 +31,17 @@ pub fn print_all(obj: &Object, plan: &Plan, symbols: &mut Symbols) -> String {
     out
 }
 
-/// Deletes every entry of a map (`clear()`).
-pub fn clear(obj: &Object, bpf_name: &str) {
-    if let Some(map) = obj.maps().find(|m| m.name() == bpf_name) {
-        let keys: Vec<Vec<u8>> = map.keys().collect();
-        for k in keys {
+/// `clear()`: deletes every entry of a map — except that, as in bpftrace, a `count()` map
+/// without keys is set to zero instead.
+pub fn clear(obj: &Object, def: &MapDef) {
+    let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { return };
+    let keys: Vec<Vec<u8>> = map.keys().collect();
+    let zero_scalar_count = def.value == ValueKind::Count && def.key.is_empty();
+    for k in keys {
+        if zero_scalar_count {
+            let zeros = vec![vec![0u8; def.value.size()]; libbpf_rs::num_possible_cpus().unwrap_or(1)];
+            let _ = map.update_percpu(&k, &zeros, MapFlags::ANY);
+        } else {
             let _ = map.delete(&k);
         }
     }
@@ -104,7 +110,8 @@ fn aggregate(kind: ValueKind, per_cpu: &[Vec<u8>]) -> Option<Value> {
     let ints = |off: usize| per_cpu.iter().map(move |v| read_u64(v.get(off..).unwrap_or(&[])));
     Some(match kind {
         ValueKind::Count => Value::UInt(ints(0).sum()),
-        ValueKind::Sum => Value::Int(ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64))),
+        ValueKind::Sum { signed: true } => Value::Int(ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64))),
+        ValueKind::Sum { signed: false } => Value::UInt(ints(0).fold(0u64, u64::wrapping_add)),
         ValueKind::Avg => Value::Avg {
             sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
             count: ints(8).sum(),

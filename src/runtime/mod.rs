@@ -153,6 +153,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         }
     }
     drain(&shared);
+    apply_clears(&obj, plan, &shared);
     let code = shared.borrow().exit_code.unwrap_or(code);
 
     {
@@ -204,7 +205,7 @@ fn apply_clears(obj: &Object, plan: &Plan, shared: &Rc<RefCell<Shared>>) {
     let clears = std::mem::take(&mut shared.borrow_mut().clears);
     for index in clears {
         if let Some(def) = plan.maps.get(index) {
-            maps::clear(obj, &def.bpf_name);
+            maps::clear(obj, def);
         }
     }
 }

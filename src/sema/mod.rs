@@ -744,8 +744,12 @@ impl<'p> Checker<'p> {
                 if !self.arity(def, args.len(), value.span) {
                     return None;
                 }
-                for a in args {
+                let mut first_signed = true;
+                for (i, a) in args.iter().enumerate() {
                     let t = self.expr(a, scope);
+                    if i == 0 {
+                        first_signed = t.signed();
+                    }
                     if !t.is_int() && t != Type::Error {
                         self.error(
                             Diagnostic::error(format!("`{}()` takes integers", def.name))
@@ -756,7 +760,7 @@ impl<'p> Checker<'p> {
                 }
                 let kind = match def.func {
                     Func::Count => ValueKind::Count,
-                    Func::Sum => ValueKind::Sum,
+                    Func::Sum => ValueKind::Sum { signed: first_signed },
                     Func::Avg => ValueKind::Avg,
                     Func::Min => ValueKind::Min,
                     Func::Max => ValueKind::Max,
@@ -1366,6 +1370,7 @@ fn literal_int(e: &Expr) -> Option<i64> {
 /// The value kind two assignments to one map agree on, if they do.
 fn merge_value(a: ValueKind, b: ValueKind) -> Option<ValueKind> {
     match (a, b) {
+        (ValueKind::Sum { signed: x }, ValueKind::Sum { signed: y }) => Some(ValueKind::Sum { signed: x && y }),
         (ValueKind::Int { signed: x }, ValueKind::Int { signed: y }) => Some(ValueKind::Int { signed: x || y }),
         (ValueKind::Str { len: x }, ValueKind::Str { len: y }) => Some(ValueKind::Str { len: x.max(y) }),
         (a, b) if a == b => Some(a),
