@@ -10,6 +10,8 @@ pub struct Plan {
     pub printfs: Vec<PrintfDef>,
     /// Whether any program reads `elapsed` (the runtime then fills the start time).
     pub uses_elapsed: bool,
+    /// strftime formats of `time()` calls.
+    pub time_formats: Vec<String>,
 }
 
 /// Names of the maps rtrace itself adds to every object.
@@ -90,6 +92,8 @@ pub enum ValueKind {
     Int { signed: bool },
     /// A plain string (`@x = comm`).
     Str { len: u32 },
+    /// A kernel address (`@x = func`), printed as its symbol.
+    Ksym,
     Count,
     /// Printed as unsigned when every summed value is unsigned, as in bpftrace.
     Sum { signed: bool },
@@ -104,7 +108,7 @@ pub enum ValueKind {
 
 impl ValueKind {
     pub fn is_aggregation(&self) -> bool {
-        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. })
+        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym)
     }
     pub fn is_histogram(&self) -> bool {
         matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
@@ -120,6 +124,7 @@ impl ValueKind {
     pub fn name(&self) -> &'static str {
         match self {
             ValueKind::Int { .. } => "integer",
+            ValueKind::Ksym => "kernel symbol",
             ValueKind::Str { .. } => "string",
             ValueKind::Count => "count()",
             ValueKind::Sum { .. } => "sum()",
@@ -152,6 +157,10 @@ pub enum EventKind {
     Exit = 2,
     /// `clear(@m)`; `id` is the map's index.
     Clear = 3,
+    /// `time(fmt)`; `id` indexes `Plan::time_formats`.
+    Time = 4,
+    /// `print(@m)`; `id` is the map's index.
+    PrintMap = 5,
 }
 
 impl EventKind {
@@ -160,6 +169,8 @@ impl EventKind {
             1 => Some(EventKind::Printf),
             2 => Some(EventKind::Exit),
             3 => Some(EventKind::Clear),
+            4 => Some(EventKind::Time),
+            5 => Some(EventKind::PrintMap),
             _ => None,
         }
     }

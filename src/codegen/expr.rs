@@ -280,7 +280,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let arg = |g: &mut Self, f: &mut Func<'ctx>, i: usize| -> Result<IntValue<'ctx>> { g.expr(f, &args[i])?.int() };
         let one = self.i64().const_int(1, false);
         match def.value {
-            ValueKind::Int { .. } => {
+            ValueKind::Int { .. } | ValueKind::Ksym => {
                 let v = self.expr(f, value)?.int()?;
                 let slot = self.slot(f, self.i64().into(), "val")?;
                 self.builder.build_store(slot, v)?;
@@ -396,6 +396,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
             ExprKind::Ident(_) => match self.res(f, e) {
                 Res::Builtin(b) => self.builtin(f, *b)?,
+                Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 _ => return Err(CodegenError("unresolved identifier".into())),
             },
             ExprKind::Var(name) => {
@@ -751,10 +752,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         match self.res(f, e).clone() {
             Res::Printf(id) => {
                 let def = self.checked.plan.printfs[id].clone();
+                // printf(fmt, args…), or print(value) made into a printf of one value.
+                let values = match &e.kind {
+                    ExprKind::Call { name, .. } if name.name == "print" => args,
+                    _ => &args[1..],
+                };
                 let rec = self.buffer(f, def.size as u32, "printf")?;
                 self.store_u32(rec, 0, EventKind::Printf as u32)?;
                 self.store_u32(rec, 4, id as u32)?;
-                for (arg, field) in args[1..].iter().zip(&def.args) {
+                for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
                     match (v, field.kind) {
                         (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym) => self.store_i64(rec, field.offset as u64, i)?,
@@ -790,6 +796,24 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
                 let dead = self.ctx.append_basic_block(f.function, "after_exit");
                 self.builder.position_at_end(dead);
+                Ok(V::Void)
+            }
+            Res::Const(v) => Ok(V::Int(i64.const_int(v, false))),
+            Res::Time(id) => {
+                let rec = self.buffer(f, plan::EVENT_HEADER as u32, "time")?;
+                self.store_u32(rec, 0, EventKind::Time as u32)?;
+                self.store_u32(rec, 4, id as u32)?;
+                self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
+                Ok(V::Void)
+            }
+            Res::Call(F::Print) => {
+                let Res::MapRead(index) = *self.res(f, &args[0]) else {
+                    return Err(CodegenError("print of unresolved map".into()));
+                };
+                let rec = self.buffer(f, plan::EVENT_HEADER as u32, "print")?;
+                self.store_u32(rec, 0, EventKind::PrintMap as u32)?;
+                self.store_u32(rec, 4, index as u32)?;
+                self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
                 Ok(V::Void)
             }
             Res::Call(F::Clear) => {

@@ -357,7 +357,7 @@ fn compare_keys_sorted(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
 /// Order of the raw key bytes (what a C++ `std::map<std::vector<uint8_t>, _>`
 /// gives): integers are little-endian, so they compare lowest byte first;
 /// strings compare bytewise (NUL padding makes a prefix sort first).
-fn compare_keys_raw(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
+pub fn compare_keys_raw(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
     fn raw(part: &KeyPart) -> Vec<u8> {
         match part {
             KeyPart::Int(v) => v.to_le_bytes().to_vec(),

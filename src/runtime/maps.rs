@@ -16,19 +16,31 @@ pub fn print_all(obj: &Object, plan: &Plan, symbols: &mut Symbols) -> String {
     for name in names {
         let Some(def) = plan.maps.iter().find(|m| m.name == name) else { continue };
         let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { continue };
-        let entries = read(&map, def, symbols);
-        if entries.is_empty() {
-            let kind = match def.value {
-                ValueKind::Avg => MapKind::Avg,
-                ValueKind::Hist | ValueKind::Lhist { .. } => MapKind::Hist,
-                _ => MapKind::Plain,
-            };
-            format::write_empty_map(&mut out, kind);
-        } else {
-            format::write_map(&mut out, &def.name, entries);
-        }
+        write(&mut out, def, read(&map, def, symbols));
     }
     out
+}
+
+/// One map as `print(@map)` shows it: the same layout as at exit.
+pub fn print_one(obj: &Object, def: &MapDef, symbols: &mut Symbols) -> String {
+    let mut out = String::new();
+    if let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) {
+        write(&mut out, def, read(&map, def, symbols));
+    }
+    out
+}
+
+fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>) {
+    if entries.is_empty() {
+        let kind = match def.value {
+            ValueKind::Avg => MapKind::Avg,
+            ValueKind::Hist | ValueKind::Lhist { .. } => MapKind::Hist,
+            _ => MapKind::Plain,
+        };
+        format::write_empty_map(out, kind);
+    } else {
+        format::write_map(out, &def.name, entries);
+    }
 }
 
 /// `clear()`: deletes every entry of a map — except that, as in bpftrace, a `count()` map
@@ -87,6 +99,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry>
             let Ok(Some(bytes)) = map.lookup(&key, MapFlags::ANY) else { continue };
             let value = match def.value {
                 ValueKind::Str { .. } => Value::Str(c_string(&bytes)),
+                ValueKind::Ksym => Value::Str(symbols.kernel(read_u64(&bytes))),
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
             };
@@ -102,6 +115,9 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry>
         };
         entries.push(Entry { key: decode_key(def, &key, symbols), value });
     }
+    // Hash order is arbitrary; key order makes ties between equal values come out the same
+    // on every run (bpftrace's own order for such ties varies between runs).
+    entries.sort_by(|a, b| format::compare_keys_raw(&a.key, &b.key));
     entries
 }
 

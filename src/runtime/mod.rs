@@ -79,8 +79,14 @@ pub fn block_signals() -> std::io::Result<OwnedFd> {
 struct Shared {
     out: std::io::BufWriter<std::io::Stdout>,
     exit_code: Option<i32>,
-    clears: Vec<usize>,
+    /// Map operations events asked for, done between ring-buffer reads (they need the object).
+    actions: Vec<MapAction>,
     symbols: symbols::Symbols,
+}
+
+enum MapAction {
+    Clear(usize),
+    Print(usize),
 }
 
 /// Loads, attaches and runs the program until it ends; returns the process exit status.
@@ -102,15 +108,15 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     let shared = Rc::new(RefCell::new(Shared {
         out: std::io::BufWriter::new(std::io::stdout()),
         exit_code: None,
-        clears: Vec::new(),
+        actions: Vec::new(),
         symbols: symbols::Symbols::default(),
     }));
     let events = find_map(&obj, plan::EVENTS_MAP)?;
     let mut rb_builder = RingBufferBuilder::new();
     let cb_shared = shared.clone();
-    let printfs = plan.printfs.clone();
+    let cb_plan = plan.clone();
     rb_builder
-        .add(&events, move |data: &[u8]| handle_event(&printfs, &cb_shared, data))
+        .add(&events, move |data: &[u8]| handle_event(&cb_plan, &cb_shared, data))
         .map_err(|e| RuntimeError::new(format!("cannot set up the ring buffer: {e}")))?;
     let ringbuf = rb_builder.build().map_err(|e| RuntimeError::new(format!("cannot set up the ring buffer: {e}")))?;
 
@@ -126,10 +132,32 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         let _ = s.out.flush();
     }
 
-    let drain = |shared: &Rc<RefCell<Shared>>| {
+    // Reads every pending event, in order: reading stops at an event that needs a map
+    // operation, which is done before reading on.
+    let drain = |shared: &Rc<RefCell<Shared>>| loop {
         let _ = ringbuf.consume();
-        let mut s = shared.borrow_mut();
-        let _ = s.out.flush();
+        let actions = std::mem::take(&mut shared.borrow_mut().actions);
+        let done = actions.is_empty();
+        for action in actions {
+            let mut s = shared.borrow_mut();
+            match action {
+                MapAction::Clear(index) => {
+                    if let Some(def) = plan.maps.get(index) {
+                        maps::clear(&obj, def);
+                    }
+                }
+                MapAction::Print(index) => {
+                    if let Some(def) = plan.maps.get(index) {
+                        let text = maps::print_one(&obj, def, &mut s.symbols);
+                        let _ = s.out.write_all(text.as_bytes());
+                    }
+                }
+            }
+        }
+        if done {
+            let _ = shared.borrow_mut().out.flush();
+            break;
+        }
     };
 
     for (i, p) in plan.probes.iter().enumerate() {
@@ -138,11 +166,10 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         }
     }
     drain(&shared);
-    apply_clears(&obj, plan, &shared);
 
     let only_begin_end = plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End));
     if !only_begin_end && shared.borrow().exit_code.is_none() {
-        event_loop(&obj, plan, &shared, ringbuf.epoll_fd(), signals, &|| drain(&shared))?;
+        event_loop(&shared, ringbuf.epoll_fd(), signals, &|| drain(&shared))?;
     }
 
     // END runs with event processing re-enabled, whatever stopped the loop.
@@ -153,7 +180,6 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         }
     }
     drain(&shared);
-    apply_clears(&obj, plan, &shared);
     let code = shared.borrow().exit_code.unwrap_or(code);
 
     {
@@ -176,7 +202,9 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     Ok(code)
 }
 
-fn handle_event(printfs: &[plan::PrintfDef], shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
+/// Handles one ring-buffer record; returns -1 (stop reading) when a map operation must be
+/// done before the next record.
+fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
     let mut s = shared.borrow_mut();
     if s.exit_code.is_some() {
         // After exit(), other probes' events are dropped, as in bpftrace.
@@ -189,31 +217,48 @@ fn handle_event(printfs: &[plan::PrintfDef], shared: &Rc<RefCell<Shared>>, data:
     let id = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
     match EventKind::from_u32(kind) {
         Some(EventKind::Printf) => {
-            if let Some(def) = printfs.get(id as usize) {
+            if let Some(def) = plan.printfs.get(id as usize) {
                 let text = printf::format(def, data, &mut s.symbols);
                 let _ = s.out.write_all(text.as_bytes());
             }
         }
+        Some(EventKind::Time) => {
+            if let Some(fmt) = plan.time_formats.get(id as usize) {
+                let text = strftime_now(fmt);
+                let _ = s.out.write_all(text.as_bytes());
+            }
+        }
         Some(EventKind::Exit) => s.exit_code = Some(id as i32),
-        Some(EventKind::Clear) => s.clears.push(id as usize),
+        Some(EventKind::Clear) => {
+            s.actions.push(MapAction::Clear(id as usize));
+            return -1;
+        }
+        Some(EventKind::PrintMap) => {
+            s.actions.push(MapAction::Print(id as usize));
+            return -1;
+        }
         None => {}
     }
     0
 }
 
-fn apply_clears(obj: &Object, plan: &Plan, shared: &Rc<RefCell<Shared>>) {
-    let clears = std::mem::take(&mut shared.borrow_mut().clears);
-    for index in clears {
-        if let Some(def) = plan.maps.get(index) {
-            maps::clear(obj, def);
-        }
-    }
+/// The local time formatted by strftime(3).
+fn strftime_now(fmt: &str) -> String {
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else { return String::new() };
+    let mut buf = vec![0u8; 256 + fmt.len() * 4];
+    // SAFETY: time/localtime_r write only into the values we own; strftime writes at most
+    // `buf.len()` bytes into `buf` and returns how many it wrote.
+    let n = unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm)
+    };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 /// Waits for ring-buffer data or a signal, without a timeout, until exit() or a signal.
 fn event_loop(
-    obj: &Object,
-    plan: &Plan,
     shared: &Rc<RefCell<Shared>>,
     rb_fd: i32,
     signals: &OwnedFd,
@@ -235,7 +280,6 @@ fn event_loop(
         }
         if fds[0].revents != 0 {
             drain();
-            apply_clears(obj, plan, shared);
             if shared.borrow().exit_code.is_some() {
                 return Ok(());
             }

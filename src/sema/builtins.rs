@@ -66,6 +66,9 @@ pub enum Func {
     Delete,
     Clear,
     Str,
+    Time,
+    Print,
+    Kaddr,
 }
 
 pub struct FuncDef {
@@ -94,7 +97,38 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "delete", func: Func::Delete, signature: "delete(@map[key])", min_args: 1, max_args: 1, aggregation: false, doc: "delete one map entry" },
     FuncDef { name: "clear", func: Func::Clear, signature: "clear(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "delete every entry of a map" },
     FuncDef { name: "str", func: Func::Str, signature: "str(char *s)", min_args: 1, max_args: 1, aggregation: false, doc: "read a NUL-terminated string" },
+    FuncDef { name: "time", func: Func::Time, signature: "time([string fmt])", min_args: 0, max_args: 1, aggregation: false, doc: "print the current time with strftime's fmt (default \"%H:%M:%S\\n\")" },
+    FuncDef { name: "print", func: Func::Print, signature: "print(@map | value)", min_args: 1, max_args: 1, aggregation: false, doc: "print a map now, as at exit, or one value and a newline" },
+    FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
+
+/// Kernel constants scripts use by name, as bpftrace tools expect from kernel headers.
+pub const CONSTANTS: &[(&str, u64)] = &[
+    ("TASK_RUNNING", 0),
+    ("TASK_INTERRUPTIBLE", 1),
+    ("TASK_UNINTERRUPTIBLE", 2),
+    ("TASK_STOPPED", 4),
+    ("TASK_TRACED", 8),
+    ("EXIT_DEAD", 16),
+    ("EXIT_ZOMBIE", 32),
+    ("TASK_DEAD", 128),
+    ("TASK_WAKEKILL", 256),
+    ("TASK_WAKING", 512),
+    ("TASK_PARKED", 64),
+    ("TASK_NOLOAD", 1024),
+    ("TASK_NEW", 2048),
+    ("AF_UNSPEC", 0),
+    ("AF_UNIX", 1),
+    ("AF_INET", 2),
+    ("AF_INET6", 10),
+    ("AF_NETLINK", 16),
+    ("AF_PACKET", 17),
+    ("PAGE_SIZE", 4096),
+];
+
+pub fn constant(name: &str) -> Option<u64> {
+    CONSTANTS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
 
 pub fn function(name: &str) -> Option<&'static FuncDef> {
     FUNCTIONS.iter().find(|f| f.name == name)

@@ -20,6 +20,16 @@ pub fn traceable_functions(tracefs: Option<&Path>) -> BTreeSet<String> {
         .collect()
 }
 
+/// The address of a kernel symbol, from /proc/kallsyms (as root, real addresses).
+pub fn symbol_address(name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
+    text.lines().find_map(|l| {
+        let mut parts = l.split_whitespace();
+        let (addr, _kind, sym) = (parts.next()?, parts.next()?, parts.next()?);
+        (sym == name).then(|| u64::from_str_radix(addr, 16).ok()).flatten()
+    })
+}
+
 /// The syscall tracepoint that covers a kernel function on a syscall path, if there is one:
 /// `do_sys_open` → `sys_enter_open*`, `__x64_sys_read` → `sys_enter_read`.
 pub fn syscall_tracepoint_for(func: &str) -> Option<String> {

@@ -75,6 +75,10 @@ pub enum Res {
     Printf(usize),
     /// `str()`, reading from user memory when `user`.
     Str { user: bool },
+    /// A constant known at compile time (a kernel constant, `kaddr()`).
+    Const(u64),
+    /// `time()` with plan format `n`.
+    Time(usize),
     Call(Func),
 }
 
@@ -158,7 +162,13 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         .enumerate()
         .map(|(i, inst)| ProbeDef { prog_name: format!("p{i}"), display: inst.display.clone(), attach: inst.attach.clone() })
         .collect();
-    let plan = Plan { probes, maps, printfs: second.printfs, uses_elapsed: second.uses_elapsed };
+    let plan = Plan {
+        probes,
+        maps,
+        printfs: second.printfs,
+        uses_elapsed: second.uses_elapsed,
+        time_formats: second.time_formats,
+    };
     Ok(Checked { plan, progs, warnings: diags })
 }
 
@@ -261,6 +271,7 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                     } else {
                         vec![]
                     };
+                    let mut matches = matches;
                     if matches.is_empty() {
                         let mut d = Diagnostic::error(format!("no kernel function matches `{func}`"))
                             .at(field_span(target_field), "not a traceable kernel function");
@@ -269,8 +280,19 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                                 d = d.help(format!("did you mean `{s}`?"));
                             }
                         }
-                        diags.push(d);
-                        continue;
+                        if !opts.no_attach {
+                            diags.push(d);
+                            continue;
+                        }
+                        // Without attaching, the program can still be checked by the verifier
+                        // (a wildcard that matches nothing leaves nothing to check).
+                        d.severity = crate::diag::Severity::Warning;
+                        if func.contains('*') {
+                            diags.push(d.note("skipped, since nothing is attached"));
+                            continue;
+                        }
+                        diags.push(d.note("checked anyway, since nothing is attached"));
+                        matches.push(func.to_string());
                     }
                     if !opts.no_attach && !crate::features::has_kprobes() {
                         diags.push(no_kprobes(parts[0], func, ap.span));
@@ -330,13 +352,29 @@ fn expand_tracepoint(root: &std::path::Path, cat: &str, event: &str) -> Vec<(Str
 
 /// Shell-style matching with `*` only.
 pub fn glob(pattern: &str, s: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == s,
-        Some((head, tail)) => {
-            let Some(rest) = s.strip_prefix(head) else { return false };
-            (0..=rest.len()).filter(|&i| rest.is_char_boundary(i)).any(|i| glob(tail, &rest[i..]))
+    // Iterative, backtracking only to the last `*`: O(len(pattern) * len(s)); the recursive
+    // version was exponential in the number of `*`s (a hang found by fuzz/). Bytes suffice: `*`
+    // is ASCII and a literal UTF-8 sequence only matches at a character boundary.
+    let (p, s) = (pattern.as_bytes(), s.as_bytes());
+    let (mut pi, mut si) = (0, 0);
+    // After the last `*` seen: where the pattern resumes, and where in `s` that was tried.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            pi += 1;
+            star = Some((pi, si));
+        } else if pi < p.len() && p[pi] == s[si] {
+            pi += 1;
+            si += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
         }
     }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 fn unknown_tracepoint(root: &std::path::Path, cat: &str, event: &str, cat_span: Span, ev_span: Span) -> Diagnostic {
@@ -429,6 +467,7 @@ struct Checker<'p> {
     final_pass: bool,
     diags: Vec<Diagnostic>,
     printfs: Vec<PrintfDef>,
+    time_formats: Vec<String>,
     uses_elapsed: bool,
 }
 
@@ -443,7 +482,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), uses_elapsed: false }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false }
     }
 
     fn error(&mut self, d: Diagnostic) {
@@ -776,6 +815,7 @@ impl<'p> Checker<'p> {
             Type::Int { signed } => Some(ValueKind::Int { signed }),
             Type::Ptr { .. } => Some(ValueKind::Int { signed: false }),
             Type::Str { len } => Some(ValueKind::Str { len }),
+            Type::Ksym => Some(ValueKind::Ksym),
             Type::Error => None,
             t => {
                 self.error(
@@ -995,6 +1035,9 @@ impl<'p> Checker<'p> {
     }
 
     fn ident(&mut self, e: &Expr, name: &str, scope: &mut Scope) -> Type {
+        if let Some(v) = builtins::constant(name) {
+            return self.set(scope, e, Type::Int { signed: false }, Res::Const(v));
+        }
         let Some(b) = builtins::builtin(name) else {
             let mut d = Diagnostic::error(format!("unknown identifier `{name}`")).at(e.span, "not a builtin");
             let names = builtins::BUILTINS.iter().map(|b| b.name);
@@ -1093,6 +1136,7 @@ impl<'p> Checker<'p> {
         let ty = match info.value {
             ValueKind::Int { signed } => Type::Int { signed },
             ValueKind::Str { len } => Type::Str { len },
+            ValueKind::Ksym => Type::Ksym,
             agg => {
                 self.error(
                     Diagnostic::error(format!("reading a {} map inside a probe is not supported yet", agg.name()))
@@ -1172,6 +1216,78 @@ impl<'p> Checker<'p> {
                 }
                 scope.exprs[arg.id as usize] = Some(ExprInfo { ty: Type::Void, res: Res::MapRead(index) });
                 self.set(scope, e, Type::Void, Res::Call(def.func))
+            }
+            Func::Time => {
+                let fmt = match args.first().map(|a| &a.kind) {
+                    None => "%H:%M:%S\n".to_string(),
+                    Some(ExprKind::Str(s)) => s.clone(),
+                    Some(_) => {
+                        self.error(Diagnostic::error("`time()` takes a string literal").at(args[0].span, "not a string literal"));
+                        return Type::Error;
+                    }
+                };
+                let mut id = 0;
+                if self.final_pass {
+                    id = self.time_formats.len();
+                    self.time_formats.push(fmt);
+                }
+                self.set(scope, e, Type::Void, Res::Time(id))
+            }
+            Func::Kaddr => {
+                let ExprKind::Str(sym) = &args[0].kind else {
+                    self.error(Diagnostic::error("`kaddr()` takes a string literal").at(args[0].span, "not a string literal"));
+                    return Type::Error;
+                };
+                let addr = if self.final_pass { kernel::symbol_address(sym) } else { Some(0) };
+                match addr {
+                    Some(a) => self.set(scope, e, Type::Int { signed: false }, Res::Const(a)),
+                    None => {
+                        self.error(
+                            Diagnostic::error(format!("no kernel symbol `{sym}`")).at(args[0].span, "not in /proc/kallsyms"),
+                        );
+                        Type::Error
+                    }
+                }
+            }
+            Func::Print => {
+                let arg = &args[0];
+                if let ExprKind::Map(map) = &arg.kind {
+                    if map.keys.is_empty() {
+                        let Some((index, _)) = self.maps.get(&map.name) else {
+                            self.error(
+                                Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"),
+                            );
+                            return Type::Error;
+                        };
+                        scope.exprs[arg.id as usize] = Some(ExprInfo { ty: Type::Void, res: Res::MapRead(index) });
+                        return self.set(scope, e, Type::Void, Res::Call(Func::Print));
+                    }
+                }
+                // print(value): the value and a newline, as a printf.
+                let t = self.expr(arg, scope);
+                let kind = match t {
+                    Type::Str { len } => ArgKind::Str { len },
+                    Type::Ksym => ArgKind::Ksym,
+                    t if t.is_int() => ArgKind::Int { signed: t.signed() },
+                    Type::Error => return Type::Error,
+                    other => {
+                        self.error(Diagnostic::error(format!("cannot print {}", other.describe())).at(arg.span, "no value"));
+                        return Type::Error;
+                    }
+                };
+                let conv = if matches!(kind, ArgKind::Int { .. }) { 'd' } else { 's' };
+                let spec = FmtSpec { conv, int_bits: 64, ..FmtSpec::default() };
+                let size = plan::EVENT_HEADER + kind.size().next_multiple_of(8);
+                let mut id = 0;
+                if self.final_pass {
+                    id = self.printfs.len();
+                    self.printfs.push(PrintfDef {
+                        segments: vec![FmtSegment::Conv { spec, arg: 0 }, FmtSegment::Lit("\n".into())],
+                        args: vec![ArgField { offset: plan::EVENT_HEADER, kind }],
+                        size,
+                    });
+                }
+                self.set(scope, e, Type::Void, Res::Printf(id))
             }
             Func::Str => {
                 let t = self.expr(&args[0], scope);
