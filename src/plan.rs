@@ -40,6 +40,18 @@ pub enum Attach {
     Interval { period_ns: u64 },
     /// `kprobe:FUNC[+OFFSET]` or, with `ret`, `kretprobe:FUNC`.
     Kprobe { func: String, offset: u64, ret: bool },
+    /// `uprobe:PATH:FUNC[+OFFSET]` or `uretprobe:PATH:FUNC`; `offset` is the file offset of
+    /// the probed instruction.
+    Uprobe { path: String, func: String, offset: u64, ret: bool },
+    /// A perf event sampled on every CPU: `profile:hz:99`, `software:page-faults:100`, …
+    Perf { event: PerfEvent, period: u64, frequency: bool },
+}
+
+/// A perf event (`perf_event_attr`'s `type` and `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerfEvent {
+    pub type_: u32,
+    pub config: u64,
 }
 
 /// A user map (`@name`).

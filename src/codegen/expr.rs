@@ -385,18 +385,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let i64 = self.i64();
         Ok(match &e.kind {
             ExprKind::Int(n) => V::Int(i64.const_int(*n, false)),
-            ExprKind::Str(s) => {
-                let len = s.len() as u32 + 1;
-                let buf = self.buffer(f, len, "lit")?;
-                for (i, byte) in s.bytes().enumerate() {
-                    let at = self.offset(buf, i as u64)?;
-                    self.builder.build_store(at, self.ctx.i8_type().const_int(byte as u64, false))?;
-                }
-                V::Str(buf, len)
-            }
+            ExprKind::Str(s) => self.string_literal(f, s)?,
             ExprKind::Ident(_) => match self.res(f, e) {
                 Res::Builtin(b) => self.builtin(f, *b)?,
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
+                Res::ConstStr(s) => self.string_literal(f, s)?,
                 _ => return Err(CodegenError("unresolved identifier".into())),
             },
             ExprKind::Var(name) => {
@@ -487,6 +480,16 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             | ExprKind::AddrOf(_)
             | ExprKind::Offsetof { .. } => return Err(CodegenError("unsupported expression reached codegen".into())),
         })
+    }
+
+    fn string_literal(&mut self, f: &mut Func<'ctx>, s: &str) -> Result<V<'ctx>> {
+        let len = s.len() as u32 + 1;
+        let buf = self.buffer(f, len, "lit")?;
+        for (i, byte) in s.bytes().enumerate() {
+            let at = self.offset(buf, i as u64)?;
+            self.builder.build_store(at, self.ctx.i8_type().const_int(byte as u64, false))?;
+        }
+        Ok(V::Str(buf, len))
     }
 
     fn arith(&self, op: BinOp, l: IntValue<'ctx>, r: IntValue<'ctx>, signed: bool) -> Result<IntValue<'ctx>> {

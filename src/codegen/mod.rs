@@ -220,5 +220,9 @@ fn section(attach: &Attach) -> String {
         Attach::Kprobe { func, ret: true, .. } => format!("kretprobe/{func}"),
         Attach::Kprobe { func, offset: 0, .. } => format!("kprobe/{func}"),
         Attach::Kprobe { func, offset, .. } => format!("kprobe/{func}+0x{offset:x}"),
+        // Attached by file offset at run time.
+        Attach::Uprobe { ret: false, .. } => "uprobe".into(),
+        Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
+        Attach::Perf { .. } => "perf_event".into(),
     }
 }

@@ -183,6 +183,9 @@ pub struct LexError {
     pub kind: LexErrorKind,
 }
 
+/// The most tokens one use of a `#define` may expand to (see `Lexer::expand_define`).
+pub const MAX_EXPANSION: usize = 10_000;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum LexErrorKind {
     UnexpectedChar(char),
@@ -191,6 +194,9 @@ pub enum LexErrorKind {
     BadEscape(char),
     IntTooLarge,
     UnterminatedDefinition,
+    /// A use of a `#define` whose expansion (through other `#define`s) runs past
+    /// `MAX_EXPANSION` tokens.
+    DefineTooLarge,
 }
 
 impl LexError {
@@ -212,6 +218,9 @@ impl LexError {
             LexErrorKind::IntTooLarge => {
                 Diagnostic::error("integer literal too large").at(self.span, "does not fit in 64 bits")
             }
+            LexErrorKind::DefineTooLarge => Diagnostic::error("`#define` expansion too large")
+                .at(self.span, format!("expands to more than {MAX_EXPANSION} tokens"))
+                .note("`#define`s that use other `#define`s several times grow exponentially"),
         }
     }
 }
@@ -497,7 +506,8 @@ impl<'a> Lexer<'a> {
             RawTok::Ident => match keyword(text) {
                 Some(t) => t,
                 None => {
-                    if let Some(tokens) = self.expand_define(text, start, end, 0) {
+                    let mut budget = MAX_EXPANSION;
+                    if let Some(tokens) = self.expand_define(text, start, end, 0, &mut budget) {
                         self.pending.extend(tokens);
                         return self.next();
                     }
@@ -620,16 +630,26 @@ impl<'a> Lexer<'a> {
     }
 
     /// The tokens of `name`'s `#define` value, each with the span of the use of `name`.
-    fn expand_define(&self, name: &str, start: usize, end: usize, depth: u32) -> Option<Vec<Spanned<'a>>> {
+    /// `budget` bounds the tokens visited, nested `#define`s included: without it a few
+    /// lines of `#define A B B B …` take exponential time and memory (found by fuzz/).
+    fn expand_define(&self, name: &str, start: usize, end: usize, depth: u32, budget: &mut usize) -> Option<Vec<Spanned<'a>>> {
         let defines = self.defines?;
         let define = defines.get(name)?;
         let mut inner = Lexer::new(&define.value);
         inner.mode = Mode::Body { angle: false, depth: 0, stmt_start: false };
         let mut out = Vec::new();
         for t in inner {
+            if *budget == 0 {
+                break;
+            }
+            *budget -= 1;
+            if *budget == 0 {
+                out.push(Err(LexError { span: Span::new(start, end), kind: LexErrorKind::DefineTooLarge }));
+                break;
+            }
             match t {
                 Ok((_, Tok::Ident(n), _)) if depth < 8 && defines.contains_key(n) => {
-                    out.extend(self.expand_define(n, start, end, depth + 1)?)
+                    out.extend(self.expand_define(n, start, end, depth + 1, budget)?)
                 }
                 Ok((_, tok, _)) => out.push(Ok((start, tok, end))),
                 Err(mut e) => {

@@ -388,22 +388,54 @@ fn run_once(obj: &Object, plan: &Plan, index: usize) -> Result<()> {
 fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
     let mut links = Vec::new();
     for def in &plan.probes {
-        let link = match &def.attach {
-            Attach::Begin | Attach::End => continue,
-            Attach::Tracepoint { category, event } => program(obj, &def.prog_name)?
-                .attach_tracepoint(libbpf_rs::TracepointCategory::Custom(category.clone()), event),
+        let failed = |e: &dyn std::fmt::Display| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display));
+        let prog = || program(obj, &def.prog_name);
+        match &def.attach {
+            Attach::Begin | Attach::End => {}
+            Attach::Tracepoint { category, event } => links.push(
+                prog()?
+                    .attach_tracepoint(libbpf_rs::TracepointCategory::Custom(category.clone()), event)
+                    .map_err(|e| failed(&e))?,
+            ),
             // libbpf attaches kprobes by the program's section, `kprobe/FUNC+OFFSET`.
-            Attach::Kprobe { .. } => program(obj, &def.prog_name)?.attach(),
-            Attach::Interval { period_ns } => {
-                let fd = perf_timer(*period_ns)
-                    .map_err(|e| RuntimeError::new(format!("cannot create the timer for `{}`: {e}", def.display)))?;
-                // libbpf's link takes the descriptor and closes it on detach.
-                program(obj, &def.prog_name)?.attach_perf_event(fd.into_raw_fd())
+            Attach::Kprobe { .. } => links.push(prog()?.attach().map_err(|e| failed(&e))?),
+            Attach::Uprobe { path, offset, ret, .. } => {
+                links.push(prog()?.attach_uprobe(*ret, -1, path, *offset as usize).map_err(|e| failed(&e))?)
             }
-        };
-        links.push(link.map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?);
+            Attach::Interval { period_ns } => {
+                let event = plan::PerfEvent { type_: PERF_TYPE_SOFTWARE, config: PERF_COUNT_SW_CPU_CLOCK };
+                let fd = perf_event(event, *period_ns, false, 0).map_err(|e| failed(&e))?;
+                // libbpf's link takes the descriptor and closes it on detach.
+                links.push(prog()?.attach_perf_event(fd.into_raw_fd()).map_err(|e| failed(&e))?);
+            }
+            Attach::Perf { event, period, frequency } => {
+                for cpu in online_cpus() {
+                    let fd = perf_event(*event, *period, *frequency, cpu).map_err(|e| {
+                        if e.raw_os_error() == Some(libc::ENOENT) && event.type_ == PERF_TYPE_HARDWARE {
+                            failed(&"this machine has no hardware performance counters (no PMU); use a `software:` or `profile:` probe")
+                        } else {
+                            failed(&e)
+                        }
+                    })?;
+                    links.push(prog()?.attach_perf_event(fd.into_raw_fd()).map_err(|e| failed(&e))?);
+                }
+            }
+        }
     }
     Ok(links)
+}
+
+/// The CPUs that are online, from /sys/devices/system/cpu/online (`0-3,5`).
+fn online_cpus() -> Vec<i32> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
+    let mut cpus = Vec::new();
+    for range in text.trim().split(',') {
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(a), Ok(b)) = (a.parse::<i32>(), b.parse::<i32>()) {
+            cpus.extend(a..=b);
+        }
+    }
+    cpus
 }
 
 /// `struct perf_event_attr` as of PERF_ATTR_SIZE_VER0 (64 bytes), enough for a timer.
@@ -422,23 +454,28 @@ struct PerfEventAttr {
     config1: u64,
 }
 
+const PERF_TYPE_HARDWARE: u32 = 0;
 const PERF_TYPE_SOFTWARE: u32 = 1;
 const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+/// `perf_event_attr.freq`: `sample_period` is a frequency in Hz.
+const ATTR_FLAG_FREQ: u64 = 1 << 10;
 
-/// A CPU-clock perf event on CPU 0 that fires every `period_ns` (bpftrace's `interval`).
-fn perf_timer(period_ns: u64) -> std::io::Result<OwnedFd> {
+/// A perf event on `cpu` that runs the attached program every `period` events (or
+/// `period` times a second, with `frequency`).
+fn perf_event(event: plan::PerfEvent, period: u64, frequency: bool, cpu: i32) -> std::io::Result<OwnedFd> {
     let attr = PerfEventAttr {
-        type_: PERF_TYPE_SOFTWARE,
+        type_: event.type_,
         size: std::mem::size_of::<PerfEventAttr>() as u32,
-        config: PERF_COUNT_SW_CPU_CLOCK,
-        sample_period: period_ns,
+        config: event.config,
+        sample_period: period,
+        flags: if frequency { ATTR_FLAG_FREQ } else { 0 },
         ..Default::default()
     };
     // SAFETY: perf_event_open reads `attr` (valid, sized by its `size` field) and returns a new
     // descriptor that we take ownership of.
     let fd = unsafe {
-        libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, -1i32, 0i32, -1i32, PERF_FLAG_FD_CLOEXEC)
+        libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, -1i32, cpu, -1i32, PERF_FLAG_FD_CLOEXEC)
     };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
@@ -446,7 +483,6 @@ fn perf_timer(period_ns: u64) -> std::io::Result<OwnedFd> {
     // SAFETY: the kernel just returned this descriptor to us.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

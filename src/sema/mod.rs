@@ -3,6 +3,7 @@
 //! probes) that codegen and the runtime share. Sema emits no code.
 
 pub mod builtins;
+mod elf;
 pub mod kernel;
 pub mod tracefs;
 
@@ -77,6 +78,8 @@ pub enum Res {
     Str { user: bool },
     /// A constant known at compile time (a kernel constant, `kaddr()`).
     Const(u64),
+    /// A string known at compile time (`func` in a uprobe).
+    ConstStr(String),
     /// `time()` with plan format `n`.
     Time(usize),
     Call(Func),
@@ -194,6 +197,7 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
     let mut out = Vec::new();
     let mut tracefs_root: Option<Result<PathBuf, String>> = None;
     let mut functions: Option<std::collections::BTreeSet<String>> = None;
+    let mut elf_functions: HashMap<PathBuf, std::collections::BTreeMap<String, u64>> = HashMap::new();
     for (pi, probe) in program.probes.iter().enumerate() {
         for ap in &probe.attach_points {
             let text = ap.text.as_str();
@@ -302,6 +306,74 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                         push(Attach::Kprobe { func: f, offset, ret }, None);
                     }
                 }
+                "uprobe" | "u" | "uretprobe" | "ur" => {
+                    let ret = parts[0].starts_with("ur");
+                    if parts.len() != 3 || parts[1].is_empty() || parts[2].is_empty() {
+                        diags.push(
+                            Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
+                                .at(ap.span, format!("expected `{}:BINARY:FUNCTION`", parts[0])),
+                        );
+                        continue;
+                    }
+                    let Some(path) = elf::resolve(parts[1]) else {
+                        diags.push(
+                            Diagnostic::error(format!("cannot find the binary `{}`", parts[1]))
+                                .at(field_span(1), "no such file or library")
+                                .help("give a path (`/usr/bin/bash`) or a library name (`libc`)"),
+                        );
+                        continue;
+                    };
+                    let (func, extra) = match parts[2].split_once('+') {
+                        Some((f, off)) => match parse_offset(off) {
+                            Some(o) if !ret => (f, o),
+                            _ => {
+                                diags.push(
+                                    Diagnostic::error(format!("invalid offset in `{text}`"))
+                                        .at(field_span(2), "expected FUNCTION+OFFSET with a number")
+                                        .note("uretprobes take no offset"),
+                                );
+                                continue;
+                            }
+                        },
+                        None => (parts[2], 0),
+                    };
+                    if !elf_functions.contains_key(&path) {
+                        match elf::functions(&path) {
+                            Ok(f) => {
+                                elf_functions.insert(path.clone(), f);
+                            }
+                            Err(e) => {
+                                diags.push(
+                                    Diagnostic::error(format!("cannot read the symbols of `{}`: {e}", path.display()))
+                                        .at(field_span(1), "here"),
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                    let known = &elf_functions[&path];
+                    let matches: Vec<(&String, &u64)> = known.iter().filter(|(name, _)| glob(func, name)).collect();
+                    if matches.is_empty() {
+                        let mut d = Diagnostic::error(format!("no function matches `{func}` in `{}`", path.display()))
+                            .at(field_span(2), "not a function of that binary");
+                        if let Some(s) = did_you_mean(func, known.keys().map(String::as_str)) {
+                            d = d.help(format!("did you mean `{s}`?"));
+                        }
+                        diags.push(d);
+                        continue;
+                    }
+                    let path_text = path.display().to_string();
+                    for (name, off) in matches {
+                        let attach = Attach::Uprobe { path: path_text.clone(), func: name.clone(), offset: off + extra, ret };
+                        push(attach, None);
+                    }
+                }
+                "profile" | "p" | "software" | "s" | "hardware" | "h" => match perf_probe(&parts) {
+                    Ok(attach) => push(attach, None),
+                    Err(help) => diags.push(
+                        Diagnostic::error(format!("invalid {} probe `{text}`", parts[0])).at(ap.span, "cannot read this").help(help),
+                    ),
+                },
                 "interval" | "i" => match interval_ns(&parts) {
                     Some(ns) => push(Attach::Interval { period_ns: ns }, None),
                     None => diags.push(
@@ -316,7 +388,7 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                     let d = if known {
                         Diagnostic::error(format!("`{other}` probes are not supported by rtrace yet"))
                             .at(field_span(0), "not supported yet")
-                            .help("rtrace runs BEGIN, END, tracepoint, interval, kprobe and kretprobe probes so far")
+                            .help("rtrace runs BEGIN, END, tracepoint, interval, profile, software, hardware, kprobe, kretprobe, uprobe and uretprobe probes so far")
                     } else {
                         let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(field_span(0), "unknown probe type");
                         match did_you_mean(other, PROVIDERS.iter().copied()) {
@@ -409,6 +481,75 @@ fn no_kprobes(provider: &str, func: &str, span: Span) -> Diagnostic {
         d = d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls"));
     }
     d.note("`rtrace --info` lists what this kernel supports; `--dry-run --no-attach` still checks the program")
+}
+
+/// `profile:hz:N`, `profile:s|ms|us:N`, `software:EVENT[:COUNT]`, `hardware:EVENT[:COUNT]`.
+fn perf_probe(parts: &[&str]) -> Result<Attach, String> {
+    use plan::PerfEvent;
+    const SOFTWARE: u32 = 1;
+    const HARDWARE: u32 = 0;
+    const CPU_CLOCK: u64 = 0;
+    match parts[0] {
+        "profile" | "p" => {
+            let help = "write `profile:hz:N` or `profile:s|ms|us:N`, e.g. `profile:hz:99`";
+            if parts.len() != 3 {
+                return Err(help.into());
+            }
+            let n: u64 = parts[2].parse().ok().filter(|&n| n > 0).ok_or(help)?;
+            let event = PerfEvent { type_: SOFTWARE, config: CPU_CLOCK };
+            let (period, frequency) = match parts[1] {
+                "hz" => (n, true),
+                "s" => (n * 1_000_000_000, false),
+                "ms" => (n * 1_000_000, false),
+                "us" => (n * 1_000, false),
+                _ => return Err(help.into()),
+            };
+            Ok(Attach::Perf { event, period, frequency })
+        }
+        kind => {
+            let software = kind.starts_with('s');
+            let table: &[(&[&str], u64, u64)] = if software {
+                &[
+                    (&["cpu-clock", "cpu"], 0, 1_000_000),
+                    (&["task-clock"], 1, 1_000_000),
+                    (&["page-faults", "faults"], 2, 100),
+                    (&["context-switches", "cs"], 3, 1_000),
+                    (&["cpu-migrations"], 4, 1),
+                    (&["minor-faults"], 5, 100),
+                    (&["major-faults"], 6, 1),
+                    (&["alignment-faults"], 7, 1),
+                    (&["emulation-faults"], 8, 1),
+                    (&["dummy"], 9, 1),
+                    (&["bpf-output"], 10, 1),
+                ]
+            } else {
+                &[
+                    (&["cpu-cycles", "cycles"], 0, 1_000_000),
+                    (&["instructions"], 1, 1_000_000),
+                    (&["cache-references"], 2, 1_000_000),
+                    (&["cache-misses"], 3, 1_000_000),
+                    (&["branch-instructions", "branches"], 4, 100_000),
+                    (&["branch-misses"], 5, 100_000),
+                    (&["bus-cycles"], 6, 100_000),
+                    (&["frontend-stalls"], 7, 1_000_000),
+                    (&["backend-stalls"], 8, 1_000_000),
+                    (&["ref-cycles"], 9, 1_000_000),
+                ]
+            };
+            let names: Vec<&str> = table.iter().flat_map(|(n, _, _)| n.iter().copied()).collect();
+            let help = format!("the events are: {}", names.join(", "));
+            if !(2..=3).contains(&parts.len()) {
+                return Err(help);
+            }
+            let (_, config, default) = table.iter().find(|(n, _, _)| n.contains(&parts[1])).ok_or(help.clone())?;
+            let period = match parts.get(2) {
+                Some(c) => c.parse().ok().filter(|&n: &u64| n > 0).ok_or(help)?,
+                None => *default,
+            };
+            let event = PerfEvent { type_: if software { SOFTWARE } else { HARDWARE }, config: *config };
+            Ok(Attach::Perf { event, period, frequency: false })
+        }
+    }
 }
 
 fn interval_ns(parts: &[&str]) -> Option<u64> {
@@ -1078,13 +1219,13 @@ impl<'p> Checker<'p> {
             }
             Builtin::Arg(_) | Builtin::Retval | Builtin::FuncName => {
                 let kprobe = match &scope.inst.attach {
-                    Attach::Kprobe { ret, .. } => Some(*ret),
+                    Attach::Kprobe { ret, .. } | Attach::Uprobe { ret, .. } => Some(*ret),
                     _ => None,
                 };
                 let (ok, needs) = match b {
-                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe"),
-                    Builtin::Retval => (kprobe == Some(true), "kretprobe"),
-                    _ => (kprobe.is_some(), "kprobe or kretprobe"),
+                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe and uprobe"),
+                    Builtin::Retval => (kprobe == Some(true), "kretprobe and uretprobe"),
+                    _ => (kprobe.is_some(), "kprobe and uprobe"),
                 };
                 if !ok {
                     let mut d = Diagnostic::error(format!("`{name}` is only available in {needs} probes"))
@@ -1099,9 +1240,13 @@ impl<'p> Checker<'p> {
                     self.error(d);
                     return Type::Error;
                 }
-                match b {
-                    Builtin::Retval => Type::Int { signed: true },
-                    Builtin::FuncName => Type::Ksym,
+                match (b, &scope.inst.attach) {
+                    (Builtin::Retval, _) => Type::Int { signed: true },
+                    // A uprobe's program serves one function: its name is a constant.
+                    (Builtin::FuncName, Attach::Uprobe { func, .. }) => {
+                        return self.set(scope, e, Type::Str { len: func.len() as u32 + 1 }, Res::ConstStr(func.clone()));
+                    }
+                    (Builtin::FuncName, _) => Type::Ksym,
                     _ => Type::Int { signed: false },
                 }
             }
@@ -1291,9 +1436,12 @@ impl<'p> Checker<'p> {
             }
             Func::Str => {
                 let t = self.expr(&args[0], scope);
+                // Pointers know their address space; plain integers take the probe's
+                // (user memory in uprobes, as in bpftrace).
+                let in_uprobe = matches!(scope.inst.attach, Attach::Uprobe { .. });
                 let res = match t {
                     Type::Ptr { user } => Res::Str { user },
-                    Type::Int { .. } => Res::Str { user: false },
+                    Type::Int { .. } => Res::Str { user: in_uprobe },
                     Type::Str { len } => return self.set(scope, e, Type::Str { len }, Res::Plain),
                     Type::Error => return Type::Error,
                     other => {

@@ -1,0 +1,72 @@
+//! User-space binaries for uprobes: finding a library by its short name (`libc`), and the
+//! functions an ELF file defines, with their file offsets (through blazesym's inspector).
+
+use blazesym::inspect::source::{Elf, Source};
+use blazesym::inspect::Inspector;
+use blazesym::SymType;
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+const LIBRARY_DIRS: &[&str] = &[
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+    "/usr/local/lib",
+];
+
+/// The file a uprobe target names: a path as given, or a library's short name (`libc`,
+/// `libc.so.6`) searched in the usual library directories, or a program on `$PATH`.
+pub fn resolve(target: &str) -> Option<PathBuf> {
+    if target.contains('/') {
+        let p = Path::new(target);
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let stem = if target.starts_with("lib") { target.to_string() } else { format!("lib{target}") };
+    for dir in LIBRARY_DIRS {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let mut names: Vec<String> = entries.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+        names.sort();
+        // `libc.so` is often a linker script; the ELF file is `libc.so.6`.
+        let found = names
+            .iter()
+            .filter(|n| **n == stem || n.starts_with(&format!("{stem}.so")))
+            .map(|n| Path::new(dir).join(n))
+            .find(|p| is_elf(p));
+        if found.is_some() {
+            return found;
+        }
+    }
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(target))
+        .find(|p| p.is_file())
+}
+
+fn is_elf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == *b"\x7fELF"
+}
+
+/// The functions `path` defines (name → file offset), from its symbol tables.
+pub fn functions(path: &Path) -> Result<BTreeMap<String, u64>, String> {
+    let inspector = Inspector::new();
+    let src = Source::Elf(Elf { debug_syms: false, ..Elf::new(path) });
+    let mut out = BTreeMap::new();
+    inspector
+        .for_each(&src, |sym| {
+            if sym.sym_type == SymType::Function && sym.addr != 0 {
+                if let Some(off) = sym.file_offset {
+                    out.entry(sym.name.to_string()).or_insert(off);
+                }
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
