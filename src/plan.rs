@@ -12,7 +12,14 @@ pub struct Plan {
     pub uses_elapsed: bool,
     /// strftime formats of `time()` calls.
     pub time_formats: Vec<String>,
+    /// Whether any program records `kstack` (the object then has the stack map).
+    pub uses_kstack: bool,
 }
+
+/// The stack-trace map `kstack` ids index.
+pub const KSTACKS_MAP: &str = "rt_kstacks";
+/// Frames kept per stack (the kernel's PERF_MAX_STACK_DEPTH).
+pub const STACK_DEPTH: u32 = 127;
 
 /// Names of the maps rtrace itself adds to every object.
 pub const EVENTS_MAP: &str = "rt_events";
@@ -87,12 +94,14 @@ pub enum KeyField {
     Str { len: u32 },
     /// A kernel address, printed as its symbol.
     Ksym,
+    /// A `kstack` id in the stack map, printed as the stack's frames.
+    Kstack,
 }
 
 impl KeyField {
     pub fn size(&self) -> usize {
         match self {
-            KeyField::Int { .. } | KeyField::Ksym => 8,
+            KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack => 8,
             KeyField::Str { len } => *len as usize,
         }
     }
@@ -171,7 +180,8 @@ pub enum EventKind {
     Clear = 3,
     /// `time(fmt)`; `id` indexes `Plan::time_formats`.
     Time = 4,
-    /// `print(@m)`; `id` is the map's index.
+    /// `print(@m[, top[, div]])`; `id` is the map's index; two u64 follow: top and div
+    /// (0 when not given).
     PrintMap = 5,
 }
 
@@ -233,12 +243,14 @@ pub enum ArgKind {
     Str { len: u32 },
     /// A kernel address (8 bytes), printed with `%s` as its symbol.
     Ksym,
+    /// A `kstack` id (8 bytes), printed as the stack's frames.
+    Kstack,
 }
 
 impl ArgKind {
     pub fn size(&self) -> usize {
         match self {
-            ArgKind::Int { .. } | ArgKind::Ksym => 8,
+            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack => 8,
             ArgKind::Str { len } => *len as usize,
         }
     }

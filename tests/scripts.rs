@@ -34,7 +34,8 @@
 //!
 //! rtrace runs with `NO_COLOR=1` and `__BPFTRACE_NOTIFY_PROBES_ATTACHED=1`; it then
 //! prints the line `__BPFTRACE_NOTIFY_PROBES_ATTACHED` once every probe is attached.
-//! That line starts the `run` command and is removed before outputs are compared.
+//! That line starts the `run` command (which gets rtrace's pid in `RTRACE_PID`)
+//! and is removed before outputs are compared.
 //! The runner prints one line per case, then the details of each failure, then
 //! `scripts: N passed, N failed, N skipped`, and exits 1 if any case failed.
 
@@ -375,7 +376,7 @@ fn execute(
         if !triggered && attached.load(Ordering::SeqCst) {
             triggered = true;
             if let Some(run) = &case.run {
-                match run_workload(run, deadline, tmp) {
+                match run_workload(run, child.id(), deadline, tmp) {
                     Ok(note) => notes.push(note),
                     Err(problem) => problems.push(problem),
                 }
@@ -434,15 +435,17 @@ fn read_stream(
     })
 }
 
-/// Runs the `run` command with `sh -c` in its own process group. Returns a note
-/// with its status and output, or a problem if it outlived the deadline.
-fn run_workload(run: &str, deadline: Instant, tmp: &Path) -> Result<String, String> {
+/// Runs the `run` command with `sh -c` in its own process group, with rtrace's
+/// pid in `RTRACE_PID`. Returns a note with its status and output, or a problem
+/// if it outlived the deadline.
+fn run_workload(run: &str, pid: u32, deadline: Instant, tmp: &Path) -> Result<String, String> {
     let out_path = tmp.join("run.out");
     let start = |out: File| -> std::io::Result<Child> {
         let err = out.try_clone()?;
         Command::new("sh")
             .arg("-c")
             .arg(run)
+            .env("RTRACE_PID", pid.to_string())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

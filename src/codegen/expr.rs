@@ -256,7 +256,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         for (k, field) in map.keys.iter().zip(def.key.clone()) {
             let v = self.expr(f, k)?;
             match (v, field) {
-                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym) => self.store_i64(buf, offset, i)?,
+                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack) => self.store_i64(buf, offset, i)?,
                 (V::Str(p, n), KeyField::Str { len }) => {
                     let at = self.offset(buf, offset)?;
                     self.copy(at, p, n.min(len))?;
@@ -645,6 +645,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::Arg(n) => self.load_i64(f.ctx_ptr, PT_REGS_ARGS[n as usize])?,
             Builtin::Retval => self.load_i64(f.ctx_ptr, PT_REGS_AX)?,
             Builtin::FuncName => self.call_helper(id::GET_FUNC_IP, &[f.ctx_ptr.into()])?,
+            Builtin::Curtask => self.call_helper(id::GET_CURRENT_TASK, &[])?,
+            Builtin::Kstack => {
+                let map = self.kstacks.ok_or_else(|| CodegenError("no stack map".into()))?;
+                let flags = i64.const_zero();
+                self.call_helper(id::GET_STACKID, &[f.ctx_ptr.into(), map.as_pointer_value().into(), flags.into()])?
+            }
+            Builtin::Probe => return Err(CodegenError("`probe` is a constant".into())),
         }))
     }
 
@@ -766,7 +773,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
                     match (v, field.kind) {
-                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym) => self.store_i64(rec, field.offset as u64, i)?,
+                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack) => {
+                            self.store_i64(rec, field.offset as u64, i)?
+                        }
                         (V::Str(p, n), ArgKind::Str { len }) => {
                             let at = self.offset(rec, field.offset as u64)?;
                             self.copy(at, p, n.min(len))?;
@@ -813,10 +822,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let Res::MapRead(index) = *self.res(f, &args[0]) else {
                     return Err(CodegenError("print of unresolved map".into()));
                 };
-                let rec = self.buffer(f, plan::EVENT_HEADER as u32, "print")?;
+                let size = plan::EVENT_HEADER as u32 + 16;
+                let rec = self.buffer(f, size, "print")?;
                 self.store_u32(rec, 0, EventKind::PrintMap as u32)?;
                 self.store_u32(rec, 4, index as u32)?;
-                self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
+                for (i, extra) in args[1..].iter().enumerate() {
+                    let v = self.expr(f, extra)?.int()?;
+                    self.store_i64(rec, plan::EVENT_HEADER as u64 + 8 * i as u64, v)?;
+                }
+                self.emit_event(f, rec, size)?;
                 Ok(V::Void)
             }
             Res::Call(F::Clear) => {

@@ -21,6 +21,8 @@ pub(crate) mod id {
     pub const PROBE_READ_KERNEL_STR: u64 = 115;
     pub const RINGBUF_OUTPUT: u64 = 130;
     pub const GET_FUNC_IP: u64 = 173;
+    pub const GET_STACKID: u64 = 27;
+    pub const GET_CURRENT_TASK: u64 = 35;
 }
 
 /// `BPF_NOEXIST` for map updates.

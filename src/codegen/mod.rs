@@ -30,6 +30,7 @@ pub(crate) mod map_type {
     pub const PERCPU_HASH: u32 = 5;
     pub const PERCPU_ARRAY: u32 = 6;
     pub const RINGBUF: u32 = 27;
+    pub const STACK_TRACE: u32 = 7;
 }
 
 #[derive(Debug, Clone, Default)]
@@ -122,6 +123,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub events: GlobalValue<'ctx>,
     pub lost: GlobalValue<'ctx>,
     pub globals: GlobalValue<'ctx>,
+    /// The stack-trace map, when a program records `kstack`.
+    pub kstacks: Option<GlobalValue<'ctx>>,
 }
 
 /// State while generating one program.
@@ -150,10 +153,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let events = btf.ringbuf(plan::EVENTS_MAP, plan::RINGBUF_BYTES);
         let lost = btf.map(plan::LOST_MAP, map_type::PERCPU_ARRAY, 1, 4, 8);
         let globals = btf.map(plan::GLOBALS_MAP, map_type::ARRAY, 1, 4, 8);
+        let kstacks = checked.plan.uses_kstack.then(|| {
+            btf.map(plan::KSTACKS_MAP, map_type::STACK_TRACE, 4096, 4, 8 * plan::STACK_DEPTH as u64)
+        });
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
-        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals })
+        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, kstacks })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

@@ -92,6 +92,12 @@ const BAR_WIDTH: usize = 52;
 /// order). That order only matters for count/sum/min/max/int maps whose values
 /// tie; bpftrace's own order for those ties changes from run to run.
 pub fn write_map(out: &mut String, name: &str, entries: Vec<Entry>) {
+    write_map_top(out, name, entries, 0);
+}
+
+/// Like [`write_map`], keeping only the last `top` entries in print order (the largest), as
+/// `print(@map, top)` does; `top == 0` keeps all.
+pub fn write_map_top(out: &mut String, name: &str, entries: Vec<Entry>, top: usize) {
     let kind = match entries.first() {
         Some(first) => first.value.map_kind(),
         None => {
@@ -99,7 +105,10 @@ pub fn write_map(out: &mut String, name: &str, entries: Vec<Entry>) {
             return;
         }
     };
-    let entries = sort_entries(kind, entries);
+    let mut entries = sort_entries(kind, entries);
+    if top > 0 && entries.len() > top {
+        entries.drain(..entries.len() - top);
+    }
     for entry in &entries {
         out.push_str(name);
         out.push_str(&key_suffix(&entry.key));

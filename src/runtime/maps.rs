@@ -16,21 +16,32 @@ pub fn print_all(obj: &Object, plan: &Plan, symbols: &mut Symbols) -> String {
     for name in names {
         let Some(def) = plan.maps.iter().find(|m| m.name == name) else { continue };
         let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { continue };
-        write(&mut out, def, read(&map, def, symbols));
+        write(&mut out, def, read(&map, def, symbols), 0);
     }
     out
 }
 
-/// One map as `print(@map)` shows it: the same layout as at exit.
-pub fn print_one(obj: &Object, def: &MapDef, symbols: &mut Symbols) -> String {
+/// One map as `print(@map, top, div)` shows it: the same layout as at exit, only the `top`
+/// largest entries (0: all), values divided by `div` (0: as they are).
+pub fn print_one(obj: &Object, def: &MapDef, top: u64, div: u64, symbols: &mut Symbols) -> String {
     let mut out = String::new();
     if let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) {
-        write(&mut out, def, read(&map, def, symbols));
+        let mut entries = read(&map, def, symbols);
+        if div > 0 {
+            for e in &mut entries {
+                match &mut e.value {
+                    Value::Int(v) => *v /= div as i64,
+                    Value::UInt(v) => *v /= div,
+                    _ => {}
+                }
+            }
+        }
+        write(&mut out, def, entries, top as usize);
     }
     out
 }
 
-fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>) {
+fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>, top: usize) {
     if entries.is_empty() {
         let kind = match def.value {
             ValueKind::Avg => MapKind::Avg,
@@ -39,7 +50,7 @@ fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>) {
         };
         format::write_empty_map(out, kind);
     } else {
-        format::write_map(out, &def.name, entries);
+        format::write_map_top(out, &def.name, entries, top);
     }
 }
 
@@ -151,6 +162,7 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
             KeyField::Int { signed: false } => KeyPart::UInt(read_u64(bytes)),
             KeyField::Str { .. } => KeyPart::Str(c_string(bytes)),
             KeyField::Ksym => KeyPart::Str(symbols.kernel(read_u64(bytes))),
+            KeyField::Kstack => KeyPart::Str(symbols.kstack(read_u64(bytes))),
         });
         off += field.size();
     }

@@ -86,7 +86,8 @@ struct Shared {
 
 enum MapAction {
     Clear(usize),
-    Print(usize),
+    /// Map index, top, div.
+    Print(usize, u64, u64),
 }
 
 /// Loads, attaches and runs the program until it ends; returns the process exit status.
@@ -111,6 +112,10 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         actions: Vec::new(),
         symbols: symbols::Symbols::default(),
     }));
+    if plan.uses_kstack {
+        let stacks = find_map(&obj, plan::KSTACKS_MAP)?;
+        shared.borrow_mut().symbols.kstacks = libbpf_rs::MapHandle::try_from(&stacks).ok();
+    }
     let events = find_map(&obj, plan::EVENTS_MAP)?;
     let mut rb_builder = RingBufferBuilder::new();
     let cb_shared = shared.clone();
@@ -146,9 +151,9 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
                         maps::clear(&obj, def);
                     }
                 }
-                MapAction::Print(index) => {
+                MapAction::Print(index, top, div) => {
                     if let Some(def) = plan.maps.get(index) {
-                        let text = maps::print_one(&obj, def, &mut s.symbols);
+                        let text = maps::print_one(&obj, def, top, div, &mut s.symbols);
                         let _ = s.out.write_all(text.as_bytes());
                     }
                 }
@@ -234,7 +239,8 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
             return -1;
         }
         Some(EventKind::PrintMap) => {
-            s.actions.push(MapAction::Print(id as usize));
+            let arg = |i: usize| data.get(plan::EVENT_HEADER + 8 * i..).map_or(0, printf::read_u64);
+            s.actions.push(MapAction::Print(id as usize, arg(0), arg(1)));
             return -1;
         }
         None => {}

@@ -16,6 +16,7 @@ pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
                     ArgKind::Int { signed } => Arg::Int { bits: read_u64(bytes), signed },
                     ArgKind::Str { .. } => Arg::Str(c_string(bytes)),
                     ArgKind::Ksym => Arg::Str(symbols.kernel(read_u64(bytes))),
+                    ArgKind::Kstack => Arg::Str(symbols.kstack(read_u64(bytes))),
                 };
                 out.push_str(&conversion(spec, &arg));
             }

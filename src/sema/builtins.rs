@@ -19,6 +19,12 @@ pub enum Builtin {
     Retval,
     /// `func`: the traced function (a kernel symbol).
     FuncName,
+    /// `probe`: the full name of the probe that fired.
+    Probe,
+    /// `kstack`: the kernel stack.
+    Kstack,
+    /// `curtask`: the address of the current `struct task_struct`.
+    Curtask,
 }
 
 pub struct BuiltinDef {
@@ -45,6 +51,9 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "arg5", builtin: Builtin::Arg(5), doc: "kprobe: the sixth argument" },
     BuiltinDef { name: "retval", builtin: Builtin::Retval, doc: "kretprobe: the function's return value" },
     BuiltinDef { name: "func", builtin: Builtin::FuncName, doc: "kprobe/kretprobe: the traced function's name" },
+    BuiltinDef { name: "probe", builtin: Builtin::Probe, doc: "the full name of the probe, e.g. tracepoint:syscalls:sys_enter_read" },
+    BuiltinDef { name: "kstack", builtin: Builtin::Kstack, doc: "the kernel stack, printed one frame a line" },
+    BuiltinDef { name: "curtask", builtin: Builtin::Curtask, doc: "the address of the current task_struct" },
 ];
 
 pub fn builtin(name: &str) -> Option<Builtin> {
@@ -98,7 +107,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "clear", func: Func::Clear, signature: "clear(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "delete every entry of a map" },
     FuncDef { name: "str", func: Func::Str, signature: "str(char *s)", min_args: 1, max_args: 1, aggregation: false, doc: "read a NUL-terminated string" },
     FuncDef { name: "time", func: Func::Time, signature: "time([string fmt])", min_args: 0, max_args: 1, aggregation: false, doc: "print the current time with strftime's fmt (default \"%H:%M:%S\\n\")" },
-    FuncDef { name: "print", func: Func::Print, signature: "print(@map | value)", min_args: 1, max_args: 1, aggregation: false, doc: "print a map now, as at exit, or one value and a newline" },
+    FuncDef { name: "print", func: Func::Print, signature: "print(@map[, top[, div]] | value)", min_args: 1, max_args: 3, aggregation: false, doc: "print a map now, as at exit, or one value and a newline" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 

@@ -33,6 +33,8 @@ pub enum Type {
     Str { len: u32 },
     /// A kernel address printed as its symbol (`func`).
     Ksym,
+    /// A kernel stack id (`kstack`).
+    Kstack,
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -56,6 +58,7 @@ impl Type {
             Type::Ptr { .. } => "a pointer",
             Type::Str { .. } => "a string",
             Type::Ksym => "a kernel symbol",
+            Type::Kstack => "a kernel stack",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -171,6 +174,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         printfs: second.printfs,
         uses_elapsed: second.uses_elapsed,
         time_formats: second.time_formats,
+        uses_kstack: second.uses_kstack,
     };
     Ok(Checked { plan, progs, warnings: diags })
 }
@@ -473,6 +477,20 @@ fn parse_offset(text: &str) -> Option<u64> {
     }
 }
 
+/// The concrete name of the probe an instance attaches, as `probe` gives it.
+fn probe_name(inst: &Instance) -> String {
+    match &inst.attach {
+        Attach::Begin => "BEGIN".into(),
+        Attach::End => "END".into(),
+        Attach::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
+        Attach::Kprobe { func, ret: false, .. } => format!("kprobe:{func}"),
+        Attach::Kprobe { func, ret: true, .. } => format!("kretprobe:{func}"),
+        Attach::Uprobe { path, func, ret: false, .. } => format!("uprobe:{path}:{func}"),
+        Attach::Uprobe { path, func, ret: true, .. } => format!("uretprobe:{path}:{func}"),
+        Attach::Interval { .. } | Attach::Perf { .. } => inst.display.clone(),
+    }
+}
+
 /// The error for a kprobe on a kernel without kprobes, with what works instead.
 fn no_kprobes(provider: &str, func: &str, span: Span) -> Diagnostic {
     let mut d = Diagnostic::error(format!("this kernel cannot attach {provider}s: it was built without CONFIG_KPROBES"))
@@ -610,6 +628,7 @@ struct Checker<'p> {
     printfs: Vec<PrintfDef>,
     time_formats: Vec<String>,
     uses_elapsed: bool,
+    uses_kstack: bool,
 }
 
 /// State while checking one program.
@@ -623,7 +642,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false }
     }
 
     fn error(&mut self, d: Diagnostic) {
@@ -864,6 +883,7 @@ impl<'p> Checker<'p> {
                 Type::Ptr { .. } => out.push(KeyField::Int { signed: false }),
                 Type::Str { len } => out.push(KeyField::Str { len: len.next_multiple_of(8) }),
                 Type::Ksym => out.push(KeyField::Ksym),
+                Type::Kstack => out.push(KeyField::Kstack),
                 Type::Error => ok = false,
                 t => {
                     ok = false;
@@ -877,12 +897,11 @@ impl<'p> Checker<'p> {
     }
 
     fn assign_map(&mut self, map: &MapRef, value: &Expr, span: Span, scope: &mut Scope) {
-        let Some(keys) = self.keys(map, scope) else {
-            self.expr(value, scope);
-            return;
-        };
-        let Some(kind) = self.map_value(value, scope) else { return };
-        self.record_map(map, kind, keys, value.span, span);
+        let keys = self.keys(map, scope);
+        let kind = self.map_value(value, scope);
+        if let (Some(keys), Some(kind)) = (keys, kind) {
+            self.record_map(map, kind, keys, value.span, span);
+        }
     }
 
     /// Records that `map` is assigned a `kind` value with `keys`, checking earlier uses agree.
@@ -1210,6 +1229,15 @@ impl<'p> Checker<'p> {
                 }
                 Type::Args
             }
+            Builtin::Probe => {
+                let name = probe_name(scope.inst);
+                return self.set(scope, e, Type::Str { len: name.len() as u32 + 1 }, Res::ConstStr(name));
+            }
+            Builtin::Kstack => {
+                self.uses_kstack = true;
+                Type::Kstack
+            }
+            Builtin::Curtask => Type::Ptr { user: false },
             Builtin::Pid | Builtin::Tid | Builtin::Uid | Builtin::Gid | Builtin::Nsecs | Builtin::Cpu => {
                 Type::Int { signed: false }
             }
@@ -1396,6 +1424,21 @@ impl<'p> Checker<'p> {
             }
             Func::Print => {
                 let arg = &args[0];
+                for extra in &args[1..] {
+                    let t = self.expr(extra, scope);
+                    if t != Type::Error && !t.is_int() {
+                        self.error(
+                            Diagnostic::error("`print()`'s top and div are integers").at(extra.span, format!("this is {}", t.describe())),
+                        );
+                    }
+                }
+                if args.len() > 1 && !matches!(&arg.kind, ExprKind::Map(m) if m.keys.is_empty()) {
+                    self.error(
+                        Diagnostic::error("`print()` takes top and div only with a whole map")
+                            .at(args[1].span, "not with a single value"),
+                    );
+                    return Type::Error;
+                }
                 if let ExprKind::Map(map) = &arg.kind {
                     if map.keys.is_empty() {
                         let Some((index, _)) = self.maps.get(&map.name) else {
@@ -1509,6 +1552,7 @@ impl<'p> Checker<'p> {
                 }
                 ('s', Type::Str { len }) => ArgKind::Str { len: *len },
                 ('s', Type::Ksym) => ArgKind::Ksym,
+                ('s', Type::Kstack) => ArgKind::Kstack,
                 (_, Type::Ksym) => ArgKind::Int { signed: false },
                 ('s', t) if t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
@@ -1652,6 +1696,7 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             (KeyField::Int { signed: s }, KeyField::Int { signed: t }) => Some(KeyField::Int { signed: *s && *t }),
             (KeyField::Str { len: m }, KeyField::Str { len: n }) => Some(KeyField::Str { len: *m.max(n) }),
             (KeyField::Ksym, KeyField::Ksym) => Some(KeyField::Ksym),
+            (KeyField::Kstack, KeyField::Kstack) => Some(KeyField::Kstack),
             _ => None,
         })
         .collect()
@@ -1667,6 +1712,7 @@ fn describe_keys(keys: &[KeyField]) -> String {
             KeyField::Int { .. } => "int",
             KeyField::Str { .. } => "string",
             KeyField::Ksym => "ksym",
+            KeyField::Kstack => "kstack",
         })
         .collect();
     format!("[{}]", parts.join(", "))
