@@ -7,7 +7,7 @@ use crate::parser::ast::*;
 use crate::plan::{self, ArgKind, EventKind, KeyField, ValueKind};
 use crate::sema::builtins::{Builtin, Func as F};
 use crate::sema::tracefs::FieldKind;
-use crate::sema::{Res, Type};
+use crate::sema::{Access, Read, Res, Type};
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
@@ -402,10 +402,32 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
             ExprKind::Map(map) => self.map_read(f, e, map)?,
             ExprKind::Call { args, .. } => self.call(f, e, args)?,
-            ExprKind::Field { .. } => match self.res(f, e) {
+            ExprKind::Field { base, .. } => match self.res(f, e) {
                 Res::Field(field) => self.tp_field(f, field)?,
+                Res::Memory(access) => {
+                    let access = *access;
+                    let addr = self.expr(f, base)?.int()?;
+                    self.memory(f, access, addr)?
+                }
                 _ => return Err(CodegenError("unresolved field".into())),
             },
+            ExprKind::Index { base, index } => {
+                let Res::Memory(access) = *self.res(f, e) else {
+                    return Err(CodegenError("unresolved index".into()));
+                };
+                let addr = self.expr(f, base)?.int()?;
+                let i = self.expr(f, index)?.int()?;
+                let scaled = self.builder.build_int_mul(i, i64.const_int(access.scale, false), "scaled")?;
+                let addr = self.builder.build_int_add(addr, scaled, "elem")?;
+                self.memory(f, access, addr)?
+            }
+            ExprKind::Deref(inner) => {
+                let Res::Memory(access) = *self.res(f, e) else {
+                    return Err(CodegenError("unresolved dereference".into()));
+                };
+                let addr = self.expr(f, inner)?.int()?;
+                self.memory(f, access, addr)?
+            }
             ExprKind::Unary { op, operand } => {
                 let v = self.expr(f, operand)?.int()?;
                 V::Int(match op {
@@ -439,6 +461,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 })?;
                 V::Int(if *prefix { new } else { old })
             }
+            ExprKind::Cast { ty, expr } if matches!(ty.kind, TypeExprKind::Pointer(_)) => self.expr(f, expr)?,
             ExprKind::Cast { ty, expr } => {
                 let v = self.expr(f, expr)?.int()?;
                 let (bits, signed) = match &ty.kind {
@@ -474,9 +497,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 false,
             )),
             ExprKind::Tuple(_)
-            | ExprKind::Index { .. }
             | ExprKind::TupleIndex { .. }
-            | ExprKind::Deref(_)
             | ExprKind::AddrOf(_)
             | ExprKind::Offsetof { .. } => return Err(CodegenError("unsupported expression reached codegen".into())),
         })
@@ -655,6 +676,44 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         }))
     }
 
+    /// A value in kernel or user memory at `base + access.offset`: read it, or (for an
+    /// embedded struct or array) just the address.
+    fn memory(&mut self, f: &mut Func<'ctx>, access: Access, base: IntValue<'ctx>) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let addr = self.builder.build_int_add(base, i64.const_int(access.offset, false), "addr")?;
+        let Read::Int { size, signed, bitfield } = access.read else {
+            return Ok(V::Int(addr));
+        };
+        let tmp = self.slot(f, i64.into(), "mem")?;
+        self.builder.build_store(tmp, i64.const_zero())?;
+        let helper = if access.user { id::PROBE_READ_USER } else { id::PROBE_READ_KERNEL };
+        self.call_helper(helper, &[tmp.into(), i64.const_int(size as u64, false).into(), addr.into()])?;
+        let raw = self.builder.build_load(i64, tmp, "raw")?.into_int_value();
+        let bld = &self.builder;
+        let value = match bitfield {
+            Some((shift, bits)) => {
+                let shifted = bld.build_right_shift(raw, i64.const_int(shift as u64, false), false, "bf")?;
+                bld.build_and(shifted, i64.const_int((1u64 << bits) - 1, false), "bits")?
+            }
+            None if size == 8 => raw,
+            None => {
+                // The little-endian low bytes hold the value: narrow, then extend by sign.
+                let narrow = match size {
+                    1 => self.ctx.i8_type(),
+                    2 => self.ctx.i16_type(),
+                    _ => self.ctx.i32_type(),
+                };
+                let t = bld.build_int_truncate(raw, narrow, "n")?;
+                if signed {
+                    bld.build_int_s_extend(t, i64, "sx")?
+                } else {
+                    bld.build_int_z_extend(t, i64, "zx")?
+                }
+            }
+        };
+        Ok(V::Int(value))
+    }
+
     /// Reads a tracepoint field from the record.
     fn tp_field(&mut self, f: &mut Func<'ctx>, field: &crate::sema::tracefs::Field) -> Result<V<'ctx>> {
         let i64 = self.i64();
@@ -785,6 +844,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 }
                 self.emit_event(f, rec, def.size as u32)?;
                 Ok(V::Void)
+            }
+            Res::StrArray { len, user } => {
+                let addr = self.expr(f, &args[0])?.int()?;
+                let buf = self.buffer(f, len, "str")?;
+                let helper = if user { id::PROBE_READ_USER_STR } else { id::PROBE_READ_KERNEL_STR };
+                self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+                Ok(V::Str(buf, len))
             }
             Res::Str { user } => {
                 let ptr = self.expr(f, &args[0])?.int()?;

@@ -16,6 +16,7 @@ pub(crate) mod id {
     pub const GET_CURRENT_PID_TGID: u64 = 14;
     pub const GET_CURRENT_UID_GID: u64 = 15;
     pub const GET_CURRENT_COMM: u64 = 16;
+    pub const PROBE_READ_USER: u64 = 112;
     pub const PROBE_READ_KERNEL: u64 = 113;
     pub const PROBE_READ_USER_STR: u64 = 114;
     pub const PROBE_READ_KERNEL_STR: u64 = 115;

@@ -3,6 +3,7 @@
 //! probes) that codegen and the runtime share. Sema emits no code.
 
 pub mod builtins;
+mod btf;
 mod elf;
 pub mod kernel;
 pub mod tracefs;
@@ -28,8 +29,13 @@ const MAX_MAP_KEYS: u32 = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
     Int { signed: bool },
-    /// A pointer, printed as an integer; `user` when it points into user memory.
-    Ptr { user: bool },
+    /// A pointer, printed as an integer; `user` when it points into user memory, `to` the
+    /// kernel (BTF) type it points to when known.
+    Ptr { user: bool, to: Option<u32> },
+    /// A kernel struct or union in memory (`*p`, or a member that is one), at an address.
+    Record { id: u32, user: bool },
+    /// A kernel array in memory, at an address.
+    Array { elem: u32, len: u32, user: bool },
     Str { len: u32 },
     /// A kernel address printed as its symbol (`func`).
     Ksym,
@@ -56,6 +62,8 @@ impl Type {
             Type::Int { signed: true } => "an int64",
             Type::Int { signed: false } => "a uint64",
             Type::Ptr { .. } => "a pointer",
+            Type::Record { .. } => "a struct",
+            Type::Array { .. } => "an array",
             Type::Str { .. } => "a string",
             Type::Ksym => "a kernel symbol",
             Type::Kstack => "a kernel stack",
@@ -64,6 +72,25 @@ impl Type {
             Type::Error => "an error",
         }
     }
+}
+
+/// How to get a value that lives in kernel (or user) memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Bytes to add to the base address; for an index, the element size to scale it by.
+    pub offset: u64,
+    pub scale: u64,
+    pub read: Read,
+    /// Read with the user-memory helper.
+    pub user: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// An integer of `size` bytes (a pointer is 8 unsigned), or a bitfield of `bits` at `shift`.
+    Int { size: u32, signed: bool, bitfield: Option<(u8, u8)> },
+    /// Nothing is read: the value is the address itself (an embedded struct or array).
+    Address,
 }
 
 /// What an expression refers to, beyond its type.
@@ -85,6 +112,10 @@ pub enum Res {
     ConstStr(String),
     /// `time()` with plan format `n`.
     Time(usize),
+    /// `str()` of an in-memory char array of `len` bytes.
+    StrArray { len: u32, user: bool },
+    /// A kernel value in memory at the base's address plus `offset` (a member, `*p`, `p[i]`).
+    Memory(Access),
     Call(Func),
 }
 
@@ -629,6 +660,8 @@ struct Checker<'p> {
     time_formats: Vec<String>,
     uses_elapsed: bool,
     uses_kstack: bool,
+    /// Kernel BTF, loaded the first time a kernel type is needed.
+    kernel_types: Option<Result<std::rc::Rc<btf::KernelTypes>, String>>,
 }
 
 /// State while checking one program.
@@ -642,7 +675,126 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false, kernel_types: None }
+    }
+
+    fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
+        self.kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone()
+    }
+
+    /// The sema type of a value of BTF type `id` found in memory, and how to read it.
+    fn memory_type(k: &btf::KernelTypes, id: u32, user: bool, bitfield: Option<(u8, u8)>) -> Option<(Type, Read)> {
+        Some(match k.shape(id) {
+            btf::Shape::Int { size, signed } if matches!(size, 1 | 2 | 4 | 8) => {
+                (Type::Int { signed }, Read::Int { size, signed, bitfield })
+            }
+            btf::Shape::Ptr { to } => (Type::Ptr { user, to }, Read::Int { size: 8, signed: false, bitfield: None }),
+            btf::Shape::Record { id, .. } => (Type::Record { id, user }, Read::Address),
+            btf::Shape::Array { elem, len } => (Type::Array { elem, len, user }, Read::Address),
+            _ => return None,
+        })
+    }
+
+    /// `p[i]` or `*p`: an element of a typed pointer or an array.
+    fn element(&mut self, e: &Expr, base_ty: Type, base_span: Span, scope: &mut Scope) -> Type {
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        let (elem, user) = match base_ty {
+            Type::Ptr { to: Some(to), user } => (to, user),
+            Type::Array { elem, user, .. } => (elem, user),
+            other => {
+                self.error(
+                    Diagnostic::error(format!("cannot index {}", other.describe()))
+                        .at(base_span, "not an array or a typed pointer"),
+                );
+                return Type::Error;
+            }
+        };
+        let Some((ty, read)) = Self::memory_type(&k, elem, user, None) else {
+            self.error(Diagnostic::error(format!("rtrace cannot read `{}` yet", k.name(elem))).at(e.span, "unsupported type"));
+            return Type::Error;
+        };
+        let access = Access { offset: 0, scale: k.size(elem) as u64, read, user };
+        self.set(scope, e, ty, Res::Memory(access))
+    }
+
+    /// A member of a kernel struct reached through `base_ty` (`p->m` or `s.m`).
+    fn kernel_member(&mut self, e: &Expr, base_ty: Type, field: &Name, scope: &mut Scope) -> Type {
+        let k = match self.kernel_types() {
+            Ok(k) => k,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(field.span, "needs the kernel's types"));
+                return Type::Error;
+            }
+        };
+        let (record, user) = match base_ty {
+            Type::Ptr { to: Some(to), user } => match k.shape(to) {
+                btf::Shape::Record { id, .. } => (id, user),
+                _ => {
+                    self.error(
+                        Diagnostic::error(format!("`{}` has no members", k.name(to)))
+                            .at(field.span, "not a struct or union"),
+                    );
+                    return Type::Error;
+                }
+            },
+            Type::Record { id, user } => (id, user),
+            _ => {
+                self.error(
+                    Diagnostic::error(format!("`{}` needs a struct, but this is {}", field.name, base_ty.describe()))
+                        .at(field.span, "not a member of anything")
+                        .help("cast the pointer to its type first, e.g. `((struct sock *)arg0)->sk_state`"),
+                );
+                return Type::Error;
+            }
+        };
+        let Some(m) = k.member(record, &field.name) else {
+            let names = k.member_names(record);
+            let mut d = Diagnostic::error(format!("`{}` has no member `{}`", k.name(record), field.name))
+                .at(field.span, "unknown member");
+            if let Some(s) = did_you_mean(&field.name, names.iter().map(String::as_str)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            self.error(d);
+            return Type::Error;
+        };
+        let bitfield = m.bitfield.map(|bits| ((m.offset_bits % 8) as u8, bits));
+        let Some((ty, read)) = Self::memory_type(&k, m.ty, user, bitfield) else {
+            self.error(
+                Diagnostic::error(format!("rtrace cannot read `{}` of type `{}` yet", field.name, k.name(m.ty)))
+                    .at(field.span, "unsupported member type"),
+            );
+            return Type::Error;
+        };
+        let access = Access { offset: (m.offset_bits / 8) as u64, scale: 0, read, user };
+        self.set(scope, e, ty, Res::Memory(access))
+    }
+
+    /// The type a pointer cast names, for `(struct task_struct *)x`; `None` if `ty` is not a
+    /// pointer type.
+    fn cast_pointer(&mut self, ty: &TypeExpr) -> Option<Type> {
+        let TypeExprKind::Pointer(inner) = &ty.kind else { return None };
+        let to = match &inner.kind {
+            TypeExprKind::Tagged { tag, name } => {
+                let k = match self.kernel_types() {
+                    Ok(k) => k,
+                    Err(msg) => {
+                        self.error(Diagnostic::error(msg).at(ty.span, "needs the kernel's types"));
+                        return Some(Type::Error);
+                    }
+                };
+                match k.find_tagged(tag, name) {
+                    Some(id) => Some(id),
+                    None => {
+                        self.error(
+                            Diagnostic::error(format!("unknown type `{tag} {name}`")).at(inner.span, "not in the kernel's BTF"),
+                        );
+                        return Some(Type::Error);
+                    }
+                }
+            }
+            _ => None,
+        };
+        Some(Type::Ptr { user: false, to })
     }
 
     fn error(&mut self, d: Diagnostic) {
@@ -1126,6 +1278,24 @@ impl<'p> Checker<'p> {
             }
             ExprKind::Cast { ty, expr } => {
                 let t = self.expr(expr, scope);
+                if let Some(ptr) = self.cast_pointer(ty) {
+                    if t != Type::Error && !t.is_int() {
+                        self.error(
+                            Diagnostic::error(format!("cannot cast {} to a pointer", t.describe()))
+                                .at(expr.span, format!("this is {}", t.describe())),
+                        );
+                        return Type::Error;
+                    }
+                    if ptr == Type::Error || t == Type::Error {
+                        return Type::Error;
+                    }
+                    let user = matches!(t, Type::Ptr { user: true, .. });
+                    let ptr = match ptr {
+                        Type::Ptr { to, .. } => Type::Ptr { user, to },
+                        other => other,
+                    };
+                    return self.set(scope, e, ptr, Res::Plain);
+                }
                 let Some((_, signed)) = self.int_type(ty) else { return Type::Error };
                 if t != Type::Error && !t.is_int() {
                     self.error(
@@ -1148,12 +1318,41 @@ impl<'p> Checker<'p> {
                 self.unsupported(e.span, "tuples");
                 Type::Error
             }
-            ExprKind::Index { .. } | ExprKind::TupleIndex { .. } => {
-                self.unsupported(e.span, "`[]` indexes of arrays and tuples");
+            ExprKind::Index { base, index } => {
+                let bt = self.expr(base, scope);
+                let it = self.expr(index, scope);
+                if bt == Type::Error || it == Type::Error {
+                    return Type::Error;
+                }
+                if !it.is_int() {
+                    self.error(Diagnostic::error("an index must be an integer").at(index.span, format!("this is {}", it.describe())));
+                    return Type::Error;
+                }
+                self.element(e, bt, base.span, scope)
+            }
+            ExprKind::Deref(inner) => {
+                let t = self.expr(inner, scope);
+                match t {
+                    Type::Error => Type::Error,
+                    Type::Ptr { to: Some(_), .. } => self.element(e, t, inner.span, scope),
+                    // An untyped pointer or an integer reads 8 bytes, as in bpftrace.
+                    t if t.is_int() => {
+                        let user = matches!(t, Type::Ptr { user: true, .. });
+                        let read = Read::Int { size: 8, signed: false, bitfield: None };
+                        self.set(scope, e, Type::Int { signed: false }, Res::Memory(Access { offset: 0, scale: 0, read, user }))
+                    }
+                    other => {
+                        self.error(Diagnostic::error(format!("cannot dereference {}", other.describe())).at(inner.span, "not a pointer"));
+                        Type::Error
+                    }
+                }
+            }
+            ExprKind::TupleIndex { .. } => {
+                self.unsupported(e.span, "tuple indexes");
                 Type::Error
             }
-            ExprKind::Deref(_) | ExprKind::AddrOf(_) => {
-                self.unsupported(e.span, "pointer dereferences and addresses");
+            ExprKind::AddrOf(_) => {
+                self.unsupported(e.span, "`&` addresses");
                 Type::Error
             }
             ExprKind::Offsetof { .. } => {
@@ -1237,7 +1436,10 @@ impl<'p> Checker<'p> {
                 self.uses_kstack = true;
                 Type::Kstack
             }
-            Builtin::Curtask => Type::Ptr { user: false },
+            Builtin::Curtask => {
+                let to = self.kernel_types().ok().and_then(|k| k.find_tagged("struct", "task_struct"));
+                Type::Ptr { user: false, to }
+            }
             Builtin::Pid | Builtin::Tid | Builtin::Uid | Builtin::Gid | Builtin::Nsecs | Builtin::Cpu => {
                 Type::Int { signed: false }
             }
@@ -1483,7 +1685,19 @@ impl<'p> Checker<'p> {
                 // (user memory in uprobes, as in bpftrace).
                 let in_uprobe = matches!(scope.inst.attach, Attach::Uprobe { .. });
                 let res = match t {
-                    Type::Ptr { user } => Res::Str { user },
+                    Type::Ptr { user, .. } => Res::Str { user },
+                    Type::Array { elem, len, user } => {
+                        let Some(k) = self.kernel_types().ok() else { return Type::Error };
+                        if !matches!(k.shape(elem), btf::Shape::Int { size: 1, .. }) {
+                            self.error(
+                                Diagnostic::error(format!("`str()` takes a char array, not {}[{len}]", k.name(elem)))
+                                    .at(args[0].span, "not a string"),
+                            );
+                            return Type::Error;
+                        }
+                        let len = len.min(STR_LEN);
+                        return self.set(scope, e, Type::Str { len }, Res::StrArray { len, user });
+                    }
                     Type::Int { .. } => Res::Str { user: in_uprobe },
                     Type::Str { len } => return self.set(scope, e, Type::Str { len }, Res::Plain),
                     Type::Error => return Type::Error,
@@ -1593,6 +1807,9 @@ impl<'p> Checker<'p> {
         if bt == Type::Error {
             return Type::Error;
         }
+        if matches!(bt, Type::Ptr { .. } | Type::Record { .. }) {
+            return self.kernel_member(e, bt, field, scope);
+        }
         if bt != Type::Args {
             let op = if arrow { "->" } else { "." };
             self.error(
@@ -1620,7 +1837,7 @@ impl<'p> Checker<'p> {
         };
         let ty = match f.kind {
             FieldKind::Int => Type::Int { signed: f.signed },
-            FieldKind::Ptr { user, .. } => Type::Ptr { user },
+            FieldKind::Ptr { user, .. } => Type::Ptr { user, to: None },
             FieldKind::CharArray => Type::Str { len: f.size as u32 },
             FieldKind::DataLocString => Type::Str { len: STR_LEN },
             FieldKind::Other => {

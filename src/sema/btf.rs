@@ -1,0 +1,157 @@
+//! Kernel types from the kernel's BTF (/sys/kernel/btf/vmlinux), read through libbpf-rs and
+//! loaded only when a script uses a kernel type. Sema works with plain type ids and the
+//! `Shape` of each; codegen never sees BTF, only the offsets and sizes sema recorded.
+
+use libbpf_rs::btf::types::{Array, Composite, Enum, Int, IntEncoding, MemberAttr, Ptr};
+use libbpf_rs::btf::{Btf, BtfKind, BtfType, HasSize, ReferencesType, TypeId};
+
+pub struct KernelTypes {
+    btf: Btf<'static>,
+}
+
+/// What a BTF type is, once typedefs and qualifiers are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Int { size: u32, signed: bool },
+    /// A pointer; `to` is the pointee's id, `None` for `void *`.
+    Ptr { to: Option<u32> },
+    /// A struct or union.
+    Record { id: u32, size: u32 },
+    Array { elem: u32, len: u32 },
+    Other,
+}
+
+/// A member found in a struct or union (through anonymous members too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub offset_bits: u32,
+    /// For a bitfield, its width in bits.
+    pub bitfield: Option<u8>,
+    pub ty: u32,
+}
+
+impl KernelTypes {
+    pub fn load() -> Result<KernelTypes, String> {
+        Btf::from_vmlinux()
+            .map(|btf| KernelTypes { btf })
+            .map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}"))
+    }
+
+    fn ty(&self, id: u32) -> Option<BtfType<'_>> {
+        self.btf.type_by_id::<BtfType>(TypeId::from(id)).map(|t| t.skip_mods_and_typedefs())
+    }
+
+    /// The id of `struct NAME`, `union NAME` or `enum NAME`.
+    pub fn find_tagged(&self, tag: &str, name: &str) -> Option<u32> {
+        let want = match tag {
+            "struct" => BtfKind::Struct,
+            "union" => BtfKind::Union,
+            _ => BtfKind::Enum,
+        };
+        // Most names are unique; when a name is shared (a typedef and a struct), look on.
+        let first = self.btf.type_by_name::<BtfType>(name)?;
+        if first.kind() == want {
+            return Some(first.type_id().into());
+        }
+        self.btf
+            .type_by_kind::<BtfType>()
+            .find(|t| t.kind() == want && t.name().and_then(|n| n.to_str()) == Some(name))
+            .map(|t| t.type_id().into())
+    }
+
+    pub fn shape(&self, id: u32) -> Shape {
+        let Some(t) = self.ty(id) else { return Shape::Other };
+        let tid: u32 = t.type_id().into();
+        if let Ok(i) = Int::try_from(t) {
+            return Shape::Int { size: i.size() as u32, signed: matches!(i.encoding, IntEncoding::Signed) };
+        }
+        if let Ok(e) = Enum::try_from(t) {
+            return Shape::Int { size: e.size() as u32, signed: e.is_signed() };
+        }
+        if let Ok(p) = Ptr::try_from(t) {
+            let to: u32 = p.referenced_type_id().into();
+            return Shape::Ptr { to: (to != 0).then_some(to) };
+        }
+        if let Ok(c) = Composite::try_from(t) {
+            return Shape::Record { id: tid, size: self.size_of(&c) };
+        }
+        if let Ok(a) = Array::try_from(t) {
+            return Shape::Array { elem: a.ty().into(), len: a.capacity() as u32 };
+        }
+        Shape::Other
+    }
+
+    fn size_of(&self, c: &Composite) -> u32 {
+        // SAFETY-free: structs and unions carry their size.
+        match c.is_struct {
+            true => libbpf_rs::btf::types::Struct::try_from(**c).map(|s| s.size() as u32).unwrap_or(0),
+            false => libbpf_rs::btf::types::Union::try_from(**c).map(|u| u.size() as u32).unwrap_or(0),
+        }
+    }
+
+    /// Bytes of a value of type `id`.
+    pub fn size(&self, id: u32) -> u32 {
+        match self.shape(id) {
+            Shape::Int { size, .. } => size,
+            Shape::Ptr { .. } => 8,
+            Shape::Record { size, .. } => size,
+            Shape::Array { elem, len } => self.size(elem) * len,
+            Shape::Other => 0,
+        }
+    }
+
+    /// The member `name` of record `id`, searching anonymous struct and union members.
+    pub fn member(&self, id: u32, name: &str) -> Option<Member> {
+        let c = Composite::try_from(self.ty(id)?).ok()?;
+        for m in c.iter() {
+            let (offset_bits, bitfield) = match m.attr {
+                MemberAttr::Normal { offset } => (offset, None),
+                MemberAttr::BitField { size, offset } => (offset, Some(size)),
+            };
+            let ty: u32 = m.ty.into();
+            match m.name.and_then(|n| n.to_str()) {
+                Some(n) if n == name => return Some(Member { offset_bits, bitfield, ty }),
+                Some(n) if !n.is_empty() => {}
+                _ => {
+                    if let Some(inner) = self.member(ty, name) {
+                        return Some(Member { offset_bits: offset_bits + inner.offset_bits, ..inner });
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The names of record `id`'s members, anonymous members' flattened in.
+    pub fn member_names(&self, id: u32) -> Vec<String> {
+        let Some(c) = self.ty(id).and_then(|t| Composite::try_from(t).ok()) else { return vec![] };
+        let mut out = Vec::new();
+        for m in c.iter() {
+            match m.name.and_then(|n| n.to_str()) {
+                Some(n) if !n.is_empty() => out.push(n.to_string()),
+                _ => out.extend(self.member_names(m.ty.into())),
+            }
+        }
+        out
+    }
+
+    /// How the type is written in C, for messages: `struct sock *`, `unsigned int`.
+    pub fn name(&self, id: u32) -> String {
+        let Some(t) = self.ty(id) else { return "void".into() };
+        let named = |prefix: &str| format!("{prefix}{}", t.name().and_then(|n| n.to_str()).unwrap_or("(anonymous)"));
+        match t.kind() {
+            BtfKind::Struct => named("struct "),
+            BtfKind::Union => named("union "),
+            BtfKind::Enum | BtfKind::Enum64 => named("enum "),
+            BtfKind::Ptr => match self.shape(id) {
+                Shape::Ptr { to: Some(to) } => format!("{} *", self.name(to)),
+                _ => "void *".into(),
+            },
+            BtfKind::Array => match self.shape(id) {
+                Shape::Array { elem, len } => format!("{}[{len}]", self.name(elem)),
+                _ => "array".into(),
+            },
+            _ => named(""),
+        }
+    }
+}
