@@ -115,6 +115,8 @@ pub enum ValueKind {
     Str { len: u32 },
     /// A kernel address (`@x = func`), printed as its symbol.
     Ksym,
+    /// A kernel stack id (`@x = kstack`), printed as its frames.
+    Kstack,
     Count,
     /// Printed as unsigned when every summed value is unsigned, as in bpftrace.
     Sum { signed: bool },
@@ -129,7 +131,7 @@ pub enum ValueKind {
 
 impl ValueKind {
     pub fn is_aggregation(&self) -> bool {
-        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym)
+        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Kstack)
     }
     pub fn is_histogram(&self) -> bool {
         matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
@@ -146,6 +148,7 @@ impl ValueKind {
         match self {
             ValueKind::Int { .. } => "integer",
             ValueKind::Ksym => "kernel symbol",
+            ValueKind::Kstack => "kernel stack",
             ValueKind::Str { .. } => "string",
             ValueKind::Count => "count()",
             ValueKind::Sum { .. } => "sum()",

@@ -280,7 +280,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let arg = |g: &mut Self, f: &mut Func<'ctx>, i: usize| -> Result<IntValue<'ctx>> { g.expr(f, &args[i])?.int() };
         let one = self.i64().const_int(1, false);
         match def.value {
-            ValueKind::Int { .. } | ValueKind::Ksym => {
+            ValueKind::Int { .. } | ValueKind::Ksym | ValueKind::Kstack => {
                 let v = self.expr(f, value)?.int()?;
                 let slot = self.slot(f, self.i64().into(), "val")?;
                 self.builder.build_store(slot, v)?;
@@ -681,8 +681,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn memory(&mut self, f: &mut Func<'ctx>, access: Access, base: IntValue<'ctx>) -> Result<V<'ctx>> {
         let i64 = self.i64();
         let addr = self.builder.build_int_add(base, i64.const_int(access.offset, false), "addr")?;
-        let Read::Int { size, signed, bitfield } = access.read else {
-            return Ok(V::Int(addr));
+        let (size, signed, bitfield) = match access.read {
+            Read::Address => return Ok(V::Int(addr)),
+            Read::Chars { len } => {
+                let buf = self.buffer(f, len, "chars")?;
+                let helper = if access.user { id::PROBE_READ_USER_STR } else { id::PROBE_READ_KERNEL_STR };
+                self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+                return Ok(V::Str(buf, len));
+            }
+            Read::Int { size, signed, bitfield } => (size, signed, bitfield),
         };
         let tmp = self.slot(f, i64.into(), "mem")?;
         self.builder.build_store(tmp, i64.const_zero())?;

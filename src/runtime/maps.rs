@@ -111,6 +111,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry>
             let value = match def.value {
                 ValueKind::Str { .. } => Value::Str(c_string(&bytes)),
                 ValueKind::Ksym => Value::Str(symbols.kernel(read_u64(&bytes))),
+                ValueKind::Kstack => Value::Str(symbols.kstack(read_u64(&bytes))),
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
             };

@@ -7,6 +7,8 @@ use libbpf_rs::btf::{Btf, BtfKind, BtfType, HasSize, ReferencesType, TypeId};
 
 pub struct KernelTypes {
     btf: Btf<'static>,
+    /// Every enumerator's value, gathered on first use.
+    enums: std::cell::OnceCell<std::collections::HashMap<String, i64>>,
 }
 
 /// What a BTF type is, once typedefs and qualifiers are skipped.
@@ -33,7 +35,7 @@ pub struct Member {
 impl KernelTypes {
     pub fn load() -> Result<KernelTypes, String> {
         Btf::from_vmlinux()
-            .map(|btf| KernelTypes { btf })
+            .map(|btf| KernelTypes { btf, enums: Default::default() })
             .map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}"))
     }
 
@@ -98,6 +100,22 @@ impl KernelTypes {
             Shape::Array { elem, len } => self.size(elem) * len,
             Shape::Other => 0,
         }
+    }
+
+    /// The value of an enumerator such as `TCP_FIN_WAIT1`, from any kernel enum.
+    pub fn enum_value(&self, name: &str) -> Option<i64> {
+        if self.enums.get().is_none() {
+            let mut all = std::collections::HashMap::new();
+            for e in self.btf.type_by_kind::<Enum>() {
+                for m in e.iter() {
+                    if let Some(n) = m.name.and_then(|n| n.to_str()) {
+                        all.entry(n.to_string()).or_insert(i64::from(m.value));
+                    }
+                }
+            }
+            let _ = self.enums.set(all);
+        }
+        self.enums.get()?.get(name).copied()
     }
 
     /// The member `name` of record `id`, searching anonymous struct and union members.

@@ -91,6 +91,8 @@ pub enum Read {
     Int { size: u32, signed: bool, bitfield: Option<(u8, u8)> },
     /// Nothing is read: the value is the address itself (an embedded struct or array).
     Address,
+    /// A char array, read as a string of at most `len` bytes.
+    Chars { len: u32 },
 }
 
 /// What an expression refers to, beyond its type.
@@ -184,6 +186,8 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         first.check_instance(inst);
     }
     let mut second = Checker::new(program, first.maps, true);
+    second.no_attach = opts.no_attach;
+    second.kernel_types = first.kernel_types.take();
     let mut progs = Vec::new();
     for inst in &instances {
         progs.push(second.check_instance(inst));
@@ -387,19 +391,25 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                         }
                     }
                     let known = &elf_functions[&path];
-                    let matches: Vec<(&String, &u64)> = known.iter().filter(|(name, _)| glob(func, name)).collect();
+                    let mut matches: Vec<(String, u64)> =
+                        known.iter().filter(|(name, _)| glob(func, name)).map(|(n, o)| (n.clone(), *o)).collect();
                     if matches.is_empty() {
                         let mut d = Diagnostic::error(format!("no function matches `{func}` in `{}`", path.display()))
                             .at(field_span(2), "not a function of that binary");
                         if let Some(s) = did_you_mean(func, known.keys().map(String::as_str)) {
                             d = d.help(format!("did you mean `{s}`?"));
                         }
-                        diags.push(d);
-                        continue;
+                        if !opts.no_attach || func.contains('*') {
+                            diags.push(d);
+                            continue;
+                        }
+                        d.severity = crate::diag::Severity::Warning;
+                        diags.push(d.note("checked anyway, since nothing is attached"));
+                        matches.push((func.to_string(), 0));
                     }
                     let path_text = path.display().to_string();
                     for (name, off) in matches {
-                        let attach = Attach::Uprobe { path: path_text.clone(), func: name.clone(), offset: off + extra, ret };
+                        let attach = Attach::Uprobe { path: path_text.clone(), func: name, offset: off + extra, ret };
                         push(attach, None);
                     }
                 }
@@ -660,6 +670,8 @@ struct Checker<'p> {
     time_formats: Vec<String>,
     uses_elapsed: bool,
     uses_kstack: bool,
+    /// `--dry-run --no-attach`: what only matters when running is a warning.
+    no_attach: bool,
     /// Kernel BTF, loaded the first time a kernel type is needed.
     kernel_types: Option<Result<std::rc::Rc<btf::KernelTypes>, String>>,
 }
@@ -675,7 +687,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, kernel_types: None }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -690,6 +702,11 @@ impl<'p> Checker<'p> {
             }
             btf::Shape::Ptr { to } => (Type::Ptr { user, to }, Read::Int { size: 8, signed: false, bitfield: None }),
             btf::Shape::Record { id, .. } => (Type::Record { id, user }, Read::Address),
+            // char arrays are strings, as in bpftrace (read up to their first NUL).
+            btf::Shape::Array { elem, len } if matches!(k.shape(elem), btf::Shape::Int { size: 1, .. }) => {
+                let len = len.min(STR_LEN);
+                (Type::Str { len }, Read::Chars { len })
+            }
             btf::Shape::Array { elem, len } => (Type::Array { elem, len, user }, Read::Address),
             _ => return None,
         })
@@ -1128,6 +1145,7 @@ impl<'p> Checker<'p> {
             Type::Ptr { .. } => Some(ValueKind::Int { signed: false }),
             Type::Str { len } => Some(ValueKind::Str { len }),
             Type::Ksym => Some(ValueKind::Ksym),
+            Type::Kstack => Some(ValueKind::Kstack),
             Type::Error => None,
             t => {
                 self.error(
@@ -1397,6 +1415,11 @@ impl<'p> Checker<'p> {
         if let Some(v) = builtins::constant(name) {
             return self.set(scope, e, Type::Int { signed: false }, Res::Const(v));
         }
+        if builtins::builtin(name).is_none() && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+            if let Some(v) = self.kernel_types().ok().and_then(|k| k.enum_value(name)) {
+                return self.set(scope, e, Type::Int { signed: true }, Res::Const(v as u64));
+            }
+        }
         let Some(b) = builtins::builtin(name) else {
             let mut d = Diagnostic::error(format!("unknown identifier `{name}`")).at(e.span, "not a builtin");
             let names = builtins::BUILTINS.iter().map(|b| b.name);
@@ -1512,6 +1535,7 @@ impl<'p> Checker<'p> {
             ValueKind::Int { signed } => Type::Int { signed },
             ValueKind::Str { len } => Type::Str { len },
             ValueKind::Ksym => Type::Ksym,
+            ValueKind::Kstack => Type::Kstack,
             agg => {
                 self.error(
                     Diagnostic::error(format!("reading a {} map inside a probe is not supported yet", agg.name()))
@@ -1617,10 +1641,15 @@ impl<'p> Checker<'p> {
                 match addr {
                     Some(a) => self.set(scope, e, Type::Int { signed: false }, Res::Const(a)),
                     None => {
-                        self.error(
-                            Diagnostic::error(format!("no kernel symbol `{sym}`")).at(args[0].span, "not in /proc/kallsyms"),
-                        );
-                        Type::Error
+                        let d = Diagnostic::error(format!("no kernel symbol `{sym}`")).at(args[0].span, "not in /proc/kallsyms");
+                        if !self.no_attach {
+                            self.error(d);
+                            return Type::Error;
+                        }
+                        let mut d = d.note("checked with address 0, since nothing runs");
+                        d.severity = crate::diag::Severity::Warning;
+                        self.error(d);
+                        self.set(scope, e, Type::Int { signed: false }, Res::Const(0))
                     }
                 }
             }
@@ -1837,7 +1866,17 @@ impl<'p> Checker<'p> {
         };
         let ty = match f.kind {
             FieldKind::Int => Type::Int { signed: f.signed },
-            FieldKind::Ptr { user, .. } => Type::Ptr { user, to: None },
+            FieldKind::Ptr { user, .. } => {
+                // `struct __kernel_timespec * rqtp`: the pointee from BTF, when it is a struct.
+                let tagged = f.decl.split_whitespace().collect::<Vec<_>>();
+                let to = match tagged.as_slice() {
+                    [.., tag @ ("struct" | "union"), name, _, _] if tagged.contains(&"*") => {
+                        self.kernel_types().ok().and_then(|k| k.find_tagged(tag, name.trim_end_matches('*')))
+                    }
+                    _ => None,
+                };
+                Type::Ptr { user, to }
+            }
             FieldKind::CharArray => Type::Str { len: f.size as u32 },
             FieldKind::DataLocString => Type::Str { len: STR_LEN },
             FieldKind::Other => {
