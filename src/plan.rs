@@ -96,12 +96,18 @@ pub enum KeyField {
     Ksym,
     /// A `kstack` id in the stack map, printed as the stack's frames.
     Kstack,
+    /// An IP address from `ntop()`.
+    Inet,
 }
+
+/// Bytes of an `ntop()` value: `{ u64 family; u8 addr[16]; }`.
+pub const INET_SIZE: usize = 24;
 
 impl KeyField {
     pub fn size(&self) -> usize {
         match self {
             KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack => 8,
+            KeyField::Inet => INET_SIZE,
             KeyField::Str { len } => *len as usize,
         }
     }
@@ -117,6 +123,8 @@ pub enum ValueKind {
     Ksym,
     /// A kernel stack id (`@x = kstack`), printed as its frames.
     Kstack,
+    /// An IP address from `ntop()` (24 bytes: family, then 16 address bytes).
+    Inet,
     Count,
     /// Printed as unsigned when every summed value is unsigned, as in bpftrace.
     Sum { signed: bool },
@@ -131,7 +139,7 @@ pub enum ValueKind {
 
 impl ValueKind {
     pub fn is_aggregation(&self) -> bool {
-        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Kstack)
+        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Kstack | ValueKind::Inet)
     }
     pub fn is_histogram(&self) -> bool {
         matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
@@ -140,6 +148,7 @@ impl ValueKind {
     pub fn size(&self) -> usize {
         match self {
             ValueKind::Str { len } => *len as usize,
+            ValueKind::Inet => INET_SIZE,
             ValueKind::Min | ValueKind::Max | ValueKind::Avg => 16,
             _ => 8,
         }
@@ -149,6 +158,7 @@ impl ValueKind {
             ValueKind::Int { .. } => "integer",
             ValueKind::Ksym => "kernel symbol",
             ValueKind::Kstack => "kernel stack",
+            ValueKind::Inet => "IP address",
             ValueKind::Str { .. } => "string",
             ValueKind::Count => "count()",
             ValueKind::Sum { .. } => "sum()",
@@ -248,12 +258,15 @@ pub enum ArgKind {
     Ksym,
     /// A `kstack` id (8 bytes), printed as the stack's frames.
     Kstack,
+    /// An IP address from `ntop()`.
+    Inet,
 }
 
 impl ArgKind {
     pub fn size(&self) -> usize {
         match self {
             ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack => 8,
+            ArgKind::Inet => INET_SIZE,
             ArgKind::Str { len } => *len as usize,
         }
     }

@@ -16,6 +16,16 @@ use inkwell::IntPredicate;
 const PT_REGS_ARGS: [u64; 6] = [112, 104, 96, 88, 72, 64];
 const PT_REGS_AX: u64 = 80;
 
+const AF_INET: u64 = 2;
+const AF_INET6: u64 = 10;
+
+fn len_of(ty: Type) -> u32 {
+    match ty {
+        Type::Str { len } => len,
+        _ => 0,
+    }
+}
+
 /// A generated value.
 #[derive(Clone, Copy)]
 pub(crate) enum V<'ctx> {
@@ -74,6 +84,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                         self.zero(slot, len)?;
                         self.copy(slot, p, n.min(len))?;
                     }
+                    (V::Str(p, n), Type::Inet) => self.copy(slot, p, n.min(plan::INET_SIZE as u32))?,
                     _ => return Err(CodegenError(format!("bad assignment to {}", var.name))),
                 }
             }
@@ -224,7 +235,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             return Ok(*p);
         }
         let p = match ty {
-            Type::Str { len } => {
+            Type::Str { .. } | Type::Inet => {
+                let len = if ty == Type::Inet { plan::INET_SIZE as u32 } else { len_of(ty) };
                 let ty = self.ctx.i8_type().array_type(len);
                 let p = f.allocas.build_alloca(ty, name)?;
                 f.allocas.build_store(p, ty.const_zero())?;
@@ -257,6 +269,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let v = self.expr(f, k)?;
             match (v, field) {
                 (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack) => self.store_i64(buf, offset, i)?,
+                (V::Str(p, n), KeyField::Inet) => {
+                    let at = self.offset(buf, offset)?;
+                    self.copy(at, p, n.min(plan::INET_SIZE as u32))?;
+                }
                 (V::Str(p, n), KeyField::Str { len }) => {
                     let at = self.offset(buf, offset)?;
                     self.copy(at, p, n.min(len))?;
@@ -285,6 +301,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let slot = self.slot(f, self.i64().into(), "val")?;
                 self.builder.build_store(slot, v)?;
                 self.update(global, key, slot, 0)?;
+            }
+            ValueKind::Inet => {
+                let (p, n) = self.expr(f, value)?.string()?;
+                let len = plan::INET_SIZE as u32;
+                let buf = self.buffer(f, len, "val")?;
+                self.copy(buf, p, n.min(len))?;
+                self.update(global, key, buf, 0)?;
             }
             ValueKind::Str { len } => {
                 let (p, n) = self.expr(f, value)?.string()?;
@@ -397,6 +420,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let slot = self.var_slot(f, name, ty)?;
                 match ty {
                     Type::Str { len } => V::Str(slot, len),
+                    Type::Inet => V::Str(slot, plan::INET_SIZE as u32),
                     _ => V::Int(self.builder.build_load(i64, slot, "var")?.into_int_value()),
                 }
             }
@@ -842,6 +866,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                         (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack) => {
                             self.store_i64(rec, field.offset as u64, i)?
                         }
+                        (V::Str(p, n), ArgKind::Inet) => {
+                            let at = self.offset(rec, field.offset as u64)?;
+                            self.copy(at, p, n.min(plan::INET_SIZE as u32))?;
+                        }
                         (V::Str(p, n), ArgKind::Str { len }) => {
                             let at = self.offset(rec, field.offset as u64)?;
                             self.copy(at, p, n.min(len))?;
@@ -905,6 +933,52 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 }
                 self.emit_event(f, rec, size)?;
                 Ok(V::Void)
+            }
+            Res::Bswap(bits) => {
+                let v = self.expr(f, &args[0])?.int()?;
+                let ty = match bits {
+                    16 => self.ctx.i16_type(),
+                    32 => self.ctx.i32_type(),
+                    8 => return Ok(V::Int(v)),
+                    _ => i64,
+                };
+                let narrow = if bits == 64 { v } else { self.builder.build_int_truncate(v, ty, "n")? };
+                let bswap = inkwell::intrinsics::Intrinsic::find("llvm.bswap")
+                    .and_then(|i| i.get_declaration(self.module, &[ty.into()]))
+                    .ok_or_else(|| CodegenError("no llvm.bswap".into()))?;
+                let swapped = self.builder.build_call(bswap, &[narrow.into()], "bswap")?;
+                let swapped = match swapped.try_as_basic_value() {
+                    inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
+                    _ => return Err(CodegenError("bswap returned nothing".into())),
+                };
+                Ok(V::Int(if bits == 64 { swapped } else { self.builder.build_int_z_extend(swapped, i64, "zx")? }))
+            }
+            Res::Call(F::Ntop) => {
+                let len = plan::INET_SIZE as u32;
+                let buf = self.buffer(f, len, "inet")?;
+                let addr_expr = &args[args.len() - 1];
+                let addr_ty = self.ty(f, addr_expr);
+                let family = if args.len() == 2 {
+                    self.expr(f, &args[0])?.int()?
+                } else {
+                    let v6 = matches!(addr_ty, Type::Array { len: 16, .. });
+                    i64.const_int(if v6 { AF_INET6 } else { AF_INET }, false)
+                };
+                self.store_i64(buf, 0, family)?;
+                let addr = self.expr(f, addr_expr)?.int()?;
+                match addr_ty {
+                    Type::Array { len, user, .. } => {
+                        let at = self.offset(buf, 8)?;
+                        let helper = if user { id::PROBE_READ_USER } else { id::PROBE_READ_KERNEL };
+                        self.call_helper(helper, &[at.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+                    }
+                    _ => {
+                        let v4 = self.builder.build_int_truncate(addr, self.ctx.i32_type(), "v4")?;
+                        let at = self.offset(buf, 8)?;
+                        self.builder.build_store(at, v4)?;
+                    }
+                }
+                Ok(V::Str(buf, len))
             }
             Res::Call(F::Clear) => {
                 let Res::MapRead(index) = *self.res(f, &args[0]) else {

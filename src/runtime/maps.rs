@@ -2,7 +2,7 @@
 //! histogram buckets gathered per key, keys split into their parts.
 
 use super::format::{self, Entry, KeyPart, MapKind, Value};
-use super::printf::{c_string, read_u64};
+use super::printf::{c_string, inet, read_u64};
 use super::symbols::Symbols;
 use crate::plan::{self, KeyField, MapDef, Plan, ValueKind};
 use libbpf_rs::{MapCore, MapFlags, Object};
@@ -112,6 +112,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry>
                 ValueKind::Str { .. } => Value::Str(c_string(&bytes)),
                 ValueKind::Ksym => Value::Str(symbols.kernel(read_u64(&bytes))),
                 ValueKind::Kstack => Value::Str(symbols.kstack(read_u64(&bytes))),
+                ValueKind::Inet => Value::Str(inet(&bytes)),
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
             };
@@ -164,6 +165,7 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
             KeyField::Str { .. } => KeyPart::Str(c_string(bytes)),
             KeyField::Ksym => KeyPart::Str(symbols.kernel(read_u64(bytes))),
             KeyField::Kstack => KeyPart::Str(symbols.kstack(read_u64(bytes))),
+            KeyField::Inet => KeyPart::Str(inet(bytes)),
         });
         off += field.size();
     }

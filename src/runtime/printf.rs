@@ -17,6 +17,7 @@ pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
                     ArgKind::Str { .. } => Arg::Str(c_string(bytes)),
                     ArgKind::Ksym => Arg::Str(symbols.kernel(read_u64(bytes))),
                     ArgKind::Kstack => Arg::Str(symbols.kstack(read_u64(bytes))),
+                    ArgKind::Inet => Arg::Str(inet(bytes)),
                 };
                 out.push_str(&conversion(spec, &arg));
             }
@@ -30,6 +31,21 @@ pub(crate) fn read_u64(bytes: &[u8]) -> u64 {
     let n = bytes.len().min(8);
     b[..n].copy_from_slice(&bytes[..n]);
     u64::from_le_bytes(b)
+}
+
+/// An `ntop()` value as text: `{ u64 family; u8 addr[16]; }`.
+pub(crate) fn inet(bytes: &[u8]) -> String {
+    let family = read_u64(bytes);
+    let addr = bytes.get(8..24).unwrap_or(&[]);
+    match (family, addr.len()) {
+        (2, 16) => std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string(),
+        (10, 16) => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(addr);
+            std::net::Ipv6Addr::from(octets).to_string()
+        }
+        _ => String::new(),
+    }
 }
 
 /// The text of a NUL-padded buffer, up to its first NUL.

@@ -14,7 +14,7 @@ pub struct KernelTypes {
 /// What a BTF type is, once typedefs and qualifiers are skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    Int { size: u32, signed: bool },
+    Int { size: u32, signed: bool, is_char: bool },
     /// A pointer; `to` is the pointee's id, `None` for `void *`.
     Ptr { to: Option<u32> },
     /// A struct or union.
@@ -65,10 +65,11 @@ impl KernelTypes {
         let Some(t) = self.ty(id) else { return Shape::Other };
         let tid: u32 = t.type_id().into();
         if let Ok(i) = Int::try_from(t) {
-            return Shape::Int { size: i.size() as u32, signed: matches!(i.encoding, IntEncoding::Signed) };
+            let is_char = matches!(i.encoding, IntEncoding::Char) || t.name().and_then(|n| n.to_str()) == Some("char");
+            return Shape::Int { size: i.size() as u32, signed: matches!(i.encoding, IntEncoding::Signed), is_char };
         }
         if let Ok(e) = Enum::try_from(t) {
-            return Shape::Int { size: e.size() as u32, signed: e.is_signed() };
+            return Shape::Int { size: e.size() as u32, signed: e.is_signed(), is_char: false };
         }
         if let Ok(p) = Ptr::try_from(t) {
             let to: u32 = p.referenced_type_id().into();

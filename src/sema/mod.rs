@@ -41,6 +41,8 @@ pub enum Type {
     Ksym,
     /// A kernel stack id (`kstack`).
     Kstack,
+    /// An IP address from `ntop()`: `{ u64 family; u8 addr[16]; }`, printed as text.
+    Inet,
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -67,6 +69,7 @@ impl Type {
             Type::Str { .. } => "a string",
             Type::Ksym => "a kernel symbol",
             Type::Kstack => "a kernel stack",
+            Type::Inet => "an IP address",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -114,6 +117,8 @@ pub enum Res {
     ConstStr(String),
     /// `time()` with plan format `n`.
     Time(usize),
+    /// `bswap()` of an integer `n` bits wide.
+    Bswap(u32),
     /// `str()` of an in-memory char array of `len` bytes.
     StrArray { len: u32, user: bool },
     /// A kernel value in memory at the base's address plus `offset` (a member, `*p`, `p[i]`).
@@ -683,6 +688,8 @@ struct Scope<'i> {
     vars: HashMap<String, (Type, Span)>,
     /// How many loops enclose the statement being checked.
     loops: u32,
+    /// The width in bits of integer variables, from their first assignment (for `bswap`).
+    var_bits: HashMap<String, u32>,
 }
 
 impl<'p> Checker<'p> {
@@ -697,13 +704,13 @@ impl<'p> Checker<'p> {
     /// The sema type of a value of BTF type `id` found in memory, and how to read it.
     fn memory_type(k: &btf::KernelTypes, id: u32, user: bool, bitfield: Option<(u8, u8)>) -> Option<(Type, Read)> {
         Some(match k.shape(id) {
-            btf::Shape::Int { size, signed } if matches!(size, 1 | 2 | 4 | 8) => {
+            btf::Shape::Int { size, signed, .. } if matches!(size, 1 | 2 | 4 | 8) => {
                 (Type::Int { signed }, Read::Int { size, signed, bitfield })
             }
             btf::Shape::Ptr { to } => (Type::Ptr { user, to }, Read::Int { size: 8, signed: false, bitfield: None }),
             btf::Shape::Record { id, .. } => (Type::Record { id, user }, Read::Address),
             // char arrays are strings, as in bpftrace (read up to their first NUL).
-            btf::Shape::Array { elem, len } if matches!(k.shape(elem), btf::Shape::Int { size: 1, .. }) => {
+            btf::Shape::Array { elem, len } if matches!(k.shape(elem), btf::Shape::Int { is_char: true, .. }) => {
                 let len = len.min(STR_LEN);
                 (Type::Str { len }, Read::Chars { len })
             }
@@ -822,7 +829,7 @@ impl<'p> Checker<'p> {
 
     fn check_instance(&mut self, inst: &Instance) -> ProgInfo {
         let probe = &self.program.probes[inst.probe];
-        let mut scope = Scope { inst, exprs: vec![None; self.program.expr_count as usize], vars: HashMap::new(), loops: 0 };
+        let mut scope = Scope { inst, exprs: vec![None; self.program.expr_count as usize], vars: HashMap::new(), loops: 0, var_bits: HashMap::new() };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);
             if !t.is_int() && t != Type::Error {
@@ -865,6 +872,10 @@ impl<'p> Checker<'p> {
             StmtKind::AssignVar { var, value } => {
                 let t = self.expr(value, scope);
                 self.assign_var(var, t, value.span, scope);
+                if t.is_int() && !scope.var_bits.contains_key(&var.name) {
+                    let bits = int_bits(value, scope);
+                    scope.var_bits.insert(var.name.clone(), bits);
+                }
             }
             StmtKind::AssignMap { map, value } => self.assign_map(map, value, s.span, scope),
             StmtKind::If { cond, then, els } => {
@@ -979,7 +990,7 @@ impl<'p> Checker<'p> {
         if t == Type::Error {
             return;
         }
-        if !t.is_int() && !matches!(t, Type::Str { .. }) {
+        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet) {
             self.error(
                 Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
             );
@@ -1053,6 +1064,7 @@ impl<'p> Checker<'p> {
                 Type::Str { len } => out.push(KeyField::Str { len: len.next_multiple_of(8) }),
                 Type::Ksym => out.push(KeyField::Ksym),
                 Type::Kstack => out.push(KeyField::Kstack),
+                Type::Inet => out.push(KeyField::Inet),
                 Type::Error => ok = false,
                 t => {
                     ok = false;
@@ -1146,6 +1158,7 @@ impl<'p> Checker<'p> {
             Type::Str { len } => Some(ValueKind::Str { len }),
             Type::Ksym => Some(ValueKind::Ksym),
             Type::Kstack => Some(ValueKind::Kstack),
+            Type::Inet => Some(ValueKind::Inet),
             Type::Error => None,
             t => {
                 self.error(
@@ -1536,6 +1549,7 @@ impl<'p> Checker<'p> {
             ValueKind::Str { len } => Type::Str { len },
             ValueKind::Ksym => Type::Ksym,
             ValueKind::Kstack => Type::Kstack,
+            ValueKind::Inet => Type::Inet,
             agg => {
                 self.error(
                     Diagnostic::error(format!("reading a {} map inside a probe is not supported yet", agg.name()))
@@ -1708,6 +1722,36 @@ impl<'p> Checker<'p> {
                 }
                 self.set(scope, e, Type::Void, Res::Printf(id))
             }
+            Func::Bswap => {
+                let t = self.expr(&args[0], scope);
+                if t == Type::Error {
+                    return t;
+                }
+                if !t.is_int() {
+                    self.error(Diagnostic::error("`bswap()` takes an integer").at(args[0].span, format!("this is {}", t.describe())));
+                    return Type::Error;
+                }
+                let bits = int_bits(&args[0], scope);
+                self.set(scope, e, Type::Int { signed: false }, Res::Bswap(bits))
+            }
+            Func::Ntop => {
+                let types: Vec<Type> = args.iter().map(|a| self.expr(a, scope)).collect();
+                if types.contains(&Type::Error) {
+                    return Type::Error;
+                }
+                let addr = types[types.len() - 1];
+                let ok_family = types.len() == 1 || types[0].is_int();
+                let ok_addr = addr.is_int() || matches!(addr, Type::Array { len: 4 | 16, .. });
+                if !ok_family || !ok_addr {
+                    self.error(
+                        Diagnostic::error("`ntop()` takes an IPv4 address as an integer or an IPv6 address as a 16-byte array")
+                            .at(args[args.len() - 1].span, format!("this is {}", addr.describe()))
+                            .help("the signature is `ntop([int af, ] int|char[4]|char[16] addr)`"),
+                    );
+                    return Type::Error;
+                }
+                self.set(scope, e, Type::Inet, Res::Call(Func::Ntop))
+            }
             Func::Str => {
                 let t = self.expr(&args[0], scope);
                 // Pointers know their address space; plain integers take the probe's
@@ -1796,6 +1840,7 @@ impl<'p> Checker<'p> {
                 ('s', Type::Str { len }) => ArgKind::Str { len: *len },
                 ('s', Type::Ksym) => ArgKind::Ksym,
                 ('s', Type::Kstack) => ArgKind::Kstack,
+                ('s', Type::Inet) => ArgKind::Inet,
                 (_, Type::Ksym) => ArgKind::Int { signed: false },
                 ('s', t) if t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
@@ -1915,6 +1960,21 @@ fn value_desc(kind: ValueKind) -> String {
     }
 }
 
+/// How wide an integer expression is, where its source says (a kernel member, a tracepoint
+/// field, a cast, a variable assigned one of those); 64 bits otherwise.
+fn int_bits(e: &Expr, scope: &Scope) -> u32 {
+    let info = scope.exprs.get(e.id as usize).and_then(Option::as_ref);
+    match (&e.kind, info.map(|i| &i.res)) {
+        (_, Some(Res::Memory(Access { read: Read::Int { size, .. }, .. }))) => 8 * size,
+        (_, Some(Res::Field(f))) => 8 * f.size as u32,
+        (ExprKind::Cast { ty: TypeExpr { kind: TypeExprKind::Named(n), .. }, .. }, _) => {
+            named_int_type(n).map_or(64, |(bits, _)| bits)
+        }
+        (ExprKind::Var(name), _) => scope.var_bits.get(name).copied().unwrap_or(64),
+        _ => 64,
+    }
+}
+
 fn unop_symbol(op: UnOp) -> &'static str {
     match op {
         UnOp::Not => "!",
@@ -1953,6 +2013,7 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             (KeyField::Str { len: m }, KeyField::Str { len: n }) => Some(KeyField::Str { len: *m.max(n) }),
             (KeyField::Ksym, KeyField::Ksym) => Some(KeyField::Ksym),
             (KeyField::Kstack, KeyField::Kstack) => Some(KeyField::Kstack),
+            (KeyField::Inet, KeyField::Inet) => Some(KeyField::Inet),
             _ => None,
         })
         .collect()
@@ -1969,6 +2030,7 @@ fn describe_keys(keys: &[KeyField]) -> String {
             KeyField::Str { .. } => "string",
             KeyField::Ksym => "ksym",
             KeyField::Kstack => "kstack",
+            KeyField::Inet => "inet",
         })
         .collect();
     format!("[{}]", parts.join(", "))
