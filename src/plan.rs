@@ -25,6 +25,8 @@ pub const STACK_DEPTH: u32 = 127;
 pub const EVENTS_MAP: &str = "rt_events";
 pub const LOST_MAP: &str = "rt_lost";
 pub const GLOBALS_MAP: &str = "rt_globals";
+/// Per-CPU scratch space where printf records are built (the BPF stack is only 512 bytes).
+pub const SCRATCH_MAP: &str = "rt_scratch";
 /// Index of the start time (`elapsed`'s origin, CLOCK_MONOTONIC ns) in the globals map.
 pub const GLOBAL_START_NS: u32 = 0;
 pub const RINGBUF_BYTES: u32 = 1 << 20;

@@ -857,7 +857,17 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     ExprKind::Call { name, .. } if name.name == "print" => args,
                     _ => &args[1..],
                 };
-                let rec = self.buffer(f, def.size as u32, "printf")?;
+                // The record is built in per-CPU map memory: the stack is too small for it.
+                let scratch = self.scratch.ok_or_else(|| CodegenError("no scratch map".into()))?;
+                let key = self.slot(f, self.ctx.i32_type().into(), "scratchkey")?;
+                self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+                let rec = self.lookup(scratch, key)?;
+                let fill = self.ctx.append_basic_block(f.function, "printf");
+                let done = self.ctx.append_basic_block(f.function, "printed");
+                let null = self.builder.build_is_null(rec, "null")?;
+                self.builder.build_conditional_branch(null, done, fill)?;
+                self.builder.position_at_end(fill);
+                self.zero(rec, def.size as u32)?;
                 self.store_u32(rec, 0, EventKind::Printf as u32)?;
                 self.store_u32(rec, 4, id as u32)?;
                 for (arg, field) in values.iter().zip(&def.args) {
@@ -878,6 +888,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     }
                 }
                 self.emit_event(f, rec, def.size as u32)?;
+                self.builder.build_unconditional_branch(done)?;
+                self.builder.position_at_end(done);
                 Ok(V::Void)
             }
             Res::StrArray { len, user } => {

@@ -125,6 +125,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub globals: GlobalValue<'ctx>,
     /// The stack-trace map, when a program records `kstack`.
     pub kstacks: Option<GlobalValue<'ctx>>,
+    /// Per-CPU space for building printf records, when there are printfs.
+    pub scratch: Option<GlobalValue<'ctx>>,
 }
 
 /// State while generating one program.
@@ -153,13 +155,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let events = btf.ringbuf(plan::EVENTS_MAP, plan::RINGBUF_BYTES);
         let lost = btf.map(plan::LOST_MAP, map_type::PERCPU_ARRAY, 1, 4, 8);
         let globals = btf.map(plan::GLOBALS_MAP, map_type::ARRAY, 1, 4, 8);
+        let record = checked.plan.printfs.iter().map(|p| p.size).max();
+        let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, map_type::PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
         let kstacks = checked.plan.uses_kstack.then(|| {
             btf.map(plan::KSTACKS_MAP, map_type::STACK_TRACE, 4096, 4, 8 * plan::STACK_DEPTH as u64)
         });
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
-        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, kstacks })
+        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, kstacks, scratch })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

@@ -20,8 +20,8 @@ use tracefs::{FieldKind, Format};
 pub const STR_LEN: u32 = 64;
 /// Bytes of `comm`.
 pub const COMM_LEN: u32 = 16;
-/// The largest printf record built on the BPF stack.
-const MAX_PRINTF_RECORD: usize = 384;
+/// The largest printf record (built in a per-CPU scratch map, not on the stack).
+const MAX_PRINTF_RECORD: usize = 1024;
 /// Entries per user map, as bpftrace's default `max_map_keys`.
 const MAX_MAP_KEYS: u32 = 4096;
 
