@@ -667,18 +667,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let key = self.slot(f, self.ctx.i32_type().into(), "gkey")?;
                 self.builder.build_store(key, self.ctx.i32_type().const_int(plan::GLOBAL_START_NS as u64, false))?;
                 let p = self.lookup(self.globals, key)?;
-                let have = self.ctx.append_basic_block(f.function, "have_start");
-                let join = self.ctx.append_basic_block(f.function, "elapsed");
-                let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
-                let null = self.builder.build_is_null(p, "null")?;
-                self.builder.build_conditional_branch(null, join, have)?;
-                self.builder.position_at_end(have);
-                let start = self.load_i64(p, 0)?;
-                self.builder.build_unconditional_branch(join)?;
-                self.builder.position_at_end(join);
-                let phi = self.builder.build_phi(i64, "start")?;
-                phi.add_incoming(&[(&start, have), (&i64.const_zero(), from)]);
-                self.builder.build_int_sub(now, phi.as_basic_value().into_int_value(), "elapsed")?
+                let start = self.load_or_zero(f, p)?;
+                self.builder.build_int_sub(now, start, "elapsed")?
             }
             Builtin::Comm => {
                 let len = crate::sema::COMM_LEN;
@@ -801,38 +791,32 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn map_read(&mut self, f: &mut Func<'ctx>, e: &Expr, map: &MapRef) -> Result<V<'ctx>> {
         let index = self.map_index(&map.name)?;
         let key = self.key(f, map, index)?;
+        let len = match self.ty(f, e) {
+            Type::Str { len } => len,
+            Type::Inet => plan::INET_SIZE as u32,
+            _ => return Ok(V::Int(self.read_int(f, index, key)?)),
+        };
         let p = self.lookup(self.maps[index], key)?;
         let found = self.ctx.append_basic_block(f.function, "found");
         let join = self.ctx.append_basic_block(f.function, "read");
-        let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
-        match self.ty(f, e) {
-            Type::Str { len } => {
-                let buf = self.buffer(f, len, "mapstr")?;
-                let null = self.builder.build_is_null(p, "null")?;
-                self.builder.build_conditional_branch(null, join, found)?;
-                self.builder.position_at_end(found);
-                self.copy(buf, p, len)?;
-                self.builder.build_unconditional_branch(join)?;
-                self.builder.position_at_end(join);
-                Ok(V::Str(buf, len))
-            }
-            _ => {
-                let null = self.builder.build_is_null(p, "null")?;
-                self.builder.build_conditional_branch(null, join, found)?;
-                self.builder.position_at_end(found);
-                let v = self.load_i64(p, 0)?;
-                self.builder.build_unconditional_branch(join)?;
-                self.builder.position_at_end(join);
-                let phi = self.builder.build_phi(self.i64(), "mapval")?;
-                phi.add_incoming(&[(&v, found), (&self.i64().const_zero(), from)]);
-                Ok(V::Int(phi.as_basic_value().into_int_value()))
-            }
-        }
+        let buf = self.buffer(f, len, "mapstr")?;
+        let null = self.builder.build_is_null(p, "null")?;
+        self.builder.build_conditional_branch(null, join, found)?;
+        self.builder.position_at_end(found);
+        self.copy(buf, p, len)?;
+        self.builder.build_unconditional_branch(join)?;
+        self.builder.position_at_end(join);
+        Ok(V::Str(buf, len))
     }
 
     /// The integer at `key` in user map `index`, or 0 when there is none.
     fn read_int(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
         let p = self.lookup(self.maps[index], key)?;
+        self.load_or_zero(f, p)
+    }
+
+    /// The i64 `p` points to, or 0 when `p` is null (a map lookup that found nothing).
+    fn load_or_zero(&mut self, f: &mut Func<'ctx>, p: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
         let found = self.ctx.append_basic_block(f.function, "found");
         let join = self.ctx.append_basic_block(f.function, "read");
         let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
@@ -842,7 +826,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let v = self.load_i64(p, 0)?;
         self.builder.build_unconditional_branch(join)?;
         self.builder.position_at_end(join);
-        let phi = self.builder.build_phi(self.i64(), "mapval")?;
+        let phi = self.builder.build_phi(self.i64(), "value")?;
         phi.add_incoming(&[(&v, found), (&self.i64().const_zero(), from)]);
         Ok(phi.as_basic_value().into_int_value())
     }
