@@ -17,6 +17,10 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub file: Option<String>,
 
+    /// Positional parameters for the script: `$1`, `$2`, … (`$#` is their number).
+    #[arg(value_name = "ARG", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub params: Vec<String>,
+
     /// Verbose: show libbpf's log and the verifier's log on failure.
     #[arg(short = 'v')]
     pub verbose: bool,
@@ -85,7 +89,14 @@ pub fn main(cli: Cli) -> i32 {
         println!("{program:#?}");
         return 0;
     }
-    let checked = match sema::check(&program, &sema::Options { no_attach: cli.no_attach }) {
+    // With -e, every positional argument is a parameter.
+    let mut params = cli.params.clone();
+    if cli.program.is_some() {
+        if let Some(first) = &cli.file {
+            params.insert(0, first.clone());
+        }
+    }
+    let checked = match sema::check(&program, &sema::Options { no_attach: cli.no_attach, params }) {
         Ok(c) => c,
         Err(diags) => {
             report(&diags);
@@ -123,8 +134,7 @@ fn fail(message: &str) -> i32 {
 /// The script's display name and text.
 fn read_script(cli: &Cli) -> Result<(String, String), String> {
     match (&cli.program, &cli.file) {
-        (Some(p), None) => Ok(("-e".into(), p.clone())),
-        (Some(_), Some(f)) => Err(format!("give either `-e PROGRAM` or a script file, not both (got file `{f}`)")),
+        (Some(p), _) => Ok(("-e".into(), p.clone())),
         (None, Some(f)) if f == "-" => {
             let mut s = String::new();
             std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read the script from stdin: {e}"))?;

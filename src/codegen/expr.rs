@@ -415,6 +415,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Res::ConstStr(s) => self.string_literal(f, s)?,
                 _ => return Err(CodegenError("unresolved identifier".into())),
             },
+            ExprKind::Var(_) if matches!(self.res(f, e), Res::Const(_) | Res::ConstStr(_)) => match self.res(f, e) {
+                // A positional parameter.
+                Res::Const(v) => V::Int(i64.const_int(*v, false)),
+                Res::ConstStr(s) => self.string_literal(f, s)?,
+                _ => V::Void,
+            },
             ExprKind::Var(name) => {
                 let ty = self.ty(f, e);
                 let slot = self.var_slot(f, name, ty)?;

@@ -171,6 +171,8 @@ pub struct Options {
     /// The programs will be loaded but not attached (`--dry-run --no-attach`): probes this
     /// kernel cannot attach are still checked.
     pub no_attach: bool,
+    /// Positional parameters: `$1` is `params[0]`.
+    pub params: Vec<String>,
 }
 
 /// Checks a parsed program. Errors (with any warnings) come back as diagnostics.
@@ -187,11 +189,13 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     // Pass 1 learns every map's type from its assignments; pass 2 checks everything against
     // them, so a map may be read in a probe that comes before the one that writes it.
     let mut first = Checker::new(program, MapTable::default(), false);
+    first.params = opts.params.clone();
     for inst in &instances {
         first.check_instance(inst);
     }
     let mut second = Checker::new(program, first.maps, true);
     second.no_attach = opts.no_attach;
+    second.params = opts.params.clone();
     second.kernel_types = first.kernel_types.take();
     let mut progs = Vec::new();
     for inst in &instances {
@@ -244,7 +248,9 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
     let mut elf_functions: HashMap<PathBuf, std::collections::BTreeMap<String, u64>> = HashMap::new();
     for (pi, probe) in program.probes.iter().enumerate() {
         for ap in &probe.attach_points {
-            let text = ap.text.as_str();
+            // `$1` … in attach points take the positional parameters' text.
+            let substituted = substitute_params(&ap.text, &opts.params);
+            let text = substituted.as_str();
             let parts: Vec<&str> = text.split(':').collect();
             // Span of the n-th `:`-separated field of the attach point.
             let field_span = |n: usize| {
@@ -516,6 +522,31 @@ fn unknown_tracepoint(root: &std::path::Path, cat: &str, event: &str, cat_span: 
     }
 }
 
+/// `$1`, `$2`, …, `$#`.
+fn is_positional(name: &str) -> bool {
+    name == "$#" || (name.len() > 1 && name[1..].bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// An attach point with `$N` replaced by the N-th positional parameter.
+fn substitute_params(text: &str, params: &[String]) -> String {
+    if !text.contains('$') {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let digits: String = rest[i + 1..].chars().take_while(char::is_ascii_digit).collect();
+        match digits.parse::<usize>().ok().and_then(|n| n.checked_sub(1)) {
+            Some(n) => out.push_str(params.get(n).map_or("", String::as_str)),
+            None => out.push('$'),
+        }
+        rest = &rest[i + 1 + digits.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn parse_offset(text: &str) -> Option<u64> {
     match text.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
@@ -677,6 +708,8 @@ struct Checker<'p> {
     uses_kstack: bool,
     /// `--dry-run --no-attach`: what only matters when running is a warning.
     no_attach: bool,
+    /// Positional parameters.
+    params: Vec<String>,
     /// Kernel BTF, loaded the first time a kernel type is needed.
     kernel_types: Option<Result<std::rc::Rc<btf::KernelTypes>, String>>,
 }
@@ -694,7 +727,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), kernel_types: None }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1229,6 +1262,22 @@ impl<'p> Checker<'p> {
             }
             ExprKind::Str(s) => self.set(scope, e, Type::Str { len: s.len() as u32 + 1 }, Res::Plain),
             ExprKind::Ident(name) => self.ident(e, name, scope),
+            ExprKind::Var(name) if is_positional(name) => {
+                let value = match &name[1..] {
+                    "#" => Some(self.params.len().to_string()),
+                    n => n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| self.params.get(i).cloned()),
+                };
+                let value = value.unwrap_or_default();
+                // A parameter that reads as a number is an integer; any other is a string
+                // (a missing one is 0, as in bpftrace).
+                if value.is_empty() {
+                    return self.set(scope, e, Type::Int { signed: true }, Res::Const(0));
+                }
+                match value.parse::<i64>() {
+                    Ok(n) => self.set(scope, e, Type::Int { signed: true }, Res::Const(n as u64)),
+                    Err(_) => self.set(scope, e, Type::Str { len: value.len() as u32 + 1 }, Res::ConstStr(value)),
+                }
+            }
             ExprKind::Var(name) => match scope.vars.get(name) {
                 Some(&(t, _)) => self.set(scope, e, t, Res::Plain),
                 None => {
