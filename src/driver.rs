@@ -38,6 +38,24 @@ pub struct Cli {
     #[arg(long, requires = "dry_run")]
     pub no_attach: bool,
 
+    /// Run CMD (with `sh -c`) once every probe is attached; its pid is `cpid`; rtrace ends
+    /// when it exits.
+    #[arg(short = 'c', value_name = "CMD")]
+    pub command: Option<String>,
+
+    /// Trace only process PID (probes other than BEGIN, END and interval); rtrace ends when it
+    /// exits.
+    #[arg(short = 'p', value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// Write the script's output to FILE instead of standard output.
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Quiet: do not print `Attaching N probes...`.
+    #[arg(short = 'q')]
+    pub quiet: bool,
+
     /// Print which tracing features this kernel supports, and exit.
     #[arg(long)]
     pub info: bool,
@@ -96,7 +114,8 @@ pub fn main(cli: Cli) -> i32 {
             params.insert(0, first.clone());
         }
     }
-    let checked = match sema::check(&program, &sema::Options { no_attach: cli.no_attach, params }) {
+    let sema_opts = sema::Options { no_attach: cli.no_attach, params, pid: cli.pid, has_command: cli.command.is_some() };
+    let checked = match sema::check(&program, &sema_opts) {
         Ok(c) => c,
         Err(diags) => {
             report(&diags);
@@ -119,7 +138,15 @@ pub fn main(cli: Cli) -> i32 {
         print!("{ir}");
         return 0;
     }
-    let run_opts = runtime::Options { verbose: cli.verbose, dry_run: cli.dry_run, no_attach: cli.no_attach };
+    let run_opts = runtime::Options {
+        verbose: cli.verbose,
+        dry_run: cli.dry_run,
+        no_attach: cli.no_attach,
+        command: cli.command.clone(),
+        pid: cli.pid,
+        output: cli.output.clone(),
+        quiet: cli.quiet,
+    };
     match runtime::run(&object, &checked.plan, &signals, &run_opts) {
         Ok(code) => code,
         Err(e) => fail(&e.message),

@@ -14,6 +14,8 @@ pub struct Plan {
     pub time_formats: Vec<String>,
     /// Whether any program records `kstack` (the object then has the stack map).
     pub uses_kstack: bool,
+    /// `-p PID`: probes other than BEGIN, END and interval fire only in this process.
+    pub filter_pid: Option<u32>,
 }
 
 /// The stack-trace map `kstack` ids index.
@@ -29,6 +31,10 @@ pub const GLOBALS_MAP: &str = "rt_globals";
 pub const SCRATCH_MAP: &str = "rt_scratch";
 /// Index of the start time (`elapsed`'s origin, CLOCK_MONOTONIC ns) in the globals map.
 pub const GLOBAL_START_NS: u32 = 0;
+/// Index of the `-c` command's pid (`cpid`) in the globals map.
+pub const GLOBAL_CPID: u32 = 1;
+/// Entries of the globals map.
+pub const GLOBALS: u32 = 2;
 pub const RINGBUF_BYTES: u32 = 1 << 20;
 
 /// One BPF program, from one attach point.

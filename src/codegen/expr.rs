@@ -687,6 +687,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::Retval => self.load_i64(f.ctx_ptr, PT_REGS_AX)?,
             Builtin::FuncName => self.call_helper(id::GET_FUNC_IP, &[f.ctx_ptr.into()])?,
             Builtin::Curtask => self.call_helper(id::GET_CURRENT_TASK, &[])?,
+            Builtin::Cpid => {
+                let key = self.slot(f, self.ctx.i32_type().into(), "gkey")?;
+                self.builder.build_store(key, self.ctx.i32_type().const_int(plan::GLOBAL_CPID as u64, false))?;
+                let p = self.lookup(self.globals, key)?;
+                self.load_or_zero(f, p)?
+            }
             Builtin::Kstack => {
                 let map = self.kstacks.ok_or_else(|| CodegenError("no stack map".into()))?;
                 let flags = i64.const_zero();

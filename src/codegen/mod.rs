@@ -154,7 +154,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         }
         let events = btf.ringbuf(plan::EVENTS_MAP, plan::RINGBUF_BYTES);
         let lost = btf.map(plan::LOST_MAP, map_type::PERCPU_ARRAY, 1, 4, 8);
-        let globals = btf.map(plan::GLOBALS_MAP, map_type::ARRAY, 1, 4, 8);
+        let globals = btf.map(plan::GLOBALS_MAP, map_type::ARRAY, plan::GLOBALS, 4, 8);
         let record = checked.plan.printfs.iter().map(|p| p.size).max();
         let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, map_type::PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
         let kstacks = checked.plan.uses_kstack.then(|| {
@@ -187,6 +187,20 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let ctx_ptr = function.get_first_param().map(|p| p.into_pointer_value()).ok_or_else(|| CodegenError("no ctx".into()))?;
         let mut f = Func { function, ctx_ptr, allocas, entry, vars: Default::default(), prog: index, loops: Vec::new(), temps: Vec::new() };
         let probe = &program.probes[self.checked.progs[index].probe];
+        if let (Some(pid), false) =
+            (self.checked.plan.filter_pid, matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. }))
+        {
+            // -p PID: the probe does nothing in other processes.
+            let tgid = self.call_helper(helpers::id::GET_CURRENT_PID_TGID, &[])?;
+            let current = self.builder.build_right_shift(tgid, self.i64().const_int(32, false), false, "pid")?;
+            let ours = self.builder.build_int_compare(inkwell::IntPredicate::EQ, current, self.i64().const_int(pid as u64, false), "ours")?;
+            let body = self.ctx.append_basic_block(function, "ours");
+            let skip = self.ctx.append_basic_block(function, "other");
+            self.builder.build_conditional_branch(ours, body, skip)?;
+            self.builder.position_at_end(skip);
+            self.builder.build_return(Some(&ret.const_zero()))?;
+            self.builder.position_at_end(body);
+        }
         if let Some(pred) = &probe.predicate {
             let cond = self.expr(&mut f, pred)?.int()?;
             let truth = self.truthy(cond)?;

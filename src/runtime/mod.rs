@@ -3,6 +3,7 @@
 //! runs END, prints every map in bpftrace's format and detaches. It reads the plan only — never
 //! the parser, sema or LLVM — so it could run a precompiled object on another host.
 
+mod child;
 pub mod format;
 mod maps;
 mod printf;
@@ -24,6 +25,14 @@ pub struct Options {
     pub dry_run: bool,
     /// With `dry_run`: load into the verifier only, attach nothing.
     pub no_attach: bool,
+    /// `-c CMD`: run CMD once attached, end when it exits.
+    pub command: Option<String>,
+    /// `-p PID`: end when PID exits (the programs filter on it).
+    pub pid: Option<u32>,
+    /// `-o FILE`: where the script's output goes.
+    pub output: Option<std::path::PathBuf>,
+    /// `-q`: no `Attaching N probes...`.
+    pub quiet: bool,
 }
 
 /// A runtime failure, as one line for the user; `detail` is shown with `-v`.
@@ -77,7 +86,7 @@ pub fn block_signals() -> std::io::Result<OwnedFd> {
 
 /// What the ring-buffer callback shares with the event loop.
 struct Shared {
-    out: std::io::BufWriter<std::io::Stdout>,
+    out: std::io::BufWriter<Box<dyn Write>>,
     exit_code: Option<i32>,
     /// Map operations events asked for, done between ring-buffer reads (they need the object).
     actions: Vec<MapAction>,
@@ -98,16 +107,38 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
             "rtrace must run as root (it loads BPF programs into the kernel); try `sudo rtrace …`",
         ));
     }
+    let out: Box<dyn Write> = match &opts.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| RuntimeError::new(format!("cannot write `{}`: {e}", path.display())))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    // The -c command starts now, held until every probe is attached, so `cpid` is known.
+    let mut command = match &opts.command {
+        Some(cmd) if !opts.dry_run => Some(
+            child::HeldChild::spawn(cmd).map_err(|e| RuntimeError::new(format!("cannot start `{cmd}`: {e}")))?,
+        ),
+        _ => None,
+    };
     let obj = load(object, plan, opts)?;
     if opts.dry_run && opts.no_attach {
         return Ok(0);
     }
+    if let Some(c) = &command {
+        set_global(&obj, plan::GLOBAL_CPID, c.pid() as u64)?;
+    }
+    let watched = command.as_ref().map(|c| c.pid()).or(opts.pid);
+    let exited = match watched {
+        Some(pid) => Some(child::pidfd(pid).map_err(|e| RuntimeError::new(format!("cannot watch process {pid}: {e}")))?),
+        None => None,
+    };
     if plan.uses_elapsed {
         set_start_time(&obj)?;
     }
 
     let shared = Rc::new(RefCell::new(Shared {
-        out: std::io::BufWriter::new(std::io::stdout()),
+        out: std::io::BufWriter::new(out),
         exit_code: None,
         actions: Vec::new(),
         symbols: symbols::Symbols::default(),
@@ -127,7 +158,9 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
 
     let links = attach(&obj, plan)?;
     let n = plan.probes.len();
-    eprintln!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
+    if !opts.quiet {
+        eprintln!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
+    }
     if opts.dry_run {
         return Ok(0);
     }
@@ -172,9 +205,17 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     }
     drain(&shared);
 
+    if let Some(c) = &mut command {
+        c.release();
+    }
     let only_begin_end = plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End));
-    if !only_begin_end && shared.borrow().exit_code.is_none() {
-        event_loop(&shared, ringbuf.epoll_fd(), signals, &|| drain(&shared))?;
+    // With -c or -p, tracing lasts until that process exits, even for BEGIN/END-only programs.
+    if (!only_begin_end || exited.is_some()) && shared.borrow().exit_code.is_none() {
+        event_loop(&shared, ringbuf.epoll_fd(), signals, exited.as_ref(), &|| drain(&shared))?;
+    }
+    if let Some(c) = &mut command {
+        // Reap the command if it ended; leave it running if rtrace was stopped first.
+        c.reap();
     }
 
     // END runs with event processing re-enabled, whatever stopped the loop.
@@ -268,14 +309,17 @@ fn event_loop(
     shared: &Rc<RefCell<Shared>>,
     rb_fd: i32,
     signals: &OwnedFd,
+    exited: Option<&OwnedFd>,
     drain: &dyn Fn(),
 ) -> Result<()> {
+    // A watched process that exits ends tracing like a signal does; -1 is ignored by poll.
     let mut fds = [
         libc::pollfd { fd: rb_fd, events: libc::POLLIN, revents: 0 },
         libc::pollfd { fd: signals.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: exited.map_or(-1, |fd| fd.as_raw_fd()), events: libc::POLLIN, revents: 0 },
     ];
     loop {
-        // SAFETY: `fds` is a valid array of two pollfd for the duration of the call.
+        // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if rc < 0 {
             let err = std::io::Error::last_os_error();
@@ -294,6 +338,10 @@ fn event_loop(
             let mut info = [0u8; 128];
             // SAFETY: reading into a buffer of the size of signalfd_siginfo (128 bytes).
             unsafe { libc::read(signals.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
+            drain();
+            return Ok(());
+        }
+        if fds[2].revents != 0 {
             drain();
             return Ok(());
         }
@@ -366,14 +414,18 @@ fn describe_load_failure(plan: &Plan, log: &str, error: &str) -> RuntimeError {
 }
 
 fn set_start_time(obj: &Object) -> Result<()> {
-    let globals = find_map(obj, plan::GLOBALS_MAP)?;
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     let now = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
-    globals
-        .update(&plan::GLOBAL_START_NS.to_le_bytes(), &now.to_le_bytes(), libbpf_rs::MapFlags::ANY)
-        .map_err(|e| RuntimeError::new(format!("cannot set the start time: {e}")))
+    set_global(obj, plan::GLOBAL_START_NS, now)
+}
+
+/// Sets one of the values programs read from the globals map.
+fn set_global(obj: &Object, index: u32, value: u64) -> Result<()> {
+    find_map(obj, plan::GLOBALS_MAP)?
+        .update(&index.to_le_bytes(), &value.to_le_bytes(), libbpf_rs::MapFlags::ANY)
+        .map_err(|e| RuntimeError::new(format!("cannot set a global value: {e}")))
 }
 
 fn program<'o>(obj: &'o Object, name: &str) -> Result<libbpf_rs::ProgramMut<'o>> {
@@ -406,7 +458,8 @@ fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
             // libbpf attaches kprobes by the program's section, `kprobe/FUNC+OFFSET`.
             Attach::Kprobe { .. } => links.push(prog()?.attach().map_err(|e| failed(&e))?),
             Attach::Uprobe { path, offset, ret, .. } => {
-                links.push(prog()?.attach_uprobe(*ret, -1, path, *offset as usize).map_err(|e| failed(&e))?)
+                let pid = plan.filter_pid.map_or(-1, |p| p as i32);
+                links.push(prog()?.attach_uprobe(*ret, pid, path, *offset as usize).map_err(|e| failed(&e))?)
             }
             Attach::Interval { period_ns } => {
                 let event = plan::PerfEvent { type_: PERF_TYPE_SOFTWARE, config: PERF_COUNT_SW_CPU_CLOCK };

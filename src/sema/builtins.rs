@@ -25,6 +25,8 @@ pub enum Builtin {
     Kstack,
     /// `curtask`: the address of the current `struct task_struct`.
     Curtask,
+    /// `cpid`: the pid of the `-c` command.
+    Cpid,
 }
 
 pub struct BuiltinDef {
@@ -53,6 +55,7 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "func", builtin: Builtin::FuncName, doc: "kprobe/kretprobe: the traced function's name" },
     BuiltinDef { name: "probe", builtin: Builtin::Probe, doc: "the full name of the probe, e.g. tracepoint:syscalls:sys_enter_read" },
     BuiltinDef { name: "kstack", builtin: Builtin::Kstack, doc: "the kernel stack, printed one frame a line" },
+    BuiltinDef { name: "cpid", builtin: Builtin::Cpid, doc: "the pid of the command started with -c" },
     BuiltinDef { name: "curtask", builtin: Builtin::Curtask, doc: "the address of the current task_struct" },
 ];
 

@@ -173,6 +173,10 @@ pub struct Options {
     pub no_attach: bool,
     /// Positional parameters: `$1` is `params[0]`.
     pub params: Vec<String>,
+    /// `-p PID`.
+    pub pid: Option<u32>,
+    /// Whether `-c CMD` was given (`cpid` needs it).
+    pub has_command: bool,
 }
 
 /// Checks a parsed program. Errors (with any warnings) come back as diagnostics.
@@ -190,12 +194,14 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     // them, so a map may be read in a probe that comes before the one that writes it.
     let mut first = Checker::new(program, MapTable::default(), false);
     first.params = opts.params.clone();
+    first.has_command = opts.has_command;
     for inst in &instances {
         first.check_instance(inst);
     }
     let mut second = Checker::new(program, first.maps, true);
     second.no_attach = opts.no_attach;
     second.params = opts.params.clone();
+    second.has_command = opts.has_command;
     second.kernel_types = first.kernel_types.take();
     let mut progs = Vec::new();
     for inst in &instances {
@@ -219,6 +225,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         uses_elapsed: second.uses_elapsed,
         time_formats: second.time_formats,
         uses_kstack: second.uses_kstack,
+        filter_pid: opts.pid,
     };
     Ok(Checked { plan, progs, warnings: diags })
 }
@@ -710,6 +717,7 @@ struct Checker<'p> {
     no_attach: bool,
     /// Positional parameters.
     params: Vec<String>,
+    has_command: bool,
     /// Kernel BTF, loaded the first time a kernel type is needed.
     kernel_types: Option<Result<std::rc::Rc<btf::KernelTypes>, String>>,
 }
@@ -727,7 +735,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1520,6 +1528,17 @@ impl<'p> Checker<'p> {
             Builtin::Kstack => {
                 self.uses_kstack = true;
                 Type::Kstack
+            }
+            Builtin::Cpid => {
+                if !self.has_command {
+                    self.error(
+                        Diagnostic::error("`cpid` needs a command started with `-c`")
+                            .at(e.span, "no command")
+                            .help("run `rtrace -c 'CMD' …`"),
+                    );
+                    return Type::Error;
+                }
+                Type::Int { signed: false }
             }
             Builtin::Curtask => {
                 let to = self.kernel_types().ok().and_then(|k| k.find_tagged("struct", "task_struct"));

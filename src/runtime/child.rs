@@ -1,0 +1,96 @@
+//! `-c CMD`: the command runs as `sh -c 'exec CMD'`, forked before the programs load (so `cpid` is
+//! known) but held at a pipe until every probe is attached; and pidfds, which tell the event
+//! loop when a watched process (the `-c` child, or `-p PID`) has exited.
+//!
+//! std's `Command::spawn` waits for the child to exec, which a held child never does before
+//! `release`, so this forks by hand.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+pub struct HeldChild {
+    pid: libc::pid_t,
+    /// Writing to (or closing) this releases the child.
+    release: Option<OwnedFd>,
+}
+
+impl HeldChild {
+    pub fn spawn(cmd: &str) -> std::io::Result<HeldChild> {
+        let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+        let (sh, dash_c, cmd) = (
+            CString::new("/bin/sh").map_err(invalid)?,
+            CString::new("-c").map_err(invalid)?,
+            // `exec` makes the command itself the child, so `cpid` is its pid (as in bpftrace,
+            // which runs the command without a shell), while shell syntax still works.
+            CString::new(format!("exec {cmd}")).map_err(invalid)?,
+        );
+        let argv = [sh.as_ptr(), dash_c.as_ptr(), cmd.as_ptr(), std::ptr::null()];
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two new descriptors into `fds`, which we then own.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fork has no preconditions; rtrace has no other threads at this point.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if pid == 0 {
+            // SAFETY: in the child, only async-signal-safe calls on values prepared before the
+            // fork: wait for the release byte, unblock the signals rtrace blocks for its event
+            // loop, and exec (or exit if rtrace ended without releasing us).
+            unsafe {
+                libc::close(fds[1]);
+                let mut byte = 0u8;
+                let mut n = libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+                while n < 0 {
+                    n = libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+                }
+                if n == 0 {
+                    libc::_exit(127);
+                }
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGINT);
+                libc::sigaddset(&mut set, libc::SIGTERM);
+                libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                libc::execv(argv[0], argv.as_ptr());
+                libc::_exit(127);
+            }
+        }
+        // SAFETY: the descriptors were created above and are owned by nothing else here.
+        let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(read_end);
+        Ok(HeldChild { pid, release: Some(write_end) })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Lets the command run.
+    pub fn release(&mut self) {
+        if let Some(fd) = self.release.take() {
+            // SAFETY: writing one byte from a local to a descriptor we own.
+            unsafe { libc::write(fd.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+        }
+    }
+
+    /// Reaps the command if it has exited.
+    pub fn reap(&self) {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child with WNOHANG only writes `status`.
+        unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+    }
+}
+
+/// A descriptor that becomes readable when process `pid` exits.
+pub fn pidfd(pid: u32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
