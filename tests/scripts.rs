@@ -1,5 +1,6 @@
-//! Script-case runner: runs every `tests/scripts/**/*.toml` case against the
-//! built `rtrace` binary, one after another, in sorted path order.
+//! Script-case runner: runs every `tests/scripts/**/*.toml` and
+//! `tests/vm/cases/**/*.toml` case against the built `rtrace` binary, one after
+//! another, in sorted path order.
 //!
 //! Run it with `cargo test --release --test scripts`; a first argument filters
 //! cases by a substring of their path (`cargo test --release --test scripts -- hist`).
@@ -20,12 +21,20 @@
 //! Other keys: `args`, `params`, `file`, `stdin`, `signal`, `timeout`, `exit`,
 //! `stdout_regex`, `stdout_exact`, `stdout_absent`, `stderr`, `stderr_exact`,
 //! `prefix` (a command that runs rtrace, e.g. `setpriv ...`; a prefix command
-//! missing from `PATH` skips the case) and `bpftrace` (see below).
+//! missing from `PATH` skips the case), `bpftrace` (see below),
+//! `kernel_features` and `vm`.
+//!
+//! `kernel_features = ["kprobe"]` (also `kretprobe`, `kprobe_multi`, `fentry`,
+//! `fexit`): the case needs that from the kernel; where this kernel lacks it
+//! (no kprobe PMU, or its config does not say so) the case is skipped with the
+//! reason. `tests/vm/run` runs such cases inside VMs booting Debian kernels that
+//! have them; `vm = true` asks it to run a case there too. This runner ignores `vm`.
 //!
 //! bpftrace mode: when the binary's file name starts with `bpftrace`
 //! (`RTRACE_BIN=/usr/bin/bpftrace`), cases are cross-checked against bpftrace
 //! 0.17. A case whose `bpftrace` key is set (the reason it is not valid 0.17) is
-//! skipped; `args.F` is rewritten to `args->F`; the `Attaching N probes...` stdout
+//! skipped; `args.F` is rewritten to `args->F` and `fentry:`/`fexit:` to
+//! `kfunc:`/`kretfunc:` (0.17's names); the `Attaching N probes...` stdout
 //! line is dropped, and so is the final `"\n\n"` of a program without maps (bpftrace
 //! always prints it, rtrace only before maps); `stderr` and `stderr_exact` are not
 //! checked (diagnostics are rtrace's own); with `signal = false`, SIGINT is
@@ -75,6 +84,10 @@ struct Case {
     requires: Vec<String>,
     prefix: Vec<String>,
     bpftrace: Option<String>,
+    kernel_features: Vec<String>,
+    /// Also run in tests/vm/run's VMs; nothing to do here.
+    #[allow(dead_code)]
+    vm: bool,
 }
 
 enum Outcome {
@@ -98,6 +111,7 @@ fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut paths = Vec::new();
     collect(&root.join("tests/scripts"), &mut paths);
+    collect(&root.join("tests/vm/cases"), &mut paths);
     paths.sort();
     let tmp = std::env::temp_dir().join(format!("rtrace-scripts-{}", std::process::id()));
     if let Err(e) = fs::create_dir_all(&tmp) {
@@ -180,6 +194,58 @@ fn missing_requirement(requires: &[String]) -> Result<Option<String>, String> {
     Ok(None)
 }
 
+/// Why this kernel cannot run a case that needs `features` (`Ok(Some)`), or an
+/// unknown feature (`Err`). Kprobes show as the kprobe PMU; the others are read
+/// from the kernel's config (`/boot/config-RELEASE` or `/proc/config.gz`) and
+/// also need kprobes (where there are none, as on the CI host, fentry is refused too).
+fn missing_kernel_feature(features: &[String]) -> Result<Option<String>, String> {
+    let mut config: Option<Option<String>> = None; // read once, when first needed
+    for feature in features {
+        let options: &[&str] = match feature.as_str() {
+            "kprobe" => &["CONFIG_KPROBES"],
+            "kretprobe" => &["CONFIG_KRETPROBES"],
+            "kprobe_multi" => &["CONFIG_FPROBE"],
+            "fentry" | "fexit" => &["CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS", "CONFIG_DEBUG_INFO_BTF"],
+            other => return Err(format!("unknown kernel feature {other:?}")),
+        };
+        if !Path::new("/sys/bus/event_source/devices/kprobe").exists() {
+            return Ok(Some(format!(
+                "needs {feature}: this kernel has no kprobes (no /sys/bus/event_source/devices/kprobe); tests/vm/run runs it in VMs"
+            )));
+        }
+        if feature == "kprobe" {
+            continue;
+        }
+        let Some(text) = config.get_or_insert_with(kernel_config) else {
+            return Ok(Some(format!(
+                "needs {feature}: cannot tell whether this kernel has it (no /boot/config-RELEASE nor /proc/config.gz); tests/vm/run runs it in VMs"
+            )));
+        };
+        for option in options {
+            if !text.lines().any(|l| l == format!("{option}=y")) {
+                return Ok(Some(format!(
+                    "needs {feature}: this kernel has no {option}; tests/vm/run runs it in VMs"
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The running kernel's config, if it can be found.
+fn kernel_config() -> Option<String> {
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut uts) } == 0 {
+        let release = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) };
+        let path = format!("/boot/config-{}", release.to_string_lossy());
+        if let Ok(text) = fs::read_to_string(path) {
+            return Some(text);
+        }
+    }
+    let out = Command::new("zcat").arg("/proc/config.gz").stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// The first file named `name` in a `PATH` directory (or `name` itself if it has a `/`).
 fn find_in_path(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
@@ -204,6 +270,11 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
         Ok(Some(reason)) => return Outcome::Skipped(reason),
         Ok(None) => {}
     }
+    match missing_kernel_feature(&case.kernel_features) {
+        Err(e) => return Outcome::Failed(format!("malformed case file: {e}")),
+        Ok(Some(reason)) => return Outcome::Skipped(reason),
+        Ok(None) => {}
+    }
     if let Some(cmd) = case.prefix.first() {
         if find_in_path(cmd).is_none() {
             return Outcome::Skipped(format!("needs `{cmd}` (the `prefix` command), not found in PATH"));
@@ -215,6 +286,10 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
         }
         let dot = Regex::new(r"\bargs\.([A-Za-z_])").expect("valid regex");
         case.script = dot.replace_all(&case.script, "args->$1").into_owned();
+        let fentry = Regex::new(r"\bfentry:").expect("valid regex");
+        case.script = fentry.replace_all(&case.script, "kfunc:").into_owned();
+        let fexit = Regex::new(r"\bfexit:").expect("valid regex");
+        case.script = fexit.replace_all(&case.script, "kretfunc:").into_owned();
     }
     let regexes: Result<Vec<Regex>, _> = case.stdout_regex.iter().map(|r| Regex::new(r)).collect();
     let regexes = match regexes {
