@@ -72,14 +72,28 @@ pub enum Dump {
     Ir,
 }
 
+/// Stack for the compiler's thread: checking and generating code recurse once per level of
+/// nesting, and deeply nested scripts must get a diagnostic, not a stack overflow. Only the
+/// pages used are ever touched.
+const COMPILER_STACK: usize = 512 << 20;
+
 /// Runs the command; returns the process exit status.
 pub fn main(cli: Cli) -> i32 {
-    // Signals are blocked before anything else, so Ctrl-C during start-up still ends in an
-    // orderly exit once the event loop sees it.
+    // Signals are blocked before anything else (and before any thread, which inherits the
+    // mask), so Ctrl-C during start-up still ends in an orderly exit once the event loop sees it.
     let signals = match runtime::block_signals() {
         Ok(fd) => fd,
         Err(e) => return fail(&format!("cannot set up signal handling: {e}")),
     };
+    let worker = std::thread::Builder::new().stack_size(COMPILER_STACK).spawn(move || run(cli, signals));
+    match worker.map(|w| w.join()) {
+        Ok(Ok(code)) => code,
+        Ok(Err(_)) => fail("internal error: rtrace panicked (please report this with the script)"),
+        Err(e) => fail(&format!("cannot start: {e}")),
+    }
+}
+
+fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
     if cli.info {
         print!("{}", crate::features::report());
         return 0;
