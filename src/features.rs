@@ -17,6 +17,11 @@ pub fn has_uprobes() -> bool {
     Path::new("/sys/bus/event_source/devices/uprobe").exists()
 }
 
+/// Whether fentry/fexit programs load (libbpf's probe loads a trivial tracing program).
+pub fn has_fentry() -> bool {
+    prog_type(libbpf_rs::libbpf_sys::BPF_PROG_TYPE_TRACING)
+}
+
 pub fn has_btf() -> bool {
     Path::new("/sys/kernel/btf/vmlinux").exists()
 }

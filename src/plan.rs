@@ -58,6 +58,8 @@ pub enum Attach {
     /// `uprobe:PATH:FUNC[+OFFSET]` or `uretprobe:PATH:FUNC`; `offset` is the file offset of
     /// the probed instruction.
     Uprobe { path: String, func: String, offset: u64, ret: bool },
+    /// `fentry:FUNC` or, with `ret`, `fexit:FUNC` (BTF trampolines).
+    Fentry { func: String, ret: bool },
     /// A perf event sampled on every CPU: `profile:hz:99`, `software:page-faults:100`, …
     Perf { event: PerfEvent, period: u64, frequency: bool },
 }

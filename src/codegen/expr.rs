@@ -413,12 +413,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Res::Builtin(b) => self.builtin(f, *b)?,
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 Res::ConstStr(s) => self.string_literal(f, s)?,
+                Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed)?,
                 _ => return Err(CodegenError("unresolved identifier".into())),
             },
             ExprKind::Var(_) if matches!(self.res(f, e), Res::Const(_) | Res::ConstStr(_)) => match self.res(f, e) {
                 // A positional parameter.
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 Res::ConstStr(s) => self.string_literal(f, s)?,
+                Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed)?,
                 _ => V::Void,
             },
             ExprKind::Var(name) => {
@@ -434,6 +436,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ExprKind::Call { args, .. } => self.call(f, e, args)?,
             ExprKind::Field { base, .. } => match self.res(f, e) {
                 Res::Field(field) => self.tp_field(f, field)?,
+                Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed)?,
                 Res::Memory(access) => {
                     let access = *access;
                     let addr = self.expr(f, base)?.int()?;
@@ -747,6 +750,23 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(value))
     }
 
+    /// An fentry/fexit argument: the `index`-th u64 of the context, narrowed to `size` bytes
+    /// and extended by sign.
+    fn ctx_slot(&self, f: &Func<'ctx>, index: u32, size: u32, signed: bool) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let raw = self.load_i64(f.ctx_ptr, 8 * index as u64)?;
+        if size >= 8 {
+            return Ok(V::Int(raw));
+        }
+        let narrow = match size {
+            1 => self.ctx.i8_type(),
+            2 => self.ctx.i16_type(),
+            _ => self.ctx.i32_type(),
+        };
+        let t = self.builder.build_int_truncate(raw, narrow, "arg")?;
+        Ok(V::Int(if signed { self.builder.build_int_s_extend(t, i64, "sx")? } else { self.builder.build_int_z_extend(t, i64, "zx")? }))
+    }
+
     /// Reads a tracepoint field from the record.
     fn tp_field(&mut self, f: &mut Func<'ctx>, field: &crate::sema::tracefs::Field) -> Result<V<'ctx>> {
         let i64 = self.i64();
@@ -899,8 +919,22 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let ptr = self.expr(f, &args[0])?.int()?;
                 let len = crate::sema::STR_LEN;
                 let buf = self.buffer(f, len, "str")?;
-                let helper = if user { id::PROBE_READ_USER_STR } else { id::PROBE_READ_KERNEL_STR };
-                self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), ptr.into()])?;
+                let n = i64.const_int(len as u64, false);
+                if user {
+                    self.call_helper(id::PROBE_READ_USER_STR, &[buf.into(), n.into(), ptr.into()])?;
+                    return Ok(V::Str(buf, len));
+                }
+                // BTF does not say which pointers are user pointers (Debian's has no __user
+                // tags): a kernel read that faults is retried from user memory.
+                let r = self.call_helper(id::PROBE_READ_KERNEL_STR, &[buf.into(), n.into(), ptr.into()])?;
+                let failed = self.builder.build_int_compare(IntPredicate::SLT, r, i64.const_zero(), "failed")?;
+                let retry = self.ctx.append_basic_block(f.function, "user_str");
+                let done = self.ctx.append_basic_block(f.function, "str_done");
+                self.builder.build_conditional_branch(failed, retry, done)?;
+                self.builder.position_at_end(retry);
+                self.call_helper(id::PROBE_READ_USER_STR, &[buf.into(), n.into(), ptr.into()])?;
+                self.builder.build_unconditional_branch(done)?;
+                self.builder.position_at_end(done);
                 Ok(V::Str(buf, len))
             }
             Res::Plain => self.expr(f, &args[0]),

@@ -248,5 +248,8 @@ fn section(attach: &Attach) -> String {
         Attach::Uprobe { ret: false, .. } => "uprobe".into(),
         Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
         Attach::Perf { .. } => "perf_event".into(),
+        // libbpf finds the function's BTF id from the section at load time.
+        Attach::Fentry { func, ret: false } => format!("fentry/{func}"),
+        Attach::Fentry { func, ret: true } => format!("fexit/{func}"),
     }
 }

@@ -407,7 +407,10 @@ fn describe_load_failure(plan: &Plan, log: &str, error: &str) -> RuntimeError {
         .map(|s| s.to_string())
         .unwrap_or_else(|| error.to_string());
     let message = match probe {
-        Some(p) => format!("the kernel's verifier rejected probe `{p}`: {reason} (run with -v for the verifier log)"),
+        Some(p) if !verifier_log.is_empty() => {
+            format!("the kernel's verifier rejected probe `{p}`: {reason} (run with -v for the verifier log)")
+        }
+        Some(p) => format!("the kernel refused to load probe `{p}`: {reason} (run with -v for libbpf's log)"),
         None => format!("the kernel refused to load the programs: {reason} (run with -v for libbpf's log)"),
     };
     RuntimeError { message, detail: Some(log.to_string()) }
@@ -455,8 +458,9 @@ fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
                     .attach_tracepoint(libbpf_rs::TracepointCategory::Custom(category.clone()), event)
                     .map_err(|e| failed(&e))?,
             ),
-            // libbpf attaches kprobes by the program's section, `kprobe/FUNC+OFFSET`.
-            Attach::Kprobe { .. } => links.push(prog()?.attach().map_err(|e| failed(&e))?),
+            // libbpf attaches kprobes and fentry by the program's section (`kprobe/FUNC+OFFSET`,
+            // `fentry/FUNC`).
+            Attach::Kprobe { .. } | Attach::Fentry { .. } => links.push(prog()?.attach().map_err(|e| failed(&e))?),
             Attach::Uprobe { path, offset, ret, .. } => {
                 let pid = plan.filter_pid.map_or(-1, |p| p as i32);
                 links.push(prog()?.attach_uprobe(*ret, pid, path, *offset as usize).map_err(|e| failed(&e))?)

@@ -2,7 +2,7 @@
 //! loaded only when a script uses a kernel type. Sema works with plain type ids and the
 //! `Shape` of each; codegen never sees BTF, only the offsets and sizes sema recorded.
 
-use libbpf_rs::btf::types::{Array, Composite, Enum, Int, IntEncoding, MemberAttr, Ptr};
+use libbpf_rs::btf::types::{Array, Composite, Enum, Func, FuncProto, Int, IntEncoding, MemberAttr, Ptr};
 use libbpf_rs::btf::{Btf, BtfKind, BtfType, HasSize, ReferencesType, TypeId};
 
 pub struct KernelTypes {
@@ -101,6 +101,31 @@ impl KernelTypes {
             Shape::Array { elem, len } => self.size(elem) * len,
             Shape::Other => 0,
         }
+    }
+
+    /// A kernel function's parameters (name, type id) and return type id, from its BTF FUNC.
+    pub fn function(&self, name: &str) -> Option<(Vec<(String, u32)>, u32)> {
+        let func = self.btf.type_by_name::<Func>(name)?;
+        let proto = FuncProto::try_from(func.referenced_type()).ok()?;
+        let params = proto
+            .iter()
+            .map(|p| (p.name.and_then(|n| n.to_str()).unwrap_or("").to_string(), u32::from(p.ty)))
+            .collect();
+        Some((params, proto.referenced_type_id().into()))
+    }
+
+    /// The names of the kernel functions BTF describes that match `pattern` (`*` wildcards).
+    pub fn functions_matching(&self, pattern: &str, matches: impl Fn(&str) -> bool) -> Vec<String> {
+        let _ = pattern;
+        let mut out: Vec<String> = self
+            .btf
+            .type_by_kind::<Func>()
+            .filter_map(|f| f.name().and_then(|n| n.to_str()).map(str::to_string))
+            .filter(|n| matches(n))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The value of an enumerator such as `TCP_FIN_WAIT1`, from any kernel enum.

@@ -117,6 +117,8 @@ pub enum Res {
     ConstStr(String),
     /// `time()` with plan format `n`.
     Time(usize),
+    /// An fentry/fexit context slot: `index`-th u64, holding an integer of `size` bytes.
+    CtxSlot { index: u32, size: u32, signed: bool },
     /// `bswap()` of an integer `n` bits wide.
     Bswap(u32),
     /// `str()` of an in-memory char array of `len` bytes.
@@ -241,6 +243,8 @@ struct Instance {
     display: String,
     attach: Attach,
     format: Option<Format>,
+    /// fentry/fexit: the function's parameters (name, BTF type) and return type.
+    params: Option<(Vec<(String, u32)>, u32)>,
 }
 
 const PROVIDERS: &[&str] = &[
@@ -253,6 +257,7 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
     let mut tracefs_root: Option<Result<PathBuf, String>> = None;
     let mut functions: Option<std::collections::BTreeSet<String>> = None;
     let mut elf_functions: HashMap<PathBuf, std::collections::BTreeMap<String, u64>> = HashMap::new();
+    let mut kernel_types: Option<Result<std::rc::Rc<btf::KernelTypes>, String>> = None;
     for (pi, probe) in program.probes.iter().enumerate() {
         for ap in &probe.attach_points {
             // `$1` … in attach points take the positional parameters' text.
@@ -264,7 +269,9 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                 let start: usize = parts[..n].iter().map(|p| p.len() + 1).sum();
                 Span::new(ap.span.start + start, ap.span.start + start + parts[n].len())
             };
-            let mut push = |attach, format| out.push(Instance { probe: pi, display: text.to_string(), attach, format });
+            let mut push = |attach, format| {
+                out.push(Instance { probe: pi, display: text.to_string(), attach, format, params: None })
+            };
             match parts[0] {
                 "BEGIN" | "begin" if parts.len() == 1 => push(Attach::Begin, None),
                 "END" | "end" if parts.len() == 1 => push(Attach::End, None),
@@ -361,6 +368,62 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                     }
                     for f in matches {
                         push(Attach::Kprobe { func: f, offset, ret }, None);
+                    }
+                }
+                "fentry" | "f" | "kfunc" | "fexit" | "fr" | "kretfunc" => {
+                    let ret = matches!(parts[0], "fexit" | "fr" | "kretfunc");
+                    let target_field = parts.len() - 1;
+                    if !(2..=3).contains(&parts.len()) || parts[target_field].is_empty() {
+                        diags.push(
+                            Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
+                                .at(ap.span, format!("expected `{}:FUNCTION`", parts[0])),
+                        );
+                        continue;
+                    }
+                    let func = parts[target_field];
+                    let types = kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone();
+                    let types = match types {
+                        Ok(t) => t,
+                        Err(msg) => {
+                            diags.push(Diagnostic::error(msg).at(ap.span, "fentry needs the kernel's BTF"));
+                            continue;
+                        }
+                    };
+                    let names = if func.contains('*') {
+                        types.functions_matching(func, |n| glob(func, n))
+                    } else if types.function(func).is_some() {
+                        vec![func.to_string()]
+                    } else {
+                        vec![]
+                    };
+                    if names.is_empty() {
+                        diags.push(
+                            Diagnostic::error(format!("no kernel function matches `{func}` in BTF"))
+                                .at(field_span(target_field), "not a kernel function with BTF"),
+                        );
+                        continue;
+                    }
+                    if !opts.no_attach && !crate::features::has_fentry() {
+                        let mut d = Diagnostic::error(format!("this kernel refuses {} programs", parts[0]))
+                            .at(ap.span, "cannot load here");
+                        if crate::features::has_kprobes() {
+                            let k = if ret { "kretprobe" } else { "kprobe" };
+                            d = d.help(format!("`{k}:{func}` traces the same function (with `arg0`…, not `args.NAME`)"));
+                        } else if let Some(tp) = kernel::syscall_tracepoint_for(func) {
+                            d = d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls"));
+                        }
+                        diags.push(d.note("`rtrace --info` lists what this kernel supports"));
+                        continue;
+                    }
+                    for name in names {
+                        let params = types.function(&name);
+                        out.push(Instance {
+                            probe: pi,
+                            display: text.to_string(),
+                            attach: Attach::Fentry { func: name, ret },
+                            format: None,
+                            params,
+                        });
                     }
                 }
                 "uprobe" | "u" | "uretprobe" | "ur" => {
@@ -569,6 +632,8 @@ fn probe_name(inst: &Instance) -> String {
         Attach::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
         Attach::Kprobe { func, ret: false, .. } => format!("kprobe:{func}"),
         Attach::Kprobe { func, ret: true, .. } => format!("kretprobe:{func}"),
+        Attach::Fentry { func, ret: false } => format!("fentry:{func}"),
+        Attach::Fentry { func, ret: true } => format!("fexit:{func}"),
         Attach::Uprobe { path, func, ret: false, .. } => format!("uprobe:{path}:{func}"),
         Attach::Uprobe { path, func, ret: true, .. } => format!("uretprobe:{path}:{func}"),
         Attach::Interval { .. } | Attach::Perf { .. } => inst.display.clone(),
@@ -758,6 +823,24 @@ impl<'p> Checker<'p> {
             btf::Shape::Array { elem, len } => (Type::Array { elem, len, user }, Read::Address),
             _ => return None,
         })
+    }
+
+    /// An fentry/fexit argument (or fexit's return value): the `index`-th u64 of the context,
+    /// typed by BTF type `ty`.
+    fn fentry_slot(&mut self, e: &Expr, index: usize, ty: u32, scope: &mut Scope) -> Type {
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        let (t, size, signed) = match k.shape(ty) {
+            btf::Shape::Int { size, signed, .. } => (Type::Int { signed }, size, signed),
+            btf::Shape::Ptr { to } => (Type::Ptr { user: false, to }, 8, false),
+            _ => {
+                self.error(
+                    Diagnostic::error(format!("rtrace cannot read an argument of type `{}` yet", k.name(ty)))
+                        .at(e.span, "unsupported argument type"),
+                );
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, t, Res::CtxSlot { index: index as u32, size, signed })
     }
 
     /// `p[i]` or `*p`: an element of a typed pointer or an array.
@@ -1504,7 +1587,7 @@ impl<'p> Checker<'p> {
         let ty = match b {
             Builtin::Comm => Type::Str { len: COMM_LEN },
             Builtin::Args => {
-                if scope.inst.format.is_none() {
+                if scope.inst.format.is_none() && scope.inst.params.is_none() {
                     let kind = match scope.inst.attach {
                         Attach::Begin => "BEGIN",
                         Attach::End => "END",
@@ -1556,11 +1639,18 @@ impl<'p> Checker<'p> {
                     Attach::Kprobe { ret, .. } | Attach::Uprobe { ret, .. } => Some(*ret),
                     _ => None,
                 };
+                let fexit = matches!(scope.inst.attach, Attach::Fentry { ret: true, .. });
+                let fentry = matches!(scope.inst.attach, Attach::Fentry { .. });
                 let (ok, needs) = match b {
                     Builtin::Arg(_) => (kprobe == Some(false), "kprobe and uprobe"),
-                    Builtin::Retval => (kprobe == Some(true), "kretprobe and uretprobe"),
-                    _ => (kprobe.is_some(), "kprobe and uprobe"),
+                    Builtin::Retval => (kprobe == Some(true) || fexit, "kretprobe, uretprobe and fexit"),
+                    _ => (kprobe.is_some() || fentry, "kprobe, uprobe and fentry"),
                 };
+                if let (Builtin::Retval, true) = (b, fexit) {
+                    // fexit's return value is the slot after the arguments.
+                    let (params, ret) = scope.inst.params.clone().unwrap_or_default();
+                    return self.fentry_slot(e, params.len(), ret, scope);
+                }
                 if !ok {
                     let mut d = Diagnostic::error(format!("`{name}` is only available in {needs} probes"))
                         .at(e.span, format!("not available in `{}`", scope.inst.display));
@@ -1959,6 +2049,20 @@ impl<'p> Checker<'p> {
                     .at(base.span, format!("this is {}", bt.describe())),
             );
             return Type::Error;
+        }
+        if let Some((params, _)) = scope.inst.params.clone() {
+            let Some(index) = params.iter().position(|(n, _)| *n == field.name) else {
+                let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+                let mut d = Diagnostic::error(format!("`{}` has no argument `{}`", scope.inst.display, field.name))
+                    .at(field.span, "unknown argument");
+                d = match did_you_mean(&field.name, names.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.note(format!("its arguments are: {}", names.join(", "))),
+                };
+                self.error(d);
+                return Type::Error;
+            };
+            return self.fentry_slot(e, index, params[index].1, scope);
         }
         let Some(format) = scope.inst.format.as_ref() else { return Type::Error };
         let Some(f) = format.field(&field.name).cloned() else {
