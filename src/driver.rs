@@ -56,6 +56,10 @@ pub struct Cli {
     #[arg(short = 'q')]
     pub quiet: bool,
 
+    /// Print how long each stage took (parse, check, codegen, load, attach) on stderr.
+    #[arg(long)]
+    pub timings: bool,
+
     /// Print which tracing features this kernel supports, and exit.
     #[arg(long)]
     pub info: bool,
@@ -68,6 +72,8 @@ pub struct Cli {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Dump {
     Ast,
+    /// The type sema inferred for every expression, per probe.
+    Types,
     Plan,
     Ir,
 }
@@ -110,6 +116,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         }
     };
 
+    let mut timings = Timings::new(cli.timings);
     let program = match parser::parse(&source) {
         Ok(p) => p,
         Err(diags) => {
@@ -117,6 +124,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
             return 1;
         }
     };
+    timings.lap("parse");
     if cli.dump == Some(Dump::Ast) {
         println!("{program:#?}");
         return 0;
@@ -136,18 +144,25 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
             return 1;
         }
     };
+    timings.lap("check");
     report(&checked.warnings);
+    if cli.dump == Some(Dump::Types) {
+        print!("{}", dump_types(&source, &checked));
+        return 0;
+    }
     if cli.dump == Some(Dump::Plan) {
         println!("{:#?}", checked.plan);
         return 0;
     }
     let mut ir = String::new();
-    let opts = codegen::Options { no_opt: cli.no_opt };
+    let opts = codegen::Options { no_opt: cli.no_opt, timings: cli.timings };
     let want_ir = cli.dump == Some(Dump::Ir);
     let object = match codegen::compile(&program, &checked, &opts, want_ir.then_some(&mut ir)) {
         Ok(o) => o,
         Err(e) => return fail(&e.to_string()),
     };
+    timings.lap("codegen");
+    // (the llvm-* lines above are parts of codegen)
     if want_ir {
         print!("{ir}");
         return 0;
@@ -160,11 +175,48 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         pid: cli.pid,
         output: cli.output.clone(),
         quiet: cli.quiet,
+        timings: cli.timings,
     };
     match runtime::run(&object, &checked.plan, &signals, &run_opts) {
         Ok(code) => code,
         Err(e) => fail(&e.message),
     }
+}
+
+/// `--timings`: the wall time of each stage, printed as it ends.
+struct Timings {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Timings {
+    fn new(on: bool) -> Timings {
+        Timings { on, last: std::time::Instant::now() }
+    }
+    fn lap(&mut self, stage: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!("timing: {stage:<8} {:>8.3} ms", (now - self.last).as_secs_f64() * 1000.0);
+            self.last = now;
+        }
+    }
+}
+
+/// `--dump types`: every typed expression of every probe, in source order.
+fn dump_types(source: &str, checked: &sema::Checked) -> String {
+    let mut out = String::new();
+    for (def, prog) in checked.plan.probes.iter().zip(&checked.progs) {
+        out.push_str(&format!("{}:\n", def.display));
+        let mut infos: Vec<&sema::ExprInfo> = prog.exprs.values().collect();
+        infos.sort_by_key(|i| (i.span.start, std::cmp::Reverse(i.span.end)));
+        for info in infos {
+            let line = source[..info.span.start].matches('\n').count() + 1;
+            let col = info.span.start - source[..info.span.start].rfind('\n').map_or(0, |i| i + 1) + 1;
+            let text = source.get(info.span.start..info.span.end).unwrap_or("").replace('\n', " ");
+            out.push_str(&format!("  {line}:{col} `{text}`: {:?}\n", info.ty));
+        }
+    }
+    out
 }
 
 fn fail(message: &str) -> i32 {

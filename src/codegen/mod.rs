@@ -37,6 +37,8 @@ pub(crate) mod map_type {
 pub struct Options {
     /// Skip LLVM's optimisation pipeline (for debugging the generated code).
     pub no_opt: bool,
+    /// Print how long LLVM's stages took.
+    pub timings: bool,
 }
 
 /// An error inside the compiler (a bug in rtrace), or a limit of BPF the script ran into.
@@ -76,6 +78,7 @@ fn target_machine() -> Result<TargetMachine> {
 
 /// Compiles the program to a BPF ELF object. `dump_ir` receives the textual IR if given.
 pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Option<&mut String>) -> Result<Vec<u8>> {
+    let mut t = std::time::Instant::now();
     let tm = target_machine()?;
     let ctx = Context::create();
     let llvm_errors = diagnostics::capture(&ctx);
@@ -87,6 +90,13 @@ pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Op
         gen.program(program, i, def)?;
     }
     gen.finish();
+    let mut lap = |stage: &str| {
+        if opts.timings {
+            eprintln!("timing: {stage:<8} {:>8.3} ms", t.elapsed().as_secs_f64() * 1000.0);
+        }
+        t = std::time::Instant::now();
+    };
+    lap("llvm-ir");
     module.verify().map_err(|e| CodegenError(format!("invalid IR: {}", e.to_string())))?;
     if !opts.no_opt {
         module
@@ -96,9 +106,11 @@ pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Op
     if let Some(out) = dump_ir {
         *out = module.print_to_string().to_string();
     }
+    lap("llvm-opt");
     let buf = tm
         .write_to_memory_buffer(&module, FileType::Object)
         .map_err(|e| CodegenError(format!("emitting the object: {}", e.to_string())))?;
+    lap("llvm-emit");
     if let Some(e) = llvm_errors.first_error() {
         if let Some(func) = diagnostics::stack_limit_function(&e) {
             let probe = checked.plan.probes.iter().find(|p| p.prog_name == func).map_or(func, |p| p.display.as_str());

@@ -33,6 +33,8 @@ pub struct Options {
     pub output: Option<std::path::PathBuf>,
     /// `-q`: no `Attaching N probes...`.
     pub quiet: bool,
+    /// `--timings`: print how long loading and attaching took.
+    pub timings: bool,
 }
 
 /// A runtime failure, as one line for the user; `detail` is shown with `-v`.
@@ -121,7 +123,15 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         ),
         _ => None,
     };
+    let started = std::time::Instant::now();
+    let lap = |stage: &str, since: std::time::Instant| {
+        if opts.timings {
+            eprintln!("timing: {stage:<8} {:>8.3} ms", since.elapsed().as_secs_f64() * 1000.0);
+        }
+        std::time::Instant::now()
+    };
     let obj = load(object, plan, opts)?;
+    let loaded = lap("load", started);
     if opts.dry_run && opts.no_attach {
         return Ok(0);
     }
@@ -157,6 +167,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     let ringbuf = rb_builder.build().map_err(|e| RuntimeError::new(format!("cannot set up the ring buffer: {e}")))?;
 
     let links = attach(&obj, plan)?;
+    lap("attach", loaded);
     let n = plan.probes.len();
     if !opts.quiet {
         eprintln!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
@@ -243,13 +254,48 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     if lost > 0 {
         eprintln!("Lost {lost} events");
     }
-    // Detaching is slow for some probe types; it happens after the output is out.
-    drop(links);
+    detach_in_background(links);
     Ok(code)
 }
 
-/// Handles one ring-buffer record; returns -1 (stop reading) when a map operation must be
-/// done before the next record.
+/// Detaches every probe off the user's critical path. Closing a perf-event tracepoint waits
+/// for RCU grace periods in the kernel (~80 ms each, one after another), and that wait happens
+/// in whichever process closes the last reference. So a forked child keeps a copy of every
+/// descriptor until rtrace has exited, and the slow release happens when the child exits, not
+/// when rtrace does. The child closes stdin, stdout and stderr at once, so whoever reads
+/// rtrace's output sees it end with rtrace. When the fork fails, rtrace detaches itself.
+fn detach_in_background(links: Vec<Link>) {
+    if links.is_empty() {
+        return;
+    }
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        drop(links);
+        return;
+    }
+    // SAFETY: fork has no preconditions. The child only closes descriptors, waits for the
+    // pipe to reach end-of-file (rtrace has exited), and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: plain descriptor calls on the child's own descriptors.
+        unsafe {
+            libc::close(0);
+            libc::close(1);
+            libc::close(2);
+            libc::close(fds[1]);
+            let mut byte = 0u8;
+            while libc::read(fds[0], (&mut byte as *mut u8).cast(), 1) != 0 {}
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: the parent no longer needs the read end.
+    unsafe { libc::close(fds[0]) };
+    // Disables the probes and closes rtrace's copies: cheap while the child holds its own.
+    // (Without a child, this is where the slow release happens.)
+    drop(links);
+}
+
 fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
     let mut s = shared.borrow_mut();
     if s.exit_code.is_some() {

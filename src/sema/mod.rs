@@ -132,6 +132,8 @@ pub enum Res {
 pub struct ExprInfo {
     pub ty: Type,
     pub res: Res,
+    /// Where the expression is, for `--dump types`.
+    pub span: Span,
 }
 
 /// Sema's facts about one BPF program (one attach point of a probe).
@@ -141,14 +143,14 @@ pub struct ProgInfo {
     pub probe: usize,
     pub format: Option<Format>,
     /// Indexed by `ExprId`.
-    pub exprs: Vec<Option<ExprInfo>>,
+    pub exprs: HashMap<ExprId, ExprInfo>,
     pub vars: HashMap<String, Type>,
 }
 
 impl ProgInfo {
     pub fn info(&self, e: &Expr) -> &ExprInfo {
-        const ERROR: ExprInfo = ExprInfo { ty: Type::Error, res: Res::Plain };
-        self.exprs.get(e.id as usize).and_then(Option::as_ref).unwrap_or(&ERROR)
+        const ERROR: ExprInfo = ExprInfo { ty: Type::Error, res: Res::Plain, span: Span { start: 0, end: 0 } };
+        self.exprs.get(&e.id).unwrap_or(&ERROR)
     }
 }
 
@@ -258,6 +260,8 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
     let mut functions: Option<std::collections::BTreeSet<String>> = None;
     let mut elf_functions: HashMap<PathBuf, std::collections::BTreeMap<String, u64>> = HashMap::new();
     let mut kernel_types: Option<Result<std::rc::Rc<btf::KernelTypes>, String>> = None;
+    // Each tracepoint's format is read once, however many probes use it.
+    let mut formats: HashMap<(String, String), Format> = HashMap::new();
     for (pi, probe) in program.probes.iter().enumerate() {
         for ap in &probe.attach_points {
             // `$1` … in attach points take the positional parameters' text.
@@ -296,7 +300,15 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                         diags.push(unknown_tracepoint(&root, parts[1], parts[2], field_span(1), field_span(2)));
                     }
                     for (cat, ev) in matches {
-                        match tracefs::format(&root, &cat, &ev) {
+                        let key = (cat.clone(), ev.clone());
+                        let format = match formats.get(&key) {
+                            Some(f) => Some(f.clone()),
+                            None => tracefs::format(&root, &cat, &ev),
+                        };
+                        if let Some(f) = &format {
+                            formats.insert(key, f.clone());
+                        }
+                        match format {
                             Some(f) => push(Attach::Tracepoint { category: cat, event: ev }, Some(f)),
                             None => diags.push(
                                 Diagnostic::error(format!("cannot read the format of tracepoint `{cat}:{ev}`"))
@@ -790,7 +802,7 @@ struct Checker<'p> {
 /// State while checking one program.
 struct Scope<'i> {
     inst: &'i Instance,
-    exprs: Vec<Option<ExprInfo>>,
+    exprs: HashMap<ExprId, ExprInfo>,
     vars: HashMap<String, (Type, Span)>,
     /// How many loops enclose the statement being checked.
     loops: u32,
@@ -953,7 +965,7 @@ impl<'p> Checker<'p> {
 
     fn check_instance(&mut self, inst: &Instance) -> ProgInfo {
         let probe = &self.program.probes[inst.probe];
-        let mut scope = Scope { inst, exprs: vec![None; self.program.expr_count as usize], vars: HashMap::new(), loops: 0, var_bits: HashMap::new() };
+        let mut scope = Scope { inst, exprs: HashMap::new(), vars: HashMap::new(), loops: 0, var_bits: HashMap::new() };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);
             if !t.is_int() && t != Type::Error {
@@ -1272,7 +1284,7 @@ impl<'p> Checker<'p> {
                     Func::Lhist => self.lhist_params(args)?,
                     _ => return None,
                 };
-                scope.exprs[value.id as usize] = Some(ExprInfo { ty: Type::Void, res: Res::Call(def.func) });
+                scope.exprs.insert(value.id, ExprInfo { ty: Type::Void, res: Res::Call(def.func), span: value.span });
                 return Some(kind);
             }
         }
@@ -1341,7 +1353,7 @@ impl<'p> Checker<'p> {
     }
 
     fn set(&self, scope: &mut Scope, e: &Expr, ty: Type, res: Res) -> Type {
-        scope.exprs[e.id as usize] = Some(ExprInfo { ty, res });
+        scope.exprs.insert(e.id, ExprInfo { ty, res, span: e.span });
         ty
     }
 
@@ -1785,7 +1797,7 @@ impl<'p> Checker<'p> {
                         );
                     }
                 }
-                scope.exprs[arg.id as usize] = Some(ExprInfo { ty: Type::Void, res: Res::MapRead(index) });
+                scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
                 self.set(scope, e, Type::Void, Res::Call(def.func))
             }
             Func::Time => {
@@ -1850,7 +1862,7 @@ impl<'p> Checker<'p> {
                             );
                             return Type::Error;
                         };
-                        scope.exprs[arg.id as usize] = Some(ExprInfo { ty: Type::Void, res: Res::MapRead(index) });
+                        scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
                         return self.set(scope, e, Type::Void, Res::Call(Func::Print));
                     }
                 }
@@ -2135,7 +2147,7 @@ fn value_desc(kind: ValueKind) -> String {
 /// How wide an integer expression is, where its source says (a kernel member, a tracepoint
 /// field, a cast, a variable assigned one of those); 64 bits otherwise.
 fn int_bits(e: &Expr, scope: &Scope) -> u32 {
-    let info = scope.exprs.get(e.id as usize).and_then(Option::as_ref);
+    let info = scope.exprs.get(&e.id);
     match (&e.kind, info.map(|i| &i.res)) {
         (_, Some(Res::Memory(Access { read: Read::Int { size, .. }, .. }))) => 8 * size,
         (_, Some(Res::Field(f))) => 8 * f.size as u32,
