@@ -17,9 +17,14 @@ import time
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEN_PROBES = " ".join(
+    f"tracepoint:syscalls:sys_enter_{s} {{ @[comm, {i}] = count(); }}"
+    for i, s in enumerate(["read", "write", "openat", "close", "getppid", "mmap", "brk", "futex", "ioctl", "lseek"])
+) + " interval:ms:100 { exit(); }"
 SCRIPTS = [
     'BEGIN { printf("hi\\n"); exit(); }',
     "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); } interval:ms:100 { exit(); }",
+    TEN_PROBES,
 ]
 
 
