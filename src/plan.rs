@@ -16,6 +16,8 @@ pub struct Plan {
     pub uses_kstack: bool,
     /// `-p PID`: probes other than BEGIN, END and interval fire only in this process.
     pub filter_pid: Option<u32>,
+    /// Every attach point's full name; `probe` values index this.
+    pub probe_names: Vec<String>,
 }
 
 /// The stack-trace map `kstack` ids index.
@@ -45,6 +47,10 @@ pub struct ProbeDef {
     /// The attach point as the user wrote it, for messages.
     pub display: String,
     pub attach: Attach,
+    /// The attach cookie: `attach`'s id in `Plan::probe_names`.
+    pub cookie: u64,
+    /// More attach points this program serves, each with its cookie (a wildcard's matches).
+    pub also: Vec<(Attach, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +114,8 @@ pub enum KeyField {
     Kstack,
     /// An IP address from `ntop()`.
     Inet,
+    /// A `probe` value: an index into `Plan::probe_names`.
+    ProbeName,
 }
 
 /// Bytes of an `ntop()` value: `{ u64 family; u8 addr[16]; }`.
@@ -116,7 +124,7 @@ pub const INET_SIZE: usize = 24;
 impl KeyField {
     pub fn size(&self) -> usize {
         match self {
-            KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack => 8,
+            KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack | KeyField::ProbeName => 8,
             KeyField::Inet => INET_SIZE,
             KeyField::Str { len } => *len as usize,
         }
@@ -270,12 +278,14 @@ pub enum ArgKind {
     Kstack,
     /// An IP address from `ntop()`.
     Inet,
+    /// A `probe` value: an index into `Plan::probe_names`.
+    ProbeName,
 }
 
 impl ArgKind {
     pub fn size(&self) -> usize {
         match self {
-            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack => 8,
+            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName => 8,
             ArgKind::Inet => INET_SIZE,
             ArgKind::Str { len } => *len as usize,
         }

@@ -268,7 +268,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         for (k, field) in map.keys.iter().zip(def.key.clone()) {
             let v = self.expr(f, k)?;
             match (v, field) {
-                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack) => self.store_i64(buf, offset, i)?,
+                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack | KeyField::ProbeName) => {
+                    self.store_i64(buf, offset, i)?
+                }
                 (V::Str(p, n), KeyField::Inet) => {
                     let at = self.offset(buf, offset)?;
                     self.copy(at, p, n.min(plan::INET_SIZE as u32))?;
@@ -701,7 +703,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let flags = i64.const_zero();
                 self.call_helper(id::GET_STACKID, &[f.ctx_ptr.into(), map.as_pointer_value().into(), flags.into()])?
             }
-            Builtin::Probe => return Err(CodegenError("`probe` is a constant".into())),
+            Builtin::Probe => self.call_helper(id::GET_ATTACH_COOKIE, &[f.ctx_ptr.into()])?,
         }))
     }
 
@@ -889,7 +891,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
                     match (v, field.kind) {
-                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack) => {
+                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName) => {
                             self.store_i64(rec, field.offset as u64, i)?
                         }
                         (V::Str(p, n), ArgKind::Inet) => {

@@ -24,6 +24,7 @@ pub(crate) mod id {
     pub const GET_FUNC_IP: u64 = 173;
     pub const GET_STACKID: u64 = 27;
     pub const GET_CURRENT_TASK: u64 = 35;
+    pub const GET_ATTACH_COOKIE: u64 = 174;
 }
 
 /// `BPF_NOEXIST` for map updates.

@@ -166,6 +166,7 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
             KeyField::Ksym => KeyPart::Str(symbols.kernel(read_u64(bytes))),
             KeyField::Kstack => KeyPart::Str(symbols.kstack(read_u64(bytes))),
             KeyField::Inet => KeyPart::Str(inet(bytes)),
+            KeyField::ProbeName => KeyPart::Str(symbols.probe(read_u64(bytes))),
         });
         off += field.size();
     }

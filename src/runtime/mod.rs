@@ -153,6 +153,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         actions: Vec::new(),
         symbols: symbols::Symbols::default(),
     }));
+    shared.borrow_mut().symbols.probe_names = plan.probe_names.clone();
     if plan.uses_kstack {
         let stacks = find_map(&obj, plan::KSTACKS_MAP)?;
         shared.borrow_mut().symbols.kstacks = libbpf_rs::MapHandle::try_from(&stacks).ok();
@@ -168,7 +169,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
 
     let links = attach(&obj, plan)?;
     lap("attach", loaded);
-    let n = plan.probes.len();
+    let n: usize = plan.probes.iter().map(|p| 1 + p.also.len()).sum();
     if !opts.quiet {
         eprintln!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
     }
@@ -495,43 +496,58 @@ fn run_once(obj: &Object, plan: &Plan, index: usize) -> Result<()> {
 fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
     let mut links = Vec::new();
     for def in &plan.probes {
-        let failed = |e: &dyn std::fmt::Display| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display));
-        let prog = || program(obj, &def.prog_name);
-        match &def.attach {
-            Attach::Begin | Attach::End => {}
-            Attach::Tracepoint { category, event } => links.push(
-                prog()?
-                    .attach_tracepoint(libbpf_rs::TracepointCategory::Custom(category.clone()), event)
-                    .map_err(|e| failed(&e))?,
-            ),
-            // libbpf attaches kprobes and fentry by the program's section (`kprobe/FUNC+OFFSET`,
-            // `fentry/FUNC`).
-            Attach::Kprobe { .. } | Attach::Fentry { .. } => links.push(prog()?.attach().map_err(|e| failed(&e))?),
-            Attach::Uprobe { path, offset, ret, .. } => {
-                let pid = plan.filter_pid.map_or(-1, |p| p as i32);
-                links.push(prog()?.attach_uprobe(*ret, pid, path, *offset as usize).map_err(|e| failed(&e))?)
-            }
-            Attach::Interval { period_ns } => {
-                let event = plan::PerfEvent { type_: PERF_TYPE_SOFTWARE, config: PERF_COUNT_SW_CPU_CLOCK };
-                let fd = perf_event(event, *period_ns, false, 0).map_err(|e| failed(&e))?;
-                // libbpf's link takes the descriptor and closes it on detach.
-                links.push(prog()?.attach_perf_event(fd.into_raw_fd()).map_err(|e| failed(&e))?);
-            }
-            Attach::Perf { event, period, frequency } => {
-                for cpu in online_cpus() {
-                    let fd = perf_event(*event, *period, *frequency, cpu).map_err(|e| {
-                        if e.raw_os_error() == Some(libc::ENOENT) && event.type_ == PERF_TYPE_HARDWARE {
-                            failed(&"this machine has no hardware performance counters (no PMU); use a `software:` or `profile:` probe")
-                        } else {
-                            failed(&e)
-                        }
-                    })?;
-                    links.push(prog()?.attach_perf_event(fd.into_raw_fd()).map_err(|e| failed(&e))?);
-                }
-            }
+        let prog = program(obj, &def.prog_name)?;
+        for (attach, cookie) in std::iter::once((&def.attach, def.cookie)).chain(def.also.iter().map(|(a, c)| (a, *c))) {
+            attach_one(&prog, plan, attach, cookie, &mut links)
+                .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;
         }
     }
     Ok(links)
+}
+
+/// Attaches `prog` at one attach point, with `cookie` for `probe` to read.
+fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie: u64, links: &mut Vec<Link>) -> std::result::Result<(), String> {
+    let err = |e: libbpf_rs::Error| e.to_string();
+    match attach {
+        Attach::Begin | Attach::End => {}
+        Attach::Tracepoint { category, event } => {
+            let opts = libbpf_rs::TracepointOpts { cookie, ..Default::default() };
+            let category = libbpf_rs::TracepointCategory::Custom(category.clone());
+            links.push(prog.attach_tracepoint_with_opts(category, event, opts).map_err(err)?);
+        }
+        Attach::Kprobe { func, offset: 0, ret } => {
+            let opts = libbpf_rs::KprobeOpts { cookie, ..Default::default() };
+            links.push(prog.attach_kprobe_with_opts(*ret, func, opts).map_err(err)?);
+        }
+        // libbpf attaches kprobes at an offset, and fentry, by the program's section
+        // (`kprobe/FUNC+OFFSET`, `fentry/FUNC`); such programs serve one attach point.
+        Attach::Kprobe { .. } | Attach::Fentry { .. } => links.push(prog.attach().map_err(err)?),
+        Attach::Uprobe { path, offset, ret, .. } => {
+            let pid = plan.filter_pid.map_or(-1, |p| p as i32);
+            let opts = libbpf_rs::UprobeOpts { cookie, retprobe: *ret, ..Default::default() };
+            links.push(prog.attach_uprobe_with_opts(pid, path, *offset as usize, opts).map_err(err)?);
+        }
+        Attach::Interval { period_ns } => {
+            let event = plan::PerfEvent { type_: PERF_TYPE_SOFTWARE, config: PERF_COUNT_SW_CPU_CLOCK };
+            let fd = perf_event(event, *period_ns, false, 0).map_err(|e| e.to_string())?;
+            // libbpf's link takes the descriptor and closes it on detach.
+            links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?);
+        }
+        Attach::Perf { event, period, frequency } => {
+            for cpu in online_cpus() {
+                let fd = perf_event(*event, *period, *frequency, cpu).map_err(|e| {
+                    if e.raw_os_error() == Some(libc::ENOENT) && event.type_ == PERF_TYPE_HARDWARE {
+                        "this machine has no hardware performance counters (no PMU); use a `software:` or `profile:` probe"
+                            .to_string()
+                    } else {
+                        e.to_string()
+                    }
+                })?;
+                links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The CPUs that are online, from /sys/devices/system/cpu/online (`0-3,5`).
@@ -611,7 +627,7 @@ libbpf: failed to load object 'rtrace'
 
     #[test]
     fn verifier_rejection_is_one_line_naming_the_probe() {
-        let probe = |name: &str, display: &str| ProbeDef { prog_name: name.into(), display: display.into(), attach: Attach::Begin };
+        let probe = |name: &str, display: &str| ProbeDef { prog_name: name.into(), display: display.into(), attach: Attach::Begin, cookie: 0, also: vec![] };
         let plan = Plan {
             probes: vec![probe("p0", "BEGIN"), probe("p1", "tracepoint:syscalls:sys_enter_openat")],
             ..Plan::default()

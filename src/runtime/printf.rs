@@ -18,6 +18,7 @@ pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
                     ArgKind::Ksym => Arg::Str(symbols.kernel(read_u64(bytes))),
                     ArgKind::Kstack => Arg::Str(symbols.kstack(read_u64(bytes))),
                     ArgKind::Inet => Arg::Str(inet(bytes)),
+                    ArgKind::ProbeName => Arg::Str(symbols.probe(read_u64(bytes))),
                 };
                 out.push_str(&conversion(spec, &arg));
             }

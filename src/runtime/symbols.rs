@@ -12,6 +12,8 @@ pub struct Symbols {
     cache: HashMap<u64, String>,
     /// The stack-trace map `kstack` ids point into.
     pub kstacks: Option<libbpf_rs::MapHandle>,
+    /// The plan's probe names, which `probe` values index.
+    pub probe_names: Vec<String>,
 }
 
 impl Symbols {
@@ -46,6 +48,11 @@ impl Symbols {
             },
             Err(_) => format!("0x{addr:x}"),
         }
+    }
+
+    /// The name of probe `id`.
+    pub fn probe(&self, id: u64) -> String {
+        self.probe_names.get(id as usize).cloned().unwrap_or_default()
     }
 
     /// The name of the kernel function containing `addr`, or the address in hex.

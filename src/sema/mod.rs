@@ -43,6 +43,8 @@ pub enum Type {
     Kstack,
     /// An IP address from `ntop()`: `{ u64 family; u8 addr[16]; }`, printed as text.
     Inet,
+    /// The name of the probe that fired (`probe`), as an id into the plan's probe names.
+    ProbeName,
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -70,6 +72,7 @@ impl Type {
             Type::Ksym => "a kernel symbol",
             Type::Kstack => "a kernel stack",
             Type::Inet => "an IP address",
+            Type::ProbeName => "a probe name",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -194,6 +197,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
+    let (instances, probe_names) = share_programs(program, instances);
     // Pass 1 learns every map's type from its assignments; pass 2 checks everything against
     // them, so a map may be read in a probe that comes before the one that writes it.
     let mut first = Checker::new(program, MapTable::default(), false);
@@ -220,7 +224,13 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     let probes = instances
         .iter()
         .enumerate()
-        .map(|(i, inst)| ProbeDef { prog_name: format!("p{i}"), display: inst.display.clone(), attach: inst.attach.clone() })
+        .map(|(i, inst)| ProbeDef {
+            prog_name: format!("p{i}"),
+            display: inst.display.clone(),
+            attach: inst.attach.clone(),
+            cookie: inst.name_ids[0],
+            also: inst.also.iter().cloned().zip(inst.name_ids[1..].iter().copied()).collect(),
+        })
         .collect();
     let plan = Plan {
         probes,
@@ -230,6 +240,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         time_formats: second.time_formats,
         uses_kstack: second.uses_kstack,
         filter_pid: opts.pid,
+        probe_names,
     };
     Ok(Checked { plan, progs, warnings: diags })
 }
@@ -247,6 +258,12 @@ struct Instance {
     format: Option<Format>,
     /// fentry/fexit: the function's parameters (name, BTF type) and return type.
     params: Option<(Vec<(String, u32)>, u32)>,
+    /// Which attach point (counted over the whole program) this came from.
+    point: usize,
+    /// More attach points the same program serves (a wildcard's other matches).
+    also: Vec<Attach>,
+    /// Ids (into the plan's probe names) of `attach`, then of each of `also`.
+    name_ids: Vec<u64>,
 }
 
 const PROVIDERS: &[&str] = &[
@@ -262,8 +279,10 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
     let mut kernel_types: Option<Result<std::rc::Rc<btf::KernelTypes>, String>> = None;
     // Each tracepoint's format is read once, however many probes use it.
     let mut formats: HashMap<(String, String), Format> = HashMap::new();
+    let mut point = 0;
     for (pi, probe) in program.probes.iter().enumerate() {
         for ap in &probe.attach_points {
+            point += 1;
             // `$1` … in attach points take the positional parameters' text.
             let substituted = substitute_params(&ap.text, &opts.params);
             let text = substituted.as_str();
@@ -274,7 +293,16 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                 Span::new(ap.span.start + start, ap.span.start + start + parts[n].len())
             };
             let mut push = |attach, format| {
-                out.push(Instance { probe: pi, display: text.to_string(), attach, format, params: None })
+                out.push(Instance {
+                    probe: pi,
+                    display: text.to_string(),
+                    attach,
+                    format,
+                    params: None,
+                    point,
+                    also: vec![],
+                    name_ids: vec![],
+                })
             };
             match parts[0] {
                 "BEGIN" | "begin" if parts.len() == 1 => push(Attach::Begin, None),
@@ -435,6 +463,9 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                             attach: Attach::Fentry { func: name, ret },
                             format: None,
                             params,
+                            point,
+                            also: vec![],
+                            name_ids: vec![],
                         });
                     }
                 }
@@ -637,8 +668,8 @@ fn parse_offset(text: &str) -> Option<u64> {
 }
 
 /// The concrete name of the probe an instance attaches, as `probe` gives it.
-fn probe_name(inst: &Instance) -> String {
-    match &inst.attach {
+fn probe_name(attach: &Attach, display: &str) -> String {
+    match attach {
         Attach::Begin => "BEGIN".into(),
         Attach::End => "END".into(),
         Attach::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
@@ -648,8 +679,82 @@ fn probe_name(inst: &Instance) -> String {
         Attach::Fentry { func, ret: true } => format!("fexit:{func}"),
         Attach::Uprobe { path, func, ret: false, .. } => format!("uprobe:{path}:{func}"),
         Attach::Uprobe { path, func, ret: true, .. } => format!("uretprobe:{path}:{func}"),
-        Attach::Interval { .. } | Attach::Perf { .. } => inst.display.clone(),
+        Attach::Interval { .. } | Attach::Perf { .. } => display.to_string(),
     }
+}
+
+/// One program for all the matches of a wildcard, where its code would be the same for each:
+/// the kernel then loads one program instead of hundreds, and LLVM compiles it once. That
+/// holds for tracepoints and kprobes whose body does not use `args` (tracepoints' layouts
+/// differ), and for uprobes whose body does not use `func` either (a per-function constant).
+/// `probe` tells the matches apart through the attach cookie. Returns the instances and the
+/// table of probe names that `probe` values index.
+fn share_programs(program: &Program, instances: Vec<Instance>) -> (Vec<Instance>, Vec<String>) {
+    let mut out: Vec<Instance> = Vec::new();
+    for inst in instances {
+        if let Some(last) = out.last_mut() {
+            let same_kind = std::mem::discriminant(&last.attach) == std::mem::discriminant(&inst.attach);
+            let shareable = match &inst.attach {
+                Attach::Tracepoint { .. } | Attach::Kprobe { .. } => !uses(&program.probes[inst.probe], &["args"]),
+                Attach::Uprobe { .. } => !uses(&program.probes[inst.probe], &["args", "func"]),
+                _ => false,
+            };
+            if last.point == inst.point && same_kind && shareable {
+                last.also.push(inst.attach);
+                continue;
+            }
+        }
+        out.push(inst);
+    }
+    let mut names = Vec::new();
+    for inst in &mut out {
+        for attach in std::iter::once(&inst.attach).chain(&inst.also) {
+            inst.name_ids.push(names.len() as u64);
+            names.push(probe_name(attach, &inst.display));
+        }
+    }
+    (out, names)
+}
+
+/// Whether a probe's predicate or body names any of these identifiers.
+fn uses(probe: &Probe, names: &[&str]) -> bool {
+    fn expr(e: &Expr, names: &[&str]) -> bool {
+        let sub = |x: &Expr| expr(x, names);
+        match &e.kind {
+            ExprKind::Ident(n) => names.contains(&n.as_str()),
+            ExprKind::Map(m) => m.keys.iter().any(sub),
+            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().any(sub),
+            ExprKind::Field { base, .. } | ExprKind::TupleIndex { base, .. } => sub(base),
+            ExprKind::Unary { operand, .. } => sub(operand),
+            ExprKind::Binary { lhs, rhs, .. } => sub(lhs) || sub(rhs),
+            ExprKind::Ternary { cond, then, els } => sub(cond) || sub(then) || sub(els),
+            ExprKind::Index { base, index } => sub(base) || sub(index),
+            ExprKind::Deref(x) | ExprKind::AddrOf(x) | ExprKind::SizeofExpr(x) => sub(x),
+            ExprKind::Cast { expr: x, .. } => sub(x),
+            ExprKind::IncDec { target, .. } => sub(target),
+            ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Var(_) | ExprKind::Bool(_) => false,
+            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => false,
+        }
+    }
+    fn stmts(list: &[Stmt], names: &[&str]) -> bool {
+        list.iter().any(|s| match &s.kind {
+            StmtKind::AssignMap { map, value } => map.keys.iter().any(|k| expr(k, names)) || expr(value, names),
+            StmtKind::AssignVar { value, .. } => expr(value, names),
+            StmtKind::CompoundAssign { target, value, .. } => expr(target, names) || expr(value, names),
+            StmtKind::If { cond, then, els } => {
+                expr(cond, names) || stmts(then, names) || els.as_ref().is_some_and(|e| stmts(e, names))
+            }
+            StmtKind::While { cond, body } => expr(cond, names) || stmts(body, names),
+            StmtKind::Unroll { count, body } => expr(count, names) || stmts(body, names),
+            StmtKind::ForRange { start, end, body, .. } => expr(start, names) || expr(end, names) || stmts(body, names),
+            StmtKind::ForMap { map, body, .. } => map.keys.iter().any(|k| expr(k, names)) || stmts(body, names),
+            StmtKind::Let { value, .. } => value.as_ref().is_some_and(|v| expr(v, names)),
+            StmtKind::Block(body) => stmts(body, names),
+            StmtKind::Expr(e) => expr(e, names),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => false,
+        })
+    }
+    probe.predicate.as_ref().is_some_and(|p| expr(p, names)) || stmts(&probe.body, names)
 }
 
 /// The error for a kprobe on a kernel without kprobes, with what works instead.
@@ -1201,6 +1306,7 @@ impl<'p> Checker<'p> {
                 Type::Ksym => out.push(KeyField::Ksym),
                 Type::Kstack => out.push(KeyField::Kstack),
                 Type::Inet => out.push(KeyField::Inet),
+                Type::ProbeName => out.push(KeyField::ProbeName),
                 Type::Error => ok = false,
                 t => {
                     ok = false;
@@ -1617,8 +1723,12 @@ impl<'p> Checker<'p> {
                 Type::Args
             }
             Builtin::Probe => {
-                let name = probe_name(scope.inst);
-                return self.set(scope, e, Type::Str { len: name.len() as u32 + 1 }, Res::ConstStr(name));
+                // An id into the plan's probe names: a constant, or the attach cookie when one
+                // program serves several attach points.
+                if scope.inst.also.is_empty() {
+                    return self.set(scope, e, Type::ProbeName, Res::Const(scope.inst.name_ids[0]));
+                }
+                Type::ProbeName
             }
             Builtin::Kstack => {
                 self.uses_kstack = true;
@@ -2011,6 +2121,7 @@ impl<'p> Checker<'p> {
                 ('s', Type::Ksym) => ArgKind::Ksym,
                 ('s', Type::Kstack) => ArgKind::Kstack,
                 ('s', Type::Inet) => ArgKind::Inet,
+                ('s', Type::ProbeName) => ArgKind::ProbeName,
                 (_, Type::Ksym) => ArgKind::Int { signed: false },
                 ('s', t) if t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
@@ -2198,6 +2309,7 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             (KeyField::Ksym, KeyField::Ksym) => Some(KeyField::Ksym),
             (KeyField::Kstack, KeyField::Kstack) => Some(KeyField::Kstack),
             (KeyField::Inet, KeyField::Inet) => Some(KeyField::Inet),
+            (KeyField::ProbeName, KeyField::ProbeName) => Some(KeyField::ProbeName),
             _ => None,
         })
         .collect()
@@ -2215,6 +2327,7 @@ fn describe_keys(keys: &[KeyField]) -> String {
             KeyField::Ksym => "ksym",
             KeyField::Kstack => "kstack",
             KeyField::Inet => "inet",
+            KeyField::ProbeName => "probe",
         })
         .collect();
     format!("[{}]", parts.join(", "))
