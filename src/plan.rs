@@ -150,6 +150,8 @@ pub enum ValueKind {
     Max,
     /// `{ sum: i64, count: u64 }`.
     Avg,
+    /// `{ sum: i64, count: u64 }`, printed with count, average and total.
+    Stats,
     /// log2 histogram: one u64 counter per (key, bucket).
     Hist,
     Lhist { min: i64, max: i64, step: i64 },
@@ -167,7 +169,7 @@ impl ValueKind {
         match self {
             ValueKind::Str { len } => *len as usize,
             ValueKind::Inet => INET_SIZE,
-            ValueKind::Min | ValueKind::Max | ValueKind::Avg => 16,
+            ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             _ => 8,
         }
     }
@@ -183,6 +185,7 @@ impl ValueKind {
             ValueKind::Min => "min()",
             ValueKind::Max => "max()",
             ValueKind::Avg => "avg()",
+            ValueKind::Stats => "stats()",
             ValueKind::Hist => "hist()",
             ValueKind::Lhist { .. } => "lhist()",
         }

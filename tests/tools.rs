@@ -12,7 +12,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     ("execsnoop.bt", "join() is not implemented yet"),
     ("oomkill.bt", "cat() is not implemented yet"),
     ("runqlen.bt", "struct cfs_rq has no nr_running on this kernel (6.18 renamed it); bpftrace fails too"),
-    ("ssllatency.bt", "stats() is not implemented yet"),
     ("tcpdrop.bt", "needs more than 512 bytes of BPF stack (variables live on the stack)"),
     ("tcplife.bt", "needs more than 512 bytes of BPF stack (variables live on the stack)"),
     ("tcpretrans.bt", "needs more than 512 bytes of BPF stack (variables live on the stack)"),

@@ -330,7 +330,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     g.store_i64(p, 0, n)
                 })?
             }
-            ValueKind::Avg => {
+            ValueKind::Avg | ValueKind::Stats => {
                 let x = arg(self, f, 0)?;
                 self.with_value(f, global, key, 16, |g, _, p| {
                     let s = g.load_i64(p, 0)?;

@@ -38,6 +38,11 @@ pub enum Value {
         sum: i64,
         count: u64,
     },
+    /// stats(): printed `count C, average A, total T`, laid out and sorted like avg().
+    Stats {
+        sum: i64,
+        count: u64,
+    },
     /// log2 histogram: index 0 = negative values, 1 = value 0, k>=2 = [2^(k-2), 2^(k-1)); length 66
     Hist(Vec<u64>),
     /// linear histogram: index 0 = below min, 1..=n = [min+step*(i-1), min+step*i), last = >= max
@@ -72,7 +77,7 @@ impl Value {
     pub fn map_kind(&self) -> MapKind {
         match self {
             Value::Hist(_) | Value::Lhist { .. } => MapKind::Hist,
-            Value::Avg { .. } => MapKind::Avg,
+            Value::Avg { .. } | Value::Stats { .. } => MapKind::Avg,
             Value::Int(_) | Value::UInt(_) | Value::Str(_) => MapKind::Plain,
         }
     }
@@ -325,7 +330,7 @@ fn hist_total(value: &Value) -> u64 {
 /// avg() result: sum / count, truncated toward zero; 0 when count is 0.
 fn average(value: &Value) -> i64 {
     match value {
-        Value::Avg { sum, count } => {
+        Value::Avg { sum, count } | Value::Stats { sum, count } => {
             let count = *count as i64;
             if count == 0 {
                 0
@@ -344,6 +349,7 @@ fn scalar_value_text(value: &Value) -> String {
         Value::UInt(v) => v.to_string(),
         Value::Str(s) => s.clone(),
         Value::Avg { .. } => average(value).to_string(),
+        Value::Stats { sum, count } => format!("count {count}, average {}, total {sum}", average(value)),
         Value::Hist(_) | Value::Lhist { .. } => String::new(),
     }
 }

@@ -44,7 +44,7 @@ pub fn print_one(obj: &Object, def: &MapDef, top: u64, div: u64, symbols: &mut S
 fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>, top: usize) {
     if entries.is_empty() {
         let kind = match def.value {
-            ValueKind::Avg => MapKind::Avg,
+            ValueKind::Avg | ValueKind::Stats => MapKind::Avg,
             ValueKind::Hist | ValueKind::Lhist { .. } => MapKind::Hist,
             _ => MapKind::Plain,
         };
@@ -141,6 +141,10 @@ fn aggregate(kind: ValueKind, per_cpu: &[Vec<u8>]) -> Option<Value> {
         ValueKind::Count => Value::UInt(ints(0).sum()),
         ValueKind::Sum { signed: true } => Value::Int(ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64))),
         ValueKind::Sum { signed: false } => Value::UInt(ints(0).fold(0u64, u64::wrapping_add)),
+        ValueKind::Stats => Value::Stats {
+            sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
+            count: ints(8).sum(),
+        },
         ValueKind::Avg => Value::Avg {
             sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
             count: ints(8).sum(),

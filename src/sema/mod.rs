@@ -1384,6 +1384,7 @@ impl<'p> Checker<'p> {
                     Func::Count => ValueKind::Count,
                     Func::Sum => ValueKind::Sum { signed: first_signed },
                     Func::Avg => ValueKind::Avg,
+                    Func::Stats => ValueKind::Stats,
                     Func::Min => ValueKind::Min,
                     Func::Max => ValueKind::Max,
                     Func::Hist => ValueKind::Hist,
