@@ -18,6 +18,8 @@ pub struct Plan {
     pub filter_pid: Option<u32>,
     /// Every attach point's full name; `probe` values index this.
     pub probe_names: Vec<String>,
+    /// The separators of `join()` calls.
+    pub join_separators: Vec<String>,
 }
 
 /// The stack-trace map `kstack` ids index.
@@ -217,7 +219,16 @@ pub enum EventKind {
     /// `print(@m[, top[, div]])`; `id` is the map's index; two u64 follow: top and div
     /// (0 when not given).
     PrintMap = 5,
+    /// `join(argv[, sep])`; `id` indexes `Plan::join_separators`; `JOIN_ARGS` strings of
+    /// `JOIN_ARG_LEN` bytes follow.
+    Join = 6,
 }
+
+/// How many strings `join()` reads from its array, and the bytes of each.
+pub const JOIN_ARGS: usize = 16;
+pub const JOIN_ARG_LEN: usize = 64;
+/// Bytes of a `join()` record.
+pub const JOIN_RECORD: usize = EVENT_HEADER + JOIN_ARGS * JOIN_ARG_LEN;
 
 impl EventKind {
     pub fn from_u32(v: u32) -> Option<EventKind> {
@@ -227,6 +238,7 @@ impl EventKind {
             3 => Some(EventKind::Clear),
             4 => Some(EventKind::Time),
             5 => Some(EventKind::PrintMap),
+            6 => Some(EventKind::Join),
             _ => None,
         }
     }

@@ -978,6 +978,48 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.emit_event(f, rec, size)?;
                 Ok(V::Void)
             }
+            Res::Join { id: sep, user } => {
+                let array = self.expr(f, &args[0])?.int()?;
+                let scratch = self.scratch.ok_or_else(|| CodegenError("no scratch map".into()))?;
+                let key = self.slot(f, self.ctx.i32_type().into(), "scratchkey")?;
+                self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+                let rec = self.lookup(scratch, key)?;
+                let fill = self.ctx.append_basic_block(f.function, "join");
+                let done = self.ctx.append_basic_block(f.function, "joined");
+                let null = self.builder.build_is_null(rec, "null")?;
+                self.builder.build_conditional_branch(null, done, fill)?;
+                self.builder.position_at_end(fill);
+                self.zero(rec, plan::JOIN_RECORD as u32)?;
+                self.store_u32(rec, 0, EventKind::Join as u32)?;
+                self.store_u32(rec, 4, sep as u32)?;
+                let (read, read_str) = if user {
+                    (id::PROBE_READ_USER, id::PROBE_READ_USER_STR)
+                } else {
+                    (id::PROBE_READ_KERNEL, id::PROBE_READ_KERNEL_STR)
+                };
+                let ptr_slot = self.slot(f, i64.into(), "argp")?;
+                let send = self.ctx.append_basic_block(f.function, "join_send");
+                // Up to JOIN_ARGS strings, stopping at the array's NULL.
+                for i in 0..plan::JOIN_ARGS as u64 {
+                    self.builder.build_store(ptr_slot, i64.const_zero())?;
+                    let at = self.builder.build_int_add(array, i64.const_int(8 * i, false), "elem")?;
+                    self.call_helper(read, &[ptr_slot.into(), i64.const_int(8, false).into(), at.into()])?;
+                    let p = self.builder.build_load(i64, ptr_slot, "p")?.into_int_value();
+                    let end = self.builder.build_int_compare(IntPredicate::EQ, p, i64.const_zero(), "end")?;
+                    let next = self.ctx.append_basic_block(f.function, "join_arg");
+                    self.builder.build_conditional_branch(end, send, next)?;
+                    self.builder.position_at_end(next);
+                    let dst = self.offset(rec, (plan::EVENT_HEADER + plan::JOIN_ARG_LEN * i as usize) as u64)?;
+                    let n = i64.const_int(plan::JOIN_ARG_LEN as u64, false);
+                    self.call_helper(read_str, &[dst.into(), n.into(), p.into()])?;
+                }
+                self.builder.build_unconditional_branch(send)?;
+                self.builder.position_at_end(send);
+                self.emit_event(f, rec, plan::JOIN_RECORD as u32)?;
+                self.builder.build_unconditional_branch(done)?;
+                self.builder.position_at_end(done);
+                Ok(V::Void)
+            }
             Res::Bswap(bits) => {
                 let v = self.expr(f, &args[0])?.int()?;
                 let ty = match bits {

@@ -167,7 +167,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let events = btf.ringbuf(plan::EVENTS_MAP, plan::RINGBUF_BYTES);
         let lost = btf.map(plan::LOST_MAP, map_type::PERCPU_ARRAY, 1, 4, 8);
         let globals = btf.map(plan::GLOBALS_MAP, map_type::ARRAY, plan::GLOBALS, 4, 8);
-        let record = checked.plan.printfs.iter().map(|p| p.size).max();
+        let joins = (!checked.plan.join_separators.is_empty()).then_some(plan::JOIN_RECORD);
+        let record = checked.plan.printfs.iter().map(|p| p.size).chain(joins).max();
         let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, map_type::PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
         let kstacks = checked.plan.uses_kstack.then(|| {
             btf.map(plan::KSTACKS_MAP, map_type::STACK_TRACE, 4096, 4, 8 * plan::STACK_DEPTH as u64)

@@ -321,6 +321,15 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
                 let _ = s.out.write_all(text.as_bytes());
             }
         }
+        Some(EventKind::Join) => {
+            let sep = plan.join_separators.get(id as usize).map_or(" ", String::as_str);
+            let strings: Vec<String> = data[plan::EVENT_HEADER..]
+                .chunks(plan::JOIN_ARG_LEN)
+                .map(printf::c_string)
+                .take_while(|s| !s.is_empty())
+                .collect();
+            let _ = writeln!(s.out, "{}", strings.join(sep));
+        }
         Some(EventKind::Exit) => s.exit_code = Some(id as i32),
         Some(EventKind::Clear) => {
             s.actions.push(MapAction::Clear(id as usize));

@@ -122,6 +122,8 @@ pub enum Res {
     Time(usize),
     /// An fentry/fexit context slot: `index`-th u64, holding an integer of `size` bytes.
     CtxSlot { index: u32, size: u32, signed: bool },
+    /// `join()` with plan separator `id`, reading user memory when `user`.
+    Join { id: usize, user: bool },
     /// `bswap()` of an integer `n` bits wide.
     Bswap(u32),
     /// `str()` of an in-memory char array of `len` bytes.
@@ -241,6 +243,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         uses_kstack: second.uses_kstack,
         filter_pid: opts.pid,
         probe_names,
+        join_separators: second.join_separators,
     };
     Ok(Checked { plan, progs, warnings: diags })
 }
@@ -893,6 +896,7 @@ struct Checker<'p> {
     diags: Vec<Diagnostic>,
     printfs: Vec<PrintfDef>,
     time_formats: Vec<String>,
+    join_separators: Vec<String>,
     uses_elapsed: bool,
     uses_kstack: bool,
     /// `--dry-run --no-attach`: what only matters when running is a warning.
@@ -917,7 +921,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -2002,6 +2006,37 @@ impl<'p> Checker<'p> {
                     });
                 }
                 self.set(scope, e, Type::Void, Res::Printf(id))
+            }
+            Func::Join => {
+                let t = self.expr(&args[0], scope);
+                if t == Type::Error {
+                    return t;
+                }
+                let user = match t {
+                    Type::Ptr { user, .. } => user,
+                    t if t.is_int() => matches!(scope.inst.attach, Attach::Uprobe { .. }),
+                    other => {
+                        self.error(
+                            Diagnostic::error(format!("`join()` takes an array of string pointers, not {}", other.describe()))
+                                .at(args[0].span, "not a pointer"),
+                        );
+                        return Type::Error;
+                    }
+                };
+                let sep = match args.get(1).map(|a| &a.kind) {
+                    None => " ".to_string(),
+                    Some(ExprKind::Str(s)) => s.clone(),
+                    Some(_) => {
+                        self.error(Diagnostic::error("`join()`'s separator must be a string literal").at(args[1].span, "not a literal"));
+                        return Type::Error;
+                    }
+                };
+                let mut id = 0;
+                if self.final_pass {
+                    id = self.join_separators.len();
+                    self.join_separators.push(sep);
+                }
+                self.set(scope, e, Type::Void, Res::Join { id, user })
             }
             Func::Bswap => {
                 let t = self.expr(&args[0], scope);
