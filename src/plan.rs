@@ -20,6 +20,8 @@ pub struct Plan {
     pub probe_names: Vec<String>,
     /// The separators of `join()` calls.
     pub join_separators: Vec<String>,
+    /// The files `cat()` calls print.
+    pub cat_paths: Vec<String>,
 }
 
 /// The stack-trace map `kstack` ids index.
@@ -222,6 +224,8 @@ pub enum EventKind {
     /// `join(argv[, sep])`; `id` indexes `Plan::join_separators`; `JOIN_ARGS` strings of
     /// `JOIN_ARG_LEN` bytes follow.
     Join = 6,
+    /// `cat(path)`; `id` indexes `Plan::cat_paths`.
+    Cat = 7,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -239,6 +243,7 @@ impl EventKind {
             4 => Some(EventKind::Time),
             5 => Some(EventKind::PrintMap),
             6 => Some(EventKind::Join),
+            7 => Some(EventKind::Cat),
             _ => None,
         }
     }

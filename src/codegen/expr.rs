@@ -538,6 +538,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         })
     }
 
+    /// Sends an event that is only its header: the runtime knows the rest from the plan.
+    fn header_event(&mut self, f: &mut Func<'ctx>, kind: EventKind, id: u32) -> Result<V<'ctx>> {
+        let rec = self.buffer(f, plan::EVENT_HEADER as u32, "event")?;
+        self.store_u32(rec, 0, kind as u32)?;
+        self.store_u32(rec, 4, id)?;
+        self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
+        Ok(V::Void)
+    }
+
     fn string_literal(&mut self, f: &mut Func<'ctx>, s: &str) -> Result<V<'ctx>> {
         let len = s.len() as u32 + 1;
         let buf = self.buffer(f, len, "lit")?;
@@ -945,10 +954,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     Some(ExprKind::Int(n)) => *n as u32,
                     _ => 0,
                 };
-                let rec = self.buffer(f, plan::EVENT_HEADER as u32, "exit")?;
-                self.store_u32(rec, 0, EventKind::Exit as u32)?;
-                self.store_u32(rec, 4, code)?;
-                self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
+                self.header_event(f, EventKind::Exit, code)?;
                 // Nothing after exit() runs in this probe.
                 self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
                 let dead = self.ctx.append_basic_block(f.function, "after_exit");
@@ -956,13 +962,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             Res::Const(v) => Ok(V::Int(i64.const_int(v, false))),
-            Res::Time(id) => {
-                let rec = self.buffer(f, plan::EVENT_HEADER as u32, "time")?;
-                self.store_u32(rec, 0, EventKind::Time as u32)?;
-                self.store_u32(rec, 4, id as u32)?;
-                self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
-                Ok(V::Void)
-            }
+            Res::Time(id) => self.header_event(f, EventKind::Time, id as u32),
+            Res::Event { kind, id } => self.header_event(f, kind, id),
             Res::Call(F::Print) => {
                 let Res::MapRead(index) = *self.res(f, &args[0]) else {
                     return Err(CodegenError("print of unresolved map".into()));
@@ -1070,11 +1071,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let Res::MapRead(index) = *self.res(f, &args[0]) else {
                     return Err(CodegenError("clear of unresolved map".into()));
                 };
-                let rec = self.buffer(f, plan::EVENT_HEADER as u32, "clear")?;
-                self.store_u32(rec, 0, EventKind::Clear as u32)?;
-                self.store_u32(rec, 4, index as u32)?;
-                self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
-                Ok(V::Void)
+                self.header_event(f, EventKind::Clear, index as u32)
             }
             Res::Call(F::Delete) => {
                 let ExprKind::Map(map) = &args[0].kind else {

@@ -321,6 +321,16 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
                 let _ = s.out.write_all(text.as_bytes());
             }
         }
+        Some(EventKind::Cat) => {
+            if let Some(path) = plan.cat_paths.get(id as usize) {
+                match std::fs::read(path) {
+                    Ok(bytes) => {
+                        let _ = s.out.write_all(&bytes);
+                    }
+                    Err(e) => eprintln!("error: cat(\"{path}\"): {e}"),
+                }
+            }
+        }
         Some(EventKind::Join) => {
             let sep = plan.join_separators.get(id as usize).map_or(" ", String::as_str);
             let strings: Vec<String> = data[plan::EVENT_HEADER..]

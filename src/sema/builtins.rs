@@ -85,6 +85,7 @@ pub enum Func {
     Ntop,
     Bswap,
     Join,
+    Cat,
 }
 
 pub struct FuncDef {
@@ -118,6 +119,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "print", func: Func::Print, signature: "print(@map[, top[, div]] | value)", min_args: 1, max_args: 3, aggregation: false, doc: "print a map now, as at exit, or one value and a newline" },
     FuncDef { name: "ntop", func: Func::Ntop, signature: "ntop([int af, ] int|char[4]|char[16] addr)", min_args: 1, max_args: 2, aggregation: false, doc: "an IPv4 or IPv6 address as text" },
     FuncDef { name: "join", func: Func::Join, signature: "join(char *argv[][, string sep])", min_args: 1, max_args: 2, aggregation: false, doc: "print a NULL-terminated array of strings, joined by sep (\" \")" },
+    FuncDef { name: "cat", func: Func::Cat, signature: "cat(string path)", min_args: 1, max_args: 1, aggregation: false, doc: "print a file's contents (read by rtrace when the event arrives)" },
     FuncDef { name: "bswap", func: Func::Bswap, signature: "bswap(int n)", min_args: 1, max_args: 1, aggregation: false, doc: "n with its bytes reversed, at n's own width" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];

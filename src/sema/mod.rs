@@ -122,6 +122,8 @@ pub enum Res {
     Time(usize),
     /// An fentry/fexit context slot: `index`-th u64, holding an integer of `size` bytes.
     CtxSlot { index: u32, size: u32, signed: bool },
+    /// A call that only sends an event of `kind` with `id` (its data lives in the plan).
+    Event { kind: crate::plan::EventKind, id: u32 },
     /// `join()` with plan separator `id`, reading user memory when `user`.
     Join { id: usize, user: bool },
     /// `bswap()` of an integer `n` bits wide.
@@ -244,6 +246,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         filter_pid: opts.pid,
         probe_names,
         join_separators: second.join_separators,
+        cat_paths: second.cat_paths,
     };
     Ok(Checked { plan, progs, warnings: diags })
 }
@@ -897,6 +900,7 @@ struct Checker<'p> {
     printfs: Vec<PrintfDef>,
     time_formats: Vec<String>,
     join_separators: Vec<String>,
+    cat_paths: Vec<String>,
     uses_elapsed: bool,
     uses_kstack: bool,
     /// `--dry-run --no-attach`: what only matters when running is a warning.
@@ -921,7 +925,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -2006,6 +2010,18 @@ impl<'p> Checker<'p> {
                     });
                 }
                 self.set(scope, e, Type::Void, Res::Printf(id))
+            }
+            Func::Cat => {
+                let ExprKind::Str(path) = &args[0].kind else {
+                    self.error(Diagnostic::error("`cat()` takes a string literal").at(args[0].span, "not a string literal"));
+                    return Type::Error;
+                };
+                let mut id = 0;
+                if self.final_pass {
+                    id = self.cat_paths.len();
+                    self.cat_paths.push(path.clone());
+                }
+                self.set(scope, e, Type::Void, Res::Event { kind: crate::plan::EventKind::Cat, id: id as u32 })
             }
             Func::Join => {
                 let t = self.expr(&args[0], scope);
