@@ -120,7 +120,12 @@ pub enum KeyField {
     Inet,
     /// A `probe` value: an index into `Plan::probe_names`.
     ProbeName,
+    /// A user address with its process (`usym()`): `{ u64 pid; u64 addr; }`.
+    Usym,
 }
+
+/// Bytes of a `usym()` value.
+pub const USYM_SIZE: usize = 16;
 
 /// Bytes of an `ntop()` value: `{ u64 family; u8 addr[16]; }`.
 pub const INET_SIZE: usize = 24;
@@ -130,6 +135,7 @@ impl KeyField {
         match self {
             KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack | KeyField::ProbeName => 8,
             KeyField::Inet => INET_SIZE,
+            KeyField::Usym => USYM_SIZE,
             KeyField::Str { len } => *len as usize,
         }
     }
@@ -300,6 +306,8 @@ pub enum ArgKind {
     Inet,
     /// A `probe` value: an index into `Plan::probe_names`.
     ProbeName,
+    /// A `usym()` value, printed as the function's name.
+    Usym,
 }
 
 impl ArgKind {
@@ -307,6 +315,7 @@ impl ArgKind {
         match self {
             ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName => 8,
             ArgKind::Inet => INET_SIZE,
+            ArgKind::Usym => USYM_SIZE,
             ArgKind::Str { len } => *len as usize,
         }
     }

@@ -271,9 +271,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack | KeyField::ProbeName) => {
                     self.store_i64(buf, offset, i)?
                 }
-                (V::Str(p, n), KeyField::Inet) => {
+                (V::Str(p, n), KeyField::Inet | KeyField::Usym) => {
                     let at = self.offset(buf, offset)?;
-                    self.copy(at, p, n.min(plan::INET_SIZE as u32))?;
+                    self.copy(at, p, n.min(field.size() as u32))?;
                 }
                 (V::Str(p, n), KeyField::Str { len }) => {
                     let at = self.offset(buf, offset)?;
@@ -903,9 +903,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                         (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName) => {
                             self.store_i64(rec, field.offset as u64, i)?
                         }
-                        (V::Str(p, n), ArgKind::Inet) => {
+                        (V::Str(p, n), ArgKind::Inet | ArgKind::Usym) => {
                             let at = self.offset(rec, field.offset as u64)?;
-                            self.copy(at, p, n.min(plan::INET_SIZE as u32))?;
+                            self.copy(at, p, n.min(field.kind.size() as u32))?;
                         }
                         (V::Str(p, n), ArgKind::Str { len }) => {
                             let at = self.offset(rec, field.offset as u64)?;
@@ -1039,6 +1039,16 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     _ => return Err(CodegenError("bswap returned nothing".into())),
                 };
                 Ok(V::Int(if bits == 64 { swapped } else { self.builder.build_int_z_extend(swapped, i64, "zx")? }))
+            }
+            Res::Call(F::Usym) => {
+                let addr = self.expr(f, &args[0])?.int()?;
+                let len = plan::USYM_SIZE as u32;
+                let buf = self.buffer(f, len, "usym")?;
+                let tgid = self.call_helper(id::GET_CURRENT_PID_TGID, &[])?;
+                let pid = self.builder.build_right_shift(tgid, i64.const_int(32, false), false, "pid")?;
+                self.store_i64(buf, 0, pid)?;
+                self.store_i64(buf, 8, addr)?;
+                Ok(V::Str(buf, len))
             }
             Res::Call(F::Ntop) => {
                 let len = plan::INET_SIZE as u32;

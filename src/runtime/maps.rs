@@ -171,6 +171,7 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
             KeyField::Kstack => KeyPart::Str(symbols.kstack(read_u64(bytes))),
             KeyField::Inet => KeyPart::Str(inet(bytes)),
             KeyField::ProbeName => KeyPart::Str(symbols.probe(read_u64(bytes))),
+            KeyField::Usym => KeyPart::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
         });
         off += field.size();
     }

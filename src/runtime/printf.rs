@@ -19,6 +19,7 @@ pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
                     ArgKind::Kstack => Arg::Str(symbols.kstack(read_u64(bytes))),
                     ArgKind::Inet => Arg::Str(inet(bytes)),
                     ArgKind::ProbeName => Arg::Str(symbols.probe(read_u64(bytes))),
+                    ArgKind::Usym => Arg::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
                 };
                 out.push_str(&conversion(spec, &arg));
             }

@@ -1,7 +1,7 @@
 //! Kernel addresses to symbol names, through blazesym (reading /proc/kallsyms once, lazily,
 //! the first time an address needs a name).
 
-use blazesym::symbolize::source::{Kernel, Source};
+use blazesym::symbolize::source::{Kernel, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
 use std::collections::HashMap;
@@ -44,6 +44,20 @@ impl Symbols {
         match symbolizer.symbolize(&source, Input::AbsAddr(&[addr][..])) {
             Ok(found) => match found.first() {
                 Some(Symbolized::Sym(sym)) => format!("{}+{}", sym.name, sym.offset),
+                _ => format!("0x{addr:x}"),
+            },
+            Err(_) => format!("0x{addr:x}"),
+        }
+    }
+
+    /// The name of the function containing `addr` in process `pid`, or the address in hex
+    /// (the process may have exited by the time the event is printed).
+    pub fn user(&mut self, pid: u64, addr: u64) -> String {
+        let symbolizer = self.symbolizer.get_or_insert_with(Symbolizer::new);
+        let source = Source::Process(Process::new((pid as u32).into()));
+        match symbolizer.symbolize(&source, Input::AbsAddr(&[addr][..])) {
+            Ok(found) => match found.first() {
+                Some(Symbolized::Sym(sym)) => sym.name.to_string(),
                 _ => format!("0x{addr:x}"),
             },
             Err(_) => format!("0x{addr:x}"),

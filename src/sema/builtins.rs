@@ -86,6 +86,7 @@ pub enum Func {
     Bswap,
     Join,
     Cat,
+    Usym,
 }
 
 pub struct FuncDef {
@@ -120,6 +121,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "ntop", func: Func::Ntop, signature: "ntop([int af, ] int|char[4]|char[16] addr)", min_args: 1, max_args: 2, aggregation: false, doc: "an IPv4 or IPv6 address as text" },
     FuncDef { name: "join", func: Func::Join, signature: "join(char *argv[][, string sep])", min_args: 1, max_args: 2, aggregation: false, doc: "print a NULL-terminated array of strings, joined by sep (\" \")" },
     FuncDef { name: "cat", func: Func::Cat, signature: "cat(string path)", min_args: 1, max_args: 1, aggregation: false, doc: "print a file's contents (read by rtrace when the event arrives)" },
+    FuncDef { name: "usym", func: Func::Usym, signature: "usym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the user function containing addr, in the current process" },
     FuncDef { name: "bswap", func: Func::Bswap, signature: "bswap(int n)", min_args: 1, max_args: 1, aggregation: false, doc: "n with its bytes reversed, at n's own width" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];

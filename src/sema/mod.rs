@@ -45,6 +45,8 @@ pub enum Type {
     Inet,
     /// The name of the probe that fired (`probe`), as an id into the plan's probe names.
     ProbeName,
+    /// A user address and its process (`usym()`), printed as a symbol.
+    Usym,
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -73,6 +75,7 @@ impl Type {
             Type::Kstack => "a kernel stack",
             Type::Inet => "an IP address",
             Type::ProbeName => "a probe name",
+            Type::Usym => "a user symbol",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -1315,6 +1318,7 @@ impl<'p> Checker<'p> {
                 Type::Kstack => out.push(KeyField::Kstack),
                 Type::Inet => out.push(KeyField::Inet),
                 Type::ProbeName => out.push(KeyField::ProbeName),
+                Type::Usym => out.push(KeyField::Usym),
                 Type::Error => ok = false,
                 t => {
                     ok = false;
@@ -2011,6 +2015,17 @@ impl<'p> Checker<'p> {
                 }
                 self.set(scope, e, Type::Void, Res::Printf(id))
             }
+            Func::Usym => {
+                let t = self.expr(&args[0], scope);
+                if t == Type::Error {
+                    return t;
+                }
+                if !t.is_int() {
+                    self.error(Diagnostic::error("`usym()` takes an address").at(args[0].span, format!("this is {}", t.describe())));
+                    return Type::Error;
+                }
+                self.set(scope, e, Type::Usym, Res::Call(Func::Usym))
+            }
             Func::Cat => {
                 let ExprKind::Str(path) = &args[0].kind else {
                     self.error(Diagnostic::error("`cat()` takes a string literal").at(args[0].span, "not a string literal"));
@@ -2174,6 +2189,7 @@ impl<'p> Checker<'p> {
                 ('s', Type::Kstack) => ArgKind::Kstack,
                 ('s', Type::Inet) => ArgKind::Inet,
                 ('s', Type::ProbeName) => ArgKind::ProbeName,
+                ('s', Type::Usym) => ArgKind::Usym,
                 (_, Type::Ksym) => ArgKind::Int { signed: false },
                 ('s', t) if t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
@@ -2362,6 +2378,7 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             (KeyField::Kstack, KeyField::Kstack) => Some(KeyField::Kstack),
             (KeyField::Inet, KeyField::Inet) => Some(KeyField::Inet),
             (KeyField::ProbeName, KeyField::ProbeName) => Some(KeyField::ProbeName),
+            (KeyField::Usym, KeyField::Usym) => Some(KeyField::Usym),
             _ => None,
         })
         .collect()
@@ -2380,6 +2397,7 @@ fn describe_keys(keys: &[KeyField]) -> String {
             KeyField::Kstack => "kstack",
             KeyField::Inet => "inet",
             KeyField::ProbeName => "probe",
+            KeyField::Usym => "usym",
         })
         .collect();
     format!("[{}]", parts.join(", "))
