@@ -119,7 +119,7 @@ pub fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
         let score = strsim::jaro_winkler(name, c);
-        if score > 0.8 && best.map_or(true, |(b, _)| score > b) {
+        if score > 0.8 && best.is_none_or(|(b, _)| score > b) {
             best = Some((score, c));
         }
     }

@@ -790,7 +790,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     4 => self.ctx.i32_type(),
                     _ => i64,
                 };
-                let raw = if field.offset % field.size == 0 {
+                let raw = if field.offset.is_multiple_of(field.size) {
                     self.builder.build_load(ty, at, "field")?.into_int_value()
                 } else {
                     let tmp = self.slot(f, i64.into(), "tmp")?;

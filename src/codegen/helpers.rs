@@ -110,7 +110,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub fn store_i64(&self, p: PointerValue<'ctx>, offset: u64, v: IntValue<'ctx>) -> Result<()> {
         let at = self.offset(p, offset)?;
         let st = self.builder.build_store(at, v)?;
-        st.set_alignment(if offset % 8 == 0 { 8 } else { 1 }).map_err(|e| super::CodegenError(e.to_string()))?;
+        st.set_alignment(if offset.is_multiple_of(8) { 8 } else { 1 }).map_err(|e| super::CodegenError(e.to_string()))?;
         Ok(())
     }
 

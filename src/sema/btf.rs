@@ -135,7 +135,7 @@ impl KernelTypes {
             for e in self.btf.type_by_kind::<Enum>() {
                 for m in e.iter() {
                     if let Some(n) = m.name.and_then(|n| n.to_str()) {
-                        all.entry(n.to_string()).or_insert(i64::from(m.value));
+                        all.entry(n.to_string()).or_insert(m.value);
                     }
                 }
             }
