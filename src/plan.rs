@@ -308,7 +308,13 @@ pub enum ArgKind {
     ProbeName,
     /// A `usym()` value, printed as the function's name.
     Usym,
+    /// A `buf()` value: a u64 length, then `BUF_LEN` bytes; printed by `%r`.
+    Buf,
 }
+
+/// Bytes `buf()` keeps, and the size of its value.
+pub const BUF_LEN: usize = 64;
+pub const BUF_SIZE: usize = 8 + BUF_LEN;
 
 impl ArgKind {
     pub fn size(&self) -> usize {
@@ -316,6 +322,7 @@ impl ArgKind {
             ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName => 8,
             ArgKind::Inet => INET_SIZE,
             ArgKind::Usym => USYM_SIZE,
+            ArgKind::Buf => BUF_SIZE,
             ArgKind::Str { len } => *len as usize,
         }
     }

@@ -13,7 +13,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     ("tcpdrop.bt", "needs more than 512 bytes of BPF stack (variables live on the stack)"),
     ("tcplife.bt", "needs more than 512 bytes of BPF stack (variables live on the stack)"),
     ("tcpretrans.bt", "needs more than 512 bytes of BPF stack (variables live on the stack)"),
-    ("undump.bt", "buf() and printf's %r are not implemented yet"),
 ];
 
 fn main() {

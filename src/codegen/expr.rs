@@ -903,7 +903,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                         (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName) => {
                             self.store_i64(rec, field.offset as u64, i)?
                         }
-                        (V::Str(p, n), ArgKind::Inet | ArgKind::Usym) => {
+                        (V::Str(p, n), ArgKind::Inet | ArgKind::Usym | ArgKind::Buf) => {
                             let at = self.offset(rec, field.offset as u64)?;
                             self.copy(at, p, n.min(field.kind.size() as u32))?;
                         }
@@ -1039,6 +1039,45 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     _ => return Err(CodegenError("bswap returned nothing".into())),
                 };
                 Ok(V::Int(if bits == 64 { swapped } else { self.builder.build_int_z_extend(swapped, i64, "zx")? }))
+            }
+            Res::Buf { user } => {
+                let size = plan::BUF_SIZE as u32;
+                let buf = self.buffer(f, size, "buf")?;
+                let data = self.offset(buf, 8)?;
+                let cap = i64.const_int(plan::BUF_LEN as u64, false);
+                let v = self.expr(f, &args[0])?;
+                let n = match v {
+                    V::Str(p, n) => {
+                        // A string's bytes without its NUL, or fewer if a length is given.
+                        let n = (n.saturating_sub(1)).min(plan::BUF_LEN as u32);
+                        self.copy(data, p, n)?;
+                        let have = i64.const_int(n as u64, false);
+                        match args.get(1) {
+                            Some(len) => {
+                                let want = self.expr(f, len)?.int()?;
+                                let over = self.builder.build_int_compare(IntPredicate::UGT, want, have, "over")?;
+                                self.builder.build_select(over, have, want, "n")?.into_int_value()
+                            }
+                            None => have,
+                        }
+                    }
+                    V::Int(ptr) => {
+                        let want = match args.get(1) {
+                            Some(len) => self.expr(f, len)?.int()?,
+                            None => cap,
+                        };
+                        // min(want, BUF_LEN), masked so the verifier sees the bound too.
+                        let over = self.builder.build_int_compare(IntPredicate::UGT, want, cap, "over")?;
+                        let n = self.builder.build_select(over, cap, want, "n")?.into_int_value();
+                        let n = self.builder.build_and(n, i64.const_int(0x7f, false), "n")?;
+                        let helper = if user { id::PROBE_READ_USER } else { id::PROBE_READ_KERNEL };
+                        self.call_helper(helper, &[data.into(), n.into(), ptr.into()])?;
+                        n
+                    }
+                    V::Void => return Err(CodegenError("buf of nothing".into())),
+                };
+                self.store_i64(buf, 0, n)?;
+                Ok(V::Str(buf, size))
             }
             Res::Call(F::Usym) => {
                 let addr = self.expr(f, &args[0])?.int()?;

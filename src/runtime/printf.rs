@@ -20,6 +20,10 @@ pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
                     ArgKind::Inet => Arg::Str(inet(bytes)),
                     ArgKind::ProbeName => Arg::Str(symbols.probe(read_u64(bytes))),
                     ArgKind::Usym => Arg::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
+                    ArgKind::Buf => {
+                        let n = (read_u64(bytes) as usize).min(bytes.len().saturating_sub(8));
+                        Arg::Str(escape_buffer(&bytes[8..8 + n]))
+                    }
                 };
                 out.push_str(&conversion(spec, &arg));
             }
@@ -33,6 +37,14 @@ pub(crate) fn read_u64(bytes: &[u8]) -> u64 {
     let n = bytes.len().min(8);
     b[..n].copy_from_slice(&bytes[..n]);
     u64::from_le_bytes(b)
+}
+
+/// `%r`: printable ASCII as it is, every other byte as `\xNN`, as bpftrace prints buffers.
+fn escape_buffer(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| if (0x20..0x7f).contains(&b) { (b as char).to_string() } else { format!("\\x{b:02x}") })
+        .collect()
 }
 
 /// An `ntop()` value as text: `{ u64 family; u8 addr[16]; }`.

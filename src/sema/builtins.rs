@@ -87,6 +87,7 @@ pub enum Func {
     Join,
     Cat,
     Usym,
+    Buf,
 }
 
 pub struct FuncDef {
@@ -122,6 +123,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "join", func: Func::Join, signature: "join(char *argv[][, string sep])", min_args: 1, max_args: 2, aggregation: false, doc: "print a NULL-terminated array of strings, joined by sep (\" \")" },
     FuncDef { name: "cat", func: Func::Cat, signature: "cat(string path)", min_args: 1, max_args: 1, aggregation: false, doc: "print a file's contents (read by rtrace when the event arrives)" },
     FuncDef { name: "usym", func: Func::Usym, signature: "usym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the user function containing addr, in the current process" },
+    FuncDef { name: "buf", func: Func::Buf, signature: "buf(void *data[, int length])", min_args: 1, max_args: 2, aggregation: false, doc: "up to 64 bytes of memory, printed hex-escaped by printf's %r" },
     FuncDef { name: "bswap", func: Func::Bswap, signature: "bswap(int n)", min_args: 1, max_args: 1, aggregation: false, doc: "n with its bytes reversed, at n's own width" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];

@@ -47,6 +47,8 @@ pub enum Type {
     ProbeName,
     /// A user address and its process (`usym()`), printed as a symbol.
     Usym,
+    /// Bytes from memory (`buf()`), printed hex-escaped by `%r`.
+    Buffer,
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -76,6 +78,7 @@ impl Type {
             Type::Inet => "an IP address",
             Type::ProbeName => "a probe name",
             Type::Usym => "a user symbol",
+            Type::Buffer => "a buffer",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -127,6 +130,8 @@ pub enum Res {
     CtxSlot { index: u32, size: u32, signed: bool },
     /// A call that only sends an event of `kind` with `id` (its data lives in the plan).
     Event { kind: crate::plan::EventKind, id: u32 },
+    /// `buf()`, reading user memory when `user`.
+    Buf { user: bool },
     /// `join()` with plan separator `id`, reading user memory when `user`.
     Join { id: usize, user: bool },
     /// `bswap()` of an integer `n` bits wide.
@@ -2015,6 +2020,24 @@ impl<'p> Checker<'p> {
                 }
                 self.set(scope, e, Type::Void, Res::Printf(id))
             }
+            Func::Buf => {
+                let types: Vec<Type> = args.iter().map(|a| self.expr(a, scope)).collect();
+                if types.contains(&Type::Error) {
+                    return Type::Error;
+                }
+                let data_ok = types[0].is_int() || matches!(types[0], Type::Str { .. } | Type::Array { .. });
+                if !data_ok || types.get(1).is_some_and(|t| !t.is_int()) {
+                    self.error(
+                        Diagnostic::error("`buf()` takes a pointer (or array) and an integer length")
+                            .at(e.span, "wrong arguments")
+                            .help("the signature is `buf(void *data[, int length])`"),
+                    );
+                    return Type::Error;
+                }
+                let user = matches!(types[0], Type::Ptr { user: true, .. } | Type::Array { user: true, .. })
+                    || (types[0].is_int() && matches!(scope.inst.attach, Attach::Uprobe { .. }));
+                self.set(scope, e, Type::Buffer, Res::Buf { user })
+            }
             Func::Usym => {
                 let t = self.expr(&args[0], scope);
                 if t == Type::Error {
@@ -2190,6 +2213,16 @@ impl<'p> Checker<'p> {
                 ('s', Type::Inet) => ArgKind::Inet,
                 ('s', Type::ProbeName) => ArgKind::ProbeName,
                 ('s', Type::Usym) => ArgKind::Usym,
+                ('r', Type::Buffer) => ArgKind::Buf,
+                ('r', t) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error(format!("`%r` needs a buffer, but this is {}", t.describe()))
+                            .at(value.span, format!("this is {}", t.describe()))
+                            .help("make one with `buf(pointer, length)`"),
+                    );
+                    continue;
+                }
                 (_, Type::Ksym) => ArgKind::Int { signed: false },
                 ('s', t) if t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
@@ -2456,7 +2489,7 @@ pub fn parse_format(fmt: &str) -> Result<Vec<FmtSegment>, String> {
             _ => 64,
         };
         match chars.next() {
-            Some(conv @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 's' | 'c' | 'p')) => {
+            Some(conv @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 's' | 'c' | 'p' | 'r')) => {
                 spec.conv = conv;
                 if !lit.is_empty() {
                     out.push(FmtSegment::Lit(std::mem::take(&mut lit)));
