@@ -157,14 +157,18 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
     let mut ir = String::new();
     let opts = codegen::Options { no_opt: cli.no_opt, timings: cli.timings };
     let want_ir = cli.dump == Some(Dump::Ir);
-    let object = match codegen::compile(&program, &checked, &opts, want_ir.then_some(&mut ir)) {
-        Ok(o) => o,
-        Err(e) => return fail(&e.to_string()),
-    };
+    let compiled = codegen::compile(&program, &checked, &opts, want_ir.then_some(&mut ir));
     timings.lap("codegen");
     // (the llvm-* lines above are parts of codegen)
     if want_ir {
+        // The IR is shown even when emitting it failed: that is when it is most wanted.
         print!("{ir}");
+    }
+    let object = match compiled {
+        Ok(o) => o,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if want_ir {
         return 0;
     }
     let run_opts = runtime::Options {

@@ -35,6 +35,9 @@ pub const LOST_MAP: &str = "rt_lost";
 pub const GLOBALS_MAP: &str = "rt_globals";
 /// Per-CPU scratch space where printf records are built (the BPF stack is only 512 bytes).
 pub const SCRATCH_MAP: &str = "rt_scratch";
+/// Per-CPU space for string and address variables (on the stack, LLVM splits them into bytes
+/// and can spill each byte to its own 8-byte slot).
+pub const VARS_MAP: &str = "rt_vars";
 /// Index of the start time (`elapsed`'s origin, CLOCK_MONOTONIC ns) in the globals map.
 pub const GLOBAL_START_NS: u32 = 0;
 /// Index of the `-c` command's pid (`cpid`) in the globals map.

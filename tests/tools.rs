@@ -10,9 +10,6 @@ use std::process::Command;
 
 const KNOWN_GAPS: &[(&str, &str)] = &[
     ("runqlen.bt", "struct cfs_rq has no nr_running on this kernel (6.18 renamed it); bpftrace fails too"),
-    ("tcpdrop.bt", "needs more than 512 bytes of BPF stack (variables live on the stack)"),
-    ("tcplife.bt", "needs more than 512 bytes of BPF stack (variables live on the stack)"),
-    ("tcpretrans.bt", "needs more than 512 bytes of BPF stack (variables live on the stack)"),
 ];
 
 fn main() {

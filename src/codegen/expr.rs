@@ -19,13 +19,6 @@ const PT_REGS_AX: u64 = 80;
 const AF_INET: u64 = 2;
 const AF_INET6: u64 = 10;
 
-fn len_of(ty: Type) -> u32 {
-    match ty {
-        Type::Str { len } => len,
-        _ => 0,
-    }
-}
-
 /// A generated value.
 #[derive(Clone, Copy)]
 pub(crate) enum V<'ctx> {
@@ -235,12 +228,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             return Ok(*p);
         }
         let p = match ty {
+            // String and address variables live in the per-CPU variables map: `Gen::program`
+            // computed their addresses when the program starts.
             Type::Str { .. } | Type::Inet => {
-                let len = if ty == Type::Inet { plan::INET_SIZE as u32 } else { len_of(ty) };
-                let ty = self.ctx.i8_type().array_type(len);
-                let p = f.allocas.build_alloca(ty, name)?;
-                f.allocas.build_store(p, ty.const_zero())?;
-                p
+                return Err(CodegenError(format!("no storage for variable {name}")));
             }
             _ => {
                 let p = f.allocas.build_alloca(self.i64(), name)?;

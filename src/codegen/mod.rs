@@ -139,6 +139,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub kstacks: Option<GlobalValue<'ctx>>,
     /// Per-CPU space for building printf records, when there are printfs.
     pub scratch: Option<GlobalValue<'ctx>>,
+    /// Per-CPU space for string and address variables, when a program has some.
+    pub vars: Option<GlobalValue<'ctx>>,
 }
 
 /// State while generating one program.
@@ -155,6 +157,30 @@ pub(crate) struct Func<'ctx> {
     pub loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
     /// Temporary buffers made during the current statement (see `Gen::buffer`).
     pub temps: Vec<(PointerValue<'ctx>, u32)>,
+    /// Where string and address variables live: their offsets in this CPU's `rt_vars` value.
+    pub var_offsets: std::collections::HashMap<String, u64>,
+}
+
+/// Offsets of a program's string and address variables in the per-CPU variables map, and
+/// the bytes they take.
+fn buffer_vars(prog: &crate::sema::ProgInfo) -> (std::collections::HashMap<String, u64>, u64) {
+    let mut names: Vec<(&String, u32)> = prog
+        .vars
+        .iter()
+        .filter_map(|(n, t)| match t {
+            crate::sema::Type::Str { len } => Some((n, *len)),
+            crate::sema::Type::Inet => Some((n, plan::INET_SIZE as u32)),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    let mut offsets = std::collections::HashMap::new();
+    let mut size = 0u64;
+    for (name, len) in names {
+        offsets.insert(name.clone(), size);
+        size += (len as u64).next_multiple_of(8);
+    }
+    (offsets, size)
 }
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
@@ -170,13 +196,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let joins = (!checked.plan.join_separators.is_empty()).then_some(plan::JOIN_RECORD);
         let record = checked.plan.printfs.iter().map(|p| p.size).chain(joins).max();
         let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, map_type::PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
+        let vars_size = checked.progs.iter().map(|p| buffer_vars(p).1).max().unwrap_or(0);
+        let vars = (vars_size > 0).then(|| btf.map(plan::VARS_MAP, map_type::PERCPU_ARRAY, 1, 4, vars_size));
         let kstacks = checked.plan.uses_kstack.then(|| {
             btf.map(plan::KSTACKS_MAP, map_type::STACK_TRACE, 4096, 4, 8 * plan::STACK_DEPTH as u64)
         });
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
-        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, kstacks, scratch })
+        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, kstacks, scratch, vars })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {
@@ -198,7 +226,37 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         allocas.position_at_end(entry);
         self.builder.position_at_end(start);
         let ctx_ptr = function.get_first_param().map(|p| p.into_pointer_value()).ok_or_else(|| CodegenError("no ctx".into()))?;
-        let mut f = Func { function, ctx_ptr, allocas, entry, vars: Default::default(), prog: index, loops: Vec::new(), temps: Vec::new() };
+        let (var_offsets, vars_size) = buffer_vars(&self.checked.progs[index]);
+        let mut f = Func {
+            function,
+            ctx_ptr,
+            allocas,
+            entry,
+            vars: Default::default(),
+            prog: index,
+            loops: Vec::new(),
+            temps: Vec::new(),
+            var_offsets,
+        };
+        if let (Some(map), true) = (self.vars, vars_size > 0) {
+            // This CPU's variables start zeroed, as every variable does in each run.
+            let key = self.slot(&f, self.ctx.i32_type().into(), "varskey")?;
+            self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+            let base = self.lookup(map, key)?;
+            let ok = self.ctx.append_basic_block(function, "vars");
+            let none = self.ctx.append_basic_block(function, "novars");
+            let null = self.builder.build_is_null(base, "null")?;
+            self.builder.build_conditional_branch(null, none, ok)?;
+            self.builder.position_at_end(none);
+            self.builder.build_return(Some(&ret.const_zero()))?;
+            self.builder.position_at_end(ok);
+            self.zero(base, vars_size as u32)?;
+            // Each variable's address, computed here where it dominates every use.
+            for (name, offset) in f.var_offsets.clone() {
+                let p = self.offset(base, offset)?;
+                f.vars.insert(name, p);
+            }
+        }
         let probe = &program.probes[self.checked.progs[index].probe];
         if let (Some(pid), false) =
             (self.checked.plan.filter_pid, matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. }))
