@@ -64,6 +64,12 @@ pub struct Cli {
     #[arg(long)]
     pub info: bool,
 
+    /// List the probes matching the pattern given in place of FILE (`*` wildcards; all
+    /// tracepoints and perf events without one), and exit. With -v (`-lv`), tracepoints'
+    /// fields too.
+    #[arg(short = 'l')]
+    pub list: bool,
+
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
@@ -102,6 +108,10 @@ pub fn main(cli: Cli) -> i32 {
 fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
     if cli.info {
         print!("{}", crate::features::report());
+        return 0;
+    }
+    if cli.list {
+        print!("{}", sema::list(cli.file.as_deref().unwrap_or("*"), cli.verbose));
         return 0;
     }
     let (name, source) = match read_script(&cli) {

@@ -2529,3 +2529,67 @@ mod tests {
         assert_eq!(parse_format("%q").unwrap_err(), "unknown printf conversion `%q`");
     }
 }
+
+/// `rtrace -l [PATTERN]`: the probes this kernel offers whose full name (or last part)
+/// matches PATTERN (`*` wildcards), one a line; with `verbose`, tracepoints' fields and
+/// fentry functions' arguments follow, indented.
+pub fn list(pattern: &str, verbose: bool) -> String {
+    let matches = |full: &str| glob(pattern, full) || full.rsplit(':').next().is_some_and(|last| glob(pattern, last));
+    let wants = |provider: &str| !pattern.contains(':') || pattern.starts_with(provider) || pattern.starts_with('*');
+    let mut out = String::new();
+    let root = tracefs::root().ok();
+    if wants("tracepoint:") {
+        if let Some(root) = &root {
+            for cat in tracefs::categories(root) {
+                for ev in tracefs::events(root, &cat) {
+                    let full = format!("tracepoint:{cat}:{ev}");
+                    if !matches(&full) {
+                        continue;
+                    }
+                    out.push_str(&full);
+                    out.push('\n');
+                    if verbose {
+                        if let Some(f) = tracefs::format(root, &cat, &ev) {
+                            for field in &f.fields {
+                                out.push_str(&format!("    {};\n", field.decl));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (provider, table) in [("software:", SOFTWARE_EVENTS), ("hardware:", HARDWARE_EVENTS)] {
+        if wants(provider) {
+            for name in table {
+                let full = format!("{provider}{name}:");
+                if matches(&full) || matches(&full[..full.len() - 1]) {
+                    out.push_str(&full);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    if pattern.starts_with("kprobe:") || pattern.starts_with("fentry:") || !pattern.contains(':') && pattern != "*" {
+        let kinds: &[&str] = if pattern.starts_with("fentry:") { &["fentry"] } else { &["kprobe"] };
+        for func in kernel::traceable_functions(root.as_deref()) {
+            for kind in kinds {
+                let full = format!("{kind}:{func}");
+                if matches(&full) {
+                    out.push_str(&full);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
+}
+
+const SOFTWARE_EVENTS: &[&str] = &[
+    "cpu-clock", "task-clock", "page-faults", "context-switches", "cpu-migrations", "minor-faults", "major-faults",
+    "alignment-faults", "emulation-faults", "dummy", "bpf-output",
+];
+const HARDWARE_EVENTS: &[&str] = &[
+    "cpu-cycles", "instructions", "cache-references", "cache-misses", "branch-instructions", "branch-misses",
+    "bus-cycles", "frontend-stalls", "backend-stalls", "ref-cycles",
+];
