@@ -1224,6 +1224,23 @@ impl<'p> Checker<'p> {
         }
     }
 
+    /// The text of an argument that must be a string literal (`what` names it in the error),
+    /// or `default` when the argument is absent.
+    fn literal_arg(&mut self, arg: Option<&Expr>, default: Option<&str>, what: &str) -> Option<String> {
+        match (arg.map(|a| &a.kind), default) {
+            (Some(ExprKind::Str(s)), _) => Some(s.clone()),
+            (None, Some(d)) => Some(d.to_string()),
+            (found, _) => {
+                let d = Diagnostic::error(format!("{what} must be a string literal"));
+                self.error(match (found, arg) {
+                    (Some(_), Some(a)) => d.at(a.span, "not a string literal"),
+                    _ => d,
+                });
+                None
+            }
+        }
+    }
+
     /// An error for a construct the parser accepts and rtrace cannot run yet.
     fn unsupported(&mut self, span: Span, what: &str) {
         self.error(Diagnostic::error(format!("{what} are not supported by rtrace yet")).at(span, "not supported yet"));
@@ -1929,13 +1946,8 @@ impl<'p> Checker<'p> {
                 self.set(scope, e, Type::Void, Res::Call(def.func))
             }
             Func::Time => {
-                let fmt = match args.first().map(|a| &a.kind) {
-                    None => "%H:%M:%S\n".to_string(),
-                    Some(ExprKind::Str(s)) => s.clone(),
-                    Some(_) => {
-                        self.error(Diagnostic::error("`time()` takes a string literal").at(args[0].span, "not a string literal"));
-                        return Type::Error;
-                    }
+                let Some(fmt) = self.literal_arg(args.first(), Some("%H:%M:%S\n"), "`time()`'s format") else {
+                    return Type::Error;
                 };
                 let mut id = 0;
                 if self.final_pass {
@@ -2050,14 +2062,13 @@ impl<'p> Checker<'p> {
                 self.set(scope, e, Type::Usym, Res::Call(Func::Usym))
             }
             Func::Cat => {
-                let ExprKind::Str(path) = &args[0].kind else {
-                    self.error(Diagnostic::error("`cat()` takes a string literal").at(args[0].span, "not a string literal"));
+                let Some(path) = self.literal_arg(args.first(), None, "`cat()`'s path") else {
                     return Type::Error;
                 };
                 let mut id = 0;
                 if self.final_pass {
                     id = self.cat_paths.len();
-                    self.cat_paths.push(path.clone());
+                    self.cat_paths.push(path);
                 }
                 self.set(scope, e, Type::Void, Res::Event { kind: crate::plan::EventKind::Cat, id: id as u32 })
             }
@@ -2077,13 +2088,8 @@ impl<'p> Checker<'p> {
                         return Type::Error;
                     }
                 };
-                let sep = match args.get(1).map(|a| &a.kind) {
-                    None => " ".to_string(),
-                    Some(ExprKind::Str(s)) => s.clone(),
-                    Some(_) => {
-                        self.error(Diagnostic::error("`join()`'s separator must be a string literal").at(args[1].span, "not a literal"));
-                        return Type::Error;
-                    }
+                let Some(sep) = self.literal_arg(args.get(1), Some(" "), "`join()`'s separator") else {
+                    return Type::Error;
                 };
                 let mut id = 0;
                 if self.final_pass {
