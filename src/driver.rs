@@ -48,6 +48,11 @@ pub struct Cli {
     #[arg(short = 'p', value_name = "PID")]
     pub pid: Option<u32>,
 
+    /// Output format: `text` (bpftrace's) or `json` (one `{"type": …, "data": …}` object a
+    /// line, as bpftrace's `-f json`).
+    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
+    pub format: OutputFormat,
+
     /// Write the script's output to FILE instead of standard output.
     #[arg(short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
@@ -73,6 +78,12 @@ pub struct Cli {
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -190,6 +201,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         output: cli.output.clone(),
         quiet: cli.quiet,
         timings: cli.timings,
+        json: cli.format == OutputFormat::Json,
     };
     match runtime::run(&object, &checked.plan, &signals, &run_opts) {
         Ok(code) => code,

@@ -280,7 +280,7 @@ pub fn cxx_sort<T>(items: Vec<T>, mut less: impl FnMut(&T, &T) -> bool) -> Vec<T
 }
 
 /// Puts the entries of one map into bpftrace's print order.
-fn sort_entries(kind: MapKind, mut entries: Vec<Entry>) -> Vec<Entry> {
+pub fn sort_entries(kind: MapKind, mut entries: Vec<Entry>) -> Vec<Entry> {
     match kind {
         MapKind::Plain => {
             let all_numbers = entries.iter().all(|e| number_value(&e.value).is_some());
@@ -328,7 +328,7 @@ fn hist_total(value: &Value) -> u64 {
 }
 
 /// avg() result: sum / count, truncated toward zero; 0 when count is 0.
-fn average(value: &Value) -> i64 {
+pub fn average(value: &Value) -> i64 {
     match value {
         Value::Avg { sum, count } | Value::Stats { sum, count } => {
             let count = *count as i64;

@@ -9,21 +9,21 @@ use libbpf_rs::{MapCore, MapFlags, Object};
 use std::collections::BTreeMap;
 
 /// Every user map as bpftrace prints them at exit.
-pub fn print_all(obj: &Object, plan: &Plan, symbols: &mut Symbols) -> String {
+pub fn print_all(obj: &Object, plan: &Plan, symbols: &mut Symbols, json: bool) -> String {
     let mut names: Vec<String> = plan.maps.iter().map(|m| m.name.clone()).collect();
     format::map_print_order(&mut names);
     let mut out = String::new();
     for name in names {
         let Some(def) = plan.maps.iter().find(|m| m.name == name) else { continue };
         let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { continue };
-        write(&mut out, def, read(&map, def, symbols), 0);
+        write(&mut out, def, read(&map, def, symbols), 0, json);
     }
     out
 }
 
 /// One map as `print(@map, top, div)` shows it: the same layout as at exit, only the `top`
 /// largest entries (0: all), values divided by `div` (0: as they are).
-pub fn print_one(obj: &Object, def: &MapDef, top: u64, div: u64, symbols: &mut Symbols) -> String {
+pub fn print_one(obj: &Object, def: &MapDef, top: u64, div: u64, symbols: &mut Symbols, json: bool) -> String {
     let mut out = String::new();
     if let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) {
         let mut entries = read(&map, def, symbols);
@@ -36,12 +36,23 @@ pub fn print_one(obj: &Object, def: &MapDef, top: u64, div: u64, symbols: &mut S
                 }
             }
         }
-        write(&mut out, def, entries, top as usize);
+        write(&mut out, def, entries, top as usize, json);
     }
     out
 }
 
-fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>, top: usize) {
+fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>, top: usize, json: bool) {
+    if json {
+        // Empty maps print nothing in JSON; `top` keeps the last entries in print order.
+        let mut entries = entries;
+        if top > 0 && entries.len() > top {
+            let kind = entries[0].value.map_kind();
+            entries = format::sort_entries(kind, entries);
+            entries.drain(..entries.len() - top);
+        }
+        out.push_str(&super::json::map(&def.name, entries));
+        return;
+    }
     if entries.is_empty() {
         let kind = match def.value {
             ValueKind::Avg | ValueKind::Stats => MapKind::Avg,

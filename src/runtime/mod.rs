@@ -5,6 +5,7 @@
 
 mod child;
 pub mod format;
+mod json;
 mod maps;
 mod printf;
 mod symbols;
@@ -35,6 +36,8 @@ pub struct Options {
     pub quiet: bool,
     /// `--timings`: print how long loading and attaching took.
     pub timings: bool,
+    /// `-f json`: every output as a JSON line.
+    pub json: bool,
 }
 
 /// A runtime failure, as one line for the user; `detail` is shown with `-v`.
@@ -89,10 +92,20 @@ pub fn block_signals() -> std::io::Result<OwnedFd> {
 /// What the ring-buffer callback shares with the event loop.
 struct Shared {
     out: std::io::BufWriter<Box<dyn Write>>,
+    /// `-f json`.
+    json: bool,
     exit_code: Option<i32>,
     /// Map operations events asked for, done between ring-buffer reads (they need the object).
     actions: Vec<MapAction>,
     symbols: symbols::Symbols,
+}
+
+impl Shared {
+    /// Writes an event's text, or with `-f json` its JSON line of type `kind`.
+    fn write_event(&mut self, kind: &str, text: String) {
+        let text = if self.json { json::line(kind, serde_json::Value::String(text)) } else { text };
+        let _ = self.out.write_all(text.as_bytes());
+    }
 }
 
 enum MapAction {
@@ -149,6 +162,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
 
     let shared = Rc::new(RefCell::new(Shared {
         out: std::io::BufWriter::new(out),
+        json: opts.json,
         exit_code: None,
         actions: Vec::new(),
         symbols: symbols::Symbols::default(),
@@ -170,7 +184,11 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     let links = attach(&obj, plan)?;
     lap("attach", loaded);
     let n: usize = plan.probes.iter().map(|p| 1 + p.also.len()).sum();
-    if !opts.quiet {
+    if opts.json {
+        let mut s = shared.borrow_mut();
+        let _ = s.out.write_all(json::line("attached_probes", serde_json::json!({ "probes": n })).as_bytes());
+        let _ = s.out.flush();
+    } else if !opts.quiet {
         eprintln!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
     }
     if opts.dry_run {
@@ -198,7 +216,8 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
                 }
                 MapAction::Print(index, top, div) => {
                     if let Some(def) = plan.maps.get(index) {
-                        let text = maps::print_one(&obj, def, top, div, &mut s.symbols);
+                        let json = s.json;
+                        let text = maps::print_one(&obj, def, top, div, &mut s.symbols, json);
                         let _ = s.out.write_all(text.as_bytes());
                     }
                 }
@@ -247,7 +266,8 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         if !plan.maps.is_empty() {
             let _ = s.out.write_all(b"\n\n");
         }
-        let text = maps::print_all(&obj, plan, &mut s.symbols);
+        let json = s.json;
+        let text = maps::print_all(&obj, plan, &mut s.symbols, json);
         let _ = s.out.write_all(text.as_bytes());
         let _ = s.out.flush();
     }
@@ -312,21 +332,18 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
         Some(EventKind::Printf) => {
             if let Some(def) = plan.printfs.get(id as usize) {
                 let text = printf::format(def, data, &mut s.symbols);
-                let _ = s.out.write_all(text.as_bytes());
+                s.write_event("printf", text);
             }
         }
         Some(EventKind::Time) => {
             if let Some(fmt) = plan.time_formats.get(id as usize) {
-                let text = strftime_now(fmt);
-                let _ = s.out.write_all(text.as_bytes());
+                s.write_event("time", strftime_now(fmt));
             }
         }
         Some(EventKind::Cat) => {
             if let Some(path) = plan.cat_paths.get(id as usize) {
                 match std::fs::read(path) {
-                    Ok(bytes) => {
-                        let _ = s.out.write_all(&bytes);
-                    }
+                    Ok(bytes) => s.write_event("cat", String::from_utf8_lossy(&bytes).into_owned()),
                     Err(e) => eprintln!("error: cat(\"{path}\"): {e}"),
                 }
             }
@@ -338,7 +355,7 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
                 .map(printf::c_string)
                 .take_while(|s| !s.is_empty())
                 .collect();
-            let _ = writeln!(s.out, "{}", strings.join(sep));
+            s.write_event("join", format!("{}\n", strings.join(sep)));
         }
         Some(EventKind::Exit) => s.exit_code = Some(id as i32),
         Some(EventKind::Clear) => {
