@@ -114,9 +114,8 @@ impl KernelTypes {
         Some((params, proto.referenced_type_id().into()))
     }
 
-    /// The names of the kernel functions BTF describes that match `pattern` (`*` wildcards).
-    pub fn functions_matching(&self, pattern: &str, matches: impl Fn(&str) -> bool) -> Vec<String> {
-        let _ = pattern;
+    /// The names of the kernel functions BTF describes that `matches` accepts.
+    pub fn functions_matching(&self, matches: impl Fn(&str) -> bool) -> Vec<String> {
         let mut out: Vec<String> = self
             .btf
             .type_by_kind::<Func>()

@@ -444,7 +444,7 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                         }
                     };
                     let names = if func.contains('*') {
-                        types.functions_matching(func, |n| glob(func, n))
+                        types.functions_matching(|n| glob(func, n))
                     } else if types.function(func).is_some() {
                         vec![func.to_string()]
                     } else {
