@@ -1224,6 +1224,18 @@ impl<'p> Checker<'p> {
         }
     }
 
+    /// Checks an argument that must be an integer; `message` is the error if it is not.
+    fn int_arg(&mut self, arg: &Expr, message: &str, scope: &mut Scope) -> bool {
+        match self.expr(arg, scope) {
+            Type::Error => false,
+            t if t.is_int() => true,
+            t => {
+                self.error(Diagnostic::error(message).at(arg.span, format!("this is {}", t.describe())));
+                false
+            }
+        }
+    }
+
     /// The text of an argument that must be a string literal (`what` names it in the error),
     /// or `default` when the argument is absent.
     fn literal_arg(&mut self, arg: Option<&Expr>, default: Option<&str>, what: &str) -> Option<String> {
@@ -2051,12 +2063,7 @@ impl<'p> Checker<'p> {
                 self.set(scope, e, Type::Buffer, Res::Buf { user })
             }
             Func::Usym => {
-                let t = self.expr(&args[0], scope);
-                if t == Type::Error {
-                    return t;
-                }
-                if !t.is_int() {
-                    self.error(Diagnostic::error("`usym()` takes an address").at(args[0].span, format!("this is {}", t.describe())));
+                if !self.int_arg(&args[0], "`usym()` takes an address", scope) {
                     return Type::Error;
                 }
                 self.set(scope, e, Type::Usym, Res::Call(Func::Usym))
@@ -2099,12 +2106,7 @@ impl<'p> Checker<'p> {
                 self.set(scope, e, Type::Void, Res::Join { id, user })
             }
             Func::Bswap => {
-                let t = self.expr(&args[0], scope);
-                if t == Type::Error {
-                    return t;
-                }
-                if !t.is_int() {
-                    self.error(Diagnostic::error("`bswap()` takes an integer").at(args[0].span, format!("this is {}", t.describe())));
+                if !self.int_arg(&args[0], "`bswap()` takes an integer", scope) {
                     return Type::Error;
                 }
                 let bits = int_bits(&args[0], scope);
