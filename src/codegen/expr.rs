@@ -529,6 +529,32 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         })
     }
 
+    /// Starts building a `size`-byte event record in this CPU's scratch map (the stack is too
+    /// small for records), zeroed, with its header written. The caller fills it, sends it and
+    /// branches to the returned block, where code continues; if the map has no value for this
+    /// CPU, the record is skipped and code jumps there directly.
+    fn scratch_record(
+        &mut self,
+        f: &mut Func<'ctx>,
+        kind: EventKind,
+        id: u32,
+        size: u32,
+    ) -> Result<(PointerValue<'ctx>, inkwell::basic_block::BasicBlock<'ctx>)> {
+        let scratch = self.scratch.ok_or_else(|| CodegenError("no scratch map".into()))?;
+        let key = self.slot(f, self.ctx.i32_type().into(), "scratchkey")?;
+        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+        let rec = self.lookup(scratch, key)?;
+        let fill = self.ctx.append_basic_block(f.function, "record");
+        let done = self.ctx.append_basic_block(f.function, "recorded");
+        let null = self.builder.build_is_null(rec, "null")?;
+        self.builder.build_conditional_branch(null, done, fill)?;
+        self.builder.position_at_end(fill);
+        self.zero(rec, size)?;
+        self.store_u32(rec, 0, kind as u32)?;
+        self.store_u32(rec, 4, id)?;
+        Ok((rec, done))
+    }
+
     /// Sends an event that is only its header: the runtime knows the rest from the plan.
     fn header_event(&mut self, f: &mut Func<'ctx>, kind: EventKind, id: u32) -> Result<V<'ctx>> {
         let rec = self.buffer(f, plan::EVENT_HEADER as u32, "event")?;
@@ -875,19 +901,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     ExprKind::Call { name, .. } if name.name == "print" => args,
                     _ => &args[1..],
                 };
-                // The record is built in per-CPU map memory: the stack is too small for it.
-                let scratch = self.scratch.ok_or_else(|| CodegenError("no scratch map".into()))?;
-                let key = self.slot(f, self.ctx.i32_type().into(), "scratchkey")?;
-                self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
-                let rec = self.lookup(scratch, key)?;
-                let fill = self.ctx.append_basic_block(f.function, "printf");
-                let done = self.ctx.append_basic_block(f.function, "printed");
-                let null = self.builder.build_is_null(rec, "null")?;
-                self.builder.build_conditional_branch(null, done, fill)?;
-                self.builder.position_at_end(fill);
-                self.zero(rec, def.size as u32)?;
-                self.store_u32(rec, 0, EventKind::Printf as u32)?;
-                self.store_u32(rec, 4, id as u32)?;
+                let (rec, done) = self.scratch_record(f, EventKind::Printf, id as u32, def.size as u32)?;
                 for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
                     match (v, field.kind) {
@@ -972,18 +986,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
             Res::Join { id: sep, user } => {
                 let array = self.expr(f, &args[0])?.int()?;
-                let scratch = self.scratch.ok_or_else(|| CodegenError("no scratch map".into()))?;
-                let key = self.slot(f, self.ctx.i32_type().into(), "scratchkey")?;
-                self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
-                let rec = self.lookup(scratch, key)?;
-                let fill = self.ctx.append_basic_block(f.function, "join");
-                let done = self.ctx.append_basic_block(f.function, "joined");
-                let null = self.builder.build_is_null(rec, "null")?;
-                self.builder.build_conditional_branch(null, done, fill)?;
-                self.builder.position_at_end(fill);
-                self.zero(rec, plan::JOIN_RECORD as u32)?;
-                self.store_u32(rec, 0, EventKind::Join as u32)?;
-                self.store_u32(rec, 4, sep as u32)?;
+                let (rec, done) = self.scratch_record(f, EventKind::Join, sep as u32, plan::JOIN_RECORD as u32)?;
                 let (read, read_str) = if user {
                     (id::PROBE_READ_USER, id::PROBE_READ_USER_STR)
                 } else {

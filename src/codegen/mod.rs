@@ -243,13 +243,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let key = self.slot(&f, self.ctx.i32_type().into(), "varskey")?;
             self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
             let base = self.lookup(map, key)?;
-            let ok = self.ctx.append_basic_block(function, "vars");
-            let none = self.ctx.append_basic_block(function, "novars");
-            let null = self.builder.build_is_null(base, "null")?;
-            self.builder.build_conditional_branch(null, none, ok)?;
-            self.builder.position_at_end(none);
-            self.builder.build_return(Some(&ret.const_zero()))?;
-            self.builder.position_at_end(ok);
+            let found = self.builder.build_is_not_null(base, "found")?;
+            self.return_unless(function, found)?;
             self.zero(base, vars_size as u32)?;
             // Each variable's address, computed here where it dominates every use.
             for (name, offset) in f.var_offsets.clone() {
@@ -265,23 +260,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let tgid = self.call_helper(helpers::id::GET_CURRENT_PID_TGID, &[])?;
             let current = self.builder.build_right_shift(tgid, self.i64().const_int(32, false), false, "pid")?;
             let ours = self.builder.build_int_compare(inkwell::IntPredicate::EQ, current, self.i64().const_int(pid as u64, false), "ours")?;
-            let body = self.ctx.append_basic_block(function, "ours");
-            let skip = self.ctx.append_basic_block(function, "other");
-            self.builder.build_conditional_branch(ours, body, skip)?;
-            self.builder.position_at_end(skip);
-            self.builder.build_return(Some(&ret.const_zero()))?;
-            self.builder.position_at_end(body);
+            self.return_unless(function, ours)?;
         }
         if let Some(pred) = &probe.predicate {
             let cond = self.expr(&mut f, pred)?.int()?;
             let truth = self.truthy(cond)?;
             self.end_temps(&mut f)?;
-            let body = self.ctx.append_basic_block(function, "body");
-            let skip = self.ctx.append_basic_block(function, "skip");
-            self.builder.build_conditional_branch(truth, body, skip)?;
-            self.builder.position_at_end(skip);
-            self.builder.build_return(Some(&ret.const_zero()))?;
-            self.builder.position_at_end(body);
+            self.return_unless(function, truth)?;
         }
         self.stmts(&mut f, &probe.body)?;
         if self.builder.get_insert_block().and_then(|b| b.get_terminator()).is_none() {
@@ -289,6 +274,17 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         }
         f.allocas.position_at_end(f.entry);
         f.allocas.build_unconditional_branch(start)?;
+        Ok(())
+    }
+
+    /// Ends the program (returning 0) unless `cond` holds; code continues where it does.
+    fn return_unless(&self, function: FunctionValue<'ctx>, cond: inkwell::values::IntValue<'ctx>) -> Result<()> {
+        let go = self.ctx.append_basic_block(function, "go");
+        let stop = self.ctx.append_basic_block(function, "stop");
+        self.builder.build_conditional_branch(cond, go, stop)?;
+        self.builder.position_at_end(stop);
+        self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+        self.builder.position_at_end(go);
         Ok(())
     }
 
