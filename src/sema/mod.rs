@@ -362,38 +362,29 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                 "kprobe" | "k" | "kretprobe" | "kr" => {
                     let ret = parts[0].starts_with("kr");
                     // kprobe:FUNC, kprobe:FUNC+OFFSET, kprobe:MODULE:FUNC
-                    let target_field = parts.len() - 1;
-                    if !(2..=3).contains(&parts.len()) || parts[target_field].is_empty() {
-                        diags.push(
-                            Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
-                                .at(ap.span, format!("expected `{}:FUNCTION`", parts[0])),
-                        );
-                        continue;
-                    }
-                    let (func, offset) = match parts[target_field].split_once('+') {
-                        Some((f, off)) => match parse_offset(off) {
-                            Some(o) if !ret => (f, o),
-                            _ => {
-                                diags.push(
-                                    Diagnostic::error(format!("invalid offset in `{text}`"))
-                                        .at(field_span(target_field), "expected FUNCTION+OFFSET with a number")
-                                        .note("kretprobes take no offset"),
-                                );
-                                continue;
-                            }
-                        },
-                        None => (parts[target_field], 0),
+                    let target_field = match kernel_function_field(&parts, text, ap.span) {
+                        Ok(i) => i,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
+                    };
+                    let (func, offset) = match function_offset(parts[target_field], ret, "kretprobe", text, field_span(target_field)) {
+                        Ok(found) => found,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
                     };
                     let root = tracefs_root.get_or_insert_with(tracefs::root).as_ref().ok().cloned();
                     let known = functions.get_or_insert_with(|| kernel::traceable_functions(root.as_deref()));
-                    let matches: Vec<String> = if func.contains('*') {
+                    let mut matches: Vec<String> = if func.contains('*') {
                         known.iter().filter(|f| glob(func, f)).cloned().collect()
                     } else if known.contains(func) {
                         vec![func.to_string()]
                     } else {
                         vec![]
                     };
-                    let mut matches = matches;
                     if matches.is_empty() {
                         let mut d = Diagnostic::error(format!("no kernel function matches `{func}`"))
                             .at(field_span(target_field), "not a traceable kernel function");
@@ -426,14 +417,13 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                 }
                 "fentry" | "f" | "kfunc" | "fexit" | "fr" | "kretfunc" => {
                     let ret = matches!(parts[0], "fexit" | "fr" | "kretfunc");
-                    let target_field = parts.len() - 1;
-                    if !(2..=3).contains(&parts.len()) || parts[target_field].is_empty() {
-                        diags.push(
-                            Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
-                                .at(ap.span, format!("expected `{}:FUNCTION`", parts[0])),
-                        );
-                        continue;
-                    }
+                    let target_field = match kernel_function_field(&parts, text, ap.span) {
+                        Ok(i) => i,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
+                    };
                     let func = parts[target_field];
                     let types = kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone();
                     let types = match types {
@@ -500,19 +490,12 @@ fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>)
                         );
                         continue;
                     };
-                    let (func, extra) = match parts[2].split_once('+') {
-                        Some((f, off)) => match parse_offset(off) {
-                            Some(o) if !ret => (f, o),
-                            _ => {
-                                diags.push(
-                                    Diagnostic::error(format!("invalid offset in `{text}`"))
-                                        .at(field_span(2), "expected FUNCTION+OFFSET with a number")
-                                        .note("uretprobes take no offset"),
-                                );
-                                continue;
-                            }
-                        },
-                        None => (parts[2], 0),
+                    let (func, extra) = match function_offset(parts[2], ret, "uretprobe", text, field_span(2)) {
+                        Ok(found) => found,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
                     };
                     if !elf_functions.contains_key(&path) {
                         match elf::functions(&path) {
@@ -672,6 +655,29 @@ fn substitute_params(text: &str, params: &[String]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Which `:`-separated field of a kernel-function probe (`kprobe:FUNC`,
+/// `kprobe:MODULE:FUNC`, `fentry:…`) names the function.
+fn kernel_function_field(parts: &[&str], text: &str, span: Span) -> Result<usize, Diagnostic> {
+    let field = parts.len() - 1;
+    if !(2..=3).contains(&parts.len()) || parts[field].is_empty() {
+        return Err(Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
+            .at(span, format!("expected `{}:FUNCTION`", parts[0])));
+    }
+    Ok(field)
+}
+
+/// `FUNCTION` or `FUNCTION+OFFSET`; a return probe (`ret_kind`, e.g. "kretprobe") takes no
+/// offset.
+fn function_offset<'t>(field: &'t str, ret: bool, ret_kind: &str, text: &str, span: Span) -> Result<(&'t str, u64), Diagnostic> {
+    let Some((func, off)) = field.split_once('+') else { return Ok((field, 0)) };
+    match parse_offset(off) {
+        Some(o) if !ret => Ok((func, o)),
+        _ => Err(Diagnostic::error(format!("invalid offset in `{text}`"))
+            .at(span, "expected FUNCTION+OFFSET with a number")
+            .note(format!("{ret_kind}s take no offset"))),
+    }
 }
 
 fn parse_offset(text: &str) -> Option<u64> {
