@@ -205,7 +205,9 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
             .help("a probe looks like `tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }`")]);
     }
     let mut diags = Vec::new();
-    let instances = expand_probes(program, opts, &mut diags);
+    // The kernel's BTF is loaded at most once, by probe expansion (fentry) or by the checks.
+    let mut kernel_types = None;
+    let instances = expand_probes(program, opts, &mut kernel_types, &mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
@@ -213,6 +215,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     // Pass 1 learns every map's type from its assignments; pass 2 checks everything against
     // them, so a map may be read in a probe that comes before the one that writes it.
     let mut first = Checker::new(program, MapTable::default(), false);
+    first.kernel_types = kernel_types;
     first.params = opts.params.clone();
     first.has_command = opts.has_command;
     for inst in &instances {
@@ -285,12 +288,18 @@ const PROVIDERS: &[&str] = &[
     "software", "hardware", "rawtracepoint", "fentry", "fexit", "kfunc", "kretfunc", "watchpoint",
 ];
 
-fn expand_probes(program: &Program, opts: &Options, diags: &mut Vec<Diagnostic>) -> Vec<Instance> {
+type KernelTypesCache = Option<Result<std::rc::Rc<btf::KernelTypes>, String>>;
+
+fn expand_probes(
+    program: &Program,
+    opts: &Options,
+    kernel_types: &mut KernelTypesCache,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Instance> {
     let mut out = Vec::new();
     let mut tracefs_root: Option<Result<PathBuf, String>> = None;
     let mut functions: Option<std::collections::BTreeSet<String>> = None;
     let mut elf_functions: HashMap<PathBuf, std::collections::BTreeMap<String, u64>> = HashMap::new();
-    let mut kernel_types: Option<Result<std::rc::Rc<btf::KernelTypes>, String>> = None;
     // Each tracepoint's format is read once, however many probes use it.
     let mut formats: HashMap<(String, String), Format> = HashMap::new();
     let mut point = 0;
@@ -923,7 +932,7 @@ struct Checker<'p> {
     params: Vec<String>,
     has_command: bool,
     /// Kernel BTF, loaded the first time a kernel type is needed.
-    kernel_types: Option<Result<std::rc::Rc<btf::KernelTypes>, String>>,
+    kernel_types: KernelTypesCache,
 }
 
 /// State while checking one program.
