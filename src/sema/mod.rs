@@ -821,34 +821,7 @@ fn perf_probe(parts: &[&str]) -> Result<Attach, String> {
         }
         kind => {
             let software = kind.starts_with('s');
-            let table: &[(&[&str], u64, u64)] = if software {
-                &[
-                    (&["cpu-clock", "cpu"], 0, 1_000_000),
-                    (&["task-clock"], 1, 1_000_000),
-                    (&["page-faults", "faults"], 2, 100),
-                    (&["context-switches", "cs"], 3, 1_000),
-                    (&["cpu-migrations"], 4, 1),
-                    (&["minor-faults"], 5, 100),
-                    (&["major-faults"], 6, 1),
-                    (&["alignment-faults"], 7, 1),
-                    (&["emulation-faults"], 8, 1),
-                    (&["dummy"], 9, 1),
-                    (&["bpf-output"], 10, 1),
-                ]
-            } else {
-                &[
-                    (&["cpu-cycles", "cycles"], 0, 1_000_000),
-                    (&["instructions"], 1, 1_000_000),
-                    (&["cache-references"], 2, 1_000_000),
-                    (&["cache-misses"], 3, 1_000_000),
-                    (&["branch-instructions", "branches"], 4, 100_000),
-                    (&["branch-misses"], 5, 100_000),
-                    (&["bus-cycles"], 6, 100_000),
-                    (&["frontend-stalls"], 7, 1_000_000),
-                    (&["backend-stalls"], 8, 1_000_000),
-                    (&["ref-cycles"], 9, 1_000_000),
-                ]
-            };
+            let table = if software { SOFTWARE_EVENTS } else { HARDWARE_EVENTS };
             let names: Vec<&str> = table.iter().flat_map(|(n, _, _)| n.iter().copied()).collect();
             let help = format!("the events are: {}", names.join(", "));
             if !(2..=3).contains(&parts.len()) {
@@ -2584,8 +2557,8 @@ pub fn list(pattern: &str, verbose: bool) -> String {
     }
     for (provider, table) in [("software:", SOFTWARE_EVENTS), ("hardware:", HARDWARE_EVENTS)] {
         if wants(provider) {
-            for name in table {
-                let full = format!("{provider}{name}:");
+            for (names, _, _) in table {
+                let full = format!("{provider}{}:", names[0]);
                 if matches(&full) || matches(&full[..full.len() - 1]) {
                     out.push_str(&full);
                     out.push('\n');
@@ -2608,11 +2581,32 @@ pub fn list(pattern: &str, verbose: bool) -> String {
     out
 }
 
-const SOFTWARE_EVENTS: &[&str] = &[
-    "cpu-clock", "task-clock", "page-faults", "context-switches", "cpu-migrations", "minor-faults", "major-faults",
-    "alignment-faults", "emulation-faults", "dummy", "bpf-output",
+/// A perf event's names (the first is canonical), its `config`, and its default period.
+type PerfEventDef = (&'static [&'static str], u64, u64);
+
+const SOFTWARE_EVENTS: &[PerfEventDef] = &[
+    (&["cpu-clock", "cpu"], 0, 1_000_000),
+    (&["task-clock"], 1, 1_000_000),
+    (&["page-faults", "faults"], 2, 100),
+    (&["context-switches", "cs"], 3, 1_000),
+    (&["cpu-migrations"], 4, 1),
+    (&["minor-faults"], 5, 100),
+    (&["major-faults"], 6, 1),
+    (&["alignment-faults"], 7, 1),
+    (&["emulation-faults"], 8, 1),
+    (&["dummy"], 9, 1),
+    (&["bpf-output"], 10, 1),
 ];
-const HARDWARE_EVENTS: &[&str] = &[
-    "cpu-cycles", "instructions", "cache-references", "cache-misses", "branch-instructions", "branch-misses",
-    "bus-cycles", "frontend-stalls", "backend-stalls", "ref-cycles",
+
+const HARDWARE_EVENTS: &[PerfEventDef] = &[
+    (&["cpu-cycles", "cycles"], 0, 1_000_000),
+    (&["instructions"], 1, 1_000_000),
+    (&["cache-references"], 2, 1_000_000),
+    (&["cache-misses"], 3, 1_000_000),
+    (&["branch-instructions", "branches"], 4, 100_000),
+    (&["branch-misses"], 5, 100_000),
+    (&["bus-cycles"], 6, 100_000),
+    (&["frontend-stalls"], 7, 1_000_000),
+    (&["backend-stalls"], 8, 1_000_000),
+    (&["ref-cycles"], 9, 1_000_000),
 ];
