@@ -84,6 +84,14 @@ pub struct PerfEvent {
     pub config: u64,
 }
 
+impl PerfEvent {
+    /// `PERF_TYPE_HARDWARE` and `PERF_TYPE_SOFTWARE`.
+    pub const HARDWARE: u32 = 0;
+    pub const SOFTWARE: u32 = 1;
+    /// The CPU clock, which `profile` and `interval` sample.
+    pub const CPU_CLOCK: PerfEvent = PerfEvent { type_: PerfEvent::SOFTWARE, config: 0 };
+}
+
 /// A user map (`@name`).
 #[derive(Debug, Clone)]
 pub struct MapDef {

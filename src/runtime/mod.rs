@@ -564,15 +564,14 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
             links.push(prog.attach_uprobe_with_opts(pid, path, *offset as usize, opts).map_err(err)?);
         }
         Attach::Interval { period_ns } => {
-            let event = plan::PerfEvent { type_: PERF_TYPE_SOFTWARE, config: PERF_COUNT_SW_CPU_CLOCK };
-            let fd = perf_event(event, *period_ns, false, 0).map_err(|e| e.to_string())?;
+            let fd = perf_event(plan::PerfEvent::CPU_CLOCK, *period_ns, false, 0).map_err(|e| e.to_string())?;
             // libbpf's link takes the descriptor and closes it on detach.
             links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?);
         }
         Attach::Perf { event, period, frequency } => {
             for cpu in online_cpus() {
                 let fd = perf_event(*event, *period, *frequency, cpu).map_err(|e| {
-                    if e.raw_os_error() == Some(libc::ENOENT) && event.type_ == PERF_TYPE_HARDWARE {
+                    if e.raw_os_error() == Some(libc::ENOENT) && event.type_ == plan::PerfEvent::HARDWARE {
                         "this machine has no hardware performance counters (no PMU); use a `software:` or `profile:` probe"
                             .to_string()
                     } else {
@@ -615,9 +614,6 @@ struct PerfEventAttr {
     config1: u64,
 }
 
-const PERF_TYPE_HARDWARE: u32 = 0;
-const PERF_TYPE_SOFTWARE: u32 = 1;
-const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
 /// `perf_event_attr.freq`: `sample_period` is a frequency in Hz.
 const ATTR_FLAG_FREQ: u64 = 1 << 10;

@@ -799,9 +799,6 @@ fn no_kprobes(provider: &str, func: &str, span: Span) -> Diagnostic {
 /// `profile:hz:N`, `profile:s|ms|us:N`, `software:EVENT[:COUNT]`, `hardware:EVENT[:COUNT]`.
 fn perf_probe(parts: &[&str]) -> Result<Attach, String> {
     use plan::PerfEvent;
-    const SOFTWARE: u32 = 1;
-    const HARDWARE: u32 = 0;
-    const CPU_CLOCK: u64 = 0;
     match parts[0] {
         "profile" | "p" => {
             let help = "write `profile:hz:N` or `profile:s|ms|us:N`, e.g. `profile:hz:99`";
@@ -809,7 +806,7 @@ fn perf_probe(parts: &[&str]) -> Result<Attach, String> {
                 return Err(help.into());
             }
             let n: u64 = parts[2].parse().ok().filter(|&n| n > 0).ok_or(help)?;
-            let event = PerfEvent { type_: SOFTWARE, config: CPU_CLOCK };
+            let event = PerfEvent::CPU_CLOCK;
             let (period, frequency) = match parts[1] {
                 "hz" => (n, true),
                 "s" => (n * 1_000_000_000, false),
@@ -832,7 +829,8 @@ fn perf_probe(parts: &[&str]) -> Result<Attach, String> {
                 Some(c) => c.parse().ok().filter(|&n: &u64| n > 0).ok_or(help)?,
                 None => *default,
             };
-            let event = PerfEvent { type_: if software { SOFTWARE } else { HARDWARE }, config: *config };
+            let type_ = if software { PerfEvent::SOFTWARE } else { PerfEvent::HARDWARE };
+            let event = PerfEvent { type_, config: *config };
             Ok(Attach::Perf { event, period, frequency: false })
         }
     }
