@@ -701,10 +701,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::Cpu => bld.build_and(self.call_helper(id::GET_SMP_PROCESSOR_ID, &[])?, low32, "cpu")?,
             Builtin::Elapsed => {
                 let now = self.call_helper(id::KTIME_GET_NS, &[])?;
-                let key = self.slot(f, self.ctx.i32_type().into(), "gkey")?;
-                self.builder.build_store(key, self.ctx.i32_type().const_int(plan::GLOBAL_START_NS as u64, false))?;
-                let p = self.lookup(self.globals, key)?;
-                let start = self.load_or_zero(f, p)?;
+                let start = self.global(f, plan::GLOBAL_START_NS)?;
                 self.builder.build_int_sub(now, start, "elapsed")?
             }
             Builtin::Comm => {
@@ -718,12 +715,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::Retval => self.load_i64(f.ctx_ptr, PT_REGS_AX)?,
             Builtin::FuncName => self.call_helper(id::GET_FUNC_IP, &[f.ctx_ptr.into()])?,
             Builtin::Curtask => self.call_helper(id::GET_CURRENT_TASK, &[])?,
-            Builtin::Cpid => {
-                let key = self.slot(f, self.ctx.i32_type().into(), "gkey")?;
-                self.builder.build_store(key, self.ctx.i32_type().const_int(plan::GLOBAL_CPID as u64, false))?;
-                let p = self.lookup(self.globals, key)?;
-                self.load_or_zero(f, p)?
-            }
+            Builtin::Cpid => self.global(f, plan::GLOBAL_CPID)?,
             Builtin::Kstack => {
                 let map = self.kstacks.ok_or_else(|| CodegenError("no stack map".into()))?;
                 let flags = i64.const_zero();
@@ -867,6 +859,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.builder.build_unconditional_branch(join)?;
         self.builder.position_at_end(join);
         Ok(V::Str(buf, len))
+    }
+
+    /// A value the runtime set in the globals map (0 until it does).
+    fn global(&mut self, f: &mut Func<'ctx>, index: u32) -> Result<IntValue<'ctx>> {
+        let key = self.slot(f, self.ctx.i32_type().into(), "gkey")?;
+        self.builder.build_store(key, self.ctx.i32_type().const_int(index as u64, false))?;
+        let p = self.lookup(self.globals, key)?;
+        self.load_or_zero(f, p)
     }
 
     /// The integer at `key` in user map `index`, or 0 when there is none.
