@@ -75,6 +75,22 @@ pub struct Cli {
     #[arg(short = 'l')]
     pub list: bool,
 
+    /// Output buffering: `line` flushes at every newline, `full` only when the buffer fills and
+    /// at exit, `none` after every write. Without -B, rtrace flushes once per batch of events
+    /// read from the kernel, so a reader sees each event as soon as it is printed.
+    #[arg(short = 'B', value_name = "MODE")]
+    pub buffering: Option<Buffering>,
+
+    /// Print a completion script for SHELL on standard output, and exit
+    /// (e.g. `rtrace --completions bash > /etc/bash_completion.d/rtrace`).
+    #[arg(long, value_name = "SHELL")]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print rtrace's manual page (roff) on standard output, and exit
+    /// (e.g. `rtrace --man > /usr/local/share/man/man1/rtrace.1`).
+    #[arg(long)]
+    pub man: bool,
+
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
@@ -85,6 +101,8 @@ pub enum OutputFormat {
     Text,
     Json,
 }
+
+pub use runtime::Buffering;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Dump {
@@ -117,6 +135,17 @@ pub fn main(cli: Cli) -> i32 {
 }
 
 fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "rtrace", &mut std::io::stdout());
+        return 0;
+    }
+    if cli.man {
+        let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+        return match page.render(&mut std::io::stdout()) {
+            Ok(()) => 0,
+            Err(e) => fail(&format!("cannot write the manual page: {e}")),
+        };
+    }
     if cli.info {
         print!("{}", crate::features::report());
         return 0;
@@ -202,6 +231,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         quiet: cli.quiet,
         timings: cli.timings,
         json: cli.format == OutputFormat::Json,
+        buffering: cli.buffering,
     };
     match runtime::run(&object, &checked.plan, &signals, &run_opts) {
         Ok(code) => code,

@@ -18,7 +18,8 @@
 //! stdout = ["@[cat]: 3"]                # lines that must appear, in this order
 //! ```
 //!
-//! Other keys: `args`, `params`, `file`, `stdin`, `signal`, `timeout`, `exit`,
+//! Other keys: `args`, `params`, `file`, `stdin`, `signal`, `timeout`, `exit`
+//! (the expected status; `-9` for killed by SIGKILL),
 //! `stdout_regex`, `stdout_exact`, `stdout_absent`, `stderr`, `stderr_exact`,
 //! `prefix` (a command that runs rtrace, e.g. `setpriv ...`; a prefix command
 //! missing from `PATH` skips the case), `bpftrace` (see below),
@@ -350,7 +351,8 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
         case.stderr_exact = None;
     }
 
-    if status.code() != Some(case.exit) {
+    // A process killed by signal N counts as exit -N.
+    if status.code().or(status.signal().map(|s| -s)) != Some(case.exit) {
         let actual = match (status.code(), status.signal()) {
             (Some(code), _) => format!("exit {code}"),
             (None, signal) => format!("killed by signal {}", signal.unwrap_or(0)),

@@ -14,7 +14,7 @@ use crate::plan::{self, Attach, EventKind, Plan};
 use libbpf_rs::{Link, MapCore, Object, ObjectBuilder, PrintLevel, ProgramInput, RingBufferBuilder};
 use std::cell::RefCell;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::Mutex;
 
@@ -38,6 +38,19 @@ pub struct Options {
     pub timings: bool,
     /// `-f json`: every output as a JSON line.
     pub json: bool,
+    /// `-B MODE`; `None` flushes once per batch of events.
+    pub buffering: Option<Buffering>,
+}
+
+/// `-B`: when the script's output is flushed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Buffering {
+    /// At every newline.
+    Line,
+    /// When the buffer is full, and at exit.
+    Full,
+    /// After every write.
+    None,
 }
 
 /// A runtime failure, as one line for the user; `detail` is shown with `-v`.
@@ -98,6 +111,8 @@ struct Shared {
     /// Map operations events asked for, done between ring-buffer reads (they need the object).
     actions: Vec<MapAction>,
     symbols: symbols::Symbols,
+    /// Lost events already reported.
+    lost_reported: u64,
 }
 
 impl Shared {
@@ -105,6 +120,22 @@ impl Shared {
     fn write_event(&mut self, kind: &str, text: String) {
         let text = if self.json { json::line(kind, serde_json::Value::String(text)) } else { text };
         let _ = self.out.write_all(text.as_bytes());
+    }
+}
+
+/// Reports the events lost since the last report (the ring buffer was full): `Lost N events`
+/// on stderr, or with `-f json` a `lost_events` line in the output.
+fn report_lost(s: &mut Shared, total: u64) {
+    if total <= s.lost_reported {
+        return;
+    }
+    let n = total - s.lost_reported;
+    s.lost_reported = total;
+    if s.json {
+        let _ = s.out.write_all(json::line("lost_events", serde_json::json!({ "events": n })).as_bytes());
+    } else {
+        let _ = s.out.flush();
+        eprintln!("Lost {n} events");
     }
 }
 
@@ -122,13 +153,25 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
             "rtrace must run as root (it loads BPF programs into the kernel); try `sudo rtrace …`",
         ));
     }
-    let out: Box<dyn Write> = match &opts.output {
+    let file: Box<dyn Write> = match &opts.output {
         Some(path) => Box::new(
             std::fs::File::create(path)
                 .map_err(|e| RuntimeError::new(format!("cannot write `{}`: {e}", path.display())))?,
         ),
-        None => Box::new(std::io::stdout()),
+        // Standard output without Rust's own line buffer, which would hold back a partial
+        // line under `-B none`.
+        None => match std::io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => Box::new(std::fs::File::from(fd)),
+            Err(_) => Box::new(std::io::stdout()),
+        },
     };
+    // Line and unbuffered modes write through a zero-capacity BufWriter.
+    let (out, capacity): (Box<dyn Write>, usize) = match opts.buffering {
+        Some(Buffering::Line) => (Box::new(std::io::LineWriter::new(file)), 0),
+        Some(Buffering::None) => (file, 0),
+        Some(Buffering::Full) | None => (file, 64 << 10),
+    };
+    let flush_batches = opts.buffering.is_none();
     // The -c command starts now, held until every probe is attached, so `cpid` is known.
     let mut command = match &opts.command {
         Some(cmd) if !opts.dry_run => Some(
@@ -161,11 +204,12 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     }
 
     let shared = Rc::new(RefCell::new(Shared {
-        out: std::io::BufWriter::new(out),
+        out: std::io::BufWriter::with_capacity(capacity, out),
         json: opts.json,
         exit_code: None,
         actions: Vec::new(),
         symbols: symbols::Symbols::default(),
+        lost_reported: 0,
     }));
     shared.borrow_mut().symbols.probe_names = plan.probe_names.clone();
     if plan.uses_kstack {
@@ -224,7 +268,10 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
             }
         }
         if done {
-            let _ = shared.borrow_mut().out.flush();
+            report_lost(&mut shared.borrow_mut(), maps::lost_events(&obj));
+            if flush_batches {
+                let _ = shared.borrow_mut().out.flush();
+            }
             break;
         }
     };
@@ -271,10 +318,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         let _ = s.out.write_all(text.as_bytes());
         let _ = s.out.flush();
     }
-    let lost = maps::lost_events(&obj);
-    if lost > 0 {
-        eprintln!("Lost {lost} events");
-    }
+    report_lost(&mut shared.borrow_mut(), maps::lost_events(&obj));
     detach_in_background(links);
     Ok(code)
 }

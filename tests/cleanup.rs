@@ -1,0 +1,148 @@
+//! Every way a run ends (SIGINT, SIGTERM, `exit()`, the `-c` command's exit) leaves nothing
+//! in the kernel: the programs, links and maps rtrace held while it ran are gone soon after it
+//! exits (detaching finishes in the background, see `runtime::detach_in_background`), and no
+//! `uprobe_events` entry is left. The objects are found through /proc/PID/fdinfo while rtrace
+//! runs and looked up by id with bpftool afterwards.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RTRACE: &str = env!("CARGO_BIN_EXE_rtrace");
+const MARKER: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
+/// Probes of each kind this host attaches differently: a uprobe, a perf-event tracepoint, a
+/// perf event (interval) and BEGIN/END (run once, never attached).
+const PROBES: &str = r#"
+BEGIN { @start = 1; }
+uprobe:/lib/x86_64-linux-gnu/libc.so.6:getppid { @u = count(); }
+tracepoint:syscalls:sys_enter_getppid { @t = count(); }
+interval:ms:100 { @i = count(); }
+END { @end = 1; }
+"#;
+
+fn skip_reason() -> Option<&'static str> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root");
+    }
+    if Command::new("bpftool").arg("version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        return Some("needs bpftool (scripts/setup installs it)");
+    }
+    None
+}
+
+/// Starts rtrace and waits until every probe is attached.
+fn start(args: &[&str], script: &str) -> Child {
+    let mut child = Command::new(RTRACE)
+        .arg("-q")
+        .args(args)
+        .arg("-e")
+        .arg(script)
+        .env(MARKER, "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("rtrace starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line == MARKER => break,
+            Some(Ok(_)) => continue,
+            _ => panic!("rtrace ended before attaching"),
+        }
+    }
+    // The rest of the output is drained so that rtrace never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+/// The BPF objects a process holds, as `(kind, id)`: `prog`, `link`, `map`.
+fn held_objects(pid: u32) -> Vec<(&'static str, u64)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).expect("fdinfo readable") {
+        let Ok(text) = std::fs::read_to_string(entry.expect("fdinfo entry").path()) else { continue };
+        for line in text.lines() {
+            for (key, kind) in [("prog_id:", "prog"), ("link_id:", "link"), ("map_id:", "map")] {
+                if let Some(id) = line.strip_prefix(key).and_then(|v| v.trim().parse().ok()) {
+                    found.push((kind, id));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn exists(kind: &str, id: u64) -> bool {
+    Command::new("bpftool")
+        .args([kind, "show", "id", &id.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn uprobe_events() -> String {
+    ["/sys/kernel/tracing/uprobe_events", "/sys/kernel/debug/tracing/uprobe_events"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default()
+}
+
+/// Runs the script, ends it with `end`, and checks that nothing it held outlives it.
+fn check(args: &[&str], script: &str, end: impl FnOnce(&mut Child)) {
+    if let Some(reason) = skip_reason() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let before = uprobe_events();
+    let mut child = start(args, script);
+    let held = held_objects(child.id());
+    for kind in ["prog", "link", "map"] {
+        assert!(held.iter().any(|(k, _)| *k == kind), "no {kind} found in rtrace's fdinfo: {held:?}");
+    }
+    // The lookup that must fail afterwards succeeds now.
+    for (kind, id) in &held {
+        assert!(exists(kind, *id), "bpftool cannot find {kind} {id} while rtrace holds it");
+    }
+    end(&mut child);
+    let status = child.wait().expect("rtrace exits");
+    assert!(status.success(), "rtrace exited with {status}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left: Vec<_> = held.iter().filter(|(kind, id)| exists(kind, *id)).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still in the kernel 20 s after rtrace exited: {left:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(uprobe_events(), before, "uprobe_events changed");
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+#[test]
+fn sigint_leaves_nothing() {
+    check(&[], PROBES, |c| signal(c, libc::SIGINT));
+}
+
+#[test]
+fn sigterm_leaves_nothing() {
+    check(&[], PROBES, |c| signal(c, libc::SIGTERM));
+}
+
+#[test]
+fn exit_leaves_nothing() {
+    let script = format!("{PROBES}\ninterval:ms:300 {{ exit(); }}");
+    check(&[], &script, |_| {});
+}
+
+#[test]
+fn command_exit_leaves_nothing() {
+    check(&["-c", "sleep 0.3"], PROBES, |_| {});
+}
