@@ -71,3 +71,16 @@ pub fn report() -> String {
     ];
     lines.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
 }
+
+/// The CPUs that are online, from /sys/devices/system/cpu/online (`0-3,5`).
+pub fn online_cpus() -> Vec<i32> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
+    let mut cpus = Vec::new();
+    for range in text.trim().split(',') {
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(a), Ok(b)) = (a.parse::<i32>(), b.parse::<i32>()) {
+            cpus.extend(a..=b);
+        }
+    }
+    cpus
+}

@@ -407,6 +407,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 Res::ConstStr(s) => self.string_literal(f, s)?,
                 Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed)?,
+                Res::Ppid { parent, tgid } => {
+                    let (parent, tgid) = (*parent, *tgid);
+                    let task = self.call_helper(id::GET_CURRENT_TASK, &[])?;
+                    let V::Int(parent) = self.memory(f, parent, task)? else {
+                        return Err(CodegenError("ppid: real_parent is not a pointer".into()));
+                    };
+                    self.memory(f, tgid, parent)?
+                }
                 _ => return Err(CodegenError("unresolved identifier".into())),
             },
             ExprKind::Var(_) if matches!(self.res(f, e), Res::Const(_) | Res::ConstStr(_)) => match self.res(f, e) {
@@ -507,14 +515,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     V::Int(if signed { self.builder.build_int_s_extend(t, i64, "sx")? } else { self.builder.build_int_z_extend(t, i64, "zx")? })
                 }
             }
-            ExprKind::SizeofType(ty) => {
-                let bits = match &ty.kind {
-                    TypeExprKind::Named(name) => crate::sema::named_int_type(name).map(|(b, _)| b),
-                    _ => None,
-                }
-                .ok_or_else(|| CodegenError("sizeof a non-integer type".into()))?;
-                V::Int(i64.const_int(bits as u64 / 8, false))
-            }
+            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => match self.res(f, e) {
+                Res::Const(v) => V::Int(i64.const_int(*v, false)),
+                _ => return Err(CodegenError("sizeof/offsetof without a size".into())),
+            },
             ExprKind::SizeofExpr(inner) => V::Int(i64.const_int(
                 match self.ty(f, inner) {
                     Type::Str { len } => len as u64,
@@ -524,8 +528,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             )),
             ExprKind::Tuple(_)
             | ExprKind::TupleIndex { .. }
-            | ExprKind::AddrOf(_)
-            | ExprKind::Offsetof { .. } => return Err(CodegenError("unsupported expression reached codegen".into())),
+            | ExprKind::AddrOf(_) => return Err(CodegenError("unsupported expression reached codegen".into())),
         })
     }
 
@@ -715,6 +718,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::Retval => self.load_i64(f.ctx_ptr, PT_REGS_AX)?,
             Builtin::FuncName => self.call_helper(id::GET_FUNC_IP, &[f.ctx_ptr.into()])?,
             Builtin::Curtask => self.call_helper(id::GET_CURRENT_TASK, &[])?,
+            Builtin::Jiffies => self.call_helper(id::JIFFIES64, &[])?,
+            Builtin::Rand => bld.build_and(self.call_helper(id::GET_PRANDOM_U32, &[])?, low32, "rand")?,
+            Builtin::Cgroup => self.call_helper(id::GET_CURRENT_CGROUP_ID, &[])?,
+            // Resolved by sema (ppid to two reads, ncpus to a constant).
+            Builtin::Ppid | Builtin::Ncpus => return Err(CodegenError(format!("unresolved builtin {b:?}"))),
             Builtin::Cpid => self.global(f, plan::GLOBAL_CPID)?,
             Builtin::Kstack => {
                 let map = self.kstacks.ok_or_else(|| CodegenError("no stack map".into()))?;
@@ -1014,6 +1022,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.builder.build_unconditional_branch(done)?;
                 self.builder.position_at_end(done);
                 Ok(V::Void)
+            }
+            Res::Strncmp(n) => {
+                let (a, la) = self.expr(f, &args[0])?.string()?;
+                let (b, lb) = self.expr(f, &args[1])?.string()?;
+                let n = n.min(u32::MAX as u64) as u32;
+                let equal = self.str_eq(a, la.min(n), b, lb.min(n))?;
+                let differ = self.builder.build_not(equal, "differ")?;
+                Ok(V::Int(self.builder.build_int_z_extend(differ, i64, "strncmp")?))
             }
             Res::Bswap(bits) => {
                 let v = self.expr(f, &args[0])?.int()?;

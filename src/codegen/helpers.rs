@@ -25,6 +25,9 @@ pub(crate) mod id {
     pub const GET_STACKID: u64 = 27;
     pub const GET_CURRENT_TASK: u64 = 35;
     pub const GET_ATTACH_COOKIE: u64 = 174;
+    pub const GET_PRANDOM_U32: u64 = 7;
+    pub const GET_CURRENT_CGROUP_ID: u64 = 80;
+    pub const JIFFIES64: u64 = 118;
 }
 
 /// `BPF_NOEXIST` for map updates.

@@ -613,7 +613,7 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
             links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?);
         }
         Attach::Perf { event, period, frequency } => {
-            for cpu in online_cpus() {
+            for cpu in crate::features::online_cpus() {
                 let fd = perf_event(*event, *period, *frequency, cpu).map_err(|e| {
                     if e.raw_os_error() == Some(libc::ENOENT) && event.type_ == plan::PerfEvent::HARDWARE {
                         "this machine has no hardware performance counters (no PMU); use a `software:` or `profile:` probe"
@@ -627,19 +627,6 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
         }
     }
     Ok(())
-}
-
-/// The CPUs that are online, from /sys/devices/system/cpu/online (`0-3,5`).
-fn online_cpus() -> Vec<i32> {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
-    let mut cpus = Vec::new();
-    for range in text.trim().split(',') {
-        let (a, b) = range.split_once('-').unwrap_or((range, range));
-        if let (Ok(a), Ok(b)) = (a.parse::<i32>(), b.parse::<i32>()) {
-            cpus.extend(a..=b);
-        }
-    }
-    cpus
 }
 
 /// `struct perf_event_attr` as of PERF_ATTR_SIZE_VER0 (64 bytes), enough for a timer.

@@ -27,6 +27,16 @@ pub enum Builtin {
     Curtask,
     /// `cpid`: the pid of the `-c` command.
     Cpid,
+    /// `ppid`: the parent's process id (`curtask->real_parent->tgid`).
+    Ppid,
+    /// `jiffies`: the kernel's jiffies counter.
+    Jiffies,
+    /// `rand`: a pseudo-random 32-bit number.
+    Rand,
+    /// `cgroup`: the current task's cgroup (v2) id.
+    Cgroup,
+    /// `ncpus`: the number of online CPUs, when rtrace compiled the program.
+    Ncpus,
 }
 
 pub struct BuiltinDef {
@@ -57,6 +67,11 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "kstack", builtin: Builtin::Kstack, doc: "the kernel stack, printed one frame a line" },
     BuiltinDef { name: "cpid", builtin: Builtin::Cpid, doc: "the pid of the command started with -c" },
     BuiltinDef { name: "curtask", builtin: Builtin::Curtask, doc: "the address of the current task_struct" },
+    BuiltinDef { name: "ppid", builtin: Builtin::Ppid, doc: "the parent's process id" },
+    BuiltinDef { name: "jiffies", builtin: Builtin::Jiffies, doc: "the kernel's jiffies counter (64-bit)" },
+    BuiltinDef { name: "rand", builtin: Builtin::Rand, doc: "a pseudo-random unsigned 32-bit number" },
+    BuiltinDef { name: "cgroup", builtin: Builtin::Cgroup, doc: "the current task's cgroup v2 id" },
+    BuiltinDef { name: "ncpus", builtin: Builtin::Ncpus, doc: "the number of online CPUs" },
 ];
 
 pub fn builtin(name: &str) -> Option<Builtin> {
@@ -88,6 +103,8 @@ pub enum Func {
     Cat,
     Usym,
     Buf,
+    Strncmp,
+    Uaddr,
 }
 
 pub struct FuncDef {
@@ -125,6 +142,8 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "usym", func: Func::Usym, signature: "usym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the user function containing addr, in the current process" },
     FuncDef { name: "buf", func: Func::Buf, signature: "buf(void *data[, int length])", min_args: 1, max_args: 2, aggregation: false, doc: "up to 64 bytes of memory, printed hex-escaped by printf's %r" },
     FuncDef { name: "bswap", func: Func::Bswap, signature: "bswap(int n)", min_args: 1, max_args: 1, aggregation: false, doc: "n with its bytes reversed, at n's own width" },
+    FuncDef { name: "strncmp", func: Func::Strncmp, signature: "strncmp(string a, string b, int n)", min_args: 3, max_args: 3, aggregation: false, doc: "0 when the first n bytes of a and b (up to a NUL) are equal, 1 otherwise" },
+    FuncDef { name: "uaddr", func: Func::Uaddr, signature: "uaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a symbol in the uprobe's binary" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 

@@ -70,3 +70,12 @@ pub fn functions(path: &Path) -> Result<BTreeMap<String, u64>, String> {
         .map_err(|e| e.to_string())?;
     Ok(out)
 }
+
+/// The address (`st_value`) of symbol `name` in `path`, for `uaddr()`: a function or a
+/// variable, from the symbol tables.
+pub fn symbol_address(path: &Path, name: &str) -> Option<u64> {
+    let inspector = Inspector::new();
+    let src = Source::Elf(Elf { debug_syms: false, ..Elf::new(path) });
+    let found = inspector.lookup(&src, &[name]).ok()?;
+    found.into_iter().flatten().map(|sym| sym.addr).find(|&a| a != 0)
+}

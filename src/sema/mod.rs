@@ -140,6 +140,10 @@ pub enum Res {
     StrArray { len: u32, user: bool },
     /// A kernel value in memory at the base's address plus `offset` (a member, `*p`, `p[i]`).
     Memory(Access),
+    /// `ppid`: two reads from the current task: its `real_parent`, then that task's `tgid`.
+    Ppid { parent: Access, tgid: Access },
+    /// `strncmp()` over at most `n` bytes.
+    Strncmp(u64),
     Call(Func),
 }
 
@@ -1036,6 +1040,85 @@ impl<'p> Checker<'p> {
         self.set(scope, e, ty, Res::Memory(access))
     }
 
+    /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct`.
+    fn ppid(&mut self, span: Span) -> Option<Res> {
+        let k = match self.kernel_types() {
+            Ok(k) => k,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(span, "`ppid` needs the kernel's types"));
+                return None;
+            }
+        };
+        let task = k.find_tagged("struct", "task_struct")?;
+        let (parent, tgid) = (k.member(task, "real_parent")?, k.member(task, "tgid")?);
+        let read = |m: btf::Member, size| Access {
+            offset: (m.offset_bits / 8) as u64,
+            scale: 0,
+            read: Read::Int { size, signed: false, bitfield: None },
+            user: false,
+        };
+        Some(Res::Ppid { parent: read(parent, 8), tgid: read(tgid, 4) })
+    }
+
+    /// The size in bytes of a type as written in `sizeof`: an integer type, a pointer, an
+    /// array, or a kernel struct, union or enum from BTF.
+    fn type_size(&mut self, t: &TypeExpr) -> Option<u64> {
+        match &t.kind {
+            TypeExprKind::Named(_) => self.int_type(t).map(|(bits, _)| bits as u64 / 8),
+            TypeExprKind::Pointer(_) => Some(8),
+            TypeExprKind::Array(inner, n) => self.type_size(inner).map(|s| s * n),
+            TypeExprKind::Tagged { tag, name } => {
+                let id = self.tagged_type(t.span, tag, name)?;
+                self.kernel_types().ok().map(|k| k.size(id) as u64)
+            }
+        }
+    }
+
+    /// A kernel `struct`/`union`/`enum NAME` from BTF, or an error at `span`.
+    fn tagged_type(&mut self, span: Span, tag: &str, name: &str) -> Option<u32> {
+        let k = match self.kernel_types() {
+            Ok(k) => k,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(span, "needs the kernel's types"));
+                return None;
+            }
+        };
+        let found = k.find_tagged(tag, name);
+        if found.is_none() {
+            self.error(Diagnostic::error(format!("unknown type `{tag} {name}`")).at(span, "not in the kernel's BTF"));
+        }
+        found
+    }
+
+    /// `offsetof(struct T, a.b)`: the byte offset of a (nested) member.
+    fn offsetof(&mut self, ty: &TypeExpr, fields: &[Name]) -> Option<u64> {
+        let TypeExprKind::Tagged { tag, name } = &ty.kind else {
+            self.error(Diagnostic::error("`offsetof` needs a struct or union type").at(ty.span, "not a struct or union"));
+            return None;
+        };
+        let mut id = self.tagged_type(ty.span, tag, name)?;
+        let k = self.kernel_types().ok()?;
+        let mut offset = 0u64;
+        for field in fields {
+            let found = match k.shape(id) {
+                btf::Shape::Record { id: rec, .. } => k.member(rec, &field.name),
+                _ => None,
+            };
+            let Some(m) = found else {
+                let mut d = Diagnostic::error(format!("`{}` has no member `{}`", k.name(id), field.name))
+                    .at(field.span, "unknown member");
+                if let Some(s) = did_you_mean(&field.name, k.member_names(id).iter().map(String::as_str)) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                self.error(d);
+                return None;
+            };
+            offset += (m.offset_bits / 8) as u64;
+            id = m.ty;
+        }
+        Some(offset)
+    }
+
     /// The type a pointer cast names, for `(struct task_struct *)x`; `None` if `ty` is not a
     /// pointer type.
     fn cast_pointer(&mut self, ty: &TypeExpr) -> Option<Type> {
@@ -1628,8 +1711,8 @@ impl<'p> Checker<'p> {
                 }
                 self.set(scope, e, Type::Int { signed }, Res::Plain)
             }
-            ExprKind::SizeofType(ty) => match self.int_type(ty) {
-                Some(_) => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
+            ExprKind::SizeofType(ty) => match self.type_size(ty) {
+                Some(size) => self.set(scope, e, Type::Int { signed: false }, Res::Const(size)),
                 None => Type::Error,
             },
             ExprKind::SizeofExpr(inner) => match self.expr(inner, scope) {
@@ -1677,10 +1760,10 @@ impl<'p> Checker<'p> {
                 self.unsupported(e.span, "`&` addresses");
                 Type::Error
             }
-            ExprKind::Offsetof { .. } => {
-                self.unsupported(e.span, "`offsetof` expressions");
-                Type::Error
-            }
+            ExprKind::Offsetof { ty, fields } => match self.offsetof(ty, fields) {
+                Some(offset) => self.set(scope, e, Type::Int { signed: false }, Res::Const(offset)),
+                None => Type::Error,
+            },
             ExprKind::Ternary { cond, then, els } => {
                 let c = self.expr(cond, scope);
                 let (t, f) = (self.expr(then, scope), self.expr(els, scope));
@@ -1782,8 +1865,21 @@ impl<'p> Checker<'p> {
                 let to = self.kernel_types().ok().and_then(|k| k.find_tagged("struct", "task_struct"));
                 Type::Ptr { user: false, to }
             }
-            Builtin::Pid | Builtin::Tid | Builtin::Uid | Builtin::Gid | Builtin::Nsecs | Builtin::Cpu => {
-                Type::Int { signed: false }
+            Builtin::Pid
+            | Builtin::Tid
+            | Builtin::Uid
+            | Builtin::Gid
+            | Builtin::Nsecs
+            | Builtin::Cpu
+            | Builtin::Jiffies
+            | Builtin::Rand
+            | Builtin::Cgroup => Type::Int { signed: false },
+            Builtin::Ncpus => {
+                return self.set(scope, e, Type::Int { signed: false }, Res::Const(crate::features::online_cpus().len() as u64));
+            }
+            Builtin::Ppid => {
+                let Some(res) = self.ppid(e.span) else { return Type::Error };
+                return self.set(scope, e, Type::Int { signed: false }, res);
             }
             Builtin::Elapsed => {
                 self.uses_elapsed = true;
@@ -2090,6 +2186,57 @@ impl<'p> Checker<'p> {
                     self.join_separators.push(sep);
                 }
                 self.set(scope, e, Type::Void, Res::Join { id, user })
+            }
+            Func::Strncmp => {
+                let types: Vec<Type> = args[..2].iter().map(|a| self.expr(a, scope)).collect();
+                let n = self.expr(&args[2], scope);
+                if types.contains(&Type::Error) || n == Type::Error {
+                    return Type::Error;
+                }
+                for (arg, t) in args.iter().zip(&types) {
+                    if !matches!(t, Type::Str { .. }) {
+                        self.error(
+                            Diagnostic::error("`strncmp()` compares strings")
+                                .at(arg.span, format!("this is {}", t.describe()))
+                                .help("the signature is `strncmp(string a, string b, int n)`; `str()` reads a string from a pointer"),
+                        );
+                        return Type::Error;
+                    }
+                }
+                let ExprKind::Int(len) = args[2].kind else {
+                    self.error(
+                        Diagnostic::error("`strncmp()` needs its length as an integer literal")
+                            .at(args[2].span, "not a literal")
+                            .help("the number of bytes compared is fixed when the program is compiled"),
+                    );
+                    return Type::Error;
+                };
+                self.set(scope, e, Type::Int { signed: false }, Res::Strncmp(len))
+            }
+            Func::Uaddr => {
+                let Attach::Uprobe { path, .. } = &scope.inst.attach else {
+                    self.error(
+                        Diagnostic::error("`uaddr()` is only available in uprobe and uretprobe probes")
+                            .at(e.span, format!("not available in `{}`", scope.inst.display))
+                            .help("it looks the symbol up in the probe's binary"),
+                    );
+                    return Type::Error;
+                };
+                let binary = std::path::PathBuf::from(path);
+                let ExprKind::Str(sym) = &args[0].kind else {
+                    self.error(Diagnostic::error("`uaddr()` takes a string literal").at(args[0].span, "not a string literal"));
+                    return Type::Error;
+                };
+                match elf::symbol_address(&binary, sym) {
+                    Some(a) => self.set(scope, e, Type::Ptr { user: true, to: None }, Res::Const(a)),
+                    None => {
+                        self.error(
+                            Diagnostic::error(format!("no symbol `{sym}` in `{}`", binary.display()))
+                                .at(args[0].span, "not in the binary's symbol table"),
+                        );
+                        Type::Error
+                    }
+                }
             }
             Func::Bswap => {
                 if !self.int_arg(&args[0], "`bswap()` takes an integer", scope) {
