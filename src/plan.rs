@@ -65,6 +65,8 @@ pub enum Attach {
     Begin,
     End,
     Tracepoint { category: String, event: String },
+    /// `rawtracepoint:NAME`: the tracepoint's arguments, untranslated (`BPF_RAW_TRACEPOINT_OPEN`).
+    RawTracepoint { name: String },
     Interval { period_ns: u64 },
     /// `kprobe:FUNC[+OFFSET]` or, with `ret`, `kretprobe:FUNC`.
     Kprobe { func: String, offset: u64, ret: bool },

@@ -551,6 +551,10 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
             let category = libbpf_rs::TracepointCategory::Custom(category.clone());
             links.push(prog.attach_tracepoint_with_opts(category, event, opts).map_err(err)?);
         }
+        Attach::RawTracepoint { name } => {
+            let opts = libbpf_rs::RawTracepointOpts { cookie, ..Default::default() };
+            links.push(prog.attach_raw_tracepoint_with_opts(name, opts).map_err(err)?);
+        }
         Attach::Kprobe { func, offset: 0, ret } => {
             let opts = libbpf_rs::KprobeOpts { cookie, ..Default::default() };
             links.push(prog.attach_kprobe_with_opts(*ret, func, opts).map_err(err)?);

@@ -368,6 +368,25 @@ fn expand_probes(
                         }
                     }
                 }
+                "rawtracepoint" | "rt" => {
+                    // rawtracepoint:NAME or rawtracepoint:MODULE:NAME
+                    let field = parts.len() - 1;
+                    if !(2..=3).contains(&parts.len()) || parts[field].is_empty() {
+                        diags.push(
+                            Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
+                                .at(ap.span, format!("expected `{}:NAME` or `{}:MODULE:NAME`", parts[0], parts[0])),
+                        );
+                        continue;
+                    }
+                    let (module, name) = (parts.get(field - 1).filter(|_| field == 2).copied(), parts[field]);
+                    match raw_tracepoints(module, name, kernel_types) {
+                        Ok(names) => names.into_iter().for_each(|name| push(Attach::RawTracepoint { name }, None)),
+                        Err((d, in_module)) => diags.push(match in_module {
+                            true => d.at(field_span(1), "no such module"),
+                            false => d.at(field_span(field), "not a raw tracepoint of this kernel"),
+                        }),
+                    }
+                }
                 "kprobe" | "k" | "kretprobe" | "kr" => {
                     let ret = parts[0].starts_with("kr");
                     // kprobe:FUNC, kprobe:FUNC+OFFSET, kprobe:MODULE:FUNC
@@ -563,7 +582,7 @@ fn expand_probes(
                     let d = if known {
                         Diagnostic::error(format!("`{other}` probes are not supported by rtrace yet"))
                             .at(field_span(0), "not supported yet")
-                            .help("rtrace runs BEGIN, END, tracepoint, interval, profile, software, hardware, kprobe, kretprobe, uprobe and uretprobe probes so far")
+                            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, uprobe and uretprobe probes so far")
                     } else {
                         let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(field_span(0), "unknown probe type");
                         match did_you_mean(other, PROVIDERS.iter().copied()) {
@@ -595,6 +614,48 @@ fn expand_tracepoint(root: &std::path::Path, cat: &str, event: &str) -> Vec<(Str
         }
     }
     out
+}
+
+/// The raw tracepoints `name` (which may hold `*` wildcards) names: from the kernel's BTF,
+/// which has a `btf_trace_NAME` typedef for each (tracefs has no list of them: its events
+/// include syscalls' per-call events, which are not raw tracepoints, and miss tracepoints that
+/// have no trace event). A module's tracepoints are taken on trust, as the kernel finds them
+/// by name at attach time.
+/// An error is about the module (`true`) or the name.
+fn raw_tracepoints(
+    module: Option<&str>,
+    name: &str,
+    kernel_types: &mut KernelTypesCache,
+) -> Result<Vec<String>, (Diagnostic, bool)> {
+    if let Some(m) = module.filter(|m| *m != "vmlinux") {
+        if !std::path::Path::new("/sys/module").join(m).is_dir() {
+            return Err((Diagnostic::error(format!("no kernel module `{m}` is loaded")), true));
+        }
+        if name.contains('*') {
+            let d = Diagnostic::error(format!("rtrace cannot expand wildcards in a module's raw tracepoints (`{name}`)"));
+            return Err((d, false));
+        }
+        return Ok(vec![name.to_string()]);
+    }
+    let types = kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone();
+    raw_tracepoints_in(types.map_err(|e| (Diagnostic::error(e), false))?.as_ref(), name).map_err(|d| (d, false))
+}
+
+/// The kernel's raw tracepoints matching `name`, or the error saying there are none.
+fn raw_tracepoints_in(types: &btf::KernelTypes, name: &str) -> Result<Vec<String>, Diagnostic> {
+    let names = types.raw_tracepoints_matching(|n| glob(name, n));
+    if !names.is_empty() {
+        return Ok(names);
+    }
+    let d = Diagnostic::error(format!("no raw tracepoint matches `{name}`"));
+    if name.contains('*') {
+        return Err(d.help("`rtrace -l 'rawtracepoint:*'` lists them"));
+    }
+    let all = types.raw_tracepoints_matching(|_| true);
+    Err(match did_you_mean(name, all.iter().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help("`rtrace -l 'rawtracepoint:*'` lists them"),
+    })
 }
 
 /// Shell-style matching with `*` only.
@@ -702,6 +763,7 @@ fn probe_name(attach: &Attach, display: &str) -> String {
         Attach::Begin => "BEGIN".into(),
         Attach::End => "END".into(),
         Attach::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
+        Attach::RawTracepoint { name } => format!("rawtracepoint:{name}"),
         Attach::Kprobe { func, ret: false, .. } => format!("kprobe:{func}"),
         Attach::Kprobe { func, ret: true, .. } => format!("kretprobe:{func}"),
         Attach::Fentry { func, ret: false } => format!("fentry:{func}"),
@@ -724,7 +786,9 @@ fn share_programs(program: &Program, instances: Vec<Instance>) -> (Vec<Instance>
         if let Some(last) = out.last_mut() {
             let same_kind = std::mem::discriminant(&last.attach) == std::mem::discriminant(&inst.attach);
             let shareable = match &inst.attach {
-                Attach::Tracepoint { .. } | Attach::Kprobe { .. } => !uses(&program.probes[inst.probe], &["args"]),
+                Attach::Tracepoint { .. } | Attach::Kprobe { .. } | Attach::RawTracepoint { .. } => {
+                    !uses(&program.probes[inst.probe], &["args"])
+                }
                 Attach::Uprobe { .. } => !uses(&program.probes[inst.probe], &["args", "func"]),
                 _ => false,
             };
@@ -960,6 +1024,37 @@ impl<'p> Checker<'p> {
             }
         };
         self.set(scope, e, t, Res::CtxSlot { index: index as u32, size, signed })
+    }
+
+    /// `argN` of a raw tracepoint: the N-th u64 of the context, if every tracepoint the
+    /// program serves passes that many (BTF knows how many; a module's are not checked).
+    fn raw_tracepoint_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
+        let k = match self.kernel_types() {
+            Ok(k) => k,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(e.span, "needs the kernel's types"));
+                return Type::Error;
+            }
+        };
+        for attach in std::iter::once(&scope.inst.attach).chain(&scope.inst.also) {
+            let Attach::RawTracepoint { name } = attach else { continue };
+            match k.raw_tracepoint_args(name) {
+                Some(count) if n as usize >= count => {
+                    let has = match count {
+                        0 => "no arguments".to_string(),
+                        1 => "one argument, `arg0`".to_string(),
+                        c => format!("{c} arguments, `arg0` … `arg{}`", c - 1),
+                    };
+                    self.error(
+                        Diagnostic::error(format!("raw tracepoint `{name}` has {has}"))
+                            .at(e.span, format!("no `arg{n}` in `{}`", scope.inst.display)),
+                    );
+                    return Type::Error;
+                }
+                _ => {}
+            }
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::CtxSlot { index: n as u32, size: 8, signed: false })
     }
 
     /// `p[i]` or `*p`: an element of a typed pointer or an array.
@@ -1744,6 +1839,7 @@ impl<'p> Checker<'p> {
                         Attach::End => "END",
                         Attach::Kprobe { ret: false, .. } => "kprobe",
                         Attach::Kprobe { ret: true, .. } => "kretprobe",
+                        Attach::RawTracepoint { .. } => "rawtracepoint",
                         _ => "interval",
                     };
                     self.error(
@@ -1789,6 +1885,17 @@ impl<'p> Checker<'p> {
                 self.uses_elapsed = true;
                 Type::Int { signed: false }
             }
+            Builtin::Arg(n) if matches!(scope.inst.attach, Attach::RawTracepoint { .. }) => {
+                return self.raw_tracepoint_arg(e, n, scope);
+            }
+            Builtin::Arg(n) if n >= 6 && matches!(scope.inst.attach, Attach::Kprobe { .. } | Attach::Uprobe { .. }) => {
+                self.error(
+                    Diagnostic::error(format!("`{name}` is past the arguments rtrace reads from registers"))
+                        .at(e.span, "not available here")
+                        .help("kprobes and uprobes have `arg0` … `arg5`"),
+                );
+                return Type::Error;
+            }
             Builtin::Arg(_) | Builtin::Retval | Builtin::FuncName => {
                 let kprobe = match &scope.inst.attach {
                     Attach::Kprobe { ret, .. } | Attach::Uprobe { ret, .. } => Some(*ret),
@@ -1797,7 +1904,7 @@ impl<'p> Checker<'p> {
                 let fexit = matches!(scope.inst.attach, Attach::Fentry { ret: true, .. });
                 let fentry = matches!(scope.inst.attach, Attach::Fentry { .. });
                 let (ok, needs) = match b {
-                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe and uprobe"),
+                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe, uprobe and rawtracepoint"),
                     Builtin::Retval => (kprobe == Some(true) || fexit, "kretprobe, uretprobe and fexit"),
                     _ => (kprobe.is_some() || fentry, "kprobe, uprobe and fentry"),
                 };
@@ -2558,6 +2665,17 @@ pub fn list(pattern: &str, verbose: bool) -> String {
             for (names, _, _) in table {
                 let full = format!("{provider}{}:", names[0]);
                 if matches(&full) || matches(&full[..full.len() - 1]) {
+                    out.push_str(&full);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    if pattern.starts_with("rawtracepoint:") {
+        if let Ok(types) = btf::KernelTypes::load() {
+            for name in types.raw_tracepoints_matching(|_| true) {
+                let full = format!("rawtracepoint:{name}");
+                if matches(&full) {
                     out.push_str(&full);
                     out.push('\n');
                 }
