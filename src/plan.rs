@@ -73,6 +73,10 @@ pub enum Attach {
     /// `uprobe:PATH:FUNC[+OFFSET]` or `uretprobe:PATH:FUNC`; `offset` is the file offset of
     /// the probed instruction.
     Uprobe { path: String, func: String, offset: u64, ret: bool },
+    /// `usdt:PATH:PROVIDER:NAME` at one of its locations: a uprobe at file offset `offset`,
+    /// with the file offset of the probe's semaphore (0 for none), which the kernel raises
+    /// while the uprobe is attached.
+    Usdt { path: String, provider: String, name: String, offset: u64, semaphore: u64 },
     /// `fentry:FUNC` or, with `ret`, `fexit:FUNC` (BTF trampolines).
     Fentry { func: String, ret: bool },
     /// A perf event sampled on every CPU: `profile:hz:99`, `software:page-faults:100`, …

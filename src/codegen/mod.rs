@@ -314,7 +314,7 @@ fn section(attach: &Attach) -> String {
         Attach::Kprobe { func, offset: 0, .. } => format!("kprobe/{func}"),
         Attach::Kprobe { func, offset, .. } => format!("kprobe/{func}+0x{offset:x}"),
         // Attached by file offset at run time.
-        Attach::Uprobe { ret: false, .. } => "uprobe".into(),
+        Attach::Uprobe { ret: false, .. } | Attach::Usdt { .. } => "uprobe".into(),
         Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
         Attach::Perf { .. } => "perf_event".into(),
         // libbpf finds the function's BTF id from the section at load time.

@@ -567,6 +567,11 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
             let opts = libbpf_rs::UprobeOpts { cookie, retprobe: *ret, ..Default::default() };
             links.push(prog.attach_uprobe_with_opts(pid, path, *offset as usize, opts).map_err(err)?);
         }
+        Attach::Usdt { path, offset, semaphore, .. } => {
+            let pid = plan.filter_pid.map_or(-1, |p| p as i32);
+            let opts = libbpf_rs::UprobeOpts { cookie, ref_ctr_offset: *semaphore as usize, ..Default::default() };
+            links.push(prog.attach_uprobe_with_opts(pid, path, *offset as usize, opts).map_err(err)?);
+        }
         Attach::Interval { period_ns } => {
             let fd = perf_event(plan::PerfEvent::CPU_CLOCK, *period_ns, false, 0).map_err(|e| e.to_string())?;
             // libbpf's link takes the descriptor and closes it on detach.

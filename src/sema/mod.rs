@@ -7,6 +7,7 @@ mod btf;
 mod elf;
 pub mod kernel;
 pub mod tracefs;
+mod usdt;
 
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
@@ -140,6 +141,9 @@ pub enum Res {
     StrArray { len: u32, user: bool },
     /// A kernel value in memory at the base's address plus `offset` (a member, `*p`, `p[i]`).
     Memory(Access),
+    /// A value in memory at `base + index * scale + access.offset`, where `base` and `index`
+    /// are the context's u64 slots (`pt_regs` registers): a USDT argument.
+    RegMemory { base: u32, index: Option<(u32, u8)>, access: Access },
     Call(Func),
 }
 
@@ -281,6 +285,8 @@ struct Instance {
     also: Vec<Attach>,
     /// Ids (into the plan's probe names) of `attach`, then of each of `also`.
     name_ids: Vec<u64>,
+    /// usdt: the location's argument specs (`-4@%edi`, …).
+    usdt_args: Vec<String>,
 }
 
 const PROVIDERS: &[&str] = &[
@@ -300,6 +306,7 @@ fn expand_probes(
     let mut tracefs_root: Option<Result<PathBuf, String>> = None;
     let mut functions: Option<std::collections::BTreeSet<String>> = None;
     let mut elf_functions: HashMap<PathBuf, std::collections::BTreeMap<String, u64>> = HashMap::new();
+    let mut usdt_notes: HashMap<PathBuf, Vec<usdt::Note>> = HashMap::new();
     // Each tracepoint's format is read once, however many probes use it.
     let mut formats: HashMap<(String, String), Format> = HashMap::new();
     let mut point = 0;
@@ -325,6 +332,7 @@ fn expand_probes(
                     point,
                     also: vec![],
                     name_ids: vec![],
+                    usdt_args: vec![],
                 })
             };
             match parts[0] {
@@ -498,6 +506,7 @@ fn expand_probes(
                             point,
                             also: vec![],
                             name_ids: vec![],
+                            usdt_args: vec![],
                         });
                     }
                 }
@@ -510,13 +519,12 @@ fn expand_probes(
                         );
                         continue;
                     }
-                    let Some(path) = elf::resolve(parts[1]) else {
-                        diags.push(
-                            Diagnostic::error(format!("cannot find the binary `{}`", parts[1]))
-                                .at(field_span(1), "no such file or library")
-                                .help("give a path (`/usr/bin/bash`) or a library name (`libc`)"),
-                        );
-                        continue;
+                    let path = match find_binary(parts[1], field_span(1)) {
+                        Ok(p) => p,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
                     };
                     let (func, extra) = match function_offset(parts[2], ret, "uretprobe", text, field_span(2)) {
                         Ok(found) => found,
@@ -525,21 +533,13 @@ fn expand_probes(
                             continue;
                         }
                     };
-                    if !elf_functions.contains_key(&path) {
-                        match elf::functions(&path) {
-                            Ok(f) => {
-                                elf_functions.insert(path.clone(), f);
-                            }
-                            Err(e) => {
-                                diags.push(
-                                    Diagnostic::error(format!("cannot read the symbols of `{}`: {e}", path.display()))
-                                        .at(field_span(1), "here"),
-                                );
-                                continue;
-                            }
+                    let known = match read_once(&mut elf_functions, &path, elf::functions, "symbols", field_span(1)) {
+                        Ok(k) => k,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
                         }
-                    }
-                    let known = &elf_functions[&path];
+                    };
                     let mut matches: Vec<(String, u64)> =
                         known.iter().filter(|(name, _)| glob(func, name)).map(|(n, o)| (n.clone(), *o)).collect();
                     if matches.is_empty() {
@@ -562,6 +562,35 @@ fn expand_probes(
                         push(attach, None);
                     }
                 }
+                "usdt" | "U" => {
+                    let (path, matches) = match usdt_probes(&parts, text, ap.span, &field_span, &mut usdt_notes) {
+                        Ok(found) => found,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
+                    };
+                    let path_text = path.display().to_string();
+                    for note in matches {
+                        out.push(Instance {
+                            probe: pi,
+                            display: text.to_string(),
+                            attach: Attach::Usdt {
+                                path: path_text.clone(),
+                                provider: note.provider.clone(),
+                                name: note.name.clone(),
+                                offset: note.offset,
+                                semaphore: note.semaphore,
+                            },
+                            format: None,
+                            params: None,
+                            point,
+                            also: vec![],
+                            name_ids: vec![],
+                            usdt_args: note.args.clone(),
+                        });
+                    }
+                }
                 "profile" | "p" | "software" | "s" | "hardware" | "h" => match perf_probe(&parts) {
                     Ok(attach) => push(attach, None),
                     Err(help) => diags.push(
@@ -582,7 +611,7 @@ fn expand_probes(
                     let d = if known {
                         Diagnostic::error(format!("`{other}` probes are not supported by rtrace yet"))
                             .at(field_span(0), "not supported yet")
-                            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, uprobe and uretprobe probes so far")
+                            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, uprobe, uretprobe and usdt probes so far")
                     } else {
                         let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(field_span(0), "unknown probe type");
                         match did_you_mean(other, PROVIDERS.iter().copied()) {
@@ -656,6 +685,76 @@ fn raw_tracepoints_in(types: &btf::KernelTypes, name: &str) -> Result<Vec<String
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d.help("`rtrace -l 'rawtracepoint:*'` lists them"),
     })
+}
+
+/// The file a uprobe or usdt probe names (a path, a library, a program on `$PATH`).
+fn find_binary(target: &str, span: Span) -> Result<PathBuf, Diagnostic> {
+    elf::resolve(target).ok_or_else(|| {
+        Diagnostic::error(format!("cannot find the binary `{target}`"))
+            .at(span, "no such file or library")
+            .help("give a path (`/usr/bin/bash`) or a library name (`libc`)")
+    })
+}
+
+/// What `read` finds in the binary `path` (its `what`, for the error), read once per run.
+fn read_once<'c, T>(
+    cache: &'c mut HashMap<PathBuf, T>,
+    path: &std::path::Path,
+    read: impl FnOnce(&std::path::Path) -> Result<T, String>,
+    what: &str,
+    span: Span,
+) -> Result<&'c T, Diagnostic> {
+    if !cache.contains_key(path) {
+        let value = read(path).map_err(|e| {
+            Diagnostic::error(format!("cannot read the {what} of `{}`: {e}", path.display())).at(span, "here")
+        })?;
+        cache.insert(path.to_path_buf(), value);
+    }
+    Ok(&cache[path])
+}
+
+/// The binary of `usdt:BINARY:[PROVIDER:]NAME` and its probes that match.
+fn usdt_probes(
+    parts: &[&str],
+    text: &str,
+    span: Span,
+    field_span: &dyn Fn(usize) -> Span,
+    cache: &mut HashMap<PathBuf, Vec<usdt::Note>>,
+) -> Result<(PathBuf, Vec<usdt::Note>), Diagnostic> {
+    if !(3..=4).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+        return Err(Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
+            .at(span, format!("expected `{0}:BINARY:NAME` or `{0}:BINARY:PROVIDER:NAME`", parts[0])));
+    }
+    let path = find_binary(parts[1], field_span(1))?;
+    let notes = read_once(cache, &path, usdt::notes, "USDT probes", field_span(1))?;
+    let (provider, name) = if parts.len() == 4 { (parts[2], parts[3]) } else { ("*", parts[2]) };
+    let matches: Vec<usdt::Note> =
+        notes.iter().filter(|n| glob(provider, &n.provider) && glob(name, &n.name)).cloned().collect();
+    if matches.is_empty() {
+        return Err(no_usdt_probe(&path, notes, provider, name, Span::new(field_span(2).start, span.end)));
+    }
+    Ok((path, matches))
+}
+
+/// The error for a usdt probe that matches none of the binary's probes.
+fn no_usdt_probe(path: &std::path::Path, notes: &[usdt::Note], provider: &str, name: &str, span: Span) -> Diagnostic {
+    let path = path.display();
+    if notes.is_empty() {
+        return Diagnostic::error(format!("`{path}` has no USDT probes"))
+            .at(span, "no such probe")
+            .note("the binary has no `.note.stapsdt` section");
+    }
+    let wanted = if provider == "*" { name.to_string() } else { format!("{provider}:{name}") };
+    let d = Diagnostic::error(format!("no USDT probe matches `{wanted}` in `{path}`")).at(span, "no such probe");
+    let known: Vec<String> = notes.iter().map(|n| format!("{}:{}", n.provider, n.name)).collect();
+    let nearest = match provider {
+        "*" => did_you_mean(name, notes.iter().map(|n| n.name.as_str())),
+        _ => did_you_mean(&wanted, known.iter().map(String::as_str)),
+    };
+    match nearest {
+        Some(s) if !wanted.contains('*') => d.help(format!("did you mean `{s}`?")),
+        _ => d.help(format!("`rtrace -l 'usdt:{path}:*'` lists them")),
+    }
 }
 
 /// Shell-style matching with `*` only.
@@ -770,6 +869,7 @@ fn probe_name(attach: &Attach, display: &str) -> String {
         Attach::Fentry { func, ret: true } => format!("fexit:{func}"),
         Attach::Uprobe { path, func, ret: false, .. } => format!("uprobe:{path}:{func}"),
         Attach::Uprobe { path, func, ret: true, .. } => format!("uretprobe:{path}:{func}"),
+        Attach::Usdt { path, provider, name, .. } => format!("usdt:{path}:{provider}:{name}"),
         Attach::Interval { .. } | Attach::Perf { .. } => display.to_string(),
     }
 }
@@ -790,6 +890,8 @@ fn share_programs(program: &Program, instances: Vec<Instance>) -> (Vec<Instance>
                     !uses(&program.probes[inst.probe], &["args"])
                 }
                 Attach::Uprobe { .. } => !uses(&program.probes[inst.probe], &["args", "func"]),
+                // Each location has its own argument specs.
+                Attach::Usdt { .. } => !uses(&program.probes[inst.probe], &ARG_NAMES),
                 _ => false,
             };
             if last.point == inst.point && same_kind && shareable {
@@ -808,6 +910,10 @@ fn share_programs(program: &Program, instances: Vec<Instance>) -> (Vec<Instance>
     }
     (out, names)
 }
+
+/// `args` and `arg0` … `arg11`.
+const ARG_NAMES: [&str; 13] =
+    ["args", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9", "arg10", "arg11"];
 
 /// Whether a probe's predicate or body names any of these identifiers.
 fn uses(probe: &Probe, names: &[&str]) -> bool {
@@ -848,6 +954,16 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
         })
     }
     probe.predicate.as_ref().is_some_and(|p| expr(p, names)) || stmts(&probe.body, names)
+}
+
+/// The error for `argN` where `what` (a raw tracepoint, a USDT probe) has only `count`.
+fn past_last_arg(what: &str, count: usize, span: Span, n: u8, display: &str) -> Diagnostic {
+    let has = match count {
+        0 => "no arguments".to_string(),
+        1 => "one argument, `arg0`".to_string(),
+        c => format!("{c} arguments, `arg0` … `arg{}`", c - 1),
+    };
+    Diagnostic::error(format!("{what} has {has}")).at(span, format!("no `arg{n}` in `{display}`"))
 }
 
 /// The error for a kprobe on a kernel without kprobes, with what works instead.
@@ -1040,21 +1156,43 @@ impl<'p> Checker<'p> {
             let Attach::RawTracepoint { name } = attach else { continue };
             match k.raw_tracepoint_args(name) {
                 Some(count) if n as usize >= count => {
-                    let has = match count {
-                        0 => "no arguments".to_string(),
-                        1 => "one argument, `arg0`".to_string(),
-                        c => format!("{c} arguments, `arg0` … `arg{}`", c - 1),
-                    };
-                    self.error(
-                        Diagnostic::error(format!("raw tracepoint `{name}` has {has}"))
-                            .at(e.span, format!("no `arg{n}` in `{}`", scope.inst.display)),
-                    );
+                    self.error(past_last_arg(&format!("raw tracepoint `{name}`"), count, e.span, n, &scope.inst.display));
                     return Type::Error;
                 }
                 _ => {}
             }
         }
         self.set(scope, e, Type::Int { signed: false }, Res::CtxSlot { index: n as u32, size: 8, signed: false })
+    }
+
+    /// `argN` of a USDT probe, from where the location's spec says it is: a constant, a
+    /// register (a slot of `pt_regs`) or user memory addressed by registers.
+    fn usdt_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
+        let Attach::Usdt { provider, name, .. } = &scope.inst.attach else { return Type::Error };
+        let Some(spec) = scope.inst.usdt_args.get(n as usize) else {
+            let what = format!("USDT probe `{provider}:{name}`");
+            self.error(past_last_arg(&what, scope.inst.usdt_args.len(), e.span, n, &scope.inst.display));
+            return Type::Error;
+        };
+        let Some(arg) = usdt::parse_arg(spec) else {
+            self.error(
+                Diagnostic::error(format!("rtrace cannot read argument {n} of USDT probe `{provider}:{name}`: `{spec}`"))
+                    .at(e.span, "unsupported argument location")
+                    .note("rtrace reads registers, constants and memory addressed by registers, not symbols' addresses"),
+            );
+            return Type::Error;
+        };
+        let ty = Type::Int { signed: arg.signed };
+        let res = match arg.loc {
+            usdt::Loc::Const(v) => Res::Const(extend(v as u64, arg.size, arg.signed)),
+            usdt::Loc::Reg(offset) => Res::CtxSlot { index: offset / 8, size: arg.size, signed: arg.signed },
+            usdt::Loc::Mem { base, index, disp } => {
+                let read = Read::Int { size: arg.size, signed: arg.signed, bitfield: None };
+                let access = Access { offset: disp as u64, scale: 1, read, user: true };
+                Res::RegMemory { base: base / 8, index: index.map(|(i, scale)| (i / 8, scale)), access }
+            }
+        };
+        self.set(scope, e, ty, res)
     }
 
     /// `p[i]` or `*p`: an element of a typed pointer or an array.
@@ -1840,6 +1978,9 @@ impl<'p> Checker<'p> {
                         Attach::Kprobe { ret: false, .. } => "kprobe",
                         Attach::Kprobe { ret: true, .. } => "kretprobe",
                         Attach::RawTracepoint { .. } => "rawtracepoint",
+                        Attach::Uprobe { ret: false, .. } => "uprobe",
+                        Attach::Uprobe { ret: true, .. } => "uretprobe",
+                        Attach::Usdt { .. } => "usdt",
                         _ => "interval",
                     };
                     self.error(
@@ -1888,6 +2029,7 @@ impl<'p> Checker<'p> {
             Builtin::Arg(n) if matches!(scope.inst.attach, Attach::RawTracepoint { .. }) => {
                 return self.raw_tracepoint_arg(e, n, scope);
             }
+            Builtin::Arg(n) if matches!(scope.inst.attach, Attach::Usdt { .. }) => return self.usdt_arg(e, n, scope),
             Builtin::Arg(n) if n >= 6 && matches!(scope.inst.attach, Attach::Kprobe { .. } | Attach::Uprobe { .. }) => {
                 self.error(
                     Diagnostic::error(format!("`{name}` is past the arguments rtrace reads from registers"))
@@ -1904,7 +2046,7 @@ impl<'p> Checker<'p> {
                 let fexit = matches!(scope.inst.attach, Attach::Fentry { ret: true, .. });
                 let fentry = matches!(scope.inst.attach, Attach::Fentry { .. });
                 let (ok, needs) = match b {
-                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe, uprobe and rawtracepoint"),
+                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe, uprobe, rawtracepoint and usdt"),
                     Builtin::Retval => (kprobe == Some(true) || fexit, "kretprobe, uretprobe and fexit"),
                     _ => (kprobe.is_some() || fentry, "kprobe, uprobe and fentry"),
                 };
@@ -2152,7 +2294,7 @@ impl<'p> Checker<'p> {
                     return Type::Error;
                 }
                 let user = matches!(types[0], Type::Ptr { user: true, .. } | Type::Array { user: true, .. })
-                    || (types[0].is_int() && matches!(scope.inst.attach, Attach::Uprobe { .. }));
+                    || (types[0].is_int() && matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. }));
                 self.set(scope, e, Type::Buffer, Res::Buf { user })
             }
             Func::Usym => {
@@ -2179,7 +2321,7 @@ impl<'p> Checker<'p> {
                 }
                 let user = match t {
                     Type::Ptr { user, .. } => user,
-                    t if t.is_int() => matches!(scope.inst.attach, Attach::Uprobe { .. }),
+                    t if t.is_int() => matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. }),
                     other => {
                         self.error(
                             Diagnostic::error(format!("`join()` takes an array of string pointers, not {}", other.describe()))
@@ -2227,7 +2369,7 @@ impl<'p> Checker<'p> {
                 let t = self.expr(&args[0], scope);
                 // Pointers know their address space; plain integers take the probe's
                 // (user memory in uprobes, as in bpftrace).
-                let in_uprobe = matches!(scope.inst.attach, Attach::Uprobe { .. });
+                let in_uprobe = matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. });
                 let res = match t {
                     Type::Ptr { user, .. } => Res::Str { user },
                     Type::Array { elem, len, user } => {
@@ -2459,6 +2601,15 @@ fn value_desc(kind: ValueKind) -> String {
 
 /// How wide an integer expression is, where its source says (a kernel member, a tracepoint
 /// field, a cast, a variable assigned one of those); 64 bits otherwise.
+/// `v` cut to `size` bytes, then extended back to 64 bits by sign or with zeros.
+fn extend(v: u64, size: u32, signed: bool) -> u64 {
+    let shift = 64 - 8 * size.min(8);
+    match signed {
+        true => (((v << shift) as i64) >> shift) as u64,
+        false => (v << shift) >> shift,
+    }
+}
+
 fn int_bits(e: &Expr, scope: &Scope) -> u32 {
     let info = scope.exprs.get(&e.id);
     match (&e.kind, info.map(|i| &i.res)) {
@@ -2668,6 +2819,23 @@ pub fn list(pattern: &str, verbose: bool) -> String {
                     out.push_str(&full);
                     out.push('\n');
                 }
+            }
+        }
+    }
+    if let Some(rest) = pattern.strip_prefix("usdt:").or_else(|| pattern.strip_prefix("U:")) {
+        // usdt:BINARY[:…]: the binary's probes, as usdt:PATH:PROVIDER:NAME.
+        let target = rest.split(':').next().unwrap_or("");
+        if let Some(path) = elf::resolve(target) {
+            let pattern = format!("usdt:{}{}", path.display(), &rest[target.len()..]);
+            let pattern = if pattern.matches(':').count() < 3 { format!("{pattern}*") } else { pattern };
+            let notes = usdt::notes(&path).unwrap_or_default();
+            let mut names: Vec<String> =
+                notes.iter().map(|n| format!("usdt:{}:{}:{}", path.display(), n.provider, n.name)).collect();
+            names.sort();
+            names.dedup();
+            for full in names.into_iter().filter(|full| glob(&pattern, full)) {
+                out.push_str(&full);
+                out.push('\n');
             }
         }
     }
