@@ -138,6 +138,15 @@ impl KernelTypes {
         names.into_iter().map(|n| n[RAW_TP_PREFIX.len()..].to_string()).filter(|n| matches(n)).collect()
     }
 
+    /// Raw tracepoint `name`'s arguments, named and typed, from the `__probestub_NAME`
+    /// function the kernel (6.4 and later) defines for each tracepoint, without its first
+    /// parameter (the tracepoint's private data); and its (void) return type.
+    pub fn raw_tracepoint_params(&self, name: &str) -> Option<(Vec<(String, u32)>, u32)> {
+        let (mut params, ret) = self.function(&format!("__probestub_{name}"))?;
+        (!params.is_empty()).then(|| params.remove(0))?;
+        Some((params, ret))
+    }
+
     /// How many arguments raw tracepoint `name` passes: its `btf_trace_NAME` typedef is a
     /// pointer to a function whose first parameter is the tracepoint's private data.
     pub fn raw_tracepoint_args(&self, name: &str) -> Option<usize> {

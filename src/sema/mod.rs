@@ -388,7 +388,17 @@ fn expand_probes(
                     }
                     let (module, name) = (parts.get(field - 1).filter(|_| field == 2).copied(), parts[field]);
                     match raw_tracepoints(module, name, kernel_types) {
-                        Ok(names) => names.into_iter().for_each(|name| push(Attach::RawTracepoint { name }, None)),
+                        Ok(names) => {
+                            names.into_iter().for_each(|name| push(Attach::RawTracepoint { name }, None));
+                            // `args.NAME`: BTF names each tracepoint's arguments in the
+                            // `__probestub_NAME` function the kernel defines for it.
+                            let types = kernel_types.as_ref().and_then(|t| t.as_ref().ok());
+                            for inst in out.iter_mut().rev().take_while(|i| i.point == point) {
+                                if let (Attach::RawTracepoint { name }, Some(t)) = (&inst.attach, types) {
+                                    inst.params = t.raw_tracepoint_params(name);
+                                }
+                            }
+                        }
                         Err((d, in_module)) => diags.push(match in_module {
                             true => d.at(field_span(1), "no such module"),
                             false => d.at(field_span(field), "not a raw tracepoint of this kernel"),
@@ -2846,6 +2856,9 @@ pub fn list(pattern: &str, verbose: bool) -> String {
                 if matches(&full) {
                     out.push_str(&full);
                     out.push('\n');
+                    for (param, ty) in types.raw_tracepoint_params(&name).filter(|_| verbose).map(|p| p.0).unwrap_or_default() {
+                        out.push_str(&format!("    {} {param};\n", types.name(ty)));
+                    }
                 }
             }
         }
