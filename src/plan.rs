@@ -65,12 +65,18 @@ pub enum Attach {
     Begin,
     End,
     Tracepoint { category: String, event: String },
+    /// `rawtracepoint:NAME`: the tracepoint's arguments, untranslated (`BPF_RAW_TRACEPOINT_OPEN`).
+    RawTracepoint { name: String },
     Interval { period_ns: u64 },
     /// `kprobe:FUNC[+OFFSET]` or, with `ret`, `kretprobe:FUNC`.
     Kprobe { func: String, offset: u64, ret: bool },
     /// `uprobe:PATH:FUNC[+OFFSET]` or `uretprobe:PATH:FUNC`; `offset` is the file offset of
     /// the probed instruction.
     Uprobe { path: String, func: String, offset: u64, ret: bool },
+    /// `usdt:PATH:PROVIDER:NAME` at one of its locations: a uprobe at file offset `offset`,
+    /// with the file offset of the probe's semaphore (0 for none), which the kernel raises
+    /// while the uprobe is attached.
+    Usdt { path: String, provider: String, name: String, offset: u64, semaphore: u64 },
     /// `fentry:FUNC` or, with `ret`, `fexit:FUNC` (BTF trampolines).
     Fentry { func: String, ret: bool },
     /// A perf event sampled on every CPU: `profile:hz:99`, `software:page-faults:100`, …

@@ -247,6 +247,45 @@ fn kernel_config() -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Stands, anywhere in a case file, for the directory of the built test helpers.
+const HELPERS: &str = "{helpers}";
+
+/// Builds every `tests/helpers/*.c` (once per run, with `cc -O1` and the flags of a
+/// `// cc flags: …` line in the source) into this build's target directory, and returns that
+/// directory.
+fn helpers() -> &'static Result<String, String> {
+    static BUILT: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helpers");
+        fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helpers");
+        let mut sources: Vec<PathBuf> = fs::read_dir(&src)
+            .map_err(|e| format!("cannot read {}: {e}", src.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "c"))
+            .collect();
+        sources.sort();
+        for source in sources {
+            let name = source.file_stem().unwrap_or_default();
+            let (bin, partial) = (out.join(name), out.join(name).with_extension("partial"));
+            // A `// cc flags: …` line in the source adds flags (e.g. `-no-pie`).
+            let text = fs::read_to_string(&source).unwrap_or_default();
+            let flags: Vec<&str> =
+                text.lines().filter_map(|l| l.strip_prefix("// cc flags:")).flat_map(str::split_whitespace).collect();
+            let result = Command::new("cc").args(["-O1"]).args(&flags).arg("-o").arg(&partial).arg(&source).output();
+            match result {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => return Err(format!("cannot build {}:\n{}", source.display(), String::from_utf8_lossy(&o.stderr))),
+                Err(e) => return Err(format!("cannot run cc to build {}: {e}", source.display())),
+            }
+            // Renamed into place, so that no case runs a half-written binary.
+            fs::rename(&partial, &bin).map_err(|e| format!("cannot rename {}: {e}", partial.display()))?;
+        }
+        Ok(out.display().to_string())
+    })
+}
+
 /// The first file named `name` in a `PATH` directory (or `name` itself if it has a `/`).
 fn find_in_path(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
@@ -261,6 +300,13 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome {
     let mut case: Case = match fs::read_to_string(path) {
         Err(e) => return Outcome::Failed(format!("cannot read case file: {e}")),
+        Ok(text) if text.contains(HELPERS) => match helpers() {
+            Err(e) => return Outcome::Failed(e.clone()),
+            Ok(dir) => match toml::from_str(&text.replace(HELPERS, dir)) {
+                Err(e) => return Outcome::Failed(format!("malformed case file: {e}")),
+                Ok(case) => case,
+            },
+        },
         Ok(text) => match toml::from_str(&text) {
             Err(e) => return Outcome::Failed(format!("malformed case file: {e}")),
             Ok(case) => case,

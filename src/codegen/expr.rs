@@ -415,6 +415,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     };
                     self.memory(f, tgid, parent)?
                 }
+                Res::RegMemory { base, index, access } => {
+                    let mut addr = self.load_i64(f.ctx_ptr, 8 * *base as u64)?;
+                    if let Some((index, scale)) = index {
+                        let i = self.load_i64(f.ctx_ptr, 8 * *index as u64)?;
+                        let scaled = self.builder.build_int_mul(i, i64.const_int(*scale as u64, false), "scaled")?;
+                        addr = self.builder.build_int_add(addr, scaled, "addr")?;
+                    }
+                    self.memory(f, *access, addr)?
+                }
                 _ => return Err(CodegenError("unresolved identifier".into())),
             },
             ExprKind::Var(_) if matches!(self.res(f, e), Res::Const(_) | Res::ConstStr(_)) => match self.res(f, e) {

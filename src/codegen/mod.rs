@@ -307,12 +307,14 @@ fn section(attach: &Attach) -> String {
         // BEGIN and END run on demand through BPF_PROG_TEST_RUN as raw tracepoint programs.
         Attach::Begin | Attach::End => "raw_tp".into(),
         Attach::Tracepoint { category, event } => format!("tracepoint/{category}/{event}"),
+        // Attached by name at run time (one program may serve several).
+        Attach::RawTracepoint { .. } => "raw_tp".into(),
         Attach::Interval { .. } => "perf_event".into(),
         Attach::Kprobe { func, ret: true, .. } => format!("kretprobe/{func}"),
         Attach::Kprobe { func, offset: 0, .. } => format!("kprobe/{func}"),
         Attach::Kprobe { func, offset, .. } => format!("kprobe/{func}+0x{offset:x}"),
         // Attached by file offset at run time.
-        Attach::Uprobe { ret: false, .. } => "uprobe".into(),
+        Attach::Uprobe { ret: false, .. } | Attach::Usdt { .. } => "uprobe".into(),
         Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
         Attach::Perf { .. } => "perf_event".into(),
         // libbpf finds the function's BTF id from the section at load time.

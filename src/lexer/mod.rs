@@ -445,7 +445,9 @@ impl<'a> Lexer<'a> {
     }
 
     /// An attach point runs until a blank, `,`, `{`, `<`, or a `/` that is not part of a path.
-    /// A field (between `:`s) that starts with `/` or `.` is a path and may hold `/`.
+    /// A field (between `:`s) that starts with `/` or `.` is a path and may hold `/`; so may a
+    /// field that goes on, in path characters only, to a `:` (`uprobe:bin/app:main`): a
+    /// predicate follows the last field, so such a `/` cannot start one.
     fn attach_point(&mut self) -> Spanned<'a> {
         let start = self.pos;
         let rest = self.rest();
@@ -457,6 +459,11 @@ impl<'a> Lexer<'a> {
                 in_path = c == '/' || c == '.';
             }
             field_start = c == ':';
+            if c == '/' && !in_path {
+                let path_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '+');
+                let field = &rest[i..];
+                in_path = field.find(|c: char| !path_chars(c)).is_some_and(|end| field[end..].starts_with(':'));
+            }
             let stop = c.is_whitespace() || matches!(c, ',' | '{' | '<' | '}' | ';' | '>') || (c == '/' && !in_path);
             if stop {
                 break;
@@ -841,6 +848,17 @@ mod tests {
         let t = toks("#!/usr/bin/rtrace\n// c\nuprobe:/bin/bash:readline /* x */ { }");
         assert_eq!(t[0], Tok::AttachPoint("uprobe:/bin/bash:readline"));
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn relative_paths_and_predicates() {
+        let t = toks("uprobe:bin/app:main /pid/ { }");
+        assert_eq!(t[0], Tok::AttachPoint("uprobe:bin/app:main"));
+        let t = toks("uprobe:bin/app:main/pid/ { }");
+        assert_eq!(t[0], Tok::AttachPoint("uprobe:bin/app:main"));
+        assert_eq!(t[1], Tok::PredOpen);
+        let t = toks("kprobe:f/arg0 == 1/ { }");
+        assert_eq!(t[0], Tok::AttachPoint("kprobe:f"));
     }
 
     #[test]

@@ -595,6 +595,10 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
             let category = libbpf_rs::TracepointCategory::Custom(category.clone());
             links.push(prog.attach_tracepoint_with_opts(category, event, opts).map_err(err)?);
         }
+        Attach::RawTracepoint { name } => {
+            let opts = libbpf_rs::RawTracepointOpts { cookie, ..Default::default() };
+            links.push(prog.attach_raw_tracepoint_with_opts(name, opts).map_err(err)?);
+        }
         Attach::Kprobe { func, offset: 0, ret } => {
             let opts = libbpf_rs::KprobeOpts { cookie, ..Default::default() };
             links.push(prog.attach_kprobe_with_opts(*ret, func, opts).map_err(err)?);
@@ -605,6 +609,11 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
         Attach::Uprobe { path, offset, ret, .. } => {
             let pid = plan.filter_pid.map_or(-1, |p| p as i32);
             let opts = libbpf_rs::UprobeOpts { cookie, retprobe: *ret, ..Default::default() };
+            links.push(prog.attach_uprobe_with_opts(pid, path, *offset as usize, opts).map_err(err)?);
+        }
+        Attach::Usdt { path, offset, semaphore, .. } => {
+            let pid = plan.filter_pid.map_or(-1, |p| p as i32);
+            let opts = libbpf_rs::UprobeOpts { cookie, ref_ctr_offset: *semaphore as usize, ..Default::default() };
             links.push(prog.attach_uprobe_with_opts(pid, path, *offset as usize, opts).map_err(err)?);
         }
         Attach::Interval { period_ns } => {

@@ -2,8 +2,19 @@
 //! loaded only when a script uses a kernel type. Sema works with plain type ids and the
 //! `Shape` of each; codegen never sees BTF, only the offsets and sizes sema recorded.
 
-use libbpf_rs::btf::types::{Array, Composite, Enum, Func, FuncProto, Int, IntEncoding, MemberAttr, Ptr};
+use libbpf_rs::btf::types::{Array, Composite, Enum, Func, FuncProto, Int, IntEncoding, MemberAttr, Ptr, Typedef};
 use libbpf_rs::btf::{Btf, BtfKind, BtfType, HasSize, ReferencesType, TypeId};
+
+/// The prefix of the typedef BTF has for each raw tracepoint.
+const RAW_TP_PREFIX: &str = "btf_trace_";
+
+/// The names `keep` accepts, sorted, each once.
+fn sorted_names<'a>(names: impl Iterator<Item = &'a std::ffi::OsStr>, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut out: Vec<String> = names.filter_map(|n| n.to_str()).filter(|n| keep(n)).map(str::to_string).collect();
+    out.sort();
+    out.dedup();
+    out
+}
 
 pub struct KernelTypes {
     btf: Btf<'static>,
@@ -116,15 +127,33 @@ impl KernelTypes {
 
     /// The names of the kernel functions BTF describes that `matches` accepts.
     pub fn functions_matching(&self, matches: impl Fn(&str) -> bool) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .btf
-            .type_by_kind::<Func>()
-            .filter_map(|f| f.name().and_then(|n| n.to_str()).map(str::to_string))
-            .filter(|n| matches(n))
-            .collect();
-        out.sort();
-        out.dedup();
-        out
+        sorted_names(self.btf.type_by_kind::<Func>().filter_map(|f| f.name()), |n| matches(n))
+    }
+
+    /// The raw tracepoints the kernel defines (one `btf_trace_NAME` typedef each) whose NAME
+    /// `matches` accepts.
+    pub fn raw_tracepoints_matching(&self, matches: impl Fn(&str) -> bool) -> Vec<String> {
+        let names = self.btf.type_by_kind::<Typedef>().filter_map(|t| t.name());
+        let names: Vec<String> = sorted_names(names, |n| n.starts_with(RAW_TP_PREFIX));
+        names.into_iter().map(|n| n[RAW_TP_PREFIX.len()..].to_string()).filter(|n| matches(n)).collect()
+    }
+
+    /// Raw tracepoint `name`'s arguments, named and typed, from the `__probestub_NAME`
+    /// function the kernel (6.4 and later) defines for each tracepoint, without its first
+    /// parameter (the tracepoint's private data); and its (void) return type.
+    pub fn raw_tracepoint_params(&self, name: &str) -> Option<(Vec<(String, u32)>, u32)> {
+        let (mut params, ret) = self.function(&format!("__probestub_{name}"))?;
+        (!params.is_empty()).then(|| params.remove(0))?;
+        Some((params, ret))
+    }
+
+    /// How many arguments raw tracepoint `name` passes: its `btf_trace_NAME` typedef is a
+    /// pointer to a function whose first parameter is the tracepoint's private data.
+    pub fn raw_tracepoint_args(&self, name: &str) -> Option<usize> {
+        let t = self.btf.type_by_name::<Typedef>(&format!("{RAW_TP_PREFIX}{name}"))?;
+        let ptr = Ptr::try_from(t.referenced_type()).ok()?;
+        let proto = FuncProto::try_from(ptr.referenced_type()).ok()?;
+        Some(proto.len().saturating_sub(1))
     }
 
     /// The value of an enumerator such as `TCP_FIN_WAIT1`, from any kernel enum.

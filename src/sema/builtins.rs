@@ -13,7 +13,8 @@ pub enum Builtin {
     Elapsed,
     Cpu,
     Args,
-    /// `arg0` … `arg5`: a kprobe's arguments, from the registers.
+    /// `arg0` … `arg11`: a kprobe's arguments (from the registers: `arg0` … `arg5`), a raw
+    /// tracepoint's, a USDT probe's.
     Arg(u8),
     /// `retval`: what a kretprobe's function returned.
     Retval,
@@ -75,8 +76,15 @@ pub const BUILTINS: &[BuiltinDef] = &[
 ];
 
 pub fn builtin(name: &str) -> Option<Builtin> {
-    BUILTINS.iter().find(|b| b.name == name).map(|b| b.builtin)
+    BUILTINS.iter().find(|b| b.name == name).map(|b| b.builtin).or_else(|| {
+        // arg6 … arg11: raw tracepoints and USDT probes have more arguments than registers.
+        let n: u8 = name.strip_prefix("arg")?.parse().ok()?;
+        (6..MAX_ARGS).contains(&n).then_some(Builtin::Arg(n)).filter(|_| name == format!("arg{n}"))
+    })
 }
+
+/// `argN` goes up to `arg11`, as USDT probes have at most 12 arguments.
+pub const MAX_ARGS: u8 = 12;
 
 /// A builtin function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

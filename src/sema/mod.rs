@@ -7,6 +7,7 @@ mod btf;
 mod elf;
 pub mod kernel;
 pub mod tracefs;
+mod usdt;
 
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
@@ -144,6 +145,9 @@ pub enum Res {
     Ppid { parent: Access, tgid: Access },
     /// `strncmp()` over at most `n` bytes.
     Strncmp(u64),
+    /// A value in memory at `base + index * scale + access.offset`, where `base` and `index`
+    /// are the context's u64 slots (`pt_regs` registers): a USDT argument.
+    RegMemory { base: u32, index: Option<(u32, u8)>, access: Access },
     Call(Func),
 }
 
@@ -285,6 +289,8 @@ struct Instance {
     also: Vec<Attach>,
     /// Ids (into the plan's probe names) of `attach`, then of each of `also`.
     name_ids: Vec<u64>,
+    /// usdt: the location's argument specs (`-4@%edi`, …).
+    usdt_args: Vec<String>,
 }
 
 const PROVIDERS: &[&str] = &[
@@ -304,6 +310,7 @@ fn expand_probes(
     let mut tracefs_root: Option<Result<PathBuf, String>> = None;
     let mut functions: Option<std::collections::BTreeSet<String>> = None;
     let mut elf_functions: HashMap<PathBuf, std::collections::BTreeMap<String, u64>> = HashMap::new();
+    let mut usdt_notes: HashMap<PathBuf, Vec<usdt::Note>> = HashMap::new();
     // Each tracepoint's format is read once, however many probes use it.
     let mut formats: HashMap<(String, String), Format> = HashMap::new();
     let mut point = 0;
@@ -329,6 +336,7 @@ fn expand_probes(
                     point,
                     also: vec![],
                     name_ids: vec![],
+                    usdt_args: vec![],
                 })
             };
             match parts[0] {
@@ -370,6 +378,35 @@ fn expand_probes(
                                     .at(ap.span, "here"),
                             ),
                         }
+                    }
+                }
+                "rawtracepoint" | "rt" => {
+                    // rawtracepoint:NAME or rawtracepoint:MODULE:NAME
+                    let field = parts.len() - 1;
+                    if !(2..=3).contains(&parts.len()) || parts[field].is_empty() {
+                        diags.push(
+                            Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
+                                .at(ap.span, format!("expected `{}:NAME` or `{}:MODULE:NAME`", parts[0], parts[0])),
+                        );
+                        continue;
+                    }
+                    let (module, name) = (parts.get(field - 1).filter(|_| field == 2).copied(), parts[field]);
+                    match raw_tracepoints(module, name, kernel_types) {
+                        Ok(names) => {
+                            names.into_iter().for_each(|name| push(Attach::RawTracepoint { name }, None));
+                            // `args.NAME`: BTF names each tracepoint's arguments in the
+                            // `__probestub_NAME` function the kernel defines for it.
+                            let types = kernel_types.as_ref().and_then(|t| t.as_ref().ok());
+                            for inst in out.iter_mut().rev().take_while(|i| i.point == point) {
+                                if let (Attach::RawTracepoint { name }, Some(t)) = (&inst.attach, types) {
+                                    inst.params = t.raw_tracepoint_params(name);
+                                }
+                            }
+                        }
+                        Err((d, in_module)) => diags.push(match in_module {
+                            true => d.at(field_span(1), "no such module"),
+                            false => d.at(field_span(field), "not a raw tracepoint of this kernel"),
+                        }),
                     }
                 }
                 "kprobe" | "k" | "kretprobe" | "kr" => {
@@ -483,6 +520,7 @@ fn expand_probes(
                             point,
                             also: vec![],
                             name_ids: vec![],
+                            usdt_args: vec![],
                         });
                     }
                 }
@@ -495,13 +533,12 @@ fn expand_probes(
                         );
                         continue;
                     }
-                    let Some(path) = elf::resolve(parts[1]) else {
-                        diags.push(
-                            Diagnostic::error(format!("cannot find the binary `{}`", parts[1]))
-                                .at(field_span(1), "no such file or library")
-                                .help("give a path (`/usr/bin/bash`) or a library name (`libc`)"),
-                        );
-                        continue;
+                    let path = match find_binary(parts[1], field_span(1)) {
+                        Ok(p) => p,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
                     };
                     let (func, extra) = match function_offset(parts[2], ret, "uretprobe", text, field_span(2)) {
                         Ok(found) => found,
@@ -510,21 +547,13 @@ fn expand_probes(
                             continue;
                         }
                     };
-                    if !elf_functions.contains_key(&path) {
-                        match elf::functions(&path) {
-                            Ok(f) => {
-                                elf_functions.insert(path.clone(), f);
-                            }
-                            Err(e) => {
-                                diags.push(
-                                    Diagnostic::error(format!("cannot read the symbols of `{}`: {e}", path.display()))
-                                        .at(field_span(1), "here"),
-                                );
-                                continue;
-                            }
+                    let known = match read_once(&mut elf_functions, &path, elf::functions, "symbols", field_span(1)) {
+                        Ok(k) => k,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
                         }
-                    }
-                    let known = &elf_functions[&path];
+                    };
                     let mut matches: Vec<(String, u64)> =
                         known.iter().filter(|(name, _)| glob(func, name)).map(|(n, o)| (n.clone(), *o)).collect();
                     if matches.is_empty() {
@@ -547,6 +576,35 @@ fn expand_probes(
                         push(attach, None);
                     }
                 }
+                "usdt" | "U" => {
+                    let (path, matches) = match usdt_probes(&parts, text, ap.span, &field_span, &mut usdt_notes) {
+                        Ok(found) => found,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
+                    };
+                    let path_text = path.display().to_string();
+                    for note in matches {
+                        out.push(Instance {
+                            probe: pi,
+                            display: text.to_string(),
+                            attach: Attach::Usdt {
+                                path: path_text.clone(),
+                                provider: note.provider.clone(),
+                                name: note.name.clone(),
+                                offset: note.offset,
+                                semaphore: note.semaphore,
+                            },
+                            format: None,
+                            params: None,
+                            point,
+                            also: vec![],
+                            name_ids: vec![],
+                            usdt_args: note.args.clone(),
+                        });
+                    }
+                }
                 "profile" | "p" | "software" | "s" | "hardware" | "h" => match perf_probe(&parts) {
                     Ok(attach) => push(attach, None),
                     Err(help) => diags.push(
@@ -567,7 +625,7 @@ fn expand_probes(
                     let d = if known {
                         Diagnostic::error(format!("`{other}` probes are not supported by rtrace yet"))
                             .at(field_span(0), "not supported yet")
-                            .help("rtrace runs BEGIN, END, tracepoint, interval, profile, software, hardware, kprobe, kretprobe, uprobe and uretprobe probes so far")
+                            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, uprobe, uretprobe and usdt probes so far")
                     } else {
                         let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(field_span(0), "unknown probe type");
                         match did_you_mean(other, PROVIDERS.iter().copied()) {
@@ -599,6 +657,118 @@ fn expand_tracepoint(root: &std::path::Path, cat: &str, event: &str) -> Vec<(Str
         }
     }
     out
+}
+
+/// The raw tracepoints `name` (which may hold `*` wildcards) names: from the kernel's BTF,
+/// which has a `btf_trace_NAME` typedef for each (tracefs has no list of them: its events
+/// include syscalls' per-call events, which are not raw tracepoints, and miss tracepoints that
+/// have no trace event). A module's tracepoints are taken on trust, as the kernel finds them
+/// by name at attach time.
+/// An error is about the module (`true`) or the name.
+fn raw_tracepoints(
+    module: Option<&str>,
+    name: &str,
+    kernel_types: &mut KernelTypesCache,
+) -> Result<Vec<String>, (Diagnostic, bool)> {
+    if let Some(m) = module.filter(|m| *m != "vmlinux") {
+        if !std::path::Path::new("/sys/module").join(m).is_dir() {
+            return Err((Diagnostic::error(format!("no kernel module `{m}` is loaded")), true));
+        }
+        if name.contains('*') {
+            let d = Diagnostic::error(format!("rtrace cannot expand wildcards in a module's raw tracepoints (`{name}`)"));
+            return Err((d, false));
+        }
+        return Ok(vec![name.to_string()]);
+    }
+    let types = kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone();
+    raw_tracepoints_in(types.map_err(|e| (Diagnostic::error(e), false))?.as_ref(), name).map_err(|d| (d, false))
+}
+
+/// The kernel's raw tracepoints matching `name`, or the error saying there are none.
+fn raw_tracepoints_in(types: &btf::KernelTypes, name: &str) -> Result<Vec<String>, Diagnostic> {
+    let names = types.raw_tracepoints_matching(|n| glob(name, n));
+    if !names.is_empty() {
+        return Ok(names);
+    }
+    let d = Diagnostic::error(format!("no raw tracepoint matches `{name}`"));
+    if name.contains('*') {
+        return Err(d.help("`rtrace -l 'rawtracepoint:*'` lists them"));
+    }
+    let all = types.raw_tracepoints_matching(|_| true);
+    Err(match did_you_mean(name, all.iter().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help("`rtrace -l 'rawtracepoint:*'` lists them"),
+    })
+}
+
+/// The file a uprobe or usdt probe names (a path, a library, a program on `$PATH`).
+fn find_binary(target: &str, span: Span) -> Result<PathBuf, Diagnostic> {
+    elf::resolve(target).ok_or_else(|| {
+        Diagnostic::error(format!("cannot find the binary `{target}`"))
+            .at(span, "no such file or library")
+            .help("give a path (`/usr/bin/bash`) or a library name (`libc`)")
+    })
+}
+
+/// What `read` finds in the binary `path` (its `what`, for the error), read once per run.
+fn read_once<'c, T>(
+    cache: &'c mut HashMap<PathBuf, T>,
+    path: &std::path::Path,
+    read: impl FnOnce(&std::path::Path) -> Result<T, String>,
+    what: &str,
+    span: Span,
+) -> Result<&'c T, Diagnostic> {
+    if !cache.contains_key(path) {
+        let value = read(path).map_err(|e| {
+            Diagnostic::error(format!("cannot read the {what} of `{}`: {e}", path.display())).at(span, "here")
+        })?;
+        cache.insert(path.to_path_buf(), value);
+    }
+    Ok(&cache[path])
+}
+
+/// The binary of `usdt:BINARY:[PROVIDER:]NAME` and its probes that match.
+fn usdt_probes(
+    parts: &[&str],
+    text: &str,
+    span: Span,
+    field_span: &dyn Fn(usize) -> Span,
+    cache: &mut HashMap<PathBuf, Vec<usdt::Note>>,
+) -> Result<(PathBuf, Vec<usdt::Note>), Diagnostic> {
+    if !(3..=4).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+        return Err(Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
+            .at(span, format!("expected `{0}:BINARY:NAME` or `{0}:BINARY:PROVIDER:NAME`", parts[0])));
+    }
+    let path = find_binary(parts[1], field_span(1))?;
+    let notes = read_once(cache, &path, usdt::notes, "USDT probes", field_span(1))?;
+    let (provider, name) = if parts.len() == 4 { (parts[2], parts[3]) } else { ("*", parts[2]) };
+    let matches: Vec<usdt::Note> =
+        notes.iter().filter(|n| glob(provider, &n.provider) && glob(name, &n.name)).cloned().collect();
+    if matches.is_empty() {
+        return Err(no_usdt_probe(&path, notes, provider, name, Span::new(field_span(2).start, span.end)));
+    }
+    Ok((path, matches))
+}
+
+/// The error for a usdt probe that matches none of the binary's probes.
+fn no_usdt_probe(path: &std::path::Path, notes: &[usdt::Note], provider: &str, name: &str, span: Span) -> Diagnostic {
+    let path = path.display();
+    if notes.is_empty() {
+        return Diagnostic::error(format!("`{path}` has no USDT probes"))
+            .at(span, "no such probe")
+            .note("the binary has no `.note.stapsdt` section");
+    }
+    let wanted = if provider == "*" { name.to_string() } else { format!("{provider}:{name}") };
+    let d = Diagnostic::error(format!("no USDT probe matches `{wanted}` in `{path}`")).at(span, "no such probe");
+    let known: Vec<String> = notes.iter().map(|n| format!("{}:{}", n.provider, n.name)).collect();
+    let nearest = match provider {
+        "*" => did_you_mean(name, notes.iter().map(|n| n.name.as_str())),
+        _ => did_you_mean(&wanted, known.iter().map(String::as_str)),
+    };
+    match nearest {
+        Some(s) if !wanted.contains('*') => d.help(format!("did you mean `{s}`?")),
+        _ => d.help(format!("`rtrace -l 'usdt:{path}:*'` lists them")),
+    }
 }
 
 /// Shell-style matching with `*` only.
@@ -706,12 +876,14 @@ fn probe_name(attach: &Attach, display: &str) -> String {
         Attach::Begin => "BEGIN".into(),
         Attach::End => "END".into(),
         Attach::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
+        Attach::RawTracepoint { name } => format!("rawtracepoint:{name}"),
         Attach::Kprobe { func, ret: false, .. } => format!("kprobe:{func}"),
         Attach::Kprobe { func, ret: true, .. } => format!("kretprobe:{func}"),
         Attach::Fentry { func, ret: false } => format!("fentry:{func}"),
         Attach::Fentry { func, ret: true } => format!("fexit:{func}"),
         Attach::Uprobe { path, func, ret: false, .. } => format!("uprobe:{path}:{func}"),
         Attach::Uprobe { path, func, ret: true, .. } => format!("uretprobe:{path}:{func}"),
+        Attach::Usdt { path, provider, name, .. } => format!("usdt:{path}:{provider}:{name}"),
         Attach::Interval { .. } | Attach::Perf { .. } => display.to_string(),
     }
 }
@@ -728,8 +900,12 @@ fn share_programs(program: &Program, instances: Vec<Instance>) -> (Vec<Instance>
         if let Some(last) = out.last_mut() {
             let same_kind = std::mem::discriminant(&last.attach) == std::mem::discriminant(&inst.attach);
             let shareable = match &inst.attach {
-                Attach::Tracepoint { .. } | Attach::Kprobe { .. } => !uses(&program.probes[inst.probe], &["args"]),
+                Attach::Tracepoint { .. } | Attach::Kprobe { .. } | Attach::RawTracepoint { .. } => {
+                    !uses(&program.probes[inst.probe], &["args"])
+                }
                 Attach::Uprobe { .. } => !uses(&program.probes[inst.probe], &["args", "func"]),
+                // Each location has its own argument specs.
+                Attach::Usdt { .. } => !uses(&program.probes[inst.probe], &ARG_NAMES),
                 _ => false,
             };
             if last.point == inst.point && same_kind && shareable {
@@ -748,6 +924,10 @@ fn share_programs(program: &Program, instances: Vec<Instance>) -> (Vec<Instance>
     }
     (out, names)
 }
+
+/// `args` and `arg0` … `arg11`.
+const ARG_NAMES: [&str; 13] =
+    ["args", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9", "arg10", "arg11"];
 
 /// Whether a probe's predicate or body names any of these identifiers.
 fn uses(probe: &Probe, names: &[&str]) -> bool {
@@ -788,6 +968,16 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
         })
     }
     probe.predicate.as_ref().is_some_and(|p| expr(p, names)) || stmts(&probe.body, names)
+}
+
+/// The error for `argN` where `what` (a raw tracepoint, a USDT probe) has only `count`.
+fn past_last_arg(what: &str, count: usize, span: Span, n: u8, display: &str) -> Diagnostic {
+    let has = match count {
+        0 => "no arguments".to_string(),
+        1 => "one argument, `arg0`".to_string(),
+        c => format!("{c} arguments, `arg0` … `arg{}`", c - 1),
+    };
+    Diagnostic::error(format!("{what} has {has}")).at(span, format!("no `arg{n}` in `{display}`"))
 }
 
 /// The error for a kprobe on a kernel without kprobes, with what works instead.
@@ -964,6 +1154,59 @@ impl<'p> Checker<'p> {
             }
         };
         self.set(scope, e, t, Res::CtxSlot { index: index as u32, size, signed })
+    }
+
+    /// `argN` of a raw tracepoint: the N-th u64 of the context, if every tracepoint the
+    /// program serves passes that many (BTF knows how many; a module's are not checked).
+    fn raw_tracepoint_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
+        let k = match self.kernel_types() {
+            Ok(k) => k,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(e.span, "needs the kernel's types"));
+                return Type::Error;
+            }
+        };
+        for attach in std::iter::once(&scope.inst.attach).chain(&scope.inst.also) {
+            let Attach::RawTracepoint { name } = attach else { continue };
+            match k.raw_tracepoint_args(name) {
+                Some(count) if n as usize >= count => {
+                    self.error(past_last_arg(&format!("raw tracepoint `{name}`"), count, e.span, n, &scope.inst.display));
+                    return Type::Error;
+                }
+                _ => {}
+            }
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::CtxSlot { index: n as u32, size: 8, signed: false })
+    }
+
+    /// `argN` of a USDT probe, from where the location's spec says it is: a constant, a
+    /// register (a slot of `pt_regs`) or user memory addressed by registers.
+    fn usdt_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
+        let Attach::Usdt { provider, name, .. } = &scope.inst.attach else { return Type::Error };
+        let Some(spec) = scope.inst.usdt_args.get(n as usize) else {
+            let what = format!("USDT probe `{provider}:{name}`");
+            self.error(past_last_arg(&what, scope.inst.usdt_args.len(), e.span, n, &scope.inst.display));
+            return Type::Error;
+        };
+        let Some(arg) = usdt::parse_arg(spec) else {
+            self.error(
+                Diagnostic::error(format!("rtrace cannot read argument {n} of USDT probe `{provider}:{name}`: `{spec}`"))
+                    .at(e.span, "unsupported argument location")
+                    .note("rtrace reads registers, constants and memory addressed by registers, not symbols' addresses"),
+            );
+            return Type::Error;
+        };
+        let ty = Type::Int { signed: arg.signed };
+        let res = match arg.loc {
+            usdt::Loc::Const(v) => Res::Const(extend(v as u64, arg.size, arg.signed)),
+            usdt::Loc::Reg(offset) => Res::CtxSlot { index: offset / 8, size: arg.size, signed: arg.signed },
+            usdt::Loc::Mem { base, index, disp } => {
+                let read = Read::Int { size: arg.size, signed: arg.signed, bitfield: None };
+                let access = Access { offset: disp as u64, scale: 1, read, user: true };
+                Res::RegMemory { base: base / 8, index: index.map(|(i, scale)| (i / 8, scale)), access }
+            }
+        };
+        self.set(scope, e, ty, res)
     }
 
     /// `p[i]` or `*p`: an element of a typed pointer or an array.
@@ -1827,6 +2070,10 @@ impl<'p> Checker<'p> {
                         Attach::End => "END",
                         Attach::Kprobe { ret: false, .. } => "kprobe",
                         Attach::Kprobe { ret: true, .. } => "kretprobe",
+                        Attach::RawTracepoint { .. } => "rawtracepoint",
+                        Attach::Uprobe { ret: false, .. } => "uprobe",
+                        Attach::Uprobe { ret: true, .. } => "uretprobe",
+                        Attach::Usdt { .. } => "usdt",
                         _ => "interval",
                     };
                     self.error(
@@ -1885,6 +2132,18 @@ impl<'p> Checker<'p> {
                 self.uses_elapsed = true;
                 Type::Int { signed: false }
             }
+            Builtin::Arg(n) if matches!(scope.inst.attach, Attach::RawTracepoint { .. }) => {
+                return self.raw_tracepoint_arg(e, n, scope);
+            }
+            Builtin::Arg(n) if matches!(scope.inst.attach, Attach::Usdt { .. }) => return self.usdt_arg(e, n, scope),
+            Builtin::Arg(n) if n >= 6 && matches!(scope.inst.attach, Attach::Kprobe { .. } | Attach::Uprobe { .. }) => {
+                self.error(
+                    Diagnostic::error(format!("`{name}` is past the arguments rtrace reads from registers"))
+                        .at(e.span, "not available here")
+                        .help("kprobes and uprobes have `arg0` … `arg5`"),
+                );
+                return Type::Error;
+            }
             Builtin::Arg(_) | Builtin::Retval | Builtin::FuncName => {
                 let kprobe = match &scope.inst.attach {
                     Attach::Kprobe { ret, .. } | Attach::Uprobe { ret, .. } => Some(*ret),
@@ -1893,7 +2152,7 @@ impl<'p> Checker<'p> {
                 let fexit = matches!(scope.inst.attach, Attach::Fentry { ret: true, .. });
                 let fentry = matches!(scope.inst.attach, Attach::Fentry { .. });
                 let (ok, needs) = match b {
-                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe and uprobe"),
+                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe, uprobe, rawtracepoint and usdt"),
                     Builtin::Retval => (kprobe == Some(true) || fexit, "kretprobe, uretprobe and fexit"),
                     _ => (kprobe.is_some() || fentry, "kprobe, uprobe and fentry"),
                 };
@@ -2141,7 +2400,7 @@ impl<'p> Checker<'p> {
                     return Type::Error;
                 }
                 let user = matches!(types[0], Type::Ptr { user: true, .. } | Type::Array { user: true, .. })
-                    || (types[0].is_int() && matches!(scope.inst.attach, Attach::Uprobe { .. }));
+                    || (types[0].is_int() && matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. }));
                 self.set(scope, e, Type::Buffer, Res::Buf { user })
             }
             Func::Usym => {
@@ -2168,7 +2427,7 @@ impl<'p> Checker<'p> {
                 }
                 let user = match t {
                     Type::Ptr { user, .. } => user,
-                    t if t.is_int() => matches!(scope.inst.attach, Attach::Uprobe { .. }),
+                    t if t.is_int() => matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. }),
                     other => {
                         self.error(
                             Diagnostic::error(format!("`join()` takes an array of string pointers, not {}", other.describe()))
@@ -2214,9 +2473,9 @@ impl<'p> Checker<'p> {
                 self.set(scope, e, Type::Int { signed: false }, Res::Strncmp(len))
             }
             Func::Uaddr => {
-                let Attach::Uprobe { path, .. } = &scope.inst.attach else {
+                let (Attach::Uprobe { path, .. } | Attach::Usdt { path, .. }) = &scope.inst.attach else {
                     self.error(
-                        Diagnostic::error("`uaddr()` is only available in uprobe and uretprobe probes")
+                        Diagnostic::error("`uaddr()` is only available in uprobe, uretprobe and usdt probes")
                             .at(e.span, format!("not available in `{}`", scope.inst.display))
                             .help("it looks the symbol up in the probe's binary"),
                     );
@@ -2267,7 +2526,7 @@ impl<'p> Checker<'p> {
                 let t = self.expr(&args[0], scope);
                 // Pointers know their address space; plain integers take the probe's
                 // (user memory in uprobes, as in bpftrace).
-                let in_uprobe = matches!(scope.inst.attach, Attach::Uprobe { .. });
+                let in_uprobe = matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. });
                 let res = match t {
                     Type::Ptr { user, .. } => Res::Str { user },
                     Type::Array { elem, len, user } => {
@@ -2499,6 +2758,15 @@ fn value_desc(kind: ValueKind) -> String {
 
 /// How wide an integer expression is, where its source says (a kernel member, a tracepoint
 /// field, a cast, a variable assigned one of those); 64 bits otherwise.
+/// `v` cut to `size` bytes, then extended back to 64 bits by sign or with zeros.
+fn extend(v: u64, size: u32, signed: bool) -> u64 {
+    let shift = 64 - 8 * size.min(8);
+    match signed {
+        true => (((v << shift) as i64) >> shift) as u64,
+        false => (v << shift) >> shift,
+    }
+}
+
 fn int_bits(e: &Expr, scope: &Scope) -> u32 {
     let info = scope.exprs.get(&e.id);
     match (&e.kind, info.map(|i| &i.res)) {
@@ -2707,6 +2975,37 @@ pub fn list(pattern: &str, verbose: bool) -> String {
                 if matches(&full) || matches(&full[..full.len() - 1]) {
                     out.push_str(&full);
                     out.push('\n');
+                }
+            }
+        }
+    }
+    if let Some(rest) = pattern.strip_prefix("usdt:").or_else(|| pattern.strip_prefix("U:")) {
+        // usdt:BINARY[:…]: the binary's probes, as usdt:PATH:PROVIDER:NAME.
+        let target = rest.split(':').next().unwrap_or("");
+        if let Some(path) = elf::resolve(target) {
+            let pattern = format!("usdt:{}{}", path.display(), &rest[target.len()..]);
+            let pattern = if pattern.matches(':').count() < 3 { format!("{pattern}*") } else { pattern };
+            let notes = usdt::notes(&path).unwrap_or_default();
+            let mut names: Vec<String> =
+                notes.iter().map(|n| format!("usdt:{}:{}:{}", path.display(), n.provider, n.name)).collect();
+            names.sort();
+            names.dedup();
+            for full in names.into_iter().filter(|full| glob(&pattern, full)) {
+                out.push_str(&full);
+                out.push('\n');
+            }
+        }
+    }
+    if pattern.starts_with("rawtracepoint:") {
+        if let Ok(types) = btf::KernelTypes::load() {
+            for name in types.raw_tracepoints_matching(|_| true) {
+                let full = format!("rawtracepoint:{name}");
+                if matches(&full) {
+                    out.push_str(&full);
+                    out.push('\n');
+                    for (param, ty) in types.raw_tracepoint_params(&name).filter(|_| verbose).map(|p| p.0).unwrap_or_default() {
+                        out.push_str(&format!("    {} {param};\n", types.name(ty)));
+                    }
                 }
             }
         }
