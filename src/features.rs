@@ -17,6 +17,19 @@ pub fn has_uprobes() -> bool {
     Path::new("/sys/bus/event_source/devices/uprobe").exists()
 }
 
+/// Whether one link can attach a program to many uprobes (`BPF_TRACE_UPROBE_MULTI`, Linux 6.6,
+/// present whenever uprobes are).
+pub fn has_uprobe_multi() -> bool {
+    has_uprobes() && kernel_version() >= (6, 6)
+}
+
+/// The running kernel's major and minor version, from /proc/sys/kernel/osrelease.
+pub fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit()).map(|p| p.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
 /// Whether fentry/fexit programs load (libbpf's probe loads a trivial tracing program).
 pub fn has_fentry() -> bool {
     prog_type(libbpf_rs::libbpf_sys::BPF_PROG_TYPE_TRACING)
@@ -62,6 +75,7 @@ pub fn report() -> String {
         ("kprobe", yn(has_kprobes()).into()),
         ("kprobe_multi (CONFIG_FPROBE)", maybe(config("CONFIG_FPROBE")).into()),
         ("uprobe", yn(has_uprobes()).into()),
+        ("uprobe_multi (Linux 6.6)", yn(has_uprobe_multi()).into()),
         ("tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_TRACEPOINT)).into()),
         ("raw tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT)).into()),
         ("perf event programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_PERF_EVENT)).into()),

@@ -58,6 +58,9 @@ pub struct ProbeDef {
     pub cookie: u64,
     /// More attach points this program serves, each with its cookie (a wildcard's matches).
     pub also: Vec<(Attach, u64)>,
+    /// Attach all the points with one multi-attach link per binary (uprobe_multi) instead of
+    /// one link each; the program is loaded for that (`uprobe.multi` section).
+    pub multi: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

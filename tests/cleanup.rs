@@ -146,3 +146,30 @@ fn exit_leaves_nothing() {
 fn command_exit_leaves_nothing() {
     check(&["-c", "sleep 0.3"], PROBES, |_| {});
 }
+
+/// The `link_type` of every BPF link a process holds.
+fn link_types(pid: u32) -> Vec<String> {
+    let mut types = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).expect("fdinfo readable") {
+        let Ok(text) = std::fs::read_to_string(entry.expect("fdinfo entry").path()) else { continue };
+        types.extend(text.lines().filter_map(|l| l.strip_prefix("link_type:")).map(|t| t.trim().to_string()));
+    }
+    types
+}
+
+/// A uprobe wildcard over libc's `str*` functions (about 80) is attached with one
+/// uprobe_multi link where the kernel has them (Linux 6.6), and leaves nothing behind.
+#[test]
+fn wildcard_uprobes_share_one_link() {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release.trim().split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>().unwrap_or(0));
+    if (v.next().unwrap_or(0), v.next().unwrap_or(0)) < (6, 6) {
+        println!("skipped: uprobe_multi needs Linux 6.6");
+        return;
+    }
+    let script = "uprobe:/lib/x86_64-linux-gnu/libc.so.6:str* { @[probe] = count(); }";
+    check(&[], script, |c| {
+        assert_eq!(link_types(c.id()), ["uprobe_multi"], "expected one uprobe_multi link");
+        signal(c, libc::SIGINT);
+    });
+}

@@ -216,7 +216,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let ptr = self.ctx.ptr_type(Default::default());
         let fn_type = ret.fn_type(&[ptr.into()], false);
         let function = self.module.add_function(&def.prog_name, fn_type, Some(Linkage::External));
-        function.set_section(Some(&section(&def.attach)));
+        let section = match (&def.attach, def.multi) {
+            (Attach::Uprobe { ret: true, .. }, true) => "uretprobe.multi".to_string(),
+            (_, true) => "uprobe.multi".to_string(),
+            (attach, false) => section(attach),
+        };
+        function.set_section(Some(&section));
         let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
         function.add_attribute(AttributeLoc::Function, nounwind);
         self.btf.function(function, &def.prog_name);

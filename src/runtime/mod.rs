@@ -577,12 +577,51 @@ fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
     let mut links = Vec::new();
     for def in &plan.probes {
         let prog = program(obj, &def.prog_name)?;
+        if def.multi {
+            attach_multi(&prog, plan, def, &mut links)
+                .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;
+            continue;
+        }
         for (attach, cookie) in std::iter::once((&def.attach, def.cookie)).chain(def.also.iter().map(|(a, c)| (a, *c))) {
             attach_one(&prog, plan, attach, cookie, &mut links)
                 .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;
         }
     }
     Ok(links)
+}
+
+/// Attaches a program at all its uprobe or USDT points with one uprobe_multi link per binary
+/// (one kernel call, and one RCU grace period when detached, for any number of functions).
+fn attach_multi(prog: &libbpf_rs::ProgramMut, plan: &Plan, def: &plan::ProbeDef, links: &mut Vec<Link>) -> std::result::Result<(), String> {
+    // Per binary: file offsets, semaphore offsets and cookies.
+    let mut by_path: Vec<(&str, bool, libbpf_rs::UprobeMultiOpts)> = Vec::new();
+    for (attach, cookie) in std::iter::once((&def.attach, def.cookie)).chain(def.also.iter().map(|(a, c)| (a, *c))) {
+        let (path, offset, semaphore, ret) = match attach {
+            Attach::Uprobe { path, offset, ret, .. } => (path.as_str(), *offset, 0, *ret),
+            Attach::Usdt { path, offset, semaphore, .. } => (path.as_str(), *offset, *semaphore, false),
+            _ => return Err("not a uprobe".into()),
+        };
+        let at = match by_path.iter().position(|(p, r, _)| *p == path && *r == ret) {
+            Some(i) => i,
+            None => {
+                let opts = libbpf_rs::UprobeMultiOpts { retprobe: ret, ..Default::default() };
+                by_path.push((path, ret, opts));
+                by_path.len() - 1
+            }
+        };
+        let opts = &mut by_path[at].2;
+        opts.offsets.push(offset as usize);
+        opts.ref_ctr_offsets.push(semaphore as usize);
+        opts.cookies.push(cookie);
+    }
+    let pid = plan.filter_pid.map_or(-1, |p| p as i32);
+    for (path, _, mut opts) in by_path {
+        if opts.ref_ctr_offsets.iter().all(|&o| o == 0) {
+            opts.ref_ctr_offsets.clear();
+        }
+        links.push(prog.attach_uprobe_multi_with_opts(pid, path, "", opts).map_err(|e| e.to_string())?);
+    }
+    Ok(())
 }
 
 /// Attaches `prog` at one attach point, with `cookie` for `probe` to read.
@@ -699,7 +738,7 @@ libbpf: failed to load object 'rtrace'
 
     #[test]
     fn verifier_rejection_is_one_line_naming_the_probe() {
-        let probe = |name: &str, display: &str| ProbeDef { prog_name: name.into(), display: display.into(), attach: Attach::Begin, cookie: 0, also: vec![] };
+        let probe = |name: &str, display: &str| ProbeDef { prog_name: name.into(), display: display.into(), attach: Attach::Begin, cookie: 0, also: vec![], multi: false };
         let plan = Plan {
             probes: vec![probe("p0", "BEGIN"), probe("p1", "tracepoint:syscalls:sys_enter_openat")],
             ..Plan::default()

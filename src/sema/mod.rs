@@ -253,6 +253,9 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
             attach: inst.attach.clone(),
             cookie: inst.name_ids[0],
             also: inst.also.iter().cloned().zip(inst.name_ids[1..].iter().copied()).collect(),
+            multi: !inst.also.is_empty()
+                && matches!(inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. })
+                && crate::features::has_uprobe_multi(),
         })
         .collect();
     let plan = Plan {
