@@ -23,6 +23,50 @@ pub fn has_uprobe_multi() -> bool {
     has_uprobes() && kernel_version() >= (6, 6)
 }
 
+/// Whether one link can attach a program to many kernel functions (`BPF_TRACE_KPROBE_MULTI`,
+/// which needs CONFIG_FPROBE: Debian's 6.12 has it, 6.1 does not). Asked of the kernel the
+/// way libbpf does: a do-nothing program loaded for kprobe_multi and linked to `vfs_read` for
+/// an instant. Needs root; the answer is kept for the rest of the run.
+pub fn has_kprobe_multi() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| has_kprobes() && kprobe_multi_links())
+}
+
+fn kprobe_multi_links() -> bool {
+    use libbpf_rs::libbpf_sys as sys;
+    // `r0 = 0; exit`.
+    let insns: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
+    let mut load = sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
+        expected_attach_type: sys::BPF_TRACE_KPROBE_MULTI,
+        ..Default::default()
+    };
+    // SAFETY: valid instructions, license and options for the duration of the call.
+    let prog = unsafe {
+        sys::bpf_prog_load(sys::BPF_PROG_TYPE_KPROBE, std::ptr::null(), c"GPL".as_ptr(), insns.as_ptr().cast(), 2, &mut load)
+    };
+    if prog < 0 {
+        return false;
+    }
+    let mut syms = [c"vfs_read".as_ptr()];
+    let mut link = sys::bpf_link_create_opts { sz: std::mem::size_of::<sys::bpf_link_create_opts>() as _, ..Default::default() };
+    link.__bindgen_anon_1.kprobe_multi = sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_2 {
+        cnt: 1,
+        syms: syms.as_mut_ptr(),
+        ..Default::default()
+    };
+    // SAFETY: `prog` is our descriptor; the options and the symbol outlive the call.
+    let fd = unsafe { sys::bpf_link_create(prog, 0, sys::BPF_TRACE_KPROBE_MULTI, &link) };
+    // SAFETY: closing descriptors this function opened.
+    unsafe {
+        if fd >= 0 {
+            libc::close(fd);
+        }
+        libc::close(prog);
+    }
+    fd >= 0
+}
+
 /// The running kernel's major and minor version, from /proc/sys/kernel/osrelease.
 pub fn kernel_version() -> (u32, u32) {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
@@ -37,16 +81,6 @@ pub fn has_fentry() -> bool {
 
 pub fn has_btf() -> bool {
     Path::new("/sys/kernel/btf/vmlinux").exists()
-}
-
-/// A kernel config option from /proc/config.gz, when the kernel exposes it.
-fn config(option: &str) -> Option<bool> {
-    let out = std::process::Command::new("zcat").arg("/proc/config.gz").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    Some(text.lines().any(|l| l == format!("{option}=y")))
 }
 
 /// Asks libbpf whether the kernel loads programs of this type (it loads a trivial one).
@@ -64,7 +98,6 @@ fn map_type(t: libbpf_rs::libbpf_sys::bpf_map_type) -> bool {
 pub fn report() -> String {
     use libbpf_rs::libbpf_sys as sys;
     let yn = |b: bool| if b { "yes" } else { "no" };
-    let maybe = |b: Option<bool>| b.map_or("unknown", yn);
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let root = unsafe { libc::geteuid() } == 0; // SAFETY: geteuid has no preconditions.
     let probe = |f: &dyn Fn() -> bool| if root { yn(f()) } else { "unknown (needs root)" };
@@ -73,7 +106,7 @@ pub fn report() -> String {
         ("BTF (/sys/kernel/btf/vmlinux)", yn(has_btf()).into()),
         ("tracefs", yn(Path::new("/sys/kernel/tracing/events").exists()).into()),
         ("kprobe", yn(has_kprobes()).into()),
-        ("kprobe_multi (CONFIG_FPROBE)", maybe(config("CONFIG_FPROBE")).into()),
+        ("kprobe_multi (CONFIG_FPROBE)", probe(&has_kprobe_multi).into()),
         ("uprobe", yn(has_uprobes()).into()),
         ("uprobe_multi (Linux 6.6)", yn(has_uprobe_multi()).into()),
         ("tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_TRACEPOINT)).into()),

@@ -218,6 +218,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let function = self.module.add_function(&def.prog_name, fn_type, Some(Linkage::External));
         let section = match (&def.attach, def.multi) {
             (Attach::Uprobe { ret: true, .. }, true) => "uretprobe.multi".to_string(),
+            (Attach::Kprobe { ret: true, .. }, true) => "kretprobe.multi".to_string(),
+            (Attach::Kprobe { ret: false, .. }, true) => "kprobe.multi".to_string(),
             (_, true) => "uprobe.multi".to_string(),
             (attach, false) => section(attach),
         };

@@ -593,6 +593,16 @@ fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
 /// Attaches a program at all its uprobe or USDT points with one uprobe_multi link per binary
 /// (one kernel call, and one RCU grace period when detached, for any number of functions).
 fn attach_multi(prog: &libbpf_rs::ProgramMut, plan: &Plan, def: &plan::ProbeDef, links: &mut Vec<Link>) -> std::result::Result<(), String> {
+    if let Attach::Kprobe { ret, .. } = def.attach {
+        let mut opts = libbpf_rs::KprobeMultiOpts { retprobe: ret, ..Default::default() };
+        for (attach, cookie) in std::iter::once((&def.attach, def.cookie)).chain(def.also.iter().map(|(a, c)| (a, *c))) {
+            let Attach::Kprobe { func, .. } = attach else { return Err("not a kprobe".into()) };
+            opts.symbols.push(func.clone());
+            opts.cookies.push(cookie);
+        }
+        links.push(prog.attach_kprobe_multi_with_opts(opts).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
     // Per binary: file offsets, semaphore offsets and cookies.
     let mut by_path: Vec<(&str, bool, libbpf_rs::UprobeMultiOpts)> = Vec::new();
     for (attach, cookie) in std::iter::once((&def.attach, def.cookie)).chain(def.also.iter().map(|(a, c)| (a, *c))) {

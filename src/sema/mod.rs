@@ -254,8 +254,12 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
             cookie: inst.name_ids[0],
             also: inst.also.iter().cloned().zip(inst.name_ids[1..].iter().copied()).collect(),
             multi: !inst.also.is_empty()
-                && matches!(inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. })
-                && crate::features::has_uprobe_multi(),
+                && match inst.attach {
+                    Attach::Uprobe { .. } | Attach::Usdt { .. } => crate::features::has_uprobe_multi(),
+                    // (not with --no-attach: asking the kernel attaches a probe for an instant)
+                    Attach::Kprobe { offset: 0, .. } => !opts.no_attach && crate::features::has_kprobe_multi(),
+                    _ => false,
+                },
         })
         .collect();
     let plan = Plan {
