@@ -17,6 +17,8 @@ const PT_REGS_ARGS: [u64; 6] = [112, 104, 96, 88, 72, 64];
 const PT_REGS_AX: u64 = 80;
 
 const AF_INET: u64 = 2;
+/// `bpf_get_stackid`'s flag for the user stack.
+const BPF_F_USER_STACK: u64 = 1 << 8;
 const AF_INET6: u64 = 10;
 
 /// A generated value.
@@ -259,10 +261,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         for (k, field) in map.keys.iter().zip(def.key.clone()) {
             let v = self.expr(f, k)?;
             match (v, field) {
-                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack | KeyField::ProbeName) => {
+                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Stack(_) | KeyField::ProbeName) => {
                     self.store_i64(buf, offset, i)?
                 }
-                (V::Str(p, n), KeyField::Inet | KeyField::Usym) => {
+                (V::Str(p, n), KeyField::Inet | KeyField::Usym | KeyField::Stack(_)) => {
                     let at = self.offset(buf, offset)?;
                     self.copy(at, p, n.min(field.size() as u32))?;
                 }
@@ -289,15 +291,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let arg = |g: &mut Self, f: &mut Func<'ctx>, i: usize| -> Result<IntValue<'ctx>> { g.expr(f, &args[i])?.int() };
         let one = self.i64().const_int(1, false);
         match def.value {
-            ValueKind::Int { .. } | ValueKind::Ksym | ValueKind::Kstack => {
+            ValueKind::Int { .. } | ValueKind::Ksym | ValueKind::Stack(plan::StackSpec { user: false, .. }) => {
                 let v = self.expr(f, value)?.int()?;
                 let slot = self.slot(f, self.i64().into(), "val")?;
                 self.builder.build_store(slot, v)?;
                 self.update(global, key, slot, 0)?;
             }
-            ValueKind::Inet => {
+            ValueKind::Inet | ValueKind::Stack(_) => {
                 let (p, n) = self.expr(f, value)?.string()?;
-                let len = plan::INET_SIZE as u32;
+                let len = def.value.size() as u32;
                 let buf = self.buffer(f, len, "val")?;
                 self.copy(buf, p, n.min(len))?;
                 self.update(global, key, buf, 0)?;
@@ -403,6 +405,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ExprKind::Int(n) => V::Int(i64.const_int(*n, false)),
             ExprKind::Str(s) => self.string_literal(f, s)?,
             ExprKind::Ident(_) => match self.res(f, e) {
+                Res::Builtin(Builtin::Kstack | Builtin::Ustack) => self.stack(f, e)?,
                 Res::Builtin(b) => self.builtin(f, *b)?,
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 Res::ConstStr(s) => self.string_literal(f, s)?,
@@ -716,13 +719,34 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::FuncName => self.call_helper(id::GET_FUNC_IP, &[f.ctx_ptr.into()])?,
             Builtin::Curtask => self.call_helper(id::GET_CURRENT_TASK, &[])?,
             Builtin::Cpid => self.global(f, plan::GLOBAL_CPID)?,
-            Builtin::Kstack => {
-                let map = self.kstacks.ok_or_else(|| CodegenError("no stack map".into()))?;
-                let flags = i64.const_zero();
-                self.call_helper(id::GET_STACKID, &[f.ctx_ptr.into(), map.as_pointer_value().into(), flags.into()])?
+            Builtin::Kstack | Builtin::Ustack => {
+                return Err(CodegenError("a stack reached codegen as a builtin".into()));
             }
             Builtin::Probe => self.call_helper(id::GET_ATTACH_COOKIE, &[f.ctx_ptr.into()])?,
         }))
+    }
+
+    /// `kstack` or `ustack` (the spec is in the expression's type): the stack id from the
+    /// map of its depth; a user stack also records the process, whose memory map names its
+    /// frames.
+    fn stack(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
+        let Type::Stack(spec) = self.ty(f, e) else {
+            return Err(CodegenError("a stack without its type".into()));
+        };
+        let i64 = self.i64();
+        let map = *self.stacks.get(&spec.depth).ok_or_else(|| CodegenError("no stack map".into()))?;
+        let flags = i64.const_int(if spec.user { BPF_F_USER_STACK } else { 0 }, false);
+        let id = self.call_helper(id::GET_STACKID, &[f.ctx_ptr.into(), map.as_pointer_value().into(), flags.into()])?;
+        if !spec.user {
+            return Ok(V::Int(id));
+        }
+        let len = plan::USTACK_SIZE as u32;
+        let buf = self.buffer(f, len, "ustack")?;
+        self.store_i64(buf, 0, id)?;
+        let tgid = self.call_helper(id::GET_CURRENT_PID_TGID, &[])?;
+        let pid = self.builder.build_right_shift(tgid, i64.const_int(32, false), false, "pid")?;
+        self.store_i64(buf, 8, pid)?;
+        Ok(V::Str(buf, len))
     }
 
     /// A value in kernel or user memory at `base + access.offset`: read it, or (for an
@@ -846,6 +870,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let len = match self.ty(f, e) {
             Type::Str { len } => len,
             Type::Inet => plan::INET_SIZE as u32,
+            Type::Stack(spec) if spec.user => spec.size() as u32,
             _ => return Ok(V::Int(self.read_int(f, index, key)?)),
         };
         let p = self.lookup(self.maps[index], key)?;
@@ -905,10 +930,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
                     match (v, field.kind) {
-                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName) => {
+                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Stack(_) | ArgKind::ProbeName) => {
                             self.store_i64(rec, field.offset as u64, i)?
                         }
-                        (V::Str(p, n), ArgKind::Inet | ArgKind::Usym | ArgKind::Buf) => {
+                        (V::Str(p, n), ArgKind::Inet | ArgKind::Usym | ArgKind::Buf | ArgKind::Stack(_)) => {
                             let at = self.offset(rec, field.offset as u64)?;
                             self.copy(at, p, n.min(field.kind.size() as u32))?;
                         }
@@ -1073,6 +1098,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.store_i64(buf, 0, n)?;
                 Ok(V::Str(buf, size))
             }
+            Res::Call(F::Kstack | F::Ustack) => self.stack(f, e),
             Res::Call(F::Usym) => {
                 let addr = self.expr(f, &args[0])?.int()?;
                 let len = plan::USYM_SIZE as u32;

@@ -135,8 +135,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub events: GlobalValue<'ctx>,
     pub lost: GlobalValue<'ctx>,
     pub globals: GlobalValue<'ctx>,
-    /// The stack-trace map, when a program records `kstack`.
-    pub kstacks: Option<GlobalValue<'ctx>>,
+    /// The stack-trace maps, one per depth of stack recorded.
+    pub stacks: std::collections::HashMap<u32, GlobalValue<'ctx>>,
     /// Per-CPU space for building printf records, when there are printfs.
     pub scratch: Option<GlobalValue<'ctx>>,
     /// Per-CPU space for string and address variables, when a program has some.
@@ -198,13 +198,16 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, map_type::PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
         let vars_size = checked.progs.iter().map(|p| buffer_vars(p).1).max().unwrap_or(0);
         let vars = (vars_size > 0).then(|| btf.map(plan::VARS_MAP, map_type::PERCPU_ARRAY, 1, 4, vars_size));
-        let kstacks = checked.plan.uses_kstack.then(|| {
-            btf.map(plan::KSTACKS_MAP, map_type::STACK_TRACE, 4096, 4, 8 * plan::STACK_DEPTH as u64)
-        });
+        let stacks = checked
+            .plan
+            .stack_depths
+            .iter()
+            .map(|&depth| (depth, btf.map(&plan::stack_map(depth), map_type::STACK_TRACE, 4096, 4, 8 * depth as u64)))
+            .collect();
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
-        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, kstacks, scratch, vars })
+        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, stacks, scratch, vars })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

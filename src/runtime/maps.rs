@@ -3,7 +3,7 @@
 
 use super::format::{self, Entry, KeyPart, MapKind, Value};
 use super::printf::{c_string, inet, read_u64};
-use super::symbols::Symbols;
+use super::symbols::{self, Symbols};
 use crate::plan::{self, KeyField, MapDef, Plan, ValueKind};
 use libbpf_rs::{MapCore, MapFlags, Object};
 use std::collections::BTreeMap;
@@ -122,7 +122,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry>
             let value = match def.value {
                 ValueKind::Str { .. } => Value::Str(c_string(&bytes)),
                 ValueKind::Ksym => Value::Str(symbols.kernel(read_u64(&bytes))),
-                ValueKind::Kstack => Value::Str(symbols.kstack(read_u64(&bytes))),
+                ValueKind::Stack(spec) => Value::Str(symbols.stack(spec, &bytes, symbols::VALUE_INDENT)),
                 ValueKind::Inet => Value::Str(inet(&bytes)),
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
@@ -179,7 +179,7 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
             KeyField::Int { signed: false } => KeyPart::UInt(read_u64(bytes)),
             KeyField::Str { .. } => KeyPart::Str(c_string(bytes)),
             KeyField::Ksym => KeyPart::Str(symbols.kernel(read_u64(bytes))),
-            KeyField::Kstack => KeyPart::Str(symbols.kstack(read_u64(bytes))),
+            KeyField::Stack(spec) => KeyPart::Str(symbols.stack(*spec, bytes, symbols::KEY_INDENT)),
             KeyField::Inet => KeyPart::Str(inet(bytes)),
             KeyField::ProbeName => KeyPart::Str(symbols.probe(read_u64(bytes))),
             KeyField::Usym => KeyPart::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),

@@ -168,9 +168,11 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         symbols: symbols::Symbols::default(),
     }));
     shared.borrow_mut().symbols.probe_names = plan.probe_names.clone();
-    if plan.uses_kstack {
-        let stacks = find_map(&obj, plan::KSTACKS_MAP)?;
-        shared.borrow_mut().symbols.kstacks = libbpf_rs::MapHandle::try_from(&stacks).ok();
+    for &depth in &plan.stack_depths {
+        let stacks = find_map(&obj, &plan::stack_map(depth))?;
+        if let Ok(handle) = libbpf_rs::MapHandle::try_from(&stacks) {
+            shared.borrow_mut().symbols.stacks.insert(depth, handle);
+        }
     }
     let events = find_map(&obj, plan::EVENTS_MAP)?;
     let mut rb_builder = RingBufferBuilder::new();

@@ -1,6 +1,6 @@
 //! `printf` records to text, with C's flags, widths and precisions.
 
-use super::symbols::Symbols;
+use super::symbols::{self, Symbols};
 use crate::plan::{ArgKind, FmtSegment, FmtSpec, PrintfDef};
 
 /// Formats one printf record (header included) by its plan entry.
@@ -16,7 +16,7 @@ pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
                     ArgKind::Int { signed } => Arg::Int { bits: read_u64(bytes), signed },
                     ArgKind::Str { .. } => Arg::Str(c_string(bytes)),
                     ArgKind::Ksym => Arg::Str(symbols.kernel(read_u64(bytes))),
-                    ArgKind::Kstack => Arg::Str(symbols.kstack(read_u64(bytes))),
+                    ArgKind::Stack(spec) => Arg::Str(symbols.stack(spec, bytes, symbols::VALUE_INDENT)),
                     ArgKind::Inet => Arg::Str(inet(bytes)),
                     ArgKind::ProbeName => Arg::Str(symbols.probe(read_u64(bytes))),
                     ArgKind::Usym => Arg::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),

@@ -23,6 +23,8 @@ pub enum Builtin {
     Probe,
     /// `kstack`: the kernel stack.
     Kstack,
+    /// `ustack`: the user stack.
+    Ustack,
     /// `curtask`: the address of the current `struct task_struct`.
     Curtask,
     /// `cpid`: the pid of the `-c` command.
@@ -55,6 +57,7 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "func", builtin: Builtin::FuncName, doc: "kprobe/kretprobe: the traced function's name" },
     BuiltinDef { name: "probe", builtin: Builtin::Probe, doc: "the full name of the probe, e.g. tracepoint:syscalls:sys_enter_read" },
     BuiltinDef { name: "kstack", builtin: Builtin::Kstack, doc: "the kernel stack, printed one frame a line" },
+    BuiltinDef { name: "ustack", builtin: Builtin::Ustack, doc: "the user stack, printed one frame a line" },
     BuiltinDef { name: "cpid", builtin: Builtin::Cpid, doc: "the pid of the command started with -c" },
     BuiltinDef { name: "curtask", builtin: Builtin::Curtask, doc: "the address of the current task_struct" },
 ];
@@ -88,6 +91,8 @@ pub enum Func {
     Cat,
     Usym,
     Buf,
+    Kstack,
+    Ustack,
 }
 
 pub struct FuncDef {
@@ -125,6 +130,8 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "usym", func: Func::Usym, signature: "usym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the user function containing addr, in the current process" },
     FuncDef { name: "buf", func: Func::Buf, signature: "buf(void *data[, int length])", min_args: 1, max_args: 2, aggregation: false, doc: "up to 64 bytes of memory, printed hex-escaped by printf's %r" },
     FuncDef { name: "bswap", func: Func::Bswap, signature: "bswap(int n)", min_args: 1, max_args: 1, aggregation: false, doc: "n with its bytes reversed, at n's own width" },
+    FuncDef { name: "kstack", func: Func::Kstack, signature: "kstack([bpftrace|perf, ][int depth])", min_args: 0, max_args: 2, aggregation: false, doc: "the kernel stack, at most depth frames, in bpftrace's or perf's layout" },
+    FuncDef { name: "ustack", func: Func::Ustack, signature: "ustack([bpftrace|perf, ][int depth])", min_args: 0, max_args: 2, aggregation: false, doc: "the user stack, at most depth frames, in bpftrace's or perf's layout" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 

@@ -39,8 +39,8 @@ pub enum Type {
     Str { len: u32 },
     /// A kernel address printed as its symbol (`func`).
     Ksym,
-    /// A kernel stack id (`kstack`).
-    Kstack,
+    /// A stack (`kstack`, `ustack`): a stack id, and for user stacks the process.
+    Stack(plan::StackSpec),
     /// An IP address from `ntop()`: `{ u64 family; u8 addr[16]; }`, printed as text.
     Inet,
     /// The name of the probe that fired (`probe`), as an id into the plan's probe names.
@@ -74,7 +74,8 @@ impl Type {
             Type::Array { .. } => "an array",
             Type::Str { .. } => "a string",
             Type::Ksym => "a kernel symbol",
-            Type::Kstack => "a kernel stack",
+            Type::Stack(plan::StackSpec { user: false, .. }) => "a kernel stack",
+            Type::Stack(plan::StackSpec { user: true, .. }) => "a user stack",
             Type::Inet => "an IP address",
             Type::ProbeName => "a probe name",
             Type::Usym => "a user symbol",
@@ -253,7 +254,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         printfs: second.printfs,
         uses_elapsed: second.uses_elapsed,
         time_formats: second.time_formats,
-        uses_kstack: second.uses_kstack,
+        stack_depths: second.stack_depths,
         filter_pid: opts.pid,
         probe_names,
         join_separators: second.join_separators,
@@ -896,7 +897,8 @@ struct Checker<'p> {
     join_separators: Vec<String>,
     cat_paths: Vec<String>,
     uses_elapsed: bool,
-    uses_kstack: bool,
+    /// Depths of the stacks recorded, each once.
+    stack_depths: Vec<u32>,
     /// `--dry-run --no-attach`: what only matters when running is a warning.
     no_attach: bool,
     /// Positional parameters.
@@ -919,7 +921,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1335,7 +1337,7 @@ impl<'p> Checker<'p> {
                 Type::Ptr { .. } => out.push(KeyField::Int { signed: false }),
                 Type::Str { len } => out.push(KeyField::Str { len: len.next_multiple_of(8) }),
                 Type::Ksym => out.push(KeyField::Ksym),
-                Type::Kstack => out.push(KeyField::Kstack),
+                Type::Stack(spec) => out.push(KeyField::Stack(spec)),
                 Type::Inet => out.push(KeyField::Inet),
                 Type::ProbeName => out.push(KeyField::ProbeName),
                 Type::Usym => out.push(KeyField::Usym),
@@ -1432,7 +1434,7 @@ impl<'p> Checker<'p> {
             Type::Ptr { .. } => Some(ValueKind::Int { signed: false }),
             Type::Str { len } => Some(ValueKind::Str { len }),
             Type::Ksym => Some(ValueKind::Ksym),
-            Type::Kstack => Some(ValueKind::Kstack),
+            Type::Stack(spec) => Some(ValueKind::Stack(spec)),
             Type::Inet => Some(ValueKind::Inet),
             Type::Error => None,
             t => {
@@ -1489,6 +1491,57 @@ impl<'p> Checker<'p> {
             return false;
         }
         true
+    }
+
+    /// Notes that a stack of `spec`'s depth is recorded (its map must exist); its type.
+    fn record_stack(&mut self, spec: plan::StackSpec) -> Type {
+        if !self.stack_depths.contains(&spec.depth) {
+            self.stack_depths.push(spec.depth);
+        }
+        Type::Stack(spec)
+    }
+
+    /// `kstack(…)` and `ustack(…)`: `(N)`, `(mode)` or `(mode, N)`, mode `bpftrace` or `perf`.
+    fn stack_call(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let mut spec = plan::StackSpec { user: def.func == Func::Ustack, perf: false, depth: plan::STACK_DEPTH };
+        let (mode, depth) = match args {
+            [m @ Expr { kind: ExprKind::Ident(_), .. }] => (Some(m), None),
+            [n] => (None, Some(n)),
+            [m, n] => (Some(m), Some(n)),
+            _ => (None, None),
+        };
+        if let Some(m) = mode {
+            match &m.kind {
+                ExprKind::Ident(name) if name == "bpftrace" => {}
+                ExprKind::Ident(name) if name == "perf" => spec.perf = true,
+                _ => {
+                    self.error(
+                        Diagnostic::error(format!("`{}()`'s mode must be `bpftrace` or `perf`", def.name))
+                            .at(m.span, "not a stack mode")
+                            .help(format!("the signature is `{}`", def.signature)),
+                    );
+                    return Type::Error;
+                }
+            }
+        }
+        if let Some(n) = depth {
+            match literal_int(n) {
+                Some(d) if (1..=plan::STACK_DEPTH as i64).contains(&d) => spec.depth = d as u32,
+                _ => {
+                    self.error(
+                        Diagnostic::error(format!(
+                            "`{}()`'s depth must be an integer literal from 1 to {}",
+                            def.name,
+                            plan::STACK_DEPTH
+                        ))
+                        .at(n.span, "not a depth from 1 to 127"),
+                    );
+                    return Type::Error;
+                }
+            }
+        }
+        let ty = self.record_stack(spec);
+        self.set(scope, e, ty, Res::Call(def.func))
     }
 
     fn set(&self, scope: &mut Scope, e: &Expr, ty: Type, res: Res) -> Type {
@@ -1763,9 +1816,9 @@ impl<'p> Checker<'p> {
                 }
                 Type::ProbeName
             }
-            Builtin::Kstack => {
-                self.uses_kstack = true;
-                Type::Kstack
+            Builtin::Kstack | Builtin::Ustack => {
+                let spec = plan::StackSpec { user: b == Builtin::Ustack, perf: false, depth: plan::STACK_DEPTH };
+                self.record_stack(spec)
             }
             Builtin::Cpid => {
                 if !self.has_command {
@@ -1861,7 +1914,7 @@ impl<'p> Checker<'p> {
             ValueKind::Int { signed } => Type::Int { signed },
             ValueKind::Str { len } => Type::Str { len },
             ValueKind::Ksym => Type::Ksym,
-            ValueKind::Kstack => Type::Kstack,
+            ValueKind::Stack(spec) => Type::Stack(spec),
             ValueKind::Inet => Type::Inet,
             agg => {
                 self.error(
@@ -1898,6 +1951,7 @@ impl<'p> Checker<'p> {
         }
         match def.func {
             Func::Printf => self.printf(e, args, scope),
+            Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
             Func::Exit => {
                 if let Some(a) = args.first() {
                     if literal_int(a).is_none() {
@@ -2203,7 +2257,7 @@ impl<'p> Checker<'p> {
                 }
                 ('s', Type::Str { len }) => ArgKind::Str { len: *len },
                 ('s', Type::Ksym) => ArgKind::Ksym,
-                ('s', Type::Kstack) => ArgKind::Kstack,
+                ('s', Type::Stack(spec)) => ArgKind::Stack(*spec),
                 ('s', Type::Inet) => ArgKind::Inet,
                 ('s', Type::ProbeName) => ArgKind::ProbeName,
                 ('s', Type::Usym) => ArgKind::Usym,
@@ -2402,7 +2456,7 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             (KeyField::Int { signed: s }, KeyField::Int { signed: t }) => Some(KeyField::Int { signed: *s && *t }),
             (KeyField::Str { len: m }, KeyField::Str { len: n }) => Some(KeyField::Str { len: *m.max(n) }),
             (KeyField::Ksym, KeyField::Ksym) => Some(KeyField::Ksym),
-            (KeyField::Kstack, KeyField::Kstack) => Some(KeyField::Kstack),
+            (KeyField::Stack(a), KeyField::Stack(b)) if a == b => Some(KeyField::Stack(*a)),
             (KeyField::Inet, KeyField::Inet) => Some(KeyField::Inet),
             (KeyField::ProbeName, KeyField::ProbeName) => Some(KeyField::ProbeName),
             (KeyField::Usym, KeyField::Usym) => Some(KeyField::Usym),
@@ -2421,7 +2475,7 @@ fn describe_keys(keys: &[KeyField]) -> String {
             KeyField::Int { .. } => "int",
             KeyField::Str { .. } => "string",
             KeyField::Ksym => "ksym",
-            KeyField::Kstack => "kstack",
+            KeyField::Stack(spec) => spec.name(),
             KeyField::Inet => "inet",
             KeyField::ProbeName => "probe",
             KeyField::Usym => "usym",
