@@ -1099,6 +1099,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Str(buf, size))
             }
             Res::Call(F::Kstack | F::Ustack) => self.stack(f, e),
+            Res::Signal(number) => {
+                let sig = match number {
+                    Some(n) => i64.const_int(n as u64, false),
+                    None => self.expr(f, &args[0])?.int()?,
+                };
+                self.call_helper(id::SEND_SIGNAL, &[sig.into()])?;
+                Ok(V::Void)
+            }
             Res::Call(F::Usym) => {
                 let addr = self.expr(f, &args[0])?.int()?;
                 let len = plan::USYM_SIZE as u32;

@@ -93,6 +93,7 @@ pub enum Func {
     Buf,
     Kstack,
     Ustack,
+    Signal,
 }
 
 pub struct FuncDef {
@@ -132,6 +133,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "bswap", func: Func::Bswap, signature: "bswap(int n)", min_args: 1, max_args: 1, aggregation: false, doc: "n with its bytes reversed, at n's own width" },
     FuncDef { name: "kstack", func: Func::Kstack, signature: "kstack([bpftrace|perf, ][int depth])", min_args: 0, max_args: 2, aggregation: false, doc: "the kernel stack, at most depth frames, in bpftrace's or perf's layout" },
     FuncDef { name: "ustack", func: Func::Ustack, signature: "ustack([bpftrace|perf, ][int depth])", min_args: 0, max_args: 2, aggregation: false, doc: "the user stack, at most depth frames, in bpftrace's or perf's layout" },
+    FuncDef { name: "signal", func: Func::Signal, signature: "signal(string name | int number)", min_args: 1, max_args: 1, aggregation: false, doc: "send a signal to the current process (needs --unsafe)" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 
@@ -158,6 +160,49 @@ pub const CONSTANTS: &[(&str, u64)] = &[
     ("AF_PACKET", 17),
     ("PAGE_SIZE", 4096),
 ];
+
+/// Linux's signal numbers (x86-64), for `signal("SIGKILL")`.
+pub const SIGNALS: &[(&str, u32)] = &[
+    ("SIGHUP", 1),
+    ("SIGINT", 2),
+    ("SIGQUIT", 3),
+    ("SIGILL", 4),
+    ("SIGTRAP", 5),
+    ("SIGABRT", 6),
+    ("SIGIOT", 6),
+    ("SIGBUS", 7),
+    ("SIGFPE", 8),
+    ("SIGKILL", 9),
+    ("SIGUSR1", 10),
+    ("SIGSEGV", 11),
+    ("SIGUSR2", 12),
+    ("SIGPIPE", 13),
+    ("SIGALRM", 14),
+    ("SIGTERM", 15),
+    ("SIGSTKFLT", 16),
+    ("SIGCHLD", 17),
+    ("SIGCONT", 18),
+    ("SIGSTOP", 19),
+    ("SIGTSTP", 20),
+    ("SIGTTIN", 21),
+    ("SIGTTOU", 22),
+    ("SIGURG", 23),
+    ("SIGXCPU", 24),
+    ("SIGXFSZ", 25),
+    ("SIGVTALRM", 26),
+    ("SIGPROF", 27),
+    ("SIGWINCH", 28),
+    ("SIGIO", 29),
+    ("SIGPOLL", 29),
+    ("SIGPWR", 30),
+    ("SIGSYS", 31),
+];
+
+/// The number of a signal named with or without its `SIG` prefix (`"SIGKILL"`, `"KILL"`).
+pub fn signal_number(name: &str) -> Option<u32> {
+    let name = name.strip_prefix("SIG").unwrap_or(name);
+    SIGNALS.iter().find(|(n, _)| n[3..] == *name).map(|(_, v)| *v)
+}
 
 pub fn constant(name: &str) -> Option<u64> {
     CONSTANTS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)

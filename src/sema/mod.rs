@@ -135,6 +135,8 @@ pub enum Res {
     Buf { user: bool },
     /// `join()` with plan separator `id`, reading user memory when `user`.
     Join { id: usize, user: bool },
+    /// `signal()`: the signal's number when known at compile time, else the argument's value.
+    Signal(Option<u32>),
     /// `bswap()` of an integer `n` bits wide.
     Bswap(u32),
     /// `str()` of an in-memory char array of `len` bytes.
@@ -197,6 +199,8 @@ pub struct Options {
     pub pid: Option<u32>,
     /// Whether `-c CMD` was given (`cpid` needs it).
     pub has_command: bool,
+    /// `--unsafe`: functions that act on the system (`signal()`, `system()`) are allowed.
+    pub allow_unsafe: bool,
 }
 
 /// Checks a parsed program. Errors (with any warnings) come back as diagnostics.
@@ -226,6 +230,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     second.no_attach = opts.no_attach;
     second.params = opts.params.clone();
     second.has_command = opts.has_command;
+    second.allow_unsafe = opts.allow_unsafe;
     second.kernel_types = first.kernel_types.take();
     let mut progs = Vec::new();
     for inst in &instances {
@@ -904,6 +909,8 @@ struct Checker<'p> {
     /// Positional parameters.
     params: Vec<String>,
     has_command: bool,
+    /// `--unsafe`.
+    allow_unsafe: bool,
     /// Kernel BTF, loaded the first time a kernel type is needed.
     kernel_types: KernelTypesCache,
 }
@@ -921,7 +928,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1493,6 +1500,64 @@ impl<'p> Checker<'p> {
         true
     }
 
+    /// Whether an unsafe function (`--unsafe` only) may be called here; an error if not.
+    fn unsafe_allowed(&mut self, e: &Expr, name: &str, what: &str) -> bool {
+        if !self.allow_unsafe {
+            self.error(
+                Diagnostic::error(format!("`{name}()` is unsafe: {what}"))
+                    .at(e.span, "needs `--unsafe`")
+                    .help("run `rtrace --unsafe …` to allow it"),
+            );
+        }
+        self.allow_unsafe
+    }
+
+    /// `signal(SIG)`: a name (`"SIGKILL"`, `"KILL"`) or a number, sent to the current process.
+    fn signal(&mut self, e: &Expr, arg: &Expr, scope: &mut Scope) -> Type {
+        if !self.unsafe_allowed(e, "signal", "it sends a signal to the traced process") {
+            return Type::Error;
+        }
+        if let Some(kind) = match scope.inst.attach {
+            Attach::Begin => Some("BEGIN"),
+            Attach::End => Some("END"),
+            Attach::Interval { .. } => Some("interval"),
+            _ => None,
+        } {
+            self.error(
+                Diagnostic::error(format!("`signal()` cannot be used in {kind} probes"))
+                    .at(e.span, "no traced process here")
+                    .note("`signal()` signals the process the probe fired in"),
+            );
+            return Type::Error;
+        }
+        let number = match &arg.kind {
+            ExprKind::Str(name) => match builtins::signal_number(name) {
+                Some(n) => Some(n),
+                None => {
+                    self.error(
+                        Diagnostic::error(format!("unknown signal `{name}`"))
+                            .at(arg.span, "not a signal name")
+                            .help("use a name such as \"SIGKILL\" (or \"KILL\"), or a number from 1 to 64"),
+                    );
+                    return Type::Error;
+                }
+            },
+            _ => match literal_int(arg) {
+                Some(n) if (1..=64).contains(&n) => Some(n as u32),
+                Some(n) => {
+                    self.error(
+                        Diagnostic::error(format!("{n} is not a signal number"))
+                            .at(arg.span, "not from 1 to 64"),
+                    );
+                    return Type::Error;
+                }
+                None if !self.int_arg(arg, "`signal()` takes a signal name or number", scope) => return Type::Error,
+                None => None,
+            },
+        };
+        self.set(scope, e, Type::Void, Res::Signal(number))
+    }
+
     /// Notes that a stack of `spec`'s depth is recorded (its map must exist); its type.
     fn record_stack(&mut self, spec: plan::StackSpec) -> Type {
         if !self.stack_depths.contains(&spec.depth) {
@@ -1952,6 +2017,7 @@ impl<'p> Checker<'p> {
         match def.func {
             Func::Printf => self.printf(e, args, scope),
             Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
+            Func::Signal => self.signal(e, &args[0], scope),
             Func::Exit => {
                 if let Some(a) = args.first() {
                     if literal_int(a).is_none() {
