@@ -281,6 +281,8 @@ pub enum EventKind {
     Join = 6,
     /// `cat(path)`; `id` indexes `Plan::cat_paths`.
     Cat = 7,
+    /// `system(fmt, args…)`: like `Printf`; the text is a shell command to run.
+    System = 8,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -299,6 +301,7 @@ impl EventKind {
             5 => Some(EventKind::PrintMap),
             6 => Some(EventKind::Join),
             7 => Some(EventKind::Cat),
+            8 => Some(EventKind::System),
             _ => None,
         }
     }

@@ -919,14 +919,16 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn call(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr]) -> Result<V<'ctx>> {
         let i64 = self.i64();
         match self.res(f, e).clone() {
-            Res::Printf(id) => {
+            Res::Printf(id) | Res::System(id) => {
                 let def = self.checked.plan.printfs[id].clone();
-                // printf(fmt, args…), or print(value) made into a printf of one value.
+                // printf(fmt, args…) or system(fmt, args…), or print(value) made into a printf
+                // of one value.
                 let values = match &e.kind {
                     ExprKind::Call { name, .. } if name.name == "print" => args,
                     _ => &args[1..],
                 };
-                let (rec, done) = self.scratch_record(f, EventKind::Printf, id as u32, def.size as u32)?;
+                let kind = if matches!(self.res(f, e), Res::System(_)) { EventKind::System } else { EventKind::Printf };
+                let (rec, done) = self.scratch_record(f, kind, id as u32, def.size as u32)?;
                 for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
                     match (v, field.kind) {

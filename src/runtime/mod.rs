@@ -337,6 +337,17 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
                 s.write_event("printf", text);
             }
         }
+        Some(EventKind::System) => {
+            if let Some(def) = plan.printfs.get(id as usize) {
+                let command = printf::format(def, data, &mut s.symbols);
+                let _ = s.out.flush();
+                // The command's output goes where the script's does, in order with it.
+                match std::process::Command::new("sh").arg("-c").arg(&command).stderr(std::process::Stdio::inherit()).output() {
+                    Ok(done) => s.write_event("system", String::from_utf8_lossy(&done.stdout).into_owned()),
+                    Err(e) => eprintln!("error: system(\"{command}\"): {e}"),
+                }
+            }
+        }
         Some(EventKind::Time) => {
             if let Some(fmt) = plan.time_formats.get(id as usize) {
                 s.write_event("time", strftime_now(fmt));

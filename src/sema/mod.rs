@@ -119,6 +119,8 @@ pub enum Res {
     MapRead(usize),
     /// `printf` with plan format `n`.
     Printf(usize),
+    /// `system()` with plan format `n`: the command.
+    System(usize),
     /// `str()`, reading from user memory when `user`.
     Str { user: bool },
     /// A constant known at compile time (a kernel constant, `kaddr()`).
@@ -2015,7 +2017,19 @@ impl<'p> Checker<'p> {
             return Type::Error;
         }
         match def.func {
-            Func::Printf => self.printf(e, args, scope),
+            Func::Printf => self.printf(e, def.name, args, scope),
+            Func::System => {
+                if !self.unsafe_allowed(e, "system", "it runs a shell command for each event") {
+                    return Type::Error;
+                }
+                match self.printf(e, def.name, args, scope) {
+                    Type::Error => Type::Error,
+                    _ => {
+                        let Res::Printf(id) = scope.exprs[&e.id].res else { return Type::Error };
+                        self.set(scope, e, Type::Void, Res::System(id))
+                    }
+                }
+            }
             Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
             Func::Signal => self.signal(e, &args[0], scope),
             Func::Exit => {
@@ -2272,11 +2286,12 @@ impl<'p> Checker<'p> {
         }
     }
 
-    fn printf(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+    /// `printf(fmt, args…)`, or a function `name` that formats like it (`system()`).
+    fn printf(&mut self, e: &Expr, name: &str, args: &[Expr], scope: &mut Scope) -> Type {
         let fmt_expr = &args[0];
         let ExprKind::Str(fmt) = &fmt_expr.kind else {
             self.error(
-                Diagnostic::error("the first argument of `printf()` must be a string literal")
+                Diagnostic::error(format!("the first argument of `{name}()` must be a string literal"))
                     .at(fmt_expr.span, "not a string literal"),
             );
             return Type::Error;
@@ -2301,7 +2316,7 @@ impl<'p> Checker<'p> {
             let span = values.first().map_or(fmt_expr.span, |f| f.span.to(values[values.len() - 1].span));
             self.error(
                 Diagnostic::error(format!(
-                    "`printf()` format has {} conversion{}, but {} argument{} given",
+                    "`{name}()` format has {} conversion{}, but {} argument{} given",
                     convs.len(),
                     if convs.len() == 1 { "" } else { "s" },
                     values.len(),
@@ -2359,7 +2374,7 @@ impl<'p> Checker<'p> {
         }
         if offset > MAX_PRINTF_RECORD {
             self.error(
-                Diagnostic::error(format!("`printf()` arguments take {offset} bytes, more than the {MAX_PRINTF_RECORD} rtrace supports"))
+                Diagnostic::error(format!("`{name}()` arguments take {offset} bytes, more than the {MAX_PRINTF_RECORD} rtrace supports"))
                     .at(e.span, "too much data for one event"),
             );
             return Type::Error;
