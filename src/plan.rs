@@ -12,6 +12,8 @@ pub struct Plan {
     pub uses_elapsed: bool,
     /// strftime formats of `time()` calls.
     pub time_formats: Vec<String>,
+    /// strftime formats of `strftime()` values, each once; `Timestamp` kinds index this.
+    pub strftime_formats: Vec<String>,
     /// The depths of the stacks programs record (`kstack`, `ustack(N)`): one stack map each,
     /// named by `stack_map`, since the kernel keeps as many frames as a map's value holds.
     pub stack_depths: Vec<u32>,
@@ -168,6 +170,9 @@ pub enum KeyField {
     ProbeName,
     /// A user address with its process (`usym()`): `{ u64 pid; u64 addr; }`.
     Usym,
+    /// A `strftime()` value: nanoseconds since boot, printed with format
+    /// `Plan::strftime_formats[n]`.
+    Timestamp(u32),
 }
 
 /// Bytes of a `usym()` value.
@@ -179,7 +184,7 @@ pub const INET_SIZE: usize = 24;
 impl KeyField {
     pub fn size(&self) -> usize {
         match self {
-            KeyField::Int { .. } | KeyField::Ksym | KeyField::ProbeName => 8,
+            KeyField::Int { .. } | KeyField::Ksym | KeyField::ProbeName | KeyField::Timestamp(_) => 8,
             KeyField::Stack(spec) => spec.size(),
             KeyField::Inet => INET_SIZE,
             KeyField::Usym => USYM_SIZE,
@@ -200,6 +205,8 @@ pub enum ValueKind {
     Stack(StackSpec),
     /// An IP address from `ntop()` (24 bytes: family, then 16 address bytes).
     Inet,
+    /// A `strftime()` value, as `KeyField::Timestamp`.
+    Timestamp(u32),
     Count,
     /// Printed as unsigned when every summed value is unsigned, as in bpftrace.
     Sum { signed: bool },
@@ -216,7 +223,7 @@ pub enum ValueKind {
 
 impl ValueKind {
     pub fn is_aggregation(&self) -> bool {
-        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Stack(_) | ValueKind::Inet)
+        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Stack(_) | ValueKind::Inet | ValueKind::Timestamp(_))
     }
     pub fn is_histogram(&self) -> bool {
         matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
@@ -238,6 +245,7 @@ impl ValueKind {
             ValueKind::Stack(StackSpec { user: false, .. }) => "kernel stack",
             ValueKind::Stack(StackSpec { user: true, .. }) => "user stack",
             ValueKind::Inet => "IP address",
+            ValueKind::Timestamp(_) => "timestamp",
             ValueKind::Str { .. } => "string",
             ValueKind::Count => "count()",
             ValueKind::Sum { .. } => "sum()",
@@ -362,6 +370,8 @@ pub enum ArgKind {
     Usym,
     /// A `buf()` value: a u64 length, then `BUF_LEN` bytes; printed by `%r`.
     Buf,
+    /// A `strftime()` value, as `KeyField::Timestamp`.
+    Timestamp(u32),
 }
 
 /// Bytes `buf()` keeps, and the size of its value.
@@ -371,7 +381,7 @@ pub const BUF_SIZE: usize = 8 + BUF_LEN;
 impl ArgKind {
     pub fn size(&self) -> usize {
         match self {
-            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName => 8,
+            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName | ArgKind::Timestamp(_) => 8,
             ArgKind::Stack(spec) => spec.size(),
             ArgKind::Inet => INET_SIZE,
             ArgKind::Usym => USYM_SIZE,

@@ -261,7 +261,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         for (k, field) in map.keys.iter().zip(def.key.clone()) {
             let v = self.expr(f, k)?;
             match (v, field) {
-                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Stack(_) | KeyField::ProbeName) => {
+                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Stack(_) | KeyField::ProbeName | KeyField::Timestamp(_)) => {
                     self.store_i64(buf, offset, i)?
                 }
                 (V::Str(p, n), KeyField::Inet | KeyField::Usym | KeyField::Stack(_)) => {
@@ -291,7 +291,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let arg = |g: &mut Self, f: &mut Func<'ctx>, i: usize| -> Result<IntValue<'ctx>> { g.expr(f, &args[i])?.int() };
         let one = self.i64().const_int(1, false);
         match def.value {
-            ValueKind::Int { .. } | ValueKind::Ksym | ValueKind::Stack(plan::StackSpec { user: false, .. }) => {
+            ValueKind::Int { .. }
+            | ValueKind::Ksym
+            | ValueKind::Timestamp(_)
+            | ValueKind::Stack(plan::StackSpec { user: false, .. }) => {
                 let v = self.expr(f, value)?.int()?;
                 let slot = self.slot(f, self.i64().into(), "val")?;
                 self.builder.build_store(slot, v)?;
@@ -932,7 +935,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
                     match (v, field.kind) {
-                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Stack(_) | ArgKind::ProbeName) => {
+                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Stack(_) | ArgKind::ProbeName | ArgKind::Timestamp(_)) => {
                             self.store_i64(rec, field.offset as u64, i)?
                         }
                         (V::Str(p, n), ArgKind::Inet | ArgKind::Usym | ArgKind::Buf | ArgKind::Stack(_)) => {
@@ -1101,6 +1104,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Str(buf, size))
             }
             Res::Call(F::Kstack | F::Ustack) => self.stack(f, e),
+            // The nanoseconds; the runtime formats them.
+            Res::Call(F::Strftime) => self.expr(f, &args[1]),
             Res::Signal(number) => {
                 let sig = match number {
                     Some(n) => i64.const_int(n as u64, false),

@@ -124,6 +124,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry>
                 ValueKind::Ksym => Value::Str(symbols.kernel(read_u64(&bytes))),
                 ValueKind::Stack(spec) => Value::Str(symbols.stack(spec, &bytes, symbols::VALUE_INDENT)),
                 ValueKind::Inet => Value::Str(inet(&bytes)),
+                ValueKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(&bytes))),
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
             };
@@ -182,6 +183,7 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
             KeyField::Stack(spec) => KeyPart::Str(symbols.stack(*spec, bytes, symbols::KEY_INDENT)),
             KeyField::Inet => KeyPart::Str(inet(bytes)),
             KeyField::ProbeName => KeyPart::Str(symbols.probe(read_u64(bytes))),
+            KeyField::Timestamp(fmt) => KeyPart::Str(symbols.timestamp(*fmt, read_u64(bytes))),
             KeyField::Usym => KeyPart::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
         });
         off += field.size();

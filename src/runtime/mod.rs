@@ -167,7 +167,12 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         actions: Vec::new(),
         symbols: symbols::Symbols::default(),
     }));
-    shared.borrow_mut().symbols.probe_names = plan.probe_names.clone();
+    {
+        let symbols = &mut shared.borrow_mut().symbols;
+        symbols.probe_names = plan.probe_names.clone();
+        symbols.strftime_formats = plan.strftime_formats.clone();
+        symbols.boot_ns = clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC));
+    }
     for &depth in &plan.stack_depths {
         let stacks = find_map(&obj, &plan::stack_map(depth))?;
         if let Ok(handle) = libbpf_rs::MapHandle::try_from(&stacks) {
@@ -350,7 +355,7 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
         }
         Some(EventKind::Time) => {
             if let Some(fmt) = plan.time_formats.get(id as usize) {
-                s.write_event("time", strftime_now(fmt));
+                s.write_event("time", printf::strftime(fmt, clock_ns(libc::CLOCK_REALTIME)));
             }
         }
         Some(EventKind::Cat) => {
@@ -385,19 +390,12 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
     0
 }
 
-/// The local time formatted by strftime(3).
-fn strftime_now(fmt: &str) -> String {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else { return String::new() };
-    let mut buf = vec![0u8; 256 + fmt.len() * 4];
-    // SAFETY: time/localtime_r write only into the values we own; strftime writes at most
-    // `buf.len()` bytes into `buf` and returns how many it wrote.
-    let n = unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&now, &mut tm);
-        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm)
-    };
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+/// The time of `clock` in nanoseconds.
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Waits for ring-buffer data or a signal, without a timeout, until exit() or a signal.
@@ -513,11 +511,7 @@ fn describe_load_failure(plan: &Plan, log: &str, error: &str) -> RuntimeError {
 }
 
 fn set_start_time(obj: &Object) -> Result<()> {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    let now = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
-    set_global(obj, plan::GLOBAL_START_NS, now)
+    set_global(obj, plan::GLOBAL_START_NS, clock_ns(libc::CLOCK_MONOTONIC))
 }
 
 /// Sets one of the values programs read from the globals map.

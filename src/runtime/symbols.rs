@@ -36,6 +36,11 @@ pub struct Symbols {
     pub stacks: HashMap<u32, libbpf_rs::MapHandle>,
     /// The plan's probe names, which `probe` values index.
     pub probe_names: Vec<String>,
+    /// The plan's `strftime()` formats, which timestamp values index.
+    pub strftime_formats: Vec<String>,
+    /// The wall-clock time of boot in nanoseconds (CLOCK_REALTIME − CLOCK_MONOTONIC), to turn
+    /// times since boot into dates.
+    pub boot_ns: u64,
 }
 
 impl Symbols {
@@ -104,6 +109,12 @@ impl Symbols {
     pub fn user(&mut self, pid: u64, addr: u64) -> String {
         let source = Source::Process(Process::new((pid as u32).into()));
         function_name(self.symbolize(&source, &[addr]).pop().flatten(), addr)
+    }
+
+    /// A `strftime()` value: `nsecs` since boot, as a local date in format `fmt`.
+    pub fn timestamp(&self, fmt: u32, nsecs: u64) -> String {
+        let fmt = self.strftime_formats.get(fmt as usize).map_or("", String::as_str);
+        super::printf::strftime(fmt, self.boot_ns.wrapping_add(nsecs))
     }
 
     /// The name of probe `id`.

@@ -95,6 +95,7 @@ pub enum Func {
     Ustack,
     Signal,
     System,
+    Strftime,
 }
 
 pub struct FuncDef {
@@ -136,6 +137,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "ustack", func: Func::Ustack, signature: "ustack([bpftrace|perf, ][int depth])", min_args: 0, max_args: 2, aggregation: false, doc: "the user stack, at most depth frames, in bpftrace's or perf's layout" },
     FuncDef { name: "signal", func: Func::Signal, signature: "signal(string name | int number)", min_args: 1, max_args: 1, aggregation: false, doc: "send a signal to the current process (needs --unsafe)" },
     FuncDef { name: "system", func: Func::System, signature: "system(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "run a shell command, formatted like printf, and print its output (needs --unsafe)" },
+    FuncDef { name: "strftime", func: Func::Strftime, signature: "strftime(string fmt, int nsecs)", min_args: 2, max_args: 2, aggregation: false, doc: "nsecs (time since boot, as `nsecs`) as a local date and time, formatted by strftime(3) and `%f` (microseconds) when printed" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 

@@ -49,6 +49,8 @@ pub enum Type {
     Usym,
     /// Bytes from memory (`buf()`), printed hex-escaped by `%r`.
     Buffer,
+    /// Nanoseconds since boot printed as a date (`strftime()`), with plan format `n`.
+    Timestamp(u32),
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -80,6 +82,7 @@ impl Type {
             Type::ProbeName => "a probe name",
             Type::Usym => "a user symbol",
             Type::Buffer => "a buffer",
+            Type::Timestamp(_) => "a timestamp",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -261,6 +264,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         printfs: second.printfs,
         uses_elapsed: second.uses_elapsed,
         time_formats: second.time_formats,
+        strftime_formats: second.strftime_formats,
         stack_depths: second.stack_depths,
         filter_pid: opts.pid,
         probe_names,
@@ -901,6 +905,9 @@ struct Checker<'p> {
     diags: Vec<Diagnostic>,
     printfs: Vec<PrintfDef>,
     time_formats: Vec<String>,
+    /// Formats of `strftime()` values. Both passes fill it in the same order, so a format's
+    /// index (part of its type, and so of map types) is the same in both.
+    strftime_formats: Vec<String>,
     join_separators: Vec<String>,
     cat_paths: Vec<String>,
     uses_elapsed: bool,
@@ -930,7 +937,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1273,7 +1280,7 @@ impl<'p> Checker<'p> {
         if t == Type::Error {
             return;
         }
-        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet) {
+        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_)) {
             self.error(
                 Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
             );
@@ -1350,6 +1357,7 @@ impl<'p> Checker<'p> {
                 Type::Inet => out.push(KeyField::Inet),
                 Type::ProbeName => out.push(KeyField::ProbeName),
                 Type::Usym => out.push(KeyField::Usym),
+                Type::Timestamp(id) => out.push(KeyField::Timestamp(id)),
                 Type::Error => ok = false,
                 t => {
                     ok = false;
@@ -1445,6 +1453,7 @@ impl<'p> Checker<'p> {
             Type::Ksym => Some(ValueKind::Ksym),
             Type::Stack(spec) => Some(ValueKind::Stack(spec)),
             Type::Inet => Some(ValueKind::Inet),
+            Type::Timestamp(id) => Some(ValueKind::Timestamp(id)),
             Type::Error => None,
             t => {
                 self.error(
@@ -1982,6 +1991,7 @@ impl<'p> Checker<'p> {
             ValueKind::Str { len } => Type::Str { len },
             ValueKind::Ksym => Type::Ksym,
             ValueKind::Stack(spec) => Type::Stack(spec),
+            ValueKind::Timestamp(id) => Type::Timestamp(id),
             ValueKind::Inet => Type::Inet,
             agg => {
                 self.error(
@@ -2032,6 +2042,22 @@ impl<'p> Checker<'p> {
             }
             Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
             Func::Signal => self.signal(e, &args[0], scope),
+            Func::Strftime => {
+                let Some(fmt) = self.literal_arg(args.first(), None, "`strftime()`'s format") else {
+                    return Type::Error;
+                };
+                if !self.int_arg(&args[1], "`strftime()` takes nanoseconds since boot, such as `nsecs`", scope) {
+                    return Type::Error;
+                }
+                let id = match self.strftime_formats.iter().position(|f| *f == fmt) {
+                    Some(i) => i,
+                    None => {
+                        self.strftime_formats.push(fmt);
+                        self.strftime_formats.len() - 1
+                    }
+                };
+                self.set(scope, e, Type::Timestamp(id as u32), Res::Call(Func::Strftime))
+            }
             Func::Exit => {
                 if let Some(a) = args.first() {
                     if literal_int(a).is_none() {
@@ -2143,6 +2169,7 @@ impl<'p> Checker<'p> {
                 let kind = match t {
                     Type::Str { len } => ArgKind::Str { len },
                     Type::Ksym => ArgKind::Ksym,
+                    Type::Timestamp(id) => ArgKind::Timestamp(id),
                     t if t.is_int() => ArgKind::Int { signed: t.signed() },
                     Type::Error => return Type::Error,
                     other => {
@@ -2342,6 +2369,7 @@ impl<'p> Checker<'p> {
                 ('s', Type::Inet) => ArgKind::Inet,
                 ('s', Type::ProbeName) => ArgKind::ProbeName,
                 ('s', Type::Usym) => ArgKind::Usym,
+                ('s', Type::Timestamp(id)) => ArgKind::Timestamp(*id),
                 ('r', Type::Buffer) => ArgKind::Buf,
                 ('r', t) => {
                     ok = false;
@@ -2541,6 +2569,7 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             (KeyField::Inet, KeyField::Inet) => Some(KeyField::Inet),
             (KeyField::ProbeName, KeyField::ProbeName) => Some(KeyField::ProbeName),
             (KeyField::Usym, KeyField::Usym) => Some(KeyField::Usym),
+            (KeyField::Timestamp(a), KeyField::Timestamp(b)) if a == b => Some(KeyField::Timestamp(*a)),
             _ => None,
         })
         .collect()
@@ -2560,6 +2589,7 @@ fn describe_keys(keys: &[KeyField]) -> String {
             KeyField::Inet => "inet",
             KeyField::ProbeName => "probe",
             KeyField::Usym => "usym",
+            KeyField::Timestamp(_) => "timestamp",
         })
         .collect();
     format!("[{}]", parts.join(", "))
