@@ -291,6 +291,8 @@ pub enum EventKind {
     Cat = 7,
     /// `system(fmt, args…)`: like `Printf`; the text is a shell command to run.
     System = 8,
+    /// `zero(@m)`; `id` is the map's index.
+    Zero = 9,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -310,6 +312,7 @@ impl EventKind {
             6 => Some(EventKind::Join),
             7 => Some(EventKind::Cat),
             8 => Some(EventKind::System),
+            9 => Some(EventKind::Zero),
             _ => None,
         }
     }

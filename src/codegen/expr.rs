@@ -255,10 +255,16 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// Builds the BPF key of a map reference; histograms leave 8 bytes for the bucket.
     fn key(&mut self, f: &mut Func<'ctx>, map: &MapRef, index: usize) -> Result<PointerValue<'ctx>> {
+        self.key_of(f, &map.keys, index)
+    }
+
+    /// Builds the BPF key of map `index` from key expressions.
+    fn key_of(&mut self, f: &mut Func<'ctx>, keys: &[Expr], index: usize) -> Result<PointerValue<'ctx>> {
         let def = &self.checked.plan.maps[index];
+        let map_name = def.name.clone();
         let buf = self.buffer(f, def.bpf_key_size() as u32, "key")?;
         let mut offset = 0u64;
-        for (k, field) in map.keys.iter().zip(def.key.clone()) {
+        for (k, field) in keys.iter().zip(def.key.clone()) {
             let v = self.expr(f, k)?;
             match (v, field) {
                 (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Stack(_) | KeyField::ProbeName | KeyField::Timestamp(_)) => {
@@ -272,7 +278,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     let at = self.offset(buf, offset)?;
                     self.copy(at, p, n.min(len))?;
                 }
-                _ => return Err(CodegenError(format!("key type mismatch in {}", map.name))),
+                _ => return Err(CodegenError(format!("key type mismatch in {map_name}"))),
             }
             offset += field.size() as u64;
         }
@@ -1151,11 +1157,31 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 }
                 Ok(V::Str(buf, len))
             }
-            Res::Call(F::Clear) => {
+            Res::Call(func @ (F::Clear | F::Zero)) => {
                 let Res::MapRead(index) = *self.res(f, &args[0]) else {
                     return Err(CodegenError("clear of unresolved map".into()));
                 };
-                self.header_event(f, EventKind::Clear, index as u32)
+                let kind = if func == F::Clear { EventKind::Clear } else { EventKind::Zero };
+                self.header_event(f, kind, index as u32)
+            }
+            Res::Call(F::HasKey) => {
+                let Res::MapRead(index) = *self.res(f, &args[0]) else {
+                    return Err(CodegenError("has_key of unresolved map".into()));
+                };
+                let key = self.key_of(f, &args[1..], index)?;
+                let p = self.lookup(self.maps[index], key)?;
+                let found = self.builder.build_is_not_null(p, "has")?;
+                Ok(V::Int(self.builder.build_int_z_extend(found, i64, "b")?))
+            }
+            Res::Call(F::Len) => {
+                let Res::MapRead(index) = *self.res(f, &args[0]) else {
+                    return Err(CodegenError("len of unresolved map".into()));
+                };
+                // bpf_for_each_map_elem returns how many entries its callback visited.
+                let callback = self.count_callback()?.as_global_value().as_pointer_value();
+                let null = self.ctx.ptr_type(Default::default()).const_null();
+                let map = self.map_ptr(self.maps[index]);
+                Ok(V::Int(self.call_helper(id::FOR_EACH_MAP_ELEM, &[map, callback.into(), null.into(), i64.const_zero().into()])?))
             }
             Res::Call(F::Delete) => {
                 let ExprKind::Map(map) = &args[0].kind else {

@@ -141,6 +141,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub scratch: Option<GlobalValue<'ctx>>,
     /// Per-CPU space for string and address variables, when a program has some.
     pub vars: Option<GlobalValue<'ctx>>,
+    /// The `bpf_for_each_map_elem` callback `len()` counts with, made on first use.
+    pub count_callback: Option<FunctionValue<'ctx>>,
 }
 
 /// State while generating one program.
@@ -207,7 +209,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
-        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, stacks, scratch, vars })
+        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, stacks, scratch, vars, count_callback: None })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {
@@ -278,6 +280,25 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         f.allocas.position_at_end(f.entry);
         f.allocas.build_unconditional_branch(start)?;
         Ok(())
+    }
+
+    /// A `bpf_for_each_map_elem` callback that visits every entry (returns 0, "go on"): the
+    /// helper's result is then the number of entries. One BPF subprogram, shared.
+    pub(crate) fn count_callback(&mut self) -> Result<FunctionValue<'ctx>> {
+        if let Some(f) = self.count_callback {
+            return Ok(f);
+        }
+        let ptr = self.ctx.ptr_type(Default::default());
+        let fn_type = self.i64().fn_type(&[ptr.into(), ptr.into(), ptr.into(), ptr.into()], false);
+        let function = self.module.add_function("rt_count_entry", fn_type, Some(Linkage::Internal));
+        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        function.add_attribute(AttributeLoc::Function, nounwind);
+        self.btf.function_with(function, "rt_count_entry", &["map", "key", "value", "ctx"], true);
+        let builder = self.ctx.create_builder();
+        builder.position_at_end(self.ctx.append_basic_block(function, "entry"));
+        builder.build_return(Some(&self.i64().const_zero()))?;
+        self.count_callback = Some(function);
+        Ok(function)
     }
 
     /// Ends the program (returning 0) unless `cond` holds; code continues where it does.

@@ -73,11 +73,34 @@ pub fn clear(obj: &Object, def: &MapDef) {
     let zero_scalar_count = def.value == ValueKind::Count && def.key.is_empty();
     for k in keys {
         if zero_scalar_count {
-            let zeros = vec![vec![0u8; def.value.size()]; libbpf_rs::num_possible_cpus().unwrap_or(1)];
-            let _ = map.update_percpu(&k, &zeros, MapFlags::ANY);
+            zero_entry(&map, def, &k);
         } else {
             let _ = map.delete(&k);
         }
+    }
+}
+
+/// `zero()`: sets every value of a map to zero, keeping the keys.
+pub fn zero(obj: &Object, def: &MapDef) {
+    let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { return };
+    let keys: Vec<Vec<u8>> = map.keys().collect();
+    for k in keys {
+        zero_entry(&map, def, &k);
+    }
+}
+
+/// Sets the value at `key` to zero (on every CPU for per-CPU maps). A `min()` or `max()`
+/// stays set, so that it prints 0, as bpftrace's does.
+fn zero_entry(map: &libbpf_rs::Map, def: &MapDef, key: &[u8]) {
+    let mut zero = vec![0u8; def.value.size()];
+    if matches!(def.value, ValueKind::Min | ValueKind::Max) {
+        zero[8] = 1;
+    }
+    if def.per_cpu() {
+        let zeros = vec![zero; libbpf_rs::num_possible_cpus().unwrap_or(1)];
+        let _ = map.update_percpu(key, &zeros, MapFlags::ANY);
+    } else {
+        let _ = map.update(key, &zero, MapFlags::ANY);
     }
 }
 

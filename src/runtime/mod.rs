@@ -110,6 +110,7 @@ impl Shared {
 
 enum MapAction {
     Clear(usize),
+    Zero(usize),
     /// Map index, top, div.
     Print(usize, u64, u64),
 }
@@ -219,6 +220,11 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
                 MapAction::Clear(index) => {
                     if let Some(def) = plan.maps.get(index) {
                         maps::clear(&obj, def);
+                    }
+                }
+                MapAction::Zero(index) => {
+                    if let Some(def) = plan.maps.get(index) {
+                        maps::zero(&obj, def);
                     }
                 }
                 MapAction::Print(index, top, div) => {
@@ -378,6 +384,10 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
         Some(EventKind::Exit) => s.exit_code = Some(id as i32),
         Some(EventKind::Clear) => {
             s.actions.push(MapAction::Clear(id as usize));
+            return -1;
+        }
+        Some(EventKind::Zero) => {
+            s.actions.push(MapAction::Zero(id as usize));
             return -1;
         }
         Some(EventKind::PrintMap) => {

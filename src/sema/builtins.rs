@@ -96,6 +96,9 @@ pub enum Func {
     Signal,
     System,
     Strftime,
+    Len,
+    HasKey,
+    Zero,
 }
 
 pub struct FuncDef {
@@ -138,6 +141,9 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "signal", func: Func::Signal, signature: "signal(string name | int number)", min_args: 1, max_args: 1, aggregation: false, doc: "send a signal to the current process (needs --unsafe)" },
     FuncDef { name: "system", func: Func::System, signature: "system(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "run a shell command, formatted like printf, and print its output (needs --unsafe)" },
     FuncDef { name: "strftime", func: Func::Strftime, signature: "strftime(string fmt, int nsecs)", min_args: 2, max_args: 2, aggregation: false, doc: "nsecs (time since boot, as `nsecs`) as a local date and time, formatted by strftime(3) and `%f` (microseconds) when printed" },
+    FuncDef { name: "len", func: Func::Len, signature: "len(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "the number of entries in a map" },
+    FuncDef { name: "has_key", func: Func::HasKey, signature: "has_key(@map, key)", min_args: 2, max_args: 2, aggregation: false, doc: "whether a map has an entry for key" },
+    FuncDef { name: "zero", func: Func::Zero, signature: "zero(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "set every value of a map to zero, keeping its keys" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 

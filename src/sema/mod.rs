@@ -1345,9 +1345,14 @@ impl<'p> Checker<'p> {
 
     /// The key shape of a map reference, checking each key expression.
     fn keys(&mut self, map: &MapRef, scope: &mut Scope) -> Option<Vec<KeyField>> {
+        self.key_fields(&map.keys, scope)
+    }
+
+    /// The key shape of key expressions, checking each.
+    fn key_fields(&mut self, keys: &[Expr], scope: &mut Scope) -> Option<Vec<KeyField>> {
         let mut out = Vec::new();
         let mut ok = true;
-        for k in &map.keys {
+        for k in keys {
             match self.expr(k, scope) {
                 Type::Int { signed } => out.push(KeyField::Int { signed }),
                 Type::Ptr { .. } => out.push(KeyField::Int { signed: false }),
@@ -1509,6 +1514,49 @@ impl<'p> Checker<'p> {
             return false;
         }
         true
+    }
+
+    /// `len(@m)`, the number of entries, and `has_key(@m, key)`, whether `key` is in it.
+    fn map_query(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let arg = &args[0];
+        let map = match &arg.kind {
+            ExprKind::Map(map) if map.keys.is_empty() => map,
+            _ => {
+                self.error(
+                    Diagnostic::error(format!("`{}()` takes a whole map", def.name))
+                        .at(arg.span, "not a whole map")
+                        .help(format!("the signature is `{}`", def.signature)),
+                );
+                return Type::Error;
+            }
+        };
+        let keys = if def.func == Func::HasKey { self.key_fields(&args[1..], scope) } else { Some(vec![]) };
+        let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
+            if !self.final_pass {
+                return Type::Int { signed: true };
+            }
+            self.error(Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"));
+            return Type::Error;
+        };
+        let Some(keys) = keys else { return Type::Error };
+        if info.value.is_histogram() {
+            self.error(
+                Diagnostic::error(format!("`{}()` of a histogram is not supported yet", def.name))
+                    .at(map.span, format!("`{}` holds {}", map.name, value_desc(info.value))),
+            );
+            return Type::Error;
+        }
+        if def.func == Func::HasKey && merge_keys(&info.keys, &keys).is_none() {
+            let span = args[1].span;
+            let d = Diagnostic::error(format!("key mismatch for map `{}`", map.name))
+                .at(span, format!("used with key {}", describe_keys(&keys)))
+                .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys)));
+            self.error(d);
+            return Type::Error;
+        }
+        scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
+        let ty = Type::Int { signed: def.func == Func::Len };
+        self.set(scope, e, ty, Res::Call(def.func))
     }
 
     /// Whether an unsafe function (`--unsafe` only) may be called here; an error if not.
@@ -2066,7 +2114,8 @@ impl<'p> Checker<'p> {
                 }
                 self.set(scope, e, Type::Void, Res::Call(Func::Exit))
             }
-            Func::Delete | Func::Clear => {
+            Func::Len | Func::HasKey => self.map_query(e, def, args, scope),
+            Func::Delete | Func::Clear | Func::Zero => {
                 let arg = &args[0];
                 let ExprKind::Map(map) = &arg.kind else {
                     self.error(
@@ -2076,11 +2125,11 @@ impl<'p> Checker<'p> {
                     );
                     return Type::Error;
                 };
-                if def.func == Func::Clear && !map.keys.is_empty() {
+                if def.func != Func::Delete && !map.keys.is_empty() {
                     self.error(
-                        Diagnostic::error("`clear()` takes a whole map")
+                        Diagnostic::error(format!("`{}()` takes a whole map", def.name))
                             .at(arg.span, "this is one entry")
-                            .help(format!("write `clear({})`, or `delete({})` for one entry", map.name, map.name.clone() + "[…]")),
+                            .help(format!("write `{}({})`, or `delete({})` for one entry", def.name, map.name, map.name.clone() + "[…]")),
                     );
                     return Type::Error;
                 }
