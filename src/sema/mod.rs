@@ -1405,11 +1405,7 @@ impl<'p> Checker<'p> {
                 }
                 match merge_keys(&info.keys, &keys) {
                     Some(k) => self.maps.maps[i].keys = k,
-                    None => self.error(
-                        Diagnostic::error(format!("key mismatch for map `{}`", map.name))
-                            .at(keys_span, format!("used with key {}", describe_keys(&keys)))
-                            .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys))),
-                    ),
+                    None => self.error(key_mismatch(&info, keys_span, &keys)),
                 }
             }
         }
@@ -1547,11 +1543,7 @@ impl<'p> Checker<'p> {
             return Type::Error;
         }
         if def.func == Func::HasKey && merge_keys(&info.keys, &keys).is_none() {
-            let span = args[1].span;
-            let d = Diagnostic::error(format!("key mismatch for map `{}`", map.name))
-                .at(span, format!("used with key {}", describe_keys(&keys)))
-                .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys)));
-            self.error(d);
+            self.error(key_mismatch(&info, args[1].span, &keys));
             return Type::Error;
         }
         scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
@@ -2027,11 +2019,7 @@ impl<'p> Checker<'p> {
         };
         let Some(keys) = keys else { return Type::Error };
         if merge_keys(&info.keys, &keys).is_none() {
-            self.error(
-                Diagnostic::error(format!("key mismatch for map `{}`", map.name))
-                    .at(map.span, format!("used with key {}", describe_keys(&keys)))
-                    .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys))),
-            );
+            self.error(key_mismatch(&info, map.span, &keys));
             return Type::Error;
         }
         let ty = match info.value {
@@ -2142,11 +2130,7 @@ impl<'p> Checker<'p> {
                 };
                 if let Some(keys) = keys {
                     if def.func == Func::Delete && merge_keys(&info.keys, &keys).is_none() {
-                        self.error(
-                            Diagnostic::error(format!("key mismatch for map `{}`", map.name))
-                                .at(map.span, format!("used with key {}", describe_keys(&keys)))
-                                .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys))),
-                        );
+                        self.error(key_mismatch(&info, map.span, &keys));
                     }
                 }
                 scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
@@ -2622,6 +2606,13 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             _ => None,
         })
         .collect()
+}
+
+/// A map used (at `span`) with other keys than it was first used with.
+fn key_mismatch(info: &MapInfo, span: Span, keys: &[KeyField]) -> Diagnostic {
+    Diagnostic::error(format!("key mismatch for map `{}`", info.name))
+        .at(span, format!("used with key {}", describe_keys(keys)))
+        .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys)))
 }
 
 fn describe_keys(keys: &[KeyField]) -> String {
