@@ -519,6 +519,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     V::Int(if signed { self.builder.build_int_s_extend(t, i64, "sx")? } else { self.builder.build_int_z_extend(t, i64, "zx")? })
                 }
             }
+            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } if matches!(self.res(f, e), Res::Const(_)) => {
+                let Res::Const(v) = self.res(f, e) else { return Err(CodegenError("no constant".into())) };
+                V::Int(i64.const_int(*v, false))
+            }
             ExprKind::SizeofType(ty) => {
                 let bits = match &ty.kind {
                     TypeExprKind::Named(name) => crate::sema::named_int_type(name).map(|(b, _)| b),
@@ -732,6 +736,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 return Err(CodegenError("a stack reached codegen as a builtin".into()));
             }
             Builtin::Probe => self.call_helper(id::GET_ATTACH_COOKIE, &[f.ctx_ptr.into()])?,
+            Builtin::Cgroup => self.call_helper(id::GET_CURRENT_CGROUP_ID, &[])?,
+            Builtin::Jiffies => self.call_helper(id::JIFFIES64, &[])?,
+            Builtin::Rand => bld.build_and(self.call_helper(id::GET_PRANDOM_U32, &[])?, low32, "rand")?,
+            Builtin::NumaId => bld.build_and(self.call_helper(id::GET_NUMA_NODE_ID, &[])?, low32, "numa")?,
+            Builtin::Ncpus => return Err(CodegenError("ncpus is a constant".into())),
         }))
     }
 

@@ -29,6 +29,11 @@ pub enum Builtin {
     Curtask,
     /// `cpid`: the pid of the `-c` command.
     Cpid,
+    Cgroup,
+    Jiffies,
+    Rand,
+    NumaId,
+    Ncpus,
 }
 
 pub struct BuiltinDef {
@@ -60,6 +65,11 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "ustack", builtin: Builtin::Ustack, doc: "the user stack, printed one frame a line" },
     BuiltinDef { name: "cpid", builtin: Builtin::Cpid, doc: "the pid of the command started with -c" },
     BuiltinDef { name: "curtask", builtin: Builtin::Curtask, doc: "the address of the current task_struct" },
+    BuiltinDef { name: "cgroup", builtin: Builtin::Cgroup, doc: "the id of the current process's cgroup (cgroup v2)" },
+    BuiltinDef { name: "jiffies", builtin: Builtin::Jiffies, doc: "the kernel's jiffies counter (64 bits)" },
+    BuiltinDef { name: "rand", builtin: Builtin::Rand, doc: "a pseudo-random 32-bit number" },
+    BuiltinDef { name: "numaid", builtin: Builtin::NumaId, doc: "the NUMA node the probe fired on" },
+    BuiltinDef { name: "ncpus", builtin: Builtin::Ncpus, doc: "the number of CPUs this machine may have (possible CPUs)" },
 ];
 
 pub fn builtin(name: &str) -> Option<Builtin> {
@@ -99,6 +109,7 @@ pub enum Func {
     Len,
     HasKey,
     Zero,
+    Ksym,
 }
 
 pub struct FuncDef {
@@ -144,6 +155,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "len", func: Func::Len, signature: "len(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "the number of entries in a map" },
     FuncDef { name: "has_key", func: Func::HasKey, signature: "has_key(@map, key)", min_args: 2, max_args: 2, aggregation: false, doc: "whether a map has an entry for key" },
     FuncDef { name: "zero", func: Func::Zero, signature: "zero(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "set every value of a map to zero, keeping its keys" },
+    FuncDef { name: "ksym", func: Func::Ksym, signature: "ksym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the kernel function containing addr, printed by %s" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 

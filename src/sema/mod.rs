@@ -1033,13 +1033,7 @@ impl<'p> Checker<'p> {
             }
         };
         let Some(m) = k.member(record, &field.name) else {
-            let names = k.member_names(record);
-            let mut d = Diagnostic::error(format!("`{}` has no member `{}`", k.name(record), field.name))
-                .at(field.span, "unknown member");
-            if let Some(s) = did_you_mean(&field.name, names.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            self.error(d);
+            self.error(no_member(&k, record, field));
             return Type::Error;
         };
         let bitfield = m.bitfield.map(|bits| ((m.offset_bits % 8) as u8, bits));
@@ -1059,27 +1053,59 @@ impl<'p> Checker<'p> {
     fn cast_pointer(&mut self, ty: &TypeExpr) -> Option<Type> {
         let TypeExprKind::Pointer(inner) = &ty.kind else { return None };
         let to = match &inner.kind {
-            TypeExprKind::Tagged { tag, name } => {
-                let k = match self.kernel_types() {
-                    Ok(k) => k,
-                    Err(msg) => {
-                        self.error(Diagnostic::error(msg).at(ty.span, "needs the kernel's types"));
-                        return Some(Type::Error);
-                    }
-                };
-                match k.find_tagged(tag, name) {
-                    Some(id) => Some(id),
-                    None => {
-                        self.error(
-                            Diagnostic::error(format!("unknown type `{tag} {name}`")).at(inner.span, "not in the kernel's BTF"),
-                        );
-                        return Some(Type::Error);
-                    }
-                }
-            }
+            TypeExprKind::Tagged { .. } => match self.kernel_type(inner) {
+                Some(id) => Some(id),
+                None => return Some(Type::Error),
+            },
             _ => None,
         };
         Some(Type::Ptr { user: false, to })
+    }
+
+    /// The BTF id of a `struct NAME` or `union NAME` type, or an error at it.
+    fn kernel_type(&mut self, ty: &TypeExpr) -> Option<u32> {
+        let TypeExprKind::Tagged { tag, name } = &ty.kind else {
+            self.error(Diagnostic::error("expected a struct or union type").at(ty.span, "not a struct or union"));
+            return None;
+        };
+        let k = match self.kernel_types() {
+            Ok(k) => k,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(ty.span, "needs the kernel's types"));
+                return None;
+            }
+        };
+        let id = k.find_tagged(tag, name);
+        if id.is_none() {
+            self.error(Diagnostic::error(format!("unknown type `{tag} {name}`")).at(ty.span, "not in the kernel's BTF"));
+        }
+        id
+    }
+
+    /// `offsetof(struct X, a.b)`: the byte offset of a (nested) member, from BTF.
+    fn offsetof(&mut self, e: &Expr, ty: &TypeExpr, fields: &[Name], scope: &mut Scope) -> Type {
+        let Some(mut record) = self.kernel_type(ty) else { return Type::Error };
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        let mut offset = 0u64;
+        for (i, field) in fields.iter().enumerate() {
+            let Some(m) = k.member(record, &field.name) else {
+                self.error(no_member(&k, record, field));
+                return Type::Error;
+            };
+            offset += (m.offset_bits / 8) as u64;
+            match k.shape(m.ty) {
+                btf::Shape::Record { id, .. } => record = id,
+                _ if i + 1 < fields.len() => {
+                    self.error(
+                        Diagnostic::error(format!("`{}` is not a struct or union", field.name))
+                            .at(fields[i + 1].span, "has no members"),
+                    );
+                    return Type::Error;
+                }
+                _ => {}
+            }
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::Const(offset))
     }
 
     fn error(&mut self, d: Diagnostic) {
@@ -1797,6 +1823,11 @@ impl<'p> Checker<'p> {
                 }
                 self.set(scope, e, Type::Int { signed }, Res::Plain)
             }
+            ExprKind::SizeofType(ty) if matches!(ty.kind, TypeExprKind::Tagged { .. }) => {
+                let Some(id) = self.kernel_type(ty) else { return Type::Error };
+                let size = self.kernel_types().map_or(0, |k| k.size(id));
+                self.set(scope, e, Type::Int { signed: false }, Res::Const(size as u64))
+            }
             ExprKind::SizeofType(ty) => match self.int_type(ty) {
                 Some(_) => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
                 None => Type::Error,
@@ -1846,10 +1877,7 @@ impl<'p> Checker<'p> {
                 self.unsupported(e.span, "`&` addresses");
                 Type::Error
             }
-            ExprKind::Offsetof { .. } => {
-                self.unsupported(e.span, "`offsetof` expressions");
-                Type::Error
-            }
+            ExprKind::Offsetof { ty, fields } => self.offsetof(e, ty, fields, scope),
             ExprKind::Ternary { cond, then, els } => {
                 let c = self.expr(cond, scope);
                 let (t, f) = (self.expr(then, scope), self.expr(els, scope));
@@ -1951,8 +1979,19 @@ impl<'p> Checker<'p> {
                 let to = self.kernel_types().ok().and_then(|k| k.find_tagged("struct", "task_struct"));
                 Type::Ptr { user: false, to }
             }
-            Builtin::Pid | Builtin::Tid | Builtin::Uid | Builtin::Gid | Builtin::Nsecs | Builtin::Cpu => {
-                Type::Int { signed: false }
+            Builtin::Pid
+            | Builtin::Tid
+            | Builtin::Uid
+            | Builtin::Gid
+            | Builtin::Nsecs
+            | Builtin::Cpu
+            | Builtin::Cgroup
+            | Builtin::Jiffies
+            | Builtin::Rand
+            | Builtin::NumaId => Type::Int { signed: false },
+            Builtin::Ncpus => {
+                let n = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
+                return self.set(scope, e, Type::Int { signed: false }, Res::Const(n));
             }
             Builtin::Elapsed => {
                 self.uses_elapsed = true;
@@ -2203,6 +2242,10 @@ impl<'p> Checker<'p> {
                     Type::Str { len } => ArgKind::Str { len },
                     Type::Ksym => ArgKind::Ksym,
                     Type::Timestamp(id) => ArgKind::Timestamp(id),
+                    Type::Stack(spec) => ArgKind::Stack(spec),
+                    Type::Inet => ArgKind::Inet,
+                    Type::ProbeName => ArgKind::ProbeName,
+                    Type::Usym => ArgKind::Usym,
                     t if t.is_int() => ArgKind::Int { signed: t.signed() },
                     Type::Error => return Type::Error,
                     other => {
@@ -2241,6 +2284,12 @@ impl<'p> Checker<'p> {
                 let user = matches!(types[0], Type::Ptr { user: true, .. } | Type::Array { user: true, .. })
                     || (types[0].is_int() && matches!(scope.inst.attach, Attach::Uprobe { .. }));
                 self.set(scope, e, Type::Buffer, Res::Buf { user })
+            }
+            Func::Ksym => {
+                if !self.int_arg(&args[0], "`ksym()` takes an address", scope) {
+                    return Type::Error;
+                }
+                self.set(scope, e, Type::Ksym, Res::Plain)
             }
             Func::Usym => {
                 if !self.int_arg(&args[0], "`usym()` takes an address", scope) {
@@ -2606,6 +2655,15 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             _ => None,
         })
         .collect()
+}
+
+/// `field` is not a member of kernel struct or union `record`.
+fn no_member(k: &btf::KernelTypes, record: u32, field: &Name) -> Diagnostic {
+    let d = Diagnostic::error(format!("`{}` has no member `{}`", k.name(record), field.name)).at(field.span, "unknown member");
+    match did_you_mean(&field.name, k.member_names(record).iter().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d,
+    }
 }
 
 /// A map used (at `span`) with other keys than it was first used with.
