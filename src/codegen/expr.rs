@@ -8,7 +8,7 @@ use crate::plan::{self, ArgKind, EventKind, KeyField, ValueKind};
 use crate::sema::builtins::{Builtin, Func as F};
 use crate::sema::tracefs::FieldKind;
 use crate::sema::{Access, Read, Res, Type};
-use inkwell::values::{IntValue, PointerValue};
+use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 
 /// Offsets in x86-64's `struct pt_regs` of the registers holding arguments 0–5 (di, si, dx,
@@ -682,6 +682,56 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(phi.as_basic_value().into_int_value()))
     }
 
+    /// Whether the string in `h` (`len` bytes, up to its first NUL) contains `needle`. Written
+    /// as branches — at each start before the string ends, compare the needle byte by byte,
+    /// on to the next start at the first difference — so that nothing stays live across the
+    /// comparisons: as straight-line code, LLVM kept enough in BPF's ten registers to spill
+    /// past the 512-byte stack. The loads are volatile so LLVM cannot speculate them back
+    /// into straight-line code.
+    fn contains(&self, f: &Func<'ctx>, h: PointerValue<'ctx>, len: u32, needle: &[u8]) -> Result<IntValue<'ctx>> {
+        let bld = &self.builder;
+        let i8 = self.ctx.i8_type();
+        let i64 = self.i64();
+        if needle.is_empty() {
+            return Ok(i64.const_int(1, false));
+        }
+        let byte = |i: usize| -> Result<IntValue<'ctx>> {
+            let load = bld.build_load(i8, self.offset(h, i as u64)?, "h")?;
+            if let Some(inst) = load.as_instruction_value() {
+                inst.set_volatile(true).map_err(|e| CodegenError(e.to_string()))?;
+            }
+            Ok(load.into_int_value())
+        };
+        let found = self.ctx.append_basic_block(f.function, "contains_yes");
+        let missing = self.ctx.append_basic_block(f.function, "contains_no");
+        let done = self.ctx.append_basic_block(f.function, "contains_done");
+        for start in 0..(len as usize).saturating_sub(needle.len() - 1) {
+            let next = self.ctx.append_basic_block(f.function, "contains_next");
+            // The string ended before this start: no match.
+            let compare = self.ctx.append_basic_block(f.function, "contains_at");
+            let nul = bld.build_int_compare(IntPredicate::EQ, byte(start)?, i8.const_zero(), "nul")?;
+            bld.build_conditional_branch(nul, missing, compare)?;
+            bld.position_at_end(compare);
+            for (j, &b) in needle.iter().enumerate() {
+                let same = bld.build_int_compare(IntPredicate::EQ, byte(start + j)?, i8.const_int(b as u64, false), "same")?;
+                let more = self.ctx.append_basic_block(f.function, "contains_byte");
+                bld.build_conditional_branch(same, more, next)?;
+                bld.position_at_end(more);
+            }
+            bld.build_unconditional_branch(found)?;
+            bld.position_at_end(next);
+        }
+        bld.build_unconditional_branch(missing)?;
+        bld.position_at_end(found);
+        bld.build_unconditional_branch(done)?;
+        bld.position_at_end(missing);
+        bld.build_unconditional_branch(done)?;
+        bld.position_at_end(done);
+        let phi = bld.build_phi(i64, "contains")?;
+        phi.add_incoming(&[(&i64.const_int(1, false), found), (&i64.const_zero(), missing)]);
+        Ok(phi.as_basic_value().into_int_value())
+    }
+
     /// String equality up to the first NUL, over the shorter buffer.
     fn str_eq(&self, a: PointerValue<'ctx>, la: u32, b: PointerValue<'ctx>, lb: u32) -> Result<IntValue<'ctx>> {
         let bld = &self.builder;
@@ -1012,6 +1062,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             Res::Const(v) => Ok(V::Int(i64.const_int(v, false))),
+            Res::Call(F::Strcontains) => {
+                let ExprKind::Str(needle) = &args[1].kind else {
+                    return Err(CodegenError("strcontains without a literal needle".into()));
+                };
+                let (p, n) = self.expr(f, &args[0])?.string()?;
+                Ok(V::Int(self.contains(f, p, n, needle.as_bytes())?))
+            }
             Res::Time(id) => self.header_event(f, EventKind::Time, id as u32),
             Res::Event { kind, id } => self.header_event(f, kind, id),
             Res::Call(F::Print) => {

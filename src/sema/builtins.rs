@@ -110,6 +110,8 @@ pub enum Func {
     HasKey,
     Zero,
     Ksym,
+    Uaddr,
+    Strcontains,
 }
 
 pub struct FuncDef {
@@ -156,6 +158,8 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "has_key", func: Func::HasKey, signature: "has_key(@map, key)", min_args: 2, max_args: 2, aggregation: false, doc: "whether a map has an entry for key" },
     FuncDef { name: "zero", func: Func::Zero, signature: "zero(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "set every value of a map to zero, keeping its keys" },
     FuncDef { name: "ksym", func: Func::Ksym, signature: "ksym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the kernel function containing addr, printed by %s" },
+    FuncDef { name: "uaddr", func: Func::Uaddr, signature: "uaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "uprobes: the address of a symbol in the probed program, as linked (right only for non-PIE programs, as in bpftrace)" },
+    FuncDef { name: "strcontains", func: Func::Strcontains, signature: "strcontains(string haystack, string needle)", min_args: 2, max_args: 2, aggregation: false, doc: "whether haystack contains needle (a string literal)" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 

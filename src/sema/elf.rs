@@ -70,3 +70,12 @@ pub fn functions(path: &Path) -> Result<BTreeMap<String, u64>, String> {
         .map_err(|e| e.to_string())?;
     Ok(out)
 }
+
+/// The address a symbol (function or variable) has in `path`'s symbol tables: its virtual
+/// address as linked, which is where it is at run time only in a non-PIE program.
+pub fn symbol_address(path: &Path, name: &str) -> Option<u64> {
+    let inspector = Inspector::new();
+    let src = Source::Elf(Elf { debug_syms: false, ..Elf::new(path) });
+    let found = inspector.lookup(&src, &[name]).ok()?;
+    found.first()?.iter().map(|sym| sym.addr).find(|&a| a != 0)
+}

@@ -2285,6 +2285,52 @@ impl<'p> Checker<'p> {
                     || (types[0].is_int() && matches!(scope.inst.attach, Attach::Uprobe { .. }));
                 self.set(scope, e, Type::Buffer, Res::Buf { user })
             }
+            Func::Uaddr => {
+                let Some(sym) = self.literal_arg(args.first(), None, "`uaddr()`'s symbol") else {
+                    return Type::Error;
+                };
+                let Attach::Uprobe { path, .. } = &scope.inst.attach else {
+                    self.error(
+                        Diagnostic::error("`uaddr()` is only available in uprobe probes")
+                            .at(e.span, format!("not available in `{}`", scope.inst.display))
+                            .note("it looks the symbol up in the probed program"),
+                    );
+                    return Type::Error;
+                };
+                let path = path.clone();
+                let addr = if self.final_pass { elf::symbol_address(std::path::Path::new(&path), &sym) } else { Some(0) };
+                let Some(addr) = addr else {
+                    self.error(
+                        Diagnostic::error(format!("no symbol `{sym}` in `{path}`"))
+                            .at(args[0].span, "not in the program's symbol tables"),
+                    );
+                    return Type::Error;
+                };
+                self.set(scope, e, Type::Ptr { user: true, to: None }, Res::Const(addr))
+            }
+            Func::Strcontains => {
+                let haystack = self.expr(&args[0], scope);
+                if !matches!(args[1].kind, ExprKind::Str(_)) {
+                    self.error(
+                        Diagnostic::error("`strcontains()`'s needle must be a string literal")
+                            .at(args[1].span, "not a string literal")
+                            .note("rtrace compares against a literal's bytes only, so far"),
+                    );
+                    return Type::Error;
+                }
+                match haystack {
+                    Type::Str { .. } => {}
+                    Type::Error => return Type::Error,
+                    t => {
+                        self.error(
+                            Diagnostic::error(format!("`strcontains()` searches a string, not {}", t.describe()))
+                                .at(args[0].span, format!("this is {}", t.describe())),
+                        );
+                        return Type::Error;
+                    }
+                }
+                self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Strcontains))
+            }
             Func::Ksym => {
                 if !self.int_arg(&args[0], "`ksym()` takes an address", scope) {
                     return Type::Error;
