@@ -112,6 +112,9 @@ pub enum Func {
     Ksym,
     Uaddr,
     Strcontains,
+    Cgroupid,
+    Kptr,
+    Uptr,
 }
 
 pub struct FuncDef {
@@ -160,6 +163,9 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "ksym", func: Func::Ksym, signature: "ksym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the kernel function containing addr, printed by %s" },
     FuncDef { name: "uaddr", func: Func::Uaddr, signature: "uaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "uprobes: the address of a symbol in the probed program, as linked (right only for non-PIE programs, as in bpftrace)" },
     FuncDef { name: "strcontains", func: Func::Strcontains, signature: "strcontains(string haystack, string needle)", min_args: 2, max_args: 2, aggregation: false, doc: "whether haystack contains needle (a string literal)" },
+    FuncDef { name: "cgroupid", func: Func::Cgroupid, signature: "cgroupid(string path)", min_args: 1, max_args: 1, aggregation: false, doc: "the id of the cgroup v2 directory at path, as `cgroup` gives it" },
+    FuncDef { name: "kptr", func: Func::Kptr, signature: "kptr(void *p)", min_args: 1, max_args: 1, aggregation: false, doc: "p, read from kernel memory from now on" },
+    FuncDef { name: "uptr", func: Func::Uptr, signature: "uptr(void *p)", min_args: 1, max_args: 1, aggregation: false, doc: "p, read from user memory from now on (str(), *p, members)" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 

@@ -2331,6 +2331,32 @@ impl<'p> Checker<'p> {
                 }
                 self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Strcontains))
             }
+            Func::Cgroupid => {
+                let Some(path) = self.literal_arg(args.first(), None, "`cgroupid()`'s path") else {
+                    return Type::Error;
+                };
+                match kernel::cgroup_id(&path) {
+                    Ok(id) => self.set(scope, e, Type::Int { signed: false }, Res::Const(id)),
+                    Err(err) => {
+                        self.error(
+                            Diagnostic::error(format!("cannot get the cgroup id of `{path}`: {err}"))
+                                .at(args[0].span, "not a cgroup v2 directory")
+                                .help("cgroup v2 is mounted at /sys/fs/cgroup (or /sys/fs/cgroup/unified beside v1)"),
+                        );
+                        Type::Error
+                    }
+                }
+            }
+            Func::Kptr | Func::Uptr => {
+                if !self.int_arg(&args[0], &format!("`{}()` takes a pointer", def.name), scope) {
+                    return Type::Error;
+                }
+                let to = match scope.exprs.get(&args[0].id).map(|i| i.ty) {
+                    Some(Type::Ptr { to, .. }) => to,
+                    _ => None,
+                };
+                self.set(scope, e, Type::Ptr { user: def.func == Func::Uptr, to }, Res::Plain)
+            }
             Func::Ksym => {
                 if !self.int_arg(&args[0], "`ksym()` takes an address", scope) {
                     return Type::Error;
