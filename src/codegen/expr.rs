@@ -80,6 +80,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                         self.copy(slot, p, n.min(len))?;
                     }
                     (V::Str(p, n), Type::Inet) => self.copy(slot, p, n.min(plan::INET_SIZE as u32))?,
+                    (V::Str(p, n), Type::Stack(spec)) => self.copy(slot, p, n.min(spec.size() as u32))?,
                     _ => return Err(CodegenError(format!("bad assignment to {}", var.name))),
                 }
             }
@@ -434,6 +435,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 match ty {
                     Type::Str { len } => V::Str(slot, len),
                     Type::Inet => V::Str(slot, plan::INET_SIZE as u32),
+                    Type::Stack(spec) if spec.user => V::Str(slot, spec.size() as u32),
                     _ => V::Int(self.builder.build_load(i64, slot, "var")?.into_int_value()),
                 }
             }

@@ -172,6 +172,7 @@ fn buffer_vars(prog: &crate::sema::ProgInfo) -> (std::collections::HashMap<Strin
         .filter_map(|(n, t)| match t {
             crate::sema::Type::Str { len } => Some((n, *len)),
             crate::sema::Type::Inet => Some((n, plan::INET_SIZE as u32)),
+            crate::sema::Type::Stack(spec) if spec.user => Some((n, spec.size() as u32)),
             _ => None,
         })
         .collect();

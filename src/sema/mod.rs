@@ -1306,19 +1306,24 @@ impl<'p> Checker<'p> {
         if t == Type::Error {
             return;
         }
-        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_)) {
+        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Stack(_)) {
             self.error(
                 Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
             );
             return;
         }
         match scope.vars.get(&var.name) {
-            Some(&(old, span)) if std::mem::discriminant(&old) != std::mem::discriminant(&t) => {
-                self.error(
-                    Diagnostic::error(format!("type mismatch for `{}`", var.name))
-                        .at(value_span, format!("this is {}", t.describe()))
-                        .also(span, format!("`{}` was first assigned {} here", var.name, old.describe())),
-                );
+            Some(&(old, span))
+                if std::mem::discriminant(&old) != std::mem::discriminant(&t)
+                    || (matches!(old, Type::Stack(_) | Type::Timestamp(_)) && old != t) =>
+            {
+                let mut d = Diagnostic::error(format!("type mismatch for `{}`", var.name))
+                    .at(value_span, format!("this is {}", t.describe()))
+                    .also(span, format!("`{}` was first assigned {} here", var.name, old.describe()));
+                if std::mem::discriminant(&old) == std::mem::discriminant(&t) {
+                    d = d.note("stacks of other depths or modes, and timestamps of other formats, are other types");
+                }
+                self.error(d);
             }
             Some(&(Type::Str { len: old }, span)) => {
                 let len = old.max(match t {
