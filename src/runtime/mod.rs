@@ -353,8 +353,8 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
                 let command = printf::format(def, data, &mut s.symbols);
                 let _ = s.out.flush();
                 // The command's output goes where the script's does, in order with it.
-                match std::process::Command::new("sh").arg("-c").arg(&command).stderr(std::process::Stdio::inherit()).output() {
-                    Ok(done) => s.write_event("system", String::from_utf8_lossy(&done.stdout).into_owned()),
+                match child::system(&command) {
+                    Ok(output) => s.write_event("system", String::from_utf8_lossy(&output).into_owned()),
                     Err(e) => eprintln!("error: system(\"{command}\"): {e}"),
                 }
             }
