@@ -91,6 +91,10 @@ pub struct Cli {
     #[arg(long)]
     pub man: bool,
 
+    /// Allow functions that act on the system: `signal()` and `system()`.
+    #[arg(long = "unsafe")]
+    pub allow_unsafe: bool,
+
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
@@ -186,7 +190,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
             params.insert(0, first.clone());
         }
     }
-    let sema_opts = sema::Options { no_attach: cli.no_attach, params, pid: cli.pid, has_command: cli.command.is_some() };
+    let sema_opts = sema::Options { no_attach: cli.no_attach, params, pid: cli.pid, has_command: cli.command.is_some(), allow_unsafe: cli.allow_unsafe };
     let checked = match sema::check(&program, &sema_opts) {
         Ok(c) => c,
         Err(diags) => {

@@ -12,8 +12,11 @@ pub struct Plan {
     pub uses_elapsed: bool,
     /// strftime formats of `time()` calls.
     pub time_formats: Vec<String>,
-    /// Whether any program records `kstack` (the object then has the stack map).
-    pub uses_kstack: bool,
+    /// strftime formats of `strftime()` values, each once; `Timestamp` kinds index this.
+    pub strftime_formats: Vec<String>,
+    /// The depths of the stacks programs record (`kstack`, `ustack(N)`): one stack map each,
+    /// named by `stack_map`, since the kernel keeps as many frames as a map's value holds.
+    pub stack_depths: Vec<u32>,
     /// `-p PID`: probes other than BEGIN, END and interval fire only in this process.
     pub filter_pid: Option<u32>,
     /// Every attach point's full name; `probe` values index this.
@@ -24,10 +27,44 @@ pub struct Plan {
     pub cat_paths: Vec<String>,
 }
 
-/// The stack-trace map `kstack` ids index.
-pub const KSTACKS_MAP: &str = "rt_kstacks";
-/// Frames kept per stack (the kernel's PERF_MAX_STACK_DEPTH).
+/// The stack-trace map that stack ids of `depth` frames index.
+pub fn stack_map(depth: u32) -> String {
+    format!("rt_stacks_{depth}")
+}
+/// Frames kept per stack by default, and at most (the kernel's PERF_MAX_STACK_DEPTH).
 pub const STACK_DEPTH: u32 = 127;
+
+/// A recorded stack (`kstack`, `ustack`, with bpftrace's arguments): how deep, and how it is
+/// printed. A kernel stack's value is its stack id (8 bytes); a user stack's is
+/// `{ u64 stack_id; u64 pid; }`, the process whose memory map names its frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StackSpec {
+    pub user: bool,
+    /// `perf` mode: `\tADDR SYMBOL` lines instead of bpftrace's indented symbols.
+    pub perf: bool,
+    pub depth: u32,
+}
+
+/// Bytes of a `ustack` value.
+pub const USTACK_SIZE: usize = 16;
+
+impl StackSpec {
+    pub fn size(&self) -> usize {
+        if self.user {
+            USTACK_SIZE
+        } else {
+            8
+        }
+    }
+    /// The name of the builtin, for messages.
+    pub fn name(&self) -> &'static str {
+        if self.user {
+            "ustack"
+        } else {
+            "kstack"
+        }
+    }
+}
 
 /// Names of the maps rtrace itself adds to every object.
 pub const EVENTS_MAP: &str = "rt_events";
@@ -134,14 +171,17 @@ pub enum KeyField {
     Str { len: u32 },
     /// A kernel address, printed as its symbol.
     Ksym,
-    /// A `kstack` id in the stack map, printed as the stack's frames.
-    Kstack,
+    /// A stack (`kstack`, `ustack`), printed as its frames.
+    Stack(StackSpec),
     /// An IP address from `ntop()`.
     Inet,
     /// A `probe` value: an index into `Plan::probe_names`.
     ProbeName,
     /// A user address with its process (`usym()`): `{ u64 pid; u64 addr; }`.
     Usym,
+    /// A `strftime()` value: nanoseconds since boot, printed with format
+    /// `Plan::strftime_formats[n]`.
+    Timestamp(u32),
 }
 
 /// Bytes of a `usym()` value.
@@ -153,7 +193,8 @@ pub const INET_SIZE: usize = 24;
 impl KeyField {
     pub fn size(&self) -> usize {
         match self {
-            KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack | KeyField::ProbeName => 8,
+            KeyField::Int { .. } | KeyField::Ksym | KeyField::ProbeName | KeyField::Timestamp(_) => 8,
+            KeyField::Stack(spec) => spec.size(),
             KeyField::Inet => INET_SIZE,
             KeyField::Usym => USYM_SIZE,
             KeyField::Str { len } => *len as usize,
@@ -169,10 +210,12 @@ pub enum ValueKind {
     Str { len: u32 },
     /// A kernel address (`@x = func`), printed as its symbol.
     Ksym,
-    /// A kernel stack id (`@x = kstack`), printed as its frames.
-    Kstack,
+    /// A stack (`@x = kstack`), printed as its frames.
+    Stack(StackSpec),
     /// An IP address from `ntop()` (24 bytes: family, then 16 address bytes).
     Inet,
+    /// A `strftime()` value, as `KeyField::Timestamp`.
+    Timestamp(u32),
     Count,
     /// Printed as unsigned when every summed value is unsigned, as in bpftrace.
     Sum { signed: bool },
@@ -189,7 +232,7 @@ pub enum ValueKind {
 
 impl ValueKind {
     pub fn is_aggregation(&self) -> bool {
-        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Kstack | ValueKind::Inet)
+        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Stack(_) | ValueKind::Inet | ValueKind::Timestamp(_))
     }
     pub fn is_histogram(&self) -> bool {
         matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
@@ -199,6 +242,7 @@ impl ValueKind {
         match self {
             ValueKind::Str { len } => *len as usize,
             ValueKind::Inet => INET_SIZE,
+            ValueKind::Stack(spec) => spec.size(),
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             _ => 8,
         }
@@ -207,8 +251,10 @@ impl ValueKind {
         match self {
             ValueKind::Int { .. } => "integer",
             ValueKind::Ksym => "kernel symbol",
-            ValueKind::Kstack => "kernel stack",
+            ValueKind::Stack(StackSpec { user: false, .. }) => "kernel stack",
+            ValueKind::Stack(StackSpec { user: true, .. }) => "user stack",
             ValueKind::Inet => "IP address",
+            ValueKind::Timestamp(_) => "timestamp",
             ValueKind::Str { .. } => "string",
             ValueKind::Count => "count()",
             ValueKind::Sum { .. } => "sum()",
@@ -252,6 +298,10 @@ pub enum EventKind {
     Join = 6,
     /// `cat(path)`; `id` indexes `Plan::cat_paths`.
     Cat = 7,
+    /// `system(fmt, args…)`: like `Printf`; the text is a shell command to run.
+    System = 8,
+    /// `zero(@m)`; `id` is the map's index.
+    Zero = 9,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -270,6 +320,8 @@ impl EventKind {
             5 => Some(EventKind::PrintMap),
             6 => Some(EventKind::Join),
             7 => Some(EventKind::Cat),
+            8 => Some(EventKind::System),
+            9 => Some(EventKind::Zero),
             _ => None,
         }
     }
@@ -320,8 +372,8 @@ pub enum ArgKind {
     Str { len: u32 },
     /// A kernel address (8 bytes), printed with `%s` as its symbol.
     Ksym,
-    /// A `kstack` id (8 bytes), printed as the stack's frames.
-    Kstack,
+    /// A stack, printed as its frames.
+    Stack(StackSpec),
     /// An IP address from `ntop()`.
     Inet,
     /// A `probe` value: an index into `Plan::probe_names`.
@@ -330,6 +382,8 @@ pub enum ArgKind {
     Usym,
     /// A `buf()` value: a u64 length, then `BUF_LEN` bytes; printed by `%r`.
     Buf,
+    /// A `strftime()` value, as `KeyField::Timestamp`.
+    Timestamp(u32),
 }
 
 /// Bytes `buf()` keeps, and the size of its value.
@@ -339,7 +393,8 @@ pub const BUF_SIZE: usize = 8 + BUF_LEN;
 impl ArgKind {
     pub fn size(&self) -> usize {
         match self {
-            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName => 8,
+            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName | ArgKind::Timestamp(_) => 8,
+            ArgKind::Stack(spec) => spec.size(),
             ArgKind::Inet => INET_SIZE,
             ArgKind::Usym => USYM_SIZE,
             ArgKind::Buf => BUF_SIZE,

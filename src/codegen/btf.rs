@@ -145,8 +145,16 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
 
     /// `int name(unsigned long long *ctx)` as the program's BTF FUNC.
     pub fn function(&mut self, function: FunctionValue<'ctx>, name: &str) {
+        self.function_with(function, name, &["ctx"], false);
+    }
+
+    /// `int name(unsigned long long *p1, …)`, parameters named `params` (the kernel rejects
+    /// BTF functions with unnamed parameters); `local` makes it a static function (the kernel
+    /// wants helpers' callbacks static).
+    pub fn function_with(&mut self, function: FunctionValue<'ctx>, name: &str, params: &[&str], local: bool) {
         let ctx_ty = self.ptr(self.u64);
-        let sub = self.di.create_subroutine_type(self.file, Some(self.int), &[ctx_ty], DIFlags::PROTOTYPED);
+        let types = vec![ctx_ty; params.len()];
+        let sub = self.di.create_subroutine_type(self.file, Some(self.int), &types, DIFlags::PROTOTYPED);
         let sp = self.di.create_function(
             self.cu.as_debug_info_scope(),
             name,
@@ -154,13 +162,16 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
             self.file,
             1,
             sub,
-            false,
+            local,
             true,
             1,
             DIFlags::PROTOTYPED,
             true,
         );
-        self.di.create_parameter_variable(sp.as_debug_info_scope(), "ctx", 1, self.file, 1, ctx_ty, true, DIFlags::ZERO);
+        for (i, param) in params.iter().enumerate() {
+            let arg_no = i as u32 + 1;
+            self.di.create_parameter_variable(sp.as_debug_info_scope(), param, arg_no, self.file, 1, ctx_ty, true, DIFlags::ZERO);
+        }
         function.set_subprogram(sp);
     }
 

@@ -8,7 +8,7 @@ use crate::plan::{self, ArgKind, EventKind, KeyField, ValueKind};
 use crate::sema::builtins::{Builtin, Func as F};
 use crate::sema::tracefs::FieldKind;
 use crate::sema::{Access, Read, Res, Type};
-use inkwell::values::{IntValue, PointerValue};
+use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 
 /// Offsets in x86-64's `struct pt_regs` of the registers holding arguments 0–5 (di, si, dx,
@@ -17,6 +17,8 @@ const PT_REGS_ARGS: [u64; 6] = [112, 104, 96, 88, 72, 64];
 const PT_REGS_AX: u64 = 80;
 
 const AF_INET: u64 = 2;
+/// `bpf_get_stackid`'s flag for the user stack.
+const BPF_F_USER_STACK: u64 = 1 << 8;
 const AF_INET6: u64 = 10;
 
 /// A generated value.
@@ -78,6 +80,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                         self.copy(slot, p, n.min(len))?;
                     }
                     (V::Str(p, n), Type::Inet) => self.copy(slot, p, n.min(plan::INET_SIZE as u32))?,
+                    (V::Str(p, n), Type::Stack(spec)) => self.copy(slot, p, n.min(spec.size() as u32))?,
                     _ => return Err(CodegenError(format!("bad assignment to {}", var.name))),
                 }
             }
@@ -253,16 +256,22 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// Builds the BPF key of a map reference; histograms leave 8 bytes for the bucket.
     fn key(&mut self, f: &mut Func<'ctx>, map: &MapRef, index: usize) -> Result<PointerValue<'ctx>> {
+        self.key_of(f, &map.keys, index)
+    }
+
+    /// Builds the BPF key of map `index` from key expressions.
+    fn key_of(&mut self, f: &mut Func<'ctx>, keys: &[Expr], index: usize) -> Result<PointerValue<'ctx>> {
         let def = &self.checked.plan.maps[index];
+        let map_name = def.name.clone();
         let buf = self.buffer(f, def.bpf_key_size() as u32, "key")?;
         let mut offset = 0u64;
-        for (k, field) in map.keys.iter().zip(def.key.clone()) {
+        for (k, field) in keys.iter().zip(def.key.clone()) {
             let v = self.expr(f, k)?;
             match (v, field) {
-                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack | KeyField::ProbeName) => {
+                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Stack(_) | KeyField::ProbeName | KeyField::Timestamp(_)) => {
                     self.store_i64(buf, offset, i)?
                 }
-                (V::Str(p, n), KeyField::Inet | KeyField::Usym) => {
+                (V::Str(p, n), KeyField::Inet | KeyField::Usym | KeyField::Stack(_)) => {
                     let at = self.offset(buf, offset)?;
                     self.copy(at, p, n.min(field.size() as u32))?;
                 }
@@ -270,7 +279,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     let at = self.offset(buf, offset)?;
                     self.copy(at, p, n.min(len))?;
                 }
-                _ => return Err(CodegenError(format!("key type mismatch in {}", map.name))),
+                _ => return Err(CodegenError(format!("key type mismatch in {map_name}"))),
             }
             offset += field.size() as u64;
         }
@@ -289,15 +298,18 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let arg = |g: &mut Self, f: &mut Func<'ctx>, i: usize| -> Result<IntValue<'ctx>> { g.expr(f, &args[i])?.int() };
         let one = self.i64().const_int(1, false);
         match def.value {
-            ValueKind::Int { .. } | ValueKind::Ksym | ValueKind::Kstack => {
+            ValueKind::Int { .. }
+            | ValueKind::Ksym
+            | ValueKind::Timestamp(_)
+            | ValueKind::Stack(plan::StackSpec { user: false, .. }) => {
                 let v = self.expr(f, value)?.int()?;
                 let slot = self.slot(f, self.i64().into(), "val")?;
                 self.builder.build_store(slot, v)?;
                 self.update(global, key, slot, 0)?;
             }
-            ValueKind::Inet => {
+            ValueKind::Inet | ValueKind::Stack(_) => {
                 let (p, n) = self.expr(f, value)?.string()?;
-                let len = plan::INET_SIZE as u32;
+                let len = def.value.size() as u32;
                 let buf = self.buffer(f, len, "val")?;
                 self.copy(buf, p, n.min(len))?;
                 self.update(global, key, buf, 0)?;
@@ -403,6 +415,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ExprKind::Int(n) => V::Int(i64.const_int(*n, false)),
             ExprKind::Str(s) => self.string_literal(f, s)?,
             ExprKind::Ident(_) => match self.res(f, e) {
+                Res::Builtin(Builtin::Kstack | Builtin::Ustack) => self.stack(f, e)?,
                 Res::Builtin(b) => self.builtin(f, *b)?,
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 Res::ConstStr(s) => self.string_literal(f, s)?,
@@ -439,6 +452,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 match ty {
                     Type::Str { len } => V::Str(slot, len),
                     Type::Inet => V::Str(slot, plan::INET_SIZE as u32),
+                    Type::Stack(spec) if spec.user => V::Str(slot, spec.size() as u32),
                     _ => V::Int(self.builder.build_load(i64, slot, "var")?.into_int_value()),
                 }
             }
@@ -678,6 +692,56 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(phi.as_basic_value().into_int_value()))
     }
 
+    /// Whether the string in `h` (`len` bytes, up to its first NUL) contains `needle`. Written
+    /// as branches — at each start before the string ends, compare the needle byte by byte,
+    /// on to the next start at the first difference — so that nothing stays live across the
+    /// comparisons: as straight-line code, LLVM kept enough in BPF's ten registers to spill
+    /// past the 512-byte stack. The loads are volatile so LLVM cannot speculate them back
+    /// into straight-line code.
+    fn contains(&self, f: &Func<'ctx>, h: PointerValue<'ctx>, len: u32, needle: &[u8]) -> Result<IntValue<'ctx>> {
+        let bld = &self.builder;
+        let i8 = self.ctx.i8_type();
+        let i64 = self.i64();
+        if needle.is_empty() {
+            return Ok(i64.const_int(1, false));
+        }
+        let byte = |i: usize| -> Result<IntValue<'ctx>> {
+            let load = bld.build_load(i8, self.offset(h, i as u64)?, "h")?;
+            if let Some(inst) = load.as_instruction_value() {
+                inst.set_volatile(true).map_err(|e| CodegenError(e.to_string()))?;
+            }
+            Ok(load.into_int_value())
+        };
+        let found = self.ctx.append_basic_block(f.function, "contains_yes");
+        let missing = self.ctx.append_basic_block(f.function, "contains_no");
+        let done = self.ctx.append_basic_block(f.function, "contains_done");
+        for start in 0..(len as usize).saturating_sub(needle.len() - 1) {
+            let next = self.ctx.append_basic_block(f.function, "contains_next");
+            // The string ended before this start: no match.
+            let compare = self.ctx.append_basic_block(f.function, "contains_at");
+            let nul = bld.build_int_compare(IntPredicate::EQ, byte(start)?, i8.const_zero(), "nul")?;
+            bld.build_conditional_branch(nul, missing, compare)?;
+            bld.position_at_end(compare);
+            for (j, &b) in needle.iter().enumerate() {
+                let same = bld.build_int_compare(IntPredicate::EQ, byte(start + j)?, i8.const_int(b as u64, false), "same")?;
+                let more = self.ctx.append_basic_block(f.function, "contains_byte");
+                bld.build_conditional_branch(same, more, next)?;
+                bld.position_at_end(more);
+            }
+            bld.build_unconditional_branch(found)?;
+            bld.position_at_end(next);
+        }
+        bld.build_unconditional_branch(missing)?;
+        bld.position_at_end(found);
+        bld.build_unconditional_branch(done)?;
+        bld.position_at_end(missing);
+        bld.build_unconditional_branch(done)?;
+        bld.position_at_end(done);
+        let phi = bld.build_phi(i64, "contains")?;
+        phi.add_incoming(&[(&i64.const_int(1, false), found), (&i64.const_zero(), missing)]);
+        Ok(phi.as_basic_value().into_int_value())
+    }
+
     /// String equality up to the first NUL, over the shorter buffer.
     fn str_eq(&self, a: PointerValue<'ctx>, la: u32, b: PointerValue<'ctx>, lb: u32) -> Result<IntValue<'ctx>> {
         let bld = &self.builder;
@@ -727,19 +791,41 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::Retval => self.load_i64(f.ctx_ptr, PT_REGS_AX)?,
             Builtin::FuncName => self.call_helper(id::GET_FUNC_IP, &[f.ctx_ptr.into()])?,
             Builtin::Curtask => self.call_helper(id::GET_CURRENT_TASK, &[])?,
-            Builtin::Jiffies => self.call_helper(id::JIFFIES64, &[])?,
-            Builtin::Rand => bld.build_and(self.call_helper(id::GET_PRANDOM_U32, &[])?, low32, "rand")?,
-            Builtin::Cgroup => self.call_helper(id::GET_CURRENT_CGROUP_ID, &[])?,
-            // Resolved by sema (ppid to two reads, ncpus to a constant).
-            Builtin::Ppid | Builtin::Ncpus => return Err(CodegenError(format!("unresolved builtin {b:?}"))),
+            Builtin::Ppid => return Err(CodegenError("ppid is two reads sema resolves".into())),
             Builtin::Cpid => self.global(f, plan::GLOBAL_CPID)?,
-            Builtin::Kstack => {
-                let map = self.kstacks.ok_or_else(|| CodegenError("no stack map".into()))?;
-                let flags = i64.const_zero();
-                self.call_helper(id::GET_STACKID, &[f.ctx_ptr.into(), map.as_pointer_value().into(), flags.into()])?
+            Builtin::Kstack | Builtin::Ustack => {
+                return Err(CodegenError("a stack reached codegen as a builtin".into()));
             }
             Builtin::Probe => self.call_helper(id::GET_ATTACH_COOKIE, &[f.ctx_ptr.into()])?,
+            Builtin::Cgroup => self.call_helper(id::GET_CURRENT_CGROUP_ID, &[])?,
+            Builtin::Jiffies => self.call_helper(id::JIFFIES64, &[])?,
+            Builtin::Rand => bld.build_and(self.call_helper(id::GET_PRANDOM_U32, &[])?, low32, "rand")?,
+            Builtin::NumaId => bld.build_and(self.call_helper(id::GET_NUMA_NODE_ID, &[])?, low32, "numa")?,
+            Builtin::Ncpus => return Err(CodegenError("ncpus is a constant".into())),
         }))
+    }
+
+    /// `kstack` or `ustack` (the spec is in the expression's type): the stack id from the
+    /// map of its depth; a user stack also records the process, whose memory map names its
+    /// frames.
+    fn stack(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
+        let Type::Stack(spec) = self.ty(f, e) else {
+            return Err(CodegenError("a stack without its type".into()));
+        };
+        let i64 = self.i64();
+        let map = *self.stacks.get(&spec.depth).ok_or_else(|| CodegenError("no stack map".into()))?;
+        let flags = i64.const_int(if spec.user { BPF_F_USER_STACK } else { 0 }, false);
+        let id = self.call_helper(id::GET_STACKID, &[f.ctx_ptr.into(), map.as_pointer_value().into(), flags.into()])?;
+        if !spec.user {
+            return Ok(V::Int(id));
+        }
+        let len = plan::USTACK_SIZE as u32;
+        let buf = self.buffer(f, len, "ustack")?;
+        self.store_i64(buf, 0, id)?;
+        let tgid = self.call_helper(id::GET_CURRENT_PID_TGID, &[])?;
+        let pid = self.builder.build_right_shift(tgid, i64.const_int(32, false), false, "pid")?;
+        self.store_i64(buf, 8, pid)?;
+        Ok(V::Str(buf, len))
     }
 
     /// A value in kernel or user memory at `base + access.offset`: read it, or (for an
@@ -863,6 +949,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let len = match self.ty(f, e) {
             Type::Str { len } => len,
             Type::Inet => plan::INET_SIZE as u32,
+            Type::Stack(spec) if spec.user => spec.size() as u32,
             _ => return Ok(V::Int(self.read_int(f, index, key)?)),
         };
         let p = self.lookup(self.maps[index], key)?;
@@ -911,21 +998,23 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn call(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr]) -> Result<V<'ctx>> {
         let i64 = self.i64();
         match self.res(f, e).clone() {
-            Res::Printf(id) => {
+            Res::Printf(id) | Res::System(id) => {
                 let def = self.checked.plan.printfs[id].clone();
-                // printf(fmt, args…), or print(value) made into a printf of one value.
+                // printf(fmt, args…) or system(fmt, args…), or print(value) made into a printf
+                // of one value.
                 let values = match &e.kind {
                     ExprKind::Call { name, .. } if name.name == "print" => args,
                     _ => &args[1..],
                 };
-                let (rec, done) = self.scratch_record(f, EventKind::Printf, id as u32, def.size as u32)?;
+                let kind = if matches!(self.res(f, e), Res::System(_)) { EventKind::System } else { EventKind::Printf };
+                let (rec, done) = self.scratch_record(f, kind, id as u32, def.size as u32)?;
                 for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
                     match (v, field.kind) {
-                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName) => {
+                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Stack(_) | ArgKind::ProbeName | ArgKind::Timestamp(_)) => {
                             self.store_i64(rec, field.offset as u64, i)?
                         }
-                        (V::Str(p, n), ArgKind::Inet | ArgKind::Usym | ArgKind::Buf) => {
+                        (V::Str(p, n), ArgKind::Inet | ArgKind::Usym | ArgKind::Buf | ArgKind::Stack(_)) => {
                             let at = self.offset(rec, field.offset as u64)?;
                             self.copy(at, p, n.min(field.kind.size() as u32))?;
                         }
@@ -984,6 +1073,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             Res::Const(v) => Ok(V::Int(i64.const_int(v, false))),
+            Res::Call(F::Strcontains) => {
+                let ExprKind::Str(needle) = &args[1].kind else {
+                    return Err(CodegenError("strcontains without a literal needle".into()));
+                };
+                let (p, n) = self.expr(f, &args[0])?.string()?;
+                Ok(V::Int(self.contains(f, p, n, needle.as_bytes())?))
+            }
             Res::Time(id) => self.header_event(f, EventKind::Time, id as u32),
             Res::Event { kind, id } => self.header_event(f, kind, id),
             Res::Call(F::Print) => {
@@ -1098,6 +1194,17 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.store_i64(buf, 0, n)?;
                 Ok(V::Str(buf, size))
             }
+            Res::Call(F::Kstack | F::Ustack) => self.stack(f, e),
+            // The nanoseconds; the runtime formats them.
+            Res::Call(F::Strftime) => self.expr(f, &args[1]),
+            Res::Signal(number) => {
+                let sig = match number {
+                    Some(n) => i64.const_int(n as u64, false),
+                    None => self.expr(f, &args[0])?.int()?,
+                };
+                self.call_helper(id::SEND_SIGNAL, &[sig.into()])?;
+                Ok(V::Void)
+            }
             Res::Call(F::Usym) => {
                 let addr = self.expr(f, &args[0])?.int()?;
                 let len = plan::USYM_SIZE as u32;
@@ -1135,11 +1242,31 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 }
                 Ok(V::Str(buf, len))
             }
-            Res::Call(F::Clear) => {
+            Res::Call(func @ (F::Clear | F::Zero)) => {
                 let Res::MapRead(index) = *self.res(f, &args[0]) else {
                     return Err(CodegenError("clear of unresolved map".into()));
                 };
-                self.header_event(f, EventKind::Clear, index as u32)
+                let kind = if func == F::Clear { EventKind::Clear } else { EventKind::Zero };
+                self.header_event(f, kind, index as u32)
+            }
+            Res::Call(F::HasKey) => {
+                let Res::MapRead(index) = *self.res(f, &args[0]) else {
+                    return Err(CodegenError("has_key of unresolved map".into()));
+                };
+                let key = self.key_of(f, &args[1..], index)?;
+                let p = self.lookup(self.maps[index], key)?;
+                let found = self.builder.build_is_not_null(p, "has")?;
+                Ok(V::Int(self.builder.build_int_z_extend(found, i64, "b")?))
+            }
+            Res::Call(F::Len) => {
+                let Res::MapRead(index) = *self.res(f, &args[0]) else {
+                    return Err(CodegenError("len of unresolved map".into()));
+                };
+                // bpf_for_each_map_elem returns how many entries its callback visited.
+                let callback = self.count_callback()?.as_global_value().as_pointer_value();
+                let null = self.ctx.ptr_type(Default::default()).const_null();
+                let map = self.map_ptr(self.maps[index]);
+                Ok(V::Int(self.call_helper(id::FOR_EACH_MAP_ELEM, &[map, callback.into(), null.into(), i64.const_zero().into()])?))
             }
             Res::Call(F::Delete) => {
                 let ExprKind::Map(map) = &args[0].kind else {

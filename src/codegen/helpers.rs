@@ -25,7 +25,10 @@ pub(crate) mod id {
     pub const GET_STACKID: u64 = 27;
     pub const GET_CURRENT_TASK: u64 = 35;
     pub const GET_ATTACH_COOKIE: u64 = 174;
+    pub const SEND_SIGNAL: u64 = 109;
+    pub const FOR_EACH_MAP_ELEM: u64 = 164;
     pub const GET_PRANDOM_U32: u64 = 7;
+    pub const GET_NUMA_NODE_ID: u64 = 42;
     pub const GET_CURRENT_CGROUP_ID: u64 = 80;
     pub const JIFFIES64: u64 = 118;
 }

@@ -135,12 +135,14 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub events: GlobalValue<'ctx>,
     pub lost: GlobalValue<'ctx>,
     pub globals: GlobalValue<'ctx>,
-    /// The stack-trace map, when a program records `kstack`.
-    pub kstacks: Option<GlobalValue<'ctx>>,
+    /// The stack-trace maps, one per depth of stack recorded.
+    pub stacks: std::collections::HashMap<u32, GlobalValue<'ctx>>,
     /// Per-CPU space for building printf records, when there are printfs.
     pub scratch: Option<GlobalValue<'ctx>>,
     /// Per-CPU space for string and address variables, when a program has some.
     pub vars: Option<GlobalValue<'ctx>>,
+    /// The `bpf_for_each_map_elem` callback `len()` counts with, made on first use.
+    pub count_callback: Option<FunctionValue<'ctx>>,
 }
 
 /// State while generating one program.
@@ -170,6 +172,7 @@ fn buffer_vars(prog: &crate::sema::ProgInfo) -> (std::collections::HashMap<Strin
         .filter_map(|(n, t)| match t {
             crate::sema::Type::Str { len } => Some((n, *len)),
             crate::sema::Type::Inet => Some((n, plan::INET_SIZE as u32)),
+            crate::sema::Type::Stack(spec) if spec.user => Some((n, spec.size() as u32)),
             _ => None,
         })
         .collect();
@@ -198,13 +201,16 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, map_type::PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
         let vars_size = checked.progs.iter().map(|p| buffer_vars(p).1).max().unwrap_or(0);
         let vars = (vars_size > 0).then(|| btf.map(plan::VARS_MAP, map_type::PERCPU_ARRAY, 1, 4, vars_size));
-        let kstacks = checked.plan.uses_kstack.then(|| {
-            btf.map(plan::KSTACKS_MAP, map_type::STACK_TRACE, 4096, 4, 8 * plan::STACK_DEPTH as u64)
-        });
+        let stacks = checked
+            .plan
+            .stack_depths
+            .iter()
+            .map(|&depth| (depth, btf.map(&plan::stack_map(depth), map_type::STACK_TRACE, 4096, 4, 8 * depth as u64)))
+            .collect();
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
-        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, kstacks, scratch, vars })
+        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, stacks, scratch, vars, count_callback: None })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {
@@ -282,6 +288,25 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         f.allocas.position_at_end(f.entry);
         f.allocas.build_unconditional_branch(start)?;
         Ok(())
+    }
+
+    /// A `bpf_for_each_map_elem` callback that visits every entry (returns 0, "go on"): the
+    /// helper's result is then the number of entries. One BPF subprogram, shared.
+    pub(crate) fn count_callback(&mut self) -> Result<FunctionValue<'ctx>> {
+        if let Some(f) = self.count_callback {
+            return Ok(f);
+        }
+        let ptr = self.ctx.ptr_type(Default::default());
+        let fn_type = self.i64().fn_type(&[ptr.into(), ptr.into(), ptr.into(), ptr.into()], false);
+        let function = self.module.add_function("rt_count_entry", fn_type, Some(Linkage::Internal));
+        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        function.add_attribute(AttributeLoc::Function, nounwind);
+        self.btf.function_with(function, "rt_count_entry", &["map", "key", "value", "ctx"], true);
+        let builder = self.ctx.create_builder();
+        builder.position_at_end(self.ctx.append_basic_block(function, "entry"));
+        builder.build_return(Some(&self.i64().const_zero()))?;
+        self.count_callback = Some(function);
+        Ok(function)
     }
 
     /// Ends the program (returning 0) unless `cond` holds; code continues where it does.

@@ -1,4 +1,4 @@
-//! `-c CMD`: the command runs as `sh -c 'exec CMD'`, forked before the programs load (so `cpid` is
+//! Processes rtrace starts. `-c CMD`: the command runs as `sh -c 'exec CMD'`, forked before the programs load (so `cpid` is
 //! known) but held at a pipe until every probe is attached; and pidfds, which tell the event
 //! loop when a watched process (the `-c` child, or `-p PID`) has exited.
 //!
@@ -49,11 +49,7 @@ impl HeldChild {
                 if n == 0 {
                     libc::_exit(127);
                 }
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                libc::sigaddset(&mut set, libc::SIGINT);
-                libc::sigaddset(&mut set, libc::SIGTERM);
-                libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                unblock_signals();
                 libc::execv(argv[0], argv.as_ptr());
                 libc::_exit(127);
             }
@@ -93,4 +89,34 @@ pub fn pidfd(pid: u32) -> std::io::Result<OwnedFd> {
     }
     // SAFETY: the kernel just returned this descriptor to us.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Unblocks the signals rtrace blocks for its event loop, in a child about to exec (a blocked
+/// signal mask survives exec). Only async-signal-safe calls.
+fn unblock_signals() {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset; sigprocmask reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// `system()`: runs `command` with `sh -c`, waits for it, and returns its standard output (its
+/// standard error is rtrace's).
+pub fn system(command: &str) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::process::CommandExt;
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c").arg(command).stderr(std::process::Stdio::inherit());
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // async-signal-safe functions.
+    unsafe {
+        sh.pre_exec(|| {
+            unblock_signals();
+            Ok(())
+        });
+    }
+    Ok(sh.output()?.stdout)
 }

@@ -3,7 +3,7 @@
 
 use super::format::{self, Entry, KeyPart, MapKind, Value};
 use super::printf::{c_string, inet, read_u64};
-use super::symbols::Symbols;
+use super::symbols::{self, Symbols};
 use crate::plan::{self, KeyField, MapDef, Plan, ValueKind};
 use libbpf_rs::{MapCore, MapFlags, Object};
 use std::collections::BTreeMap;
@@ -73,11 +73,34 @@ pub fn clear(obj: &Object, def: &MapDef) {
     let zero_scalar_count = def.value == ValueKind::Count && def.key.is_empty();
     for k in keys {
         if zero_scalar_count {
-            let zeros = vec![vec![0u8; def.value.size()]; libbpf_rs::num_possible_cpus().unwrap_or(1)];
-            let _ = map.update_percpu(&k, &zeros, MapFlags::ANY);
+            zero_entry(&map, def, &k);
         } else {
             let _ = map.delete(&k);
         }
+    }
+}
+
+/// `zero()`: sets every value of a map to zero, keeping the keys.
+pub fn zero(obj: &Object, def: &MapDef) {
+    let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { return };
+    let keys: Vec<Vec<u8>> = map.keys().collect();
+    for k in keys {
+        zero_entry(&map, def, &k);
+    }
+}
+
+/// Sets the value at `key` to zero (on every CPU for per-CPU maps). A `min()` or `max()`
+/// stays set, so that it prints 0, as bpftrace's does.
+fn zero_entry(map: &libbpf_rs::Map, def: &MapDef, key: &[u8]) {
+    let mut zero = vec![0u8; def.value.size()];
+    if matches!(def.value, ValueKind::Min | ValueKind::Max) {
+        zero[8] = 1;
+    }
+    if def.per_cpu() {
+        let zeros = vec![zero; libbpf_rs::num_possible_cpus().unwrap_or(1)];
+        let _ = map.update_percpu(key, &zeros, MapFlags::ANY);
+    } else {
+        let _ = map.update(key, &zero, MapFlags::ANY);
     }
 }
 
@@ -122,8 +145,9 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry>
             let value = match def.value {
                 ValueKind::Str { .. } => Value::Str(c_string(&bytes)),
                 ValueKind::Ksym => Value::Str(symbols.kernel(read_u64(&bytes))),
-                ValueKind::Kstack => Value::Str(symbols.kstack(read_u64(&bytes))),
+                ValueKind::Stack(spec) => Value::Str(symbols.stack(spec, &bytes, symbols::VALUE_INDENT)),
                 ValueKind::Inet => Value::Str(inet(&bytes)),
+                ValueKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(&bytes))),
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
             };
@@ -179,9 +203,10 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
             KeyField::Int { signed: false } => KeyPart::UInt(read_u64(bytes)),
             KeyField::Str { .. } => KeyPart::Str(c_string(bytes)),
             KeyField::Ksym => KeyPart::Str(symbols.kernel(read_u64(bytes))),
-            KeyField::Kstack => KeyPart::Str(symbols.kstack(read_u64(bytes))),
+            KeyField::Stack(spec) => KeyPart::Str(symbols.stack(*spec, bytes, symbols::KEY_INDENT)),
             KeyField::Inet => KeyPart::Str(inet(bytes)),
             KeyField::ProbeName => KeyPart::Str(symbols.probe(read_u64(bytes))),
+            KeyField::Timestamp(fmt) => KeyPart::Str(symbols.timestamp(*fmt, read_u64(bytes))),
             KeyField::Usym => KeyPart::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
         });
         off += field.size();

@@ -141,6 +141,7 @@ fn report_lost(s: &mut Shared, total: u64) {
 
 enum MapAction {
     Clear(usize),
+    Zero(usize),
     /// Map index, top, div.
     Print(usize, u64, u64),
 }
@@ -211,10 +212,17 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         symbols: symbols::Symbols::default(),
         lost_reported: 0,
     }));
-    shared.borrow_mut().symbols.probe_names = plan.probe_names.clone();
-    if plan.uses_kstack {
-        let stacks = find_map(&obj, plan::KSTACKS_MAP)?;
-        shared.borrow_mut().symbols.kstacks = libbpf_rs::MapHandle::try_from(&stacks).ok();
+    {
+        let symbols = &mut shared.borrow_mut().symbols;
+        symbols.probe_names = plan.probe_names.clone();
+        symbols.strftime_formats = plan.strftime_formats.clone();
+        symbols.boot_ns = clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC));
+    }
+    for &depth in &plan.stack_depths {
+        let stacks = find_map(&obj, &plan::stack_map(depth))?;
+        if let Ok(handle) = libbpf_rs::MapHandle::try_from(&stacks) {
+            shared.borrow_mut().symbols.stacks.insert(depth, handle);
+        }
     }
     let events = find_map(&obj, plan::EVENTS_MAP)?;
     let mut rb_builder = RingBufferBuilder::new();
@@ -256,6 +264,11 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
                 MapAction::Clear(index) => {
                     if let Some(def) = plan.maps.get(index) {
                         maps::clear(&obj, def);
+                    }
+                }
+                MapAction::Zero(index) => {
+                    if let Some(def) = plan.maps.get(index) {
+                        maps::zero(&obj, def);
                     }
                 }
                 MapAction::Print(index, top, div) => {
@@ -379,9 +392,20 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
                 s.write_event("printf", text);
             }
         }
+        Some(EventKind::System) => {
+            if let Some(def) = plan.printfs.get(id as usize) {
+                let command = printf::format(def, data, &mut s.symbols);
+                let _ = s.out.flush();
+                // The command's output goes where the script's does, in order with it.
+                match child::system(&command) {
+                    Ok(output) => s.write_event("system", String::from_utf8_lossy(&output).into_owned()),
+                    Err(e) => eprintln!("error: system(\"{command}\"): {e}"),
+                }
+            }
+        }
         Some(EventKind::Time) => {
             if let Some(fmt) = plan.time_formats.get(id as usize) {
-                s.write_event("time", strftime_now(fmt));
+                s.write_event("time", printf::strftime(fmt, clock_ns(libc::CLOCK_REALTIME)));
             }
         }
         Some(EventKind::Cat) => {
@@ -406,6 +430,10 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
             s.actions.push(MapAction::Clear(id as usize));
             return -1;
         }
+        Some(EventKind::Zero) => {
+            s.actions.push(MapAction::Zero(id as usize));
+            return -1;
+        }
         Some(EventKind::PrintMap) => {
             let arg = |i: usize| data.get(plan::EVENT_HEADER + 8 * i..).map_or(0, printf::read_u64);
             s.actions.push(MapAction::Print(id as usize, arg(0), arg(1)));
@@ -416,19 +444,12 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
     0
 }
 
-/// The local time formatted by strftime(3).
-fn strftime_now(fmt: &str) -> String {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else { return String::new() };
-    let mut buf = vec![0u8; 256 + fmt.len() * 4];
-    // SAFETY: time/localtime_r write only into the values we own; strftime writes at most
-    // `buf.len()` bytes into `buf` and returns how many it wrote.
-    let n = unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&now, &mut tm);
-        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm)
-    };
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+/// The time of `clock` in nanoseconds.
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Waits for ring-buffer data or a signal, without a timeout, until exit() or a signal.
@@ -544,11 +565,7 @@ fn describe_load_failure(plan: &Plan, log: &str, error: &str) -> RuntimeError {
 }
 
 fn set_start_time(obj: &Object) -> Result<()> {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    let now = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
-    set_global(obj, plan::GLOBAL_START_NS, now)
+    set_global(obj, plan::GLOBAL_START_NS, clock_ns(libc::CLOCK_MONOTONIC))
 }
 
 /// Sets one of the values programs read from the globals map.

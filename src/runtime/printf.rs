@@ -1,6 +1,6 @@
 //! `printf` records to text, with C's flags, widths and precisions.
 
-use super::symbols::Symbols;
+use super::symbols::{self, Symbols};
 use crate::plan::{ArgKind, FmtSegment, FmtSpec, PrintfDef};
 
 /// Formats one printf record (header included) by its plan entry.
@@ -16,8 +16,9 @@ pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
                     ArgKind::Int { signed } => Arg::Int { bits: read_u64(bytes), signed },
                     ArgKind::Str { .. } => Arg::Str(c_string(bytes)),
                     ArgKind::Ksym => Arg::Str(symbols.kernel(read_u64(bytes))),
-                    ArgKind::Kstack => Arg::Str(symbols.kstack(read_u64(bytes))),
+                    ArgKind::Stack(spec) => Arg::Str(symbols.stack(spec, bytes, symbols::VALUE_INDENT)),
                     ArgKind::Inet => Arg::Str(inet(bytes)),
+                    ArgKind::Timestamp(fmt) => Arg::Str(symbols.timestamp(fmt, read_u64(bytes))),
                     ArgKind::ProbeName => Arg::Str(symbols.probe(read_u64(bytes))),
                     ArgKind::Usym => Arg::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
                     ArgKind::Buf => {
@@ -37,6 +38,39 @@ pub(crate) fn read_u64(bytes: &[u8]) -> u64 {
     let n = bytes.len().min(8);
     b[..n].copy_from_slice(&bytes[..n]);
     u64::from_le_bytes(b)
+}
+
+/// A wall-clock time (nanoseconds since the epoch) in local time, formatted by strftime(3),
+/// with bpftrace's `%f` for the microseconds.
+pub(crate) fn strftime(fmt: &str, wall_ns: u64) -> String {
+    // `%f` is replaced before strftime sees the format (`%%f` stays `%%f`).
+    let mut expanded = String::with_capacity(fmt.len());
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            expanded.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') => expanded.push_str(&format!("{:06}", wall_ns % 1_000_000_000 / 1000)),
+            Some(next) => {
+                expanded.push('%');
+                expanded.push(next);
+            }
+            None => expanded.push('%'),
+        }
+    }
+    let Ok(cfmt) = std::ffi::CString::new(expanded.as_str()) else { return String::new() };
+    let mut buf = vec![0u8; 256 + expanded.len() * 4];
+    let secs = (wall_ns / 1_000_000_000) as libc::time_t;
+    // SAFETY: localtime_r writes only into the tm we own; strftime writes at most `buf.len()`
+    // bytes into `buf` and returns how many it wrote.
+    let n = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm)
+    };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 /// `%r`: printable ASCII as it is, every other byte as `\xNN`, as bpftrace prints buffers.
@@ -173,6 +207,12 @@ mod tests {
         }
         sp.conv = rest.trim_start_matches('l').chars().next().unwrap();
         sp
+    }
+
+    #[test]
+    fn strftime_microseconds() {
+        assert_eq!(strftime("%f", 1_234_567_890), "234567");
+        assert_eq!(strftime("%f|%%f|%", 5_000_001_000), "000001|%f|%");
     }
 
     #[test]

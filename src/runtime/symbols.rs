@@ -1,67 +1,120 @@
-//! Kernel addresses to symbol names, through blazesym (reading /proc/kallsyms once, lazily,
-//! the first time an address needs a name).
+//! Addresses to symbol names, through blazesym: kernel addresses from /proc/kallsyms (read
+//! once, lazily, the first time an address needs a name), user addresses through the
+//! process's memory map (/proc/PID/maps), so only while the process lives.
 
+use super::printf::read_u64;
+use crate::plan::StackSpec;
 use blazesym::symbolize::source::{Kernel, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
 use std::collections::HashMap;
 
+/// How deep a stack's frames are indented in bpftrace's layout: as a map key, and elsewhere
+/// (a printf argument, a map value).
+pub const KEY_INDENT: usize = 4;
+pub const VALUE_INDENT: usize = 8;
+
+/// A symbol found for an address: the function, the offset into it, and the file it is in.
+struct Found {
+    name: String,
+    offset: usize,
+    module: Option<String>,
+}
+
+impl Found {
+    /// `name+offset`, as stacks print frames.
+    fn frame(&self) -> String {
+        format!("{}+{}", self.name, self.offset)
+    }
+}
+
 #[derive(Default)]
 pub struct Symbols {
     symbolizer: Option<Symbolizer>,
     cache: HashMap<u64, String>,
-    /// The stack-trace map `kstack` ids point into.
-    pub kstacks: Option<libbpf_rs::MapHandle>,
+    /// The stack-trace maps stack ids point into, by the depth they keep.
+    pub stacks: HashMap<u32, libbpf_rs::MapHandle>,
     /// The plan's probe names, which `probe` values index.
     pub probe_names: Vec<String>,
+    /// The plan's `strftime()` formats, which timestamp values index.
+    pub strftime_formats: Vec<String>,
+    /// The wall-clock time of boot in nanoseconds (CLOCK_REALTIME − CLOCK_MONOTONIC), to turn
+    /// times since boot into dates.
+    pub boot_ns: u64,
 }
 
 impl Symbols {
-    /// A `kstack` as bpftrace prints it: a newline, then one `    name+offset` line per
-    /// frame, innermost first.
-    pub fn kstack(&mut self, id: u64) -> String {
-        let mut out = String::from("\n");
-        let frames = self.kstacks.as_ref().and_then(|m| {
+    /// A stack (its value: a stack id, and for a user stack the pid) as bpftrace prints it: a
+    /// newline, then a line per frame, innermost first — `name+offset` indented by `indent`
+    /// spaces, or in perf's mode `\tADDR name+offset` (user frames add ` (FILE)`). A frame
+    /// without a name (e.g. its process has exited) is its address.
+    pub fn stack(&mut self, spec: StackSpec, value: &[u8], indent: usize) -> String {
+        let id = read_u64(value);
+        let frames = self.stacks.get(&spec.depth).and_then(|m| {
             use libbpf_rs::MapCore;
             m.lookup(&(id as u32).to_le_bytes(), libbpf_rs::MapFlags::ANY).ok().flatten()
         });
-        for chunk in frames.unwrap_or_default().chunks_exact(8) {
-            let addr = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            if addr == 0 {
-                break;
-            }
-            out.push_str("    ");
-            out.push_str(&self.kernel_frame(addr));
+        let addrs: Vec<u64> = frames
+            .unwrap_or_default()
+            .chunks_exact(8)
+            .map(read_u64)
+            .take_while(|&a| a != 0)
+            .collect();
+        let found = if spec.user {
+            let pid = read_u64(value.get(8..).unwrap_or(&[]));
+            self.symbolize(&Source::Process(Process::new((pid as u32).into())), &addrs)
+        } else {
+            self.symbolize(&kernel_source(), &addrs)
+        };
+        let mut out = String::from("\n");
+        for (addr, found) in addrs.iter().zip(found) {
+            let line = match (spec.perf, found) {
+                (false, Some(f)) => format!("{:indent$}{}", "", f.frame()),
+                (false, None) => format!("{:indent$}0x{addr:x}", ""),
+                (true, Some(f)) => match (&f.module, spec.user) {
+                    (Some(m), true) => format!("\t{addr:x} {} ({m})", f.frame()),
+                    _ => format!("\t{addr:x} {}", f.frame()),
+                },
+                (true, None) if spec.user => format!("\t{addr:x} 0x{addr:x} ([unknown])"),
+                (true, None) => format!("\t{addr:x} 0x{addr:x}"),
+            };
+            out.push_str(&line);
             out.push('\n');
         }
         out
     }
 
-    /// `name+offset` of a kernel address.
-    fn kernel_frame(&mut self, addr: u64) -> String {
+    /// What blazesym finds at each of `addrs` (`None` where nothing, or for all of them when
+    /// the source cannot be read).
+    fn symbolize(&mut self, source: &Source, addrs: &[u64]) -> Vec<Option<Found>> {
         let symbolizer = self.symbolizer.get_or_insert_with(Symbolizer::new);
-        let source = Source::Kernel(Kernel { vmlinux: MaybeDefault::None, debug_syms: false, ..Kernel::default() });
-        match symbolizer.symbolize(&source, Input::AbsAddr(&[addr][..])) {
-            Ok(found) => match found.first() {
-                Some(Symbolized::Sym(sym)) => format!("{}+{}", sym.name, sym.offset),
-                _ => format!("0x{addr:x}"),
-            },
-            Err(_) => format!("0x{addr:x}"),
-        }
+        let Ok(found) = symbolizer.symbolize(source, Input::AbsAddr(addrs)) else {
+            return addrs.iter().map(|_| None).collect();
+        };
+        found
+            .into_iter()
+            .map(|s| match s {
+                Symbolized::Sym(sym) => Some(Found {
+                    name: sym.name.to_string(),
+                    offset: sym.offset,
+                    module: sym.module.map(|m| m.to_string_lossy().into_owned()),
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The name of the function containing `addr` in process `pid`, or the address in hex
     /// (the process may have exited by the time the event is printed).
     pub fn user(&mut self, pid: u64, addr: u64) -> String {
-        let symbolizer = self.symbolizer.get_or_insert_with(Symbolizer::new);
         let source = Source::Process(Process::new((pid as u32).into()));
-        match symbolizer.symbolize(&source, Input::AbsAddr(&[addr][..])) {
-            Ok(found) => match found.first() {
-                Some(Symbolized::Sym(sym)) => sym.name.to_string(),
-                _ => format!("0x{addr:x}"),
-            },
-            Err(_) => format!("0x{addr:x}"),
-        }
+        function_name(self.symbolize(&source, &[addr]).pop().flatten(), addr)
+    }
+
+    /// A `strftime()` value: `nsecs` since boot, as a local date in format `fmt`.
+    pub fn timestamp(&self, fmt: u32, nsecs: u64) -> String {
+        let fmt = self.strftime_formats.get(fmt as usize).map_or("", String::as_str);
+        super::printf::strftime(fmt, self.boot_ns.wrapping_add(nsecs))
     }
 
     /// The name of probe `id`.
@@ -74,20 +127,17 @@ impl Symbols {
         if let Some(name) = self.cache.get(&addr) {
             return name.clone();
         }
-        let symbolizer = self.symbolizer.get_or_insert_with(Symbolizer::new);
-        let source = Source::Kernel(Kernel {
-            vmlinux: MaybeDefault::None,
-            debug_syms: false,
-            ..Kernel::default()
-        });
-        let name = match symbolizer.symbolize(&source, Input::AbsAddr(&[addr][..])) {
-            Ok(found) => match found.first() {
-                Some(Symbolized::Sym(sym)) => sym.name.to_string(),
-                _ => format!("0x{addr:x}"),
-            },
-            Err(_) => format!("0x{addr:x}"),
-        };
+        let name = function_name(self.symbolize(&kernel_source(), &[addr]).pop().flatten(), addr);
         self.cache.insert(addr, name.clone());
         name
     }
+}
+
+fn kernel_source() -> Source<'static> {
+    Source::Kernel(Kernel { vmlinux: MaybeDefault::None, debug_syms: false, ..Kernel::default() })
+}
+
+/// A symbol's function name (without its offset), or the address in hex.
+fn function_name(found: Option<Found>, addr: u64) -> String {
+    found.map_or_else(|| format!("0x{addr:x}"), |f| f.name)
 }

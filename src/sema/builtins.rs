@@ -24,19 +24,18 @@ pub enum Builtin {
     Probe,
     /// `kstack`: the kernel stack.
     Kstack,
+    /// `ustack`: the user stack.
+    Ustack,
     /// `curtask`: the address of the current `struct task_struct`.
     Curtask,
     /// `cpid`: the pid of the `-c` command.
     Cpid,
     /// `ppid`: the parent's process id (`curtask->real_parent->tgid`).
     Ppid,
-    /// `jiffies`: the kernel's jiffies counter.
-    Jiffies,
-    /// `rand`: a pseudo-random 32-bit number.
-    Rand,
-    /// `cgroup`: the current task's cgroup (v2) id.
     Cgroup,
-    /// `ncpus`: the number of online CPUs, when rtrace compiled the program.
+    Jiffies,
+    Rand,
+    NumaId,
     Ncpus,
 }
 
@@ -66,13 +65,15 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "func", builtin: Builtin::FuncName, doc: "kprobe/kretprobe: the traced function's name" },
     BuiltinDef { name: "probe", builtin: Builtin::Probe, doc: "the full name of the probe, e.g. tracepoint:syscalls:sys_enter_read" },
     BuiltinDef { name: "kstack", builtin: Builtin::Kstack, doc: "the kernel stack, printed one frame a line" },
+    BuiltinDef { name: "ustack", builtin: Builtin::Ustack, doc: "the user stack, printed one frame a line" },
     BuiltinDef { name: "cpid", builtin: Builtin::Cpid, doc: "the pid of the command started with -c" },
     BuiltinDef { name: "curtask", builtin: Builtin::Curtask, doc: "the address of the current task_struct" },
     BuiltinDef { name: "ppid", builtin: Builtin::Ppid, doc: "the parent's process id" },
-    BuiltinDef { name: "jiffies", builtin: Builtin::Jiffies, doc: "the kernel's jiffies counter (64-bit)" },
-    BuiltinDef { name: "rand", builtin: Builtin::Rand, doc: "a pseudo-random unsigned 32-bit number" },
-    BuiltinDef { name: "cgroup", builtin: Builtin::Cgroup, doc: "the current task's cgroup v2 id" },
-    BuiltinDef { name: "ncpus", builtin: Builtin::Ncpus, doc: "the number of online CPUs" },
+    BuiltinDef { name: "cgroup", builtin: Builtin::Cgroup, doc: "the id of the current process's cgroup (cgroup v2)" },
+    BuiltinDef { name: "jiffies", builtin: Builtin::Jiffies, doc: "the kernel's jiffies counter (64 bits)" },
+    BuiltinDef { name: "rand", builtin: Builtin::Rand, doc: "a pseudo-random 32-bit number" },
+    BuiltinDef { name: "numaid", builtin: Builtin::NumaId, doc: "the NUMA node the probe fired on" },
+    BuiltinDef { name: "ncpus", builtin: Builtin::Ncpus, doc: "the number of CPUs this machine may have (possible CPUs)" },
 ];
 
 pub fn builtin(name: &str) -> Option<Builtin> {
@@ -112,7 +113,20 @@ pub enum Func {
     Usym,
     Buf,
     Strncmp,
+    Kstack,
+    Ustack,
+    Signal,
+    System,
+    Strftime,
+    Len,
+    HasKey,
+    Zero,
+    Ksym,
     Uaddr,
+    Strcontains,
+    Cgroupid,
+    Kptr,
+    Uptr,
 }
 
 pub struct FuncDef {
@@ -151,7 +165,20 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "buf", func: Func::Buf, signature: "buf(void *data[, int length])", min_args: 1, max_args: 2, aggregation: false, doc: "up to 64 bytes of memory, printed hex-escaped by printf's %r" },
     FuncDef { name: "bswap", func: Func::Bswap, signature: "bswap(int n)", min_args: 1, max_args: 1, aggregation: false, doc: "n with its bytes reversed, at n's own width" },
     FuncDef { name: "strncmp", func: Func::Strncmp, signature: "strncmp(string a, string b, int n)", min_args: 3, max_args: 3, aggregation: false, doc: "0 when the first n bytes of a and b (up to a NUL) are equal, 1 otherwise" },
-    FuncDef { name: "uaddr", func: Func::Uaddr, signature: "uaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a symbol in the uprobe's binary" },
+    FuncDef { name: "kstack", func: Func::Kstack, signature: "kstack([bpftrace|perf, ][int depth])", min_args: 0, max_args: 2, aggregation: false, doc: "the kernel stack, at most depth frames, in bpftrace's or perf's layout" },
+    FuncDef { name: "ustack", func: Func::Ustack, signature: "ustack([bpftrace|perf, ][int depth])", min_args: 0, max_args: 2, aggregation: false, doc: "the user stack, at most depth frames, in bpftrace's or perf's layout" },
+    FuncDef { name: "signal", func: Func::Signal, signature: "signal(string name | int number)", min_args: 1, max_args: 1, aggregation: false, doc: "send a signal to the current process (needs --unsafe)" },
+    FuncDef { name: "system", func: Func::System, signature: "system(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "run a shell command, formatted like printf, and print its output (needs --unsafe)" },
+    FuncDef { name: "strftime", func: Func::Strftime, signature: "strftime(string fmt, int nsecs)", min_args: 2, max_args: 2, aggregation: false, doc: "nsecs (time since boot, as `nsecs`) as a local date and time, formatted by strftime(3) and `%f` (microseconds) when printed" },
+    FuncDef { name: "len", func: Func::Len, signature: "len(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "the number of entries in a map" },
+    FuncDef { name: "has_key", func: Func::HasKey, signature: "has_key(@map, key)", min_args: 2, max_args: 2, aggregation: false, doc: "whether a map has an entry for key" },
+    FuncDef { name: "zero", func: Func::Zero, signature: "zero(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "set every value of a map to zero, keeping its keys" },
+    FuncDef { name: "ksym", func: Func::Ksym, signature: "ksym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the kernel function containing addr, printed by %s" },
+    FuncDef { name: "uaddr", func: Func::Uaddr, signature: "uaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "uprobes: the address of a symbol in the probed program, as linked (right only for non-PIE programs, as in bpftrace)" },
+    FuncDef { name: "strcontains", func: Func::Strcontains, signature: "strcontains(string haystack, string needle)", min_args: 2, max_args: 2, aggregation: false, doc: "whether haystack contains needle (a string literal)" },
+    FuncDef { name: "cgroupid", func: Func::Cgroupid, signature: "cgroupid(string path)", min_args: 1, max_args: 1, aggregation: false, doc: "the id of the cgroup v2 directory at path, as `cgroup` gives it" },
+    FuncDef { name: "kptr", func: Func::Kptr, signature: "kptr(void *p)", min_args: 1, max_args: 1, aggregation: false, doc: "p, read from kernel memory from now on" },
+    FuncDef { name: "uptr", func: Func::Uptr, signature: "uptr(void *p)", min_args: 1, max_args: 1, aggregation: false, doc: "p, read from user memory from now on (str(), *p, members)" },
     FuncDef { name: "kaddr", func: Func::Kaddr, signature: "kaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "the address of a kernel symbol" },
 ];
 
@@ -178,6 +205,49 @@ pub const CONSTANTS: &[(&str, u64)] = &[
     ("AF_PACKET", 17),
     ("PAGE_SIZE", 4096),
 ];
+
+/// Linux's signal numbers (x86-64), for `signal("SIGKILL")`.
+pub const SIGNALS: &[(&str, u32)] = &[
+    ("SIGHUP", 1),
+    ("SIGINT", 2),
+    ("SIGQUIT", 3),
+    ("SIGILL", 4),
+    ("SIGTRAP", 5),
+    ("SIGABRT", 6),
+    ("SIGIOT", 6),
+    ("SIGBUS", 7),
+    ("SIGFPE", 8),
+    ("SIGKILL", 9),
+    ("SIGUSR1", 10),
+    ("SIGSEGV", 11),
+    ("SIGUSR2", 12),
+    ("SIGPIPE", 13),
+    ("SIGALRM", 14),
+    ("SIGTERM", 15),
+    ("SIGSTKFLT", 16),
+    ("SIGCHLD", 17),
+    ("SIGCONT", 18),
+    ("SIGSTOP", 19),
+    ("SIGTSTP", 20),
+    ("SIGTTIN", 21),
+    ("SIGTTOU", 22),
+    ("SIGURG", 23),
+    ("SIGXCPU", 24),
+    ("SIGXFSZ", 25),
+    ("SIGVTALRM", 26),
+    ("SIGPROF", 27),
+    ("SIGWINCH", 28),
+    ("SIGIO", 29),
+    ("SIGPOLL", 29),
+    ("SIGPWR", 30),
+    ("SIGSYS", 31),
+];
+
+/// The number of a signal named with or without its `SIG` prefix (`"SIGKILL"`, `"KILL"`).
+pub fn signal_number(name: &str) -> Option<u32> {
+    let name = name.strip_prefix("SIG").unwrap_or(name);
+    SIGNALS.iter().find(|(n, _)| n[3..] == *name).map(|(_, v)| *v)
+}
 
 pub fn constant(name: &str) -> Option<u64> {
     CONSTANTS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)

@@ -71,11 +71,11 @@ pub fn functions(path: &Path) -> Result<BTreeMap<String, u64>, String> {
     Ok(out)
 }
 
-/// The address (`st_value`) of symbol `name` in `path`, for `uaddr()`: a function or a
-/// variable, from the symbol tables.
+/// The address a symbol (function or variable) has in `path`'s symbol tables: its virtual
+/// address as linked, which is where it is at run time only in a non-PIE program.
 pub fn symbol_address(path: &Path, name: &str) -> Option<u64> {
     let inspector = Inspector::new();
     let src = Source::Elf(Elf { debug_syms: false, ..Elf::new(path) });
     let found = inspector.lookup(&src, &[name]).ok()?;
-    found.into_iter().flatten().map(|sym| sym.addr).find(|&a| a != 0)
+    found.first()?.iter().map(|sym| sym.addr).find(|&a| a != 0)
 }

@@ -40,8 +40,8 @@ pub enum Type {
     Str { len: u32 },
     /// A kernel address printed as its symbol (`func`).
     Ksym,
-    /// A kernel stack id (`kstack`).
-    Kstack,
+    /// A stack (`kstack`, `ustack`): a stack id, and for user stacks the process.
+    Stack(plan::StackSpec),
     /// An IP address from `ntop()`: `{ u64 family; u8 addr[16]; }`, printed as text.
     Inet,
     /// The name of the probe that fired (`probe`), as an id into the plan's probe names.
@@ -50,6 +50,8 @@ pub enum Type {
     Usym,
     /// Bytes from memory (`buf()`), printed hex-escaped by `%r`.
     Buffer,
+    /// Nanoseconds since boot printed as a date (`strftime()`), with plan format `n`.
+    Timestamp(u32),
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -75,11 +77,13 @@ impl Type {
             Type::Array { .. } => "an array",
             Type::Str { .. } => "a string",
             Type::Ksym => "a kernel symbol",
-            Type::Kstack => "a kernel stack",
+            Type::Stack(plan::StackSpec { user: false, .. }) => "a kernel stack",
+            Type::Stack(plan::StackSpec { user: true, .. }) => "a user stack",
             Type::Inet => "an IP address",
             Type::ProbeName => "a probe name",
             Type::Usym => "a user symbol",
             Type::Buffer => "a buffer",
+            Type::Timestamp(_) => "a timestamp",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -119,6 +123,8 @@ pub enum Res {
     MapRead(usize),
     /// `printf` with plan format `n`.
     Printf(usize),
+    /// `system()` with plan format `n`: the command.
+    System(usize),
     /// `str()`, reading from user memory when `user`.
     Str { user: bool },
     /// A constant known at compile time (a kernel constant, `kaddr()`).
@@ -135,6 +141,8 @@ pub enum Res {
     Buf { user: bool },
     /// `join()` with plan separator `id`, reading user memory when `user`.
     Join { id: usize, user: bool },
+    /// `signal()`: the signal's number when known at compile time, else the argument's value.
+    Signal(Option<u32>),
     /// `bswap()` of an integer `n` bits wide.
     Bswap(u32),
     /// `str()` of an in-memory char array of `len` bytes.
@@ -204,6 +212,8 @@ pub struct Options {
     pub pid: Option<u32>,
     /// Whether `-c CMD` was given (`cpid` needs it).
     pub has_command: bool,
+    /// `--unsafe`: functions that act on the system (`signal()`, `system()`) are allowed.
+    pub allow_unsafe: bool,
 }
 
 /// Checks a parsed program. Errors (with any warnings) come back as diagnostics.
@@ -233,6 +243,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     second.no_attach = opts.no_attach;
     second.params = opts.params.clone();
     second.has_command = opts.has_command;
+    second.allow_unsafe = opts.allow_unsafe;
     second.kernel_types = first.kernel_types.take();
     let mut progs = Vec::new();
     for inst in &instances {
@@ -268,7 +279,8 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         printfs: second.printfs,
         uses_elapsed: second.uses_elapsed,
         time_formats: second.time_formats,
-        uses_kstack: second.uses_kstack,
+        strftime_formats: second.strftime_formats,
+        stack_depths: second.stack_depths,
         filter_pid: opts.pid,
         probe_names,
         join_separators: second.join_separators,
@@ -1094,15 +1106,21 @@ struct Checker<'p> {
     diags: Vec<Diagnostic>,
     printfs: Vec<PrintfDef>,
     time_formats: Vec<String>,
+    /// Formats of `strftime()` values. Both passes fill it in the same order, so a format's
+    /// index (part of its type, and so of map types) is the same in both.
+    strftime_formats: Vec<String>,
     join_separators: Vec<String>,
     cat_paths: Vec<String>,
     uses_elapsed: bool,
-    uses_kstack: bool,
+    /// Depths of the stacks recorded, each once.
+    stack_depths: Vec<u32>,
     /// `--dry-run --no-attach`: what only matters when running is a warning.
     no_attach: bool,
     /// Positional parameters.
     params: Vec<String>,
     has_command: bool,
+    /// `--unsafe`.
+    allow_unsafe: bool,
     /// Kernel BTF, loaded the first time a kernel type is needed.
     kernel_types: KernelTypesCache,
 }
@@ -1120,7 +1138,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1269,13 +1287,7 @@ impl<'p> Checker<'p> {
             }
         };
         let Some(m) = k.member(record, &field.name) else {
-            let names = k.member_names(record);
-            let mut d = Diagnostic::error(format!("`{}` has no member `{}`", k.name(record), field.name))
-                .at(field.span, "unknown member");
-            if let Some(s) = did_you_mean(&field.name, names.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            self.error(d);
+            self.error(no_member(&k, record, field));
             return Type::Error;
         };
         let bitfield = m.bitfield.map(|bits| ((m.offset_bits % 8) as u8, bits));
@@ -1340,61 +1352,64 @@ impl<'p> Checker<'p> {
         found
     }
 
-    /// `offsetof(struct T, a.b)`: the byte offset of a (nested) member.
-    fn offsetof(&mut self, ty: &TypeExpr, fields: &[Name]) -> Option<u64> {
-        let TypeExprKind::Tagged { tag, name } = &ty.kind else {
-            self.error(Diagnostic::error("`offsetof` needs a struct or union type").at(ty.span, "not a struct or union"));
-            return None;
-        };
-        let mut id = self.tagged_type(ty.span, tag, name)?;
-        let k = self.kernel_types().ok()?;
-        let mut offset = 0u64;
-        for field in fields {
-            let found = match k.shape(id) {
-                btf::Shape::Record { id: rec, .. } => k.member(rec, &field.name),
-                _ => None,
-            };
-            let Some(m) = found else {
-                let mut d = Diagnostic::error(format!("`{}` has no member `{}`", k.name(id), field.name))
-                    .at(field.span, "unknown member");
-                if let Some(s) = did_you_mean(&field.name, k.member_names(id).iter().map(String::as_str)) {
-                    d = d.help(format!("did you mean `{s}`?"));
-                }
-                self.error(d);
-                return None;
-            };
-            offset += (m.offset_bits / 8) as u64;
-            id = m.ty;
-        }
-        Some(offset)
-    }
-
     /// The type a pointer cast names, for `(struct task_struct *)x`; `None` if `ty` is not a
     /// pointer type.
     fn cast_pointer(&mut self, ty: &TypeExpr) -> Option<Type> {
         let TypeExprKind::Pointer(inner) = &ty.kind else { return None };
         let to = match &inner.kind {
-            TypeExprKind::Tagged { tag, name } => {
-                let k = match self.kernel_types() {
-                    Ok(k) => k,
-                    Err(msg) => {
-                        self.error(Diagnostic::error(msg).at(ty.span, "needs the kernel's types"));
-                        return Some(Type::Error);
-                    }
-                };
-                match k.find_tagged(tag, name) {
-                    Some(id) => Some(id),
-                    None => {
-                        self.error(
-                            Diagnostic::error(format!("unknown type `{tag} {name}`")).at(inner.span, "not in the kernel's BTF"),
-                        );
-                        return Some(Type::Error);
-                    }
-                }
-            }
+            TypeExprKind::Tagged { .. } => match self.kernel_type(inner) {
+                Some(id) => Some(id),
+                None => return Some(Type::Error),
+            },
             _ => None,
         };
         Some(Type::Ptr { user: false, to })
+    }
+
+    /// The BTF id of a `struct NAME` or `union NAME` type, or an error at it.
+    fn kernel_type(&mut self, ty: &TypeExpr) -> Option<u32> {
+        let TypeExprKind::Tagged { tag, name } = &ty.kind else {
+            self.error(Diagnostic::error("expected a struct or union type").at(ty.span, "not a struct or union"));
+            return None;
+        };
+        let k = match self.kernel_types() {
+            Ok(k) => k,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(ty.span, "needs the kernel's types"));
+                return None;
+            }
+        };
+        let id = k.find_tagged(tag, name);
+        if id.is_none() {
+            self.error(Diagnostic::error(format!("unknown type `{tag} {name}`")).at(ty.span, "not in the kernel's BTF"));
+        }
+        id
+    }
+
+    /// `offsetof(struct X, a.b)`: the byte offset of a (nested) member, from BTF.
+    fn offsetof(&mut self, e: &Expr, ty: &TypeExpr, fields: &[Name], scope: &mut Scope) -> Type {
+        let Some(mut record) = self.kernel_type(ty) else { return Type::Error };
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        let mut offset = 0u64;
+        for (i, field) in fields.iter().enumerate() {
+            let Some(m) = k.member(record, &field.name) else {
+                self.error(no_member(&k, record, field));
+                return Type::Error;
+            };
+            offset += (m.offset_bits / 8) as u64;
+            match k.shape(m.ty) {
+                btf::Shape::Record { id, .. } => record = id,
+                _ if i + 1 < fields.len() => {
+                    self.error(
+                        Diagnostic::error(format!("`{}` is not a struct or union", field.name))
+                            .at(fields[i + 1].span, "has no members"),
+                    );
+                    return Type::Error;
+                }
+                _ => {}
+            }
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::Const(offset))
     }
 
     fn error(&mut self, d: Diagnostic) {
@@ -1595,19 +1610,24 @@ impl<'p> Checker<'p> {
         if t == Type::Error {
             return;
         }
-        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet) {
+        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Stack(_)) {
             self.error(
                 Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
             );
             return;
         }
         match scope.vars.get(&var.name) {
-            Some(&(old, span)) if std::mem::discriminant(&old) != std::mem::discriminant(&t) => {
-                self.error(
-                    Diagnostic::error(format!("type mismatch for `{}`", var.name))
-                        .at(value_span, format!("this is {}", t.describe()))
-                        .also(span, format!("`{}` was first assigned {} here", var.name, old.describe())),
-                );
+            Some(&(old, span))
+                if std::mem::discriminant(&old) != std::mem::discriminant(&t)
+                    || (matches!(old, Type::Stack(_) | Type::Timestamp(_)) && old != t) =>
+            {
+                let mut d = Diagnostic::error(format!("type mismatch for `{}`", var.name))
+                    .at(value_span, format!("this is {}", t.describe()))
+                    .also(span, format!("`{}` was first assigned {} here", var.name, old.describe()));
+                if std::mem::discriminant(&old) == std::mem::discriminant(&t) {
+                    d = d.note("stacks of other depths or modes, and timestamps of other formats, are other types");
+                }
+                self.error(d);
             }
             Some(&(Type::Str { len: old }, span)) => {
                 let len = old.max(match t {
@@ -1660,18 +1680,24 @@ impl<'p> Checker<'p> {
 
     /// The key shape of a map reference, checking each key expression.
     fn keys(&mut self, map: &MapRef, scope: &mut Scope) -> Option<Vec<KeyField>> {
+        self.key_fields(&map.keys, scope)
+    }
+
+    /// The key shape of key expressions, checking each.
+    fn key_fields(&mut self, keys: &[Expr], scope: &mut Scope) -> Option<Vec<KeyField>> {
         let mut out = Vec::new();
         let mut ok = true;
-        for k in &map.keys {
+        for k in keys {
             match self.expr(k, scope) {
                 Type::Int { signed } => out.push(KeyField::Int { signed }),
                 Type::Ptr { .. } => out.push(KeyField::Int { signed: false }),
                 Type::Str { len } => out.push(KeyField::Str { len: len.next_multiple_of(8) }),
                 Type::Ksym => out.push(KeyField::Ksym),
-                Type::Kstack => out.push(KeyField::Kstack),
+                Type::Stack(spec) => out.push(KeyField::Stack(spec)),
                 Type::Inet => out.push(KeyField::Inet),
                 Type::ProbeName => out.push(KeyField::ProbeName),
                 Type::Usym => out.push(KeyField::Usym),
+                Type::Timestamp(id) => out.push(KeyField::Timestamp(id)),
                 Type::Error => ok = false,
                 t => {
                     ok = false;
@@ -1714,11 +1740,7 @@ impl<'p> Checker<'p> {
                 }
                 match merge_keys(&info.keys, &keys) {
                     Some(k) => self.maps.maps[i].keys = k,
-                    None => self.error(
-                        Diagnostic::error(format!("key mismatch for map `{}`", map.name))
-                            .at(keys_span, format!("used with key {}", describe_keys(&keys)))
-                            .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys))),
-                    ),
+                    None => self.error(key_mismatch(&info, keys_span, &keys)),
                 }
             }
         }
@@ -1765,8 +1787,9 @@ impl<'p> Checker<'p> {
             Type::Ptr { .. } => Some(ValueKind::Int { signed: false }),
             Type::Str { len } => Some(ValueKind::Str { len }),
             Type::Ksym => Some(ValueKind::Ksym),
-            Type::Kstack => Some(ValueKind::Kstack),
+            Type::Stack(spec) => Some(ValueKind::Stack(spec)),
             Type::Inet => Some(ValueKind::Inet),
+            Type::Timestamp(id) => Some(ValueKind::Timestamp(id)),
             Type::Error => None,
             t => {
                 self.error(
@@ -1822,6 +1845,154 @@ impl<'p> Checker<'p> {
             return false;
         }
         true
+    }
+
+    /// `len(@m)`, the number of entries, and `has_key(@m, key)`, whether `key` is in it.
+    fn map_query(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let arg = &args[0];
+        let map = match &arg.kind {
+            ExprKind::Map(map) if map.keys.is_empty() => map,
+            _ => {
+                self.error(
+                    Diagnostic::error(format!("`{}()` takes a whole map", def.name))
+                        .at(arg.span, "not a whole map")
+                        .help(format!("the signature is `{}`", def.signature)),
+                );
+                return Type::Error;
+            }
+        };
+        let keys = if def.func == Func::HasKey { self.key_fields(&args[1..], scope) } else { Some(vec![]) };
+        let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
+            if !self.final_pass {
+                return Type::Int { signed: true };
+            }
+            self.error(Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"));
+            return Type::Error;
+        };
+        let Some(keys) = keys else { return Type::Error };
+        if info.value.is_histogram() {
+            self.error(
+                Diagnostic::error(format!("`{}()` of a histogram is not supported yet", def.name))
+                    .at(map.span, format!("`{}` holds {}", map.name, value_desc(info.value))),
+            );
+            return Type::Error;
+        }
+        if def.func == Func::HasKey && merge_keys(&info.keys, &keys).is_none() {
+            self.error(key_mismatch(&info, args[1].span, &keys));
+            return Type::Error;
+        }
+        scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
+        let ty = Type::Int { signed: def.func == Func::Len };
+        self.set(scope, e, ty, Res::Call(def.func))
+    }
+
+    /// Whether an unsafe function (`--unsafe` only) may be called here; an error if not.
+    fn unsafe_allowed(&mut self, e: &Expr, name: &str, what: &str) -> bool {
+        if !self.allow_unsafe {
+            self.error(
+                Diagnostic::error(format!("`{name}()` is unsafe: {what}"))
+                    .at(e.span, "needs `--unsafe`")
+                    .help("run `rtrace --unsafe …` to allow it"),
+            );
+        }
+        self.allow_unsafe
+    }
+
+    /// `signal(SIG)`: a name (`"SIGKILL"`, `"KILL"`) or a number, sent to the current process.
+    fn signal(&mut self, e: &Expr, arg: &Expr, scope: &mut Scope) -> Type {
+        if !self.unsafe_allowed(e, "signal", "it sends a signal to the traced process") {
+            return Type::Error;
+        }
+        if let Some(kind) = match scope.inst.attach {
+            Attach::Begin => Some("BEGIN"),
+            Attach::End => Some("END"),
+            Attach::Interval { .. } => Some("interval"),
+            _ => None,
+        } {
+            self.error(
+                Diagnostic::error(format!("`signal()` cannot be used in {kind} probes"))
+                    .at(e.span, "no traced process here")
+                    .note("`signal()` signals the process the probe fired in"),
+            );
+            return Type::Error;
+        }
+        let number = match &arg.kind {
+            ExprKind::Str(name) => match builtins::signal_number(name) {
+                Some(n) => Some(n),
+                None => {
+                    self.error(
+                        Diagnostic::error(format!("unknown signal `{name}`"))
+                            .at(arg.span, "not a signal name")
+                            .help("use a name such as \"SIGKILL\" (or \"KILL\"), or a number from 1 to 64"),
+                    );
+                    return Type::Error;
+                }
+            },
+            _ => match literal_int(arg) {
+                Some(n) if (1..=64).contains(&n) => Some(n as u32),
+                Some(n) => {
+                    self.error(
+                        Diagnostic::error(format!("{n} is not a signal number"))
+                            .at(arg.span, "not from 1 to 64"),
+                    );
+                    return Type::Error;
+                }
+                None if !self.int_arg(arg, "`signal()` takes a signal name or number", scope) => return Type::Error,
+                None => None,
+            },
+        };
+        self.set(scope, e, Type::Void, Res::Signal(number))
+    }
+
+    /// Notes that a stack of `spec`'s depth is recorded (its map must exist); its type.
+    fn record_stack(&mut self, spec: plan::StackSpec) -> Type {
+        if !self.stack_depths.contains(&spec.depth) {
+            self.stack_depths.push(spec.depth);
+        }
+        Type::Stack(spec)
+    }
+
+    /// `kstack(…)` and `ustack(…)`: `(N)`, `(mode)` or `(mode, N)`, mode `bpftrace` or `perf`.
+    fn stack_call(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let mut spec = plan::StackSpec { user: def.func == Func::Ustack, perf: false, depth: plan::STACK_DEPTH };
+        let (mode, depth) = match args {
+            [m @ Expr { kind: ExprKind::Ident(_), .. }] => (Some(m), None),
+            [n] => (None, Some(n)),
+            [m, n] => (Some(m), Some(n)),
+            _ => (None, None),
+        };
+        if let Some(m) = mode {
+            match &m.kind {
+                ExprKind::Ident(name) if name == "bpftrace" => {}
+                ExprKind::Ident(name) if name == "perf" => spec.perf = true,
+                _ => {
+                    self.error(
+                        Diagnostic::error(format!("`{}()`'s mode must be `bpftrace` or `perf`", def.name))
+                            .at(m.span, "not a stack mode")
+                            .help(format!("the signature is `{}`", def.signature)),
+                    );
+                    return Type::Error;
+                }
+            }
+        }
+        if let Some(n) = depth {
+            match literal_int(n) {
+                Some(d) if (1..=plan::STACK_DEPTH as i64).contains(&d) => spec.depth = d as u32,
+                _ => {
+                    self.error(
+                        Diagnostic::error(format!(
+                            "`{}()`'s depth must be an integer literal from 1 to {}",
+                            def.name,
+                            plan::STACK_DEPTH
+                        ))
+                        .at(n.span, "not a depth from 1 to 127"),
+                    );
+                    return Type::Error;
+                }
+            }
+        }
+        let ty = self.record_stack(spec);
+        self.set(scope, e, ty, Res::Call(def.func))
     }
 
     fn set(&self, scope: &mut Scope, e: &Expr, ty: Type, res: Res) -> Type {
@@ -2010,10 +2181,7 @@ impl<'p> Checker<'p> {
                 self.unsupported(e.span, "`&` addresses");
                 Type::Error
             }
-            ExprKind::Offsetof { ty, fields } => match self.offsetof(ty, fields) {
-                Some(offset) => self.set(scope, e, Type::Int { signed: false }, Res::Const(offset)),
-                None => Type::Error,
-            },
+            ExprKind::Offsetof { ty, fields } => self.offsetof(e, ty, fields, scope),
             ExprKind::Ternary { cond, then, els } => {
                 let c = self.expr(cond, scope);
                 let (t, f) = (self.expr(then, scope), self.expr(els, scope));
@@ -2100,9 +2268,9 @@ impl<'p> Checker<'p> {
                 }
                 Type::ProbeName
             }
-            Builtin::Kstack => {
-                self.uses_kstack = true;
-                Type::Kstack
+            Builtin::Kstack | Builtin::Ustack => {
+                let spec = plan::StackSpec { user: b == Builtin::Ustack, perf: false, depth: plan::STACK_DEPTH };
+                self.record_stack(spec)
             }
             Builtin::Cpid => {
                 if !self.has_command {
@@ -2125,11 +2293,13 @@ impl<'p> Checker<'p> {
             | Builtin::Gid
             | Builtin::Nsecs
             | Builtin::Cpu
+            | Builtin::Cgroup
             | Builtin::Jiffies
             | Builtin::Rand
-            | Builtin::Cgroup => Type::Int { signed: false },
+            | Builtin::NumaId => Type::Int { signed: false },
             Builtin::Ncpus => {
-                return self.set(scope, e, Type::Int { signed: false }, Res::Const(crate::features::online_cpus().len() as u64));
+                let n = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
+                return self.set(scope, e, Type::Int { signed: false }, Res::Const(n));
             }
             Builtin::Ppid => {
                 let Some(res) = self.ppid(e.span) else { return Type::Error };
@@ -2212,18 +2382,15 @@ impl<'p> Checker<'p> {
         };
         let Some(keys) = keys else { return Type::Error };
         if merge_keys(&info.keys, &keys).is_none() {
-            self.error(
-                Diagnostic::error(format!("key mismatch for map `{}`", map.name))
-                    .at(map.span, format!("used with key {}", describe_keys(&keys)))
-                    .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys))),
-            );
+            self.error(key_mismatch(&info, map.span, &keys));
             return Type::Error;
         }
         let ty = match info.value {
             ValueKind::Int { signed } => Type::Int { signed },
             ValueKind::Str { len } => Type::Str { len },
             ValueKind::Ksym => Type::Ksym,
-            ValueKind::Kstack => Type::Kstack,
+            ValueKind::Stack(spec) => Type::Stack(spec),
+            ValueKind::Timestamp(id) => Type::Timestamp(id),
             ValueKind::Inet => Type::Inet,
             agg => {
                 self.error(
@@ -2259,7 +2426,37 @@ impl<'p> Checker<'p> {
             return Type::Error;
         }
         match def.func {
-            Func::Printf => self.printf(e, args, scope),
+            Func::Printf => self.printf(e, def.name, args, scope),
+            Func::System => {
+                if !self.unsafe_allowed(e, "system", "it runs a shell command for each event") {
+                    return Type::Error;
+                }
+                match self.printf(e, def.name, args, scope) {
+                    Type::Error => Type::Error,
+                    _ => {
+                        let Res::Printf(id) = scope.exprs[&e.id].res else { return Type::Error };
+                        self.set(scope, e, Type::Void, Res::System(id))
+                    }
+                }
+            }
+            Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
+            Func::Signal => self.signal(e, &args[0], scope),
+            Func::Strftime => {
+                let Some(fmt) = self.literal_arg(args.first(), None, "`strftime()`'s format") else {
+                    return Type::Error;
+                };
+                if !self.int_arg(&args[1], "`strftime()` takes nanoseconds since boot, such as `nsecs`", scope) {
+                    return Type::Error;
+                }
+                let id = match self.strftime_formats.iter().position(|f| *f == fmt) {
+                    Some(i) => i,
+                    None => {
+                        self.strftime_formats.push(fmt);
+                        self.strftime_formats.len() - 1
+                    }
+                };
+                self.set(scope, e, Type::Timestamp(id as u32), Res::Call(Func::Strftime))
+            }
             Func::Exit => {
                 if let Some(a) = args.first() {
                     if literal_int(a).is_none() {
@@ -2268,7 +2465,8 @@ impl<'p> Checker<'p> {
                 }
                 self.set(scope, e, Type::Void, Res::Call(Func::Exit))
             }
-            Func::Delete | Func::Clear => {
+            Func::Len | Func::HasKey => self.map_query(e, def, args, scope),
+            Func::Delete | Func::Clear | Func::Zero => {
                 let arg = &args[0];
                 let ExprKind::Map(map) = &arg.kind else {
                     self.error(
@@ -2278,11 +2476,11 @@ impl<'p> Checker<'p> {
                     );
                     return Type::Error;
                 };
-                if def.func == Func::Clear && !map.keys.is_empty() {
+                if def.func != Func::Delete && !map.keys.is_empty() {
                     self.error(
-                        Diagnostic::error("`clear()` takes a whole map")
+                        Diagnostic::error(format!("`{}()` takes a whole map", def.name))
                             .at(arg.span, "this is one entry")
-                            .help(format!("write `clear({})`, or `delete({})` for one entry", map.name, map.name.clone() + "[…]")),
+                            .help(format!("write `{}({})`, or `delete({})` for one entry", def.name, map.name, map.name.clone() + "[…]")),
                     );
                     return Type::Error;
                 }
@@ -2295,11 +2493,7 @@ impl<'p> Checker<'p> {
                 };
                 if let Some(keys) = keys {
                     if def.func == Func::Delete && merge_keys(&info.keys, &keys).is_none() {
-                        self.error(
-                            Diagnostic::error(format!("key mismatch for map `{}`", map.name))
-                                .at(map.span, format!("used with key {}", describe_keys(&keys)))
-                                .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys))),
-                        );
+                        self.error(key_mismatch(&info, map.span, &keys));
                     }
                 }
                 scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
@@ -2371,6 +2565,11 @@ impl<'p> Checker<'p> {
                 let kind = match t {
                     Type::Str { len } => ArgKind::Str { len },
                     Type::Ksym => ArgKind::Ksym,
+                    Type::Timestamp(id) => ArgKind::Timestamp(id),
+                    Type::Stack(spec) => ArgKind::Stack(spec),
+                    Type::Inet => ArgKind::Inet,
+                    Type::ProbeName => ArgKind::ProbeName,
+                    Type::Usym => ArgKind::Usym,
                     t if t.is_int() => ArgKind::Int { signed: t.signed() },
                     Type::Error => return Type::Error,
                     other => {
@@ -2409,6 +2608,84 @@ impl<'p> Checker<'p> {
                 let user = matches!(types[0], Type::Ptr { user: true, .. } | Type::Array { user: true, .. })
                     || (types[0].is_int() && matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. }));
                 self.set(scope, e, Type::Buffer, Res::Buf { user })
+            }
+            Func::Uaddr => {
+                let Some(sym) = self.literal_arg(args.first(), None, "`uaddr()`'s symbol") else {
+                    return Type::Error;
+                };
+                let Attach::Uprobe { path, .. } = &scope.inst.attach else {
+                    self.error(
+                        Diagnostic::error("`uaddr()` is only available in uprobe probes")
+                            .at(e.span, format!("not available in `{}`", scope.inst.display))
+                            .note("it looks the symbol up in the probed program"),
+                    );
+                    return Type::Error;
+                };
+                let path = path.clone();
+                let addr = if self.final_pass { elf::symbol_address(std::path::Path::new(&path), &sym) } else { Some(0) };
+                let Some(addr) = addr else {
+                    self.error(
+                        Diagnostic::error(format!("no symbol `{sym}` in `{path}`"))
+                            .at(args[0].span, "not in the program's symbol tables"),
+                    );
+                    return Type::Error;
+                };
+                self.set(scope, e, Type::Ptr { user: true, to: None }, Res::Const(addr))
+            }
+            Func::Strcontains => {
+                let haystack = self.expr(&args[0], scope);
+                if !matches!(args[1].kind, ExprKind::Str(_)) {
+                    self.error(
+                        Diagnostic::error("`strcontains()`'s needle must be a string literal")
+                            .at(args[1].span, "not a string literal")
+                            .note("rtrace compares against a literal's bytes only, so far"),
+                    );
+                    return Type::Error;
+                }
+                match haystack {
+                    Type::Str { .. } => {}
+                    Type::Error => return Type::Error,
+                    t => {
+                        self.error(
+                            Diagnostic::error(format!("`strcontains()` searches a string, not {}", t.describe()))
+                                .at(args[0].span, format!("this is {}", t.describe())),
+                        );
+                        return Type::Error;
+                    }
+                }
+                self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Strcontains))
+            }
+            Func::Cgroupid => {
+                let Some(path) = self.literal_arg(args.first(), None, "`cgroupid()`'s path") else {
+                    return Type::Error;
+                };
+                match kernel::cgroup_id(&path) {
+                    Ok(id) => self.set(scope, e, Type::Int { signed: false }, Res::Const(id)),
+                    Err(err) => {
+                        self.error(
+                            Diagnostic::error(format!("cannot get the cgroup id of `{path}`: {err}"))
+                                .at(args[0].span, "not a cgroup v2 directory")
+                                .help("cgroup v2 is mounted at /sys/fs/cgroup (or /sys/fs/cgroup/unified beside v1)"),
+                        );
+                        Type::Error
+                    }
+                }
+            }
+            Func::Kptr | Func::Uptr => {
+                if !self.int_arg(&args[0], &format!("`{}()` takes a pointer", def.name), scope) {
+                    return Type::Error;
+                }
+                let to = match scope.exprs.get(&args[0].id).map(|i| i.ty) {
+                    Some(Type::Ptr { to, .. }) => to,
+                    _ => None,
+                };
+                self.set(scope, e, Type::Ptr { user: def.func == Func::Uptr, to }, Res::Plain)
+            }
+            Func::Ksym => {
+                if !self.int_arg(&args[0], "`ksym()` takes an address", scope) {
+                    return Type::Error;
+                }
+                self.set(scope, e, Type::Ksym, Res::Plain)
             }
             Func::Usym => {
                 if !self.int_arg(&args[0], "`usym()` takes an address", scope) {
@@ -2479,31 +2756,6 @@ impl<'p> Checker<'p> {
                 };
                 self.set(scope, e, Type::Int { signed: false }, Res::Strncmp(len))
             }
-            Func::Uaddr => {
-                let (Attach::Uprobe { path, .. } | Attach::Usdt { path, .. }) = &scope.inst.attach else {
-                    self.error(
-                        Diagnostic::error("`uaddr()` is only available in uprobe, uretprobe and usdt probes")
-                            .at(e.span, format!("not available in `{}`", scope.inst.display))
-                            .help("it looks the symbol up in the probe's binary"),
-                    );
-                    return Type::Error;
-                };
-                let binary = std::path::PathBuf::from(path);
-                let ExprKind::Str(sym) = &args[0].kind else {
-                    self.error(Diagnostic::error("`uaddr()` takes a string literal").at(args[0].span, "not a string literal"));
-                    return Type::Error;
-                };
-                match elf::symbol_address(&binary, sym) {
-                    Some(a) => self.set(scope, e, Type::Ptr { user: true, to: None }, Res::Const(a)),
-                    None => {
-                        self.error(
-                            Diagnostic::error(format!("no symbol `{sym}` in `{}`", binary.display()))
-                                .at(args[0].span, "not in the binary's symbol table"),
-                        );
-                        Type::Error
-                    }
-                }
-            }
             Func::Bswap => {
                 if !self.int_arg(&args[0], "`bswap()` takes an integer", scope) {
                     return Type::Error;
@@ -2565,11 +2817,12 @@ impl<'p> Checker<'p> {
         }
     }
 
-    fn printf(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+    /// `printf(fmt, args…)`, or a function `name` that formats like it (`system()`).
+    fn printf(&mut self, e: &Expr, name: &str, args: &[Expr], scope: &mut Scope) -> Type {
         let fmt_expr = &args[0];
         let ExprKind::Str(fmt) = &fmt_expr.kind else {
             self.error(
-                Diagnostic::error("the first argument of `printf()` must be a string literal")
+                Diagnostic::error(format!("the first argument of `{name}()` must be a string literal"))
                     .at(fmt_expr.span, "not a string literal"),
             );
             return Type::Error;
@@ -2594,7 +2847,7 @@ impl<'p> Checker<'p> {
             let span = values.first().map_or(fmt_expr.span, |f| f.span.to(values[values.len() - 1].span));
             self.error(
                 Diagnostic::error(format!(
-                    "`printf()` format has {} conversion{}, but {} argument{} given",
+                    "`{name}()` format has {} conversion{}, but {} argument{} given",
                     convs.len(),
                     if convs.len() == 1 { "" } else { "s" },
                     values.len(),
@@ -2616,10 +2869,11 @@ impl<'p> Checker<'p> {
                 }
                 ('s', Type::Str { len }) => ArgKind::Str { len: *len },
                 ('s', Type::Ksym) => ArgKind::Ksym,
-                ('s', Type::Kstack) => ArgKind::Kstack,
+                ('s', Type::Stack(spec)) => ArgKind::Stack(*spec),
                 ('s', Type::Inet) => ArgKind::Inet,
                 ('s', Type::ProbeName) => ArgKind::ProbeName,
                 ('s', Type::Usym) => ArgKind::Usym,
+                ('s', Type::Timestamp(id)) => ArgKind::Timestamp(*id),
                 ('r', Type::Buffer) => ArgKind::Buf,
                 ('r', t) => {
                     ok = false;
@@ -2652,7 +2906,7 @@ impl<'p> Checker<'p> {
         }
         if offset > MAX_PRINTF_RECORD {
             self.error(
-                Diagnostic::error(format!("`printf()` arguments take {offset} bytes, more than the {MAX_PRINTF_RECORD} rtrace supports"))
+                Diagnostic::error(format!("`{name}()` arguments take {offset} bytes, more than the {MAX_PRINTF_RECORD} rtrace supports"))
                     .at(e.span, "too much data for one event"),
             );
             return Type::Error;
@@ -2824,13 +3078,30 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             (KeyField::Int { signed: s }, KeyField::Int { signed: t }) => Some(KeyField::Int { signed: *s && *t }),
             (KeyField::Str { len: m }, KeyField::Str { len: n }) => Some(KeyField::Str { len: *m.max(n) }),
             (KeyField::Ksym, KeyField::Ksym) => Some(KeyField::Ksym),
-            (KeyField::Kstack, KeyField::Kstack) => Some(KeyField::Kstack),
+            (KeyField::Stack(a), KeyField::Stack(b)) if a == b => Some(KeyField::Stack(*a)),
             (KeyField::Inet, KeyField::Inet) => Some(KeyField::Inet),
             (KeyField::ProbeName, KeyField::ProbeName) => Some(KeyField::ProbeName),
             (KeyField::Usym, KeyField::Usym) => Some(KeyField::Usym),
+            (KeyField::Timestamp(a), KeyField::Timestamp(b)) if a == b => Some(KeyField::Timestamp(*a)),
             _ => None,
         })
         .collect()
+}
+
+/// `field` is not a member of kernel struct or union `record`.
+fn no_member(k: &btf::KernelTypes, record: u32, field: &Name) -> Diagnostic {
+    let d = Diagnostic::error(format!("`{}` has no member `{}`", k.name(record), field.name)).at(field.span, "unknown member");
+    match did_you_mean(&field.name, k.member_names(record).iter().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d,
+    }
+}
+
+/// A map used (at `span`) with other keys than it was first used with.
+fn key_mismatch(info: &MapInfo, span: Span, keys: &[KeyField]) -> Diagnostic {
+    Diagnostic::error(format!("key mismatch for map `{}`", info.name))
+        .at(span, format!("used with key {}", describe_keys(keys)))
+        .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys)))
 }
 
 fn describe_keys(keys: &[KeyField]) -> String {
@@ -2843,10 +3114,11 @@ fn describe_keys(keys: &[KeyField]) -> String {
             KeyField::Int { .. } => "int",
             KeyField::Str { .. } => "string",
             KeyField::Ksym => "ksym",
-            KeyField::Kstack => "kstack",
+            KeyField::Stack(spec) => spec.name(),
             KeyField::Inet => "inet",
             KeyField::ProbeName => "probe",
             KeyField::Usym => "usym",
+            KeyField::Timestamp(_) => "timestamp",
         })
         .collect();
     format!("[{}]", parts.join(", "))
