@@ -920,6 +920,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 };
                 V::Int(wide)
             }
+            // The array's address in the record: indexing reads its elements.
+            FieldKind::IntArray { .. } => V::Int(self.builder.build_ptr_to_int(at, i64, "array")?),
             FieldKind::CharArray => {
                 let len = field.size as u32;
                 let buf = self.buffer(f, len, "chars")?;

@@ -72,6 +72,13 @@ impl KernelTypes {
             .map(|t| t.type_id().into())
     }
 
+    /// A BTF integer type (not `char`) of `size` bytes and this signedness, to type array
+    /// elements that come from elsewhere (tracepoint formats). The kernel's base integer types
+    /// come first in vmlinux BTF.
+    pub fn int_type(&self, size: u32, signed: bool) -> Option<u32> {
+        (1..4096).find(|&id| matches!(self.shape(id), Shape::Int { size: s, signed: g, is_char: false } if s == size && g == signed))
+    }
+
     pub fn shape(&self, id: u32) -> Shape {
         let Some(t) = self.ty(id) else { return Shape::Other };
         let tid: u32 = t.type_id().into();

@@ -2980,6 +2980,17 @@ impl<'p> Checker<'p> {
                 Type::Ptr { user, to }
             }
             FieldKind::CharArray => Type::Str { len: f.size as u32 },
+            FieldKind::IntArray { elem_size, len } => {
+                let elem = self.kernel_types().ok().and_then(|k| k.int_type(elem_size as u32, f.signed));
+                let Some(elem) = elem else {
+                    self.error(
+                        Diagnostic::error(format!("rtrace cannot read field `{}` without the kernel's BTF", f.name))
+                            .at(field.span, format!("declared as `{}`", f.decl)),
+                    );
+                    return Type::Error;
+                };
+                Type::Array { elem, len: len as u32, user: false }
+            }
             FieldKind::DataLocString => Type::Str { len: STR_LEN },
             FieldKind::Other => {
                 self.error(

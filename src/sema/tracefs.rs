@@ -79,6 +79,9 @@ pub enum FieldKind {
     /// `__data_loc char[] name`: a u32 whose low half is the offset of the string in the
     /// record and whose high half is its length.
     DataLocString,
+    /// An array of `len` integers of `elem_size` bytes, inline in the record
+    /// (`unsigned long args[6]`, `__u8 saddr[4]`).
+    IntArray { elem_size: usize, len: usize },
     /// Anything else (other arrays, other `__data_loc` data): not readable yet.
     Other,
 }
@@ -135,8 +138,11 @@ pub fn parse_format(category: &str, event: &str, text: &str) -> Format {
                 FieldKind::Other
             }
         } else if array {
+            let len = decl.rsplit('[').next().and_then(|n| n.trim_end_matches(']').parse::<usize>().ok()).unwrap_or(0);
             if decl.contains("char ") && !decl.contains('*') {
                 FieldKind::CharArray
+            } else if !decl.contains('*') && len > 0 && matches!(size / len, 1 | 2 | 4 | 8) && size % len == 0 {
+                FieldKind::IntArray { elem_size: size / len, len }
             } else {
                 FieldKind::Other
             }
