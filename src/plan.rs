@@ -22,6 +22,17 @@ pub struct Plan {
     pub join_separators: Vec<String>,
     /// The files `cat()` calls print.
     pub cat_paths: Vec<String>,
+    /// Tuple layouts; `ValueKind::Tuple` and `ArgKind::Tuple` index this.
+    pub tuples: Vec<TupleDef>,
+}
+
+/// A tuple's layout: each element at its offset, every element 8-byte aligned (a string takes
+/// its length rounded up to 8), so a multi-part map key has the same layout as the tuple of
+/// its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TupleDef {
+    pub fields: Vec<ArgField>,
+    pub size: usize,
 }
 
 /// The stack-trace map `kstack` ids index.
@@ -142,6 +153,18 @@ pub const USYM_SIZE: usize = 16;
 pub const INET_SIZE: usize = 24;
 
 impl KeyField {
+    /// How the part is read: as the same kind of value in a record.
+    pub fn arg_kind(self) -> ArgKind {
+        match self {
+            KeyField::Int { signed } => ArgKind::Int { signed },
+            KeyField::Str { len } => ArgKind::Str { len },
+            KeyField::Ksym => ArgKind::Ksym,
+            KeyField::Kstack => ArgKind::Kstack,
+            KeyField::Inet => ArgKind::Inet,
+            KeyField::ProbeName => ArgKind::ProbeName,
+            KeyField::Usym => ArgKind::Usym,
+        }
+    }
     pub fn size(&self) -> usize {
         match self {
             KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack | KeyField::ProbeName => 8,
@@ -164,6 +187,8 @@ pub enum ValueKind {
     Kstack,
     /// An IP address from `ntop()` (24 bytes: family, then 16 address bytes).
     Inet,
+    /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
+    Tuple { id: u32, size: u32 },
     Count,
     /// Printed as unsigned when every summed value is unsigned, as in bpftrace.
     Sum { signed: bool },
@@ -180,7 +205,10 @@ pub enum ValueKind {
 
 impl ValueKind {
     pub fn is_aggregation(&self) -> bool {
-        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Kstack | ValueKind::Inet)
+        !matches!(
+            self,
+            ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Kstack | ValueKind::Inet | ValueKind::Tuple { .. }
+        )
     }
     pub fn is_histogram(&self) -> bool {
         matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
@@ -190,6 +218,7 @@ impl ValueKind {
         match self {
             ValueKind::Str { len } => *len as usize,
             ValueKind::Inet => INET_SIZE,
+            ValueKind::Tuple { size, .. } => *size as usize,
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             _ => 8,
         }
@@ -201,6 +230,7 @@ impl ValueKind {
             ValueKind::Kstack => "kernel stack",
             ValueKind::Inet => "IP address",
             ValueKind::Str { .. } => "string",
+            ValueKind::Tuple { .. } => "tuple",
             ValueKind::Count => "count()",
             ValueKind::Sum { .. } => "sum()",
             ValueKind::Min => "min()",
@@ -243,6 +273,9 @@ pub enum EventKind {
     Join = 6,
     /// `cat(path)`; `id` indexes `Plan::cat_paths`.
     Cat = 7,
+    /// `print(value)`: like `Printf` (`id` is a `PrintfDef` index: the value and a newline),
+    /// and with `-f json` a `value` line.
+    PrintValue = 8,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -261,6 +294,7 @@ impl EventKind {
             5 => Some(EventKind::PrintMap),
             6 => Some(EventKind::Join),
             7 => Some(EventKind::Cat),
+            8 => Some(EventKind::PrintValue),
             _ => None,
         }
     }
@@ -321,6 +355,8 @@ pub enum ArgKind {
     Usym,
     /// A `buf()` value: a u64 length, then `BUF_LEN` bytes; printed by `%r`.
     Buf,
+    /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
+    Tuple { id: u32, size: u32 },
 }
 
 /// Bytes `buf()` keeps, and the size of its value.
@@ -335,6 +371,7 @@ impl ArgKind {
             ArgKind::Usym => USYM_SIZE,
             ArgKind::Buf => BUF_SIZE,
             ArgKind::Str { len } => *len as usize,
+            ArgKind::Tuple { size, .. } => *size as usize,
         }
     }
 }

@@ -25,6 +25,8 @@ pub(crate) enum V<'ctx> {
     Int(IntValue<'ctx>),
     /// A buffer and its length.
     Str(PointerValue<'ctx>, u32),
+    /// A tuple in memory, laid out as the plan's tuple `id`.
+    Tuple(PointerValue<'ctx>, u32),
     Void,
 }
 
@@ -78,6 +80,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                         self.copy(slot, p, n.min(len))?;
                     }
                     (V::Str(p, n), Type::Inet) => self.copy(slot, p, n.min(plan::INET_SIZE as u32))?,
+                    (V::Tuple(..), Type::Tuple(id)) => {
+                        let kind = self.tuple_kind(id);
+                        self.zero(slot, kind.size() as u32)?;
+                        self.store_value(slot, kind, v)?;
+                    }
                     _ => return Err(CodegenError(format!("bad assignment to {}", var.name))),
                 }
             }
@@ -230,7 +237,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let p = match ty {
             // String and address variables live in the per-CPU variables map: `Gen::program`
             // computed their addresses when the program starts.
-            Type::Str { .. } | Type::Inet => {
+            Type::Str { .. } | Type::Inet | Type::Tuple(_) => {
                 return Err(CodegenError(format!("no storage for variable {name}")));
             }
             _ => {
@@ -255,9 +262,20 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn key(&mut self, f: &mut Func<'ctx>, map: &MapRef, index: usize) -> Result<PointerValue<'ctx>> {
         let def = &self.checked.plan.maps[index];
         let buf = self.buffer(f, def.bpf_key_size() as u32, "key")?;
+        // A tuple key is the key of its elements.
+        let mut parts = Vec::new();
+        for k in &map.keys {
+            match self.expr(f, k)? {
+                V::Tuple(p, id) => {
+                    for i in 0..self.checked.plan.tuples[id as usize].fields.len() {
+                        parts.push(self.element(p, id, i)?);
+                    }
+                }
+                v => parts.push(v),
+            }
+        }
         let mut offset = 0u64;
-        for (k, field) in map.keys.iter().zip(def.key.clone()) {
-            let v = self.expr(f, k)?;
+        for (v, field) in parts.into_iter().zip(def.key.clone()) {
             match (v, field) {
                 (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Kstack | KeyField::ProbeName) => {
                     self.store_i64(buf, offset, i)?
@@ -306,6 +324,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let (p, n) = self.expr(f, value)?.string()?;
                 let buf = self.buffer(f, len, "val")?;
                 self.copy(buf, p, n.min(len))?;
+                self.update(global, key, buf, 0)?;
+            }
+            ValueKind::Tuple { id, size } => {
+                let v = self.expr(f, value)?;
+                let buf = self.buffer(f, size, "val")?;
+                self.store_value(buf, plan::ArgKind::Tuple { id, size }, v)?;
                 self.update(global, key, buf, 0)?;
             }
             ValueKind::Count => self.with_value(f, global, key, 8, |g, _, p| {
@@ -421,6 +445,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let slot = self.var_slot(f, name, ty)?;
                 match ty {
                     Type::Str { len } => V::Str(slot, len),
+                    // As laid out in storage: the variable's type after every assignment.
+                    Type::Tuple(_) => match self.checked.progs[f.prog].vars.get(name) {
+                        Some(Type::Tuple(id)) => V::Tuple(slot, *id),
+                        _ => return Err(CodegenError(format!("tuple variable {name} has no tuple type"))),
+                    },
                     Type::Inet => V::Str(slot, plan::INET_SIZE as u32),
                     _ => V::Int(self.builder.build_load(i64, slot, "var")?.into_int_value()),
                 }
@@ -518,13 +547,30 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ExprKind::SizeofExpr(inner) => V::Int(i64.const_int(
                 match self.ty(f, inner) {
                     Type::Str { len } => len as u64,
+                    Type::Tuple(id) => self.tuple_kind(id).size() as u64,
                     _ => 8,
                 },
                 false,
             )),
-            ExprKind::Tuple(_)
-            | ExprKind::TupleIndex { .. }
-            | ExprKind::AddrOf(_)
+            ExprKind::Tuple(items) => {
+                let Type::Tuple(id) = self.ty(f, e) else {
+                    return Err(CodegenError("untyped tuple".into()));
+                };
+                let kind = self.tuple_kind(id);
+                let buf = self.buffer(f, kind.size() as u32, "tuple")?;
+                let fields = self.checked.plan.tuples[id as usize].fields.clone();
+                for (item, field) in items.iter().zip(fields) {
+                    let v = self.expr(f, item)?;
+                    let at = self.offset(buf, field.offset as u64)?;
+                    self.store_value(at, field.kind, v)?;
+                }
+                V::Tuple(buf, id)
+            }
+            ExprKind::TupleIndex { base, index } => match self.expr(f, base)? {
+                V::Tuple(p, id) => self.element(p, id, *index as usize)?,
+                _ => return Err(CodegenError("index of a non-tuple".into())),
+            },
+            ExprKind::AddrOf(_)
             | ExprKind::Offsetof { .. } => return Err(CodegenError("unsupported expression reached codegen".into())),
         })
     }
@@ -639,6 +685,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let end = self.ctx.append_basic_block(f.function, "tend");
         let out = match ty {
             Type::Str { len } => Some((self.buffer(f, len, "tern")?, len)),
+            Type::Tuple(id) => Some((self.buffer(f, self.tuple_kind(id).size() as u32, "tern")?, 0)),
             _ => None,
         };
         self.builder.build_conditional_branch(c, t_bb, f_bb)?;
@@ -648,6 +695,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let v = self.expr(f, branch)?;
             match (v, out) {
                 (V::Str(p, n), Some((buf, len))) => self.copy(buf, p, n.min(len))?,
+                (V::Tuple(..), Some((buf, _))) => {
+                    let Type::Tuple(id) = ty else { return Err(CodegenError("ternary tuple type".into())) };
+                    self.store_value(buf, self.tuple_kind(id), v)?
+                }
                 (V::Int(i), None) => {
                     incoming.push((i, self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?))
                 }
@@ -656,8 +707,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             self.builder.build_unconditional_branch(end)?;
         }
         self.builder.position_at_end(end);
-        if let Some((buf, len)) = out {
-            return Ok(V::Str(buf, len));
+        match (out, ty) {
+            (Some((buf, _)), Type::Tuple(id)) => return Ok(V::Tuple(buf, id)),
+            (Some((buf, len)), _) => return Ok(V::Str(buf, len)),
+            _ => {}
         }
         let phi = self.builder.build_phi(self.i64(), "tern")?;
         for (v, bb) in &incoming {
@@ -843,9 +896,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn map_read(&mut self, f: &mut Func<'ctx>, e: &Expr, map: &MapRef) -> Result<V<'ctx>> {
         let index = self.map_index(&map.name)?;
         let key = self.key(f, map, index)?;
-        let len = match self.ty(f, e) {
-            Type::Str { len } => len,
-            Type::Inet => plan::INET_SIZE as u32,
+        let (len, tuple) = match (self.ty(f, e), self.checked.plan.maps[index].value) {
+            (Type::Str { len }, _) => (len, None),
+            (Type::Inet, _) => (plan::INET_SIZE as u32, None),
+            (_, ValueKind::Tuple { id, size }) => (size, Some(id)),
             _ => return Ok(V::Int(self.read_int(f, index, key)?)),
         };
         let p = self.lookup(self.maps[index], key)?;
@@ -858,7 +912,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.copy(buf, p, len)?;
         self.builder.build_unconditional_branch(join)?;
         self.builder.position_at_end(join);
-        Ok(V::Str(buf, len))
+        Ok(match tuple {
+            Some(id) => V::Tuple(buf, id),
+            None => V::Str(buf, len),
+        })
     }
 
     /// A value the runtime set in the globals map (0 until it does).
@@ -894,30 +951,18 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn call(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr]) -> Result<V<'ctx>> {
         let i64 = self.i64();
         match self.res(f, e).clone() {
-            Res::Printf(id) => {
+            res @ (Res::Printf(id) | Res::PrintValue(id)) => {
                 let def = self.checked.plan.printfs[id].clone();
-                // printf(fmt, args…), or print(value) made into a printf of one value.
-                let values = match &e.kind {
-                    ExprKind::Call { name, .. } if name.name == "print" => args,
-                    _ => &args[1..],
+                // printf(fmt, args…), or print(value) sent as a printf of one value.
+                let (values, kind) = match res {
+                    Res::PrintValue(_) => (args, EventKind::PrintValue),
+                    _ => (&args[1..], EventKind::Printf),
                 };
-                let (rec, done) = self.scratch_record(f, EventKind::Printf, id as u32, def.size as u32)?;
+                let (rec, done) = self.scratch_record(f, kind, id as u32, def.size as u32)?;
                 for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
-                    match (v, field.kind) {
-                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName) => {
-                            self.store_i64(rec, field.offset as u64, i)?
-                        }
-                        (V::Str(p, n), ArgKind::Inet | ArgKind::Usym | ArgKind::Buf) => {
-                            let at = self.offset(rec, field.offset as u64)?;
-                            self.copy(at, p, n.min(field.kind.size() as u32))?;
-                        }
-                        (V::Str(p, n), ArgKind::Str { len }) => {
-                            let at = self.offset(rec, field.offset as u64)?;
-                            self.copy(at, p, n.min(len))?;
-                        }
-                        _ => return Err(CodegenError("printf argument type".into())),
-                    }
+                    let at = self.offset(rec, field.offset as u64)?;
+                    self.store_value(at, field.kind, v)?;
                 }
                 self.emit_event(f, rec, def.size as u32)?;
                 self.builder.build_unconditional_branch(done)?;
@@ -1068,7 +1113,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                         self.call_helper(helper, &[data.into(), n.into(), ptr.into()])?;
                         n
                     }
-                    V::Void => return Err(CodegenError("buf of nothing".into())),
+                    V::Void | V::Tuple(..) => return Err(CodegenError("buf of nothing".into())),
                 };
                 self.store_i64(buf, 0, n)?;
                 Ok(V::Str(buf, size))
@@ -1126,6 +1171,47 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             other => Err(CodegenError(format!("cannot generate call {other:?}"))),
+        }
+    }
+
+    /// How tuple `id` is laid out as a value.
+    fn tuple_kind(&self, id: u32) -> ArgKind {
+        ArgKind::Tuple { id, size: self.checked.plan.tuples[id as usize].size as u32 }
+    }
+
+    /// Element `i` of tuple `id` at `p`: integers loaded, anything else where it lies.
+    fn element(&self, p: PointerValue<'ctx>, id: u32, i: usize) -> Result<V<'ctx>> {
+        let field = *self.checked.plan.tuples[id as usize]
+            .fields
+            .get(i)
+            .ok_or_else(|| CodegenError(format!("tuple element {i} out of range")))?;
+        let at = self.offset(p, field.offset as u64)?;
+        Ok(match field.kind {
+            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName => V::Int(self.load_i64(p, field.offset as u64)?),
+            ArgKind::Tuple { id, .. } => V::Tuple(at, id),
+            kind => V::Str(at, kind.size() as u32),
+        })
+    }
+
+    /// Stores `v` at `dst` (already zeroed) laid out as `kind`: in a printf record, a map
+    /// value, a variable or a tuple. Tuples are copied element by element, so a tuple goes
+    /// into a wider one of the same shape (longer strings) as it does in bpftrace.
+    fn store_value(&self, dst: PointerValue<'ctx>, kind: ArgKind, v: V<'ctx>) -> Result<()> {
+        match (v, kind) {
+            (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName) => self.store_i64(dst, 0, i),
+            (V::Str(p, n), ArgKind::Str { .. } | ArgKind::Inet | ArgKind::Usym | ArgKind::Buf) => {
+                self.copy(dst, p, n.min(kind.size() as u32))
+            }
+            (V::Tuple(p, src), ArgKind::Tuple { id, .. }) => {
+                let fields = self.checked.plan.tuples[id as usize].fields.clone();
+                for (i, field) in fields.into_iter().enumerate() {
+                    let elem = self.element(p, src, i)?;
+                    let at = self.offset(dst, field.offset as u64)?;
+                    self.store_value(at, field.kind, elem)?;
+                }
+                Ok(())
+            }
+            _ => Err(CodegenError(format!("cannot store this value as {kind:?}"))),
         }
     }
 }

@@ -163,13 +163,14 @@ pub(crate) struct Func<'ctx> {
 
 /// Offsets of a program's string and address variables in the per-CPU variables map, and
 /// the bytes they take.
-fn buffer_vars(prog: &crate::sema::ProgInfo) -> (std::collections::HashMap<String, u64>, u64) {
+fn buffer_vars(prog: &crate::sema::ProgInfo, tuples: &[plan::TupleDef]) -> (std::collections::HashMap<String, u64>, u64) {
     let mut names: Vec<(&String, u32)> = prog
         .vars
         .iter()
         .filter_map(|(n, t)| match t {
             crate::sema::Type::Str { len } => Some((n, *len)),
             crate::sema::Type::Inet => Some((n, plan::INET_SIZE as u32)),
+            crate::sema::Type::Tuple(id) => Some((n, tuples[*id as usize].size as u32)),
             _ => None,
         })
         .collect();
@@ -196,7 +197,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let joins = (!checked.plan.join_separators.is_empty()).then_some(plan::JOIN_RECORD);
         let record = checked.plan.printfs.iter().map(|p| p.size).chain(joins).max();
         let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, map_type::PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
-        let vars_size = checked.progs.iter().map(|p| buffer_vars(p).1).max().unwrap_or(0);
+        let vars_size = checked.progs.iter().map(|p| buffer_vars(p, &checked.plan.tuples).1).max().unwrap_or(0);
         let vars = (vars_size > 0).then(|| btf.map(plan::VARS_MAP, map_type::PERCPU_ARRAY, 1, 4, vars_size));
         let kstacks = checked.plan.uses_kstack.then(|| {
             btf.map(plan::KSTACKS_MAP, map_type::STACK_TRACE, 4096, 4, 8 * plan::STACK_DEPTH as u64)
@@ -226,7 +227,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         allocas.position_at_end(entry);
         self.builder.position_at_end(start);
         let ctx_ptr = function.get_first_param().map(|p| p.into_pointer_value()).ok_or_else(|| CodegenError("no ctx".into()))?;
-        let (var_offsets, vars_size) = buffer_vars(&self.checked.progs[index]);
+        let (var_offsets, vars_size) = buffer_vars(&self.checked.progs[index], &self.checked.plan.tuples);
         let mut f = Func {
             function,
             ctx_ptr,

@@ -2,9 +2,9 @@
 //! histogram buckets gathered per key, keys split into their parts.
 
 use super::format::{self, Entry, KeyPart, MapKind, Value};
-use super::printf::{c_string, inet, read_u64};
+use super::printf::{c_string, decode, inet, read_u64};
 use super::symbols::Symbols;
-use crate::plan::{self, KeyField, MapDef, Plan, ValueKind};
+use crate::plan::{self, ArgKind, MapDef, Plan, TupleDef, ValueKind};
 use libbpf_rs::{MapCore, MapFlags, Object};
 use std::collections::BTreeMap;
 
@@ -16,17 +16,18 @@ pub fn print_all(obj: &Object, plan: &Plan, symbols: &mut Symbols, json: bool) -
     for name in names {
         let Some(def) = plan.maps.iter().find(|m| m.name == name) else { continue };
         let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { continue };
-        write(&mut out, def, read(&map, def, symbols), 0, json);
+        write(&mut out, def, read(&map, def, &plan.tuples, symbols), 0, json);
     }
     out
 }
 
 /// One map as `print(@map, top, div)` shows it: the same layout as at exit, only the `top`
 /// largest entries (0: all), values divided by `div` (0: as they are).
-pub fn print_one(obj: &Object, def: &MapDef, top: u64, div: u64, symbols: &mut Symbols, json: bool) -> String {
+pub fn print_one(obj: &Object, plan: &Plan, index: usize, top: u64, div: u64, symbols: &mut Symbols, json: bool) -> String {
+    let Some(def) = plan.maps.get(index) else { return String::new() };
     let mut out = String::new();
     if let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) {
-        let mut entries = read(&map, def, symbols);
+        let mut entries = read(&map, def, &plan.tuples, symbols);
         if div > 0 {
             for e in &mut entries {
                 match &mut e.value {
@@ -90,7 +91,7 @@ pub fn lost_events(obj: &Object) -> u64 {
     }
 }
 
-fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry> {
+fn read(map: &libbpf_rs::Map, def: &MapDef, tuples: &[TupleDef], symbols: &mut Symbols) -> Vec<Entry> {
     let user_key = def.user_key_size();
     // Histograms: user key -> buckets, in the order keys are first seen.
     let mut hists: BTreeMap<Vec<u8>, (usize, Vec<u64>)> = BTreeMap::new();
@@ -124,6 +125,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry>
                 ValueKind::Ksym => Value::Str(symbols.kernel(read_u64(&bytes))),
                 ValueKind::Kstack => Value::Str(symbols.kstack(read_u64(&bytes))),
                 ValueKind::Inet => Value::Str(inet(&bytes)),
+                ValueKind::Tuple { id, size } => decode(ArgKind::Tuple { id, size }, &bytes, tuples, symbols),
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
             };
@@ -174,15 +176,10 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
     let mut off = 0;
     for field in &def.key {
         let bytes = key.get(off..off + field.size()).unwrap_or(&[]);
-        parts.push(match field {
-            KeyField::Int { signed: true } => KeyPart::Int(read_u64(bytes) as i64),
-            KeyField::Int { signed: false } => KeyPart::UInt(read_u64(bytes)),
-            KeyField::Str { .. } => KeyPart::Str(c_string(bytes)),
-            KeyField::Ksym => KeyPart::Str(symbols.kernel(read_u64(bytes))),
-            KeyField::Kstack => KeyPart::Str(symbols.kstack(read_u64(bytes))),
-            KeyField::Inet => KeyPart::Str(inet(bytes)),
-            KeyField::ProbeName => KeyPart::Str(symbols.probe(read_u64(bytes))),
-            KeyField::Usym => KeyPart::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
+        parts.push(match decode(field.arg_kind(), bytes, &[], symbols) {
+            Value::Int(v) => KeyPart::Int(v),
+            Value::UInt(v) => KeyPart::UInt(v),
+            other => KeyPart::Str(format::scalar_value_text(&other)),
         });
         off += field.size();
     }

@@ -10,7 +10,9 @@ pub mod tracefs;
 
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
-use crate::plan::{self, ArgField, ArgKind, Attach, FmtSegment, FmtSpec, KeyField, MapDef, Plan, PrintfDef, ProbeDef, ValueKind};
+use crate::plan::{
+    self, ArgField, ArgKind, Attach, FmtSegment, FmtSpec, KeyField, MapDef, Plan, PrintfDef, ProbeDef, TupleDef, ValueKind,
+};
 use builtins::{Builtin, Func};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -49,6 +51,9 @@ pub enum Type {
     Usym,
     /// Bytes from memory (`buf()`), printed hex-escaped by `%r`.
     Buffer,
+    /// A tuple: an index into the program's tuple types (`Checked::tuple_types`), whose
+    /// layout is the plan's tuple of the same index.
+    Tuple(u32),
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -79,6 +84,7 @@ impl Type {
             Type::ProbeName => "a probe name",
             Type::Usym => "a user symbol",
             Type::Buffer => "a buffer",
+            Type::Tuple(_) => "a tuple",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -118,6 +124,8 @@ pub enum Res {
     MapRead(usize),
     /// `printf` with plan format `n`.
     Printf(usize),
+    /// `print(value)`, as plan format `n` (the value and a newline).
+    PrintValue(usize),
     /// `str()`, reading from user memory when `user`.
     Str { user: bool },
     /// A constant known at compile time (a kernel constant, `kaddr()`).
@@ -176,6 +184,8 @@ pub struct Checked {
     /// Parallel to `plan.probes`.
     pub progs: Vec<ProgInfo>,
     pub warnings: Vec<Diagnostic>,
+    /// The element types of every tuple type; `Type::Tuple` indexes this.
+    pub tuple_types: Vec<Vec<Type>>,
 }
 
 impl Checked {
@@ -222,6 +232,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         first.check_instance(inst);
     }
     let mut second = Checker::new(program, first.maps, true);
+    second.tuples = std::mem::take(&mut first.tuples);
     second.no_attach = opts.no_attach;
     second.params = opts.params.clone();
     second.has_command = opts.has_command;
@@ -258,8 +269,9 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         probe_names,
         join_separators: second.join_separators,
         cat_paths: second.cat_paths,
+        tuples: second.tuples.layouts(),
     };
-    Ok(Checked { plan, progs, warnings: diags })
+    Ok(Checked { plan, progs, warnings: diags, tuple_types: second.tuples.types })
 }
 
 fn dedup(diags: &mut Vec<Diagnostic>) {
@@ -904,6 +916,98 @@ struct Checker<'p> {
     has_command: bool,
     /// Kernel BTF, loaded the first time a kernel type is needed.
     kernel_types: KernelTypesCache,
+    /// Every tuple type seen, learnt in pass 1 and kept for pass 2 (map types refer to it).
+    tuples: TupleTypes,
+}
+
+/// Tuple types, each stored once: `Type::Tuple(i)` is `types[i]`.
+#[derive(Debug, Clone, Default)]
+struct TupleTypes {
+    types: Vec<Vec<Type>>,
+}
+
+impl TupleTypes {
+    fn intern(&mut self, elems: Vec<Type>) -> Type {
+        let id = match self.types.iter().position(|t| *t == elems) {
+            Some(i) => i,
+            None => {
+                self.types.push(elems);
+                self.types.len() - 1
+            }
+        };
+        Type::Tuple(id as u32)
+    }
+
+    /// How a value of type `t` is laid out in a tuple, a record or a map value; `None` for
+    /// types that cannot be stored.
+    fn arg_kind(&self, t: Type) -> Option<ArgKind> {
+        Some(match t {
+            Type::Int { signed } => ArgKind::Int { signed },
+            Type::Ptr { .. } => ArgKind::Int { signed: false },
+            Type::Str { len } => ArgKind::Str { len },
+            Type::Ksym => ArgKind::Ksym,
+            Type::Kstack => ArgKind::Kstack,
+            Type::Inet => ArgKind::Inet,
+            Type::ProbeName => ArgKind::ProbeName,
+            Type::Usym => ArgKind::Usym,
+            Type::Tuple(id) => ArgKind::Tuple { id, size: self.layout(id).size as u32 },
+            _ => return None,
+        })
+    }
+
+    /// Tuple `id`'s layout: every element 8-byte aligned, as a map key's parts are.
+    fn layout(&self, id: u32) -> TupleDef {
+        let mut fields = Vec::new();
+        let mut offset = 0;
+        for &t in &self.types[id as usize] {
+            let kind = match self.arg_kind(t) {
+                Some(ArgKind::Str { len }) => ArgKind::Str { len: len.next_multiple_of(8) },
+                Some(k) => k,
+                None => continue,
+            };
+            fields.push(ArgField { offset, kind });
+            offset += kind.size().next_multiple_of(8);
+        }
+        TupleDef { fields, size: offset.max(8) }
+    }
+
+    fn layouts(&self) -> Vec<TupleDef> {
+        (0..self.types.len() as u32).map(|i| self.layout(i)).collect()
+    }
+
+    /// The type two values agree on, as bpftrace unifies them: tuples of the same arity
+    /// whose elements agree, strings of any lengths (the longer wins), integers of either
+    /// sign; `None` if they do not.
+    fn unify(&mut self, a: Type, b: Type) -> Option<Type> {
+        match (a, b) {
+            (Type::Tuple(x), Type::Tuple(y)) => {
+                let (xs, ys) = (self.types[x as usize].clone(), self.types[y as usize].clone());
+                if xs.len() != ys.len() {
+                    return None;
+                }
+                let elems = xs.iter().zip(&ys).map(|(&p, &q)| self.unify(p, q)).collect::<Option<Vec<_>>>()?;
+                Some(self.intern(elems))
+            }
+            (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: x.max(y) }),
+            (x, y) if x.is_int() && y.is_int() => Some(x),
+            (x, y) if std::mem::discriminant(&x) == std::mem::discriminant(&y) => Some(x),
+            _ => None,
+        }
+    }
+
+    /// A type as bpftrace writes it in messages: `int64`, `string[2]`, `(int64,string[2])`.
+    fn name(&self, t: Type) -> String {
+        match t {
+            Type::Int { signed: true } => "int64".into(),
+            Type::Int { signed: false } => "uint64".into(),
+            Type::Str { len } => format!("string[{len}]"),
+            Type::Tuple(id) => {
+                let parts: Vec<String> = self.types[id as usize].iter().map(|&e| self.name(e)).collect();
+                format!("({})", parts.join(","))
+            }
+            other => other.describe().trim_start_matches("an ").trim_start_matches("a ").to_string(),
+        }
+    }
 }
 
 /// State while checking one program.
@@ -919,7 +1023,7 @@ struct Scope<'i> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), has_command: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, uses_kstack: false, no_attach: false, params: Vec::new(), has_command: false, kernel_types: None, tuples: TupleTypes::default() }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1262,13 +1366,25 @@ impl<'p> Checker<'p> {
         if t == Type::Error {
             return;
         }
-        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet) {
+        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet | Type::Tuple(_)) {
             self.error(
                 Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
             );
             return;
         }
         match scope.vars.get(&var.name) {
+            Some(&(old, span)) if matches!(old, Type::Tuple(_)) || matches!(t, Type::Tuple(_)) => {
+                match self.tuples.unify(old, t) {
+                    Some(u) => {
+                        scope.vars.insert(var.name.clone(), (u, span));
+                    }
+                    None => self.error(
+                        Diagnostic::error(format!("type mismatch for `{}`", var.name))
+                            .at(value_span, format!("this is {}", self.tuples.name(t)))
+                            .also(span, format!("`{}` was first assigned {} here", var.name, self.tuples.name(old))),
+                    ),
+                }
+            }
             Some(&(old, span)) if std::mem::discriminant(&old) != std::mem::discriminant(&t) => {
                 self.error(
                     Diagnostic::error(format!("type mismatch for `{}`", var.name))
@@ -1325,26 +1441,42 @@ impl<'p> Checker<'p> {
         }
     }
 
-    /// The key shape of a map reference, checking each key expression.
+    /// The key shape of a map reference, checking each key expression. A tuple key
+    /// (`@m[(a, b)]`, `@m[$t]`) is the same key as its elements (`@m[a, b]`).
     fn keys(&mut self, map: &MapRef, scope: &mut Scope) -> Option<Vec<KeyField>> {
         let mut out = Vec::new();
         let mut ok = true;
         for k in &map.keys {
-            match self.expr(k, scope) {
-                Type::Int { signed } => out.push(KeyField::Int { signed }),
-                Type::Ptr { .. } => out.push(KeyField::Int { signed: false }),
-                Type::Str { len } => out.push(KeyField::Str { len: len.next_multiple_of(8) }),
-                Type::Ksym => out.push(KeyField::Ksym),
-                Type::Kstack => out.push(KeyField::Kstack),
-                Type::Inet => out.push(KeyField::Inet),
-                Type::ProbeName => out.push(KeyField::ProbeName),
-                Type::Usym => out.push(KeyField::Usym),
-                Type::Error => ok = false,
-                t => {
-                    ok = false;
+            let t = self.expr(k, scope);
+            let parts = match t {
+                Type::Tuple(id) if map.keys.len() == 1 => self.tuples.types[id as usize].clone(),
+                Type::Tuple(_) => {
                     self.error(
-                        Diagnostic::error(format!("a map key cannot be {}", t.describe())).at(k.span, "not a valid key"),
+                        Diagnostic::error("a tuple key must be the map's only key")
+                            .at(k.span, "a tuple among other keys")
+                            .help("write its elements as keys: `@m[a, b, c]`"),
                     );
+                    ok = false;
+                    continue;
+                }
+                t => vec![t],
+            };
+            for part in parts {
+                match key_field(part) {
+                    Some(field) => out.push(field),
+                    None if part == Type::Error => ok = false,
+                    None => {
+                        ok = false;
+                        let d = match (t, part) {
+                            (Type::Tuple(_), Type::Tuple(_)) => {
+                                Diagnostic::error("a tuple key cannot hold another tuple").at(k.span, "a tuple inside a tuple")
+                            }
+                            (Type::Tuple(_), _) => Diagnostic::error(format!("a tuple key cannot hold {}", part.describe()))
+                                .at(k.span, "not a valid key"),
+                            _ => Diagnostic::error(format!("a map key cannot be {}", part.describe())).at(k.span, "not a valid key"),
+                        };
+                        self.error(d);
+                    }
                 }
             }
         }
@@ -1371,12 +1503,15 @@ impl<'p> Checker<'p> {
                 first_keys: keys_span,
             }),
             Some((i, info)) => {
-                match merge_value(info.value, kind) {
+                match self.merge_value(info.value, kind) {
                     Some(v) => self.maps.maps[i].value = v,
                     None => self.error(
                         Diagnostic::error(format!("type mismatch for map `{}`", map.name))
-                            .at(value_span, format!("this is {}", value_desc(kind)))
-                            .also(info.first_assign, format!("`{}` was first assigned {} here", map.name, value_desc(info.value))),
+                            .at(value_span, format!("this is {}", self.value_desc(kind)))
+                            .also(
+                                info.first_assign,
+                                format!("`{}` was first assigned {} here", map.name, self.value_desc(info.value)),
+                            ),
                     ),
                 }
                 match merge_keys(&info.keys, &keys) {
@@ -1388,6 +1523,27 @@ impl<'p> Checker<'p> {
                     ),
                 }
             }
+        }
+    }
+
+    /// A map value kind with its article, for messages; a tuple as its type.
+    fn value_desc(&self, kind: ValueKind) -> String {
+        match kind {
+            ValueKind::Tuple { id, .. } => self.tuples.name(Type::Tuple(id)),
+            kind => value_desc(kind),
+        }
+    }
+
+    /// The value kind two assignments to one map agree on, if they do.
+    fn merge_value(&mut self, a: ValueKind, b: ValueKind) -> Option<ValueKind> {
+        match (a, b) {
+            (ValueKind::Tuple { id: x, .. }, ValueKind::Tuple { id: y, .. }) => {
+                match self.tuples.unify(Type::Tuple(x), Type::Tuple(y))? {
+                    Type::Tuple(id) => Some(ValueKind::Tuple { id, size: self.tuples.layout(id).size as u32 }),
+                    _ => None,
+                }
+            }
+            (a, b) => merge_value(a, b),
         }
     }
 
@@ -1434,6 +1590,7 @@ impl<'p> Checker<'p> {
             Type::Ksym => Some(ValueKind::Ksym),
             Type::Kstack => Some(ValueKind::Kstack),
             Type::Inet => Some(ValueKind::Inet),
+            Type::Tuple(id) => Some(ValueKind::Tuple { id, size: self.tuples.layout(id).size as u32 }),
             Type::Error => None,
             t => {
                 self.error(
@@ -1636,9 +1793,23 @@ impl<'p> Checker<'p> {
                 Type::Error => Type::Error,
                 _ => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
             },
-            ExprKind::Tuple(_) => {
-                self.unsupported(e.span, "tuples");
-                Type::Error
+            ExprKind::Tuple(items) => {
+                let mut elems = Vec::new();
+                for item in items {
+                    match self.expr(item, scope) {
+                        Type::Error => return Type::Error,
+                        t if self.tuples.arg_kind(t).is_some() => elems.push(t),
+                        t => {
+                            self.error(
+                                Diagnostic::error(format!("a tuple cannot hold {}", t.describe()))
+                                    .at(item.span, format!("this is {}", t.describe())),
+                            );
+                            return Type::Error;
+                        }
+                    }
+                }
+                let ty = self.tuples.intern(elems);
+                self.set(scope, e, ty, Res::Plain)
             }
             ExprKind::Index { base, index } => {
                 let bt = self.expr(base, scope);
@@ -1669,9 +1840,28 @@ impl<'p> Checker<'p> {
                     }
                 }
             }
-            ExprKind::TupleIndex { .. } => {
-                self.unsupported(e.span, "tuple indexes");
-                Type::Error
+            ExprKind::TupleIndex { base, index } => {
+                let id = match self.expr(base, scope) {
+                    Type::Error => return Type::Error,
+                    Type::Tuple(id) => id,
+                    t => {
+                        self.error(
+                            Diagnostic::error(format!("`.{index}` needs a tuple, but this is {}", t.describe()))
+                                .at(base.span, format!("this is {}", t.describe())),
+                        );
+                        return Type::Error;
+                    }
+                };
+                let elems = &self.tuples.types[id as usize];
+                let Some(&ty) = usize::try_from(*index).ok().and_then(|i| elems.get(i)) else {
+                    let n = elems.len();
+                    self.error(
+                        Diagnostic::error(format!("tuple index {index} is out of range"))
+                            .at(e.span, format!("this tuple has {n} elements: `.0` to `.{}`", n - 1)),
+                    );
+                    return Type::Error;
+                };
+                self.set(scope, e, ty, Res::Plain)
             }
             ExprKind::AddrOf(_) => {
                 self.unsupported(e.span, "`&` addresses");
@@ -1694,18 +1884,21 @@ impl<'p> Checker<'p> {
                     );
                     return Type::Error;
                 }
+                let both_tuples = matches!((t, f), (Type::Tuple(_), Type::Tuple(_)));
+                let tuple = if both_tuples { self.tuples.unify(t, f) } else { None };
                 let ty = match (t, f) {
+                    (Type::Tuple(_), Type::Tuple(_)) if tuple.is_some() => tuple.unwrap_or(t),
                     (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
                     (a, b) if a.is_int() && b.is_int() => Type::Int { signed: a.signed() && b.signed() },
                     (a, b) => {
                         self.error(
                             Diagnostic::error(format!(
                                 "the branches of `?:` have different types: {} and {}",
-                                a.describe(),
-                                b.describe()
+                                self.tuples.name(a),
+                                self.tuples.name(b)
                             ))
-                            .at(els.span, format!("this is {}", b.describe()))
-                            .also(then.span, format!("this is {}", a.describe())),
+                            .at(els.span, format!("this is {}", self.tuples.name(b)))
+                            .also(then.span, format!("this is {}", self.tuples.name(a))),
                         );
                         return Type::Error;
                     }
@@ -1863,6 +2056,7 @@ impl<'p> Checker<'p> {
             ValueKind::Ksym => Type::Ksym,
             ValueKind::Kstack => Type::Kstack,
             ValueKind::Inet => Type::Inet,
+            ValueKind::Tuple { id, .. } => Type::Tuple(id),
             agg => {
                 self.error(
                     Diagnostic::error(format!("reading a {} map inside a probe is not supported yet", agg.name()))
@@ -2010,6 +2204,7 @@ impl<'p> Checker<'p> {
                     Type::Str { len } => ArgKind::Str { len },
                     Type::Ksym => ArgKind::Ksym,
                     t if t.is_int() => ArgKind::Int { signed: t.signed() },
+                    Type::Tuple(_) => self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true }),
                     Type::Error => return Type::Error,
                     other => {
                         self.error(Diagnostic::error(format!("cannot print {}", other.describe())).at(arg.span, "no value"));
@@ -2028,7 +2223,7 @@ impl<'p> Checker<'p> {
                         size,
                     });
                 }
-                self.set(scope, e, Type::Void, Res::Printf(id))
+                self.set(scope, e, Type::Void, Res::PrintValue(id))
             }
             Func::Buf => {
                 let types: Vec<Type> = args.iter().map(|a| self.expr(a, scope)).collect();
@@ -2208,6 +2403,15 @@ impl<'p> Checker<'p> {
                 ('s', Type::ProbeName) => ArgKind::ProbeName,
                 ('s', Type::Usym) => ArgKind::Usym,
                 ('r', Type::Buffer) => ArgKind::Buf,
+                (_, Type::Tuple(_)) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error("`printf()` cannot format a tuple")
+                            .at(value.span, "this is a tuple")
+                            .help("format its elements (`$t.0`, `$t.1`, …), or print it whole with `print()`"),
+                    );
+                    continue;
+                }
                 ('r', t) => {
                     ok = false;
                     self.error(
@@ -2390,6 +2594,21 @@ fn merge_value(a: ValueKind, b: ValueKind) -> Option<ValueKind> {
         (a, b) if a == b => Some(a),
         _ => None,
     }
+}
+
+/// The key part a value of type `t` makes, if it can be one.
+fn key_field(t: Type) -> Option<KeyField> {
+    Some(match t {
+        Type::Int { signed } => KeyField::Int { signed },
+        Type::Ptr { .. } => KeyField::Int { signed: false },
+        Type::Str { len } => KeyField::Str { len: len.next_multiple_of(8) },
+        Type::Ksym => KeyField::Ksym,
+        Type::Kstack => KeyField::Kstack,
+        Type::Inet => KeyField::Inet,
+        Type::ProbeName => KeyField::ProbeName,
+        Type::Usym => KeyField::Usym,
+        _ => return None,
+    })
 }
 
 fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
