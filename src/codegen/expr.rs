@@ -188,7 +188,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 }
             }
             StmtKind::Block(body) => self.stmts(f, body)?,
-            StmtKind::ForMap { .. } => return Err(CodegenError("for over a map".into())),
+            StmtKind::ForMap { body, .. } => self.for_map(f, s, body)?,
         }
         Ok(())
     }
@@ -441,6 +441,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 _ => V::Void,
             },
             ExprKind::Var(name) => {
+                let name = match self.res(f, e) {
+                    Res::LoopVar(own) => own,
+                    _ => name,
+                };
                 let ty = self.ty(f, e);
                 let slot = self.var_slot(f, name, ty)?;
                 match ty {
@@ -1005,8 +1009,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     _ => 0,
                 };
                 self.header_event(f, EventKind::Exit, code)?;
-                // Nothing after exit() runs in this probe.
-                self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+                // Nothing after exit() runs in this probe; in a loop's callback, 1 ends the loop.
+                if f.callback {
+                    self.builder.build_return(Some(&i64.const_int(1, false)))?;
+                } else {
+                    self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+                }
                 let dead = self.ctx.append_basic_block(f.function, "after_exit");
                 self.builder.position_at_end(dead);
                 Ok(V::Void)
@@ -1185,12 +1193,111 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             .fields
             .get(i)
             .ok_or_else(|| CodegenError(format!("tuple element {i} out of range")))?;
-        let at = self.offset(p, field.offset as u64)?;
-        Ok(match field.kind {
-            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName => V::Int(self.load_i64(p, field.offset as u64)?),
-            ArgKind::Tuple { id, .. } => V::Tuple(at, id),
-            kind => V::Str(at, kind.size() as u32),
+        self.value_at(self.offset(p, field.offset as u64)?, field.kind)
+    }
+
+    /// The value of `kind` at `p`: an integer loaded, anything else where it lies.
+    fn value_at(&self, p: PointerValue<'ctx>, kind: ArgKind) -> Result<V<'ctx>> {
+        Ok(match kind {
+            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Kstack | ArgKind::ProbeName => V::Int(self.load_i64(p, 0)?),
+            ArgKind::Tuple { id, .. } => V::Tuple(p, id),
+            kind => V::Str(p, kind.size() as u32),
         })
+    }
+
+    /// `for ($kv : @map) { … }`: the body becomes a callback that `bpf_for_each_map_elem`
+    /// calls with each entry's key and value. It finds string and tuple variables in the
+    /// variables map, as the program does, and the integer variables it shares with the
+    /// program through pointers in its context (they stay on the stack, where the verifier
+    /// can follow loop counters); `continue` returns 0 (next entry), `break` and `exit()` 1.
+    fn for_map(&mut self, f: &mut Func<'ctx>, s: &Stmt, body: &[Stmt]) -> Result<()> {
+        let info = self.checked.progs[f.prog]
+            .map_loops
+            .get(&s.span.start)
+            .cloned()
+            .ok_or_else(|| CodegenError("unchecked for loop".into()))?;
+        let name = format!("{}_for{}", self.checked.plan.probes[f.prog].prog_name, s.span.start);
+        let ptr = self.ctx.ptr_type(inkwell::AddressSpace::default());
+        let fn_type = self.i64().fn_type(&[ptr.into(); 4], false);
+        let function = self.module.add_function(&name, fn_type, Some(inkwell::module::Linkage::Internal));
+        function.set_section(Some(".text"));
+        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        function.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
+        self.btf.callback(function, &name);
+        let param = |i: u32| -> Result<PointerValue<'ctx>> {
+            Ok(function.get_nth_param(i).ok_or_else(|| CodegenError("callback parameter".into()))?.into_pointer_value())
+        };
+        let (key_ptr, value_ptr, ctx_ptr) = (param(1)?, param(2)?, param(3)?);
+
+        let caller = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        let entry = self.ctx.append_basic_block(function, "entry");
+        let start = self.ctx.append_basic_block(function, "start");
+        let allocas = self.ctx.create_builder();
+        allocas.position_at_end(entry);
+        self.builder.position_at_end(start);
+        let mut g = Func {
+            function,
+            ctx_ptr,
+            allocas,
+            entry,
+            vars: Default::default(),
+            prog: f.prog,
+            loops: Vec::new(),
+            temps: Vec::new(),
+            var_offsets: f.var_offsets.clone(),
+            callback: true,
+        };
+        self.bind_vars(&mut g, None)?;
+        // The integer variables shared with the caller: the context holds pointers to them.
+        for (i, name) in info.captured.iter().enumerate() {
+            let at = self.offset(ctx_ptr, 8 * i as u64)?;
+            let p = self.builder.build_load(ptr, at, name)?.into_pointer_value();
+            g.vars.insert(name.clone(), p);
+        }
+        // $kv = (key, value), into the loop variable's own layout.
+        let Some(&Type::Tuple(kv)) = self.checked.progs[f.prog].vars.get(&info.var) else {
+            return Err(CodegenError("loop variable without a tuple type".into()));
+        };
+        let slot = self.var_slot(&mut g, &info.var, Type::Tuple(kv))?;
+        let kv_kind = self.tuple_kind(kv);
+        self.zero(slot, kv_kind.size() as u32)?;
+        let fields = self.checked.plan.tuples[kv as usize].fields.clone();
+        for (field, (p, kind)) in fields.iter().zip([(key_ptr, info.key), (value_ptr, info.value)]) {
+            let v = self.value_at(p, kind)?;
+            let at = self.offset(slot, field.offset as u64)?;
+            self.store_value(at, field.kind, v)?;
+        }
+        let next = self.ctx.append_basic_block(function, "next");
+        let stop = self.ctx.append_basic_block(function, "stop");
+        g.loops.push((next, stop));
+        self.stmts(&mut g, body)?;
+        if self.builder.get_insert_block().and_then(|b| b.get_terminator()).is_none() {
+            self.builder.build_unconditional_branch(next)?;
+        }
+        for (bb, ret) in [(next, 0), (stop, 1)] {
+            self.builder.position_at_end(bb);
+            self.builder.build_return(Some(&self.i64().const_int(ret, false)))?;
+        }
+        g.allocas.position_at_end(entry);
+        g.allocas.build_unconditional_branch(start)?;
+
+        self.builder.position_at_end(caller);
+        let context = match info.captured.len() {
+            0 => ptr.const_null(),
+            n => {
+                let array = self.slot(f, ptr.array_type(n as u32).into(), "loopctx")?;
+                for (i, name) in info.captured.iter().enumerate() {
+                    let var = self.var_slot(f, name, Type::Int { signed: true })?;
+                    self.builder.build_store(self.offset(array, 8 * i as u64)?, var)?;
+                }
+                array
+            }
+        };
+        let callback = function.as_global_value().as_pointer_value();
+        let map = self.map_ptr(self.maps[info.map]);
+        let zero = self.i64().const_zero();
+        self.call_helper(id::FOR_EACH_MAP_ELEM, &[map, callback.into(), context.into(), zero.into()])?;
+        Ok(())
     }
 
     /// Stores `v` at `dst` (already zeroed) laid out as `kind`: in a printf record, a map

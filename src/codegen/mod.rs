@@ -159,10 +159,13 @@ pub(crate) struct Func<'ctx> {
     pub temps: Vec<(PointerValue<'ctx>, u32)>,
     /// Where string and address variables live: their offsets in this CPU's `rt_vars` value.
     pub var_offsets: std::collections::HashMap<String, u64>,
+    /// Whether this is the callback of a `for` loop over a map (it returns 0 to go on, 1 to
+    /// stop, as an i64) rather than a program.
+    pub callback: bool,
 }
 
-/// Offsets of a program's string and address variables in the per-CPU variables map, and
-/// the bytes they take.
+/// Offsets of a program's string, address and tuple variables in the per-CPU variables map,
+/// and the bytes they take.
 fn buffer_vars(prog: &crate::sema::ProgInfo, tuples: &[plan::TupleDef]) -> (std::collections::HashMap<String, u64>, u64) {
     let mut names: Vec<(&String, u32)> = prog
         .vars
@@ -238,21 +241,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             loops: Vec::new(),
             temps: Vec::new(),
             var_offsets,
+            callback: false,
         };
-        if let (Some(map), true) = (self.vars, vars_size > 0) {
-            // This CPU's variables start zeroed, as every variable does in each run.
-            let key = self.slot(&f, self.ctx.i32_type().into(), "varskey")?;
-            self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
-            let base = self.lookup(map, key)?;
-            let found = self.builder.build_is_not_null(base, "found")?;
-            self.return_unless(function, found)?;
-            self.zero(base, vars_size as u32)?;
-            // Each variable's address, computed here where it dominates every use.
-            for (name, offset) in f.var_offsets.clone() {
-                let p = self.offset(base, offset)?;
-                f.vars.insert(name, p);
-            }
-        }
+        // This CPU's variables start zeroed, as every variable does in each run.
+        self.bind_vars(&mut f, Some(vars_size))?;
         let probe = &program.probes[self.checked.progs[index].probe];
         if let (Some(pid), false) =
             (self.checked.plan.filter_pid, matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. }))
@@ -278,13 +270,34 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(())
     }
 
-    /// Ends the program (returning 0) unless `cond` holds; code continues where it does.
+    /// Finds this CPU's variables in the variables map and gives each variable its address
+    /// there (computed at the start, where it dominates every use); zeroes them first when
+    /// `zero` gives their size. Without the map's value, the function returns at once.
+    fn bind_vars(&self, f: &mut Func<'ctx>, zero: Option<u64>) -> Result<()> {
+        let Some(map) = self.vars.filter(|_| !f.var_offsets.is_empty()) else { return Ok(()) };
+        let key = self.slot(f, self.ctx.i32_type().into(), "varskey")?;
+        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+        let base = self.lookup(map, key)?;
+        let found = self.builder.build_is_not_null(base, "found")?;
+        self.return_unless(f.function, found)?;
+        if let Some(size) = zero {
+            self.zero(base, size as u32)?;
+        }
+        for (name, offset) in f.var_offsets.clone() {
+            let p = self.offset(base, offset)?;
+            f.vars.insert(name, p);
+        }
+        Ok(())
+    }
+
+    /// Ends the function (returning 0) unless `cond` holds; code continues where it does.
     fn return_unless(&self, function: FunctionValue<'ctx>, cond: inkwell::values::IntValue<'ctx>) -> Result<()> {
         let go = self.ctx.append_basic_block(function, "go");
         let stop = self.ctx.append_basic_block(function, "stop");
         self.builder.build_conditional_branch(cond, go, stop)?;
         self.builder.position_at_end(stop);
-        self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+        let ret = function.get_type().get_return_type().map(|t| t.into_int_type()).unwrap_or(self.ctx.i32_type());
+        self.builder.build_return(Some(&ret.const_zero()))?;
         self.builder.position_at_end(go);
         Ok(())
     }

@@ -126,6 +126,8 @@ pub enum Res {
     Printf(usize),
     /// `print(value)`, as plan format `n` (the value and a newline).
     PrintValue(usize),
+    /// A `for` loop's variable, by its name in `ProgInfo::vars`.
+    LoopVar(String),
     /// `str()`, reading from user memory when `user`.
     Str { user: bool },
     /// A constant known at compile time (a kernel constant, `kaddr()`).
@@ -168,7 +170,25 @@ pub struct ProgInfo {
     /// Indexed by `ExprId`.
     pub exprs: HashMap<ExprId, ExprInfo>,
     pub vars: HashMap<String, Type>,
+    /// The `for` loops over maps, by where their statement starts.
+    pub map_loops: HashMap<usize, MapLoop>,
 }
+
+/// A `for ($kv : @map)` loop: the map, and the variable that holds each `(key, value)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapLoop {
+    /// The map's index in the plan.
+    pub map: usize,
+    /// The loop variable's name in `ProgInfo::vars` (unique to the loop).
+    pub var: String,
+    /// How the key (its one part, or the tuple of its parts) and the value are laid out.
+    pub key: ArgKind,
+    pub value: ArgKind,
+    /// The integer variables the body shares with code outside the loop, sorted: the
+    /// callback gets pointers to them.
+    pub captured: Vec<String>,
+}
+
 
 impl ProgInfo {
     pub fn info(&self, e: &Expr) -> &ExprInfo {
@@ -1019,6 +1039,22 @@ struct Scope<'i> {
     loops: u32,
     /// The width in bits of integer variables, from their first assignment (for `bswap`).
     var_bits: HashMap<String, u32>,
+    /// The variables of the `for` loops over maps being checked, innermost last: the name
+    /// written and the program's own name for it (each loop has its own variable).
+    loop_vars: Vec<(String, String)>,
+    /// The ids of those loops (where their statements start), innermost last.
+    loop_ids: Vec<usize>,
+    map_loops: HashMap<usize, MapLoop>,
+    /// For each variable, the loops enclosing each of its uses.
+    var_uses: HashMap<String, Vec<Vec<usize>>>,
+}
+
+impl Scope<'_> {
+    /// Notes a use of variable `name` where the checker is.
+    fn use_var(&mut self, name: &str) {
+        let at = self.loop_ids.clone();
+        self.var_uses.entry(name.to_string()).or_default().push(at);
+    }
 }
 
 impl<'p> Checker<'p> {
@@ -1176,7 +1212,17 @@ impl<'p> Checker<'p> {
 
     fn check_instance(&mut self, inst: &Instance) -> ProgInfo {
         let probe = &self.program.probes[inst.probe];
-        let mut scope = Scope { inst, exprs: HashMap::new(), vars: HashMap::new(), loops: 0, var_bits: HashMap::new() };
+        let mut scope = Scope {
+            inst,
+            exprs: HashMap::new(),
+            vars: HashMap::new(),
+            loops: 0,
+            var_bits: HashMap::new(),
+            loop_vars: Vec::new(),
+            loop_ids: Vec::new(),
+            map_loops: HashMap::new(),
+            var_uses: HashMap::new(),
+        };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);
             if !t.is_int() && t != Type::Error {
@@ -1187,11 +1233,29 @@ impl<'p> Checker<'p> {
             }
         }
         self.stmts(&probe.body, &mut scope);
+        // An integer variable used inside a loop and outside it lives outside (on the stack
+        // of the function all its uses share); the loop's callback reaches it by pointer.
+        for (name, uses) in &scope.var_uses {
+            if !scope.vars.get(name).is_some_and(|(t, _)| t.is_int()) {
+                continue;
+            }
+            let shared = |u: &Vec<usize>| u.iter().zip(&uses[0]).take_while(|(a, b)| a == b).count();
+            let home = uses.iter().map(shared).min().unwrap_or(0);
+            for id in uses.iter().flat_map(|u| u.iter().skip(home)) {
+                if let Some(l) = scope.map_loops.get_mut(id) {
+                    if !l.captured.contains(name) {
+                        l.captured.push(name.clone());
+                        l.captured.sort();
+                    }
+                }
+            }
+        }
         ProgInfo {
             probe: inst.probe,
             format: inst.format.clone(),
             exprs: scope.exprs,
             vars: scope.vars.into_iter().map(|(k, (t, _))| (k, t)).collect(),
+            map_loops: scope.map_loops,
         }
     }
 
@@ -1280,14 +1344,22 @@ impl<'p> Checker<'p> {
                 self.stmts(body, scope);
                 scope.loops -= 1;
             }
-            StmtKind::ForMap { var, .. } => self.unsupported(var.span.to(s.span), "`for` loops over maps"),
+            StmtKind::ForMap { var, map, body } => self.for_map(s, var, map, body, scope),
             StmtKind::Break | StmtKind::Continue => {
                 if scope.loops == 0 {
                     let word = if matches!(s.kind, StmtKind::Break) { "break" } else { "continue" };
                     self.error(Diagnostic::error(format!("`{word}` outside a loop")).at(s.span, "not inside `while` or `for`"));
                 }
             }
-            StmtKind::Return => {}
+            StmtKind::Return => {
+                if !scope.loop_vars.is_empty() {
+                    self.error(
+                        Diagnostic::error("`return` cannot be used inside a `for` loop over a map")
+                            .at(s.span, "inside a `for` loop over a map")
+                            .help("use `break` to leave the loop"),
+                    );
+                }
+            }
             StmtKind::Let { var, ty, value } => {
                 let declared = match ty {
                     Some(t) => match self.int_type(t) {
@@ -1361,11 +1433,73 @@ impl<'p> Checker<'p> {
         Some(found)
     }
 
+    /// `for ($kv : @map) { … }`: `$kv` is `(key, value)`, a key of several parts a tuple.
+    fn for_map(&mut self, s: &Stmt, var: &Name, map: &MapRef, body: &[Stmt], scope: &mut Scope) {
+        if scope.vars.contains_key(&var.name) || scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
+            self.error(
+                Diagnostic::error(format!("the loop variable `{}` has the name of a variable assigned before", var.name))
+                    .at(var.span, "already a variable")
+                    .help("give the loop's variable a name of its own"),
+            );
+            return;
+        }
+        let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
+            let d = Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned");
+            self.error(d);
+            return;
+        };
+        let value = match value_type(info.value) {
+            Some(t) => t,
+            None => {
+                let agg = info.value;
+                self.error(
+                    Diagnostic::error(format!("a `for` loop cannot go over a {} map", agg.name()))
+                        .at(map.span, format!("`{}` holds {}", map.name, value_desc(agg)))
+                        .also(info.first_assign, "assigned here")
+                        .note("aggregations are per-CPU and summed only when printed; loops go over maps of plain values"),
+                );
+                return;
+            }
+        };
+        if info.keys.is_empty() {
+            self.error(
+                Diagnostic::error(format!("a `for` loop needs a map with keys, but `{}` has none", map.name))
+                    .at(map.span, "a map without keys")
+                    .also(info.first_keys, "assigned without keys here"),
+            );
+            return;
+        }
+        let parts: Vec<Type> = info.keys.iter().map(|k| key_type(*k)).collect();
+        let key = if parts.len() == 1 { parts[0] } else { self.tuples.intern(parts) };
+        let kv = self.tuples.intern(vec![key, value]);
+        let own = format!("{}@{}", var.name, s.span.start);
+        scope.vars.insert(own.clone(), (kv, var.span));
+        let layout = |t| self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true });
+        let (key, value) = (layout(key), layout(value));
+        scope.map_loops.insert(s.span.start, MapLoop { map: index, var: own.clone(), key, value, captured: Vec::new() });
+        scope.loop_vars.push((var.name.clone(), own));
+        scope.loop_ids.push(s.span.start);
+        scope.loops += 1;
+        self.stmts(body, scope);
+        scope.loops -= 1;
+        scope.loop_ids.pop();
+        scope.loop_vars.pop();
+    }
+
     /// Gives a variable its type at its first assignment; later ones must agree.
     fn assign_var(&mut self, var: &Name, t: Type, value_span: Span, scope: &mut Scope) {
         if t == Type::Error {
             return;
         }
+        if scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
+            self.error(
+                Diagnostic::error(format!("cannot assign to `{}`, the variable of a `for` loop", var.name))
+                    .at(var.span, "the loop's variable")
+                    .help("copy it to a variable of your own"),
+            );
+            return;
+        }
+        scope.use_var(&var.name);
         if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet | Type::Tuple(_)) {
             self.error(
                 Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
@@ -1677,12 +1811,31 @@ impl<'p> Checker<'p> {
                     Err(_) => self.set(scope, e, Type::Str { len: value.len() as u32 + 1 }, Res::ConstStr(value)),
                 }
             }
+            ExprKind::Var(name) if scope.loop_vars.iter().any(|(n, _)| n == name) => {
+                let (_, own) = scope.loop_vars.iter().rev().find(|(n, _)| n == name).cloned().unwrap_or_default();
+                let t = scope.vars.get(&own).map_or(Type::Error, |&(t, _)| t);
+                self.set(scope, e, t, Res::LoopVar(own))
+            }
             ExprKind::Var(name) => match scope.vars.get(name) {
-                Some(&(t, _)) => self.set(scope, e, t, Res::Plain),
+                Some(&(t, _)) => {
+                    scope.use_var(name);
+                    self.set(scope, e, t, Res::Plain)
+                }
                 None => {
+                    // A loop's variable, after its loop: it was stored under the loop's own name.
+                    let loop_var = scope.vars.iter().find(|(n, _)| n.strip_prefix(name.as_str()).is_some_and(|r| r.starts_with('@')));
+                    if let Some((_, &(_, span))) = loop_var {
+                        self.error(
+                            Diagnostic::error(format!("variable `{name}` is used outside its `for` loop"))
+                                .at(e.span, "not inside the loop")
+                                .also(span, "the loop's variable exists only inside the loop"),
+                        );
+                        return Type::Error;
+                    }
                     let d = Diagnostic::error(format!("variable `{name}` is used before it is assigned"))
                         .at(e.span, "never assigned before this use");
-                    let d = match did_you_mean(name, scope.vars.keys().map(String::as_str)) {
+                    let names = scope.vars.keys().map(String::as_str).filter(|n| !n.contains('@'));
+                    let d = match did_you_mean(name, names) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
                         None => d,
                     };
@@ -1928,6 +2081,21 @@ impl<'p> Checker<'p> {
             self.error(d);
             return Type::Error;
         };
+        // A loop's callback has no probe context: what reads it is out of reach there.
+        let reads_context = match b {
+            Builtin::Args | Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack => true,
+            Builtin::FuncName => !matches!(scope.inst.attach, Attach::Uprobe { .. }),
+            Builtin::Probe => !scope.inst.also.is_empty(),
+            _ => false,
+        };
+        if reads_context && !scope.loop_vars.is_empty() {
+            self.error(
+                Diagnostic::error(format!("`{name}` cannot be used inside a `for` loop over a map"))
+                    .at(e.span, "needs the probe's context, which the loop's body does not have")
+                    .help("read what you need into a variable before the loop"),
+            );
+            return Type::Error;
+        }
         let ty = match b {
             Builtin::Comm => Type::Str { len: COMM_LEN },
             Builtin::Args => {
@@ -2050,14 +2218,10 @@ impl<'p> Checker<'p> {
             );
             return Type::Error;
         }
-        let ty = match info.value {
-            ValueKind::Int { signed } => Type::Int { signed },
-            ValueKind::Str { len } => Type::Str { len },
-            ValueKind::Ksym => Type::Ksym,
-            ValueKind::Kstack => Type::Kstack,
-            ValueKind::Inet => Type::Inet,
-            ValueKind::Tuple { id, .. } => Type::Tuple(id),
-            agg => {
+        let ty = match value_type(info.value) {
+            Some(t) => t,
+            None => {
+                let agg = info.value;
                 self.error(
                     Diagnostic::error(format!("reading a {} map inside a probe is not supported yet", agg.name()))
                         .at(map.span, format!("`{}` holds {}", map.name, value_desc(agg)))
@@ -2609,6 +2773,33 @@ fn key_field(t: Type) -> Option<KeyField> {
         Type::Usym => KeyField::Usym,
         _ => return None,
     })
+}
+
+/// The type of a value read from a map, or `None` for an aggregation (per-CPU, summed only
+/// when printed).
+fn value_type(kind: ValueKind) -> Option<Type> {
+    Some(match kind {
+        ValueKind::Int { signed } => Type::Int { signed },
+        ValueKind::Str { len } => Type::Str { len },
+        ValueKind::Ksym => Type::Ksym,
+        ValueKind::Kstack => Type::Kstack,
+        ValueKind::Inet => Type::Inet,
+        ValueKind::Tuple { id, .. } => Type::Tuple(id),
+        _ => return None,
+    })
+}
+
+/// The type of a value read from a key part.
+fn key_type(k: KeyField) -> Type {
+    match k {
+        KeyField::Int { signed } => Type::Int { signed },
+        KeyField::Str { len } => Type::Str { len },
+        KeyField::Ksym => Type::Ksym,
+        KeyField::Kstack => Type::Kstack,
+        KeyField::Inet => Type::Inet,
+        KeyField::ProbeName => Type::ProbeName,
+        KeyField::Usym => Type::Usym,
+    }
 }
 
 fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
