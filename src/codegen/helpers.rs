@@ -26,6 +26,7 @@ pub(crate) mod id {
     pub const GET_CURRENT_TASK: u64 = 35;
     pub const GET_ATTACH_COOKIE: u64 = 174;
     pub const FOR_EACH_MAP_ELEM: u64 = 164;
+    pub const MAP_LOOKUP_PERCPU_ELEM: u64 = 195;
 }
 
 /// `BPF_NOEXIST` for map updates.

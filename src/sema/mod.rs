@@ -1448,15 +1448,19 @@ impl<'p> Checker<'p> {
             self.error(d);
             return;
         };
-        let value = match value_type(info.value) {
-            Some(t) => t,
-            None => {
-                let agg = info.value;
+        // count(), sum(), min() and max() values are combined over the CPUs in the loop, as in
+        // bpftrace; the other aggregations have no one value to give.
+        let value = match (value_type(info.value), info.value) {
+            (Some(t), _) => t,
+            (None, ValueKind::Count) => Type::Int { signed: false },
+            (None, ValueKind::Sum { signed }) => Type::Int { signed },
+            (None, ValueKind::Min | ValueKind::Max) => Type::Int { signed: true },
+            (None, agg) => {
                 self.error(
-                    Diagnostic::error(format!("a `for` loop cannot go over a {} map", agg.name()))
+                    Diagnostic::error(format!("a `for` loop cannot go over `{}`, which holds {} values", map.name, agg.name()))
                         .at(map.span, format!("`{}` holds {}", map.name, value_desc(agg)))
                         .also(info.first_assign, "assigned here")
-                        .note("aggregations are per-CPU and summed only when printed; loops go over maps of plain values"),
+                        .note("a loop's value is one integer: count(), sum(), min() and max() maps have one, avg(), stats(), hist() and lhist() maps do not"),
                 );
                 return;
             }
