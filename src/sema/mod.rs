@@ -1435,7 +1435,15 @@ impl<'p> Checker<'p> {
 
     /// `for ($kv : @map) { … }`: `$kv` is `(key, value)`, a key of several parts a tuple.
     fn for_map(&mut self, s: &Stmt, var: &Name, map: &MapRef, body: &[Stmt], scope: &mut Scope) {
-        if scope.vars.contains_key(&var.name) || scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
+        if scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
+            self.error(
+                Diagnostic::error(format!("the loop variable `{}` is already the variable of an enclosing loop", var.name))
+                    .at(var.span, "already a loop's variable")
+                    .help("give each loop's variable a name of its own"),
+            );
+            return;
+        }
+        if scope.vars.contains_key(&var.name) {
             self.error(
                 Diagnostic::error(format!("the loop variable `{}` has the name of a variable assigned before", var.name))
                     .at(var.span, "already a variable")
@@ -2014,7 +2022,7 @@ impl<'p> Checker<'p> {
                     let n = elems.len();
                     self.error(
                         Diagnostic::error(format!("tuple index {index} is out of range"))
-                            .at(e.span, format!("this tuple has {n} elements: `.0` to `.{}`", n - 1)),
+                            .at(e.span, format!("this tuple has {n} elements: `.0` to `.{}`", n.saturating_sub(1))),
                     );
                     return Type::Error;
                 };
