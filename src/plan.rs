@@ -25,6 +25,17 @@ pub struct Plan {
     pub join_separators: Vec<String>,
     /// The files `cat()` calls print.
     pub cat_paths: Vec<String>,
+    /// Tuple layouts; `ValueKind::Tuple` and `ArgKind::Tuple` index this.
+    pub tuples: Vec<TupleDef>,
+}
+
+/// A tuple's layout: each element at its offset, every element 8-byte aligned (a string takes
+/// its length rounded up to 8), so a multi-part map key has the same layout as the tuple of
+/// its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TupleDef {
+    pub fields: Vec<ArgField>,
+    pub size: usize,
 }
 
 /// The stack-trace map that stack ids of `depth` frames index.
@@ -191,6 +202,19 @@ pub const USYM_SIZE: usize = 16;
 pub const INET_SIZE: usize = 24;
 
 impl KeyField {
+    /// How the part is read: as the same kind of value in a record.
+    pub fn arg_kind(self) -> ArgKind {
+        match self {
+            KeyField::Int { signed } => ArgKind::Int { signed },
+            KeyField::Str { len } => ArgKind::Str { len },
+            KeyField::Ksym => ArgKind::Ksym,
+            KeyField::Stack(spec) => ArgKind::Stack(spec),
+            KeyField::Timestamp(id) => ArgKind::Timestamp(id),
+            KeyField::Inet => ArgKind::Inet,
+            KeyField::ProbeName => ArgKind::ProbeName,
+            KeyField::Usym => ArgKind::Usym,
+        }
+    }
     pub fn size(&self) -> usize {
         match self {
             KeyField::Int { .. } | KeyField::Ksym | KeyField::ProbeName | KeyField::Timestamp(_) => 8,
@@ -216,6 +240,8 @@ pub enum ValueKind {
     Inet,
     /// A `strftime()` value, as `KeyField::Timestamp`.
     Timestamp(u32),
+    /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
+    Tuple { id: u32, size: u32 },
     Count,
     /// Printed as unsigned when every summed value is unsigned, as in bpftrace.
     Sum { signed: bool },
@@ -232,7 +258,16 @@ pub enum ValueKind {
 
 impl ValueKind {
     pub fn is_aggregation(&self) -> bool {
-        !matches!(self, ValueKind::Int { .. } | ValueKind::Str { .. } | ValueKind::Ksym | ValueKind::Stack(_) | ValueKind::Inet | ValueKind::Timestamp(_))
+        !matches!(
+            self,
+            ValueKind::Int { .. }
+                | ValueKind::Str { .. }
+                | ValueKind::Ksym
+                | ValueKind::Stack(_)
+                | ValueKind::Inet
+                | ValueKind::Timestamp(_)
+                | ValueKind::Tuple { .. }
+        )
     }
     pub fn is_histogram(&self) -> bool {
         matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
@@ -243,6 +278,7 @@ impl ValueKind {
             ValueKind::Str { len } => *len as usize,
             ValueKind::Inet => INET_SIZE,
             ValueKind::Stack(spec) => spec.size(),
+            ValueKind::Tuple { size, .. } => *size as usize,
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             _ => 8,
         }
@@ -256,6 +292,7 @@ impl ValueKind {
             ValueKind::Inet => "IP address",
             ValueKind::Timestamp(_) => "timestamp",
             ValueKind::Str { .. } => "string",
+            ValueKind::Tuple { .. } => "tuple",
             ValueKind::Count => "count()",
             ValueKind::Sum { .. } => "sum()",
             ValueKind::Min => "min()",
@@ -302,6 +339,9 @@ pub enum EventKind {
     System = 8,
     /// `zero(@m)`; `id` is the map's index.
     Zero = 9,
+    /// `print(value)`: like `Printf` (`id` is a `PrintfDef` index: the value and a newline),
+    /// and with `-f json` a `value` line.
+    PrintValue = 10,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -322,6 +362,7 @@ impl EventKind {
             7 => Some(EventKind::Cat),
             8 => Some(EventKind::System),
             9 => Some(EventKind::Zero),
+            10 => Some(EventKind::PrintValue),
             _ => None,
         }
     }
@@ -384,6 +425,8 @@ pub enum ArgKind {
     Buf,
     /// A `strftime()` value, as `KeyField::Timestamp`.
     Timestamp(u32),
+    /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
+    Tuple { id: u32, size: u32 },
 }
 
 /// Bytes `buf()` keeps, and the size of its value.
@@ -399,6 +442,7 @@ impl ArgKind {
             ArgKind::Usym => USYM_SIZE,
             ArgKind::Buf => BUF_SIZE,
             ArgKind::Str { len } => *len as usize,
+            ArgKind::Tuple { size, .. } => *size as usize,
         }
     }
 }

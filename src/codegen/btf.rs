@@ -144,17 +144,22 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
     }
 
     /// `int name(unsigned long long *ctx)` as the program's BTF FUNC.
+    /// A program: `int name(void *ctx)`.
     pub fn function(&mut self, function: FunctionValue<'ctx>, name: &str) {
-        self.function_with(function, name, &["ctx"], false);
+        self.subprogram(function, name, self.int, &["ctx"], false);
     }
 
-    /// `int name(unsigned long long *p1, …)`, parameters named `params` (the kernel rejects
-    /// BTF functions with unnamed parameters); `local` makes it a static function (the kernel
-    /// wants helpers' callbacks static).
-    pub fn function_with(&mut self, function: FunctionValue<'ctx>, name: &str, params: &[&str], local: bool) {
-        let ctx_ty = self.ptr(self.u64);
-        let types = vec![ctx_ty; params.len()];
-        let sub = self.di.create_subroutine_type(self.file, Some(self.int), &types, DIFlags::PROTOTYPED);
+    /// A `bpf_for_each_map_elem` callback: `static long name(void *map, void *key, void
+    /// *value, void *ctx)`.
+    pub fn callback(&mut self, function: FunctionValue<'ctx>, name: &str) {
+        self.subprogram(function, name, self.u64, &["map", "key", "value", "ctx"], true);
+    }
+
+    /// A FUNC with `params` (each a pointer) named, as the kernel requires.
+    fn subprogram(&mut self, function: FunctionValue<'ctx>, name: &str, ret: DIType<'ctx>, params: &[&str], local: bool) {
+        let ptr = self.ptr(self.u64);
+        let types = vec![ptr; params.len()];
+        let sub = self.di.create_subroutine_type(self.file, Some(ret), &types, DIFlags::PROTOTYPED);
         let sp = self.di.create_function(
             self.cu.as_debug_info_scope(),
             name,
@@ -169,8 +174,8 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
             true,
         );
         for (i, param) in params.iter().enumerate() {
-            let arg_no = i as u32 + 1;
-            self.di.create_parameter_variable(sp.as_debug_info_scope(), param, arg_no, self.file, 1, ctx_ty, true, DIFlags::ZERO);
+            let arg = i as u32 + 1;
+            self.di.create_parameter_variable(sp.as_debug_info_scope(), param, arg, self.file, 1, ptr, true, DIFlags::ZERO);
         }
         function.set_subprogram(sp);
     }

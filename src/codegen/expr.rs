@@ -27,6 +27,8 @@ pub(crate) enum V<'ctx> {
     Int(IntValue<'ctx>),
     /// A buffer and its length.
     Str(PointerValue<'ctx>, u32),
+    /// A tuple in memory, laid out as the plan's tuple `id`.
+    Tuple(PointerValue<'ctx>, u32),
     Void,
 }
 
@@ -81,6 +83,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     }
                     (V::Str(p, n), Type::Inet) => self.copy(slot, p, n.min(plan::INET_SIZE as u32))?,
                     (V::Str(p, n), Type::Stack(spec)) => self.copy(slot, p, n.min(spec.size() as u32))?,
+                    (V::Tuple(..), Type::Tuple(id)) => {
+                        let kind = self.tuple_kind(id);
+                        self.zero(slot, kind.size() as u32)?;
+                        self.store_value(slot, kind, v)?;
+                    }
                     _ => return Err(CodegenError(format!("bad assignment to {}", var.name))),
                 }
             }
@@ -184,7 +191,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 }
             }
             StmtKind::Block(body) => self.stmts(f, body)?,
-            StmtKind::ForMap { .. } => return Err(CodegenError("for over a map".into())),
+            StmtKind::ForMap { body, .. } => self.for_map(f, s, body)?,
         }
         Ok(())
     }
@@ -233,7 +240,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let p = match ty {
             // String and address variables live in the per-CPU variables map: `Gen::program`
             // computed their addresses when the program starts.
-            Type::Str { .. } | Type::Inet => {
+            Type::Str { .. } | Type::Inet | Type::Tuple(_) => {
                 return Err(CodegenError(format!("no storage for variable {name}")));
             }
             _ => {
@@ -264,9 +271,20 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let def = &self.checked.plan.maps[index];
         let map_name = def.name.clone();
         let buf = self.buffer(f, def.bpf_key_size() as u32, "key")?;
+        // A tuple key is the key of its elements.
+        let mut parts = Vec::new();
+        for k in keys {
+            match self.expr(f, k)? {
+                V::Tuple(p, id) => {
+                    for i in 0..self.checked.plan.tuples[id as usize].fields.len() {
+                        parts.push(self.element(p, id, i)?);
+                    }
+                }
+                v => parts.push(v),
+            }
+        }
         let mut offset = 0u64;
-        for (k, field) in keys.iter().zip(def.key.clone()) {
-            let v = self.expr(f, k)?;
+        for (v, field) in parts.into_iter().zip(def.key.clone()) {
             match (v, field) {
                 (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Stack(_) | KeyField::ProbeName | KeyField::Timestamp(_)) => {
                     self.store_i64(buf, offset, i)?
@@ -318,6 +336,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let (p, n) = self.expr(f, value)?.string()?;
                 let buf = self.buffer(f, len, "val")?;
                 self.copy(buf, p, n.min(len))?;
+                self.update(global, key, buf, 0)?;
+            }
+            ValueKind::Tuple { id, size } => {
+                let v = self.expr(f, value)?;
+                let buf = self.buffer(f, size, "val")?;
+                self.store_value(buf, plan::ArgKind::Tuple { id, size }, v)?;
                 self.update(global, key, buf, 0)?;
             }
             ValueKind::Count => self.with_value(f, global, key, 8, |g, _, p| {
@@ -447,10 +471,19 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 _ => V::Void,
             },
             ExprKind::Var(name) => {
+                let name = match self.res(f, e) {
+                    Res::LoopVar(own) => own,
+                    _ => name,
+                };
                 let ty = self.ty(f, e);
                 let slot = self.var_slot(f, name, ty)?;
                 match ty {
                     Type::Str { len } => V::Str(slot, len),
+                    // As laid out in storage: the variable's type after every assignment.
+                    Type::Tuple(_) => match self.checked.progs[f.prog].vars.get(name) {
+                        Some(Type::Tuple(id)) => V::Tuple(slot, *id),
+                        _ => return Err(CodegenError(format!("tuple variable {name} has no tuple type"))),
+                    },
                     Type::Inet => V::Str(slot, plan::INET_SIZE as u32),
                     Type::Stack(spec) if spec.user => V::Str(slot, spec.size() as u32),
                     _ => V::Int(self.builder.build_load(i64, slot, "var")?.into_int_value()),
@@ -545,13 +578,30 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ExprKind::SizeofExpr(inner) => V::Int(i64.const_int(
                 match self.ty(f, inner) {
                     Type::Str { len } => len as u64,
+                    Type::Tuple(id) => self.tuple_kind(id).size() as u64,
                     _ => 8,
                 },
                 false,
             )),
-            ExprKind::Tuple(_)
-            | ExprKind::TupleIndex { .. }
-            | ExprKind::AddrOf(_) => return Err(CodegenError("unsupported expression reached codegen".into())),
+            ExprKind::Tuple(items) => {
+                let Type::Tuple(id) = self.ty(f, e) else {
+                    return Err(CodegenError("untyped tuple".into()));
+                };
+                let kind = self.tuple_kind(id);
+                let buf = self.buffer(f, kind.size() as u32, "tuple")?;
+                let fields = self.checked.plan.tuples[id as usize].fields.clone();
+                for (item, field) in items.iter().zip(fields) {
+                    let v = self.expr(f, item)?;
+                    let at = self.offset(buf, field.offset as u64)?;
+                    self.store_value(at, field.kind, v)?;
+                }
+                V::Tuple(buf, id)
+            }
+            ExprKind::TupleIndex { base, index } => match self.expr(f, base)? {
+                V::Tuple(p, id) => self.element(p, id, *index as usize)?,
+                _ => return Err(CodegenError("index of a non-tuple".into())),
+            },
+            ExprKind::AddrOf(_) => return Err(CodegenError("unsupported expression reached codegen".into())),
         })
     }
 
@@ -665,6 +715,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let end = self.ctx.append_basic_block(f.function, "tend");
         let out = match ty {
             Type::Str { len } => Some((self.buffer(f, len, "tern")?, len)),
+            Type::Tuple(id) => Some((self.buffer(f, self.tuple_kind(id).size() as u32, "tern")?, 0)),
             _ => None,
         };
         self.builder.build_conditional_branch(c, t_bb, f_bb)?;
@@ -674,6 +725,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let v = self.expr(f, branch)?;
             match (v, out) {
                 (V::Str(p, n), Some((buf, len))) => self.copy(buf, p, n.min(len))?,
+                (V::Tuple(..), Some((buf, _))) => {
+                    let Type::Tuple(id) = ty else { return Err(CodegenError("ternary tuple type".into())) };
+                    self.store_value(buf, self.tuple_kind(id), v)?
+                }
                 (V::Int(i), None) => {
                     incoming.push((i, self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?))
                 }
@@ -682,8 +737,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             self.builder.build_unconditional_branch(end)?;
         }
         self.builder.position_at_end(end);
-        if let Some((buf, len)) = out {
-            return Ok(V::Str(buf, len));
+        match (out, ty) {
+            (Some((buf, _)), Type::Tuple(id)) => return Ok(V::Tuple(buf, id)),
+            (Some((buf, len)), _) => return Ok(V::Str(buf, len)),
+            _ => {}
         }
         let phi = self.builder.build_phi(self.i64(), "tern")?;
         for (v, bb) in &incoming {
@@ -948,10 +1005,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn map_read(&mut self, f: &mut Func<'ctx>, e: &Expr, map: &MapRef) -> Result<V<'ctx>> {
         let index = self.map_index(&map.name)?;
         let key = self.key(f, map, index)?;
-        let len = match self.ty(f, e) {
-            Type::Str { len } => len,
-            Type::Inet => plan::INET_SIZE as u32,
-            Type::Stack(spec) if spec.user => spec.size() as u32,
+        let (len, tuple) = match (self.ty(f, e), self.checked.plan.maps[index].value) {
+            (Type::Str { len }, _) => (len, None),
+            (Type::Inet, _) => (plan::INET_SIZE as u32, None),
+            (Type::Stack(spec), _) if spec.user => (spec.size() as u32, None),
+            (_, ValueKind::Tuple { id, size }) => (size, Some(id)),
             _ => return Ok(V::Int(self.read_int(f, index, key)?)),
         };
         let p = self.lookup(self.maps[index], key)?;
@@ -964,7 +1022,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.copy(buf, p, len)?;
         self.builder.build_unconditional_branch(join)?;
         self.builder.position_at_end(join);
-        Ok(V::Str(buf, len))
+        Ok(match tuple {
+            Some(id) => V::Tuple(buf, id),
+            None => V::Str(buf, len),
+        })
     }
 
     /// A value the runtime set in the globals map (0 until it does).
@@ -1000,32 +1061,20 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn call(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr]) -> Result<V<'ctx>> {
         let i64 = self.i64();
         match self.res(f, e).clone() {
-            Res::Printf(id) | Res::System(id) => {
+            res @ (Res::Printf(id) | Res::PrintValue(id) | Res::System(id)) => {
                 let def = self.checked.plan.printfs[id].clone();
-                // printf(fmt, args…) or system(fmt, args…), or print(value) made into a printf
-                // of one value.
-                let values = match &e.kind {
-                    ExprKind::Call { name, .. } if name.name == "print" => args,
-                    _ => &args[1..],
+                // printf(fmt, args…) or system(fmt, args…), or print(value) sent as a printf of
+                // one value.
+                let (values, kind) = match res {
+                    Res::PrintValue(_) => (args, EventKind::PrintValue),
+                    Res::System(_) => (&args[1..], EventKind::System),
+                    _ => (&args[1..], EventKind::Printf),
                 };
-                let kind = if matches!(self.res(f, e), Res::System(_)) { EventKind::System } else { EventKind::Printf };
                 let (rec, done) = self.scratch_record(f, kind, id as u32, def.size as u32)?;
                 for (arg, field) in values.iter().zip(&def.args) {
                     let v = self.expr(f, arg)?;
-                    match (v, field.kind) {
-                        (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Stack(_) | ArgKind::ProbeName | ArgKind::Timestamp(_)) => {
-                            self.store_i64(rec, field.offset as u64, i)?
-                        }
-                        (V::Str(p, n), ArgKind::Inet | ArgKind::Usym | ArgKind::Buf | ArgKind::Stack(_)) => {
-                            let at = self.offset(rec, field.offset as u64)?;
-                            self.copy(at, p, n.min(field.kind.size() as u32))?;
-                        }
-                        (V::Str(p, n), ArgKind::Str { len }) => {
-                            let at = self.offset(rec, field.offset as u64)?;
-                            self.copy(at, p, n.min(len))?;
-                        }
-                        _ => return Err(CodegenError("printf argument type".into())),
-                    }
+                    let at = self.offset(rec, field.offset as u64)?;
+                    self.store_value(at, field.kind, v)?;
                 }
                 self.emit_event(f, rec, def.size as u32)?;
                 self.builder.build_unconditional_branch(done)?;
@@ -1068,8 +1117,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     _ => 0,
                 };
                 self.header_event(f, EventKind::Exit, code)?;
-                // Nothing after exit() runs in this probe.
-                self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+                // Nothing after exit() runs in this probe; in a loop's callback, 1 ends the loop.
+                if f.callback {
+                    self.builder.build_return(Some(&i64.const_int(1, false)))?;
+                } else {
+                    self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+                }
                 let dead = self.ctx.append_basic_block(f.function, "after_exit");
                 self.builder.position_at_end(dead);
                 Ok(V::Void)
@@ -1191,7 +1244,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                         self.call_helper(helper, &[data.into(), n.into(), ptr.into()])?;
                         n
                     }
-                    V::Void => return Err(CodegenError("buf of nothing".into())),
+                    V::Void | V::Tuple(..) => return Err(CodegenError("buf of nothing".into())),
                 };
                 self.store_i64(buf, 0, n)?;
                 Ok(V::Str(buf, size))
@@ -1280,6 +1333,210 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             other => Err(CodegenError(format!("cannot generate call {other:?}"))),
+        }
+    }
+
+    /// The value of a count(), sum(), min() or max() entry over every CPU (the callback sees
+    /// only this CPU's share): `bpf_map_lookup_percpu_elem` for each possible CPU, summed or
+    /// compared as the runtime does when it prints the map.
+    fn all_cpus(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, kind: ValueKind) -> Result<IntValue<'ctx>> {
+        let i64 = self.i64();
+        let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
+        let (acc, any, cpu) = (self.slot(f, i64.into(), "acc")?, self.slot(f, i64.into(), "any")?, self.slot(f, i64.into(), "cpu")?);
+        for p in [acc, any, cpu] {
+            self.builder.build_store(p, i64.const_zero())?;
+        }
+        let cond = self.ctx.append_basic_block(f.function, "cpus");
+        let body = self.ctx.append_basic_block(f.function, "cpu");
+        let done = self.ctx.append_basic_block(f.function, "cpus_done");
+        self.builder.build_unconditional_branch(cond)?;
+        self.builder.position_at_end(cond);
+        let c = self.builder.build_load(i64, cpu, "c")?.into_int_value();
+        let more = self.builder.build_int_compare(IntPredicate::ULT, c, i64.const_int(ncpus, false), "more")?;
+        self.builder.build_conditional_branch(more, body, done)?;
+        self.builder.position_at_end(body);
+        let map = self.map_ptr(self.maps[index]);
+        let p = self.call_helper(id::MAP_LOOKUP_PERCPU_ELEM, &[map, key.into(), c.into()])?;
+        let p = self.builder.build_int_to_ptr(p, self.ctx.ptr_type(inkwell::AddressSpace::default()), "share")?;
+        let next = self.ctx.append_basic_block(f.function, "cpu_next");
+        let found = self.ctx.append_basic_block(f.function, "cpu_found");
+        let null = self.builder.build_is_null(p, "null")?;
+        self.builder.build_conditional_branch(null, done, found)?;
+        self.builder.position_at_end(found);
+        let v = self.load_i64(p, 0)?;
+        let old = self.builder.build_load(i64, acc, "acc")?.into_int_value();
+        let new = match kind {
+            ValueKind::Min | ValueKind::Max => {
+                // { value, set }: only CPUs that set a value count.
+                let set = self.load_i64(p, 8)?;
+                let set = self.truthy(set)?;
+                let seen = self.builder.build_load(i64, any, "any")?.into_int_value();
+                let first = self.builder.build_int_compare(IntPredicate::EQ, seen, i64.const_zero(), "first")?;
+                let pred = if kind == ValueKind::Min { IntPredicate::SLT } else { IntPredicate::SGT };
+                let better = self.builder.build_int_compare(pred, v, old, "better")?;
+                let take = self.builder.build_or(first, better, "take")?;
+                let take = self.builder.build_and(take, set, "take")?;
+                let seen = self.builder.build_or(seen, self.builder.build_int_z_extend(set, i64, "set")?, "seen")?;
+                self.builder.build_store(any, seen)?;
+                self.builder.build_select(take, v, old, "best")?.into_int_value()
+            }
+            _ => self.builder.build_int_add(old, v, "sum")?,
+        };
+        self.builder.build_store(acc, new)?;
+        self.builder.build_unconditional_branch(next)?;
+        self.builder.position_at_end(next);
+        let c1 = self.builder.build_int_add(c, i64.const_int(1, false), "c1")?;
+        self.builder.build_store(cpu, c1)?;
+        self.builder.build_unconditional_branch(cond)?;
+        self.builder.position_at_end(done);
+        Ok(self.builder.build_load(i64, acc, "total")?.into_int_value())
+    }
+
+    /// How tuple `id` is laid out as a value.
+    fn tuple_kind(&self, id: u32) -> ArgKind {
+        ArgKind::Tuple { id, size: self.checked.plan.tuples[id as usize].size as u32 }
+    }
+
+    /// Element `i` of tuple `id` at `p`: integers loaded, anything else where it lies.
+    fn element(&self, p: PointerValue<'ctx>, id: u32, i: usize) -> Result<V<'ctx>> {
+        let field = *self.checked.plan.tuples[id as usize]
+            .fields
+            .get(i)
+            .ok_or_else(|| CodegenError(format!("tuple element {i} out of range")))?;
+        self.value_at(self.offset(p, field.offset as u64)?, field.kind)
+    }
+
+    /// The value of `kind` at `p`: an integer loaded, anything else where it lies.
+    fn value_at(&self, p: PointerValue<'ctx>, kind: ArgKind) -> Result<V<'ctx>> {
+        Ok(match kind {
+            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName | ArgKind::Timestamp(_) => V::Int(self.load_i64(p, 0)?),
+            ArgKind::Stack(spec) if !spec.user => V::Int(self.load_i64(p, 0)?),
+            ArgKind::Tuple { id, .. } => V::Tuple(p, id),
+            kind => V::Str(p, kind.size() as u32),
+        })
+    }
+
+    /// `for ($kv : @map) { … }`: the body becomes a callback that `bpf_for_each_map_elem`
+    /// calls with each entry's key and value. It finds string and tuple variables in the
+    /// variables map, as the program does, and the integer variables it shares with the
+    /// program through pointers in its context (they stay on the stack, where the verifier
+    /// can follow loop counters); `continue` returns 0 (next entry), `break` and `exit()` 1.
+    fn for_map(&mut self, f: &mut Func<'ctx>, s: &Stmt, body: &[Stmt]) -> Result<()> {
+        let info = self.checked.progs[f.prog]
+            .map_loops
+            .get(&s.span.start)
+            .cloned()
+            .ok_or_else(|| CodegenError("unchecked for loop".into()))?;
+        let name = format!("{}_for{}", self.checked.plan.probes[f.prog].prog_name, s.span.start);
+        let ptr = self.ctx.ptr_type(inkwell::AddressSpace::default());
+        let fn_type = self.i64().fn_type(&[ptr.into(); 4], false);
+        let function = self.module.add_function(&name, fn_type, Some(inkwell::module::Linkage::Internal));
+        function.set_section(Some(".text"));
+        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        function.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
+        self.btf.callback(function, &name);
+        let param = |i: u32| -> Result<PointerValue<'ctx>> {
+            Ok(function.get_nth_param(i).ok_or_else(|| CodegenError("callback parameter".into()))?.into_pointer_value())
+        };
+        let (key_ptr, value_ptr, ctx_ptr) = (param(1)?, param(2)?, param(3)?);
+
+        let caller = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        let entry = self.ctx.append_basic_block(function, "entry");
+        let start = self.ctx.append_basic_block(function, "start");
+        let allocas = self.ctx.create_builder();
+        allocas.position_at_end(entry);
+        self.builder.position_at_end(start);
+        let mut g = Func {
+            function,
+            ctx_ptr,
+            allocas,
+            entry,
+            vars: Default::default(),
+            prog: f.prog,
+            loops: Vec::new(),
+            temps: Vec::new(),
+            var_offsets: f.var_offsets.clone(),
+            callback: true,
+        };
+        self.bind_vars(&mut g, None)?;
+        // The integer variables shared with the caller: the context holds pointers to them.
+        for (i, name) in info.captured.iter().enumerate() {
+            let at = self.offset(ctx_ptr, 8 * i as u64)?;
+            let p = self.builder.build_load(ptr, at, name)?.into_pointer_value();
+            g.vars.insert(name.clone(), p);
+        }
+        // $kv = (key, value), into the loop variable's own layout.
+        let Some(&Type::Tuple(kv)) = self.checked.progs[f.prog].vars.get(&info.var) else {
+            return Err(CodegenError("loop variable without a tuple type".into()));
+        };
+        let slot = self.var_slot(&mut g, &info.var, Type::Tuple(kv))?;
+        let kv_kind = self.tuple_kind(kv);
+        self.zero(slot, kv_kind.size() as u32)?;
+        let fields = self.checked.plan.tuples[kv as usize].fields.clone();
+        let def = self.checked.plan.maps[info.map].clone();
+        for (i, (field, (p, kind))) in fields.iter().zip([(key_ptr, info.key), (value_ptr, info.value)]).enumerate() {
+            let v = if i == 1 && def.per_cpu() {
+                V::Int(self.all_cpus(&mut g, info.map, key_ptr, def.value)?)
+            } else {
+                self.value_at(p, kind)?
+            };
+            let at = self.offset(slot, field.offset as u64)?;
+            self.store_value(at, field.kind, v)?;
+        }
+        let next = self.ctx.append_basic_block(function, "next");
+        let stop = self.ctx.append_basic_block(function, "stop");
+        g.loops.push((next, stop));
+        self.stmts(&mut g, body)?;
+        if self.builder.get_insert_block().and_then(|b| b.get_terminator()).is_none() {
+            self.builder.build_unconditional_branch(next)?;
+        }
+        for (bb, ret) in [(next, 0), (stop, 1)] {
+            self.builder.position_at_end(bb);
+            self.builder.build_return(Some(&self.i64().const_int(ret, false)))?;
+        }
+        g.allocas.position_at_end(entry);
+        g.allocas.build_unconditional_branch(start)?;
+
+        self.builder.position_at_end(caller);
+        let context = match info.captured.len() {
+            0 => ptr.const_null(),
+            n => {
+                let array = self.slot(f, ptr.array_type(n as u32).into(), "loopctx")?;
+                for (i, name) in info.captured.iter().enumerate() {
+                    let var = self.var_slot(f, name, Type::Int { signed: true })?;
+                    self.builder.build_store(self.offset(array, 8 * i as u64)?, var)?;
+                }
+                array
+            }
+        };
+        let callback = function.as_global_value().as_pointer_value();
+        let map = self.map_ptr(self.maps[info.map]);
+        let zero = self.i64().const_zero();
+        self.call_helper(id::FOR_EACH_MAP_ELEM, &[map, callback.into(), context.into(), zero.into()])?;
+        Ok(())
+    }
+
+    /// Stores `v` at `dst` (already zeroed) laid out as `kind`: in a printf record, a map
+    /// value, a variable or a tuple. Tuples are copied element by element, so a tuple goes
+    /// into a wider one of the same shape (longer strings) as it does in bpftrace.
+    fn store_value(&self, dst: PointerValue<'ctx>, kind: ArgKind, v: V<'ctx>) -> Result<()> {
+        match (v, kind) {
+            (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Stack(_) | ArgKind::ProbeName | ArgKind::Timestamp(_)) => {
+                self.store_i64(dst, 0, i)
+            }
+            (V::Str(p, n), ArgKind::Str { .. } | ArgKind::Inet | ArgKind::Usym | ArgKind::Buf | ArgKind::Stack(_)) => {
+                self.copy(dst, p, n.min(kind.size() as u32))
+            }
+            (V::Tuple(p, src), ArgKind::Tuple { id, .. }) => {
+                let fields = self.checked.plan.tuples[id as usize].fields.clone();
+                for (i, field) in fields.into_iter().enumerate() {
+                    let elem = self.element(p, src, i)?;
+                    let at = self.offset(dst, field.offset as u64)?;
+                    self.store_value(at, field.kind, elem)?;
+                }
+                Ok(())
+            }
+            _ => Err(CodegenError(format!("cannot store this value as {kind:?}"))),
         }
     }
 }

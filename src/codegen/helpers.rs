@@ -31,6 +31,7 @@ pub(crate) mod id {
     pub const GET_NUMA_NODE_ID: u64 = 42;
     pub const GET_CURRENT_CGROUP_ID: u64 = 80;
     pub const JIFFIES64: u64 = 118;
+    pub const MAP_LOOKUP_PERCPU_ELEM: u64 = 195;
 }
 
 /// `BPF_NOEXIST` for map updates.

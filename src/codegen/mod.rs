@@ -161,11 +161,14 @@ pub(crate) struct Func<'ctx> {
     pub temps: Vec<(PointerValue<'ctx>, u32)>,
     /// Where string and address variables live: their offsets in this CPU's `rt_vars` value.
     pub var_offsets: std::collections::HashMap<String, u64>,
+    /// Whether this is the callback of a `for` loop over a map (it returns 0 to go on, 1 to
+    /// stop, as an i64) rather than a program.
+    pub callback: bool,
 }
 
-/// Offsets of a program's string and address variables in the per-CPU variables map, and
-/// the bytes they take.
-fn buffer_vars(prog: &crate::sema::ProgInfo) -> (std::collections::HashMap<String, u64>, u64) {
+/// Offsets of a program's string, address and tuple variables in the per-CPU variables map,
+/// and the bytes they take.
+fn buffer_vars(prog: &crate::sema::ProgInfo, tuples: &[plan::TupleDef]) -> (std::collections::HashMap<String, u64>, u64) {
     let mut names: Vec<(&String, u32)> = prog
         .vars
         .iter()
@@ -173,6 +176,7 @@ fn buffer_vars(prog: &crate::sema::ProgInfo) -> (std::collections::HashMap<Strin
             crate::sema::Type::Str { len } => Some((n, *len)),
             crate::sema::Type::Inet => Some((n, plan::INET_SIZE as u32)),
             crate::sema::Type::Stack(spec) if spec.user => Some((n, spec.size() as u32)),
+            crate::sema::Type::Tuple(id) => Some((n, tuples[*id as usize].size as u32)),
             _ => None,
         })
         .collect();
@@ -199,7 +203,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let joins = (!checked.plan.join_separators.is_empty()).then_some(plan::JOIN_RECORD);
         let record = checked.plan.printfs.iter().map(|p| p.size).chain(joins).max();
         let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, map_type::PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
-        let vars_size = checked.progs.iter().map(|p| buffer_vars(p).1).max().unwrap_or(0);
+        let vars_size = checked.progs.iter().map(|p| buffer_vars(p, &checked.plan.tuples).1).max().unwrap_or(0);
         let vars = (vars_size > 0).then(|| btf.map(plan::VARS_MAP, map_type::PERCPU_ARRAY, 1, 4, vars_size));
         let stacks = checked
             .plan
@@ -239,7 +243,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         allocas.position_at_end(entry);
         self.builder.position_at_end(start);
         let ctx_ptr = function.get_first_param().map(|p| p.into_pointer_value()).ok_or_else(|| CodegenError("no ctx".into()))?;
-        let (var_offsets, vars_size) = buffer_vars(&self.checked.progs[index]);
+        let (var_offsets, vars_size) = buffer_vars(&self.checked.progs[index], &self.checked.plan.tuples);
         let mut f = Func {
             function,
             ctx_ptr,
@@ -250,21 +254,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             loops: Vec::new(),
             temps: Vec::new(),
             var_offsets,
+            callback: false,
         };
-        if let (Some(map), true) = (self.vars, vars_size > 0) {
-            // This CPU's variables start zeroed, as every variable does in each run.
-            let key = self.slot(&f, self.ctx.i32_type().into(), "varskey")?;
-            self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
-            let base = self.lookup(map, key)?;
-            let found = self.builder.build_is_not_null(base, "found")?;
-            self.return_unless(function, found)?;
-            self.zero(base, vars_size as u32)?;
-            // Each variable's address, computed here where it dominates every use.
-            for (name, offset) in f.var_offsets.clone() {
-                let p = self.offset(base, offset)?;
-                f.vars.insert(name, p);
-            }
-        }
+        // This CPU's variables start zeroed, as every variable does in each run.
+        self.bind_vars(&mut f, Some(vars_size))?;
         let probe = &program.probes[self.checked.progs[index].probe];
         if let (Some(pid), false) =
             (self.checked.plan.filter_pid, matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. }))
@@ -301,7 +294,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let function = self.module.add_function("rt_count_entry", fn_type, Some(Linkage::Internal));
         let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
         function.add_attribute(AttributeLoc::Function, nounwind);
-        self.btf.function_with(function, "rt_count_entry", &["map", "key", "value", "ctx"], true);
+        self.btf.callback(function, "rt_count_entry");
         let builder = self.ctx.create_builder();
         builder.position_at_end(self.ctx.append_basic_block(function, "entry"));
         builder.build_return(Some(&self.i64().const_zero()))?;
@@ -309,13 +302,34 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(function)
     }
 
-    /// Ends the program (returning 0) unless `cond` holds; code continues where it does.
+    /// Finds this CPU's variables in the variables map and gives each variable its address
+    /// there (computed at the start, where it dominates every use); zeroes them first when
+    /// `zero` gives their size. Without the map's value, the function returns at once.
+    fn bind_vars(&self, f: &mut Func<'ctx>, zero: Option<u64>) -> Result<()> {
+        let Some(map) = self.vars.filter(|_| !f.var_offsets.is_empty()) else { return Ok(()) };
+        let key = self.slot(f, self.ctx.i32_type().into(), "varskey")?;
+        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+        let base = self.lookup(map, key)?;
+        let found = self.builder.build_is_not_null(base, "found")?;
+        self.return_unless(f.function, found)?;
+        if let Some(size) = zero {
+            self.zero(base, size as u32)?;
+        }
+        for (name, offset) in f.var_offsets.clone() {
+            let p = self.offset(base, offset)?;
+            f.vars.insert(name, p);
+        }
+        Ok(())
+    }
+
+    /// Ends the function (returning 0) unless `cond` holds; code continues where it does.
     fn return_unless(&self, function: FunctionValue<'ctx>, cond: inkwell::values::IntValue<'ctx>) -> Result<()> {
         let go = self.ctx.append_basic_block(function, "go");
         let stop = self.ctx.append_basic_block(function, "stop");
         self.builder.build_conditional_branch(cond, go, stop)?;
         self.builder.position_at_end(stop);
-        self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+        let ret = function.get_type().get_return_type().map(|t| t.into_int_type()).unwrap_or(self.ctx.i32_type());
+        self.builder.build_return(Some(&ret.const_zero()))?;
         self.builder.position_at_end(go);
         Ok(())
     }

@@ -52,6 +52,8 @@ pub enum Value {
         max: i64,
         step: i64,
     },
+    /// A tuple, printed `(1, x)`; its elements are Int, UInt, Str or Tuple.
+    Tuple(Vec<Value>),
 }
 
 /// One map entry: its key (empty for a scalar map such as `@` or `@x`) and value.
@@ -78,7 +80,7 @@ impl Value {
         match self {
             Value::Hist(_) | Value::Lhist { .. } => MapKind::Hist,
             Value::Avg { .. } | Value::Stats { .. } => MapKind::Avg,
-            Value::Int(_) | Value::UInt(_) | Value::Str(_) => MapKind::Plain,
+            Value::Int(_) | Value::UInt(_) | Value::Str(_) | Value::Tuple(_) => MapKind::Plain,
         }
     }
 }
@@ -342,9 +344,10 @@ pub fn average(value: &Value) -> i64 {
     }
 }
 
-/// The text after `@name[key]: ` for a one-line value.
-fn scalar_value_text(value: &Value) -> String {
+/// The text of a one-line value: after `@name[key]: `, or from `print(value)`.
+pub fn scalar_value_text(value: &Value) -> String {
     match value {
+        Value::Tuple(elems) => format!("({})", elems.iter().map(scalar_value_text).collect::<Vec<_>>().join(", ")),
         Value::Int(v) => v.to_string(),
         Value::UInt(v) => v.to_string(),
         Value::Str(s) => s.clone(),

@@ -1,33 +1,46 @@
 //! `-f json`: one JSON object a line, `{"type": …, "data": …}`, laid out as bpftrace 0.17
-//! writes them (a space after every `:` and `,`).
+//! writes them (a space after every `:` and `,`, except between a tuple's elements).
 
 use super::format::{self, Entry, KeyPart, Value};
 use serde_json::{json, Map, Value as Json};
-use std::io;
-
-/// serde_json's compact output with bpftrace's spacing.
-struct Spaced;
-
-impl serde_json::ser::Formatter for Spaced {
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        if first { Ok(()) } else { w.write_all(b", ") }
-    }
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(b": ")
-    }
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        if first { Ok(()) } else { w.write_all(b", ") }
-    }
-}
 
 /// One output line: `{"type": kind, "data": data}` and a newline.
 pub fn line(kind: &str, data: Json) -> String {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, Spaced);
-    // Serialising a serde_json::Value into memory cannot fail.
-    let _ = serde::Serialize::serialize(&json!({"type": kind, "data": data}), &mut ser);
-    out.push(b'\n');
-    String::from_utf8_lossy(&out).into_owned()
+    let mut out = String::new();
+    write(&mut out, &json!({"type": kind, "data": data}));
+    out.push('\n');
+    out
+}
+
+/// JSON with bpftrace's spacing: `", "` and `": "` in objects and in arrays of objects
+/// (histogram buckets), but a bare `","` in other arrays (tuples, written `[1,"x"]`).
+fn write(out: &mut String, v: &Json) {
+    match v {
+        Json::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&Json::String(k.clone()).to_string());
+                out.push_str(": ");
+                write(out, v);
+            }
+            out.push('}');
+        }
+        Json::Array(items) => {
+            let sep = if items.iter().any(Json::is_object) { ", " } else { "," };
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(sep);
+                }
+                write(out, item);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 fn key_text(key: &[KeyPart]) -> String {
@@ -76,7 +89,7 @@ fn buckets(value: &Value) -> Json {
         .collect()
 }
 
-fn value_json(value: &Value) -> Json {
+pub fn value_json(value: &Value) -> Json {
     match value {
         Value::Int(v) => json!(v),
         Value::UInt(v) => json!(v),
@@ -84,6 +97,7 @@ fn value_json(value: &Value) -> Json {
         Value::Avg { .. } => json!(format::average(value)),
         Value::Stats { sum, count } => json!({"count": count, "average": format::average(value), "total": sum}),
         Value::Hist(_) | Value::Lhist { .. } => buckets(value),
+        Value::Tuple(elems) => elems.iter().map(value_json).collect(),
     }
 }
 
@@ -126,6 +140,8 @@ mod tests {
         );
         let m = vec![Entry { key: vec![KeyPart::Str("x".into()), KeyPart::Int(2)], value: Value::Int(3) }];
         assert_eq!(map("@m", m), "{\"type\": \"map\", \"data\": {\"@m\": {\"x,2\": 3}}}\n");
+        let t = vec![Entry { key: vec![KeyPart::Str("k".into())], value: Value::Tuple(vec![Value::Str("a\"b".into()), Value::Tuple(vec![Value::Int(-1), Value::UInt(2)])]) }];
+        assert_eq!(map("@t", t), "{\"type\": \"map\", \"data\": {\"@t\": {\"k\": [\"a\\\"b\",[-1,2]]}}}\n");
         let st = vec![Entry { key: vec![], value: Value::Stats { sum: 3, count: 1 } }];
         assert_eq!(map("@st", st), "{\"type\": \"stats\", \"data\": {\"@st\": {\"count\": 1, \"average\": 3, \"total\": 3}}}\n");
     }

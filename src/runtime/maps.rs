@@ -2,9 +2,9 @@
 //! histogram buckets gathered per key, keys split into their parts.
 
 use super::format::{self, Entry, KeyPart, MapKind, Value};
-use super::printf::{c_string, inet, read_u64};
+use super::printf::{c_string, decode, inet, read_u64};
 use super::symbols::{self, Symbols};
-use crate::plan::{self, KeyField, MapDef, Plan, ValueKind};
+use crate::plan::{self, ArgKind, KeyField, MapDef, Plan, TupleDef, ValueKind};
 use libbpf_rs::{MapCore, MapFlags, Object};
 use std::collections::BTreeMap;
 
@@ -16,17 +16,18 @@ pub fn print_all(obj: &Object, plan: &Plan, symbols: &mut Symbols, json: bool) -
     for name in names {
         let Some(def) = plan.maps.iter().find(|m| m.name == name) else { continue };
         let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) else { continue };
-        write(&mut out, def, read(&map, def, symbols), 0, json);
+        write(&mut out, def, read(&map, def, &plan.tuples, symbols), 0, json);
     }
     out
 }
 
 /// One map as `print(@map, top, div)` shows it: the same layout as at exit, only the `top`
 /// largest entries (0: all), values divided by `div` (0: as they are).
-pub fn print_one(obj: &Object, def: &MapDef, top: u64, div: u64, symbols: &mut Symbols, json: bool) -> String {
+pub fn print_one(obj: &Object, plan: &Plan, index: usize, top: u64, div: u64, symbols: &mut Symbols, json: bool) -> String {
+    let Some(def) = plan.maps.get(index) else { return String::new() };
     let mut out = String::new();
     if let Some(map) = obj.maps().find(|m| m.name() == def.bpf_name.as_str()) {
-        let mut entries = read(&map, def, symbols);
+        let mut entries = read(&map, def, &plan.tuples, symbols);
         if div > 0 {
             for e in &mut entries {
                 match &mut e.value {
@@ -113,7 +114,7 @@ pub fn lost_events(obj: &Object) -> u64 {
     }
 }
 
-fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry> {
+fn read(map: &libbpf_rs::Map, def: &MapDef, tuples: &[TupleDef], symbols: &mut Symbols) -> Vec<Entry> {
     let user_key = def.user_key_size();
     // Histograms: user key -> buckets, in the order keys are first seen.
     let mut hists: BTreeMap<Vec<u8>, (usize, Vec<u64>)> = BTreeMap::new();
@@ -148,6 +149,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, symbols: &mut Symbols) -> Vec<Entry>
                 ValueKind::Stack(spec) => Value::Str(symbols.stack(spec, &bytes, symbols::VALUE_INDENT)),
                 ValueKind::Inet => Value::Str(inet(&bytes)),
                 ValueKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(&bytes))),
+                ValueKind::Tuple { id, size } => decode(ArgKind::Tuple { id, size }, &bytes, tuples, symbols),
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
             };

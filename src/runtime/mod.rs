@@ -272,11 +272,9 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
                     }
                 }
                 MapAction::Print(index, top, div) => {
-                    if let Some(def) = plan.maps.get(index) {
-                        let json = s.json;
-                        let text = maps::print_one(&obj, def, top, div, &mut s.symbols, json);
-                        let _ = s.out.write_all(text.as_bytes());
-                    }
+                    let json = s.json;
+                    let text = maps::print_one(&obj, plan, index, top, div, &mut s.symbols, json);
+                    let _ = s.out.write_all(text.as_bytes());
                 }
             }
         }
@@ -388,19 +386,32 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
     match EventKind::from_u32(kind) {
         Some(EventKind::Printf) => {
             if let Some(def) = plan.printfs.get(id as usize) {
-                let text = printf::format(def, data, &mut s.symbols);
+                let text = printf::format(def, data, &plan.tuples, &mut s.symbols);
                 s.write_event("printf", text);
             }
         }
         Some(EventKind::System) => {
             if let Some(def) = plan.printfs.get(id as usize) {
-                let command = printf::format(def, data, &mut s.symbols);
+                let command = printf::format(def, data, &plan.tuples, &mut s.symbols);
                 let _ = s.out.flush();
                 // The command's output goes where the script's does, in order with it.
                 match child::system(&command) {
                     Ok(output) => s.write_event("system", String::from_utf8_lossy(&output).into_owned()),
                     Err(e) => eprintln!("error: system(\"{command}\"): {e}"),
                 }
+            }
+        }
+        Some(EventKind::PrintValue) => {
+            let Some(def) = plan.printfs.get(id as usize) else { return 0 };
+            if s.json {
+                let Some(field) = def.args.first() else { return 0 };
+                let bytes = data.get(field.offset..field.offset + field.kind.size()).unwrap_or(&[]);
+                let value = printf::decode(field.kind, bytes, &plan.tuples, &mut s.symbols);
+                let text = json::line("value", json::value_json(&value));
+                let _ = s.out.write_all(text.as_bytes());
+            } else {
+                let text = printf::format(def, data, &plan.tuples, &mut s.symbols);
+                let _ = s.out.write_all(text.as_bytes());
             }
         }
         Some(EventKind::Time) => {

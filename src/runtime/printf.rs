@@ -1,10 +1,11 @@
 //! `printf` records to text, with C's flags, widths and precisions.
 
+use super::format::Value;
 use super::symbols::{self, Symbols};
-use crate::plan::{ArgKind, FmtSegment, FmtSpec, PrintfDef};
+use crate::plan::{ArgKind, FmtSegment, FmtSpec, PrintfDef, TupleDef};
 
 /// Formats one printf record (header included) by its plan entry.
-pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
+pub fn format(def: &PrintfDef, record: &[u8], tuples: &[TupleDef], symbols: &mut Symbols) -> String {
     let mut out = String::new();
     for seg in &def.segments {
         match seg {
@@ -12,25 +13,44 @@ pub fn format(def: &PrintfDef, record: &[u8], symbols: &mut Symbols) -> String {
             FmtSegment::Conv { spec, arg } => {
                 let Some(field) = def.args.get(*arg) else { continue };
                 let bytes = record.get(field.offset..field.offset + field.kind.size()).unwrap_or(&[]);
-                let arg = match field.kind {
-                    ArgKind::Int { signed } => Arg::Int { bits: read_u64(bytes), signed },
-                    ArgKind::Str { .. } => Arg::Str(c_string(bytes)),
-                    ArgKind::Ksym => Arg::Str(symbols.kernel(read_u64(bytes))),
-                    ArgKind::Stack(spec) => Arg::Str(symbols.stack(spec, bytes, symbols::VALUE_INDENT)),
-                    ArgKind::Inet => Arg::Str(inet(bytes)),
-                    ArgKind::Timestamp(fmt) => Arg::Str(symbols.timestamp(fmt, read_u64(bytes))),
-                    ArgKind::ProbeName => Arg::Str(symbols.probe(read_u64(bytes))),
-                    ArgKind::Usym => Arg::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
-                    ArgKind::Buf => {
-                        let n = (read_u64(bytes) as usize).min(bytes.len().saturating_sub(8));
-                        Arg::Str(escape_buffer(&bytes[8..8 + n]))
-                    }
+                let arg = match decode(field.kind, bytes, tuples, symbols) {
+                    Value::Int(v) => Arg::Int { bits: v as u64, signed: true },
+                    Value::UInt(v) => Arg::Int { bits: v, signed: false },
+                    Value::Str(s) => Arg::Str(s),
+                    other => Arg::Str(super::format::scalar_value_text(&other)),
                 };
                 out.push_str(&conversion(spec, &arg));
             }
         }
     }
     out
+}
+
+/// A value of `kind` from its bytes (a printf argument, a map value, a tuple element).
+pub(crate) fn decode(kind: ArgKind, bytes: &[u8], tuples: &[TupleDef], symbols: &mut Symbols) -> Value {
+    match kind {
+        ArgKind::Int { signed: true } => Value::Int(read_u64(bytes) as i64),
+        ArgKind::Int { signed: false } => Value::UInt(read_u64(bytes)),
+        ArgKind::Str { .. } => Value::Str(c_string(bytes)),
+        ArgKind::Ksym => Value::Str(symbols.kernel(read_u64(bytes))),
+        ArgKind::Stack(spec) => Value::Str(symbols.stack(spec, bytes, symbols::VALUE_INDENT)),
+        ArgKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(bytes))),
+        ArgKind::Inet => Value::Str(inet(bytes)),
+        ArgKind::ProbeName => Value::Str(symbols.probe(read_u64(bytes))),
+        ArgKind::Usym => Value::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
+        ArgKind::Buf => {
+            let n = (read_u64(bytes) as usize).min(bytes.len().saturating_sub(8));
+            Value::Str(escape_buffer(&bytes[8..8 + n]))
+        }
+        ArgKind::Tuple { id, .. } => {
+            let Some(def) = tuples.get(id as usize) else { return Value::Tuple(Vec::new()) };
+            let elems = def.fields.iter().map(|f| {
+                let part = bytes.get(f.offset..f.offset + f.kind.size()).unwrap_or(&[]);
+                decode(f.kind, part, tuples, symbols)
+            });
+            Value::Tuple(elems.collect())
+        }
+    }
 }
 
 pub(crate) fn read_u64(bytes: &[u8]) -> u64 {

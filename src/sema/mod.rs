@@ -11,7 +11,9 @@ mod usdt;
 
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
-use crate::plan::{self, ArgField, ArgKind, Attach, FmtSegment, FmtSpec, KeyField, MapDef, Plan, PrintfDef, ProbeDef, ValueKind};
+use crate::plan::{
+    self, ArgField, ArgKind, Attach, FmtSegment, FmtSpec, KeyField, MapDef, Plan, PrintfDef, ProbeDef, TupleDef, ValueKind,
+};
 use builtins::{Builtin, Func};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,6 +54,9 @@ pub enum Type {
     Buffer,
     /// Nanoseconds since boot printed as a date (`strftime()`), with plan format `n`.
     Timestamp(u32),
+    /// A tuple: an index into the program's tuple types (`Checked::tuple_types`), whose
+    /// layout is the plan's tuple of the same index.
+    Tuple(u32),
     /// The tracepoint record (`args`), usable only through a field.
     Args,
     /// What statements such as `printf()` return.
@@ -84,6 +89,7 @@ impl Type {
             Type::Usym => "a user symbol",
             Type::Buffer => "a buffer",
             Type::Timestamp(_) => "a timestamp",
+            Type::Tuple(_) => "a tuple",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -125,6 +131,10 @@ pub enum Res {
     Printf(usize),
     /// `system()` with plan format `n`: the command.
     System(usize),
+    /// `print(value)`, as plan format `n` (the value and a newline).
+    PrintValue(usize),
+    /// A `for` loop's variable, by its name in `ProgInfo::vars`.
+    LoopVar(String),
     /// `str()`, reading from user memory when `user`.
     Str { user: bool },
     /// A constant known at compile time (a kernel constant, `kaddr()`).
@@ -176,7 +186,25 @@ pub struct ProgInfo {
     /// Indexed by `ExprId`.
     pub exprs: HashMap<ExprId, ExprInfo>,
     pub vars: HashMap<String, Type>,
+    /// The `for` loops over maps, by where their statement starts.
+    pub map_loops: HashMap<usize, MapLoop>,
 }
+
+/// A `for ($kv : @map)` loop: the map, and the variable that holds each `(key, value)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapLoop {
+    /// The map's index in the plan.
+    pub map: usize,
+    /// The loop variable's name in `ProgInfo::vars` (unique to the loop).
+    pub var: String,
+    /// How the key (its one part, or the tuple of its parts) and the value are laid out.
+    pub key: ArgKind,
+    pub value: ArgKind,
+    /// The integer variables the body shares with code outside the loop, sorted: the
+    /// callback gets pointers to them.
+    pub captured: Vec<String>,
+}
+
 
 impl ProgInfo {
     pub fn info(&self, e: &Expr) -> &ExprInfo {
@@ -192,6 +220,8 @@ pub struct Checked {
     /// Parallel to `plan.probes`.
     pub progs: Vec<ProgInfo>,
     pub warnings: Vec<Diagnostic>,
+    /// The element types of every tuple type; `Type::Tuple` indexes this.
+    pub tuple_types: Vec<Vec<Type>>,
 }
 
 impl Checked {
@@ -240,6 +270,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         first.check_instance(inst);
     }
     let mut second = Checker::new(program, first.maps, true);
+    second.tuples = std::mem::take(&mut first.tuples);
     second.no_attach = opts.no_attach;
     second.params = opts.params.clone();
     second.has_command = opts.has_command;
@@ -285,8 +316,9 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         probe_names,
         join_separators: second.join_separators,
         cat_paths: second.cat_paths,
+        tuples: second.tuples.layouts(),
     };
-    Ok(Checked { plan, progs, warnings: diags })
+    Ok(Checked { plan, progs, warnings: diags, tuple_types: second.tuples.types })
 }
 
 fn dedup(diags: &mut Vec<Diagnostic>) {
@@ -1123,6 +1155,99 @@ struct Checker<'p> {
     allow_unsafe: bool,
     /// Kernel BTF, loaded the first time a kernel type is needed.
     kernel_types: KernelTypesCache,
+    /// Every tuple type seen, learnt in pass 1 and kept for pass 2 (map types refer to it).
+    tuples: TupleTypes,
+}
+
+/// Tuple types, each stored once: `Type::Tuple(i)` is `types[i]`.
+#[derive(Debug, Clone, Default)]
+struct TupleTypes {
+    types: Vec<Vec<Type>>,
+}
+
+impl TupleTypes {
+    fn intern(&mut self, elems: Vec<Type>) -> Type {
+        let id = match self.types.iter().position(|t| *t == elems) {
+            Some(i) => i,
+            None => {
+                self.types.push(elems);
+                self.types.len() - 1
+            }
+        };
+        Type::Tuple(id as u32)
+    }
+
+    /// How a value of type `t` is laid out in a tuple, a record or a map value; `None` for
+    /// types that cannot be stored.
+    fn arg_kind(&self, t: Type) -> Option<ArgKind> {
+        Some(match t {
+            Type::Int { signed } => ArgKind::Int { signed },
+            Type::Ptr { .. } => ArgKind::Int { signed: false },
+            Type::Str { len } => ArgKind::Str { len },
+            Type::Ksym => ArgKind::Ksym,
+            Type::Stack(spec) => ArgKind::Stack(spec),
+            Type::Timestamp(id) => ArgKind::Timestamp(id),
+            Type::Inet => ArgKind::Inet,
+            Type::ProbeName => ArgKind::ProbeName,
+            Type::Usym => ArgKind::Usym,
+            Type::Tuple(id) => ArgKind::Tuple { id, size: self.layout(id).size as u32 },
+            _ => return None,
+        })
+    }
+
+    /// Tuple `id`'s layout: every element 8-byte aligned, as a map key's parts are.
+    fn layout(&self, id: u32) -> TupleDef {
+        let mut fields = Vec::new();
+        let mut offset = 0;
+        for &t in &self.types[id as usize] {
+            let kind = match self.arg_kind(t) {
+                Some(ArgKind::Str { len }) => ArgKind::Str { len: len.next_multiple_of(8) },
+                Some(k) => k,
+                None => continue,
+            };
+            fields.push(ArgField { offset, kind });
+            offset += kind.size().next_multiple_of(8);
+        }
+        TupleDef { fields, size: offset.max(8) }
+    }
+
+    fn layouts(&self) -> Vec<TupleDef> {
+        (0..self.types.len() as u32).map(|i| self.layout(i)).collect()
+    }
+
+    /// The type two values agree on, as bpftrace unifies them: tuples of the same arity
+    /// whose elements agree, strings of any lengths (the longer wins), integers of either
+    /// sign; `None` if they do not.
+    fn unify(&mut self, a: Type, b: Type) -> Option<Type> {
+        match (a, b) {
+            (Type::Tuple(x), Type::Tuple(y)) => {
+                let (xs, ys) = (self.types[x as usize].clone(), self.types[y as usize].clone());
+                if xs.len() != ys.len() {
+                    return None;
+                }
+                let elems = xs.iter().zip(&ys).map(|(&p, &q)| self.unify(p, q)).collect::<Option<Vec<_>>>()?;
+                Some(self.intern(elems))
+            }
+            (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: x.max(y) }),
+            (x, y) if x.is_int() && y.is_int() => Some(x),
+            (x, y) if std::mem::discriminant(&x) == std::mem::discriminant(&y) => Some(x),
+            _ => None,
+        }
+    }
+
+    /// A type as bpftrace writes it in messages: `int64`, `string[2]`, `(int64,string[2])`.
+    fn name(&self, t: Type) -> String {
+        match t {
+            Type::Int { signed: true } => "int64".into(),
+            Type::Int { signed: false } => "uint64".into(),
+            Type::Str { len } => format!("string[{len}]"),
+            Type::Tuple(id) => {
+                let parts: Vec<String> = self.types[id as usize].iter().map(|&e| self.name(e)).collect();
+                format!("({})", parts.join(","))
+            }
+            other => other.describe().trim_start_matches("an ").trim_start_matches("a ").to_string(),
+        }
+    }
 }
 
 /// State while checking one program.
@@ -1134,11 +1259,27 @@ struct Scope<'i> {
     loops: u32,
     /// The width in bits of integer variables, from their first assignment (for `bswap`).
     var_bits: HashMap<String, u32>,
+    /// The variables of the `for` loops over maps being checked, innermost last: the name
+    /// written and the program's own name for it (each loop has its own variable).
+    loop_vars: Vec<(String, String)>,
+    /// The ids of those loops (where their statements start), innermost last.
+    loop_ids: Vec<usize>,
+    map_loops: HashMap<usize, MapLoop>,
+    /// For each variable, the loops enclosing each of its uses.
+    var_uses: HashMap<String, Vec<Vec<usize>>>,
+}
+
+impl Scope<'_> {
+    /// Notes a use of variable `name` where the checker is.
+    fn use_var(&mut self, name: &str) {
+        let at = self.loop_ids.clone();
+        self.var_uses.entry(name.to_string()).or_default().push(at);
+    }
 }
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None, tuples: TupleTypes::default() }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1302,6 +1443,20 @@ impl<'p> Checker<'p> {
         self.set(scope, e, ty, Res::Memory(access))
     }
 
+    /// Reports `name`, which reads the probe's context, when it is inside a `for` loop over a
+    /// map: the loop's body is a callback without that context.
+    fn refused_in_map_loop(&mut self, name: &str, span: Span, scope: &Scope) -> bool {
+        if scope.loop_vars.is_empty() {
+            return false;
+        }
+        self.error(
+            Diagnostic::error(format!("`{name}` cannot be used inside a `for` loop over a map"))
+                .at(span, "needs the probe's context, which the loop's body does not have")
+                .help("read what you need into a variable before the loop"),
+        );
+        true
+    }
+
     /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct`.
     fn ppid(&mut self, span: Span) -> Option<Res> {
         let k = match self.kernel_types() {
@@ -1420,7 +1575,17 @@ impl<'p> Checker<'p> {
 
     fn check_instance(&mut self, inst: &Instance) -> ProgInfo {
         let probe = &self.program.probes[inst.probe];
-        let mut scope = Scope { inst, exprs: HashMap::new(), vars: HashMap::new(), loops: 0, var_bits: HashMap::new() };
+        let mut scope = Scope {
+            inst,
+            exprs: HashMap::new(),
+            vars: HashMap::new(),
+            loops: 0,
+            var_bits: HashMap::new(),
+            loop_vars: Vec::new(),
+            loop_ids: Vec::new(),
+            map_loops: HashMap::new(),
+            var_uses: HashMap::new(),
+        };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);
             if !t.is_int() && t != Type::Error {
@@ -1431,11 +1596,29 @@ impl<'p> Checker<'p> {
             }
         }
         self.stmts(&probe.body, &mut scope);
+        // An integer variable used inside a loop and outside it lives outside (on the stack
+        // of the function all its uses share); the loop's callback reaches it by pointer.
+        for (name, uses) in &scope.var_uses {
+            if !scope.vars.get(name).is_some_and(|(t, _)| t.is_int()) {
+                continue;
+            }
+            let shared = |u: &Vec<usize>| u.iter().zip(&uses[0]).take_while(|(a, b)| a == b).count();
+            let home = uses.iter().map(shared).min().unwrap_or(0);
+            for id in uses.iter().flat_map(|u| u.iter().skip(home)) {
+                if let Some(l) = scope.map_loops.get_mut(id) {
+                    if !l.captured.contains(name) {
+                        l.captured.push(name.clone());
+                        l.captured.sort();
+                    }
+                }
+            }
+        }
         ProgInfo {
             probe: inst.probe,
             format: inst.format.clone(),
             exprs: scope.exprs,
             vars: scope.vars.into_iter().map(|(k, (t, _))| (k, t)).collect(),
+            map_loops: scope.map_loops,
         }
     }
 
@@ -1524,14 +1707,22 @@ impl<'p> Checker<'p> {
                 self.stmts(body, scope);
                 scope.loops -= 1;
             }
-            StmtKind::ForMap { var, .. } => self.unsupported(var.span.to(s.span), "`for` loops over maps"),
+            StmtKind::ForMap { var, map, body } => self.for_map(s, var, map, body, scope),
             StmtKind::Break | StmtKind::Continue => {
                 if scope.loops == 0 {
                     let word = if matches!(s.kind, StmtKind::Break) { "break" } else { "continue" };
                     self.error(Diagnostic::error(format!("`{word}` outside a loop")).at(s.span, "not inside `while` or `for`"));
                 }
             }
-            StmtKind::Return => {}
+            StmtKind::Return => {
+                if !scope.loop_vars.is_empty() {
+                    self.error(
+                        Diagnostic::error("`return` cannot be used inside a `for` loop over a map")
+                            .at(s.span, "inside a `for` loop over a map")
+                            .help("use `break` to leave the loop"),
+                    );
+                }
+            }
             StmtKind::Let { var, ty, value } => {
                 let declared = match ty {
                     Some(t) => match self.int_type(t) {
@@ -1605,18 +1796,104 @@ impl<'p> Checker<'p> {
         Some(found)
     }
 
+    /// `for ($kv : @map) { … }`: `$kv` is `(key, value)`, a key of several parts a tuple.
+    fn for_map(&mut self, s: &Stmt, var: &Name, map: &MapRef, body: &[Stmt], scope: &mut Scope) {
+        if scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
+            self.error(
+                Diagnostic::error(format!("the loop variable `{}` is already the variable of an enclosing loop", var.name))
+                    .at(var.span, "already a loop's variable")
+                    .help("give each loop's variable a name of its own"),
+            );
+            return;
+        }
+        if scope.vars.contains_key(&var.name) {
+            self.error(
+                Diagnostic::error(format!("the loop variable `{}` has the name of a variable assigned before", var.name))
+                    .at(var.span, "already a variable")
+                    .help("give the loop's variable a name of its own"),
+            );
+            return;
+        }
+        let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
+            let d = Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned");
+            self.error(d);
+            return;
+        };
+        // count(), sum(), min() and max() values are combined over the CPUs in the loop, as in
+        // bpftrace; the other aggregations have no one value to give.
+        let value = match (value_type(info.value), info.value) {
+            (Some(t), _) => t,
+            (None, ValueKind::Count) => Type::Int { signed: false },
+            (None, ValueKind::Sum { signed }) => Type::Int { signed },
+            (None, ValueKind::Min | ValueKind::Max) => Type::Int { signed: true },
+            (None, agg) => {
+                self.error(
+                    Diagnostic::error(format!("a `for` loop cannot go over `{}`, which holds {} values", map.name, agg.name()))
+                        .at(map.span, format!("`{}` holds {}", map.name, value_desc(agg)))
+                        .also(info.first_assign, "assigned here")
+                        .note("a loop's value is one integer: count(), sum(), min() and max() maps have one, avg(), stats(), hist() and lhist() maps do not"),
+                );
+                return;
+            }
+        };
+        if info.keys.is_empty() {
+            self.error(
+                Diagnostic::error(format!("a `for` loop needs a map with keys, but `{}` has none", map.name))
+                    .at(map.span, "a map without keys")
+                    .also(info.first_keys, "assigned without keys here"),
+            );
+            return;
+        }
+        let parts: Vec<Type> = info.keys.iter().map(|k| key_type(*k)).collect();
+        let key = if parts.len() == 1 { parts[0] } else { self.tuples.intern(parts) };
+        let kv = self.tuples.intern(vec![key, value]);
+        let own = format!("{}@{}", var.name, s.span.start);
+        scope.vars.insert(own.clone(), (kv, var.span));
+        let layout = |t| self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true });
+        let (key, value) = (layout(key), layout(value));
+        scope.map_loops.insert(s.span.start, MapLoop { map: index, var: own.clone(), key, value, captured: Vec::new() });
+        scope.loop_vars.push((var.name.clone(), own));
+        scope.loop_ids.push(s.span.start);
+        scope.loops += 1;
+        self.stmts(body, scope);
+        scope.loops -= 1;
+        scope.loop_ids.pop();
+        scope.loop_vars.pop();
+    }
+
     /// Gives a variable its type at its first assignment; later ones must agree.
     fn assign_var(&mut self, var: &Name, t: Type, value_span: Span, scope: &mut Scope) {
         if t == Type::Error {
             return;
         }
-        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Stack(_)) {
+        if scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
+            self.error(
+                Diagnostic::error(format!("cannot assign to `{}`, the variable of a `for` loop", var.name))
+                    .at(var.span, "the loop's variable")
+                    .help("copy it to a variable of your own"),
+            );
+            return;
+        }
+        scope.use_var(&var.name);
+        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Stack(_) | Type::Tuple(_)) {
             self.error(
                 Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
             );
             return;
         }
         match scope.vars.get(&var.name) {
+            Some(&(old, span)) if matches!(old, Type::Tuple(_)) || matches!(t, Type::Tuple(_)) => {
+                match self.tuples.unify(old, t) {
+                    Some(u) => {
+                        scope.vars.insert(var.name.clone(), (u, span));
+                    }
+                    None => self.error(
+                        Diagnostic::error(format!("type mismatch for `{}`", var.name))
+                            .at(value_span, format!("this is {}", self.tuples.name(t)))
+                            .also(span, format!("`{}` was first assigned {} here", var.name, self.tuples.name(old))),
+                    ),
+                }
+            }
             Some(&(old, span))
                 if std::mem::discriminant(&old) != std::mem::discriminant(&t)
                     || (matches!(old, Type::Stack(_) | Type::Timestamp(_)) && old != t) =>
@@ -1678,7 +1955,8 @@ impl<'p> Checker<'p> {
         }
     }
 
-    /// The key shape of a map reference, checking each key expression.
+    /// The key shape of a map reference, checking each key expression. A tuple key
+    /// (`@m[(a, b)]`, `@m[$t]`) is the same key as its elements (`@m[a, b]`).
     fn keys(&mut self, map: &MapRef, scope: &mut Scope) -> Option<Vec<KeyField>> {
         self.key_fields(&map.keys, scope)
     }
@@ -1688,22 +1966,36 @@ impl<'p> Checker<'p> {
         let mut out = Vec::new();
         let mut ok = true;
         for k in keys {
-            match self.expr(k, scope) {
-                Type::Int { signed } => out.push(KeyField::Int { signed }),
-                Type::Ptr { .. } => out.push(KeyField::Int { signed: false }),
-                Type::Str { len } => out.push(KeyField::Str { len: len.next_multiple_of(8) }),
-                Type::Ksym => out.push(KeyField::Ksym),
-                Type::Stack(spec) => out.push(KeyField::Stack(spec)),
-                Type::Inet => out.push(KeyField::Inet),
-                Type::ProbeName => out.push(KeyField::ProbeName),
-                Type::Usym => out.push(KeyField::Usym),
-                Type::Timestamp(id) => out.push(KeyField::Timestamp(id)),
-                Type::Error => ok = false,
-                t => {
-                    ok = false;
+            let t = self.expr(k, scope);
+            let parts = match t {
+                Type::Tuple(id) if keys.len() == 1 => self.tuples.types[id as usize].clone(),
+                Type::Tuple(_) => {
                     self.error(
-                        Diagnostic::error(format!("a map key cannot be {}", t.describe())).at(k.span, "not a valid key"),
+                        Diagnostic::error("a tuple key must be the map's only key")
+                            .at(k.span, "a tuple among other keys")
+                            .help("write its elements as keys: `@m[a, b, c]`"),
                     );
+                    ok = false;
+                    continue;
+                }
+                t => vec![t],
+            };
+            for part in parts {
+                match key_field(part) {
+                    Some(field) => out.push(field),
+                    None if part == Type::Error => ok = false,
+                    None => {
+                        ok = false;
+                        let d = match (t, part) {
+                            (Type::Tuple(_), Type::Tuple(_)) => {
+                                Diagnostic::error("a tuple key cannot hold another tuple").at(k.span, "a tuple inside a tuple")
+                            }
+                            (Type::Tuple(_), _) => Diagnostic::error(format!("a tuple key cannot hold {}", part.describe()))
+                                .at(k.span, "not a valid key"),
+                            _ => Diagnostic::error(format!("a map key cannot be {}", part.describe())).at(k.span, "not a valid key"),
+                        };
+                        self.error(d);
+                    }
                 }
             }
         }
@@ -1730,12 +2022,15 @@ impl<'p> Checker<'p> {
                 first_keys: keys_span,
             }),
             Some((i, info)) => {
-                match merge_value(info.value, kind) {
+                match self.merge_value(info.value, kind) {
                     Some(v) => self.maps.maps[i].value = v,
                     None => self.error(
                         Diagnostic::error(format!("type mismatch for map `{}`", map.name))
-                            .at(value_span, format!("this is {}", value_desc(kind)))
-                            .also(info.first_assign, format!("`{}` was first assigned {} here", map.name, value_desc(info.value))),
+                            .at(value_span, format!("this is {}", self.value_desc(kind)))
+                            .also(
+                                info.first_assign,
+                                format!("`{}` was first assigned {} here", map.name, self.value_desc(info.value)),
+                            ),
                     ),
                 }
                 match merge_keys(&info.keys, &keys) {
@@ -1743,6 +2038,27 @@ impl<'p> Checker<'p> {
                     None => self.error(key_mismatch(&info, keys_span, &keys)),
                 }
             }
+        }
+    }
+
+    /// A map value kind with its article, for messages; a tuple as its type.
+    fn value_desc(&self, kind: ValueKind) -> String {
+        match kind {
+            ValueKind::Tuple { id, .. } => self.tuples.name(Type::Tuple(id)),
+            kind => value_desc(kind),
+        }
+    }
+
+    /// The value kind two assignments to one map agree on, if they do.
+    fn merge_value(&mut self, a: ValueKind, b: ValueKind) -> Option<ValueKind> {
+        match (a, b) {
+            (ValueKind::Tuple { id: x, .. }, ValueKind::Tuple { id: y, .. }) => {
+                match self.tuples.unify(Type::Tuple(x), Type::Tuple(y))? {
+                    Type::Tuple(id) => Some(ValueKind::Tuple { id, size: self.tuples.layout(id).size as u32 }),
+                    _ => None,
+                }
+            }
+            (a, b) => merge_value(a, b),
         }
     }
 
@@ -1790,6 +2106,7 @@ impl<'p> Checker<'p> {
             Type::Stack(spec) => Some(ValueKind::Stack(spec)),
             Type::Inet => Some(ValueKind::Inet),
             Type::Timestamp(id) => Some(ValueKind::Timestamp(id)),
+            Type::Tuple(id) => Some(ValueKind::Tuple { id, size: self.tuples.layout(id).size as u32 }),
             Type::Error => None,
             t => {
                 self.error(
@@ -2024,12 +2341,31 @@ impl<'p> Checker<'p> {
                     Err(_) => self.set(scope, e, Type::Str { len: value.len() as u32 + 1 }, Res::ConstStr(value)),
                 }
             }
+            ExprKind::Var(name) if scope.loop_vars.iter().any(|(n, _)| n == name) => {
+                let (_, own) = scope.loop_vars.iter().rev().find(|(n, _)| n == name).cloned().unwrap_or_default();
+                let t = scope.vars.get(&own).map_or(Type::Error, |&(t, _)| t);
+                self.set(scope, e, t, Res::LoopVar(own))
+            }
             ExprKind::Var(name) => match scope.vars.get(name) {
-                Some(&(t, _)) => self.set(scope, e, t, Res::Plain),
+                Some(&(t, _)) => {
+                    scope.use_var(name);
+                    self.set(scope, e, t, Res::Plain)
+                }
                 None => {
+                    // A loop's variable, after its loop: it was stored under the loop's own name.
+                    let loop_var = scope.vars.iter().find(|(n, _)| n.strip_prefix(name.as_str()).is_some_and(|r| r.starts_with('@')));
+                    if let Some((_, &(_, span))) = loop_var {
+                        self.error(
+                            Diagnostic::error(format!("variable `{name}` is used outside its `for` loop"))
+                                .at(e.span, "not inside the loop")
+                                .also(span, "the loop's variable exists only inside the loop"),
+                        );
+                        return Type::Error;
+                    }
                     let d = Diagnostic::error(format!("variable `{name}` is used before it is assigned"))
                         .at(e.span, "never assigned before this use");
-                    let d = match did_you_mean(name, scope.vars.keys().map(String::as_str)) {
+                    let names = scope.vars.keys().map(String::as_str).filter(|n| !n.contains('@'));
+                    let d = match did_you_mean(name, names) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
                         None => d,
                     };
@@ -2140,9 +2476,23 @@ impl<'p> Checker<'p> {
                 Type::Error => Type::Error,
                 _ => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
             },
-            ExprKind::Tuple(_) => {
-                self.unsupported(e.span, "tuples");
-                Type::Error
+            ExprKind::Tuple(items) => {
+                let mut elems = Vec::new();
+                for item in items {
+                    match self.expr(item, scope) {
+                        Type::Error => return Type::Error,
+                        t if self.tuples.arg_kind(t).is_some() => elems.push(t),
+                        t => {
+                            self.error(
+                                Diagnostic::error(format!("a tuple cannot hold {}", t.describe()))
+                                    .at(item.span, format!("this is {}", t.describe())),
+                            );
+                            return Type::Error;
+                        }
+                    }
+                }
+                let ty = self.tuples.intern(elems);
+                self.set(scope, e, ty, Res::Plain)
             }
             ExprKind::Index { base, index } => {
                 let bt = self.expr(base, scope);
@@ -2173,9 +2523,28 @@ impl<'p> Checker<'p> {
                     }
                 }
             }
-            ExprKind::TupleIndex { .. } => {
-                self.unsupported(e.span, "tuple indexes");
-                Type::Error
+            ExprKind::TupleIndex { base, index } => {
+                let id = match self.expr(base, scope) {
+                    Type::Error => return Type::Error,
+                    Type::Tuple(id) => id,
+                    t => {
+                        self.error(
+                            Diagnostic::error(format!("`.{index}` needs a tuple, but this is {}", t.describe()))
+                                .at(base.span, format!("this is {}", t.describe())),
+                        );
+                        return Type::Error;
+                    }
+                };
+                let elems = &self.tuples.types[id as usize];
+                let Some(&ty) = usize::try_from(*index).ok().and_then(|i| elems.get(i)) else {
+                    let n = elems.len();
+                    self.error(
+                        Diagnostic::error(format!("tuple index {index} is out of range"))
+                            .at(e.span, format!("this tuple has {n} elements: `.0` to `.{}`", n.saturating_sub(1))),
+                    );
+                    return Type::Error;
+                };
+                self.set(scope, e, ty, Res::Plain)
             }
             ExprKind::AddrOf(_) => {
                 self.unsupported(e.span, "`&` addresses");
@@ -2195,18 +2564,21 @@ impl<'p> Checker<'p> {
                     );
                     return Type::Error;
                 }
+                let both_tuples = matches!((t, f), (Type::Tuple(_), Type::Tuple(_)));
+                let tuple = if both_tuples { self.tuples.unify(t, f) } else { None };
                 let ty = match (t, f) {
+                    (Type::Tuple(_), Type::Tuple(_)) if tuple.is_some() => tuple.unwrap_or(t),
                     (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
                     (a, b) if a.is_int() && b.is_int() => Type::Int { signed: a.signed() && b.signed() },
                     (a, b) => {
                         self.error(
                             Diagnostic::error(format!(
                                 "the branches of `?:` have different types: {} and {}",
-                                a.describe(),
-                                b.describe()
+                                self.tuples.name(a),
+                                self.tuples.name(b)
                             ))
-                            .at(els.span, format!("this is {}", b.describe()))
-                            .also(then.span, format!("this is {}", a.describe())),
+                            .at(els.span, format!("this is {}", self.tuples.name(b)))
+                            .also(then.span, format!("this is {}", self.tuples.name(a))),
                         );
                         return Type::Error;
                     }
@@ -2236,6 +2608,16 @@ impl<'p> Checker<'p> {
             self.error(d);
             return Type::Error;
         };
+        // A loop's callback has no probe context: what reads it is out of reach there.
+        let reads_context = match b {
+            Builtin::Args | Builtin::Arg(_) | Builtin::Retval | Builtin::Kstack | Builtin::Ustack => true,
+            Builtin::FuncName => !matches!(scope.inst.attach, Attach::Uprobe { .. }),
+            Builtin::Probe => !scope.inst.also.is_empty(),
+            _ => false,
+        };
+        if reads_context && self.refused_in_map_loop(name, e.span, scope) {
+            return Type::Error;
+        }
         let ty = match b {
             Builtin::Comm => Type::Str { len: COMM_LEN },
             Builtin::Args => {
@@ -2385,14 +2767,10 @@ impl<'p> Checker<'p> {
             self.error(key_mismatch(&info, map.span, &keys));
             return Type::Error;
         }
-        let ty = match info.value {
-            ValueKind::Int { signed } => Type::Int { signed },
-            ValueKind::Str { len } => Type::Str { len },
-            ValueKind::Ksym => Type::Ksym,
-            ValueKind::Stack(spec) => Type::Stack(spec),
-            ValueKind::Timestamp(id) => Type::Timestamp(id),
-            ValueKind::Inet => Type::Inet,
-            agg => {
+        let ty = match value_type(info.value) {
+            Some(t) => t,
+            None => {
+                let agg = info.value;
                 self.error(
                     Diagnostic::error(format!("reading a {} map inside a probe is not supported yet", agg.name()))
                         .at(map.span, format!("`{}` holds {}", map.name, value_desc(agg)))
@@ -2439,6 +2817,7 @@ impl<'p> Checker<'p> {
                     }
                 }
             }
+            Func::Kstack | Func::Ustack if self.refused_in_map_loop(def.name, e.span, scope) => Type::Error,
             Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
             Func::Signal => self.signal(e, &args[0], scope),
             Func::Strftime => {
@@ -2571,6 +2950,7 @@ impl<'p> Checker<'p> {
                     Type::ProbeName => ArgKind::ProbeName,
                     Type::Usym => ArgKind::Usym,
                     t if t.is_int() => ArgKind::Int { signed: t.signed() },
+                    Type::Tuple(_) => self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true }),
                     Type::Error => return Type::Error,
                     other => {
                         self.error(Diagnostic::error(format!("cannot print {}", other.describe())).at(arg.span, "no value"));
@@ -2589,7 +2969,7 @@ impl<'p> Checker<'p> {
                         size,
                     });
                 }
-                self.set(scope, e, Type::Void, Res::Printf(id))
+                self.set(scope, e, Type::Void, Res::PrintValue(id))
             }
             Func::Buf => {
                 let types: Vec<Type> = args.iter().map(|a| self.expr(a, scope)).collect();
@@ -2875,6 +3255,15 @@ impl<'p> Checker<'p> {
                 ('s', Type::Usym) => ArgKind::Usym,
                 ('s', Type::Timestamp(id)) => ArgKind::Timestamp(*id),
                 ('r', Type::Buffer) => ArgKind::Buf,
+                (_, Type::Tuple(_)) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error("`printf()` cannot format a tuple")
+                            .at(value.span, "this is a tuple")
+                            .help("format its elements (`$t.0`, `$t.1`, …), or print it whole with `print()`"),
+                    );
+                    continue;
+                }
                 ('r', t) => {
                     ok = false;
                     self.error(
@@ -3076,6 +3465,51 @@ fn merge_value(a: ValueKind, b: ValueKind) -> Option<ValueKind> {
         (ValueKind::Str { len: x }, ValueKind::Str { len: y }) => Some(ValueKind::Str { len: x.max(y) }),
         (a, b) if a == b => Some(a),
         _ => None,
+    }
+}
+
+/// The key part a value of type `t` makes, if it can be one.
+fn key_field(t: Type) -> Option<KeyField> {
+    Some(match t {
+        Type::Int { signed } => KeyField::Int { signed },
+        Type::Ptr { .. } => KeyField::Int { signed: false },
+        Type::Str { len } => KeyField::Str { len: len.next_multiple_of(8) },
+        Type::Ksym => KeyField::Ksym,
+        Type::Stack(spec) => KeyField::Stack(spec),
+        Type::Timestamp(id) => KeyField::Timestamp(id),
+        Type::Inet => KeyField::Inet,
+        Type::ProbeName => KeyField::ProbeName,
+        Type::Usym => KeyField::Usym,
+        _ => return None,
+    })
+}
+
+/// The type of a value read from a map, or `None` for an aggregation (per-CPU, summed only
+/// when printed).
+fn value_type(kind: ValueKind) -> Option<Type> {
+    Some(match kind {
+        ValueKind::Int { signed } => Type::Int { signed },
+        ValueKind::Str { len } => Type::Str { len },
+        ValueKind::Ksym => Type::Ksym,
+        ValueKind::Stack(spec) => Type::Stack(spec),
+        ValueKind::Timestamp(id) => Type::Timestamp(id),
+        ValueKind::Inet => Type::Inet,
+        ValueKind::Tuple { id, .. } => Type::Tuple(id),
+        _ => return None,
+    })
+}
+
+/// The type of a value read from a key part.
+fn key_type(k: KeyField) -> Type {
+    match k {
+        KeyField::Int { signed } => Type::Int { signed },
+        KeyField::Str { len } => Type::Str { len },
+        KeyField::Ksym => Type::Ksym,
+        KeyField::Stack(spec) => Type::Stack(spec),
+        KeyField::Timestamp(id) => Type::Timestamp(id),
+        KeyField::Inet => Type::Inet,
+        KeyField::ProbeName => Type::ProbeName,
+        KeyField::Usym => Type::Usym,
     }
 }
 
