@@ -86,6 +86,11 @@ pub struct Cli {
     #[arg(long, value_name = "SHELL")]
     pub completions: Option<clap_complete::Shell>,
 
+    /// Print every builtin and function, what it does and an example (Markdown tables), and
+    /// exit.
+    #[arg(long)]
+    pub builtins: bool,
+
     /// Print rtrace's manual page (roff) on standard output, and exit
     /// (e.g. `rtrace --man > /usr/local/share/man/man1/rtrace.1`).
     #[arg(long)]
@@ -149,6 +154,10 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
             Ok(()) => 0,
             Err(e) => fail(&format!("cannot write the manual page: {e}")),
         };
+    }
+    if cli.builtins {
+        print!("{}", sema::builtins::reference());
+        return 0;
     }
     if cli.info {
         print!("{}", crate::features::report());

@@ -62,3 +62,34 @@ fn man_page_renders_with_every_flag() {
         assert!(text.contains(flag), "the rendered page lacks {flag}:\n{text}");
     }
 }
+
+/// README.md's builtins and functions tables are `rtrace --builtins` verbatim: the one table
+/// sema checks calls against is the one the docs show.
+#[test]
+fn readme_builtins_match_the_table() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    let (start, end) = ("<!-- builtins:start -->\n", "<!-- builtins:end -->");
+    let from = readme.find(start).expect("README has the builtins:start marker") + start.len();
+    let to = readme.find(end).expect("README has the builtins:end marker");
+    assert_eq!(
+        readme[from..to],
+        rtrace(&["--builtins"]),
+        "README.md's tables differ from `rtrace --builtins`; paste its output between the markers"
+    );
+}
+
+/// Every option of the command line has a row in README.md's options table.
+#[test]
+fn readme_lists_every_option() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    let table = readme.split("### Options").nth(1).expect("README has an Options section");
+    let table = table.split("\n### ").next().unwrap_or(table);
+    let help = rtrace(&["--help"]);
+    // Every `-x` and `--name` that --help shows at the start of an option's line.
+    for line in help.lines().map(str::trim_start).filter(|l| l.starts_with('-')) {
+        for flag in line.split([',', ' ', '=', '<', '[']).filter(|w| w.starts_with('-') && w.len() > 1) {
+            assert!(table.contains(&format!("`{flag}")) || table.contains(&format!(" {flag}")) || table.contains(&format!("`{flag} ")),
+                "README's options table has no `{flag}`");
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! The one table of builtin variables and functions: sema checks calls against it, and
-//! `rtrace --help-builtins` (and the docs) print it.
+//! `rtrace --builtins` (and README.md, checked by tests/generated_docs.rs) print it.
 
 /// A builtin variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,15 +54,15 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "nsecs", builtin: Builtin::Nsecs, doc: "monotonic time in nanoseconds" },
     BuiltinDef { name: "elapsed", builtin: Builtin::Elapsed, doc: "nanoseconds since rtrace started" },
     BuiltinDef { name: "cpu", builtin: Builtin::Cpu, doc: "the CPU the probe fired on" },
-    BuiltinDef { name: "args", builtin: Builtin::Args, doc: "the tracepoint's arguments: args.NAME or args->NAME" },
-    BuiltinDef { name: "arg0", builtin: Builtin::Arg(0), doc: "kprobe: the function's first argument" },
+    BuiltinDef { name: "args", builtin: Builtin::Args, doc: "a tracepoint's fields, an fentry/fexit or raw tracepoint's arguments typed from BTF: args.NAME (or args->NAME)" },
+    BuiltinDef { name: "arg0", builtin: Builtin::Arg(0), doc: "the probe's arguments as integers: registers in kprobes and uprobes (arg0–arg5), raw tracepoint and USDT arguments (up to arg11)" },
     BuiltinDef { name: "arg1", builtin: Builtin::Arg(1), doc: "kprobe: the second argument" },
     BuiltinDef { name: "arg2", builtin: Builtin::Arg(2), doc: "kprobe: the third argument" },
     BuiltinDef { name: "arg3", builtin: Builtin::Arg(3), doc: "kprobe: the fourth argument" },
     BuiltinDef { name: "arg4", builtin: Builtin::Arg(4), doc: "kprobe: the fifth argument" },
     BuiltinDef { name: "arg5", builtin: Builtin::Arg(5), doc: "kprobe: the sixth argument" },
-    BuiltinDef { name: "retval", builtin: Builtin::Retval, doc: "kretprobe: the function's return value" },
-    BuiltinDef { name: "func", builtin: Builtin::FuncName, doc: "kprobe/kretprobe: the traced function's name" },
+    BuiltinDef { name: "retval", builtin: Builtin::Retval, doc: "the function's return value (kretprobe, uretprobe, fexit), signed" },
+    BuiltinDef { name: "func", builtin: Builtin::FuncName, doc: "the traced function's name (kprobes, uprobes, fentry)" },
     BuiltinDef { name: "probe", builtin: Builtin::Probe, doc: "the full name of the probe, e.g. tracepoint:syscalls:sys_enter_read" },
     BuiltinDef { name: "kstack", builtin: Builtin::Kstack, doc: "the kernel stack, printed one frame a line" },
     BuiltinDef { name: "ustack", builtin: Builtin::Ustack, doc: "the user stack, printed one frame a line" },
@@ -255,4 +255,111 @@ pub fn constant(name: &str) -> Option<u64> {
 
 pub fn function(name: &str) -> Option<&'static FuncDef> {
     FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// One example per builtin and function, for the reference that `rtrace --builtins` prints
+/// (and README.md holds, checked by tests/generated_docs.rs).
+pub const EXAMPLES: &[(&str, &str)] = &[
+    ("pid", "`/pid == 1234/`"),
+    ("tid", "`@[tid] = count()`"),
+    ("uid", "`/uid == 0/`"),
+    ("gid", "`@[gid] = count()`"),
+    ("comm", "`@[comm] = count()`"),
+    ("nsecs", "`@start[tid] = nsecs`"),
+    ("elapsed", "`printf(\"%d ms\\n\", elapsed / 1000000)`"),
+    ("cpu", "`@[cpu] = count()`"),
+    ("args", "`str(args.filename)`"),
+    ("arg0", "`@bytes = hist(arg2)`"),
+    ("retval", "`@ret = hist(retval)`"),
+    ("func", "`@[func] = count()`"),
+    ("probe", "`@[probe] = count()`"),
+    ("kstack", "`@[kstack] = count()`"),
+    ("ustack", "`@[ustack] = count()`"),
+    ("cpid", "`/pid == cpid/` (with `-c`)"),
+    ("curtask", "`curtask->real_parent->pid`"),
+    ("ppid", "`printf(\"%d -> %d\\n\", ppid, pid)`"),
+    ("cgroup", "`@[cgroup] = count()`"),
+    ("jiffies", "`@j = jiffies`"),
+    ("rand", "`/rand % 100 == 0/` (sample 1%)"),
+    ("numaid", "`@[numaid] = count()`"),
+    ("ncpus", "`printf(\"%d CPUs\\n\", ncpus)`"),
+    ("count", "`@[comm] = count()`"),
+    ("sum", "`@bytes[comm] = sum(args.count)`"),
+    ("avg", "`@avg = avg(args.count)`"),
+    ("stats", "`@s = stats(args.count)`"),
+    ("min", "`@min = min(args.count)`"),
+    ("max", "`@max = max(args.count)`"),
+    ("hist", "`@lat = hist(nsecs - @start[tid])`"),
+    ("lhist", "`@pct = lhist($p, 0, 100, 10)`"),
+    ("printf", "`printf(\"%-16s %6d\\n\", comm, pid)`"),
+    ("exit", "`exit(1)` (END runs, the maps print, status 1)"),
+    ("delete", "`delete(@start[tid])`"),
+    ("clear", "`interval:s:1 { print(@calls); clear(@calls); }`"),
+    ("str", "`str(args.filename)`"),
+    ("time", "`time(\"%H:%M:%S \")`"),
+    ("print", "`print(@bytes, 10)` (the 10 largest, now); `print(kstack)`"),
+    ("ntop", "`ntop(args.saddr)`"),
+    ("join", "`join(args.argv)`"),
+    ("cat", "`cat(\"/proc/loadavg\")`"),
+    ("usym", "`printf(\"%s\\n\", usym(arg0))`"),
+    ("buf", "`printf(\"%r\\n\", buf(args.buf, 16))`"),
+    ("bswap", "`bswap((uint16)args.dport)`"),
+    ("strncmp", "`/strncmp(comm, \"kworker\", 7) == 0/`"),
+    ("kstack()", "`@[kstack(perf, 5)] = count()`"),
+    ("ustack()", "`@[ustack(3)] = count()`"),
+    ("signal", "`signal(\"SIGKILL\")` (with `--unsafe`)"),
+    ("system", "`system(\"ps -p %d -o comm=\", pid)` (with `--unsafe`)"),
+    ("strftime", "`printf(\"%s\\n\", strftime(\"%H:%M:%S.%f\", nsecs))`"),
+    ("len", "`if (len(@start) > 1000) { clear(@start); }`"),
+    ("has_key", "`if (has_key(@start, tid)) { @lat = hist(nsecs - @start[tid]); }`"),
+    ("zero", "`zero(@calls)`"),
+    ("ksym", "`printf(\"%s\\n\", ksym(arg0))`"),
+    ("uaddr", "`*uaddr(\"counter\")`"),
+    ("strcontains", "`/strcontains(str(args.filename), \"passwd\")/`"),
+    ("cgroupid", "`/cgroup == cgroupid(\"/sys/fs/cgroup/system.slice\")/`"),
+    ("kptr", "`str(kptr(arg1))`"),
+    ("uptr", "`str(uptr(arg1))`"),
+    ("kaddr", "`kaddr(\"vfs_read\")`"),
+];
+
+fn example(key: &str) -> &'static str {
+    EXAMPLES.iter().find(|(k, _)| *k == key).map_or("", |(_, e)| e)
+}
+
+/// The reference of builtins and functions as Markdown tables, one example each: what
+/// `rtrace --builtins` prints and README.md's "Builtins and functions" section holds.
+pub fn reference() -> String {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut out = String::from("| builtin | what it is | example |\n|---|---|---|\n");
+    for b in BUILTINS {
+        let name = match b.builtin {
+            Builtin::Arg(0) => "arg0 … argN".to_string(),
+            Builtin::Arg(_) => continue,
+            _ => b.name.to_string(),
+        };
+        out += &format!("| `{name}` | {} | {} |\n", cell(b.doc), cell(example(b.name)));
+    }
+    out += "\n| function | what it does | example |\n|---|---|---|\n";
+    for f in FUNCTIONS {
+        // `kstack()`/`ustack()` share their names with the builtins.
+        let key = if BUILTINS.iter().any(|b| b.name == f.name) { format!("{}()", f.name) } else { f.name.to_string() };
+        out += &format!("| `{}` | {} | {} |\n", cell(f.signature), cell(f.doc), cell(example(&key)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_and_function_has_an_example() {
+        for b in BUILTINS.iter().filter(|b| !matches!(b.builtin, Builtin::Arg(1..))) {
+            assert!(!example(b.name).is_empty(), "no example for builtin `{}`", b.name);
+        }
+        for f in FUNCTIONS {
+            let key = if BUILTINS.iter().any(|b| b.name == f.name) { format!("{}()", f.name) } else { f.name.to_string() };
+            assert!(!example(&key).is_empty(), "no example for function `{}`", f.name);
+        }
+    }
 }
