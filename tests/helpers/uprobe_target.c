@@ -1,6 +1,7 @@
 // Functions for the uprobe cases in tests/scripts/uprobe/: `uprobe_target` calls each with
 // known arguments, once, then exits 0.
 #include <stdlib.h>
+#include <unistd.h>
 
 __attribute__((noinline)) long fn_add(int a, long b) {
     __asm__ volatile("");
@@ -18,6 +19,17 @@ __attribute__((noinline)) long fn_neg(long x) {
     return -x;
 }
 
+// A callback and a function that calls it, for usym() of a function pointer (arg0 of apply).
+__attribute__((noinline)) long cb_double(long x) {
+    __asm__ volatile("");
+    return 2 * x;
+}
+
+__attribute__((noinline)) long apply(long (*f)(long), long x) {
+    __asm__ volatile("");
+    return f(x);
+}
+
 int main(void) {
     long total = fn_add(-3, 10000000000L);      // returns 9999999997
     char msg[] = "hello, uprobe";             // on the stack: its page is there for the probe
@@ -25,5 +37,7 @@ int main(void) {
     total += fn_neg(7);                       // returns -7
     char var[] = "RTRACE_UPROBE_TEST";
     getenv(var);                              // a libc function, by its short name
-    return total == 10000000003L ? 0 : 1;
+    total += apply(cb_double, 5);             // returns 10
+    usleep(200000);                           // alive while the tracer names its addresses
+    return total == 10000000013L ? 0 : 1;
 }
