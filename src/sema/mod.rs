@@ -2090,7 +2090,7 @@ impl<'p> Checker<'p> {
                     Func::Stats => ValueKind::Stats,
                     Func::Min => ValueKind::Min,
                     Func::Max => ValueKind::Max,
-                    Func::Hist => ValueKind::Hist,
+                    Func::Hist => self.hist_k(args)?,
                     Func::Lhist => self.lhist_params(args)?,
                     _ => return None,
                 };
@@ -2111,6 +2111,30 @@ impl<'p> Checker<'p> {
             t => {
                 self.error(
                     Diagnostic::error(format!("cannot store {} in a map", t.describe())).at(value.span, "no value to store"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `hist(n[, k])`: k, a literal from 0 to 5, is how many bits below the highest set bit
+    /// pick a bucket (2^k buckets per power of two), as in bpftrace 0.20+.
+    fn hist_k(&mut self, args: &[Expr]) -> Option<ValueKind> {
+        let Some(a) = args.get(1) else { return Some(ValueKind::Hist { k: 0 }) };
+        let help = "hist(n, k) makes 2^k buckets per power of two, k from 0 to 5: e.g. `hist($x, 2)`";
+        match literal_int(a) {
+            Some(k) if (0..=plan::HIST_MAX_K as i64).contains(&k) => Some(ValueKind::Hist { k: k as u8 }),
+            Some(k) => {
+                self.error(
+                    Diagnostic::error(format!("hist() k must be from 0 to {}", plan::HIST_MAX_K))
+                        .at(a.span, format!("k is {k}"))
+                        .help(help),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    Diagnostic::error("hist() k must be an integer literal").at(a.span, "not a literal").help(help),
                 );
                 None
             }
@@ -3413,6 +3437,7 @@ fn value_desc(kind: ValueKind) -> String {
     match kind {
         ValueKind::Int { .. } => "an integer".into(),
         ValueKind::Str { .. } => "a string".into(),
+        ValueKind::Hist { k } if k > 0 => format!("hist(n, {k})"),
         agg => agg.name().to_string(),
     }
 }
