@@ -3712,7 +3712,7 @@ pub fn list(pattern: &str, verbose: bool) -> String {
                     if verbose {
                         if let Some(f) = tracefs::format(root, &cat, &ev) {
                             for field in &f.fields {
-                                out.push_str(&format!("    {};\n", field.decl));
+                                out.push_str(&format!("    {}\n", field.decl));
                             }
                         }
                     }
@@ -3750,13 +3750,17 @@ pub fn list(pattern: &str, verbose: bool) -> String {
     }
     if pattern.starts_with("rawtracepoint:") {
         if let Ok(types) = btf::KernelTypes::load() {
+            let mut decls = None;
             for name in types.raw_tracepoints_matching(|_| true) {
                 let full = format!("rawtracepoint:{name}");
                 if matches(&full) {
                     out.push_str(&full);
                     out.push('\n');
-                    for (param, ty) in types.raw_tracepoint_params(&name).filter(|_| verbose).map(|p| p.0).unwrap_or_default() {
-                        out.push_str(&format!("    {} {param};\n", types.name(ty)));
+                    let params = types.raw_tracepoint_params(&name).filter(|_| verbose).map(|p| p.0).unwrap_or_default();
+                    if let Some(decls) = decls.get_or_insert_with(|| types.c_decls()).as_mut() {
+                        for (param, ty) in params {
+                            out.push_str(&format!("    {} {param}\n", decls.decl(ty)));
+                        }
                     }
                 }
             }
