@@ -251,8 +251,9 @@ pub enum ValueKind {
     Avg,
     /// `{ sum: i64, count: u64 }`, printed with count, average and total.
     Stats,
-    /// log2 histogram: one u64 counter per (key, bucket).
-    Hist,
+    /// log2 histogram, `2^k` linear buckets per power of two (`hist(n, k)`, k in 0..=5):
+    /// one u64 counter per (key, bucket).
+    Hist { k: u8 },
     Lhist { min: i64, max: i64, step: i64 },
 }
 
@@ -270,7 +271,7 @@ impl ValueKind {
         )
     }
     pub fn is_histogram(&self) -> bool {
-        matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
+        matches!(self, ValueKind::Hist { .. } | ValueKind::Lhist { .. })
     }
     /// Bytes of one value (one CPU's share for per-CPU maps).
     pub fn size(&self) -> usize {
@@ -299,14 +300,22 @@ impl ValueKind {
             ValueKind::Max => "max()",
             ValueKind::Avg => "avg()",
             ValueKind::Stats => "stats()",
-            ValueKind::Hist => "hist()",
+            ValueKind::Hist { .. } => "hist()",
             ValueKind::Lhist { .. } => "lhist()",
         }
     }
 }
 
-/// Number of buckets of a log2 histogram (negative, zero, then one per power of two).
-pub const HIST_BUCKETS: usize = 66;
+/// Largest `k` of `hist(n, k)`.
+pub const HIST_MAX_K: u8 = 5;
+
+/// Number of buckets of a log2 histogram with `2^k` buckets per power of two: one for
+/// negative values, then (bpftrace's numbering) index `1 + v` for `v < 2^k`, and for larger
+/// `v` with highest set bit `l`, `((l - k + 1) << k) + (the k bits after it) + 1`; the largest
+/// value, `2^63 - 1`, is in bucket `(64 - k) << k`.
+pub fn hist_buckets(k: u8) -> usize {
+    ((64 - k as usize) << k) + 1
+}
 
 /// Number of buckets of a linear histogram: below min, one per step, at or above max.
 pub fn lhist_buckets(min: i64, max: i64, step: i64) -> usize {

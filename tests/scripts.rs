@@ -36,7 +36,7 @@
 //! 0.17. A case whose `bpftrace` key is set (the reason it is not valid 0.17) is
 //! skipped; `args.F` is rewritten to `args->F` and `fentry:`/`fexit:` to
 //! `kfunc:`/`kretfunc:` (0.17's names); the `Attaching N probes...` stdout
-//! line is dropped, and so is the final `"\n\n"` of a program without maps (bpftrace
+//! line is dropped, and so is the final `"\n\n"` of a program without maps (not of a `-l` listing; bpftrace
 //! always prints it, rtrace only before maps); `stderr` and `stderr_exact` are not
 //! checked (diagnostics are rtrace's own); with `signal = false`, SIGINT is
 //! sent 2 s after attaching if bpftrace is still running (0.17 does not exit
@@ -391,7 +391,9 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
             Err(e) => return Outcome::Failed(format!("command: {shown}\ncannot start rtrace: {e}")),
         };
     if bpftrace_mode {
-        stdout = bpftrace_stdout(&stdout, !case.script.contains('@'));
+        // A listing (-l, -lv) runs no program, so prints no exit lines.
+        let listing = case.args.iter().any(|a| a.starts_with("-l"));
+        stdout = bpftrace_stdout(&stdout, !listing && !case.script.contains('@'));
         // Diagnostics are rtrace's own wording: only the exit status and stdout are compared.
         case.stderr.clear();
         case.stderr_exact = None;

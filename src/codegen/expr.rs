@@ -382,11 +382,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     g.store_i64(p, 8, one)
                 })?
             }
-            ValueKind::Hist | ValueKind::Lhist { .. } => {
+            ValueKind::Hist { .. } | ValueKind::Lhist { .. } => {
                 let x = arg(self, f, 0)?;
                 let bucket = match def.value {
                     ValueKind::Lhist { min, max, step } => self.lhist_bucket(x, min, max, step)?,
-                    _ => self.hist_bucket(x)?,
+                    ValueKind::Hist { k } => self.hist_bucket(x, k)?,
+                    _ => unreachable!("a histogram value kind"),
                 };
                 self.store_i64(key, def.user_key_size() as u64, bucket)?;
                 self.with_value(f, global, key, 8, |g, _, p| {
@@ -399,21 +400,36 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(())
     }
 
-    /// log2 bucket: 0 for negative values, 1 for 0, 2 + floor(log2(x)) otherwise.
-    fn hist_bucket(&self, x: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+    /// log2 bucket with 2^k buckets per power of two, numbered as bpftrace 0.20+ does: 0 for
+    /// negative values, `1 + x` for `x < 2^k`, otherwise, with `l` the highest set bit of x,
+    /// `((l - k + 1) << k) + ((x >> (l - k)) & (2^k - 1)) + 1`. With k = 0 that is 1 for 0 and
+    /// `2 + floor(log2(x))` above.
+    fn hist_bucket(&self, x: IntValue<'ctx>, k: u8) -> Result<IntValue<'ctx>> {
         let b = &self.builder;
         let i64 = self.i64();
+        let c = |v: u64| i64.const_int(v, false);
         let mut n = x;
         let mut log = i64.const_zero();
         for shift in [32u64, 16, 8, 4, 2, 1] {
-            let big = b.build_int_compare(IntPredicate::UGE, n, i64.const_int(1 << shift, false), "big")?;
-            let amount = b.build_select(big, i64.const_int(shift, false), i64.const_zero(), "amt")?.into_int_value();
+            let big = b.build_int_compare(IntPredicate::UGE, n, c(1 << shift), "big")?;
+            let amount = b.build_select(big, c(shift), i64.const_zero(), "amt")?.into_int_value();
             n = b.build_right_shift(n, amount, false, "n")?;
             log = b.build_int_add(log, amount, "log")?;
         }
-        let idx = b.build_int_add(log, i64.const_int(2, false), "idx")?;
-        let is_zero = b.build_int_compare(IntPredicate::EQ, x, i64.const_zero(), "zero")?;
-        let idx = b.build_select(is_zero, i64.const_int(1, false), idx, "idx")?.into_int_value();
+        let k = u64::from(k);
+        let mask = (1u64 << k) - 1;
+        let small = b.build_int_compare(IntPredicate::ULE, x, c(mask), "small")?;
+        // l - k, kept at 0 for small values so that no shift amount is ever negative.
+        let below = b.build_int_sub(log, c(k), "below")?;
+        let below = b.build_select(small, i64.const_zero(), below, "below")?.into_int_value();
+        let sub = b.build_right_shift(x, below, false, "sub")?;
+        let sub = b.build_and(sub, c(mask), "sub")?;
+        let power = b.build_int_add(below, c(1), "power")?;
+        let idx = b.build_left_shift(power, c(k), "idx")?;
+        let idx = b.build_int_add(idx, sub, "idx")?;
+        let idx = b.build_int_add(idx, c(1), "idx")?;
+        let plus_one = b.build_int_add(x, c(1), "plus_one")?;
+        let idx = b.build_select(small, plus_one, idx, "idx")?.into_int_value();
         let neg = b.build_int_compare(IntPredicate::SLT, x, i64.const_zero(), "neg")?;
         Ok(b.build_select(neg, i64.const_zero(), idx, "bucket")?.into_int_value())
     }

@@ -43,8 +43,9 @@ pub enum Value {
         sum: i64,
         count: u64,
     },
-    /// log2 histogram: index 0 = negative values, 1 = value 0, k>=2 = [2^(k-2), 2^(k-1)); length 66
-    Hist(Vec<u64>),
+    /// log2 histogram with 2^k buckets per power of two (see `plan::hist_buckets`); with
+    /// k = 0, index 0 = negative values, 1 = value 0, i >= 2 = [2^(i-2), 2^(i-1)).
+    Hist { buckets: Vec<u64>, k: u8 },
     /// linear histogram: index 0 = below min, 1..=n = [min+step*(i-1), min+step*i), last = >= max
     Lhist {
         buckets: Vec<u64>,
@@ -78,7 +79,7 @@ impl Value {
     /// The layout a map holding this kind of value is printed with.
     pub fn map_kind(&self) -> MapKind {
         match self {
-            Value::Hist(_) | Value::Lhist { .. } => MapKind::Hist,
+            Value::Hist { .. } | Value::Lhist { .. } => MapKind::Hist,
             Value::Avg { .. } | Value::Stats { .. } => MapKind::Avg,
             Value::Int(_) | Value::UInt(_) | Value::Str(_) | Value::Tuple(_) => MapKind::Plain,
         }
@@ -121,9 +122,9 @@ pub fn write_map_top(out: &mut String, name: &str, entries: Vec<Entry>, top: usi
         out.push_str(&key_suffix(&entry.key));
         out.push_str(": ");
         match &entry.value {
-            Value::Hist(buckets) => {
+            Value::Hist { buckets, k } => {
                 out.push('\n');
-                write_hist(out, buckets);
+                write_hist(out, buckets, *k);
             }
             Value::Lhist {
                 buckets,
@@ -155,8 +156,8 @@ pub fn write_empty_map(out: &mut String, kind: MapKind) {
 /// Append just the histogram body (the lines after `@h[key]:`), for reuse by print().
 ///
 /// Rows run from the first to the last non-zero bucket; an all-zero histogram
-/// prints nothing.
-pub fn write_hist(out: &mut String, buckets: &[u64]) {
+/// prints nothing. `k` is `hist(n, k)`'s: 2^k buckets per power of two.
+pub fn write_hist(out: &mut String, buckets: &[u64], k: u8) {
     // bpftrace 0.17 reads each count into a C `int` while looking for the
     // printed range and the largest count; mirror that truncation.
     let mut first: Option<usize> = None;
@@ -179,9 +180,11 @@ pub fn write_hist(out: &mut String, buckets: &[u64]) {
     for (i, &count) in buckets.iter().enumerate().take(last + 1).skip(first) {
         let label = match i {
             0 => "(..., 0)".to_string(),
-            1 => "[0]".to_string(),
-            2 => "[1]".to_string(),
-            _ => format!("[{}, {})", hist_index_label(i - 2), hist_index_label(i - 1)),
+            // k = 0 keeps bpftrace 0.17's labels (no unit above T).
+            _ if k == 0 && i >= 3 => format!("[{}, {})", hist_index_label(i - 2), hist_index_label(i - 1)),
+            // The first 2^(k+1) buckets hold one value each.
+            _ if i <= 2 << k => format!("[{}]", i - 1),
+            _ => format!("[{}, {})", hist_sub_label(i - 1, k), hist_sub_label(i, k)),
         };
         write_row(out, &label, count, max_count);
     }
@@ -322,7 +325,7 @@ fn number_value(value: &Value) -> Option<i128> {
 /// Sum of all buckets of a hist/lhist value (bpftrace adds them in 64 bits).
 fn hist_total(value: &Value) -> u64 {
     let buckets: &[u64] = match value {
-        Value::Hist(buckets) => buckets,
+        Value::Hist { buckets, .. } => buckets,
         Value::Lhist { buckets, .. } => buckets,
         _ => &[],
     };
@@ -353,7 +356,7 @@ pub fn scalar_value_text(value: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Avg { .. } => average(value).to_string(),
         Value::Stats { sum, count } => format!("count {count}, average {}, total {sum}", average(value)),
-        Value::Hist(_) | Value::Lhist { .. } => String::new(),
+        Value::Hist { .. } | Value::Lhist { .. } => String::new(),
     }
 }
 
@@ -420,6 +423,31 @@ fn hist_index_label(power: usize) -> String {
         .and_then(|p| 1u128.checked_shl(p))
         .unwrap_or(0);
     format!("{}{}", value, suffix)
+}
+
+/// Lower bound of bucket `index` of a `hist(n, k)` with k > 0, as bpftrace 0.20+ writes it:
+/// with `p = (index >> k) - 1` and `j = index & (2^k - 1)` the bound is `2^p * (2^k + j)`,
+/// written as `2^(p % 10) * (2^k + j)` followed by the unit of `2^p` (K, M, G, T, P, E for
+/// p / 10 = 1 to 6), so not always in the largest unit that divides it (`2560`, `5K`).
+/// Callers pass `index >= 2^k`.
+pub fn hist_sub_label(index: usize, k: u8) -> String {
+    let n = 1usize << k;
+    let power = (index >> k).saturating_sub(1);
+    let unit = ["", "K", "M", "G", "T", "P", "E"].get(power / 10).copied().unwrap_or("?");
+    format!("{}{}", (1u64 << (power % 10)) * (n + (index & (n - 1))) as u64, unit)
+}
+
+/// Bounds `[low, high]` of bucket `index` (> 0) of a `hist(n, k)`, for JSON.
+pub fn hist_bounds(index: usize, k: u8) -> (i64, i64) {
+    if index <= 2 << k {
+        return (index as i64 - 1, index as i64 - 1);
+    }
+    let start = |i: usize| -> i128 {
+        let n = 1usize << k;
+        let power = ((i >> k) - 1) as u32;
+        (1i128 << power) * (n + (i & (n - 1))) as i128
+    };
+    (start(index - 1) as i64, (start(index) - 1) as i64)
 }
 
 /// Label of a linear bucket boundary: `0`, a multiple of 2^20 as `NM`, a
@@ -651,7 +679,7 @@ mod tests {
         for &v in values {
             buckets[hist_bucket(v)] += 1;
         }
-        Value::Hist(buckets)
+        Value::Hist { buckets, k: 0 }
     }
 
     /// Bucket index of bpftrace 0.17's `lhist()`.
@@ -914,8 +942,8 @@ mod tests {
             (
                 "@h",
                 vec![
-                    e(vec![s("dd")], Value::Hist(dd)),
-                    e(vec![s("head")], Value::Hist(head)),
+                    e(vec![s("dd")], Value::Hist { buckets: dd, k: 0 }),
+                    e(vec![s("head")], Value::Hist { buckets: head, k: 0 }),
                 ],
             ),
             (
@@ -1329,7 +1357,7 @@ mod tests {
         let out = print_all(vec![
             ("@a", vec![e(vec![], Value::UInt(0))]),
             ("@b", vec![e(vec![i(1)], Value::Int(0))]),
-            ("@h", vec![e(vec![], Value::Hist(vec![0; 66]))]),
+            ("@h", vec![e(vec![], Value::Hist { buckets: vec![0; 66], k: 0 })]),
             ("@v", vec![e(vec![], Value::Avg { sum: 0, count: 0 })]),
             ("@z", vec![e(vec![], Value::Int(1))]),
         ]);
@@ -1368,7 +1396,7 @@ mod tests {
 \n"
         );
         let mut body = String::new();
-        write_hist(&mut body, &[0, 0, 0, 0, 1]);
+        write_hist(&mut body, &[0, 0, 0, 0, 1], 0);
         assert_eq!(
             body,
             "[4, 8)                 1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n"
@@ -1473,7 +1501,7 @@ mod tests {
         buckets[42] = 1;
         buckets[65] = 1;
         let mut out = String::new();
-        write_hist(&mut out, &buckets);
+        write_hist(&mut out, &buckets, 0);
         let bar = "@".repeat(52);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 24);
@@ -1485,11 +1513,63 @@ mod tests {
         );
     }
 
+    /// bpftrace 0.20+'s `log2(n, k)` (codegen_llvm.cpp's createLog2Function), restated from
+    /// its comment: 0 below zero, `n + 1` up to `2^k - 1`, else
+    /// `((l - k + 1) << k) + (the k bits after the highest set bit l) + 1`.
+    fn log2_k(n: i64, k: u8) -> usize {
+        let mask = (1i64 << k) - 1;
+        if n < 0 {
+            return 0;
+        }
+        if n <= mask {
+            return n as usize + 1;
+        }
+        let l = 63 - n.leading_zeros() as i64 - k as i64;
+        ((((l + 1) << k) + ((n >> l) & mask)) + 1) as usize
+    }
+
+    // hist(n, k) is bpftrace 0.20+ (0.17 has no k): the expected labels are derived from
+    // bpftrace's TextOutput::hist_to_str / hist_index_label (v0.20.0 src/output.cpp).
+    #[test]
+    fn hist_k_buckets_and_labels() {
+        // bpftrace's own example: 225 with k = 2 is bucket 28, [224, 256).
+        assert_eq!(log2_k(225, 2), 28);
+        assert_eq!(hist_sub_label(27, 2), "224");
+        assert_eq!(hist_sub_label(28, 2), "256");
+        // Every value lands in a bucket whose bounds hold it, for every k.
+        for k in 0..=5u8 {
+            assert_eq!(log2_k(i64::MAX, k), crate::plan::hist_buckets(k) - 1);
+            for v in [0i64, 1, 2, 3, 7, 31, 63, 64, 100, 225, 1000, 4095, 4096, 1 << 40, (1 << 62) + 5, i64::MAX] {
+                let (lo, hi) = hist_bounds(log2_k(v, k), k);
+                assert!(lo <= v && v <= hi, "k {k} v {v} in [{lo}, {hi}]");
+            }
+        }
+        let hist = |values: &[i64], k: u8| {
+            let mut buckets = vec![0u64; crate::plan::hist_buckets(k)];
+            for &v in values {
+                buckets[log2_k(v, k)] += 1;
+            }
+            let mut out = String::new();
+            write_hist(&mut out, &buckets, k);
+            out.lines().map(|l| l[..l.find(" |").unwrap()].trim_end().to_string()).collect::<Vec<_>>()
+        };
+        // The first 2^(k+1) buckets are single values; units come from the power of two.
+        let rows = hist(&[-1, 3, 4, 8], 1);
+        assert_eq!(rows, ["(..., 0)               1", "[0]                    0", "[1]                    0", "[2]                    0", "[3]                    1", "[4, 6)                 1", "[6, 8)                 0", "[8, 12)                1"]);
+        let rows = hist(&[1000, 4096], 2);
+        assert_eq!(rows.first().unwrap(), "[896, 1024)            1");
+        assert_eq!(rows[8], "[3584, 4K)             0");
+        assert_eq!(rows.last().unwrap(), "[4K, 5K)               1");
+        // Above T come P and E (bpftrace 0.20+), unlike k = 0's 0.17 labels.
+        assert_eq!(hist(&[1 << 62], 1), ["[4E, 6E)               1"]);
+        assert_eq!(hist(&[i64::MAX], 5), ["[8064P, 8192P)         1"]);
+    }
+
     #[test]
     fn all_zero_histograms_print_nothing() {
         let mut out = String::new();
-        write_hist(&mut out, &[0; 66]);
-        write_hist(&mut out, &[]);
+        write_hist(&mut out, &[0; 66], 0);
+        write_hist(&mut out, &[], 0);
         write_lhist(&mut out, &[0; 12], 0, 100, 10);
         write_lhist(&mut out, &[1; 12], 0, 100, 0);
         assert_eq!(out, "");

@@ -54,25 +54,33 @@ fn key_text(key: &[KeyPart]) -> String {
         .join(",")
 }
 
-/// The buckets from the first to the last non-empty one, each with its bounds.
+/// The buckets from the first to the last non-empty one, each with its bounds. A bucket open
+/// at one end has no bound there: `{"max": -1, "count": 2}` (below 0, or below an lhist's
+/// min), `{"min": 100, "count": 1}` (an lhist's max and above), as bpftrace writes them.
 fn buckets(value: &Value) -> Json {
-    let (counts, bounds): (&[u64], Box<dyn Fn(usize) -> (i64, i64)>) = match value {
-        Value::Hist(b) => (
-            b,
-            Box::new(|i| match i {
-                0 => (i64::MIN, -1),
-                1 => (0, 0),
-                k => (1i64 << (k - 2), (1i64 << (k - 1)).wrapping_sub(1)),
-            }),
-        ),
+    type Bounds = Box<dyn Fn(usize) -> (Option<i64>, Option<i64>)>;
+    let (counts, bounds): (&[u64], Bounds) = match value {
+        Value::Hist { buckets, k } => {
+            let k = *k;
+            (
+                buckets,
+                Box::new(move |i| match i {
+                    0 => (None, Some(-1)),
+                    i => {
+                        let (lo, hi) = format::hist_bounds(i, k);
+                        (Some(lo), Some(hi))
+                    }
+                }),
+            )
+        }
         Value::Lhist { buckets, min, max, step } => {
             let (min, max, step, n) = (*min, *max, *step, buckets.len());
             (
                 buckets,
                 Box::new(move |i| match i {
-                    0 => (i64::MIN, min - 1),
-                    i if i == n - 1 => (max, i64::MAX),
-                    i => (min + step * (i as i64 - 1), min + step * i as i64 - 1),
+                    0 => (None, Some(min - 1)),
+                    i if i == n - 1 => (Some(max), None),
+                    i => (Some(min + step * (i as i64 - 1)), Some(min + step * i as i64 - 1)),
                 }),
             )
         }
@@ -83,8 +91,16 @@ fn buckets(value: &Value) -> Json {
     let (Some(first), Some(last)) = (first, last) else { return json!([]) };
     (first..=last)
         .map(|i| {
+            let mut bucket = Map::new();
             let (lo, hi) = bounds(i);
-            json!({"min": lo, "max": hi, "count": counts[i]})
+            if let Some(lo) = lo {
+                bucket.insert("min".into(), json!(lo));
+            }
+            if let Some(hi) = hi {
+                bucket.insert("max".into(), json!(hi));
+            }
+            bucket.insert("count".into(), json!(counts[i]));
+            Json::Object(bucket)
         })
         .collect()
 }
@@ -96,7 +112,7 @@ pub fn value_json(value: &Value) -> Json {
         Value::Str(s) => json!(s),
         Value::Avg { .. } => json!(format::average(value)),
         Value::Stats { sum, count } => json!({"count": count, "average": format::average(value), "total": sum}),
-        Value::Hist(_) | Value::Lhist { .. } => buckets(value),
+        Value::Hist { .. } | Value::Lhist { .. } => buckets(value),
         Value::Tuple(elems) => elems.iter().map(value_json).collect(),
     }
 }
@@ -105,7 +121,7 @@ pub fn value_json(value: &Value) -> Json {
 pub fn map(name: &str, entries: Vec<Entry>) -> String {
     let Some(first) = entries.first() else { return String::new() };
     let kind = match first.value {
-        Value::Hist(_) | Value::Lhist { .. } => "hist",
+        Value::Hist { .. } | Value::Lhist { .. } => "hist",
         Value::Avg { .. } | Value::Stats { .. } => "stats",
         _ => "map",
     };
@@ -135,7 +151,7 @@ mod tests {
         h[3] = 1;
         h[8] = 1;
         assert_eq!(
-            map("@h", vec![Entry { key: vec![], value: Value::Hist(h) }]),
+            map("@h", vec![Entry { key: vec![], value: Value::Hist { buckets: h, k: 0 } }]),
             "{\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 2, \"max\": 3, \"count\": 1}, {\"min\": 4, \"max\": 7, \"count\": 0}, {\"min\": 8, \"max\": 15, \"count\": 0}, {\"min\": 16, \"max\": 31, \"count\": 0}, {\"min\": 32, \"max\": 63, \"count\": 0}, {\"min\": 64, \"max\": 127, \"count\": 1}]}}\n"
         );
         let m = vec![Entry { key: vec![KeyPart::Str("x".into()), KeyPart::Int(2)], value: Value::Int(3) }];

@@ -57,7 +57,7 @@ fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>, top: usize, json: 
     if entries.is_empty() {
         let kind = match def.value {
             ValueKind::Avg | ValueKind::Stats => MapKind::Avg,
-            ValueKind::Hist | ValueKind::Lhist { .. } => MapKind::Hist,
+            ValueKind::Hist { .. } | ValueKind::Lhist { .. } => MapKind::Hist,
             _ => MapKind::Plain,
         };
         format::write_empty_map(out, kind);
@@ -123,10 +123,11 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, tuples: &[TupleDef], symbols: &mut S
         if def.per_cpu() {
             let Ok(Some(per_cpu)) = map.lookup_percpu(&key, MapFlags::ANY) else { continue };
             match def.value {
-                ValueKind::Hist | ValueKind::Lhist { .. } => {
+                ValueKind::Hist { .. } | ValueKind::Lhist { .. } => {
                     let nbuckets = match def.value {
                         ValueKind::Lhist { min, max, step } => plan::lhist_buckets(min, max, step),
-                        _ => plan::HIST_BUCKETS,
+                        ValueKind::Hist { k } => plan::hist_buckets(k),
+                        _ => 0,
                     };
                     let bucket = read_u64(&key[user_key.min(key.len())..]) as usize;
                     let order = hists.len();
@@ -161,7 +162,8 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, tuples: &[TupleDef], symbols: &mut S
     for (key, (_, buckets)) in hists {
         let value = match def.value {
             ValueKind::Lhist { min, max, step } => Value::Lhist { buckets, min, max, step },
-            _ => Value::Hist(buckets),
+            ValueKind::Hist { k } => Value::Hist { buckets, k },
+            _ => continue,
         };
         entries.push(Entry { key: decode_key(def, &key, symbols), value });
     }

@@ -4,6 +4,8 @@
 
 use libbpf_rs::btf::types::{Array, Composite, Enum, Func, FuncProto, Int, IntEncoding, MemberAttr, Ptr, Typedef};
 use libbpf_rs::btf::{Btf, BtfKind, BtfType, HasSize, ReferencesType, TypeId};
+use libbpf_rs::libbpf_sys;
+use libbpf_rs::AsRawLibbpf;
 
 /// The prefix of the typedef BTF has for each raw tracepoint.
 const RAW_TP_PREFIX: &str = "btf_trace_";
@@ -123,13 +125,30 @@ impl KernelTypes {
 
     /// A kernel function's parameters (name, type id) and return type id, from its BTF FUNC.
     pub fn function(&self, name: &str) -> Option<(Vec<(String, u32)>, u32)> {
-        let func = self.btf.type_by_name::<Func>(name)?;
+        self.function_at(self.btf.type_by_name::<Func>(name)?.type_id().into())
+    }
+
+    /// Like [`KernelTypes::function`], for the BTF FUNC with id `id`.
+    pub fn function_at(&self, id: u32) -> Option<(Vec<(String, u32)>, u32)> {
+        let func = Func::try_from(self.btf.type_by_id::<BtfType>(TypeId::from(id))?).ok()?;
         let proto = FuncProto::try_from(func.referenced_type()).ok()?;
         let params = proto
             .iter()
             .map(|p| (p.name.and_then(|n| n.to_str()).unwrap_or("").to_string(), u32::from(p.ty)))
             .collect();
         Some((params, proto.referenced_type_id().into()))
+    }
+
+    /// Every kernel function BTF describes, by name, with its FUNC's id (the first, for a
+    /// name BTF has twice).
+    pub fn function_ids(&self) -> std::collections::BTreeMap<String, u32> {
+        let mut out = std::collections::BTreeMap::new();
+        for f in self.btf.type_by_kind::<Func>() {
+            if let Some(name) = f.name().and_then(|n| n.to_str()) {
+                out.entry(name.to_string()).or_insert_with(|| u32::from(f.type_id()));
+            }
+        }
+        out
     }
 
     /// The names of the kernel functions BTF describes that `matches` accepts.
@@ -232,5 +251,149 @@ impl KernelTypes {
             },
             _ => named(""),
         }
+    }
+}
+
+/// libbpf's C printer for BTF (`btf_dump`), which bpftrace's listings print with: type
+/// definitions for `-lv 'struct X'`, declarations for `-lv` of a function's parameters.
+impl KernelTypes {
+    /// Runs `f` with a fresh `btf_dump` writing into a string, and returns the string.
+    fn c_dump(&self, f: impl FnOnce(*mut libbpf_sys::btf_dump)) -> Option<String> {
+        let mut out = String::new();
+        let btf = self.btf.as_libbpf_object().as_ptr();
+        // SAFETY: `btf` is the live libbpf object `self.btf` owns; `out` outlives the dump,
+        // which is freed before it is read; the callback only appends to it.
+        unsafe {
+            let dump = libbpf_sys::btf_dump__new(btf, Some(dump_printf), (&mut out as *mut String).cast(), std::ptr::null());
+            if dump.is_null() || libbpf_sys::libbpf_get_error(dump as *const _) != 0 {
+                return None;
+            }
+            f(dump);
+            libbpf_sys::btf_dump__free(dump);
+        }
+        Some(out)
+    }
+
+    /// The C definitions of the structs, unions and enums `ids` as libbpf writes them (tabs,
+    /// `long: 64;` padding), each from its `struct X {` line to its `};` line, with those of
+    /// the named types they use that `keep` accepts (by `struct X`), in the order libbpf
+    /// emits them. One dump writes each type once, as bpftrace's listing does.
+    pub fn c_definitions(&self, ids: &[u32], keep: impl Fn(&str) -> bool) -> Vec<String> {
+        // SAFETY: `dump` is valid for the closure's duration; libbpf checks each id.
+        let text = self
+            .c_dump(|dump| unsafe {
+                for &id in ids {
+                    libbpf_sys::btf_dump__dump_type(dump, id);
+                }
+            })
+            .unwrap_or_default();
+        let mut defs = Vec::new();
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            if let Some(def) = current.as_mut() {
+                def.push_str(line);
+                def.push('\n');
+                if line == "};" {
+                    defs.extend(current.take());
+                }
+            } else if let Some(head) = line.strip_suffix(" {") {
+                let named = head.split_once(' ').is_some_and(|(tag, name)| {
+                    matches!(tag, "struct" | "union" | "enum") && !name.is_empty() && !name.contains(' ')
+                });
+                if named && keep(head) {
+                    current = Some(format!("{line}\n"));
+                }
+            }
+        }
+        defs
+    }
+
+    /// A printer of C declarations (see [`CDecls::decl`]), one `btf_dump` for all of them.
+    pub fn c_decls(&self) -> Option<CDecls<'_>> {
+        let mut out = Box::new(String::new());
+        let btf = self.btf.as_libbpf_object().as_ptr();
+        // SAFETY: `btf` is the live libbpf object `self.btf` owns, which the returned value
+        // borrows; `out` is boxed, so the pointer the callback gets stays valid while the
+        // dump lives (CDecls frees the dump before the box).
+        let dump = unsafe {
+            libbpf_sys::btf_dump__new(btf, Some(dump_printf), (&mut *out as *mut String).cast(), std::ptr::null())
+        };
+        // SAFETY: libbpf_get_error only inspects the pointer value.
+        if dump.is_null() || unsafe { libbpf_sys::libbpf_get_error(dump as *const _) } != 0 {
+            return None;
+        }
+        Some(CDecls { dump, out, _types: std::marker::PhantomData })
+    }
+
+    /// Every named struct, union and enum, as (`struct NAME`, id), in id order.
+    pub fn tagged_types(&self) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        for id in 1.. {
+            let Some(t) = self.btf.type_by_id::<BtfType>(TypeId::from(id)) else { break };
+            let tag = match t.kind() {
+                BtfKind::Struct => "struct",
+                BtfKind::Union => "union",
+                BtfKind::Enum | BtfKind::Enum64 => "enum",
+                _ => continue,
+            };
+            match t.name().and_then(|n| n.to_str()) {
+                Some(n) if !n.is_empty() => out.push((format!("{tag} {n}"), id)),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Whether BTF type `id` is a floating-point type (such parameters are not `argN`).
+    pub fn is_float(&self, id: u32) -> bool {
+        self.btf.type_by_id::<BtfType>(TypeId::from(id)).is_some_and(|t| t.kind() == BtfKind::Float)
+    }
+}
+
+/// C declarations of BTF types, as libbpf's `btf_dump` writes them.
+pub struct CDecls<'a> {
+    dump: *mut libbpf_sys::btf_dump,
+    out: Box<String>,
+    _types: std::marker::PhantomData<&'a KernelTypes>,
+}
+
+impl CDecls<'_> {
+    /// Type `id` as a C declaration without a name (`struct file *`, `int (*)(void *)`).
+    pub fn decl(&mut self, id: u32) -> String {
+        self.out.clear();
+        let opts = libbpf_sys::btf_dump_emit_type_decl_opts {
+            sz: std::mem::size_of::<libbpf_sys::btf_dump_emit_type_decl_opts>() as _,
+            field_name: c"".as_ptr(),
+            ..Default::default()
+        };
+        // SAFETY: `self.dump` is live until drop; `opts` outlives the call; libbpf checks `id`.
+        unsafe { libbpf_sys::btf_dump__emit_type_decl(self.dump, id, &opts) };
+        std::mem::take(&mut *self.out)
+    }
+}
+
+impl Drop for CDecls<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the dump was created by btf_dump__new and is freed once, here.
+        unsafe { libbpf_sys::btf_dump__free(self.dump) };
+    }
+}
+
+extern "C" {
+    fn vasprintf(out: *mut *mut std::os::raw::c_char, fmt: *const std::os::raw::c_char, ap: *mut libbpf_sys::__va_list_tag) -> std::os::raw::c_int;
+}
+
+/// `btf_dump`'s printf: formats one piece and appends it to the `String` at `ctx`.
+unsafe extern "C" fn dump_printf(ctx: *mut std::ffi::c_void, fmt: *const std::os::raw::c_char, args: *mut libbpf_sys::__va_list_tag) {
+    let mut s: *mut std::os::raw::c_char = std::ptr::null_mut();
+    // SAFETY: libbpf passes a valid format and its arguments; `ctx` is the `String` c_dump
+    // gave btf_dump__new, alive while the dump is; vasprintf's buffer is freed after copying.
+    unsafe {
+        if vasprintf(&mut s, fmt, args) < 0 || s.is_null() {
+            return;
+        }
+        let out = &mut *(ctx as *mut String);
+        out.push_str(&std::ffi::CStr::from_ptr(s).to_string_lossy());
+        libc::free(s.cast());
     }
 }

@@ -149,7 +149,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "stats", func: Func::Stats, signature: "stats(int n)", min_args: 1, max_args: 1, aggregation: true, doc: "count, average and total of n" },
     FuncDef { name: "min", func: Func::Min, signature: "min(int n)", min_args: 1, max_args: 1, aggregation: true, doc: "minimum of n" },
     FuncDef { name: "max", func: Func::Max, signature: "max(int n)", min_args: 1, max_args: 1, aggregation: true, doc: "maximum of n" },
-    FuncDef { name: "hist", func: Func::Hist, signature: "hist(int n)", min_args: 1, max_args: 1, aggregation: true, doc: "log2 histogram of n" },
+    FuncDef { name: "hist", func: Func::Hist, signature: "hist(int n[, int k])", min_args: 1, max_args: 2, aggregation: true, doc: "log2 histogram of n, 2^k buckets per power of two (k a literal, 0 to 5)" },
     FuncDef { name: "lhist", func: Func::Lhist, signature: "lhist(int n, int min, int max, int step)", min_args: 4, max_args: 4, aggregation: true, doc: "linear histogram of n" },
     FuncDef { name: "printf", func: Func::Printf, signature: "printf(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "print formatted output" },
     FuncDef { name: "exit", func: Func::Exit, signature: "exit([int code])", min_args: 0, max_args: 1, aggregation: false, doc: "end tracing: run END, print maps, exit" },

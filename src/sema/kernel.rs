@@ -7,8 +7,8 @@ use std::path::Path;
 /// The kernel functions a kprobe may attach to: tracefs's `available_filter_functions` when
 /// present (what ftrace can hook), else every text symbol in `/proc/kallsyms`.
 pub fn traceable_functions(tracefs: Option<&Path>) -> BTreeSet<String> {
-    if let Some(text) = tracefs.and_then(|t| std::fs::read_to_string(t.join("available_filter_functions")).ok()) {
-        return text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect();
+    if let Some(functions) = filter_functions(tracefs) {
+        return functions;
     }
     let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
     text.lines()
@@ -18,6 +18,13 @@ pub fn traceable_functions(tracefs: Option<&Path>) -> BTreeSet<String> {
             matches!(kind, "t" | "T").then(|| name.to_string())
         })
         .collect()
+}
+
+/// The functions ftrace can hook (tracefs's `available_filter_functions`), if that file can
+/// be read: it exists but is refused (EPERM) on some hosts.
+pub fn filter_functions(tracefs: Option<&Path>) -> Option<BTreeSet<String>> {
+    let text = std::fs::read_to_string(tracefs?.join("available_filter_functions")).ok()?;
+    Some(text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect())
 }
 
 /// The address of a kernel symbol, from /proc/kallsyms (as root, real addresses).

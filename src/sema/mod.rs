@@ -2090,7 +2090,7 @@ impl<'p> Checker<'p> {
                     Func::Stats => ValueKind::Stats,
                     Func::Min => ValueKind::Min,
                     Func::Max => ValueKind::Max,
-                    Func::Hist => ValueKind::Hist,
+                    Func::Hist => self.hist_k(args)?,
                     Func::Lhist => self.lhist_params(args)?,
                     _ => return None,
                 };
@@ -2111,6 +2111,30 @@ impl<'p> Checker<'p> {
             t => {
                 self.error(
                     Diagnostic::error(format!("cannot store {} in a map", t.describe())).at(value.span, "no value to store"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `hist(n[, k])`: k, a literal from 0 to 5, is how many bits below the highest set bit
+    /// pick a bucket (2^k buckets per power of two), as in bpftrace 0.20+.
+    fn hist_k(&mut self, args: &[Expr]) -> Option<ValueKind> {
+        let Some(a) = args.get(1) else { return Some(ValueKind::Hist { k: 0 }) };
+        let help = "hist(n, k) makes 2^k buckets per power of two, k from 0 to 5: e.g. `hist($x, 2)`";
+        match literal_int(a) {
+            Some(k) if (0..=plan::HIST_MAX_K as i64).contains(&k) => Some(ValueKind::Hist { k: k as u8 }),
+            Some(k) => {
+                self.error(
+                    Diagnostic::error(format!("hist() k must be from 0 to {}", plan::HIST_MAX_K))
+                        .at(a.span, format!("k is {k}"))
+                        .help(help),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    Diagnostic::error("hist() k must be an integer literal").at(a.span, "not a literal").help(help),
                 );
                 None
             }
@@ -3413,6 +3437,7 @@ fn value_desc(kind: ValueKind) -> String {
     match kind {
         ValueKind::Int { .. } => "an integer".into(),
         ValueKind::Str { .. } => "a string".into(),
+        ValueKind::Hist { k } if k > 0 => format!("hist(n, {k})"),
         agg => agg.name().to_string(),
     }
 }
@@ -3667,6 +3692,9 @@ mod tests {
 /// matches PATTERN (`*` wildcards), one a line; with `verbose`, tracepoints' fields and
 /// fentry functions' arguments follow, indented.
 pub fn list(pattern: &str, verbose: bool) -> String {
+    if !pattern.contains(':') && ["struct", "union", "enum"].iter().any(|tag| pattern.starts_with(tag)) {
+        return list_types(pattern, verbose);
+    }
     let matches = |full: &str| glob(pattern, full) || full.rsplit(':').next().is_some_and(|last| glob(pattern, last));
     let wants = |provider: &str| !pattern.contains(':') || pattern.starts_with(provider) || pattern.starts_with('*');
     let mut out = String::new();
@@ -3684,7 +3712,7 @@ pub fn list(pattern: &str, verbose: bool) -> String {
                     if verbose {
                         if let Some(f) = tracefs::format(root, &cat, &ev) {
                             for field in &f.fields {
-                                out.push_str(&format!("    {};\n", field.decl));
+                                out.push_str(&format!("    {}\n", field.decl));
                             }
                         }
                     }
@@ -3722,31 +3750,90 @@ pub fn list(pattern: &str, verbose: bool) -> String {
     }
     if pattern.starts_with("rawtracepoint:") {
         if let Ok(types) = btf::KernelTypes::load() {
+            let mut decls = None;
             for name in types.raw_tracepoints_matching(|_| true) {
                 let full = format!("rawtracepoint:{name}");
                 if matches(&full) {
                     out.push_str(&full);
                     out.push('\n');
-                    for (param, ty) in types.raw_tracepoint_params(&name).filter(|_| verbose).map(|p| p.0).unwrap_or_default() {
-                        out.push_str(&format!("    {} {param};\n", types.name(ty)));
+                    let params = types.raw_tracepoint_params(&name).filter(|_| verbose).map(|p| p.0).unwrap_or_default();
+                    if let Some(decls) = decls.get_or_insert_with(|| types.c_decls()).as_mut() {
+                        for (param, ty) in params {
+                            out.push_str(&format!("    {} {param}\n", decls.decl(ty)));
+                        }
                     }
                 }
             }
         }
     }
-    if pattern.starts_with("kprobe:") || pattern.starts_with("fentry:") || !pattern.contains(':') && pattern != "*" {
-        let kinds: &[&str] = if pattern.starts_with("fentry:") { &["fentry"] } else { &["kprobe"] };
-        for func in kernel::traceable_functions(root.as_deref()) {
-            for kind in kinds {
-                let full = format!("{kind}:{func}");
-                if matches(&full) {
-                    out.push_str(&full);
-                    out.push('\n');
-                }
-            }
-        }
+    let kind = ["kprobe", "kretprobe", "fentry", "fexit"].into_iter().find(|k| pattern.starts_with(&format!("{k}:")));
+    if kind.is_some() || !pattern.contains(':') && pattern != "*" {
+        list_functions(&mut out, kind.unwrap_or("kprobe"), root.as_deref(), &matches, verbose);
     }
     out
+}
+
+/// `-l 'struct X'`, `union X`, `enum X` (wildcards allowed): the matching names, or with `-v`
+/// their C definitions as libbpf's `btf_dump` writes them, each followed by an empty line;
+/// sorted by text, as bpftrace sorts them.
+fn list_types(pattern: &str, verbose: bool) -> String {
+    let Ok(types) = btf::KernelTypes::load() else { return String::new() };
+    let matching: Vec<(String, u32)> = types.tagged_types().into_iter().filter(|(name, _)| glob(pattern, name)).collect();
+    let items: std::collections::BTreeSet<String> = match verbose {
+        false => matching.into_iter().map(|(name, _)| format!("{name}\n")).collect(),
+        true => {
+            let ids: Vec<u32> = matching.iter().map(|(_, id)| *id).collect();
+            types.c_definitions(&ids, |head| glob(pattern, head)).into_iter().map(|def| format!("{def}\n")).collect()
+        }
+    };
+    items.into_iter().collect()
+}
+
+/// `-l` of kernel functions as `kind` probes (kprobe, kretprobe, fentry, fexit). kprobes list
+/// tracefs's `available_filter_functions`, or the functions in the kernel's BTF where that file
+/// cannot be read; fentry and fexit need BTF, so they list its functions (those ftrace can
+/// hook, where the file can be read). With `-v`, each function's parameters from BTF, as newer
+/// bpftrace writes them: `TYPE argN` for kprobes, `TYPE NAME` for fentry, and the return type
+/// as `TYPE retval` for kretprobes (`void` if none) and fexit.
+fn list_functions(out: &mut String, kind: &str, tracefs: Option<&std::path::Path>, matches: &dyn Fn(&str) -> bool, verbose: bool) {
+    let types = btf::KernelTypes::load().ok();
+    let filter = kernel::filter_functions(tracefs);
+    let ids = types.as_ref().map(|t| t.function_ids()).unwrap_or_default();
+    let functions: Vec<&String> = match (kind, &filter) {
+        ("kprobe" | "kretprobe", Some(filter)) => filter.iter().collect(),
+        (_, filter) => ids.keys().filter(|f| filter.as_ref().is_none_or(|set| set.contains(*f))).collect(),
+    };
+    let mut decls = None;
+    for func in functions {
+        let full = format!("{kind}:{func}");
+        if !matches(&full) {
+            continue;
+        }
+        out.push_str(&full);
+        out.push('\n');
+        let Some((types, (params, ret))) =
+            types.as_ref().filter(|_| verbose).and_then(|t| Some((t, t.function_at(*ids.get(func)?)?)))
+        else {
+            continue;
+        };
+        let Some(decls) = decls.get_or_insert_with(|| types.c_decls()).as_mut() else { continue };
+        let mut lines = Vec::new();
+        if kind != "kretprobe" {
+            let ints = params.iter().filter(|(_, ty)| !types.is_float(*ty));
+            match kind {
+                "kprobe" => lines.extend(ints.enumerate().map(|(i, (_, ty))| format!("{} arg{i}", decls.decl(*ty)))),
+                _ => lines.extend(params.iter().map(|(name, ty)| format!("{} {name}", decls.decl(*ty)))),
+            }
+        }
+        match (kind, ret) {
+            ("kretprobe", 0) => lines.push("void".into()),
+            ("kretprobe" | "fexit", ret) if ret != 0 => lines.push(format!("{} retval", decls.decl(ret))),
+            _ => {}
+        }
+        for line in lines {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
 }
 
 /// A perf event's names (the first is canonical), its `config`, and its default period.
