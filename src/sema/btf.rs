@@ -179,6 +179,20 @@ impl KernelTypes {
         self.enums.get()?.get(name).copied()
     }
 
+    /// If type `id` is an enum (through typedefs and qualifiers), its name, size, signedness
+    /// and enumerators (each value cut to the enum's size), for printing values by name.
+    pub fn enum_def(&self, id: u32) -> Option<crate::plan::EnumDef> {
+        let e = Enum::try_from(self.ty(id)?).ok()?;
+        let size = e.size() as u32;
+        let mask = if size >= 8 { u64::MAX } else { (1u64 << (8 * size)) - 1 };
+        let values = e
+            .iter()
+            .filter_map(|m| Some(((m.value as u64) & mask, m.name?.to_str()?.to_string())))
+            .collect();
+        let name = e.name().and_then(|n| n.to_str()).unwrap_or("(anonymous)").to_string();
+        Some(crate::plan::EnumDef { name, size, signed: e.is_signed(), values })
+    }
+
     /// The member `name` of record `id`, searching anonymous struct and union members.
     pub fn member(&self, id: u32, name: &str) -> Option<Member> {
         let c = Composite::try_from(self.ty(id)?).ok()?;

@@ -317,6 +317,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         join_separators: second.join_separators,
         cat_paths: second.cat_paths,
         tuples: second.tuples.layouts(),
+        enums: second.enums.into_iter().map(|(_, def)| def).collect(),
     };
     Ok(Checked { plan, progs, warnings: diags, tuple_types: second.tuples.types })
 }
@@ -1137,6 +1138,8 @@ struct Checker<'p> {
     final_pass: bool,
     diags: Vec<Diagnostic>,
     printfs: Vec<PrintfDef>,
+    /// Kernel enums printed by name, with their BTF ids; the plan's `enums`.
+    enums: Vec<(u32, plan::EnumDef)>,
     time_formats: Vec<String>,
     /// Formats of `strftime()` values. Both passes fill it in the same order, so a format's
     /// index (part of its type, and so of map types) is the same in both.
@@ -1259,6 +1262,11 @@ struct Scope<'i> {
     loops: u32,
     /// The width in bits of integer variables, from their first assignment (for `bswap`).
     var_bits: HashMap<String, u32>,
+    /// The BTF enum type of each expression whose value is a kernel enum (printed by name by
+    /// `%s`).
+    enums: HashMap<ExprId, u32>,
+    /// The enum type of each variable assigned an enum; `None` once assigned anything else.
+    var_enums: HashMap<String, Option<u32>>,
     /// The variables of the `for` loops over maps being checked, innermost last: the name
     /// written and the program's own name for it (each loop has its own variable).
     loop_vars: Vec<(String, String)>,
@@ -1279,7 +1287,7 @@ impl Scope<'_> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None, tuples: TupleTypes::default() }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), enums: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None, tuples: TupleTypes::default() }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1304,10 +1312,73 @@ impl<'p> Checker<'p> {
         })
     }
 
+    /// `(enum NAME)v`: `v` unchanged, printed by `%s` as one of the kernel enum's names. A
+    /// literal must be one of its values, as in bpftrace.
+    fn enum_cast(&mut self, e: &Expr, ty_span: Span, name: &str, v: &Expr, t: Type, scope: &mut Scope) -> Type {
+        if t == Type::Error {
+            return Type::Error;
+        }
+        if !t.is_int() {
+            self.error(
+                Diagnostic::error(format!("cannot cast {} to an enum", t.describe()))
+                    .at(v.span, format!("this is {}", t.describe())),
+            );
+            return Type::Error;
+        }
+        let k = match self.kernel_types() {
+            Ok(k) => k,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(ty_span, "needs the kernel's types"));
+                return Type::Error;
+            }
+        };
+        let Some(def) = k.find_tagged("enum", name).and_then(|id| Some((id, k.enum_def(id)?))) else {
+            self.error(Diagnostic::error(format!("unknown type `enum {name}`")).at(ty_span, "not in the kernel's BTF"));
+            return Type::Error;
+        };
+        let (id, def) = def;
+        if let ExprKind::Int(n) = v.kind {
+            let shift = 64 - 8 * def.size.clamp(1, 8);
+            if !def.values.iter().any(|(value, _)| *value == (n << shift) >> shift) {
+                self.error(
+                    Diagnostic::error(format!("`enum {name}` has no value {n}"))
+                        .at(v.span, "not one of its values")
+                        .help(format!("`rtrace -lv 'enum {name}'` lists them")),
+                );
+                return Type::Error;
+            }
+        }
+        scope.enums.insert(e.id, id);
+        self.set(scope, e, Type::Int { signed: def.signed }, Res::Plain)
+    }
+
+    /// Notes that `e`'s value has BTF type `id`, if that is an enum.
+    fn note_enum(k: &btf::KernelTypes, id: u32, e: &Expr, scope: &mut Scope) {
+        if k.enum_def(id).is_some() {
+            scope.enums.insert(e.id, id);
+        }
+    }
+
+    /// The plan index of BTF enum `id` (added on first use, in the final pass).
+    fn plan_enum(&mut self, id: u32) -> u32 {
+        if let Some(i) = self.enums.iter().position(|(b, _)| *b == id) {
+            return i as u32;
+        }
+        let def = self.kernel_types().ok().and_then(|k| k.enum_def(id));
+        match def {
+            Some(def) if self.final_pass => {
+                self.enums.push((id, def));
+                (self.enums.len() - 1) as u32
+            }
+            _ => 0,
+        }
+    }
+
     /// An fentry/fexit argument (or fexit's return value): the `index`-th u64 of the context,
     /// typed by BTF type `ty`.
     fn fentry_slot(&mut self, e: &Expr, index: usize, ty: u32, scope: &mut Scope) -> Type {
         let Ok(k) = self.kernel_types() else { return Type::Error };
+        Self::note_enum(&k, ty, e, scope);
         let (t, size, signed) = match k.shape(ty) {
             btf::Shape::Int { size, signed, .. } => (Type::Int { signed }, size, signed),
             btf::Shape::Ptr { to } => (Type::Ptr { user: false, to }, 8, false),
@@ -1394,6 +1465,7 @@ impl<'p> Checker<'p> {
             return Type::Error;
         };
         let access = Access { offset: 0, scale: k.size(elem) as u64, read, user };
+        Self::note_enum(&k, elem, e, scope);
         self.set(scope, e, ty, Res::Memory(access))
     }
 
@@ -1440,6 +1512,7 @@ impl<'p> Checker<'p> {
             return Type::Error;
         };
         let access = Access { offset: (m.offset_bits / 8) as u64, scale: 0, read, user };
+        Self::note_enum(&k, m.ty, e, scope);
         self.set(scope, e, ty, Res::Memory(access))
     }
 
@@ -1581,6 +1654,8 @@ impl<'p> Checker<'p> {
             vars: HashMap::new(),
             loops: 0,
             var_bits: HashMap::new(),
+            enums: HashMap::new(),
+            var_enums: HashMap::new(),
             loop_vars: Vec::new(),
             loop_ids: Vec::new(),
             map_loops: HashMap::new(),
@@ -1646,6 +1721,11 @@ impl<'p> Checker<'p> {
             StmtKind::AssignVar { var, value } => {
                 let t = self.expr(value, scope);
                 self.assign_var(var, t, value.span, scope);
+                let en = scope.enums.get(&value.id).copied();
+                let known = scope.var_enums.entry(var.name.clone()).or_insert(en);
+                if *known != en {
+                    *known = None;
+                }
                 if t.is_int() && !scope.var_bits.contains_key(&var.name) {
                     let bits = int_bits(value, scope);
                     scope.var_bits.insert(var.name.clone(), bits);
@@ -2349,6 +2429,9 @@ impl<'p> Checker<'p> {
             ExprKind::Var(name) => match scope.vars.get(name) {
                 Some(&(t, _)) => {
                     scope.use_var(name);
+                    if let Some(&Some(id)) = scope.var_enums.get(name) {
+                        scope.enums.insert(e.id, id);
+                    }
                     self.set(scope, e, t, Res::Plain)
                 }
                 None => {
@@ -2457,6 +2540,9 @@ impl<'p> Checker<'p> {
                         other => other,
                     };
                     return self.set(scope, e, ptr, Res::Plain);
+                }
+                if let TypeExprKind::Tagged { tag: "enum", name } = &ty.kind {
+                    return self.enum_cast(e, ty.span, name, expr, t, scope);
                 }
                 let Some((_, signed)) = self.int_type(ty) else { return Type::Error };
                 if t != Type::Error && !t.is_int() {
@@ -3274,7 +3360,10 @@ impl<'p> Checker<'p> {
                     continue;
                 }
                 (_, Type::Ksym) => ArgKind::Int { signed: false },
-                ('s', t) if t.is_int() => ArgKind::Int { signed: t.signed() },
+                ('s', t) if t.is_int() => match scope.enums.get(&value.id) {
+                    Some(&id) => ArgKind::Enum { id: self.plan_enum(id) },
+                    None => ArgKind::Int { signed: t.signed() },
+                },
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) => {
                     ok = false;
@@ -3356,7 +3445,15 @@ impl<'p> Checker<'p> {
             return Type::Error;
         };
         let ty = match f.kind {
-            FieldKind::Int => Type::Int { signed: f.signed },
+            FieldKind::Int => {
+                // `enum skb_drop_reason reason`: printed by name, with the enum from BTF.
+                if let ["enum", name, _] = f.decl.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    if let Some(id) = self.kernel_types().ok().and_then(|k| k.find_tagged("enum", name)) {
+                        scope.enums.insert(e.id, id);
+                    }
+                }
+                Type::Int { signed: f.signed }
+            }
             FieldKind::Ptr { user, .. } => {
                 // `struct __kernel_timespec * rqtp`: the pointee from BTF, when it is a struct.
                 let tagged = f.decl.split_whitespace().collect::<Vec<_>>();
@@ -3670,6 +3767,18 @@ pub fn list(pattern: &str, verbose: bool) -> String {
     let matches = |full: &str| glob(pattern, full) || full.rsplit(':').next().is_some_and(|last| glob(pattern, last));
     let wants = |provider: &str| !pattern.contains(':') || pattern.starts_with(provider) || pattern.starts_with('*');
     let mut out = String::new();
+    // `enum NAME`: a kernel enum's values, as C declares them.
+    if let Some(name) = pattern.strip_prefix("enum ") {
+        let types = btf::KernelTypes::load().ok();
+        if let Some(def) = types.as_ref().and_then(|k| k.enum_def(k.find_tagged("enum", name.trim())?)) {
+            out.push_str(&format!("enum {} {{\n", def.name));
+            for (value, n) in &def.values {
+                out.push_str(&format!("    {n} = {},\n", plan::EnumDef { values: vec![], ..def.clone() }.text(*value)));
+            }
+            out.push_str("};\n");
+        }
+        return out;
+    }
     let root = tracefs::root().ok();
     if wants("tracepoint:") {
         if let Some(root) = &root {
