@@ -154,6 +154,7 @@ pub enum Attach {
     /// while the uprobe is attached.
     Usdt { path: String, provider: String, name: String, offset: u64, semaphore: u64 },
     /// `fentry:FUNC` or, with `ret`, `fexit:FUNC` (BTF trampolines).
+    /// `func` is `MODULE:FUNC` for a module's function (libbpf finds it in the module's BTF).
     Fentry { func: String, ret: bool },
     /// A perf event sampled on every CPU: `profile:hz:99`, `software:page-faults:100`, …
     Perf { event: PerfEvent, period: u64, frequency: bool },

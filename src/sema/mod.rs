@@ -479,7 +479,23 @@ fn expand_probes(
                         }
                     };
                     let root = tracefs_root.get_or_insert_with(tracefs::root).as_ref().ok().cloned();
-                    let known = functions.get_or_insert_with(|| kernel::traceable_functions(root.as_deref()));
+                    let all;
+                    let known = match target_field {
+                        // kprobe:MODULE:FUNC: only that module's functions.
+                        2 if parts[1] != "vmlinux" => {
+                            all = kernel::module_functions(root.as_deref(), parts[1]);
+                            if all.is_empty() && !opts.no_attach {
+                                diags.push(
+                                    Diagnostic::error(format!("module `{}` is not loaded, or has no traceable functions", parts[1]))
+                                        .at(field_span(1), "no such module")
+                                        .note("`lsmod` lists the loaded modules"),
+                                );
+                                continue;
+                            }
+                            &all
+                        }
+                        _ => functions.get_or_insert_with(|| kernel::traceable_functions(root.as_deref())),
+                    };
                     let mut matches: Vec<String> = if func.contains('*') {
                         known.iter().filter(|f| glob(func, f)).cloned().collect()
                     } else if known.contains(func) {
@@ -527,26 +543,53 @@ fn expand_probes(
                         }
                     };
                     let func = parts[target_field];
+                    // fentry:MODULE:FUNC: the module's functions, typed by vmlinux's BTF and
+                    // the module's (one module per script: see `KernelTypes::load_module`).
+                    let module = Some(parts[1]).filter(|m| target_field == 2 && *m != "vmlinux");
+                    if let Some(m) = module {
+                        let loaded = kernel_types.as_ref().and_then(|t| t.as_ref().ok()).and_then(|t| t.module.clone());
+                        match loaded {
+                            Some(other) if other != m => {
+                                diags.push(
+                                    Diagnostic::error(format!("rtrace can trace the functions of one module per script, and this one also traces `{other}`"))
+                                        .at(field_span(1), "a second module")
+                                        .help("run one rtrace per module"),
+                                );
+                                continue;
+                            }
+                            Some(_) => {}
+                            None => *kernel_types = Some(btf::KernelTypes::load_module(m).map(std::rc::Rc::new)),
+                        }
+                    }
                     let types = kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone();
                     let types = match types {
                         Ok(t) => t,
                         Err(msg) => {
+                            // A module that is not loaded: vmlinux's types still serve other probes.
+                            if module.is_some() {
+                                *kernel_types = None;
+                                diags.push(Diagnostic::error(msg).at(field_span(1), "no BTF for this module"));
+                                continue;
+                            }
                             diags.push(Diagnostic::error(msg).at(ap.span, "fentry needs the kernel's BTF"));
                             continue;
                         }
                     };
+                    // Functions of the module only (ids past vmlinux's), or of vmlinux only.
+                    let in_scope = |n: &str| types.function_is_in_module(n) == module.is_some();
                     let names = if func.contains('*') {
-                        types.functions_matching(|n| glob(func, n))
-                    } else if types.function(func).is_some() {
+                        types.functions_matching(|n| glob(func, n) && in_scope(n))
+                    } else if types.function(func).is_some() && in_scope(func) {
                         vec![func.to_string()]
                     } else {
                         vec![]
                     };
                     if names.is_empty() {
-                        diags.push(
-                            Diagnostic::error(format!("no kernel function matches `{func}` in BTF"))
-                                .at(field_span(target_field), "not a kernel function with BTF"),
-                        );
+                        let what = match module {
+                            Some(m) => format!("no function of module `{m}` matches `{func}` in BTF"),
+                            None => format!("no kernel function matches `{func}` in BTF"),
+                        };
+                        diags.push(Diagnostic::error(what).at(field_span(target_field), "not a kernel function with BTF"));
                         continue;
                     }
                     if !opts.no_attach && !crate::features::has_fentry() {
@@ -566,7 +609,8 @@ fn expand_probes(
                         out.push(Instance {
                             probe: pi,
                             display: text.to_string(),
-                            attach: Attach::Fentry { func: name, ret },
+                            // libbpf finds `MODULE:FUNC` in the module's BTF.
+                            attach: Attach::Fentry { func: module.map_or(name.clone(), |m| format!("{m}:{name}")), ret },
                             format: None,
                             params,
                             point,
