@@ -25,6 +25,7 @@ mount -t bpf bpf /sys/fs/bpf
 ulimit -l unlimited
 hostname rtrace-vm
 echo 3 > /proc/sys/kernel/printk    # errors only on the console
+ip link set lo up    # loopback only, for cases that connect to 127.0.0.1
 # The modules tests/vm/run packed (MODULES there), for cases that trace a module.
 for ko in /modules/*.ko; do
     [ -e "$ko" ] && insmod "$ko"
