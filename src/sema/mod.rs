@@ -367,6 +367,8 @@ fn expand_probes(
     let mut formats: HashMap<(String, String), Format> = HashMap::new();
     let mut point = 0;
     for (pi, probe) in program.probes.iter().enumerate() {
+        // Kernel functions this probe names that do not exist, skipped (see below).
+        let mut skipped = 0;
         for ap in &probe.attach_points {
             point += 1;
             // `$1` … in attach points take the positional parameters' text.
@@ -510,6 +512,16 @@ fn expand_probes(
                             if let Some(s) = did_you_mean(func, known.iter().map(String::as_str)) {
                                 d = d.help(format!("did you mean `{s}`?"));
                             }
+                        }
+                        // In a probe of several attach points (biolatency.bt's
+                        // `kprobe:blk_account_io_start, kprobe:__blk_account_io_start`, one
+                        // name per kernel version) a missing function is skipped, as bpftrace
+                        // does; the probe is an error only if it is left with none.
+                        if !opts.no_attach && probe.attach_points.len() > 1 {
+                            d.severity = crate::diag::Severity::Warning;
+                            diags.push(d.note("skipped, since the probe has other attach points (as in bpftrace)"));
+                            skipped += 1;
+                            continue;
                         }
                         if !opts.no_attach {
                             diags.push(d);
@@ -732,6 +744,14 @@ fn expand_probes(
                     diags.push(d);
                 }
             }
+        }
+        if skipped > 0 && skipped == probe.attach_points.len() {
+            let (first, last) = (&probe.attach_points[0], &probe.attach_points[skipped - 1]);
+            diags.push(
+                Diagnostic::error("none of this probe's kernel functions exists")
+                    .at(first.span.to(last.span), "nothing to attach to")
+                    .note("each was skipped: see the warnings above"),
+            );
         }
     }
     out
