@@ -27,6 +27,31 @@ pub struct Plan {
     pub cat_paths: Vec<String>,
     /// Tuple layouts; `ValueKind::Tuple` and `ArgKind::Tuple` index this.
     pub tuples: Vec<TupleDef>,
+    /// Kernel enums whose values `printf("%s")` prints by name; `ArgKind::Enum` indexes this.
+    pub enums: Vec<EnumDef>,
+}
+
+/// A kernel (BTF) enum: its enumerators' values, cut to `size` bytes, and names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumDef {
+    pub name: String,
+    pub size: u32,
+    pub signed: bool,
+    pub values: Vec<(u64, String)>,
+}
+
+impl EnumDef {
+    /// The name of value `v` (an 8-byte record field), or its number when no enumerator has
+    /// it, as bpftrace prints an unknown value.
+    pub fn text(&self, v: u64) -> String {
+        let shift = 64 - 8 * self.size.clamp(1, 8);
+        let cut = (v << shift) >> shift;
+        match self.values.iter().find(|(value, _)| *value == cut) {
+            Some((_, name)) => name.clone(),
+            None if self.signed => ((((v << shift) as i64) >> shift) as i64).to_string(),
+            None => cut.to_string(),
+        }
+    }
 }
 
 /// A tuple's layout: each element at its offset, every element 8-byte aligned (a string takes
@@ -129,6 +154,7 @@ pub enum Attach {
     /// while the uprobe is attached.
     Usdt { path: String, provider: String, name: String, offset: u64, semaphore: u64 },
     /// `fentry:FUNC` or, with `ret`, `fexit:FUNC` (BTF trampolines).
+    /// `func` is `MODULE:FUNC` for a module's function (libbpf finds it in the module's BTF).
     Fentry { func: String, ret: bool },
     /// A perf event sampled on every CPU: `profile:hz:99`, `software:page-faults:100`, …
     Perf { event: PerfEvent, period: u64, frequency: bool },
@@ -436,6 +462,9 @@ pub enum ArgKind {
     Timestamp(u32),
     /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
     Tuple { id: u32, size: u32 },
+    /// A kernel enum's value (8 bytes) printed by `%s` as its enumerator's name; `id` indexes
+    /// `Plan::enums`.
+    Enum { id: u32 },
 }
 
 /// Bytes `buf()` keeps, and the size of its value.
@@ -445,7 +474,7 @@ pub const BUF_SIZE: usize = 8 + BUF_LEN;
 impl ArgKind {
     pub fn size(&self) -> usize {
         match self {
-            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName | ArgKind::Timestamp(_) => 8,
+            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName | ArgKind::Timestamp(_) | ArgKind::Enum { .. } => 8,
             ArgKind::Stack(spec) => spec.size(),
             ArgKind::Inet => INET_SIZE,
             ArgKind::Usym => USYM_SIZE,

@@ -572,6 +572,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let v = self.expr(f, expr)?.int()?;
                 let (bits, signed) = match &ty.kind {
                     TypeExprKind::Named(name) => crate::sema::named_int_type(name),
+                    // `(enum X)v` only changes how `%s` prints the value.
+                    TypeExprKind::Tagged { tag: "enum", .. } => Some((64, true)),
                     _ => None,
                 }
                 .ok_or_else(|| CodegenError("cast to a non-integer type".into()))?;
@@ -1425,7 +1427,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// The value of `kind` at `p`: an integer loaded, anything else where it lies.
     fn value_at(&self, p: PointerValue<'ctx>, kind: ArgKind) -> Result<V<'ctx>> {
         Ok(match kind {
-            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName | ArgKind::Timestamp(_) => V::Int(self.load_i64(p, 0)?),
+            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName | ArgKind::Timestamp(_) | ArgKind::Enum { .. } => {
+                V::Int(self.load_i64(p, 0)?)
+            }
             ArgKind::Stack(spec) if !spec.user => V::Int(self.load_i64(p, 0)?),
             ArgKind::Tuple { id, .. } => V::Tuple(p, id),
             kind => V::Str(p, kind.size() as u32),
@@ -1537,7 +1541,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// into a wider one of the same shape (longer strings) as it does in bpftrace.
     fn store_value(&self, dst: PointerValue<'ctx>, kind: ArgKind, v: V<'ctx>) -> Result<()> {
         match (v, kind) {
-            (V::Int(i), ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Stack(_) | ArgKind::ProbeName | ArgKind::Timestamp(_)) => {
+            (
+                V::Int(i),
+                ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Stack(_) | ArgKind::ProbeName | ArgKind::Timestamp(_) | ArgKind::Enum { .. },
+            ) => {
                 self.store_i64(dst, 0, i)
             }
             (V::Str(p, n), ArgKind::Str { .. } | ArgKind::Inet | ArgKind::Usym | ArgKind::Buf | ArgKind::Stack(_)) => {

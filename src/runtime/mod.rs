@@ -216,6 +216,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         let symbols = &mut shared.borrow_mut().symbols;
         symbols.probe_names = plan.probe_names.clone();
         symbols.strftime_formats = plan.strftime_formats.clone();
+        symbols.enums = plan.enums.clone();
         symbols.boot_ns = clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC));
     }
     for &depth in &plan.stack_depths {

@@ -33,6 +33,10 @@ pub(crate) fn decode(kind: ArgKind, bytes: &[u8], tuples: &[TupleDef], symbols: 
         ArgKind::Int { signed: false } => Value::UInt(read_u64(bytes)),
         ArgKind::Str { .. } => Value::Str(c_string(bytes)),
         ArgKind::Ksym => Value::Str(symbols.kernel(read_u64(bytes))),
+        ArgKind::Enum { id } => match symbols.enums.get(id as usize) {
+            Some(def) => Value::Str(def.text(read_u64(bytes))),
+            None => Value::UInt(read_u64(bytes)),
+        },
         ArgKind::Stack(spec) => Value::Str(symbols.stack(spec, bytes, symbols::VALUE_INDENT)),
         ArgKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(bytes))),
         ArgKind::Inet => Value::Str(inet(bytes)),

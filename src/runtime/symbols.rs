@@ -38,6 +38,8 @@ pub struct Symbols {
     pub probe_names: Vec<String>,
     /// The plan's `strftime()` formats, which timestamp values index.
     pub strftime_formats: Vec<String>,
+    /// The plan's kernel enums, which enum values index.
+    pub enums: Vec<crate::plan::EnumDef>,
     /// The wall-clock time of boot in nanoseconds (CLOCK_REALTIME − CLOCK_MONOTONIC), to turn
     /// times since boot into dates.
     pub boot_ns: u64,

@@ -10,6 +10,57 @@ use libbpf_rs::AsRawLibbpf;
 /// The prefix of the typedef BTF has for each raw tracepoint.
 const RAW_TP_PREFIX: &str = "btf_trace_";
 
+/// Split BTF `split` (a module's) appended to its base `base` (vmlinux's) as one BTF: a
+/// header, every type, then every string (see `KernelTypes::load_module`); and the id of
+/// `split`'s first type.
+fn merge_split_btf(base: &[u8], split: &[u8]) -> Option<(Vec<u8>, u32)> {
+    // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len, type_off, type_len,
+    // str_off, str_len; }, offsets counted from the end of the header.
+    fn sections(b: &[u8]) -> Option<(&[u8], &[u8])> {
+        let u32_at = |o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?) as usize);
+        if b.get(0..2)? != [0x9f, 0xeb] {
+            return None;
+        }
+        let (hdr, type_off, type_len, str_off, str_len) = (u32_at(4)?, u32_at(8)?, u32_at(12)?, u32_at(16)?, u32_at(20)?);
+        let types = b.get(hdr + type_off..hdr + type_off + type_len)?;
+        let strs = b.get(hdr + str_off..hdr + str_off + str_len)?;
+        Some((types, strs))
+    }
+    let (base_types, base_strs) = sections(base)?;
+    let (split_types, split_strs) = sections(split)?;
+    let type_len = base_types.len() + split_types.len();
+    let str_len = base_strs.len() + split_strs.len();
+    let mut out = Vec::with_capacity(24 + type_len + str_len);
+    out.extend_from_slice(&base[0..4]);
+    for v in [24, 0, type_len, type_len, str_len] {
+        out.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    for part in [base_types, split_types, base_strs, split_strs] {
+        out.extend_from_slice(part);
+    }
+    Some((out, count_types(base_types)? + 1))
+}
+
+/// How many types a BTF type section holds: each is a 12-byte `struct btf_type` and what its
+/// kind appends (`vlen` is the low 16 bits of `info`, the kind bits 24–28).
+fn count_types(mut types: &[u8]) -> Option<u32> {
+    let mut n = 0;
+    while !types.is_empty() {
+        let info = u32::from_le_bytes(types.get(4..8)?.try_into().ok()?);
+        let vlen = (info & 0xffff) as usize;
+        let extra = match (info >> 24) & 0x1f {
+            1 | 14 | 17 => 4,           // INT, VAR, DECL_TAG
+            3 => 12,                    // ARRAY
+            4 | 5 | 15 | 19 => 12 * vlen, // STRUCT, UNION, DATASEC, ENUM64
+            6 | 13 => 8 * vlen,         // ENUM, FUNC_PROTO
+            _ => 0,
+        };
+        types = types.get(12 + extra..)?;
+        n += 1;
+    }
+    Some(n)
+}
+
 /// The names `keep` accepts, sorted, each once.
 fn sorted_names<'a>(names: impl Iterator<Item = &'a std::ffi::OsStr>, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let mut out: Vec<String> = names.filter_map(|n| n.to_str()).filter(|n| keep(n)).map(str::to_string).collect();
@@ -20,6 +71,10 @@ fn sorted_names<'a>(names: impl Iterator<Item = &'a std::ffi::OsStr>, keep: impl
 
 pub struct KernelTypes {
     btf: Btf<'static>,
+    /// The module whose types were added to vmlinux's (`load_module`).
+    pub module: Option<String>,
+    /// The id of the module's first type (past vmlinux's last).
+    module_start: u32,
     /// Every enumerator's value, gathered on first use.
     enums: std::cell::OnceCell<std::collections::HashMap<String, i64>>,
 }
@@ -48,8 +103,37 @@ pub struct Member {
 impl KernelTypes {
     pub fn load() -> Result<KernelTypes, String> {
         Btf::from_vmlinux()
-            .map(|btf| KernelTypes { btf, enums: Default::default() })
+            .map(|btf| KernelTypes { btf, module: None, module_start: u32::MAX, enums: Default::default() })
             .map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}"))
+    }
+
+    /// vmlinux's types and module `name`'s (/sys/kernel/btf/NAME), as one BTF. A module's BTF
+    /// is split BTF: its type ids continue after vmlinux's and its string offsets after
+    /// vmlinux's strings, so vmlinux's types followed by the module's, and vmlinux's strings
+    /// followed by the module's, are one BTF with every id and offset unchanged (libbpf-rs
+    /// cannot open split BTF). vmlinux's ids stay valid.
+    pub fn load_module(name: &str) -> Result<KernelTypes, String> {
+        let dir = std::path::Path::new("/sys/kernel/btf");
+        let read = |file: &str| std::fs::read(dir.join(file));
+        let base = read("vmlinux").map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}"))?;
+        let module = read(name).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("module `{name}` is not loaded, or has no BTF (no /sys/kernel/btf/{name})"),
+            _ => format!("cannot read module `{name}`'s BTF (/sys/kernel/btf/{name}): {e}"),
+        })?;
+        let (merged, module_start) = merge_split_btf(&base, &module)
+            .ok_or_else(|| format!("cannot read module `{name}`'s BTF (/sys/kernel/btf/{name}): not BTF"))?;
+        // libbpf parses files: hand it the bytes through a memfd, which disappears with it.
+        // SAFETY: memfd_create takes a NUL-terminated name and flags; it returns a new fd or -1.
+        let fd = unsafe { libc::memfd_create(c"rtrace-btf".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!("cannot read module `{name}`'s BTF: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: fd was just created and is owned by nothing else.
+        let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        std::io::Write::write_all(&mut file, &merged).map_err(|e| format!("cannot read module `{name}`'s BTF: {e}"))?;
+        let btf = Btf::from_path(format!("/proc/self/fd/{fd}"))
+            .map_err(|e| format!("cannot read module `{name}`'s BTF (/sys/kernel/btf/{name}): {e}"))?;
+        Ok(KernelTypes { btf, module: Some(name.to_string()), module_start, enums: Default::default() })
     }
 
     fn ty(&self, id: u32) -> Option<BtfType<'_>> {
@@ -151,6 +235,13 @@ impl KernelTypes {
         out
     }
 
+    /// Whether function `name` is the module's (`load_module`), not vmlinux's: the module's
+    /// types have ids past vmlinux's, so its functions come after every vmlinux function.
+    pub fn function_is_in_module(&self, name: &str) -> bool {
+        self.module.is_some()
+            && self.btf.type_by_kind::<Func>().any(|f| u32::from(f.type_id()) >= self.module_start && f.name().is_some_and(|n| n.to_str() == Some(name)))
+    }
+
     /// The names of the kernel functions BTF describes that `matches` accepts.
     pub fn functions_matching(&self, matches: impl Fn(&str) -> bool) -> Vec<String> {
         sorted_names(self.btf.type_by_kind::<Func>().filter_map(|f| f.name()), |n| matches(n))
@@ -196,6 +287,20 @@ impl KernelTypes {
             let _ = self.enums.set(all);
         }
         self.enums.get()?.get(name).copied()
+    }
+
+    /// If type `id` is an enum (through typedefs and qualifiers), its name, size, signedness
+    /// and enumerators (each value cut to the enum's size), for printing values by name.
+    pub fn enum_def(&self, id: u32) -> Option<crate::plan::EnumDef> {
+        let e = Enum::try_from(self.ty(id)?).ok()?;
+        let size = e.size() as u32;
+        let mask = if size >= 8 { u64::MAX } else { (1u64 << (8 * size)) - 1 };
+        let values = e
+            .iter()
+            .filter_map(|m| Some(((m.value as u64) & mask, m.name?.to_str()?.to_string())))
+            .collect();
+        let name = e.name().and_then(|n| n.to_str()).unwrap_or("(anonymous)").to_string();
+        Some(crate::plan::EnumDef { name, size, signed: e.is_signed(), values })
     }
 
     /// The member `name` of record `id`, searching anonymous struct and union members.
@@ -395,5 +500,26 @@ unsafe extern "C" fn dump_printf(ctx: *mut std::ffi::c_void, fmt: *const std::os
         let out = &mut *(ctx as *mut String);
         out.push_str(&std::ffi::CStr::from_ptr(s).to_string_lossy());
         libc::free(s.cast());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_vmlinux_types_as_libbpf_does() {
+        let (Ok(raw), Ok(btf)) = (std::fs::read("/sys/kernel/btf/vmlinux"), Btf::from_vmlinux()) else {
+            eprintln!("skipped: no readable /sys/kernel/btf/vmlinux");
+            return;
+        };
+        let last = btf.type_by_kind::<BtfType>().map(|t| u32::from(t.type_id())).max().unwrap_or(0);
+        // An empty split BTF: the header alone.
+        let mut empty = raw[..4].to_vec();
+        empty.extend_from_slice(&24u32.to_le_bytes());
+        empty.extend_from_slice(&[0; 16]);
+        let (merged, start) = merge_split_btf(&raw, &empty).unwrap();
+        assert_eq!(start, last + 1);
+        assert_eq!(merged.len(), raw.len());
     }
 }

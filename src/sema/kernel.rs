@@ -27,6 +27,22 @@ pub fn filter_functions(tracefs: Option<&Path>) -> Option<BTreeSet<String>> {
     Some(text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect())
 }
 
+/// The traceable functions of kernel module `module`, as `traceable_functions` finds them
+/// (`available_filter_functions` and kallsyms tag a module's functions `[MODULE]`).
+pub fn module_functions(tracefs: Option<&Path>, module: &str) -> BTreeSet<String> {
+    let tag = format!("[{module}]");
+    let of_module = |text: String, name_at: usize| -> BTreeSet<String> {
+        text.lines()
+            .filter(|l| l.split_whitespace().any(|w| w == tag))
+            .filter_map(|l| l.split_whitespace().nth(name_at).map(str::to_string))
+            .collect()
+    };
+    if let Some(text) = tracefs.and_then(|t| std::fs::read_to_string(t.join("available_filter_functions")).ok()) {
+        return of_module(text, 0);
+    }
+    of_module(std::fs::read_to_string("/proc/kallsyms").unwrap_or_default(), 2)
+}
+
 /// The address of a kernel symbol, from /proc/kallsyms (as root, real addresses).
 pub fn symbol_address(name: &str) -> Option<u64> {
     let text = std::fs::read_to_string("/proc/kallsyms").ok()?;

@@ -317,6 +317,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         join_separators: second.join_separators,
         cat_paths: second.cat_paths,
         tuples: second.tuples.layouts(),
+        enums: second.enums.into_iter().map(|(_, def)| def).collect(),
     };
     Ok(Checked { plan, progs, warnings: diags, tuple_types: second.tuples.types })
 }
@@ -366,6 +367,8 @@ fn expand_probes(
     let mut formats: HashMap<(String, String), Format> = HashMap::new();
     let mut point = 0;
     for (pi, probe) in program.probes.iter().enumerate() {
+        // Kernel functions this probe names that do not exist, skipped (see below).
+        let mut skipped = 0;
         for ap in &probe.attach_points {
             point += 1;
             // `$1` … in attach points take the positional parameters' text.
@@ -478,7 +481,23 @@ fn expand_probes(
                         }
                     };
                     let root = tracefs_root.get_or_insert_with(tracefs::root).as_ref().ok().cloned();
-                    let known = functions.get_or_insert_with(|| kernel::traceable_functions(root.as_deref()));
+                    let all;
+                    let known = match target_field {
+                        // kprobe:MODULE:FUNC: only that module's functions.
+                        2 if parts[1] != "vmlinux" => {
+                            all = kernel::module_functions(root.as_deref(), parts[1]);
+                            if all.is_empty() && !opts.no_attach {
+                                diags.push(
+                                    Diagnostic::error(format!("module `{}` is not loaded, or has no traceable functions", parts[1]))
+                                        .at(field_span(1), "no such module")
+                                        .note("`lsmod` lists the loaded modules"),
+                                );
+                                continue;
+                            }
+                            &all
+                        }
+                        _ => functions.get_or_insert_with(|| kernel::traceable_functions(root.as_deref())),
+                    };
                     let mut matches: Vec<String> = if func.contains('*') {
                         known.iter().filter(|f| glob(func, f)).cloned().collect()
                     } else if known.contains(func) {
@@ -493,6 +512,16 @@ fn expand_probes(
                             if let Some(s) = did_you_mean(func, known.iter().map(String::as_str)) {
                                 d = d.help(format!("did you mean `{s}`?"));
                             }
+                        }
+                        // In a probe of several attach points (biolatency.bt's
+                        // `kprobe:blk_account_io_start, kprobe:__blk_account_io_start`, one
+                        // name per kernel version) a missing function is skipped, as bpftrace
+                        // does; the probe is an error only if it is left with none.
+                        if !opts.no_attach && probe.attach_points.len() > 1 {
+                            d.severity = crate::diag::Severity::Warning;
+                            diags.push(d.note("skipped, since the probe has other attach points (as in bpftrace)"));
+                            skipped += 1;
+                            continue;
                         }
                         if !opts.no_attach {
                             diags.push(d);
@@ -526,26 +555,53 @@ fn expand_probes(
                         }
                     };
                     let func = parts[target_field];
+                    // fentry:MODULE:FUNC: the module's functions, typed by vmlinux's BTF and
+                    // the module's (one module per script: see `KernelTypes::load_module`).
+                    let module = Some(parts[1]).filter(|m| target_field == 2 && *m != "vmlinux");
+                    if let Some(m) = module {
+                        let loaded = kernel_types.as_ref().and_then(|t| t.as_ref().ok()).and_then(|t| t.module.clone());
+                        match loaded {
+                            Some(other) if other != m => {
+                                diags.push(
+                                    Diagnostic::error(format!("rtrace can trace the functions of one module per script, and this one also traces `{other}`"))
+                                        .at(field_span(1), "a second module")
+                                        .help("run one rtrace per module"),
+                                );
+                                continue;
+                            }
+                            Some(_) => {}
+                            None => *kernel_types = Some(btf::KernelTypes::load_module(m).map(std::rc::Rc::new)),
+                        }
+                    }
                     let types = kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone();
                     let types = match types {
                         Ok(t) => t,
                         Err(msg) => {
+                            // A module that is not loaded: vmlinux's types still serve other probes.
+                            if module.is_some() {
+                                *kernel_types = None;
+                                diags.push(Diagnostic::error(msg).at(field_span(1), "no BTF for this module"));
+                                continue;
+                            }
                             diags.push(Diagnostic::error(msg).at(ap.span, "fentry needs the kernel's BTF"));
                             continue;
                         }
                     };
+                    // Functions of the module only (ids past vmlinux's), or of vmlinux only.
+                    let in_scope = |n: &str| types.function_is_in_module(n) == module.is_some();
                     let names = if func.contains('*') {
-                        types.functions_matching(|n| glob(func, n))
-                    } else if types.function(func).is_some() {
+                        types.functions_matching(|n| glob(func, n) && in_scope(n))
+                    } else if types.function(func).is_some() && in_scope(func) {
                         vec![func.to_string()]
                     } else {
                         vec![]
                     };
                     if names.is_empty() {
-                        diags.push(
-                            Diagnostic::error(format!("no kernel function matches `{func}` in BTF"))
-                                .at(field_span(target_field), "not a kernel function with BTF"),
-                        );
+                        let what = match module {
+                            Some(m) => format!("no function of module `{m}` matches `{func}` in BTF"),
+                            None => format!("no kernel function matches `{func}` in BTF"),
+                        };
+                        diags.push(Diagnostic::error(what).at(field_span(target_field), "not a kernel function with BTF"));
                         continue;
                     }
                     if !opts.no_attach && !crate::features::has_fentry() {
@@ -565,7 +621,8 @@ fn expand_probes(
                         out.push(Instance {
                             probe: pi,
                             display: text.to_string(),
-                            attach: Attach::Fentry { func: name, ret },
+                            // libbpf finds `MODULE:FUNC` in the module's BTF.
+                            attach: Attach::Fentry { func: module.map_or(name.clone(), |m| format!("{m}:{name}")), ret },
                             format: None,
                             params,
                             point,
@@ -687,6 +744,14 @@ fn expand_probes(
                     diags.push(d);
                 }
             }
+        }
+        if skipped > 0 && skipped == probe.attach_points.len() {
+            let (first, last) = (&probe.attach_points[0], &probe.attach_points[skipped - 1]);
+            diags.push(
+                Diagnostic::error("none of this probe's kernel functions exists")
+                    .at(first.span.to(last.span), "nothing to attach to")
+                    .note("each was skipped: see the warnings above"),
+            );
         }
     }
     out
@@ -1137,6 +1202,8 @@ struct Checker<'p> {
     final_pass: bool,
     diags: Vec<Diagnostic>,
     printfs: Vec<PrintfDef>,
+    /// Kernel enums printed by name, with their BTF ids; the plan's `enums`.
+    enums: Vec<(u32, plan::EnumDef)>,
     time_formats: Vec<String>,
     /// Formats of `strftime()` values. Both passes fill it in the same order, so a format's
     /// index (part of its type, and so of map types) is the same in both.
@@ -1259,6 +1326,11 @@ struct Scope<'i> {
     loops: u32,
     /// The width in bits of integer variables, from their first assignment (for `bswap`).
     var_bits: HashMap<String, u32>,
+    /// The BTF enum type of each expression whose value is a kernel enum (printed by name by
+    /// `%s`).
+    enums: HashMap<ExprId, u32>,
+    /// The enum type of each variable assigned an enum; `None` once assigned anything else.
+    var_enums: HashMap<String, Option<u32>>,
     /// The variables of the `for` loops over maps being checked, innermost last: the name
     /// written and the program's own name for it (each loop has its own variable).
     loop_vars: Vec<(String, String)>,
@@ -1279,7 +1351,7 @@ impl Scope<'_> {
 
 impl<'p> Checker<'p> {
     fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None, tuples: TupleTypes::default() }
+        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), enums: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None, tuples: TupleTypes::default() }
     }
 
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
@@ -1304,10 +1376,73 @@ impl<'p> Checker<'p> {
         })
     }
 
+    /// `(enum NAME)v`: `v` unchanged, printed by `%s` as one of the kernel enum's names. A
+    /// literal must be one of its values, as in bpftrace.
+    fn enum_cast(&mut self, e: &Expr, ty_span: Span, name: &str, v: &Expr, t: Type, scope: &mut Scope) -> Type {
+        if t == Type::Error {
+            return Type::Error;
+        }
+        if !t.is_int() {
+            self.error(
+                Diagnostic::error(format!("cannot cast {} to an enum", t.describe()))
+                    .at(v.span, format!("this is {}", t.describe())),
+            );
+            return Type::Error;
+        }
+        let k = match self.kernel_types() {
+            Ok(k) => k,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(ty_span, "needs the kernel's types"));
+                return Type::Error;
+            }
+        };
+        let Some(def) = k.find_tagged("enum", name).and_then(|id| Some((id, k.enum_def(id)?))) else {
+            self.error(Diagnostic::error(format!("unknown type `enum {name}`")).at(ty_span, "not in the kernel's BTF"));
+            return Type::Error;
+        };
+        let (id, def) = def;
+        if let ExprKind::Int(n) = v.kind {
+            let shift = 64 - 8 * def.size.clamp(1, 8);
+            if !def.values.iter().any(|(value, _)| *value == (n << shift) >> shift) {
+                self.error(
+                    Diagnostic::error(format!("`enum {name}` has no value {n}"))
+                        .at(v.span, "not one of its values")
+                        .help(format!("`rtrace -lv 'enum {name}'` lists them")),
+                );
+                return Type::Error;
+            }
+        }
+        scope.enums.insert(e.id, id);
+        self.set(scope, e, Type::Int { signed: def.signed }, Res::Plain)
+    }
+
+    /// Notes that `e`'s value has BTF type `id`, if that is an enum.
+    fn note_enum(k: &btf::KernelTypes, id: u32, e: &Expr, scope: &mut Scope) {
+        if k.enum_def(id).is_some() {
+            scope.enums.insert(e.id, id);
+        }
+    }
+
+    /// The plan index of BTF enum `id` (added on first use, in the final pass).
+    fn plan_enum(&mut self, id: u32) -> u32 {
+        if let Some(i) = self.enums.iter().position(|(b, _)| *b == id) {
+            return i as u32;
+        }
+        let def = self.kernel_types().ok().and_then(|k| k.enum_def(id));
+        match def {
+            Some(def) if self.final_pass => {
+                self.enums.push((id, def));
+                (self.enums.len() - 1) as u32
+            }
+            _ => 0,
+        }
+    }
+
     /// An fentry/fexit argument (or fexit's return value): the `index`-th u64 of the context,
     /// typed by BTF type `ty`.
     fn fentry_slot(&mut self, e: &Expr, index: usize, ty: u32, scope: &mut Scope) -> Type {
         let Ok(k) = self.kernel_types() else { return Type::Error };
+        Self::note_enum(&k, ty, e, scope);
         let (t, size, signed) = match k.shape(ty) {
             btf::Shape::Int { size, signed, .. } => (Type::Int { signed }, size, signed),
             btf::Shape::Ptr { to } => (Type::Ptr { user: false, to }, 8, false),
@@ -1394,6 +1529,7 @@ impl<'p> Checker<'p> {
             return Type::Error;
         };
         let access = Access { offset: 0, scale: k.size(elem) as u64, read, user };
+        Self::note_enum(&k, elem, e, scope);
         self.set(scope, e, ty, Res::Memory(access))
     }
 
@@ -1440,6 +1576,7 @@ impl<'p> Checker<'p> {
             return Type::Error;
         };
         let access = Access { offset: (m.offset_bits / 8) as u64, scale: 0, read, user };
+        Self::note_enum(&k, m.ty, e, scope);
         self.set(scope, e, ty, Res::Memory(access))
     }
 
@@ -1581,6 +1718,8 @@ impl<'p> Checker<'p> {
             vars: HashMap::new(),
             loops: 0,
             var_bits: HashMap::new(),
+            enums: HashMap::new(),
+            var_enums: HashMap::new(),
             loop_vars: Vec::new(),
             loop_ids: Vec::new(),
             map_loops: HashMap::new(),
@@ -1646,6 +1785,11 @@ impl<'p> Checker<'p> {
             StmtKind::AssignVar { var, value } => {
                 let t = self.expr(value, scope);
                 self.assign_var(var, t, value.span, scope);
+                let en = scope.enums.get(&value.id).copied();
+                let known = scope.var_enums.entry(var.name.clone()).or_insert(en);
+                if *known != en {
+                    *known = None;
+                }
                 if t.is_int() && !scope.var_bits.contains_key(&var.name) {
                     let bits = int_bits(value, scope);
                     scope.var_bits.insert(var.name.clone(), bits);
@@ -2373,6 +2517,9 @@ impl<'p> Checker<'p> {
             ExprKind::Var(name) => match scope.vars.get(name) {
                 Some(&(t, _)) => {
                     scope.use_var(name);
+                    if let Some(&Some(id)) = scope.var_enums.get(name) {
+                        scope.enums.insert(e.id, id);
+                    }
                     self.set(scope, e, t, Res::Plain)
                 }
                 None => {
@@ -2481,6 +2628,9 @@ impl<'p> Checker<'p> {
                         other => other,
                     };
                     return self.set(scope, e, ptr, Res::Plain);
+                }
+                if let TypeExprKind::Tagged { tag: "enum", name } = &ty.kind {
+                    return self.enum_cast(e, ty.span, name, expr, t, scope);
                 }
                 let Some((_, signed)) = self.int_type(ty) else { return Type::Error };
                 if t != Type::Error && !t.is_int() {
@@ -3298,7 +3448,10 @@ impl<'p> Checker<'p> {
                     continue;
                 }
                 (_, Type::Ksym) => ArgKind::Int { signed: false },
-                ('s', t) if t.is_int() => ArgKind::Int { signed: t.signed() },
+                ('s', t) if t.is_int() => match scope.enums.get(&value.id) {
+                    Some(&id) => ArgKind::Enum { id: self.plan_enum(id) },
+                    None => ArgKind::Int { signed: t.signed() },
+                },
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) => {
                     ok = false;
@@ -3380,7 +3533,15 @@ impl<'p> Checker<'p> {
             return Type::Error;
         };
         let ty = match f.kind {
-            FieldKind::Int => Type::Int { signed: f.signed },
+            FieldKind::Int => {
+                // `enum skb_drop_reason reason`: printed by name, with the enum from BTF.
+                if let ["enum", name, _] = f.decl.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    if let Some(id) = self.kernel_types().ok().and_then(|k| k.find_tagged("enum", name)) {
+                        scope.enums.insert(e.id, id);
+                    }
+                }
+                Type::Int { signed: f.signed }
+            }
             FieldKind::Ptr { user, .. } => {
                 // `struct __kernel_timespec * rqtp`: the pointee from BTF, when it is a struct.
                 let tagged = f.decl.split_whitespace().collect::<Vec<_>>();
@@ -3698,6 +3859,18 @@ pub fn list(pattern: &str, verbose: bool) -> String {
     let matches = |full: &str| glob(pattern, full) || full.rsplit(':').next().is_some_and(|last| glob(pattern, last));
     let wants = |provider: &str| !pattern.contains(':') || pattern.starts_with(provider) || pattern.starts_with('*');
     let mut out = String::new();
+    // `enum NAME`: a kernel enum's values, as C declares them.
+    if let Some(name) = pattern.strip_prefix("enum ") {
+        let types = btf::KernelTypes::load().ok();
+        if let Some(def) = types.as_ref().and_then(|k| k.enum_def(k.find_tagged("enum", name.trim())?)) {
+            out.push_str(&format!("enum {} {{\n", def.name));
+            for (value, n) in &def.values {
+                out.push_str(&format!("    {n} = {},\n", plan::EnumDef { values: vec![], ..def.clone() }.text(*value)));
+            }
+            out.push_str("};\n");
+        }
+        return out;
+    }
     let root = tracefs::root().ok();
     if wants("tracepoint:") {
         if let Some(root) = &root {

@@ -25,6 +25,12 @@ mount -t bpf bpf /sys/fs/bpf
 ulimit -l unlimited
 hostname rtrace-vm
 echo 3 > /proc/sys/kernel/printk    # errors only on the console
+ip link set lo up    # loopback only, for cases that connect to 127.0.0.1
+# The modules tests/vm/run packed (MODULES there), for cases that trace a module.
+for ko in /modules/*.ko; do
+    [ -e "$ko" ] && insmod "$ko"
+done
+[ -d /proc/sys/fs/binfmt_misc ] && mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 
 stty -F /dev/ttyS1 raw -echo
 exec 3> /dev/ttyS1
