@@ -54,7 +54,7 @@ def to_attached(argv):
         raise SystemExit(f"{argv} ended before attaching")
     wall = (time.perf_counter() - start) * 1000
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=120)
+    proc.wait(timeout=120)
     return wall
 
 
