@@ -4,7 +4,7 @@ hand-written reference, in one run. Run as root:
 
     benches/per_event.py [CALLS] [RUNS] [PRINTF_CALLS]
 
-(defaults 2,000,000, 10 and 1,000,000). Builds rtrace (release), benches/getppid.c, and the
+(defaults 2,000,000, 10 and 1,000,000; CALLS 0 runs the printf table only). Builds rtrace (release), benches/getppid.c, and the
 reference: benches/reference.bpf.c (clang-19 -target bpf) loaded by benches/reference.c (libbpf).
 
 Table 1: nanoseconds per getppid() call (a C loop of CALLS calls) with no tracer, with the
@@ -16,7 +16,8 @@ what the row's script asks (a per-CPU hash keyed by comm; a log2 bucket in a per
 Table 2: a printf per getppid() call (PRINTF_CALLS calls). The tracer's stdout is a pipe that
 this script reads and counts; "delivered" is the events that arrived, "events/s" is delivered
 divided by the time from the loop's start to the last byte read, "lost (reported)" is what the
-tracer said on stderr (`Lost N events`).
+tracer said on stderr (`Lost N events`); "unaccounted" is what is left, lost without a word
+(other processes' getppid() calls are not counted: the lines counted end with the loop's comm).
 
 The columns of a run are measured one after the other, run after run (interleaved), so a change
 in the machine's load spreads over all of them. Median of RUNS (min–max).
@@ -151,10 +152,11 @@ def main():
     bt_name = "bpftrace " + subprocess.run([bpftrace, "--version"], capture_output=True, text=True).stdout.split()[-1] if bpftrace else "bpftrace"
     print(f"{time.strftime('%Y-%m-%d %H:%M')}; kernel {os.uname().release}; {os.cpu_count()} CPUs; "
           f"load average before: {os.getloadavg()[0]:.2f}\n")
-    print(f"ns per getppid() call, {CALLS} calls, median of {RUNS} interleaved runs (min–max)\n")
-    print(f"| script | no tracer | reference: array ++ | reference: same work | rtrace | {bt_name} |")
-    print("|---|---|---|---|---|---|")
-    for name, script, ref in SCRIPTS:
+    if CALLS:
+        print(f"ns per getppid() call, {CALLS} calls, median of {RUNS} interleaved runs (min–max)\n")
+        print(f"| script | no tracer | reference: array ++ | reference: same work | rtrace | {bt_name} |")
+        print("|---|---|---|---|---|---|")
+    for name, script, ref in SCRIPTS if CALLS else []:
         cols = {k: [] for k in ("base", "ref", "same", "rt", "bt")}
         for _ in range(RUNS):
             cols["base"].append(loop_ns())
@@ -169,8 +171,8 @@ def main():
 
     print(f"\nprintf per event: `{PRINTF_SCRIPT}`, {PRINTF_CALLS} calls, stdout a pipe read by this script; "
           f"median of {RUNS} interleaved runs (min–max)\n")
-    print("| tracer | ns per call | delivered | events/s delivered | lost (reported) |")
-    print("|---|---|---|---|---|")
+    print("| tracer | ns per call | delivered | events/s delivered | lost (reported) | unaccounted (calls − delivered − reported) |")
+    print("|---|---|---|---|---|---|")
     tracers = [("rtrace", [rtrace, "-e", PRINTF_SCRIPT], RTRACE_ENV, b"__BPFTRACE_NOTIFY_PROBES_ATTACHED")]
     if bpftrace:
         tracers.append((bt_name, [bpftrace, "-e", PRINTF_SCRIPT], None, b"Attaching"))
@@ -180,7 +182,9 @@ def main():
             rows[name].append(printf_run(argv, env, ready))
     for name, *_ in tracers:
         ns, delivered, rate, lost = zip(*rows[name])
-        print(f"| {name} | {cell(ns)} | {cell(delivered, '{:,.0f}')} | {cell(rate, '{:,.0f}')} | {cell(lost, '{:,.0f}')} |")
+        silent = [PRINTF_CALLS - d - l for d, l in zip(delivered, lost)]
+        print(f"| {name} | {cell(ns)} | {cell(delivered, '{:,.0f}')} | {cell(rate, '{:,.0f}')} | "
+              f"{cell(lost, '{:,.0f}')} | {cell(silent, '{:,.0f}')} |")
 
 
 if __name__ == "__main__":
