@@ -4,7 +4,7 @@ hand-written reference, in one run. Run as root:
 
     benches/per_event.py [CALLS] [RUNS] [PRINTF_CALLS]
 
-(defaults 2,000,000, 10 and 1,000,000; CALLS 0 runs the printf table only). Builds rtrace (release), benches/getppid.c, and the
+(defaults 2,000,000, 10 and 1,000,000; CALLS 0 runs the printf table only, PRINTF_CALLS 0 the first table only). Builds rtrace (release), benches/getppid.c, and the
 reference: benches/reference.bpf.c (clang-19 -target bpf) loaded by benches/reference.c (libbpf).
 
 Table 1: nanoseconds per getppid() call (a C loop of CALLS calls) with no tracer, with the
@@ -168,6 +168,8 @@ def main():
         bt = cell(cols["bt"]) if bpftrace else "not installed"
         print(f"| `{name}` | {cell(cols['base'])} | {cell(cols['ref'])} | {cell(cols['same'])} | {cell(cols['rt'])} | {bt} |")
     sys.stdout.flush()
+    if not PRINTF_CALLS:
+        return
 
     print(f"\nprintf per event: `{PRINTF_SCRIPT}`, {PRINTF_CALLS} calls, stdout a pipe read by this script; "
           f"median of {RUNS} interleaved runs (min–max)\n")
