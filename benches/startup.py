@@ -2,8 +2,12 @@
 """Start-up cost of rtrace next to bpftrace, measured in one run.
 
 Usage (as root): benches/startup.py [RUNS]
+        RTRACE_COMPARE=/path/to/other/rtrace benches/startup.py [RUNS]
 
-Builds rtrace (release), then runs each script RUNS times (default 10) under each tracer and
+With RTRACE_COMPARE, that binary (another build of rtrace) gets a row of its own, for a before
+and after in the same run.
+
+Builds rtrace (release), then runs each script RUNS times (default 10) under each tracer, interleaved, and
 prints, per script, a Markdown table of median and min–max of wall time (fork to reap), CPU
 time (user + system, from wait4's rusage) and peak RSS (ru_maxrss). Output of the tracers is
 discarded.
@@ -22,6 +26,7 @@ TEN_PROBES = " ".join(
     for i, s in enumerate(["read", "write", "openat", "close", "getppid", "mmap", "brk", "futex", "ioctl", "lseek"])
 ) + " interval:ms:100 { exit(); }"
 SCRIPTS = [
+    "BEGIN { exit(); }",
     'BEGIN { printf("hi\\n"); exit(); }',
     "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); } interval:ms:100 { exit(); }",
     TEN_PROBES,
@@ -52,6 +57,8 @@ def cell(values, unit):
 def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     tracers = [("rtrace", os.path.join(ROOT, "target/release/rtrace"))]
+    if os.environ.get("RTRACE_COMPARE"):
+        tracers.append((f"rtrace ({os.environ['RTRACE_COMPARE']})", os.environ["RTRACE_COMPARE"]))
     bpftrace = shutil.which("bpftrace")
     if bpftrace:
         version = subprocess.run([bpftrace, "--version"], capture_output=True, text=True).stdout.split()[-1]
@@ -61,9 +68,14 @@ def main():
         print(f"\nscript: `{script}`\n")
         print("| tracer | wall | CPU (user+sys) | peak RSS |")
         print("|---|---|---|---|")
-        for name, path in tracers:
-            rows = [run_once([path, "-e", script]) for _ in range(RUNS)]
-            wall, cpu, rss = zip(*rows)
+        # Interleaved (each tracer once, RUNS times), so a change in the machine's load spreads
+        # over every row.
+        rows = {name: [] for name, _ in tracers}
+        for _ in range(RUNS):
+            for name, path in tracers:
+                rows[name].append(run_once([path, "-e", script]))
+        for name, _ in tracers:
+            wall, cpu, rss = zip(*rows[name])
             print(f"| {name} | {cell(wall, 'ms')} | {cell(cpu, 'ms')} | {cell(rss, 'MiB')} |")
         if not bpftrace:
             print("| bpftrace | not installed | | |")

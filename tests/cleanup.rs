@@ -173,3 +173,35 @@ fn wildcard_uprobes_share_one_link() {
         signal(c, libc::SIGINT);
     });
 }
+
+/// The child that detaches in the background holds no copy of rtrace's output: whoever reads
+/// it sees its end when rtrace exits, not when the last tracepoint is released (~80 ms each,
+/// in that child; eight of them here).
+#[test]
+fn output_ends_with_rtrace() {
+    if let Some(reason) = skip_reason() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let script: String = ["getppid", "getpid", "getuid", "getgid", "geteuid", "getegid", "gettid", "getpgrp"]
+        .iter()
+        .map(|s| format!("tracepoint:syscalls:sys_enter_{s} {{ @{s} = count(); }}\n"))
+        .chain(["interval:ms:10 { exit(); }\n".to_string()])
+        .collect();
+    let mut child = Command::new(RTRACE).args(["-q", "-e", &script]).stdout(Stdio::piped()).spawn().expect("rtrace starts");
+    let mut out = child.stdout.take().expect("piped stdout");
+    let status = child.wait().expect("rtrace exits");
+    assert!(status.success(), "rtrace exited with {status}");
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on a descriptor this test owns.
+    unsafe { libc::fcntl(out.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut buf = [0u8; 4096];
+    loop {
+        match out.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) => panic!("rtrace has exited but its output has not ended ({e}): another process still holds it"),
+        }
+    }
+}

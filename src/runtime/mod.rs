@@ -331,6 +331,10 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         let _ = s.out.flush();
     }
     report_lost(&mut shared.borrow_mut(), maps::lost_events(&obj));
+    // Flushes and closes the output (a duplicate of standard output) before the detaching
+    // child is forked: holding it, the child kept a pipe to rtrace open until every probe was
+    // released (`rtrace big.bt | less` waited ~80 ms a tracepoint after rtrace had exited).
+    let _ = std::mem::replace(&mut shared.borrow_mut().out, std::io::BufWriter::new(Box::new(std::io::sink())));
     detach_in_background(links);
     Ok(code)
 }
