@@ -575,6 +575,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 _ => return Err(CodegenError("sizeof/offsetof without a size".into())),
             },
+            ExprKind::Block { stmts, value } => {
+                // The statements' temporaries live until the enclosing statement ends.
+                for s in stmts {
+                    self.stmt(f, s)?;
+                }
+                return self.expr(f, value);
+            }
             ExprKind::SizeofExpr(inner) => V::Int(i64.const_int(
                 match self.ty(f, inner) {
                     Type::Str { len } => len as u64,

@@ -8,6 +8,8 @@
 //!   `uprobe:/bin/bash:readline` is one `AttachPoint` token;
 //! * `/` at the top level opens a predicate, and a `/` whose next non-blank character is `{` or
 //!   `<` closes it;
+//! * `macro NAME(…)` at the top level is a macro definition: its header is scanned as code, and
+//!   its `{ … }` body as a probe body;
 //! * `{` or `<` at the top level opens a probe body. In a `< … >` body, `>` closes the body
 //!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
@@ -45,6 +47,8 @@ pub enum Tok<'a> {
     Str(String),
     /// A top-level C `struct`/`union` definition, kept as text.
     CDefinition(&'a str),
+    /// `macro`, starting a macro definition at the top level.
+    Macro,
     /// A builtin type name usable in casts: `uint32`, `int`, `unsigned`, …
     TypeName(&'a str),
     If,
@@ -110,6 +114,7 @@ impl Tok<'_> {
             Tok::AttachPoint(s) => format!("probe `{s}`"),
             Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) | Tok::TypeName(s) => format!("`{s}`"),
             Tok::CDefinition(_) => "a C definition".into(),
+            Tok::Macro => "`macro`".into(),
             Tok::OpAssign(op) => format!("`{op}=`"),
             Tok::Int(n) => format!("`{n}`"),
             Tok::Str(_) => "string".into(),
@@ -319,6 +324,8 @@ enum RawTok {
 enum Mode {
     Top,
     Pred,
+    /// A macro definition's name and parameters, up to the `{` of its body.
+    MacroHeader,
     /// Inside a probe body; `depth` counts the `{` opened inside it.
     Body { angle: bool, depth: u32, stmt_start: bool },
 }
@@ -408,6 +415,10 @@ impl<'a> Lexer<'a> {
             }
             ',' => self.single(Tok::Comma, 1),
             _ if starts_c_definition(self.rest()) => self.c_definition(),
+            _ if starts_macro(self.rest()) => {
+                self.mode = Mode::MacroHeader;
+                self.single(Tok::Macro, "macro".len())
+            }
             _ => self.attach_point(),
         })
     }
@@ -569,6 +580,10 @@ impl<'a> Lexer<'a> {
             RawTok::DotDot => Tok::DotDot,
             RawTok::OpAssign => Tok::OpAssign(op_assign(text)),
         };
+        if self.mode == Mode::MacroHeader && tok == Tok::LBrace {
+            self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
+            return Some(Ok((start, Tok::BodyOpen, end)));
+        }
         if let Mode::Body { angle, depth, stmt_start } = &mut self.mode {
             match tok {
                 Tok::LBrace => *depth += 1,
@@ -746,6 +761,13 @@ fn op_assign(text: &str) -> &'static str {
         "<<" => "<<",
         _ => ">>",
     }
+}
+
+/// Whether the top level continues with `macro NAME`.
+fn starts_macro(rest: &str) -> bool {
+    rest.strip_prefix("macro")
+        .filter(|after| after.starts_with(char::is_whitespace))
+        .is_some_and(|after| after.trim_start().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
 }
 
 /// Whether the top level continues with `struct NAME {` or `union NAME {`.

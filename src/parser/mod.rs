@@ -3,6 +3,7 @@
 //! knows nothing of probes' meaning, of the kernel, or of LLVM.
 
 pub mod ast;
+mod macros;
 
 use crate::diag::{Diagnostic, Span};
 use crate::lexer::preprocess::preprocess;
@@ -66,7 +67,14 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
         }
     }
     match program {
-        Some(p) if diags.is_empty() => Ok(p),
+        Some(mut p) if diags.is_empty() => {
+            let diags = macros::expand(&mut p);
+            if diags.is_empty() {
+                Ok(p)
+            } else {
+                Err(diags)
+            }
+        }
         _ => Err(diags),
     }
 }
@@ -173,6 +181,7 @@ pub(crate) mod mk {
     pub enum Item {
         Probe(Probe),
         CDef(CDefinition),
+        Macro(Macro),
         /// What error recovery skipped.
         Error,
     }
@@ -185,14 +194,16 @@ pub(crate) mod mk {
     pub fn program(items: Vec<Item>, expr_count: u32) -> Program {
         let mut probes = Vec::new();
         let mut c_definitions = Vec::new();
+        let mut macros = Vec::new();
         for item in items {
             match item {
                 Item::Probe(p) => probes.push(p),
                 Item::CDef(d) => c_definitions.push(d),
+                Item::Macro(m) => macros.push(m),
                 Item::Error => {}
             }
         }
-        Program { probes, c_definitions, expr_count }
+        Program { probes, c_definitions, macros, expr_count }
     }
 
     pub fn binop(op: &str) -> BinOp {
@@ -315,6 +326,23 @@ mod tests {
         assert_eq!(e.message, "cannot assign to this expression");
         let e = &parse("BEGIN < @x = 1 >").unwrap_err()[0];
         assert!(e.notes.iter().any(|n| n.contains("end the last statement with `;`")));
+    }
+
+    #[test]
+    fn macros_expand_hygienically() {
+        let p = parse("macro f($v, x) { let $t = x; $v = $t; $t } BEGIN { $t = 1; $y = f($t, 2); }").unwrap();
+        let StmtKind::AssignVar { value, .. } = &p.probes[0].body[1].kind else { panic!() };
+        let ExprKind::Block { stmts, value } = &value.kind else { panic!("{value:?}") };
+        let StmtKind::Let { var, .. } = &stmts[0].kind else { panic!() };
+        assert_eq!(var.name, "$t@f#1");
+        let StmtKind::AssignVar { var, .. } = &stmts[1].kind else { panic!() };
+        assert_eq!(var.name, "$t");
+        assert!(matches!(&value.kind, ExprKind::Var(v) if v == "$t@f#1"));
+        // Expression ids stay distinct.
+        assert!(p.expr_count > 8);
+        // `;` after the last expression: no value.
+        assert!(parse("macro g() { 1; } BEGIN { $x = g(); }").is_err());
+        assert!(parse("macro g() { 1 } BEGIN { $x = g; }").is_ok());
     }
 
     fn error_count(src: &str) -> usize {

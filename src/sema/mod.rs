@@ -998,6 +998,7 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
             ExprKind::IncDec { target, .. } => sub(target),
             ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Var(_) | ExprKind::Bool(_) => false,
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => false,
+            ExprKind::Block { stmts: body, value } => stmts(body, names) || sub(value),
         }
     }
     fn stmts(list: &[Stmt], names: &[&str]) -> bool {
@@ -2551,6 +2552,11 @@ impl<'p> Checker<'p> {
                 Type::Error
             }
             ExprKind::Offsetof { ty, fields } => self.offsetof(e, ty, fields, scope),
+            ExprKind::Block { stmts, value } => {
+                self.stmts(stmts, scope);
+                let t = self.expr(value, scope);
+                self.set(scope, e, t, Res::Plain)
+            }
             ExprKind::Ternary { cond, then, els } => {
                 let c = self.expr(cond, scope);
                 let (t, f) = (self.expr(then, scope), self.expr(els, scope));
@@ -2785,9 +2791,14 @@ impl<'p> Checker<'p> {
 
     fn call(&mut self, e: &Expr, name: &Name, args: &[Expr], scope: &mut Scope) -> Type {
         let Some(def) = builtins::function(&name.name) else {
-            let mut d = Diagnostic::error(format!("unknown function `{}`", name.name)).at(name.span, "not a function");
-            if let Some(s) = did_you_mean(&name.name, builtins::FUNCTIONS.iter().map(|f| f.name)) {
-                d = d.help(format!("did you mean `{s}`?"));
+            // Macro calls are expanded by now: a script with macros may have meant one.
+            let macros = &self.program.macros;
+            let what = if macros.is_empty() { "function" } else { "function or macro" };
+            let mut d = Diagnostic::error(format!("unknown {what} `{}`", name.name)).at(name.span, format!("not a {}", what.replace(" or ", " or a ")));
+            let candidates = builtins::FUNCTIONS.iter().map(|f| f.name).chain(macros.iter().map(|m| m.name.name.as_str()));
+            if let Some(s) = did_you_mean(&name.name, candidates) {
+                let kind = if macros.iter().any(|m| m.name.name == s) { "the macro " } else { "" };
+                d = d.help(format!("did you mean {kind}`{s}`?"));
             }
             self.error(d);
             return Type::Error;
