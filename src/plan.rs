@@ -159,6 +159,9 @@ pub struct MapDef {
     pub key: Vec<KeyField>,
     pub value: ValueKind,
     pub max_entries: u32,
+    /// Declared `lruhash`/`percpulruhash`: the kernel evicts the least recently used entries
+    /// when the map is full.
+    pub lru: bool,
 }
 
 impl MapDef {

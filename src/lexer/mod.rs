@@ -10,6 +10,7 @@
 //!   `<` closes it;
 //! * `macro NAME(…)` at the top level is a macro definition: its header is scanned as code, and
 //!   its `{ … }` body as a probe body;
+//! * `let @NAME = …;` at the top level is a map declaration, scanned as code up to its `;`;
 //! * `{` or `<` at the top level opens a probe body. In a `< … >` body, `>` closes the body
 //!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
@@ -326,6 +327,8 @@ enum Mode {
     Pred,
     /// A macro definition's name and parameters, up to the `{` of its body.
     MacroHeader,
+    /// A map declaration, up to its `;`.
+    MapDecl,
     /// Inside a probe body; `depth` counts the `{` opened inside it.
     Body { angle: bool, depth: u32, stmt_start: bool },
 }
@@ -418,6 +421,10 @@ impl<'a> Lexer<'a> {
             _ if starts_macro(self.rest()) => {
                 self.mode = Mode::MacroHeader;
                 self.single(Tok::Macro, "macro".len())
+            }
+            _ if starts_map_decl(self.rest()) => {
+                self.mode = Mode::MapDecl;
+                self.single(Tok::Let, "let".len())
             }
             _ => self.attach_point(),
         })
@@ -583,6 +590,9 @@ impl<'a> Lexer<'a> {
         if self.mode == Mode::MacroHeader && tok == Tok::LBrace {
             self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
             return Some(Ok((start, Tok::BodyOpen, end)));
+        }
+        if self.mode == Mode::MapDecl && tok == Tok::Semi {
+            self.mode = Mode::Top;
         }
         if let Mode::Body { angle, depth, stmt_start } = &mut self.mode {
             match tok {
@@ -768,6 +778,11 @@ fn starts_macro(rest: &str) -> bool {
     rest.strip_prefix("macro")
         .filter(|after| after.starts_with(char::is_whitespace))
         .is_some_and(|after| after.trim_start().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+}
+
+/// Whether the top level continues with `let @`.
+fn starts_map_decl(rest: &str) -> bool {
+    rest.strip_prefix("let").is_some_and(|after| after.starts_with(char::is_whitespace) && after.trim_start().starts_with('@'))
 }
 
 /// Whether the top level continues with `struct NAME {` or `union NAME {`.

@@ -11,6 +11,8 @@ pub struct Program {
     /// `macro` definitions. `parse()` has already expanded every call to them; they stay for
     /// diagnostics (an unknown function's did-you-mean).
     pub macros: Vec<Macro>,
+    /// Top-level map declarations, `let @name = hash(1000);`.
+    pub map_decls: Vec<MapDecl>,
     /// How many expressions the parser numbered (ids are `0..expr_count`).
     pub expr_count: u32,
 }
@@ -20,6 +22,16 @@ pub struct Probe {
     pub attach_points: Vec<AttachPoint>,
     pub predicate: Option<Expr>,
     pub body: Vec<Stmt>,
+    pub span: Span,
+}
+
+/// `let @NAME = KIND(ARGS);` at the top level: a map's BPF type and size. Sema checks the kind
+/// (`hash`, `lruhash`, `percpuhash`, `percpulruhash`) and the arguments.
+#[derive(Debug, Clone)]
+pub struct MapDecl {
+    pub map: Name,
+    pub kind: Name,
+    pub args: Vec<Expr>,
     pub span: Span,
 }
 

@@ -1,4 +1,4 @@
-//! Macro expansion: every call of a `macro` (bpftrace 0.25's macros) is replaced by the
+//! Macro expansion: every call of a `macro` (bpftrace 0.24+; stable since 0.25) is replaced by the
 //! macro's body, before sema sees the program.
 //!
 //! A parameter's sigil says what a call passes: `$a` a variable and `@a` a map, both by
@@ -53,8 +53,7 @@ pub fn expand(program: &mut Program) -> Vec<Diagnostic> {
     program.probes = probes;
     program.expr_count = x.next_id;
     // A macro's own error (a map it was not passed) is met again at each of its calls.
-    let mut seen = std::collections::HashSet::new();
-    x.diags.retain(|d| seen.insert((d.message.clone(), d.primary.as_ref().map(|p| p.0))));
+    crate::diag::dedup(&mut x.diags);
     x.diags
 }
 

@@ -182,6 +182,7 @@ pub(crate) mod mk {
         Probe(Probe),
         CDef(CDefinition),
         Macro(Macro),
+        MapDecl(MapDecl),
         /// What error recovery skipped.
         Error,
     }
@@ -195,15 +196,17 @@ pub(crate) mod mk {
         let mut probes = Vec::new();
         let mut c_definitions = Vec::new();
         let mut macros = Vec::new();
+        let mut map_decls = Vec::new();
         for item in items {
             match item {
                 Item::Probe(p) => probes.push(p),
                 Item::CDef(d) => c_definitions.push(d),
                 Item::Macro(m) => macros.push(m),
+                Item::MapDecl(d) => map_decls.push(d),
                 Item::Error => {}
             }
         }
-        Program { probes, c_definitions, macros, expr_count }
+        Program { probes, c_definitions, macros, map_decls, expr_count }
     }
 
     pub fn binop(op: &str) -> BinOp {

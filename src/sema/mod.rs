@@ -9,7 +9,7 @@ pub mod kernel;
 pub mod tracefs;
 mod usdt;
 
-use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::diag::{dedup, did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
 use crate::plan::{
     self, ArgField, ArgKind, Attach, FmtSegment, FmtSpec, KeyField, MapDef, Plan, PrintfDef, ProbeDef, TupleDef, ValueKind,
@@ -281,11 +281,12 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         progs.push(second.check_instance(inst));
     }
     diags.extend(second.diags);
+    let declared = declared_maps(program, &second.maps, &mut diags);
     dedup(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    let maps = second.maps.defs();
+    let maps = second.maps.defs(&declared);
     let probes = instances
         .iter()
         .enumerate()
@@ -321,10 +322,6 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     Ok(Checked { plan, progs, warnings: diags, tuple_types: second.tuples.types })
 }
 
-fn dedup(diags: &mut Vec<Diagnostic>) {
-    let mut seen = std::collections::HashSet::new();
-    diags.retain(|d| seen.insert((d.message.clone(), d.primary.as_ref().map(|p| p.0))));
-}
 
 /// One concrete attach point of a probe.
 struct Instance {
@@ -1116,19 +1113,97 @@ impl MapTable {
     fn get(&self, name: &str) -> Option<(usize, &MapInfo)> {
         self.maps.iter().enumerate().find(|(_, m)| m.name == name)
     }
-    fn defs(&self) -> Vec<MapDef> {
+    fn defs(&self, declared: &HashMap<&str, Declared>) -> Vec<MapDef> {
         self.maps
             .iter()
             .enumerate()
-            .map(|(i, m)| MapDef {
-                name: m.name.clone(),
-                bpf_name: format!("m{i}"),
-                key: m.keys.clone(),
-                value: m.value,
-                max_entries: MAX_MAP_KEYS,
+            .map(|(i, m)| {
+                let decl = declared.get(m.name.as_str());
+                MapDef {
+                    name: m.name.clone(),
+                    bpf_name: format!("m{i}"),
+                    key: m.keys.clone(),
+                    value: m.value,
+                    max_entries: decl.map_or(MAX_MAP_KEYS, |d| d.max_entries),
+                    lru: decl.is_some_and(|d| d.lru),
+                }
             })
             .collect()
     }
+}
+
+/// What a `let @m = KIND(N);` declaration says of a map.
+struct Declared {
+    lru: bool,
+    max_entries: u32,
+}
+
+/// The map types a declaration may name: (name, LRU, per-CPU).
+const MAP_KINDS: [(&str, bool, bool); 4] =
+    [("hash", false, false), ("lruhash", true, false), ("percpuhash", false, true), ("percpulruhash", true, true)];
+
+/// Checks the top-level map declarations against each other and against what the probes do
+/// with the maps (aggregations need a per-CPU map, other values a plain one).
+fn declared_maps<'p>(program: &'p Program, maps: &MapTable, diags: &mut Vec<Diagnostic>) -> HashMap<&'p str, Declared> {
+    let mut declared = HashMap::new();
+    let mut spans: HashMap<&str, Span> = HashMap::new();
+    for d in &program.map_decls {
+        let name = d.map.name.as_str();
+        if let Some(first) = spans.get(name) {
+            diags.push(
+                Diagnostic::error(format!("map `{name}` is declared twice"))
+                    .at(d.map.span, "declared again here")
+                    .also(*first, "first declared here"),
+            );
+            continue;
+        }
+        spans.insert(name, d.map.span);
+        let Some(&(kind, lru, per_cpu)) = MAP_KINDS.iter().find(|k| k.0 == d.kind.name) else {
+            let mut e = Diagnostic::error(format!("unknown map type `{}`", d.kind.name)).at(d.kind.span, "not a map type");
+            if let Some(s) = did_you_mean(&d.kind.name, MAP_KINDS.iter().map(|k| k.0)) {
+                e = e.help(format!("did you mean `{s}`?"));
+            }
+            diags.push(e.note("map types: `hash`, `lruhash`, `percpuhash`, `percpulruhash`"));
+            continue;
+        };
+        let max_entries = match d.args.as_slice() {
+            [Expr { kind: ExprKind::Int(n), .. }] if (1..=u32::MAX as u64).contains(n) => *n as u32,
+            [arg] => {
+                diags.push(
+                    Diagnostic::error(format!("`{kind}()` takes the map's maximum number of entries, an integer literal"))
+                        .at(arg.span, format!("not an integer from 1 to {}", u32::MAX)),
+                );
+                continue;
+            }
+            args => {
+                diags.push(
+                    Diagnostic::error(format!("`{kind}()` takes one argument, the map's maximum number of entries"))
+                        .at(d.kind.span.to(args.last().map_or(d.kind.span, |a| a.span)), format!("{} arguments", args.len()))
+                        .help(format!("write `let {name} = {kind}(1000);`")),
+                );
+                continue;
+            }
+        };
+        match maps.get(name) {
+            None => diags.push(
+                Diagnostic::warning(format!("map `{name}` is declared but never used")).at(d.map.span, "declared here"),
+            ),
+            Some((_, info)) if info.value.is_aggregation() != per_cpu => {
+                let value = value_desc(info.value);
+                let (needs, kinds) =
+                    if per_cpu { ("a per-CPU map is for aggregations", "`hash` or `lruhash`") } else { ("an aggregation needs a per-CPU map", "`percpuhash` or `percpulruhash`") };
+                diags.push(
+                    Diagnostic::error(format!("map `{name}` is declared `{kind}`, but its value is {value}"))
+                        .at(info.first_assign, format!("{value} assigned here"))
+                        .also(d.kind.span, format!("declared `{kind}` here"))
+                        .help(format!("{needs}: declare it {kinds}")),
+                );
+            }
+            Some(_) => {}
+        }
+        declared.insert(name, Declared { lru, max_entries });
+    }
+    declared
 }
 
 struct Checker<'p> {
