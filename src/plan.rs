@@ -36,6 +36,8 @@ pub struct Plan {
 pub struct TupleDef {
     pub fields: Vec<ArgField>,
     pub size: usize,
+    /// A record's field names, in the order of `fields`; `None` for a tuple.
+    pub names: Option<Vec<String>>,
 }
 
 /// The stack-trace map that stack ids of `depth` frames index.

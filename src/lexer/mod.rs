@@ -52,6 +52,9 @@ pub enum Tok<'a> {
     Macro,
     /// A builtin type name usable in casts: `uint32`, `int`, `unsigned`, …
     TypeName(&'a str),
+    /// A record's field name: an identifier right after `(` or `,` and right before `=`
+    /// (assignment is a statement, so there it can only name a field: `(a = 1, b = 2)`).
+    FieldName(&'a str),
     If,
     Else,
     While,
@@ -113,7 +116,7 @@ impl Tok<'_> {
     pub fn describe(&self) -> String {
         match self {
             Tok::AttachPoint(s) => format!("probe `{s}`"),
-            Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) | Tok::TypeName(s) => format!("`{s}`"),
+            Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) | Tok::TypeName(s) | Tok::FieldName(s) => format!("`{s}`"),
             Tok::CDefinition(_) => "a C definition".into(),
             Tok::Macro => "`macro`".into(),
             Tok::OpAssign(op) => format!("`{op}=`"),
@@ -342,6 +345,8 @@ pub struct Lexer<'a> {
     defines: Option<&'a HashMap<String, Define>>,
     /// Tokens of an expanded `#define`, waiting to be handed out.
     pending: VecDeque<Spanned<'a>>,
+    /// Whether the last token was `(` or `,`, where a record's field may start.
+    field_may_start: bool,
 }
 
 pub type Spanned<'a> = Result<(usize, Tok<'a>, usize), LexError>;
@@ -353,7 +358,7 @@ impl<'a> Lexer<'a> {
         if src.starts_with("#!") {
             pos = src.find('\n').unwrap_or(src.len());
         }
-        Lexer { src, pos, mode: Mode::Top, failed: false, defines: None, pending: VecDeque::new() }
+        Lexer { src, pos, mode: Mode::Top, failed: false, defines: None, pending: VecDeque::new(), field_may_start: false }
     }
 
     /// A lexer that replaces `#define`d names in code by their values' tokens.
@@ -530,6 +535,7 @@ impl<'a> Lexer<'a> {
         let tok = match raw {
             RawTok::Ident => match keyword(text) {
                 Some(t) => t,
+                None if self.field_may_start && self.single_assign_follows(end) => Tok::FieldName(text),
                 None => {
                     let mut budget = MAX_EXPANSION;
                     if let Some(tokens) = self.expand_define(text, start, end, 0, &mut budget) {
@@ -587,6 +593,7 @@ impl<'a> Lexer<'a> {
             RawTok::DotDot => Tok::DotDot,
             RawTok::OpAssign => Tok::OpAssign(op_assign(text)),
         };
+        self.field_may_start = matches!(tok, Tok::LParen | Tok::Comma);
         if self.mode == Mode::MacroHeader && tok == Tok::LBrace {
             self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
             return Some(Ok((start, Tok::BodyOpen, end)));
@@ -694,7 +701,14 @@ impl<'a> Lexer<'a> {
         Some(out)
     }
 
+    /// Whether `=`, and not `==`, comes next after byte `from`.
+    fn single_assign_follows(&self, from: usize) -> bool {
+        let mut probe = Lexer { pos: from, ..Lexer::new(self.src) };
+        probe.skip_trivia().is_ok() && probe.rest().starts_with('=') && !probe.rest().starts_with("==")
+    }
+
     fn after_value(&mut self) {
+        self.field_may_start = false;
         if let Mode::Body { stmt_start, .. } = &mut self.mode {
             *stmt_start = false;
         }
@@ -904,6 +918,14 @@ mod tests {
         assert!(t.contains(&Tok::Str("a\tb\n%d".into())));
         assert!(t.contains(&Tok::Int(16)));
         assert!(t.contains(&Tok::Int(1000)));
+    }
+
+    #[test]
+    fn record_field_names() {
+        let t = toks("BEGIN { $r = (a = 1, b=2); $c = (a == 1, b); f(x, y); }");
+        assert_eq!(t.iter().filter(|t| matches!(t, Tok::FieldName(_))).count(), 2);
+        assert!(t.contains(&Tok::FieldName("a")) && t.contains(&Tok::FieldName("b")));
+        assert!(t.contains(&Tok::Ident("x")) && t.contains(&Tok::Ident("y")));
     }
 
     #[test]

@@ -165,6 +165,8 @@ pub enum ExprKind {
     Bool(bool),
     /// `(a, b, …)`.
     Tuple(Vec<Expr>),
+    /// `(name = a, other = b, …)`: a tuple whose elements have names (`e.name`).
+    Record(Vec<(Name, Expr)>),
     /// `e[i]`.
     Index { base: Box<Expr>, index: Box<Expr> },
     /// `e.0`.

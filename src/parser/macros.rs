@@ -251,6 +251,7 @@ impl<'m> Expander<'m> {
                 ExprKind::Call { name: name.clone(), args: args.iter().map(|a| self.expr(a, cx)).collect() }
             }
             ExprKind::Tuple(items) => ExprKind::Tuple(items.iter().map(|a| self.expr(a, cx)).collect()),
+            ExprKind::Record(fields) => ExprKind::Record(fields.iter().map(|(n, a)| (n.clone(), self.expr(a, cx))).collect()),
             ExprKind::Field { base, field, arrow } => ExprKind::Field { base: b(self, base), field: field.clone(), arrow: *arrow },
             ExprKind::Unary { op, operand } => ExprKind::Unary { op: *op, operand: b(self, operand) },
             ExprKind::Binary { op, lhs, rhs } => ExprKind::Binary { op: *op, lhs: b(self, lhs), rhs: b(self, rhs) },

@@ -89,7 +89,7 @@ fn friendly(terminal: &str) -> String {
         "pred/" | "/pred" => "`/`".into(),
         "body{" => "`{`".into(),
         "body<" => "`<`".into(),
-        "attach point" | "identifier" | "map" | "variable" | "integer" | "string" | "type name" => t.to_string(),
+        "attach point" | "identifier" | "map" | "variable" | "integer" | "string" | "type name" | "field name" => t.to_string(),
         "op=" => "an assignment operator".into(),
         "C definition" => "a struct definition".into(),
         other => format!("`{}`", other.replace("\\\"", "\"")),

@@ -985,6 +985,7 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
             ExprKind::Ident(n) => names.contains(&n.as_str()),
             ExprKind::Map(m) => m.keys.iter().any(sub),
             ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().any(sub),
+            ExprKind::Record(fields) => fields.iter().any(|(_, x)| sub(x)),
             ExprKind::Field { base, .. } | ExprKind::TupleIndex { base, .. } => sub(base),
             ExprKind::Unary { operand, .. } => sub(operand),
             ExprKind::Binary { lhs, rhs, .. } => sub(lhs) || sub(rhs),
@@ -1239,18 +1240,35 @@ struct Checker<'p> {
 #[derive(Debug, Clone, Default)]
 struct TupleTypes {
     types: Vec<Vec<Type>>,
+    /// Records' field names, in element order (`None`: a tuple).
+    names: Vec<Option<Vec<String>>>,
 }
 
 impl TupleTypes {
     fn intern(&mut self, elems: Vec<Type>) -> Type {
-        let id = match self.types.iter().position(|t| *t == elems) {
+        self.intern_named(elems, None)
+    }
+
+    fn intern_named(&mut self, elems: Vec<Type>, names: Option<Vec<String>>) -> Type {
+        let id = match (0..self.types.len()).find(|&i| self.types[i] == elems && self.names[i] == names) {
             Some(i) => i,
             None => {
                 self.types.push(elems);
+                self.names.push(names);
                 self.types.len() - 1
             }
         };
         Type::Tuple(id as u32)
+    }
+
+    /// The field order of records with these names: the order the first of them had, so that
+    /// `(a = 1, b = 2)` and `(b = 3, a = 4)` are one type (as in bpftrace).
+    fn record_order(&self, names: &[&str]) -> Vec<String> {
+        let same = |known: &Vec<String>| known.len() == names.len() && names.iter().all(|n| known.iter().any(|k| k == n));
+        match self.names.iter().flatten().find(|known| same(known)) {
+            Some(known) => known.clone(),
+            None => names.iter().map(|n| n.to_string()).collect(),
+        }
     }
 
     /// How a value of type `t` is laid out in a tuple, a record or a map value; `None` for
@@ -1284,7 +1302,7 @@ impl TupleTypes {
             fields.push(ArgField { offset, kind });
             offset += kind.size().next_multiple_of(8);
         }
-        TupleDef { fields, size: offset.max(8) }
+        TupleDef { fields, size: offset.max(8), names: self.names[id as usize].clone() }
     }
 
     fn layouts(&self) -> Vec<TupleDef> {
@@ -1301,8 +1319,12 @@ impl TupleTypes {
                 if xs.len() != ys.len() {
                     return None;
                 }
+                let names = self.names[x as usize].clone();
+                if names != self.names[y as usize] {
+                    return None;
+                }
                 let elems = xs.iter().zip(&ys).map(|(&p, &q)| self.unify(p, q)).collect::<Option<Vec<_>>>()?;
-                Some(self.intern(elems))
+                Some(self.intern_named(elems, names))
             }
             (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: x.max(y) }),
             (x, y) if x.is_int() && y.is_int() => Some(x),
@@ -1318,7 +1340,10 @@ impl TupleTypes {
             Type::Int { signed: false } => "uint64".into(),
             Type::Str { len } => format!("string[{len}]"),
             Type::Tuple(id) => {
-                let parts: Vec<String> = self.types[id as usize].iter().map(|&e| self.name(e)).collect();
+                let mut parts: Vec<String> = self.types[id as usize].iter().map(|&e| self.name(e)).collect();
+                if let Some(names) = &self.names[id as usize] {
+                    parts = names.iter().zip(parts).map(|(n, p)| format!("{n}={p}")).collect();
+                }
                 format!("({})", parts.join(","))
             }
             other => other.describe().trim_start_matches("an ").trim_start_matches("a ").to_string(),
@@ -2044,6 +2069,15 @@ impl<'p> Checker<'p> {
         for k in keys {
             let t = self.expr(k, scope);
             let parts = match t {
+                Type::Tuple(id) if self.tuples.names[id as usize].is_some() => {
+                    self.error(
+                        Diagnostic::error("a record cannot be a map key")
+                            .at(k.span, "a record")
+                            .help("key the map by the record's fields: `@m[$r.a, $r.b]`"),
+                    );
+                    ok = false;
+                    continue;
+                }
                 Type::Tuple(id) if keys.len() == 1 => self.tuples.types[id as usize].clone(),
                 Type::Tuple(_) => {
                     self.error(
@@ -2568,6 +2602,35 @@ impl<'p> Checker<'p> {
                     }
                 }
                 let ty = self.tuples.intern(elems);
+                self.set(scope, e, ty, Res::Plain)
+            }
+            ExprKind::Record(fields) => {
+                let mut typed = Vec::new();
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if let Some((first, _)) = fields[..i].iter().find(|(n, _)| n.name == name.name) {
+                        self.error(
+                            Diagnostic::error(format!("a record has two fields named `{}`", name.name))
+                                .at(name.span, "second field")
+                                .also(first.span, "first field"),
+                        );
+                        return Type::Error;
+                    }
+                    match self.expr(value, scope) {
+                        Type::Error => return Type::Error,
+                        t if self.tuples.arg_kind(t).is_some() => typed.push((name.name.as_str(), t)),
+                        t => {
+                            self.error(
+                                Diagnostic::error(format!("a record cannot hold {}", t.describe()))
+                                    .at(value.span, format!("this is {}", t.describe())),
+                            );
+                            return Type::Error;
+                        }
+                    }
+                }
+                let names: Vec<&str> = typed.iter().map(|(n, _)| *n).collect();
+                let order = self.tuples.record_order(&names);
+                let elems = order.iter().filter_map(|n| typed.iter().find(|(m, _)| m == n).map(|(_, t)| *t)).collect();
+                let ty = self.tuples.intern_named(elems, Some(order));
                 self.set(scope, e, ty, Res::Plain)
             }
             ExprKind::Index { base, index } => {
@@ -3398,6 +3461,22 @@ impl<'p> Checker<'p> {
         let bt = self.expr(base, scope);
         if bt == Type::Error {
             return Type::Error;
+        }
+        if let (Type::Tuple(id), false) = (bt, arrow) {
+            if let Some(names) = self.tuples.names[id as usize].clone() {
+                let Some(i) = names.iter().position(|n| *n == field.name) else {
+                    let record = self.tuples.name(bt);
+                    let mut d = Diagnostic::error(format!("record `{record}` has no field `{}`", field.name))
+                        .at(field.span, "unknown field");
+                    if let Some(s) = did_you_mean(&field.name, names.iter().map(String::as_str)) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    self.error(d);
+                    return Type::Error;
+                };
+                let t = self.tuples.types[id as usize][i];
+                return self.set(scope, e, t, Res::Plain);
+            }
         }
         if matches!(bt, Type::Ptr { .. } | Type::Record { .. }) {
             return self.kernel_member(e, bt, field, scope);
