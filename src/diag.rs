@@ -114,6 +114,12 @@ impl<'a> Renderer<'a> {
     }
 }
 
+/// Drops repeats: the same message at the same place (a check met once per probe or call).
+pub fn dedup(diags: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::HashSet::new();
+    diags.retain(|d| seen.insert((d.message.clone(), d.primary.as_ref().map(|p| p.0))));
+}
+
 /// The closest of `candidates` to `name`, if one is close enough to suggest.
 pub fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let mut best: Option<(f64, &str)> = None;

@@ -61,6 +61,8 @@ impl EnumDef {
 pub struct TupleDef {
     pub fields: Vec<ArgField>,
     pub size: usize,
+    /// A record's field names, in the order of `fields`; `None` for a tuple.
+    pub names: Option<Vec<String>>,
 }
 
 /// The stack-trace map that stack ids of `depth` frames index.
@@ -185,6 +187,9 @@ pub struct MapDef {
     pub key: Vec<KeyField>,
     pub value: ValueKind,
     pub max_entries: u32,
+    /// Declared `lruhash`/`percpulruhash`: the kernel evicts the least recently used entries
+    /// when the map is full.
+    pub lru: bool,
 }
 
 impl MapDef {

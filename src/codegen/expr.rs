@@ -507,6 +507,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
             ExprKind::Map(map) => self.map_read(f, e, map)?,
             ExprKind::Call { args, .. } => self.call(f, e, args)?,
+            ExprKind::Field { base, field, arrow: false } if self.record_field(f, base, &field.name).is_some() => {
+                let index = self.record_field(f, base, &field.name).unwrap_or(0);
+                match self.expr(f, base)? {
+                    V::Tuple(p, id) => self.element(p, id, index)?,
+                    _ => return Err(CodegenError("field of a non-record".into())),
+                }
+            }
             ExprKind::Field { base, .. } => match self.res(f, e) {
                 Res::Field(field) => self.tp_field(f, field)?,
                 Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed)?,
@@ -593,6 +600,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 _ => return Err(CodegenError("sizeof/offsetof without a size".into())),
             },
+            ExprKind::Block { stmts, value } => {
+                // The statements' temporaries live until the enclosing statement ends.
+                for s in stmts {
+                    self.stmt(f, s)?;
+                }
+                return self.expr(f, value);
+            }
             ExprKind::SizeofExpr(inner) => V::Int(i64.const_int(
                 match self.ty(f, inner) {
                     Type::Str { len } => len as u64,
@@ -615,12 +629,35 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 }
                 V::Tuple(buf, id)
             }
+            ExprKind::Record(items) => {
+                let Type::Tuple(id) = self.ty(f, e) else {
+                    return Err(CodegenError("untyped record".into()));
+                };
+                let kind = self.tuple_kind(id);
+                let buf = self.buffer(f, kind.size() as u32, "record")?;
+                let def = &self.checked.plan.tuples[id as usize];
+                let (fields, names) = (def.fields.clone(), def.names.clone().unwrap_or_default());
+                // Evaluated as written, each stored where the record type keeps its name.
+                for (name, item) in items {
+                    let v = self.expr(f, item)?;
+                    let i = names.iter().position(|n| *n == name.name).ok_or_else(|| CodegenError("record field".into()))?;
+                    let at = self.offset(buf, fields[i].offset as u64)?;
+                    self.store_value(at, fields[i].kind, v)?;
+                }
+                V::Tuple(buf, id)
+            }
             ExprKind::TupleIndex { base, index } => match self.expr(f, base)? {
                 V::Tuple(p, id) => self.element(p, id, *index as usize)?,
                 _ => return Err(CodegenError("index of a non-tuple".into())),
             },
             ExprKind::AddrOf(_) => return Err(CodegenError("unsupported expression reached codegen".into())),
         })
+    }
+
+    /// The index of field `name` if `base` is a record (a tuple with field names).
+    fn record_field(&self, f: &Func<'ctx>, base: &Expr, name: &str) -> Option<usize> {
+        let Type::Tuple(id) = self.ty(f, base) else { return None };
+        self.checked.plan.tuples[id as usize].names.as_ref()?.iter().position(|n| n == name)
     }
 
     /// Starts building a `size`-byte event record in this CPU's scratch map (the stack is too

@@ -31,6 +31,8 @@ pub(crate) mod map_type {
     pub const PERCPU_ARRAY: u32 = 6;
     pub const RINGBUF: u32 = 27;
     pub const STACK_TRACE: u32 = 7;
+    pub const LRU_HASH: u32 = 9;
+    pub const LRU_PERCPU_HASH: u32 = 10;
 }
 
 #[derive(Debug, Clone, Default)]
@@ -340,10 +342,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 }
 
 fn map_kind(m: &MapDef) -> u32 {
-    if m.per_cpu() {
-        map_type::PERCPU_HASH
-    } else {
-        map_type::HASH
+    match (m.per_cpu(), m.lru) {
+        (true, false) => map_type::PERCPU_HASH,
+        (true, true) => map_type::LRU_PERCPU_HASH,
+        (false, false) => map_type::HASH,
+        (false, true) => map_type::LRU_HASH,
     }
 }
 

@@ -8,6 +8,9 @@
 //!   `uprobe:/bin/bash:readline` is one `AttachPoint` token;
 //! * `/` at the top level opens a predicate, and a `/` whose next non-blank character is `{` or
 //!   `<` closes it;
+//! * `macro NAME(…)` at the top level is a macro definition: its header is scanned as code, and
+//!   its `{ … }` body as a probe body;
+//! * `let @NAME = …;` at the top level is a map declaration, scanned as code up to its `;`;
 //! * `{` or `<` at the top level opens a probe body. In a `< … >` body, `>` closes the body
 //!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
@@ -45,8 +48,13 @@ pub enum Tok<'a> {
     Str(String),
     /// A top-level C `struct`/`union` definition, kept as text.
     CDefinition(&'a str),
+    /// `macro`, starting a macro definition at the top level.
+    Macro,
     /// A builtin type name usable in casts: `uint32`, `int`, `unsigned`, …
     TypeName(&'a str),
+    /// A record's field name: an identifier right after `(` or `,` and right before `=`
+    /// (assignment is a statement, so there it can only name a field: `(a = 1, b = 2)`).
+    FieldName(&'a str),
     If,
     Else,
     While,
@@ -108,8 +116,9 @@ impl Tok<'_> {
     pub fn describe(&self) -> String {
         match self {
             Tok::AttachPoint(s) => format!("probe `{s}`"),
-            Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) | Tok::TypeName(s) => format!("`{s}`"),
+            Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) | Tok::TypeName(s) | Tok::FieldName(s) => format!("`{s}`"),
             Tok::CDefinition(_) => "a C definition".into(),
+            Tok::Macro => "`macro`".into(),
             Tok::OpAssign(op) => format!("`{op}=`"),
             Tok::Int(n) => format!("`{n}`"),
             Tok::Str(_) => "string".into(),
@@ -319,6 +328,10 @@ enum RawTok {
 enum Mode {
     Top,
     Pred,
+    /// A macro definition's name and parameters, up to the `{` of its body.
+    MacroHeader,
+    /// A map declaration, up to its `;`.
+    MapDecl,
     /// Inside a probe body; `depth` counts the `{` opened inside it.
     Body { angle: bool, depth: u32, stmt_start: bool },
 }
@@ -332,6 +345,8 @@ pub struct Lexer<'a> {
     defines: Option<&'a HashMap<String, Define>>,
     /// Tokens of an expanded `#define`, waiting to be handed out.
     pending: VecDeque<Spanned<'a>>,
+    /// Whether the last token was `(` or `,`, where a record's field may start.
+    field_may_start: bool,
 }
 
 pub type Spanned<'a> = Result<(usize, Tok<'a>, usize), LexError>;
@@ -343,7 +358,7 @@ impl<'a> Lexer<'a> {
         if src.starts_with("#!") {
             pos = src.find('\n').unwrap_or(src.len());
         }
-        Lexer { src, pos, mode: Mode::Top, failed: false, defines: None, pending: VecDeque::new() }
+        Lexer { src, pos, mode: Mode::Top, failed: false, defines: None, pending: VecDeque::new(), field_may_start: false }
     }
 
     /// A lexer that replaces `#define`d names in code by their values' tokens.
@@ -408,6 +423,14 @@ impl<'a> Lexer<'a> {
             }
             ',' => self.single(Tok::Comma, 1),
             _ if starts_c_definition(self.rest()) => self.c_definition(),
+            _ if starts_macro(self.rest()) => {
+                self.mode = Mode::MacroHeader;
+                self.single(Tok::Macro, "macro".len())
+            }
+            _ if starts_map_decl(self.rest()) => {
+                self.mode = Mode::MapDecl;
+                self.single(Tok::Let, "let".len())
+            }
             _ => self.attach_point(),
         })
     }
@@ -512,6 +535,7 @@ impl<'a> Lexer<'a> {
         let tok = match raw {
             RawTok::Ident => match keyword(text) {
                 Some(t) => t,
+                None if self.field_may_start && self.single_assign_follows(end) => Tok::FieldName(text),
                 None => {
                     let mut budget = MAX_EXPANSION;
                     if let Some(tokens) = self.expand_define(text, start, end, 0, &mut budget) {
@@ -569,6 +593,14 @@ impl<'a> Lexer<'a> {
             RawTok::DotDot => Tok::DotDot,
             RawTok::OpAssign => Tok::OpAssign(op_assign(text)),
         };
+        self.field_may_start = matches!(tok, Tok::LParen | Tok::Comma);
+        if self.mode == Mode::MacroHeader && tok == Tok::LBrace {
+            self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
+            return Some(Ok((start, Tok::BodyOpen, end)));
+        }
+        if self.mode == Mode::MapDecl && tok == Tok::Semi {
+            self.mode = Mode::Top;
+        }
         if let Mode::Body { angle, depth, stmt_start } = &mut self.mode {
             match tok {
                 Tok::LBrace => *depth += 1,
@@ -669,7 +701,14 @@ impl<'a> Lexer<'a> {
         Some(out)
     }
 
+    /// Whether `=`, and not `==`, comes next after byte `from`.
+    fn single_assign_follows(&self, from: usize) -> bool {
+        let mut probe = Lexer { pos: from, ..Lexer::new(self.src) };
+        probe.skip_trivia().is_ok() && probe.rest().starts_with('=') && !probe.rest().starts_with("==")
+    }
+
     fn after_value(&mut self) {
+        self.field_may_start = false;
         if let Mode::Body { stmt_start, .. } = &mut self.mode {
             *stmt_start = false;
         }
@@ -746,6 +785,18 @@ fn op_assign(text: &str) -> &'static str {
         "<<" => "<<",
         _ => ">>",
     }
+}
+
+/// Whether the top level continues with `macro NAME`.
+fn starts_macro(rest: &str) -> bool {
+    rest.strip_prefix("macro")
+        .filter(|after| after.starts_with(char::is_whitespace))
+        .is_some_and(|after| after.trim_start().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+}
+
+/// Whether the top level continues with `let @`.
+fn starts_map_decl(rest: &str) -> bool {
+    rest.strip_prefix("let").is_some_and(|after| after.starts_with(char::is_whitespace) && after.trim_start().starts_with('@'))
 }
 
 /// Whether the top level continues with `struct NAME {` or `union NAME {`.
@@ -867,6 +918,14 @@ mod tests {
         assert!(t.contains(&Tok::Str("a\tb\n%d".into())));
         assert!(t.contains(&Tok::Int(16)));
         assert!(t.contains(&Tok::Int(1000)));
+    }
+
+    #[test]
+    fn record_field_names() {
+        let t = toks("BEGIN { $r = (a = 1, b=2); $c = (a == 1, b); f(x, y); }");
+        assert_eq!(t.iter().filter(|t| matches!(t, Tok::FieldName(_))).count(), 2);
+        assert!(t.contains(&Tok::FieldName("a")) && t.contains(&Tok::FieldName("b")));
+        assert!(t.contains(&Tok::Ident("x")) && t.contains(&Tok::Ident("y")));
     }
 
     #[test]

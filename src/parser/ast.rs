@@ -8,6 +8,11 @@ pub struct Program {
     pub probes: Vec<Probe>,
     /// Top-level C `struct`/`union` definitions, as written.
     pub c_definitions: Vec<CDefinition>,
+    /// `macro` definitions. `parse()` has already expanded every call to them; they stay for
+    /// diagnostics (an unknown function's did-you-mean).
+    pub macros: Vec<Macro>,
+    /// Top-level map declarations, `let @name = hash(1000);`.
+    pub map_decls: Vec<MapDecl>,
     /// How many expressions the parser numbered (ids are `0..expr_count`).
     pub expr_count: u32,
 }
@@ -18,6 +23,44 @@ pub struct Probe {
     pub predicate: Option<Expr>,
     pub body: Vec<Stmt>,
     pub span: Span,
+}
+
+/// `let @NAME = KIND(ARGS);` at the top level: a map's BPF type and size. Sema checks the kind
+/// (`hash`, `lruhash`, `percpuhash`, `percpulruhash`) and the arguments.
+#[derive(Debug, Clone)]
+pub struct MapDecl {
+    pub map: Name,
+    pub kind: Name,
+    pub args: Vec<Expr>,
+    pub span: Span,
+}
+
+/// `macro NAME(PARAMS) { STATEMENTS [VALUE] }`.
+#[derive(Debug, Clone)]
+pub struct Macro {
+    pub name: Name,
+    pub params: Vec<MacroParam>,
+    pub body: Vec<Stmt>,
+    /// The expression the body ends with (no `;` after it): the value of a call.
+    pub value: Option<Expr>,
+    pub span: Span,
+}
+
+/// A macro parameter; its sigil says what a call must pass.
+#[derive(Debug, Clone)]
+pub struct MacroParam {
+    pub name: Name,
+    pub kind: MacroParamKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacroParamKind {
+    /// `$a`: a variable, by reference (the body may assign it).
+    Var,
+    /// `@a`: a map, by reference.
+    Map,
+    /// `a`: an expression, evaluated where the body names it.
+    Expr,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +165,8 @@ pub enum ExprKind {
     Bool(bool),
     /// `(a, b, …)`.
     Tuple(Vec<Expr>),
+    /// `(name = a, other = b, …)`: a tuple whose elements have names (`e.name`).
+    Record(Vec<(Name, Expr)>),
     /// `e[i]`.
     Index { base: Box<Expr>, index: Box<Expr> },
     /// `e.0`.
@@ -138,6 +183,9 @@ pub enum ExprKind {
     SizeofExpr(Box<Expr>),
     /// `offsetof(type, a.b.c)`.
     Offsetof { ty: TypeExpr, fields: Vec<Name> },
+    /// Statements run for their effect, then an expression, the value: a macro's body where
+    /// its call is expanded (the span is the call's).
+    Block { stmts: Vec<Stmt>, value: Box<Expr> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! knows nothing of probes' meaning, of the kernel, or of LLVM.
 
 pub mod ast;
+mod macros;
 
 use crate::diag::{Diagnostic, Span};
 use crate::lexer::preprocess::preprocess;
@@ -29,12 +30,53 @@ pub enum SyntaxError {
     MultiIndex(Span),
 }
 
-/// Parses a whole script.
+/// Syntax errors the grammar recovered from, in the order met.
+pub(crate) type Errors<'a> = Vec<LalrError<'a>>;
+
+/// Parses a whole script. Every syntax error the parser could recover from is reported, in
+/// order, followed by the one that ended parsing, if any.
 pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
     let pre = preprocess(src).map_err(|d| vec![d])?;
     let ids = Cell::new(0);
-    let tokens = Lexer::with_defines(&pre.text, &pre.defines).map(|t| t.map_err(SyntaxError::Lex));
-    grammar::ProgramParser::new().parse(&ids, tokens).map_err(|e| vec![to_diagnostic(&pre.text, e)])
+    // Where the probe body still open began: the script ending inside a body that already
+    // had an error is that error's echo (a skipped `{` or `}`), not news.
+    let open_body = Cell::new(usize::MAX);
+    let tokens = Lexer::with_defines(&pre.text, &pre.defines)
+        .inspect(|t| match t {
+            Ok((l, Tok::BodyOpen | Tok::AngleOpen, _)) => open_body.set(*l),
+            Ok((_, Tok::BodyClose | Tok::AngleClose, _)) => open_body.set(usize::MAX),
+            _ => {}
+        })
+        .map(|t| t.map_err(SyntaxError::Lex));
+    let mut errors = Errors::new();
+    let result = grammar::ProgramParser::new().parse(&ids, &mut errors, tokens);
+    let program = match result {
+        Ok(p) => Some(p),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let mut diags = Vec::new();
+    for (i, e) in errors.into_iter().enumerate() {
+        let echo = i > 0
+            && matches!(e, ParseError::UnrecognizedEof { .. })
+            && diags.last().is_some_and(|d: &Diagnostic| d.primary.as_ref().is_some_and(|(s, _)| s.start >= open_body.get()));
+        if !echo {
+            diags.push(to_diagnostic(&pre.text, e));
+        }
+    }
+    match program {
+        Some(mut p) if diags.is_empty() => {
+            let diags = macros::expand(&mut p);
+            if diags.is_empty() {
+                Ok(p)
+            } else {
+                Err(diags)
+            }
+        }
+        _ => Err(diags),
+    }
 }
 
 type LalrError<'a> = ParseError<usize, Tok<'a>, SyntaxError>;
@@ -47,7 +89,7 @@ fn friendly(terminal: &str) -> String {
         "pred/" | "/pred" => "`/`".into(),
         "body{" => "`{`".into(),
         "body<" => "`<`".into(),
-        "attach point" | "identifier" | "map" | "variable" | "integer" | "string" | "type name" => t.to_string(),
+        "attach point" | "identifier" | "map" | "variable" | "integer" | "string" | "type name" | "field name" => t.to_string(),
         "op=" => "an assignment operator".into(),
         "C definition" => "a struct definition".into(),
         other => format!("`{}`", other.replace("\\\"", "\"")),
@@ -129,9 +171,8 @@ fn unclosed_angle_body(src: &str) -> bool {
 
 /// Helpers the grammar's actions call.
 pub(crate) mod mk {
-    use super::SyntaxError;
+    use super::{Errors, SyntaxError};
     use crate::diag::Span;
-    use crate::lexer::Tok;
     use crate::parser::ast::*;
     use lalrpop_util::ParseError;
     use std::cell::Cell;
@@ -140,18 +181,32 @@ pub(crate) mod mk {
     pub enum Item {
         Probe(Probe),
         CDef(CDefinition),
+        Macro(Macro),
+        MapDecl(MapDecl),
+        /// What error recovery skipped.
+        Error,
+    }
+
+    /// The statement left where a syntax error was: never checked, as `parse()` fails.
+    pub fn placeholder(span: Span) -> Stmt {
+        Stmt { kind: StmtKind::Block(vec![]), span }
     }
 
     pub fn program(items: Vec<Item>, expr_count: u32) -> Program {
         let mut probes = Vec::new();
         let mut c_definitions = Vec::new();
+        let mut macros = Vec::new();
+        let mut map_decls = Vec::new();
         for item in items {
             match item {
                 Item::Probe(p) => probes.push(p),
                 Item::CDef(d) => c_definitions.push(d),
+                Item::Macro(m) => macros.push(m),
+                Item::MapDecl(d) => map_decls.push(d),
+                Item::Error => {}
             }
         }
-        Program { probes, c_definitions, expr_count }
+        Program { probes, c_definitions, macros, map_decls, expr_count }
     }
 
     pub fn binop(op: &str) -> BinOp {
@@ -176,25 +231,27 @@ pub(crate) mod mk {
         ForMap { var: Name, map: Expr, body: Vec<Stmt> },
     }
 
-    pub fn compound<'a>(c: Compound, span: Span) -> Result<Stmt, ParseError<usize, Tok<'a>, SyntaxError>> {
+    /// Records an error found by an action; parsing goes on.
+    fn error(errors: &mut Errors, error: SyntaxError) {
+        errors.push(ParseError::User { error });
+    }
+
+    pub fn compound(errors: &mut Errors, c: Compound, span: Span) -> Stmt {
         let kind = match c {
             Compound::Done(k) => k,
             Compound::ForMap { var, map, body } => match map.kind {
                 ExprKind::Map(map) if map.keys.is_empty() => StmtKind::ForMap { var, map, body },
-                _ => return Err(ParseError::User { error: SyntaxError::BadForSource(map.span) }),
+                _ => {
+                    error(errors, SyntaxError::BadForSource(map.span));
+                    return placeholder(span);
+                }
             },
         };
-        Ok(Stmt { kind, span })
+        Stmt { kind, span }
     }
 
     /// `base[i, …]`: the keys of a map, or an index into an array or pointer.
-    pub fn index<'a>(
-        ids: &Cell<u32>,
-        base: Expr,
-        mut index: Vec<Expr>,
-        l: usize,
-        r: usize,
-    ) -> Result<Expr, ParseError<usize, Tok<'a>, SyntaxError>> {
+    pub fn index(ids: &Cell<u32>, errors: &mut Errors, base: Expr, mut index: Vec<Expr>, l: usize, r: usize) -> Expr {
         let kind = match base.kind {
             ExprKind::Map(mut map) if map.keys.is_empty() => {
                 map.keys = index;
@@ -205,9 +262,12 @@ pub(crate) mod mk {
                 let base = Expr { kind, ..base };
                 ExprKind::Index { base: Box::new(base), index: Box::new(index.remove(0)) }
             }
-            _ => return Err(ParseError::User { error: SyntaxError::MultiIndex(Span::new(l, r)) }),
+            _ => {
+                error(errors, SyntaxError::MultiIndex(Span::new(l, r)));
+                ExprKind::Bool(false)
+            }
         };
-        Ok(expr(ids, kind, l, r))
+        expr(ids, kind, l, r)
     }
 
     pub fn expr(ids: &Cell<u32>, kind: ExprKind, l: usize, r: usize) -> Expr {
@@ -216,17 +276,16 @@ pub(crate) mod mk {
         Expr { id, kind, span: Span::new(l, r) }
     }
 
-    pub fn assign<'a>(
-        target: Expr,
-        value: Expr,
-        span: Span,
-    ) -> Result<Stmt, ParseError<usize, Tok<'a>, SyntaxError>> {
+    pub fn assign(errors: &mut Errors, target: Expr, value: Expr, span: Span) -> Stmt {
         let kind = match target.kind {
             ExprKind::Map(map) => StmtKind::AssignMap { map, value },
             ExprKind::Var(name) => StmtKind::AssignVar { var: Name { name, span: target.span }, value },
-            _ => return Err(ParseError::User { error: SyntaxError::BadAssignTarget(target.span) }),
+            _ => {
+                error(errors, SyntaxError::BadAssignTarget(target.span));
+                return placeholder(span);
+            }
         };
-        Ok(Stmt { kind, span })
+        Stmt { kind, span }
     }
 }
 
@@ -270,5 +329,42 @@ mod tests {
         assert_eq!(e.message, "cannot assign to this expression");
         let e = &parse("BEGIN < @x = 1 >").unwrap_err()[0];
         assert!(e.notes.iter().any(|n| n.contains("end the last statement with `;`")));
+    }
+
+    #[test]
+    fn macros_expand_hygienically() {
+        let p = parse("macro f($v, x) { let $t = x; $v = $t; $t } BEGIN { $t = 1; $y = f($t, 2); }").unwrap();
+        let StmtKind::AssignVar { value, .. } = &p.probes[0].body[1].kind else { panic!() };
+        let ExprKind::Block { stmts, value } = &value.kind else { panic!("{value:?}") };
+        let StmtKind::Let { var, .. } = &stmts[0].kind else { panic!() };
+        assert_eq!(var.name, "$t@f#1");
+        let StmtKind::AssignVar { var, .. } = &stmts[1].kind else { panic!() };
+        assert_eq!(var.name, "$t");
+        assert!(matches!(&value.kind, ExprKind::Var(v) if v == "$t@f#1"));
+        // Expression ids stay distinct.
+        assert!(p.expr_count > 8);
+        // `;` after the last expression: no value.
+        assert!(parse("macro g() { 1; } BEGIN { $x = g(); }").is_err());
+        assert!(parse("macro g() { 1 } BEGIN { $x = g; }").is_ok());
+    }
+
+    fn error_count(src: &str) -> usize {
+        parse(src).unwrap_err().len()
+    }
+
+    #[test]
+    fn recovery_reports_each_error_once() {
+        // Statements, in a body and in a nested block; a predicate; an attach-point list.
+        assert_eq!(error_count("BEGIN { $a = 1 +; $b = (2; if (1) { $c = ); } $d = 3 }"), 3);
+        assert_eq!(error_count("t:a:b /pid == / { $a = 1 +; }"), 2);
+        assert_eq!(error_count("BEGIN, { $a = 1; } END { $b = ; }"), 2);
+        assert_eq!(error_count("BEGIN { @x = 1 + ; } END"), 2);
+        // One typo, one error: a skipped `{ … }` group, a body that is never closed, a
+        // missing `;`, a predicate that is never closed, a lexer error after a parser error.
+        assert_eq!(error_count("BEGIN { if ($x > 1 { @a = 1; } else { @b = 2; } @c = 3; }"), 1);
+        assert_eq!(error_count("BEGIN { @x = 1; END { @y = 1; }"), 1);
+        assert_eq!(error_count("BEGIN { @x = 1 @y = 2; @z = 3; }"), 1);
+        assert_eq!(error_count("t:a:b /pid == 1 { @x = 1; }"), 1);
+        assert_eq!(error_count("BEGIN { @x = 1 +; @y = \"abc; }"), 2);
     }
 }

@@ -55,6 +55,8 @@ pub enum Value {
     },
     /// A tuple, printed `(1, x)`; its elements are Int, UInt, Str or Tuple.
     Tuple(Vec<Value>),
+    /// A record, printed `{ .a = 1, .b = x }`.
+    Record(Vec<(String, Value)>),
 }
 
 /// One map entry: its key (empty for a scalar map such as `@` or `@x`) and value.
@@ -81,7 +83,7 @@ impl Value {
         match self {
             Value::Hist { .. } | Value::Lhist { .. } => MapKind::Hist,
             Value::Avg { .. } | Value::Stats { .. } => MapKind::Avg,
-            Value::Int(_) | Value::UInt(_) | Value::Str(_) | Value::Tuple(_) => MapKind::Plain,
+            Value::Int(_) | Value::UInt(_) | Value::Str(_) | Value::Tuple(_) | Value::Record(_) => MapKind::Plain,
         }
     }
 }
@@ -351,6 +353,10 @@ pub fn average(value: &Value) -> i64 {
 pub fn scalar_value_text(value: &Value) -> String {
     match value {
         Value::Tuple(elems) => format!("({})", elems.iter().map(scalar_value_text).collect::<Vec<_>>().join(", ")),
+        Value::Record(fields) => {
+            let parts: Vec<String> = fields.iter().map(|(n, v)| format!(".{n} = {}", scalar_value_text(v))).collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
         Value::Int(v) => v.to_string(),
         Value::UInt(v) => v.to_string(),
         Value::Str(s) => s.clone(),

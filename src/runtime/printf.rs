@@ -52,7 +52,10 @@ pub(crate) fn decode(kind: ArgKind, bytes: &[u8], tuples: &[TupleDef], symbols: 
                 let part = bytes.get(f.offset..f.offset + f.kind.size()).unwrap_or(&[]);
                 decode(f.kind, part, tuples, symbols)
             });
-            Value::Tuple(elems.collect())
+            match &def.names {
+                Some(names) => Value::Record(names.iter().cloned().zip(elems).collect()),
+                None => Value::Tuple(elems.collect()),
+            }
         }
     }
 }

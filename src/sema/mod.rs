@@ -9,7 +9,7 @@ pub mod kernel;
 pub mod tracefs;
 mod usdt;
 
-use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::diag::{dedup, did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
 use crate::plan::{
     self, ArgField, ArgKind, Attach, FmtSegment, FmtSpec, KeyField, MapDef, Plan, PrintfDef, ProbeDef, TupleDef, ValueKind,
@@ -281,11 +281,12 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         progs.push(second.check_instance(inst));
     }
     diags.extend(second.diags);
+    let declared = declared_maps(program, &second.maps, &mut diags);
     dedup(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    let maps = second.maps.defs();
+    let maps = second.maps.defs(&declared);
     let probes = instances
         .iter()
         .enumerate()
@@ -322,10 +323,6 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     Ok(Checked { plan, progs, warnings: diags, tuple_types: second.tuples.types })
 }
 
-fn dedup(diags: &mut Vec<Diagnostic>) {
-    let mut seen = std::collections::HashSet::new();
-    diags.retain(|d| seen.insert((d.message.clone(), d.primary.as_ref().map(|p| p.0))));
-}
 
 /// One concrete attach point of a probe.
 struct Instance {
@@ -1053,6 +1050,7 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
             ExprKind::Ident(n) => names.contains(&n.as_str()),
             ExprKind::Map(m) => m.keys.iter().any(sub),
             ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().any(sub),
+            ExprKind::Record(fields) => fields.iter().any(|(_, x)| sub(x)),
             ExprKind::Field { base, .. } | ExprKind::TupleIndex { base, .. } => sub(base),
             ExprKind::Unary { operand, .. } => sub(operand),
             ExprKind::Binary { lhs, rhs, .. } => sub(lhs) || sub(rhs),
@@ -1063,6 +1061,7 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
             ExprKind::IncDec { target, .. } => sub(target),
             ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Var(_) | ExprKind::Bool(_) => false,
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => false,
+            ExprKind::Block { stmts: body, value } => stmts(body, names) || sub(value),
         }
     }
     fn stmts(list: &[Stmt], names: &[&str]) -> bool {
@@ -1180,19 +1179,97 @@ impl MapTable {
     fn get(&self, name: &str) -> Option<(usize, &MapInfo)> {
         self.maps.iter().enumerate().find(|(_, m)| m.name == name)
     }
-    fn defs(&self) -> Vec<MapDef> {
+    fn defs(&self, declared: &HashMap<&str, Declared>) -> Vec<MapDef> {
         self.maps
             .iter()
             .enumerate()
-            .map(|(i, m)| MapDef {
-                name: m.name.clone(),
-                bpf_name: format!("m{i}"),
-                key: m.keys.clone(),
-                value: m.value,
-                max_entries: MAX_MAP_KEYS,
+            .map(|(i, m)| {
+                let decl = declared.get(m.name.as_str());
+                MapDef {
+                    name: m.name.clone(),
+                    bpf_name: format!("m{i}"),
+                    key: m.keys.clone(),
+                    value: m.value,
+                    max_entries: decl.map_or(MAX_MAP_KEYS, |d| d.max_entries),
+                    lru: decl.is_some_and(|d| d.lru),
+                }
             })
             .collect()
     }
+}
+
+/// What a `let @m = KIND(N);` declaration says of a map.
+struct Declared {
+    lru: bool,
+    max_entries: u32,
+}
+
+/// The map types a declaration may name: (name, LRU, per-CPU).
+const MAP_KINDS: [(&str, bool, bool); 4] =
+    [("hash", false, false), ("lruhash", true, false), ("percpuhash", false, true), ("percpulruhash", true, true)];
+
+/// Checks the top-level map declarations against each other and against what the probes do
+/// with the maps (aggregations need a per-CPU map, other values a plain one).
+fn declared_maps<'p>(program: &'p Program, maps: &MapTable, diags: &mut Vec<Diagnostic>) -> HashMap<&'p str, Declared> {
+    let mut declared = HashMap::new();
+    let mut spans: HashMap<&str, Span> = HashMap::new();
+    for d in &program.map_decls {
+        let name = d.map.name.as_str();
+        if let Some(first) = spans.get(name) {
+            diags.push(
+                Diagnostic::error(format!("map `{name}` is declared twice"))
+                    .at(d.map.span, "declared again here")
+                    .also(*first, "first declared here"),
+            );
+            continue;
+        }
+        spans.insert(name, d.map.span);
+        let Some(&(kind, lru, per_cpu)) = MAP_KINDS.iter().find(|k| k.0 == d.kind.name) else {
+            let mut e = Diagnostic::error(format!("unknown map type `{}`", d.kind.name)).at(d.kind.span, "not a map type");
+            if let Some(s) = did_you_mean(&d.kind.name, MAP_KINDS.iter().map(|k| k.0)) {
+                e = e.help(format!("did you mean `{s}`?"));
+            }
+            diags.push(e.note("map types: `hash`, `lruhash`, `percpuhash`, `percpulruhash`"));
+            continue;
+        };
+        let max_entries = match d.args.as_slice() {
+            [Expr { kind: ExprKind::Int(n), .. }] if (1..=u32::MAX as u64).contains(n) => *n as u32,
+            [arg] => {
+                diags.push(
+                    Diagnostic::error(format!("`{kind}()` takes the map's maximum number of entries, an integer literal"))
+                        .at(arg.span, format!("not an integer from 1 to {}", u32::MAX)),
+                );
+                continue;
+            }
+            args => {
+                diags.push(
+                    Diagnostic::error(format!("`{kind}()` takes one argument, the map's maximum number of entries"))
+                        .at(d.kind.span.to(args.last().map_or(d.kind.span, |a| a.span)), format!("{} arguments", args.len()))
+                        .help(format!("write `let {name} = {kind}(1000);`")),
+                );
+                continue;
+            }
+        };
+        match maps.get(name) {
+            None => diags.push(
+                Diagnostic::warning(format!("map `{name}` is declared but never used")).at(d.map.span, "declared here"),
+            ),
+            Some((_, info)) if info.value.is_aggregation() != per_cpu => {
+                let value = value_desc(info.value);
+                let (needs, kinds) =
+                    if per_cpu { ("a per-CPU map is for aggregations", "`hash` or `lruhash`") } else { ("an aggregation needs a per-CPU map", "`percpuhash` or `percpulruhash`") };
+                diags.push(
+                    Diagnostic::error(format!("map `{name}` is declared `{kind}`, but its value is {value}"))
+                        .at(info.first_assign, format!("{value} assigned here"))
+                        .also(d.kind.span, format!("declared `{kind}` here"))
+                        .help(format!("{needs}: declare it {kinds}")),
+                );
+            }
+            Some(_) => {}
+        }
+        declared.insert(name, Declared { lru, max_entries });
+    }
+    declared
 }
 
 struct Checker<'p> {
@@ -1230,18 +1307,35 @@ struct Checker<'p> {
 #[derive(Debug, Clone, Default)]
 struct TupleTypes {
     types: Vec<Vec<Type>>,
+    /// Records' field names, in element order (`None`: a tuple).
+    names: Vec<Option<Vec<String>>>,
 }
 
 impl TupleTypes {
     fn intern(&mut self, elems: Vec<Type>) -> Type {
-        let id = match self.types.iter().position(|t| *t == elems) {
+        self.intern_named(elems, None)
+    }
+
+    fn intern_named(&mut self, elems: Vec<Type>, names: Option<Vec<String>>) -> Type {
+        let id = match (0..self.types.len()).find(|&i| self.types[i] == elems && self.names[i] == names) {
             Some(i) => i,
             None => {
                 self.types.push(elems);
+                self.names.push(names);
                 self.types.len() - 1
             }
         };
         Type::Tuple(id as u32)
+    }
+
+    /// The field order of records with these names: the order the first of them had, so that
+    /// `(a = 1, b = 2)` and `(b = 3, a = 4)` are one type (as in bpftrace).
+    fn record_order(&self, names: &[&str]) -> Vec<String> {
+        let same = |known: &Vec<String>| known.len() == names.len() && names.iter().all(|n| known.iter().any(|k| k == n));
+        match self.names.iter().flatten().find(|known| same(known)) {
+            Some(known) => known.clone(),
+            None => names.iter().map(|n| n.to_string()).collect(),
+        }
     }
 
     /// How a value of type `t` is laid out in a tuple, a record or a map value; `None` for
@@ -1275,7 +1369,7 @@ impl TupleTypes {
             fields.push(ArgField { offset, kind });
             offset += kind.size().next_multiple_of(8);
         }
-        TupleDef { fields, size: offset.max(8) }
+        TupleDef { fields, size: offset.max(8), names: self.names[id as usize].clone() }
     }
 
     fn layouts(&self) -> Vec<TupleDef> {
@@ -1292,8 +1386,12 @@ impl TupleTypes {
                 if xs.len() != ys.len() {
                     return None;
                 }
+                let names = self.names[x as usize].clone();
+                if names != self.names[y as usize] {
+                    return None;
+                }
                 let elems = xs.iter().zip(&ys).map(|(&p, &q)| self.unify(p, q)).collect::<Option<Vec<_>>>()?;
-                Some(self.intern(elems))
+                Some(self.intern_named(elems, names))
             }
             (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: x.max(y) }),
             (x, y) if x.is_int() && y.is_int() => Some(x),
@@ -1309,7 +1407,10 @@ impl TupleTypes {
             Type::Int { signed: false } => "uint64".into(),
             Type::Str { len } => format!("string[{len}]"),
             Type::Tuple(id) => {
-                let parts: Vec<String> = self.types[id as usize].iter().map(|&e| self.name(e)).collect();
+                let mut parts: Vec<String> = self.types[id as usize].iter().map(|&e| self.name(e)).collect();
+                if let Some(names) = &self.names[id as usize] {
+                    parts = names.iter().zip(parts).map(|(n, p)| format!("{n}={p}")).collect();
+                }
                 format!("({})", parts.join(","))
             }
             other => other.describe().trim_start_matches("an ").trim_start_matches("a ").to_string(),
@@ -2112,6 +2213,15 @@ impl<'p> Checker<'p> {
         for k in keys {
             let t = self.expr(k, scope);
             let parts = match t {
+                Type::Tuple(id) if self.tuples.names[id as usize].is_some() => {
+                    self.error(
+                        Diagnostic::error("a record cannot be a map key")
+                            .at(k.span, "a record")
+                            .help("key the map by the record's fields: `@m[$r.a, $r.b]`"),
+                    );
+                    ok = false;
+                    continue;
+                }
                 Type::Tuple(id) if keys.len() == 1 => self.tuples.types[id as usize].clone(),
                 Type::Tuple(_) => {
                     self.error(
@@ -2668,6 +2778,35 @@ impl<'p> Checker<'p> {
                 let ty = self.tuples.intern(elems);
                 self.set(scope, e, ty, Res::Plain)
             }
+            ExprKind::Record(fields) => {
+                let mut typed = Vec::new();
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if let Some((first, _)) = fields[..i].iter().find(|(n, _)| n.name == name.name) {
+                        self.error(
+                            Diagnostic::error(format!("a record has two fields named `{}`", name.name))
+                                .at(name.span, "second field")
+                                .also(first.span, "first field"),
+                        );
+                        return Type::Error;
+                    }
+                    match self.expr(value, scope) {
+                        Type::Error => return Type::Error,
+                        t if self.tuples.arg_kind(t).is_some() => typed.push((name.name.as_str(), t)),
+                        t => {
+                            self.error(
+                                Diagnostic::error(format!("a record cannot hold {}", t.describe()))
+                                    .at(value.span, format!("this is {}", t.describe())),
+                            );
+                            return Type::Error;
+                        }
+                    }
+                }
+                let names: Vec<&str> = typed.iter().map(|(n, _)| *n).collect();
+                let order = self.tuples.record_order(&names);
+                let elems = order.iter().filter_map(|n| typed.iter().find(|(m, _)| m == n).map(|(_, t)| *t)).collect();
+                let ty = self.tuples.intern_named(elems, Some(order));
+                self.set(scope, e, ty, Res::Plain)
+            }
             ExprKind::Index { base, index } => {
                 let bt = self.expr(base, scope);
                 let it = self.expr(index, scope);
@@ -2725,6 +2864,11 @@ impl<'p> Checker<'p> {
                 Type::Error
             }
             ExprKind::Offsetof { ty, fields } => self.offsetof(e, ty, fields, scope),
+            ExprKind::Block { stmts, value } => {
+                self.stmts(stmts, scope);
+                let t = self.expr(value, scope);
+                self.set(scope, e, t, Res::Plain)
+            }
             ExprKind::Ternary { cond, then, els } => {
                 let c = self.expr(cond, scope);
                 let (t, f) = (self.expr(then, scope), self.expr(els, scope));
@@ -2959,9 +3103,14 @@ impl<'p> Checker<'p> {
 
     fn call(&mut self, e: &Expr, name: &Name, args: &[Expr], scope: &mut Scope) -> Type {
         let Some(def) = builtins::function(&name.name) else {
-            let mut d = Diagnostic::error(format!("unknown function `{}`", name.name)).at(name.span, "not a function");
-            if let Some(s) = did_you_mean(&name.name, builtins::FUNCTIONS.iter().map(|f| f.name)) {
-                d = d.help(format!("did you mean `{s}`?"));
+            // Macro calls are expanded by now: a script with macros may have meant one.
+            let macros = &self.program.macros;
+            let what = if macros.is_empty() { "function" } else { "function or macro" };
+            let mut d = Diagnostic::error(format!("unknown {what} `{}`", name.name)).at(name.span, format!("not a {}", what.replace(" or ", " or a ")));
+            let candidates = builtins::FUNCTIONS.iter().map(|f| f.name).chain(macros.iter().map(|m| m.name.name.as_str()));
+            if let Some(s) = did_you_mean(&name.name, candidates) {
+                let kind = if macros.iter().any(|m| m.name.name == s) { "the macro " } else { "" };
+                d = d.help(format!("did you mean {kind}`{s}`?"));
             }
             self.error(d);
             return Type::Error;
@@ -3489,6 +3638,22 @@ impl<'p> Checker<'p> {
         let bt = self.expr(base, scope);
         if bt == Type::Error {
             return Type::Error;
+        }
+        if let (Type::Tuple(id), false) = (bt, arrow) {
+            if let Some(names) = self.tuples.names[id as usize].clone() {
+                let Some(i) = names.iter().position(|n| *n == field.name) else {
+                    let record = self.tuples.name(bt);
+                    let mut d = Diagnostic::error(format!("record `{record}` has no field `{}`", field.name))
+                        .at(field.span, "unknown field");
+                    if let Some(s) = did_you_mean(&field.name, names.iter().map(String::as_str)) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    self.error(d);
+                    return Type::Error;
+                };
+                let t = self.tuples.types[id as usize][i];
+                return self.set(scope, e, t, Res::Plain);
+            }
         }
         if matches!(bt, Type::Ptr { .. } | Type::Record { .. }) {
             return self.kernel_member(e, bt, field, scope);

@@ -1,0 +1,361 @@
+//! Macro expansion: every call of a `macro` (bpftrace 0.24+; stable since 0.25) is replaced by the
+//! macro's body, before sema sees the program.
+//!
+//! A parameter's sigil says what a call passes: `$a` a variable and `@a` a map, both by
+//! reference (the body reads and writes the caller's), and `a` an expression, evaluated
+//! wherever the body names it. Macros are hygienic: any other variable in the body is the
+//! body's own (renamed `$x@NAME#N` for the N-th expansion), and the body may not name a map it
+//! was not passed. A call's value is the expression the body ends with; a body with statements
+//! becomes an `ExprKind::Block`. A macro without parameters may be named without `()`.
+
+use super::ast::*;
+use crate::diag::{Diagnostic, Span};
+use std::collections::HashMap;
+
+/// The most expressions the expansion of a script may create: macros that use an expression
+/// parameter several times, calling one another, grow exponentially.
+pub const MAX_EXPANDED: u32 = 100_000;
+
+/// Expands every macro call in `program`; the diagnostics say what could not be expanded.
+pub fn expand(program: &mut Program) -> Vec<Diagnostic> {
+    if program.macros.is_empty() {
+        return Vec::new();
+    }
+    let mut diags = Vec::new();
+    let mut macros: HashMap<&str, &Macro> = HashMap::new();
+    for m in &program.macros {
+        if let Some(first) = macros.get(m.name.name.as_str()) {
+            diags.push(
+                Diagnostic::error(format!("macro `{}` is defined twice", m.name.name))
+                    .at(m.name.span, "defined again here")
+                    .also(first.name.span, "first defined here"),
+            );
+            continue;
+        }
+        for (i, p) in m.params.iter().enumerate() {
+            if let Some(first) = m.params[..i].iter().find(|q| q.name.name == p.name.name) {
+                diags.push(
+                    Diagnostic::error(format!("macro `{}` has two parameters named `{}`", m.name.name, p.name.name))
+                        .at(p.name.span, "second parameter")
+                        .also(first.name.span, "first parameter"),
+                );
+            }
+        }
+        macros.insert(&m.name.name, m);
+    }
+    let mut x = Expander { macros, next_id: program.expr_count, created: 0, expansions: 0, diags, too_large: false };
+    let top = Context::top();
+    let mut probes = std::mem::take(&mut program.probes);
+    for probe in &mut probes {
+        probe.predicate = probe.predicate.as_ref().map(|p| x.expr(p, &top));
+        probe.body = x.stmts(&probe.body, &top);
+    }
+    program.probes = probes;
+    program.expr_count = x.next_id;
+    // A macro's own error (a map it was not passed) is met again at each of its calls.
+    crate::diag::dedup(&mut x.diags);
+    x.diags
+}
+
+struct Expander<'m> {
+    macros: HashMap<&'m str, &'m Macro>,
+    next_id: ExprId,
+    /// Expressions created so far.
+    created: u32,
+    /// Expansions so far: each one's local variables get its number.
+    expansions: u32,
+    diags: Vec<Diagnostic>,
+    too_large: bool,
+}
+
+/// Where code being copied is: in a probe (as written), or in the body of a macro call.
+struct Context<'c> {
+    /// The macros being expanded, outermost first (empty in a probe).
+    stack: Vec<&'c str>,
+    /// `$param` → the caller's variable.
+    vars: HashMap<&'c str, String>,
+    /// `@param` → the caller's map.
+    maps: HashMap<&'c str, String>,
+    /// `param` → the caller's expression.
+    exprs: HashMap<&'c str, Expr>,
+    /// The suffix of this expansion's own variables.
+    suffix: String,
+    /// Whether copies get expression ids of their own (everything but a probe's own code).
+    fresh_ids: bool,
+}
+
+impl<'c> Context<'c> {
+    fn top() -> Context<'c> {
+        Context {
+            stack: Vec::new(),
+            vars: HashMap::new(),
+            maps: HashMap::new(),
+            exprs: HashMap::new(),
+            suffix: String::new(),
+            fresh_ids: false,
+        }
+    }
+    fn in_macro(&self) -> bool {
+        !self.stack.is_empty()
+    }
+    fn var(&self, name: &str) -> String {
+        // Positional parameters (`$1`, `$#`) are the script's, in a macro too.
+        let positional = name[1..].starts_with(|c: char| c.is_ascii_digit() || c == '#');
+        if !self.in_macro() || positional {
+            return name.to_string();
+        }
+        match self.vars.get(name) {
+            Some(v) => v.clone(),
+            None => format!("{name}{}", self.suffix),
+        }
+    }
+}
+
+impl<'m> Expander<'m> {
+    fn id(&mut self, e: &Expr, cx: &Context) -> ExprId {
+        if !cx.fresh_ids {
+            return e.id;
+        }
+        self.created += 1;
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn name(&self, n: &Name, cx: &Context) -> Name {
+        Name { name: cx.var(&n.name), span: n.span }
+    }
+
+    fn map(&mut self, m: &MapRef, cx: &Context) -> MapRef {
+        let keys = m.keys.iter().map(|k| self.expr(k, cx)).collect();
+        let name = match cx.maps.get(m.name.as_str()) {
+            Some(name) => name.clone(),
+            None => {
+                if let Some(mac) = cx.stack.last() {
+                    self.diags.push(
+                        Diagnostic::error(format!("macro `{mac}` uses map `{}`, which it was not passed", m.name))
+                            .at(m.span, "not a parameter of the macro")
+                            .help(format!("pass the map to the macro: add a parameter `{}` and pass the map in the call", m.name)),
+                    );
+                }
+                m.name.clone()
+            }
+        };
+        MapRef { name, keys, span: m.span }
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt], cx: &Context) -> Vec<Stmt> {
+        stmts.iter().map(|s| self.stmt(s, cx)).collect()
+    }
+
+    fn stmt(&mut self, s: &Stmt, cx: &Context) -> Stmt {
+        let kind = match &s.kind {
+            StmtKind::Expr(e) => match self.macro_call(e) {
+                // A call as a statement: the body's statements, then its value if any.
+                Some((m, args)) => match self.call(m, args, e.span, cx) {
+                    Some((mut stmts, value)) => {
+                        if let Some(v) = value {
+                            let span = v.span;
+                            stmts.push(Stmt { kind: StmtKind::Expr(v), span });
+                        }
+                        StmtKind::Block(stmts)
+                    }
+                    None => StmtKind::Block(Vec::new()),
+                },
+                None => StmtKind::Expr(self.expr(e, cx)),
+            },
+            StmtKind::AssignMap { map, value } => {
+                StmtKind::AssignMap { map: self.map(map, cx), value: self.expr(value, cx) }
+            }
+            StmtKind::AssignVar { var, value } => StmtKind::AssignVar { var: self.name(var, cx), value: self.expr(value, cx) },
+            StmtKind::CompoundAssign { target, op, value } => {
+                StmtKind::CompoundAssign { target: self.expr(target, cx), op: *op, value: self.expr(value, cx) }
+            }
+            StmtKind::If { cond, then, els } => StmtKind::If {
+                cond: self.expr(cond, cx),
+                then: self.stmts(then, cx),
+                els: els.as_ref().map(|e| self.stmts(e, cx)),
+            },
+            StmtKind::While { cond, body } => StmtKind::While { cond: self.expr(cond, cx), body: self.stmts(body, cx) },
+            StmtKind::Unroll { count, body } => StmtKind::Unroll { count: self.expr(count, cx), body: self.stmts(body, cx) },
+            StmtKind::ForRange { var, start, end, body } => StmtKind::ForRange {
+                var: self.name(var, cx),
+                start: self.expr(start, cx),
+                end: self.expr(end, cx),
+                body: self.stmts(body, cx),
+            },
+            StmtKind::ForMap { var, map, body } => {
+                StmtKind::ForMap { var: self.name(var, cx), map: self.map(map, cx), body: self.stmts(body, cx) }
+            }
+            StmtKind::Let { var, ty, value } => {
+                if let Some(p) = cx.vars.keys().find(|p| **p == var.name) {
+                    self.diags.push(
+                        Diagnostic::error(format!("`let {p}` in macro `{}` declares its parameter again", cx.stack.last().unwrap_or(&"")))
+                            .at(var.span, "a parameter of the macro")
+                            .help(format!("assign the parameter (`{p} = …`) or declare a variable of another name")),
+                    );
+                }
+                StmtKind::Let { var: self.name(var, cx), ty: ty.clone(), value: value.as_ref().map(|v| self.expr(v, cx)) }
+            }
+            StmtKind::Block(body) => StmtKind::Block(self.stmts(body, cx)),
+            StmtKind::Break => StmtKind::Break,
+            StmtKind::Continue => StmtKind::Continue,
+            StmtKind::Return => StmtKind::Return,
+        };
+        Stmt { kind, span: s.span }
+    }
+
+    /// The macro `e` calls, and its arguments, if it calls one.
+    fn macro_call<'e>(&self, e: &'e Expr) -> Option<(&'m Macro, &'e [Expr])> {
+        match &e.kind {
+            ExprKind::Call { name, args } => self.macros.get(name.name.as_str()).map(|m| (*m, args.as_slice())),
+            ExprKind::Ident(name) => self.macros.get(name.as_str()).filter(|m| m.params.is_empty()).map(|m| (*m, &[][..])),
+            _ => None,
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, cx: &Context) -> Expr {
+        if let ExprKind::Ident(name) = &e.kind {
+            if let Some(arg) = cx.exprs.get(name.as_str()) {
+                // A copy of the caller's expression, already expanded, with ids of its own.
+                return self.expr(arg, &Context { fresh_ids: true, ..Context::top() });
+            }
+        }
+        if let Some((m, args)) = self.macro_call(e) {
+            return match self.call(m, args, e.span, cx) {
+                Some((stmts, Some(value))) if stmts.is_empty() => value,
+                Some((stmts, Some(value))) => {
+                    let id = self.id(e, cx);
+                    Expr { id, kind: ExprKind::Block { stmts, value: Box::new(value) }, span: e.span }
+                }
+                Some((_, None)) => {
+                    self.diags.push(
+                        Diagnostic::error(format!("macro `{}` has no value", m.name.name))
+                            .at(e.span, "used as a value here")
+                            .also(m.name.span, "its body does not end with an expression")
+                            .help("end the macro's body with an expression, without `;` after it"),
+                    );
+                    self.placeholder(e, cx)
+                }
+                None => self.placeholder(e, cx),
+            };
+        }
+        if self.too_large {
+            return self.placeholder(e, cx);
+        }
+        let b = |x: &mut Self, e: &Expr| Box::new(x.expr(e, cx));
+        let kind = match &e.kind {
+            ExprKind::Var(v) => ExprKind::Var(cx.var(v)),
+            ExprKind::Map(m) => ExprKind::Map(self.map(m, cx)),
+            ExprKind::Call { name, args } => {
+                ExprKind::Call { name: name.clone(), args: args.iter().map(|a| self.expr(a, cx)).collect() }
+            }
+            ExprKind::Tuple(items) => ExprKind::Tuple(items.iter().map(|a| self.expr(a, cx)).collect()),
+            ExprKind::Record(fields) => ExprKind::Record(fields.iter().map(|(n, a)| (n.clone(), self.expr(a, cx))).collect()),
+            ExprKind::Field { base, field, arrow } => ExprKind::Field { base: b(self, base), field: field.clone(), arrow: *arrow },
+            ExprKind::Unary { op, operand } => ExprKind::Unary { op: *op, operand: b(self, operand) },
+            ExprKind::Binary { op, lhs, rhs } => ExprKind::Binary { op: *op, lhs: b(self, lhs), rhs: b(self, rhs) },
+            ExprKind::Ternary { cond, then, els } => {
+                ExprKind::Ternary { cond: b(self, cond), then: b(self, then), els: b(self, els) }
+            }
+            ExprKind::Index { base, index } => ExprKind::Index { base: b(self, base), index: b(self, index) },
+            ExprKind::TupleIndex { base, index } => ExprKind::TupleIndex { base: b(self, base), index: *index },
+            ExprKind::Deref(x) => ExprKind::Deref(b(self, x)),
+            ExprKind::AddrOf(x) => ExprKind::AddrOf(b(self, x)),
+            ExprKind::Cast { ty, expr } => ExprKind::Cast { ty: ty.clone(), expr: b(self, expr) },
+            ExprKind::IncDec { target, increment, prefix } => {
+                ExprKind::IncDec { target: b(self, target), increment: *increment, prefix: *prefix }
+            }
+            ExprKind::SizeofExpr(x) => ExprKind::SizeofExpr(b(self, x)),
+            ExprKind::Block { stmts, value } => ExprKind::Block { stmts: self.stmts(stmts, cx), value: b(self, value) },
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Ident(_)
+            | ExprKind::Bool(_)
+            | ExprKind::SizeofType(_)
+            | ExprKind::Offsetof { .. } => e.kind.clone(),
+        };
+        let id = self.id(e, cx);
+        if self.created > MAX_EXPANDED && !self.too_large {
+            self.too_large = true;
+            self.diags.push(
+                Diagnostic::error("macro expansion too large")
+                    .at(e.span, format!("the script's macros expand to more than {MAX_EXPANDED} expressions"))
+                    .note("macros that use an expression parameter several times and call one another grow exponentially"),
+            );
+        }
+        Expr { id, kind, span: e.span }
+    }
+
+    fn placeholder(&mut self, e: &Expr, cx: &Context) -> Expr {
+        Expr { id: self.id(e, cx), kind: ExprKind::Int(0), span: e.span }
+    }
+
+    /// The statements and value of a call of `m`, or `None` (with a diagnostic) if the call
+    /// is wrong.
+    fn call(&mut self, m: &'m Macro, args: &[Expr], span: Span, cx: &Context) -> Option<(Vec<Stmt>, Option<Expr>)> {
+        let name = m.name.name.as_str();
+        if cx.stack.contains(&name) {
+            let mut chain: Vec<&str> = cx.stack[cx.stack.iter().position(|n| *n == name).unwrap_or(0)..].to_vec();
+            chain.push(name);
+            self.diags.push(
+                Diagnostic::error(format!("macro `{name}` calls itself: {}", chain.join(" → ")))
+                    .at(span, "recursive call")
+                    .also(m.name.span, "the macro")
+                    .note("macros are expanded where they are called, so they cannot recurse"),
+            );
+            return None;
+        }
+        if args.len() != m.params.len() {
+            let n = m.params.len();
+            let params: Vec<&str> = m.params.iter().map(|p| p.name.name.as_str()).collect();
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "macro `{name}` takes {n} argument{}, but {} {} given",
+                    if n == 1 { "" } else { "s" },
+                    args.len(),
+                    if args.len() == 1 { "was" } else { "were" }
+                ))
+                .at(span, format!("{} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }))
+                .also(m.name.span, format!("`{name}({})`", params.join(", "))),
+            );
+            return None;
+        }
+        self.expansions += 1;
+        let mut stack = cx.stack.clone();
+        stack.push(name);
+        let mut inner = Context { stack, suffix: format!("@{name}#{}", self.expansions), fresh_ids: true, ..Context::top() };
+        let mut ok = true;
+        for (p, arg) in m.params.iter().zip(args) {
+            let arg = self.expr(arg, cx);
+            let wanted = match (p.kind, &arg.kind) {
+                (MacroParamKind::Var, ExprKind::Var(v)) => {
+                    inner.vars.insert(&p.name.name, v.clone());
+                    continue;
+                }
+                (MacroParamKind::Map, ExprKind::Map(map)) if map.keys.is_empty() => {
+                    inner.maps.insert(&p.name.name, map.name.clone());
+                    continue;
+                }
+                (MacroParamKind::Expr, _) => {
+                    inner.exprs.insert(&p.name.name, arg);
+                    continue;
+                }
+                (MacroParamKind::Var, _) => ("a variable (`$name`)", "not a variable"),
+                (MacroParamKind::Map, _) => ("a map without keys (`@name`)", "not a map without keys"),
+            };
+            ok = false;
+            self.diags.push(
+                Diagnostic::error(format!("macro `{name}` takes {} for `{}`", wanted.0, p.name.name))
+                    .at(arg.span, wanted.1)
+                    .also(p.name.span, "the parameter"),
+            );
+        }
+        if !ok {
+            return None;
+        }
+        let stmts = self.stmts(&m.body, &inner);
+        let value = m.value.as_ref().map(|v| self.expr(v, &inner));
+        Some((stmts, value))
+    }
+}
