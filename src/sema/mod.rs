@@ -1695,6 +1695,32 @@ impl<'p> Checker<'p> {
         true
     }
 
+    /// Warns, as bpftrace does, when a comparison or arithmetic mixes a signed and an
+    /// unsigned integer, neither of them a constant: the result may not be what it reads as
+    /// (`-1 < (uint64)1` is false).
+    /// `known` says which side sema resolved to a constant (a kernel constant, `$1`).
+    fn sign_mismatch(&mut self, op: BinOp, (l, lt): (&Expr, Type), (r, rt): (&Expr, Type), known: (bool, bool), span: Span) {
+        let what = match op {
+            _ if op.is_comparison() => "comparison of",
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => "arithmetic on",
+            _ => return,
+        };
+        let constant = |x: &Expr| match &x.kind {
+            ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => true,
+            ExprKind::Unary { operand, .. } => matches!(operand.kind, ExprKind::Int(_)),
+            _ => false,
+        };
+        let (Type::Int { signed: ls }, Type::Int { signed: rs }) = (lt, rt) else { return };
+        if ls == rs || constant(l) || constant(r) || known.0 || known.1 {
+            return;
+        }
+        self.error(
+            Diagnostic::warning(format!("{what} integers of different signs: {} and {}", lt.describe(), rt.describe()))
+                .at(span, "may not be what it reads as")
+                .help("cast one side, e.g. `(int64)x`, to say which is meant"),
+        );
+    }
+
     /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct`.
     fn ppid(&mut self, span: Span) -> Option<Res> {
         let k = match self.kernel_types() {
@@ -2686,6 +2712,9 @@ impl<'p> Checker<'p> {
                         Type::Int { signed: false }
                     }
                     (a, b) if a.is_int() && b.is_int() => {
+                        let known = |x: &Expr| matches!(scope.exprs.get(&x.id).map(|i| &i.res), Some(Res::Const(_)));
+                        let known = (known(lhs), known(rhs));
+                        self.sign_mismatch(*op, (lhs, a), (rhs, b), known, e.span);
                         if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) {
                             Type::Int { signed: false }
                         } else {
