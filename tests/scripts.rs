@@ -25,7 +25,7 @@
 //! missing from `PATH` skips the case), `bpftrace` (see below),
 //! `kernel_features` and `vm`.
 //!
-//! `kernel_features = ["kprobe"]` (also `kretprobe`, `kprobe_multi`, `fentry`,
+//! `kernel_features = ["kprobe"]` (also `kretprobe`, `kprobe_multi`, `ibt`, `fentry`,
 //! `fexit`): the case needs that from the kernel; where this kernel lacks it
 //! (no kprobe PMU, or its config does not say so) the case is skipped with the
 //! reason. `tests/vm/run` runs such cases inside VMs booting Debian kernels that
@@ -206,6 +206,8 @@ fn missing_kernel_feature(features: &[String]) -> Result<Option<String>, String>
             "kprobe" => &["CONFIG_KPROBES"],
             "kretprobe" => &["CONFIG_KRETPROBES"],
             "kprobe_multi" => &["CONFIG_FPROBE"],
+            // Indirect branch tracking: every kernel function starts with a 4-byte endbr64.
+            "ibt" => &["CONFIG_X86_KERNEL_IBT"],
             "fentry" | "fexit" => &["CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS", "CONFIG_DEBUG_INFO_BTF"],
             other => return Err(format!("unknown kernel feature {other:?}")),
         };

@@ -460,6 +460,14 @@ fn handle_event(plan: &Plan, shared: &Rc<RefCell<Shared>>, data: &[u8]) -> i32 {
     0
 }
 
+/// The errno behind a libbpf error, if it has one: libbpf-rs keeps the `io::Error` in a
+/// private type, so it is read from the error chain's text (`… (os error 84)`).
+fn io_errno(e: &libbpf_rs::Error) -> Option<i32> {
+    let text = format!("{e:#}");
+    let at = text.rfind("(os error ")? + "(os error ".len();
+    text[at..].split(')').next()?.parse().ok()
+}
+
 /// The time of `clock` in nanoseconds.
 fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -687,7 +695,15 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
         }
         // libbpf attaches kprobes at an offset, and fentry, by the program's section
         // (`kprobe/FUNC+OFFSET`, `fentry/FUNC`); such programs serve one attach point.
-        Attach::Kprobe { .. } | Attach::Fentry { .. } => links.push(prog.attach().map_err(err)?),
+        Attach::Kprobe { func, offset, .. } => links.push(prog.attach().map_err(|e| {
+            // The kernel checks the offset against its instruction decoder: EILSEQ.
+            if io_errno(&e) == Some(libc::EILSEQ) {
+                format!("offset {offset} is not at the start of an instruction of `{func}`; try another offset")
+            } else {
+                e.to_string()
+            }
+        })?),
+        Attach::Fentry { .. } => links.push(prog.attach().map_err(err)?),
         Attach::Uprobe { path, offset, ret, .. } => {
             let pid = plan.filter_pid.map_or(-1, |p| p as i32);
             let opts = libbpf_rs::UprobeOpts { cookie, retprobe: *ret, ..Default::default() };
