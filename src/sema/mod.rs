@@ -390,9 +390,12 @@ fn expand_probes(
                     usdt_args: vec![],
                 })
             };
-            match parts[0] {
-                "BEGIN" | "begin" if parts.len() == 1 => push(Attach::Begin, None),
-                "END" | "end" if parts.len() == 1 => push(Attach::End, None),
+            // Provider names are case-insensitive (`Tracepoint:`, `BEGIN`, `begin`), except
+            // the short names `U` (usdt) and `u` (uprobe).
+            let provider = if parts[0] == "U" { "usdt".to_string() } else { parts[0].to_ascii_lowercase() };
+            match provider.as_str() {
+                "begin" if parts.len() == 1 => push(Attach::Begin, None),
+                "end" if parts.len() == 1 => push(Attach::End, None),
                 "tracepoint" | "t" => {
                     if parts.len() != 3 || parts[1].is_empty() || parts[2].is_empty() {
                         diags.push(
@@ -461,7 +464,7 @@ fn expand_probes(
                     }
                 }
                 "kprobe" | "k" | "kretprobe" | "kr" => {
-                    let ret = parts[0].starts_with("kr");
+                    let ret = provider.starts_with("kr");
                     // kprobe:FUNC, kprobe:FUNC+OFFSET, kprobe:MODULE:FUNC
                     let target_field = match kernel_function_field(&parts, text, ap.span) {
                         Ok(i) => i,
@@ -543,7 +546,7 @@ fn expand_probes(
                     }
                 }
                 "fentry" | "f" | "kfunc" | "fexit" | "fr" | "kretfunc" => {
-                    let ret = matches!(parts[0], "fexit" | "fr" | "kretfunc");
+                    let ret = matches!(provider.as_str(), "fexit" | "fr" | "kretfunc");
                     let target_field = match kernel_function_field(&parts, text, ap.span) {
                         Ok(i) => i,
                         Err(d) => {
@@ -630,7 +633,7 @@ fn expand_probes(
                     }
                 }
                 "uprobe" | "u" | "uretprobe" | "ur" => {
-                    let ret = parts[0].starts_with("ur");
+                    let ret = provider.starts_with("ur");
                     if parts.len() != 3 || parts[1].is_empty() || parts[2].is_empty() {
                         diags.push(
                             Diagnostic::error(format!("invalid {} `{text}`", parts[0]))
