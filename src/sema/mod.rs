@@ -731,9 +731,10 @@ fn expand_probes(
                     let known = PROVIDERS.iter().any(|p| p.eq_ignore_ascii_case(other))
                         || ["k", "kr", "u", "ur", "U", "p", "s", "h", "rt", "f", "fr", "w"].contains(&other);
                     let d = if known {
-                        Diagnostic::error(format!("`{other}` probes are not supported by rtrace yet"))
+                        let name = if other == "w" { "watchpoint" } else { other };
+                        Diagnostic::error(format!("`{name}` probes are not supported by rtrace yet"))
                             .at(field_span(0), "not supported yet")
-                            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, uprobe, uretprobe and usdt probes so far")
+                            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe and usdt probes so far")
                     } else {
                         let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(field_span(0), "unknown probe type");
                         match did_you_mean(other, PROVIDERS.iter().copied()) {
