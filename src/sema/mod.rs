@@ -4119,6 +4119,16 @@ pub fn list(pattern: &str, verbose: bool) -> String {
             }
         }
     }
+    if let Some(rest) = pattern.strip_prefix("uprobe:").or_else(|| pattern.strip_prefix("u:")) {
+        // uprobe:BINARY[:FUNC]: the binary's functions, as uprobe:PATH:FUNC.
+        let target = rest.split(':').next().unwrap_or("");
+        if let Some(path) = elf::resolve(target) {
+            let func = rest[target.len()..].strip_prefix(':').filter(|f| !f.is_empty()).unwrap_or("*");
+            for name in elf::functions(&path).unwrap_or_default().keys().filter(|name| glob(func, name)) {
+                out.push_str(&format!("uprobe:{}:{name}\n", path.display()));
+            }
+        }
+    }
     if pattern.starts_with("rawtracepoint:") {
         if let Ok(types) = btf::KernelTypes::load() {
             let mut decls = None;
