@@ -138,6 +138,13 @@ pub struct ProbeDef {
     pub multi: bool,
 }
 
+impl ProbeDef {
+    /// Every attach point this program serves, each with its cookie.
+    pub fn points(&self) -> impl Iterator<Item = (&Attach, u64)> {
+        std::iter::once((&self.attach, self.cookie)).chain(self.also.iter().map(|(a, c)| (a, *c)))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Attach {
     Begin,

@@ -623,7 +623,7 @@ fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
                 .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;
             continue;
         }
-        for (attach, cookie) in std::iter::once((&def.attach, def.cookie)).chain(def.also.iter().map(|(a, c)| (a, *c))) {
+        for (attach, cookie) in def.points() {
             attach_one(&prog, plan, attach, cookie, &mut links)
                 .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;
         }
@@ -636,7 +636,7 @@ fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
 fn attach_multi(prog: &libbpf_rs::ProgramMut, plan: &Plan, def: &plan::ProbeDef, links: &mut Vec<Link>) -> std::result::Result<(), String> {
     if let Attach::Kprobe { ret, .. } = def.attach {
         let mut opts = libbpf_rs::KprobeMultiOpts { retprobe: ret, ..Default::default() };
-        for (attach, cookie) in std::iter::once((&def.attach, def.cookie)).chain(def.also.iter().map(|(a, c)| (a, *c))) {
+        for (attach, cookie) in def.points() {
             let Attach::Kprobe { func, .. } = attach else { return Err("not a kprobe".into()) };
             opts.symbols.push(func.clone());
             opts.cookies.push(cookie);
@@ -646,7 +646,7 @@ fn attach_multi(prog: &libbpf_rs::ProgramMut, plan: &Plan, def: &plan::ProbeDef,
     }
     // Per binary: file offsets, semaphore offsets and cookies.
     let mut by_path: Vec<(&str, bool, libbpf_rs::UprobeMultiOpts)> = Vec::new();
-    for (attach, cookie) in std::iter::once((&def.attach, def.cookie)).chain(def.also.iter().map(|(a, c)| (a, *c))) {
+    for (attach, cookie) in def.points() {
         let (path, offset, semaphore, ret) = match attach {
             Attach::Uprobe { path, offset, ret, .. } => (path.as_str(), *offset, 0, *ret),
             Attach::Usdt { path, offset, semaphore, .. } => (path.as_str(), *offset, *semaphore, false),

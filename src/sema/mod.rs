@@ -1752,27 +1752,11 @@ impl<'p> Checker<'p> {
             TypeExprKind::Named(_) => self.int_type(t).map(|(bits, _)| bits as u64 / 8),
             TypeExprKind::Pointer(_) => Some(8),
             TypeExprKind::Array(inner, n) => self.type_size(inner).map(|s| s * n),
-            TypeExprKind::Tagged { tag, name } => {
-                let id = self.tagged_type(t.span, tag, name)?;
+            TypeExprKind::Tagged { .. } => {
+                let id = self.kernel_type(t)?;
                 self.kernel_types().ok().map(|k| k.size(id) as u64)
             }
         }
-    }
-
-    /// A kernel `struct`/`union`/`enum NAME` from BTF, or an error at `span`.
-    fn tagged_type(&mut self, span: Span, tag: &str, name: &str) -> Option<u32> {
-        let k = match self.kernel_types() {
-            Ok(k) => k,
-            Err(msg) => {
-                self.error(Diagnostic::error(msg).at(span, "needs the kernel's types"));
-                return None;
-            }
-        };
-        let found = k.find_tagged(tag, name);
-        if found.is_none() {
-            self.error(Diagnostic::error(format!("unknown type `{tag} {name}`")).at(span, "not in the kernel's BTF"));
-        }
-        found
     }
 
     /// The type a pointer cast names, for `(struct task_struct *)x`; `None` if `ty` is not a
