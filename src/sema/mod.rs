@@ -1459,6 +1459,18 @@ impl<'p> Checker<'p> {
         Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), enums: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None, tuples: TupleTypes::default() }
     }
 
+    /// The kernel's types, or `None` after an error at `span` (labelled `label`) saying why
+    /// they cannot be had.
+    fn kernel_types_at(&mut self, span: Span, label: &str) -> Option<std::rc::Rc<btf::KernelTypes>> {
+        match self.kernel_types() {
+            Ok(k) => Some(k),
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(span, label));
+                None
+            }
+        }
+    }
+
     fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
         self.kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone()
     }
@@ -1494,13 +1506,7 @@ impl<'p> Checker<'p> {
             );
             return Type::Error;
         }
-        let k = match self.kernel_types() {
-            Ok(k) => k,
-            Err(msg) => {
-                self.error(Diagnostic::error(msg).at(ty_span, "needs the kernel's types"));
-                return Type::Error;
-            }
-        };
+        let Some(k) = self.kernel_types_at(ty_span, "needs the kernel's types") else { return Type::Error };
         let Some(def) = k.find_tagged("enum", name).and_then(|id| Some((id, k.enum_def(id)?))) else {
             self.error(Diagnostic::error(format!("unknown type `enum {name}`")).at(ty_span, "not in the kernel's BTF"));
             return Type::Error;
@@ -1565,13 +1571,7 @@ impl<'p> Checker<'p> {
     /// `argN` of a raw tracepoint: the N-th u64 of the context, if every tracepoint the
     /// program serves passes that many (BTF knows how many; a module's are not checked).
     fn raw_tracepoint_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
-        let k = match self.kernel_types() {
-            Ok(k) => k,
-            Err(msg) => {
-                self.error(Diagnostic::error(msg).at(e.span, "needs the kernel's types"));
-                return Type::Error;
-            }
-        };
+        let Some(k) = self.kernel_types_at(e.span, "needs the kernel's types") else { return Type::Error };
         for attach in std::iter::once(&scope.inst.attach).chain(&scope.inst.also) {
             let Attach::RawTracepoint { name } = attach else { continue };
             match k.raw_tracepoint_args(name) {
@@ -1640,13 +1640,7 @@ impl<'p> Checker<'p> {
 
     /// A member of a kernel struct reached through `base_ty` (`p->m` or `s.m`).
     fn kernel_member(&mut self, e: &Expr, base_ty: Type, field: &Name, scope: &mut Scope) -> Type {
-        let k = match self.kernel_types() {
-            Ok(k) => k,
-            Err(msg) => {
-                self.error(Diagnostic::error(msg).at(field.span, "needs the kernel's types"));
-                return Type::Error;
-            }
-        };
+        let Some(k) = self.kernel_types_at(field.span, "needs the kernel's types") else { return Type::Error };
         let (record, user) = match base_ty {
             Type::Ptr { to: Some(to), user } => match k.shape(to) {
                 btf::Shape::Record { id, .. } => (id, user),
@@ -1727,13 +1721,7 @@ impl<'p> Checker<'p> {
 
     /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct`.
     fn ppid(&mut self, span: Span) -> Option<Res> {
-        let k = match self.kernel_types() {
-            Ok(k) => k,
-            Err(msg) => {
-                self.error(Diagnostic::error(msg).at(span, "`ppid` needs the kernel's types"));
-                return None;
-            }
-        };
+        let Some(k) = self.kernel_types_at(span, "`ppid` needs the kernel's types") else { return None };
         let task = k.find_tagged("struct", "task_struct")?;
         let (parent, tgid) = (k.member(task, "real_parent")?, k.member(task, "tgid")?);
         let read = |m: btf::Member, size| Access {
@@ -1779,13 +1767,7 @@ impl<'p> Checker<'p> {
             self.error(Diagnostic::error("expected a struct or union type").at(ty.span, "not a struct or union"));
             return None;
         };
-        let k = match self.kernel_types() {
-            Ok(k) => k,
-            Err(msg) => {
-                self.error(Diagnostic::error(msg).at(ty.span, "needs the kernel's types"));
-                return None;
-            }
-        };
+        let Some(k) = self.kernel_types_at(ty.span, "needs the kernel's types") else { return None };
         let id = k.find_tagged(tag, name);
         if id.is_none() {
             self.error(Diagnostic::error(format!("unknown type `{tag} {name}`")).at(ty.span, "not in the kernel's BTF"));
