@@ -203,15 +203,13 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
     for field in &def.key {
         let bytes = key.get(off..off + field.size()).unwrap_or(&[]);
         parts.push(match field {
-            KeyField::Int { signed: true } => KeyPart::Int(read_u64(bytes) as i64),
-            KeyField::Int { signed: false } => KeyPart::UInt(read_u64(bytes)),
-            KeyField::Str { .. } => KeyPart::Str(c_string(bytes)),
-            KeyField::Ksym => KeyPart::Str(symbols.kernel(read_u64(bytes))),
+            // Key stacks are indented less than stacks elsewhere (docs/bpftrace-output.md).
             KeyField::Stack(spec) => KeyPart::Str(symbols.stack(*spec, bytes, symbols::KEY_INDENT)),
-            KeyField::Inet => KeyPart::Str(inet(bytes)),
-            KeyField::ProbeName => KeyPart::Str(symbols.probe(read_u64(bytes))),
-            KeyField::Timestamp(fmt) => KeyPart::Str(symbols.timestamp(*fmt, read_u64(bytes))),
-            KeyField::Usym => KeyPart::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
+            _ => match decode(field.arg_kind(), bytes, &[], symbols) {
+                Value::Int(v) => KeyPart::Int(v),
+                Value::UInt(v) => KeyPart::UInt(v),
+                other => KeyPart::Str(format::scalar_value_text(&other)),
+            },
         });
         off += field.size();
     }
