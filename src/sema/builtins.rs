@@ -322,6 +322,16 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("kaddr", "`kaddr(\"vfs_read\")`"),
 ];
 
+/// A function's key in `EXAMPLES`: its name, or `name()` for `kstack()`/`ustack()`, which
+/// share their names with builtins.
+fn function_key(f: &FuncDef) -> String {
+    if BUILTINS.iter().any(|b| b.name == f.name) {
+        format!("{}()", f.name)
+    } else {
+        f.name.to_string()
+    }
+}
+
 fn example(key: &str) -> &'static str {
     EXAMPLES.iter().find(|(k, _)| *k == key).map_or("", |(_, e)| e)
 }
@@ -341,9 +351,7 @@ pub fn reference() -> String {
     }
     out += "\n| function | what it does | example |\n|---|---|---|\n";
     for f in FUNCTIONS {
-        // `kstack()`/`ustack()` share their names with the builtins.
-        let key = if BUILTINS.iter().any(|b| b.name == f.name) { format!("{}()", f.name) } else { f.name.to_string() };
-        out += &format!("| `{}` | {} | {} |\n", cell(f.signature), cell(f.doc), cell(example(&key)));
+        out += &format!("| `{}` | {} | {} |\n", cell(f.signature), cell(f.doc), cell(example(&function_key(f))));
     }
     out
 }
@@ -358,8 +366,7 @@ mod tests {
             assert!(!example(b.name).is_empty(), "no example for builtin `{}`", b.name);
         }
         for f in FUNCTIONS {
-            let key = if BUILTINS.iter().any(|b| b.name == f.name) { format!("{}()", f.name) } else { f.name.to_string() };
-            assert!(!example(&key).is_empty(), "no example for function `{}`", f.name);
+            assert!(!example(&function_key(f)).is_empty(), "no example for function `{}`", f.name);
         }
     }
 }
