@@ -29,6 +29,16 @@ pub struct Plan {
     pub tuples: Vec<TupleDef>,
     /// Kernel enums whose values `printf("%s")` prints by name; `ArgKind::Enum` indexes this.
     pub enums: Vec<EnumDef>,
+    /// The rows of the parameters map (`PARAMS_MAP`): an attach cookie, and the values of the
+    /// literals its program reads from the row (see `sema::share`). Empty: no such map.
+    pub params: Vec<(u64, Vec<u64>)>,
+}
+
+impl Plan {
+    /// Values per row of the parameters map.
+    pub fn param_slots(&self) -> usize {
+        self.params.iter().map(|(_, row)| row.len()).max().unwrap_or(0)
+    }
 }
 
 /// A kernel (BTF) enum: its enumerators' values, cut to `size` bytes, and names.
@@ -113,6 +123,8 @@ pub const SCRATCH_MAP: &str = "rt_scratch";
 /// Per-CPU space for string and address variables (on the stack, LLVM splits them into bytes
 /// and can spill each byte to its own 8-byte slot).
 pub const VARS_MAP: &str = "rt_vars";
+/// Per attach cookie, the literals of a program shared by probes that differ only in them.
+pub const PARAMS_MAP: &str = "rt_params";
 /// Index of the start time (`elapsed`'s origin, CLOCK_MONOTONIC ns) in the globals map.
 pub const GLOBAL_START_NS: u32 = 0;
 /// Index of the `-c` command's pid (`cpid`) in the globals map.

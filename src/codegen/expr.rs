@@ -452,7 +452,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub fn expr(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
         let i64 = self.i64();
         Ok(match &e.kind {
-            ExprKind::Int(n) => V::Int(i64.const_int(*n, false)),
+            ExprKind::Int(n) => match (self.checked.progs[f.prog].params.get(&e.id), f.params) {
+                (Some(&slot), Some(row)) => {
+                    V::Int(self.builder.build_load(i64, self.offset(row, 8 * slot as u64)?, "param")?.into_int_value())
+                }
+                (Some(_), None) => return Err(CodegenError("a parameter literal outside the program's body".into())),
+                (None, _) => V::Int(i64.const_int(*n, false)),
+            },
             ExprKind::Str(s) => self.string_literal(f, s)?,
             ExprKind::Ident(_) => match self.res(f, e) {
                 Res::Builtin(Builtin::Kstack | Builtin::Ustack) => self.stack(f, e)?,
@@ -1514,6 +1520,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             temps: Vec::new(),
             var_offsets: f.var_offsets.clone(),
             callback: true,
+            params: None,
         };
         self.bind_vars(&mut g, None)?;
         // The integer variables shared with the caller: the context holds pointers to them.

@@ -145,6 +145,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub vars: Option<GlobalValue<'ctx>>,
     /// The `bpf_for_each_map_elem` callback `len()` counts with, made on first use.
     pub count_callback: Option<FunctionValue<'ctx>>,
+    /// The parameters map, when programs read literals from it.
+    pub params: Option<GlobalValue<'ctx>>,
 }
 
 /// State while generating one program.
@@ -166,6 +168,8 @@ pub(crate) struct Func<'ctx> {
     /// Whether this is the callback of a `for` loop over a map (it returns 0 to go on, 1 to
     /// stop, as an i64) rather than a program.
     pub callback: bool,
+    /// This attach point's row of the parameters map, in a program that reads literals there.
+    pub params: Option<PointerValue<'ctx>>,
 }
 
 /// Offsets of a program's string, address and tuple variables in the per-CPU variables map,
@@ -213,10 +217,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             .iter()
             .map(|&depth| (depth, btf.map(&plan::stack_map(depth), map_type::STACK_TRACE, 4096, 4, 8 * depth as u64)))
             .collect();
+        let slots = checked.plan.param_slots() as u64;
+        let params = (slots > 0)
+            .then(|| btf.map(plan::PARAMS_MAP, map_type::ARRAY, checked.plan.probe_names.len() as u32, 4, 8 * slots));
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
-        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, stacks, scratch, vars, count_callback: None })
+        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, stacks, scratch, vars, count_callback: None, params })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {
@@ -257,9 +264,22 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             temps: Vec::new(),
             var_offsets,
             callback: false,
+            params: None,
         };
         // This CPU's variables start zeroed, as every variable does in each run.
         self.bind_vars(&mut f, Some(vars_size))?;
+        if let (false, Some(map)) = (self.checked.progs[index].params.is_empty(), self.params) {
+            // A program shared by probes that differ in some literals: they are in the
+            // parameters map's row for this attach point.
+            let cookie = self.call_helper(helpers::id::GET_ATTACH_COOKIE, &[ctx_ptr.into()])?;
+            let key = self.slot(&f, self.ctx.i32_type().into(), "paramkey")?;
+            let cookie = self.builder.build_int_truncate(cookie, self.ctx.i32_type(), "cookie")?;
+            self.builder.build_store(key, cookie)?;
+            let row = self.lookup(map, key)?;
+            let found = self.builder.build_is_not_null(row, "found")?;
+            self.return_unless(function, found)?;
+            f.params = Some(row);
+        }
         let probe = &program.probes[self.checked.progs[index].probe];
         if let (Some(pid), false) =
             (self.checked.plan.filter_pid, matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. }))

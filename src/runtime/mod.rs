@@ -203,6 +203,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     if plan.uses_elapsed {
         set_start_time(&obj)?;
     }
+    set_params(&obj, plan)?;
 
     let shared = Rc::new(RefCell::new(Shared {
         out: std::io::BufWriter::with_capacity(capacity, out),
@@ -590,6 +591,26 @@ fn describe_load_failure(plan: &Plan, log: &str, error: &str) -> RuntimeError {
 
 fn set_start_time(obj: &Object) -> Result<()> {
     set_global(obj, plan::GLOBAL_START_NS, clock_ns(libc::CLOCK_MONOTONIC))
+}
+
+/// Fills the parameters map: the literals of programs shared by probes that differ in them,
+/// one row per attach cookie.
+fn set_params(obj: &Object, plan: &Plan) -> Result<()> {
+    let slots = plan.param_slots();
+    if slots == 0 {
+        return Ok(());
+    }
+    let map = find_map(obj, plan::PARAMS_MAP)?;
+    let mut row = vec![0u8; 8 * slots];
+    for (cookie, values) in &plan.params {
+        row.fill(0);
+        for (chunk, v) in row.chunks_mut(8).zip(values) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        map.update(&(*cookie as u32).to_le_bytes(), &row, libbpf_rs::MapFlags::ANY)
+            .map_err(|e| RuntimeError::new(format!("cannot set a probe's parameters: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Sets one of the values programs read from the globals map.

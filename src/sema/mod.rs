@@ -7,6 +7,7 @@ mod btf;
 mod elf;
 pub mod kernel;
 pub mod tracefs;
+mod share;
 mod usdt;
 
 use crate::diag::{dedup, did_you_mean, Diagnostic, Span};
@@ -188,6 +189,9 @@ pub struct ProgInfo {
     pub vars: HashMap<String, Type>,
     /// The `for` loops over maps, by where their statement starts.
     pub map_loops: HashMap<usize, MapLoop>,
+    /// Integer literals read from the attach cookie's row of the parameters map (one program
+    /// shared by probes that differ in them), with their slot in the row.
+    pub params: HashMap<ExprId, u32>,
 }
 
 /// A `for ($kv : @map)` loop: the map, and the variable that holds each `(key, value)`.
@@ -259,7 +263,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    let (instances, probe_names) = share_programs(program, instances);
+    let share::Shared { instances, names: probe_names, slots, params } = share::share_programs(program, instances);
     // Pass 1 learns every map's type from its assignments; pass 2 checks everything against
     // them, so a map may be read in a probe that comes before the one that writes it.
     let mut first = Checker::new(program, MapTable::default(), false);
@@ -277,8 +281,10 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     second.allow_unsafe = opts.allow_unsafe;
     second.kernel_types = first.kernel_types.take();
     let mut progs = Vec::new();
-    for inst in &instances {
-        progs.push(second.check_instance(inst));
+    for (inst, slots) in instances.iter().zip(slots) {
+        let mut info = second.check_instance(inst);
+        info.params = slots;
+        progs.push(info);
     }
     diags.extend(second.diags);
     let declared = declared_maps(program, &second.maps, &mut diags);
@@ -319,6 +325,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         cat_paths: second.cat_paths,
         tuples: second.tuples.layouts(),
         enums: second.enums.into_iter().map(|(_, def)| def).collect(),
+        params,
     };
     Ok(Checked { plan, progs, warnings: diags, tuple_types: second.tuples.types })
 }
@@ -1003,90 +1010,6 @@ fn probe_name(attach: &Attach, display: &str) -> String {
         Attach::Usdt { path, provider, name, .. } => format!("usdt:{path}:{provider}:{name}"),
         Attach::Interval { .. } | Attach::Perf { .. } => display.to_string(),
     }
-}
-
-/// One program for all the matches of a wildcard, where its code would be the same for each:
-/// the kernel then loads one program instead of hundreds, and LLVM compiles it once. That
-/// holds for tracepoints and kprobes whose body does not use `args` (tracepoints' layouts
-/// differ), and for uprobes whose body does not use `func` either (a per-function constant).
-/// `probe` tells the matches apart through the attach cookie. Returns the instances and the
-/// table of probe names that `probe` values index.
-fn share_programs(program: &Program, instances: Vec<Instance>) -> (Vec<Instance>, Vec<String>) {
-    let mut out: Vec<Instance> = Vec::new();
-    for inst in instances {
-        if let Some(last) = out.last_mut() {
-            let same_kind = std::mem::discriminant(&last.attach) == std::mem::discriminant(&inst.attach);
-            let shareable = match &inst.attach {
-                Attach::Tracepoint { .. } | Attach::Kprobe { .. } | Attach::RawTracepoint { .. } => {
-                    !uses(&program.probes[inst.probe], &["args"])
-                }
-                Attach::Uprobe { .. } => !uses(&program.probes[inst.probe], &["args", "func"]),
-                // Each location has its own argument specs.
-                Attach::Usdt { .. } => !uses(&program.probes[inst.probe], &ARG_NAMES),
-                _ => false,
-            };
-            if last.point == inst.point && same_kind && shareable {
-                last.also.push(inst.attach);
-                continue;
-            }
-        }
-        out.push(inst);
-    }
-    let mut names = Vec::new();
-    for inst in &mut out {
-        for attach in std::iter::once(&inst.attach).chain(&inst.also) {
-            inst.name_ids.push(names.len() as u64);
-            names.push(probe_name(attach, &inst.display));
-        }
-    }
-    (out, names)
-}
-
-/// `args` and `arg0` … `arg11`.
-const ARG_NAMES: [&str; 13] =
-    ["args", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9", "arg10", "arg11"];
-
-/// Whether a probe's predicate or body names any of these identifiers.
-fn uses(probe: &Probe, names: &[&str]) -> bool {
-    fn expr(e: &Expr, names: &[&str]) -> bool {
-        let sub = |x: &Expr| expr(x, names);
-        match &e.kind {
-            ExprKind::Ident(n) => names.contains(&n.as_str()),
-            ExprKind::Map(m) => m.keys.iter().any(sub),
-            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().any(sub),
-            ExprKind::Record(fields) => fields.iter().any(|(_, x)| sub(x)),
-            ExprKind::Field { base, .. } | ExprKind::TupleIndex { base, .. } => sub(base),
-            ExprKind::Unary { operand, .. } => sub(operand),
-            ExprKind::Binary { lhs, rhs, .. } => sub(lhs) || sub(rhs),
-            ExprKind::Ternary { cond, then, els } => sub(cond) || sub(then) || sub(els),
-            ExprKind::Index { base, index } => sub(base) || sub(index),
-            ExprKind::Deref(x) | ExprKind::AddrOf(x) | ExprKind::SizeofExpr(x) => sub(x),
-            ExprKind::Cast { expr: x, .. } => sub(x),
-            ExprKind::IncDec { target, .. } => sub(target),
-            ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Var(_) | ExprKind::Bool(_) => false,
-            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => false,
-            ExprKind::Block { stmts: body, value } => stmts(body, names) || sub(value),
-        }
-    }
-    fn stmts(list: &[Stmt], names: &[&str]) -> bool {
-        list.iter().any(|s| match &s.kind {
-            StmtKind::AssignMap { map, value } => map.keys.iter().any(|k| expr(k, names)) || expr(value, names),
-            StmtKind::AssignVar { value, .. } => expr(value, names),
-            StmtKind::CompoundAssign { target, value, .. } => expr(target, names) || expr(value, names),
-            StmtKind::If { cond, then, els } => {
-                expr(cond, names) || stmts(then, names) || els.as_ref().is_some_and(|e| stmts(e, names))
-            }
-            StmtKind::While { cond, body } => expr(cond, names) || stmts(body, names),
-            StmtKind::Unroll { count, body } => expr(count, names) || stmts(body, names),
-            StmtKind::ForRange { start, end, body, .. } => expr(start, names) || expr(end, names) || stmts(body, names),
-            StmtKind::ForMap { map, body, .. } => map.keys.iter().any(|k| expr(k, names)) || stmts(body, names),
-            StmtKind::Let { value, .. } => value.as_ref().is_some_and(|v| expr(v, names)),
-            StmtKind::Block(body) => stmts(body, names),
-            StmtKind::Expr(e) => expr(e, names),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return => false,
-        })
-    }
-    probe.predicate.as_ref().is_some_and(|p| expr(p, names)) || stmts(&probe.body, names)
 }
 
 /// The error for `argN` where `what` (a raw tracepoint, a USDT probe) has only `count`.
@@ -1855,6 +1778,7 @@ impl<'p> Checker<'p> {
             exprs: scope.exprs,
             vars: scope.vars.into_iter().map(|(k, (t, _))| (k, t)).collect(),
             map_loops: scope.map_loops,
+            params: HashMap::new(),
         }
     }
 
