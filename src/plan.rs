@@ -161,7 +161,9 @@ impl ProbeDef {
 pub enum Attach {
     Begin,
     End,
-    Tracepoint { category: String, event: String },
+    /// `tracepoint:CATEGORY:EVENT`; `id` is the event's id in tracefs (0: look it up when
+    /// attaching).
+    Tracepoint { category: String, event: String, id: u64 },
     /// `rawtracepoint:NAME`: the tracepoint's arguments, untranslated (`BPF_RAW_TRACEPOINT_OPEN`).
     RawTracepoint { name: String },
     Interval { period_ns: u64 },

@@ -375,7 +375,7 @@ fn section(attach: &Attach) -> String {
     match attach {
         // BEGIN and END run on demand through BPF_PROG_TEST_RUN as raw tracepoint programs.
         Attach::Begin | Attach::End => "raw_tp".into(),
-        Attach::Tracepoint { category, event } => format!("tracepoint/{category}/{event}"),
+        Attach::Tracepoint { category, event, .. } => format!("tracepoint/{category}/{event}"),
         // Attached by name at run time (one program may serve several).
         Attach::RawTracepoint { .. } => "raw_tp".into(),
         Attach::Interval { .. } => "perf_event".into(),

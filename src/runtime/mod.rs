@@ -701,7 +701,14 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
     let err = |e: libbpf_rs::Error| e.to_string();
     match attach {
         Attach::Begin | Attach::End => {}
-        Attach::Tracepoint { category, event } => {
+        Attach::Tracepoint { id, .. } if *id != 0 => {
+            // As libbpf attaches a tracepoint, with the id sema read already (libbpf would
+            // read it from tracefs again: five system calls per tracepoint).
+            let fd = tracepoint_event(*id).map_err(|e| e.to_string())?;
+            let opts = libbpf_rs::PerfEventOpts { cookie, ..Default::default() };
+            links.push(prog.attach_perf_event_with_opts(fd.into_raw_fd(), opts).map_err(err)?);
+        }
+        Attach::Tracepoint { category, event, .. } => {
             let opts = libbpf_rs::TracepointOpts { cookie, ..Default::default() };
             let category = libbpf_rs::TracepointCategory::Custom(category.clone());
             links.push(prog.attach_tracepoint_with_opts(category, event, opts).map_err(err)?);
@@ -777,17 +784,28 @@ const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
 /// `perf_event_attr.freq`: `sample_period` is a frequency in Hz.
 const ATTR_FLAG_FREQ: u64 = 1 << 10;
 
+/// The perf event of tracepoint `id`, which runs an attached program at every hit on any CPU.
+fn tracepoint_event(id: u64) -> std::io::Result<OwnedFd> {
+    const PERF_TYPE_TRACEPOINT: u32 = 2;
+    perf_event_open(PerfEventAttr { type_: PERF_TYPE_TRACEPOINT, config: id, ..Default::default() }, 0)
+}
+
 /// A perf event on `cpu` that runs the attached program every `period` events (or
 /// `period` times a second, with `frequency`).
 fn perf_event(event: plan::PerfEvent, period: u64, frequency: bool, cpu: i32) -> std::io::Result<OwnedFd> {
     let attr = PerfEventAttr {
         type_: event.type_,
-        size: std::mem::size_of::<PerfEventAttr>() as u32,
         config: event.config,
         sample_period: period,
         flags: if frequency { ATTR_FLAG_FREQ } else { 0 },
         ..Default::default()
     };
+    perf_event_open(attr, cpu)
+}
+
+/// Opens the perf event `attr` describes, for every process, on `cpu`.
+fn perf_event_open(attr: PerfEventAttr, cpu: i32) -> std::io::Result<OwnedFd> {
+    let attr = PerfEventAttr { size: std::mem::size_of::<PerfEventAttr>() as u32, ..attr };
     // SAFETY: perf_event_open reads `attr` (valid, sized by its `size` field) and returns a new
     // descriptor that we take ownership of.
     let fd = unsafe {

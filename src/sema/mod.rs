@@ -433,7 +433,7 @@ fn expand_probes(
                             formats.insert(key, f.clone());
                         }
                         match format {
-                            Some(f) => push(Attach::Tracepoint { category: cat, event: ev }, Some(f)),
+                            Some(f) => push(Attach::Tracepoint { category: cat, event: ev, id: f.id }, Some(f)),
                             None => diags.push(
                                 Diagnostic::error(format!("cannot read the format of tracepoint `{cat}:{ev}`"))
                                     .at(ap.span, "here"),
@@ -999,7 +999,7 @@ fn probe_name(attach: &Attach, display: &str) -> String {
     match attach {
         Attach::Begin => "BEGIN".into(),
         Attach::End => "END".into(),
-        Attach::Tracepoint { category, event } => format!("tracepoint:{category}:{event}"),
+        Attach::Tracepoint { category, event, .. } => format!("tracepoint:{category}:{event}"),
         Attach::RawTracepoint { name } => format!("rawtracepoint:{name}"),
         Attach::Kprobe { func, ret: false, .. } => format!("kprobe:{func}"),
         Attach::Kprobe { func, ret: true, .. } => format!("kretprobe:{func}"),

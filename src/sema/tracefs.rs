@@ -91,6 +91,8 @@ pub enum FieldKind {
 pub struct Format {
     pub category: String,
     pub event: String,
+    /// The event's id (the format's `ID:` line), which perf_event_open takes; 0 if missing.
+    pub id: u64,
     pub fields: Vec<Field>,
 }
 
@@ -109,6 +111,7 @@ pub fn format(root: &Path, category: &str, event: &str) -> Option<Format> {
 /// Parses a format file's text.
 pub fn parse_format(category: &str, event: &str, text: &str) -> Format {
     let user_pointers = category == "syscalls";
+    let id = text.lines().find_map(|l| l.strip_prefix("ID:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
     let mut fields = Vec::new();
     for line in text.lines() {
         let line = line.trim();
@@ -155,7 +158,7 @@ pub fn parse_format(category: &str, event: &str, text: &str) -> Format {
         };
         fields.push(Field { name: name.to_string(), decl: decl.to_string(), offset, size, signed, kind });
     }
-    Format { category: category.to_string(), event: event.to_string(), fields }
+    Format { category: category.to_string(), event: event.to_string(), id, fields }
 }
 
 /// The declared name of a C declaration, and whether it is an array.
