@@ -1821,7 +1821,7 @@ impl<'p> Checker<'p> {
             let mut d = Diagnostic::error(format!("cannot cast an integer of {size} bytes to `{}`", array_type_text(ty)))
                 .at(ty.span, if len == 0 { format!("{elem_bytes}-byte elements") } else { format!("{wanted} bytes") })
                 .also(operand.span, format!("{size} bytes"))
-                .note("an array cast keeps the integer's bytes, so both must have the same size");
+                .note("an array cast keeps the bytes, so both sides must have the same size");
             if [1, 2, 4, 8].contains(&wanted) {
                 d = d.help(format!("cast the integer to that size first: `({})(uint{})…`", array_type_text(ty), wanted * 8));
             }
@@ -2933,7 +2933,7 @@ impl<'p> Checker<'p> {
                             ))
                             .at(ty.span, format!("{} bytes", bits / 8))
                             .also(expr.span, format!("{size} bytes"))
-                            .note("an array cast keeps the value's bytes, so both sides must have the same size"),
+                            .note("an array cast keeps the bytes, so both sides must have the same size"),
                         );
                         return Type::Error;
                     }
