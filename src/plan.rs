@@ -245,6 +245,40 @@ pub enum KeyField {
     /// A `strftime()` value: nanoseconds since boot, printed with format
     /// `Plan::strftime_formats[n]`.
     Timestamp(u32),
+    /// An integer array value (8 bytes).
+    IntArray(IntArray),
+}
+
+/// An array of integers held as one value (`(uint8[4])x`): `len` elements of `elem_bytes`
+/// bytes each, at most 8 bytes in all, in the first bytes of an 8-byte slot (the rest zero),
+/// element 0 first. Printed `[1,2,3,4]`, as bpftrace prints arrays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IntArray {
+    pub elem_bytes: u8,
+    pub signed: bool,
+    pub len: u8,
+}
+
+impl IntArray {
+    /// The elements of a value's bytes (the slot's first `elem_bytes * len`), each widened
+    /// to 64 bits by its signedness.
+    pub fn elements(&self, bytes: &[u8]) -> Vec<u64> {
+        let n = self.elem_bytes as usize;
+        (0..self.len as usize)
+            .map(|i| {
+                let mut raw = [0u8; 8];
+                let part = bytes.get(i * n..(i + 1) * n).unwrap_or(&[]);
+                raw[..part.len()].copy_from_slice(part);
+                let shift = 64 - 8 * n as u32;
+                let v = u64::from_le_bytes(raw) << shift;
+                if self.signed {
+                    ((v as i64) >> shift) as u64
+                } else {
+                    v >> shift
+                }
+            })
+            .collect()
+    }
 }
 
 /// Bytes of a `usym()` value.
@@ -265,11 +299,16 @@ impl KeyField {
             KeyField::Inet => ArgKind::Inet,
             KeyField::ProbeName => ArgKind::ProbeName,
             KeyField::Usym => ArgKind::Usym,
+            KeyField::IntArray(a) => ArgKind::IntArray(a),
         }
     }
     pub fn size(&self) -> usize {
         match self {
-            KeyField::Int { .. } | KeyField::Ksym | KeyField::ProbeName | KeyField::Timestamp(_) => 8,
+            KeyField::Int { .. }
+            | KeyField::Ksym
+            | KeyField::ProbeName
+            | KeyField::Timestamp(_)
+            | KeyField::IntArray(_) => 8,
             KeyField::Stack(spec) => spec.size(),
             KeyField::Inet => INET_SIZE,
             KeyField::Usym => USYM_SIZE,
@@ -292,6 +331,8 @@ pub enum ValueKind {
     Inet,
     /// A `strftime()` value, as `KeyField::Timestamp`.
     Timestamp(u32),
+    /// An integer array value (8 bytes).
+    IntArray(IntArray),
     /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
     Tuple { id: u32, size: u32 },
     Count,
@@ -319,6 +360,7 @@ impl ValueKind {
                 | ValueKind::Stack(_)
                 | ValueKind::Inet
                 | ValueKind::Timestamp(_)
+                | ValueKind::IntArray(_)
                 | ValueKind::Tuple { .. }
         )
     }
@@ -344,6 +386,7 @@ impl ValueKind {
             ValueKind::Stack(StackSpec { user: true, .. }) => "user stack",
             ValueKind::Inet => "IP address",
             ValueKind::Timestamp(_) => "timestamp",
+            ValueKind::IntArray(_) => "integer array",
             ValueKind::Str { .. } => "string",
             ValueKind::Tuple { .. } => "tuple",
             ValueKind::Count => "count()",
@@ -491,6 +534,8 @@ pub enum ArgKind {
     /// A kernel enum's value (8 bytes) printed by `%s` as its enumerator's name; `id` indexes
     /// `Plan::enums`.
     Enum { id: u32 },
+    /// An integer array value (8 bytes).
+    IntArray(IntArray),
 }
 
 /// Bytes `buf()` keeps, and the size of its value.
@@ -500,7 +545,12 @@ pub const BUF_SIZE: usize = 8 + BUF_LEN;
 impl ArgKind {
     pub fn size(&self) -> usize {
         match self {
-            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName | ArgKind::Timestamp(_) | ArgKind::Enum { .. } => 8,
+            ArgKind::Int { .. }
+            | ArgKind::Ksym
+            | ArgKind::ProbeName
+            | ArgKind::Timestamp(_)
+            | ArgKind::Enum { .. }
+            | ArgKind::IntArray(_) => 8,
             ArgKind::Stack(spec) => spec.size(),
             ArgKind::Inet => INET_SIZE,
             ArgKind::Usym => USYM_SIZE,

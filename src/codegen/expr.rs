@@ -75,6 +75,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let slot = self.var_slot(f, &var.name, ty)?;
                 match (v, ty) {
                     (V::Int(i), _) => {
+                        let i = self.declared_width(f, &var.name, i)?;
                         self.builder.build_store(slot, i)?;
                     }
                     (V::Str(p, n), Type::Str { len }) => {
@@ -215,6 +216,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let slot = self.var_slot(f, name, Type::Int { signed: true })?;
                 let old = self.builder.build_load(self.i64(), slot, "old")?.into_int_value();
                 let new = op(self, old)?;
+                let new = self.declared_width(f, name, new)?;
                 self.builder.build_store(slot, new)?;
                 Ok((old, new))
             }
@@ -229,6 +231,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok((old, new))
             }
             _ => Err(CodegenError("update of a non-lvalue".into())),
+        }
+    }
+
+    /// `v` cut to the width variable `name` was declared with (`let $x: uint8`), if any.
+    fn declared_width(&self, f: &Func<'ctx>, name: &str, v: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+        match self.checked.progs[f.prog].widths.get(name) {
+            Some(&(bits, signed)) => self.narrow(v, bits, signed),
+            None => Ok(v),
         }
     }
 
@@ -286,7 +296,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let mut offset = 0u64;
         for (v, field) in parts.into_iter().zip(def.key.clone()) {
             match (v, field) {
-                (V::Int(i), KeyField::Int { .. } | KeyField::Ksym | KeyField::Stack(_) | KeyField::ProbeName | KeyField::Timestamp(_)) => {
+                (
+                    V::Int(i),
+                    KeyField::Int { .. }
+                    | KeyField::Ksym
+                    | KeyField::Stack(_)
+                    | KeyField::ProbeName
+                    | KeyField::Timestamp(_)
+                    | KeyField::IntArray(_),
+                ) => {
                     self.store_i64(buf, offset, i)?
                 }
                 (V::Str(p, n), KeyField::Inet | KeyField::Usym | KeyField::Stack(_)) => {
@@ -319,6 +337,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ValueKind::Int { .. }
             | ValueKind::Ksym
             | ValueKind::Timestamp(_)
+            | ValueKind::IntArray(_)
             | ValueKind::Stack(plan::StackSpec { user: false, .. }) => {
                 let v = self.expr(f, value)?.int()?;
                 let slot = self.slot(f, self.i64().into(), "val")?;
@@ -530,6 +549,19 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 }
                 _ => return Err(CodegenError("unresolved field".into())),
             },
+            ExprKind::Index { base, index } if matches!(self.ty(f, base), Type::IntArray(_)) => {
+                let Type::IntArray(a) = self.ty(f, base) else { unreachable!() };
+                let v = self.expr(f, base)?.int()?;
+                let i = self.expr(f, index)?.int()?;
+                // Element i is bits [i * width, (i + 1) * width); an index out of range reads 0.
+                let width = 8 * a.elem_bytes as u64;
+                let shift = self.builder.build_int_mul(i, i64.const_int(width, false), "shift")?;
+                let inside = self.builder.build_int_compare(IntPredicate::ULT, i, i64.const_int(a.len as u64, false), "inside")?;
+                let shift = self.builder.build_select(inside, shift, i64.const_zero(), "safe")?.into_int_value();
+                let elem = self.builder.build_right_shift(v, shift, false, "elem")?;
+                let elem = self.narrow(elem, width as u32, a.signed)?;
+                V::Int(self.builder.build_select(inside, elem, i64.const_zero(), "value")?.into_int_value())
+            }
             ExprKind::Index { base, index } => {
                 let Res::Memory(access) = *self.res(f, e) else {
                     return Err(CodegenError("unresolved index".into()));
@@ -581,6 +613,19 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 V::Int(if *prefix { new } else { old })
             }
             ExprKind::Cast { ty, expr } if matches!(ty.kind, TypeExprKind::Pointer(_)) => self.expr(f, expr)?,
+            // An integer array holds the integer's bytes, element 0 first (little-endian), the
+            // rest of the 8 bytes zero.
+            ExprKind::Cast { expr, .. } if matches!(self.ty(f, e), Type::IntArray(_)) => {
+                let Type::IntArray(a) = self.ty(f, e) else { unreachable!() };
+                let v = self.expr(f, expr)?.int()?;
+                V::Int(self.narrow(v, 8 * a.elem_bytes as u32 * a.len as u32, false)?)
+            }
+            // An integer array in memory, read whole.
+            ExprKind::Cast { expr, .. } if matches!(self.res(f, e), Res::Memory(_)) => {
+                let Res::Memory(access) = *self.res(f, e) else { unreachable!() };
+                let addr = self.expr(f, expr)?.int()?;
+                self.memory(f, access, addr)?
+            }
             ExprKind::Cast { ty, expr } => {
                 let v = self.expr(f, expr)?.int()?;
                 let (bits, signed) = match &ty.kind {
@@ -590,17 +635,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     _ => None,
                 }
                 .ok_or_else(|| CodegenError("cast to a non-integer type".into()))?;
-                if bits == 64 {
-                    V::Int(v)
-                } else {
-                    let narrow = match bits {
-                        8 => self.ctx.i8_type(),
-                        16 => self.ctx.i16_type(),
-                        _ => self.ctx.i32_type(),
-                    };
-                    let t = self.builder.build_int_truncate(v, narrow, "trunc")?;
-                    V::Int(if signed { self.builder.build_int_s_extend(t, i64, "sx")? } else { self.builder.build_int_z_extend(t, i64, "zx")? })
-                }
+                V::Int(self.narrow(v, bits, signed)?)
             }
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => match self.res(f, e) {
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
@@ -617,6 +652,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 match self.ty(f, inner) {
                     Type::Str { len } => len as u64,
                     Type::Tuple(id) => self.tuple_kind(id).size() as u64,
+                    Type::IntArray(a) => a.elem_bytes as u64 * a.len as u64,
                     _ => 8,
                 },
                 false,
@@ -1467,12 +1503,31 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.value_at(self.offset(p, field.offset as u64)?, field.kind)
     }
 
+    /// `v` cut to its low `bits` and widened back to 64 bits by `signed`.
+    fn narrow(&self, v: IntValue<'ctx>, bits: u32, signed: bool) -> Result<IntValue<'ctx>> {
+        if bits >= 64 {
+            return Ok(v);
+        }
+        let i64 = self.i64();
+        let narrow = match bits {
+            8 => self.ctx.i8_type(),
+            16 => self.ctx.i16_type(),
+            32 => self.ctx.i32_type(),
+            _ => return Err(CodegenError(format!("no {bits}-bit integers"))),
+        };
+        let t = self.builder.build_int_truncate(v, narrow, "trunc")?;
+        Ok(if signed { self.builder.build_int_s_extend(t, i64, "sx")? } else { self.builder.build_int_z_extend(t, i64, "zx")? })
+    }
+
     /// The value of `kind` at `p`: an integer loaded, anything else where it lies.
     fn value_at(&self, p: PointerValue<'ctx>, kind: ArgKind) -> Result<V<'ctx>> {
         Ok(match kind {
-            ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::ProbeName | ArgKind::Timestamp(_) | ArgKind::Enum { .. } => {
-                V::Int(self.load_i64(p, 0)?)
-            }
+            ArgKind::Int { .. }
+            | ArgKind::Ksym
+            | ArgKind::ProbeName
+            | ArgKind::Timestamp(_)
+            | ArgKind::Enum { .. }
+            | ArgKind::IntArray(_) => V::Int(self.load_i64(p, 0)?),
             ArgKind::Stack(spec) if !spec.user => V::Int(self.load_i64(p, 0)?),
             ArgKind::Tuple { id, .. } => V::Tuple(p, id),
             kind => V::Str(p, kind.size() as u32),
@@ -1587,7 +1642,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         match (v, kind) {
             (
                 V::Int(i),
-                ArgKind::Int { .. } | ArgKind::Ksym | ArgKind::Stack(_) | ArgKind::ProbeName | ArgKind::Timestamp(_) | ArgKind::Enum { .. },
+                ArgKind::Int { .. }
+                | ArgKind::Ksym
+                | ArgKind::Stack(_)
+                | ArgKind::ProbeName
+                | ArgKind::Timestamp(_)
+                | ArgKind::Enum { .. }
+                | ArgKind::IntArray(_),
             ) => {
                 self.store_i64(dst, 0, i)
             }

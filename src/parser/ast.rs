@@ -121,7 +121,8 @@ pub enum TypeExprKind {
     /// `struct NAME`, `union NAME`, `enum NAME`.
     Tagged { tag: &'static str, name: String },
     Pointer(Box<TypeExpr>),
-    Array(Box<TypeExpr>, u64),
+    /// `T[N]`; `T[]` (the length left to a cast to work out) has `None`.
+    Array(Box<TypeExpr>, Option<u64>),
 }
 
 /// A name with its span (`$x`, `args`, a field).

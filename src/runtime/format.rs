@@ -57,6 +57,8 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// A record, printed `{ .a = 1, .b = x }`.
     Record(Vec<(String, Value)>),
+    /// An array of integers, printed `[1,2,3]` (no spaces, as bpftrace prints arrays).
+    Array(Vec<Value>),
 }
 
 /// One map entry: its key (empty for a scalar map such as `@` or `@x`) and value.
@@ -83,7 +85,9 @@ impl Value {
         match self {
             Value::Hist { .. } | Value::Lhist { .. } => MapKind::Hist,
             Value::Avg { .. } | Value::Stats { .. } => MapKind::Avg,
-            Value::Int(_) | Value::UInt(_) | Value::Str(_) | Value::Tuple(_) | Value::Record(_) => MapKind::Plain,
+            Value::Int(_) | Value::UInt(_) | Value::Str(_) | Value::Tuple(_) | Value::Record(_) | Value::Array(_) => {
+                MapKind::Plain
+            }
         }
     }
 }
@@ -357,6 +361,7 @@ pub fn scalar_value_text(value: &Value) -> String {
             let parts: Vec<String> = fields.iter().map(|(n, v)| format!(".{n} = {}", scalar_value_text(v))).collect();
             format!("{{ {} }}", parts.join(", "))
         }
+        Value::Array(elems) => format!("[{}]", elems.iter().map(scalar_value_text).collect::<Vec<_>>().join(",")),
         Value::Int(v) => v.to_string(),
         Value::UInt(v) => v.to_string(),
         Value::Str(s) => s.clone(),

@@ -113,7 +113,7 @@ pub fn value_json(value: &Value) -> Json {
         Value::Avg { .. } => json!(format::average(value)),
         Value::Stats { sum, count } => json!({"count": count, "average": format::average(value), "total": sum}),
         Value::Hist { .. } | Value::Lhist { .. } => buckets(value),
-        Value::Tuple(elems) => elems.iter().map(value_json).collect(),
+        Value::Tuple(elems) | Value::Array(elems) => elems.iter().map(value_json).collect(),
         Value::Record(fields) => Json::Object(fields.iter().map(|(n, v)| (n.clone(), value_json(v))).collect()),
     }
 }

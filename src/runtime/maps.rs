@@ -151,6 +151,7 @@ fn read(map: &libbpf_rs::Map, def: &MapDef, tuples: &[TupleDef], symbols: &mut S
                 ValueKind::Inet => Value::Str(inet(&bytes)),
                 ValueKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(&bytes))),
                 ValueKind::Tuple { id, size } => decode(ArgKind::Tuple { id, size }, &bytes, tuples, symbols),
+                ValueKind::IntArray(a) => decode(ArgKind::IntArray(a), &bytes, tuples, symbols),
                 ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
                 _ => Value::UInt(read_u64(&bytes)),
             };

@@ -39,6 +39,9 @@ pub(crate) fn decode(kind: ArgKind, bytes: &[u8], tuples: &[TupleDef], symbols: 
         },
         ArgKind::Stack(spec) => Value::Str(symbols.stack(spec, bytes, symbols::VALUE_INDENT)),
         ArgKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(bytes))),
+        ArgKind::IntArray(a) => Value::Array(
+            a.elements(bytes).into_iter().map(|v| if a.signed { Value::Int(v as i64) } else { Value::UInt(v) }).collect(),
+        ),
         ArgKind::Inet => Value::Str(inet(bytes)),
         ArgKind::ProbeName => Value::Str(symbols.probe(read_u64(bytes))),
         ArgKind::Usym => Value::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),

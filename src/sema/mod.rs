@@ -55,6 +55,8 @@ pub enum Type {
     Buffer,
     /// Nanoseconds since boot printed as a date (`strftime()`), with plan format `n`.
     Timestamp(u32),
+    /// An array of integers held as a value (`(uint8[4])x`), at most 8 bytes.
+    IntArray(plan::IntArray),
     /// A tuple: an index into the program's tuple types (`Checked::tuple_types`), whose
     /// layout is the plan's tuple of the same index.
     Tuple(u32),
@@ -91,6 +93,7 @@ impl Type {
             Type::Buffer => "a buffer",
             Type::Timestamp(_) => "a timestamp",
             Type::Tuple(_) => "a tuple",
+            Type::IntArray(_) => "an integer array",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
             Type::Error => "an error",
@@ -187,6 +190,9 @@ pub struct ProgInfo {
     /// Indexed by `ExprId`.
     pub exprs: HashMap<ExprId, ExprInfo>,
     pub vars: HashMap<String, Type>,
+    /// Variables declared with an integer type narrower than 64 bits (`let $x: uint8`): the
+    /// width in bits and signedness every value stored in them is cut to.
+    pub widths: HashMap<String, (u32, bool)>,
     /// The `for` loops over maps, by where their statement starts.
     pub map_loops: HashMap<usize, MapLoop>,
     /// Integer literals read from the attach cookie's row of the parameters map (one program
@@ -1278,6 +1284,7 @@ impl TupleTypes {
             Type::Inet => ArgKind::Inet,
             Type::ProbeName => ArgKind::ProbeName,
             Type::Usym => ArgKind::Usym,
+            Type::IntArray(a) => ArgKind::IntArray(a),
             Type::Tuple(id) => ArgKind::Tuple { id, size: self.layout(id).size as u32 },
             _ => return None,
         })
@@ -1333,6 +1340,7 @@ impl TupleTypes {
             Type::Int { signed: true } => "int64".into(),
             Type::Int { signed: false } => "uint64".into(),
             Type::Str { len } => format!("string[{len}]"),
+            Type::IntArray(a) => array_name(a),
             Type::Tuple(id) => {
                 let mut parts: Vec<String> = self.types[id as usize].iter().map(|&e| self.name(e)).collect();
                 if let Some(names) = &self.names[id as usize] {
@@ -1352,8 +1360,13 @@ struct Scope<'i> {
     vars: HashMap<String, (Type, Span)>,
     /// How many loops enclose the statement being checked.
     loops: u32,
-    /// The width in bits of integer variables, from their first assignment (for `bswap`).
+    /// The width in bits of integer variables, from their declaration or first assignment
+    /// (for `bswap` and array casts).
     var_bits: HashMap<String, u32>,
+    /// The declared integer type of variables declared with one (`let $x: uint8`).
+    declared: HashMap<String, (u32, bool)>,
+    /// The type each variable declared with a type was declared with, as written.
+    declared_as: HashMap<String, String>,
     /// The BTF enum type of each expression whose value is a kernel enum (printed by name by
     /// `%s`).
     enums: HashMap<ExprId, u32>,
@@ -1662,7 +1675,11 @@ impl<'p> Checker<'p> {
         match &t.kind {
             TypeExprKind::Named(_) => self.int_type(t).map(|(bits, _)| bits as u64 / 8),
             TypeExprKind::Pointer(_) => Some(8),
-            TypeExprKind::Array(inner, n) => self.type_size(inner).map(|s| s * n),
+            TypeExprKind::Array(inner, Some(n)) => self.type_size(inner).map(|s| s * n),
+            TypeExprKind::Array(_, None) => {
+                self.error(Diagnostic::error("`sizeof` of an array needs its length").at(t.span, "no length"));
+                None
+            }
             TypeExprKind::Tagged { .. } => {
                 let id = self.kernel_type(t)?;
                 self.kernel_types().ok().map(|k| k.size(id) as u64)
@@ -1682,6 +1699,94 @@ impl<'p> Checker<'p> {
             _ => None,
         };
         Some(Type::Ptr { user: false, to })
+    }
+
+    /// `(uint8[8])x`, `(int16[])x`: an integer's bytes as an array of integers of the same
+    /// size in all (the length worked out from the integer's when not written).
+    #[allow(clippy::too_many_arguments)]
+    fn array_cast(
+        &mut self,
+        e: &Expr,
+        ty: &TypeExpr,
+        elem: &TypeExpr,
+        len: Option<u64>,
+        operand: &Expr,
+        t: Type,
+        scope: &mut Scope,
+    ) -> Type {
+        let Some((elem_bits, signed)) = (match &elem.kind {
+            TypeExprKind::Named(name) => named_int_type(name),
+            _ => None,
+        }) else {
+            self.error(
+                Diagnostic::error("an array cast needs an integer element type")
+                    .at(elem.span, "not an integer type")
+                    .help("write an integer type such as `uint8[4]`"),
+            );
+            return Type::Error;
+        };
+        if t == Type::Error {
+            return Type::Error;
+        }
+        if !t.is_int() {
+            self.error(
+                Diagnostic::error(format!("cannot cast {} to an integer array", t.describe()))
+                    .at(operand.span, format!("this is {}", t.describe()))
+                    .note("only an integer can be cast to an array of integers"),
+            );
+            return Type::Error;
+        }
+        let elem_bytes = elem_bits / 8;
+        let size = int_bits(operand, scope) / 8;
+        let len = len.unwrap_or(u64::from(size / elem_bytes));
+        let wanted = len.saturating_mul(u64::from(elem_bytes));
+        if len == 0 || wanted != u64::from(size) {
+            let mut d = Diagnostic::error(format!("cannot cast an integer of {size} bytes to `{}`", array_type_text(ty)))
+                .at(ty.span, if len == 0 { format!("{elem_bytes}-byte elements") } else { format!("{wanted} bytes") })
+                .also(operand.span, format!("{size} bytes"))
+                .note("an array cast keeps the bytes, so both sides must have the same size");
+            if [1, 2, 4, 8].contains(&wanted) {
+                d = d.help(format!("cast the integer to that size first: `({})(uint{})…`", array_type_text(ty), wanted * 8));
+            }
+            self.error(d);
+            return Type::Error;
+        }
+        let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8 };
+        self.set(scope, e, Type::IntArray(a), Res::Plain)
+    }
+
+    /// `(uint32)args.saddr`: an integer array in memory (a kernel struct's member, a
+    /// tracepoint field) read whole as an integer of the same size.
+    fn memory_array_cast(
+        &mut self,
+        e: &Expr,
+        ty: &TypeExpr,
+        (bits, signed): (u32, bool),
+        operand: Span,
+        (elem, len, user): (u32, u32, bool),
+        scope: &mut Scope,
+    ) -> Type {
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        let elem_size = match k.shape(elem) {
+            btf::Shape::Int { size, .. } => Some(size),
+            _ => None,
+        };
+        let size = elem_size.map(|s| s * len);
+        if size != Some(bits / 8) {
+            let what = match size {
+                Some(n) => format!("an array of {n} bytes"),
+                None => format!("an array of `{}`", k.name(elem)),
+            };
+            self.error(
+                Diagnostic::error(format!("cannot cast {what} to `{}` ({} bytes)", array_type_text(ty), bits / 8))
+                    .at(ty.span, format!("{} bytes", bits / 8))
+                    .also(operand, what)
+                    .note("an array is cast to an integer of the same size, its elements' bytes in order"),
+            );
+            return Type::Error;
+        }
+        let access = Access { offset: 0, scale: 0, read: Read::Int { size: bits / 8, signed, bitfield: None }, user };
+        self.set(scope, e, Type::Int { signed }, Res::Memory(access))
     }
 
     /// The BTF id of a `struct NAME` or `union NAME` type, or an error at it.
@@ -1738,6 +1843,8 @@ impl<'p> Checker<'p> {
             vars: HashMap::new(),
             loops: 0,
             var_bits: HashMap::new(),
+            declared: HashMap::new(),
+            declared_as: HashMap::new(),
             enums: HashMap::new(),
             var_enums: HashMap::new(),
             loop_vars: Vec::new(),
@@ -1777,6 +1884,7 @@ impl<'p> Checker<'p> {
             format: inst.format.clone(),
             exprs: scope.exprs,
             vars: scope.vars.into_iter().map(|(k, (t, _))| (k, t)).collect(),
+            widths: scope.declared.into_iter().filter(|(_, (bits, _))| *bits < 64).collect(),
             map_loops: scope.map_loops,
             params: HashMap::new(),
         }
@@ -1805,6 +1913,9 @@ impl<'p> Checker<'p> {
             }
             StmtKind::AssignVar { var, value } => {
                 let t = self.expr(value, scope);
+                if let Some(&declared) = scope.declared.get(&var.name) {
+                    self.check_literal_fits(var, declared, value);
+                }
                 self.assign_var(var, t, value.span, scope);
                 let en = scope.enums.get(&value.id).copied();
                 let known = scope.var_enums.entry(var.name.clone()).or_insert(en);
@@ -1888,17 +1999,40 @@ impl<'p> Checker<'p> {
                     );
                 }
             }
-            StmtKind::Let { var, ty, value } => {
-                let declared = match ty {
-                    Some(t) => match self.int_type(t) {
-                        Some((_, signed)) => Some(Type::Int { signed }),
+            StmtKind::Let { var, ty: Some(ty), value } => {
+                // The declared type first, then the value as an assignment: an integer is cut to
+                // the declared width, anything else must be of the declared type.
+                let declared = match &ty.kind {
+                    TypeExprKind::Array(elem, Some(len)) => match &elem.kind {
+                        TypeExprKind::Named(name) => named_int_type(name)
+                            .filter(|&(bits, _)| *len > 0 && u64::from(bits / 8) * len <= 8)
+                            .map(|(bits, signed)| Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8 })),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let declared = match declared {
+                    Some(t) => t,
+                    None => match self.int_type(ty) {
+                        Some((bits, signed)) => {
+                            scope.declared.insert(var.name.clone(), (bits, signed));
+                            scope.var_bits.insert(var.name.clone(), bits);
+                            Type::Int { signed }
+                        }
                         None => return,
                     },
-                    None => None,
                 };
+                self.assign_var(var, declared, var.span, scope);
+                scope.declared_as.insert(var.name.clone(), array_type_text(ty));
+                if let Some(v) = value {
+                    let assign = Stmt { kind: StmtKind::AssignVar { var: var.clone(), value: v.clone() }, span: s.span };
+                    self.stmt(&assign, scope);
+                }
+            }
+            StmtKind::Let { var, ty: None, value } => {
                 let t = match value {
                     Some(v) => self.expr(v, scope),
-                    None => declared.unwrap_or(Type::Int { signed: true }),
+                    None => Type::Int { signed: true },
                 };
                 self.assign_var(var, t, value.as_ref().map_or(var.span, |v| v.span), scope);
             }
@@ -2040,7 +2174,9 @@ impl<'p> Checker<'p> {
             return;
         }
         scope.use_var(&var.name);
-        if !t.is_int() && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Stack(_) | Type::Tuple(_)) {
+        if !t.is_int()
+            && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Stack(_) | Type::Tuple(_) | Type::IntArray(_))
+        {
             self.error(
                 Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
             );
@@ -2061,12 +2197,16 @@ impl<'p> Checker<'p> {
             }
             Some(&(old, span))
                 if std::mem::discriminant(&old) != std::mem::discriminant(&t)
-                    || (matches!(old, Type::Stack(_) | Type::Timestamp(_)) && old != t) =>
+                    || (matches!(old, Type::Stack(_) | Type::Timestamp(_) | Type::IntArray(_)) && old != t) =>
             {
+                let first = match scope.declared_as.get(&var.name) {
+                    Some(ty) => format!("`{}` was declared `{ty}` here", var.name),
+                    None => format!("`{}` was first assigned {} here", var.name, type_text(old)),
+                };
                 let mut d = Diagnostic::error(format!("type mismatch for `{}`", var.name))
-                    .at(value_span, format!("this is {}", t.describe()))
-                    .also(span, format!("`{}` was first assigned {} here", var.name, old.describe()));
-                if std::mem::discriminant(&old) == std::mem::discriminant(&t) {
+                    .at(value_span, format!("this is {}", type_text(t)))
+                    .also(span, first);
+                if matches!((old, t), (Type::Stack(_), Type::Stack(_)) | (Type::Timestamp(_), Type::Timestamp(_))) {
                     d = d.note("stacks of other depths or modes, and timestamps of other formats, are other types");
                 }
                 self.error(d);
@@ -2082,6 +2222,28 @@ impl<'p> Checker<'p> {
             None => {
                 scope.vars.insert(var.name.clone(), (t, var.span));
             }
+        }
+    }
+
+    /// An integer literal assigned to a variable declared `(bits, signed)` must fit, as in
+    /// bpftrace (other values are cut to the declared width).
+    fn check_literal_fits(&mut self, var: &Name, (bits, signed): (u32, bool), value: &Expr) {
+        let n: i128 = match &value.kind {
+            ExprKind::Int(n) => i128::from(*n),
+            ExprKind::Unary { op: UnOp::Neg, operand } => match operand.kind {
+                ExprKind::Int(n) => -i128::from(n),
+                _ => return,
+            },
+            _ => return,
+        };
+        let (min, max) = if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
+        if n < min || n > max {
+            let name = format!("{}int{bits}", if signed { "" } else { "u" });
+            self.error(
+                Diagnostic::error(format!("type mismatch for `{}`: {n} does not fit in `{name}`", var.name))
+                    .at(value.span, format!("`{name}` holds {min} to {max}"))
+                    .help(format!("cast it to keep its low {bits} bits: `({name}){}`", n)),
+            );
         }
     }
 
@@ -2280,6 +2442,7 @@ impl<'p> Checker<'p> {
             Type::Stack(spec) => Some(ValueKind::Stack(spec)),
             Type::Inet => Some(ValueKind::Inet),
             Type::Timestamp(id) => Some(ValueKind::Timestamp(id)),
+            Type::IntArray(a) => Some(ValueKind::IntArray(a)),
             Type::Tuple(id) => Some(ValueKind::Tuple { id, size: self.tuples.layout(id).size as u32 }),
             Type::Error => None,
             t => {
@@ -2605,6 +2768,19 @@ impl<'p> Checker<'p> {
                     (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                         Type::Int { signed: false }
                     }
+                    // Integer arrays compare as the integers holding their bytes.
+                    (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => {
+                        Type::Int { signed: false }
+                    }
+                    (Type::IntArray(a), Type::IntArray(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+                        self.error(
+                            Diagnostic::error(format!("cannot compare `{}` with `{}`", array_name(a), array_name(b)))
+                                .at(rhs.span, format!("this is `{}`", array_name(b)))
+                                .also(lhs.span, format!("this is `{}`", array_name(a)))
+                                .note("arrays compare equal when they have the same type and elements"),
+                        );
+                        return Type::Error;
+                    }
                     (a, b) if a.is_int() && b.is_int() => {
                         let known = |x: &Expr| matches!(scope.exprs.get(&x.id).map(|i| &i.res), Some(Res::Const(_)));
                         let known = (known(lhs), known(rhs));
@@ -2665,7 +2841,31 @@ impl<'p> Checker<'p> {
                 if let TypeExprKind::Tagged { tag: "enum", name } = &ty.kind {
                     return self.enum_cast(e, ty.span, name, expr, t, scope);
                 }
-                let Some((_, signed)) = self.int_type(ty) else { return Type::Error };
+                if let TypeExprKind::Array(elem, len) = &ty.kind {
+                    return self.array_cast(e, ty, elem, *len, expr, t, scope);
+                }
+                let Some((bits, signed)) = self.int_type(ty) else { return Type::Error };
+                if let Type::IntArray(a) = t {
+                    let size = a.elem_bytes as u32 * a.len as u32;
+                    if 8 * size != bits {
+                        self.error(
+                            Diagnostic::error(format!(
+                                "cannot cast `{}` ({size} bytes) to `{}` ({} bytes)",
+                                array_name(a),
+                                array_type_text(ty),
+                                bits / 8
+                            ))
+                            .at(ty.span, format!("{} bytes", bits / 8))
+                            .also(expr.span, format!("{size} bytes"))
+                            .note("an array cast keeps the bytes, so both sides must have the same size"),
+                        );
+                        return Type::Error;
+                    }
+                    return self.set(scope, e, Type::Int { signed }, Res::Plain);
+                }
+                if let Type::Array { elem, len, user } = t {
+                    return self.memory_array_cast(e, ty, (bits, signed), expr.span, (elem, len, user), scope);
+                }
                 if t != Type::Error && !t.is_int() {
                     self.error(
                         Diagnostic::error(format!("cannot cast {} to an integer", t.describe()))
@@ -2739,6 +2939,16 @@ impl<'p> Checker<'p> {
                 if !it.is_int() {
                     self.error(Diagnostic::error("an index must be an integer").at(index.span, format!("this is {}", it.describe())));
                     return Type::Error;
+                }
+                if let Type::IntArray(a) = bt {
+                    if let Some(i) = literal_int(index).filter(|&i| i < 0 || i >= i64::from(a.len)) {
+                        self.error(
+                            Diagnostic::error(format!("index {i} is out of range for `{}`", array_name(a)))
+                                .at(index.span, format!("the array has {} elements: 0 to {}", a.len, a.len - 1)),
+                        );
+                        return Type::Error;
+                    }
+                    return self.set(scope, e, Type::Int { signed: a.signed }, Res::Plain);
                 }
                 self.element(e, bt, base.span, scope)
             }
@@ -3195,6 +3405,7 @@ impl<'p> Checker<'p> {
                     Type::Inet => ArgKind::Inet,
                     Type::ProbeName => ArgKind::ProbeName,
                     Type::Usym => ArgKind::Usym,
+                    Type::IntArray(a) => ArgKind::IntArray(a),
                     t if t.is_int() => ArgKind::Int { signed: t.signed() },
                     Type::Tuple(_) => self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true }),
                     Type::Error => return Type::Error,
@@ -3501,6 +3712,15 @@ impl<'p> Checker<'p> {
                 ('s', Type::Usym) => ArgKind::Usym,
                 ('s', Type::Timestamp(id)) => ArgKind::Timestamp(*id),
                 ('r', Type::Buffer) => ArgKind::Buf,
+                (_, Type::IntArray(a)) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error("`printf()` cannot format an integer array")
+                            .at(value.span, format!("this is `{}`", array_name(*a)))
+                            .help("format its elements (`$a[0]`, `$a[1]`, …), or print it whole with `print()`"),
+                    );
+                    continue;
+                }
                 (_, Type::Tuple(_)) => {
                     ok = false;
                     self.error(
@@ -3681,11 +3901,36 @@ pub fn named_int_type(name: &str) -> Option<(u32, bool)> {
     })
 }
 
+/// A type with its article, for messages; an integer array by its type, "`uint8[4]`".
+fn type_text(t: Type) -> String {
+    match t {
+        Type::IntArray(a) => format!("`{}`", array_name(a)),
+        other => other.describe().to_string(),
+    }
+}
+
+/// An array type as written: `uint8[4]`, `int16[]`.
+fn array_type_text(t: &TypeExpr) -> String {
+    match &t.kind {
+        TypeExprKind::Named(name) => name.clone(),
+        TypeExprKind::Tagged { tag, name } => format!("{tag} {name}"),
+        TypeExprKind::Pointer(inner) => format!("{} *", array_type_text(inner)),
+        TypeExprKind::Array(inner, Some(n)) => format!("{}[{n}]", array_type_text(inner)),
+        TypeExprKind::Array(inner, None) => format!("{}[]", array_type_text(inner)),
+    }
+}
+
+/// An integer array type as written in a cast: `uint8[4]`.
+fn array_name(a: plan::IntArray) -> String {
+    format!("{}int{}[{}]", if a.signed { "" } else { "u" }, 8 * a.elem_bytes as u32, a.len)
+}
+
 /// A map value kind with its article, for messages.
 fn value_desc(kind: ValueKind) -> String {
     match kind {
         ValueKind::Int { .. } => "an integer".into(),
         ValueKind::Str { .. } => "a string".into(),
+        ValueKind::IntArray(a) => type_text(Type::IntArray(a)),
         ValueKind::Hist { k } if k > 0 => format!("hist(n, {k})"),
         agg => agg.name().to_string(),
     }
@@ -3754,6 +3999,7 @@ fn key_field(t: Type) -> Option<KeyField> {
         Type::Inet => KeyField::Inet,
         Type::ProbeName => KeyField::ProbeName,
         Type::Usym => KeyField::Usym,
+        Type::IntArray(a) => KeyField::IntArray(a),
         _ => return None,
     })
 }
@@ -3768,6 +4014,7 @@ fn value_type(kind: ValueKind) -> Option<Type> {
         ValueKind::Stack(spec) => Type::Stack(spec),
         ValueKind::Timestamp(id) => Type::Timestamp(id),
         ValueKind::Inet => Type::Inet,
+        ValueKind::IntArray(a) => Type::IntArray(a),
         ValueKind::Tuple { id, .. } => Type::Tuple(id),
         _ => return None,
     })
@@ -3784,6 +4031,7 @@ fn key_type(k: KeyField) -> Type {
         KeyField::Inet => Type::Inet,
         KeyField::ProbeName => Type::ProbeName,
         KeyField::Usym => Type::Usym,
+        KeyField::IntArray(a) => Type::IntArray(a),
     }
 }
 
@@ -3802,6 +4050,7 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             (KeyField::ProbeName, KeyField::ProbeName) => Some(KeyField::ProbeName),
             (KeyField::Usym, KeyField::Usym) => Some(KeyField::Usym),
             (KeyField::Timestamp(a), KeyField::Timestamp(b)) if a == b => Some(KeyField::Timestamp(*a)),
+            (KeyField::IntArray(a), KeyField::IntArray(b)) if a == b => Some(KeyField::IntArray(*a)),
             _ => None,
         })
         .collect()
@@ -3838,6 +4087,7 @@ fn describe_keys(keys: &[KeyField]) -> String {
             KeyField::ProbeName => "probe",
             KeyField::Usym => "usym",
             KeyField::Timestamp(_) => "timestamp",
+            KeyField::IntArray(_) => "array",
         })
         .collect();
     format!("[{}]", parts.join(", "))
