@@ -290,7 +290,7 @@ impl Shape {
             }
             TypeExprKind::Array(of, n) => {
                 self.ty(of);
-                let _ = write!(self.text, "[{n}]");
+                let _ = write!(self.text, "[{n:?}]");
             }
         }
     }
