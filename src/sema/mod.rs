@@ -440,6 +440,10 @@ fn expand_probes(
                         }
                         match format {
                             Some(f) => push(Attach::Tracepoint { category: cat, event: ev, id: f.id }, Some(f)),
+                            // (a name without wildcards is not looked for before its format is read)
+                            None if !tracefs::exists(&root, &cat, &ev) => {
+                                diags.push(unknown_tracepoint(&root, parts[1], parts[2], field_span(1), field_span(2)))
+                            }
                             None => diags.push(
                                 Diagnostic::error(format!("cannot read the format of tracepoint `{cat}:{ev}`"))
                                     .at(ap.span, "here"),
@@ -774,11 +778,7 @@ fn expand_probes(
 /// The tracepoints matching `cat:event`, where either may hold `*` wildcards.
 fn expand_tracepoint(root: &std::path::Path, cat: &str, event: &str) -> Vec<(String, String)> {
     if !cat.contains('*') && !event.contains('*') {
-        return if root.join("events").join(cat).join(event).join("format").is_file() {
-            vec![(cat.to_string(), event.to_string())]
-        } else {
-            vec![]
-        };
+        return vec![(cat.to_string(), event.to_string())];
     }
     let mut out = Vec::new();
     for c in tracefs::categories(root).into_iter().filter(|c| glob(cat, c)) {

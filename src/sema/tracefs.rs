@@ -104,8 +104,33 @@ impl Format {
 
 /// Reads `events/CAT/EVENT/format`; `None` when the tracepoint does not exist.
 pub fn format(root: &Path, category: &str, event: &str) -> Option<Format> {
-    let text = fs::read_to_string(root.join("events").join(category).join(event).join("format")).ok()?;
-    Some(parse_format(category, event, &text))
+    use std::io::Read;
+    // tracefs says the file is empty, so `read_to_string` would stat it, then read from 32
+    // bytes up, doubling: one read into room for any format (they are 0.5–3 KiB) instead.
+    let mut file = fs::File::open(format_path(root, category, event)).ok()?;
+    let mut buf = vec![0u8; 8192];
+    let mut len = 0;
+    loop {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+        if len == buf.len() {
+            buf.resize(2 * len, 0);
+        }
+    }
+    Some(parse_format(category, event, std::str::from_utf8(&buf[..len]).ok()?))
+}
+
+/// Whether tracepoint `category:event` exists.
+pub fn exists(root: &Path, category: &str, event: &str) -> bool {
+    format_path(root, category, event).is_file()
+}
+
+fn format_path(root: &Path, category: &str, event: &str) -> std::path::PathBuf {
+    root.join("events").join(category).join(event).join("format")
 }
 
 /// Parses a format file's text.
