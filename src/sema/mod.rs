@@ -2250,8 +2250,11 @@ impl<'p> Checker<'p> {
                         ok = false;
                         let what = if names.is_some() { "record" } else { "tuple" };
                         let d = match (t, part) {
-                            (Type::Tuple(_), Type::Tuple(_)) => Diagnostic::error(format!("a {what} key cannot hold a tuple or a record"))
-                                .at(k.span, format!("a tuple or record inside a {what}")),
+                            (Type::Tuple(_), Type::Tuple(_)) if names.is_none() => {
+                                Diagnostic::error("a tuple key cannot hold another tuple").at(k.span, "a tuple inside a tuple")
+                            }
+                            (Type::Tuple(_), Type::Tuple(_)) => Diagnostic::error("a record key cannot hold a tuple or a record")
+                                .at(k.span, "a tuple or record inside a record"),
                             (Type::Tuple(_), _) => Diagnostic::error(format!("a {what} key cannot hold {}", part.describe()))
                                 .at(k.span, "not a valid key"),
                             _ => Diagnostic::error(format!("a map key cannot be {}", part.describe())).at(k.span, "not a valid key"),
