@@ -206,6 +206,9 @@ pub struct MapDef {
     /// The map's symbol in the object.
     pub bpf_name: String,
     pub key: Vec<KeyField>,
+    /// The field names of a record key (`@m[(a = 1, b = "x")]`), one per `key` part: the
+    /// key prints as a record, `@m[{ .a = 1, .b = x }]`. `None`: the parts are the keys.
+    pub key_names: Option<Vec<String>>,
     pub value: ValueKind,
     pub max_entries: u32,
     /// Declared `lruhash`/`percpulruhash`: the kernel evicts the least recently used entries

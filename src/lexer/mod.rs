@@ -109,6 +109,10 @@ pub enum Tok<'a> {
     Shl,
     Shr,
     Tilde,
+    /// Text the lexer could not read. Lexing goes on after it, so that one run reports
+    /// several errors; the grammar accepts it nowhere, and the parser reports it as the lexer
+    /// error it holds.
+    Error(LexError),
 }
 
 impl Tok<'_> {
@@ -122,6 +126,7 @@ impl Tok<'_> {
             Tok::OpAssign(op) => format!("`{op}=`"),
             Tok::Int(n) => format!("`{n}`"),
             Tok::Str(_) => "string".into(),
+            Tok::Error(_) => "an unreadable token".into(),
             other => format!("`{}`", punct(other)),
         }
     }
@@ -211,6 +216,10 @@ pub enum LexErrorKind {
 impl LexError {
     pub fn to_diagnostic(&self) -> Diagnostic {
         match &self.kind {
+            // A backtick is quoted Markdown's way, in double backticks.
+            LexErrorKind::UnexpectedChar('`') => {
+                Diagnostic::error("unexpected character `` ` ``").at(self.span, "not valid here")
+            }
             LexErrorKind::UnexpectedChar(c) => {
                 Diagnostic::error(format!("unexpected character `{c}`")).at(self.span, "not valid here")
             }
@@ -341,7 +350,6 @@ pub struct Lexer<'a> {
     src: &'a str,
     pos: usize,
     mode: Mode,
-    failed: bool,
     defines: Option<&'a HashMap<String, Define>>,
     /// Tokens of an expanded `#define`, waiting to be handed out.
     pending: VecDeque<Spanned<'a>>,
@@ -349,7 +357,10 @@ pub struct Lexer<'a> {
     field_may_start: bool,
 }
 
-pub type Spanned<'a> = Result<(usize, Tok<'a>, usize), LexError>;
+/// A token and its byte span. An error is a token too (`Tok::Error`), after which lexing
+/// goes on: past the character it could not read, or past the end of a line with an
+/// unterminated string; an unterminated comment or definition runs to the end of the script.
+pub type Spanned<'a> = (usize, Tok<'a>, usize);
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Lexer<'a> {
@@ -358,7 +369,7 @@ impl<'a> Lexer<'a> {
         if src.starts_with("#!") {
             pos = src.find('\n').unwrap_or(src.len());
         }
-        Lexer { src, pos, mode: Mode::Top, failed: false, defines: None, pending: VecDeque::new(), field_may_start: false }
+        Lexer { src, pos, mode: Mode::Top, defines: None, pending: VecDeque::new(), field_may_start: false }
     }
 
     /// A lexer that replaces `#define`d names in code by their values' tokens.
@@ -370,8 +381,14 @@ impl<'a> Lexer<'a> {
         &self.src[self.pos..]
     }
 
-    /// Skips blanks and comments.
-    fn skip_trivia(&mut self) -> Result<(), LexError> {
+    /// An error token for `span`, lexing going on from `self.pos`.
+    fn error(&mut self, span: Span, kind: LexErrorKind) -> Spanned<'a> {
+        self.field_may_start = false;
+        (span.start, Tok::Error(LexError { span, kind }), span.end)
+    }
+
+    /// Skips blanks and comments; an unterminated comment is an error that ends the script.
+    fn skip_trivia(&mut self) -> Result<(), Spanned<'a>> {
         loop {
             let rest = self.rest();
             let trimmed = rest.trim_start();
@@ -383,7 +400,8 @@ impl<'a> Lexer<'a> {
                     Some(i) => self.pos += i + 4,
                     None => {
                         let span = Span::new(self.pos, self.pos + 2);
-                        return Err(LexError { span, kind: LexErrorKind::UnterminatedComment });
+                        self.pos = self.src.len();
+                        return Err(self.error(span, LexErrorKind::UnterminatedComment));
                     }
                 }
             } else {
@@ -403,7 +421,14 @@ impl<'a> Lexer<'a> {
     fn single(&mut self, tok: Tok<'a>, len: usize) -> Spanned<'a> {
         let start = self.pos;
         self.pos += len;
-        Ok((start, tok, self.pos))
+        (start, tok, self.pos)
+    }
+
+    /// An error at the character at `start` (which `self.pos` is at or before), skipped.
+    fn unexpected_char(&mut self, start: usize) -> Spanned<'a> {
+        let c = self.src[start..].chars().next().unwrap_or(' ');
+        self.pos = start + c.len_utf8();
+        self.error(Span::new(start, self.pos), LexErrorKind::UnexpectedChar(c))
     }
 
     fn top_level(&mut self) -> Option<Spanned<'a>> {
@@ -455,8 +480,8 @@ impl<'a> Lexer<'a> {
             }
         }
         let Some(mut end) = end else {
-            self.failed = true;
-            return Err(LexError { span: Span::new(start, start + rest.len()), kind: LexErrorKind::UnterminatedDefinition });
+            self.pos = self.src.len();
+            return self.error(Span::new(start, self.pos), LexErrorKind::UnterminatedDefinition);
         };
         let after = &rest[end..];
         let trimmed = after.trim_start();
@@ -464,7 +489,7 @@ impl<'a> Lexer<'a> {
             end += after.len() - trimmed.len() + 1;
         }
         self.pos += end;
-        Ok((start, Tok::CDefinition(&rest[..end]), self.pos))
+        (start, Tok::CDefinition(&rest[..end]), self.pos)
     }
 
     /// An attach point runs until a blank, `,`, `{`, `<`, or a `/` that is not part of a path.
@@ -494,12 +519,10 @@ impl<'a> Lexer<'a> {
             end = i + c.len_utf8();
         }
         if end == 0 {
-            let c = rest.chars().next().unwrap_or(' ');
-            self.failed = true;
-            return Err(LexError { span: Span::new(start, start + c.len_utf8()), kind: LexErrorKind::UnexpectedChar(c) });
+            return self.unexpected_char(start);
         }
         self.pos += end;
-        Ok((start, Tok::AttachPoint(&rest[..end]), self.pos))
+        (start, Tok::AttachPoint(&rest[..end]), self.pos)
     }
 
     fn in_code(&mut self) -> Option<Spanned<'a>> {
@@ -525,11 +548,7 @@ impl<'a> Lexer<'a> {
         let text = &rest[span.clone()];
         let raw = match raw {
             Ok(t) => t,
-            Err(()) => {
-                let ch = text.chars().next().unwrap_or(' ');
-                self.failed = true;
-                return Some(Err(LexError { span: Span::new(start, start + ch.len_utf8()), kind: LexErrorKind::UnexpectedChar(ch) }));
-            }
+            Err(()) => return Some(self.unexpected_char(start)),
         };
         self.pos = end;
         let tok = match raw {
@@ -549,10 +568,7 @@ impl<'a> Lexer<'a> {
             RawTok::Var => Tok::Var(text),
             RawTok::Int => match parse_int(text) {
                 Some(n) => Tok::Int(n),
-                None => {
-                    self.failed = true;
-                    return Some(Err(LexError { span: Span::new(start, end), kind: LexErrorKind::IntTooLarge }));
-                }
+                None => return Some(self.error(Span::new(start, end), LexErrorKind::IntTooLarge)),
             },
             RawTok::Quote => return Some(self.string(start)),
             RawTok::LBrace => Tok::LBrace,
@@ -596,7 +612,7 @@ impl<'a> Lexer<'a> {
         self.field_may_start = matches!(tok, Tok::LParen | Tok::Comma);
         if self.mode == Mode::MacroHeader && tok == Tok::LBrace {
             self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
-            return Some(Ok((start, Tok::BodyOpen, end)));
+            return Some((start, Tok::BodyOpen, end));
         }
         if self.mode == Mode::MapDecl && tok == Tok::Semi {
             self.mode = Mode::Top;
@@ -606,14 +622,14 @@ impl<'a> Lexer<'a> {
                 Tok::LBrace => *depth += 1,
                 Tok::RBrace if *depth == 0 && !*angle => {
                     self.mode = Mode::Top;
-                    return Some(Ok((start, Tok::BodyClose, end)));
+                    return Some((start, Tok::BodyClose, end));
                 }
                 Tok::RBrace => *depth = depth.saturating_sub(1),
                 _ => {}
             }
             *stmt_start = matches!(tok, Tok::Semi | Tok::RBrace | Tok::LBrace);
         }
-        Some(Ok((start, tok, end)))
+        Some((start, tok, end))
     }
 
     /// A string literal; `start` is the offset of the opening quote, already consumed.
@@ -625,7 +641,7 @@ impl<'a> Lexer<'a> {
                 '"' => {
                     self.pos += i + 1;
                     self.after_value();
-                    return Ok((start, Tok::Str(out), self.pos));
+                    return (start, Tok::Str(out), self.pos);
                 }
                 '\\' => {
                     let Some((j, e)) = chars.next() else { break };
@@ -647,25 +663,41 @@ impl<'a> Lexer<'a> {
                                         chars.next();
                                     }
                                 }
-                                Err(_) => {
-                                    self.failed = true;
-                                    return Err(LexError { span: esc_span, kind: LexErrorKind::BadEscape('x') });
-                                }
+                                Err(_) => return self.bad_escape(esc_span, 'x'),
                             }
                         }
-                        other => {
-                            self.failed = true;
-                            return Err(LexError { span: esc_span, kind: LexErrorKind::BadEscape(other) });
-                        }
+                        other => return self.bad_escape(esc_span, other),
                     }
                 }
                 '\n' => break,
                 c => out.push(c),
             }
         }
-        self.failed = true;
-        let end = self.pos + self.rest().find('\n').unwrap_or(self.rest().len());
-        Err(LexError { span: Span::new(start, end), kind: LexErrorKind::UnterminatedString })
+        self.pos += self.rest().find('\n').unwrap_or(self.rest().len());
+        self.error(Span::new(start, self.pos), LexErrorKind::UnterminatedString)
+    }
+
+    /// An unknown escape at `span`: the rest of the string (up to its closing `"` or the end
+    /// of the line) is skipped, so that it is not read as code.
+    fn bad_escape(&mut self, span: Span, c: char) -> Spanned<'a> {
+        self.pos = span.end;
+        let mut chars = self.rest().char_indices();
+        let mut end = self.rest().find('\n').unwrap_or(self.rest().len());
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                '\n' => break,
+                _ => {}
+            }
+        }
+        self.pos += end;
+        self.error(span, LexErrorKind::BadEscape(c))
     }
 
     /// The tokens of `name`'s `#define` value, each with the span of the use of `name`.
@@ -683,19 +715,20 @@ impl<'a> Lexer<'a> {
             }
             *budget -= 1;
             if *budget == 0 {
-                out.push(Err(LexError { span: Span::new(start, end), kind: LexErrorKind::DefineTooLarge }));
+                let e = LexError { span: Span::new(start, end), kind: LexErrorKind::DefineTooLarge };
+                out.push((start, Tok::Error(e), end));
                 break;
             }
             match t {
-                Ok((_, Tok::Ident(n), _)) if depth < 8 && defines.contains_key(n) => {
+                (_, Tok::Ident(n), _) if depth < 8 && defines.contains_key(n) => {
                     out.extend(self.expand_define(n, start, end, depth + 1, budget)?)
                 }
-                Ok((_, tok, _)) => out.push(Ok((start, tok, end))),
-                Err(mut e) => {
+                (_, Tok::Error(mut e), _) => {
                     e.span = Span::new(start, end);
-                    out.push(Err(e));
+                    out.push((start, Tok::Error(e), end));
                     break;
                 }
+                (_, tok, _) => out.push((start, tok, end)),
             }
         }
         Some(out)
@@ -817,12 +850,8 @@ impl<'a> Iterator for Lexer<'a> {
         if let Some(t) = self.pending.pop_front() {
             return Some(t);
         }
-        if self.failed {
-            return None;
-        }
         if let Err(e) = self.skip_trivia() {
-            self.failed = true;
-            return Some(Err(e));
+            return Some(e);
         }
         match self.mode {
             Mode::Top => self.top_level(),
@@ -836,7 +865,9 @@ mod tests {
     use super::*;
 
     fn toks(src: &str) -> Vec<Tok<'_>> {
-        Lexer::new(src).map(|t| t.map(|(_, t, _)| t)).collect::<Result<_, _>>().unwrap()
+        let t: Vec<Tok> = Lexer::new(src).map(|(_, t, _)| t).collect();
+        assert!(!t.iter().any(|t| matches!(t, Tok::Error(_))), "{t:?}");
+        t
     }
 
     #[test]
@@ -928,10 +959,42 @@ mod tests {
         assert!(t.contains(&Tok::Ident("x")) && t.contains(&Tok::Ident("y")));
     }
 
+    fn errors(src: &str) -> Vec<LexError> {
+        Lexer::new(src)
+            .filter_map(|(_, t, _)| match t {
+                Tok::Error(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn errors_have_spans() {
-        let e = Lexer::new("BEGIN { \"abc }").find_map(|t| t.err()).unwrap();
+        let e = &errors("BEGIN { \"abc }")[0];
         assert_eq!(e.kind, LexErrorKind::UnterminatedString);
         assert_eq!(e.span, Span::new(8, 14));
+    }
+
+    #[test]
+    fn lexing_goes_on_after_errors() {
+        let src = "} BEGIN { $a = `1; $ = \"a\\qb\\\"c\" + 99999999999999999999; \"x\n @b = 1; } /* x";
+        let kinds: Vec<LexErrorKind> = errors(src).into_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                LexErrorKind::UnexpectedChar('}'),
+                LexErrorKind::UnexpectedChar('`'),
+                LexErrorKind::UnexpectedChar('$'),
+                LexErrorKind::BadEscape('q'),
+                LexErrorKind::IntTooLarge,
+                LexErrorKind::UnterminatedString,
+                LexErrorKind::UnterminatedComment,
+            ]
+        );
+        // What follows each error is lexed as usual: the rest of a string with a bad escape
+        // is skipped, an unterminated string ends at the end of its line.
+        let toks: Vec<Tok> = Lexer::new(src).map(|(_, t, _)| t).collect();
+        assert!(toks.contains(&Tok::Int(1)) && toks.contains(&Tok::Map("@b")) && toks.contains(&Tok::BodyClose));
+        assert!(!toks.iter().any(|t| matches!(t, Tok::Ident("c") | Tok::Ident("b"))));
     }
 }

@@ -7,6 +7,11 @@
 //! body's own (renamed `$x@NAME#N` for the N-th expansion), and the body may not name a map it
 //! was not passed. A call's value is the expression the body ends with; a body with statements
 //! becomes an `ExprKind::Block`. A macro without parameters may be named without `()`.
+//!
+//! One name may have several definitions (bpftrace 0.25+): they differ in their number of
+//! parameters or in their kinds, and a call expands the first one, in the order written, that
+//! takes its arguments. A definition that an earlier one would always be chosen over is an
+//! error, so a definition with `$`/`@` parameters comes before one taking expressions there.
 
 use super::ast::*;
 use crate::diag::{Diagnostic, Span};
@@ -22,14 +27,11 @@ pub fn expand(program: &mut Program) -> Vec<Diagnostic> {
         return Vec::new();
     }
     let mut diags = Vec::new();
-    let mut macros: HashMap<&str, &Macro> = HashMap::new();
+    let mut macros: HashMap<&str, Vec<&Macro>> = HashMap::new();
     for m in &program.macros {
-        if let Some(first) = macros.get(m.name.name.as_str()) {
-            diags.push(
-                Diagnostic::error(format!("macro `{}` is defined twice", m.name.name))
-                    .at(m.name.span, "defined again here")
-                    .also(first.name.span, "first defined here"),
-            );
+        let defs = macros.entry(m.name.name.as_str()).or_default();
+        if let Some(earlier) = defs.iter().find(|d| takes_every_call_of(d, m)) {
+            diags.push(redefinition(earlier, m));
             continue;
         }
         for (i, p) in m.params.iter().enumerate() {
@@ -41,7 +43,7 @@ pub fn expand(program: &mut Program) -> Vec<Diagnostic> {
                 );
             }
         }
-        macros.insert(&m.name.name, m);
+        defs.push(m);
     }
     let mut x = Expander { macros, next_id: program.expr_count, created: 0, expansions: 0, diags, too_large: false };
     let top = Context::top();
@@ -57,8 +59,44 @@ pub fn expand(program: &mut Program) -> Vec<Diagnostic> {
     x.diags
 }
 
+/// Whether every call `later` takes would expand `earlier` (written first) instead: the
+/// same number of parameters, each of `earlier`'s taking what `later`'s takes.
+fn takes_every_call_of(earlier: &Macro, later: &Macro) -> bool {
+    earlier.params.len() == later.params.len()
+        && earlier.params.iter().zip(&later.params).all(|(e, l)| e.kind == MacroParamKind::Expr || e.kind == l.kind)
+}
+
+/// `name(p1, p2)`, as a definition's parameters are written.
+fn signature(m: &Macro) -> String {
+    let params: Vec<&str> = m.params.iter().map(|p| p.name.name.as_str()).collect();
+    format!("{}({})", m.name.name, params.join(", "))
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The error for a definition that `earlier` would always be chosen over.
+fn redefinition(earlier: &Macro, later: &Macro) -> Diagnostic {
+    let name = &later.name.name;
+    let same = earlier.params.iter().zip(&later.params).all(|(e, l)| e.kind == l.kind);
+    let help = "definitions of one macro differ in their number of parameters or in their kinds \
+                (`$var`, `@map`, expression); a call expands the first that takes its arguments";
+    if same {
+        return Diagnostic::error(format!("macro `{name}` is defined twice with {}", plural(later.params.len(), "parameter")))
+            .at(later.name.span, "defined again here")
+            .also(earlier.name.span, "first defined here")
+            .help(help);
+    }
+    Diagnostic::error(format!("macro `{name}` is defined after a definition that takes all its calls"))
+        .at(later.name.span, format!("`{}` would never be used", signature(later)))
+        .also(earlier.name.span, format!("`{}` takes every call `{}` takes", signature(earlier), signature(later)))
+        .help(format!("define `{}` before `{}`", signature(later), signature(earlier)))
+}
+
 struct Expander<'m> {
-    macros: HashMap<&'m str, &'m Macro>,
+    /// Every definition of each name, in the order written.
+    macros: HashMap<&'m str, Vec<&'m Macro>>,
     next_id: ExprId,
     /// Expressions created so far.
     created: u32,
@@ -152,8 +190,8 @@ impl<'m> Expander<'m> {
         let kind = match &s.kind {
             StmtKind::Expr(e) => match self.macro_call(e) {
                 // A call as a statement: the body's statements, then its value if any.
-                Some((m, args)) => match self.call(m, args, e.span, cx) {
-                    Some((mut stmts, value)) => {
+                Some((defs, args)) => match self.call(&defs, args, e.span, cx) {
+                    Some((_, mut stmts, value)) => {
                         if let Some(v) = value {
                             let span = v.span;
                             stmts.push(Stmt { kind: StmtKind::Expr(v), span });
@@ -205,11 +243,16 @@ impl<'m> Expander<'m> {
         Stmt { kind, span: s.span }
     }
 
-    /// The macro `e` calls, and its arguments, if it calls one.
-    fn macro_call<'e>(&self, e: &'e Expr) -> Option<(&'m Macro, &'e [Expr])> {
+    /// The definitions of the macro `e` calls, and its arguments, if it calls one. A bare name
+    /// calls a macro that has a definition without parameters.
+    fn macro_call<'e>(&self, e: &'e Expr) -> Option<(Vec<&'m Macro>, &'e [Expr])> {
         match &e.kind {
-            ExprKind::Call { name, args } => self.macros.get(name.name.as_str()).map(|m| (*m, args.as_slice())),
-            ExprKind::Ident(name) => self.macros.get(name.as_str()).filter(|m| m.params.is_empty()).map(|m| (*m, &[][..])),
+            ExprKind::Call { name, args } => self.macros.get(name.name.as_str()).map(|d| (d.clone(), args.as_slice())),
+            ExprKind::Ident(name) => self
+                .macros
+                .get(name.as_str())
+                .filter(|d| d.iter().any(|m| m.params.is_empty()))
+                .map(|d| (d.clone(), &[][..])),
             _ => None,
         }
     }
@@ -221,14 +264,14 @@ impl<'m> Expander<'m> {
                 return self.expr(arg, &Context { fresh_ids: true, ..Context::top() });
             }
         }
-        if let Some((m, args)) = self.macro_call(e) {
-            return match self.call(m, args, e.span, cx) {
-                Some((stmts, Some(value))) if stmts.is_empty() => value,
-                Some((stmts, Some(value))) => {
+        if let Some((defs, args)) = self.macro_call(e) {
+            return match self.call(&defs, args, e.span, cx) {
+                Some((_, stmts, Some(value))) if stmts.is_empty() => value,
+                Some((_, stmts, Some(value))) => {
                     let id = self.id(e, cx);
                     Expr { id, kind: ExprKind::Block { stmts, value: Box::new(value) }, span: e.span }
                 }
-                Some((_, None)) => {
+                Some((m, _, None)) => {
                     self.diags.push(
                         Diagnostic::error(format!("macro `{}` has no value", m.name.name))
                             .at(e.span, "used as a value here")
@@ -291,71 +334,109 @@ impl<'m> Expander<'m> {
         Expr { id: self.id(e, cx), kind: ExprKind::Int(0), span: e.span }
     }
 
-    /// The statements and value of a call of `m`, or `None` (with a diagnostic) if the call
-    /// is wrong.
-    fn call(&mut self, m: &'m Macro, args: &[Expr], span: Span, cx: &Context) -> Option<(Vec<Stmt>, Option<Expr>)> {
-        let name = m.name.name.as_str();
+    /// The definition a call of the macro defined by `defs` expands, and the statements and
+    /// value it expands to; `None` (with a diagnostic) if no definition takes the arguments.
+    fn call(&mut self, defs: &[&'m Macro], args: &[Expr], span: Span, cx: &Context) -> Option<Expansion<'m>> {
+        let first = defs[0];
+        let name = first.name.name.as_str();
         if cx.stack.contains(&name) {
             let mut chain: Vec<&str> = cx.stack[cx.stack.iter().position(|n| *n == name).unwrap_or(0)..].to_vec();
             chain.push(name);
             self.diags.push(
                 Diagnostic::error(format!("macro `{name}` calls itself: {}", chain.join(" → ")))
                     .at(span, "recursive call")
-                    .also(m.name.span, "the macro")
+                    .also(first.name.span, "the macro")
                     .note("macros are expanded where they are called, so they cannot recurse"),
             );
             return None;
         }
-        if args.len() != m.params.len() {
-            let n = m.params.len();
-            let params: Vec<&str> = m.params.iter().map(|p| p.name.name.as_str()).collect();
-            self.diags.push(
-                Diagnostic::error(format!(
-                    "macro `{name}` takes {n} argument{}, but {} {} given",
-                    if n == 1 { "" } else { "s" },
-                    args.len(),
-                    if args.len() == 1 { "was" } else { "were" }
-                ))
-                .at(span, format!("{} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }))
-                .also(m.name.span, format!("`{name}({})`", params.join(", "))),
-            );
+        let fitting: Vec<&'m Macro> = defs.iter().copied().filter(|m| m.params.len() == args.len()).collect();
+        if fitting.is_empty() {
+            self.diags.push(self.arity_error(defs, args.len(), span));
             return None;
         }
-        self.expansions += 1;
-        let mut stack = cx.stack.clone();
-        stack.push(name);
-        let mut inner = Context { stack, suffix: format!("@{name}#{}", self.expansions), fresh_ids: true, ..Context::top() };
+        let args: Vec<Expr> = args.iter().map(|a| self.expr(a, cx)).collect();
+        let mismatches = |m: &Macro| m.params.iter().zip(&args).filter(|(p, a)| param_mismatch(p.kind, a).is_some()).count();
+        // The first definition that takes the arguments, or else the one closest to them.
+        let m = fitting.iter().copied().min_by_key(|m| mismatches(m)).unwrap_or(first);
         let mut ok = true;
-        for (p, arg) in m.params.iter().zip(args) {
-            let arg = self.expr(arg, cx);
-            let wanted = match (p.kind, &arg.kind) {
-                (MacroParamKind::Var, ExprKind::Var(v)) => {
-                    inner.vars.insert(&p.name.name, v.clone());
-                    continue;
+        for (p, arg) in m.params.iter().zip(&args) {
+            if let Some((wanted, label)) = param_mismatch(p.kind, arg) {
+                ok = false;
+                let mut d = Diagnostic::error(format!("macro `{name}` takes {wanted} for `{}`", p.name.name))
+                    .at(arg.span, label)
+                    .also(p.name.span, "the parameter");
+                if fitting.len() > 1 {
+                    for other in fitting.iter().filter(|o| !std::ptr::eq(**o, m)) {
+                        d = d.also(other.name.span, format!("nor does `{}`", signature(other)));
+                    }
+                    d = d.note(format!(
+                        "no definition of `{name}` with {} takes these arguments; the parameter is the closest one's",
+                        plural(args.len(), "parameter")
+                    ));
                 }
-                (MacroParamKind::Map, ExprKind::Map(map)) if map.keys.is_empty() => {
-                    inner.maps.insert(&p.name.name, map.name.clone());
-                    continue;
-                }
-                (MacroParamKind::Expr, _) => {
-                    inner.exprs.insert(&p.name.name, arg);
-                    continue;
-                }
-                (MacroParamKind::Var, _) => ("a variable (`$name`)", "not a variable"),
-                (MacroParamKind::Map, _) => ("a map without keys (`@name`)", "not a map without keys"),
-            };
-            ok = false;
-            self.diags.push(
-                Diagnostic::error(format!("macro `{name}` takes {} for `{}`", wanted.0, p.name.name))
-                    .at(arg.span, wanted.1)
-                    .also(p.name.span, "the parameter"),
-            );
+                self.diags.push(d);
+            }
         }
         if !ok {
             return None;
         }
+        let name = m.name.name.as_str();
+        self.expansions += 1;
+        let mut stack = cx.stack.clone();
+        stack.push(name);
+        let mut inner = Context { stack, suffix: format!("@{name}#{}", self.expansions), fresh_ids: true, ..Context::top() };
+        for (p, arg) in m.params.iter().zip(args) {
+            match (p.kind, arg.kind) {
+                (MacroParamKind::Var, ExprKind::Var(v)) => {
+                    inner.vars.insert(&p.name.name, v);
+                }
+                (MacroParamKind::Map, ExprKind::Map(map)) => {
+                    inner.maps.insert(&p.name.name, map.name);
+                }
+                (_, kind) => {
+                    inner.exprs.insert(&p.name.name, Expr { kind, ..arg });
+                }
+            }
+        }
         let stmts = self.stmts(&m.body, &inner);
         let value = m.value.as_ref().map(|v| self.expr(v, &inner));
-        Some((stmts, value))
+        Some((m, stmts, value))
+    }
+
+    /// The error for a call with `n` arguments when no definition of the macro has as many
+    /// parameters: the call, and every definition.
+    fn arity_error(&self, defs: &[&Macro], n: usize, span: Span) -> Diagnostic {
+        let mut counts: Vec<usize> = defs.iter().map(|m| m.params.len()).collect();
+        counts.sort_unstable();
+        counts.dedup();
+        let last = counts.pop().unwrap_or(0);
+        let takes = match counts.len() {
+            0 => plural(last, "argument"),
+            _ => {
+                let rest: Vec<String> = counts.iter().map(|c| c.to_string()).collect();
+                format!("{} or {}", rest.join(", "), plural(last, "argument"))
+            }
+        };
+        let given = if n == 1 { "was" } else { "were" };
+        let mut d = Diagnostic::error(format!("macro `{}` takes {takes}, but {n} {given} given", defs[0].name.name))
+            .at(span, plural(n, "argument"));
+        for m in defs {
+            d = d.also(m.name.span, format!("`{}`", signature(m)));
+        }
+        d
+    }
+}
+
+/// A call's expansion: the definition used, its statements and its value.
+type Expansion<'m> = (&'m Macro, Vec<Stmt>, Option<Expr>);
+
+/// What a parameter of `kind` wants and the argument is not, if the argument does not fit.
+fn param_mismatch(kind: MacroParamKind, arg: &Expr) -> Option<(&'static str, &'static str)> {
+    match (kind, &arg.kind) {
+        (MacroParamKind::Var, ExprKind::Var(_)) | (MacroParamKind::Expr, _) => None,
+        (MacroParamKind::Map, ExprKind::Map(map)) if map.keys.is_empty() => None,
+        (MacroParamKind::Var, _) => Some(("a variable (`$name`)", "not a variable")),
+        (MacroParamKind::Map, _) => Some(("a map without keys (`@name`)", "not a map without keys")),
     }
 }

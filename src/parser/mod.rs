@@ -7,10 +7,10 @@ mod macros;
 
 use crate::diag::{Diagnostic, Span};
 use crate::lexer::preprocess::preprocess;
-use crate::lexer::{LexError, Lexer, Tok};
+use crate::lexer::{Lexer, Tok};
 use ast::Program;
 use lalrpop_util::{lalrpop_mod, ParseError};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 lalrpop_mod!(
     #[allow(clippy::all, unused_parens, unused_imports, dead_code)]
@@ -18,10 +18,10 @@ lalrpop_mod!(
     "/parser/grammar.rs"
 );
 
-/// Errors the grammar's actions and the lexer hand to lalrpop.
+/// Errors the grammar's actions hand to lalrpop. (The lexer's errors are tokens,
+/// `Tok::Error`, which no rule accepts.)
 #[derive(Debug, Clone)]
 pub enum SyntaxError {
-    Lex(LexError),
     /// The left side of `=` is not a map or a variable.
     BadAssignTarget(Span),
     /// `for ($x : …)` over something that is neither a range nor a whole map.
@@ -33,21 +33,25 @@ pub enum SyntaxError {
 /// Syntax errors the grammar recovered from, in the order met.
 pub(crate) type Errors<'a> = Vec<LalrError<'a>>;
 
-/// Parses a whole script. Every syntax error the parser could recover from is reported, in
-/// order, followed by the one that ended parsing, if any.
+/// Parses a whole script. Every lexer error and every syntax error the parser could recover
+/// from is reported, in order, followed by the one that ended parsing, if any.
 pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
     let pre = preprocess(src).map_err(|d| vec![d])?;
     let ids = Cell::new(0);
     // Where the probe body still open began: the script ending inside a body that already
     // had an error is that error's echo (a skipped `{` or `}`), not news.
     let open_body = Cell::new(usize::MAX);
+    // Every lexer error. The parser meets most of them as the token it did not expect; those
+    // it skipped while recovering from an earlier error are added from here.
+    let lex_errors = RefCell::new(Vec::new());
     let tokens = Lexer::with_defines(&pre.text, &pre.defines)
         .inspect(|t| match t {
-            Ok((l, Tok::BodyOpen | Tok::AngleOpen, _)) => open_body.set(*l),
-            Ok((_, Tok::BodyClose | Tok::AngleClose, _)) => open_body.set(usize::MAX),
+            (l, Tok::BodyOpen | Tok::AngleOpen, _) => open_body.set(*l),
+            (_, Tok::BodyClose | Tok::AngleClose, _) => open_body.set(usize::MAX),
+            (_, Tok::Error(e), _) => lex_errors.borrow_mut().push(e.clone()),
             _ => {}
         })
-        .map(|t| t.map_err(SyntaxError::Lex));
+        .map(Ok::<_, SyntaxError>);
     let mut errors = Errors::new();
     let result = grammar::ProgramParser::new().parse(&ids, &mut errors, tokens);
     let program = match result {
@@ -58,7 +62,16 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
         }
     };
     let mut diags = Vec::new();
+    let mut lex_errors = lex_errors.into_inner().into_iter().peekable();
     for (i, e) in errors.into_iter().enumerate() {
+        // The lexer errors before this one that the parser skipped.
+        let at = error_start(&e);
+        while let Some(skipped) = lex_errors.next_if(|l| at.is_none_or(|at| l.span.start < at)) {
+            diags.push(skipped.to_diagnostic());
+        }
+        if let ParseError::UnrecognizedToken { token: (_, Tok::Error(_), _), .. } = e {
+            lex_errors.next();
+        }
         let echo = i > 0
             && matches!(e, ParseError::UnrecognizedEof { .. })
             && diags.last().is_some_and(|d: &Diagnostic| d.primary.as_ref().is_some_and(|(s, _)| s.start >= open_body.get()));
@@ -66,6 +79,7 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
             diags.push(to_diagnostic(&pre.text, e));
         }
     }
+    diags.extend(lex_errors.map(|l| l.to_diagnostic()));
     match program {
         Some(mut p) if diags.is_empty() => {
             let diags = macros::expand(&mut p);
@@ -80,6 +94,18 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
 }
 
 type LalrError<'a> = ParseError<usize, Tok<'a>, SyntaxError>;
+
+/// Where a parser error is, if it is at a token (`None`: at the end of the script).
+fn error_start(e: &LalrError) -> Option<usize> {
+    match e {
+        ParseError::UnrecognizedToken { token: (l, ..), .. } | ParseError::ExtraToken { token: (l, ..) } => Some(*l),
+        ParseError::InvalidToken { location } => Some(*location),
+        ParseError::UnrecognizedEof { .. } => None,
+        ParseError::User { error } => Some(match error {
+            SyntaxError::BadAssignTarget(s) | SyntaxError::BadForSource(s) | SyntaxError::MultiIndex(s) => s.start,
+        }),
+    }
+}
 
 fn friendly(terminal: &str) -> String {
     let t = terminal.trim_matches('"');
@@ -115,7 +141,9 @@ fn expected_help(expected: &[String]) -> Option<String> {
 
 fn to_diagnostic(src: &str, err: LalrError) -> Diagnostic {
     match err {
-        ParseError::User { error: SyntaxError::Lex(e) } => e.to_diagnostic(),
+        ParseError::UnrecognizedToken { token: (_, Tok::Error(e), _), .. } | ParseError::ExtraToken { token: (_, Tok::Error(e), _) } => {
+            e.to_diagnostic()
+        }
         ParseError::User { error: SyntaxError::BadAssignTarget(span) } => {
             Diagnostic::error("cannot assign to this expression")
                 .at(span, "not a map or a variable")
@@ -159,7 +187,7 @@ fn to_diagnostic(src: &str, err: LalrError) -> Diagnostic {
 /// Whether the script opens a `< … >` body that the lexer never saw close.
 fn unclosed_angle_body(src: &str) -> bool {
     let mut open = 0i32;
-    for t in Lexer::new(src).flatten() {
+    for t in Lexer::new(src) {
         match t.1 {
             Tok::AngleOpen => open += 1,
             Tok::AngleClose => open -= 1,
@@ -366,5 +394,31 @@ mod tests {
         assert_eq!(error_count("BEGIN { @x = 1 @y = 2; @z = 3; }"), 1);
         assert_eq!(error_count("t:a:b /pid == 1 { @x = 1; }"), 1);
         assert_eq!(error_count("BEGIN { @x = 1 +; @y = \"abc; }"), 2);
+    }
+
+    #[test]
+    fn lexer_errors_do_not_stop_parsing() {
+        // Lexer errors, each reported once, in order with the parser's.
+        let messages = |src| parse(src).unwrap_err().into_iter().map(|d| d.message).collect::<Vec<_>>();
+        assert_eq!(
+            messages("BEGIN { $a = `1; @b = 1 +; @c = \"x\\q\"; $ = 2; @d = 3 }"),
+            [
+                "unexpected character `` ` ``",
+                "syntax error: unexpected `;`",
+                "unknown escape `\\q`",
+                "unexpected character `$`"
+            ]
+        );
+        // A lexer error in what recovery skips is still reported, and does not unbalance the
+        // skipped `{ … }` group (which would report its `}` as unexpected).
+        assert_eq!(messages("BEGIN { @x = 1 +; @y = \"abc; }\nEND { @z = 99999999999999999999999; }").len(), 3);
+        assert_eq!(error_count("BEGIN { if (`) { @a = 1; } else { @b = $; } @c = 3; }"), 2);
+        // In a predicate, in a `< … >` body, at the top level, after a macro's header.
+        assert_eq!(error_count("t:a:b /pid == `/ { @a = 1 # 2; }"), 2);
+        assert_eq!(error_count("BEGIN < @a = ` ; > END < @b = $ >"), 2);
+        assert_eq!(error_count("BEGIN { @a = 1; } } END { @b = $; }"), 2);
+        assert_eq!(error_count("macro f(`) { 1 } BEGIN { @x = f(1) ` }"), 2);
+        // An unterminated comment ends the script; the body it leaves open is not news.
+        assert_eq!(error_count("BEGIN { @a = ` + 1; /* x"), 2);
     }
 }

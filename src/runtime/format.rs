@@ -24,6 +24,34 @@ pub enum KeyPart {
     Int(i64),
     UInt(u64),
     Str(String),
+    /// A record key, printed `{ .a = 1, .b = x }`; its fields are the other kinds. It sorts
+    /// as its fields would as keys of their own.
+    Record(Vec<(String, KeyPart)>),
+}
+
+impl KeyPart {
+    /// The part as it is printed in `@m[…]`.
+    pub fn text(&self) -> String {
+        match self {
+            KeyPart::Int(v) => v.to_string(),
+            KeyPart::UInt(v) => (*v as i64).to_string(),
+            KeyPart::Str(s) => s.clone(),
+            KeyPart::Record(fields) => {
+                let parts: Vec<String> = fields.iter().map(|(n, p)| format!(".{n} = {}", p.text())).collect();
+                format!("{{ {} }}", parts.join(", "))
+            }
+        }
+    }
+}
+
+/// A key's parts with a record's fields in its place, for sorting.
+fn flat_key(key: &[KeyPart]) -> Vec<&KeyPart> {
+    key.iter()
+        .flat_map(|part| match part {
+            KeyPart::Record(fields) => fields.iter().map(|(_, p)| p).collect(),
+            p => vec![p],
+        })
+        .collect()
 }
 
 /// A decoded map value (already summed over CPUs by the caller).
@@ -254,14 +282,7 @@ pub fn key_suffix(key: &[KeyPart]) -> String {
     if key.is_empty() {
         return String::new();
     }
-    let parts: Vec<String> = key
-        .iter()
-        .map(|part| match part {
-            KeyPart::Int(v) => v.to_string(),
-            KeyPart::UInt(v) => (*v as i64).to_string(),
-            KeyPart::Str(s) => s.clone(),
-        })
-        .collect();
+    let parts: Vec<String> = key.iter().map(KeyPart::text).collect();
     format!("[{}]", parts.join(", "))
 }
 
@@ -374,29 +395,31 @@ pub fn scalar_value_text(value: &Value) -> String {
 /// Key order of maps sorted by key: part by part, integers compared as
 /// unsigned 64-bit numbers, strings bytewise.
 fn compare_keys_sorted(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
-    fn as_unsigned(part: &KeyPart) -> Result<u64, &[u8]> {
+    fn as_unsigned<'k>(part: &&'k KeyPart) -> Result<u64, &'k [u8]> {
         match part {
             KeyPart::Int(v) => Ok(*v as u64),
             KeyPart::UInt(v) => Ok(*v),
             KeyPart::Str(s) => Err(s.as_bytes()),
+            KeyPart::Record(_) => Err(&[]),
         }
     }
-    let a = a.iter().map(as_unsigned);
-    let b = b.iter().map(as_unsigned);
-    a.cmp(b)
+    let (a, b) = (flat_key(a), flat_key(b));
+    a.iter().map(as_unsigned).cmp(b.iter().map(as_unsigned))
 }
 
 /// Order of the raw key bytes (what a C++ `std::map<std::vector<uint8_t>, _>`
 /// gives): integers are little-endian, so they compare lowest byte first;
 /// strings compare bytewise (NUL padding makes a prefix sort first).
 pub fn compare_keys_raw(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
-    fn raw(part: &KeyPart) -> Vec<u8> {
+    fn raw(part: &&KeyPart) -> Vec<u8> {
         match part {
             KeyPart::Int(v) => v.to_le_bytes().to_vec(),
             KeyPart::UInt(v) => v.to_le_bytes().to_vec(),
             KeyPart::Str(s) => s.as_bytes().to_vec(),
+            KeyPart::Record(_) => Vec::new(),
         }
     }
+    let (a, b) = (flat_key(a), flat_key(b));
     a.iter().map(raw).cmp(b.iter().map(raw))
 }
 
@@ -1502,6 +1525,12 @@ mod tests {
         assert_eq!(key_suffix(&[s("x"), i(2)]), "[x, 2]");
         assert_eq!(key_suffix(&[KeyPart::UInt(u64::MAX)]), "[-1]");
         assert_eq!(key_suffix(&[s("")]), "[]");
+        let record = KeyPart::Record(vec![("name".into(), s("bash")), ("n".into(), i(-1))]);
+        assert_eq!(key_suffix(std::slice::from_ref(&record)), "[{ .name = bash, .n = -1 }]");
+        // A record key sorts as its fields would.
+        let other = KeyPart::Record(vec![("name".into(), s("bash")), ("n".into(), i(2))]);
+        assert_eq!(compare_keys_sorted(&[other.clone()], &[record.clone()]), compare_keys_sorted(&[s("bash"), i(2)], &[s("bash"), i(-1)]));
+        assert_eq!(compare_keys_raw(&[other], &[record]), compare_keys_raw(&[s("bash"), i(2)], &[s("bash"), i(-1)]));
     }
 
     // Not reachable with bpftrace 0.17's hist() (it caps at [2G, 4G)), so taken

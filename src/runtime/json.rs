@@ -43,12 +43,18 @@ fn write(out: &mut String, v: &Json) {
     }
 }
 
+/// A map key as a JSON object key: the parts joined by `,`, a record written as its text
+/// without the blanks around its punctuation, `{.a=1,.b=x}` (newer bpftrace writes a key's
+/// text with every blank removed, strings' own included; rtrace keeps those, as it does in
+/// tuple keys).
 fn key_text(key: &[KeyPart]) -> String {
     key.iter()
         .map(|k| match k {
-            KeyPart::Int(v) => v.to_string(),
-            KeyPart::UInt(v) => (*v as i64).to_string(),
-            KeyPart::Str(s) => s.clone(),
+            KeyPart::Record(fields) => {
+                let parts: Vec<String> = fields.iter().map(|(n, p)| format!(".{n}={}", key_text(std::slice::from_ref(p)))).collect();
+                format!("{{{}}}", parts.join(","))
+            }
+            k => k.text(),
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -157,6 +163,8 @@ mod tests {
         );
         let m = vec![Entry { key: vec![KeyPart::Str("x".into()), KeyPart::Int(2)], value: Value::Int(3) }];
         assert_eq!(map("@m", m), "{\"type\": \"map\", \"data\": {\"@m\": {\"x,2\": 3}}}\n");
+        let r = vec![Entry { key: vec![KeyPart::Record(vec![("s".into(), KeyPart::Str("a b".into())), ("n".into(), KeyPart::Int(1))])], value: Value::Int(3) }];
+        assert_eq!(map("@r", r), "{\"type\": \"map\", \"data\": {\"@r\": {\"{.s=a b,.n=1}\": 3}}}\n");
         let t = vec![Entry { key: vec![KeyPart::Str("k".into())], value: Value::Tuple(vec![Value::Str("a\"b".into()), Value::Tuple(vec![Value::Int(-1), Value::UInt(2)])]) }];
         assert_eq!(map("@t", t), "{\"type\": \"map\", \"data\": {\"@t\": {\"k\": [\"a\\\"b\",[-1,2]]}}}\n");
         let st = vec![Entry { key: vec![], value: Value::Stats { sum: 3, count: 1 } }];

@@ -214,5 +214,8 @@ fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
         });
         off += field.size();
     }
-    parts
+    match &def.key_names {
+        Some(names) => vec![KeyPart::Record(names.iter().cloned().zip(parts).collect())],
+        None => parts,
+    }
 }

@@ -1097,10 +1097,17 @@ fn interval_ns(parts: &[&str]) -> Option<u64> {
 struct MapInfo {
     name: String,
     value: ValueKind,
-    keys: Vec<KeyField>,
+    keys: Keys,
     /// Where the map first got its value type, and its key shape.
     first_assign: Span,
     first_keys: Span,
+}
+
+/// A map's key shape: its parts, and a record key's field names (one per part).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Keys {
+    fields: Vec<KeyField>,
+    names: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -1121,7 +1128,8 @@ impl MapTable {
                 MapDef {
                     name: m.name.clone(),
                     bpf_name: format!("m{i}"),
-                    key: m.keys.clone(),
+                    key: m.keys.fields.clone(),
+                    key_names: m.keys.names.clone(),
                     value: m.value,
                     max_entries: decl.map_or(MAX_MAP_KEYS, |d| d.max_entries),
                     lru: decl.is_some_and(|d| d.lru),
@@ -2135,7 +2143,7 @@ impl<'p> Checker<'p> {
                 return;
             }
         };
-        if info.keys.is_empty() {
+        if info.keys.fields.is_empty() {
             self.error(
                 Diagnostic::error(format!("a `for` loop needs a map with keys, but `{}` has none", map.name))
                     .at(map.span, "a map without keys")
@@ -2143,8 +2151,12 @@ impl<'p> Checker<'p> {
             );
             return;
         }
-        let parts: Vec<Type> = info.keys.iter().map(|k| key_type(*k)).collect();
-        let key = if parts.len() == 1 { parts[0] } else { self.tuples.intern(parts) };
+        let parts: Vec<Type> = info.keys.fields.iter().map(|k| key_type(*k)).collect();
+        let key = match &info.keys.names {
+            Some(names) => self.tuples.intern_named(parts, Some(names.clone())),
+            None if parts.len() == 1 => parts[0],
+            None => self.tuples.intern(parts),
+        };
         let kv = self.tuples.intern(vec![key, value]);
         let own = format!("{}@{}", var.name, s.span.start);
         scope.vars.insert(own.clone(), (kv, var.span));
@@ -2283,33 +2295,33 @@ impl<'p> Checker<'p> {
     }
 
     /// The key shape of a map reference, checking each key expression. A tuple key
-    /// (`@m[(a, b)]`, `@m[$t]`) is the same key as its elements (`@m[a, b]`).
-    fn keys(&mut self, map: &MapRef, scope: &mut Scope) -> Option<Vec<KeyField>> {
+    /// (`@m[(a, b)]`, `@m[$t]`) is the same key as its elements (`@m[a, b]`); a record key
+    /// has the same parts, and its field names.
+    fn keys(&mut self, map: &MapRef, scope: &mut Scope) -> Option<Keys> {
         self.key_fields(&map.keys, scope)
     }
 
     /// The key shape of key expressions, checking each.
-    fn key_fields(&mut self, keys: &[Expr], scope: &mut Scope) -> Option<Vec<KeyField>> {
+    fn key_fields(&mut self, keys: &[Expr], scope: &mut Scope) -> Option<Keys> {
         let mut out = Vec::new();
+        let mut names = None;
         let mut ok = true;
         for k in keys {
             let t = self.expr(k, scope);
             let parts = match t {
-                Type::Tuple(id) if self.tuples.names[id as usize].is_some() => {
-                    self.error(
-                        Diagnostic::error("a record cannot be a map key")
-                            .at(k.span, "a record")
-                            .help("key the map by the record's fields: `@m[$r.a, $r.b]`"),
-                    );
-                    ok = false;
-                    continue;
+                Type::Tuple(id) if keys.len() == 1 => {
+                    names = self.tuples.names[id as usize].clone();
+                    self.tuples.types[id as usize].clone()
                 }
-                Type::Tuple(id) if keys.len() == 1 => self.tuples.types[id as usize].clone(),
-                Type::Tuple(_) => {
+                Type::Tuple(id) => {
+                    let what = if self.tuples.names[id as usize].is_some() { "record" } else { "tuple" };
                     self.error(
-                        Diagnostic::error("a tuple key must be the map's only key")
-                            .at(k.span, "a tuple among other keys")
-                            .help("write its elements as keys: `@m[a, b, c]`"),
+                        Diagnostic::error(format!("a {what} key must be the map's only key"))
+                            .at(k.span, format!("a {what} among other keys"))
+                            .help(match what {
+                                "tuple" => "write its elements as keys: `@m[a, b, c]`",
+                                _ => "put the other keys in the record: `@m[(a = x, b = y)]`",
+                            }),
                     );
                     ok = false;
                     continue;
@@ -2322,11 +2334,14 @@ impl<'p> Checker<'p> {
                     None if part == Type::Error => ok = false,
                     None => {
                         ok = false;
+                        let what = if names.is_some() { "record" } else { "tuple" };
                         let d = match (t, part) {
-                            (Type::Tuple(_), Type::Tuple(_)) => {
+                            (Type::Tuple(_), Type::Tuple(_)) if names.is_none() => {
                                 Diagnostic::error("a tuple key cannot hold another tuple").at(k.span, "a tuple inside a tuple")
                             }
-                            (Type::Tuple(_), _) => Diagnostic::error(format!("a tuple key cannot hold {}", part.describe()))
+                            (Type::Tuple(_), Type::Tuple(_)) => Diagnostic::error("a record key cannot hold a tuple or a record")
+                                .at(k.span, "a tuple or record inside a record"),
+                            (Type::Tuple(_), _) => Diagnostic::error(format!("a {what} key cannot hold {}", part.describe()))
                                 .at(k.span, "not a valid key"),
                             _ => Diagnostic::error(format!("a map key cannot be {}", part.describe())).at(k.span, "not a valid key"),
                         };
@@ -2335,7 +2350,7 @@ impl<'p> Checker<'p> {
                 }
             }
         }
-        ok.then_some(out)
+        ok.then_some(Keys { fields: out, names })
     }
 
     fn assign_map(&mut self, map: &MapRef, value: &Expr, span: Span, scope: &mut Scope) {
@@ -2347,7 +2362,7 @@ impl<'p> Checker<'p> {
     }
 
     /// Records that `map` is assigned a `kind` value with `keys`, checking earlier uses agree.
-    fn record_map(&mut self, map: &MapRef, kind: ValueKind, keys: Vec<KeyField>, value_span: Span, span: Span) {
+    fn record_map(&mut self, map: &MapRef, kind: ValueKind, keys: Keys, value_span: Span, span: Span) {
         let keys_span = map.span;
         match self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) {
             None => self.maps.maps.push(MapInfo {
@@ -2539,7 +2554,7 @@ impl<'p> Checker<'p> {
                 return Type::Error;
             }
         };
-        let keys = if def.func == Func::HasKey { self.key_fields(&args[1..], scope) } else { Some(vec![]) };
+        let keys = if def.func == Func::HasKey { self.key_fields(&args[1..], scope) } else { Some(Keys::default()) };
         let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
             if !self.final_pass {
                 return Type::Int { signed: true };
@@ -3319,7 +3334,7 @@ impl<'p> Checker<'p> {
                     );
                     return Type::Error;
                 }
-                let keys = if def.func == Func::Delete { self.keys(map, scope) } else { Some(vec![]) };
+                let keys = if def.func == Func::Delete { self.keys(map, scope) } else { Some(Keys::default()) };
                 let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
                     self.error(
                         Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"),
@@ -4035,12 +4050,14 @@ fn key_type(k: KeyField) -> Type {
     }
 }
 
-fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
-    if a.len() != b.len() {
+fn merge_keys(a: &Keys, b: &Keys) -> Option<Keys> {
+    if a.fields.len() != b.fields.len() || a.names != b.names {
         return None;
     }
-    a.iter()
-        .zip(b)
+    let fields = a
+        .fields
+        .iter()
+        .zip(&b.fields)
         .map(|(x, y)| match (x, y) {
             (KeyField::Int { signed: s }, KeyField::Int { signed: t }) => Some(KeyField::Int { signed: *s && *t }),
             (KeyField::Str { len: m }, KeyField::Str { len: n }) => Some(KeyField::Str { len: *m.max(n) }),
@@ -4053,7 +4070,8 @@ fn merge_keys(a: &[KeyField], b: &[KeyField]) -> Option<Vec<KeyField>> {
             (KeyField::IntArray(a), KeyField::IntArray(b)) if a == b => Some(KeyField::IntArray(*a)),
             _ => None,
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    Some(Keys { fields, names: a.names.clone() })
 }
 
 /// `field` is not a member of kernel struct or union `record`.
@@ -4066,17 +4084,18 @@ fn no_member(k: &btf::KernelTypes, record: u32, field: &Name) -> Diagnostic {
 }
 
 /// A map used (at `span`) with other keys than it was first used with.
-fn key_mismatch(info: &MapInfo, span: Span, keys: &[KeyField]) -> Diagnostic {
+fn key_mismatch(info: &MapInfo, span: Span, keys: &Keys) -> Diagnostic {
     Diagnostic::error(format!("key mismatch for map `{}`", info.name))
         .at(span, format!("used with key {}", describe_keys(keys)))
         .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys)))
 }
 
-fn describe_keys(keys: &[KeyField]) -> String {
-    if keys.is_empty() {
+fn describe_keys(keys: &Keys) -> String {
+    if keys.fields.is_empty() {
         return "none (a scalar map)".into();
     }
     let parts: Vec<&str> = keys
+        .fields
         .iter()
         .map(|k| match k {
             KeyField::Int { .. } => "int",
@@ -4090,7 +4109,13 @@ fn describe_keys(keys: &[KeyField]) -> String {
             KeyField::IntArray(_) => "array",
         })
         .collect();
-    format!("[{}]", parts.join(", "))
+    match &keys.names {
+        Some(names) => {
+            let fields: Vec<String> = names.iter().zip(parts).map(|(n, p)| format!("{n} = {p}")).collect();
+            format!("[({})]", fields.join(", "))
+        }
+        None => format!("[{}]", parts.join(", ")),
+    }
 }
 
 /// Splits a printf format into literal text and conversions.
