@@ -347,6 +347,14 @@ pub struct Lexer<'a> {
     pending: VecDeque<Spanned<'a>>,
     /// Whether the last token was `(` or `,`, where a record's field may start.
     field_may_start: bool,
+    /// Whether the last token was `(`, where a cast's type may start.
+    after_lparen: bool,
+    /// Whether the last two tokens were `sizeof (`, and whether the last was `sizeof`.
+    in_sizeof: bool,
+    last_was_sizeof: bool,
+    /// The names macro headers declare (macros and their parameters): values, not types, in
+    /// `(NAME) - x`.
+    macro_names: Vec<&'a str>,
 }
 
 pub type Spanned<'a> = Result<(usize, Tok<'a>, usize), LexError>;
@@ -358,7 +366,7 @@ impl<'a> Lexer<'a> {
         if src.starts_with("#!") {
             pos = src.find('\n').unwrap_or(src.len());
         }
-        Lexer { src, pos, mode: Mode::Top, failed: false, defines: None, pending: VecDeque::new(), field_may_start: false }
+        Lexer { src, pos, mode: Mode::Top, failed: false, defines: None, pending: VecDeque::new(), field_may_start: false, after_lparen: false, in_sizeof: false, last_was_sizeof: false, macro_names: Vec::new() }
     }
 
     /// A lexer that replaces `#define`d names in code by their values' tokens.
@@ -542,7 +550,11 @@ impl<'a> Lexer<'a> {
                         self.pending.extend(tokens);
                         return self.next();
                     }
-                    Tok::Ident(text)
+                    if self.after_lparen && self.cast_type_follows(text, end) {
+                        Tok::TypeName(text)
+                    } else {
+                        Tok::Ident(text)
+                    }
                 }
             },
             RawTok::Map => Tok::Map(text),
@@ -594,6 +606,12 @@ impl<'a> Lexer<'a> {
             RawTok::OpAssign => Tok::OpAssign(op_assign(text)),
         };
         self.field_may_start = matches!(tok, Tok::LParen | Tok::Comma);
+        self.in_sizeof = tok == Tok::LParen && self.last_was_sizeof;
+        self.last_was_sizeof = tok == Tok::Sizeof;
+        self.after_lparen = tok == Tok::LParen;
+        if let (Mode::MacroHeader, Tok::Ident(name)) = (self.mode, &tok) {
+            self.macro_names.push(*name);
+        }
         if self.mode == Mode::MacroHeader && tok == Tok::LBrace {
             self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
             return Some(Ok((start, Tok::BodyOpen, end)));
@@ -699,6 +717,52 @@ impl<'a> Lexer<'a> {
             }
         }
         Some(out)
+    }
+
+    /// The next raw token after byte `from` (blanks and comments skipped), and where it ends.
+    fn raw_after(&self, from: usize) -> Option<(RawTok, usize)> {
+        let mut probe = Lexer { pos: from, ..Lexer::new(self.src) };
+        probe.skip_trivia().ok()?;
+        let mut lex = RawTok::lexer(probe.rest());
+        let raw = lex.next()?.ok()?;
+        Some((raw, probe.pos + lex.span().end))
+    }
+
+    /// Whether identifier `name`, just after `(` and ending at byte `end`, names the type of a
+    /// cast, as in bpftrace: `(NAME *…)`, or `(NAME)` followed by something that can only
+    /// start an operand (`(pid_t)5`, `(u32)$x`, `(size_t)(a + b)`). Before `-`, `*` or `&`,
+    /// which could also be binary operators, it is a cast unless `NAME` is a builtin, a
+    /// constant or a macro's name or parameter: `(pid_t)-1` casts, `(pid) - 1` subtracts. Sema resolves
+    /// the name (kernel typedefs from BTF). In `sizeof(NAME)`, `NAME` is a type unless it is
+    /// one of those values.
+    fn cast_type_follows(&self, name: &str, end: usize) -> bool {
+        let mut pos = end;
+        let mut stars = 0;
+        let next = loop {
+            match self.raw_after(pos) {
+                Some((RawTok::Star, e)) => {
+                    stars += 1;
+                    pos = e;
+                }
+                Some((RawTok::RParen, e)) => break self.raw_after(e).map(|(t, _)| t),
+                _ => return false,
+            }
+        };
+        use crate::sema::builtins::{builtin, constant};
+        let value = || builtin(name).is_some() || constant(name).is_some() || self.macro_names.iter().any(|m| *m == name);
+        if stars > 0 {
+            return true;
+        }
+        if self.in_sizeof {
+            return !value();
+        }
+        match next {
+            Some(
+                RawTok::Int | RawTok::Var | RawTok::Map | RawTok::Quote | RawTok::LParen | RawTok::Not | RawTok::Tilde | RawTok::Ident,
+            ) => true,
+            Some(RawTok::Minus | RawTok::Star | RawTok::Amp) => !value(),
+            _ => false,
+        }
     }
 
     /// Whether `=`, and not `==`, comes next after byte `from`.
