@@ -985,6 +985,21 @@ mod tests {
     }
 
     #[test]
+    fn cast_type_names() {
+        let names = |src| {
+            toks(src).into_iter().filter_map(|t| if let Tok::TypeName(n) = t { Some(n) } else { None }).collect::<Vec<_>>()
+        };
+        assert_eq!(names("BEGIN { (a)1; (b)$x; (c)(1); (d)-1; (e *)p; (f * *)p; (g)!x; (h)@m; (i)j; sizeof(k); }"), [
+            "a", "b", "c", "d", "e", "f", "g", "h", "i", "k"
+        ]);
+        // Values in parentheses: before a binary operator, or a builtin, constant or macro
+        // parameter before `-`, `*` or `&`.
+        let values = "macro m(x) { (x) - 1 } BEGIN { (a) + 1; (b) == 1; (c) != 1; (d) && 1; (e) -> f; (g); f((h)); \
+                      (pid) - 1; (tid) * 2; (uid) & 1; (TASK_RUNNING) - 1; sizeof(pid); (x)--; }";
+        assert_eq!(names(values), Vec::<&str>::new());
+    }
+
+    #[test]
     fn record_field_names() {
         let t = toks("BEGIN { $r = (a = 1, b=2); $c = (a == 1, b); f(x, y); }");
         assert_eq!(t.iter().filter(|t| matches!(t, Tok::FieldName(_))).count(), 2);

@@ -2140,12 +2140,14 @@ impl<'p> Checker<'p> {
         let id = k.find_typedef(name);
         if id.is_none() {
             let mut d = Diagnostic::error(format!("unknown type `{name}`"))
-                .at(span, "not an integer type or a typedef in the kernel's BTF");
+                .at(span, "neither a builtin type nor a typedef in the kernel's BTF");
             if let Some(s) = did_you_mean(name, k.typedef_names().iter().map(String::as_str)) {
                 d = d.help(format!("did you mean `{s}`?"));
             }
             if k.enum_value(name).is_some() {
-                d = d.note(format!("`({name})` before `-`, `*` or `&` is a cast, as in bpftrace; without the parentheses `{name}` is the value"));
+                d = d.note(format!(
+                    "`{name}` is a kernel enum value, but `({name})` before an operand is a cast, as in bpftrace; drop the parentheses"
+                ));
             }
             self.error(d);
         }
