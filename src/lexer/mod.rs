@@ -15,6 +15,9 @@
 //!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
 //!   works, and the grammar sees distinct tokens, free of conflicts.
+//! * an identifier right after `(` is a type name (`(pid_t)x`) when what follows makes it a cast;
+//!   see `cast_type_follows`. That needs the names of builtins and constants
+//!   (`sema::builtins`, a plain table), which are values in `(pid) - 1`.
 
 pub mod preprocess;
 
