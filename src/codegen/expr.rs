@@ -612,7 +612,6 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 })?;
                 V::Int(if *prefix { new } else { old })
             }
-            ExprKind::Cast { ty, expr } if matches!(ty.kind, TypeExprKind::Pointer(_)) => self.expr(f, expr)?,
             // An integer array holds the integer's bytes, element 0 first (little-endian), the
             // rest of the 8 bytes zero.
             ExprKind::Cast { expr, .. } if matches!(self.ty(f, e), Type::IntArray(_)) => {
@@ -626,16 +625,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let addr = self.expr(f, expr)?.int()?;
                 self.memory(f, access, addr)?
             }
-            ExprKind::Cast { ty, expr } => {
-                let v = self.expr(f, expr)?.int()?;
-                let (bits, signed) = match &ty.kind {
-                    TypeExprKind::Named(name) => crate::sema::named_int_type(name),
-                    // `(enum X)v` only changes how `%s` prints the value.
-                    TypeExprKind::Tagged { tag: "enum", .. } => Some((64, true)),
-                    _ => None,
+            ExprKind::Cast { expr, .. } => {
+                let v = self.expr(f, expr)?;
+                match *self.res(f, e) {
+                    Res::IntCast { bits, signed } => V::Int(self.narrow(v.int()?, bits, signed)?),
+                    // Pointer casts and `(enum X)v` keep the value.
+                    _ => v,
                 }
-                .ok_or_else(|| CodegenError("cast to a non-integer type".into()))?;
-                V::Int(self.narrow(v, bits, signed)?)
             }
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => match self.res(f, e) {
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),

@@ -15,6 +15,9 @@
 //!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
 //!   works, and the grammar sees distinct tokens, free of conflicts.
+//! * an identifier right after `(` is a type name (`(pid_t)x`) when what follows makes it a cast;
+//!   see `cast_type_follows`. That needs the names of builtins and constants
+//!   (`sema::builtins`, a plain table), which are values in `(pid) - 1`.
 
 pub mod preprocess;
 
@@ -355,6 +358,14 @@ pub struct Lexer<'a> {
     pending: VecDeque<Spanned<'a>>,
     /// Whether the last token was `(` or `,`, where a record's field may start.
     field_may_start: bool,
+    /// Whether the last token was `(`, where a cast's type may start.
+    after_lparen: bool,
+    /// Whether the last two tokens were `sizeof (`, and whether the last was `sizeof`.
+    in_sizeof: bool,
+    last_was_sizeof: bool,
+    /// The names macro headers declare (macros and their parameters): values, not types, in
+    /// `(NAME) - x`.
+    macro_names: Vec<&'a str>,
 }
 
 /// A token and its byte span. An error is a token too (`Tok::Error`), after which lexing
@@ -369,7 +380,18 @@ impl<'a> Lexer<'a> {
         if src.starts_with("#!") {
             pos = src.find('\n').unwrap_or(src.len());
         }
-        Lexer { src, pos, mode: Mode::Top, defines: None, pending: VecDeque::new(), field_may_start: false }
+        Lexer {
+            src,
+            pos,
+            mode: Mode::Top,
+            defines: None,
+            pending: VecDeque::new(),
+            field_may_start: false,
+            after_lparen: false,
+            in_sizeof: false,
+            last_was_sizeof: false,
+            macro_names: Vec::new(),
+        }
     }
 
     /// A lexer that replaces `#define`d names in code by their values' tokens.
@@ -561,7 +583,11 @@ impl<'a> Lexer<'a> {
                         self.pending.extend(tokens);
                         return self.next();
                     }
-                    Tok::Ident(text)
+                    if self.after_lparen && self.cast_type_follows(text, end) {
+                        Tok::TypeName(text)
+                    } else {
+                        Tok::Ident(text)
+                    }
                 }
             },
             RawTok::Map => Tok::Map(text),
@@ -610,6 +636,12 @@ impl<'a> Lexer<'a> {
             RawTok::OpAssign => Tok::OpAssign(op_assign(text)),
         };
         self.field_may_start = matches!(tok, Tok::LParen | Tok::Comma);
+        self.in_sizeof = tok == Tok::LParen && self.last_was_sizeof;
+        self.last_was_sizeof = tok == Tok::Sizeof;
+        self.after_lparen = tok == Tok::LParen;
+        if let (Mode::MacroHeader, Tok::Ident(name)) = (self.mode, &tok) {
+            self.macro_names.push(*name);
+        }
         if self.mode == Mode::MacroHeader && tok == Tok::LBrace {
             self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
             return Some((start, Tok::BodyOpen, end));
@@ -732,6 +764,52 @@ impl<'a> Lexer<'a> {
             }
         }
         Some(out)
+    }
+
+    /// The next raw token after byte `from` (blanks and comments skipped), and where it ends.
+    fn raw_after(&self, from: usize) -> Option<(RawTok, usize)> {
+        let mut probe = Lexer { pos: from, ..Lexer::new(self.src) };
+        probe.skip_trivia().ok()?;
+        let mut lex = RawTok::lexer(probe.rest());
+        let raw = lex.next()?.ok()?;
+        Some((raw, probe.pos + lex.span().end))
+    }
+
+    /// Whether identifier `name`, just after `(` and ending at byte `end`, names the type of a
+    /// cast, as in bpftrace: `(NAME *…)`, or `(NAME)` followed by something that can only
+    /// start an operand (`(pid_t)5`, `(u32)$x`, `(size_t)(a + b)`). Before `-`, `*` or `&`,
+    /// which could also be binary operators, it is a cast unless `NAME` is a builtin, a
+    /// constant or a macro's name or parameter: `(pid_t)-1` casts, `(pid) - 1` subtracts. Sema resolves
+    /// the name (kernel typedefs from BTF). In `sizeof(NAME)`, `NAME` is a type unless it is
+    /// one of those values.
+    fn cast_type_follows(&self, name: &str, end: usize) -> bool {
+        let mut pos = end;
+        let mut stars = 0;
+        let next = loop {
+            match self.raw_after(pos) {
+                Some((RawTok::Star, e)) => {
+                    stars += 1;
+                    pos = e;
+                }
+                Some((RawTok::RParen, e)) => break self.raw_after(e).map(|(t, _)| t),
+                _ => return false,
+            }
+        };
+        use crate::sema::builtins::{builtin, constant};
+        let value = || builtin(name).is_some() || constant(name).is_some() || self.macro_names.iter().any(|m| *m == name);
+        if stars > 0 {
+            return true;
+        }
+        if self.in_sizeof {
+            return !value();
+        }
+        match next {
+            Some(
+                RawTok::Int | RawTok::Var | RawTok::Map | RawTok::Quote | RawTok::LParen | RawTok::Not | RawTok::Tilde | RawTok::Ident,
+            ) => true,
+            Some(RawTok::Minus | RawTok::Star | RawTok::Amp) => !value(),
+            _ => false,
+        }
     }
 
     /// Whether `=`, and not `==`, comes next after byte `from`.
@@ -949,6 +1027,21 @@ mod tests {
         assert!(t.contains(&Tok::Str("a\tb\n%d".into())));
         assert!(t.contains(&Tok::Int(16)));
         assert!(t.contains(&Tok::Int(1000)));
+    }
+
+    #[test]
+    fn cast_type_names() {
+        let names = |src| {
+            toks(src).into_iter().filter_map(|t| if let Tok::TypeName(n) = t { Some(n) } else { None }).collect::<Vec<_>>()
+        };
+        assert_eq!(names("BEGIN { (a)1; (b)$x; (c)(1); (d)-1; (e *)p; (f * *)p; (g)!x; (h)@m; (i)j; sizeof(k); }"), [
+            "a", "b", "c", "d", "e", "f", "g", "h", "i", "k"
+        ]);
+        // Values in parentheses: before a binary operator, or a builtin, constant or macro
+        // parameter before `-`, `*` or `&`.
+        let values = "macro m(x) { (x) - 1 } BEGIN { (a) + 1; (b) == 1; (c) != 1; (d) && 1; (e) -> f; (g); f((h)); \
+                      (pid) - 1; (tid) * 2; (uid) & 1; (TASK_RUNNING) - 1; sizeof(pid); (x)--; }";
+        assert_eq!(names(values), Vec::<&str>::new());
     }
 
     #[test]

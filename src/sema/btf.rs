@@ -147,6 +147,15 @@ impl KernelTypes {
             "union" => BtfKind::Union,
             _ => BtfKind::Enum,
         };
+        self.find_kind(want, name)
+    }
+
+    /// The id of `typedef … NAME`.
+    pub fn find_typedef(&self, name: &str) -> Option<u32> {
+        self.find_kind(BtfKind::Typedef, name)
+    }
+
+    fn find_kind(&self, want: BtfKind, name: &str) -> Option<u32> {
         // Most names are unique; when a name is shared (a typedef and a struct), look on.
         let first = self.btf.type_by_name::<BtfType>(name)?;
         if first.kind() == want {
@@ -156,6 +165,15 @@ impl KernelTypes {
             .type_by_kind::<BtfType>()
             .find(|t| t.kind() == want && t.name().and_then(|n| n.to_str()) == Some(name))
             .map(|t| t.type_id().into())
+    }
+
+    /// Every typedef's name, for suggestions.
+    pub fn typedef_names(&self) -> Vec<String> {
+        self.btf
+            .type_by_kind::<BtfType>()
+            .filter(|t| t.kind() == BtfKind::Typedef)
+            .filter_map(|t| t.name().and_then(|n| n.to_str()).map(str::to_string))
+            .collect()
     }
 
     /// A BTF integer type (not `char`) of `size` bytes and this signedness, to type array

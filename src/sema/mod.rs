@@ -171,6 +171,8 @@ pub enum Res {
     /// are the context's u64 slots (`pt_regs` registers): a USDT argument.
     RegMemory { base: u32, index: Option<(u32, u8)>, access: Access },
     Call(Func),
+    /// A cast to an integer type `bits` wide (`(uint8)x`, `(pid_t)x`).
+    IntCast { bits: u32, signed: bool },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1471,6 +1473,17 @@ impl<'p> Checker<'p> {
         self.set(scope, e, Type::Int { signed: def.signed }, Res::Plain)
     }
 
+    /// Notes that a cast `e` to a typedef of an enum has that enum's type, for `%s`.
+    fn note_typedef_enum(&mut self, ty: &TypeExpr, e: &Expr, scope: &mut Scope) {
+        let TypeExprKind::Named(name) = &ty.kind else { return };
+        if named_int_type(name).is_some() {
+            return;
+        }
+        if let (Ok(k), Some(id)) = (self.kernel_types(), self.typedef(name, ty.span)) {
+            Self::note_enum(&k, id, e, scope);
+        }
+    }
+
     /// Notes that `e`'s value has BTF type `id`, if that is an enum.
     fn note_enum(k: &btf::KernelTypes, id: u32, e: &Expr, scope: &mut Scope) {
         if k.enum_def(id).is_some() {
@@ -1681,6 +1694,10 @@ impl<'p> Checker<'p> {
     /// array, or a kernel struct, union or enum from BTF.
     fn type_size(&mut self, t: &TypeExpr) -> Option<u64> {
         match &t.kind {
+            TypeExprKind::Named(name) if named_int_type(name).is_none() => {
+                let id = self.typedef(name, t.span)?;
+                self.kernel_types().ok().map(|k| k.size(id) as u64)
+            }
             TypeExprKind::Named(_) => self.int_type(t).map(|(bits, _)| bits as u64 / 8),
             TypeExprKind::Pointer(_) => Some(8),
             TypeExprKind::Array(inner, Some(n)) => self.type_size(inner).map(|s| s * n),
@@ -1698,15 +1715,25 @@ impl<'p> Checker<'p> {
     /// The type a pointer cast names, for `(struct task_struct *)x`; `None` if `ty` is not a
     /// pointer type.
     fn cast_pointer(&mut self, ty: &TypeExpr) -> Option<Type> {
-        let TypeExprKind::Pointer(inner) = &ty.kind else { return None };
-        let to = match &inner.kind {
-            TypeExprKind::Tagged { .. } => match self.kernel_type(inner) {
-                Some(id) => Some(id),
-                None => return Some(Type::Error),
-            },
-            _ => None,
+        let inner = match &ty.kind {
+            TypeExprKind::Pointer(inner) => inner,
+            // A typedef of a pointer: `(pgtable_t)x`.
+            TypeExprKind::Named(name) if named_int_type(name).is_none() => {
+                let Some(id) = self.typedef(name, ty.span) else { return Some(Type::Error) };
+                let k = self.kernel_types().ok()?;
+                return match k.shape(id) {
+                    btf::Shape::Ptr { to } => Some(Type::Ptr { user: false, to }),
+                    _ => None,
+                };
+            }
+            _ => return None,
         };
-        Some(Type::Ptr { user: false, to })
+        let to = match &inner.kind {
+            TypeExprKind::Tagged { .. } => self.kernel_type(inner),
+            TypeExprKind::Named(name) if named_int_type(name).is_none() => self.typedef(name, inner.span),
+            _ => return Some(Type::Ptr { user: false, to: None }),
+        };
+        Some(to.map_or(Type::Error, |to| Type::Ptr { user: false, to: Some(to) }))
     }
 
     /// `(uint8[8])x`, `(int16[])x`: an integer's bytes as an array of integers of the same
@@ -2096,11 +2123,43 @@ impl<'p> Checker<'p> {
             self.unsupported(t.span, "struct, pointer and array types");
             return None;
         };
-        let Some(found) = named_int_type(name) else {
-            self.error(Diagnostic::error(format!("unknown type `{name}`")).at(t.span, "not an integer type"));
-            return None;
-        };
-        Some(found)
+        if let Some(found) = named_int_type(name) {
+            return Some(found);
+        }
+        let id = self.typedef(name, t.span)?;
+        let k = self.kernel_types().ok()?;
+        match k.shape(id) {
+            btf::Shape::Int { size, signed, .. } if matches!(size, 1 | 2 | 4 | 8) => Some((size * 8, signed)),
+            _ => {
+                self.error(
+                    Diagnostic::error(format!("`{name}` is not an integer type"))
+                        .at(t.span, format!("a typedef of `{}`", k.name(id))),
+                );
+                None
+            }
+        }
+    }
+
+    /// The BTF id of the kernel typedef `name` (`pid_t`, `size_t`, `__u8`): a type written
+    /// as a bare name that is not a builtin integer type. Only a script that names one loads
+    /// the kernel's BTF for it.
+    fn typedef(&mut self, name: &str, span: Span) -> Option<u32> {
+        let k = self.kernel_types_at(span, "needs the kernel's types")?;
+        let id = k.find_typedef(name);
+        if id.is_none() {
+            let mut d = Diagnostic::error(format!("unknown type `{name}`"))
+                .at(span, "neither a builtin type nor a typedef in the kernel's BTF");
+            if let Some(s) = did_you_mean(name, k.typedef_names().iter().map(String::as_str)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            if k.enum_value(name).is_some() {
+                d = d.note(format!(
+                    "`{name}` is a kernel enum value, but `({name})` before an operand is a cast, as in bpftrace; drop the parentheses"
+                ));
+            }
+            self.error(d);
+        }
+        id
     }
 
     /// `for ($kv : @map) { … }`: `$kv` is `(key, value)`, a key of several parts a tuple.
@@ -2876,7 +2935,7 @@ impl<'p> Checker<'p> {
                         );
                         return Type::Error;
                     }
-                    return self.set(scope, e, Type::Int { signed }, Res::Plain);
+                    return self.set(scope, e, Type::Int { signed }, Res::IntCast { bits, signed });
                 }
                 if let Type::Array { elem, len, user } = t {
                     return self.memory_array_cast(e, ty, (bits, signed), expr.span, (elem, len, user), scope);
@@ -2888,7 +2947,8 @@ impl<'p> Checker<'p> {
                     );
                     return Type::Error;
                 }
-                self.set(scope, e, Type::Int { signed }, Res::Plain)
+                self.note_typedef_enum(ty, e, scope);
+                self.set(scope, e, Type::Int { signed }, Res::IntCast { bits, signed })
             }
             ExprKind::SizeofType(ty) => match self.type_size(ty) {
                 Some(size) => self.set(scope, e, Type::Int { signed: false }, Res::Const(size)),
@@ -3967,9 +4027,7 @@ fn int_bits(e: &Expr, scope: &Scope) -> u32 {
     match (&e.kind, info.map(|i| &i.res)) {
         (_, Some(Res::Memory(Access { read: Read::Int { size, .. }, .. }))) => 8 * size,
         (_, Some(Res::Field(f))) => 8 * f.size as u32,
-        (ExprKind::Cast { ty: TypeExpr { kind: TypeExprKind::Named(n), .. }, .. }, _) => {
-            named_int_type(n).map_or(64, |(bits, _)| bits)
-        }
+        (_, Some(Res::IntCast { bits, .. })) => *bits,
         (ExprKind::Var(name), _) => scope.var_bits.get(name).copied().unwrap_or(64),
         _ => 64,
     }
