@@ -1,13 +1,23 @@
 #!/usr/bin/env python3
-"""The issue's 1,000-line script: time to attached, and rtrace's --timings split. Run as root:
+"""The issue's 1,000-line scripts: time to attached, and rtrace's --timings split. Run as root:
 
     benches/big_script.py [RUNS]     (default 10)
 
-Generates 998 probes on the first 998 tracepoints (sorted; `syscalls` first), one a line, each
-with a predicate, a count and a hist, plus BEGIN and an interval line: 1,000 lines. Runs it RUNS
-times with __BPFTRACE_NOTIFY_PROBES_ATTACHED set and reports wall time from fork to that line
-(median, min–max), then one run's --timings. bpftrace is not run: it closes perf-event
-tracepoints one by one at exit (~80 ms each here, ~80 s for this script; see BENCHMARKS.md).
+Generates two scripts of 998 probes on the first 998 tracepoints (sorted; `syscalls` first),
+one a line, plus BEGIN and an interval line: 1,000 lines each.
+
+- "same shape": each probe `/pid > N/ { @c[N] = count(); @h = hist(pid); }`, as generated
+  scripts look: the probes differ only in integer literals, so rtrace compiles and loads one
+  program and reads N from a per-attach-point parameters row (sema/share.rs).
+- "all different": each probe `/pid > N/ { @cN = count(); @h = hist(pid); }`: a map of its
+  own per probe, so no two probes can share a program: 998 programs and 999 maps.
+
+For each, RUNS times: wall time from fork to __BPFTRACE_NOTIFY_PROBES_ATTACHED (median,
+min–max), then the median of each `--timings` stage over RUNS runs of `--dry-run` (which
+attaches, then exits). Before every run it waits until no other rtrace process is left (a
+previous run's detaching child), so each starts from a quiet kernel. bpftrace is not run: it
+closes perf-event tracepoints one after another at exit (~80 ms each here, ~80 s a run; see
+BENCHMARKS.md).
 """
 import os
 import signal
@@ -19,7 +29,6 @@ import time
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVENTS = "/sys/kernel/tracing/events"
-SCRIPT_FILE = "/tmp/rtrace-bench-1000.bt"
 
 
 def tracepoints(n):
@@ -35,15 +44,31 @@ def tracepoints(n):
     return names[:n]
 
 
-def script():
+def script(body):
     lines = ["BEGIN { @start = nsecs; }"]
     for i, tp in enumerate(tracepoints(998)):
-        lines.append(f"tracepoint:{tp} /pid > {i}/ {{ @c[{i}] = count(); @h = hist(pid); }}")
+        lines.append(f"tracepoint:{tp} /pid > {i}/ {{ {body(i)} }}")
     lines.append("interval:s:10 { exit(); }")
     return "\n".join(lines) + "\n"
 
 
+SCRIPTS = [
+    ("same shape", "/tmp/rtrace-bench-1000.bt", lambda i: f"@c[{i}] = count(); @h = hist(pid);"),
+    ("all different", "/tmp/rtrace-bench-1000-distinct.bt", lambda i: f"@c{i} = count(); @h = hist(pid);"),
+]
+
+
+def quiet():
+    """Waits (up to a minute) until no other rtrace process is running."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if subprocess.run(["pgrep", "-x", "rtrace"], capture_output=True).returncode != 0:
+            return
+        time.sleep(0.1)
+
+
 def to_attached(argv):
+    quiet()
     env = dict(os.environ, __BPFTRACE_NOTIFY_PROBES_ATTACHED="1")
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
@@ -58,18 +83,35 @@ def to_attached(argv):
     return wall
 
 
+def timings(argv):
+    quiet()
+    out = subprocess.run(argv, capture_output=True, text=True)
+    stages = {}
+    for line in out.stderr.splitlines():
+        if line.startswith("timing:"):
+            _, stage, ms, _ = line.split()
+            stages[stage] = float(ms)
+    return stages
+
+
 def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     if not os.path.isdir(EVENTS):
         subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=True)
-    with open(SCRIPT_FILE, "w") as f:
-        f.write(script())
     rtrace = os.path.join(ROOT, "target/release/rtrace")
-    walls = [to_attached([rtrace, SCRIPT_FILE]) for _ in range(RUNS)]
-    print(f"1,000-line script ({SCRIPT_FILE}), {RUNS} runs: fork to attached "
-          f"{statistics.median(walls):.0f} ms ({min(walls):.0f}–{max(walls):.0f})\n")
-    out = subprocess.run([rtrace, "--timings", "--dry-run", SCRIPT_FILE], capture_output=True, text=True)
-    print("".join(l + "\n" for l in out.stderr.splitlines() if l.startswith("timing:")))
+    print(f"load average at start: {os.getloadavg()[0]:.2f}\n")
+    for name, path, body in SCRIPTS:
+        with open(path, "w") as f:
+            f.write(script(body))
+        walls = [to_attached([rtrace, path]) for _ in range(RUNS)]
+        print(f"{name} ({path}), {RUNS} runs: fork to attached "
+              f"{statistics.median(walls):.0f} ms ({min(walls):.0f}–{max(walls):.0f})")
+        runs = [timings([rtrace, "--timings", "--dry-run", path]) for _ in range(RUNS)]
+        split = ", ".join(f"{s} {statistics.median(r[s] for r in runs):.1f}" for s in runs[0])
+        front = statistics.median(r["parse"] + r["check"] for r in runs)
+        print(f"  --timings, median of {RUNS} (ms): {split}")
+        print(f"  front end (lex, parse, check): {front:.1f} ms\n")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
