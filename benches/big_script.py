@@ -12,10 +12,11 @@ one a line, plus BEGIN and an interval line: 1,000 lines each.
 - "all different": each probe `/pid > N/ { @cN = count(); @h = hist(pid); }`: a map of its
   own per probe, so no two probes can share a program: 998 programs and 999 maps.
 
-For each, RUNS times: wall time from fork to __BPFTRACE_NOTIFY_PROBES_ATTACHED (median,
-min–max), then the median of each `--timings` stage over RUNS runs of `--dry-run` (which
-attaches, then exits). Before every run it waits until no other rtrace process is left (a
-previous run's detaching child), so each starts from a quiet kernel. bpftrace is not run: it
+For each, RUNS runs with `--timings`: wall time from fork to __BPFTRACE_NOTIFY_PROBES_ATTACHED
+(median, min–max), and the median of each stage. Before every run it waits (up to a minute)
+until no other rtrace process is left: a previous run's detaching child, which releases the
+tracepoints one by one (~60 ms each on 6.18) while holding the kernel's trace-event lock, so a
+run started meanwhile waits for it at every tracepoint it attaches. bpftrace is not run: it
 closes perf-event tracepoints one after another at exit (~80 ms each here, ~80 s a run; see
 BENCHMARKS.md).
 """
@@ -68,10 +69,11 @@ def quiet():
 
 
 def to_attached(argv):
+    """Wall time from fork to attached, and the run's --timings stages."""
     quiet()
     env = dict(os.environ, __BPFTRACE_NOTIFY_PROBES_ATTACHED="1")
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     for line in proc.stdout:
         if "__BPFTRACE_NOTIFY_PROBES_ATTACHED" in line:
             break
@@ -79,19 +81,13 @@ def to_attached(argv):
         raise SystemExit(f"{argv} ended before attaching")
     wall = (time.perf_counter() - start) * 1000
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=120)
-    return wall
-
-
-def timings(argv):
-    quiet()
-    out = subprocess.run(argv, capture_output=True, text=True)
+    _, err = proc.communicate(timeout=120)
     stages = {}
-    for line in out.stderr.splitlines():
+    for line in err.splitlines():
         if line.startswith("timing:"):
             _, stage, ms, _ = line.split()
             stages[stage] = float(ms)
-    return stages
+    return wall, stages
 
 
 def main():
@@ -103,12 +99,13 @@ def main():
     for name, path, body in SCRIPTS:
         with open(path, "w") as f:
             f.write(script(body))
-        walls = [to_attached([rtrace, path]) for _ in range(RUNS)]
+        runs = [to_attached([rtrace, "--timings", path]) for _ in range(RUNS)]
+        walls = [wall for wall, _ in runs]
         print(f"{name} ({path}), {RUNS} runs: fork to attached "
               f"{statistics.median(walls):.0f} ms ({min(walls):.0f}–{max(walls):.0f})")
-        runs = [timings([rtrace, "--timings", "--dry-run", path]) for _ in range(RUNS)]
-        split = ", ".join(f"{s} {statistics.median(r[s] for r in runs):.1f}" for s in runs[0])
-        front = statistics.median(r["parse"] + r["check"] for r in runs)
+        stages = [st for _, st in runs]
+        split = ", ".join(f"{s} {statistics.median(r[s] for r in stages):.1f}" for s in stages[0])
+        front = statistics.median(r["parse"] + r["check"] for r in stages)
         print(f"  --timings, median of {RUNS} (ms): {split}")
         print(f"  front end (lex, parse, check): {front:.1f} ms\n")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")

@@ -246,6 +246,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         eprintln!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
     }
     if opts.dry_run {
+        detach_in_background(links);
         return Ok(0);
     }
     if std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some() {
