@@ -13,8 +13,8 @@ one a line, plus BEGIN and an interval line: 1,000 lines each.
   own per probe, so no two probes can share a program: 998 programs and 999 maps.
 
 For each, RUNS runs with `--timings`: wall time from fork to __BPFTRACE_NOTIFY_PROBES_ATTACHED
-(median, min–max), and the median of each stage. Before every run it waits (up to a minute)
-until no other rtrace process is left: a previous run's detaching child, which releases the
+(median, min–max), and the median of each stage. Before every run it waits (up to three
+minutes) until no other rtrace process is left: a previous run's detaching child, which releases the
 tracepoints one by one (~60 ms each on 6.18) while holding the kernel's trace-event lock, so a
 run started meanwhile waits for it at every tracepoint it attaches. bpftrace is not run: it
 closes perf-event tracepoints one after another at exit (~80 ms each here, ~80 s a run; see
@@ -60,8 +60,8 @@ SCRIPTS = [
 
 
 def quiet():
-    """Waits (up to a minute) until no other rtrace process is running."""
-    deadline = time.time() + 60
+    """Waits (up to three minutes) until no other rtrace process is running."""
+    deadline = time.time() + 180
     while time.time() < deadline:
         if subprocess.run(["pgrep", "-x", "rtrace"], capture_output=True).returncode != 0:
             return
