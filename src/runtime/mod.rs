@@ -646,8 +646,11 @@ fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
             continue;
         }
         for (attach, cookie) in def.points() {
-            attach_one(&prog, plan, attach, cookie, &mut links)
-                .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;
+            attach_one(&prog, plan, attach, cookie, &mut links).map_err(|e| {
+                // A shared program's points: name the one that failed.
+                let name = plan.probe_names.get(cookie as usize).filter(|_| !def.also.is_empty());
+                RuntimeError::new(format!("cannot attach probe `{}`: {e}", name.unwrap_or(&def.display)))
+            })?;
         }
     }
     Ok(links)
