@@ -16,10 +16,13 @@ For each, RUNS runs with `--timings`: wall time from fork to __BPFTRACE_NOTIFY_P
 (median, min–max), and the median of each stage. Before every run it waits (up to three
 minutes) until no other rtrace process is left: a previous run's detaching child, which releases the
 tracepoints one by one (~60 ms each on 6.18) while holding the kernel's trace-event lock, so a
-run started meanwhile waits for it at every tracepoint it attaches. bpftrace is not run: it
+run started meanwhile waits for it at every tracepoint it attaches. Last, the kernel's floor:
+perf_event_open of the same 998 tracepoints from this script, nothing else (the kernel
+registers each tracepoint there, patching its static key). bpftrace is not run: it
 closes perf-event tracepoints one after another at exit (~80 ms each here, ~80 s a run; see
 BENCHMARKS.md).
 """
+import ctypes
 import os
 import signal
 import statistics
@@ -59,8 +62,48 @@ SCRIPTS = [
 ]
 
 
+class PerfEventAttr(ctypes.Structure):
+    """`struct perf_event_attr` as of PERF_ATTR_SIZE_VER0 (64 bytes)."""
+    _fields_ = [("type", ctypes.c_uint32), ("size", ctypes.c_uint32), ("config", ctypes.c_uint64),
+                ("rest", ctypes.c_uint64 * 6)]
+
+
+def kernel_floor(names):
+    """The kernel's own cost of attaching: perf_event_open of each tracepoint (what
+    registers it), from a process that does nothing else; closed by a forked child that
+    exits (in the background, like rtrace's detach). Returns milliseconds."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ids = []
+    for name in names:
+        cat, ev = name.split(":")
+        with open(f"{EVENTS}/{cat}/{ev}/id") as f:
+            ids.append(int(f.read()))
+    quiet()
+    fds = []
+    start = time.perf_counter()
+    for i in ids:
+        attr = PerfEventAttr(type=2, size=ctypes.sizeof(PerfEventAttr), config=i)
+        fd = libc.syscall(298, ctypes.byref(attr), -1, 0, -1, 8)  # perf_event_open, CLOEXEC
+        if fd < 0:
+            raise SystemExit(f"perf_event_open: errno {ctypes.get_errno()}")
+        fds.append(fd)
+    ms = (time.perf_counter() - start) * 1000
+    if os.fork() == 0:
+        time.sleep(0.5)
+        os._exit(0)  # the last copies of the descriptors go with the child: the slow release
+    for fd in fds:
+        os.close(fd)
+    return ms
+
+
 def quiet():
-    """Waits (up to three minutes) until no other rtrace process is running."""
+    """Waits until this script's own detaching children have exited, then (up to three
+    minutes) until no other rtrace process is running."""
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
     deadline = time.time() + 180
     while time.time() < deadline:
         if subprocess.run(["pgrep", "-x", "rtrace"], capture_output=True).returncode != 0:
@@ -108,6 +151,9 @@ def main():
         front = statistics.median(r["parse"] + r["check"] for r in stages)
         print(f"  --timings, median of {RUNS} (ms): {split}")
         print(f"  front end (lex, parse, check): {front:.1f} ms\n")
+    floors = [kernel_floor(tracepoints(998)) for _ in range(RUNS)]
+    print(f"kernel floor: perf_event_open of the 998 tracepoints, nothing else, {RUNS} runs: "
+          f"{statistics.median(floors):.0f} ms ({min(floors):.0f}–{max(floors):.0f})\n")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
