@@ -30,8 +30,24 @@ pub enum SyntaxError {
     MultiIndex(Span),
 }
 
-/// Syntax errors the grammar recovered from, in the order met.
-pub(crate) type Errors<'a> = Vec<LalrError<'a>>;
+/// Syntax errors the grammar recovered from, in the order met, and how many there were so
+/// far (which the token stream reads, to stop at `MAX_ERRORS`).
+pub(crate) struct Errors<'a> {
+    list: Vec<LalrError<'a>>,
+    count: std::rc::Rc<Cell<usize>>,
+}
+
+impl<'a> Errors<'a> {
+    pub(crate) fn push(&mut self, e: LalrError<'a>) {
+        self.count.set(self.count.get() + 1);
+        self.list.push(e);
+    }
+}
+
+/// Errors after which parsing stops (clang's default limit): recovery costs a lalrpop table
+/// walk per error, and a `#define` that expands to thousands of stray tokens would otherwise
+/// take seconds and print an error for each (found by fuzzing).
+const MAX_ERRORS: usize = 20;
 
 /// Parses a whole script. Every lexer error and every syntax error the parser could recover
 /// from is reported, in order, followed by the one that ended parsing, if any.
@@ -44,6 +60,8 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
     // Every lexer error. The parser meets most of them as the token it did not expect; those
     // it skipped while recovering from an earlier error are added from here.
     let lex_errors = RefCell::new(Vec::new());
+    let count = std::rc::Rc::new(Cell::new(0));
+    let stopped = Cell::new(false);
     let tokens = Lexer::with_defines(&pre.text, &pre.defines)
         .inspect(|t| match t {
             (l, Tok::BodyOpen | Tok::AngleOpen, _) => open_body.set(*l),
@@ -51,11 +69,18 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
             (_, Tok::Error(e), _) => lex_errors.borrow_mut().push(e.clone()),
             _ => {}
         })
+        // Past MAX_ERRORS errors the script ends here, for the parser.
+        .take_while(|_| {
+            let more = count.get().max(lex_errors.borrow().len()) < MAX_ERRORS;
+            stopped.set(!more);
+            more
+        })
         .map(Ok::<_, SyntaxError>);
-    let mut errors = Errors::new();
+    let mut errors = Errors { list: Vec::new(), count: count.clone() };
     let result = grammar::ProgramParser::new().parse(&ids, &mut errors, tokens);
     let program = match result {
         Ok(p) => Some(p),
+        Err(ParseError::UnrecognizedEof { .. }) if stopped.get() => None,
         Err(e) => {
             errors.push(e);
             None
@@ -63,7 +88,7 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
     };
     let mut diags = Vec::new();
     let mut lex_errors = lex_errors.into_inner().into_iter().peekable();
-    for (i, e) in errors.into_iter().enumerate() {
+    for (i, e) in errors.list.into_iter().enumerate() {
         // The lexer errors before this one that the parser skipped.
         let at = error_start(&e);
         while let Some(skipped) = lex_errors.next_if(|l| at.is_none_or(|at| l.span.start < at)) {
@@ -80,6 +105,12 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
         }
     }
     diags.extend(lex_errors.map(|l| l.to_diagnostic()));
+    crate::diag::dedup(&mut diags);
+    if stopped.get() {
+        diags.push(Diagnostic::error("too many errors; stopping here").note(format!(
+            "parsing stops after {MAX_ERRORS} errors; the same error at the same place is shown once"
+        )));
+    }
     match program {
         Some(mut p) if diags.is_empty() => {
             let diags = macros::expand(&mut p);
