@@ -3489,8 +3489,9 @@ impl<'p> Checker<'p> {
                         return Type::Error;
                     }
                 };
-                let conv = if matches!(kind, ArgKind::Int { .. }) { 'd' } else { 's' };
-                let spec = FmtSpec { conv, int_bits: 64, ..FmtSpec::default() };
+                // `%s` prints an integer by its own signedness: a uint64 prints unsigned, as
+                // it does as a map value.
+                let spec = FmtSpec { conv: 's', int_bits: 64, ..FmtSpec::default() };
                 let size = plan::EVENT_HEADER + kind.size().next_multiple_of(8);
                 let mut id = 0;
                 if self.final_pass {
