@@ -111,9 +111,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.builder.position_at_end(end_bb);
             }
             StmtKind::CompoundAssign { target, op, value } => {
-                let v = self.expr(f, value)?.int()?;
+                let mut v = self.expr(f, value)?.int()?;
                 let signed = matches!(self.ty(f, value), Type::Int { signed: true });
                 let op = *op;
+                // `$p += n` on a pointer: n counts elements.
+                if let (BinOp::Add | BinOp::Sub, Some(stride)) = (op, self.ty(f, target).stride()) {
+                    v = self.builder.build_int_mul(v, self.i64().const_int(stride, false), "elems")?;
+                }
                 self.update_in_place(f, target, |g, old| g.arith(op, old, v, signed))?;
             }
             StmtKind::While { cond, body } => {
@@ -600,12 +604,19 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     let res = if *op == BinOp::Eq { eq } else { self.builder.build_not(eq, "ne")? };
                     return Ok(V::Int(self.builder.build_int_z_extend(res, i64, "b")?));
                 }
-                V::Int(self.arith(*op, l.int()?, r.int()?, signed)?)
+                let (mut l, mut r) = (l.int()?, r.int()?);
+                // Pointer arithmetic (sema typed `p + n` as the pointer): n counts elements.
+                if let Some(stride) = self.ty(f, e).stride() {
+                    let n = if self.ty(f, lhs).stride().is_some() { &mut r } else { &mut l };
+                    *n = self.builder.build_int_mul(*n, i64.const_int(stride, false), "elems")?;
+                }
+                V::Int(self.arith(*op, l, r, signed)?)
             }
             ExprKind::Ternary { cond, then, els } => self.ternary(f, e, cond, then, els)?,
             ExprKind::Bool(b) => V::Int(i64.const_int(*b as u64, false)),
             ExprKind::IncDec { target, increment, prefix } => {
-                let one = i64.const_int(1, false);
+                // A pointer steps by its pointee's size.
+                let one = i64.const_int(self.ty(f, target).stride().unwrap_or(1), false);
                 let inc = *increment;
                 let (old, new) = self.update_in_place(f, target, |g, old| {
                     Ok(if inc { g.builder.build_int_add(old, one, "inc")? } else { g.builder.build_int_sub(old, one, "dec")? })

@@ -33,9 +33,9 @@ const MAX_MAP_KEYS: u32 = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
     Int { signed: bool },
-    /// A pointer, printed as an integer; `user` when it points into user memory, `to` the
-    /// kernel (BTF) type it points to when known.
-    Ptr { user: bool, to: Option<u32> },
+    /// A pointer, printed as an integer; `user` when it points into user memory, `to` what it
+    /// points to when known: `*p` and `p[i]` read that, `p + 1` steps over it.
+    Ptr { user: bool, to: Option<Pointee> },
     /// A kernel struct or union in memory (`*p`, or a member that is one), at an address.
     Record { id: u32, user: bool },
     /// A kernel array in memory, at an address.
@@ -68,7 +68,41 @@ pub enum Type {
     Error,
 }
 
+/// What a typed pointer points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pointee {
+    /// A kernel (BTF) type, and its size in bytes.
+    Btf { id: u32, size: u32 },
+    /// An integer type named in a cast (`(uint32 *)p`, `(int8 *)p`): its bytes and sign. A
+    /// pointer to a pointer (`(uint32 **)p`) points to an 8-byte unsigned integer, the address.
+    Int { bytes: u32, signed: bool },
+}
+
+impl Pointee {
+    /// A kernel type `id` as a pointee.
+    fn btf(k: &btf::KernelTypes, id: u32) -> Pointee {
+        Pointee::Btf { id, size: k.size(id) }
+    }
+
+    /// Bytes `p + 1` adds to `p`: the pointee's size (1 for `void` and other sizeless types,
+    /// as in GNU C).
+    pub fn stride(self) -> u64 {
+        match self {
+            Pointee::Btf { size, .. } => u64::from(size.max(1)),
+            Pointee::Int { bytes, .. } => u64::from(bytes),
+        }
+    }
+}
+
 impl Type {
+    /// Bytes `p + 1` adds to a pointer of this type: the pointee's size, 1 when it is not
+    /// known; `None` for what is not a pointer.
+    pub fn stride(self) -> Option<u64> {
+        match self {
+            Type::Ptr { to, .. } => Some(to.map_or(1, Pointee::stride)),
+            _ => None,
+        }
+    }
     fn is_int(self) -> bool {
         matches!(self, Type::Int { .. } | Type::Ptr { .. })
     }
@@ -1393,6 +1427,21 @@ struct Scope<'i> {
 }
 
 impl Scope<'_> {
+    /// Whether a plain integer used as an address points into user memory: the probe's
+    /// address space (user memory in uprobes and USDT probes, as in bpftrace).
+    fn user_memory(&self) -> bool {
+        matches!(self.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. })
+    }
+
+    /// Whether integer or pointer `t`, used as an address, points into user memory: a pointer
+    /// knows its address space, a plain integer takes the probe's.
+    fn user_address(&self, t: Type) -> bool {
+        match t {
+            Type::Ptr { user, .. } => user,
+            _ => self.user_memory(),
+        }
+    }
+
     /// Notes a use of variable `name` where the checker is.
     fn use_var(&mut self, name: &str) {
         let at = self.loop_ids.clone();
@@ -1427,7 +1476,9 @@ impl<'p> Checker<'p> {
             btf::Shape::Int { size, signed, .. } if matches!(size, 1 | 2 | 4 | 8) => {
                 (Type::Int { signed }, Read::Int { size, signed, bitfield })
             }
-            btf::Shape::Ptr { to } => (Type::Ptr { user, to }, Read::Int { size: 8, signed: false, bitfield: None }),
+            btf::Shape::Ptr { to } => {
+                (Type::Ptr { user, to: to.map(|to| Pointee::btf(k, to)) }, Read::Int { size: 8, signed: false, bitfield: None })
+            }
             btf::Shape::Record { id, .. } => (Type::Record { id, user }, Read::Address),
             // char arrays are strings, as in bpftrace (read up to their first NUL).
             btf::Shape::Array { elem, len } if matches!(k.shape(elem), btf::Shape::Int { is_char: true, .. }) => {
@@ -1513,7 +1564,7 @@ impl<'p> Checker<'p> {
         Self::note_enum(&k, ty, e, scope);
         let (t, size, signed) = match k.shape(ty) {
             btf::Shape::Int { size, signed, .. } => (Type::Int { signed }, size, signed),
-            btf::Shape::Ptr { to } => (Type::Ptr { user: false, to }, 8, false),
+            btf::Shape::Ptr { to } => (Type::Ptr { user: false, to: to.map(|to| Pointee::btf(&k, to)) }, 8, false),
             _ => {
                 self.error(
                     Diagnostic::error(format!("rtrace cannot read an argument of type `{}` yet", k.name(ty)))
@@ -1574,9 +1625,15 @@ impl<'p> Checker<'p> {
 
     /// `p[i]` or `*p`: an element of a typed pointer or an array.
     fn element(&mut self, e: &Expr, base_ty: Type, base_span: Span, scope: &mut Scope) -> Type {
+        // An integer type named in a cast needs no kernel types.
+        if let Type::Ptr { to: Some(Pointee::Int { bytes, signed }), user } = base_ty {
+            let read = Read::Int { size: bytes, signed, bitfield: None };
+            let access = Access { offset: 0, scale: u64::from(bytes), read, user };
+            return self.set(scope, e, Type::Int { signed }, Res::Memory(access));
+        }
         let Ok(k) = self.kernel_types() else { return Type::Error };
         let (elem, user) = match base_ty {
-            Type::Ptr { to: Some(to), user } => (to, user),
+            Type::Ptr { to: Some(Pointee::Btf { id, .. }), user } => (id, user),
             Type::Array { elem, user, .. } => (elem, user),
             other => {
                 self.error(
@@ -1599,7 +1656,7 @@ impl<'p> Checker<'p> {
     fn kernel_member(&mut self, e: &Expr, base_ty: Type, field: &Name, scope: &mut Scope) -> Type {
         let Some(k) = self.kernel_types_at(field.span, "needs the kernel's types") else { return Type::Error };
         let (record, user) = match base_ty {
-            Type::Ptr { to: Some(to), user } => match k.shape(to) {
+            Type::Ptr { to: Some(Pointee::Btf { id: to, .. }), user } => match k.shape(to) {
                 btf::Shape::Record { id, .. } => (id, user),
                 _ => {
                     self.error(
@@ -1722,7 +1779,7 @@ impl<'p> Checker<'p> {
                 let Some(id) = self.typedef(name, ty.span) else { return Some(Type::Error) };
                 let k = self.kernel_types().ok()?;
                 return match k.shape(id) {
-                    btf::Shape::Ptr { to } => Some(Type::Ptr { user: false, to }),
+                    btf::Shape::Ptr { to } => Some(Type::Ptr { user: false, to: to.map(|to| Pointee::btf(&k, to)) }),
                     _ => None,
                 };
             }
@@ -1730,10 +1787,18 @@ impl<'p> Checker<'p> {
         };
         let to = match &inner.kind {
             TypeExprKind::Tagged { .. } => self.kernel_type(inner),
-            TypeExprKind::Named(name) if named_int_type(name).is_none() => self.typedef(name, inner.span),
-            _ => return Some(Type::Ptr { user: false, to: None }),
+            TypeExprKind::Named(name) => match named_int_type(name) {
+                Some((bits, signed)) => return Some(Type::Ptr { user: false, to: Some(Pointee::Int { bytes: bits / 8, signed }) }),
+                None => self.typedef(name, inner.span),
+            },
+            TypeExprKind::Pointer(_) => {
+                return Some(Type::Ptr { user: false, to: Some(Pointee::Int { bytes: 8, signed: false }) });
+            }
+            TypeExprKind::Array(..) => return Some(Type::Ptr { user: false, to: None }),
         };
-        Some(to.map_or(Type::Error, |to| Type::Ptr { user: false, to: Some(to) }))
+        let Some(to) = to else { return Some(Type::Error) };
+        let k = self.kernel_types().ok()?;
+        Some(Type::Ptr { user: false, to: Some(Pointee::btf(&k, to)) })
     }
 
     /// `(uint8[8])x`, `(int16[])x`: an integer's bytes as an array of integers of the same
@@ -2855,6 +2920,10 @@ impl<'p> Checker<'p> {
                         );
                         return Type::Error;
                     }
+                    // Pointer arithmetic, as in C: `p + n`, `n + p` and `p - n` are pointers of
+                    // `p`'s type, `n` counted in elements (codegen scales it by the stride).
+                    (Type::Ptr { .. }, Type::Int { .. }) if matches!(op, BinOp::Add | BinOp::Sub) => l,
+                    (Type::Int { .. }, Type::Ptr { .. }) if *op == BinOp::Add => r,
                     (a, b) if a.is_int() && b.is_int() => {
                         let known = |x: &Expr| matches!(scope.exprs.get(&x.id).map(|i| &i.res), Some(Res::Const(_)));
                         let known = (known(lhs), known(rhs));
@@ -2905,7 +2974,7 @@ impl<'p> Checker<'p> {
                     if ptr == Type::Error || t == Type::Error {
                         return Type::Error;
                     }
-                    let user = matches!(t, Type::Ptr { user: true, .. });
+                    let user = scope.user_address(t);
                     let ptr = match ptr {
                         Type::Ptr { to, .. } => Type::Ptr { user, to },
                         other => other,
@@ -3034,7 +3103,7 @@ impl<'p> Checker<'p> {
                     Type::Ptr { to: Some(_), .. } => self.element(e, t, inner.span, scope),
                     // An untyped pointer or an integer reads 8 bytes, as in bpftrace.
                     t if t.is_int() => {
-                        let user = matches!(t, Type::Ptr { user: true, .. });
+                        let user = scope.user_address(t);
                         let read = Read::Int { size: 8, signed: false, bitfield: None };
                         self.set(scope, e, Type::Int { signed: false }, Res::Memory(Access { offset: 0, scale: 0, read, user }))
                     }
@@ -3192,7 +3261,8 @@ impl<'p> Checker<'p> {
                 Type::Int { signed: false }
             }
             Builtin::Curtask => {
-                let to = self.kernel_types().ok().and_then(|k| k.find_tagged("struct", "task_struct"));
+                let k = self.kernel_types().ok();
+                let to = k.as_ref().and_then(|k| Some(Pointee::btf(k, k.find_tagged("struct", "task_struct")?)));
                 Type::Ptr { user: false, to }
             }
             Builtin::Pid
@@ -3489,8 +3559,9 @@ impl<'p> Checker<'p> {
                         return Type::Error;
                     }
                 };
-                let conv = if matches!(kind, ArgKind::Int { .. }) { 'd' } else { 's' };
-                let spec = FmtSpec { conv, int_bits: 64, ..FmtSpec::default() };
+                // `%s` prints an integer by its own signedness: a uint64 prints unsigned, as
+                // it does as a map value.
+                let spec = FmtSpec { conv: 's', int_bits: 64, ..FmtSpec::default() };
                 let size = plan::EVENT_HEADER + kind.size().next_multiple_of(8);
                 let mut id = 0;
                 if self.final_pass {
@@ -3518,7 +3589,7 @@ impl<'p> Checker<'p> {
                     return Type::Error;
                 }
                 let user = matches!(types[0], Type::Ptr { user: true, .. } | Type::Array { user: true, .. })
-                    || (types[0].is_int() && matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. }));
+                    || (types[0].is_int() && scope.user_memory());
                 self.set(scope, e, Type::Buffer, Res::Buf { user })
             }
             Func::Uaddr => {
@@ -3623,7 +3694,7 @@ impl<'p> Checker<'p> {
                 }
                 let user = match t {
                     Type::Ptr { user, .. } => user,
-                    t if t.is_int() => matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. }),
+                    t if t.is_int() => scope.user_memory(),
                     other => {
                         self.error(
                             Diagnostic::error(format!("`join()` takes an array of string pointers, not {}", other.describe()))
@@ -3697,7 +3768,6 @@ impl<'p> Checker<'p> {
                 let t = self.expr(&args[0], scope);
                 // Pointers know their address space; plain integers take the probe's
                 // (user memory in uprobes, as in bpftrace).
-                let in_uprobe = matches!(scope.inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. });
                 let res = match t {
                     Type::Ptr { user, .. } => Res::Str { user },
                     Type::Array { elem, len, user } => {
@@ -3712,7 +3782,7 @@ impl<'p> Checker<'p> {
                         let len = len.min(STR_LEN);
                         return self.set(scope, e, Type::Str { len }, Res::StrArray { len, user });
                     }
-                    Type::Int { .. } => Res::Str { user: in_uprobe },
+                    Type::Int { .. } => Res::Str { user: scope.user_memory() },
                     Type::Str { len } => return self.set(scope, e, Type::Str { len }, Res::Plain),
                     Type::Error => return Type::Error,
                     other => {
@@ -3929,9 +3999,10 @@ impl<'p> Checker<'p> {
                 // `struct __kernel_timespec * rqtp`: the pointee from BTF, when it is a struct.
                 let tagged = f.decl.split_whitespace().collect::<Vec<_>>();
                 let to = match tagged.as_slice() {
-                    [.., tag @ ("struct" | "union"), name, _, _] if tagged.contains(&"*") => {
-                        self.kernel_types().ok().and_then(|k| k.find_tagged(tag, name.trim_end_matches('*')))
-                    }
+                    [.., tag @ ("struct" | "union"), name, _, _] if tagged.contains(&"*") => self.kernel_types().ok().and_then(|k| {
+                        let id = k.find_tagged(tag, name.trim_end_matches('*'))?;
+                        Some(Pointee::btf(&k, id))
+                    }),
                     _ => None,
                 };
                 Type::Ptr { user, to }
