@@ -351,9 +351,12 @@ fn detach_in_background(links: Vec<Link>) {
     if links.is_empty() {
         return;
     }
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two new descriptors into `fds`.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+    // `fds`: reaches end-of-file in the child when rtrace has exited. `ready`: reaches
+    // end-of-file in rtrace once the child has closed its copies of stdin, stdout and stderr,
+    // so that rtrace's output never outlives rtrace, however late the child is scheduled.
+    let (mut fds, mut ready) = ([0; 2], [0; 2]);
+    // SAFETY: pipe2 writes two new descriptors into its array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 || libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) != 0 } {
         drop(links);
         return;
     }
@@ -366,14 +369,25 @@ fn detach_in_background(links: Vec<Link>) {
             libc::close(0);
             libc::close(1);
             libc::close(2);
+            libc::close(ready[0]);
+            libc::close(ready[1]);
             libc::close(fds[1]);
             let mut byte = 0u8;
             while libc::read(fds[0], (&mut byte as *mut u8).cast(), 1) != 0 {}
             libc::_exit(0);
         }
     }
-    // SAFETY: the parent no longer needs the read end.
-    unsafe { libc::close(fds[0]) };
+    // SAFETY: descriptors the parent owns; the read returns 0 when the child has closed its
+    // copy of `ready[1]` (or at once, if the fork failed).
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(ready[1]);
+        let mut byte = 0u8;
+        while libc::read(ready[0], (&mut byte as *mut u8).cast(), 1) < 0
+            && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {}
+        libc::close(ready[0]);
+    }
     // Disables the probes and closes rtrace's copies: cheap while the child holds its own.
     // (Without a child, this is where the slow release happens.)
     drop(links);
