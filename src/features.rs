@@ -13,6 +13,12 @@ pub fn has_kprobes() -> bool {
             .any(|p| Path::new(p).exists())
 }
 
+/// Whether watchpoints can be set: the kernel registers the `breakpoint` perf PMU when it has
+/// hardware breakpoints (CONFIG_HAVE_HW_BREAKPOINT).
+pub fn has_hw_breakpoints() -> bool {
+    Path::new("/sys/bus/event_source/devices/breakpoint").exists()
+}
+
 pub fn has_uprobes() -> bool {
     Path::new("/sys/bus/event_source/devices/uprobe").exists()
 }
@@ -109,6 +115,7 @@ pub fn report() -> String {
         ("kprobe_multi (CONFIG_FPROBE)", probe(&has_kprobe_multi).into()),
         ("uprobe", yn(has_uprobes()).into()),
         ("uprobe_multi (Linux 6.6)", yn(has_uprobe_multi()).into()),
+        ("hardware breakpoints (watchpoint)", yn(has_hw_breakpoints()).into()),
         ("tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_TRACEPOINT)).into()),
         ("raw tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT)).into()),
         ("perf event programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_PERF_EVENT)).into()),

@@ -181,7 +181,16 @@ pub enum Attach {
     Fentry { func: String, ret: bool },
     /// A perf event sampled on every CPU: `profile:hz:99`, `software:page-faults:100`, …
     Perf { event: PerfEvent, period: u64, frequency: bool },
+    /// `watchpoint:ADDRESS:LENGTH:MODE`: a hardware breakpoint (`PERF_TYPE_BREAKPOINT`) on
+    /// `len` bytes at `addr` in the traced process (`-p`, `-c`), on every thread it has when
+    /// tracing starts and those it starts later; `bp_type` is `HW_BREAKPOINT_R|W|X` bits.
+    Watchpoint { addr: u64, len: u64, bp_type: u32 },
 }
+
+/// `perf_event_attr.bp_type` bits of a watchpoint's mode.
+pub const HW_BREAKPOINT_R: u32 = 1;
+pub const HW_BREAKPOINT_W: u32 = 2;
+pub const HW_BREAKPOINT_X: u32 = 4;
 
 /// A perf event (`perf_event_attr`'s `type` and `config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -186,8 +186,13 @@ fn missing_requirement(requires: &[String]) -> Result<Option<String>, String> {
                     && !Path::new("/sys/kernel/debug/tracing/events").exists()
             }
             "bpftrace" => !Path::new("/usr/bin/bpftrace").exists(),
+            // Watchpoints: the kernel's hardware breakpoint PMU (CONFIG_HAVE_HW_BREAKPOINT).
+            "hw_breakpoint" => !Path::new("/sys/bus/event_source/devices/breakpoint").exists(),
             other => return Err(format!("unknown requirement {other:?}")),
         };
+        if missing && req == "hw_breakpoint" {
+            return Ok(Some("needs hw_breakpoint (this kernel has no /sys/bus/event_source/devices/breakpoint)".into()));
+        }
         if missing {
             return Ok(Some(format!("needs {req}")));
         }

@@ -385,7 +385,7 @@ fn section(attach: &Attach) -> String {
         // Attached by file offset at run time.
         Attach::Uprobe { ret: false, .. } | Attach::Usdt { .. } => "uprobe".into(),
         Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
-        Attach::Perf { .. } => "perf_event".into(),
+        Attach::Perf { .. } | Attach::Watchpoint { .. } => "perf_event".into(),
         // libbpf finds the function's BTF id from the section at load time.
         Attach::Fentry { func, ret: false } => format!("fentry/{func}"),
         Attach::Fentry { func, ret: true } => format!("fexit/{func}"),

@@ -235,7 +235,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         .map_err(|e| RuntimeError::new(format!("cannot set up the ring buffer: {e}")))?;
     let ringbuf = rb_builder.build().map_err(|e| RuntimeError::new(format!("cannot set up the ring buffer: {e}")))?;
 
-    let links = attach(&obj, plan)?;
+    let links = attach(&obj, plan, watched)?;
     lap("attach", loaded);
     let n: usize = plan.probes.iter().map(|p| 1 + p.also.len()).sum();
     if opts.json {
@@ -650,7 +650,9 @@ fn run_once(obj: &Object, plan: &Plan, index: usize) -> Result<()> {
     Ok(())
 }
 
-fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
+/// `target`: the `-p` or `-c` process, whose addresses watchpoints watch (none under
+/// `--dry-run -c`, which starts no command: watchpoints are then left unattached).
+fn attach(obj: &Object, plan: &Plan, target: Option<u32>) -> Result<Vec<Link>> {
     let mut links = Vec::new();
     for def in &plan.probes {
         let prog = program(obj, &def.prog_name)?;
@@ -660,7 +662,7 @@ fn attach(obj: &Object, plan: &Plan) -> Result<Vec<Link>> {
             continue;
         }
         for (attach, cookie) in def.points() {
-            attach_one(&prog, plan, attach, cookie, &mut links).map_err(|e| {
+            attach_one(&prog, plan, attach, cookie, target, &mut links).map_err(|e| {
                 // A shared program's points: name the one that failed.
                 let name = plan.probe_names.get(cookie as usize).filter(|_| !def.also.is_empty());
                 RuntimeError::new(format!("cannot attach probe `{}`: {e}", name.unwrap_or(&def.display)))
@@ -715,7 +717,14 @@ fn attach_multi(prog: &libbpf_rs::ProgramMut, plan: &Plan, def: &plan::ProbeDef,
 }
 
 /// Attaches `prog` at one attach point, with `cookie` for `probe` to read.
-fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie: u64, links: &mut Vec<Link>) -> std::result::Result<(), String> {
+fn attach_one(
+    prog: &libbpf_rs::ProgramMut,
+    plan: &Plan,
+    attach: &Attach,
+    cookie: u64,
+    target: Option<u32>,
+    links: &mut Vec<Link>,
+) -> std::result::Result<(), String> {
     let err = |e: libbpf_rs::Error| e.to_string();
     match attach {
         Attach::Begin | Attach::End => {}
@@ -778,11 +787,49 @@ fn attach_one(prog: &libbpf_rs::ProgramMut, plan: &Plan, attach: &Attach, cookie
                 links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?);
             }
         }
+        Attach::Watchpoint { addr, len, bp_type } => {
+            let Some(pid) = target else { return Ok(()) };
+            // One breakpoint per thread the process has now, each inherited by the threads
+            // (and processes) that thread starts later.
+            let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| format!("cannot list the threads of process {pid}: {e}"))?;
+            let mut tids: Vec<i32> = tasks.filter_map(|t| t.ok()?.file_name().to_str()?.parse().ok()).collect();
+            tids.sort_unstable();
+            for tid in tids {
+                let attr = PerfEventAttr {
+                    type_: PERF_TYPE_BREAKPOINT,
+                    sample_period: 1,
+                    flags: ATTR_FLAG_INHERIT,
+                    bp_type: *bp_type,
+                    config1: *addr,
+                    config2: *len,
+                    ..Default::default()
+                };
+                match perf_event_open(attr, tid, -1) {
+                    Ok(fd) => links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?),
+                    // A thread that has exited since it was listed.
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                    Err(e) => return Err(breakpoint_error(&e, *addr)),
+                }
+            }
+        }
     }
     Ok(())
 }
 
-/// `struct perf_event_attr` as of PERF_ATTR_SIZE_VER0 (64 bytes), enough for a timer.
+/// What a failed `perf_event_open` of a hardware breakpoint means.
+fn breakpoint_error(e: &std::io::Error, addr: u64) -> String {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) => {
+            "this kernel has no hardware breakpoints (no `breakpoint` perf PMU: built without CONFIG_HAVE_HW_BREAKPOINT)".into()
+        }
+        Some(libc::ENOSPC) => "no hardware breakpoint is free: x86 has 4 debug registers per thread, shared with debuggers".into(),
+        Some(libc::EINVAL) => format!("the kernel refused a breakpoint at 0x{addr:x} (not an address this process can watch?)"),
+        _ => e.to_string(),
+    }
+}
+
+/// `struct perf_event_attr` as of PERF_ATTR_SIZE_VER1 (72 bytes), enough for a timer and a
+/// hardware breakpoint (`config1` is `bp_addr`, `config2` is `bp_len`).
 #[repr(C)]
 #[derive(Default)]
 struct PerfEventAttr {
@@ -796,16 +843,20 @@ struct PerfEventAttr {
     wakeup_events: u32,
     bp_type: u32,
     config1: u64,
+    config2: u64,
 }
 
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
 /// `perf_event_attr.freq`: `sample_period` is a frequency in Hz.
 const ATTR_FLAG_FREQ: u64 = 1 << 10;
+/// `perf_event_attr.inherit`: threads and processes the task starts later get the event too.
+const ATTR_FLAG_INHERIT: u64 = 1 << 1;
+const PERF_TYPE_BREAKPOINT: u32 = 5;
 
 /// The perf event of tracepoint `id`, which runs an attached program at every hit on any CPU.
 fn tracepoint_event(id: u64) -> std::io::Result<OwnedFd> {
     const PERF_TYPE_TRACEPOINT: u32 = 2;
-    perf_event_open(PerfEventAttr { type_: PERF_TYPE_TRACEPOINT, config: id, ..Default::default() }, 0)
+    perf_event_open(PerfEventAttr { type_: PERF_TYPE_TRACEPOINT, config: id, ..Default::default() }, -1, 0)
 }
 
 /// A perf event on `cpu` that runs the attached program every `period` events (or
@@ -818,16 +869,17 @@ fn perf_event(event: plan::PerfEvent, period: u64, frequency: bool, cpu: i32) ->
         flags: if frequency { ATTR_FLAG_FREQ } else { 0 },
         ..Default::default()
     };
-    perf_event_open(attr, cpu)
+    perf_event_open(attr, -1, cpu)
 }
 
-/// Opens the perf event `attr` describes, for every process, on `cpu`.
-fn perf_event_open(attr: PerfEventAttr, cpu: i32) -> std::io::Result<OwnedFd> {
+/// Opens the perf event `attr` describes, for thread `pid` (-1: every process) on `cpu` (-1:
+/// any CPU).
+fn perf_event_open(attr: PerfEventAttr, pid: i32, cpu: i32) -> std::io::Result<OwnedFd> {
     let attr = PerfEventAttr { size: std::mem::size_of::<PerfEventAttr>() as u32, ..attr };
     // SAFETY: perf_event_open reads `attr` (valid, sized by its `size` field) and returns a new
     // descriptor that we take ownership of.
     let fd = unsafe {
-        libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, -1i32, cpu, -1i32, PERF_FLAG_FD_CLOEXEC)
+        libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, pid, cpu, -1i32, PERF_FLAG_FD_CLOEXEC)
     };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
@@ -839,6 +891,19 @@ fn perf_event_open(attr: PerfEventAttr, cpu: i32) -> std::io::Result<OwnedFd> {
 mod tests {
     use super::*;
     use crate::plan::ProbeDef;
+
+    /// A kernel without hardware breakpoints (no `breakpoint` PMU: perf_event_open says
+    /// ENOENT) is one line naming the cause; this host has them, so the mapping is tested here.
+    #[test]
+    fn breakpoint_errors() {
+        let e = |errno| breakpoint_error(&std::io::Error::from_raw_os_error(errno), 0x1000);
+        assert_eq!(
+            e(libc::ENOENT),
+            "this kernel has no hardware breakpoints (no `breakpoint` perf PMU: built without CONFIG_HAVE_HW_BREAKPOINT)"
+        );
+        assert_eq!(e(libc::ENOSPC), "no hardware breakpoint is free: x86 has 4 debug registers per thread, shared with debuggers");
+        assert_eq!(e(libc::EINVAL), "the kernel refused a breakpoint at 0x1000 (not an address this process can watch?)");
+    }
 
     /// The shape of libbpf 1.7's log when the verifier rejects a program.
     const LOG: &str = "libbpf: prog 'p1': BPF program load failed: Permission denied

@@ -393,7 +393,7 @@ struct Instance {
 
 const PROVIDERS: &[&str] = &[
     "BEGIN", "END", "tracepoint", "interval", "kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profile",
-    "software", "hardware", "rawtracepoint", "fentry", "fexit", "kfunc", "kretfunc", "watchpoint",
+    "software", "hardware", "rawtracepoint", "fentry", "fexit", "kfunc", "kretfunc", "watchpoint", "asyncwatchpoint",
 ];
 
 type KernelTypesCache = Option<Result<std::rc::Rc<btf::KernelTypes>, String>>;
@@ -772,6 +772,10 @@ fn expand_probes(
                         Diagnostic::error(format!("invalid {} probe `{text}`", parts[0])).at(ap.span, "cannot read this").help(help),
                     ),
                 },
+                "watchpoint" | "w" => match watchpoint(&parts, text, ap.span, &field_span, opts) {
+                    Ok(attach) => push(attach, None),
+                    Err(d) => diags.push(d),
+                },
                 "interval" | "i" => match interval_ns(&parts) {
                     Some(ns) => push(Attach::Interval { period_ns: ns }, None),
                     None => diags.push(
@@ -782,12 +786,12 @@ fn expand_probes(
                 },
                 other => {
                     let known = PROVIDERS.iter().any(|p| p.eq_ignore_ascii_case(other))
-                        || ["k", "kr", "u", "ur", "U", "p", "s", "h", "rt", "f", "fr", "w"].contains(&other);
+                        || ["k", "kr", "u", "ur", "U", "p", "s", "h", "rt", "f", "fr", "aw"].contains(&other);
                     let d = if known {
-                        let name = if other == "w" { "watchpoint" } else { other };
+                        let name = if other == "aw" { "asyncwatchpoint" } else { other };
                         Diagnostic::error(format!("`{name}` probes are not supported by rtrace yet"))
                             .at(field_span(0), "not supported yet")
-                            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe and usdt probes so far")
+                            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt and watchpoint probes so far")
                     } else {
                         let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(field_span(0), "unknown probe type");
                         match did_you_mean(other, PROVIDERS.iter().copied()) {
@@ -1051,7 +1055,85 @@ fn probe_name(attach: &Attach, display: &str) -> String {
         Attach::Uprobe { path, func, ret: true, .. } => format!("uretprobe:{path}:{func}"),
         Attach::Usdt { path, provider, name, .. } => format!("usdt:{path}:{provider}:{name}"),
         Attach::Interval { .. } | Attach::Perf { .. } => display.to_string(),
+        Attach::Watchpoint { addr, len, bp_type } => format!("watchpoint:0x{addr:x}:{len}:{}", watchpoint_mode(*bp_type)),
     }
+}
+
+/// The watchpoint modes x86's debug registers have: writes, reads and writes, execution
+/// (no reads alone, nothing combined with execution).
+const WATCHPOINT_MODES: [&str; 3] = ["w", "rw", "x"];
+
+/// A watchpoint's mode as bpftrace writes it (`rw`, `w`, `x`).
+fn watchpoint_mode(bp_type: u32) -> String {
+    [(plan::HW_BREAKPOINT_R, 'r'), (plan::HW_BREAKPOINT_W, 'w'), (plan::HW_BREAKPOINT_X, 'x')]
+        .iter()
+        .filter(|(bit, _)| bp_type & bit != 0)
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// `watchpoint:ADDRESS:LENGTH:MODE` (`w:`): a hardware breakpoint in the `-p`/`-c` process.
+fn watchpoint(parts: &[&str], text: &str, span: Span, field_span: &dyn Fn(usize) -> Span, opts: &Options) -> Result<Attach, Diagnostic> {
+    if parts.len() != 4 {
+        return Err(Diagnostic::error(format!("invalid watchpoint `{text}`"))
+            .at(span, "expected `watchpoint:ADDRESS:LENGTH:MODE`")
+            .help("e.g. `watchpoint:0x10000000:8:w`, with `-p PID` or `-c CMD`"));
+    }
+    if parts[1].contains("+arg") {
+        return Err(Diagnostic::error(format!("`{}:FUNCTION+argN` watchpoints are not supported by rtrace yet", parts[0]))
+            .at(field_span(1), "not supported yet")
+            .help("watch a fixed address: `watchpoint:0xADDRESS:LENGTH:MODE`"));
+    }
+    let addr = parse_offset(parts[1]).ok_or_else(|| {
+        Diagnostic::error(format!("invalid watchpoint address `{}`", parts[1]))
+            .at(field_span(1), "expected a number, e.g. 0x10000000")
+    })?;
+    let len: u64 = match parts[2].parse() {
+        Ok(n @ (1 | 2 | 4 | 8)) => n,
+        _ => {
+            return Err(Diagnostic::error(format!("invalid watchpoint length `{}`", parts[2]))
+                .at(field_span(2), "expected 1, 2, 4 or 8"))
+        }
+    };
+    let mode = parts[3];
+    let mut bp_type = 0;
+    for c in mode.chars() {
+        let bit = match c {
+            'r' => plan::HW_BREAKPOINT_R,
+            'w' => plan::HW_BREAKPOINT_W,
+            'x' => plan::HW_BREAKPOINT_X,
+            _ => 0,
+        };
+        if bit == 0 || bp_type & bit != 0 {
+            let label = if bit == 0 { "expected r, w or x, each at most once" } else { "a mode letter repeats" };
+            return Err(Diagnostic::error(format!("invalid watchpoint mode `{mode}`"))
+                .at(field_span(3), label)
+                .help("the modes are `w` (writes), `rw` (reads and writes) and `x` (execution)"));
+        }
+        bp_type |= bit;
+    }
+    if mode.is_empty() || !WATCHPOINT_MODES.contains(&watchpoint_mode(bp_type).as_str()) {
+        let d = Diagnostic::error(format!("invalid watchpoint mode `{mode}`"))
+            .at(field_span(3), if mode.is_empty() { "expected a mode" } else { "not a mode of x86's hardware breakpoints" })
+            .help("the modes are `w` (writes), `rw` (reads and writes) and `x` (execution)");
+        return Err(if mode == "r" { d.note("x86 cannot watch reads alone: `rw` fires on reads and writes") } else { d });
+    }
+    if bp_type == plan::HW_BREAKPOINT_X && len != 8 {
+        return Err(Diagnostic::error(format!("an execution watchpoint watches 8 bytes, not {len}"))
+            .at(field_span(2), "expected 8")
+            .note("x86's execution breakpoints have the length of a pointer"));
+    }
+    if addr % len != 0 {
+        return Err(Diagnostic::error(format!("watchpoint address {} is not a multiple of its length, {len}", parts[1]))
+            .at(field_span(1), "not aligned")
+            .note("hardware breakpoints watch aligned addresses"));
+    }
+    if opts.pid.is_none() && !opts.has_command {
+        return Err(Diagnostic::error("a watchpoint needs the process whose address it watches: `-p PID` or `-c CMD`")
+            .at(span, "an address in which process?")
+            .note("rtrace does not watch kernel addresses (bpftrace does, without -p or -c)"));
+    }
+    Ok(Attach::Watchpoint { addr, len, bp_type })
 }
 
 /// The error for `argN` where `what` (a raw tracepoint, a USDT probe) has only `count`.
@@ -3226,6 +3308,7 @@ impl<'p> Checker<'p> {
                         Attach::Uprobe { ret: false, .. } => "uprobe",
                         Attach::Uprobe { ret: true, .. } => "uretprobe",
                         Attach::Usdt { .. } => "usdt",
+                        Attach::Watchpoint { .. } => "watchpoint",
                         _ => "interval",
                     };
                     self.error(
