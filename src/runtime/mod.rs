@@ -355,8 +355,17 @@ fn detach_in_background(links: Vec<Link>) {
     // end-of-file in rtrace once the child has closed its copies of stdin, stdout and stderr,
     // so that rtrace's output never outlives rtrace, however late the child is scheduled.
     let (mut fds, mut ready) = ([0; 2], [0; 2]);
-    // SAFETY: pipe2 writes two new descriptors into its array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 || libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) != 0 } {
+    // SAFETY: pipe2 writes two new descriptors into its array; close takes back the first
+    // pair when the second pipe cannot be made.
+    let piped = unsafe {
+        libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) == 0
+            && (libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) == 0 || {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+                false
+            })
+    };
+    if !piped {
         drop(links);
         return;
     }
