@@ -272,13 +272,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             // A program shared by probes that differ in some literals: they are in the
             // parameters map's row for this attach point.
             let cookie = self.call_helper(helpers::id::GET_ATTACH_COOKIE, &[ctx_ptr.into()])?;
-            let key = self.slot(&f, self.ctx.i32_type().into(), "paramkey")?;
             let cookie = self.builder.build_int_truncate(cookie, self.ctx.i32_type(), "cookie")?;
-            self.builder.build_store(key, cookie)?;
-            let row = self.lookup(map, key)?;
-            let found = self.builder.build_is_not_null(row, "found")?;
-            self.return_unless(function, found)?;
-            f.params = Some(row);
+            f.params = Some(self.row_or_return(&f, map, cookie)?);
         }
         let probe = &program.probes[self.checked.progs[index].probe];
         if let (Some(pid), false) =
@@ -329,11 +324,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// `zero` gives their size. Without the map's value, the function returns at once.
     fn bind_vars(&self, f: &mut Func<'ctx>, zero: Option<u64>) -> Result<()> {
         let Some(map) = self.vars.filter(|_| !f.var_offsets.is_empty()) else { return Ok(()) };
-        let key = self.slot(f, self.ctx.i32_type().into(), "varskey")?;
-        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
-        let base = self.lookup(map, key)?;
-        let found = self.builder.build_is_not_null(base, "found")?;
-        self.return_unless(f.function, found)?;
+        let base = self.row_or_return(f, map, self.ctx.i32_type().const_zero())?;
         if let Some(size) = zero {
             self.zero(base, size as u32)?;
         }
@@ -342,6 +333,17 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             f.vars.insert(name, p);
         }
         Ok(())
+    }
+
+    /// The value at u32 `key` in array map `map`; the function ends (returning 0) where the
+    /// lookup finds none.
+    fn row_or_return(&self, f: &Func<'ctx>, map: GlobalValue<'ctx>, key: inkwell::values::IntValue<'ctx>) -> Result<PointerValue<'ctx>> {
+        let slot = self.slot(f, self.ctx.i32_type().into(), "key")?;
+        self.builder.build_store(slot, key)?;
+        let row = self.lookup(map, slot)?;
+        let found = self.builder.build_is_not_null(row, "found")?;
+        self.return_unless(f.function, found)?;
+        Ok(row)
     }
 
     /// Ends the function (returning 0) unless `cond` holds; code continues where it does.

@@ -42,15 +42,16 @@ pub(super) fn share_programs(program: &Program, instances: Vec<Instance>) -> Sha
         let rest: Vec<(Instance, Vec<(ExprId, u64)>)> = members.collect();
         // A slot for each literal whose value differs between the members; literals with the
         // same values in every member (`/pid > 7/ { @[7] … }`) share one.
-        let column = |k: usize| rest.iter().map(|(_, lits)| lits[k].1).chain([first_literals[k].1]).collect::<Vec<u64>>();
+        let columns: Vec<Vec<u64>> = (0..first_literals.len())
+            .map(|k| std::iter::once(first_literals[k].1).chain(rest.iter().map(|(_, lits)| lits[k].1)).collect())
+            .collect();
         let mut differs: Vec<usize> = Vec::new();
         let mut slot_of: HashMap<ExprId, u32> = HashMap::new();
-        for k in 0..first_literals.len() {
-            let values = column(k);
+        for (k, values) in columns.iter().enumerate() {
             if values.iter().all(|&v| v == values[0]) {
                 continue;
             }
-            let slot = match differs.iter().position(|&d| column(d) == values) {
+            let slot = match differs.iter().position(|&d| columns[d] == *values) {
                 Some(slot) => slot,
                 None => {
                     differs.push(k);
