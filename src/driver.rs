@@ -156,15 +156,15 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         };
     }
     if cli.builtins {
-        print!("{}", sema::builtins::reference());
+        print!("{}", crate::builtins::reference());
         return 0;
     }
     if cli.info {
-        print!("{}", crate::features::report());
+        print!("{}", crate::kernel::features::report());
         return 0;
     }
     if cli.list {
-        print!("{}", sema::list(cli.file.as_deref().unwrap_or("*"), cli.verbose));
+        print!("{}", crate::list::list(cli.file.as_deref().unwrap_or("*"), cli.verbose));
         return 0;
     }
     let (name, source) = match read_script(&cli) {

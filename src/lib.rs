@@ -4,11 +4,13 @@
 //! `codegen` (LLVM → BPF object) → `runtime` (libbpf: load, attach, print). `driver` strings
 //! the stages together for the command line. See `docs/architecture.md`.
 
+pub mod builtins;
 pub mod codegen;
 pub mod diag;
 pub mod driver;
-pub mod features;
+pub mod kernel;
 pub mod lexer;
+pub mod list;
 pub mod parser;
 pub mod plan;
 pub mod runtime;

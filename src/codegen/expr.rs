@@ -5,8 +5,8 @@ use super::helpers::id;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::*;
 use crate::plan::{self, ArgKind, EventKind, KeyField, ValueKind};
-use crate::sema::builtins::{Builtin, Func as F};
-use crate::sema::tracefs::FieldKind;
+use crate::builtins::{Builtin, Func as F};
+use crate::kernel::tracefs::FieldKind;
 use crate::sema::{Access, Read, Res, Type};
 use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
@@ -1052,7 +1052,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// Reads a tracepoint field from the record.
-    fn tp_field(&mut self, f: &mut Func<'ctx>, field: &crate::sema::tracefs::Field) -> Result<V<'ctx>> {
+    fn tp_field(&mut self, f: &mut Func<'ctx>, field: &crate::kernel::tracefs::Field) -> Result<V<'ctx>> {
         let i64 = self.i64();
         let at = self.offset(f.ctx_ptr, field.offset as u64)?;
         Ok(match field.kind {

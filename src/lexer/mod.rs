@@ -795,7 +795,7 @@ impl<'a> Lexer<'a> {
                 _ => return false,
             }
         };
-        use crate::sema::builtins::{builtin, constant};
+        use crate::builtins::{builtin, constant};
         let value = || builtin(name).is_some() || constant(name).is_some() || self.macro_names.iter().any(|m| *m == name);
         if stars > 0 {
             return true;

@@ -784,7 +784,7 @@ fn attach_one(
             links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?);
         }
         Attach::Perf { event, period, frequency } => {
-            for cpu in crate::features::online_cpus() {
+            for cpu in crate::kernel::features::online_cpus() {
                 let fd = perf_event(*event, *period, *frequency, cpu).map_err(|e| {
                     if e.raw_os_error() == Some(libc::ENOENT) && event.type_ == plan::PerfEvent::HARDWARE {
                         "this machine has no hardware performance counters (no PMU); use a `software:` or `profile:` probe"

@@ -2,13 +2,11 @@
 //! expression, map types unified across all probes, and the plan (maps, printf formats,
 //! probes) that codegen and the runtime share. Sema emits no code.
 
-pub mod builtins;
-mod btf;
-mod elf;
-pub mod kernel;
-pub mod tracefs;
 mod share;
-mod usdt;
+
+use crate::builtins;
+use crate::kernel::perf::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
+use crate::kernel::{btf, elf, kallsyms, tracefs, usdt};
 
 use crate::diag::{dedup, did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
@@ -346,9 +344,9 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
             also: inst.also.iter().cloned().zip(inst.name_ids[1..].iter().copied()).collect(),
             multi: !inst.also.is_empty()
                 && match inst.attach {
-                    Attach::Uprobe { .. } | Attach::Usdt { .. } => crate::features::has_uprobe_multi(),
+                    Attach::Uprobe { .. } | Attach::Usdt { .. } => crate::kernel::features::has_uprobe_multi(),
                     // (not with --no-attach: asking the kernel attaches a probe for an instant)
-                    Attach::Kprobe { offset: 0, .. } => !opts.no_attach && crate::features::has_kprobe_multi(),
+                    Attach::Kprobe { offset: 0, .. } => !opts.no_attach && crate::kernel::features::has_kprobe_multi(),
                     _ => false,
                 },
         })
@@ -538,7 +536,7 @@ fn expand_probes(
                     let known = match target_field {
                         // kprobe:MODULE:FUNC: only that module's functions.
                         2 if parts[1] != "vmlinux" => {
-                            all = kernel::module_functions(root.as_deref(), parts[1]);
+                            all = kallsyms::module_functions(root.as_deref(), parts[1]);
                             if all.is_empty() && !opts.no_attach {
                                 diags.push(
                                     Diagnostic::error(format!("module `{}` is not loaded, or has no traceable functions", parts[1]))
@@ -549,7 +547,7 @@ fn expand_probes(
                             }
                             &all
                         }
-                        _ => functions.get_or_insert_with(|| kernel::traceable_functions(root.as_deref())),
+                        _ => functions.get_or_insert_with(|| kallsyms::traceable_functions(root.as_deref())),
                     };
                     let mut matches: Vec<String> = if func.contains('*') {
                         known.iter().filter(|f| glob(func, f)).cloned().collect()
@@ -590,7 +588,7 @@ fn expand_probes(
                         diags.push(d.note("checked anyway, since nothing is attached"));
                         matches.push(func.to_string());
                     }
-                    if !opts.no_attach && !crate::features::has_kprobes() {
+                    if !opts.no_attach && !crate::kernel::features::has_kprobes() {
                         diags.push(no_kprobes(parts[0], func, ap.span));
                         continue;
                     }
@@ -657,13 +655,13 @@ fn expand_probes(
                         diags.push(Diagnostic::error(what).at(field_span(target_field), "not a kernel function with BTF"));
                         continue;
                     }
-                    if !opts.no_attach && !crate::features::has_fentry() {
+                    if !opts.no_attach && !crate::kernel::features::has_fentry() {
                         let mut d = Diagnostic::error(format!("this kernel refuses {} programs", parts[0]))
                             .at(ap.span, "cannot load here");
-                        if crate::features::has_kprobes() {
+                        if crate::kernel::features::has_kprobes() {
                             let k = if ret { "kretprobe" } else { "kprobe" };
                             d = d.help(format!("`{k}:{func}` traces the same function (with `arg0`…, not `args.NAME`)"));
-                        } else if let Some(tp) = kernel::syscall_tracepoint_for(func) {
+                        } else if let Some(tp) = kallsyms::syscall_tracepoint_for(func) {
                             d = d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls"));
                         }
                         diags.push(d.note("`rtrace --info` lists what this kernel supports"));
@@ -1150,7 +1148,7 @@ fn past_last_arg(what: &str, count: usize, span: Span, n: u8, display: &str) -> 
 fn no_kprobes(provider: &str, func: &str, span: Span) -> Diagnostic {
     let mut d = Diagnostic::error(format!("this kernel cannot attach {provider}s: it was built without CONFIG_KPROBES"))
         .at(span, format!("needs a {provider}"));
-    if let Some(tp) = kernel::syscall_tracepoint_for(func) {
+    if let Some(tp) = kallsyms::syscall_tracepoint_for(func) {
         d = d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls"));
     }
     d.note("`rtrace --info` lists what this kernel supports; `--dry-run --no-attach` still checks the program")
@@ -3578,7 +3576,7 @@ impl<'p> Checker<'p> {
                     self.error(Diagnostic::error("`kaddr()` takes a string literal").at(args[0].span, "not a string literal"));
                     return Type::Error;
                 };
-                let addr = if self.final_pass { kernel::symbol_address(sym) } else { Some(0) };
+                let addr = if self.final_pass { kallsyms::symbol_address(sym) } else { Some(0) };
                 match addr {
                     Some(a) => self.set(scope, e, Type::Int { signed: false }, Res::Const(a)),
                     None => {
@@ -3725,7 +3723,7 @@ impl<'p> Checker<'p> {
                 let Some(path) = self.literal_arg(args.first(), None, "`cgroupid()`'s path") else {
                     return Type::Error;
                 };
-                match kernel::cgroup_id(&path) {
+                match kallsyms::cgroup_id(&path) {
                     Ok(id) => self.set(scope, e, Type::Int { signed: false }, Res::Const(id)),
                     Err(err) => {
                         self.error(
@@ -4423,203 +4421,3 @@ mod tests {
         assert_eq!(parse_format("%q").unwrap_err(), "unknown printf conversion `%q`");
     }
 }
-
-/// `rtrace -l [PATTERN]`: the probes this kernel offers whose full name (or last part)
-/// matches PATTERN (`*` wildcards), one a line; with `verbose`, tracepoints' fields and
-/// fentry functions' arguments follow, indented.
-pub fn list(pattern: &str, verbose: bool) -> String {
-    if !pattern.contains(':') && ["struct", "union", "enum"].iter().any(|tag| pattern.starts_with(tag)) {
-        return list_types(pattern, verbose);
-    }
-    let matches = |full: &str| glob(pattern, full) || full.rsplit(':').next().is_some_and(|last| glob(pattern, last));
-    let wants = |provider: &str| !pattern.contains(':') || pattern.starts_with(provider) || pattern.starts_with('*');
-    let mut out = String::new();
-    // `enum NAME`: a kernel enum's values, as C declares them.
-    if let Some(name) = pattern.strip_prefix("enum ") {
-        let types = btf::KernelTypes::load().ok();
-        if let Some(def) = types.as_ref().and_then(|k| k.enum_def(k.find_tagged("enum", name.trim())?)) {
-            out.push_str(&format!("enum {} {{\n", def.name));
-            for (value, n) in &def.values {
-                out.push_str(&format!("    {n} = {},\n", plan::EnumDef { values: vec![], ..def.clone() }.text(*value)));
-            }
-            out.push_str("};\n");
-        }
-        return out;
-    }
-    let root = tracefs::root().ok();
-    if wants("tracepoint:") {
-        if let Some(root) = &root {
-            for cat in tracefs::categories(root) {
-                for ev in tracefs::events(root, &cat) {
-                    let full = format!("tracepoint:{cat}:{ev}");
-                    if !matches(&full) {
-                        continue;
-                    }
-                    out.push_str(&full);
-                    out.push('\n');
-                    if verbose {
-                        if let Some(f) = tracefs::format(root, &cat, &ev) {
-                            for field in &f.fields {
-                                out.push_str(&format!("    {}\n", field.decl));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    for (provider, table) in [("software:", SOFTWARE_EVENTS), ("hardware:", HARDWARE_EVENTS)] {
-        if wants(provider) {
-            for (names, _, _) in table {
-                let full = format!("{provider}{}:", names[0]);
-                if matches(&full) || matches(&full[..full.len() - 1]) {
-                    out.push_str(&full);
-                    out.push('\n');
-                }
-            }
-        }
-    }
-    if let Some(rest) = pattern.strip_prefix("usdt:").or_else(|| pattern.strip_prefix("U:")) {
-        // usdt:BINARY[:…]: the binary's probes, as usdt:PATH:PROVIDER:NAME.
-        let target = rest.split(':').next().unwrap_or("");
-        if let Some(path) = elf::resolve(target) {
-            let pattern = format!("usdt:{}{}", path.display(), &rest[target.len()..]);
-            let pattern = if pattern.matches(':').count() < 3 { format!("{pattern}*") } else { pattern };
-            let notes = usdt::notes(&path).unwrap_or_default();
-            let mut names: Vec<String> =
-                notes.iter().map(|n| format!("usdt:{}:{}:{}", path.display(), n.provider, n.name)).collect();
-            names.sort();
-            names.dedup();
-            for full in names.into_iter().filter(|full| glob(&pattern, full)) {
-                out.push_str(&full);
-                out.push('\n');
-            }
-        }
-    }
-    if let Some(rest) = pattern.strip_prefix("uprobe:").or_else(|| pattern.strip_prefix("u:")) {
-        // uprobe:BINARY[:FUNC]: the binary's functions, as uprobe:PATH:FUNC.
-        let target = rest.split(':').next().unwrap_or("");
-        if let Some(path) = elf::resolve(target) {
-            let func = rest[target.len()..].strip_prefix(':').filter(|f| !f.is_empty()).unwrap_or("*");
-            for name in elf::functions(&path).unwrap_or_default().keys().filter(|name| glob(func, name)) {
-                out.push_str(&format!("uprobe:{}:{name}\n", path.display()));
-            }
-        }
-    }
-    if pattern.starts_with("rawtracepoint:") {
-        if let Ok(types) = btf::KernelTypes::load() {
-            let mut decls = None;
-            for name in types.raw_tracepoints_matching(|_| true) {
-                let full = format!("rawtracepoint:{name}");
-                if matches(&full) {
-                    out.push_str(&full);
-                    out.push('\n');
-                    let params = types.raw_tracepoint_params(&name).filter(|_| verbose).map(|p| p.0).unwrap_or_default();
-                    if let Some(decls) = decls.get_or_insert_with(|| types.c_decls()).as_mut() {
-                        for (param, ty) in params {
-                            out.push_str(&format!("    {} {param}\n", decls.decl(ty)));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let kind = ["kprobe", "kretprobe", "fentry", "fexit"].into_iter().find(|k| pattern.starts_with(&format!("{k}:")));
-    if kind.is_some() || !pattern.contains(':') && pattern != "*" {
-        list_functions(&mut out, kind.unwrap_or("kprobe"), root.as_deref(), &matches, verbose);
-    }
-    out
-}
-
-/// `-l 'struct X'`, `union X`, `enum X` (wildcards allowed): the matching names, or with `-v`
-/// their C definitions as libbpf's `btf_dump` writes them, each followed by an empty line;
-/// sorted by text, as bpftrace sorts them.
-fn list_types(pattern: &str, verbose: bool) -> String {
-    let Ok(types) = btf::KernelTypes::load() else { return String::new() };
-    let matching: Vec<(String, u32)> = types.tagged_types().into_iter().filter(|(name, _)| glob(pattern, name)).collect();
-    let items: std::collections::BTreeSet<String> = match verbose {
-        false => matching.into_iter().map(|(name, _)| format!("{name}\n")).collect(),
-        true => {
-            let ids: Vec<u32> = matching.iter().map(|(_, id)| *id).collect();
-            types.c_definitions(&ids, |head| glob(pattern, head)).into_iter().map(|def| format!("{def}\n")).collect()
-        }
-    };
-    items.into_iter().collect()
-}
-
-/// `-l` of kernel functions as `kind` probes (kprobe, kretprobe, fentry, fexit). kprobes list
-/// tracefs's `available_filter_functions`, or the functions in the kernel's BTF where that file
-/// cannot be read; fentry and fexit need BTF, so they list its functions (those ftrace can
-/// hook, where the file can be read). With `-v`, each function's parameters from BTF, as newer
-/// bpftrace writes them: `TYPE argN` for kprobes, `TYPE NAME` for fentry, and the return type
-/// as `TYPE retval` for kretprobes (`void` if none) and fexit.
-fn list_functions(out: &mut String, kind: &str, tracefs: Option<&std::path::Path>, matches: &dyn Fn(&str) -> bool, verbose: bool) {
-    let types = btf::KernelTypes::load().ok();
-    let filter = kernel::filter_functions(tracefs);
-    let ids = types.as_ref().map(|t| t.function_ids()).unwrap_or_default();
-    let functions: Vec<&String> = match (kind, &filter) {
-        ("kprobe" | "kretprobe", Some(filter)) => filter.iter().collect(),
-        (_, filter) => ids.keys().filter(|f| filter.as_ref().is_none_or(|set| set.contains(*f))).collect(),
-    };
-    let mut decls = None;
-    for func in functions {
-        let full = format!("{kind}:{func}");
-        if !matches(&full) {
-            continue;
-        }
-        out.push_str(&full);
-        out.push('\n');
-        let Some((types, (params, ret))) =
-            types.as_ref().filter(|_| verbose).and_then(|t| Some((t, t.function_at(*ids.get(func)?)?)))
-        else {
-            continue;
-        };
-        let Some(decls) = decls.get_or_insert_with(|| types.c_decls()).as_mut() else { continue };
-        let mut lines = Vec::new();
-        if kind != "kretprobe" {
-            let ints = params.iter().filter(|(_, ty)| !types.is_float(*ty));
-            match kind {
-                "kprobe" => lines.extend(ints.enumerate().map(|(i, (_, ty))| format!("{} arg{i}", decls.decl(*ty)))),
-                _ => lines.extend(params.iter().map(|(name, ty)| format!("{} {name}", decls.decl(*ty)))),
-            }
-        }
-        match (kind, ret) {
-            ("kretprobe", 0) => lines.push("void".into()),
-            ("kretprobe" | "fexit", ret) if ret != 0 => lines.push(format!("{} retval", decls.decl(ret))),
-            _ => {}
-        }
-        for line in lines {
-            out.push_str(&format!("    {line}\n"));
-        }
-    }
-}
-
-/// A perf event's names (the first is canonical), its `config`, and its default period.
-type PerfEventDef = (&'static [&'static str], u64, u64);
-
-const SOFTWARE_EVENTS: &[PerfEventDef] = &[
-    (&["cpu-clock", "cpu"], 0, 1_000_000),
-    (&["task-clock"], 1, 1_000_000),
-    (&["page-faults", "faults"], 2, 100),
-    (&["context-switches", "cs"], 3, 1_000),
-    (&["cpu-migrations"], 4, 1),
-    (&["minor-faults"], 5, 100),
-    (&["major-faults"], 6, 1),
-    (&["alignment-faults"], 7, 1),
-    (&["emulation-faults"], 8, 1),
-    (&["dummy"], 9, 1),
-    (&["bpf-output"], 10, 1),
-];
-
-const HARDWARE_EVENTS: &[PerfEventDef] = &[
-    (&["cpu-cycles", "cycles"], 0, 1_000_000),
-    (&["instructions"], 1, 1_000_000),
-    (&["cache-references"], 2, 1_000_000),
-    (&["cache-misses"], 3, 1_000_000),
-    (&["branch-instructions", "branches"], 4, 100_000),
-    (&["branch-misses"], 5, 100_000),
-    (&["bus-cycles"], 6, 100_000),
-    (&["frontend-stalls"], 7, 1_000_000),
-    (&["backend-stalls"], 8, 1_000_000),
-    (&["ref-cycles"], 9, 1_000_000),
-];
