@@ -8,6 +8,7 @@ pub mod builtins;
 pub mod codegen;
 pub mod diag;
 pub mod driver;
+pub mod glob;
 pub mod kernel;
 pub mod lexer;
 pub mod list;

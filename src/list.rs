@@ -4,7 +4,7 @@
 use crate::kernel::perf::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 use crate::kernel::{btf, elf, kallsyms, tracefs, usdt};
 use crate::plan;
-use crate::sema::glob;
+use crate::glob::glob;
 
 /// `rtrace -l [PATTERN]`: the probes this kernel offers whose full name (or last part)
 /// matches PATTERN (`*` wildcards), one a line; with `verbose`, tracepoints' fields and

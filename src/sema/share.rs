@@ -10,7 +10,7 @@
 //!   scripts have). The literals that differ become slots of the parameters map: the program
 //!   looks up its attach cookie's row once, and reads each such literal from it.
 
-use super::{probe_name, Instance};
+use super::probes::{probe_name, Instance};
 use crate::parser::ast::*;
 use crate::plan::Attach;
 use std::collections::HashMap;

@@ -1,0 +1,259 @@
+//! Probe expansion: every attach point of the script becomes the concrete instances it names
+//! (a wildcard's matches, a USDT probe's locations), each with what the checker needs to know
+//! about it (a tracepoint's record format, a function's BTF parameters, USDT argument specs).
+//! This file walks the attach points; one file per provider family reads the host's facts
+//! (`crate::kernel`) for its probes.
+
+mod kernel_fn;
+mod perf;
+mod tracepoint;
+mod user;
+mod watchpoint;
+
+use super::{KernelTypesCache, Options};
+use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::kernel::tracefs::Format;
+use crate::kernel::usdt;
+use crate::parser::ast::Program;
+use crate::plan::Attach;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+/// One concrete attach point of a probe.
+pub(super) struct Instance {
+    pub probe: usize,
+    pub display: String,
+    pub attach: Attach,
+    pub format: Option<Format>,
+    /// fentry/fexit: the function's parameters (name, BTF type) and return type.
+    pub params: Option<(Vec<(String, u32)>, u32)>,
+    /// Which attach point (counted over the whole program) this came from.
+    pub point: usize,
+    /// More attach points the same program serves (a wildcard's other matches).
+    pub also: Vec<Attach>,
+    /// Ids (into the plan's probe names) of `attach`, then of each of `also`.
+    pub name_ids: Vec<u64>,
+    /// usdt: the location's argument specs (`-4@%edi`, …).
+    pub usdt_args: Vec<String>,
+}
+
+const PROVIDERS: &[&str] = &[
+    "BEGIN", "END", "tracepoint", "interval", "kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profile",
+    "software", "hardware", "rawtracepoint", "fentry", "fexit", "kfunc", "kretfunc", "watchpoint", "asyncwatchpoint",
+];
+
+/// What expanding one attach point did, beyond the instances it added.
+enum Flow {
+    Next,
+    /// A kernel function that does not exist was skipped (a probe of several attach points).
+    Skipped,
+    /// Nothing more can be expanded (no tracefs).
+    Stop,
+}
+
+/// One attach point being expanded: its text with positional parameters substituted, split
+/// at `:`.
+struct Point<'t> {
+    probe: usize,
+    /// Which attach point of the program this is, counted from 1.
+    index: usize,
+    text: &'t str,
+    parts: Vec<&'t str>,
+    span: Span,
+    /// The provider, lower case, `U` spelled `usdt`.
+    provider: String,
+    /// How many attach points the probe has.
+    attach_points: usize,
+}
+
+impl<'t> Point<'t> {
+    fn new(probe: usize, index: usize, text: &'t str, span: Span, attach_points: usize) -> Point<'t> {
+        let parts: Vec<&str> = text.split(':').collect();
+        // Provider names are case-insensitive (`Tracepoint:`, `BEGIN`, `begin`), except the
+        // short names `U` (usdt) and `u` (uprobe).
+        let provider = if parts[0] == "U" { "usdt".to_string() } else { parts[0].to_ascii_lowercase() };
+        Point { probe, index, text, parts, span, provider, attach_points }
+    }
+
+    /// The span of the n-th `:`-separated field.
+    fn field_span(&self, n: usize) -> Span {
+        let start: usize = self.parts[..n].iter().map(|p| p.len() + 1).sum();
+        Span::new(self.span.start + start, self.span.start + start + self.parts[n].len())
+    }
+
+    fn instance(&self, attach: Attach, format: Option<Format>) -> Instance {
+        Instance {
+            probe: self.probe,
+            display: self.text.to_string(),
+            attach,
+            format,
+            params: None,
+            point: self.index,
+            also: vec![],
+            name_ids: vec![],
+            usdt_args: vec![],
+        }
+    }
+}
+
+/// Expansion's state: the instances so far, and the host's facts, each read once.
+struct Expander<'a> {
+    opts: &'a Options,
+    kernel_types: &'a mut KernelTypesCache,
+    diags: &'a mut Vec<Diagnostic>,
+    out: Vec<Instance>,
+    tracefs_root: Option<Result<PathBuf, String>>,
+    functions: Option<BTreeSet<String>>,
+    elf_functions: HashMap<PathBuf, BTreeMap<String, u64>>,
+    usdt_notes: HashMap<PathBuf, Vec<usdt::Note>>,
+    /// Each tracepoint's format is read once, however many probes use it.
+    formats: HashMap<(String, String), Format>,
+}
+
+/// The concrete instances of every attach point of `program`; problems go to `diags`.
+pub(super) fn expand(
+    program: &Program,
+    opts: &Options,
+    kernel_types: &mut KernelTypesCache,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Instance> {
+    let mut x = Expander {
+        opts,
+        kernel_types,
+        diags,
+        out: Vec::new(),
+        tracefs_root: None,
+        functions: None,
+        elf_functions: HashMap::new(),
+        usdt_notes: HashMap::new(),
+        formats: HashMap::new(),
+    };
+    let mut index = 0;
+    for (pi, probe) in program.probes.iter().enumerate() {
+        // Kernel functions this probe names that do not exist, skipped (see kernel_fn.rs).
+        let mut skipped = 0;
+        for ap in &probe.attach_points {
+            index += 1;
+            // `$1` … in attach points take the positional parameters' text.
+            let text = substitute_params(&ap.text, &opts.params);
+            match x.attach_point(&Point::new(pi, index, &text, ap.span, probe.attach_points.len())) {
+                Flow::Next => {}
+                Flow::Skipped => skipped += 1,
+                Flow::Stop => return x.out,
+            }
+        }
+        if skipped > 0 && skipped == probe.attach_points.len() {
+            let (first, last) = (&probe.attach_points[0], &probe.attach_points[skipped - 1]);
+            x.diags.push(
+                Diagnostic::error("none of this probe's kernel functions exists")
+                    .at(first.span.to(last.span), "nothing to attach to")
+                    .note("each was skipped: see the warnings above"),
+            );
+        }
+    }
+    x.out
+}
+
+impl Expander<'_> {
+    fn attach_point(&mut self, p: &Point) -> Flow {
+        let parts = &p.parts;
+        match p.provider.as_str() {
+            "begin" if parts.len() == 1 => self.out.push(p.instance(Attach::Begin, None)),
+            "end" if parts.len() == 1 => self.out.push(p.instance(Attach::End, None)),
+            "tracepoint" | "t" => return self.tracepoint(p),
+            "rawtracepoint" | "rt" => self.raw_tracepoint(p),
+            "kprobe" | "k" | "kretprobe" | "kr" => return self.kprobe(p),
+            "fentry" | "f" | "kfunc" | "fexit" | "fr" | "kretfunc" => self.fentry(p),
+            "uprobe" | "u" | "uretprobe" | "ur" => self.uprobe(p),
+            "usdt" => self.usdt(p),
+            "profile" | "p" | "software" | "s" | "hardware" | "h" => self.perf(p),
+            "watchpoint" | "w" => self.watchpoint(p),
+            "interval" | "i" => self.interval(p),
+            other => self.diags.push(unknown_provider(p, other)),
+        }
+        Flow::Next
+    }
+
+    /// tracefs's mount point, looked for once.
+    fn tracefs_root(&mut self) -> &Result<PathBuf, String> {
+        self.tracefs_root.get_or_insert_with(crate::kernel::tracefs::root)
+    }
+}
+
+/// The error for a provider rtrace does not run, or does not know.
+fn unknown_provider(p: &Point, other: &str) -> Diagnostic {
+    let known = PROVIDERS.iter().any(|name| name.eq_ignore_ascii_case(other))
+        || ["k", "kr", "u", "ur", "U", "p", "s", "h", "rt", "f", "fr", "aw"].contains(&other);
+    if known {
+        let name = if other == "aw" { "asyncwatchpoint" } else { other };
+        return Diagnostic::error(format!("`{name}` probes are not supported by rtrace yet"))
+            .at(p.field_span(0), "not supported yet")
+            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt and watchpoint probes so far");
+    }
+    let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(p.field_span(0), "unknown probe type");
+    match did_you_mean(other, PROVIDERS.iter().copied()) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d,
+    }
+}
+
+/// An attach point with `$N` replaced by the N-th positional parameter.
+fn substitute_params(text: &str, params: &[String]) -> String {
+    if !text.contains('$') {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let digits: String = rest[i + 1..].chars().take_while(char::is_ascii_digit).collect();
+        match digits.parse::<usize>().ok().and_then(|n| n.checked_sub(1)) {
+            Some(n) => out.push_str(params.get(n).map_or("", String::as_str)),
+            None => out.push('$'),
+        }
+        rest = &rest[i + 1 + digits.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `FUNCTION` or `FUNCTION+OFFSET`; a return probe (`ret_kind`, e.g. "kretprobe") takes no
+/// offset.
+fn function_offset<'t>(field: &'t str, ret: bool, ret_kind: &str, text: &str, span: Span) -> Result<(&'t str, u64), Diagnostic> {
+    let Some((func, off)) = field.split_once('+') else { return Ok((field, 0)) };
+    match parse_offset(off) {
+        Some(o) if !ret => Ok((func, o)),
+        _ => Err(Diagnostic::error(format!("invalid offset in `{text}`"))
+            .at(span, "expected FUNCTION+OFFSET with a number")
+            .note(format!("{ret_kind}s take no offset"))),
+    }
+}
+
+/// A decimal or `0x` hexadecimal number.
+fn parse_offset(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// The concrete name of the probe an instance attaches, as `probe` gives it.
+pub(super) fn probe_name(attach: &Attach, display: &str) -> String {
+    match attach {
+        Attach::Begin => "BEGIN".into(),
+        Attach::End => "END".into(),
+        Attach::Tracepoint { category, event, .. } => format!("tracepoint:{category}:{event}"),
+        Attach::RawTracepoint { name } => format!("rawtracepoint:{name}"),
+        Attach::Kprobe { func, ret: false, .. } => format!("kprobe:{func}"),
+        Attach::Kprobe { func, ret: true, .. } => format!("kretprobe:{func}"),
+        Attach::Fentry { func, ret: false } => format!("fentry:{func}"),
+        Attach::Fentry { func, ret: true } => format!("fexit:{func}"),
+        Attach::Uprobe { path, func, ret: false, .. } => format!("uprobe:{path}:{func}"),
+        Attach::Uprobe { path, func, ret: true, .. } => format!("uretprobe:{path}:{func}"),
+        Attach::Usdt { path, provider, name, .. } => format!("usdt:{path}:{provider}:{name}"),
+        Attach::Interval { .. } | Attach::Perf { .. } => display.to_string(),
+        Attach::Watchpoint { addr, len, bp_type } => {
+            format!("watchpoint:0x{addr:x}:{len}:{}", watchpoint::mode_text(*bp_type))
+        }
+    }
+}
