@@ -199,7 +199,15 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
             params.insert(0, first.clone());
         }
     }
-    let sema_opts = sema::Options { no_attach: cli.no_attach, params, pid: cli.pid, has_command: cli.command.is_some(), allow_unsafe: cli.allow_unsafe };
+    let mut sema_opts = sema::Options {
+        no_attach: cli.no_attach,
+        params,
+        pid: cli.pid,
+        has_command: cli.command.is_some(),
+        allow_unsafe: cli.allow_unsafe,
+        host: sema::HostFacts::default(),
+    };
+    sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = match sema::check(&program, &sema_opts) {
         Ok(c) => c,
         Err(diags) => {
@@ -250,6 +258,15 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         Ok(code) => code,
         Err(e) => fail(&e.message),
     }
+}
+
+/// What sema needs to know of the host that takes an effect to learn (sema itself neither
+/// mounts tracefs nor loads programs).
+fn learn_host(needs: sema::HostNeeds) -> sema::HostFacts {
+    if needs.tracefs {
+        crate::kernel::tracefs::mount_if_missing();
+    }
+    sema::HostFacts { fentry_refused: needs.fentry && !crate::kernel::features::has_fentry() }
 }
 
 /// `--timings`: the wall time of each stage, printed as it ends.

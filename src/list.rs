@@ -3,8 +3,8 @@
 
 use crate::kernel::perf::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 use crate::kernel::{btf, elf, kallsyms, tracefs, usdt};
-use crate::plan;
 use crate::glob::glob;
+use crate::plan;
 
 /// `rtrace -l [PATTERN]`: the probes this kernel offers whose full name (or last part)
 /// matches PATTERN (`*` wildcards), one a line; with `verbose`, tracepoints' fields and
@@ -28,7 +28,8 @@ pub fn list(pattern: &str, verbose: bool) -> String {
         }
         return out;
     }
-    let root = tracefs::root().ok();
+    tracefs::mount_if_missing();
+    let root = tracefs::find();
     if wants("tracepoint:") {
         if let Some(root) = &root {
             for cat in tracefs::categories(root) {

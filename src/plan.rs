@@ -145,8 +145,10 @@ pub struct ProbeDef {
     pub cookie: u64,
     /// More attach points this program serves, each with its cookie (a wildcard's matches).
     pub also: Vec<(Attach, u64)>,
-    /// Attach all the points with one multi-attach link per binary (uprobe_multi) instead of
-    /// one link each; the program is loaded for that (`uprobe.multi` section).
+    /// The program may attach all its points with one multi-attach link (kprobe_multi;
+    /// uprobe_multi, one per binary) instead of one link each, and is compiled for that (a
+    /// `.multi` section). Whether it does, the runtime decides, asking the kernel; where it
+    /// does not, the program is loaded as a plain kprobe or uprobe.
     pub multi: bool,
 }
 

@@ -1,24 +1,40 @@
-//! tracefs: where it is (mounting it when it is missing), which tracepoints exist, and the
-//! layout of a tracepoint's record from its `format` file.
+//! tracefs: where it is, mounting it when it is missing (and remembering that rtrace did, so
+//! that what rtrace mounted can be unmounted), which tracepoints exist, and the layout of a
+//! tracepoint's record from its `format` file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-const CANDIDATES: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+/// Where rtrace mounts tracefs when it is not mounted.
+pub const MOUNT_POINT: &str = "/sys/kernel/tracing";
 
-/// Finds tracefs, mounting it at /sys/kernel/tracing when no mount has `events/`.
-pub fn root() -> Result<PathBuf, String> {
-    if let Some(p) = CANDIDATES.iter().map(Path::new).find(|p| p.join("events").is_dir()) {
-        return Ok(p.to_path_buf());
+const CANDIDATES: [&str; 2] = [MOUNT_POINT, "/sys/kernel/debug/tracing"];
+
+/// Where rtrace mounted tracefs itself, if it did.
+static MOUNTED_BY_RTRACE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Where tracefs is mounted: the first usual mount point that has `events/`.
+pub fn find() -> Option<PathBuf> {
+    CANDIDATES.iter().map(Path::new).find(|p| p.join("events").is_dir()).map(Path::to_path_buf)
+}
+
+/// Mounts tracefs at `MOUNT_POINT` when no usual mount point has it (as root; otherwise
+/// nothing happens), and remembers that rtrace mounted it (`mounted_by_rtrace`). Where it is
+/// still missing, whatever needs it says so.
+pub fn mount_if_missing() {
+    if find().is_some() {
+        return;
     }
-    let target = Path::new(CANDIDATES[0]);
-    if mount_tracefs(target) && target.join("events").is_dir() {
-        return Ok(target.to_path_buf());
+    let target = Path::new(MOUNT_POINT);
+    if mount_tracefs(target) {
+        let _ = MOUNTED_BY_RTRACE.set(target.to_path_buf());
     }
-    Err(format!(
-        "tracefs is not mounted and rtrace could not mount it; run `mount -t tracefs tracefs {}` as root",
-        CANDIDATES[0]
-    ))
+}
+
+/// Where rtrace mounted tracefs in this run (`mount_if_missing`), if it did.
+pub fn mounted_by_rtrace() -> Option<&'static Path> {
+    MOUNTED_BY_RTRACE.get().map(PathBuf::as_path)
 }
 
 fn mount_tracefs(target: &Path) -> bool {

@@ -555,9 +555,10 @@ fn load(object: &[u8], plan: &Plan, opts: &Options) -> Result<Object> {
     let _ = take_log();
     libbpf_rs::set_print(Some((PrintLevel::Debug, collect_log)));
     let mut builder = ObjectBuilder::default();
-    let open = builder
+    let mut open = builder
         .open_memory(object)
         .map_err(|e| RuntimeError::new(format!("internal error: libbpf cannot open rtrace's object: {e}")))?;
+    load_without_multi_links(&mut open, plan, opts.no_attach);
     let result = open.load();
     let log = take_log();
     libbpf_rs::set_print(None);
@@ -665,7 +666,7 @@ fn attach(obj: &Object, plan: &Plan, target: Option<u32>) -> Result<Vec<Link>> {
     let mut links = Vec::new();
     for def in &plan.probes {
         let prog = program(obj, &def.prog_name)?;
-        if def.multi {
+        if multi_link(def, false) {
             attach_multi(&prog, plan, def, &mut links)
                 .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;
             continue;
@@ -679,6 +680,31 @@ fn attach(obj: &Object, plan: &Plan, target: Option<u32>) -> Result<Vec<Link>> {
         }
     }
     Ok(links)
+}
+
+/// Whether `def`'s points get one multi-attach link (kprobe_multi; uprobe_multi, one per
+/// binary) instead of one link each: where sema compiled the program for one
+/// (`ProbeDef::multi`, a `.multi` section) and this kernel has them. Under `--no-attach`
+/// the kernel is not asked about kprobe_multi (asking links a probe for an instant).
+fn multi_link(def: &plan::ProbeDef, no_attach: bool) -> bool {
+    def.multi
+        && match def.attach {
+            Attach::Uprobe { .. } | Attach::Usdt { .. } => crate::kernel::features::has_uprobe_multi(),
+            Attach::Kprobe { .. } => !no_attach && crate::kernel::features::has_kprobe_multi(),
+            _ => false,
+        }
+}
+
+/// Loads the programs compiled for a multi-attach link that this kernel will not make
+/// (`multi_link`) as plain kprobes and uprobes, to be attached one link per point: their
+/// expected attach type becomes 0, as libbpf's `kprobe/` and `uprobe/` sections set it.
+fn load_without_multi_links(open: &mut libbpf_rs::OpenObject, plan: &Plan, no_attach: bool) {
+    for mut prog in open.progs_mut() {
+        let def = plan.probes.iter().find(|d| prog.name() == d.prog_name.as_str());
+        if def.is_some_and(|d| d.multi && !multi_link(d, no_attach)) {
+            prog.set_attach_type(libbpf_rs::ProgramAttachType::from(0));
+        }
+    }
 }
 
 /// Attaches a program at all its uprobe or USDT points with one uprobe_multi link per binary

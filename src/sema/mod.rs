@@ -2,10 +2,12 @@
 //! expression, map types unified across all probes, and the plan (maps, printf formats,
 //! probes) that codegen and the runtime share. Sema emits no code.
 
+pub mod errors;
 mod probes;
 mod share;
 
 use probes::Instance;
+pub use probes::{host_needs, HostFacts, HostNeeds};
 
 use crate::builtins;
 use crate::kernel::{btf, elf, kallsyms, tracefs, usdt};
@@ -289,6 +291,8 @@ pub struct Options {
     pub has_command: bool,
     /// `--unsafe`: functions that act on the system (`signal()`, `system()`) are allowed.
     pub allow_unsafe: bool,
+    /// What the caller learned about the host first (`host_needs`).
+    pub host: HostFacts,
 }
 
 /// Checks a parsed program. Errors (with any warnings) come back as diagnostics.
@@ -343,13 +347,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
             attach: inst.attach.clone(),
             cookie: inst.name_ids[0],
             also: inst.also.iter().cloned().zip(inst.name_ids[1..].iter().copied()).collect(),
-            multi: !inst.also.is_empty()
-                && match inst.attach {
-                    Attach::Uprobe { .. } | Attach::Usdt { .. } => crate::kernel::features::has_uprobe_multi(),
-                    // (not with --no-attach: asking the kernel attaches a probe for an instant)
-                    Attach::Kprobe { offset: 0, .. } => !opts.no_attach && crate::kernel::features::has_kprobe_multi(),
-                    _ => false,
-                },
+            multi: probes::multi_link_candidate(inst),
         })
         .collect();
     let plan = Plan {

@@ -10,6 +10,7 @@ mod tracepoint;
 mod user;
 mod watchpoint;
 
+use super::errors::{Form, ProbeError};
 use super::{KernelTypesCache, Options};
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::kernel::tracefs::Format;
@@ -69,9 +70,7 @@ struct Point<'t> {
 impl<'t> Point<'t> {
     fn new(probe: usize, index: usize, text: &'t str, span: Span, attach_points: usize) -> Point<'t> {
         let parts: Vec<&str> = text.split(':').collect();
-        // Provider names are case-insensitive (`Tracepoint:`, `BEGIN`, `begin`), except the
-        // short names `U` (usdt) and `u` (uprobe).
-        let provider = if parts[0] == "U" { "usdt".to_string() } else { parts[0].to_ascii_lowercase() };
+        let provider = provider(parts[0]);
         Point { probe, index, text, parts, span, provider, attach_points }
     }
 
@@ -96,13 +95,64 @@ impl<'t> Point<'t> {
     }
 }
 
+/// An attach point's provider as written, in the form expansion matches: provider names are
+/// case-insensitive (`Tracepoint:`, `BEGIN`, `begin`), except the short names `U` (usdt) and
+/// `u` (uprobe).
+fn provider(written: &str) -> String {
+    if written == "U" {
+        "usdt".to_string()
+    } else {
+        written.to_ascii_lowercase()
+    }
+}
+
+/// What expanding a program's probes needs from the host that takes an effect to learn, which
+/// sema does not do itself: the caller mounts tracefs where it is missing and asks the kernel
+/// whether it loads fentry programs, then passes what it learned in `Options::host`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostNeeds {
+    /// tracefs: tracepoints, and the functions kprobes can hook.
+    pub tracefs: bool,
+    /// Whether fentry programs load (libbpf's probe loads one): fentry and fexit probes, when
+    /// they are to be attached.
+    pub fentry: bool,
+}
+
+/// What the caller learned about the host before checking (see `HostNeeds`).
+#[derive(Debug, Clone, Default)]
+pub struct HostFacts {
+    /// This kernel refuses fentry and fexit programs.
+    pub fentry_refused: bool,
+}
+
+/// What expanding `program`'s probes will need from the host (see `HostNeeds`).
+pub fn host_needs(program: &Program, opts: &Options) -> HostNeeds {
+    let mut needs = HostNeeds::default();
+    for ap in program.probes.iter().flat_map(|p| &p.attach_points) {
+        let text = substitute_params(&ap.text, &opts.params);
+        match provider(text.split(':').next().unwrap_or_default()).as_str() {
+            "tracepoint" | "t" | "kprobe" | "k" | "kretprobe" | "kr" => needs.tracefs = true,
+            "fentry" | "f" | "kfunc" | "fexit" | "fr" | "kretfunc" => needs.fentry |= !opts.no_attach,
+            _ => {}
+        }
+    }
+    needs
+}
+
+/// Whether `inst`'s program may be attached at all its points with one multi-attach link
+/// (kprobe_multi; uprobe_multi, one per binary): it serves several points of a kind that has
+/// such links. Whether it is, the runtime decides, asking the kernel (`ProbeDef::multi`).
+pub(super) fn multi_link_candidate(inst: &Instance) -> bool {
+    !inst.also.is_empty() && matches!(inst.attach, Attach::Uprobe { .. } | Attach::Usdt { .. } | Attach::Kprobe { offset: 0, .. })
+}
+
 /// Expansion's state: the instances so far, and the host's facts, each read once.
 struct Expander<'a> {
     opts: &'a Options,
     kernel_types: &'a mut KernelTypesCache,
     diags: &'a mut Vec<Diagnostic>,
     out: Vec<Instance>,
-    tracefs_root: Option<Result<PathBuf, String>>,
+    tracefs_root: Option<Option<PathBuf>>,
     functions: Option<BTreeSet<String>>,
     elf_functions: HashMap<PathBuf, BTreeMap<String, u64>>,
     usdt_notes: HashMap<PathBuf, Vec<usdt::Note>>,
@@ -144,11 +194,7 @@ pub(super) fn expand(
         }
         if skipped > 0 && skipped == probe.attach_points.len() {
             let (first, last) = (&probe.attach_points[0], &probe.attach_points[skipped - 1]);
-            x.diags.push(
-                Diagnostic::error("none of this probe's kernel functions exists")
-                    .at(first.span.to(last.span), "nothing to attach to")
-                    .note("each was skipped: see the warnings above"),
-            );
+            x.error(ProbeError::NoKernelFunctionLeft { span: first.span.to(last.span) });
         }
     }
     x.out
@@ -157,44 +203,58 @@ pub(super) fn expand(
 impl Expander<'_> {
     fn attach_point(&mut self, p: &Point) -> Flow {
         let parts = &p.parts;
-        match p.provider.as_str() {
-            "begin" if parts.len() == 1 => self.out.push(p.instance(Attach::Begin, None)),
-            "end" if parts.len() == 1 => self.out.push(p.instance(Attach::End, None)),
-            "tracepoint" | "t" => return self.tracepoint(p),
-            "rawtracepoint" | "rt" => self.raw_tracepoint(p),
-            "kprobe" | "k" | "kretprobe" | "kr" => return self.kprobe(p),
-            "fentry" | "f" | "kfunc" | "fexit" | "fr" | "kretfunc" => self.fentry(p),
-            "uprobe" | "u" | "uretprobe" | "ur" => self.uprobe(p),
-            "usdt" => self.usdt(p),
-            "profile" | "p" | "software" | "s" | "hardware" | "h" => self.perf(p),
-            "watchpoint" | "w" => self.watchpoint(p),
-            "interval" | "i" => self.interval(p),
-            other => self.diags.push(unknown_provider(p, other)),
-        }
-        Flow::Next
+        let done = match p.provider.as_str() {
+            "begin" if parts.len() == 1 => self.push(p.instance(Attach::Begin, None)),
+            "end" if parts.len() == 1 => self.push(p.instance(Attach::End, None)),
+            "tracepoint" | "t" => self.tracepoint(p),
+            "rawtracepoint" | "rt" => self.raw_tracepoint(p).map(|()| Flow::Next),
+            "kprobe" | "k" | "kretprobe" | "kr" => self.kprobe(p),
+            "fentry" | "f" | "kfunc" | "fexit" | "fr" | "kretfunc" => self.fentry(p).map(|()| Flow::Next),
+            "uprobe" | "u" | "uretprobe" | "ur" => self.uprobe(p).map(|()| Flow::Next),
+            "usdt" => self.usdt(p).map(|()| Flow::Next),
+            "profile" | "p" | "software" | "s" | "hardware" | "h" => self.perf(p).map(|()| Flow::Next),
+            "watchpoint" | "w" => self.watchpoint(p).map(|()| Flow::Next),
+            "interval" | "i" => self.interval(p).map(|()| Flow::Next),
+            other => Err(unknown_provider(p, other)),
+        };
+        done.unwrap_or_else(|e| {
+            self.error(e);
+            Flow::Next
+        })
     }
 
-    /// tracefs's mount point, looked for once.
-    fn tracefs_root(&mut self) -> &Result<PathBuf, String> {
-        self.tracefs_root.get_or_insert_with(crate::kernel::tracefs::root)
+    fn push(&mut self, inst: Instance) -> Result<Flow, ProbeError> {
+        self.out.push(inst);
+        Ok(Flow::Next)
+    }
+
+    fn error(&mut self, e: ProbeError) {
+        self.diags.push(e.into());
+    }
+
+    /// tracefs's mount point, looked for once (the caller mounts it first where it is
+    /// missing: see `host_needs`).
+    fn tracefs_root(&mut self) -> Option<PathBuf> {
+        self.tracefs_root.get_or_insert_with(crate::kernel::tracefs::find).clone()
     }
 }
 
 /// The error for a provider rtrace does not run, or does not know.
-fn unknown_provider(p: &Point, other: &str) -> Diagnostic {
+fn unknown_provider(p: &Point, other: &str) -> ProbeError {
     let known = PROVIDERS.iter().any(|name| name.eq_ignore_ascii_case(other))
         || ["k", "kr", "u", "ur", "U", "p", "s", "h", "rt", "f", "fr", "aw"].contains(&other);
+    let span = p.field_span(0);
     if known {
         let name = if other == "aw" { "asyncwatchpoint" } else { other };
-        return Diagnostic::error(format!("`{name}` probes are not supported by rtrace yet"))
-            .at(p.field_span(0), "not supported yet")
-            .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt and watchpoint probes so far");
+        return ProbeError::UnsupportedProvider { name: name.to_string(), span };
     }
-    let d = Diagnostic::error(format!("unknown probe type `{other}`")).at(p.field_span(0), "unknown probe type");
-    match did_you_mean(other, PROVIDERS.iter().copied()) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d,
-    }
+    let nearest = did_you_mean(other, PROVIDERS.iter().copied()).map(str::to_string);
+    ProbeError::UnknownProvider { name: other.to_string(), span, nearest }
+}
+
+/// A `ProbeError::Malformed` for `p`.
+fn malformed(p: &Point, form: Form) -> ProbeError {
+    ProbeError::Malformed { provider: p.parts[0].to_string(), text: p.text.to_string(), form, span: p.span }
 }
 
 /// An attach point with `$N` replaced by the N-th positional parameter.
@@ -219,13 +279,11 @@ fn substitute_params(text: &str, params: &[String]) -> String {
 
 /// `FUNCTION` or `FUNCTION+OFFSET`; a return probe (`ret_kind`, e.g. "kretprobe") takes no
 /// offset.
-fn function_offset<'t>(field: &'t str, ret: bool, ret_kind: &str, text: &str, span: Span) -> Result<(&'t str, u64), Diagnostic> {
+fn function_offset<'t>(field: &'t str, ret: bool, ret_kind: &'static str, text: &str, span: Span) -> Result<(&'t str, u64), ProbeError> {
     let Some((func, off)) = field.split_once('+') else { return Ok((field, 0)) };
     match parse_offset(off) {
         Some(o) if !ret => Ok((func, o)),
-        _ => Err(Diagnostic::error(format!("invalid offset in `{text}`"))
-            .at(span, "expected FUNCTION+OFFSET with a number")
-            .note(format!("{ret_kind}s take no offset"))),
+        _ => Err(ProbeError::InvalidOffset { text: text.to_string(), ret_kind, span }),
     }
 }
 

@@ -3,62 +3,58 @@
 //! `interval:UNIT:N`.
 
 use super::{Expander, Point};
-use crate::diag::Diagnostic;
 use crate::kernel::perf::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 use crate::plan::{Attach, PerfEvent};
+use crate::sema::errors::ProbeError;
 
 impl Expander<'_> {
-    pub(super) fn perf(&mut self, p: &Point) {
-        match perf_probe(&p.parts) {
-            Ok(attach) => self.out.push(p.instance(attach, None)),
-            Err(help) => self.diags.push(
-                Diagnostic::error(format!("invalid {} probe `{}`", p.parts[0], p.text)).at(p.span, "cannot read this").help(help),
-            ),
-        }
+    pub(super) fn perf(&mut self, p: &Point) -> Result<(), ProbeError> {
+        let attach = perf_probe(&p.parts).map_err(|events| ProbeError::InvalidPerf {
+            provider: p.parts[0].to_string(),
+            text: p.text.to_string(),
+            span: p.span,
+            events,
+        })?;
+        self.out.push(p.instance(attach, None));
+        Ok(())
     }
 
-    pub(super) fn interval(&mut self, p: &Point) {
-        match interval_ns(&p.parts) {
-            Some(ns) => self.out.push(p.instance(Attach::Interval { period_ns: ns }, None)),
-            None => self.diags.push(
-                Diagnostic::error(format!("invalid interval `{}`", p.text))
-                    .at(p.span, "expected `interval:UNIT:N`")
-                    .help("UNIT is one of s, ms, us, hz; N is a positive integer, e.g. `interval:s:1`"),
-            ),
-        }
+    pub(super) fn interval(&mut self, p: &Point) -> Result<(), ProbeError> {
+        let ns = interval_ns(&p.parts).ok_or_else(|| ProbeError::InvalidInterval { text: p.text.to_string(), span: p.span })?;
+        self.out.push(p.instance(Attach::Interval { period_ns: ns }, None));
+        Ok(())
     }
 }
 
-/// `profile:hz:N`, `profile:s|ms|us:N`, `software:EVENT[:COUNT]`, `hardware:EVENT[:COUNT]`.
-fn perf_probe(parts: &[&str]) -> Result<Attach, String> {
+/// `profile:hz:N`, `profile:s|ms|us:N`, `software:EVENT[:COUNT]`, `hardware:EVENT[:COUNT]`;
+/// an error holds the event names to list (none for `profile`).
+fn perf_probe(parts: &[&str]) -> Result<Attach, Option<Vec<&'static str>>> {
     match parts[0] {
         "profile" | "p" => {
-            let help = "write `profile:hz:N` or `profile:s|ms|us:N`, e.g. `profile:hz:99`";
             if parts.len() != 3 {
-                return Err(help.into());
+                return Err(None);
             }
-            let n: u64 = parts[2].parse().ok().filter(|&n| n > 0).ok_or(help)?;
+            let n: u64 = parts[2].parse().ok().filter(|&n| n > 0).ok_or(None)?;
             let event = PerfEvent::CPU_CLOCK;
             let (period, frequency) = match parts[1] {
                 "hz" => (n, true),
                 "s" => (n * 1_000_000_000, false),
                 "ms" => (n * 1_000_000, false),
                 "us" => (n * 1_000, false),
-                _ => return Err(help.into()),
+                _ => return Err(None),
             };
             Ok(Attach::Perf { event, period, frequency })
         }
         kind => {
             let software = kind.starts_with('s');
             let table = if software { SOFTWARE_EVENTS } else { HARDWARE_EVENTS };
-            let names: Vec<&str> = table.iter().flat_map(|(n, _, _)| n.iter().copied()).collect();
-            let help = format!("the events are: {}", names.join(", "));
+            let names = || Some(table.iter().flat_map(|(n, _, _)| n.iter().copied()).collect());
             if !(2..=3).contains(&parts.len()) {
-                return Err(help);
+                return Err(names());
             }
-            let (_, config, default) = table.iter().find(|(n, _, _)| n.contains(&parts[1])).ok_or(help.clone())?;
+            let (_, config, default) = table.iter().find(|(n, _, _)| n.contains(&parts[1])).ok_or_else(names)?;
             let period = match parts.get(2) {
-                Some(c) => c.parse().ok().filter(|&n: &u64| n > 0).ok_or(help)?,
+                Some(c) => c.parse().ok().filter(|&n: &u64| n > 0).ok_or_else(names)?,
                 None => *default,
             };
             let type_ = if software { PerfEvent::SOFTWARE } else { PerfEvent::HARDWARE };
