@@ -1,8 +1,11 @@
 //! USDT probes: the `.note.stapsdt` notes of an ELF file (each a probe's provider and name,
-//! its location, its semaphore and its arguments' specs), read by hand from the 64-bit
-//! little-endian ELF layout, and x86-64 argument specs (`-4@%edi`, `8@-8(%rbp)`, `-4@$5`,
-//! `8@(%rdi,%rsi,8)`) turned into where each value is.
+//! its location, its semaphore and its arguments' specs), read with the `object` crate from
+//! 64-bit little-endian ELF files, and x86-64 argument specs (`-4@%edi`, `8@-8(%rbp)`,
+//! `-4@$5`, `8@(%rdi,%rsi,8)`) turned into where each value is.
 
+use object::elf;
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
+use object::LittleEndian;
 use std::path::Path;
 
 /// One probe location in a binary.
@@ -19,37 +22,7 @@ pub struct Note {
 }
 
 /// `NT_STAPSDT`, the type of a SystemTap SDT note.
-const NT_STAPSDT: u64 = 3;
-const PT_LOAD: u64 = 1;
-
-/// Little-endian reads that fail instead of panicking on a short or malformed file.
-struct Bytes<'a>(&'a [u8]);
-
-impl Bytes<'_> {
-    fn get<const N: usize>(&self, at: u64) -> Option<[u8; N]> {
-        let at = usize::try_from(at).ok()?;
-        self.0.get(at..at.checked_add(N)?)?.try_into().ok()
-    }
-    fn u16(&self, at: u64) -> Option<u64> {
-        self.get::<2>(at).map(|b| u16::from_le_bytes(b) as u64)
-    }
-    fn u32(&self, at: u64) -> Option<u64> {
-        self.get::<4>(at).map(|b| u32::from_le_bytes(b) as u64)
-    }
-    fn u64(&self, at: u64) -> Option<u64> {
-        self.get::<8>(at).map(u64::from_le_bytes)
-    }
-    fn slice(&self, at: u64, len: u64) -> Option<&[u8]> {
-        self.0.get(usize::try_from(at).ok()?..usize::try_from(at.checked_add(len)?).ok()?)
-    }
-}
-
-/// A section's address, file offset and size.
-struct Section {
-    addr: u64,
-    offset: u64,
-    size: u64,
-}
+const NT_STAPSDT: elf::NoteType = elf::NoteType(3);
 
 /// The USDT probes `path` defines, in the order of its notes.
 pub fn notes(path: &Path) -> Result<Vec<Note>, String> {
@@ -57,74 +30,42 @@ pub fn notes(path: &Path) -> Result<Vec<Note>, String> {
     parse(&data).ok_or_else(|| "not a 64-bit little-endian ELF file, or a malformed one".to_string())
 }
 
+/// The notes of an ELF file's `.note.stapsdt` section (the `object` crate reads the ELF
+/// layout; each note's description is SystemTap's: three addresses, then the provider, the
+/// name and the argument specs as NUL-terminated strings).
 fn parse(data: &[u8]) -> Option<Vec<Note>> {
-    let b = Bytes(data);
-    if b.get::<6>(0)? != *b"\x7fELF\x02\x01" {
-        return None;
-    }
-    let (phoff, shoff) = (b.u64(0x20)?, b.u64(0x28)?);
-    let (phentsize, phnum) = (b.u16(0x36)?, b.u16(0x38)?);
-    let (shentsize, shnum, shstrndx) = (b.u16(0x3a)?, b.u16(0x3c)?, b.u16(0x3e)?);
-    // Offsets past the end are malformed; below it, the sums below cannot overflow.
-    let len = data.len() as u64;
-    let inside = |s: &Section| s.offset <= len && s.size <= len;
-    if phoff > len || shoff > len {
-        return None;
-    }
-    let section = |i: u64| {
-        let h = shoff + i * shentsize;
-        Some((b.u32(h)?, Section { addr: b.u64(h + 0x10)?, offset: b.u64(h + 0x18)?, size: b.u64(h + 0x20)? }))
-    };
-    let names = section(shstrndx)?.1;
-    if !inside(&names) {
-        return None;
-    }
-    let section_name = |name_off: u64| {
-        let bytes = b.slice(names.offset + name_off, names.size.checked_sub(name_off)?)?;
-        Some(bytes.split(|&c| c == 0).next()?.to_vec())
-    };
-    let (mut notes_section, mut base_section) = (None, None);
-    for i in 0..shnum {
-        let (name_off, s) = section(i)?;
-        match section_name(name_off)?.as_slice() {
-            b".note.stapsdt" => notes_section = Some(s),
-            b".stapsdt.base" => base_section = Some(s),
-            _ => {}
-        }
-    }
-    let Some(notes_section) = notes_section else { return Some(vec![]) };
-    if !inside(&notes_section) {
-        return None;
-    }
+    let header = elf::FileHeader64::<LittleEndian>::parse(data).ok()?;
+    let endian = header.endian().ok()?;
+    let sections = header.sections(endian, data).ok()?;
+    let Some((_, notes_section)) = sections.section_by_name(endian, b".note.stapsdt") else { return Some(vec![]) };
+    // A prelinked file moved its sections: `.stapsdt.base` is where each note's `base` is now.
+    let base_section = sections.section_by_name(endian, b".stapsdt.base").map(|(_, s)| s.sh_addr(endian));
     // Loadable segments: (vaddr, memsz, file offset), to turn addresses into file offsets.
-    let mut segments = Vec::new();
-    for i in 0..phnum {
-        let h = phoff + i * phentsize;
-        if b.u32(h)? == PT_LOAD {
-            segments.push((b.u64(h + 0x10)?, b.u64(h + 0x28)?, b.u64(h + 8)?));
-        }
-    }
+    let segments: Vec<(u64, u64, u64)> = header
+        .program_headers(endian, data)
+        .ok()?
+        .iter()
+        .filter(|h| h.p_type(endian) == elf::PT_LOAD)
+        .map(|h| (h.p_vaddr(endian), h.p_memsz(endian), h.p_offset(endian)))
+        .collect();
     let file_offset = |addr: u64| {
         let seg = segments.iter().find(|(vaddr, memsz, _)| (*vaddr..vaddr.saturating_add(*memsz)).contains(&addr));
         seg.map(|(vaddr, _, off)| (addr - vaddr).wrapping_add(*off))
     };
     let mut out = Vec::new();
-    let (mut at, end) = (notes_section.offset, notes_section.offset + notes_section.size);
-    while at + 12 <= end {
-        let (namesz, descsz, kind) = (b.u32(at)?, b.u32(at + 4)?, b.u32(at + 8)?);
-        let name_at = at + 12;
-        let desc_at = name_at + namesz.next_multiple_of(4);
-        at = desc_at + descsz.next_multiple_of(4);
-        if kind != NT_STAPSDT || b.slice(name_at, namesz)? != b"stapsdt\0" {
+    let mut notes = notes_section.notes(endian, data).ok()??;
+    while let Some(note) = notes.next().ok()? {
+        if note.n_type(endian) != NT_STAPSDT || note.name() != b"stapsdt" {
             continue;
         }
-        let (pc, base, sema) = (b.u64(desc_at)?, b.u64(desc_at + 8)?, b.u64(desc_at + 16)?);
-        let mut strings = b.slice(desc_at + 24, descsz.checked_sub(24)?)?.split(|&c| c == 0);
+        let desc = note.desc();
+        let u64_at = |at: usize| Some(u64::from_le_bytes(desc.get(at..at + 8)?.try_into().ok()?));
+        let (pc, base, sema) = (u64_at(0)?, u64_at(8)?, u64_at(16)?);
+        let mut strings = desc.get(24..)?.split(|&c| c == 0);
         let mut text = || strings.next().map(|s| String::from_utf8_lossy(s).into_owned());
         let (provider, name, args) = (text()?, text()?, text().unwrap_or_default());
-        // A prelinked file moved its sections: `.stapsdt.base` is where the note's `base` is now.
-        let shift = |addr: u64| match &base_section {
-            Some(s) if addr != 0 => addr.wrapping_add(s.addr).wrapping_sub(base),
+        let shift = |addr: u64| match base_section {
+            Some(section_addr) if addr != 0 => addr.wrapping_add(section_addr).wrapping_sub(base),
             _ => addr,
         };
         let Some(offset) = file_offset(shift(pc)) else { continue };
