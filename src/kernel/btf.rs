@@ -10,55 +10,72 @@ use libbpf_rs::AsRawLibbpf;
 /// The prefix of the typedef BTF has for each raw tracepoint.
 const RAW_TP_PREFIX: &str = "btf_trace_";
 
-/// Split BTF `split` (a module's) appended to its base `base` (vmlinux's) as one BTF: a
-/// header, every type, then every string (see `KernelTypes::load_module`); and the id of
-/// `split`'s first type.
-fn merge_split_btf(base: &[u8], split: &[u8]) -> Option<(Vec<u8>, u32)> {
-    // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len, type_off, type_len,
-    // str_off, str_len; }, offsets counted from the end of the header.
-    fn sections(b: &[u8]) -> Option<(&[u8], &[u8])> {
-        let u32_at = |o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?) as usize);
-        if b.get(0..2)? != [0x9f, 0xeb] {
-            return None;
+/// A module's split BTF as libbpf parsed it over its base (vmlinux's), freed on drop (before
+/// the base, which it refers to).
+struct SplitBtf(std::ptr::NonNull<libbpf_sys::btf>);
+
+impl SplitBtf {
+    /// Parses `path` (a module's BTF) as split BTF over `base`.
+    fn parse(path: &std::path::Path, base: &Btf) -> std::io::Result<SplitBtf> {
+        let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+        // SAFETY: `path` is NUL-terminated and `base` a live BTF object; libbpf copies what it
+        // needs from the file and keeps a pointer to `base`, which outlives the result.
+        let ptr = unsafe { libbpf_sys::btf__parse_split(path.as_ptr(), base.as_libbpf_object().as_ptr()) };
+        // SAFETY: libbpf_get_error only inspects the pointer value.
+        let failed = ptr.is_null() || unsafe { libbpf_sys::libbpf_get_error(ptr as *const _) } != 0;
+        match std::ptr::NonNull::new(ptr) {
+            Some(p) if !failed => Ok(SplitBtf(p)),
+            _ => Err(std::io::Error::last_os_error()),
         }
-        let (hdr, type_off, type_len, str_off, str_len) = (u32_at(4)?, u32_at(8)?, u32_at(12)?, u32_at(16)?, u32_at(20)?);
-        let types = b.get(hdr + type_off..hdr + type_off + type_len)?;
-        let strs = b.get(hdr + str_off..hdr + str_off + str_len)?;
-        Some((types, strs))
     }
-    let (base_types, base_strs) = sections(base)?;
-    let (split_types, split_strs) = sections(split)?;
+}
+
+impl Drop for SplitBtf {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from btf__parse_split and is freed once, here.
+        unsafe { libbpf_sys::btf__free(self.0.as_ptr()) };
+    }
+}
+
+/// The raw bytes libbpf holds for the BTF object `btf`, which `owner` owns (for split BTF,
+/// its own part only): its first four bytes (magic, version, flags), its type section and its
+/// string section.
+fn raw_sections<'a, T>(btf: *const libbpf_sys::btf, _owner: &'a T) -> Option<(&'a [u8], &'a [u8], &'a [u8])> {
+    let mut size = 0u32;
+    // SAFETY: `btf` is the live BTF object `owner` owns; libbpf keeps its raw data with it.
+    let data = unsafe { libbpf_sys::btf__raw_data(btf, &mut size) };
+    if data.is_null() {
+        return None;
+    }
+    // SAFETY: libbpf's raw data is `size` bytes long and lives while `owner` does.
+    let raw: &'a [u8] = unsafe { std::slice::from_raw_parts(data.cast(), size as usize) };
+    let header_len = std::mem::size_of::<libbpf_sys::btf_header>();
+    // SAFETY: `raw` starts with a `struct btf_header` (libbpf wrote it), read unaligned.
+    let h: libbpf_sys::btf_header = unsafe { std::ptr::read_unaligned(raw.get(..header_len)?.as_ptr().cast()) };
+    let section = |off: u32, len: u32| raw.get(h.hdr_len as usize + off as usize..)?.get(..len as usize);
+    Some((&raw[..4], section(h.type_off, h.type_len)?, section(h.str_off, h.str_len)?))
+}
+
+/// vmlinux's BTF `base` and a module's split BTF over it as one BTF: vmlinux's types followed
+/// by the module's, and vmlinux's strings followed by the module's, which keeps every id and
+/// string offset (libbpf-rs can open no split BTF, and libbpf cannot flatten one). And the id
+/// of the module's first type.
+fn merge_split_btf(base: &Btf, split: &SplitBtf) -> Option<(Vec<u8>, u32)> {
+    let (magic, base_types, base_strs) = raw_sections(base.as_libbpf_object().as_ptr(), base)?;
+    let (_, split_types, split_strs) = raw_sections(split.0.as_ptr(), split)?;
     let type_len = base_types.len() + split_types.len();
     let str_len = base_strs.len() + split_strs.len();
-    let mut out = Vec::with_capacity(24 + type_len + str_len);
-    out.extend_from_slice(&base[0..4]);
-    for v in [24, 0, type_len, type_len, str_len] {
+    let header_len = std::mem::size_of::<libbpf_sys::btf_header>();
+    let mut out = Vec::with_capacity(header_len + type_len + str_len);
+    out.extend_from_slice(magic);
+    for v in [header_len, 0, type_len, type_len, str_len] {
         out.extend_from_slice(&(v as u32).to_le_bytes());
     }
     for part in [base_types, split_types, base_strs, split_strs] {
         out.extend_from_slice(part);
     }
-    Some((out, count_types(base_types)? + 1))
-}
-
-/// How many types a BTF type section holds: each is a 12-byte `struct btf_type` and what its
-/// kind appends (`vlen` is the low 16 bits of `info`, the kind bits 24–28).
-fn count_types(mut types: &[u8]) -> Option<u32> {
-    let mut n = 0;
-    while !types.is_empty() {
-        let info = u32::from_le_bytes(types.get(4..8)?.try_into().ok()?);
-        let vlen = (info & 0xffff) as usize;
-        let extra = match (info >> 24) & 0x1f {
-            1 | 14 | 17 => 4,           // INT, VAR, DECL_TAG
-            3 => 12,                    // ARRAY
-            4 | 5 | 15 | 19 => 12 * vlen, // STRUCT, UNION, DATASEC, ENUM64
-            6 | 13 => 8 * vlen,         // ENUM, FUNC_PROTO
-            _ => 0,
-        };
-        types = types.get(12 + extra..)?;
-        n += 1;
-    }
-    Some(n)
+    // btf__type_cnt: the base's last id plus one.
+    Some((out, base.len() as u32))
 }
 
 /// The names `keep` accepts, sorted, each once.
@@ -109,19 +126,18 @@ impl KernelTypes {
 
     /// vmlinux's types and module `name`'s (/sys/kernel/btf/NAME), as one BTF. A module's BTF
     /// is split BTF: its type ids continue after vmlinux's and its string offsets after
-    /// vmlinux's strings, so vmlinux's types followed by the module's, and vmlinux's strings
-    /// followed by the module's, are one BTF with every id and offset unchanged (libbpf-rs
-    /// cannot open split BTF). vmlinux's ids stay valid.
+    /// vmlinux's strings. libbpf reads it (`btf__parse_split`); libbpf-rs can open only whole
+    /// BTF, so vmlinux's types followed by the module's, and vmlinux's strings followed by the
+    /// module's, become one BTF with every id and offset unchanged (`merge_split_btf`).
     pub fn load_module(name: &str) -> Result<KernelTypes, String> {
-        let dir = std::path::Path::new("/sys/kernel/btf");
-        let read = |file: &str| std::fs::read(dir.join(file));
-        let base = read("vmlinux").map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}"))?;
-        let module = read(name).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("module `{name}` is not loaded, or has no BTF (no /sys/kernel/btf/{name})"),
-            _ => format!("cannot read module `{name}`'s BTF (/sys/kernel/btf/{name}): {e}"),
-        })?;
-        let (merged, module_start) = merge_split_btf(&base, &module)
-            .ok_or_else(|| format!("cannot read module `{name}`'s BTF (/sys/kernel/btf/{name}): not BTF"))?;
+        let path = std::path::Path::new("/sys/kernel/btf").join(name);
+        let unreadable = |e: &dyn std::fmt::Display| format!("cannot read module `{name}`'s BTF (/sys/kernel/btf/{name}): {e}");
+        if !path.exists() {
+            return Err(format!("module `{name}` is not loaded, or has no BTF (no /sys/kernel/btf/{name})"));
+        }
+        let base = Btf::from_vmlinux().map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}"))?;
+        let split = SplitBtf::parse(&path, &base).map_err(|e| unreadable(&e))?;
+        let (merged, module_start) = merge_split_btf(&base, &split).ok_or_else(|| unreadable(&"not BTF"))?;
         // libbpf parses files: hand it the bytes through a memfd, which disappears with it.
         // SAFETY: memfd_create takes a NUL-terminated name and flags; it returns a new fd or -1.
         let fd = unsafe { libc::memfd_create(c"rtrace-btf".as_ptr(), libc::MFD_CLOEXEC) };
@@ -131,8 +147,7 @@ impl KernelTypes {
         // SAFETY: fd was just created and is owned by nothing else.
         let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         std::io::Write::write_all(&mut file, &merged).map_err(|e| format!("cannot read module `{name}`'s BTF: {e}"))?;
-        let btf = Btf::from_path(format!("/proc/self/fd/{fd}"))
-            .map_err(|e| format!("cannot read module `{name}`'s BTF (/sys/kernel/btf/{name}): {e}"))?;
+        let btf = Btf::from_path(format!("/proc/self/fd/{fd}")).map_err(|e| unreadable(&e))?;
         Ok(KernelTypes { btf, module: Some(name.to_string()), module_start, enums: Default::default() })
     }
 
@@ -526,17 +541,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_vmlinux_types_as_libbpf_does() {
-        let (Ok(raw), Ok(btf)) = (std::fs::read("/sys/kernel/btf/vmlinux"), Btf::from_vmlinux()) else {
+    fn merging_keeps_vmlinux_ids() {
+        let (Ok(raw), Ok(base)) = (std::fs::read("/sys/kernel/btf/vmlinux"), Btf::from_vmlinux()) else {
             eprintln!("skipped: no readable /sys/kernel/btf/vmlinux");
             return;
         };
-        let last = btf.type_by_kind::<BtfType>().map(|t| u32::from(t.type_id())).max().unwrap_or(0);
+        let last = base.type_by_kind::<BtfType>().map(|t| u32::from(t.type_id())).max().unwrap_or(0);
         // An empty split BTF: the header alone.
+        let dir = std::env::temp_dir().join(format!("rtrace-btf-test-{}", std::process::id()));
         let mut empty = raw[..4].to_vec();
         empty.extend_from_slice(&24u32.to_le_bytes());
         empty.extend_from_slice(&[0; 16]);
-        let (merged, start) = merge_split_btf(&raw, &empty).unwrap();
+        std::fs::write(&dir, &empty).unwrap();
+        let split = SplitBtf::parse(&dir, &base);
+        let _ = std::fs::remove_file(&dir);
+        let (merged, start) = merge_split_btf(&base, &split.unwrap()).unwrap();
         assert_eq!(start, last + 1);
         assert_eq!(merged.len(), raw.len());
     }
