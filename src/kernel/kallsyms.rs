@@ -1,5 +1,6 @@
-//! What the running kernel offers: the functions kprobes can attach to, and which probe types
-//! it supports. Read lazily, only for scripts that need them.
+//! The kernel's functions and symbols (kallsyms, and ftrace's list of the functions kprobes can
+//! hook), and which syscall tracepoint covers a function. Read lazily, only for scripts that
+//! need them.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -81,24 +82,4 @@ mod tests {
         assert_eq!(syscall_tracepoint_for("__x64_sys_read").as_deref(), Some("sys_enter_read"));
         assert_eq!(syscall_tracepoint_for("vfs_read"), None);
     }
-}
-
-/// The id of the cgroup (v2) at `path`, as `cgroup` reads it in a program: the 8 bytes of the
-/// file handle cgroupfs gives for the directory. Other file systems' handles are larger
-/// (EOVERFLOW), as bpftrace reports too.
-pub fn cgroup_id(path: &str) -> std::io::Result<u64> {
-    let cpath = std::ffi::CString::new(path).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // struct file_handle with room for 8 bytes of handle, aligned for the u64 read below.
-    let mut handle = [0u64; 2];
-    handle[0] = 8; // handle_bytes (the low u32), handle_type 0
-    let mut mount_id: libc::c_int = 0;
-    // SAFETY: `handle` is a file_handle header followed by the 8 bytes handle_bytes promises;
-    // the kernel writes at most that much, and mount_id is an int we own.
-    let rc = unsafe {
-        libc::name_to_handle_at(libc::AT_FDCWD, cpath.as_ptr(), handle.as_mut_ptr().cast(), &mut mount_id, 0)
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(handle[1])
 }

@@ -1,9 +1,12 @@
 //! Facts about the running system, which sema and the runtime both ask: the kernel's types
 //! (BTF, module BTF), tracefs (where it is, which tracepoints exist, their record layouts),
-//! kallsyms and the functions kprobes can hook, user binaries (ELF symbols, USDT notes), and
-//! which tracing features this kernel has.
+//! kallsyms and the functions kprobes can hook, cgroup ids, user binaries (ELF symbols, USDT
+//! notes), perf events, and which tracing features this kernel has. Only `tracefs` (mounting
+//! it) and `features` (probing the kernel by loading a program) have effects; sema calls
+//! neither: its caller does (see `sema::host_needs`).
 
 pub mod btf;
+pub mod cgroup;
 pub mod elf;
 pub mod features;
 pub mod kallsyms;

@@ -10,7 +10,7 @@ use probes::Instance;
 pub use probes::{host_needs, HostFacts, HostNeeds};
 
 use crate::builtins;
-use crate::kernel::{btf, elf, kallsyms, tracefs, usdt};
+use crate::kernel::{btf, cgroup, elf, kallsyms, tracefs, usdt};
 
 use crate::diag::{dedup, did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
@@ -2902,7 +2902,7 @@ impl<'p> Checker<'p> {
                 let Some(path) = self.literal_arg(args.first(), None, "`cgroupid()`'s path") else {
                     return Type::Error;
                 };
-                match kallsyms::cgroup_id(&path) {
+                match cgroup::id(&path) {
                     Ok(id) => self.set(scope, e, Type::Int { signed: false }, Res::Const(id)),
                     Err(err) => {
                         self.error(
