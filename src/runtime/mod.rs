@@ -666,6 +666,7 @@ fn attach(obj: &Object, plan: &Plan, target: Option<u32>) -> Result<Vec<Link>> {
     let mut links = Vec::new();
     for def in &plan.probes {
         let prog = program(obj, &def.prog_name)?;
+        // (attaching: not under --no-attach)
         if multi_link(def, false) {
             attach_multi(&prog, plan, def, &mut links)
                 .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;

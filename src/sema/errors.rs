@@ -146,29 +146,17 @@ impl From<ProbeError> for Diagnostic {
                     .at(span, "no such module")
                     .note("`lsmod` lists the loaded modules")
             }
-            NoKernelFunction { func, span, nearest, missing } => {
-                let mut d = suggest(
-                    Diagnostic::error(format!("no kernel function matches `{func}`")).at(span, "not a traceable kernel function"),
-                    nearest,
-                );
-                let note = match missing {
-                    Missing::Error => return d,
-                    Missing::Skipped => "skipped, since the probe has other attach points (as in bpftrace)",
-                    Missing::NothingToCheck => "skipped, since nothing is attached",
-                    Missing::CheckedAnyway => "checked anyway, since nothing is attached",
-                };
-                d.severity = Severity::Warning;
-                d.note(note)
-            }
+            NoKernelFunction { func, span, nearest, missing } => no_kernel_function(&func, span, nearest, missing),
             NoKernelFunctionLeft { span } => Diagnostic::error("none of this probe's kernel functions exists")
                 .at(span, "nothing to attach to")
                 .note("each was skipped: see the warnings above"),
             NoKprobes { provider, span, tracepoint } => {
-                let mut d = Diagnostic::error(format!("this kernel cannot attach {provider}s: it was built without CONFIG_KPROBES"))
+                let d = Diagnostic::error(format!("this kernel cannot attach {provider}s: it was built without CONFIG_KPROBES"))
                     .at(span, format!("needs a {provider}"));
-                if let Some(tp) = tracepoint {
-                    d = d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls"));
-                }
+                let d = match tracepoint {
+                    Some(tp) => d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls")),
+                    None => d,
+                };
                 d.note("`rtrace --info` lists what this kernel supports; `--dry-run --no-attach` still checks the program")
             }
             SecondModule { other, span } => Diagnostic::error(format!(
@@ -185,18 +173,7 @@ impl From<ProbeError> for Diagnostic {
                 };
                 Diagnostic::error(what).at(span, "not a kernel function with BTF")
             }
-            FentryRefused { provider, span, instead } => {
-                let d = Diagnostic::error(format!("this kernel refuses {provider} programs")).at(span, "cannot load here");
-                let d = match instead {
-                    Some(Instead::Kprobe { ret, func }) => {
-                        let k = if ret { "kretprobe" } else { "kprobe" };
-                        d.help(format!("`{k}:{func}` traces the same function (with `arg0`…, not `args.NAME`)"))
-                    }
-                    Some(Instead::Tracepoint(tp)) => d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls")),
-                    None => d,
-                };
-                d.note("`rtrace --info` lists what this kernel supports")
-            }
+            FentryRefused { provider, span, instead } => fentry_refused(&provider, span, instead),
             BinaryNotFound { target, span } => Diagnostic::error(format!("cannot find the binary `{target}`"))
                 .at(span, "no such file or library")
                 .help("give a path (`/usr/bin/bash`) or a library name (`libc`)"),
@@ -237,6 +214,34 @@ impl From<ProbeError> for Diagnostic {
             Watchpoint { error, span } => watchpoint(error, span),
         }
     }
+}
+
+fn no_kernel_function(func: &str, span: Span, nearest: Option<String>, missing: Missing) -> Diagnostic {
+    let mut d = suggest(
+        Diagnostic::error(format!("no kernel function matches `{func}`")).at(span, "not a traceable kernel function"),
+        nearest,
+    );
+    let note = match missing {
+        Missing::Error => return d,
+        Missing::Skipped => "skipped, since the probe has other attach points (as in bpftrace)",
+        Missing::NothingToCheck => "skipped, since nothing is attached",
+        Missing::CheckedAnyway => "checked anyway, since nothing is attached",
+    };
+    d.severity = Severity::Warning;
+    d.note(note)
+}
+
+fn fentry_refused(provider: &str, span: Span, instead: Option<Instead>) -> Diagnostic {
+    let d = Diagnostic::error(format!("this kernel refuses {provider} programs")).at(span, "cannot load here");
+    let d = match instead {
+        Some(Instead::Kprobe { ret, func }) => {
+            let k = if ret { "kretprobe" } else { "kprobe" };
+            d.help(format!("`{k}:{func}` traces the same function (with `arg0`…, not `args.NAME`)"))
+        }
+        Some(Instead::Tracepoint(tp)) => d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls")),
+        None => d,
+    };
+    d.note("`rtrace --info` lists what this kernel supports")
 }
 
 /// `d` with `did you mean` the nearest name, if there is one.
