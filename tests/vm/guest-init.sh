@@ -90,7 +90,7 @@ run_case() {
     runrc=- sigint=- resender=
     if [ "$attached" = 1 ]; then
         if [ -f "$d/run.sh" ]; then
-            sh "$d/run.sh" < /dev/null > run.out 2>&1 3>&- &
+            RTRACE_PID=$pid sh "$d/run.sh" < /dev/null > run.out 2>&1 3>&- &
             echo "$!" > rpid
             wait "$!"
             runrc=$?
