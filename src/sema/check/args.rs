@@ -1,0 +1,192 @@
+//! A probe's arguments: `args.NAME` (tracepoint fields, fentry parameters), fentry/fexit
+//! context slots, raw tracepoint `argN`, USDT argument specs.
+
+use super::*;
+
+impl Checker<'_> {
+    /// An fentry/fexit argument (or fexit's return value): the `index`-th u64 of the context,
+    /// typed by BTF type `ty`.
+    pub(super) fn fentry_slot(&mut self, e: &Expr, index: usize, ty: u32, scope: &mut Scope) -> Type {
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        Self::note_enum(&k, ty, e, scope);
+        let (t, size, signed) = match k.shape(ty) {
+            btf::Shape::Int { size, signed, .. } => (Type::Int { signed }, size, signed),
+            btf::Shape::Ptr { to } => (Type::Ptr { user: false, to: to.map(|to| Pointee::btf(&k, to)) }, 8, false),
+            _ => {
+                self.error(
+                    Diagnostic::error(format!("rtrace cannot read an argument of type `{}` yet", k.name(ty)))
+                        .at(e.span, "unsupported argument type"),
+                );
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, t, Res::CtxSlot { index: index as u32, size, signed })
+    }
+
+    /// `argN` of a raw tracepoint: the N-th u64 of the context, if every tracepoint the
+    /// program serves passes that many (BTF knows how many; a module's are not checked).
+    pub(super) fn raw_tracepoint_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
+        let Some(k) = self.kernel_types_at(e.span, "needs the kernel's types") else { return Type::Error };
+        for attach in std::iter::once(&scope.inst.attach).chain(&scope.inst.also) {
+            let Attach::RawTracepoint { name } = attach else { continue };
+            match k.raw_tracepoint_args(name) {
+                Some(count) if n as usize >= count => {
+                    self.error(past_last_arg(&format!("raw tracepoint `{name}`"), count, e.span, n, &scope.inst.display));
+                    return Type::Error;
+                }
+                _ => {}
+            }
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::CtxSlot { index: n as u32, size: 8, signed: false })
+    }
+
+    /// `argN` of a USDT probe, from where the location's spec says it is: a constant, a
+    /// register (a slot of `pt_regs`) or user memory addressed by registers.
+    pub(super) fn usdt_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
+        let Attach::Usdt { provider, name, .. } = &scope.inst.attach else { return Type::Error };
+        let Some(spec) = scope.inst.usdt_args.get(n as usize) else {
+            let what = format!("USDT probe `{provider}:{name}`");
+            self.error(past_last_arg(&what, scope.inst.usdt_args.len(), e.span, n, &scope.inst.display));
+            return Type::Error;
+        };
+        let Some(arg) = usdt::parse_arg(spec) else {
+            self.error(
+                Diagnostic::error(format!("rtrace cannot read argument {n} of USDT probe `{provider}:{name}`: `{spec}`"))
+                    .at(e.span, "unsupported argument location")
+                    .note("rtrace reads registers, constants and memory addressed by registers, not symbols' addresses"),
+            );
+            return Type::Error;
+        };
+        let ty = Type::Int { signed: arg.signed };
+        let res = match arg.loc {
+            usdt::Loc::Const(v) => Res::Const(extend(v as u64, arg.size, arg.signed)),
+            usdt::Loc::Reg(offset) => Res::CtxSlot { index: offset / 8, size: arg.size, signed: arg.signed },
+            usdt::Loc::Mem { base, index, disp } => {
+                let read = Read::Int { size: arg.size, signed: arg.signed, bitfield: None };
+                let access = Access { offset: disp as u64, scale: 1, read, user: true };
+                Res::RegMemory { base: base / 8, index: index.map(|(i, scale)| (i / 8, scale)), access }
+            }
+        };
+        self.set(scope, e, ty, res)
+    }
+
+    pub(super) fn field(&mut self, e: &Expr, base: &Expr, field: &Name, arrow: bool, scope: &mut Scope) -> Type {
+        let bt = self.expr(base, scope);
+        if bt == Type::Error {
+            return Type::Error;
+        }
+        if let (Type::Tuple(id), false) = (bt, arrow) {
+            if let Some(names) = self.tuples.names[id as usize].clone() {
+                let Some(i) = names.iter().position(|n| *n == field.name) else {
+                    let record = self.tuples.name(bt);
+                    let mut d = Diagnostic::error(format!("record `{record}` has no field `{}`", field.name))
+                        .at(field.span, "unknown field");
+                    if let Some(s) = did_you_mean(&field.name, names.iter().map(String::as_str)) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    self.error(d);
+                    return Type::Error;
+                };
+                let t = self.tuples.types[id as usize][i];
+                return self.set(scope, e, t, Res::Plain);
+            }
+        }
+        if matches!(bt, Type::Ptr { .. } | Type::Record { .. }) {
+            return self.kernel_member(e, bt, field, scope);
+        }
+        if bt != Type::Args {
+            let op = if arrow { "->" } else { "." };
+            self.error(
+                Diagnostic::error(format!("`{op}` needs a record, but this is {}", bt.describe()))
+                    .at(base.span, format!("this is {}", bt.describe())),
+            );
+            return Type::Error;
+        }
+        if let Some((params, _)) = scope.inst.params.clone() {
+            let Some(index) = params.iter().position(|(n, _)| *n == field.name) else {
+                let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+                let mut d = Diagnostic::error(format!("`{}` has no argument `{}`", scope.inst.display, field.name))
+                    .at(field.span, "unknown argument");
+                d = match did_you_mean(&field.name, names.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.note(format!("its arguments are: {}", names.join(", "))),
+                };
+                self.error(d);
+                return Type::Error;
+            };
+            return self.fentry_slot(e, index, params[index].1, scope);
+        }
+        let Some(format) = scope.inst.format.as_ref() else { return Type::Error };
+        let Some(f) = format.field(&field.name).cloned() else {
+            let mut d = Diagnostic::error(format!(
+                "tracepoint `{}:{}` has no field `{}`",
+                format.category, format.event, field.name
+            ))
+            .at(field.span, "unknown field");
+            match did_you_mean(&field.name, format.fields.iter().map(|f| f.name.as_str())) {
+                Some(s) => d = d.help(format!("did you mean `{s}`?")),
+                None => {
+                    let names: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
+                    d = d.note(format!("its fields are: {}", names.join(", ")));
+                }
+            }
+            self.error(d);
+            return Type::Error;
+        };
+        let ty = match f.kind {
+            FieldKind::Int => {
+                // `enum skb_drop_reason reason`: printed by name, with the enum from BTF.
+                if let ["enum", name, _] = f.decl.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    if let Some(id) = self.kernel_types().ok().and_then(|k| k.find_tagged("enum", name)) {
+                        scope.enums.insert(e.id, id);
+                    }
+                }
+                Type::Int { signed: f.signed }
+            }
+            FieldKind::Ptr { user, .. } => {
+                // `struct __kernel_timespec * rqtp`: the pointee from BTF, when it is a struct.
+                let tagged = f.decl.split_whitespace().collect::<Vec<_>>();
+                let to = match tagged.as_slice() {
+                    [.., tag @ ("struct" | "union"), name, _, _] if tagged.contains(&"*") => self.kernel_types().ok().and_then(|k| {
+                        let id = k.find_tagged(tag, name.trim_end_matches('*'))?;
+                        Some(Pointee::btf(&k, id))
+                    }),
+                    _ => None,
+                };
+                Type::Ptr { user, to }
+            }
+            FieldKind::CharArray => Type::Str { len: f.size as u32 },
+            FieldKind::IntArray { elem_size, len } => {
+                let elem = self.kernel_types().ok().and_then(|k| k.int_type(elem_size as u32, f.signed));
+                let Some(elem) = elem else {
+                    self.error(
+                        Diagnostic::error(format!("rtrace cannot read field `{}` without the kernel's BTF", f.name))
+                            .at(field.span, format!("declared as `{}`", f.decl)),
+                    );
+                    return Type::Error;
+                };
+                Type::Array { elem, len: len as u32, user: false }
+            }
+            FieldKind::DataLocString => Type::Str { len: STR_LEN },
+            FieldKind::Other => {
+                self.error(
+                    Diagnostic::error(format!("rtrace cannot read field `{}` yet", f.name))
+                        .at(field.span, format!("declared as `{}`", f.decl)),
+                );
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, ty, Res::Field(f))
+    }
+}
+
+/// How wide an integer expression is, where its source says (a kernel member, a tracepoint
+/// field, a cast, a variable assigned one of those); 64 bits otherwise.
+/// `v` cut to `size` bytes, then extended back to 64 bits by sign or with zeros.
+pub(super) fn extend(v: u64, size: u32, signed: bool) -> u64 {
+    let shift = 64 - 8 * size.min(8);
+    match signed {
+        true => (((v << shift) as i64) >> shift) as u64,
+        false => (v << shift) >> shift,
+    }
+}

@@ -1,0 +1,234 @@
+//! printf: format parsing, and the check of `printf()` (and `system()`) arguments against
+//! their conversions.
+
+use super::*;
+
+/// The largest printf record (built in a per-CPU scratch map, not on the stack).
+const MAX_PRINTF_RECORD: usize = 1024;
+
+impl Checker<'_> {
+    /// `printf(fmt, args…)`, or a function `name` that formats like it (`system()`).
+    pub(super) fn printf(&mut self, e: &Expr, name: &str, args: &[Expr], scope: &mut Scope) -> Type {
+        let fmt_expr = &args[0];
+        let ExprKind::Str(fmt) = &fmt_expr.kind else {
+            self.error(
+                Diagnostic::error(format!("the first argument of `{name}()` must be a string literal"))
+                    .at(fmt_expr.span, "not a string literal"),
+            );
+            return Type::Error;
+        };
+        let segments = match parse_format(fmt) {
+            Ok(s) => s,
+            Err(msg) => {
+                self.error(Diagnostic::error(msg).at(fmt_expr.span, "in this format"));
+                return Type::Error;
+            }
+        };
+        let convs: Vec<&FmtSpec> = segments
+            .iter()
+            .filter_map(|s| match s {
+                FmtSegment::Conv { spec, .. } => Some(spec),
+                _ => None,
+            })
+            .collect();
+        let values = &args[1..];
+        let types: Vec<Type> = values.iter().map(|a| self.expr(a, scope)).collect();
+        if convs.len() != values.len() {
+            let span = values.first().map_or(fmt_expr.span, |f| f.span.to(values[values.len() - 1].span));
+            self.error(
+                Diagnostic::error(format!(
+                    "`{name}()` format has {} conversion{}, but {} argument{} given",
+                    convs.len(),
+                    if convs.len() == 1 { "" } else { "s" },
+                    values.len(),
+                    if values.len() == 1 { " was" } else { "s were" },
+                ))
+                .at(span, "arguments")
+                .also(fmt_expr.span, "format"),
+            );
+            return Type::Error;
+        }
+        let mut fields = Vec::new();
+        let mut offset = plan::EVENT_HEADER;
+        let mut ok = true;
+        for ((spec, value), ty) in convs.iter().zip(values).zip(&types) {
+            let kind = match (spec.conv, ty) {
+                (_, Type::Error) => {
+                    ok = false;
+                    continue;
+                }
+                ('s', Type::Str { len }) => ArgKind::Str { len: *len },
+                ('s', Type::Ksym) => ArgKind::Ksym,
+                ('s', Type::Stack(spec)) => ArgKind::Stack(*spec),
+                ('s', Type::Inet) => ArgKind::Inet,
+                ('s', Type::ProbeName) => ArgKind::ProbeName,
+                ('s', Type::Usym) => ArgKind::Usym,
+                ('s', Type::Timestamp(id)) => ArgKind::Timestamp(*id),
+                ('r', Type::Buffer) => ArgKind::Buf,
+                (_, Type::IntArray(a)) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error("`printf()` cannot format an integer array")
+                            .at(value.span, format!("this is `{}`", array_name(*a)))
+                            .help("format its elements (`$a[0]`, `$a[1]`, …), or print it whole with `print()`"),
+                    );
+                    continue;
+                }
+                (_, Type::Tuple(_)) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error("`printf()` cannot format a tuple")
+                            .at(value.span, "this is a tuple")
+                            .help("format its elements (`$t.0`, `$t.1`, …), or print it whole with `print()`"),
+                    );
+                    continue;
+                }
+                ('r', t) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error(format!("`%r` needs a buffer, but this is {}", t.describe()))
+                            .at(value.span, format!("this is {}", t.describe()))
+                            .help("make one with `buf(pointer, length)`"),
+                    );
+                    continue;
+                }
+                (_, Type::Ksym) => ArgKind::Int { signed: false },
+                ('s', t) if t.is_int() => match scope.enums.get(&value.id) {
+                    Some(&id) => ArgKind::Enum { id: self.plan_enum(id) },
+                    None => ArgKind::Int { signed: t.signed() },
+                },
+                (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
+                (c, t) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error(format!("`%{c}` needs an integer, but this is {}", t.describe()))
+                            .at(value.span, format!("this is {}", t.describe()))
+                            .help("use `%s` for strings"),
+                    );
+                    continue;
+                }
+            };
+            let size = kind.size().next_multiple_of(8);
+            fields.push(ArgField { offset, kind });
+            offset += size;
+        }
+        if !ok {
+            return Type::Error;
+        }
+        if offset > MAX_PRINTF_RECORD {
+            self.error(
+                Diagnostic::error(format!("`{name}()` arguments take {offset} bytes, more than the {MAX_PRINTF_RECORD} rtrace supports"))
+                    .at(e.span, "too much data for one event"),
+            );
+            return Type::Error;
+        }
+        let mut id = 0;
+        if self.final_pass {
+            id = self.printfs.len();
+            self.printfs.push(PrintfDef { segments, args: fields, size: offset });
+        }
+        self.set(scope, e, Type::Void, Res::Printf(id))
+    }
+
+    /// The plan index of BTF enum `id` (added on first use, in the final pass).
+    pub(super) fn plan_enum(&mut self, id: u32) -> u32 {
+        if let Some(i) = self.enums.iter().position(|(b, _)| *b == id) {
+            return i as u32;
+        }
+        let def = self.kernel_types().ok().and_then(|k| k.enum_def(id));
+        match def {
+            Some(def) if self.final_pass => {
+                self.enums.push((id, def));
+                (self.enums.len() - 1) as u32
+            }
+            _ => 0,
+        }
+    }
+}
+
+
+/// Splits a printf format into literal text and conversions.
+pub fn parse_format(fmt: &str) -> Result<Vec<FmtSegment>, String> {
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let mut chars = fmt.chars().peekable();
+    let mut n = 0;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            lit.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            lit.push('%');
+            continue;
+        }
+        let mut spec = FmtSpec::default();
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => spec.left = true,
+                '0' => spec.zero = true,
+                '+' => spec.plus = true,
+                ' ' => spec.space = true,
+                '#' => spec.alt = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        let digits = |chars: &mut std::iter::Peekable<std::str::Chars>| {
+            let mut s = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                s.push(d);
+                chars.next();
+            }
+            s.parse::<usize>().ok()
+        };
+        spec.width = digits(&mut chars);
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            spec.precision = Some(digits(&mut chars).unwrap_or(0));
+        }
+        let mut modifier = String::new();
+        while let Some(&m) = chars.peek().filter(|c| matches!(c, 'l' | 'h' | 'z' | 'j' | 't')) {
+            modifier.push(m);
+            chars.next();
+        }
+        spec.int_bits = match modifier.as_str() {
+            "" => 32,
+            "h" => 16,
+            "hh" => 8,
+            _ => 64,
+        };
+        match chars.next() {
+            Some(conv @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 's' | 'c' | 'p' | 'r')) => {
+                spec.conv = conv;
+                if !lit.is_empty() {
+                    out.push(FmtSegment::Lit(std::mem::take(&mut lit)));
+                }
+                out.push(FmtSegment::Conv { spec, arg: n });
+                n += 1;
+            }
+            Some(other) => return Err(format!("unknown printf conversion `%{other}`")),
+            None => return Err("printf format ends in the middle of a conversion".into()),
+        }
+    }
+    if !lit.is_empty() {
+        out.push(FmtSegment::Lit(lit));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    pub(super) fn formats() {
+        let s = parse_format("%-16s %5d%%\n").unwrap();
+        assert_eq!(s.len(), 4);
+        let FmtSegment::Conv { spec, .. } = &s[0] else { panic!() };
+        assert!(spec.left);
+        assert_eq!(spec.width, Some(16));
+        assert_eq!(parse_format("%q").unwrap_err(), "unknown printf conversion `%q`");
+    }
+}
