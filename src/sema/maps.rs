@@ -2,7 +2,9 @@
 //! shape, where each was first assigned), the rules by which two uses of a map agree, and the
 //! top-level map declarations.
 
+use super::check::{Checker, ProbeCheck};
 use super::types::{type_text, Type};
+use super::Instance;
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
 use crate::plan::{KeyField, MapDef, ValueKind};
@@ -12,7 +14,7 @@ use std::collections::HashMap;
 pub(super) const MAX_MAP_KEYS: u32 = 4096;
 
 /// A user map as sema learns it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct MapInfo {
     pub(super) name: String,
     pub(super) value: ValueKind,
@@ -258,5 +260,28 @@ pub(super) fn describe_keys(keys: &Keys) -> String {
             format!("[({})]", fields.join(", "))
         }
         None => format!("[{}]", parts.join(", ")),
+    }
+}
+
+/// Checks again, against the map table every probe has now taught, each probe that read a map
+/// whose entry has changed since (or that had none yet). The probes are first checked once,
+/// in order, each learning from its own assignments; a read sees the map as the assignments
+/// checked so far made it, which is its final type unless a later probe (or a later statement
+/// of a probe that read the map first) widens it or gives it one. Only those probes are
+/// checked again, so most programs are checked once. A second check may widen a map again
+/// (`@b = @a` where `@a` changed), so this goes on until nothing changes; merging only widens
+/// a map, so it ends.
+pub(super) fn settle(checker: &mut Checker, instances: &[Instance], probes: &mut [ProbeCheck]) {
+    checker.learning = false;
+    loop {
+        let stale: Vec<usize> = (0..probes.len())
+            .filter(|&i| probes[i].seen.iter().any(|(name, seen)| seen.is_none() || *seen != checker.map_entry(name)))
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        for i in stale {
+            probes[i] = checker.check_instance(&instances[i]);
+        }
     }
 }

@@ -3,22 +3,24 @@
 //! probes) that codegen and the runtime share. Sema emits no code.
 
 mod check;
+mod lookups;
 mod maps;
+mod resources;
 mod share;
 mod types;
 
 pub use check::{named_int_type, parse_format};
 pub use types::*;
 
-use check::Checker;
-use maps::{declared_maps, MapTable};
+use check::{Checker, ProbeCheck};
+use maps::declared_maps;
 
 use crate::kernel::perf::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 use crate::kernel::{btf, elf, kallsyms, tracefs, usdt};
 
 use crate::diag::{dedup, did_you_mean, Diagnostic, Span};
 use crate::parser::ast::*;
-use crate::plan::{self, Attach, Plan, ProbeDef};
+use crate::plan::{self, Attach};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use tracefs::Format;
@@ -53,70 +55,30 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         return Err(diags);
     }
     let share::Shared { instances, names: probe_names, slots, params } = share::share_programs(program, instances);
-    // Pass 1 learns every map's type from its assignments; pass 2 checks everything against
-    // them, so a map may be read in a probe that comes before the one that writes it.
-    let mut first = Checker::new(program, MapTable::default(), false);
-    first.kernel_types = kernel_types;
-    first.params = opts.params.clone();
-    first.has_command = opts.has_command;
-    for inst in &instances {
-        first.check_instance(inst);
+    let mut checker = Checker::new(program, opts, kernel_types);
+    let mut probes: Vec<ProbeCheck> = instances.iter().map(|inst| checker.check_instance(inst)).collect();
+    maps::settle(&mut checker, &instances, &mut probes);
+    for (probe, slots) in probes.iter_mut().zip(slots) {
+        lookups::resolve(probe, opts.no_attach);
+        probe.info.params = slots;
+        diags.append(&mut probe.diags);
     }
-    let mut second = Checker::new(program, first.maps, true);
-    second.tuples = std::mem::take(&mut first.tuples);
-    second.no_attach = opts.no_attach;
-    second.params = opts.params.clone();
-    second.has_command = opts.has_command;
-    second.allow_unsafe = opts.allow_unsafe;
-    second.kernel_types = first.kernel_types.take();
-    let mut progs = Vec::new();
-    for (inst, slots) in instances.iter().zip(slots) {
-        let mut info = second.check_instance(inst);
-        info.params = slots;
-        progs.push(info);
-    }
-    diags.extend(second.diags);
-    let declared = declared_maps(program, &second.maps, &mut diags);
+    let declared = declared_maps(program, &checker.maps, &mut diags);
     dedup(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    let maps = second.maps.defs(&declared);
-    let probes = instances
-        .iter()
-        .enumerate()
-        .map(|(i, inst)| ProbeDef {
-            prog_name: format!("p{i}"),
-            display: inst.display.clone(),
-            attach: inst.attach.clone(),
-            cookie: inst.name_ids[0],
-            also: inst.also.iter().cloned().zip(inst.name_ids[1..].iter().copied()).collect(),
-            multi: !inst.also.is_empty()
-                && match inst.attach {
-                    Attach::Uprobe { .. } | Attach::Usdt { .. } => crate::kernel::features::has_uprobe_multi(),
-                    // (not with --no-attach: asking the kernel attaches a probe for an instant)
-                    Attach::Kprobe { offset: 0, .. } => !opts.no_attach && crate::kernel::features::has_kprobe_multi(),
-                    _ => false,
-                },
-        })
-        .collect();
-    let plan = Plan {
+    let input = resources::Input {
+        instances: &instances,
         probes,
-        maps,
-        printfs: second.printfs,
-        uses_elapsed: second.uses_elapsed,
-        time_formats: second.time_formats,
-        strftime_formats: second.strftime_formats,
-        stack_depths: second.stack_depths,
-        filter_pid: opts.pid,
+        maps: checker.maps.defs(&declared),
+        tuples: &checker.tuples,
+        strftime_formats: std::mem::take(&mut checker.strftime_formats),
         probe_names,
-        join_separators: second.join_separators,
-        cat_paths: second.cat_paths,
-        tuples: second.tuples.layouts(),
-        enums: second.enums.into_iter().map(|(_, def)| def).collect(),
         params,
     };
-    Ok(Checked { plan, progs, warnings: diags, tuple_types: second.tuples.types })
+    let (plan, progs) = resources::write(input, opts);
+    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types })
 }
 
 

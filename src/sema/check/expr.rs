@@ -14,8 +14,8 @@ impl Checker<'_> {
             ExprKind::Ident(name) => self.ident(e, name, scope),
             ExprKind::Var(name) if is_positional(name) => {
                 let value = match &name[1..] {
-                    "#" => Some(self.params.len().to_string()),
-                    n => n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| self.params.get(i).cloned()),
+                    "#" => Some(self.opts.params.len().to_string()),
+                    n => n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| self.opts.params.get(i).cloned()),
                 };
                 let value = value.unwrap_or_default();
                 // A parameter that reads as a number is an integer; any other is a string
@@ -461,10 +461,10 @@ impl Checker<'_> {
             }
             Builtin::Kstack | Builtin::Ustack => {
                 let spec = plan::StackSpec { user: b == Builtin::Ustack, perf: false, depth: plan::STACK_DEPTH };
-                self.record_stack(spec)
+                self.record_stack(e, spec)
             }
             Builtin::Cpid => {
-                if !self.has_command {
+                if !self.opts.has_command {
                     self.error(
                         Diagnostic::error("`cpid` needs a command started with `-c`")
                             .at(e.span, "no command")
@@ -498,7 +498,7 @@ impl Checker<'_> {
                 return self.set(scope, e, Type::Int { signed: false }, res);
             }
             Builtin::Elapsed => {
-                self.uses_elapsed = true;
+                self.need(e, Need::Elapsed);
                 Type::Int { signed: false }
             }
             Builtin::Arg(n) if matches!(scope.inst.attach, Attach::RawTracepoint { .. }) => {

@@ -233,10 +233,11 @@ impl Checker<'_> {
 
     pub(super) fn map_read(&mut self, e: &Expr, map: &MapRef, scope: &mut Scope) -> Type {
         let keys = self.keys(map, scope);
-        let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
-            if !self.final_pass {
-                // Pass 1 may not have seen the assignment yet (`@n = @n + 1`); guess an integer
-                // so the assignment still teaches the map's type.
+        let Some((index, info)) = self.map_info(&map.name) else {
+            if self.learning {
+                // A later assignment may give the map its type (`@n = @n + 1` reads before it
+                // assigns): guess an integer, so that the assignment still teaches the map's
+                // type; the probe is checked again with it.
                 return Type::Int { signed: true };
             }
             let mut d = Diagnostic::error(format!("map `{}` is read but never assigned", map.name)).at(map.span, "never assigned");
@@ -282,8 +283,8 @@ impl Checker<'_> {
             }
         };
         let keys = if def.func == Func::HasKey { self.key_fields(&args[1..], scope) } else { Some(Keys::default()) };
-        let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
-            if !self.final_pass {
+        let Some((index, info)) = self.map_info(&map.name) else {
+            if self.learning {
                 return Type::Int { signed: true };
             }
             self.error(Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"));
@@ -304,5 +305,43 @@ impl Checker<'_> {
         scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
         let ty = Type::Int { signed: def.func == Func::Len };
         self.set(scope, e, ty, Res::Call(def.func))
+    }
+
+    /// `delete(@m[key])`, `clear(@m)`, `zero(@m)`.
+    pub(super) fn map_edit(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let arg = &args[0];
+        let ExprKind::Map(map) = &arg.kind else {
+            self.error(
+                Diagnostic::error(format!("`{}()` takes a map", def.name))
+                    .at(arg.span, "not a map")
+                    .help(format!("the signature is `{}`", def.signature)),
+            );
+            return Type::Error;
+        };
+        if def.func != Func::Delete && !map.keys.is_empty() {
+            self.error(
+                Diagnostic::error(format!("`{}()` takes a whole map", def.name))
+                    .at(arg.span, "this is one entry")
+                    .help(format!("write `{}({})`, or `delete({})` for one entry", def.name, map.name, map.name.clone() + "[…]")),
+            );
+            return Type::Error;
+        }
+        let keys = if def.func == Func::Delete { self.keys(map, scope) } else { Some(Keys::default()) };
+        let Some((index, info)) = self.map_info(&map.name) else {
+            if self.learning {
+                return Type::Error;
+            }
+            self.error(
+                Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"),
+            );
+            return Type::Error;
+        };
+        if let Some(keys) = keys {
+            if def.func == Func::Delete && merge_keys(&info.keys, &keys).is_none() {
+                self.error(key_mismatch(&info, map.span, &keys));
+            }
+        }
+        scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
+        self.set(scope, e, Type::Void, Res::Call(def.func))
     }
 }

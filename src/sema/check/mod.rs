@@ -20,45 +20,84 @@ pub(super) use tuples::TupleTypes;
 // What every family of the checker uses (each submodule starts with `use super::*`).
 use super::maps::{key_field, key_mismatch, key_type, merge_keys, merge_value, value_desc, value_type, Keys, MapInfo, MapTable};
 use super::types::*;
-use super::{is_positional, past_last_arg, Instance, KernelTypesCache};
+use super::{is_positional, past_last_arg, Instance, KernelTypesCache, Options};
 use crate::builtins::{self, Builtin, Func};
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::kernel::tracefs::FieldKind;
-use crate::kernel::{btf, elf, kallsyms, usdt};
+use crate::kernel::{btf, usdt};
 use crate::parser::ast::*;
 use crate::plan::{self, ArgField, ArgKind, Attach, FmtSegment, FmtSpec, PrintfDef, TupleDef, ValueKind};
 use memory::array_type_text;
 use std::collections::HashMap;
 
+/// The checker: what holds across the probes of a program (map and type tables), and what it
+/// gathers for the probe it is checking.
 pub(super) struct Checker<'p> {
-    pub(super) program: &'p Program,
+    program: &'p Program,
+    opts: &'p Options,
+    /// Every user map, learnt from the assignments met so far.
     pub(super) maps: MapTable,
-    /// Pass 2 reports errors and builds the plan; pass 1 only learns map types.
-    pub(super) final_pass: bool,
-    pub(super) diags: Vec<Diagnostic>,
-    pub(super) printfs: Vec<PrintfDef>,
-    /// Kernel enums printed by name, with their BTF ids; the plan's `enums`.
-    pub(super) enums: Vec<(u32, plan::EnumDef)>,
-    pub(super) time_formats: Vec<String>,
-    /// Formats of `strftime()` values. Both passes fill it in the same order, so a format's
-    /// index (part of its type, and so of map types) is the same in both.
-    pub(super) strftime_formats: Vec<String>,
-    pub(super) join_separators: Vec<String>,
-    pub(super) cat_paths: Vec<String>,
-    pub(super) uses_elapsed: bool,
-    /// Depths of the stacks recorded, each once.
-    pub(super) stack_depths: Vec<u32>,
-    /// `--dry-run --no-attach`: what only matters when running is a warning.
-    pub(super) no_attach: bool,
-    /// Positional parameters.
-    pub(super) params: Vec<String>,
-    pub(super) has_command: bool,
-    /// `--unsafe`.
-    pub(super) allow_unsafe: bool,
+    /// While the probes are first checked, in order, a later probe may still assign a map that
+    /// is read before any assignment: such a read is taken as an integer (as `@n = @n + 1`
+    /// needs) and the probe is checked again once every probe has been (`maps::settle`). After
+    /// that, a map that has no assignment is never assigned.
+    pub(super) learning: bool,
     /// Kernel BTF, loaded the first time a kernel type is needed.
-    pub(super) kernel_types: KernelTypesCache,
-    /// Every tuple type seen, learnt in pass 1 and kept for pass 2 (map types refer to it).
+    kernel_types: KernelTypesCache,
+    /// Every tuple type seen (map types refer to them).
     pub(super) tuples: TupleTypes,
+    /// Formats of `strftime()` values, each once: a format's index is part of its type.
+    pub(super) strftime_formats: Vec<String>,
+    /// What the probe being checked gathers (`ProbeCheck`).
+    diags: Vec<Diagnostic>,
+    needs: Vec<(ExprId, Need)>,
+    lookups: Vec<(ExprId, Lookup)>,
+    seen: Vec<(String, Option<(usize, MapInfo)>)>,
+}
+
+/// One probe's checked program: its side tables, and what the passes after the checker need.
+pub(super) struct ProbeCheck {
+    pub(super) info: ProgInfo,
+    pub(super) diags: Vec<Diagnostic>,
+    /// What it needs in the plan, in the order met (`plan::write` gives each its id).
+    pub(super) needs: Vec<(ExprId, Need)>,
+    /// Values the running system decides (`lookups::resolve`).
+    pub(super) lookups: Vec<(ExprId, Lookup)>,
+    /// Each map it read, with what the map table said then (`None`: nothing yet).
+    pub(super) seen: Vec<(String, Option<(usize, MapInfo)>)>,
+}
+
+/// An entry a probe needs in the plan. The checker leaves the expression's id in `Res` at 0;
+/// the plan pass writes the entry and puts its index there.
+#[derive(Debug)]
+pub(super) enum Need {
+    /// `printf()` or `system()` (`Res::Printf`, `Res::System`): its format and arguments, and
+    /// the kernel enums (BTF id, names) of its `ArgKind::Enum` arguments, in order.
+    Printf(PrintfDef, Vec<(u32, Option<plan::EnumDef>)>),
+    /// `print(value)` (`Res::PrintValue`): how the value is laid out.
+    PrintValue(ArgKind),
+    /// `time(format)` (`Res::Time`).
+    Time(String),
+    /// `cat(path)` (`Res::Event`).
+    Cat(String),
+    /// `join(array, separator)` (`Res::Join`).
+    Join(String),
+    /// A stack of this depth is recorded.
+    Stack(u32),
+    /// `elapsed` is read.
+    Elapsed,
+}
+
+/// A value of an expression that the running system decides (the checker leaves
+/// `Res::Const(0)`): looked up once, after the checks.
+#[derive(Debug)]
+pub(super) enum Lookup {
+    /// `kaddr(symbol)`: the kernel symbol's address, from /proc/kallsyms.
+    Kaddr { symbol: String, span: Span },
+    /// `uaddr(symbol)`: the symbol's address in the uprobe's binary.
+    Uaddr { path: String, symbol: String, span: Span },
+    /// `cgroupid(path)`: the cgroup's id.
+    Cgroupid { path: String, span: Span },
 }
 
 /// State while checking one program.
@@ -114,8 +153,20 @@ impl Scope<'_> {
 }
 
 impl<'p> Checker<'p> {
-    pub(super) fn new(program: &'p Program, maps: MapTable, final_pass: bool) -> Checker<'p> {
-        Checker { program, maps, final_pass, diags: Vec::new(), printfs: Vec::new(), enums: Vec::new(), time_formats: Vec::new(), strftime_formats: Vec::new(), join_separators: Vec::new(), cat_paths: Vec::new(), uses_elapsed: false, stack_depths: Vec::new(), no_attach: false, params: Vec::new(), has_command: false, allow_unsafe: false, kernel_types: None, tuples: TupleTypes::default() }
+    pub(super) fn new(program: &'p Program, opts: &'p Options, kernel_types: KernelTypesCache) -> Checker<'p> {
+        Checker {
+            program,
+            opts,
+            maps: MapTable::default(),
+            learning: true,
+            kernel_types,
+            tuples: TupleTypes::default(),
+            strftime_formats: Vec::new(),
+            diags: Vec::new(),
+            needs: Vec::new(),
+            lookups: Vec::new(),
+            seen: Vec::new(),
+        }
     }
 
     /// The kernel's types, or `None` after an error at `span` (labelled `label`) saying why
@@ -135,12 +186,31 @@ impl<'p> Checker<'p> {
     }
 
     fn error(&mut self, d: Diagnostic) {
-        if self.final_pass {
-            self.diags.push(d);
-        }
+        self.diags.push(d);
     }
 
-    pub(super) fn check_instance(&mut self, inst: &Instance) -> ProgInfo {
+    /// Map `name`'s index and entry in the table.
+    pub(super) fn map_entry(&self, name: &str) -> Option<(usize, MapInfo)> {
+        self.maps.get(name).map(|(i, m)| (i, m.clone()))
+    }
+
+    /// Notes that the probe needs `need` in the plan, for expression `e`.
+    fn need(&mut self, e: &Expr, need: Need) {
+        self.needs.push((e.id, need));
+    }
+
+    /// Map `name` as the table has it now (noted, so that the probe is checked again if a later
+    /// probe changes it).
+    fn map_info(&mut self, name: &str) -> Option<(usize, MapInfo)> {
+        let info = self.map_entry(name);
+        if info.is_some() || self.learning {
+            self.seen.push((name.to_string(), info.clone()));
+        }
+        info
+    }
+
+    /// Checks the program of one attach point.
+    pub(super) fn check_instance(&mut self, inst: &Instance) -> ProbeCheck {
         let probe = &self.program.probes[inst.probe];
         let mut scope = Scope {
             inst,
@@ -184,7 +254,7 @@ impl<'p> Checker<'p> {
                 }
             }
         }
-        ProgInfo {
+        let info = ProgInfo {
             probe: inst.probe,
             format: inst.format.clone(),
             exprs: scope.exprs,
@@ -192,6 +262,13 @@ impl<'p> Checker<'p> {
             widths: scope.declared.into_iter().filter(|(_, (bits, _))| *bits < 64).collect(),
             map_loops: scope.map_loops,
             params: HashMap::new(),
+        };
+        ProbeCheck {
+            info,
+            diags: std::mem::take(&mut self.diags),
+            needs: std::mem::take(&mut self.needs),
+            lookups: std::mem::take(&mut self.lookups),
+            seen: std::mem::take(&mut self.seen),
         }
     }
 
@@ -263,14 +340,14 @@ impl<'p> Checker<'p> {
 
     /// Whether an unsafe function (`--unsafe` only) may be called here; an error if not.
     fn unsafe_allowed(&mut self, e: &Expr, name: &str, what: &str) -> bool {
-        if !self.allow_unsafe {
+        if !self.opts.allow_unsafe {
             self.error(
                 Diagnostic::error(format!("`{name}()` is unsafe: {what}"))
                     .at(e.span, "needs `--unsafe`")
                     .help("run `rtrace --unsafe …` to allow it"),
             );
         }
-        self.allow_unsafe
+        self.opts.allow_unsafe
     }
 
     /// Reports `name`, which reads the probe's context, when it is inside a `for` loop over a

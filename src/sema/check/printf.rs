@@ -49,6 +49,7 @@ impl Checker<'_> {
             return Type::Error;
         }
         let mut fields = Vec::new();
+        let mut enums = Vec::new();
         let mut offset = plan::EVENT_HEADER;
         let mut ok = true;
         for ((spec, value), ty) in convs.iter().zip(values).zip(&types) {
@@ -94,7 +95,11 @@ impl Checker<'_> {
                 }
                 (_, Type::Ksym) => ArgKind::Int { signed: false },
                 ('s', t) if t.is_int() => match scope.enums.get(&value.id) {
-                    Some(&id) => ArgKind::Enum { id: self.plan_enum(id) },
+                    Some(&id) => {
+                        let def = self.kernel_types().ok().and_then(|k| k.enum_def(id));
+                        enums.push((id, def));
+                        ArgKind::Enum { id: 0 }
+                    }
                     None => ArgKind::Int { signed: t.signed() },
                 },
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
@@ -122,27 +127,8 @@ impl Checker<'_> {
             );
             return Type::Error;
         }
-        let mut id = 0;
-        if self.final_pass {
-            id = self.printfs.len();
-            self.printfs.push(PrintfDef { segments, args: fields, size: offset });
-        }
-        self.set(scope, e, Type::Void, Res::Printf(id))
-    }
-
-    /// The plan index of BTF enum `id` (added on first use, in the final pass).
-    pub(super) fn plan_enum(&mut self, id: u32) -> u32 {
-        if let Some(i) = self.enums.iter().position(|(b, _)| *b == id) {
-            return i as u32;
-        }
-        let def = self.kernel_types().ok().and_then(|k| k.enum_def(id));
-        match def {
-            Some(def) if self.final_pass => {
-                self.enums.push((id, def));
-                (self.enums.len() - 1) as u32
-            }
-            _ => 0,
-        }
+        self.need(e, Need::Printf(PrintfDef { segments, args: fields, size: offset }, enums));
+        self.set(scope, e, Type::Void, Res::Printf(0))
     }
 }
 

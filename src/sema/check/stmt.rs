@@ -172,7 +172,10 @@ impl Checker<'_> {
             );
             return;
         }
-        let Some((index, info)) = self.maps.get(&map.name).map(|(i, m)| (i, m.clone())) else {
+        let Some((index, info)) = self.map_info(&map.name) else {
+            if self.learning {
+                return;
+            }
             let d = Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned");
             self.error(d);
             return;
