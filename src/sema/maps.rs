@@ -5,7 +5,8 @@
 use super::check::{Checker, ProbeCheck};
 use super::types::{type_text, Type};
 use super::Instance;
-use crate::diag::{did_you_mean, Diagnostic, Span};
+use super::errors::{CheckError, MapError};
+use crate::diag::{did_you_mean, Span};
 use crate::parser::ast::*;
 use crate::plan::{KeyField, MapDef, ValueKind};
 use std::collections::HashMap;
@@ -72,60 +73,38 @@ pub(super) const MAP_KINDS: [(&str, bool, bool); 4] =
 
 /// Checks the top-level map declarations against each other and against what the probes do
 /// with the maps (aggregations need a per-CPU map, other values a plain one).
-pub(super) fn declared_maps<'p>(program: &'p Program, maps: &MapTable, diags: &mut Vec<Diagnostic>) -> HashMap<&'p str, Declared> {
+pub(super) fn declared_maps<'p>(program: &'p Program, maps: &MapTable, errors: &mut Vec<CheckError>) -> HashMap<&'p str, Declared> {
     let mut declared = HashMap::new();
     let mut spans: HashMap<&str, Span> = HashMap::new();
     for d in &program.map_decls {
         let name = d.map.name.as_str();
         if let Some(first) = spans.get(name) {
-            diags.push(
-                Diagnostic::error(format!("map `{name}` is declared twice"))
-                    .at(d.map.span, "declared again here")
-                    .also(*first, "first declared here"),
-            );
+            errors.push(MapError::MapDeclaredTwice { map: name.to_string(), first: *first, span: d.map.span }.into());
             continue;
         }
         spans.insert(name, d.map.span);
         let Some(&(kind, lru, per_cpu)) = MAP_KINDS.iter().find(|k| k.0 == d.kind.name) else {
-            let mut e = Diagnostic::error(format!("unknown map type `{}`", d.kind.name)).at(d.kind.span, "not a map type");
-            if let Some(s) = did_you_mean(&d.kind.name, MAP_KINDS.iter().map(|k| k.0)) {
-                e = e.help(format!("did you mean `{s}`?"));
-            }
-            diags.push(e.note("map types: `hash`, `lruhash`, `percpuhash`, `percpulruhash`"));
+            let suggestion = did_you_mean(&d.kind.name, MAP_KINDS.iter().map(|k| k.0));
+            errors.push(MapError::UnknownMapType { kind: d.kind.name.clone(), suggestion, span: d.kind.span }.into());
             continue;
         };
         let max_entries = match d.args.as_slice() {
             [Expr { kind: ExprKind::Int(n), .. }] if (1..=u32::MAX as u64).contains(n) => *n as u32,
             [arg] => {
-                diags.push(
-                    Diagnostic::error(format!("`{kind}()` takes the map's maximum number of entries, an integer literal"))
-                        .at(arg.span, format!("not an integer from 1 to {}", u32::MAX)),
-                );
+                errors.push(MapError::MapDeclEntries { kind, span: arg.span }.into());
                 continue;
             }
             args => {
-                diags.push(
-                    Diagnostic::error(format!("`{kind}()` takes one argument, the map's maximum number of entries"))
-                        .at(d.kind.span.to(args.last().map_or(d.kind.span, |a| a.span)), format!("{} arguments", args.len()))
-                        .help(format!("write `let {name} = {kind}(1000);`")),
-                );
+                let span = d.kind.span.to(args.last().map_or(d.kind.span, |a| a.span));
+                errors.push(MapError::MapDeclArgs { kind, map: name.to_string(), count: args.len(), span }.into());
                 continue;
             }
         };
         match maps.get(name) {
-            None => diags.push(
-                Diagnostic::warning(format!("map `{name}` is declared but never used")).at(d.map.span, "declared here"),
-            ),
+            None => errors.push(MapError::MapDeclaredUnused { map: name.to_string(), span: d.map.span }.into()),
             Some((_, info)) if info.value.is_aggregation() != per_cpu => {
-                let value = value_desc(info.value);
-                let (needs, kinds) =
-                    if per_cpu { ("a per-CPU map is for aggregations", "`hash` or `lruhash`") } else { ("an aggregation needs a per-CPU map", "`percpuhash` or `percpulruhash`") };
-                diags.push(
-                    Diagnostic::error(format!("map `{name}` is declared `{kind}`, but its value is {value}"))
-                        .at(info.first_assign, format!("{value} assigned here"))
-                        .also(d.kind.span, format!("declared `{kind}` here"))
-                        .help(format!("{needs}: declare it {kinds}")),
-                );
+                let (map, value) = (name.to_string(), value_desc(info.value));
+                errors.push(MapError::MapDeclaredKind { map, kind, value, per_cpu, decl: d.kind.span, span: info.first_assign }.into());
             }
             Some(_) => {}
         }
@@ -229,10 +208,9 @@ pub(super) fn merge_keys(a: &Keys, b: &Keys) -> Option<Keys> {
 }
 
 /// A map used (at `span`) with other keys than it was first used with.
-pub(super) fn key_mismatch(info: &MapInfo, span: Span, keys: &Keys) -> Diagnostic {
-    Diagnostic::error(format!("key mismatch for map `{}`", info.name))
-        .at(span, format!("used with key {}", describe_keys(keys)))
-        .also(info.first_keys, format!("first used with key {}", describe_keys(&info.keys)))
+pub(super) fn key_mismatch(info: &MapInfo, span: Span, keys: &Keys) -> MapError {
+    let (keys, first_keys) = (describe_keys(keys), describe_keys(&info.keys));
+    MapError::KeyMismatch { map: info.name.clone(), keys, first_keys, first: info.first_keys, span }
 }
 
 pub(super) fn describe_keys(keys: &Keys) -> String {

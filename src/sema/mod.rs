@@ -3,6 +3,7 @@
 //! probes) that codegen and the runtime share. Sema emits no code.
 
 mod check;
+mod errors;
 mod lookups;
 mod maps;
 mod resources;
@@ -13,6 +14,7 @@ pub use check::{named_int_type, parse_format};
 pub use types::*;
 
 use check::{Checker, ProbeCheck};
+use errors::CheckError;
 use maps::declared_maps;
 
 use crate::kernel::perf::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
@@ -58,13 +60,16 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     let mut checker = Checker::new(program, opts, kernel_types);
     let mut probes: Vec<ProbeCheck> = instances.iter().map(|inst| checker.check_instance(inst)).collect();
     maps::settle(&mut checker, &instances, &mut probes);
+    let mut errors = Vec::new();
     for (probe, slots) in probes.iter_mut().zip(slots) {
         lookups::resolve(probe, opts.no_attach);
         probe.info.params = slots;
-        diags.append(&mut probe.diags);
+        errors.append(&mut probe.diags);
     }
-    let declared = declared_maps(program, &checker.maps, &mut diags);
+    let declared = declared_maps(program, &checker.maps, &mut errors);
+    errors::dedup(&mut errors);
     dedup(&mut diags);
+    diags.extend(errors.iter().map(CheckError::diagnostic));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
@@ -843,16 +848,6 @@ fn watchpoint(parts: &[&str], text: &str, span: Span, field_span: &dyn Fn(usize)
             .note("rtrace does not watch kernel addresses (bpftrace does, without -p or -c)"));
     }
     Ok(Attach::Watchpoint { addr, len, bp_type })
-}
-
-/// The error for `argN` where `what` (a raw tracepoint, a USDT probe) has only `count`.
-fn past_last_arg(what: &str, count: usize, span: Span, n: u8, display: &str) -> Diagnostic {
-    let has = match count {
-        0 => "no arguments".to_string(),
-        1 => "one argument, `arg0`".to_string(),
-        c => format!("{c} arguments, `arg0` … `arg{}`", c - 1),
-    };
-    Diagnostic::error(format!("{what} has {has}")).at(span, format!("no `arg{n}` in `{display}`"))
 }
 
 /// The error for a kprobe on a kernel without kprobes, with what works instead.

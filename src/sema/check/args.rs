@@ -13,10 +13,7 @@ impl Checker<'_> {
             btf::Shape::Int { size, signed, .. } => (Type::Int { signed }, size, signed),
             btf::Shape::Ptr { to } => (Type::Ptr { user: false, to: to.map(|to| Pointee::btf(&k, to)) }, 8, false),
             _ => {
-                self.error(
-                    Diagnostic::error(format!("rtrace cannot read an argument of type `{}` yet", k.name(ty)))
-                        .at(e.span, "unsupported argument type"),
-                );
+                self.error(ArgError::UnreadableArgType { ty: k.name(ty), span: e.span });
                 return Type::Error;
             }
         };
@@ -26,12 +23,13 @@ impl Checker<'_> {
     /// `argN` of a raw tracepoint: the N-th u64 of the context, if every tracepoint the
     /// program serves passes that many (BTF knows how many; a module's are not checked).
     pub(super) fn raw_tracepoint_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
-        let Some(k) = self.kernel_types_at(e.span, "needs the kernel's types") else { return Type::Error };
+        let Some(k) = self.kernel_types_at(e.span, None) else { return Type::Error };
         for attach in std::iter::once(&scope.inst.attach).chain(&scope.inst.also) {
             let Attach::RawTracepoint { name } = attach else { continue };
             match k.raw_tracepoint_args(name) {
                 Some(count) if n as usize >= count => {
-                    self.error(past_last_arg(&format!("raw tracepoint `{name}`"), count, e.span, n, &scope.inst.display));
+                    let (of, probe) = (ArgsOf::RawTracepoint(name.clone()), scope.inst.display.clone());
+                    self.error(ArgError::PastLastArg { of, count, n, probe, span: e.span });
                     return Type::Error;
                 }
                 _ => {}
@@ -45,16 +43,12 @@ impl Checker<'_> {
     pub(super) fn usdt_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
         let Attach::Usdt { provider, name, .. } = &scope.inst.attach else { return Type::Error };
         let Some(spec) = scope.inst.usdt_args.get(n as usize) else {
-            let what = format!("USDT probe `{provider}:{name}`");
-            self.error(past_last_arg(&what, scope.inst.usdt_args.len(), e.span, n, &scope.inst.display));
+            let (count, probe) = (scope.inst.usdt_args.len(), scope.inst.display.clone());
+            self.error(ArgError::PastLastArg { of: ArgsOf::Usdt(format!("{provider}:{name}")), count, n, probe, span: e.span });
             return Type::Error;
         };
         let Some(arg) = usdt::parse_arg(spec) else {
-            self.error(
-                Diagnostic::error(format!("rtrace cannot read argument {n} of USDT probe `{provider}:{name}`: `{spec}`"))
-                    .at(e.span, "unsupported argument location")
-                    .note("rtrace reads registers, constants and memory addressed by registers, not symbols' addresses"),
-            );
+            self.error(ArgError::UsdtArgSpec { n, probe: format!("{provider}:{name}"), spec: spec.clone(), span: e.span });
             return Type::Error;
         };
         let ty = Type::Int { signed: arg.signed };
@@ -78,13 +72,9 @@ impl Checker<'_> {
         if let (Type::Tuple(id), false) = (bt, arrow) {
             if let Some(names) = self.tuples.names[id as usize].clone() {
                 let Some(i) = names.iter().position(|n| *n == field.name) else {
-                    let record = self.tuples.name(bt);
-                    let mut d = Diagnostic::error(format!("record `{record}` has no field `{}`", field.name))
-                        .at(field.span, "unknown field");
-                    if let Some(s) = did_you_mean(&field.name, names.iter().map(String::as_str)) {
-                        d = d.help(format!("did you mean `{s}`?"));
-                    }
-                    self.error(d);
+                    let suggestion = did_you_mean(&field.name, names.iter().map(String::as_str)).map(str::to_string);
+                    let (record, field, span) = (self.tuples.name(bt), field.name.clone(), field.span);
+                    self.error(ExprError::NoRecordField { record, field, suggestion, span });
                     return Type::Error;
                 };
                 let t = self.tuples.types[id as usize][i];
@@ -96,41 +86,30 @@ impl Checker<'_> {
         }
         if bt != Type::Args {
             let op = if arrow { "->" } else { "." };
-            self.error(
-                Diagnostic::error(format!("`{op}` needs a record, but this is {}", bt.describe()))
-                    .at(base.span, format!("this is {}", bt.describe())),
-            );
+            self.error(ExprError::NotARecord { op, found: bt.describe(), span: base.span });
             return Type::Error;
         }
         if let Some((params, _)) = scope.inst.params.clone() {
             let Some(index) = params.iter().position(|(n, _)| *n == field.name) else {
                 let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
-                let mut d = Diagnostic::error(format!("`{}` has no argument `{}`", scope.inst.display, field.name))
-                    .at(field.span, "unknown argument");
-                d = match did_you_mean(&field.name, names.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.note(format!("its arguments are: {}", names.join(", "))),
-                };
-                self.error(d);
+                let suggestion = did_you_mean(&field.name, names.iter().copied()).map(str::to_string);
+                let (probe, names) = (scope.inst.display.clone(), names.join(", "));
+                self.error(ArgError::NoProbeArgument { probe, field: field.name.clone(), suggestion, names, span: field.span });
                 return Type::Error;
             };
             return self.fentry_slot(e, index, params[index].1, scope);
         }
+        self.tracepoint_field(e, field, scope)
+    }
+
+    /// `args.NAME` of a tracepoint: a field of its record, as its `format` file describes it.
+    fn tracepoint_field(&mut self, e: &Expr, field: &Name, scope: &mut Scope) -> Type {
         let Some(format) = scope.inst.format.as_ref() else { return Type::Error };
         let Some(f) = format.field(&field.name).cloned() else {
-            let mut d = Diagnostic::error(format!(
-                "tracepoint `{}:{}` has no field `{}`",
-                format.category, format.event, field.name
-            ))
-            .at(field.span, "unknown field");
-            match did_you_mean(&field.name, format.fields.iter().map(|f| f.name.as_str())) {
-                Some(s) => d = d.help(format!("did you mean `{s}`?")),
-                None => {
-                    let names: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
-                    d = d.note(format!("its fields are: {}", names.join(", ")));
-                }
-            }
-            self.error(d);
+            let suggestion = did_you_mean(&field.name, format.fields.iter().map(|f| f.name.as_str())).map(str::to_string);
+            let names = format.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
+            let tracepoint = format!("{}:{}", format.category, format.event);
+            self.error(ArgError::NoTracepointField { tracepoint, field: field.name.clone(), suggestion, names, span: field.span });
             return Type::Error;
         };
         let ty = match f.kind {
@@ -159,20 +138,14 @@ impl Checker<'_> {
             FieldKind::IntArray { elem_size, len } => {
                 let elem = self.kernel_types().ok().and_then(|k| k.int_type(elem_size as u32, f.signed));
                 let Some(elem) = elem else {
-                    self.error(
-                        Diagnostic::error(format!("rtrace cannot read field `{}` without the kernel's BTF", f.name))
-                            .at(field.span, format!("declared as `{}`", f.decl)),
-                    );
+                    self.error(ArgError::FieldWithoutBtf { field: f.name.clone(), decl: f.decl.clone(), span: field.span });
                     return Type::Error;
                 };
                 Type::Array { elem, len: len as u32, user: false }
             }
             FieldKind::DataLocString => Type::Str { len: STR_LEN },
             FieldKind::Other => {
-                self.error(
-                    Diagnostic::error(format!("rtrace cannot read field `{}` yet", f.name))
-                        .at(field.span, format!("declared as `{}`", f.decl)),
-                );
+                self.error(ArgError::UnreadableField { field: f.name.clone(), decl: f.decl.clone(), span: field.span });
                 return Type::Error;
             }
         };

@@ -13,22 +13,14 @@ impl Checker<'_> {
         let Some(def) = builtins::function(&name.name) else {
             // Macro calls are expanded by now: a script with macros may have meant one.
             let macros = &self.program.macros;
-            let what = if macros.is_empty() { "function" } else { "function or macro" };
-            let mut d = Diagnostic::error(format!("unknown {what} `{}`", name.name)).at(name.span, format!("not a {}", what.replace(" or ", " or a ")));
             let candidates = builtins::FUNCTIONS.iter().map(|f| f.name).chain(macros.iter().map(|m| m.name.name.as_str()));
-            if let Some(s) = did_you_mean(&name.name, candidates) {
-                let kind = if macros.iter().any(|m| m.name.name == s) { "the macro " } else { "" };
-                d = d.help(format!("did you mean {kind}`{s}`?"));
-            }
-            self.error(d);
+            let suggestion = did_you_mean(&name.name, candidates).map(|s| (s.to_string(), macros.iter().any(|m| m.name.name == s)));
+            let (name, span, macros) = (name.name.clone(), name.span, !macros.is_empty());
+            self.error(CallError::UnknownFunction { name, macros, suggestion, span });
             return Type::Error;
         };
         if def.aggregation {
-            self.error(
-                Diagnostic::error(format!("`{}()` must be assigned to a map", def.name))
-                    .at(e.span, "an aggregation has no value here")
-                    .help(format!("write `@name = {}(…);`", def.name)),
-            );
+            self.error(StmtError::AggregationNotAssigned { func: def.name.to_string(), statement: false, span: e.span });
             return Type::Error;
         }
         if !self.arity(def, args.len(), e.span) {

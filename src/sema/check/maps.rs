@@ -24,15 +24,8 @@ impl Checker<'_> {
                     self.tuples.types[id as usize].clone()
                 }
                 Type::Tuple(id) => {
-                    let what = if self.tuples.names[id as usize].is_some() { "record" } else { "tuple" };
-                    self.error(
-                        Diagnostic::error(format!("a {what} key must be the map's only key"))
-                            .at(k.span, format!("a {what} among other keys"))
-                            .help(match what {
-                                "tuple" => "write its elements as keys: `@m[a, b, c]`",
-                                _ => "put the other keys in the record: `@m[(a = x, b = y)]`",
-                            }),
-                    );
+                    let record = self.tuples.names[id as usize].is_some();
+                    self.error(MapError::KeyTupleAmongKeys { record, span: k.span });
                     ok = false;
                     continue;
                 }
@@ -44,18 +37,13 @@ impl Checker<'_> {
                     None if part == Type::Error => ok = false,
                     None => {
                         ok = false;
-                        let what = if names.is_some() { "record" } else { "tuple" };
-                        let d = match (t, part) {
-                            (Type::Tuple(_), Type::Tuple(_)) if names.is_none() => {
-                                Diagnostic::error("a tuple key cannot hold another tuple").at(k.span, "a tuple inside a tuple")
-                            }
-                            (Type::Tuple(_), Type::Tuple(_)) => Diagnostic::error("a record key cannot hold a tuple or a record")
-                                .at(k.span, "a tuple or record inside a record"),
-                            (Type::Tuple(_), _) => Diagnostic::error(format!("a {what} key cannot hold {}", part.describe()))
-                                .at(k.span, "not a valid key"),
-                            _ => Diagnostic::error(format!("a map key cannot be {}", part.describe())).at(k.span, "not a valid key"),
-                        };
-                        self.error(d);
+                        let (record, found, span) = (names.is_some(), part.describe(), k.span);
+                        self.error(match (t, part) {
+                            (Type::Tuple(_), Type::Tuple(_)) if !record => MapError::TupleInTupleKey { span },
+                            (Type::Tuple(_), Type::Tuple(_)) => MapError::TupleInRecordKey { span },
+                            (Type::Tuple(_), _) => MapError::KeyCannotHold { record, found, span },
+                            _ => MapError::InvalidKey { found, span },
+                        });
                     }
                 }
             }
@@ -85,14 +73,13 @@ impl Checker<'_> {
             Some((i, info)) => {
                 match self.merge_value(info.value, kind) {
                     Some(v) => self.maps.maps[i].value = v,
-                    None => self.error(
-                        Diagnostic::error(format!("type mismatch for map `{}`", map.name))
-                            .at(value_span, format!("this is {}", self.value_desc(kind)))
-                            .also(
-                                info.first_assign,
-                                format!("`{}` was first assigned {} here", map.name, self.value_desc(info.value)),
-                            ),
-                    ),
+                    None => self.error(MapError::MapTypeMismatch {
+                        map: map.name.clone(),
+                        found: self.value_desc(kind),
+                        first_was: self.value_desc(info.value),
+                        first: info.first_assign,
+                        span: value_span,
+                    }),
                 }
                 match merge_keys(&info.keys, &keys) {
                     Some(k) => self.maps.maps[i].keys = k,
@@ -137,10 +124,8 @@ impl Checker<'_> {
                         first_signed = t.signed();
                     }
                     if !t.is_int() && t != Type::Error {
-                        self.error(
-                            Diagnostic::error(format!("`{}()` takes integers", def.name))
-                                .at(a.span, format!("this is {}", t.describe())),
-                        );
+                        let wanted = IntWanted::Aggregation(def.name);
+                        self.error(ExprError::NotInteger { wanted, found: t.describe(), span: a.span });
                         return None;
                     }
                 }
@@ -171,9 +156,7 @@ impl Checker<'_> {
             Type::Tuple(id) => Some(ValueKind::Tuple { id, size: self.tuples.layout(id).size as u32 }),
             Type::Error => None,
             t => {
-                self.error(
-                    Diagnostic::error(format!("cannot store {} in a map", t.describe())).at(value.span, "no value to store"),
-                );
+                self.error(MapError::CannotStore { found: t.describe(), span: value.span });
                 None
             }
         }
@@ -183,21 +166,14 @@ impl Checker<'_> {
     /// pick a bucket (2^k buckets per power of two), as in bpftrace 0.20+.
     pub(super) fn hist_k(&mut self, args: &[Expr]) -> Option<ValueKind> {
         let Some(a) = args.get(1) else { return Some(ValueKind::Hist { k: 0 }) };
-        let help = "hist(n, k) makes 2^k buckets per power of two, k from 0 to 5: e.g. `hist($x, 2)`";
         match literal_int(a) {
             Some(k) if (0..=plan::HIST_MAX_K as i64).contains(&k) => Some(ValueKind::Hist { k: k as u8 }),
             Some(k) => {
-                self.error(
-                    Diagnostic::error(format!("hist() k must be from 0 to {}", plan::HIST_MAX_K))
-                        .at(a.span, format!("k is {k}"))
-                        .help(help),
-                );
+                self.error(MapError::HistK { k, span: a.span });
                 None
             }
             None => {
-                self.error(
-                    Diagnostic::error("hist() k must be an integer literal").at(a.span, "not a literal").help(help),
-                );
+                self.error(MapError::HistKLiteral { span: a.span });
                 None
             }
         }
@@ -209,11 +185,7 @@ impl Checker<'_> {
             match literal_int(a) {
                 Some(n) => nums[i] = n,
                 None => {
-                    self.error(
-                        Diagnostic::error("lhist() bounds must be integer literals")
-                            .at(a.span, "not a literal")
-                            .help("write e.g. `lhist($x, 0, 100, 10)`"),
-                    );
+                    self.error(MapError::LhistLiteral { span: a.span });
                     return None;
                 }
             }
@@ -221,11 +193,7 @@ impl Checker<'_> {
         let [min, max, step] = nums;
         let span = args[1].span.to(args[3].span);
         if min < 0 || max <= min || step <= 0 || (max - min) / step > 1000 {
-            self.error(
-                Diagnostic::error("invalid lhist() bounds")
-                    .at(span, format!("min {min}, max {max}, step {step}"))
-                    .help("lhist(n, min, max, step) needs 0 <= min < max, step > 0, and at most 1000 buckets"),
-            );
+            self.error(MapError::LhistBounds { min, max, step, span });
             return None;
         }
         Some(ValueKind::Lhist { min, max, step })
@@ -240,11 +208,8 @@ impl Checker<'_> {
                 // type; the probe is checked again with it.
                 return Type::Int { signed: true };
             }
-            let mut d = Diagnostic::error(format!("map `{}` is read but never assigned", map.name)).at(map.span, "never assigned");
-            if let Some(s) = did_you_mean(&map.name, self.maps.maps.iter().map(|m| m.name.as_str())) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            self.error(d);
+            let suggestion = did_you_mean(&map.name, self.maps.maps.iter().map(|m| m.name.as_str())).map(str::to_string);
+            self.error(MapError::MapReadNeverAssigned { map: map.name.clone(), suggestion, span: map.span });
             return Type::Error;
         };
         let Some(keys) = keys else { return Type::Error };
@@ -256,12 +221,8 @@ impl Checker<'_> {
             Some(t) => t,
             None => {
                 let agg = info.value;
-                self.error(
-                    Diagnostic::error(format!("reading a {} map inside a probe is not supported yet", agg.name()))
-                        .at(map.span, format!("`{}` holds {}", map.name, value_desc(agg)))
-                        .also(info.first_assign, "assigned here")
-                        .note("aggregations are per-CPU and summed only when printed"),
-                );
+                let (holds, assigned) = (value_desc(agg), info.first_assign);
+                self.error(MapError::AggregationRead { map: map.name.clone(), agg: agg.name(), holds, assigned, span: map.span });
                 return Type::Error;
             }
         };
@@ -274,11 +235,7 @@ impl Checker<'_> {
         let map = match &arg.kind {
             ExprKind::Map(map) if map.keys.is_empty() => map,
             _ => {
-                self.error(
-                    Diagnostic::error(format!("`{}()` takes a whole map", def.name))
-                        .at(arg.span, "not a whole map")
-                        .help(format!("the signature is `{}`", def.signature)),
-                );
+                self.error(MapError::WholeMapNeeded { func: def.name, signature: def.signature, span: arg.span });
                 return Type::Error;
             }
         };
@@ -287,15 +244,13 @@ impl Checker<'_> {
             if self.learning {
                 return Type::Int { signed: true };
             }
-            self.error(Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"));
+            self.error(MapError::MapNeverAssigned { map: map.name.clone(), span: map.span });
             return Type::Error;
         };
         let Some(keys) = keys else { return Type::Error };
         if info.value.is_histogram() {
-            self.error(
-                Diagnostic::error(format!("`{}()` of a histogram is not supported yet", def.name))
-                    .at(map.span, format!("`{}` holds {}", map.name, value_desc(info.value))),
-            );
+            let holds = value_desc(info.value);
+            self.error(MapError::HistogramQuery { func: def.name, map: map.name.clone(), holds, span: map.span });
             return Type::Error;
         }
         if def.func == Func::HasKey && merge_keys(&info.keys, &keys).is_none() {
@@ -311,31 +266,15 @@ impl Checker<'_> {
     pub(super) fn map_edit(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
         let ExprKind::Map(map) = &arg.kind else {
-            self.error(
-                Diagnostic::error(format!("`{}()` takes a map", def.name))
-                    .at(arg.span, "not a map")
-                    .help(format!("the signature is `{}`", def.signature)),
-            );
+            self.error(MapError::MapNeeded { func: def.name, signature: def.signature, span: arg.span });
             return Type::Error;
         };
         if def.func != Func::Delete && !map.keys.is_empty() {
-            self.error(
-                Diagnostic::error(format!("`{}()` takes a whole map", def.name))
-                    .at(arg.span, "this is one entry")
-                    .help(format!("write `{}({})`, or `delete({})` for one entry", def.name, map.name, map.name.clone() + "[…]")),
-            );
+            self.error(MapError::OneEntry { func: def.name, map: map.name.clone(), span: arg.span });
             return Type::Error;
         }
         let keys = if def.func == Func::Delete { self.keys(map, scope) } else { Some(Keys::default()) };
-        let Some((index, info)) = self.map_info(&map.name) else {
-            if self.learning {
-                return Type::Error;
-            }
-            self.error(
-                Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"),
-            );
-            return Type::Error;
-        };
+        let Some((index, info)) = self.assigned_map(map) else { return Type::Error };
         if let Some(keys) = keys {
             if def.func == Func::Delete && merge_keys(&info.keys, &keys).is_none() {
                 self.error(key_mismatch(&info, map.span, &keys));
@@ -343,5 +282,15 @@ impl Checker<'_> {
         }
         scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
         self.set(scope, e, Type::Void, Res::Call(def.func))
+    }
+
+    /// Map `map`'s index and entry, or `None` after an error if it is never assigned (while
+    /// learning, silently: a later probe may assign it).
+    pub(super) fn assigned_map(&mut self, map: &MapRef) -> Option<(usize, MapInfo)> {
+        let found = self.map_info(&map.name);
+        if found.is_none() && !self.learning {
+            self.error(MapError::MapNeverAssigned { map: map.name.clone(), span: map.span });
+        }
+        found
     }
 }

@@ -31,26 +31,19 @@ impl Checker<'_> {
             return Type::Error;
         }
         if !t.is_int() {
-            self.error(
-                Diagnostic::error(format!("cannot cast {} to an enum", t.describe()))
-                    .at(v.span, format!("this is {}", t.describe())),
-            );
+            self.error(KernelError::CastToEnum { found: t.describe(), span: v.span });
             return Type::Error;
         }
-        let Some(k) = self.kernel_types_at(ty_span, "needs the kernel's types") else { return Type::Error };
+        let Some(k) = self.kernel_types_at(ty_span, None) else { return Type::Error };
         let Some(def) = k.find_tagged("enum", name).and_then(|id| Some((id, k.enum_def(id)?))) else {
-            self.error(Diagnostic::error(format!("unknown type `enum {name}`")).at(ty_span, "not in the kernel's BTF"));
+            self.error(KernelError::UnknownTagged { tag: "enum", name: name.to_string(), span: ty_span });
             return Type::Error;
         };
         let (id, def) = def;
         if let ExprKind::Int(n) = v.kind {
             let shift = 64 - 8 * def.size.clamp(1, 8);
             if !def.values.iter().any(|(value, _)| *value == (n << shift) >> shift) {
-                self.error(
-                    Diagnostic::error(format!("`enum {name}` has no value {n}"))
-                        .at(v.span, "not one of its values")
-                        .help(format!("`rtrace -lv 'enum {name}'` lists them")),
-                );
+                self.error(KernelError::NoEnumValue { name: name.to_string(), n, span: v.span });
                 return Type::Error;
             }
         }
@@ -89,15 +82,12 @@ impl Checker<'_> {
             Type::Ptr { to: Some(Pointee::Btf { id, .. }), user } => (id, user),
             Type::Array { elem, user, .. } => (elem, user),
             other => {
-                self.error(
-                    Diagnostic::error(format!("cannot index {}", other.describe()))
-                        .at(base_span, "not an array or a typed pointer"),
-                );
+                self.error(KernelError::NotIndexable { found: other.describe(), span: base_span });
                 return Type::Error;
             }
         };
         let Some((ty, read)) = Self::memory_type(&k, elem, user, None) else {
-            self.error(Diagnostic::error(format!("rtrace cannot read `{}` yet", k.name(elem))).at(e.span, "unsupported type"));
+            self.error(KernelError::UnreadableType { ty: k.name(elem), span: e.span });
             return Type::Error;
         };
         let access = Access { offset: 0, scale: k.size(elem) as u64, read, user };
@@ -107,25 +97,18 @@ impl Checker<'_> {
 
     /// A member of a kernel struct reached through `base_ty` (`p->m` or `s.m`).
     pub(super) fn kernel_member(&mut self, e: &Expr, base_ty: Type, field: &Name, scope: &mut Scope) -> Type {
-        let Some(k) = self.kernel_types_at(field.span, "needs the kernel's types") else { return Type::Error };
+        let Some(k) = self.kernel_types_at(field.span, None) else { return Type::Error };
         let (record, user) = match base_ty {
             Type::Ptr { to: Some(Pointee::Btf { id: to, .. }), user } => match k.shape(to) {
                 btf::Shape::Record { id, .. } => (id, user),
                 _ => {
-                    self.error(
-                        Diagnostic::error(format!("`{}` has no members", k.name(to)))
-                            .at(field.span, "not a struct or union"),
-                    );
+                    self.error(KernelError::NoMembers { ty: k.name(to), span: field.span });
                     return Type::Error;
                 }
             },
             Type::Record { id, user } => (id, user),
             _ => {
-                self.error(
-                    Diagnostic::error(format!("`{}` needs a struct, but this is {}", field.name, base_ty.describe()))
-                        .at(field.span, "not a member of anything")
-                        .help("cast the pointer to its type first, e.g. `((struct sock *)arg0)->sk_state`"),
-                );
+                self.error(KernelError::MemberOfNonStruct { member: field.name.clone(), found: base_ty.describe(), span: field.span });
                 return Type::Error;
             }
         };
@@ -135,10 +118,7 @@ impl Checker<'_> {
         };
         let bitfield = m.bitfield.map(|bits| ((m.offset_bits % 8) as u8, bits));
         let Some((ty, read)) = Self::memory_type(&k, m.ty, user, bitfield) else {
-            self.error(
-                Diagnostic::error(format!("rtrace cannot read `{}` of type `{}` yet", field.name, k.name(m.ty)))
-                    .at(field.span, "unsupported member type"),
-            );
+            self.error(KernelError::UnreadableMember { member: field.name.clone(), ty: k.name(m.ty), span: field.span });
             return Type::Error;
         };
         let access = Access { offset: (m.offset_bits / 8) as u64, scale: 0, read, user };
@@ -148,7 +128,7 @@ impl Checker<'_> {
 
     /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct`.
     pub(super) fn ppid(&mut self, span: Span) -> Option<Res> {
-        let Some(k) = self.kernel_types_at(span, "`ppid` needs the kernel's types") else { return None };
+        let Some(k) = self.kernel_types_at(span, Some("ppid")) else { return None };
         let task = k.find_tagged("struct", "task_struct")?;
         let (parent, tgid) = (k.member(task, "real_parent")?, k.member(task, "tgid")?);
         let read = |m: btf::Member, size| Access {
@@ -172,7 +152,7 @@ impl Checker<'_> {
             TypeExprKind::Pointer(_) => Some(8),
             TypeExprKind::Array(inner, Some(n)) => self.type_size(inner).map(|s| s * n),
             TypeExprKind::Array(_, None) => {
-                self.error(Diagnostic::error("`sizeof` of an array needs its length").at(t.span, "no length"));
+                self.error(KernelError::SizeofArrayLength { span: t.span });
                 None
             }
             TypeExprKind::Tagged { .. } => {
@@ -231,22 +211,14 @@ impl Checker<'_> {
             TypeExprKind::Named(name) => named_int_type(name),
             _ => None,
         }) else {
-            self.error(
-                Diagnostic::error("an array cast needs an integer element type")
-                    .at(elem.span, "not an integer type")
-                    .help("write an integer type such as `uint8[4]`"),
-            );
+            self.error(KernelError::ArrayCastElement { span: elem.span });
             return Type::Error;
         };
         if t == Type::Error {
             return Type::Error;
         }
         if !t.is_int() {
-            self.error(
-                Diagnostic::error(format!("cannot cast {} to an integer array", t.describe()))
-                    .at(operand.span, format!("this is {}", t.describe()))
-                    .note("only an integer can be cast to an array of integers"),
-            );
+            self.error(KernelError::ArrayCastOperand { found: t.describe(), span: operand.span });
             return Type::Error;
         }
         let elem_bytes = elem_bits / 8;
@@ -254,14 +226,8 @@ impl Checker<'_> {
         let len = len.unwrap_or(u64::from(size / elem_bytes));
         let wanted = len.saturating_mul(u64::from(elem_bytes));
         if len == 0 || wanted != u64::from(size) {
-            let mut d = Diagnostic::error(format!("cannot cast an integer of {size} bytes to `{}`", array_type_text(ty)))
-                .at(ty.span, if len == 0 { format!("{elem_bytes}-byte elements") } else { format!("{wanted} bytes") })
-                .also(operand.span, format!("{size} bytes"))
-                .note("an array cast keeps the bytes, so both sides must have the same size");
-            if [1, 2, 4, 8].contains(&wanted) {
-                d = d.help(format!("cast the integer to that size first: `({})(uint{})…`", array_type_text(ty), wanted * 8));
-            }
-            self.error(d);
+            let (to, len_zero, operand) = (array_type_text(ty), len == 0, operand.span);
+            self.error(KernelError::ArrayCastSize { size, to, wanted, elem_bytes, len_zero, operand, span: ty.span });
             return Type::Error;
         }
         let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8 };
@@ -286,16 +252,11 @@ impl Checker<'_> {
         };
         let size = elem_size.map(|s| s * len);
         if size != Some(bits / 8) {
-            let what = match size {
-                Some(n) => format!("an array of {n} bytes"),
-                None => format!("an array of `{}`", k.name(elem)),
+            let array = match size {
+                Some(n) => ArrayDesc::Bytes(n),
+                None => ArrayDesc::Of(k.name(elem)),
             };
-            self.error(
-                Diagnostic::error(format!("cannot cast {what} to `{}` ({} bytes)", array_type_text(ty), bits / 8))
-                    .at(ty.span, format!("{} bytes", bits / 8))
-                    .also(operand, what)
-                    .note("an array is cast to an integer of the same size, its elements' bytes in order"),
-            );
+            self.error(KernelError::MemoryArrayCast { array, to: array_type_text(ty), bits, operand, span: ty.span });
             return Type::Error;
         }
         let access = Access { offset: 0, scale: 0, read: Read::Int { size: bits / 8, signed, bitfield: None }, user };
@@ -305,13 +266,13 @@ impl Checker<'_> {
     /// The BTF id of a `struct NAME` or `union NAME` type, or an error at it.
     pub(super) fn kernel_type(&mut self, ty: &TypeExpr) -> Option<u32> {
         let TypeExprKind::Tagged { tag, name } = &ty.kind else {
-            self.error(Diagnostic::error("expected a struct or union type").at(ty.span, "not a struct or union"));
+            self.error(KernelError::NotStructOrUnion { span: ty.span });
             return None;
         };
-        let Some(k) = self.kernel_types_at(ty.span, "needs the kernel's types") else { return None };
+        let Some(k) = self.kernel_types_at(ty.span, None) else { return None };
         let id = k.find_tagged(tag, name);
         if id.is_none() {
-            self.error(Diagnostic::error(format!("unknown type `{tag} {name}`")).at(ty.span, "not in the kernel's BTF"));
+            self.error(KernelError::UnknownTagged { tag, name: name.clone(), span: ty.span });
         }
         id
     }
@@ -330,10 +291,7 @@ impl Checker<'_> {
             match k.shape(m.ty) {
                 btf::Shape::Record { id, .. } => record = id,
                 _ if i + 1 < fields.len() => {
-                    self.error(
-                        Diagnostic::error(format!("`{}` is not a struct or union", field.name))
-                            .at(fields[i + 1].span, "has no members"),
-                    );
+                    self.error(KernelError::MemberNotStructOrUnion { member: field.name.clone(), span: fields[i + 1].span });
                     return Type::Error;
                 }
                 _ => {}
@@ -345,7 +303,7 @@ impl Checker<'_> {
     /// The width in bits and signedness of a builtin integer type, or an error for other types.
     pub(super) fn int_type(&mut self, t: &TypeExpr) -> Option<(u32, bool)> {
         let TypeExprKind::Named(name) = &t.kind else {
-            self.unsupported(t.span, "struct, pointer and array types");
+            self.error(ExprError::Unsupported { what: Unsupported::NonIntegerTypes, span: t.span });
             return None;
         };
         if let Some(found) = named_int_type(name) {
@@ -356,10 +314,7 @@ impl Checker<'_> {
         match k.shape(id) {
             btf::Shape::Int { size, signed, .. } if matches!(size, 1 | 2 | 4 | 8) => Some((size * 8, signed)),
             _ => {
-                self.error(
-                    Diagnostic::error(format!("`{name}` is not an integer type"))
-                        .at(t.span, format!("a typedef of `{}`", k.name(id))),
-                );
+                self.error(KernelError::NotIntegerType { name: name.clone(), typedef_of: k.name(id), span: t.span });
                 None
             }
         }
@@ -369,22 +324,99 @@ impl Checker<'_> {
     /// as a bare name that is not a builtin integer type. Only a script that names one loads
     /// the kernel's BTF for it.
     pub(super) fn typedef(&mut self, name: &str, span: Span) -> Option<u32> {
-        let k = self.kernel_types_at(span, "needs the kernel's types")?;
+        let k = self.kernel_types_at(span, None)?;
         let id = k.find_typedef(name);
         if id.is_none() {
-            let mut d = Diagnostic::error(format!("unknown type `{name}`"))
-                .at(span, "neither a builtin type nor a typedef in the kernel's BTF");
-            if let Some(s) = did_you_mean(name, k.typedef_names().iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            if k.enum_value(name).is_some() {
-                d = d.note(format!(
-                    "`{name}` is a kernel enum value, but `({name})` before an operand is a cast, as in bpftrace; drop the parentheses"
-                ));
-            }
-            self.error(d);
+            let suggestion = did_you_mean(name, k.typedef_names().iter().map(String::as_str)).map(str::to_string);
+            let enum_value = k.enum_value(name).is_some();
+            self.error(KernelError::UnknownTypedef { name: name.to_string(), suggestion, enum_value, span });
         }
         id
+    }
+
+    /// `(TYPE)expr`: to a pointer, an enum, an integer array, or an integer.
+    pub(super) fn cast(&mut self, e: &Expr, ty: &TypeExpr, expr: &Expr, scope: &mut Scope) -> Type {
+        let t = self.expr(expr, scope);
+        if let Some(ptr) = self.cast_pointer(ty) {
+            if t != Type::Error && !t.is_int() {
+                self.error(KernelError::CastToPointer { found: t.describe(), span: expr.span });
+                return Type::Error;
+            }
+            if ptr == Type::Error || t == Type::Error {
+                return Type::Error;
+            }
+            let user = scope.user_address(t);
+            let ptr = match ptr {
+                Type::Ptr { to, .. } => Type::Ptr { user, to },
+                other => other,
+            };
+            return self.set(scope, e, ptr, Res::Plain);
+        }
+        if let TypeExprKind::Tagged { tag: "enum", name } = &ty.kind {
+            return self.enum_cast(e, ty.span, name, expr, t, scope);
+        }
+        if let TypeExprKind::Array(elem, len) = &ty.kind {
+            return self.array_cast(e, ty, elem, *len, expr, t, scope);
+        }
+        let Some((bits, signed)) = self.int_type(ty) else { return Type::Error };
+        if let Type::IntArray(a) = t {
+            let size = a.elem_bytes as u32 * a.len as u32;
+            if 8 * size != bits {
+                let (array, to) = (array_name(a), array_type_text(ty));
+                self.error(KernelError::CastArrayToInteger { array, size, to, bits, ty_span: ty.span, span: expr.span });
+                return Type::Error;
+            }
+            return self.set(scope, e, Type::Int { signed }, Res::IntCast { bits, signed });
+        }
+        if let Type::Array { elem, len, user } = t {
+            return self.memory_array_cast(e, ty, (bits, signed), expr.span, (elem, len, user), scope);
+        }
+        if t != Type::Error && !t.is_int() {
+            self.error(KernelError::CastToInteger { found: t.describe(), span: expr.span });
+            return Type::Error;
+        }
+        self.note_typedef_enum(ty, e, scope);
+        self.set(scope, e, Type::Int { signed }, Res::IntCast { bits, signed })
+    }
+
+    /// `base[index]`: an element of an integer array, a typed pointer or a kernel array.
+    pub(super) fn index(&mut self, e: &Expr, base: &Expr, index: &Expr, scope: &mut Scope) -> Type {
+        let bt = self.expr(base, scope);
+        let it = self.expr(index, scope);
+        if bt == Type::Error || it == Type::Error {
+            return Type::Error;
+        }
+        if !it.is_int() {
+            self.error(ExprError::NotInteger { wanted: IntWanted::Index, found: it.describe(), span: index.span });
+            return Type::Error;
+        }
+        if let Type::IntArray(a) = bt {
+            if let Some(i) = literal_int(index).filter(|&i| i < 0 || i >= i64::from(a.len)) {
+                self.error(ExprError::IndexOutOfRange { index: i, array: array_name(a), len: a.len, span: index.span });
+                return Type::Error;
+            }
+            return self.set(scope, e, Type::Int { signed: a.signed }, Res::Plain);
+        }
+        self.element(e, bt, base.span, scope)
+    }
+
+    /// `*p`.
+    pub(super) fn deref(&mut self, e: &Expr, inner: &Expr, scope: &mut Scope) -> Type {
+        let t = self.expr(inner, scope);
+        match t {
+            Type::Error => Type::Error,
+            Type::Ptr { to: Some(_), .. } => self.element(e, t, inner.span, scope),
+            // An untyped pointer or an integer reads 8 bytes, as in bpftrace.
+            t if t.is_int() => {
+                let user = scope.user_address(t);
+                let read = Read::Int { size: 8, signed: false, bitfield: None };
+                self.set(scope, e, Type::Int { signed: false }, Res::Memory(Access { offset: 0, scale: 0, read, user }))
+            }
+            other => {
+                self.error(KernelError::Deref { found: other.describe(), span: inner.span });
+                Type::Error
+            }
+        }
     }
 }
 
@@ -415,10 +447,7 @@ pub(super) fn array_type_text(t: &TypeExpr) -> String {
 }
 
 /// `field` is not a member of kernel struct or union `record`.
-pub(super) fn no_member(k: &btf::KernelTypes, record: u32, field: &Name) -> Diagnostic {
-    let d = Diagnostic::error(format!("`{}` has no member `{}`", k.name(record), field.name)).at(field.span, "unknown member");
-    match did_you_mean(&field.name, k.member_names(record).iter().map(String::as_str)) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d,
-    }
+pub(super) fn no_member(k: &btf::KernelTypes, record: u32, field: &Name) -> KernelError {
+    let suggestion = did_you_mean(&field.name, k.member_names(record).iter().map(String::as_str)).map(str::to_string);
+    KernelError::NoMember { record: k.name(record), member: field.name.clone(), suggestion, span: field.span }
 }

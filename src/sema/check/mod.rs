@@ -20,9 +20,10 @@ pub(super) use tuples::TupleTypes;
 // What every family of the checker uses (each submodule starts with `use super::*`).
 use super::maps::{key_field, key_mismatch, key_type, merge_keys, merge_value, value_desc, value_type, Keys, MapInfo, MapTable};
 use super::types::*;
-use super::{is_positional, past_last_arg, Instance, KernelTypesCache, Options};
+use super::errors::{ArgError, ArgsOf, ArrayDesc, Before, CallError, CheckError, ExprError, FormatError, IntWanted, KernelError, MapError, StmtError, Unsupported};
+use super::{is_positional, Instance, KernelTypesCache, Options};
 use crate::builtins::{self, Builtin, Func};
-use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::diag::{did_you_mean, Span};
 use crate::kernel::tracefs::FieldKind;
 use crate::kernel::{btf, usdt};
 use crate::parser::ast::*;
@@ -49,7 +50,7 @@ pub(super) struct Checker<'p> {
     /// Formats of `strftime()` values, each once: a format's index is part of its type.
     pub(super) strftime_formats: Vec<String>,
     /// What the probe being checked gathers (`ProbeCheck`).
-    diags: Vec<Diagnostic>,
+    diags: Vec<CheckError>,
     needs: Vec<(ExprId, Need)>,
     lookups: Vec<(ExprId, Lookup)>,
     seen: Vec<(String, Option<(usize, MapInfo)>)>,
@@ -58,7 +59,7 @@ pub(super) struct Checker<'p> {
 /// One probe's checked program: its side tables, and what the passes after the checker need.
 pub(super) struct ProbeCheck {
     pub(super) info: ProgInfo,
-    pub(super) diags: Vec<Diagnostic>,
+    pub(super) diags: Vec<CheckError>,
     /// What it needs in the plan, in the order met (`plan::write` gives each its id).
     pub(super) needs: Vec<(ExprId, Need)>,
     /// Values the running system decides (`lookups::resolve`).
@@ -169,13 +170,13 @@ impl<'p> Checker<'p> {
         }
     }
 
-    /// The kernel's types, or `None` after an error at `span` (labelled `label`) saying why
-    /// they cannot be had.
-    fn kernel_types_at(&mut self, span: Span, label: &str) -> Option<std::rc::Rc<btf::KernelTypes>> {
+    /// The kernel's types, or `None` after an error at `span` (where `needed_by` needs them)
+    /// saying why they cannot be had.
+    fn kernel_types_at(&mut self, span: Span, needed_by: Option<&'static str>) -> Option<std::rc::Rc<btf::KernelTypes>> {
         match self.kernel_types() {
             Ok(k) => Some(k),
-            Err(msg) => {
-                self.error(Diagnostic::error(msg).at(span, label));
+            Err(reason) => {
+                self.error(KernelError::NoKernelTypes { reason, needed_by, span });
                 None
             }
         }
@@ -185,8 +186,8 @@ impl<'p> Checker<'p> {
         self.kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone()
     }
 
-    fn error(&mut self, d: Diagnostic) {
-        self.diags.push(d);
+    fn error(&mut self, e: impl Into<CheckError>) {
+        self.diags.push(e.into());
     }
 
     /// Map `name`'s index and entry in the table.
@@ -230,10 +231,7 @@ impl<'p> Checker<'p> {
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);
             if !t.is_int() && t != Type::Error {
-                self.error(
-                    Diagnostic::error("a predicate must be an integer condition")
-                        .at(pred.span, format!("this is {}", t.describe())),
-                );
+                self.error(ExprError::NotInteger { wanted: IntWanted::Predicate, found: t.describe(), span: pred.span });
             }
         }
         self.stmts(&probe.body, &mut scope);
@@ -277,75 +275,44 @@ impl<'p> Checker<'p> {
         ty
     }
 
-    /// Checks that `e` is an integer condition.
-    fn condition(&mut self, e: &Expr, what: &str, scope: &mut Scope) {
-        let t = self.expr(e, scope);
-        if !t.is_int() && t != Type::Error {
-            self.error(Diagnostic::error(format!("{what} must be an integer")).at(e.span, format!("this is {}", t.describe())));
-        }
-    }
-
-    /// Checks an argument that must be an integer; `message` is the error if it is not.
-    fn int_arg(&mut self, arg: &Expr, message: &str, scope: &mut Scope) -> bool {
-        match self.expr(arg, scope) {
+    /// Checks that `e` is an integer, as `wanted` wants; `false` (after an error) if it is not.
+    fn int_arg(&mut self, e: &Expr, wanted: IntWanted, scope: &mut Scope) -> bool {
+        match self.expr(e, scope) {
             Type::Error => false,
             t if t.is_int() => true,
             t => {
-                self.error(Diagnostic::error(message).at(arg.span, format!("this is {}", t.describe())));
+                self.error(ExprError::NotInteger { wanted, found: t.describe(), span: e.span });
                 false
             }
         }
     }
 
-    /// The text of an argument that must be a string literal (`what` names it in the error),
-    /// or `default` when the argument is absent.
-    fn literal_arg(&mut self, arg: Option<&Expr>, default: Option<&str>, what: &str) -> Option<String> {
+    /// The text of argument `name` of `func()`, which must be a string literal, or `default`
+    /// when the argument is absent.
+    fn literal_arg(&mut self, arg: Option<&Expr>, default: Option<&str>, func: &'static str, name: &'static str) -> Option<String> {
         match (arg.map(|a| &a.kind), default) {
             (Some(ExprKind::Str(s)), _) => Some(s.clone()),
             (None, Some(d)) => Some(d.to_string()),
-            (found, _) => {
-                let d = Diagnostic::error(format!("{what} must be a string literal"));
-                self.error(match (found, arg) {
-                    (Some(_), Some(a)) => d.at(a.span, "not a string literal"),
-                    _ => d,
-                });
+            _ => {
+                self.error(ExprError::NotStringLiteral { func, arg: name, span: arg.map(|a| a.span) });
                 None
             }
         }
     }
 
-    /// An error for a construct the parser accepts and rtrace cannot run yet.
-    fn unsupported(&mut self, span: Span, what: &str) {
-        self.error(Diagnostic::error(format!("{what} are not supported by rtrace yet")).at(span, "not supported yet"));
-    }
-
     fn arity(&mut self, def: &builtins::FuncDef, n: usize, span: Span) -> bool {
         if n < def.min_args || n > def.max_args {
-            let want = if def.min_args == def.max_args {
-                format!("{} argument{}", def.min_args, if def.min_args == 1 { "" } else { "s" })
-            } else if def.max_args == usize::MAX {
-                format!("at least {} argument{}", def.min_args, if def.min_args == 1 { "" } else { "s" })
-            } else {
-                format!("{} to {} arguments", def.min_args, def.max_args)
-            };
-            self.error(
-                Diagnostic::error(format!("`{}()` takes {want}, but {n} were given", def.name))
-                    .at(span, "wrong number of arguments")
-                    .help(format!("the signature is `{}`", def.signature)),
-            );
+            let (min, max) = (def.min_args, def.max_args);
+            self.error(ExprError::Arity { func: def.name, signature: def.signature, min, max, given: n, span });
             return false;
         }
         true
     }
 
-    /// Whether an unsafe function (`--unsafe` only) may be called here; an error if not.
-    fn unsafe_allowed(&mut self, e: &Expr, name: &str, what: &str) -> bool {
+    /// Whether unsafe function `func()` (`--unsafe` only) may be called here; an error if not.
+    fn unsafe_allowed(&mut self, e: &Expr, func: &'static str) -> bool {
         if !self.opts.allow_unsafe {
-            self.error(
-                Diagnostic::error(format!("`{name}()` is unsafe: {what}"))
-                    .at(e.span, "needs `--unsafe`")
-                    .help("run `rtrace --unsafe …` to allow it"),
-            );
+            self.error(ExprError::Unsafe { func, span: e.span });
         }
         self.opts.allow_unsafe
     }
@@ -356,11 +323,7 @@ impl<'p> Checker<'p> {
         if scope.loop_vars.is_empty() {
             return false;
         }
-        self.error(
-            Diagnostic::error(format!("`{name}` cannot be used inside a `for` loop over a map"))
-                .at(span, "needs the probe's context, which the loop's body does not have")
-                .help("read what you need into a variable before the loop"),
-        );
+        self.error(StmtError::InMapLoop { name: name.to_string(), span });
         true
     }
 }

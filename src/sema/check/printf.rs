@@ -11,16 +11,13 @@ impl Checker<'_> {
     pub(super) fn printf(&mut self, e: &Expr, name: &str, args: &[Expr], scope: &mut Scope) -> Type {
         let fmt_expr = &args[0];
         let ExprKind::Str(fmt) = &fmt_expr.kind else {
-            self.error(
-                Diagnostic::error(format!("the first argument of `{name}()` must be a string literal"))
-                    .at(fmt_expr.span, "not a string literal"),
-            );
+            self.error(CallError::PrintfFormatLiteral { func: name.to_string(), span: fmt_expr.span });
             return Type::Error;
         };
         let segments = match parse_format(fmt) {
             Ok(s) => s,
-            Err(msg) => {
-                self.error(Diagnostic::error(msg).at(fmt_expr.span, "in this format"));
+            Err(error) => {
+                self.error(CallError::Format { error, span: fmt_expr.span });
                 return Type::Error;
             }
         };
@@ -35,17 +32,8 @@ impl Checker<'_> {
         let types: Vec<Type> = values.iter().map(|a| self.expr(a, scope)).collect();
         if convs.len() != values.len() {
             let span = values.first().map_or(fmt_expr.span, |f| f.span.to(values[values.len() - 1].span));
-            self.error(
-                Diagnostic::error(format!(
-                    "`{name}()` format has {} conversion{}, but {} argument{} given",
-                    convs.len(),
-                    if convs.len() == 1 { "" } else { "s" },
-                    values.len(),
-                    if values.len() == 1 { " was" } else { "s were" },
-                ))
-                .at(span, "arguments")
-                .also(fmt_expr.span, "format"),
-            );
+            let (convs, args) = (convs.len(), values.len());
+            self.error(CallError::PrintfArgCount { func: name.to_string(), convs, args, format: fmt_expr.span, span });
             return Type::Error;
         }
         let mut fields = Vec::new();
@@ -68,29 +56,17 @@ impl Checker<'_> {
                 ('r', Type::Buffer) => ArgKind::Buf,
                 (_, Type::IntArray(a)) => {
                     ok = false;
-                    self.error(
-                        Diagnostic::error("`printf()` cannot format an integer array")
-                            .at(value.span, format!("this is `{}`", array_name(*a)))
-                            .help("format its elements (`$a[0]`, `$a[1]`, …), or print it whole with `print()`"),
-                    );
+                    self.error(CallError::PrintfIntArray { array: array_name(*a), span: value.span });
                     continue;
                 }
                 (_, Type::Tuple(_)) => {
                     ok = false;
-                    self.error(
-                        Diagnostic::error("`printf()` cannot format a tuple")
-                            .at(value.span, "this is a tuple")
-                            .help("format its elements (`$t.0`, `$t.1`, …), or print it whole with `print()`"),
-                    );
+                    self.error(CallError::PrintfTuple { span: value.span });
                     continue;
                 }
                 ('r', t) => {
                     ok = false;
-                    self.error(
-                        Diagnostic::error(format!("`%r` needs a buffer, but this is {}", t.describe()))
-                            .at(value.span, format!("this is {}", t.describe()))
-                            .help("make one with `buf(pointer, length)`"),
-                    );
+                    self.error(CallError::PrintfBuffer { found: t.describe(), span: value.span });
                     continue;
                 }
                 (_, Type::Ksym) => ArgKind::Int { signed: false },
@@ -105,11 +81,7 @@ impl Checker<'_> {
                 (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
                 (c, t) => {
                     ok = false;
-                    self.error(
-                        Diagnostic::error(format!("`%{c}` needs an integer, but this is {}", t.describe()))
-                            .at(value.span, format!("this is {}", t.describe()))
-                            .help("use `%s` for strings"),
-                    );
+                    self.error(CallError::PrintfInteger { conv: c, found: t.describe(), span: value.span });
                     continue;
                 }
             };
@@ -121,10 +93,8 @@ impl Checker<'_> {
             return Type::Error;
         }
         if offset > MAX_PRINTF_RECORD {
-            self.error(
-                Diagnostic::error(format!("`{name}()` arguments take {offset} bytes, more than the {MAX_PRINTF_RECORD} rtrace supports"))
-                    .at(e.span, "too much data for one event"),
-            );
+            let (func, size, max) = (name.to_string(), offset, MAX_PRINTF_RECORD);
+            self.error(CallError::PrintfTooLarge { func, size, max, span: e.span });
             return Type::Error;
         }
         self.need(e, Need::Printf(PrintfDef { segments, args: fields, size: offset }, enums));
@@ -134,7 +104,7 @@ impl Checker<'_> {
 
 
 /// Splits a printf format into literal text and conversions.
-pub fn parse_format(fmt: &str) -> Result<Vec<FmtSegment>, String> {
+pub fn parse_format(fmt: &str) -> Result<Vec<FmtSegment>, FormatError> {
     let mut out = Vec::new();
     let mut lit = String::new();
     let mut chars = fmt.chars().peekable();
@@ -194,8 +164,8 @@ pub fn parse_format(fmt: &str) -> Result<Vec<FmtSegment>, String> {
                 out.push(FmtSegment::Conv { spec, arg: n });
                 n += 1;
             }
-            Some(other) => return Err(format!("unknown printf conversion `%{other}`")),
-            None => return Err("printf format ends in the middle of a conversion".into()),
+            Some(other) => return Err(FormatError::UnknownConversion(other)),
+            None => return Err(FormatError::Unfinished),
         }
     }
     if !lit.is_empty() {
@@ -215,6 +185,6 @@ mod tests {
         let FmtSegment::Conv { spec, .. } = &s[0] else { panic!() };
         assert!(spec.left);
         assert_eq!(spec.width, Some(16));
-        assert_eq!(parse_format("%q").unwrap_err(), "unknown printf conversion `%q`");
+        assert_eq!(parse_format("%q").unwrap_err().to_string(), "unknown printf conversion `%q`");
     }
 }

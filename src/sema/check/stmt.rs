@@ -15,11 +15,7 @@ impl Checker<'_> {
             StmtKind::Expr(e) => {
                 if let ExprKind::Call { name, .. } = &e.kind {
                     if builtins::function(&name.name).is_some_and(|f| f.aggregation) {
-                        self.error(
-                            Diagnostic::error(format!("`{}()` must be assigned to a map", name.name))
-                                .at(e.span, "its value is not stored anywhere")
-                                .help(format!("write `@name = {}(…);`", name.name)),
-                        );
+                        self.error(StmtError::AggregationNotAssigned { func: name.name.clone(), statement: true, span: e.span });
                         return;
                     }
                 }
@@ -43,13 +39,7 @@ impl Checker<'_> {
             }
             StmtKind::AssignMap { map, value } => self.assign_map(map, value, s.span, scope),
             StmtKind::If { cond, then, els } => {
-                let t = self.expr(cond, scope);
-                if !t.is_int() && t != Type::Error {
-                    self.error(
-                        Diagnostic::error("an `if` condition must be an integer")
-                            .at(cond.span, format!("this is {}", t.describe())),
-                    );
-                }
+                self.int_arg(cond, IntWanted::If, scope);
                 self.stmts(then, scope);
                 if let Some(els) = els {
                     self.stmts(els, scope);
@@ -58,16 +48,13 @@ impl Checker<'_> {
             StmtKind::CompoundAssign { target, op, value } => {
                 let t = self.expr(value, scope);
                 if t != Type::Error && !t.is_int() {
-                    self.error(
-                        Diagnostic::error(format!("`{}=` needs an integer", op.symbol()))
-                            .at(value.span, format!("this is {}", t.describe())),
-                    );
+                    self.error(ExprError::NotInteger { wanted: IntWanted::Compound(op.symbol()), found: t.describe(), span: value.span });
                     return;
                 }
                 self.update_target(target, &format!("{}=", op.symbol()), s.span, scope);
             }
             StmtKind::While { cond, body } => {
-                self.condition(cond, "a `while` condition", scope);
+                self.int_arg(cond, IntWanted::While, scope);
                 scope.loops += 1;
                 self.stmts(body, scope);
                 scope.loops -= 1;
@@ -75,22 +62,13 @@ impl Checker<'_> {
             StmtKind::Unroll { count, body } => {
                 match literal_int(count) {
                     Some(n) if (1..=100).contains(&n) => {}
-                    _ => self.error(
-                        Diagnostic::error("`unroll` takes an integer literal from 1 to 100")
-                            .at(count.span, "not a count from 1 to 100"),
-                    ),
+                    _ => self.error(StmtError::UnrollCount { span: count.span }),
                 }
                 self.stmts(body, scope);
             }
             StmtKind::ForRange { var, start, end, body } => {
                 for bound in [start, end] {
-                    let t = self.expr(bound, scope);
-                    if t != Type::Error && !t.is_int() {
-                        self.error(
-                            Diagnostic::error("a `for` range needs integer bounds")
-                                .at(bound.span, format!("this is {}", t.describe())),
-                        );
-                    }
+                    self.int_arg(bound, IntWanted::ForRange, scope);
                 }
                 self.assign_var(var, Type::Int { signed: true }, var.span, scope);
                 scope.loops += 1;
@@ -101,16 +79,12 @@ impl Checker<'_> {
             StmtKind::Break | StmtKind::Continue => {
                 if scope.loops == 0 {
                     let word = if matches!(s.kind, StmtKind::Break) { "break" } else { "continue" };
-                    self.error(Diagnostic::error(format!("`{word}` outside a loop")).at(s.span, "not inside `while` or `for`"));
+                    self.error(StmtError::OutsideLoop { word, span: s.span });
                 }
             }
             StmtKind::Return => {
                 if !scope.loop_vars.is_empty() {
-                    self.error(
-                        Diagnostic::error("`return` cannot be used inside a `for` loop over a map")
-                            .at(s.span, "inside a `for` loop over a map")
-                            .help("use `break` to leave the loop"),
-                    );
+                    self.error(StmtError::ReturnInMapLoop { span: s.span });
                 }
             }
             StmtKind::Let { var, ty: Some(ty), value } => {
@@ -157,29 +131,14 @@ impl Checker<'_> {
     /// `for ($kv : @map) { … }`: `$kv` is `(key, value)`, a key of several parts a tuple.
     pub(super) fn for_map(&mut self, s: &Stmt, var: &Name, map: &MapRef, body: &[Stmt], scope: &mut Scope) {
         if scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
-            self.error(
-                Diagnostic::error(format!("the loop variable `{}` is already the variable of an enclosing loop", var.name))
-                    .at(var.span, "already a loop's variable")
-                    .help("give each loop's variable a name of its own"),
-            );
+            self.error(StmtError::LoopVarOfOuterLoop { var: var.name.clone(), span: var.span });
             return;
         }
         if scope.vars.contains_key(&var.name) {
-            self.error(
-                Diagnostic::error(format!("the loop variable `{}` has the name of a variable assigned before", var.name))
-                    .at(var.span, "already a variable")
-                    .help("give the loop's variable a name of its own"),
-            );
+            self.error(StmtError::LoopVarAssignedBefore { var: var.name.clone(), span: var.span });
             return;
         }
-        let Some((index, info)) = self.map_info(&map.name) else {
-            if self.learning {
-                return;
-            }
-            let d = Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned");
-            self.error(d);
-            return;
-        };
+        let Some((index, info)) = self.assigned_map(map) else { return };
         // count(), sum(), min() and max() values are combined over the CPUs in the loop, as in
         // bpftrace; the other aggregations have no one value to give.
         let value = match (value_type(info.value), info.value) {
@@ -188,21 +147,13 @@ impl Checker<'_> {
             (None, ValueKind::Sum { signed }) => Type::Int { signed },
             (None, ValueKind::Min | ValueKind::Max) => Type::Int { signed: true },
             (None, agg) => {
-                self.error(
-                    Diagnostic::error(format!("a `for` loop cannot go over `{}`, which holds {} values", map.name, agg.name()))
-                        .at(map.span, format!("`{}` holds {}", map.name, value_desc(agg)))
-                        .also(info.first_assign, "assigned here")
-                        .note("a loop's value is one integer: count(), sum(), min() and max() maps have one, avg(), stats(), hist() and lhist() maps do not"),
-                );
+                let (holds, assigned) = (value_desc(agg), info.first_assign);
+                self.error(MapError::ForMapAggregation { map: map.name.clone(), agg: agg.name(), holds, assigned, span: map.span });
                 return;
             }
         };
         if info.keys.fields.is_empty() {
-            self.error(
-                Diagnostic::error(format!("a `for` loop needs a map with keys, but `{}` has none", map.name))
-                    .at(map.span, "a map without keys")
-                    .also(info.first_keys, "assigned without keys here"),
-            );
+            self.error(MapError::ForMapNoKeys { map: map.name.clone(), assigned: info.first_keys, span: map.span });
             return;
         }
         let parts: Vec<Type> = info.keys.fields.iter().map(|k| key_type(*k)).collect();
@@ -232,20 +183,14 @@ impl Checker<'_> {
             return;
         }
         if scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
-            self.error(
-                Diagnostic::error(format!("cannot assign to `{}`, the variable of a `for` loop", var.name))
-                    .at(var.span, "the loop's variable")
-                    .help("copy it to a variable of your own"),
-            );
+            self.error(StmtError::AssignToLoopVar { var: var.name.clone(), span: var.span });
             return;
         }
         scope.use_var(&var.name);
         if !t.is_int()
             && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Stack(_) | Type::Tuple(_) | Type::IntArray(_))
         {
-            self.error(
-                Diagnostic::error(format!("cannot assign {} to a variable", t.describe())).at(value_span, "no value"),
-            );
+            self.error(StmtError::AssignNoValue { found: t.describe(), span: value_span });
             return;
         }
         match scope.vars.get(&var.name) {
@@ -254,28 +199,27 @@ impl Checker<'_> {
                     Some(u) => {
                         scope.vars.insert(var.name.clone(), (u, span));
                     }
-                    None => self.error(
-                        Diagnostic::error(format!("type mismatch for `{}`", var.name))
-                            .at(value_span, format!("this is {}", self.tuples.name(t)))
-                            .also(span, format!("`{}` was first assigned {} here", var.name, self.tuples.name(old))),
-                    ),
+                    None => self.error(StmtError::VarTypeMismatch {
+                        var: var.name.clone(),
+                        found: self.tuples.name(t),
+                        before: Before::Assigned(self.tuples.name(old)),
+                        first: span,
+                        other_kinds: false,
+                        span: value_span,
+                    }),
                 }
             }
             Some(&(old, span))
                 if std::mem::discriminant(&old) != std::mem::discriminant(&t)
                     || (matches!(old, Type::Stack(_) | Type::Timestamp(_) | Type::IntArray(_)) && old != t) =>
             {
-                let first = match scope.declared_as.get(&var.name) {
-                    Some(ty) => format!("`{}` was declared `{ty}` here", var.name),
-                    None => format!("`{}` was first assigned {} here", var.name, type_text(old)),
+                let before = match scope.declared_as.get(&var.name) {
+                    Some(ty) => Before::Declared(ty.clone()),
+                    None => Before::Assigned(type_text(old)),
                 };
-                let mut d = Diagnostic::error(format!("type mismatch for `{}`", var.name))
-                    .at(value_span, format!("this is {}", type_text(t)))
-                    .also(span, first);
-                if matches!((old, t), (Type::Stack(_), Type::Stack(_)) | (Type::Timestamp(_), Type::Timestamp(_))) {
-                    d = d.note("stacks of other depths or modes, and timestamps of other formats, are other types");
-                }
-                self.error(d);
+                let other_kinds = matches!((old, t), (Type::Stack(_), Type::Stack(_)) | (Type::Timestamp(_), Type::Timestamp(_)));
+                let var = var.name.clone();
+                self.error(StmtError::VarTypeMismatch { var, found: type_text(t), before, first: span, other_kinds, span: value_span });
             }
             Some(&(Type::Str { len: old }, span)) => {
                 let len = old.max(match t {
@@ -304,12 +248,7 @@ impl Checker<'_> {
         };
         let (min, max) = if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
         if n < min || n > max {
-            let name = format!("{}int{bits}", if signed { "" } else { "u" });
-            self.error(
-                Diagnostic::error(format!("type mismatch for `{}`: {n} does not fit in `{name}`", var.name))
-                    .at(value.span, format!("`{name}` holds {min} to {max}"))
-                    .help(format!("cast it to keep its low {bits} bits: `({name}){}`", n)),
-            );
+            self.error(StmtError::LiteralDoesNotFit { var: var.name.clone(), n, bits, signed, min, max, span: value.span });
         }
     }
 
@@ -319,10 +258,8 @@ impl Checker<'_> {
             ExprKind::Var(name) => {
                 let t = self.expr(target, scope);
                 if t != Type::Error && !t.is_int() {
-                    self.error(
-                        Diagnostic::error(format!("`{op}` needs an integer variable"))
-                            .at(target.span, format!("`{name}` is {}", t.describe())),
-                    );
+                    let (op, var) = (op.to_string(), name.clone());
+                    self.error(StmtError::NotIntegerVariable { op, var, found: t.describe(), span: target.span });
                     return Type::Error;
                 }
                 t
@@ -339,10 +276,7 @@ impl Checker<'_> {
                 }
             }
             _ => {
-                self.error(
-                    Diagnostic::error(format!("`{op}` needs a variable or a map entry"))
-                        .at(target.span, "not a variable or map"),
-                );
+                self.error(StmtError::NotUpdatable { op: op.to_string(), span: target.span });
                 Type::Error
             }
         }

@@ -119,3 +119,65 @@ impl TupleTypes {
         }
     }
 }
+
+impl Checker<'_> {
+    /// `(a, b, …)`.
+    pub(super) fn tuple(&mut self, e: &Expr, items: &[Expr], scope: &mut Scope) -> Type {
+        let mut elems = Vec::new();
+        for item in items {
+            match self.expr(item, scope) {
+                Type::Error => return Type::Error,
+                t if self.tuples.arg_kind(t).is_some() => elems.push(t),
+                t => {
+                    self.error(ExprError::TupleElement { found: t.describe(), span: item.span });
+                    return Type::Error;
+                }
+            }
+        }
+        let ty = self.tuples.intern(elems);
+        self.set(scope, e, ty, Res::Plain)
+    }
+
+    /// `(name = a, …)`.
+    pub(super) fn record(&mut self, e: &Expr, fields: &[(Name, Expr)], scope: &mut Scope) -> Type {
+        let mut typed = Vec::new();
+        for (i, (name, value)) in fields.iter().enumerate() {
+            if let Some((first, _)) = fields[..i].iter().find(|(n, _)| n.name == name.name) {
+                self.error(ExprError::DuplicateField { name: name.name.clone(), first: first.span, span: name.span });
+                return Type::Error;
+            }
+            match self.expr(value, scope) {
+                Type::Error => return Type::Error,
+                t if self.tuples.arg_kind(t).is_some() => typed.push((name.name.as_str(), t)),
+                t => {
+                    self.error(ExprError::RecordField { found: t.describe(), span: value.span });
+                    return Type::Error;
+                }
+            }
+        }
+        let names: Vec<&str> = typed.iter().map(|(n, _)| *n).collect();
+        let order = self.tuples.record_order(&names);
+        let elems = order.iter().filter_map(|n| typed.iter().find(|(m, _)| m == n).map(|(_, t)| *t)).collect();
+        let ty = self.tuples.intern_named(elems, Some(order));
+        self.set(scope, e, ty, Res::Plain)
+    }
+
+    /// `t.N`.
+    pub(super) fn tuple_index(&mut self, e: &Expr, base: &Expr, index: &u64, scope: &mut Scope) -> Type {
+        let id = match self.expr(base, scope) {
+            Type::Error => return Type::Error,
+            Type::Tuple(id) => id,
+            t => {
+                self.error(ExprError::TupleIndexOfNonTuple { index: *index, found: t.describe(), span: base.span });
+                return Type::Error;
+            }
+        };
+        let elems = &self.tuples.types[id as usize];
+        let Some(&ty) = usize::try_from(*index).ok().and_then(|i| elems.get(i)) else {
+            let n = elems.len();
+            self.error(ExprError::TupleIndexOutOfRange { index: *index, len: n, span: e.span });
+            return Type::Error;
+        };
+        self.set(scope, e, ty, Res::Plain)
+    }
+}

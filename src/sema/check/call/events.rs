@@ -6,7 +6,7 @@ use super::*;
 impl Checker<'_> {
     /// `system(fmt, args…)`: a command formatted as printf formats, run for each event.
     pub(in crate::sema::check) fn system(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        if !self.unsafe_allowed(e, "system", "it runs a shell command for each event") {
+        if !self.unsafe_allowed(e, "system") {
             return Type::Error;
         }
         match self.printf(e, "system", args, scope) {
@@ -19,7 +19,7 @@ impl Checker<'_> {
     pub(in crate::sema::check) fn exit(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         if let Some(a) = args.first() {
             if literal_int(a).is_none() {
-                self.error(Diagnostic::error("exit() takes an integer literal").at(a.span, "not a literal"));
+                self.error(CallError::ExitLiteral { span: a.span });
             }
         }
         self.set(scope, e, Type::Void, Res::Call(Func::Exit))
@@ -29,31 +29,15 @@ impl Checker<'_> {
     pub(in crate::sema::check) fn print(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
         for extra in &args[1..] {
-            let t = self.expr(extra, scope);
-            if t != Type::Error && !t.is_int() {
-                self.error(
-                    Diagnostic::error("`print()`'s top and div are integers").at(extra.span, format!("this is {}", t.describe())),
-                );
-            }
+            self.int_arg(extra, IntWanted::PrintTopDiv, scope);
         }
         if args.len() > 1 && !matches!(&arg.kind, ExprKind::Map(m) if m.keys.is_empty()) {
-            self.error(
-                Diagnostic::error("`print()` takes top and div only with a whole map")
-                    .at(args[1].span, "not with a single value"),
-            );
+            self.error(CallError::PrintTopDivWithValue { span: args[1].span });
             return Type::Error;
         }
         if let ExprKind::Map(map) = &arg.kind {
             if map.keys.is_empty() {
-                let Some((index, _)) = self.map_info(&map.name) else {
-                    if self.learning {
-                        return Type::Error;
-                    }
-                    self.error(
-                        Diagnostic::error(format!("map `{}` is never assigned", map.name)).at(map.span, "never assigned"),
-                    );
-                    return Type::Error;
-                };
+                let Some((index, _)) = self.assigned_map(map) else { return Type::Error };
                 scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
                 return self.set(scope, e, Type::Void, Res::Call(Func::Print));
             }
@@ -73,7 +57,7 @@ impl Checker<'_> {
             Type::Tuple(_) => self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true }),
             Type::Error => return Type::Error,
             other => {
-                self.error(Diagnostic::error(format!("cannot print {}", other.describe())).at(arg.span, "no value"));
+                self.error(CallError::CannotPrint { found: other.describe(), span: arg.span });
                 return Type::Error;
             }
         };
@@ -83,7 +67,7 @@ impl Checker<'_> {
 
     /// `cat(path)`: the file's contents, printed.
     pub(in crate::sema::check) fn cat(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        let Some(path) = self.literal_arg(args.first(), None, "`cat()`'s path") else {
+        let Some(path) = self.literal_arg(args.first(), None, "cat", "path") else {
             return Type::Error;
         };
         self.need(e, Need::Cat(path));
@@ -100,14 +84,11 @@ impl Checker<'_> {
             Type::Ptr { user, .. } => user,
             t if t.is_int() => scope.user_memory(),
             other => {
-                self.error(
-                    Diagnostic::error(format!("`join()` takes an array of string pointers, not {}", other.describe()))
-                        .at(args[0].span, "not a pointer"),
-                );
+                self.error(CallError::JoinArray { found: other.describe(), span: args[0].span });
                 return Type::Error;
             }
         };
-        let Some(sep) = self.literal_arg(args.get(1), Some(" "), "`join()`'s separator") else {
+        let Some(sep) = self.literal_arg(args.get(1), Some(" "), "join", "separator") else {
             return Type::Error;
         };
         self.need(e, Need::Join(sep));
@@ -116,7 +97,7 @@ impl Checker<'_> {
 
     /// `signal(SIG)`: a name (`"SIGKILL"`, `"KILL"`) or a number, sent to the current process.
     pub(in crate::sema::check) fn signal(&mut self, e: &Expr, arg: &Expr, scope: &mut Scope) -> Type {
-        if !self.unsafe_allowed(e, "signal", "it sends a signal to the traced process") {
+        if !self.unsafe_allowed(e, "signal") {
             return Type::Error;
         }
         if let Some(kind) = match scope.inst.attach {
@@ -125,35 +106,24 @@ impl Checker<'_> {
             Attach::Interval { .. } => Some("interval"),
             _ => None,
         } {
-            self.error(
-                Diagnostic::error(format!("`signal()` cannot be used in {kind} probes"))
-                    .at(e.span, "no traced process here")
-                    .note("`signal()` signals the process the probe fired in"),
-            );
+            self.error(CallError::SignalInProbe { kind, span: e.span });
             return Type::Error;
         }
         let number = match &arg.kind {
             ExprKind::Str(name) => match builtins::signal_number(name) {
                 Some(n) => Some(n),
                 None => {
-                    self.error(
-                        Diagnostic::error(format!("unknown signal `{name}`"))
-                            .at(arg.span, "not a signal name")
-                            .help("use a name such as \"SIGKILL\" (or \"KILL\"), or a number from 1 to 64"),
-                    );
+                    self.error(CallError::UnknownSignal { name: name.clone(), span: arg.span });
                     return Type::Error;
                 }
             },
             _ => match literal_int(arg) {
                 Some(n) if (1..=64).contains(&n) => Some(n as u32),
                 Some(n) => {
-                    self.error(
-                        Diagnostic::error(format!("{n} is not a signal number"))
-                            .at(arg.span, "not from 1 to 64"),
-                    );
+                    self.error(CallError::SignalNumber { n, span: arg.span });
                     return Type::Error;
                 }
-                None if !self.int_arg(arg, "`signal()` takes a signal name or number", scope) => return Type::Error,
+                None if !self.int_arg(arg, IntWanted::Signal, scope) => return Type::Error,
                 None => None,
             },
         };

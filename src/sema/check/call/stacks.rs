@@ -6,7 +6,7 @@ use super::*;
 impl Checker<'_> {
     /// `kptr(p)`, `uptr(p)`: `p` as a pointer into kernel or user memory.
     pub(in crate::sema::check) fn kptr(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
-        if !self.int_arg(&args[0], &format!("`{}()` takes a pointer", def.name), scope) {
+        if !self.int_arg(&args[0], IntWanted::Pointer(def.name), scope) {
             return Type::Error;
         }
         let to = match scope.exprs.get(&args[0].id).map(|i| i.ty) {
@@ -18,7 +18,7 @@ impl Checker<'_> {
 
     /// `ksym(addr)`: the kernel symbol at an address.
     pub(in crate::sema::check) fn ksym(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        if !self.int_arg(&args[0], "`ksym()` takes an address", scope) {
+        if !self.int_arg(&args[0], IntWanted::Address("ksym"), scope) {
             return Type::Error;
         }
         self.set(scope, e, Type::Ksym, Res::Plain)
@@ -26,7 +26,7 @@ impl Checker<'_> {
 
     /// `usym(addr)`: the user symbol at an address, in the current process.
     pub(in crate::sema::check) fn usym(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        if !self.int_arg(&args[0], "`usym()` takes an address", scope) {
+        if !self.int_arg(&args[0], IntWanted::Address("usym"), scope) {
             return Type::Error;
         }
         self.set(scope, e, Type::Usym, Res::Call(Func::Usym))
@@ -35,7 +35,7 @@ impl Checker<'_> {
     /// `kaddr(symbol)`: a kernel symbol's address.
     pub(in crate::sema::check) fn kaddr(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         let ExprKind::Str(sym) = &args[0].kind else {
-            self.error(Diagnostic::error("`kaddr()` takes a string literal").at(args[0].span, "not a string literal"));
+            self.error(CallError::KaddrLiteral { span: args[0].span });
             return Type::Error;
         };
         self.lookups.push((e.id, Lookup::Kaddr { symbol: sym.clone(), span: args[0].span }));
@@ -44,15 +44,11 @@ impl Checker<'_> {
 
     /// `uaddr(symbol)`: a symbol's address in the uprobe's binary.
     pub(in crate::sema::check) fn uaddr(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        let Some(sym) = self.literal_arg(args.first(), None, "`uaddr()`'s symbol") else {
+        let Some(sym) = self.literal_arg(args.first(), None, "uaddr", "symbol") else {
             return Type::Error;
         };
         let Attach::Uprobe { path, .. } = &scope.inst.attach else {
-            self.error(
-                Diagnostic::error("`uaddr()` is only available in uprobe probes")
-                    .at(e.span, format!("not available in `{}`", scope.inst.display))
-                    .note("it looks the symbol up in the probed program"),
-            );
+            self.error(CallError::UaddrOutsideUprobe { probe: scope.inst.display.clone(), span: e.span });
             return Type::Error;
         };
         self.lookups.push((e.id, Lookup::Uaddr { path: path.clone(), symbol: sym, span: args[0].span }));
@@ -61,7 +57,7 @@ impl Checker<'_> {
 
     /// `cgroupid(path)`: the id of a cgroup v2 directory.
     pub(in crate::sema::check) fn cgroupid(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        let Some(path) = self.literal_arg(args.first(), None, "`cgroupid()`'s path") else {
+        let Some(path) = self.literal_arg(args.first(), None, "cgroupid", "path") else {
             return Type::Error;
         };
         self.lookups.push((e.id, Lookup::Cgroupid { path, span: args[0].span }));
@@ -88,11 +84,7 @@ impl Checker<'_> {
                 ExprKind::Ident(name) if name == "bpftrace" => {}
                 ExprKind::Ident(name) if name == "perf" => spec.perf = true,
                 _ => {
-                    self.error(
-                        Diagnostic::error(format!("`{}()`'s mode must be `bpftrace` or `perf`", def.name))
-                            .at(m.span, "not a stack mode")
-                            .help(format!("the signature is `{}`", def.signature)),
-                    );
+                    self.error(CallError::StackMode { func: def.name, signature: def.signature, span: m.span });
                     return Type::Error;
                 }
             }
@@ -101,14 +93,7 @@ impl Checker<'_> {
             match literal_int(n) {
                 Some(d) if (1..=plan::STACK_DEPTH as i64).contains(&d) => spec.depth = d as u32,
                 _ => {
-                    self.error(
-                        Diagnostic::error(format!(
-                            "`{}()`'s depth must be an integer literal from 1 to {}",
-                            def.name,
-                            plan::STACK_DEPTH
-                        ))
-                        .at(n.span, "not a depth from 1 to 127"),
-                    );
+                    self.error(CallError::StackDepth { func: def.name, max: plan::STACK_DEPTH, span: n.span });
                     return Type::Error;
                 }
             }

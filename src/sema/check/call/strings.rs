@@ -14,8 +14,7 @@ impl Checker<'_> {
                 let Some(k) = self.kernel_types().ok() else { return Type::Error };
                 if !matches!(k.shape(elem), btf::Shape::Int { size: 1, .. }) {
                     self.error(
-                        Diagnostic::error(format!("`str()` takes a char array, not {}[{len}]", k.name(elem)))
-                            .at(args[0].span, "not a string"),
+                        CallError::StrCharArray { elem: k.name(elem), len, span: args[0].span },
                     );
                     return Type::Error;
                 }
@@ -27,8 +26,7 @@ impl Checker<'_> {
             Type::Error => return Type::Error,
             other => {
                 self.error(
-                    Diagnostic::error(format!("`str()` takes a pointer, not {}", other.describe()))
-                        .at(args[0].span, "not a pointer"),
+                    CallError::StrPointer { found: other.describe(), span: args[0].span },
                 );
                 return Type::Error;
             }
@@ -46,18 +44,14 @@ impl Checker<'_> {
         for (arg, t) in args.iter().zip(&types) {
             if !matches!(t, Type::Str { .. }) {
                 self.error(
-                    Diagnostic::error("`strncmp()` compares strings")
-                        .at(arg.span, format!("this is {}", t.describe()))
-                        .help("the signature is `strncmp(string a, string b, int n)`; `str()` reads a string from a pointer"),
+                    CallError::StrncmpStrings { found: t.describe(), span: arg.span },
                 );
                 return Type::Error;
             }
         }
         let ExprKind::Int(len) = args[2].kind else {
             self.error(
-                Diagnostic::error("`strncmp()` needs its length as an integer literal")
-                    .at(args[2].span, "not a literal")
-                    .help("the number of bytes compared is fixed when the program is compiled"),
+                CallError::StrncmpLength { span: args[2].span },
             );
             return Type::Error;
         };
@@ -69,9 +63,7 @@ impl Checker<'_> {
         let haystack = self.expr(&args[0], scope);
         if !matches!(args[1].kind, ExprKind::Str(_)) {
             self.error(
-                Diagnostic::error("`strcontains()`'s needle must be a string literal")
-                    .at(args[1].span, "not a string literal")
-                    .note("rtrace compares against a literal's bytes only, so far"),
+                CallError::StrcontainsNeedle { span: args[1].span },
             );
             return Type::Error;
         }
@@ -80,8 +72,7 @@ impl Checker<'_> {
             Type::Error => return Type::Error,
             t => {
                 self.error(
-                    Diagnostic::error(format!("`strcontains()` searches a string, not {}", t.describe()))
-                        .at(args[0].span, format!("this is {}", t.describe())),
+                    CallError::StrcontainsHaystack { found: t.describe(), span: args[0].span },
                 );
                 return Type::Error;
             }
@@ -98,9 +89,7 @@ impl Checker<'_> {
         let data_ok = types[0].is_int() || matches!(types[0], Type::Str { .. } | Type::Array { .. });
         if !data_ok || types.get(1).is_some_and(|t| !t.is_int()) {
             self.error(
-                Diagnostic::error("`buf()` takes a pointer (or array) and an integer length")
-                    .at(e.span, "wrong arguments")
-                    .help("the signature is `buf(void *data[, int length])`"),
+                CallError::BufArgs { span: e.span },
             );
             return Type::Error;
         }
@@ -120,9 +109,7 @@ impl Checker<'_> {
         let ok_addr = addr.is_int() || matches!(addr, Type::Array { len: 4 | 16, .. });
         if !ok_family || !ok_addr {
             self.error(
-                Diagnostic::error("`ntop()` takes an IPv4 address as an integer or an IPv6 address as a 16-byte array")
-                    .at(args[args.len() - 1].span, format!("this is {}", addr.describe()))
-                    .help("the signature is `ntop([int af, ] int|char[4]|char[16] addr)`"),
+                CallError::NtopArgs { found: addr.describe(), span: args[args.len() - 1].span },
             );
             return Type::Error;
         }
@@ -131,7 +118,7 @@ impl Checker<'_> {
 
     /// `bswap(n)`: an integer with its bytes in the other order.
     pub(in crate::sema::check) fn bswap(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        if !self.int_arg(&args[0], "`bswap()` takes an integer", scope) {
+        if !self.int_arg(&args[0], IntWanted::Bswap, scope) {
             return Type::Error;
         }
         let bits = int_bits(&args[0], scope);

@@ -5,10 +5,10 @@ use super::*;
 impl Checker<'_> {
     /// `strftime(format, nsecs)`: a timestamp printed as a date.
     pub(in crate::sema::check) fn strftime(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        let Some(fmt) = self.literal_arg(args.first(), None, "`strftime()`'s format") else {
+        let Some(fmt) = self.literal_arg(args.first(), None, "strftime", "format") else {
             return Type::Error;
         };
-        if !self.int_arg(&args[1], "`strftime()` takes nanoseconds since boot, such as `nsecs`", scope) {
+        if !self.int_arg(&args[1], IntWanted::StrftimeNsecs, scope) {
             return Type::Error;
         }
         let id = match self.strftime_formats.iter().position(|f| *f == fmt) {
@@ -23,7 +23,7 @@ impl Checker<'_> {
 
     /// `time([format])`: the time of day, printed.
     pub(in crate::sema::check) fn time(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        let Some(fmt) = self.literal_arg(args.first(), Some("%H:%M:%S\n"), "`time()`'s format") else {
+        let Some(fmt) = self.literal_arg(args.first(), Some("%H:%M:%S\n"), "time", "format") else {
             return Type::Error;
         };
         self.need(e, Need::Time(fmt));
