@@ -1,6 +1,9 @@
-//! Semantic analysis: probe expansion (attach points to concrete programs), the type of every
-//! expression, map types unified across all probes, and the plan (maps, printf formats,
-//! probes) that codegen and the runtime share. Sema emits no code.
+//! Semantic analysis, as passes run in order by `check()`: probe expansion (attach points to
+//! concrete programs), sharing programs (`share`), the type checker (`check`: the type of every
+//! expression, map types learnt from their assignments and settled across all probes by
+//! `maps`), the values only the running system knows (`lookups`), and the plan (`resources`:
+//! maps, printf formats, probes) that codegen and the runtime share. Errors are data
+//! (`errors`). Sema emits no code.
 
 mod check;
 mod errors;
@@ -43,7 +46,8 @@ pub struct Options {
     pub allow_unsafe: bool,
 }
 
-/// Checks a parsed program. Errors (with any warnings) come back as diagnostics.
+/// Checks a parsed program and writes its plan. Errors (with any warnings) come back as
+/// diagnostics: each pass runs only if the ones before it reported no errors.
 pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnostic>> {
     if program.probes.is_empty() {
         return Err(vec![Diagnostic::error("the program has no probes")
@@ -57,6 +61,8 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         return Err(diags);
     }
     let share::Shared { instances, names: probe_names, slots, params } = share::share_programs(program, instances);
+    // Each program once, in order, learning the maps from their assignments; then again those
+    // that read a map a later program changed (see `maps::settle`).
     let mut checker = Checker::new(program, opts, kernel_types);
     let mut probes: Vec<ProbeCheck> = instances.iter().map(|inst| checker.check_instance(inst)).collect();
     maps::settle(&mut checker, &instances, &mut probes);
@@ -68,6 +74,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     }
     let declared = declared_maps(program, &checker.maps, &mut errors);
     errors::dedup(&mut errors);
+    // (probe expansion's diagnostics are still text; deduplicated as such)
     dedup(&mut diags);
     diags.extend(errors.iter().map(CheckError::diagnostic));
     if diags.iter().any(Diagnostic::is_error) {

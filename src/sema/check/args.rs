@@ -151,6 +151,61 @@ impl Checker<'_> {
         };
         self.set(scope, e, ty, Res::Field(f))
     }
+
+    /// `argN`, `retval` and `func`, which only some probes have: registers or context slots
+    /// (kprobe, uprobe, fentry), raw tracepoint and USDT arguments.
+    pub(super) fn probe_arg(&mut self, e: &Expr, b: Builtin, name: &str, scope: &mut Scope) -> Type {
+        let ty = match b {
+            Builtin::Arg(n) if matches!(scope.inst.attach, Attach::RawTracepoint { .. }) => {
+                return self.raw_tracepoint_arg(e, n, scope);
+            }
+            Builtin::Arg(n) if matches!(scope.inst.attach, Attach::Usdt { .. }) => return self.usdt_arg(e, n, scope),
+            Builtin::Arg(n) if n >= 6 && matches!(scope.inst.attach, Attach::Kprobe { .. } | Attach::Uprobe { .. }) => {
+                self.error(ArgError::ArgPastRegisters { name: name.to_string(), span: e.span });
+                return Type::Error;
+            }
+            Builtin::Arg(_) | Builtin::Retval | Builtin::FuncName => {
+                let kprobe = match &scope.inst.attach {
+                    Attach::Kprobe { ret, .. } | Attach::Uprobe { ret, .. } => Some(*ret),
+                    _ => None,
+                };
+                let fexit = matches!(scope.inst.attach, Attach::Fentry { ret: true, .. });
+                let fentry = matches!(scope.inst.attach, Attach::Fentry { .. });
+                let (ok, needs) = match b {
+                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe, uprobe, rawtracepoint and usdt"),
+                    Builtin::Retval => (kprobe == Some(true) || fexit, "kretprobe, uretprobe and fexit"),
+                    _ => (kprobe.is_some() || fentry, "kprobe, uprobe and fentry"),
+                };
+                if let (Builtin::Retval, true) = (b, fexit) {
+                    // fexit's return value is the slot after the arguments.
+                    let (params, ret) = scope.inst.params.clone().unwrap_or_default();
+                    return self.fentry_slot(e, params.len(), ret, scope);
+                }
+                if !ok {
+                    let fields = match (b, &scope.inst.format) {
+                        (Builtin::Arg(_), Some(format)) => {
+                            Some(format.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "))
+                        }
+                        _ => None,
+                    };
+                    let (name, probe) = (name.to_string(), scope.inst.display.clone());
+                    self.error(ArgError::BuiltinUnavailable { name, needs, probe, fields, span: e.span });
+                    return Type::Error;
+                }
+                match (b, &scope.inst.attach) {
+                    (Builtin::Retval, _) => Type::Int { signed: true },
+                    // A uprobe's program serves one function: its name is a constant.
+                    (Builtin::FuncName, Attach::Uprobe { func, .. }) => {
+                        return self.set(scope, e, Type::Str { len: func.len() as u32 + 1 }, Res::ConstStr(func.clone()));
+                    }
+                    (Builtin::FuncName, _) => Type::Ksym,
+                    _ => Type::Int { signed: false },
+                }
+            }
+            _ => return Type::Error,
+        };
+        self.set(scope, e, ty, Res::Builtin(b))
+    }
 }
 
 /// How wide an integer expression is, where its source says (a kernel member, a tracepoint
@@ -161,5 +216,21 @@ pub(super) fn extend(v: u64, size: u32, signed: bool) -> u64 {
     match signed {
         true => (((v << shift) as i64) >> shift) as u64,
         false => (v << shift) >> shift,
+    }
+}
+
+/// A probe's kind, as `args`'s error names it.
+pub(super) fn probe_kind(attach: &Attach) -> &'static str {
+    match attach {
+        Attach::Begin => "BEGIN",
+        Attach::End => "END",
+        Attach::Kprobe { ret: false, .. } => "kprobe",
+        Attach::Kprobe { ret: true, .. } => "kretprobe",
+        Attach::RawTracepoint { .. } => "rawtracepoint",
+        Attach::Uprobe { ret: false, .. } => "uprobe",
+        Attach::Uprobe { ret: true, .. } => "uretprobe",
+        Attach::Usdt { .. } => "usdt",
+        Attach::Watchpoint { .. } => "watchpoint",
+        _ => "interval",
     }
 }
