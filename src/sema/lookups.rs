@@ -17,21 +17,21 @@ pub(super) fn resolve(probe: &mut ProbeCheck, no_attach: bool) {
             Lookup::Kaddr { symbol, span } => match kallsyms::symbol_address(&symbol) {
                 Some(a) => a,
                 None => {
-                    probe.diags.push(CallError::NoKernelSymbol { symbol, no_attach, span }.into());
+                    probe.errors.push(CallError::NoKernelSymbol { symbol, no_attach, span }.into());
                     0
                 }
             },
             Lookup::Uaddr { path, symbol, span } => match elf::symbol_address(std::path::Path::new(&path), &symbol) {
                 Some(a) => a,
                 None => {
-                    probe.diags.push(CallError::NoUserSymbol { symbol, path, span }.into());
+                    probe.errors.push(CallError::NoUserSymbol { symbol, path, span }.into());
                     continue;
                 }
             },
             Lookup::Cgroupid { path, span } => match kallsyms::cgroup_id(&path) {
                 Ok(id) => id,
                 Err(e) => {
-                    probe.diags.push(CallError::CgroupId { path, error: e.to_string(), span }.into());
+                    probe.errors.push(CallError::CgroupId { path, error: e.to_string(), span }.into());
                     continue;
                 }
             },

@@ -70,7 +70,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     for (probe, slots) in probes.iter_mut().zip(slots) {
         lookups::resolve(probe, opts.no_attach);
         probe.info.params = slots;
-        errors.append(&mut probe.diags);
+        errors.append(&mut probe.errors);
     }
     let declared = declared_maps(program, &checker.maps, &mut errors);
     errors::dedup(&mut errors);

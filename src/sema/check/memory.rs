@@ -128,7 +128,7 @@ impl Checker<'_> {
 
     /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct`.
     pub(super) fn ppid(&mut self, span: Span) -> Option<Res> {
-        let Some(k) = self.kernel_types_at(span, Some("ppid")) else { return None };
+        let k = self.kernel_types_at(span, Some("ppid"))?;
         let task = k.find_tagged("struct", "task_struct")?;
         let (parent, tgid) = (k.member(task, "real_parent")?, k.member(task, "tgid")?);
         let read = |m: btf::Member, size| Access {
@@ -269,7 +269,7 @@ impl Checker<'_> {
             self.error(KernelError::NotStructOrUnion { span: ty.span });
             return None;
         };
-        let Some(k) = self.kernel_types_at(ty.span, None) else { return None };
+        let k = self.kernel_types_at(ty.span, None)?;
         let id = k.find_tagged(tag, name);
         if id.is_none() {
             self.error(KernelError::UnknownTagged { tag, name: name.clone(), span: ty.span });

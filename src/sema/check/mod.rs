@@ -50,7 +50,7 @@ pub(super) struct Checker<'p> {
     /// Formats of `strftime()` values, each once: a format's index is part of its type.
     pub(super) strftime_formats: Vec<String>,
     /// What the probe being checked gathers (`ProbeCheck`).
-    diags: Vec<CheckError>,
+    errors: Vec<CheckError>,
     needs: Vec<(ExprId, Need)>,
     lookups: Vec<(ExprId, Lookup)>,
     seen: Vec<(String, Option<(usize, MapInfo)>)>,
@@ -59,8 +59,8 @@ pub(super) struct Checker<'p> {
 /// One probe's checked program: its side tables, and what the passes after the checker need.
 pub(super) struct ProbeCheck {
     pub(super) info: ProgInfo,
-    pub(super) diags: Vec<CheckError>,
-    /// What it needs in the plan, in the order met (`plan::write` gives each its id).
+    pub(super) errors: Vec<CheckError>,
+    /// What it needs in the plan, in the order met (`resources::write` gives each its index).
     pub(super) needs: Vec<(ExprId, Need)>,
     /// Values the running system decides (`lookups::resolve`).
     pub(super) lookups: Vec<(ExprId, Lookup)>,
@@ -163,7 +163,7 @@ impl<'p> Checker<'p> {
             kernel_types,
             tuples: TupleTypes::default(),
             strftime_formats: Vec::new(),
-            diags: Vec::new(),
+            errors: Vec::new(),
             needs: Vec::new(),
             lookups: Vec::new(),
             seen: Vec::new(),
@@ -187,7 +187,7 @@ impl<'p> Checker<'p> {
     }
 
     fn error(&mut self, e: impl Into<CheckError>) {
-        self.diags.push(e.into());
+        self.errors.push(e.into());
     }
 
     /// Map `name`'s index and entry in the table.
@@ -263,7 +263,7 @@ impl<'p> Checker<'p> {
         };
         ProbeCheck {
             info,
-            diags: std::mem::take(&mut self.diags),
+            errors: std::mem::take(&mut self.errors),
             needs: std::mem::take(&mut self.needs),
             lookups: std::mem::take(&mut self.lookups),
             seen: std::mem::take(&mut self.seen),
