@@ -1,5 +1,6 @@
 //! Values only the running system knows: a kernel symbol's address (`kaddr()`), a symbol's
-//! address in a uprobe's binary (`uaddr()`), a cgroup's id (`cgroupid()`). The checker notes
+//! address in a uprobe's binary (`uaddr()`), a cgroup's id (`cgroupid()`), the number of CPUs
+//! (`ncpus`). The checker notes
 //! each where it meets it; they are looked up once, after the checks, and put in the
 //! expression's `Res::Const`.
 
@@ -35,6 +36,7 @@ pub(super) fn resolve(probe: &mut ProbeCheck, no_attach: bool) {
                     continue;
                 }
             },
+            Lookup::Ncpus => libbpf_rs::num_possible_cpus().unwrap_or(1) as u64,
         };
         if let Some(info) = probe.info.exprs.get_mut(&expr) {
             info.res = Res::Const(value);

@@ -283,8 +283,8 @@ impl Checker<'_> {
             | Builtin::Rand
             | Builtin::NumaId => Type::Int { signed: false },
             Builtin::Ncpus => {
-                let n = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
-                return self.set(scope, e, Type::Int { signed: false }, Res::Const(n));
+                self.lookups.push((e.id, Lookup::Ncpus));
+                return self.set(scope, e, Type::Int { signed: false }, Res::Const(0));
             }
             Builtin::Ppid => {
                 let Some(res) = self.ppid(e.span) else { return Type::Error };

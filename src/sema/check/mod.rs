@@ -99,6 +99,8 @@ pub(super) enum Lookup {
     Uaddr { path: String, symbol: String, span: Span },
     /// `cgroupid(path)`: the cgroup's id.
     Cgroupid { path: String, span: Span },
+    /// `ncpus`: the number of possible CPUs.
+    Ncpus,
 }
 
 /// State while checking one program.
