@@ -1,305 +1,195 @@
-//! Sema's errors as data: each variant holds what went wrong and where (spans, names, the
-//! nearest known name), and this file alone words them, turning each into a `Diagnostic`.
-//! What the kernel's facts say when they cannot be read (BTF, an ELF file) arrives as a
-//! `reason` and is shown as it is.
+//! Sema's errors as data: the attach points probe expansion refuses (`ProbeError`, in
+//! `errors/probes.rs`), and every error and warning of the type checker, the map declarations
+//! and the values looked up after the checks, one enum per family (in `errors/`), each
+//! holding what its message needs (spans, names, the types involved, already described);
+//! all their wording is in their `diagnostic()`. Two errors are the same error when they are
+//! of the same kind at the same place (`CheckError::identity`), whatever their text.
 
-use crate::diag::{Diagnostic, Severity, Span};
+mod args;
+mod calls;
+mod expr;
+mod kernel;
+mod maps;
+mod probes;
+mod stmt;
 
-/// An attach point that does not name probes rtrace can attach, or a warning about one.
+pub use args::ArgError;
+pub use calls::CallError;
+pub use expr::ExprError;
+pub use kernel::KernelError;
+pub use maps::MapError;
+pub use probes::*;
+pub use stmt::StmtError;
+
+use crate::diag::{Diagnostic, Span};
+use std::hash::{Hash, Hasher};
+
+/// A type checker error (or warning), by family.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ProbeError {
-    /// A provider rtrace knows but does not run (`name` as written, `aw` spelled out).
-    UnsupportedProvider { name: String, span: Span },
-    UnknownProvider { name: String, span: Span, nearest: Option<String> },
-    /// An attach point whose fields do not fit its provider; `form` is what was expected.
-    Malformed { provider: String, text: String, form: Form, span: Span },
-    /// `FUNCTION+OFFSET` with a bad offset, or on a return probe (`ret_kind`).
-    InvalidOffset { text: String, ret_kind: &'static str, span: Span },
-    NoTracefs,
-    UnknownTracepointCategory { category: String, span: Span, nearest: Option<String> },
-    UnknownTracepoint { category: String, event: String, span: Span, nearest: Option<String> },
-    TracepointFormat { category: String, event: String, span: Span },
-    /// A raw tracepoint (or fentry) probe, and the kernel's BTF cannot be read.
-    NoRawTracepointBtf { reason: String, span: Span },
-    RawTracepointModule { module: String, span: Span },
-    RawTracepointModuleWildcard { name: String, span: Span },
-    NoRawTracepoint { name: String, span: Span, nearest: Option<String> },
-    KernelModuleFunctions { module: String, span: Span },
-    /// A kernel function that does not exist: an error, or a warning (`missing`).
-    NoKernelFunction { func: String, span: Span, nearest: Option<String>, missing: Missing },
-    /// Every attach point of a probe was skipped (`NoKernelFunction` with `Missing::Skipped`).
-    NoKernelFunctionLeft { span: Span },
-    NoKprobes { provider: String, span: Span, tracepoint: Option<String> },
-    SecondModule { other: String, span: Span },
-    NoModuleBtf { reason: String, span: Span },
-    NoKernelBtf { reason: String, span: Span },
-    NoBtfFunction { module: Option<String>, func: String, span: Span },
-    /// The kernel refuses fentry programs; `instead` is a probe that traces the same function.
-    FentryRefused { provider: String, span: Span, instead: Option<Instead> },
-    BinaryNotFound { target: String, span: Span },
-    /// A binary's symbols or USDT notes (`what`) cannot be read.
-    UnreadableBinary { what: &'static str, path: String, reason: String, span: Span },
-    /// An error, or with `--no-attach` a warning (`checked_anyway`).
-    NoUserFunction { func: String, path: String, span: Span, nearest: Option<String>, checked_anyway: bool },
-    NoUsdtProbes { path: String, span: Span },
-    NoUsdtProbe { wanted: String, path: String, span: Span, nearest: Option<String> },
-    InvalidPerf { provider: String, text: String, span: Span, events: Option<Vec<&'static str>> },
-    InvalidInterval { text: String, span: Span },
-    Watchpoint { error: WatchpointError, span: Span },
+pub enum CheckError {
+    Stmt(StmtError),
+    Expr(ExprError),
+    Arg(ArgError),
+    Kernel(KernelError),
+    Map(MapError),
+    Call(CallError),
 }
 
-/// What the fields of an attach point should have been.
+macro_rules! families {
+    ($($family:ident($error:ident)),*) => {
+        $(impl From<$error> for CheckError {
+            fn from(e: $error) -> CheckError {
+                CheckError::$family(e)
+            }
+        })*
+
+        impl CheckError {
+            /// The error as the user reads it.
+            pub fn diagnostic(&self) -> Diagnostic {
+                match self {
+                    $(CheckError::$family(e) => e.diagnostic(),)*
+                }
+            }
+
+            /// The kind of error (its family and variant) and where it points: an error met
+            /// again (in another attach point of a probe, or a macro expanded twice) is
+            /// reported once.
+            pub fn identity(&self) -> (u64, Option<Span>) {
+                let mut kind = std::collections::hash_map::DefaultHasher::new();
+                match self {
+                    $(CheckError::$family(e) => std::mem::discriminant(e).hash(&mut kind),)*
+                }
+                (kind.finish(), self.diagnostic().primary.map(|(span, _)| span))
+            }
+        }
+    };
+}
+
+families!(Stmt(StmtError), Expr(ExprError), Arg(ArgError), Kernel(KernelError), Map(MapError), Call(CallError));
+
+/// What needed an integer (`ExprError::NotInteger`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum IntWanted {
+    Predicate,
+    If,
+    While,
+    Ternary,
+    ForRange,
+    Index,
+    /// `op=`.
+    Compound(&'static str),
+    /// An aggregation's arguments.
+    Aggregation(&'static str),
+    PrintTopDiv,
+    StrftimeNsecs,
+    /// `kptr()`, `uptr()`.
+    Pointer(&'static str),
+    /// `ksym()`, `usym()`.
+    Address(&'static str),
+    Bswap,
+    Signal,
+}
+
+/// What rtrace cannot do yet (`ExprError::Unsupported`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unsupported {
+    /// A type other than an integer where a variable's type or a cast is written.
+    NonIntegerTypes,
+    AddressOf,
+}
+
+/// What a variable held before (`StmtError::VarTypeMismatch`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Before {
+    /// It was first assigned a value of this type (described).
+    Assigned(String),
+    /// It was declared with this type, as written.
+    Declared(String),
+}
+
+/// An array in memory cast to an integer (`KernelError::MemoryArrayCast`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayDesc {
+    Bytes(u32),
+    /// Of elements of a kernel type that is not an integer.
+    Of(String),
+}
+
+/// Whose arguments `argN` is past (`ArgError::PastLastArg`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgsOf {
+    RawTracepoint(String),
+    /// `provider:name`.
+    Usdt(String),
+}
+
+/// A printf format that does not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
-    Tracepoint,
-    RawTracepoint,
-    KernelFunction,
-    UserFunction,
-    Usdt,
+pub enum FormatError {
+    UnknownConversion(char),
+    Unfinished,
 }
 
-/// How a missing kernel function was handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missing {
-    Error,
-    /// Skipped: the probe has other attach points.
-    Skipped,
-    /// A wildcard matching nothing, under `--no-attach`: nothing to check.
-    NothingToCheck,
-    /// Under `--no-attach`: the program is still checked.
-    CheckedAnyway,
-}
-
-/// A probe that traces the same code as one this kernel refuses.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Instead {
-    Kprobe { ret: bool, func: String },
-    Tracepoint(String),
-}
-
-/// A watchpoint x86's debug registers cannot set (or one rtrace cannot yet).
-#[derive(Debug, Clone, PartialEq)]
-pub enum WatchpointError {
-    Malformed { text: String },
-    FunctionArg { provider: String },
-    Address { address: String },
-    Length { length: String },
-    /// A mode letter that is not r, w or x, or that repeats.
-    ModeLetter { mode: String, repeats: bool },
-    Mode { mode: String },
-    ExecutionLength { length: u64 },
-    Unaligned { address: String, length: u64 },
-    NoProcess,
-}
-
-const MODES_HELP: &str = "the modes are `w` (writes), `rw` (reads and writes) and `x` (execution)";
-
-impl From<ProbeError> for Diagnostic {
-    fn from(e: ProbeError) -> Diagnostic {
-        use ProbeError::*;
-        match e {
-            UnsupportedProvider { name, span } => Diagnostic::error(format!("`{name}` probes are not supported by rtrace yet"))
-                .at(span, "not supported yet")
-                .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt and watchpoint probes so far"),
-            UnknownProvider { name, span, nearest } => {
-                suggest(Diagnostic::error(format!("unknown probe type `{name}`")).at(span, "unknown probe type"), nearest)
-            }
-            Malformed { provider, text, form, span } => malformed(&provider, &text, form, span),
-            InvalidOffset { text, ret_kind, span } => Diagnostic::error(format!("invalid offset in `{text}`"))
-                .at(span, "expected FUNCTION+OFFSET with a number")
-                .note(format!("{ret_kind}s take no offset")),
-            NoTracefs => Diagnostic::error(format!(
-                "tracefs is not mounted and rtrace could not mount it; run `mount -t tracefs tracefs {}` as root",
-                crate::kernel::tracefs::MOUNT_POINT
-            )),
-            UnknownTracepointCategory { category, span, nearest } => {
-                let d = Diagnostic::error(format!("unknown tracepoint category `{category}`")).at(span, "no such category");
-                match nearest {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help("`rtrace -l 'tracepoint:*'` lists the tracepoints"),
-                }
-            }
-            UnknownTracepoint { category, event, span, nearest } => suggest(
-                Diagnostic::error(format!("unknown tracepoint `{category}:{event}`")).at(span, format!("no such event in `{category}`")),
-                nearest,
-            ),
-            TracepointFormat { category, event, span } => {
-                Diagnostic::error(format!("cannot read the format of tracepoint `{category}:{event}`")).at(span, "here")
-            }
-            NoRawTracepointBtf { reason, span } => Diagnostic::error(reason).at(span, "not a raw tracepoint of this kernel"),
-            RawTracepointModule { module, span } => {
-                Diagnostic::error(format!("no kernel module `{module}` is loaded")).at(span, "no such module")
-            }
-            RawTracepointModuleWildcard { name, span } => {
-                Diagnostic::error(format!("rtrace cannot expand wildcards in a module's raw tracepoints (`{name}`)"))
-                    .at(span, "not a raw tracepoint of this kernel")
-            }
-            NoRawTracepoint { name, span, nearest } => {
-                let d = Diagnostic::error(format!("no raw tracepoint matches `{name}`")).at(span, "not a raw tracepoint of this kernel");
-                match nearest {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help("`rtrace -l 'rawtracepoint:*'` lists them"),
-                }
-            }
-            KernelModuleFunctions { module, span } => {
-                Diagnostic::error(format!("module `{module}` is not loaded, or has no traceable functions"))
-                    .at(span, "no such module")
-                    .note("`lsmod` lists the loaded modules")
-            }
-            NoKernelFunction { func, span, nearest, missing } => no_kernel_function(&func, span, nearest, missing),
-            NoKernelFunctionLeft { span } => Diagnostic::error("none of this probe's kernel functions exists")
-                .at(span, "nothing to attach to")
-                .note("each was skipped: see the warnings above"),
-            NoKprobes { provider, span, tracepoint } => {
-                let d = Diagnostic::error(format!("this kernel cannot attach {provider}s: it was built without CONFIG_KPROBES"))
-                    .at(span, format!("needs a {provider}"));
-                let d = match tracepoint {
-                    Some(tp) => d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls")),
-                    None => d,
-                };
-                d.note("`rtrace --info` lists what this kernel supports; `--dry-run --no-attach` still checks the program")
-            }
-            SecondModule { other, span } => Diagnostic::error(format!(
-                "rtrace can trace the functions of one module per script, and this one also traces `{other}`"
-            ))
-            .at(span, "a second module")
-            .help("run one rtrace per module"),
-            NoModuleBtf { reason, span } => Diagnostic::error(reason).at(span, "no BTF for this module"),
-            NoKernelBtf { reason, span } => Diagnostic::error(reason).at(span, "fentry needs the kernel's BTF"),
-            NoBtfFunction { module, func, span } => {
-                let what = match module {
-                    Some(m) => format!("no function of module `{m}` matches `{func}` in BTF"),
-                    None => format!("no kernel function matches `{func}` in BTF"),
-                };
-                Diagnostic::error(what).at(span, "not a kernel function with BTF")
-            }
-            FentryRefused { provider, span, instead } => fentry_refused(&provider, span, instead),
-            BinaryNotFound { target, span } => Diagnostic::error(format!("cannot find the binary `{target}`"))
-                .at(span, "no such file or library")
-                .help("give a path (`/usr/bin/bash`) or a library name (`libc`)"),
-            UnreadableBinary { what, path, reason, span } => {
-                Diagnostic::error(format!("cannot read the {what} of `{path}`: {reason}")).at(span, "here")
-            }
-            NoUserFunction { func, path, span, nearest, checked_anyway } => {
-                let mut d = suggest(
-                    Diagnostic::error(format!("no function matches `{func}` in `{path}`")).at(span, "not a function of that binary"),
-                    nearest,
-                );
-                if !checked_anyway {
-                    return d;
-                }
-                d.severity = Severity::Warning;
-                d.note("checked anyway, since nothing is attached")
-            }
-            NoUsdtProbes { path, span } => Diagnostic::error(format!("`{path}` has no USDT probes"))
-                .at(span, "no such probe")
-                .note("the binary has no `.note.stapsdt` section"),
-            NoUsdtProbe { wanted, path, span, nearest } => {
-                let d = Diagnostic::error(format!("no USDT probe matches `{wanted}` in `{path}`")).at(span, "no such probe");
-                match nearest {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!("`rtrace -l 'usdt:{path}:*'` lists them")),
-                }
-            }
-            InvalidPerf { provider, text, span, events } => {
-                let help = match events {
-                    None => "write `profile:hz:N` or `profile:s|ms|us:N`, e.g. `profile:hz:99`".to_string(),
-                    Some(names) => format!("the events are: {}", names.join(", ")),
-                };
-                Diagnostic::error(format!("invalid {provider} probe `{text}`")).at(span, "cannot read this").help(help)
-            }
-            InvalidInterval { text, span } => Diagnostic::error(format!("invalid interval `{text}`"))
-                .at(span, "expected `interval:UNIT:N`")
-                .help("UNIT is one of s, ms, us, hz; N is a positive integer, e.g. `interval:s:1`"),
-            Watchpoint { error, span } => watchpoint(error, span),
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            FormatError::UnknownConversion(c) => write!(f, "unknown printf conversion `%{c}`"),
+            FormatError::Unfinished => write!(f, "printf format ends in the middle of a conversion"),
         }
     }
 }
 
-fn no_kernel_function(func: &str, span: Span, nearest: Option<String>, missing: Missing) -> Diagnostic {
-    let mut d = suggest(
-        Diagnostic::error(format!("no kernel function matches `{func}`")).at(span, "not a traceable kernel function"),
-        nearest,
-    );
-    let note = match missing {
-        Missing::Error => return d,
-        Missing::Skipped => "skipped, since the probe has other attach points (as in bpftrace)",
-        Missing::NothingToCheck => "skipped, since nothing is attached",
-        Missing::CheckedAnyway => "checked anyway, since nothing is attached",
-    };
-    d.severity = Severity::Warning;
-    d.note(note)
+fn error(message: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(message)
 }
 
-fn fentry_refused(provider: &str, span: Span, instead: Option<Instead>) -> Diagnostic {
-    let d = Diagnostic::error(format!("this kernel refuses {provider} programs")).at(span, "cannot load here");
-    let d = match instead {
-        Some(Instead::Kprobe { ret, func }) => {
-            let k = if ret { "kretprobe" } else { "kprobe" };
-            d.help(format!("`{k}:{func}` traces the same function (with `arg0`…, not `args.NAME`)"))
-        }
-        Some(Instead::Tracepoint(tp)) => d.help(format!("`tracepoint:syscalls:{tp}` traces the same system calls")),
-        None => d,
-    };
-    d.note("`rtrace --info` lists what this kernel supports")
+/// "s" for other counts than one.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
-/// `d` with `did you mean` the nearest name, if there is one.
-fn suggest(d: Diagnostic, nearest: Option<String>) -> Diagnostic {
-    match nearest {
+/// A "did you mean" help, if there is a suggestion.
+fn suggest(d: Diagnostic, suggestion: &Option<String>) -> Diagnostic {
+    match suggestion {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d,
     }
 }
 
-fn malformed(provider: &str, text: &str, form: Form, span: Span) -> Diagnostic {
-    let (what, expected) = match form {
-        Form::Tracepoint => ("tracepoint".to_string(), "expected `tracepoint:CATEGORY:EVENT`".to_string()),
-        Form::RawTracepoint => (provider.to_string(), format!("expected `{provider}:NAME` or `{provider}:MODULE:NAME`")),
-        Form::KernelFunction => (provider.to_string(), format!("expected `{provider}:FUNCTION`")),
-        Form::UserFunction => (provider.to_string(), format!("expected `{provider}:BINARY:FUNCTION`")),
-        Form::Usdt => (provider.to_string(), format!("expected `{provider}:BINARY:NAME` or `{provider}:BINARY:PROVIDER:NAME`")),
-    };
-    Diagnostic::error(format!("invalid {what} `{text}`")).at(span, expected)
+fn this_is(found: &str) -> String {
+    format!("this is {found}")
 }
 
-fn watchpoint(error: WatchpointError, span: Span) -> Diagnostic {
-    use WatchpointError::*;
-    match error {
-        Malformed { text } => Diagnostic::error(format!("invalid watchpoint `{text}`"))
-            .at(span, "expected `watchpoint:ADDRESS:LENGTH:MODE`")
-            .help("e.g. `watchpoint:0x10000000:8:w`, with `-p PID` or `-c CMD`"),
-        FunctionArg { provider } => {
-            Diagnostic::error(format!("`{provider}:FUNCTION+argN` watchpoints are not supported by rtrace yet"))
-                .at(span, "not supported yet")
-                .help("watch a fixed address: `watchpoint:0xADDRESS:LENGTH:MODE`")
+
+const HIST_K_HELP: &str = "hist(n, k) makes 2^k buckets per power of two, k from 0 to 5: e.g. `hist($x, 2)`";
+
+impl IntWanted {
+    fn message(self) -> String {
+        match self {
+            IntWanted::Predicate => "a predicate must be an integer condition".into(),
+            IntWanted::If => "an `if` condition must be an integer".into(),
+            IntWanted::While => "a `while` condition must be an integer".into(),
+            IntWanted::Ternary => "a condition must be an integer".into(),
+            IntWanted::ForRange => "a `for` range needs integer bounds".into(),
+            IntWanted::Index => "an index must be an integer".into(),
+            IntWanted::Compound(op) => format!("`{op}=` needs an integer"),
+            IntWanted::Aggregation(func) => format!("`{func}()` takes integers"),
+            IntWanted::PrintTopDiv => "`print()`'s top and div are integers".into(),
+            IntWanted::StrftimeNsecs => "`strftime()` takes nanoseconds since boot, such as `nsecs`".into(),
+            IntWanted::Pointer(func) => format!("`{func}()` takes a pointer"),
+            IntWanted::Address(func) => format!("`{func}()` takes an address"),
+            IntWanted::Bswap => "`bswap()` takes an integer".into(),
+            IntWanted::Signal => "`signal()` takes a signal name or number".into(),
         }
-        Address { address } => Diagnostic::error(format!("invalid watchpoint address `{address}`"))
-            .at(span, "expected a number, e.g. 0x10000000"),
-        Length { length } => Diagnostic::error(format!("invalid watchpoint length `{length}`")).at(span, "expected 1, 2, 4 or 8"),
-        ModeLetter { mode, repeats } => {
-            let label = if repeats { "a mode letter repeats" } else { "expected r, w or x, each at most once" };
-            Diagnostic::error(format!("invalid watchpoint mode `{mode}`")).at(span, label).help(MODES_HELP)
-        }
-        Mode { mode } => {
-            let label = if mode.is_empty() { "expected a mode" } else { "not a mode of x86's hardware breakpoints" };
-            let d = Diagnostic::error(format!("invalid watchpoint mode `{mode}`")).at(span, label).help(MODES_HELP);
-            if mode == "r" {
-                d.note("x86 cannot watch reads alone: `rw` fires on reads and writes")
-            } else {
-                d
-            }
-        }
-        ExecutionLength { length } => Diagnostic::error(format!("an execution watchpoint watches 8 bytes, not {length}"))
-            .at(span, "expected 8")
-            .note("x86's execution breakpoints have the length of a pointer"),
-        Unaligned { address, length } => {
-            Diagnostic::error(format!("watchpoint address {address} is not a multiple of its length, {length}"))
-                .at(span, "not aligned")
-                .note("hardware breakpoints watch aligned addresses")
-        }
-        NoProcess => Diagnostic::error("a watchpoint needs the process whose address it watches: `-p PID` or `-c CMD`")
-            .at(span, "an address in which process?")
-            .note("rtrace does not watch kernel addresses (bpftrace does, without -p or -c)"),
     }
+}
+
+/// Drops repeats (the same kind of error at the same place), keeping the first.
+pub fn dedup(errors: &mut Vec<CheckError>) {
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert(e.identity()));
 }

@@ -1,0 +1,236 @@
+//! A probe's arguments: `args.NAME` (tracepoint fields, fentry parameters), fentry/fexit
+//! context slots, raw tracepoint `argN`, USDT argument specs.
+
+use super::*;
+
+impl Checker<'_> {
+    /// An fentry/fexit argument (or fexit's return value): the `index`-th u64 of the context,
+    /// typed by BTF type `ty`.
+    pub(super) fn fentry_slot(&mut self, e: &Expr, index: usize, ty: u32, scope: &mut Scope) -> Type {
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        Self::note_enum(&k, ty, e, scope);
+        let (t, size, signed) = match k.shape(ty) {
+            btf::Shape::Int { size, signed, .. } => (Type::Int { signed }, size, signed),
+            btf::Shape::Ptr { to } => (Type::Ptr { user: false, to: to.map(|to| Pointee::btf(&k, to)) }, 8, false),
+            _ => {
+                self.error(ArgError::UnreadableArgType { ty: k.name(ty), span: e.span });
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, t, Res::CtxSlot { index: index as u32, size, signed })
+    }
+
+    /// `argN` of a raw tracepoint: the N-th u64 of the context, if every tracepoint the
+    /// program serves passes that many (BTF knows how many; a module's are not checked).
+    pub(super) fn raw_tracepoint_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
+        let Some(k) = self.kernel_types_at(e.span, None) else { return Type::Error };
+        for attach in std::iter::once(&scope.inst.attach).chain(&scope.inst.also) {
+            let Attach::RawTracepoint { name } = attach else { continue };
+            match k.raw_tracepoint_args(name) {
+                Some(count) if n as usize >= count => {
+                    let (of, probe) = (ArgsOf::RawTracepoint(name.clone()), scope.inst.display.clone());
+                    self.error(ArgError::PastLastArg { of, count, n, probe, span: e.span });
+                    return Type::Error;
+                }
+                _ => {}
+            }
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::CtxSlot { index: n as u32, size: 8, signed: false })
+    }
+
+    /// `argN` of a USDT probe, from where the location's spec says it is: a constant, a
+    /// register (a slot of `pt_regs`) or user memory addressed by registers.
+    pub(super) fn usdt_arg(&mut self, e: &Expr, n: u8, scope: &mut Scope) -> Type {
+        let Attach::Usdt { provider, name, .. } = &scope.inst.attach else { return Type::Error };
+        let Some(spec) = scope.inst.usdt_args.get(n as usize) else {
+            let (count, probe) = (scope.inst.usdt_args.len(), scope.inst.display.clone());
+            self.error(ArgError::PastLastArg { of: ArgsOf::Usdt(format!("{provider}:{name}")), count, n, probe, span: e.span });
+            return Type::Error;
+        };
+        let Some(arg) = usdt::parse_arg(spec) else {
+            self.error(ArgError::UsdtArgSpec { n, probe: format!("{provider}:{name}"), spec: spec.clone(), span: e.span });
+            return Type::Error;
+        };
+        let ty = Type::Int { signed: arg.signed };
+        let res = match arg.loc {
+            usdt::Loc::Const(v) => Res::Const(extend(v as u64, arg.size, arg.signed)),
+            usdt::Loc::Reg(offset) => Res::CtxSlot { index: offset / 8, size: arg.size, signed: arg.signed },
+            usdt::Loc::Mem { base, index, disp } => {
+                let read = Read::Int { size: arg.size, signed: arg.signed, bitfield: None };
+                let access = Access { offset: disp as u64, scale: 1, read, user: true };
+                Res::RegMemory { base: base / 8, index: index.map(|(i, scale)| (i / 8, scale)), access }
+            }
+        };
+        self.set(scope, e, ty, res)
+    }
+
+    pub(super) fn field(&mut self, e: &Expr, base: &Expr, field: &Name, arrow: bool, scope: &mut Scope) -> Type {
+        let bt = self.expr(base, scope);
+        if bt == Type::Error {
+            return Type::Error;
+        }
+        if let (Type::Tuple(id), false) = (bt, arrow) {
+            if let Some(names) = self.tuples.names[id as usize].clone() {
+                let Some(i) = names.iter().position(|n| *n == field.name) else {
+                    let suggestion = did_you_mean(&field.name, names.iter().map(String::as_str)).map(str::to_string);
+                    let (record, field, span) = (self.tuples.name(bt), field.name.clone(), field.span);
+                    self.error(ExprError::NoRecordField { record, field, suggestion, span });
+                    return Type::Error;
+                };
+                let t = self.tuples.types[id as usize][i];
+                return self.set(scope, e, t, Res::Plain);
+            }
+        }
+        if matches!(bt, Type::Ptr { .. } | Type::Record { .. }) {
+            return self.kernel_member(e, bt, field, scope);
+        }
+        if bt != Type::Args {
+            let op = if arrow { "->" } else { "." };
+            self.error(ExprError::NotARecord { op, found: bt.describe(), span: base.span });
+            return Type::Error;
+        }
+        if let Some((params, _)) = scope.inst.params.clone() {
+            let Some(index) = params.iter().position(|(n, _)| *n == field.name) else {
+                let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+                let suggestion = did_you_mean(&field.name, names.iter().copied()).map(str::to_string);
+                let (probe, names) = (scope.inst.display.clone(), names.join(", "));
+                self.error(ArgError::NoProbeArgument { probe, field: field.name.clone(), suggestion, names, span: field.span });
+                return Type::Error;
+            };
+            return self.fentry_slot(e, index, params[index].1, scope);
+        }
+        self.tracepoint_field(e, field, scope)
+    }
+
+    /// `args.NAME` of a tracepoint: a field of its record, as its `format` file describes it.
+    fn tracepoint_field(&mut self, e: &Expr, field: &Name, scope: &mut Scope) -> Type {
+        let Some(format) = scope.inst.format.as_ref() else { return Type::Error };
+        let Some(f) = format.field(&field.name).cloned() else {
+            let suggestion = did_you_mean(&field.name, format.fields.iter().map(|f| f.name.as_str())).map(str::to_string);
+            let names = format.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
+            let tracepoint = format!("{}:{}", format.category, format.event);
+            self.error(ArgError::NoTracepointField { tracepoint, field: field.name.clone(), suggestion, names, span: field.span });
+            return Type::Error;
+        };
+        let ty = match f.kind {
+            FieldKind::Int => {
+                // `enum skb_drop_reason reason`: printed by name, with the enum from BTF.
+                if let ["enum", name, _] = f.decl.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    if let Some(id) = self.kernel_types().ok().and_then(|k| k.find_tagged("enum", name)) {
+                        scope.enums.insert(e.id, id);
+                    }
+                }
+                Type::Int { signed: f.signed }
+            }
+            FieldKind::Ptr { user, .. } => {
+                // `struct __kernel_timespec * rqtp`: the pointee from BTF, when it is a struct.
+                let tagged = f.decl.split_whitespace().collect::<Vec<_>>();
+                let to = match tagged.as_slice() {
+                    [.., tag @ ("struct" | "union"), name, _, _] if tagged.contains(&"*") => self.kernel_types().ok().and_then(|k| {
+                        let id = k.find_tagged(tag, name.trim_end_matches('*'))?;
+                        Some(Pointee::btf(&k, id))
+                    }),
+                    _ => None,
+                };
+                Type::Ptr { user, to }
+            }
+            FieldKind::CharArray => Type::Str { len: f.size as u32 },
+            FieldKind::IntArray { elem_size, len } => {
+                let elem = self.kernel_types().ok().and_then(|k| k.int_type(elem_size as u32, f.signed));
+                let Some(elem) = elem else {
+                    self.error(ArgError::FieldWithoutBtf { field: f.name.clone(), decl: f.decl.clone(), span: field.span });
+                    return Type::Error;
+                };
+                Type::Array { elem, len: len as u32, user: false }
+            }
+            FieldKind::DataLocString => Type::Str { len: STR_LEN },
+            FieldKind::Other => {
+                self.error(ArgError::UnreadableField { field: f.name.clone(), decl: f.decl.clone(), span: field.span });
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, ty, Res::Field(f))
+    }
+
+    /// `argN`, `retval` and `func`, which only some probes have: registers or context slots
+    /// (kprobe, uprobe, fentry), raw tracepoint and USDT arguments.
+    pub(super) fn probe_arg(&mut self, e: &Expr, b: Builtin, name: &str, scope: &mut Scope) -> Type {
+        let ty = match b {
+            Builtin::Arg(n) if matches!(scope.inst.attach, Attach::RawTracepoint { .. }) => {
+                return self.raw_tracepoint_arg(e, n, scope);
+            }
+            Builtin::Arg(n) if matches!(scope.inst.attach, Attach::Usdt { .. }) => return self.usdt_arg(e, n, scope),
+            Builtin::Arg(n) if n >= 6 && matches!(scope.inst.attach, Attach::Kprobe { .. } | Attach::Uprobe { .. }) => {
+                self.error(ArgError::ArgPastRegisters { name: name.to_string(), span: e.span });
+                return Type::Error;
+            }
+            Builtin::Arg(_) | Builtin::Retval | Builtin::FuncName => {
+                let kprobe = match &scope.inst.attach {
+                    Attach::Kprobe { ret, .. } | Attach::Uprobe { ret, .. } => Some(*ret),
+                    _ => None,
+                };
+                let fexit = matches!(scope.inst.attach, Attach::Fentry { ret: true, .. });
+                let fentry = matches!(scope.inst.attach, Attach::Fentry { .. });
+                let (ok, needs) = match b {
+                    Builtin::Arg(_) => (kprobe == Some(false), "kprobe, uprobe, rawtracepoint and usdt"),
+                    Builtin::Retval => (kprobe == Some(true) || fexit, "kretprobe, uretprobe and fexit"),
+                    _ => (kprobe.is_some() || fentry, "kprobe, uprobe and fentry"),
+                };
+                if let (Builtin::Retval, true) = (b, fexit) {
+                    // fexit's return value is the slot after the arguments.
+                    let (params, ret) = scope.inst.params.clone().unwrap_or_default();
+                    return self.fentry_slot(e, params.len(), ret, scope);
+                }
+                if !ok {
+                    let fields = match (b, &scope.inst.format) {
+                        (Builtin::Arg(_), Some(format)) => {
+                            Some(format.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "))
+                        }
+                        _ => None,
+                    };
+                    let (name, probe) = (name.to_string(), scope.inst.display.clone());
+                    self.error(ArgError::BuiltinUnavailable { name, needs, probe, fields, span: e.span });
+                    return Type::Error;
+                }
+                match (b, &scope.inst.attach) {
+                    (Builtin::Retval, _) => Type::Int { signed: true },
+                    // A uprobe's program serves one function: its name is a constant.
+                    (Builtin::FuncName, Attach::Uprobe { func, .. }) => {
+                        return self.set(scope, e, Type::Str { len: func.len() as u32 + 1 }, Res::ConstStr(func.clone()));
+                    }
+                    (Builtin::FuncName, _) => Type::Ksym,
+                    _ => Type::Int { signed: false },
+                }
+            }
+            _ => return Type::Error,
+        };
+        self.set(scope, e, ty, Res::Builtin(b))
+    }
+}
+
+/// How wide an integer expression is, where its source says (a kernel member, a tracepoint
+/// field, a cast, a variable assigned one of those); 64 bits otherwise.
+/// `v` cut to `size` bytes, then extended back to 64 bits by sign or with zeros.
+pub(super) fn extend(v: u64, size: u32, signed: bool) -> u64 {
+    let shift = 64 - 8 * size.min(8);
+    match signed {
+        true => (((v << shift) as i64) >> shift) as u64,
+        false => (v << shift) >> shift,
+    }
+}
+
+/// A probe's kind, as `args`'s error names it.
+pub(super) fn probe_kind(attach: &Attach) -> &'static str {
+    match attach {
+        Attach::Begin => "BEGIN",
+        Attach::End => "END",
+        Attach::Kprobe { ret: false, .. } => "kprobe",
+        Attach::Kprobe { ret: true, .. } => "kretprobe",
+        Attach::RawTracepoint { .. } => "rawtracepoint",
+        Attach::Uprobe { ret: false, .. } => "uprobe",
+        Attach::Uprobe { ret: true, .. } => "uretprobe",
+        Attach::Usdt { .. } => "usdt",
+        Attach::Watchpoint { .. } => "watchpoint",
+        _ => "interval",
+    }
+}

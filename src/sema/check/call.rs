@@ -1,0 +1,58 @@
+//! Function calls: the one entry (`call`) that checks the name and the number of arguments,
+//! then each family in its own file.
+
+use super::*;
+
+mod events;
+mod stacks;
+mod strings;
+mod time;
+
+impl Checker<'_> {
+    pub(super) fn call(&mut self, e: &Expr, name: &Name, args: &[Expr], scope: &mut Scope) -> Type {
+        let Some(def) = builtins::function(&name.name) else {
+            // Macro calls are expanded by now: a script with macros may have meant one.
+            let macros = &self.program.macros;
+            let candidates = builtins::FUNCTIONS.iter().map(|f| f.name).chain(macros.iter().map(|m| m.name.name.as_str()));
+            let suggestion = did_you_mean(&name.name, candidates).map(|s| (s.to_string(), macros.iter().any(|m| m.name.name == s)));
+            let (name, span, macros) = (name.name.clone(), name.span, !macros.is_empty());
+            self.error(CallError::UnknownFunction { name, macros, suggestion, span });
+            return Type::Error;
+        };
+        if def.aggregation {
+            self.error(StmtError::AggregationNotAssigned { func: def.name.to_string(), statement: false, span: e.span });
+            return Type::Error;
+        }
+        if !self.arity(def, args.len(), e.span) {
+            return Type::Error;
+        }
+        match def.func {
+            Func::Printf => self.printf(e, def.name, args, scope),
+            Func::System => self.system(e, args, scope),
+            Func::Kstack | Func::Ustack if self.refused_in_map_loop(def.name, e.span, scope) => Type::Error,
+            Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
+            Func::Signal => self.signal(e, &args[0], scope),
+            Func::Strftime => self.strftime(e, args, scope),
+            Func::Time => self.time(e, args, scope),
+            Func::Exit => self.exit(e, args, scope),
+            Func::Len | Func::HasKey => self.map_query(e, def, args, scope),
+            Func::Delete | Func::Clear | Func::Zero => self.map_edit(e, def, args, scope),
+            Func::Print => self.print(e, args, scope),
+            Func::Cat => self.cat(e, args, scope),
+            Func::Join => self.join(e, args, scope),
+            Func::Kaddr => self.kaddr(e, args, scope),
+            Func::Uaddr => self.uaddr(e, args, scope),
+            Func::Cgroupid => self.cgroupid(e, args, scope),
+            Func::Kptr | Func::Uptr => self.kptr(e, def, args, scope),
+            Func::Ksym => self.ksym(e, args, scope),
+            Func::Usym => self.usym(e, args, scope),
+            Func::Str => self.str(e, args, scope),
+            Func::Strncmp => self.strncmp(e, args, scope),
+            Func::Strcontains => self.strcontains(e, args, scope),
+            Func::Buf => self.buf(e, args, scope),
+            Func::Ntop => self.ntop(e, args, scope),
+            Func::Bswap => self.bswap(e, args, scope),
+            _ => Type::Error,
+        }
+    }
+}

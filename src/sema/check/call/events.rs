@@ -1,0 +1,132 @@
+//! Calls that send an event to user space or act on the system: `system()`, `exit()`,
+//! `print()`, `cat()`, `join()`, `signal()` (`printf()` has its own file).
+
+use super::*;
+
+impl Checker<'_> {
+    /// `system(fmt, args…)`: a command formatted as printf formats, run for each event.
+    pub(in crate::sema::check) fn system(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.unsafe_allowed(e, "system") {
+            return Type::Error;
+        }
+        match self.printf(e, "system", args, scope) {
+            Type::Error => Type::Error,
+            _ => self.set(scope, e, Type::Void, Res::System(0)),
+        }
+    }
+
+    /// `exit()`, `exit(status)`.
+    pub(in crate::sema::check) fn exit(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if let Some(a) = args.first() {
+            if literal_int(a).is_none() {
+                self.error(CallError::ExitLiteral { span: a.span });
+            }
+        }
+        self.set(scope, e, Type::Void, Res::Call(Func::Exit))
+    }
+
+    /// `print(@map[, top[, div]])`, or `print(value)`.
+    pub(in crate::sema::check) fn print(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let arg = &args[0];
+        for extra in &args[1..] {
+            self.int_arg(extra, IntWanted::PrintTopDiv, scope);
+        }
+        if args.len() > 1 && !matches!(&arg.kind, ExprKind::Map(m) if m.keys.is_empty()) {
+            self.error(CallError::PrintTopDivWithValue { span: args[1].span });
+            return Type::Error;
+        }
+        if let ExprKind::Map(map) = &arg.kind {
+            if map.keys.is_empty() {
+                let Some((index, _)) = self.assigned_map(map) else { return Type::Error };
+                scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
+                return self.set(scope, e, Type::Void, Res::Call(Func::Print));
+            }
+        }
+        // print(value): the value and a newline, as a printf.
+        let t = self.expr(arg, scope);
+        let kind = match t {
+            Type::Str { len } => ArgKind::Str { len },
+            Type::Ksym => ArgKind::Ksym,
+            Type::Timestamp(id) => ArgKind::Timestamp(id),
+            Type::Stack(spec) => ArgKind::Stack(spec),
+            Type::Inet => ArgKind::Inet,
+            Type::ProbeName => ArgKind::ProbeName,
+            Type::Usym => ArgKind::Usym,
+            Type::IntArray(a) => ArgKind::IntArray(a),
+            t if t.is_int() => ArgKind::Int { signed: t.signed() },
+            Type::Tuple(_) => self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true }),
+            Type::Error => return Type::Error,
+            other => {
+                self.error(CallError::CannotPrint { found: other.describe(), span: arg.span });
+                return Type::Error;
+            }
+        };
+        self.need(e, Need::PrintValue(kind));
+        self.set(scope, e, Type::Void, Res::PrintValue(0))
+    }
+
+    /// `cat(path)`: the file's contents, printed.
+    pub(in crate::sema::check) fn cat(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let Some(path) = self.literal_arg(args.first(), None, "cat", "path") else {
+            return Type::Error;
+        };
+        self.need(e, Need::Cat(path));
+        self.set(scope, e, Type::Void, Res::Event { kind: crate::plan::EventKind::Cat, id: 0 })
+    }
+
+    /// `join(array[, separator])`: the strings of a NULL-ended array of string pointers.
+    pub(in crate::sema::check) fn join(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let t = self.expr(&args[0], scope);
+        if t == Type::Error {
+            return t;
+        }
+        let user = match t {
+            Type::Ptr { user, .. } => user,
+            t if t.is_int() => scope.user_memory(),
+            other => {
+                self.error(CallError::JoinArray { found: other.describe(), span: args[0].span });
+                return Type::Error;
+            }
+        };
+        let Some(sep) = self.literal_arg(args.get(1), Some(" "), "join", "separator") else {
+            return Type::Error;
+        };
+        self.need(e, Need::Join(sep));
+        self.set(scope, e, Type::Void, Res::Join { id: 0, user })
+    }
+
+    /// `signal(SIG)`: a name (`"SIGKILL"`, `"KILL"`) or a number, sent to the current process.
+    pub(in crate::sema::check) fn signal(&mut self, e: &Expr, arg: &Expr, scope: &mut Scope) -> Type {
+        if !self.unsafe_allowed(e, "signal") {
+            return Type::Error;
+        }
+        if let Some(kind) = match scope.inst.attach {
+            Attach::Begin => Some("BEGIN"),
+            Attach::End => Some("END"),
+            Attach::Interval { .. } => Some("interval"),
+            _ => None,
+        } {
+            self.error(CallError::SignalInProbe { kind, span: e.span });
+            return Type::Error;
+        }
+        let number = match &arg.kind {
+            ExprKind::Str(name) => match builtins::signal_number(name) {
+                Some(n) => Some(n),
+                None => {
+                    self.error(CallError::UnknownSignal { name: name.clone(), span: arg.span });
+                    return Type::Error;
+                }
+            },
+            _ => match literal_int(arg) {
+                Some(n) if (1..=64).contains(&n) => Some(n as u32),
+                Some(n) => {
+                    self.error(CallError::SignalNumber { n, span: arg.span });
+                    return Type::Error;
+                }
+                None if !self.int_arg(arg, IntWanted::Signal, scope) => return Type::Error,
+                None => None,
+            },
+        };
+        self.set(scope, e, Type::Void, Res::Signal(number))
+    }
+}

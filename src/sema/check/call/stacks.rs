@@ -1,0 +1,104 @@
+//! Stacks, symbols and addresses: `kstack()`/`ustack()`, `ksym()`/`usym()`, `kaddr()`/`uaddr()`,
+//! `kptr()`/`uptr()`, and `cgroupid()`.
+
+use super::*;
+
+impl Checker<'_> {
+    /// `kptr(p)`, `uptr(p)`: `p` as a pointer into kernel or user memory.
+    pub(in crate::sema::check) fn kptr(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.int_arg(&args[0], IntWanted::Pointer(def.name), scope) {
+            return Type::Error;
+        }
+        let to = match scope.exprs.get(&args[0].id).map(|i| i.ty) {
+            Some(Type::Ptr { to, .. }) => to,
+            _ => None,
+        };
+        self.set(scope, e, Type::Ptr { user: def.func == Func::Uptr, to }, Res::Plain)
+    }
+
+    /// `ksym(addr)`: the kernel symbol at an address.
+    pub(in crate::sema::check) fn ksym(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.int_arg(&args[0], IntWanted::Address("ksym"), scope) {
+            return Type::Error;
+        }
+        self.set(scope, e, Type::Ksym, Res::Plain)
+    }
+
+    /// `usym(addr)`: the user symbol at an address, in the current process.
+    pub(in crate::sema::check) fn usym(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.int_arg(&args[0], IntWanted::Address("usym"), scope) {
+            return Type::Error;
+        }
+        self.set(scope, e, Type::Usym, Res::Call(Func::Usym))
+    }
+
+    /// `kaddr(symbol)`: a kernel symbol's address.
+    pub(in crate::sema::check) fn kaddr(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let ExprKind::Str(sym) = &args[0].kind else {
+            self.error(CallError::KaddrLiteral { span: args[0].span });
+            return Type::Error;
+        };
+        self.lookups.push((e.id, Lookup::Kaddr { symbol: sym.clone(), span: args[0].span }));
+        self.set(scope, e, Type::Int { signed: false }, Res::Const(0))
+    }
+
+    /// `uaddr(symbol)`: a symbol's address in the uprobe's binary.
+    pub(in crate::sema::check) fn uaddr(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let Some(sym) = self.literal_arg(args.first(), None, "uaddr", "symbol") else {
+            return Type::Error;
+        };
+        let Attach::Uprobe { path, .. } = &scope.inst.attach else {
+            self.error(CallError::UaddrOutsideUprobe { probe: scope.inst.display.clone(), span: e.span });
+            return Type::Error;
+        };
+        self.lookups.push((e.id, Lookup::Uaddr { path: path.clone(), symbol: sym, span: args[0].span }));
+        self.set(scope, e, Type::Ptr { user: true, to: None }, Res::Const(0))
+    }
+
+    /// `cgroupid(path)`: the id of a cgroup v2 directory.
+    pub(in crate::sema::check) fn cgroupid(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let Some(path) = self.literal_arg(args.first(), None, "cgroupid", "path") else {
+            return Type::Error;
+        };
+        self.lookups.push((e.id, Lookup::Cgroupid { path, span: args[0].span }));
+        self.set(scope, e, Type::Int { signed: false }, Res::Const(0))
+    }
+
+    /// Notes that `e` records a stack of `spec`'s depth (its map must exist); its type.
+    pub(in crate::sema::check) fn record_stack(&mut self, e: &Expr, spec: plan::StackSpec) -> Type {
+        self.need(e, Need::Stack(spec.depth));
+        Type::Stack(spec)
+    }
+
+    /// `kstack(…)` and `ustack(…)`: `(N)`, `(mode)` or `(mode, N)`, mode `bpftrace` or `perf`.
+    pub(in crate::sema::check) fn stack_call(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let mut spec = plan::StackSpec { user: def.func == Func::Ustack, perf: false, depth: plan::STACK_DEPTH };
+        let (mode, depth) = match args {
+            [m @ Expr { kind: ExprKind::Ident(_), .. }] => (Some(m), None),
+            [n] => (None, Some(n)),
+            [m, n] => (Some(m), Some(n)),
+            _ => (None, None),
+        };
+        if let Some(m) = mode {
+            match &m.kind {
+                ExprKind::Ident(name) if name == "bpftrace" => {}
+                ExprKind::Ident(name) if name == "perf" => spec.perf = true,
+                _ => {
+                    self.error(CallError::StackMode { func: def.name, signature: def.signature, span: m.span });
+                    return Type::Error;
+                }
+            }
+        }
+        if let Some(n) = depth {
+            match literal_int(n) {
+                Some(d) if (1..=plan::STACK_DEPTH as i64).contains(&d) => spec.depth = d as u32,
+                _ => {
+                    self.error(CallError::StackDepth { func: def.name, max: plan::STACK_DEPTH, span: n.span });
+                    return Type::Error;
+                }
+            }
+        }
+        let ty = self.record_stack(e, spec);
+        self.set(scope, e, ty, Res::Call(def.func))
+    }
+}

@@ -1,0 +1,127 @@
+//! Strings and bytes: `str()`, `strncmp()`, `strcontains()`, `buf()`, `ntop()`, `bswap()`.
+
+use super::*;
+
+impl Checker<'_> {
+    /// `str(p)`: a string read from memory (or a string as it is).
+    pub(in crate::sema::check) fn str(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let t = self.expr(&args[0], scope);
+        // Pointers know their address space; plain integers take the probe's
+        // (user memory in uprobes, as in bpftrace).
+        let res = match t {
+            Type::Ptr { user, .. } => Res::Str { user },
+            Type::Array { elem, len, user } => {
+                let Some(k) = self.kernel_types().ok() else { return Type::Error };
+                if !matches!(k.shape(elem), btf::Shape::Int { size: 1, .. }) {
+                    self.error(
+                        CallError::StrCharArray { elem: k.name(elem), len, span: args[0].span },
+                    );
+                    return Type::Error;
+                }
+                let len = len.min(STR_LEN);
+                return self.set(scope, e, Type::Str { len }, Res::StrArray { len, user });
+            }
+            Type::Int { .. } => Res::Str { user: scope.user_memory() },
+            Type::Str { len } => return self.set(scope, e, Type::Str { len }, Res::Plain),
+            Type::Error => return Type::Error,
+            other => {
+                self.error(
+                    CallError::StrPointer { found: other.describe(), span: args[0].span },
+                );
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, Type::Str { len: STR_LEN }, res)
+    }
+
+    /// `strncmp(a, b, n)`.
+    pub(in crate::sema::check) fn strncmp(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let types: Vec<Type> = args[..2].iter().map(|a| self.expr(a, scope)).collect();
+        let n = self.expr(&args[2], scope);
+        if types.contains(&Type::Error) || n == Type::Error {
+            return Type::Error;
+        }
+        for (arg, t) in args.iter().zip(&types) {
+            if !matches!(t, Type::Str { .. }) {
+                self.error(
+                    CallError::StrncmpStrings { found: t.describe(), span: arg.span },
+                );
+                return Type::Error;
+            }
+        }
+        let ExprKind::Int(len) = args[2].kind else {
+            self.error(
+                CallError::StrncmpLength { span: args[2].span },
+            );
+            return Type::Error;
+        };
+        self.set(scope, e, Type::Int { signed: false }, Res::Strncmp(len))
+    }
+
+    /// `strcontains(haystack, "needle")`.
+    pub(in crate::sema::check) fn strcontains(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let haystack = self.expr(&args[0], scope);
+        if !matches!(args[1].kind, ExprKind::Str(_)) {
+            self.error(
+                CallError::StrcontainsNeedle { span: args[1].span },
+            );
+            return Type::Error;
+        }
+        match haystack {
+            Type::Str { .. } => {}
+            Type::Error => return Type::Error,
+            t => {
+                self.error(
+                    CallError::StrcontainsHaystack { found: t.describe(), span: args[0].span },
+                );
+                return Type::Error;
+            }
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Strcontains))
+    }
+
+    /// `buf(p[, length])`: bytes from memory, printed hex-escaped by `%r`.
+    pub(in crate::sema::check) fn buf(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let types: Vec<Type> = args.iter().map(|a| self.expr(a, scope)).collect();
+        if types.contains(&Type::Error) {
+            return Type::Error;
+        }
+        let data_ok = types[0].is_int() || matches!(types[0], Type::Str { .. } | Type::Array { .. });
+        if !data_ok || types.get(1).is_some_and(|t| !t.is_int()) {
+            self.error(
+                CallError::BufArgs { span: e.span },
+            );
+            return Type::Error;
+        }
+        let user = matches!(types[0], Type::Ptr { user: true, .. } | Type::Array { user: true, .. })
+            || (types[0].is_int() && scope.user_memory());
+        self.set(scope, e, Type::Buffer, Res::Buf { user })
+    }
+
+    /// `ntop([family, ]address)`: an IP address, printed as text.
+    pub(in crate::sema::check) fn ntop(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let types: Vec<Type> = args.iter().map(|a| self.expr(a, scope)).collect();
+        if types.contains(&Type::Error) {
+            return Type::Error;
+        }
+        let addr = types[types.len() - 1];
+        let ok_family = types.len() == 1 || types[0].is_int();
+        let ok_addr = addr.is_int() || matches!(addr, Type::Array { len: 4 | 16, .. });
+        if !ok_family || !ok_addr {
+            self.error(
+                CallError::NtopArgs { found: addr.describe(), span: args[args.len() - 1].span },
+            );
+            return Type::Error;
+        }
+        self.set(scope, e, Type::Inet, Res::Call(Func::Ntop))
+    }
+
+    /// `bswap(n)`: an integer with its bytes in the other order.
+    pub(in crate::sema::check) fn bswap(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.int_arg(&args[0], IntWanted::Bswap, scope) {
+            return Type::Error;
+        }
+        let bits = int_bits(&args[0], scope);
+        self.set(scope, e, Type::Int { signed: false }, Res::Bswap(bits))
+    }
+}

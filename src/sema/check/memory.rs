@@ -1,0 +1,453 @@
+//! Kernel memory and types: struct members, `*p` and `p[i]`, casts (to pointers, integers,
+//! integer arrays, enums), `sizeof` and `offsetof`, all from the kernel's BTF.
+
+use super::*;
+
+impl Checker<'_> {
+    /// The sema type of a value of BTF type `id` found in memory, and how to read it.
+    pub(super) fn memory_type(k: &btf::KernelTypes, id: u32, user: bool, bitfield: Option<(u8, u8)>) -> Option<(Type, Read)> {
+        Some(match k.shape(id) {
+            btf::Shape::Int { size, signed, .. } if matches!(size, 1 | 2 | 4 | 8) => {
+                (Type::Int { signed }, Read::Int { size, signed, bitfield })
+            }
+            btf::Shape::Ptr { to } => {
+                (Type::Ptr { user, to: to.map(|to| Pointee::btf(k, to)) }, Read::Int { size: 8, signed: false, bitfield: None })
+            }
+            btf::Shape::Record { id, .. } => (Type::Record { id, user }, Read::Address),
+            // char arrays are strings, as in bpftrace (read up to their first NUL).
+            btf::Shape::Array { elem, len } if matches!(k.shape(elem), btf::Shape::Int { is_char: true, .. }) => {
+                let len = len.min(STR_LEN);
+                (Type::Str { len }, Read::Chars { len })
+            }
+            btf::Shape::Array { elem, len } => (Type::Array { elem, len, user }, Read::Address),
+            _ => return None,
+        })
+    }
+
+    /// `(enum NAME)v`: `v` unchanged, printed by `%s` as one of the kernel enum's names. A
+    /// literal must be one of its values, as in bpftrace.
+    pub(super) fn enum_cast(&mut self, e: &Expr, ty_span: Span, name: &str, v: &Expr, t: Type, scope: &mut Scope) -> Type {
+        if t == Type::Error {
+            return Type::Error;
+        }
+        if !t.is_int() {
+            self.error(KernelError::CastToEnum { found: t.describe(), span: v.span });
+            return Type::Error;
+        }
+        let Some(k) = self.kernel_types_at(ty_span, None) else { return Type::Error };
+        let Some(def) = k.find_tagged("enum", name).and_then(|id| Some((id, k.enum_def(id)?))) else {
+            self.error(KernelError::UnknownTagged { tag: "enum", name: name.to_string(), span: ty_span });
+            return Type::Error;
+        };
+        let (id, def) = def;
+        if let ExprKind::Int(n) = v.kind {
+            let shift = 64 - 8 * def.size.clamp(1, 8);
+            if !def.values.iter().any(|(value, _)| *value == (n << shift) >> shift) {
+                self.error(KernelError::NoEnumValue { name: name.to_string(), n, span: v.span });
+                return Type::Error;
+            }
+        }
+        scope.enums.insert(e.id, id);
+        self.set(scope, e, Type::Int { signed: def.signed }, Res::Plain)
+    }
+
+    /// Notes that a cast `e` to a typedef of an enum has that enum's type, for `%s`.
+    pub(super) fn note_typedef_enum(&mut self, ty: &TypeExpr, e: &Expr, scope: &mut Scope) {
+        let TypeExprKind::Named(name) = &ty.kind else { return };
+        if named_int_type(name).is_some() {
+            return;
+        }
+        if let (Ok(k), Some(id)) = (self.kernel_types(), self.typedef(name, ty.span)) {
+            Self::note_enum(&k, id, e, scope);
+        }
+    }
+
+    /// Notes that `e`'s value has BTF type `id`, if that is an enum.
+    pub(super) fn note_enum(k: &btf::KernelTypes, id: u32, e: &Expr, scope: &mut Scope) {
+        if k.enum_def(id).is_some() {
+            scope.enums.insert(e.id, id);
+        }
+    }
+
+    /// `p[i]` or `*p`: an element of a typed pointer or an array.
+    pub(super) fn element(&mut self, e: &Expr, base_ty: Type, base_span: Span, scope: &mut Scope) -> Type {
+        // An integer type named in a cast needs no kernel types.
+        if let Type::Ptr { to: Some(Pointee::Int { bytes, signed }), user } = base_ty {
+            let read = Read::Int { size: bytes, signed, bitfield: None };
+            let access = Access { offset: 0, scale: u64::from(bytes), read, user };
+            return self.set(scope, e, Type::Int { signed }, Res::Memory(access));
+        }
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        let (elem, user) = match base_ty {
+            Type::Ptr { to: Some(Pointee::Btf { id, .. }), user } => (id, user),
+            Type::Array { elem, user, .. } => (elem, user),
+            other => {
+                self.error(KernelError::NotIndexable { found: other.describe(), span: base_span });
+                return Type::Error;
+            }
+        };
+        let Some((ty, read)) = Self::memory_type(&k, elem, user, None) else {
+            self.error(KernelError::UnreadableType { ty: k.name(elem), span: e.span });
+            return Type::Error;
+        };
+        let access = Access { offset: 0, scale: k.size(elem) as u64, read, user };
+        Self::note_enum(&k, elem, e, scope);
+        self.set(scope, e, ty, Res::Memory(access))
+    }
+
+    /// A member of a kernel struct reached through `base_ty` (`p->m` or `s.m`).
+    pub(super) fn kernel_member(&mut self, e: &Expr, base_ty: Type, field: &Name, scope: &mut Scope) -> Type {
+        let Some(k) = self.kernel_types_at(field.span, None) else { return Type::Error };
+        let (record, user) = match base_ty {
+            Type::Ptr { to: Some(Pointee::Btf { id: to, .. }), user } => match k.shape(to) {
+                btf::Shape::Record { id, .. } => (id, user),
+                _ => {
+                    self.error(KernelError::NoMembers { ty: k.name(to), span: field.span });
+                    return Type::Error;
+                }
+            },
+            Type::Record { id, user } => (id, user),
+            _ => {
+                self.error(KernelError::MemberOfNonStruct { member: field.name.clone(), found: base_ty.describe(), span: field.span });
+                return Type::Error;
+            }
+        };
+        let Some(m) = k.member(record, &field.name) else {
+            self.error(no_member(&k, record, field));
+            return Type::Error;
+        };
+        let bitfield = m.bitfield.map(|bits| ((m.offset_bits % 8) as u8, bits));
+        let Some((ty, read)) = Self::memory_type(&k, m.ty, user, bitfield) else {
+            self.error(KernelError::UnreadableMember { member: field.name.clone(), ty: k.name(m.ty), span: field.span });
+            return Type::Error;
+        };
+        let access = Access { offset: (m.offset_bits / 8) as u64, scale: 0, read, user };
+        Self::note_enum(&k, m.ty, e, scope);
+        self.set(scope, e, ty, Res::Memory(access))
+    }
+
+    /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct`.
+    pub(super) fn ppid(&mut self, span: Span) -> Option<Res> {
+        let k = self.kernel_types_at(span, Some("ppid"))?;
+        let task = k.find_tagged("struct", "task_struct")?;
+        let (parent, tgid) = (k.member(task, "real_parent")?, k.member(task, "tgid")?);
+        let read = |m: btf::Member, size| Access {
+            offset: (m.offset_bits / 8) as u64,
+            scale: 0,
+            read: Read::Int { size, signed: false, bitfield: None },
+            user: false,
+        };
+        Some(Res::Ppid { parent: read(parent, 8), tgid: read(tgid, 4) })
+    }
+
+    /// The size in bytes of a type as written in `sizeof`: an integer type, a pointer, an
+    /// array, or a kernel struct, union or enum from BTF.
+    pub(super) fn type_size(&mut self, t: &TypeExpr) -> Option<u64> {
+        match &t.kind {
+            TypeExprKind::Named(name) if named_int_type(name).is_none() => {
+                let id = self.typedef(name, t.span)?;
+                self.kernel_types().ok().map(|k| k.size(id) as u64)
+            }
+            TypeExprKind::Named(_) => self.int_type(t).map(|(bits, _)| bits as u64 / 8),
+            TypeExprKind::Pointer(_) => Some(8),
+            TypeExprKind::Array(inner, Some(n)) => self.type_size(inner).map(|s| s * n),
+            TypeExprKind::Array(_, None) => {
+                self.error(KernelError::SizeofArrayLength { span: t.span });
+                None
+            }
+            TypeExprKind::Tagged { .. } => {
+                let id = self.kernel_type(t)?;
+                self.kernel_types().ok().map(|k| k.size(id) as u64)
+            }
+        }
+    }
+
+    /// The type a pointer cast names, for `(struct task_struct *)x`; `None` if `ty` is not a
+    /// pointer type.
+    pub(super) fn cast_pointer(&mut self, ty: &TypeExpr) -> Option<Type> {
+        let inner = match &ty.kind {
+            TypeExprKind::Pointer(inner) => inner,
+            // A typedef of a pointer: `(pgtable_t)x`.
+            TypeExprKind::Named(name) if named_int_type(name).is_none() => {
+                let Some(id) = self.typedef(name, ty.span) else { return Some(Type::Error) };
+                let k = self.kernel_types().ok()?;
+                return match k.shape(id) {
+                    btf::Shape::Ptr { to } => Some(Type::Ptr { user: false, to: to.map(|to| Pointee::btf(&k, to)) }),
+                    _ => None,
+                };
+            }
+            _ => return None,
+        };
+        let to = match &inner.kind {
+            TypeExprKind::Tagged { .. } => self.kernel_type(inner),
+            TypeExprKind::Named(name) => match named_int_type(name) {
+                Some((bits, signed)) => return Some(Type::Ptr { user: false, to: Some(Pointee::Int { bytes: bits / 8, signed }) }),
+                None => self.typedef(name, inner.span),
+            },
+            TypeExprKind::Pointer(_) => {
+                return Some(Type::Ptr { user: false, to: Some(Pointee::Int { bytes: 8, signed: false }) });
+            }
+            TypeExprKind::Array(..) => return Some(Type::Ptr { user: false, to: None }),
+        };
+        let Some(to) = to else { return Some(Type::Error) };
+        let k = self.kernel_types().ok()?;
+        Some(Type::Ptr { user: false, to: Some(Pointee::btf(&k, to)) })
+    }
+
+    /// `(uint8[8])x`, `(int16[])x`: an integer's bytes as an array of integers of the same
+    /// size in all (the length worked out from the integer's when not written).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn array_cast(
+        &mut self,
+        e: &Expr,
+        ty: &TypeExpr,
+        elem: &TypeExpr,
+        len: Option<u64>,
+        operand: &Expr,
+        t: Type,
+        scope: &mut Scope,
+    ) -> Type {
+        let Some((elem_bits, signed)) = (match &elem.kind {
+            TypeExprKind::Named(name) => named_int_type(name),
+            _ => None,
+        }) else {
+            self.error(KernelError::ArrayCastElement { span: elem.span });
+            return Type::Error;
+        };
+        if t == Type::Error {
+            return Type::Error;
+        }
+        if !t.is_int() {
+            self.error(KernelError::ArrayCastOperand { found: t.describe(), span: operand.span });
+            return Type::Error;
+        }
+        let elem_bytes = elem_bits / 8;
+        let size = int_bits(operand, scope) / 8;
+        let len = len.unwrap_or(u64::from(size / elem_bytes));
+        let wanted = len.saturating_mul(u64::from(elem_bytes));
+        if len == 0 || wanted != u64::from(size) {
+            let (to, len_zero, operand) = (array_type_text(ty), len == 0, operand.span);
+            self.error(KernelError::ArrayCastSize { size, to, wanted, elem_bytes, len_zero, operand, span: ty.span });
+            return Type::Error;
+        }
+        let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8 };
+        self.set(scope, e, Type::IntArray(a), Res::Plain)
+    }
+
+    /// `(uint32)args.saddr`: an integer array in memory (a kernel struct's member, a
+    /// tracepoint field) read whole as an integer of the same size.
+    pub(super) fn memory_array_cast(
+        &mut self,
+        e: &Expr,
+        ty: &TypeExpr,
+        (bits, signed): (u32, bool),
+        operand: Span,
+        (elem, len, user): (u32, u32, bool),
+        scope: &mut Scope,
+    ) -> Type {
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        let elem_size = match k.shape(elem) {
+            btf::Shape::Int { size, .. } => Some(size),
+            _ => None,
+        };
+        let size = elem_size.map(|s| s * len);
+        if size != Some(bits / 8) {
+            let array = match size {
+                Some(n) => ArrayDesc::Bytes(n),
+                None => ArrayDesc::Of(k.name(elem)),
+            };
+            self.error(KernelError::MemoryArrayCast { array, to: array_type_text(ty), bits, operand, span: ty.span });
+            return Type::Error;
+        }
+        let access = Access { offset: 0, scale: 0, read: Read::Int { size: bits / 8, signed, bitfield: None }, user };
+        self.set(scope, e, Type::Int { signed }, Res::Memory(access))
+    }
+
+    /// The BTF id of a `struct NAME` or `union NAME` type, or an error at it.
+    pub(super) fn kernel_type(&mut self, ty: &TypeExpr) -> Option<u32> {
+        let TypeExprKind::Tagged { tag, name } = &ty.kind else {
+            self.error(KernelError::NotStructOrUnion { span: ty.span });
+            return None;
+        };
+        let k = self.kernel_types_at(ty.span, None)?;
+        let id = k.find_tagged(tag, name);
+        if id.is_none() {
+            self.error(KernelError::UnknownTagged { tag, name: name.clone(), span: ty.span });
+        }
+        id
+    }
+
+    /// `offsetof(struct X, a.b)`: the byte offset of a (nested) member, from BTF.
+    pub(super) fn offsetof(&mut self, e: &Expr, ty: &TypeExpr, fields: &[Name], scope: &mut Scope) -> Type {
+        let Some(mut record) = self.kernel_type(ty) else { return Type::Error };
+        let Ok(k) = self.kernel_types() else { return Type::Error };
+        let mut offset = 0u64;
+        for (i, field) in fields.iter().enumerate() {
+            let Some(m) = k.member(record, &field.name) else {
+                self.error(no_member(&k, record, field));
+                return Type::Error;
+            };
+            offset += (m.offset_bits / 8) as u64;
+            match k.shape(m.ty) {
+                btf::Shape::Record { id, .. } => record = id,
+                _ if i + 1 < fields.len() => {
+                    self.error(KernelError::MemberNotStructOrUnion { member: field.name.clone(), span: fields[i + 1].span });
+                    return Type::Error;
+                }
+                _ => {}
+            }
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::Const(offset))
+    }
+
+    /// The width in bits and signedness of a builtin integer type, or an error for other types.
+    pub(super) fn int_type(&mut self, t: &TypeExpr) -> Option<(u32, bool)> {
+        let TypeExprKind::Named(name) = &t.kind else {
+            self.error(ExprError::Unsupported { what: Unsupported::NonIntegerTypes, span: t.span });
+            return None;
+        };
+        if let Some(found) = named_int_type(name) {
+            return Some(found);
+        }
+        let id = self.typedef(name, t.span)?;
+        let k = self.kernel_types().ok()?;
+        match k.shape(id) {
+            btf::Shape::Int { size, signed, .. } if matches!(size, 1 | 2 | 4 | 8) => Some((size * 8, signed)),
+            _ => {
+                self.error(KernelError::NotIntegerType { name: name.clone(), typedef_of: k.name(id), span: t.span });
+                None
+            }
+        }
+    }
+
+    /// The BTF id of the kernel typedef `name` (`pid_t`, `size_t`, `__u8`): a type written
+    /// as a bare name that is not a builtin integer type. Only a script that names one loads
+    /// the kernel's BTF for it.
+    pub(super) fn typedef(&mut self, name: &str, span: Span) -> Option<u32> {
+        let k = self.kernel_types_at(span, None)?;
+        let id = k.find_typedef(name);
+        if id.is_none() {
+            let suggestion = did_you_mean(name, k.typedef_names().iter().map(String::as_str)).map(str::to_string);
+            let enum_value = k.enum_value(name).is_some();
+            self.error(KernelError::UnknownTypedef { name: name.to_string(), suggestion, enum_value, span });
+        }
+        id
+    }
+
+    /// `(TYPE)expr`: to a pointer, an enum, an integer array, or an integer.
+    pub(super) fn cast(&mut self, e: &Expr, ty: &TypeExpr, expr: &Expr, scope: &mut Scope) -> Type {
+        let t = self.expr(expr, scope);
+        if let Some(ptr) = self.cast_pointer(ty) {
+            if t != Type::Error && !t.is_int() {
+                self.error(KernelError::CastToPointer { found: t.describe(), span: expr.span });
+                return Type::Error;
+            }
+            if ptr == Type::Error || t == Type::Error {
+                return Type::Error;
+            }
+            let user = scope.user_address(t);
+            let ptr = match ptr {
+                Type::Ptr { to, .. } => Type::Ptr { user, to },
+                other => other,
+            };
+            return self.set(scope, e, ptr, Res::Plain);
+        }
+        if let TypeExprKind::Tagged { tag: "enum", name } = &ty.kind {
+            return self.enum_cast(e, ty.span, name, expr, t, scope);
+        }
+        if let TypeExprKind::Array(elem, len) = &ty.kind {
+            return self.array_cast(e, ty, elem, *len, expr, t, scope);
+        }
+        let Some((bits, signed)) = self.int_type(ty) else { return Type::Error };
+        if let Type::IntArray(a) = t {
+            let size = a.elem_bytes as u32 * a.len as u32;
+            if 8 * size != bits {
+                let (array, to) = (array_name(a), array_type_text(ty));
+                self.error(KernelError::CastArrayToInteger { array, size, to, bits, ty_span: ty.span, span: expr.span });
+                return Type::Error;
+            }
+            return self.set(scope, e, Type::Int { signed }, Res::IntCast { bits, signed });
+        }
+        if let Type::Array { elem, len, user } = t {
+            return self.memory_array_cast(e, ty, (bits, signed), expr.span, (elem, len, user), scope);
+        }
+        if t != Type::Error && !t.is_int() {
+            self.error(KernelError::CastToInteger { found: t.describe(), span: expr.span });
+            return Type::Error;
+        }
+        self.note_typedef_enum(ty, e, scope);
+        self.set(scope, e, Type::Int { signed }, Res::IntCast { bits, signed })
+    }
+
+    /// `base[index]`: an element of an integer array, a typed pointer or a kernel array.
+    pub(super) fn index(&mut self, e: &Expr, base: &Expr, index: &Expr, scope: &mut Scope) -> Type {
+        let bt = self.expr(base, scope);
+        let it = self.expr(index, scope);
+        if bt == Type::Error || it == Type::Error {
+            return Type::Error;
+        }
+        if !it.is_int() {
+            self.error(ExprError::NotInteger { wanted: IntWanted::Index, found: it.describe(), span: index.span });
+            return Type::Error;
+        }
+        if let Type::IntArray(a) = bt {
+            if let Some(i) = literal_int(index).filter(|&i| i < 0 || i >= i64::from(a.len)) {
+                self.error(ExprError::IndexOutOfRange { index: i, array: array_name(a), len: a.len, span: index.span });
+                return Type::Error;
+            }
+            return self.set(scope, e, Type::Int { signed: a.signed }, Res::Plain);
+        }
+        self.element(e, bt, base.span, scope)
+    }
+
+    /// `*p`.
+    pub(super) fn deref(&mut self, e: &Expr, inner: &Expr, scope: &mut Scope) -> Type {
+        let t = self.expr(inner, scope);
+        match t {
+            Type::Error => Type::Error,
+            Type::Ptr { to: Some(_), .. } => self.element(e, t, inner.span, scope),
+            // An untyped pointer or an integer reads 8 bytes, as in bpftrace.
+            t if t.is_int() => {
+                let user = scope.user_address(t);
+                let read = Read::Int { size: 8, signed: false, bitfield: None };
+                self.set(scope, e, Type::Int { signed: false }, Res::Memory(Access { offset: 0, scale: 0, read, user }))
+            }
+            other => {
+                self.error(KernelError::Deref { found: other.describe(), span: inner.span });
+                Type::Error
+            }
+        }
+    }
+}
+
+/// Width in bits and signedness of a builtin integer type name (`uint32`, `unsigned long`).
+pub fn named_int_type(name: &str) -> Option<(u32, bool)> {
+    Some(match name {
+        "int8" | "s8" | "char" | "signed char" => (8, true),
+        "uint8" | "u8" | "unsigned char" | "bool" => (8, false),
+        "int16" | "s16" | "short" | "signed short" => (16, true),
+        "uint16" | "u16" | "unsigned short" => (16, false),
+        "int32" | "s32" | "int" | "signed" | "signed int" => (32, true),
+        "uint32" | "u32" | "unsigned" | "unsigned int" => (32, false),
+        "int64" | "s64" | "long" | "long long" | "signed long" | "long int" | "long long int" => (64, true),
+        "uint64" | "u64" | "unsigned long" | "unsigned long long" | "unsigned long int" => (64, false),
+        _ => return None,
+    })
+}
+
+/// An array type as written: `uint8[4]`, `int16[]`.
+pub(super) fn array_type_text(t: &TypeExpr) -> String {
+    match &t.kind {
+        TypeExprKind::Named(name) => name.clone(),
+        TypeExprKind::Tagged { tag, name } => format!("{tag} {name}"),
+        TypeExprKind::Pointer(inner) => format!("{} *", array_type_text(inner)),
+        TypeExprKind::Array(inner, Some(n)) => format!("{}[{n}]", array_type_text(inner)),
+        TypeExprKind::Array(inner, None) => format!("{}[]", array_type_text(inner)),
+    }
+}
+
+/// `field` is not a member of kernel struct or union `record`.
+pub(super) fn no_member(k: &btf::KernelTypes, record: u32, field: &Name) -> KernelError {
+    let suggestion = did_you_mean(&field.name, k.member_names(record).iter().map(String::as_str)).map(str::to_string);
+    KernelError::NoMember { record: k.name(record), member: field.name.clone(), suggestion, span: field.span }
+}

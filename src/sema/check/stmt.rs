@@ -1,0 +1,284 @@
+//! Statements: assignments to variables, `if`, loops (`while`, `for` over a range or a map,
+//! `unroll`), `let` declarations, and `++`/`op=` targets.
+
+use super::*;
+
+impl Checker<'_> {
+    pub(super) fn stmts(&mut self, stmts: &[Stmt], scope: &mut Scope) {
+        for s in stmts {
+            self.stmt(s, scope);
+        }
+    }
+
+    pub(super) fn stmt(&mut self, s: &Stmt, scope: &mut Scope) {
+        match &s.kind {
+            StmtKind::Expr(e) => {
+                if let ExprKind::Call { name, .. } = &e.kind {
+                    if builtins::function(&name.name).is_some_and(|f| f.aggregation) {
+                        self.error(StmtError::AggregationNotAssigned { func: name.name.clone(), statement: true, span: e.span });
+                        return;
+                    }
+                }
+                self.expr(e, scope);
+            }
+            StmtKind::AssignVar { var, value } => {
+                let t = self.expr(value, scope);
+                if let Some(&declared) = scope.declared.get(&var.name) {
+                    self.check_literal_fits(var, declared, value);
+                }
+                self.assign_var(var, t, value.span, scope);
+                let en = scope.enums.get(&value.id).copied();
+                let known = scope.var_enums.entry(var.name.clone()).or_insert(en);
+                if *known != en {
+                    *known = None;
+                }
+                if t.is_int() && !scope.var_bits.contains_key(&var.name) {
+                    let bits = int_bits(value, scope);
+                    scope.var_bits.insert(var.name.clone(), bits);
+                }
+            }
+            StmtKind::AssignMap { map, value } => self.assign_map(map, value, s.span, scope),
+            StmtKind::If { cond, then, els } => {
+                self.int_arg(cond, IntWanted::If, scope);
+                self.stmts(then, scope);
+                if let Some(els) = els {
+                    self.stmts(els, scope);
+                }
+            }
+            StmtKind::CompoundAssign { target, op, value } => {
+                let t = self.expr(value, scope);
+                if t != Type::Error && !t.is_int() {
+                    self.error(ExprError::NotInteger { wanted: IntWanted::Compound(op.symbol()), found: t.describe(), span: value.span });
+                    return;
+                }
+                self.update_target(target, &format!("{}=", op.symbol()), s.span, scope);
+            }
+            StmtKind::While { cond, body } => {
+                self.int_arg(cond, IntWanted::While, scope);
+                scope.loops += 1;
+                self.stmts(body, scope);
+                scope.loops -= 1;
+            }
+            StmtKind::Unroll { count, body } => {
+                match literal_int(count) {
+                    Some(n) if (1..=100).contains(&n) => {}
+                    _ => self.error(StmtError::UnrollCount { span: count.span }),
+                }
+                self.stmts(body, scope);
+            }
+            StmtKind::ForRange { var, start, end, body } => {
+                for bound in [start, end] {
+                    self.int_arg(bound, IntWanted::ForRange, scope);
+                }
+                self.assign_var(var, Type::Int { signed: true }, var.span, scope);
+                scope.loops += 1;
+                self.stmts(body, scope);
+                scope.loops -= 1;
+            }
+            StmtKind::ForMap { var, map, body } => self.for_map(s, var, map, body, scope),
+            StmtKind::Break | StmtKind::Continue => {
+                if scope.loops == 0 {
+                    let word = if matches!(s.kind, StmtKind::Break) { "break" } else { "continue" };
+                    self.error(StmtError::OutsideLoop { word, span: s.span });
+                }
+            }
+            StmtKind::Return => {
+                if !scope.loop_vars.is_empty() {
+                    self.error(StmtError::ReturnInMapLoop { span: s.span });
+                }
+            }
+            StmtKind::Let { var, ty: Some(ty), value } => {
+                // The declared type first, then the value as an assignment: an integer is cut to
+                // the declared width, anything else must be of the declared type.
+                let declared = match &ty.kind {
+                    TypeExprKind::Array(elem, Some(len)) => match &elem.kind {
+                        TypeExprKind::Named(name) => named_int_type(name)
+                            .filter(|&(bits, _)| *len > 0 && u64::from(bits / 8) * len <= 8)
+                            .map(|(bits, signed)| Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8 })),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let declared = match declared {
+                    Some(t) => t,
+                    None => match self.int_type(ty) {
+                        Some((bits, signed)) => {
+                            scope.declared.insert(var.name.clone(), (bits, signed));
+                            scope.var_bits.insert(var.name.clone(), bits);
+                            Type::Int { signed }
+                        }
+                        None => return,
+                    },
+                };
+                self.assign_var(var, declared, var.span, scope);
+                scope.declared_as.insert(var.name.clone(), array_type_text(ty));
+                if let Some(v) = value {
+                    let assign = Stmt { kind: StmtKind::AssignVar { var: var.clone(), value: v.clone() }, span: s.span };
+                    self.stmt(&assign, scope);
+                }
+            }
+            StmtKind::Let { var, ty: None, value } => {
+                let t = match value {
+                    Some(v) => self.expr(v, scope),
+                    None => Type::Int { signed: true },
+                };
+                self.assign_var(var, t, value.as_ref().map_or(var.span, |v| v.span), scope);
+            }
+            StmtKind::Block(body) => self.stmts(body, scope),
+        }
+    }
+
+    /// `for ($kv : @map) { … }`: `$kv` is `(key, value)`, a key of several parts a tuple.
+    pub(super) fn for_map(&mut self, s: &Stmt, var: &Name, map: &MapRef, body: &[Stmt], scope: &mut Scope) {
+        if scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
+            self.error(StmtError::LoopVarOfOuterLoop { var: var.name.clone(), span: var.span });
+            return;
+        }
+        if scope.vars.contains_key(&var.name) {
+            self.error(StmtError::LoopVarAssignedBefore { var: var.name.clone(), span: var.span });
+            return;
+        }
+        let Some((index, info)) = self.assigned_map(map) else { return };
+        // count(), sum(), min() and max() values are combined over the CPUs in the loop, as in
+        // bpftrace; the other aggregations have no one value to give.
+        let value = match (value_type(info.value), info.value) {
+            (Some(t), _) => t,
+            (None, ValueKind::Count) => Type::Int { signed: false },
+            (None, ValueKind::Sum { signed }) => Type::Int { signed },
+            (None, ValueKind::Min | ValueKind::Max) => Type::Int { signed: true },
+            (None, agg) => {
+                let (holds, assigned) = (value_desc(agg), info.first_assign);
+                self.error(MapError::ForMapAggregation { map: map.name.clone(), agg: agg.name(), holds, assigned, span: map.span });
+                return;
+            }
+        };
+        if info.keys.fields.is_empty() {
+            self.error(MapError::ForMapNoKeys { map: map.name.clone(), assigned: info.first_keys, span: map.span });
+            return;
+        }
+        let parts: Vec<Type> = info.keys.fields.iter().map(|k| key_type(*k)).collect();
+        let key = match &info.keys.names {
+            Some(names) => self.tuples.intern_named(parts, Some(names.clone())),
+            None if parts.len() == 1 => parts[0],
+            None => self.tuples.intern(parts),
+        };
+        let kv = self.tuples.intern(vec![key, value]);
+        let own = format!("{}@{}", var.name, s.span.start);
+        scope.vars.insert(own.clone(), (kv, var.span));
+        let layout = |t| self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true });
+        let (key, value) = (layout(key), layout(value));
+        scope.map_loops.insert(s.span.start, MapLoop { map: index, var: own.clone(), key, value, captured: Vec::new() });
+        scope.loop_vars.push((var.name.clone(), own));
+        scope.loop_ids.push(s.span.start);
+        scope.loops += 1;
+        self.stmts(body, scope);
+        scope.loops -= 1;
+        scope.loop_ids.pop();
+        scope.loop_vars.pop();
+    }
+
+    /// Gives a variable its type at its first assignment; later ones must agree.
+    pub(super) fn assign_var(&mut self, var: &Name, t: Type, value_span: Span, scope: &mut Scope) {
+        if t == Type::Error {
+            return;
+        }
+        if scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
+            self.error(StmtError::AssignToLoopVar { var: var.name.clone(), span: var.span });
+            return;
+        }
+        scope.use_var(&var.name);
+        if !t.is_int()
+            && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Stack(_) | Type::Tuple(_) | Type::IntArray(_))
+        {
+            self.error(StmtError::AssignNoValue { found: t.describe(), span: value_span });
+            return;
+        }
+        match scope.vars.get(&var.name) {
+            Some(&(old, span)) if matches!(old, Type::Tuple(_)) || matches!(t, Type::Tuple(_)) => {
+                match self.tuples.unify(old, t) {
+                    Some(u) => {
+                        scope.vars.insert(var.name.clone(), (u, span));
+                    }
+                    None => self.error(StmtError::VarTypeMismatch {
+                        var: var.name.clone(),
+                        found: self.tuples.name(t),
+                        before: Before::Assigned(self.tuples.name(old)),
+                        first: span,
+                        other_kinds: false,
+                        span: value_span,
+                    }),
+                }
+            }
+            Some(&(old, span))
+                if std::mem::discriminant(&old) != std::mem::discriminant(&t)
+                    || (matches!(old, Type::Stack(_) | Type::Timestamp(_) | Type::IntArray(_)) && old != t) =>
+            {
+                let before = match scope.declared_as.get(&var.name) {
+                    Some(ty) => Before::Declared(ty.clone()),
+                    None => Before::Assigned(type_text(old)),
+                };
+                let other_kinds = matches!((old, t), (Type::Stack(_), Type::Stack(_)) | (Type::Timestamp(_), Type::Timestamp(_)));
+                let var = var.name.clone();
+                self.error(StmtError::VarTypeMismatch { var, found: type_text(t), before, first: span, other_kinds, span: value_span });
+            }
+            Some(&(Type::Str { len: old }, span)) => {
+                let len = old.max(match t {
+                    Type::Str { len } => len,
+                    _ => 0,
+                });
+                scope.vars.insert(var.name.clone(), (Type::Str { len }, span));
+            }
+            Some(_) => {}
+            None => {
+                scope.vars.insert(var.name.clone(), (t, var.span));
+            }
+        }
+    }
+
+    /// An integer literal assigned to a variable declared `(bits, signed)` must fit, as in
+    /// bpftrace (other values are cut to the declared width).
+    pub(super) fn check_literal_fits(&mut self, var: &Name, (bits, signed): (u32, bool), value: &Expr) {
+        let n: i128 = match &value.kind {
+            ExprKind::Int(n) => i128::from(*n),
+            ExprKind::Unary { op: UnOp::Neg, operand } => match operand.kind {
+                ExprKind::Int(n) => -i128::from(n),
+                _ => return,
+            },
+            _ => return,
+        };
+        let (min, max) = if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
+        if n < min || n > max {
+            self.error(StmtError::LiteralDoesNotFit { var: var.name.clone(), n, bits, signed, min, max, span: value.span });
+        }
+    }
+
+    /// Checks the target of `++`, `--` or `op=`: an integer variable or map entry.
+    pub(super) fn update_target(&mut self, target: &Expr, op: &str, span: Span, scope: &mut Scope) -> Type {
+        match &target.kind {
+            ExprKind::Var(name) => {
+                let t = self.expr(target, scope);
+                if t != Type::Error && !t.is_int() {
+                    let (op, var) = (op.to_string(), name.clone());
+                    self.error(StmtError::NotIntegerVariable { op, var, found: t.describe(), span: target.span });
+                    return Type::Error;
+                }
+                t
+            }
+            ExprKind::Map(map) => {
+                let Some(keys) = self.keys(map, scope) else { return Type::Error };
+                self.record_map(map, ValueKind::Int { signed: true }, keys, target.span, span);
+                match self.maps.get(&map.name) {
+                    Some((index, info)) if matches!(info.value, ValueKind::Int { .. }) => {
+                        let ty = Type::Int { signed: true };
+                        self.set(scope, target, ty, Res::MapRead(index))
+                    }
+                    _ => Type::Error,
+                }
+            }
+            _ => {
+                self.error(StmtError::NotUpdatable { op: op.to_string(), span: target.span });
+                Type::Error
+            }
+        }
+    }
+}

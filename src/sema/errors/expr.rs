@@ -1,0 +1,109 @@
+//! Expressions: operand types, operators, tuples and records, arguments of the wrong kind.
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprError {
+    /// A value that is not an integer where one is wanted; `found` describes it ("a string").
+    NotInteger { wanted: IntWanted, found: &'static str, span: Span },
+    /// `func()`'s argument `arg` must be a string literal (`span`: the argument, if given).
+    NotStringLiteral { func: &'static str, arg: &'static str, span: Option<Span> },
+    Unsupported { what: Unsupported, span: Span },
+    Arity { func: &'static str, signature: &'static str, min: usize, max: usize, given: usize, span: Span },
+    Unsafe { func: &'static str, span: Span },
+    UnaryOperand { op: &'static str, found: &'static str, span: Span },
+    BinaryOperands { op: &'static str, left: &'static str, right: &'static str, bad: &'static str, span: Span },
+    ArrayCompare { left: String, right: String, left_span: Span, span: Span },
+    /// A sign mismatch warning; `comparison`: in a comparison, else in arithmetic.
+    SignMismatch { comparison: bool, left: &'static str, right: &'static str, span: Span },
+    TupleElement { found: &'static str, span: Span },
+    RecordField { found: &'static str, span: Span },
+    DuplicateField { name: String, first: Span, span: Span },
+    IndexOutOfRange { index: i64, array: String, len: u8, span: Span },
+    TupleIndexOfNonTuple { index: u64, found: &'static str, span: Span },
+    TupleIndexOutOfRange { index: u64, len: usize, span: Span },
+    TernaryBranches { then: String, els: String, then_span: Span, span: Span },
+    NoRecordField { record: String, field: String, suggestion: Option<String>, span: Span },
+    NotARecord { op: &'static str, found: &'static str, span: Span },
+}
+
+impl ExprError {
+    pub(super) fn diagnostic(&self) -> Diagnostic {
+        use ExprError::*;
+        match self {
+            NotInteger { wanted, found, span } => error(wanted.message()).at(*span, this_is(found)),
+            NotStringLiteral { func, arg, span } => {
+                let d = error(format!("`{func}()`'s {arg} must be a string literal"));
+                match span {
+                    Some(span) => d.at(*span, "not a string literal"),
+                    None => d,
+                }
+            }
+            Unsupported { what, span } => {
+                let what = match what {
+                    self::Unsupported::NonIntegerTypes => "struct, pointer and array types",
+                    self::Unsupported::AddressOf => "`&` addresses",
+                };
+                error(format!("{what} are not supported by rtrace yet")).at(*span, "not supported yet")
+            }
+            Arity { func, signature, min, max, given, span } => {
+                let want = if min == max {
+                    format!("{min} argument{}", plural(*min))
+                } else if *max == usize::MAX {
+                    format!("at least {min} argument{}", plural(*min))
+                } else {
+                    format!("{min} to {max} arguments")
+                };
+                error(format!("`{func}()` takes {want}, but {given} were given"))
+                    .at(*span, "wrong number of arguments")
+                    .help(format!("the signature is `{signature}`"))
+            }
+            Unsafe { func, span } => {
+                let what = match *func {
+                    "system" => "it runs a shell command for each event",
+                    _ => "it sends a signal to the traced process",
+                };
+                error(format!("`{func}()` is unsafe: {what}")).at(*span, "needs `--unsafe`").help("run `rtrace --unsafe …` to allow it")
+            }
+            UnaryOperand { op, found, span } => error(format!("cannot apply `{op}` to {found}")).at(*span, this_is(found)),
+            BinaryOperands { op, left, right, bad, span } => {
+                let d = error(format!("cannot apply `{op}` to {left} and {right}")).at(*span, this_is(bad));
+                match (*left, *right) {
+                    ("a string", "a string") => d.note("strings can only be compared with `==` and `!=`"),
+                    _ => d,
+                }
+            }
+            ArrayCompare { left, right, left_span, span } => error(format!("cannot compare `{left}` with `{right}`"))
+                .at(*span, format!("this is `{right}`"))
+                .also(*left_span, format!("this is `{left}`"))
+                .note("arrays compare equal when they have the same type and elements"),
+            SignMismatch { comparison, left, right, span } => {
+                let what = if *comparison { "comparison of" } else { "arithmetic on" };
+                Diagnostic::warning(format!("{what} integers of different signs: {left} and {right}"))
+                    .at(*span, "may not be what it reads as")
+                    .help("cast one side, e.g. `(int64)x`, to say which is meant")
+            }
+            TupleElement { found, span } => error(format!("a tuple cannot hold {found}")).at(*span, this_is(found)),
+            RecordField { found, span } => error(format!("a record cannot hold {found}")).at(*span, this_is(found)),
+            DuplicateField { name, first, span } => {
+                error(format!("a record has two fields named `{name}`")).at(*span, "second field").also(*first, "first field")
+            }
+            IndexOutOfRange { index, array, len, span } => error(format!("index {index} is out of range for `{array}`"))
+                .at(*span, format!("the array has {len} elements: 0 to {}", len - 1)),
+            TupleIndexOfNonTuple { index, found, span } => {
+                error(format!("`.{index}` needs a tuple, but this is {found}")).at(*span, this_is(found))
+            }
+            TupleIndexOutOfRange { index, len, span } => error(format!("tuple index {index} is out of range"))
+                .at(*span, format!("this tuple has {len} elements: `.0` to `.{}`", len.saturating_sub(1))),
+            TernaryBranches { then, els, then_span, span } => {
+                error(format!("the branches of `?:` have different types: {then} and {els}"))
+                    .at(*span, this_is(els))
+                    .also(*then_span, this_is(then))
+            }
+            NoRecordField { record, field, suggestion, span } => {
+                suggest(error(format!("record `{record}` has no field `{field}`")).at(*span, "unknown field"), suggestion)
+            }
+            NotARecord { op, found, span } => error(format!("`{op}` needs a record, but this is {found}")).at(*span, this_is(found)),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! The checked program's types and side tables: the type of every expression, what it refers
+//! to (`Res`), how kernel memory is read (`Access`), and per program the tables codegen reads
+//! (`ProgInfo`, `Checked`).
+
+use crate::diag::{Diagnostic, Span};
+use crate::kernel::{btf, tracefs};
+use crate::parser::ast::{Expr, ExprId};
+use crate::plan::{self, ArgKind, Plan};
+use crate::builtins::{Builtin, Func};
+use std::collections::HashMap;
+use tracefs::Format;
+
+/// Bytes `str()` reads, as bpftrace's default `max_strlen`.
+pub const STR_LEN: u32 = 64;
+
+/// Bytes of `comm`.
+pub const COMM_LEN: u32 = 16;
+
+/// The type of an expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Int { signed: bool },
+    /// A pointer, printed as an integer; `user` when it points into user memory, `to` what it
+    /// points to when known: `*p` and `p[i]` read that, `p + 1` steps over it.
+    Ptr { user: bool, to: Option<Pointee> },
+    /// A kernel struct or union in memory (`*p`, or a member that is one), at an address.
+    Record { id: u32, user: bool },
+    /// A kernel array in memory, at an address.
+    Array { elem: u32, len: u32, user: bool },
+    Str { len: u32 },
+    /// A kernel address printed as its symbol (`func`).
+    Ksym,
+    /// A stack (`kstack`, `ustack`): a stack id, and for user stacks the process.
+    Stack(plan::StackSpec),
+    /// An IP address from `ntop()`: `{ u64 family; u8 addr[16]; }`, printed as text.
+    Inet,
+    /// The name of the probe that fired (`probe`), as an id into the plan's probe names.
+    ProbeName,
+    /// A user address and its process (`usym()`), printed as a symbol.
+    Usym,
+    /// Bytes from memory (`buf()`), printed hex-escaped by `%r`.
+    Buffer,
+    /// Nanoseconds since boot printed as a date (`strftime()`), with plan format `n`.
+    Timestamp(u32),
+    /// An array of integers held as a value (`(uint8[4])x`), at most 8 bytes.
+    IntArray(plan::IntArray),
+    /// A tuple: an index into the program's tuple types (`Checked::tuple_types`), whose
+    /// layout is the plan's tuple of the same index.
+    Tuple(u32),
+    /// The tracepoint record (`args`), usable only through a field.
+    Args,
+    /// What statements such as `printf()` return.
+    Void,
+    /// The type of an expression that already has an error reported.
+    Error,
+}
+
+/// What a typed pointer points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pointee {
+    /// A kernel (BTF) type, and its size in bytes.
+    Btf { id: u32, size: u32 },
+    /// An integer type named in a cast (`(uint32 *)p`, `(int8 *)p`): its bytes and sign. A
+    /// pointer to a pointer (`(uint32 **)p`) points to an 8-byte unsigned integer, the address.
+    Int { bytes: u32, signed: bool },
+}
+
+impl Pointee {
+    /// A kernel type `id` as a pointee.
+    pub(super) fn btf(k: &btf::KernelTypes, id: u32) -> Pointee {
+        Pointee::Btf { id, size: k.size(id) }
+    }
+
+    /// Bytes `p + 1` adds to `p`: the pointee's size (1 for `void` and other sizeless types,
+    /// as in GNU C).
+    pub fn stride(self) -> u64 {
+        match self {
+            Pointee::Btf { size, .. } => u64::from(size.max(1)),
+            Pointee::Int { bytes, .. } => u64::from(bytes),
+        }
+    }
+}
+
+impl Type {
+    /// Bytes `p + 1` adds to a pointer of this type: the pointee's size, 1 when it is not
+    /// known; `None` for what is not a pointer.
+    pub fn stride(self) -> Option<u64> {
+        match self {
+            Type::Ptr { to, .. } => Some(to.map_or(1, Pointee::stride)),
+            _ => None,
+        }
+    }
+    pub(super) fn is_int(self) -> bool {
+        matches!(self, Type::Int { .. } | Type::Ptr { .. })
+    }
+    pub(super) fn signed(self) -> bool {
+        matches!(self, Type::Int { signed: true })
+    }
+    /// The type with its article, for messages: "an int64", "a string".
+    pub(super) fn describe(self) -> &'static str {
+        match self {
+            Type::Int { signed: true } => "an int64",
+            Type::Int { signed: false } => "a uint64",
+            Type::Ptr { .. } => "a pointer",
+            Type::Record { .. } => "a struct",
+            Type::Array { .. } => "an array",
+            Type::Str { .. } => "a string",
+            Type::Ksym => "a kernel symbol",
+            Type::Stack(plan::StackSpec { user: false, .. }) => "a kernel stack",
+            Type::Stack(plan::StackSpec { user: true, .. }) => "a user stack",
+            Type::Inet => "an IP address",
+            Type::ProbeName => "a probe name",
+            Type::Usym => "a user symbol",
+            Type::Buffer => "a buffer",
+            Type::Timestamp(_) => "a timestamp",
+            Type::Tuple(_) => "a tuple",
+            Type::IntArray(_) => "an integer array",
+            Type::Args => "the tracepoint's args",
+            Type::Void => "no value",
+            Type::Error => "an error",
+        }
+    }
+}
+
+/// How to get a value that lives in kernel (or user) memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Bytes to add to the base address; for an index, the element size to scale it by.
+    pub offset: u64,
+    pub scale: u64,
+    pub read: Read,
+    /// Read with the user-memory helper.
+    pub user: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// An integer of `size` bytes (a pointer is 8 unsigned), or a bitfield of `bits` at `shift`.
+    Int { size: u32, signed: bool, bitfield: Option<(u8, u8)> },
+    /// Nothing is read: the value is the address itself (an embedded struct or array).
+    Address,
+    /// A char array, read as a string of at most `len` bytes.
+    Chars { len: u32 },
+}
+
+/// What an expression refers to, beyond its type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Res {
+    Plain,
+    Builtin(Builtin),
+    /// A tracepoint field, read from the record.
+    Field(tracefs::Field),
+    /// A read of user map `n`.
+    MapRead(usize),
+    /// `printf` with plan format `n`.
+    Printf(usize),
+    /// `system()` with plan format `n`: the command.
+    System(usize),
+    /// `print(value)`, as plan format `n` (the value and a newline).
+    PrintValue(usize),
+    /// A `for` loop's variable, by its name in `ProgInfo::vars`.
+    LoopVar(String),
+    /// `str()`, reading from user memory when `user`.
+    Str { user: bool },
+    /// A constant known at compile time (a kernel constant, `kaddr()`).
+    Const(u64),
+    /// A string known at compile time (`func` in a uprobe).
+    ConstStr(String),
+    /// `time()` with plan format `n`.
+    Time(usize),
+    /// An fentry/fexit context slot: `index`-th u64, holding an integer of `size` bytes.
+    CtxSlot { index: u32, size: u32, signed: bool },
+    /// A call that only sends an event of `kind` with `id` (its data lives in the plan).
+    Event { kind: crate::plan::EventKind, id: u32 },
+    /// `buf()`, reading user memory when `user`.
+    Buf { user: bool },
+    /// `join()` with plan separator `id`, reading user memory when `user`.
+    Join { id: usize, user: bool },
+    /// `signal()`: the signal's number when known at compile time, else the argument's value.
+    Signal(Option<u32>),
+    /// `bswap()` of an integer `n` bits wide.
+    Bswap(u32),
+    /// `str()` of an in-memory char array of `len` bytes.
+    StrArray { len: u32, user: bool },
+    /// A kernel value in memory at the base's address plus `offset` (a member, `*p`, `p[i]`).
+    Memory(Access),
+    /// `ppid`: two reads from the current task: its `real_parent`, then that task's `tgid`.
+    Ppid { parent: Access, tgid: Access },
+    /// `strncmp()` over at most `n` bytes.
+    Strncmp(u64),
+    /// A value in memory at `base + index * scale + access.offset`, where `base` and `index`
+    /// are the context's u64 slots (`pt_regs` registers): a USDT argument.
+    RegMemory { base: u32, index: Option<(u32, u8)>, access: Access },
+    Call(Func),
+    /// A cast to an integer type `bits` wide (`(uint8)x`, `(pid_t)x`).
+    IntCast { bits: u32, signed: bool },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExprInfo {
+    pub ty: Type,
+    pub res: Res,
+    /// Where the expression is, for `--dump types`.
+    pub span: Span,
+}
+
+/// Sema's facts about one BPF program (one attach point of a probe).
+#[derive(Debug, Clone)]
+pub struct ProgInfo {
+    /// Index of the probe in `Program::probes`.
+    pub probe: usize,
+    pub format: Option<Format>,
+    /// Indexed by `ExprId`.
+    pub exprs: HashMap<ExprId, ExprInfo>,
+    pub vars: HashMap<String, Type>,
+    /// Variables declared with an integer type narrower than 64 bits (`let $x: uint8`): the
+    /// width in bits and signedness every value stored in them is cut to.
+    pub widths: HashMap<String, (u32, bool)>,
+    /// The `for` loops over maps, by where their statement starts.
+    pub map_loops: HashMap<usize, MapLoop>,
+    /// Integer literals read from the attach cookie's row of the parameters map (one program
+    /// shared by probes that differ in them), with their slot in the row.
+    pub params: HashMap<ExprId, u32>,
+}
+
+/// A `for ($kv : @map)` loop: the map, and the variable that holds each `(key, value)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapLoop {
+    /// The map's index in the plan.
+    pub map: usize,
+    /// The loop variable's name in `ProgInfo::vars` (unique to the loop).
+    pub var: String,
+    /// How the key (its one part, or the tuple of its parts) and the value are laid out.
+    pub key: ArgKind,
+    pub value: ArgKind,
+    /// The integer variables the body shares with code outside the loop, sorted: the
+    /// callback gets pointers to them.
+    pub captured: Vec<String>,
+}
+
+impl ProgInfo {
+    pub fn info(&self, e: &Expr) -> &ExprInfo {
+        const ERROR: ExprInfo = ExprInfo { ty: Type::Error, res: Res::Plain, span: Span { start: 0, end: 0 } };
+        self.exprs.get(&e.id).unwrap_or(&ERROR)
+    }
+}
+
+/// The checked program: the plan, and per program the side tables codegen reads.
+#[derive(Debug)]
+pub struct Checked {
+    pub plan: Plan,
+    /// Parallel to `plan.probes`.
+    pub progs: Vec<ProgInfo>,
+    pub warnings: Vec<Diagnostic>,
+    /// The element types of every tuple type; `Type::Tuple` indexes this.
+    pub tuple_types: Vec<Vec<Type>>,
+}
+
+impl Checked {
+    pub fn map_index(&self, name: &str) -> Option<usize> {
+        self.plan.maps.iter().position(|m| m.name == name)
+    }
+}
+
+/// A type with its article, for messages; an integer array by its type, "`uint8[4]`".
+pub(super) fn type_text(t: Type) -> String {
+    match t {
+        Type::IntArray(a) => format!("`{}`", array_name(a)),
+        other => other.describe().to_string(),
+    }
+}
+
+/// An integer array type as written in a cast: `uint8[4]`.
+pub(super) fn array_name(a: plan::IntArray) -> String {
+    format!("{}int{}[{}]", if a.signed { "" } else { "u" }, 8 * a.elem_bytes as u32, a.len)
+}
