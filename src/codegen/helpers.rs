@@ -188,31 +188,4 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.builder.position_at_end(done);
         Ok(())
     }
-
-    /// Sends a record through the ring buffer, counting it as lost if it does not fit.
-    pub fn emit_event(&mut self, f: &mut Func<'ctx>, record: PointerValue<'ctx>, size: u32) -> Result<()> {
-        let events = self.events.as_pointer_value();
-        let r = self.call_helper(
-            id::RINGBUF_OUTPUT,
-            &[events.into(), record.into(), self.i64().const_int(size as u64, false).into(), self.i64().const_zero().into()],
-        )?;
-        let failed = self.builder.build_int_compare(inkwell::IntPredicate::SLT, r, self.i64().const_zero(), "failed")?;
-        let lost_block = self.ctx.append_basic_block(f.function, "lost");
-        let after = self.ctx.append_basic_block(f.function, "sent");
-        self.builder.build_conditional_branch(failed, lost_block, after)?;
-        self.builder.position_at_end(lost_block);
-        let key = self.slot(f, self.ctx.i32_type().into(), "lostkey")?;
-        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
-        let counter = self.lookup(self.lost, key)?;
-        let bump = self.ctx.append_basic_block(f.function, "bump");
-        let is_null = self.builder.build_is_null(counter, "isnull")?;
-        self.builder.build_conditional_branch(is_null, after, bump)?;
-        self.builder.position_at_end(bump);
-        let n = self.load_i64(counter, 0)?;
-        let n1 = self.builder.build_int_add(n, self.i64().const_int(1, false), "n")?;
-        self.store_i64(counter, 0, n1)?;
-        self.builder.build_unconditional_branch(after)?;
-        self.builder.position_at_end(after);
-        Ok(())
-    }
 }

@@ -3,10 +3,21 @@
 //! buffer and rtrace's own small maps as BTF-defined maps in `.maps`; a GPL license. The
 //! layout of every map and event comes from the plan; codegen neither attaches nor prints.
 
+mod aggregate;
 mod btf;
+mod builtins;
+mod call;
+mod casts;
 mod diagnostics;
+mod events;
 mod expr;
+mod for_map;
 mod helpers;
+mod layout;
+mod maps;
+mod memory;
+mod stmt;
+mod strings;
 
 use crate::parser::ast::Program;
 use crate::plan::{self, Attach, MapDef};
@@ -298,25 +309,6 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         f.allocas.position_at_end(f.entry);
         f.allocas.build_unconditional_branch(start)?;
         Ok(())
-    }
-
-    /// A `bpf_for_each_map_elem` callback that visits every entry (returns 0, "go on"): the
-    /// helper's result is then the number of entries. One BPF subprogram, shared.
-    pub(crate) fn count_callback(&mut self) -> Result<FunctionValue<'ctx>> {
-        if let Some(f) = self.count_callback {
-            return Ok(f);
-        }
-        let ptr = self.ctx.ptr_type(Default::default());
-        let fn_type = self.i64().fn_type(&[ptr.into(), ptr.into(), ptr.into(), ptr.into()], false);
-        let function = self.module.add_function("rt_count_entry", fn_type, Some(Linkage::Internal));
-        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
-        function.add_attribute(AttributeLoc::Function, nounwind);
-        self.btf.callback(function, "rt_count_entry");
-        let builder = self.ctx.create_builder();
-        builder.position_at_end(self.ctx.append_basic_block(function, "entry"));
-        builder.build_return(Some(&self.i64().const_zero()))?;
-        self.count_callback = Some(function);
-        Ok(function)
     }
 
     /// Finds this CPU's variables in the variables map and gives each variable its address
