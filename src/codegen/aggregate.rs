@@ -12,8 +12,7 @@ use inkwell::IntPredicate;
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Updates the entry at `key` of aggregation map `index` with the call's arguments.
     pub(super) fn aggregate(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, args: &[Expr]) -> Result<()> {
-        let def = self.checked.plan.maps[index].clone();
-        let global = self.maps[index];
+        let (global, def) = self.maps.get(index)?;
         let arg = |g: &mut Self, f: &mut Func<'ctx>, i: usize| -> Result<IntValue<'ctx>> { g.expr(f, &args[i])?.int() };
         let one = self.i64().const_int(1, false);
         match def.value {

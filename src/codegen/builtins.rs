@@ -3,21 +3,18 @@
 //! stacks (`kstack`, `ustack`: an id in the stack map of their depth) and `usym()`.
 
 use super::expr::V;
-use super::helpers::id;
 use super::{CodegenError, Func, Gen, Result};
 use crate::builtins::Builtin;
 use crate::kernel::tracefs::FieldKind;
 use crate::parser::ast::Expr;
 use crate::plan;
 use crate::sema::Type;
+use libbpf_rs::libbpf_sys as sys;
 
 /// Offsets in x86-64's `struct pt_regs` of the registers holding arguments 0–5 (di, si, dx,
 /// cx, r8, r9) and the return value (ax).
 const PT_REGS_ARGS: [u64; 6] = [112, 104, 96, 88, 72, 64];
 const PT_REGS_AX: u64 = 80;
-
-/// `bpf_get_stackid`'s flag for the user stack.
-const BPF_F_USER_STACK: u64 = 1 << 8;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub(super) fn builtin(&mut self, f: &mut Func<'ctx>, b: Builtin) -> Result<V<'ctx>> {
@@ -26,38 +23,38 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let low32 = i64.const_int(0xffff_ffff, false);
         let shift32 = i64.const_int(32, false);
         Ok(V::Int(match b {
-            Builtin::Pid => bld.build_right_shift(self.call_helper(id::GET_CURRENT_PID_TGID, &[])?, shift32, false, "pid")?,
-            Builtin::Tid => bld.build_and(self.call_helper(id::GET_CURRENT_PID_TGID, &[])?, low32, "tid")?,
-            Builtin::Uid => bld.build_and(self.call_helper(id::GET_CURRENT_UID_GID, &[])?, low32, "uid")?,
-            Builtin::Gid => bld.build_right_shift(self.call_helper(id::GET_CURRENT_UID_GID, &[])?, shift32, false, "gid")?,
-            Builtin::Nsecs => self.call_helper(id::KTIME_GET_NS, &[])?,
-            Builtin::Cpu => bld.build_and(self.call_helper(id::GET_SMP_PROCESSOR_ID, &[])?, low32, "cpu")?,
+            Builtin::Pid => bld.build_right_shift(self.call_helper(sys::BPF_FUNC_get_current_pid_tgid, &[])?, shift32, false, "pid")?,
+            Builtin::Tid => bld.build_and(self.call_helper(sys::BPF_FUNC_get_current_pid_tgid, &[])?, low32, "tid")?,
+            Builtin::Uid => bld.build_and(self.call_helper(sys::BPF_FUNC_get_current_uid_gid, &[])?, low32, "uid")?,
+            Builtin::Gid => bld.build_right_shift(self.call_helper(sys::BPF_FUNC_get_current_uid_gid, &[])?, shift32, false, "gid")?,
+            Builtin::Nsecs => self.call_helper(sys::BPF_FUNC_ktime_get_ns, &[])?,
+            Builtin::Cpu => bld.build_and(self.call_helper(sys::BPF_FUNC_get_smp_processor_id, &[])?, low32, "cpu")?,
             Builtin::Elapsed => {
-                let now = self.call_helper(id::KTIME_GET_NS, &[])?;
+                let now = self.call_helper(sys::BPF_FUNC_ktime_get_ns, &[])?;
                 let start = self.global(f, plan::GLOBAL_START_NS)?;
                 self.builder.build_int_sub(now, start, "elapsed")?
             }
             Builtin::Comm => {
                 let len = crate::sema::COMM_LEN;
                 let buf = self.buffer(f, len, "comm")?;
-                self.call_helper(id::GET_CURRENT_COMM, &[buf.into(), i64.const_int(len as u64, false).into()])?;
+                self.call_helper(sys::BPF_FUNC_get_current_comm, &[buf.into(), i64.const_int(len as u64, false).into()])?;
                 return Ok(V::Str(buf, len));
             }
             Builtin::Args => return Err(CodegenError("`args` used as a value".into())),
             Builtin::Arg(n) => self.load_i64(f.ctx_ptr, PT_REGS_ARGS[n as usize])?,
             Builtin::Retval => self.load_i64(f.ctx_ptr, PT_REGS_AX)?,
-            Builtin::FuncName => self.call_helper(id::GET_FUNC_IP, &[f.ctx_ptr.into()])?,
-            Builtin::Curtask => self.call_helper(id::GET_CURRENT_TASK, &[])?,
+            Builtin::FuncName => self.call_helper(sys::BPF_FUNC_get_func_ip, &[f.ctx_ptr.into()])?,
+            Builtin::Curtask => self.call_helper(sys::BPF_FUNC_get_current_task, &[])?,
             Builtin::Ppid => return Err(CodegenError("ppid is two reads sema resolves".into())),
             Builtin::Cpid => self.global(f, plan::GLOBAL_CPID)?,
             Builtin::Kstack | Builtin::Ustack => {
                 return Err(CodegenError("a stack reached codegen as a builtin".into()));
             }
-            Builtin::Probe => self.call_helper(id::GET_ATTACH_COOKIE, &[f.ctx_ptr.into()])?,
-            Builtin::Cgroup => self.call_helper(id::GET_CURRENT_CGROUP_ID, &[])?,
-            Builtin::Jiffies => self.call_helper(id::JIFFIES64, &[])?,
-            Builtin::Rand => bld.build_and(self.call_helper(id::GET_PRANDOM_U32, &[])?, low32, "rand")?,
-            Builtin::NumaId => bld.build_and(self.call_helper(id::GET_NUMA_NODE_ID, &[])?, low32, "numa")?,
+            Builtin::Probe => self.call_helper(sys::BPF_FUNC_get_attach_cookie, &[f.ctx_ptr.into()])?,
+            Builtin::Cgroup => self.call_helper(sys::BPF_FUNC_get_current_cgroup_id, &[])?,
+            Builtin::Jiffies => self.call_helper(sys::BPF_FUNC_jiffies64, &[])?,
+            Builtin::Rand => bld.build_and(self.call_helper(sys::BPF_FUNC_get_prandom_u32, &[])?, low32, "rand")?,
+            Builtin::NumaId => bld.build_and(self.call_helper(sys::BPF_FUNC_get_numa_node_id, &[])?, low32, "numa")?,
             Builtin::Ncpus => return Err(CodegenError("ncpus is a constant".into())),
         }))
     }
@@ -71,15 +68,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         };
         let i64 = self.i64();
         let map = *self.stacks.get(&spec.depth).ok_or_else(|| CodegenError("no stack map".into()))?;
-        let flags = i64.const_int(if spec.user { BPF_F_USER_STACK } else { 0 }, false);
-        let id = self.call_helper(id::GET_STACKID, &[f.ctx_ptr.into(), map.as_pointer_value().into(), flags.into()])?;
+        let flags = i64.const_int(if spec.user { sys::BPF_F_USER_STACK.into() } else { 0 }, false);
+        let id = self.call_helper(sys::BPF_FUNC_get_stackid, &[f.ctx_ptr.into(), map.as_pointer_value().into(), flags.into()])?;
         if !spec.user {
             return Ok(V::Int(id));
         }
         let len = plan::USTACK_SIZE as u32;
         let buf = self.buffer(f, len, "ustack")?;
         self.store_i64(buf, 0, id)?;
-        let tgid = self.call_helper(id::GET_CURRENT_PID_TGID, &[])?;
+        let tgid = self.call_helper(sys::BPF_FUNC_get_current_pid_tgid, &[])?;
         let pid = self.builder.build_right_shift(tgid, i64.const_int(32, false), false, "pid")?;
         self.store_i64(buf, 8, pid)?;
         Ok(V::Str(buf, len))
@@ -120,7 +117,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     let tmp = self.slot(f, i64.into(), "tmp")?;
                     self.builder.build_store(tmp, i64.const_zero())?;
                     let n = i64.const_int(field.size as u64, false);
-                    self.call_helper(id::PROBE_READ_KERNEL, &[tmp.into(), n.into(), at.into()])?;
+                    self.call_helper(sys::BPF_FUNC_probe_read_kernel, &[tmp.into(), n.into(), at.into()])?;
                     self.builder.build_load(ty, tmp, "field")?.into_int_value()
                 };
                 let wide = if field.size == 8 {
@@ -138,7 +135,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let len = field.size as u32;
                 let buf = self.buffer(f, len, "chars")?;
                 let n = i64.const_int(len as u64, false);
-                self.call_helper(id::PROBE_READ_KERNEL, &[buf.into(), n.into(), at.into()])?;
+                self.call_helper(sys::BPF_FUNC_probe_read_kernel, &[buf.into(), n.into(), at.into()])?;
                 V::Str(buf, len)
             }
             FieldKind::DataLocString => {
@@ -150,7 +147,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let len = crate::sema::STR_LEN;
                 let buf = self.buffer(f, len, "str")?;
                 let n = i64.const_int(len as u64, false);
-                self.call_helper(id::PROBE_READ_KERNEL_STR, &[buf.into(), n.into(), addr.into()])?;
+                self.call_helper(sys::BPF_FUNC_probe_read_kernel_str, &[buf.into(), n.into(), addr.into()])?;
                 V::Str(buf, len)
             }
             FieldKind::Other => return Err(CodegenError(format!("unreadable field {}", field.name))),
@@ -162,7 +159,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let addr = self.expr(f, arg)?.int()?;
         let len = plan::USYM_SIZE as u32;
         let buf = self.buffer(f, len, "usym")?;
-        let tgid = self.call_helper(id::GET_CURRENT_PID_TGID, &[])?;
+        let tgid = self.call_helper(sys::BPF_FUNC_get_current_pid_tgid, &[])?;
         let pid = self.builder.build_right_shift(tgid, self.i64().const_int(32, false), false, "pid")?;
         self.store_i64(buf, 0, pid)?;
         self.store_i64(buf, 8, addr)?;

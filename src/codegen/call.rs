@@ -3,12 +3,12 @@
 //! values (`builtins.rs`), memory (`memory.rs`). This file only dispatches.
 
 use super::expr::V;
-use super::helpers::id;
 use super::{CodegenError, Func, Gen, Result};
 use crate::builtins::Func as F;
 use crate::parser::ast::Expr;
 use crate::plan::EventKind;
 use crate::sema::Res;
+use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub(super) fn call(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr]) -> Result<V<'ctx>> {
@@ -40,13 +40,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     Some(n) => i64.const_int(n as u64, false),
                     None => self.expr(f, &args[0])?.int()?,
                 };
-                self.call_helper(id::SEND_SIGNAL, &[sig.into()])?;
+                self.call_helper(sys::BPF_FUNC_send_signal, &[sig.into()])?;
                 Ok(V::Void)
             }
             Res::Call(F::Usym) => self.usym(f, &args[0]),
             Res::Call(F::Ntop) => self.ntop(f, args),
             Res::Call(func @ (F::Clear | F::Zero)) => {
-                let index = self.map_arg(f, args, "clear")?;
+                let index = self.map_of(f, &args[0])?;
                 let kind = if func == F::Clear { EventKind::Clear } else { EventKind::Zero };
                 self.header_event(f, kind, index as u32)
             }

@@ -4,12 +4,12 @@
 //! `clear()`, `zero()`, …). A record the ring buffer cannot take is counted in `rt_lost`.
 
 use super::expr::V;
-use super::helpers::id;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, ExprKind};
 use crate::plan::{self, EventKind};
 use inkwell::values::PointerValue;
 use inkwell::IntPredicate;
+use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Starts building a `size`-byte event record in this CPU's scratch map (the stack is too
@@ -54,8 +54,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let (rec, done) = self.scratch_record(f, kind, id as u32, def.size as u32)?;
         for (arg, field) in values.iter().zip(&def.args) {
             let v = self.expr(f, arg)?;
-            let at = self.offset(rec, field.offset as u64)?;
-            self.store_value(at, field.kind, v)?;
+            self.store_value(rec, field.offset as u64, field.kind, v)?;
         }
         self.emit_event(f, rec, def.size as u32)?;
         self.builder.build_unconditional_branch(done)?;
@@ -83,7 +82,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// `print(@map[, top[, div]])`: the map's index, then top and div (0 when not given).
     pub(super) fn print_map(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
-        let index = self.map_arg(f, args, "print")?;
+        let index = self.map_of(f, &args[0])?;
         let size = plan::EVENT_HEADER as u32 + 16;
         let rec = self.buffer(f, size, "print")?;
         self.store_u32(rec, 0, EventKind::PrintMap as u32)?;
@@ -103,9 +102,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let array = self.expr(f, array)?.int()?;
         let (rec, done) = self.scratch_record(f, EventKind::Join, sep as u32, plan::JOIN_RECORD as u32)?;
         let (read, read_str) = if user {
-            (id::PROBE_READ_USER, id::PROBE_READ_USER_STR)
+            (sys::BPF_FUNC_probe_read_user, sys::BPF_FUNC_probe_read_user_str)
         } else {
-            (id::PROBE_READ_KERNEL, id::PROBE_READ_KERNEL_STR)
+            (sys::BPF_FUNC_probe_read_kernel, sys::BPF_FUNC_probe_read_kernel_str)
         };
         let ptr_slot = self.slot(f, i64.into(), "argp")?;
         let send = self.ctx.append_basic_block(f.function, "join_send");
@@ -135,7 +134,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub(super) fn emit_event(&mut self, f: &mut Func<'ctx>, record: PointerValue<'ctx>, size: u32) -> Result<()> {
         let events = self.events.as_pointer_value();
         let r = self.call_helper(
-            id::RINGBUF_OUTPUT,
+            sys::BPF_FUNC_ringbuf_output,
             &[events.into(), record.into(), self.i64().const_int(size as u64, false).into(), self.i64().const_zero().into()],
         )?;
         let failed = self.builder.build_int_compare(inkwell::IntPredicate::SLT, r, self.i64().const_zero(), "failed")?;

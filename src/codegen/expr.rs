@@ -290,7 +290,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 (V::Str(p, n), Some((buf, len))) => self.copy(buf, p, n.min(len))?,
                 (V::Tuple(..), Some((buf, _))) => {
                     let Type::Tuple(id) = ty else { return Err(CodegenError("ternary tuple type".into())) };
-                    self.store_value(buf, self.tuple_kind(id), v)?
+                    self.store_value(buf, 0, self.tuple_kind(id), v)?
                 }
                 (V::Int(i), None) => {
                     incoming.push((i, self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?))

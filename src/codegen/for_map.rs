@@ -2,13 +2,13 @@
 //! its entry's key and value in the loop variable, and a per-CPU value combined over every CPU.
 
 use super::expr::V;
-use super::helpers::id;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::Stmt;
 use crate::plan::ValueKind;
 use crate::sema::Type;
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
+use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// `for ($kv : @map) { … }`: the body becomes a callback that `bpf_for_each_map_elem`
@@ -69,15 +69,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let kv_kind = self.tuple_kind(kv);
         self.zero(slot, kv_kind.size() as u32)?;
         let fields = self.checked.plan.tuples[kv as usize].fields.clone();
-        let def = self.checked.plan.maps[info.map].clone();
+        let (global, def) = self.maps.get(info.map)?;
         for (i, (field, (p, kind))) in fields.iter().zip([(key_ptr, info.key), (value_ptr, info.value)]).enumerate() {
             let v = if i == 1 && def.per_cpu() {
                 V::Int(self.all_cpus(&mut g, info.map, key_ptr, def.value)?)
             } else {
                 self.value_at(p, kind)?
             };
-            let at = self.offset(slot, field.offset as u64)?;
-            self.store_value(at, field.kind, v)?;
+            self.store_value(slot, field.offset as u64, field.kind, v)?;
         }
         let next = self.ctx.append_basic_block(function, "next");
         let stop = self.ctx.append_basic_block(function, "stop");
@@ -106,9 +105,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
         };
         let callback = function.as_global_value().as_pointer_value();
-        let map = self.map_ptr(self.maps[info.map]);
+        let map = self.map_ptr(global);
         let zero = self.i64().const_zero();
-        self.call_helper(id::FOR_EACH_MAP_ELEM, &[map, callback.into(), context.into(), zero.into()])?;
+        self.call_helper(sys::BPF_FUNC_for_each_map_elem, &[map, callback.into(), context.into(), zero.into()])?;
         Ok(())
     }
 
@@ -131,8 +130,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let more = self.builder.build_int_compare(IntPredicate::ULT, c, i64.const_int(ncpus, false), "more")?;
         self.builder.build_conditional_branch(more, body, done)?;
         self.builder.position_at_end(body);
-        let map = self.map_ptr(self.maps[index]);
-        let p = self.call_helper(id::MAP_LOOKUP_PERCPU_ELEM, &[map, key.into(), c.into()])?;
+        let map = self.map_ptr(self.maps.get(index)?.0);
+        let p = self.call_helper(sys::BPF_FUNC_map_lookup_percpu_elem, &[map, key.into(), c.into()])?;
         let p = self.builder.build_int_to_ptr(p, self.ctx.ptr_type(inkwell::AddressSpace::default()), "share")?;
         let next = self.ctx.append_basic_block(f.function, "cpu_next");
         let found = self.ctx.append_basic_block(f.function, "cpu_found");

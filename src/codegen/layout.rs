@@ -5,15 +5,16 @@
 use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, Name};
-use crate::plan::ArgKind;
+use crate::plan::{ArgKind, ValueKind};
 use crate::sema::Type;
 use inkwell::values::PointerValue;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
-    /// Stores `v` at `dst` (already zeroed) laid out as `kind`: in a printf record, a map
-    /// value, a variable or a tuple. Tuples are copied element by element, so a tuple goes
-    /// into a wider one of the same shape (longer strings) as it does in bpftrace.
-    pub(super) fn store_value(&self, dst: PointerValue<'ctx>, kind: ArgKind, v: V<'ctx>) -> Result<()> {
+    /// Stores `v` at `offset` in `dst` (those bytes already zeroed) laid out as `kind`: a
+    /// printf record's argument, a map key's part, a map value, a variable or a tuple element.
+    /// Tuples are copied element by element, so a tuple goes into a wider one of the same shape
+    /// (longer strings) as it does in bpftrace.
+    pub(super) fn store_value(&self, dst: PointerValue<'ctx>, offset: u64, kind: ArgKind, v: V<'ctx>) -> Result<()> {
         match (v, kind) {
             (
                 V::Int(i),
@@ -25,17 +26,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 | ArgKind::Enum { .. }
                 | ArgKind::IntArray(_),
             ) => {
-                self.store_i64(dst, 0, i)
+                self.store_i64(dst, offset, i)
             }
             (V::Str(p, n), ArgKind::Str { .. } | ArgKind::Inet | ArgKind::Usym | ArgKind::Buf | ArgKind::Stack(_)) => {
-                self.copy(dst, p, n.min(kind.size() as u32))
+                self.copy(self.offset(dst, offset)?, p, n.min(kind.size() as u32))
             }
             (V::Tuple(p, src), ArgKind::Tuple { id, .. }) => {
-                let fields = self.checked.plan.tuples[id as usize].fields.clone();
-                for (i, field) in fields.into_iter().enumerate() {
+                for (i, field) in self.checked.plan.tuples[id as usize].fields.iter().enumerate() {
                     let elem = self.element(p, src, i)?;
-                    let at = self.offset(dst, field.offset as u64)?;
-                    self.store_value(at, field.kind, elem)?;
+                    self.store_value(dst, offset + field.offset as u64, field.kind, elem)?;
                 }
                 Ok(())
             }
@@ -82,8 +81,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let fields = self.checked.plan.tuples[id as usize].fields.clone();
         for (item, field) in items.iter().zip(fields) {
             let v = self.expr(f, item)?;
-            let at = self.offset(buf, field.offset as u64)?;
-            self.store_value(at, field.kind, v)?;
+            self.store_value(buf, field.offset as u64, field.kind, v)?;
         }
         Ok(V::Tuple(buf, id))
     }
@@ -101,8 +99,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         for (name, item) in items {
             let v = self.expr(f, item)?;
             let i = names.iter().position(|n| *n == name.name).ok_or_else(|| CodegenError("record field".into()))?;
-            let at = self.offset(buf, fields[i].offset as u64)?;
-            self.store_value(at, fields[i].kind, v)?;
+            self.store_value(buf, fields[i].offset as u64, fields[i].kind, v)?;
         }
         Ok(V::Tuple(buf, id))
     }
@@ -112,4 +109,28 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let Type::Tuple(id) = self.ty(f, base) else { return None };
         self.checked.plan.tuples[id as usize].names.as_ref()?.iter().position(|n| n == name)
     }
+}
+
+/// How a map value of `kind` is laid out, as a record's argument of the same kind would be;
+/// `None` for an aggregation, which is updated in place (`aggregate.rs`). (Until the plan has
+/// one scalar kind for keys, values and arguments.)
+pub(super) fn value_layout(kind: ValueKind) -> Option<ArgKind> {
+    Some(match kind {
+        ValueKind::Int { signed } => ArgKind::Int { signed },
+        ValueKind::Str { len } => ArgKind::Str { len },
+        ValueKind::Ksym => ArgKind::Ksym,
+        ValueKind::Stack(spec) => ArgKind::Stack(spec),
+        ValueKind::Inet => ArgKind::Inet,
+        ValueKind::Timestamp(id) => ArgKind::Timestamp(id),
+        ValueKind::IntArray(a) => ArgKind::IntArray(a),
+        ValueKind::Tuple { id, size } => ArgKind::Tuple { id, size },
+        ValueKind::Count
+        | ValueKind::Sum { .. }
+        | ValueKind::Min
+        | ValueKind::Max
+        | ValueKind::Avg
+        | ValueKind::Stats
+        | ValueKind::Hist { .. }
+        | ValueKind::Lhist { .. } => return None,
+    })
 }

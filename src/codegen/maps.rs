@@ -1,31 +1,73 @@
-//! User maps: keys, assignments of plain values (aggregations are `aggregate.rs`), reads,
-//! and the map functions `has_key()`, `len()`, `delete()`; the globals map the runtime fills.
+//! User maps: the table of them made with the module, keys, assignments of plain values
+//! (aggregations are `aggregate.rs`), reads, and the map functions `has_key()`, `len()`,
+//! `delete()`; the globals map the runtime fills.
 
+use super::btf::Btf;
 use super::expr::V;
-use super::helpers::id;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, ExprKind, MapRef};
-use crate::plan::{self, KeyField, ValueKind};
+use crate::plan::{self, MapDef, ValueKind};
 use crate::sema::{Res, Type};
 use inkwell::module::Linkage;
-use inkwell::values::{FunctionValue, IntValue, PointerValue};
+use inkwell::values::{FunctionValue, GlobalValue, IntValue, PointerValue};
+use libbpf_rs::libbpf_sys as sys;
+use std::collections::HashMap;
+
+/// The user maps, made once with the module: each one's global and plan definition at its
+/// index in the plan (which sema's `Res::MapRead` gives), and the index of each name for the
+/// one place sema records none — the target of an assignment, which is not an expression.
+pub(crate) struct MapTable<'ctx, 'm> {
+    maps: Vec<(GlobalValue<'ctx>, &'m MapDef)>,
+    by_name: HashMap<&'m str, usize>,
+}
+
+impl<'ctx, 'm> MapTable<'ctx, 'm> {
+    /// Declares every map of the plan as a BTF-defined map.
+    pub fn new(btf: &mut Btf<'ctx, 'm>, defs: &'m [MapDef]) -> MapTable<'ctx, 'm> {
+        let maps = defs
+            .iter()
+            .map(|m| (btf.map(&m.bpf_name, map_type(m), m.max_entries, m.bpf_key_size() as u64, m.value.size() as u64), m))
+            .collect();
+        let by_name = defs.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
+        MapTable { maps, by_name }
+    }
+
+    /// Map `index` of the plan: its global and its definition.
+    pub fn get(&self, index: usize) -> Result<(GlobalValue<'ctx>, &'m MapDef)> {
+        self.maps.get(index).copied().ok_or_else(|| CodegenError(format!("no map {index} in the plan")))
+    }
+
+    /// The plan index of map `name`.
+    pub fn index(&self, name: &str) -> Result<usize> {
+        self.by_name.get(name).copied().ok_or_else(|| CodegenError(format!("unknown map {name}")))
+    }
+}
+
+/// The BPF map type of a user map: aggregations are per-CPU; `lruhash` maps evict.
+fn map_type(m: &MapDef) -> sys::bpf_map_type {
+    match (m.per_cpu(), m.lru) {
+        (true, false) => sys::BPF_MAP_TYPE_PERCPU_HASH,
+        (true, true) => sys::BPF_MAP_TYPE_LRU_PERCPU_HASH,
+        (false, false) => sys::BPF_MAP_TYPE_HASH,
+        (false, true) => sys::BPF_MAP_TYPE_LRU_HASH,
+    }
+}
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
-    pub(super) fn map_index(&self, name: &str) -> Result<usize> {
-        self.checked.map_index(name).ok_or_else(|| CodegenError(format!("unknown map {name}")))
+    /// The plan index of the map expression `e` (`@m[…]`, or `@m` given to a map function).
+    pub(super) fn map_of(&self, f: &Func<'ctx>, e: &Expr) -> Result<usize> {
+        match *self.res(f, e) {
+            Res::MapRead(index) => Ok(index),
+            _ => Err(CodegenError("a map sema did not resolve".into())),
+        }
     }
 
-    /// Builds the BPF key of a map reference; histograms leave 8 bytes for the bucket.
-    pub(super) fn key(&mut self, f: &mut Func<'ctx>, map: &MapRef, index: usize) -> Result<PointerValue<'ctx>> {
-        self.key_of(f, &map.keys, index)
-    }
-
-    /// Builds the BPF key of map `index` from key expressions.
-    pub(super) fn key_of(&mut self, f: &mut Func<'ctx>, keys: &[Expr], index: usize) -> Result<PointerValue<'ctx>> {
-        let def = &self.checked.plan.maps[index];
-        let map_name = def.name.clone();
+    /// The BPF key of map `index` from key expressions, each part stored as the plan lays the
+    /// key out (a tuple key is the key of its elements); histograms leave 8 bytes for the
+    /// bucket.
+    pub(super) fn key(&mut self, f: &mut Func<'ctx>, index: usize, keys: &[Expr]) -> Result<PointerValue<'ctx>> {
+        let (_, def) = self.maps.get(index)?;
         let buf = self.buffer(f, def.bpf_key_size() as u32, "key")?;
-        // A tuple key is the key of its elements.
         let mut parts = Vec::new();
         for k in keys {
             match self.expr(f, k)? {
@@ -38,91 +80,53 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
         }
         let mut offset = 0u64;
-        for (v, field) in parts.into_iter().zip(def.key.clone()) {
-            match (v, field) {
-                (
-                    V::Int(i),
-                    KeyField::Int { .. }
-                    | KeyField::Ksym
-                    | KeyField::Stack(_)
-                    | KeyField::ProbeName
-                    | KeyField::Timestamp(_)
-                    | KeyField::IntArray(_),
-                ) => {
-                    self.store_i64(buf, offset, i)?
-                }
-                (V::Str(p, n), KeyField::Inet | KeyField::Usym | KeyField::Stack(_)) => {
-                    let at = self.offset(buf, offset)?;
-                    self.copy(at, p, n.min(field.size() as u32))?;
-                }
-                (V::Str(p, n), KeyField::Str { len }) => {
-                    let at = self.offset(buf, offset)?;
-                    self.copy(at, p, n.min(len))?;
-                }
-                _ => return Err(CodegenError(format!("key type mismatch in {map_name}"))),
-            }
+        for (v, field) in parts.into_iter().zip(&def.key) {
+            self.store_value(buf, offset, field.arg_kind(), v)?;
             offset += field.size() as u64;
         }
         Ok(buf)
     }
 
+    /// `@m[keys] = value`: stored, or for an aggregation (`count()`, `hist(x)`, …) updated.
     pub(super) fn assign_map(&mut self, f: &mut Func<'ctx>, map: &MapRef, value: &Expr) -> Result<()> {
-        let index = self.map_index(&map.name)?;
-        let def = self.checked.plan.maps[index].clone();
-        let global = self.maps[index];
-        let key = self.key(f, map, index)?;
-        match def.value {
-            ValueKind::Int { .. }
-            | ValueKind::Ksym
-            | ValueKind::Timestamp(_)
-            | ValueKind::IntArray(_)
-            | ValueKind::Stack(plan::StackSpec { user: false, .. }) => {
-                let v = self.expr(f, value)?.int()?;
-                let slot = self.slot(f, self.i64().into(), "val")?;
-                self.builder.build_store(slot, v)?;
-                self.update(global, key, slot, 0)?;
-            }
-            ValueKind::Inet | ValueKind::Stack(_) => {
-                let (p, n) = self.expr(f, value)?.string()?;
-                let len = def.value.size() as u32;
-                let buf = self.buffer(f, len, "val")?;
-                self.copy(buf, p, n.min(len))?;
-                self.update(global, key, buf, 0)?;
-            }
-            ValueKind::Str { len } => {
-                let (p, n) = self.expr(f, value)?.string()?;
-                let buf = self.buffer(f, len, "val")?;
-                self.copy(buf, p, n.min(len))?;
-                self.update(global, key, buf, 0)?;
-            }
-            ValueKind::Tuple { id, size } => {
-                let v = self.expr(f, value)?;
-                let buf = self.buffer(f, size, "val")?;
-                self.store_value(buf, plan::ArgKind::Tuple { id, size }, v)?;
-                self.update(global, key, buf, 0)?;
-            }
-            _ => {
-                let args: &[Expr] = match &value.kind {
-                    ExprKind::Call { args, .. } => args,
-                    _ => &[],
-                };
-                self.aggregate(f, index, key, args)?;
-            }
+        let index = self.maps.index(&map.name)?;
+        let (_, def) = self.maps.get(index)?;
+        let key = self.key(f, index, &map.keys)?;
+        if def.value.is_aggregation() {
+            let args: &[Expr] = match &value.kind {
+                ExprKind::Call { args, .. } => args,
+                _ => &[],
+            };
+            return self.aggregate(f, index, key, args);
         }
-        Ok(())
+        let v = self.expr(f, value)?;
+        self.store_map_value(f, index, key, v)
     }
 
+    /// Stores `v` as the value at `key` in map `index`, laid out as the plan's value kind says.
+    pub(super) fn store_map_value(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, v: V<'ctx>) -> Result<()> {
+        let (global, def) = self.maps.get(index)?;
+        let kind = super::layout::value_layout(def.value)
+            .ok_or_else(|| CodegenError(format!("{} is stored in place, not assigned", def.value.name())))?;
+        let buf = self.buffer(f, kind.size() as u32, "val")?;
+        self.store_value(buf, 0, kind, v)?;
+        self.update(global, key, buf, 0)
+    }
+
+    /// A read of map entry `map` (the expression `e`): an integer, or a copy of the value
+    /// (zeroed when there is none).
     pub(super) fn map_read(&mut self, f: &mut Func<'ctx>, e: &Expr, map: &MapRef) -> Result<V<'ctx>> {
-        let index = self.map_index(&map.name)?;
-        let key = self.key(f, map, index)?;
-        let (len, tuple) = match (self.ty(f, e), self.checked.plan.maps[index].value) {
+        let index = self.map_of(f, e)?;
+        let (global, def) = self.maps.get(index)?;
+        let key = self.key(f, index, &map.keys)?;
+        let (len, tuple) = match (self.ty(f, e), def.value) {
             (Type::Str { len }, _) => (len, None),
             (Type::Inet, _) => (plan::INET_SIZE as u32, None),
             (Type::Stack(spec), _) if spec.user => (spec.size() as u32, None),
             (_, ValueKind::Tuple { id, size }) => (size, Some(id)),
             _ => return Ok(V::Int(self.read_int(f, index, key)?)),
         };
-        let p = self.lookup(self.maps[index], key)?;
+        let p = self.lookup(global, key)?;
         let found = self.ctx.append_basic_block(f.function, "found");
         let join = self.ctx.append_basic_block(f.function, "read");
         let buf = self.buffer(f, len, "mapstr")?;
@@ -148,7 +152,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// The integer at `key` in user map `index`, or 0 when there is none.
     pub(super) fn read_int(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
-        let p = self.lookup(self.maps[index], key)?;
+        let (global, _) = self.maps.get(index)?;
+        let p = self.lookup(global, key)?;
         self.load_or_zero(f, p)
     }
 
@@ -168,31 +173,24 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(phi.as_basic_value().into_int_value())
     }
 
-    /// The plan index of the map that is argument 0 of a map function (`print`, `clear`, …).
-    pub(super) fn map_arg(&self, f: &Func<'ctx>, args: &[Expr], what: &str) -> Result<usize> {
-        match *self.res(f, &args[0]) {
-            Res::MapRead(index) => Ok(index),
-            _ => Err(CodegenError(format!("{what} of unresolved map"))),
-        }
-    }
-
     /// `has_key(@m, key…)`.
     pub(super) fn has_key(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
-        let index = self.map_arg(f, args, "has_key")?;
-        let key = self.key_of(f, &args[1..], index)?;
-        let p = self.lookup(self.maps[index], key)?;
+        let index = self.map_of(f, &args[0])?;
+        let (global, _) = self.maps.get(index)?;
+        let key = self.key(f, index, &args[1..])?;
+        let p = self.lookup(global, key)?;
         let found = self.builder.build_is_not_null(p, "has")?;
         Ok(V::Int(self.builder.build_int_z_extend(found, self.i64(), "b")?))
     }
 
     /// `len(@m)`: bpf_for_each_map_elem returns how many entries its callback visited.
     pub(super) fn map_len(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
-        let index = self.map_arg(f, args, "len")?;
+        let (global, _) = self.maps.get(self.map_of(f, &args[0])?)?;
         let callback = self.count_callback()?.as_global_value().as_pointer_value();
         let null = self.ctx.ptr_type(Default::default()).const_null();
-        let map = self.map_ptr(self.maps[index]);
         let zero = self.i64().const_zero();
-        Ok(V::Int(self.call_helper(id::FOR_EACH_MAP_ELEM, &[map, callback.into(), null.into(), zero.into()])?))
+        let map = self.map_ptr(global);
+        Ok(V::Int(self.call_helper(sys::BPF_FUNC_for_each_map_elem, &[map, callback.into(), null.into(), zero.into()])?))
     }
 
     /// `delete(@m[key])`.
@@ -200,9 +198,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let ExprKind::Map(map) = &args[0].kind else {
             return Err(CodegenError("delete of a non-map".into()));
         };
-        let index = self.map_index(&map.name)?;
-        let key = self.key(f, map, index)?;
-        self.delete(self.maps[index], key)?;
+        let index = self.map_of(f, &args[0])?;
+        let (global, _) = self.maps.get(index)?;
+        let key = self.key(f, index, &map.keys)?;
+        self.delete(global, key)?;
         Ok(V::Void)
     }
 

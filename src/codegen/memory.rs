@@ -3,15 +3,12 @@
 //! and sizes sema recorded, so codegen never sees BTF.
 
 use super::expr::V;
-use super::helpers::id;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::Expr;
 use crate::plan;
 use crate::sema::{Access, Read, Type};
 use inkwell::values::IntValue;
-
-const AF_INET: u64 = 2;
-const AF_INET6: u64 = 10;
+use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// A value in kernel or user memory at `base + access.offset`: read it, or (for an
@@ -23,7 +20,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Read::Address => return Ok(V::Int(addr)),
             Read::Chars { len } => {
                 let buf = self.buffer(f, len, "chars")?;
-                let helper = if access.user { id::PROBE_READ_USER_STR } else { id::PROBE_READ_KERNEL_STR };
+                let helper = if access.user { sys::BPF_FUNC_probe_read_user_str } else { sys::BPF_FUNC_probe_read_kernel_str };
                 self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
                 return Ok(V::Str(buf, len));
             }
@@ -31,7 +28,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         };
         let tmp = self.slot(f, i64.into(), "mem")?;
         self.builder.build_store(tmp, i64.const_zero())?;
-        let helper = if access.user { id::PROBE_READ_USER } else { id::PROBE_READ_KERNEL };
+        let helper = if access.user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
         self.call_helper(helper, &[tmp.into(), i64.const_int(size as u64, false).into(), addr.into()])?;
         let raw = self.builder.build_load(i64, tmp, "raw")?.into_int_value();
         let bld = &self.builder;
@@ -61,7 +58,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// `ppid`: the current task's `real_parent`, then that task's `tgid`.
     pub(super) fn ppid(&mut self, f: &mut Func<'ctx>, parent: Access, tgid: Access) -> Result<V<'ctx>> {
-        let task = self.call_helper(id::GET_CURRENT_TASK, &[])?;
+        let task = self.call_helper(sys::BPF_FUNC_get_current_task, &[])?;
         let V::Int(parent) = self.memory(f, parent, task)? else {
             return Err(CodegenError("ppid: real_parent is not a pointer".into()));
         };
@@ -92,14 +89,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             self.expr(f, &args[0])?.int()?
         } else {
             let v6 = matches!(addr_ty, Type::Array { len: 16, .. });
-            i64.const_int(if v6 { AF_INET6 } else { AF_INET }, false)
+            i64.const_int(if v6 { libc::AF_INET6 } else { libc::AF_INET } as u64, false)
         };
         self.store_i64(buf, 0, family)?;
         let addr = self.expr(f, addr_expr)?.int()?;
         match addr_ty {
             Type::Array { len, user, .. } => {
                 let at = self.offset(buf, 8)?;
-                let helper = if user { id::PROBE_READ_USER } else { id::PROBE_READ_KERNEL };
+                let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
                 self.call_helper(helper, &[at.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
             }
             _ => {

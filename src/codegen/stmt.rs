@@ -109,7 +109,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             (V::Tuple(..), Type::Tuple(id)) => {
                 let kind = self.tuple_kind(id);
                 self.zero(slot, kind.size() as u32)?;
-                self.store_value(slot, kind, v)?;
+                self.store_value(slot, 0, kind, v)?;
             }
             _ => return Err(CodegenError(format!("bad assignment to {}", var.name))),
         }
@@ -187,13 +187,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok((old, new))
             }
             ExprKind::Map(map) => {
-                let index = self.map_index(&map.name)?;
-                let key = self.key(f, map, index)?;
+                let index = self.map_of(f, target)?;
+                let key = self.key(f, index, &map.keys)?;
                 let old = self.read_int(f, index, key)?;
                 let new = op(self, old)?;
-                let slot = self.slot(f, self.i64().into(), "val")?;
-                self.builder.build_store(slot, new)?;
-                self.update(self.maps[index], key, slot, 0)?;
+                self.store_map_value(f, index, key, V::Int(new))?;
                 Ok((old, new))
             }
             _ => Err(CodegenError("update of a non-lvalue".into())),

@@ -3,12 +3,12 @@
 //! buffer of the length sema gave it; comparisons stop at the first NUL.
 
 use super::expr::V;
-use super::helpers::id;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, ExprKind};
 use crate::plan;
 use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
+use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub(super) fn string_literal(&mut self, f: &mut Func<'ctx>, s: &str) -> Result<V<'ctx>> {
@@ -97,7 +97,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let i64 = self.i64();
         let addr = self.expr(f, arg)?.int()?;
         let buf = self.buffer(f, len, "str")?;
-        let helper = if user { id::PROBE_READ_USER_STR } else { id::PROBE_READ_KERNEL_STR };
+        let helper = if user { sys::BPF_FUNC_probe_read_user_str } else { sys::BPF_FUNC_probe_read_kernel_str };
         self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
         Ok(V::Str(buf, len))
     }
@@ -110,18 +110,18 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let buf = self.buffer(f, len, "str")?;
         let n = i64.const_int(len as u64, false);
         if user {
-            self.call_helper(id::PROBE_READ_USER_STR, &[buf.into(), n.into(), ptr.into()])?;
+            self.call_helper(sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
             return Ok(V::Str(buf, len));
         }
         // BTF does not say which pointers are user pointers (Debian's has no __user
         // tags): a kernel read that faults is retried from user memory.
-        let r = self.call_helper(id::PROBE_READ_KERNEL_STR, &[buf.into(), n.into(), ptr.into()])?;
+        let r = self.call_helper(sys::BPF_FUNC_probe_read_kernel_str, &[buf.into(), n.into(), ptr.into()])?;
         let failed = self.builder.build_int_compare(IntPredicate::SLT, r, i64.const_zero(), "failed")?;
         let retry = self.ctx.append_basic_block(f.function, "user_str");
         let done = self.ctx.append_basic_block(f.function, "str_done");
         self.builder.build_conditional_branch(failed, retry, done)?;
         self.builder.position_at_end(retry);
-        self.call_helper(id::PROBE_READ_USER_STR, &[buf.into(), n.into(), ptr.into()])?;
+        self.call_helper(sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(V::Str(buf, len))
@@ -178,7 +178,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let over = self.builder.build_int_compare(IntPredicate::UGT, want, cap, "over")?;
                 let n = self.builder.build_select(over, cap, want, "n")?.into_int_value();
                 let n = self.builder.build_and(n, i64.const_int(0x7f, false), "n")?;
-                let helper = if user { id::PROBE_READ_USER } else { id::PROBE_READ_KERNEL };
+                let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
                 self.call_helper(helper, &[data.into(), n.into(), ptr.into()])?;
                 n
             }
