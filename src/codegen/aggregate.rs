@@ -77,7 +77,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// negative values, `1 + x` for `x < 2^k`, otherwise, with `l` the highest set bit of x,
     /// `((l - k + 1) << k) + ((x >> (l - k)) & (2^k - 1)) + 1`. With k = 0 that is 1 for 0 and
     /// `2 + floor(log2(x))` above.
-    pub(super) fn hist_bucket(&self, x: IntValue<'ctx>, k: u8) -> Result<IntValue<'ctx>> {
+    fn hist_bucket(&self, x: IntValue<'ctx>, k: u8) -> Result<IntValue<'ctx>> {
         let b = &self.builder;
         let i64 = self.i64();
         let c = |v: u64| i64.const_int(v, false);
@@ -108,7 +108,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// Linear bucket: 0 below min, 1 + (x - min) / step inside, the last one at or above max.
-    pub(super) fn lhist_bucket(&self, x: IntValue<'ctx>, min: i64, max: i64, step: i64) -> Result<IntValue<'ctx>> {
+    fn lhist_bucket(&self, x: IntValue<'ctx>, min: i64, max: i64, step: i64) -> Result<IntValue<'ctx>> {
         let b = &self.builder;
         let i64 = self.i64();
         let c = |v: i64| i64.const_int(v as u64, true);

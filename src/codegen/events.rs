@@ -16,7 +16,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// small for records), zeroed, with its header written. The caller fills it, sends it and
     /// branches to the returned block, where code continues; if the map has no value for this
     /// CPU, the record is skipped and code jumps there directly.
-    pub(super) fn scratch_record(
+    fn scratch_record(
         &mut self,
         f: &mut Func<'ctx>,
         kind: EventKind,
@@ -131,7 +131,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// Sends a record through the ring buffer, counting it as lost if it does not fit.
-    pub(super) fn emit_event(&mut self, f: &mut Func<'ctx>, record: PointerValue<'ctx>, size: u32) -> Result<()> {
+    fn emit_event(&mut self, f: &mut Func<'ctx>, record: PointerValue<'ctx>, size: u32) -> Result<()> {
         let events = self.events.as_pointer_value();
         let r = self.call_helper(
             sys::BPF_FUNC_ringbuf_output,

@@ -245,7 +245,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// Short-circuit `&&` and `||`, yielding 0 or 1.
-    pub(super) fn logical(&mut self, f: &mut Func<'ctx>, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<V<'ctx>> {
+    fn logical(&mut self, f: &mut Func<'ctx>, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<V<'ctx>> {
         let i64 = self.i64();
         let l = self.expr(f, lhs)?.int()?;
         let l = self.truthy(l)?;
@@ -269,7 +269,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(self.builder.build_int_z_extend(phi.as_basic_value().into_int_value(), i64, "b")?))
     }
 
-    pub(super) fn ternary(&mut self, f: &mut Func<'ctx>, e: &Expr, cond: &Expr, then: &Expr, els: &Expr) -> Result<V<'ctx>> {
+    fn ternary(&mut self, f: &mut Func<'ctx>, e: &Expr, cond: &Expr, then: &Expr, els: &Expr) -> Result<V<'ctx>> {
         let ty = self.ty(f, e);
         let c = self.expr(f, cond)?.int()?;
         let c = self.truthy(c)?;

@@ -114,7 +114,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// The value of a count(), sum(), min() or max() entry over every CPU (the callback sees
     /// only this CPU's share): `bpf_map_lookup_percpu_elem` for each possible CPU, summed or
     /// compared as the runtime does when it prints the map.
-    pub(super) fn all_cpus(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, kind: ValueKind) -> Result<IntValue<'ctx>> {
+    fn all_cpus(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, kind: ValueKind) -> Result<IntValue<'ctx>> {
         let i64 = self.i64();
         let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
         let (acc, any, cpu) = (self.slot(f, i64.into(), "acc")?, self.slot(f, i64.into(), "any")?, self.slot(f, i64.into(), "cpu")?);

@@ -158,7 +158,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// The i64 `p` points to, or 0 when `p` is null (a map lookup that found nothing).
-    pub(super) fn load_or_zero(&mut self, f: &mut Func<'ctx>, p: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
+    fn load_or_zero(&mut self, f: &mut Func<'ctx>, p: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
         let found = self.ctx.append_basic_block(f.function, "found");
         let join = self.ctx.append_basic_block(f.function, "read");
         let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;

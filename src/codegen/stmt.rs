@@ -164,7 +164,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// Continues code generation in a fresh block after a jump (code there is unreachable).
-    pub(super) fn dead_block(&self, f: &Func<'ctx>) {
+    fn dead_block(&self, f: &Func<'ctx>) {
         let dead = self.ctx.append_basic_block(f.function, "dead");
         self.builder.position_at_end(dead);
     }
@@ -199,7 +199,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// `v` cut to the width variable `name` was declared with (`let $x: uint8`), if any.
-    pub(super) fn declared_width(&self, f: &Func<'ctx>, name: &str, v: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+    fn declared_width(&self, f: &Func<'ctx>, name: &str, v: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
         match self.checked.progs[f.prog].widths.get(name) {
             Some(&(bits, signed)) => self.narrow(v, bits, signed),
             None => Ok(v),
