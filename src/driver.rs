@@ -2,9 +2,10 @@
 //! Every user error leaves here as a rendered diagnostic or one `error:` line, exit status 1.
 
 use crate::diag::{Diagnostic, Renderer};
+use crate::parser::ast::Program;
 use crate::{codegen, parser, runtime, sema};
 use clap::{Parser, ValueEnum};
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 
 #[derive(Parser, Debug)]
 #[command(name = "rtrace", version, about = "A dynamic tracer for Linux: bpftrace's language, compiled in process to eBPF")]
@@ -125,7 +126,7 @@ pub enum Dump {
 /// Stack for the compiler's thread: checking and generating code recurse once per level of
 /// nesting, and deeply nested scripts must get a diagnostic, not a stack overflow. Only the
 /// pages used are ever touched.
-const COMPILER_STACK: usize = 512 << 20;
+pub const COMPILER_STACK: usize = 512 << 20;
 
 /// Runs the command; returns the process exit status.
 pub fn main(cli: Cli) -> i32 {
@@ -167,56 +168,12 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         print!("{}", crate::list::list(cli.file.as_deref().unwrap_or("*"), cli.verbose));
         return 0;
     }
-    let (name, source) = match read_script(&cli) {
-        Ok(s) => s,
-        Err(msg) => return fail(&msg),
-    };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let renderer = Renderer::new(&name, &source, color);
-    let report = |diags: &[Diagnostic]| {
-        for d in diags {
-            eprint!("{}", renderer.render(d));
-        }
-    };
-
-    let mut timings = Timings::new(cli.timings);
-    let program = match parser::parse(&source) {
-        Ok(p) => p,
-        Err(diags) => {
-            report(&diags);
-            return 1;
-        }
-    };
-    timings.lap("parse");
-    if cli.dump == Some(Dump::Ast) {
-        println!("{program:#?}");
-        return 0;
-    }
-    // With -e, every positional argument is a parameter.
-    let mut params = cli.params.clone();
-    if cli.program.is_some() {
-        if let Some(first) = &cli.file {
-            params.insert(0, first.clone());
-        }
-    }
-    let mut sema_opts = sema::Options {
-        no_attach: cli.no_attach,
-        params,
-        pid: cli.pid,
-        has_command: cli.command.is_some(),
-        allow_unsafe: cli.allow_unsafe,
-        host: sema::HostFacts::default(),
-    };
-    sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
-    let checked = match sema::check(&program, &sema_opts) {
-        Ok(c) => c,
-        Err(diags) => {
-            report(&diags);
-            return 1;
-        }
-    };
-    timings.lap("check");
-    report(&checked.warnings);
+    let FrontEnd { source, program, checked, mut timings } =
+        match front_end(&cli, color, &mut std::io::stdout(), &mut std::io::stderr()) {
+            Ok(front) => front,
+            Err(code) => return code,
+        };
     if cli.dump == Some(Dump::Types) {
         print!("{}", dump_types(&source, &checked));
         return 0;
@@ -260,6 +217,64 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
     }
 }
 
+/// A script the front end has read, parsed and checked.
+pub struct FrontEnd {
+    /// The script's text (`--dump types` quotes it).
+    pub source: String,
+    pub program: Program,
+    pub checked: sema::Checked,
+    /// The stages' wall times so far (`--timings`).
+    pub timings: Timings,
+}
+
+/// The front end, as `rtrace` runs it (and `tests/diagnostics.rs`, in process): reads the
+/// script (`-e`, a file or stdin), parses it and checks it, writing every diagnostic (errors
+/// and warnings) and `error:` line to `err` as the user sees them (`color`: with ANSI colors).
+/// `Err(status)` ends the run: 1 after an error, 0 after `--dump ast` (printed on `out`).
+pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<FrontEnd, i32> {
+    let (name, source) = read_script(cli).map_err(|msg| fail_to(err, &msg))?;
+    let renderer = Renderer::new(&name, &source, color);
+    let mut report = |diags: &[Diagnostic]| {
+        for d in diags {
+            let _ = write!(err, "{}", renderer.render(d));
+        }
+    };
+
+    let mut timings = Timings::new(cli.timings);
+    let program = parser::parse(&source).map_err(|diags| {
+        report(&diags);
+        1
+    })?;
+    timings.lap("parse");
+    if cli.dump == Some(Dump::Ast) {
+        let _ = writeln!(out, "{program:#?}");
+        return Err(0);
+    }
+    // With -e, every positional argument is a parameter.
+    let mut params = cli.params.clone();
+    if cli.program.is_some() {
+        if let Some(first) = &cli.file {
+            params.insert(0, first.clone());
+        }
+    }
+    let mut sema_opts = sema::Options {
+        no_attach: cli.no_attach,
+        params,
+        pid: cli.pid,
+        has_command: cli.command.is_some(),
+        allow_unsafe: cli.allow_unsafe,
+        host: sema::HostFacts::default(),
+    };
+    sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
+    let checked = sema::check(&program, &sema_opts).map_err(|diags| {
+        report(&diags);
+        1
+    })?;
+    timings.lap("check");
+    report(&checked.warnings);
+    Ok(FrontEnd { source, program, checked, timings })
+}
+
 /// What sema needs to know of the host that takes an effect to learn (sema itself neither
 /// mounts tracefs nor loads programs).
 fn learn_host(needs: sema::HostNeeds) -> sema::HostFacts {
@@ -270,7 +285,7 @@ fn learn_host(needs: sema::HostNeeds) -> sema::HostFacts {
 }
 
 /// `--timings`: the wall time of each stage, printed as it ends.
-struct Timings {
+pub struct Timings {
     on: bool,
     last: std::time::Instant,
 }
@@ -306,7 +321,12 @@ fn dump_types(source: &str, checked: &sema::Checked) -> String {
 }
 
 fn fail(message: &str) -> i32 {
-    eprintln!("error: {message}");
+    fail_to(&mut std::io::stderr(), message)
+}
+
+/// Writes `error: MESSAGE` to `err`; returns the exit status of a user error.
+fn fail_to(err: &mut dyn Write, message: &str) -> i32 {
+    let _ = writeln!(err, "error: {message}");
     1
 }
 

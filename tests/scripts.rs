@@ -49,8 +49,10 @@
 //! The runner prints one line per case, then the details of each failure, then
 //! `scripts: N passed, N failed, N skipped`, and exits 1 if any case failed.
 
+mod cases;
+
+use cases::Case;
 use regex::Regex;
-use serde::Deserialize;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -62,34 +64,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 const MARKER: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
-
-/// One case file; see `tests/scripts/README.md` for what each key means.
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct Case {
-    script: String,
-    args: Vec<String>,
-    params: Vec<String>,
-    file: bool,
-    stdin: bool,
-    run: Option<String>,
-    signal: Option<bool>,
-    timeout: Option<u64>,
-    exit: i32,
-    stdout: Vec<String>,
-    stdout_regex: Vec<String>,
-    stdout_exact: Option<String>,
-    stdout_absent: Vec<String>,
-    stderr: Vec<String>,
-    stderr_exact: Option<String>,
-    requires: Vec<String>,
-    prefix: Vec<String>,
-    bpftrace: Option<String>,
-    kernel_features: Vec<String>,
-    /// Also run in tests/vm/run's VMs; nothing to do here.
-    #[allow(dead_code)]
-    vm: bool,
-}
 
 enum Outcome {
     Ok,
@@ -111,8 +85,8 @@ fn main() {
     // cargo may pass libtest options such as `--nocapture`: ignore them.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut paths = Vec::new();
-    collect(&root.join("tests/scripts"), &mut paths);
-    collect(&root.join("tests/vm/cases"), &mut paths);
+    cases::collect(&root.join("tests/scripts"), &mut paths);
+    cases::collect(&root.join("tests/vm/cases"), &mut paths);
     paths.sort();
     let tmp = std::env::temp_dir().join(format!("rtrace-scripts-{}", std::process::id()));
     if let Err(e) = fs::create_dir_all(&tmp) {
@@ -157,47 +131,6 @@ fn main() {
         failures.len()
     );
     std::process::exit(if failures.is_empty() { 0 } else { 1 });
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for path in entries.flatten().map(|e| e.path()) {
-        if path.is_dir() {
-            collect(&path, out);
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            out.push(path);
-        }
-    }
-}
-
-/// Why the case must be skipped (`Ok(Some)`), or a malformed `requires` (`Err`).
-fn missing_requirement(requires: &[String]) -> Result<Option<String>, String> {
-    let is_root = unsafe { libc::geteuid() } == 0;
-    if requires.iter().any(|r| r == "root") && !is_root {
-        return Ok(Some("needs root".into()));
-    }
-    for req in requires {
-        let missing = match req.as_str() {
-            "root" => false,
-            "tracefs" => {
-                !Path::new("/sys/kernel/tracing/events").exists()
-                    && !Path::new("/sys/kernel/debug/tracing/events").exists()
-            }
-            "bpftrace" => !Path::new("/usr/bin/bpftrace").exists(),
-            // Watchpoints: the kernel's hardware breakpoint PMU (CONFIG_HAVE_HW_BREAKPOINT).
-            "hw_breakpoint" => !Path::new("/sys/bus/event_source/devices/breakpoint").exists(),
-            other => return Err(format!("unknown requirement {other:?}")),
-        };
-        if missing && req == "hw_breakpoint" {
-            return Ok(Some("needs hw_breakpoint (this kernel has no /sys/bus/event_source/devices/breakpoint)".into()));
-        }
-        if missing {
-            return Ok(Some(format!("needs {req}")));
-        }
-    }
-    Ok(None)
 }
 
 /// Why this kernel cannot run a case that needs `features` (`Ok(Some)`), or an
@@ -319,7 +252,7 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
             Ok(case) => case,
         },
     };
-    match missing_requirement(&case.requires) {
+    match cases::missing_requirement(&case.requires) {
         Err(e) => return Outcome::Failed(format!("malformed case file: {e}")),
         Ok(Some(reason)) => return Outcome::Skipped(reason),
         Ok(None) => {}
@@ -345,9 +278,8 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
         let fexit = Regex::new(r"\bfexit:").expect("valid regex");
         case.script = fexit.replace_all(&case.script, "kretfunc:").into_owned();
     }
-    let regexes: Result<Vec<Regex>, _> = case.stdout_regex.iter().map(|r| Regex::new(r)).collect();
-    let regexes = match regexes {
-        Err(e) => return Outcome::Failed(format!("malformed case file: bad stdout_regex: {e}")),
+    let regexes = match case.regexes() {
+        Err(e) => return Outcome::Failed(format!("malformed case file: {e}")),
         Ok(r) => r,
     };
     if case.script.is_empty() {
@@ -417,58 +349,12 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
             case.exit
         ));
     }
-    for (what, exact, actual) in [
-        ("stdout", &case.stdout_exact, &stdout),
-        ("stderr", &case.stderr_exact, &stderr),
-    ] {
-        match exact {
-            Some(expected) if expected != actual => problems.push(format!(
-                "{what} differs from {what}_exact\n    expected: {expected:?}\n    actual:   {actual:?}"
-            )),
-            _ => {}
-        }
-    }
-    if let Some(w) = first_missing(&case.stdout, &stdout, |w, line| line == w) {
-        problems.push(format!("stdout: no line {w:?} (in order)"));
-    }
-    if let Some(r) = first_missing(&regexes, &stdout, |r, line| r.is_match(line)) {
-        problems.push(format!("stdout: no line matching /{r}/ (in order)"));
-    }
-    if let Some(w) = first_missing(&case.stderr, &stderr, |w, line| line == w) {
-        problems.push(format!("stderr: no line {w:?} (in order)"));
-    }
-    for line in stdout
-        .lines()
-        .filter(|l| case.stdout_absent.iter().any(|a| a == l))
-    {
-        problems.push(format!(
-            "stdout: line that must be absent is present: {line:?}"
-        ));
-    }
+    problems.extend(cases::output_problems(&case, &regexes, &stdout, &stderr));
     if problems.is_empty() {
         return Outcome::Ok;
     }
-
-    let mut details = format!("case: {}\ncommand: {shown}\n", path.display());
-    if let Some(run) = &case.run {
-        details += &format!("run: {run}\n");
-    }
-    details += "problems:\n";
-    for p in problems.iter().chain(&notes) {
-        details += &format!("  - {p}\n");
-    }
-    for (what, lines) in [
-        ("stdout lines", &case.stdout),
-        ("stdout_regex", &case.stdout_regex),
-        ("stderr lines", &case.stderr),
-    ] {
-        if !lines.is_empty() {
-            details += &format!("expected {what} (in order): {lines:?}\n");
-        }
-    }
-    details +=
-        &format!("--- actual stdout ---\n{stdout}--- actual stderr ---\n{stderr}--- end ---");
-    Outcome::Failed(details)
+    problems.extend(notes);
+    Outcome::Failed(cases::failure_details(path, &shown, &case, &problems, &stdout, &stderr))
 }
 
 /// Runs rtrace as the case says; returns its exit status, stdout and stderr
@@ -603,16 +489,6 @@ fn run_workload(run: &str, pid: u32, deadline: Instant, tmp: &Path) -> Result<St
     };
     let output = fs::read_to_string(&out_path).unwrap_or_default();
     Ok(format!("run command: {status}; its output: {output:?}"))
-}
-
-/// The first wanted item that matches no line after the previous item's line.
-fn first_missing<'a, T>(
-    wanted: &'a [T],
-    text: &str,
-    matches: impl Fn(&T, &str) -> bool,
-) -> Option<&'a T> {
-    let mut lines = text.lines();
-    wanted.iter().find(|w| !lines.any(|line| matches(w, line)))
 }
 
 fn shell_quote(s: &str) -> String {

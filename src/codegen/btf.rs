@@ -125,7 +125,7 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
     }
 
     /// A hash or array map.
-    pub fn map(&mut self, name: &str, map_type: u32, max_entries: u32, key_size: u64, value_size: u64) -> GlobalValue<'ctx> {
+    pub fn map(&mut self, name: &str, map_type: libbpf_rs::libbpf_sys::bpf_map_type, max_entries: u32, key_size: u64, value_size: u64) -> GlobalValue<'ctx> {
         let members = vec![
             self.member("type", self.number(map_type as u64), 0),
             self.member("max_entries", self.number(max_entries as u64), 1),
@@ -137,7 +137,7 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
 
     pub fn ringbuf(&mut self, name: &str, bytes: u32) -> GlobalValue<'ctx> {
         let members = vec![
-            self.member("type", self.number(super::map_type::RINGBUF as u64), 0),
+            self.member("type", self.number(libbpf_rs::libbpf_sys::BPF_MAP_TYPE_RINGBUF.into()), 0),
             self.member("max_entries", self.number(bytes as u64), 1),
         ];
         self.define(name, members)

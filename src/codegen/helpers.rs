@@ -5,41 +5,11 @@ use super::{Func, Gen, Result};
 use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, GlobalValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
-
-/// BPF helper ids (`enum bpf_func_id`).
-pub(crate) mod id {
-    pub const MAP_LOOKUP_ELEM: u64 = 1;
-    pub const MAP_UPDATE_ELEM: u64 = 2;
-    pub const MAP_DELETE_ELEM: u64 = 3;
-    pub const KTIME_GET_NS: u64 = 5;
-    pub const GET_SMP_PROCESSOR_ID: u64 = 8;
-    pub const GET_CURRENT_PID_TGID: u64 = 14;
-    pub const GET_CURRENT_UID_GID: u64 = 15;
-    pub const GET_CURRENT_COMM: u64 = 16;
-    pub const PROBE_READ_USER: u64 = 112;
-    pub const PROBE_READ_KERNEL: u64 = 113;
-    pub const PROBE_READ_USER_STR: u64 = 114;
-    pub const PROBE_READ_KERNEL_STR: u64 = 115;
-    pub const RINGBUF_OUTPUT: u64 = 130;
-    pub const GET_FUNC_IP: u64 = 173;
-    pub const GET_STACKID: u64 = 27;
-    pub const GET_CURRENT_TASK: u64 = 35;
-    pub const GET_ATTACH_COOKIE: u64 = 174;
-    pub const SEND_SIGNAL: u64 = 109;
-    pub const FOR_EACH_MAP_ELEM: u64 = 164;
-    pub const GET_PRANDOM_U32: u64 = 7;
-    pub const GET_NUMA_NODE_ID: u64 = 42;
-    pub const GET_CURRENT_CGROUP_ID: u64 = 80;
-    pub const JIFFIES64: u64 = 118;
-    pub const MAP_LOOKUP_PERCPU_ELEM: u64 = 195;
-}
-
-/// `BPF_NOEXIST` for map updates.
-const BPF_NOEXIST: u64 = 1;
+use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Calls helper `helper` with 64-bit integer or pointer arguments; returns its i64 result.
-    pub fn call_helper(&self, helper: u64, args: &[BasicMetadataValueEnum<'ctx>]) -> Result<IntValue<'ctx>> {
+    pub fn call_helper(&self, helper: sys::bpf_func_id, args: &[BasicMetadataValueEnum<'ctx>]) -> Result<IntValue<'ctx>> {
         let i64 = self.i64();
         let params: Vec<_> = args
             .iter()
@@ -50,7 +20,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             .collect();
         let fn_type = i64.fn_type(&params, false);
         let ptr = self.builder.build_int_to_ptr(
-            i64.const_int(helper, false),
+            i64.const_int(helper.into(), false),
             self.ctx.ptr_type(AddressSpace::default()),
             "helper",
         )?;
@@ -138,17 +108,17 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// `bpf_map_lookup_elem`: a pointer to the value, or null.
     pub fn lookup(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>) -> Result<PointerValue<'ctx>> {
-        let r = self.call_helper(id::MAP_LOOKUP_ELEM, &[self.map_ptr(map), key.into()])?;
+        let r = self.call_helper(sys::BPF_FUNC_map_lookup_elem, &[self.map_ptr(map), key.into()])?;
         Ok(self.builder.build_int_to_ptr(r, self.ctx.ptr_type(AddressSpace::default()), "val")?)
     }
 
     pub fn update(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>, value: PointerValue<'ctx>, flags: u64) -> Result<()> {
-        self.call_helper(id::MAP_UPDATE_ELEM, &[self.map_ptr(map), key.into(), value.into(), self.i64().const_int(flags, false).into()])?;
+        self.call_helper(sys::BPF_FUNC_map_update_elem, &[self.map_ptr(map), key.into(), value.into(), self.i64().const_int(flags, false).into()])?;
         Ok(())
     }
 
     pub fn delete(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>) -> Result<()> {
-        self.call_helper(id::MAP_DELETE_ELEM, &[self.map_ptr(map), key.into()])?;
+        self.call_helper(sys::BPF_FUNC_map_delete_elem, &[self.map_ptr(map), key.into()])?;
         Ok(())
     }
 
@@ -173,7 +143,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
         self.builder.position_at_end(create);
         let zero = self.buffer(f, value_size, "init")?;
-        self.update(map, key, zero, BPF_NOEXIST)?;
+        self.update(map, key, zero, sys::BPF_NOEXIST.into())?;
         let created = self.lookup(map, key)?;
         let create_end = self.builder.get_insert_block().ok_or_else(|| super::CodegenError("no block".into()))?;
         let still_null = self.builder.build_is_null(created, "isnull")?;
@@ -186,33 +156,6 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.builder.build_unconditional_branch(done)?;
 
         self.builder.position_at_end(done);
-        Ok(())
-    }
-
-    /// Sends a record through the ring buffer, counting it as lost if it does not fit.
-    pub fn emit_event(&mut self, f: &mut Func<'ctx>, record: PointerValue<'ctx>, size: u32) -> Result<()> {
-        let events = self.events.as_pointer_value();
-        let r = self.call_helper(
-            id::RINGBUF_OUTPUT,
-            &[events.into(), record.into(), self.i64().const_int(size as u64, false).into(), self.i64().const_zero().into()],
-        )?;
-        let failed = self.builder.build_int_compare(inkwell::IntPredicate::SLT, r, self.i64().const_zero(), "failed")?;
-        let lost_block = self.ctx.append_basic_block(f.function, "lost");
-        let after = self.ctx.append_basic_block(f.function, "sent");
-        self.builder.build_conditional_branch(failed, lost_block, after)?;
-        self.builder.position_at_end(lost_block);
-        let key = self.slot(f, self.ctx.i32_type().into(), "lostkey")?;
-        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
-        let counter = self.lookup(self.lost, key)?;
-        let bump = self.ctx.append_basic_block(f.function, "bump");
-        let is_null = self.builder.build_is_null(counter, "isnull")?;
-        self.builder.build_conditional_branch(is_null, after, bump)?;
-        self.builder.position_at_end(bump);
-        let n = self.load_i64(counter, 0)?;
-        let n1 = self.builder.build_int_add(n, self.i64().const_int(1, false), "n")?;
-        self.store_i64(counter, 0, n1)?;
-        self.builder.build_unconditional_branch(after)?;
-        self.builder.position_at_end(after);
         Ok(())
     }
 }

@@ -3,13 +3,24 @@
 //! buffer and rtrace's own small maps as BTF-defined maps in `.maps`; a GPL license. The
 //! layout of every map and event comes from the plan; codegen neither attaches nor prints.
 
+mod aggregate;
 mod btf;
+mod builtins;
+mod call;
+mod casts;
 mod diagnostics;
+mod events;
 mod expr;
+mod for_map;
 mod helpers;
+mod layout;
+mod maps;
+mod memory;
+mod stmt;
+mod strings;
 
 use crate::parser::ast::Program;
-use crate::plan::{self, Attach, MapDef};
+use crate::plan::{self, Attach};
 use crate::sema::Checked;
 use inkwell::attributes::AttributeLoc;
 use inkwell::basic_block::BasicBlock;
@@ -21,19 +32,8 @@ use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Tar
 use inkwell::types::IntType;
 use inkwell::values::{FunctionValue, GlobalValue, PointerValue};
 use inkwell::OptimizationLevel;
+use libbpf_rs::libbpf_sys as sys;
 use std::sync::Once;
-
-/// BPF map types (`enum bpf_map_type`).
-pub(crate) mod map_type {
-    pub const HASH: u32 = 1;
-    pub const ARRAY: u32 = 2;
-    pub const PERCPU_HASH: u32 = 5;
-    pub const PERCPU_ARRAY: u32 = 6;
-    pub const RINGBUF: u32 = 27;
-    pub const STACK_TRACE: u32 = 7;
-    pub const LRU_HASH: u32 = 9;
-    pub const LRU_PERCPU_HASH: u32 = 10;
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -132,8 +132,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub builder: Builder<'ctx>,
     pub checked: &'m Checked,
     pub btf: btf::Btf<'ctx, 'm>,
-    /// User maps, parallel to `plan.maps`.
-    pub maps: Vec<GlobalValue<'ctx>>,
+    /// User maps, by their index in the plan.
+    pub maps: maps::MapTable<'ctx, 'm>,
     pub events: GlobalValue<'ctx>,
     pub lost: GlobalValue<'ctx>,
     pub globals: GlobalValue<'ctx>,
@@ -199,27 +199,24 @@ fn buffer_vars(prog: &crate::sema::ProgInfo, tuples: &[plan::TupleDef]) -> (std:
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn new(ctx: &'ctx Context, module: &'m Module<'ctx>, checked: &'m Checked) -> Result<Gen<'ctx, 'm>> {
         let mut btf = btf::Btf::new(ctx, module);
-        let mut maps = Vec::new();
-        for m in &checked.plan.maps {
-            maps.push(btf.map(&m.bpf_name, map_kind(m), m.max_entries, m.bpf_key_size() as u64, m.value.size() as u64));
-        }
+        let maps = maps::MapTable::new(&mut btf, &checked.plan.maps);
         let events = btf.ringbuf(plan::EVENTS_MAP, plan::RINGBUF_BYTES);
-        let lost = btf.map(plan::LOST_MAP, map_type::PERCPU_ARRAY, 1, 4, 8);
-        let globals = btf.map(plan::GLOBALS_MAP, map_type::ARRAY, plan::GLOBALS, 4, 8);
+        let lost = btf.map(plan::LOST_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, 1, 4, 8);
+        let globals = btf.map(plan::GLOBALS_MAP, sys::BPF_MAP_TYPE_ARRAY, plan::GLOBALS, 4, 8);
         let joins = (!checked.plan.join_separators.is_empty()).then_some(plan::JOIN_RECORD);
         let record = checked.plan.printfs.iter().map(|p| p.size).chain(joins).max();
-        let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, map_type::PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
+        let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
         let vars_size = checked.progs.iter().map(|p| buffer_vars(p, &checked.plan.tuples).1).max().unwrap_or(0);
-        let vars = (vars_size > 0).then(|| btf.map(plan::VARS_MAP, map_type::PERCPU_ARRAY, 1, 4, vars_size));
+        let vars = (vars_size > 0).then(|| btf.map(plan::VARS_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, 1, 4, vars_size));
         let stacks = checked
             .plan
             .stack_depths
             .iter()
-            .map(|&depth| (depth, btf.map(&plan::stack_map(depth), map_type::STACK_TRACE, 4096, 4, 8 * depth as u64)))
+            .map(|&depth| (depth, btf.map(&plan::stack_map(depth), sys::BPF_MAP_TYPE_STACK_TRACE, 4096, 4, 8 * depth as u64)))
             .collect();
         let slots = checked.plan.param_slots() as u64;
         let params = (slots > 0)
-            .then(|| btf.map(plan::PARAMS_MAP, map_type::ARRAY, checked.plan.probe_names.len() as u32, 4, 8 * slots));
+            .then(|| btf.map(plan::PARAMS_MAP, sys::BPF_MAP_TYPE_ARRAY, checked.plan.probe_names.len() as u32, 4, 8 * slots));
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
@@ -271,7 +268,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         if let (false, Some(map)) = (self.checked.progs[index].params.is_empty(), self.params) {
             // A program shared by probes that differ in some literals: they are in the
             // parameters map's row for this attach point.
-            let cookie = self.call_helper(helpers::id::GET_ATTACH_COOKIE, &[ctx_ptr.into()])?;
+            let cookie = self.call_helper(sys::BPF_FUNC_get_attach_cookie, &[ctx_ptr.into()])?;
             let cookie = self.builder.build_int_truncate(cookie, self.ctx.i32_type(), "cookie")?;
             f.params = Some(self.row_or_return(&f, map, cookie)?);
         }
@@ -280,7 +277,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             (self.checked.plan.filter_pid, matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. }))
         {
             // -p PID: the probe does nothing in other processes.
-            let tgid = self.call_helper(helpers::id::GET_CURRENT_PID_TGID, &[])?;
+            let tgid = self.call_helper(sys::BPF_FUNC_get_current_pid_tgid, &[])?;
             let current = self.builder.build_right_shift(tgid, self.i64().const_int(32, false), false, "pid")?;
             let ours = self.builder.build_int_compare(inkwell::IntPredicate::EQ, current, self.i64().const_int(pid as u64, false), "ours")?;
             self.return_unless(function, ours)?;
@@ -298,25 +295,6 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         f.allocas.position_at_end(f.entry);
         f.allocas.build_unconditional_branch(start)?;
         Ok(())
-    }
-
-    /// A `bpf_for_each_map_elem` callback that visits every entry (returns 0, "go on"): the
-    /// helper's result is then the number of entries. One BPF subprogram, shared.
-    pub(crate) fn count_callback(&mut self) -> Result<FunctionValue<'ctx>> {
-        if let Some(f) = self.count_callback {
-            return Ok(f);
-        }
-        let ptr = self.ctx.ptr_type(Default::default());
-        let fn_type = self.i64().fn_type(&[ptr.into(), ptr.into(), ptr.into(), ptr.into()], false);
-        let function = self.module.add_function("rt_count_entry", fn_type, Some(Linkage::Internal));
-        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
-        function.add_attribute(AttributeLoc::Function, nounwind);
-        self.btf.callback(function, "rt_count_entry");
-        let builder = self.ctx.create_builder();
-        builder.position_at_end(self.ctx.append_basic_block(function, "entry"));
-        builder.build_return(Some(&self.i64().const_zero()))?;
-        self.count_callback = Some(function);
-        Ok(function)
     }
 
     /// Finds this CPU's variables in the variables map and gives each variable its address
@@ -360,15 +338,6 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     fn finish(&mut self) {
         self.btf.finish();
-    }
-}
-
-fn map_kind(m: &MapDef) -> u32 {
-    match (m.per_cpu(), m.lru) {
-        (true, false) => map_type::PERCPU_HASH,
-        (true, true) => map_type::LRU_PERCPU_HASH,
-        (false, false) => map_type::HASH,
-        (false, true) => map_type::LRU_HASH,
     }
 }
 

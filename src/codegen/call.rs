@@ -1,0 +1,59 @@
+//! Function calls: what sema resolved each call to (`Res`) picks the family that generates it —
+//! events (`events.rs`), strings (`strings.rs`), maps (`maps.rs`), casts (`casts.rs`), builtin
+//! values (`builtins.rs`), memory (`memory.rs`). This file only dispatches.
+
+use super::expr::V;
+use super::{CodegenError, Func, Gen, Result};
+use crate::builtins::Func as F;
+use crate::parser::ast::Expr;
+use crate::plan::EventKind;
+use crate::sema::Res;
+use libbpf_rs::libbpf_sys as sys;
+
+impl<'ctx, 'm> Gen<'ctx, 'm> {
+    pub(super) fn call(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr]) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        match self.res(f, e).clone() {
+            // printf(fmt, args…) or system(fmt, args…), or print(value) sent as a printf of one
+            // value.
+            Res::Printf(id) => self.printf(f, id, &args[1..], EventKind::Printf),
+            Res::System(id) => self.printf(f, id, &args[1..], EventKind::System),
+            Res::PrintValue(id) => self.printf(f, id, args, EventKind::PrintValue),
+            Res::StrArray { len, user } => self.str_array(f, &args[0], len, user),
+            Res::Str { user } => self.str_read(f, &args[0], user),
+            Res::Plain => self.expr(f, &args[0]),
+            Res::Call(F::Exit) => self.exit(f, args),
+            Res::Const(v) => Ok(V::Int(i64.const_int(v, false))),
+            Res::Call(F::Strcontains) => self.strcontains(f, args),
+            Res::Time(id) => self.header_event(f, EventKind::Time, id as u32),
+            Res::Event { kind, id } => self.header_event(f, kind, id),
+            Res::Call(F::Print) => self.print_map(f, args),
+            Res::Join { id, user } => self.join(f, &args[0], id, user),
+            Res::Strncmp(n) => self.strncmp(f, args, n),
+            Res::Bswap(bits) => self.bswap(f, &args[0], bits),
+            Res::Buf { user } => self.buf(f, args, user),
+            Res::Call(F::Kstack | F::Ustack) => self.stack(f, e),
+            // The nanoseconds; the runtime formats them.
+            Res::Call(F::Strftime) => self.expr(f, &args[1]),
+            Res::Signal(number) => {
+                let sig = match number {
+                    Some(n) => i64.const_int(n as u64, false),
+                    None => self.expr(f, &args[0])?.int()?,
+                };
+                self.call_helper(sys::BPF_FUNC_send_signal, &[sig.into()])?;
+                Ok(V::Void)
+            }
+            Res::Call(F::Usym) => self.usym(f, &args[0]),
+            Res::Call(F::Ntop) => self.ntop(f, args),
+            Res::Call(func @ (F::Clear | F::Zero)) => {
+                let index = self.map_of(f, &args[0])?;
+                let kind = if func == F::Clear { EventKind::Clear } else { EventKind::Zero };
+                self.header_event(f, kind, index as u32)
+            }
+            Res::Call(F::HasKey) => self.has_key(f, args),
+            Res::Call(F::Len) => self.map_len(f, args),
+            Res::Call(F::Delete) => self.delete_entry(f, args),
+            other => Err(CodegenError(format!("cannot generate call {other:?}"))),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Events: records sent to user space through the ring buffer, laid out by the plan —
+//! `printf`/`system`/`print(value)` records built in the per-CPU scratch map, `join()`'s
+//! argument strings, `print(@map)`, `exit()`, and events that are only a header (`time()`,
+//! `clear()`, `zero()`, …). A record the ring buffer cannot take is counted in `rt_lost`.
+
+use super::expr::V;
+use super::{CodegenError, Func, Gen, Result};
+use crate::parser::ast::{Expr, ExprKind};
+use crate::plan::{self, EventKind};
+use inkwell::values::PointerValue;
+use inkwell::IntPredicate;
+use libbpf_rs::libbpf_sys as sys;
+
+impl<'ctx, 'm> Gen<'ctx, 'm> {
+    /// Starts building a `size`-byte event record in this CPU's scratch map (the stack is too
+    /// small for records), zeroed, with its header written. The caller fills it, sends it and
+    /// branches to the returned block, where code continues; if the map has no value for this
+    /// CPU, the record is skipped and code jumps there directly.
+    fn scratch_record(
+        &mut self,
+        f: &mut Func<'ctx>,
+        kind: EventKind,
+        id: u32,
+        size: u32,
+    ) -> Result<(PointerValue<'ctx>, inkwell::basic_block::BasicBlock<'ctx>)> {
+        let scratch = self.scratch.ok_or_else(|| CodegenError("no scratch map".into()))?;
+        let key = self.slot(f, self.ctx.i32_type().into(), "scratchkey")?;
+        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+        let rec = self.lookup(scratch, key)?;
+        let fill = self.ctx.append_basic_block(f.function, "record");
+        let done = self.ctx.append_basic_block(f.function, "recorded");
+        let null = self.builder.build_is_null(rec, "null")?;
+        self.builder.build_conditional_branch(null, done, fill)?;
+        self.builder.position_at_end(fill);
+        self.zero(rec, size)?;
+        self.store_u32(rec, 0, kind as u32)?;
+        self.store_u32(rec, 4, id)?;
+        Ok((rec, done))
+    }
+
+    /// Sends an event that is only its header: the runtime knows the rest from the plan.
+    pub(super) fn header_event(&mut self, f: &mut Func<'ctx>, kind: EventKind, id: u32) -> Result<V<'ctx>> {
+        let rec = self.buffer(f, plan::EVENT_HEADER as u32, "event")?;
+        self.store_u32(rec, 0, kind as u32)?;
+        self.store_u32(rec, 4, id)?;
+        self.emit_event(f, rec, plan::EVENT_HEADER as u32)?;
+        Ok(V::Void)
+    }
+
+    /// `printf(fmt, args…)`, `system(fmt, args…)` or `print(value)`: the values laid out as
+    /// plan format `id` says, after the header, in a scratch record.
+    pub(super) fn printf(&mut self, f: &mut Func<'ctx>, id: usize, values: &[Expr], kind: EventKind) -> Result<V<'ctx>> {
+        let def = self.checked.plan.printfs[id].clone();
+        let (rec, done) = self.scratch_record(f, kind, id as u32, def.size as u32)?;
+        for (arg, field) in values.iter().zip(&def.args) {
+            let v = self.expr(f, arg)?;
+            self.store_value(rec, field.offset as u64, field.kind, v)?;
+        }
+        self.emit_event(f, rec, def.size as u32)?;
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(done);
+        Ok(V::Void)
+    }
+
+    /// `exit([code])`: the event, then the end of the probe.
+    pub(super) fn exit(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
+        let code = match args.first().map(|a| &a.kind) {
+            Some(ExprKind::Int(n)) => *n as u32,
+            _ => 0,
+        };
+        self.header_event(f, EventKind::Exit, code)?;
+        // Nothing after exit() runs in this probe; in a loop's callback, 1 ends the loop.
+        if f.callback {
+            self.builder.build_return(Some(&self.i64().const_int(1, false)))?;
+        } else {
+            self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+        }
+        let dead = self.ctx.append_basic_block(f.function, "after_exit");
+        self.builder.position_at_end(dead);
+        Ok(V::Void)
+    }
+
+    /// `print(@map[, top[, div]])`: the map's index, then top and div (0 when not given).
+    pub(super) fn print_map(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
+        let index = self.map_of(f, &args[0])?;
+        let size = plan::EVENT_HEADER as u32 + 16;
+        let rec = self.buffer(f, size, "print")?;
+        self.store_u32(rec, 0, EventKind::PrintMap as u32)?;
+        self.store_u32(rec, 4, index as u32)?;
+        for (i, extra) in args[1..].iter().enumerate() {
+            let v = self.expr(f, extra)?.int()?;
+            self.store_i64(rec, plan::EVENT_HEADER as u64 + 8 * i as u64, v)?;
+        }
+        self.emit_event(f, rec, size)?;
+        Ok(V::Void)
+    }
+
+    /// `join(argv[, sep])` with separator `sep`: up to `JOIN_ARGS` strings of the NULL-ended
+    /// array, read from user memory when `user`.
+    pub(super) fn join(&mut self, f: &mut Func<'ctx>, array: &Expr, sep: usize, user: bool) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let array = self.expr(f, array)?.int()?;
+        let (rec, done) = self.scratch_record(f, EventKind::Join, sep as u32, plan::JOIN_RECORD as u32)?;
+        let (read, read_str) = if user {
+            (sys::BPF_FUNC_probe_read_user, sys::BPF_FUNC_probe_read_user_str)
+        } else {
+            (sys::BPF_FUNC_probe_read_kernel, sys::BPF_FUNC_probe_read_kernel_str)
+        };
+        let ptr_slot = self.slot(f, i64.into(), "argp")?;
+        let send = self.ctx.append_basic_block(f.function, "join_send");
+        // Up to JOIN_ARGS strings, stopping at the array's NULL.
+        for i in 0..plan::JOIN_ARGS as u64 {
+            self.builder.build_store(ptr_slot, i64.const_zero())?;
+            let at = self.builder.build_int_add(array, i64.const_int(8 * i, false), "elem")?;
+            self.call_helper(read, &[ptr_slot.into(), i64.const_int(8, false).into(), at.into()])?;
+            let p = self.builder.build_load(i64, ptr_slot, "p")?.into_int_value();
+            let end = self.builder.build_int_compare(IntPredicate::EQ, p, i64.const_zero(), "end")?;
+            let next = self.ctx.append_basic_block(f.function, "join_arg");
+            self.builder.build_conditional_branch(end, send, next)?;
+            self.builder.position_at_end(next);
+            let dst = self.offset(rec, (plan::EVENT_HEADER + plan::JOIN_ARG_LEN * i as usize) as u64)?;
+            let n = i64.const_int(plan::JOIN_ARG_LEN as u64, false);
+            self.call_helper(read_str, &[dst.into(), n.into(), p.into()])?;
+        }
+        self.builder.build_unconditional_branch(send)?;
+        self.builder.position_at_end(send);
+        self.emit_event(f, rec, plan::JOIN_RECORD as u32)?;
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(done);
+        Ok(V::Void)
+    }
+
+    /// Sends a record through the ring buffer, counting it as lost if it does not fit.
+    fn emit_event(&mut self, f: &mut Func<'ctx>, record: PointerValue<'ctx>, size: u32) -> Result<()> {
+        let events = self.events.as_pointer_value();
+        let r = self.call_helper(
+            sys::BPF_FUNC_ringbuf_output,
+            &[events.into(), record.into(), self.i64().const_int(size as u64, false).into(), self.i64().const_zero().into()],
+        )?;
+        let failed = self.builder.build_int_compare(inkwell::IntPredicate::SLT, r, self.i64().const_zero(), "failed")?;
+        let lost_block = self.ctx.append_basic_block(f.function, "lost");
+        let after = self.ctx.append_basic_block(f.function, "sent");
+        self.builder.build_conditional_branch(failed, lost_block, after)?;
+        self.builder.position_at_end(lost_block);
+        let key = self.slot(f, self.ctx.i32_type().into(), "lostkey")?;
+        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+        let counter = self.lookup(self.lost, key)?;
+        let bump = self.ctx.append_basic_block(f.function, "bump");
+        let is_null = self.builder.build_is_null(counter, "isnull")?;
+        self.builder.build_conditional_branch(is_null, after, bump)?;
+        self.builder.position_at_end(bump);
+        let n = self.load_i64(counter, 0)?;
+        let n1 = self.builder.build_int_add(n, self.i64().const_int(1, false), "n")?;
+        self.store_i64(counter, 0, n1)?;
+        self.builder.build_unconditional_branch(after)?;
+        self.builder.position_at_end(after);
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! Values laid out by the plan: storing a value where a record field, a map key part, a map
+//! value, a variable or a tuple element is (`store_value`, the one path every store takes),
+//! loading one back (`value_at`), and building tuples and records.
+
+use super::expr::V;
+use super::{CodegenError, Func, Gen, Result};
+use crate::parser::ast::{Expr, Name};
+use crate::plan::{ArgKind, ValueKind};
+use crate::sema::Type;
+use inkwell::values::PointerValue;
+
+impl<'ctx, 'm> Gen<'ctx, 'm> {
+    /// Stores `v` at `offset` in `dst` (those bytes already zeroed) laid out as `kind`: a
+    /// printf record's argument, a map key's part, a map value, a variable or a tuple element.
+    /// Tuples are copied element by element, so a tuple goes into a wider one of the same shape
+    /// (longer strings) as it does in bpftrace.
+    pub(super) fn store_value(&self, dst: PointerValue<'ctx>, offset: u64, kind: ArgKind, v: V<'ctx>) -> Result<()> {
+        match (v, kind) {
+            (
+                V::Int(i),
+                ArgKind::Int { .. }
+                | ArgKind::Ksym
+                | ArgKind::Stack(_)
+                | ArgKind::ProbeName
+                | ArgKind::Timestamp(_)
+                | ArgKind::Enum { .. }
+                | ArgKind::IntArray(_),
+            ) => {
+                self.store_i64(dst, offset, i)
+            }
+            (V::Str(p, n), ArgKind::Str { .. } | ArgKind::Inet | ArgKind::Usym | ArgKind::Buf | ArgKind::Stack(_)) => {
+                self.copy(self.offset(dst, offset)?, p, n.min(kind.size() as u32))
+            }
+            (V::Tuple(p, src), ArgKind::Tuple { id, .. }) => {
+                for (i, field) in self.checked.plan.tuples[id as usize].fields.iter().enumerate() {
+                    let elem = self.element(p, src, i)?;
+                    self.store_value(dst, offset + field.offset as u64, field.kind, elem)?;
+                }
+                Ok(())
+            }
+            _ => Err(CodegenError(format!("cannot store this value as {kind:?}"))),
+        }
+    }
+
+    /// The value of `kind` at `p`: an integer loaded, anything else where it lies.
+    pub(super) fn value_at(&self, p: PointerValue<'ctx>, kind: ArgKind) -> Result<V<'ctx>> {
+        Ok(match kind {
+            ArgKind::Int { .. }
+            | ArgKind::Ksym
+            | ArgKind::ProbeName
+            | ArgKind::Timestamp(_)
+            | ArgKind::Enum { .. }
+            | ArgKind::IntArray(_) => V::Int(self.load_i64(p, 0)?),
+            ArgKind::Stack(spec) if !spec.user => V::Int(self.load_i64(p, 0)?),
+            ArgKind::Tuple { id, .. } => V::Tuple(p, id),
+            kind => V::Str(p, kind.size() as u32),
+        })
+    }
+
+    /// Element `i` of tuple `id` at `p`: integers loaded, anything else where it lies.
+    pub(super) fn element(&self, p: PointerValue<'ctx>, id: u32, i: usize) -> Result<V<'ctx>> {
+        let field = *self.checked.plan.tuples[id as usize]
+            .fields
+            .get(i)
+            .ok_or_else(|| CodegenError(format!("tuple element {i} out of range")))?;
+        self.value_at(self.offset(p, field.offset as u64)?, field.kind)
+    }
+
+    /// How tuple `id` is laid out as a value.
+    pub(super) fn tuple_kind(&self, id: u32) -> ArgKind {
+        ArgKind::Tuple { id, size: self.checked.plan.tuples[id as usize].size as u32 }
+    }
+
+    /// A tuple `(items…)`, where `e` is the tuple expression.
+    pub(super) fn tuple(&mut self, f: &mut Func<'ctx>, e: &Expr, items: &[Expr]) -> Result<V<'ctx>> {
+        let Type::Tuple(id) = self.ty(f, e) else {
+            return Err(CodegenError("untyped tuple".into()));
+        };
+        let kind = self.tuple_kind(id);
+        let buf = self.buffer(f, kind.size() as u32, "tuple")?;
+        let fields = self.checked.plan.tuples[id as usize].fields.clone();
+        for (item, field) in items.iter().zip(fields) {
+            let v = self.expr(f, item)?;
+            self.store_value(buf, field.offset as u64, field.kind, v)?;
+        }
+        Ok(V::Tuple(buf, id))
+    }
+
+    /// A record `(name = item, …)`, where `e` is the record expression.
+    pub(super) fn record(&mut self, f: &mut Func<'ctx>, e: &Expr, items: &[(Name, Expr)]) -> Result<V<'ctx>> {
+        let Type::Tuple(id) = self.ty(f, e) else {
+            return Err(CodegenError("untyped record".into()));
+        };
+        let kind = self.tuple_kind(id);
+        let buf = self.buffer(f, kind.size() as u32, "record")?;
+        let def = &self.checked.plan.tuples[id as usize];
+        let (fields, names) = (def.fields.clone(), def.names.clone().unwrap_or_default());
+        // Evaluated as written, each stored where the record type keeps its name.
+        for (name, item) in items {
+            let v = self.expr(f, item)?;
+            let i = names.iter().position(|n| *n == name.name).ok_or_else(|| CodegenError("record field".into()))?;
+            self.store_value(buf, fields[i].offset as u64, fields[i].kind, v)?;
+        }
+        Ok(V::Tuple(buf, id))
+    }
+
+    /// The index of field `name` if `base` is a record (a tuple with field names).
+    pub(super) fn record_field(&self, f: &Func<'ctx>, base: &Expr, name: &str) -> Option<usize> {
+        let Type::Tuple(id) = self.ty(f, base) else { return None };
+        self.checked.plan.tuples[id as usize].names.as_ref()?.iter().position(|n| n == name)
+    }
+}
+
+/// How a map value of `kind` is laid out, as a record's argument of the same kind would be;
+/// `None` for an aggregation, which is updated in place (`aggregate.rs`). (Until the plan has
+/// one scalar kind for keys, values and arguments.)
+pub(super) fn value_layout(kind: ValueKind) -> Option<ArgKind> {
+    Some(match kind {
+        ValueKind::Int { signed } => ArgKind::Int { signed },
+        ValueKind::Str { len } => ArgKind::Str { len },
+        ValueKind::Ksym => ArgKind::Ksym,
+        ValueKind::Stack(spec) => ArgKind::Stack(spec),
+        ValueKind::Inet => ArgKind::Inet,
+        ValueKind::Timestamp(id) => ArgKind::Timestamp(id),
+        ValueKind::IntArray(a) => ArgKind::IntArray(a),
+        ValueKind::Tuple { id, size } => ArgKind::Tuple { id, size },
+        ValueKind::Count
+        | ValueKind::Sum { .. }
+        | ValueKind::Min
+        | ValueKind::Max
+        | ValueKind::Avg
+        | ValueKind::Stats
+        | ValueKind::Hist { .. }
+        | ValueKind::Lhist { .. } => return None,
+    })
+}

@@ -1,0 +1,110 @@
+//! Kernel and user memory: struct members, `*p`, `p[i]`, USDT arguments in memory, `ppid`,
+//! `ntop()`'s address bytes — read with `bpf_probe_read_kernel` (or `_user`) at the offsets
+//! and sizes sema recorded, so codegen never sees BTF.
+
+use super::expr::V;
+use super::{CodegenError, Func, Gen, Result};
+use crate::parser::ast::Expr;
+use crate::plan;
+use crate::sema::{Access, Read, Type};
+use inkwell::values::IntValue;
+use libbpf_rs::libbpf_sys as sys;
+
+impl<'ctx, 'm> Gen<'ctx, 'm> {
+    /// A value in kernel or user memory at `base + access.offset`: read it, or (for an
+    /// embedded struct or array) just the address.
+    pub(super) fn memory(&mut self, f: &mut Func<'ctx>, access: Access, base: IntValue<'ctx>) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let addr = self.builder.build_int_add(base, i64.const_int(access.offset, false), "addr")?;
+        let (size, signed, bitfield) = match access.read {
+            Read::Address => return Ok(V::Int(addr)),
+            Read::Chars { len } => {
+                let buf = self.buffer(f, len, "chars")?;
+                let helper = if access.user { sys::BPF_FUNC_probe_read_user_str } else { sys::BPF_FUNC_probe_read_kernel_str };
+                self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+                return Ok(V::Str(buf, len));
+            }
+            Read::Int { size, signed, bitfield } => (size, signed, bitfield),
+        };
+        let tmp = self.slot(f, i64.into(), "mem")?;
+        self.builder.build_store(tmp, i64.const_zero())?;
+        let helper = if access.user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
+        self.call_helper(helper, &[tmp.into(), i64.const_int(size as u64, false).into(), addr.into()])?;
+        let raw = self.builder.build_load(i64, tmp, "raw")?.into_int_value();
+        let bld = &self.builder;
+        let value = match bitfield {
+            Some((shift, bits)) => {
+                let shifted = bld.build_right_shift(raw, i64.const_int(shift as u64, false), false, "bf")?;
+                bld.build_and(shifted, i64.const_int((1u64 << bits) - 1, false), "bits")?
+            }
+            None if size == 8 => raw,
+            None => {
+                // The little-endian low bytes hold the value: narrow, then extend by sign.
+                let narrow = match size {
+                    1 => self.ctx.i8_type(),
+                    2 => self.ctx.i16_type(),
+                    _ => self.ctx.i32_type(),
+                };
+                let t = bld.build_int_truncate(raw, narrow, "n")?;
+                if signed {
+                    bld.build_int_s_extend(t, i64, "sx")?
+                } else {
+                    bld.build_int_z_extend(t, i64, "zx")?
+                }
+            }
+        };
+        Ok(V::Int(value))
+    }
+
+    /// `ppid`: the current task's `real_parent`, then that task's `tgid`.
+    pub(super) fn ppid(&mut self, f: &mut Func<'ctx>, parent: Access, tgid: Access) -> Result<V<'ctx>> {
+        let task = self.call_helper(sys::BPF_FUNC_get_current_task, &[])?;
+        let V::Int(parent) = self.memory(f, parent, task)? else {
+            return Err(CodegenError("ppid: real_parent is not a pointer".into()));
+        };
+        self.memory(f, tgid, parent)
+    }
+
+    /// A USDT argument in memory: at the `base` register plus the `index` register times
+    /// `scale` (registers are the context's u64 slots), plus `access.offset`.
+    pub(super) fn reg_memory(&mut self, f: &mut Func<'ctx>, base: u32, index: Option<(u32, u8)>, access: Access) -> Result<V<'ctx>> {
+        let mut addr = self.load_i64(f.ctx_ptr, 8 * base as u64)?;
+        if let Some((index, scale)) = index {
+            let i = self.load_i64(f.ctx_ptr, 8 * index as u64)?;
+            let scaled = self.builder.build_int_mul(i, self.i64().const_int(scale as u64, false), "scaled")?;
+            addr = self.builder.build_int_add(addr, scaled, "addr")?;
+        }
+        self.memory(f, access, addr)
+    }
+
+    /// `ntop([family, ]addr)`: the family, then the address's bytes (an IPv4 address as an
+    /// integer, or an array in memory of 4 or 16 bytes).
+    pub(super) fn ntop(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let len = plan::INET_SIZE as u32;
+        let buf = self.buffer(f, len, "inet")?;
+        let addr_expr = &args[args.len() - 1];
+        let addr_ty = self.ty(f, addr_expr);
+        let family = if args.len() == 2 {
+            self.expr(f, &args[0])?.int()?
+        } else {
+            let v6 = matches!(addr_ty, Type::Array { len: 16, .. });
+            i64.const_int(if v6 { libc::AF_INET6 } else { libc::AF_INET } as u64, false)
+        };
+        self.store_i64(buf, 0, family)?;
+        let addr = self.expr(f, addr_expr)?.int()?;
+        match addr_ty {
+            Type::Array { len, user, .. } => {
+                let at = self.offset(buf, 8)?;
+                let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
+                self.call_helper(helper, &[at.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+            }
+            _ => {
+                let v4 = self.builder.build_int_truncate(addr, self.ctx.i32_type(), "v4")?;
+                let at = self.offset(buf, 8)?;
+                self.builder.build_store(at, v4)?;
+            }
+        }
+        Ok(V::Str(buf, len))
+    }
+}

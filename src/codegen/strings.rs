@@ -1,0 +1,190 @@
+//! Strings: literals, reads of C strings from kernel or user memory (`str()`, char arrays),
+//! comparisons (`==`, `strncmp()`, `strcontains()`) and `buf()`. A string is a zero-padded
+//! buffer of the length sema gave it; comparisons stop at the first NUL.
+
+use super::expr::V;
+use super::{CodegenError, Func, Gen, Result};
+use crate::parser::ast::{Expr, ExprKind};
+use crate::plan;
+use inkwell::values::{BasicValue, IntValue, PointerValue};
+use inkwell::IntPredicate;
+use libbpf_rs::libbpf_sys as sys;
+
+impl<'ctx, 'm> Gen<'ctx, 'm> {
+    pub(super) fn string_literal(&mut self, f: &mut Func<'ctx>, s: &str) -> Result<V<'ctx>> {
+        let len = s.len() as u32 + 1;
+        let buf = self.buffer(f, len, "lit")?;
+        for (i, byte) in s.bytes().enumerate() {
+            let at = self.offset(buf, i as u64)?;
+            self.builder.build_store(at, self.ctx.i8_type().const_int(byte as u64, false))?;
+        }
+        Ok(V::Str(buf, len))
+    }
+
+    /// Whether the string in `h` (`len` bytes, up to its first NUL) contains `needle`. Written
+    /// as branches — at each start before the string ends, compare the needle byte by byte,
+    /// on to the next start at the first difference — so that nothing stays live across the
+    /// comparisons: as straight-line code, LLVM kept enough in BPF's ten registers to spill
+    /// past the 512-byte stack. The loads are volatile so LLVM cannot speculate them back
+    /// into straight-line code.
+    pub(super) fn contains(&self, f: &Func<'ctx>, h: PointerValue<'ctx>, len: u32, needle: &[u8]) -> Result<IntValue<'ctx>> {
+        let bld = &self.builder;
+        let i8 = self.ctx.i8_type();
+        let i64 = self.i64();
+        if needle.is_empty() {
+            return Ok(i64.const_int(1, false));
+        }
+        let byte = |i: usize| -> Result<IntValue<'ctx>> {
+            let load = bld.build_load(i8, self.offset(h, i as u64)?, "h")?;
+            if let Some(inst) = load.as_instruction_value() {
+                inst.set_volatile(true).map_err(|e| CodegenError(e.to_string()))?;
+            }
+            Ok(load.into_int_value())
+        };
+        let found = self.ctx.append_basic_block(f.function, "contains_yes");
+        let missing = self.ctx.append_basic_block(f.function, "contains_no");
+        let done = self.ctx.append_basic_block(f.function, "contains_done");
+        for start in 0..(len as usize).saturating_sub(needle.len() - 1) {
+            let next = self.ctx.append_basic_block(f.function, "contains_next");
+            // The string ended before this start: no match.
+            let compare = self.ctx.append_basic_block(f.function, "contains_at");
+            let nul = bld.build_int_compare(IntPredicate::EQ, byte(start)?, i8.const_zero(), "nul")?;
+            bld.build_conditional_branch(nul, missing, compare)?;
+            bld.position_at_end(compare);
+            for (j, &b) in needle.iter().enumerate() {
+                let same = bld.build_int_compare(IntPredicate::EQ, byte(start + j)?, i8.const_int(b as u64, false), "same")?;
+                let more = self.ctx.append_basic_block(f.function, "contains_byte");
+                bld.build_conditional_branch(same, more, next)?;
+                bld.position_at_end(more);
+            }
+            bld.build_unconditional_branch(found)?;
+            bld.position_at_end(next);
+        }
+        bld.build_unconditional_branch(missing)?;
+        bld.position_at_end(found);
+        bld.build_unconditional_branch(done)?;
+        bld.position_at_end(missing);
+        bld.build_unconditional_branch(done)?;
+        bld.position_at_end(done);
+        let phi = bld.build_phi(i64, "contains")?;
+        phi.add_incoming(&[(&i64.const_int(1, false), found), (&i64.const_zero(), missing)]);
+        Ok(phi.as_basic_value().into_int_value())
+    }
+
+    /// String equality up to the first NUL, over the shorter buffer.
+    pub(super) fn str_eq(&self, a: PointerValue<'ctx>, la: u32, b: PointerValue<'ctx>, lb: u32) -> Result<IntValue<'ctx>> {
+        let bld = &self.builder;
+        let i8 = self.ctx.i8_type();
+        let bool_ty = self.ctx.bool_type();
+        let mut equal = bool_ty.const_int(1, false);
+        let mut done = bool_ty.const_zero();
+        for i in 0..la.min(lb) as u64 {
+            let x = bld.build_load(i8, self.offset(a, i)?, "a")?.into_int_value();
+            let y = bld.build_load(i8, self.offset(b, i)?, "b")?.into_int_value();
+            let differ = bld.build_int_compare(IntPredicate::NE, x, y, "ne")?;
+            let not_done = bld.build_not(done, "nd")?;
+            let bad = bld.build_and(differ, not_done, "bad")?;
+            let ok = bld.build_not(bad, "ok")?;
+            equal = bld.build_and(equal, ok, "eq")?;
+            let nul = bld.build_int_compare(IntPredicate::EQ, x, i8.const_zero(), "nul")?;
+            done = bld.build_or(done, nul, "done")?;
+        }
+        Ok(equal)
+    }
+
+    /// `str()` of an in-memory char array of `len` bytes at the argument's address.
+    pub(super) fn str_array(&mut self, f: &mut Func<'ctx>, arg: &Expr, len: u32, user: bool) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let addr = self.expr(f, arg)?.int()?;
+        let buf = self.buffer(f, len, "str")?;
+        let helper = if user { sys::BPF_FUNC_probe_read_user_str } else { sys::BPF_FUNC_probe_read_kernel_str };
+        self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+        Ok(V::Str(buf, len))
+    }
+
+    /// `str(p)`: the C string at pointer `p`, from user memory when `user`.
+    pub(super) fn str_read(&mut self, f: &mut Func<'ctx>, arg: &Expr, user: bool) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let ptr = self.expr(f, arg)?.int()?;
+        let len = crate::sema::STR_LEN;
+        let buf = self.buffer(f, len, "str")?;
+        let n = i64.const_int(len as u64, false);
+        if user {
+            self.call_helper(sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
+            return Ok(V::Str(buf, len));
+        }
+        // BTF does not say which pointers are user pointers (Debian's has no __user
+        // tags): a kernel read that faults is retried from user memory.
+        let r = self.call_helper(sys::BPF_FUNC_probe_read_kernel_str, &[buf.into(), n.into(), ptr.into()])?;
+        let failed = self.builder.build_int_compare(IntPredicate::SLT, r, i64.const_zero(), "failed")?;
+        let retry = self.ctx.append_basic_block(f.function, "user_str");
+        let done = self.ctx.append_basic_block(f.function, "str_done");
+        self.builder.build_conditional_branch(failed, retry, done)?;
+        self.builder.position_at_end(retry);
+        self.call_helper(sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(done);
+        Ok(V::Str(buf, len))
+    }
+
+    /// `strcontains(s, "literal")`.
+    pub(super) fn strcontains(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
+        let ExprKind::Str(needle) = &args[1].kind else {
+            return Err(CodegenError("strcontains without a literal needle".into()));
+        };
+        let (p, n) = self.expr(f, &args[0])?.string()?;
+        Ok(V::Int(self.contains(f, p, n, needle.as_bytes())?))
+    }
+
+    /// `strncmp(a, b, n)`: 0 when the strings agree in their first `n` bytes (up to a NUL).
+    pub(super) fn strncmp(&mut self, f: &mut Func<'ctx>, args: &[Expr], n: u64) -> Result<V<'ctx>> {
+        let (a, la) = self.expr(f, &args[0])?.string()?;
+        let (b, lb) = self.expr(f, &args[1])?.string()?;
+        let n = n.min(u32::MAX as u64) as u32;
+        let equal = self.str_eq(a, la.min(n), b, lb.min(n))?;
+        let differ = self.builder.build_not(equal, "differ")?;
+        Ok(V::Int(self.builder.build_int_z_extend(differ, self.i64(), "strncmp")?))
+    }
+
+    /// `buf(s[, n])` or `buf(p, n)`: a u64 length, then up to `BUF_LEN` bytes.
+    pub(super) fn buf(&mut self, f: &mut Func<'ctx>, args: &[Expr], user: bool) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let size = plan::BUF_SIZE as u32;
+        let buf = self.buffer(f, size, "buf")?;
+        let data = self.offset(buf, 8)?;
+        let cap = i64.const_int(plan::BUF_LEN as u64, false);
+        let v = self.expr(f, &args[0])?;
+        let n = match v {
+            V::Str(p, n) => {
+                // A string's bytes without its NUL, or fewer if a length is given.
+                let n = (n.saturating_sub(1)).min(plan::BUF_LEN as u32);
+                self.copy(data, p, n)?;
+                let have = i64.const_int(n as u64, false);
+                match args.get(1) {
+                    Some(len) => {
+                        let want = self.expr(f, len)?.int()?;
+                        let over = self.builder.build_int_compare(IntPredicate::UGT, want, have, "over")?;
+                        self.builder.build_select(over, have, want, "n")?.into_int_value()
+                    }
+                    None => have,
+                }
+            }
+            V::Int(ptr) => {
+                let want = match args.get(1) {
+                    Some(len) => self.expr(f, len)?.int()?,
+                    None => cap,
+                };
+                // min(want, BUF_LEN), masked so the verifier sees the bound too.
+                let over = self.builder.build_int_compare(IntPredicate::UGT, want, cap, "over")?;
+                let n = self.builder.build_select(over, cap, want, "n")?.into_int_value();
+                let n = self.builder.build_and(n, i64.const_int(0x7f, false), "n")?;
+                let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
+                self.call_helper(helper, &[data.into(), n.into(), ptr.into()])?;
+                n
+            }
+            V::Void | V::Tuple(..) => return Err(CodegenError("buf of nothing".into())),
+        };
+        self.store_i64(buf, 0, n)?;
+        Ok(V::Str(buf, size))
+    }
+}
