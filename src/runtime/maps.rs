@@ -1,17 +1,17 @@
-//! Reading user maps out of the kernel and decoding them by the plan: per-CPU values summed,
-//! histogram buckets gathered per key, keys split into their parts.
+//! Reading and changing user maps in the kernel: every map printed at exit, `print()`,
+//! `clear()`, `zero()`, and the lost-events counter.
 
-use super::format::{self, Entry, KeyPart, MapKind, Value};
-use super::printf::{c_string, decode, inet, read_u64};
-use super::symbols::{self, Symbols};
-use crate::plan::{self, ArgKind, KeyField, MapDef, Plan, TupleDef, ValueKind};
+use super::decode::{read, read_u64};
+use super::symbols::Symbols;
+use super::{layout, output};
+use super::value::{Entry, MapKind, Value};
+use crate::plan::{self, MapDef, Plan, ValueKind};
 use libbpf_rs::{MapCore, MapFlags, Object};
-use std::collections::BTreeMap;
 
 /// Every user map as bpftrace prints them at exit.
 pub fn print_all(obj: &Object, plan: &Plan, symbols: &mut Symbols, json: bool) -> String {
     let mut names: Vec<String> = plan.maps.iter().map(|m| m.name.clone()).collect();
-    format::map_print_order(&mut names);
+    layout::map_print_order(&mut names);
     let mut out = String::new();
     for name in names {
         let Some(def) = plan.maps.iter().find(|m| m.name == name) else { continue };
@@ -48,10 +48,10 @@ fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>, top: usize, json: 
         let mut entries = entries;
         if top > 0 && entries.len() > top {
             let kind = entries[0].value.map_kind();
-            entries = format::sort_entries(kind, entries);
+            entries = layout::sort_entries(kind, entries);
             entries.drain(..entries.len() - top);
         }
-        out.push_str(&super::json::map(&def.name, entries));
+        out.push_str(&output::json::map(&def.name, entries));
         return;
     }
     if entries.is_empty() {
@@ -60,9 +60,9 @@ fn write(out: &mut String, def: &MapDef, entries: Vec<Entry>, top: usize, json: 
             ValueKind::Hist { .. } | ValueKind::Lhist { .. } => MapKind::Hist,
             _ => MapKind::Plain,
         };
-        format::write_empty_map(out, kind);
+        output::text::write_empty_map(out, kind);
     } else {
-        format::write_map_top(out, &def.name, entries, top);
+        output::text::write_map_top(out, &def.name, entries, top);
     }
 }
 
@@ -111,111 +111,5 @@ pub fn lost_events(obj: &Object) -> u64 {
     match map.lookup_percpu(&0u32.to_le_bytes(), MapFlags::ANY) {
         Ok(Some(per_cpu)) => per_cpu.iter().map(|v| read_u64(v)).sum(),
         _ => 0,
-    }
-}
-
-fn read(map: &libbpf_rs::Map, def: &MapDef, tuples: &[TupleDef], symbols: &mut Symbols) -> Vec<Entry> {
-    let user_key = def.user_key_size();
-    // Histograms: user key -> buckets, in the order keys are first seen.
-    let mut hists: BTreeMap<Vec<u8>, (usize, Vec<u64>)> = BTreeMap::new();
-    let mut entries = Vec::new();
-    for key in map.keys() {
-        if def.per_cpu() {
-            let Ok(Some(per_cpu)) = map.lookup_percpu(&key, MapFlags::ANY) else { continue };
-            match def.value {
-                ValueKind::Hist { .. } | ValueKind::Lhist { .. } => {
-                    let nbuckets = match def.value {
-                        ValueKind::Lhist { min, max, step } => plan::lhist_buckets(min, max, step),
-                        ValueKind::Hist { k } => plan::hist_buckets(k),
-                        _ => 0,
-                    };
-                    let bucket = read_u64(&key[user_key.min(key.len())..]) as usize;
-                    let order = hists.len();
-                    let slot = hists.entry(key[..user_key.min(key.len())].to_vec()).or_insert((order, vec![0; nbuckets]));
-                    if let Some(b) = slot.1.get_mut(bucket) {
-                        *b += per_cpu.iter().map(|v| read_u64(v)).sum::<u64>();
-                    }
-                }
-                kind => {
-                    if let Some(value) = aggregate(kind, &per_cpu) {
-                        entries.push(Entry { key: decode_key(def, &key, symbols), value });
-                    }
-                }
-            }
-        } else {
-            let Ok(Some(bytes)) = map.lookup(&key, MapFlags::ANY) else { continue };
-            let value = match def.value {
-                ValueKind::Str { .. } => Value::Str(c_string(&bytes)),
-                ValueKind::Ksym => Value::Str(symbols.kernel(read_u64(&bytes))),
-                ValueKind::Stack(spec) => Value::Str(symbols.stack(spec, &bytes, symbols::VALUE_INDENT)),
-                ValueKind::Inet => Value::Str(inet(&bytes)),
-                ValueKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(&bytes))),
-                ValueKind::Tuple { id, size } => decode(ArgKind::Tuple { id, size }, &bytes, tuples, symbols),
-                ValueKind::IntArray(a) => decode(ArgKind::IntArray(a), &bytes, tuples, symbols),
-                ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
-                _ => Value::UInt(read_u64(&bytes)),
-            };
-            entries.push(Entry { key: decode_key(def, &key, symbols), value });
-        }
-    }
-    let mut hists: Vec<(Vec<u8>, (usize, Vec<u64>))> = hists.into_iter().collect();
-    hists.sort_by_key(|(_, (order, _))| *order);
-    for (key, (_, buckets)) in hists {
-        let value = match def.value {
-            ValueKind::Lhist { min, max, step } => Value::Lhist { buckets, min, max, step },
-            ValueKind::Hist { k } => Value::Hist { buckets, k },
-            _ => continue,
-        };
-        entries.push(Entry { key: decode_key(def, &key, symbols), value });
-    }
-    // Hash order is arbitrary; key order makes ties between equal values come out the same
-    // on every run (bpftrace's own order for such ties varies between runs).
-    entries.sort_by(|a, b| format::compare_keys_raw(&a.key, &b.key));
-    entries
-}
-
-/// Sums one per-CPU aggregation; `None` for a min/max no CPU has set.
-fn aggregate(kind: ValueKind, per_cpu: &[Vec<u8>]) -> Option<Value> {
-    let ints = |off: usize| per_cpu.iter().map(move |v| read_u64(v.get(off..).unwrap_or(&[])));
-    Some(match kind {
-        ValueKind::Count => Value::UInt(ints(0).sum()),
-        ValueKind::Sum { signed: true } => Value::Int(ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64))),
-        ValueKind::Sum { signed: false } => Value::UInt(ints(0).fold(0u64, u64::wrapping_add)),
-        ValueKind::Stats => Value::Stats {
-            sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
-            count: ints(8).sum(),
-        },
-        ValueKind::Avg => Value::Avg {
-            sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
-            count: ints(8).sum(),
-        },
-        ValueKind::Min | ValueKind::Max => {
-            let set = ints(0).zip(ints(8)).filter(|(_, set)| *set != 0).map(|(v, _)| v as i64);
-            let v = if kind == ValueKind::Min { set.min() } else { set.max() };
-            Value::Int(v?)
-        }
-        _ => return None,
-    })
-}
-
-fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
-    let mut parts = Vec::new();
-    let mut off = 0;
-    for field in &def.key {
-        let bytes = key.get(off..off + field.size()).unwrap_or(&[]);
-        parts.push(match field {
-            // Key stacks are indented less than stacks elsewhere (docs/bpftrace-output.md).
-            KeyField::Stack(spec) => KeyPart::Str(symbols.stack(*spec, bytes, symbols::KEY_INDENT)),
-            _ => match decode(field.arg_kind(), bytes, &[], symbols) {
-                Value::Int(v) => KeyPart::Int(v),
-                Value::UInt(v) => KeyPart::UInt(v),
-                other => KeyPart::Str(format::scalar_value_text(&other)),
-            },
-        });
-        off += field.size();
-    }
-    match &def.key_names {
-        Some(names) => vec![KeyPart::Record(names.iter().cloned().zip(parts).collect())],
-        None => parts,
     }
 }

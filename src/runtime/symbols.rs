@@ -2,7 +2,7 @@
 //! once, lazily, the first time an address needs a name), user addresses through the
 //! process's memory map (/proc/PID/maps), so only while the process lives.
 
-use super::printf::read_u64;
+use super::decode::read_u64;
 use crate::plan::StackSpec;
 use blazesym::symbolize::source::{Kernel, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
@@ -116,7 +116,7 @@ impl Symbols {
     /// A `strftime()` value: `nsecs` since boot, as a local date in format `fmt`.
     pub fn timestamp(&self, fmt: u32, nsecs: u64) -> String {
         let fmt = self.strftime_formats.get(fmt as usize).map_or("", String::as_str);
-        super::printf::strftime(fmt, self.boot_ns.wrapping_add(nsecs))
+        super::decode::strftime(fmt, self.boot_ns.wrapping_add(nsecs))
     }
 
     /// The name of probe `id`.

@@ -1,7 +1,8 @@
 //! `-f json`: one JSON object a line, `{"type": …, "data": …}`, laid out as bpftrace 0.17
 //! writes them (a space after every `:` and `,`, except between a tuple's elements).
 
-use super::format::{self, Entry, KeyPart, Value};
+use crate::runtime::layout;
+use crate::runtime::value::{self, Entry, KeyPart, Value};
 use serde_json::{json, Map, Value as Json};
 
 /// One output line: `{"type": kind, "data": data}` and a newline.
@@ -73,7 +74,7 @@ fn buckets(value: &Value) -> Json {
                 Box::new(move |i| match i {
                     0 => (None, Some(-1)),
                     i => {
-                        let (lo, hi) = format::hist_bounds(i, k);
+                        let (lo, hi) = value::hist_bounds(i, k);
                         (Some(lo), Some(hi))
                     }
                 }),
@@ -116,8 +117,8 @@ pub fn value_json(value: &Value) -> Json {
         Value::Int(v) => json!(v),
         Value::UInt(v) => json!(v),
         Value::Str(s) => json!(s),
-        Value::Avg { .. } => json!(format::average(value)),
-        Value::Stats { sum, count } => json!({"count": count, "average": format::average(value), "total": sum}),
+        Value::Avg { .. } => json!(value::average(value)),
+        Value::Stats { sum, count } => json!({"count": count, "average": value::average(value), "total": sum}),
         Value::Hist { .. } | Value::Lhist { .. } => buckets(value),
         Value::Tuple(elems) | Value::Array(elems) => elems.iter().map(value_json).collect(),
         Value::Record(fields) => Json::Object(fields.iter().map(|(n, v)| (n.clone(), value_json(v))).collect()),
@@ -133,7 +134,7 @@ pub fn map(name: &str, entries: Vec<Entry>) -> String {
         _ => "map",
     };
     let scalar = first.key.is_empty();
-    let entries = format::sort_entries(first.value.map_kind(), entries);
+    let entries = layout::sort_entries(first.value.map_kind(), entries);
     let data = if scalar {
         value_json(&entries[0].value)
     } else {

@@ -1,0 +1,231 @@
+//! Bytes to values, by the plan: printf arguments, map keys and values, tuple elements.
+
+use super::layout;
+use super::symbols::{self, Symbols};
+use super::value::{Entry, KeyPart, Value};
+use crate::plan::{self, ArgKind, KeyField, MapDef, TupleDef, ValueKind};
+use libbpf_rs::{MapCore, MapFlags};
+use std::collections::BTreeMap;
+
+/// A value of `kind` from its bytes (a printf argument, a map value, a tuple element).
+pub(crate) fn decode(kind: ArgKind, bytes: &[u8], tuples: &[TupleDef], symbols: &mut Symbols) -> Value {
+    match kind {
+        ArgKind::Int { signed: true } => Value::Int(read_u64(bytes) as i64),
+        ArgKind::Int { signed: false } => Value::UInt(read_u64(bytes)),
+        ArgKind::Str { .. } => Value::Str(c_string(bytes)),
+        ArgKind::Ksym => Value::Str(symbols.kernel(read_u64(bytes))),
+        ArgKind::Enum { id } => match symbols.enums.get(id as usize) {
+            Some(def) => Value::Str(def.text(read_u64(bytes))),
+            None => Value::UInt(read_u64(bytes)),
+        },
+        ArgKind::Stack(spec) => Value::Str(symbols.stack(spec, bytes, symbols::VALUE_INDENT)),
+        ArgKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(bytes))),
+        ArgKind::IntArray(a) => Value::Array(
+            a.elements(bytes).into_iter().map(|v| if a.signed { Value::Int(v as i64) } else { Value::UInt(v) }).collect(),
+        ),
+        ArgKind::Inet => Value::Str(inet(bytes)),
+        ArgKind::ProbeName => Value::Str(symbols.probe(read_u64(bytes))),
+        ArgKind::Usym => Value::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
+        ArgKind::Buf => {
+            let n = (read_u64(bytes) as usize).min(bytes.len().saturating_sub(8));
+            Value::Str(escape_buffer(&bytes[8..8 + n]))
+        }
+        ArgKind::Tuple { id, .. } => {
+            let Some(def) = tuples.get(id as usize) else { return Value::Tuple(Vec::new()) };
+            let elems = def.fields.iter().map(|f| {
+                let part = bytes.get(f.offset..f.offset + f.kind.size()).unwrap_or(&[]);
+                decode(f.kind, part, tuples, symbols)
+            });
+            match &def.names {
+                Some(names) => Value::Record(names.iter().cloned().zip(elems).collect()),
+                None => Value::Tuple(elems.collect()),
+            }
+        }
+    }
+}
+
+pub(crate) fn read_u64(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = bytes.len().min(8);
+    b[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(b)
+}
+
+/// A wall-clock time (nanoseconds since the epoch) in local time, formatted by strftime(3),
+/// with bpftrace's `%f` for the microseconds.
+pub(crate) fn strftime(fmt: &str, wall_ns: u64) -> String {
+    // `%f` is replaced before strftime sees the format (`%%f` stays `%%f`).
+    let mut expanded = String::with_capacity(fmt.len());
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            expanded.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') => expanded.push_str(&format!("{:06}", wall_ns % 1_000_000_000 / 1000)),
+            Some(next) => {
+                expanded.push('%');
+                expanded.push(next);
+            }
+            None => expanded.push('%'),
+        }
+    }
+    let Ok(cfmt) = std::ffi::CString::new(expanded.as_str()) else { return String::new() };
+    let mut buf = vec![0u8; 256 + expanded.len() * 4];
+    let secs = (wall_ns / 1_000_000_000) as libc::time_t;
+    // SAFETY: localtime_r writes only into the tm we own; strftime writes at most `buf.len()`
+    // bytes into `buf` and returns how many it wrote.
+    let n = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm)
+    };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// `%r`: printable ASCII as it is, every other byte as `\xNN`, as bpftrace prints buffers.
+fn escape_buffer(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| if (0x20..0x7f).contains(&b) { (b as char).to_string() } else { format!("\\x{b:02x}") })
+        .collect()
+}
+
+/// An `ntop()` value as text: `{ u64 family; u8 addr[16]; }`.
+pub(crate) fn inet(bytes: &[u8]) -> String {
+    let family = read_u64(bytes);
+    let addr = bytes.get(8..24).unwrap_or(&[]);
+    match (family, addr.len()) {
+        (2, 16) => std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string(),
+        (10, 16) => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(addr);
+            std::net::Ipv6Addr::from(octets).to_string()
+        }
+        _ => String::new(),
+    }
+}
+
+/// The text of a NUL-padded buffer, up to its first NUL.
+pub(crate) fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+pub(super) fn read(map: &libbpf_rs::Map, def: &MapDef, tuples: &[TupleDef], symbols: &mut Symbols) -> Vec<Entry> {
+    let user_key = def.user_key_size();
+    // Histograms: user key -> buckets, in the order keys are first seen.
+    let mut hists: BTreeMap<Vec<u8>, (usize, Vec<u64>)> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for key in map.keys() {
+        if def.per_cpu() {
+            let Ok(Some(per_cpu)) = map.lookup_percpu(&key, MapFlags::ANY) else { continue };
+            match def.value {
+                ValueKind::Hist { .. } | ValueKind::Lhist { .. } => {
+                    let nbuckets = match def.value {
+                        ValueKind::Lhist { min, max, step } => plan::lhist_buckets(min, max, step),
+                        ValueKind::Hist { k } => plan::hist_buckets(k),
+                        _ => 0,
+                    };
+                    let bucket = read_u64(&key[user_key.min(key.len())..]) as usize;
+                    let order = hists.len();
+                    let slot = hists.entry(key[..user_key.min(key.len())].to_vec()).or_insert((order, vec![0; nbuckets]));
+                    if let Some(b) = slot.1.get_mut(bucket) {
+                        *b += per_cpu.iter().map(|v| read_u64(v)).sum::<u64>();
+                    }
+                }
+                kind => {
+                    if let Some(value) = aggregate(kind, &per_cpu) {
+                        entries.push(Entry { key: decode_key(def, &key, symbols), value });
+                    }
+                }
+            }
+        } else {
+            let Ok(Some(bytes)) = map.lookup(&key, MapFlags::ANY) else { continue };
+            let value = match def.value {
+                ValueKind::Str { .. } => Value::Str(c_string(&bytes)),
+                ValueKind::Ksym => Value::Str(symbols.kernel(read_u64(&bytes))),
+                ValueKind::Stack(spec) => Value::Str(symbols.stack(spec, &bytes, symbols::VALUE_INDENT)),
+                ValueKind::Inet => Value::Str(inet(&bytes)),
+                ValueKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(&bytes))),
+                ValueKind::Tuple { id, size } => decode(ArgKind::Tuple { id, size }, &bytes, tuples, symbols),
+                ValueKind::IntArray(a) => decode(ArgKind::IntArray(a), &bytes, tuples, symbols),
+                ValueKind::Int { signed: true } => Value::Int(read_u64(&bytes) as i64),
+                _ => Value::UInt(read_u64(&bytes)),
+            };
+            entries.push(Entry { key: decode_key(def, &key, symbols), value });
+        }
+    }
+    let mut hists: Vec<(Vec<u8>, (usize, Vec<u64>))> = hists.into_iter().collect();
+    hists.sort_by_key(|(_, (order, _))| *order);
+    for (key, (_, buckets)) in hists {
+        let value = match def.value {
+            ValueKind::Lhist { min, max, step } => Value::Lhist { buckets, min, max, step },
+            ValueKind::Hist { k } => Value::Hist { buckets, k },
+            _ => continue,
+        };
+        entries.push(Entry { key: decode_key(def, &key, symbols), value });
+    }
+    // Hash order is arbitrary; key order makes ties between equal values come out the same
+    // on every run (bpftrace's own order for such ties varies between runs).
+    entries.sort_by(|a, b| layout::compare_keys_raw(&a.key, &b.key));
+    entries
+}
+
+/// Sums one per-CPU aggregation; `None` for a min/max no CPU has set.
+fn aggregate(kind: ValueKind, per_cpu: &[Vec<u8>]) -> Option<Value> {
+    let ints = |off: usize| per_cpu.iter().map(move |v| read_u64(v.get(off..).unwrap_or(&[])));
+    Some(match kind {
+        ValueKind::Count => Value::UInt(ints(0).sum()),
+        ValueKind::Sum { signed: true } => Value::Int(ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64))),
+        ValueKind::Sum { signed: false } => Value::UInt(ints(0).fold(0u64, u64::wrapping_add)),
+        ValueKind::Stats => Value::Stats {
+            sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
+            count: ints(8).sum(),
+        },
+        ValueKind::Avg => Value::Avg {
+            sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
+            count: ints(8).sum(),
+        },
+        ValueKind::Min | ValueKind::Max => {
+            let set = ints(0).zip(ints(8)).filter(|(_, set)| *set != 0).map(|(v, _)| v as i64);
+            let v = if kind == ValueKind::Min { set.min() } else { set.max() };
+            Value::Int(v?)
+        }
+        _ => return None,
+    })
+}
+
+fn decode_key(def: &MapDef, key: &[u8], symbols: &mut Symbols) -> Vec<KeyPart> {
+    let mut parts = Vec::new();
+    let mut off = 0;
+    for field in &def.key {
+        let bytes = key.get(off..off + field.size()).unwrap_or(&[]);
+        parts.push(match field {
+            // Key stacks are indented less than stacks elsewhere (docs/bpftrace-output.md).
+            KeyField::Stack(spec) => KeyPart::Str(symbols.stack(*spec, bytes, symbols::KEY_INDENT)),
+            _ => match decode(field.arg_kind(), bytes, &[], symbols) {
+                Value::Int(v) => KeyPart::Int(v),
+                Value::UInt(v) => KeyPart::UInt(v),
+                other => KeyPart::Str(super::value::scalar_value_text(&other)),
+            },
+        });
+        off += field.size();
+    }
+    match &def.key_names {
+        Some(names) => vec![KeyPart::Record(names.iter().cloned().zip(parts).collect())],
+        None => parts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strftime_microseconds() {
+        assert_eq!(strftime("%f", 1_234_567_890), "234567");
+        assert_eq!(strftime("%f|%%f|%", 5_000_001_000), "000001|%f|%");
+    }
+}

@@ -1,0 +1,336 @@
+//! The order bpftrace prints maps and their entries in (measured against bpftrace 0.17.0):
+//! maps by name; count/sum/min/max/int entries by value, hist/lhist entries by total count,
+//! avg/stats entries by average, all others by key. Ties in the value-sorted maps are broken
+//! exactly as GNU libstdc++'s (unstable) `std::sort` breaks them, see [`cxx_sort`].
+
+use super::value::{average, flat_key, Entry, KeyPart, MapKind, Value};
+
+/// The order in which bpftrace prints several maps at exit, given their names.
+///
+/// That is plain byte order of the names: `@` sorts before every other name.
+#[allow(clippy::ptr_arg)] // the signature is the agreed API
+pub fn map_print_order(names: &mut Vec<String>) {
+    names.sort();
+}
+
+/// Sorts `items` into exactly the order GNU libstdc++'s `std::sort` (introsort:
+/// median-of-three quicksort, heapsort past the depth limit, insertion sort
+/// below 16 elements) produces for the same input and comparison.
+///
+/// `std::sort` is not stable, and bpftrace uses it for value-sorted maps, so
+/// equal values come out in this particular order, which differs from any
+/// stable sort once there are more than 16 entries.
+pub fn cxx_sort<T>(items: Vec<T>, mut less: impl FnMut(&T, &T) -> bool) -> Vec<T> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    {
+        let mut lt = |a: usize, b: usize| less(&items[a], &items[b]);
+        libstdcxx::sort(&mut order, &mut lt);
+    }
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    order.iter().filter_map(|&i| slots[i].take()).collect()
+}
+
+/// Puts the entries of one map into bpftrace's print order.
+pub fn sort_entries(kind: MapKind, mut entries: Vec<Entry>) -> Vec<Entry> {
+    match kind {
+        MapKind::Plain => {
+            let all_numbers = entries.iter().all(|e| number_value(&e.value).is_some());
+            if all_numbers {
+                // std::sort over the kernel's iteration order, by value.
+                cxx_sort(entries, |a, b| {
+                    number_value(&a.value) < number_value(&b.value)
+                })
+            } else {
+                // Keys are unique, so this order does not depend on the input order.
+                entries.sort_by(|a, b| compare_keys_sorted(&a.key, &b.key));
+                entries
+            }
+        }
+        MapKind::Hist => {
+            // bpftrace first groups buckets in a std::map (raw key byte order),
+            // then std::sorts by the total count.
+            entries.sort_by(|a, b| compare_keys_raw(&a.key, &b.key));
+            cxx_sort(entries, |a, b| hist_total(&a.value) < hist_total(&b.value))
+        }
+        MapKind::Avg => {
+            entries.sort_by(|a, b| compare_keys_raw(&a.key, &b.key));
+            cxx_sort(entries, |a, b| average(&a.value) < average(&b.value))
+        }
+    }
+}
+
+/// The value of a count/sum/min/max/int entry, for sorting.
+fn number_value(value: &Value) -> Option<i128> {
+    match value {
+        Value::Int(v) => Some(i128::from(*v)),
+        Value::UInt(v) => Some(i128::from(*v)),
+        _ => None,
+    }
+}
+
+/// Sum of all buckets of a hist/lhist value (bpftrace adds them in 64 bits).
+fn hist_total(value: &Value) -> u64 {
+    let buckets: &[u64] = match value {
+        Value::Hist { buckets, .. } => buckets,
+        Value::Lhist { buckets, .. } => buckets,
+        _ => &[],
+    };
+    buckets.iter().fold(0u64, |acc, &c| acc.wrapping_add(c))
+}
+
+/// Key order of maps sorted by key: part by part, integers compared as
+/// unsigned 64-bit numbers, strings bytewise.
+pub fn compare_keys_sorted(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
+    fn as_unsigned<'k>(part: &&'k KeyPart) -> Result<u64, &'k [u8]> {
+        match part {
+            KeyPart::Int(v) => Ok(*v as u64),
+            KeyPart::UInt(v) => Ok(*v),
+            KeyPart::Str(s) => Err(s.as_bytes()),
+            KeyPart::Record(_) => Err(&[]),
+        }
+    }
+    let (a, b) = (flat_key(a), flat_key(b));
+    a.iter().map(as_unsigned).cmp(b.iter().map(as_unsigned))
+}
+
+/// Order of the raw key bytes (what a C++ `std::map<std::vector<uint8_t>, _>`
+/// gives): integers are little-endian, so they compare lowest byte first;
+/// strings compare bytewise (NUL padding makes a prefix sort first).
+pub fn compare_keys_raw(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
+    fn raw(part: &&KeyPart) -> Vec<u8> {
+        match part {
+            KeyPart::Int(v) => v.to_le_bytes().to_vec(),
+            KeyPart::UInt(v) => v.to_le_bytes().to_vec(),
+            KeyPart::Str(s) => s.as_bytes().to_vec(),
+            KeyPart::Record(_) => Vec::new(),
+        }
+    }
+    let (a, b) = (flat_key(a), flat_key(b));
+    a.iter().map(raw).cmp(b.iter().map(raw))
+}
+
+/// A line-by-line port of the algorithm of GNU libstdc++'s `std::sort` and the
+/// heapsort it falls back to, working on a slice of indices.
+mod libstdcxx {
+    /// Below this many elements, introsort leaves the range to insertion sort.
+    const THRESHOLD: usize = 16;
+
+    type Less<'a> = dyn FnMut(usize, usize) -> bool + 'a;
+
+    /// `std::sort(v.begin(), v.end(), lt)`.
+    pub(super) fn sort(v: &mut [usize], lt: &mut Less<'_>) {
+        let n = v.len();
+        if n == 0 {
+            return;
+        }
+        let depth_limit = 2 * floor_log2(n);
+        introsort_loop(v, 0, n, depth_limit, lt);
+        final_insertion_sort(v, 0, n, lt);
+    }
+
+    fn floor_log2(n: usize) -> usize {
+        (usize::BITS - 1 - n.leading_zeros()) as usize
+    }
+
+    fn introsort_loop(
+        v: &mut [usize],
+        first: usize,
+        mut last: usize,
+        mut depth_limit: usize,
+        lt: &mut Less<'_>,
+    ) {
+        while last - first > THRESHOLD {
+            if depth_limit == 0 {
+                heap_sort(&mut v[first..last], lt);
+                return;
+            }
+            depth_limit -= 1;
+            let cut = partition_pivot(v, first, last, lt);
+            introsort_loop(v, cut, last, depth_limit, lt);
+            last = cut;
+        }
+    }
+
+    fn partition_pivot(v: &mut [usize], first: usize, last: usize, lt: &mut Less<'_>) -> usize {
+        let mid = first + (last - first) / 2;
+        move_median_to_first(v, first, first + 1, mid, last - 1, lt);
+        unguarded_partition(v, first + 1, last, first, lt)
+    }
+
+    fn move_median_to_first(
+        v: &mut [usize],
+        result: usize,
+        a: usize,
+        b: usize,
+        c: usize,
+        lt: &mut Less<'_>,
+    ) {
+        let chosen = if lt(v[a], v[b]) {
+            if lt(v[b], v[c]) {
+                b
+            } else if lt(v[a], v[c]) {
+                c
+            } else {
+                a
+            }
+        } else if lt(v[a], v[c]) {
+            a
+        } else if lt(v[b], v[c]) {
+            c
+        } else {
+            b
+        };
+        v.swap(result, chosen);
+    }
+
+    fn unguarded_partition(
+        v: &mut [usize],
+        mut first: usize,
+        mut last: usize,
+        pivot: usize,
+        lt: &mut Less<'_>,
+    ) -> usize {
+        loop {
+            while first < v.len() && lt(v[first], v[pivot]) {
+                first += 1;
+            }
+            last -= 1;
+            while last > 0 && lt(v[pivot], v[last]) {
+                last -= 1;
+            }
+            if first >= last {
+                return first;
+            }
+            v.swap(first, last);
+            first += 1;
+        }
+    }
+
+    fn final_insertion_sort(v: &mut [usize], first: usize, last: usize, lt: &mut Less<'_>) {
+        if last - first > THRESHOLD {
+            insertion_sort(v, first, first + THRESHOLD, lt);
+            for i in first + THRESHOLD..last {
+                unguarded_linear_insert(v, i, lt);
+            }
+        } else {
+            insertion_sort(v, first, last, lt);
+        }
+    }
+
+    fn insertion_sort(v: &mut [usize], first: usize, last: usize, lt: &mut Less<'_>) {
+        if first == last {
+            return;
+        }
+        for i in first + 1..last {
+            if lt(v[i], v[first]) {
+                v[first..=i].rotate_right(1);
+            } else {
+                unguarded_linear_insert(v, i, lt);
+            }
+        }
+    }
+
+    fn unguarded_linear_insert(v: &mut [usize], mut last: usize, lt: &mut Less<'_>) {
+        let val = v[last];
+        while last > 0 && lt(val, v[last - 1]) {
+            v[last] = v[last - 1];
+            last -= 1;
+        }
+        v[last] = val;
+    }
+
+    /// `std::partial_sort(first, last, last)`: make_heap, then sort_heap.
+    pub(super) fn heap_sort(s: &mut [usize], lt: &mut Less<'_>) {
+        make_heap(s, lt);
+        let mut last = s.len();
+        while last > 1 {
+            last -= 1;
+            // __pop_heap(first, last, last)
+            let value = s[last];
+            s[last] = s[0];
+            adjust_heap(s, 0, last, value, lt);
+        }
+    }
+
+    fn make_heap(s: &mut [usize], lt: &mut Less<'_>) {
+        let len = s.len();
+        if len < 2 {
+            return;
+        }
+        let mut parent = (len - 2) / 2;
+        loop {
+            let value = s[parent];
+            adjust_heap(s, parent, len, value, lt);
+            if parent == 0 {
+                return;
+            }
+            parent -= 1;
+        }
+    }
+
+    fn adjust_heap(s: &mut [usize], mut hole: usize, len: usize, value: usize, lt: &mut Less<'_>) {
+        let top = hole;
+        let mut second = hole;
+        while second < (len - 1) / 2 {
+            second = 2 * (second + 1);
+            if lt(s[second], s[second - 1]) {
+                second -= 1;
+            }
+            s[hole] = s[second];
+            hole = second;
+        }
+        if (len & 1) == 0 && second == (len - 2) / 2 {
+            second = 2 * (second + 1);
+            s[hole] = s[second - 1];
+            hole = second - 1;
+        }
+        // __push_heap
+        while hole > top {
+            let parent = (hole - 1) / 2;
+            if !lt(s[parent], value) {
+                break;
+            }
+            s[hole] = s[parent];
+            hole = parent;
+        }
+        s[hole] = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // bpftrace -e 'BEGIN { @ab = 1; @a_b = 2; @_x = 3; @B = 4; @a = 5; @Z9 = 6; @a1 = 7; @ = 8; exit(); }'
+    #[test]
+    fn map_names_print_in_byte_order() {
+        let mut names: Vec<String> = ["@ab", "@a_b", "@_x", "@B", "@a", "@Z9", "@a1", "@"]
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        map_print_order(&mut names);
+        assert_eq!(names, ["@", "@B", "@Z9", "@_x", "@a", "@a1", "@a_b", "@ab"]);
+    }
+
+    // Expected permutation from g++ 12 / libstdc++: std::sort of (value, index)
+    // pairs by value. This input (a McIlroy "antiqsort" adversary folded to
+    // create ties) drives introsort into its heapsort fallback.
+    #[test]
+    fn cxx_sort_matches_libstdcxx_including_heapsort() {
+        let values: [i64; 64] = [
+            23, 0, 26, 1, 30, 2, 25, 3, 28, 4, 24, 5, 32, 6, 23, 7, 27, 8, 22, 9, 29, 10, 12, 11,
+            31, 30, 29, 28, 27, 26, 25, 24, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 22, 20, 21, 19,
+            20, 18, 19, 17, 18, 16, 17, 15, 16, 14, 15, 13, 14, 12, 13, 21,
+        ];
+        let expected: [usize; 64] = [
+            1, 32, 3, 33, 5, 34, 7, 35, 9, 36, 11, 37, 13, 38, 15, 39, 17, 40, 19, 41, 21, 42, 23,
+            43, 22, 61, 59, 62, 57, 60, 58, 55, 56, 53, 51, 54, 49, 52, 47, 50, 45, 48, 63, 46, 18,
+            44, 14, 0, 31, 10, 6, 30, 2, 29, 16, 28, 27, 8, 20, 26, 25, 4, 24, 12,
+        ];
+        let items: Vec<(i64, usize)> = values.iter().copied().zip(0..).collect();
+        let sorted = cxx_sort(items, |a, b| a.0 < b.0);
+        let order: Vec<usize> = sorted.iter().map(|x| x.1).collect();
+        assert_eq!(order, expected);
+    }
+
+}
