@@ -2,31 +2,39 @@
 //! events (`profile`, `interval`, `software`, `hardware`) and watchpoints, one link each (or one
 //! multi-attach link for a shared program's points).
 
-use super::{program, Result, RuntimeError};
+use super::{Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
 use libbpf_rs::{Link, Object};
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 
-/// `target`: the `-p` or `-c` process, whose addresses watchpoints watch (none under
-/// `--dry-run -c`, which starts no command: watchpoints are then left unattached).
-pub(super) fn attach(obj: &Object, plan: &Plan, target: Option<u32>) -> Result<Vec<Link>> {
-    let mut links = Vec::new();
+/// Attaches every probe of the plan, pushing each link to `links` as it is made (so that the
+/// caller holds, and detaches, those made before a failure). `target`: the `-p` or `-c`
+/// process, whose addresses watchpoints watch (none under `--dry-run -c`, which starts no
+/// command: watchpoints are then left unattached).
+pub fn attach_all(obj: &Object, plan: &Plan, target: Option<u32>, links: &mut Vec<Link>) -> Result<()> {
     for def in &plan.probes {
         let prog = program(obj, &def.prog_name)?;
         if def.multi {
-            attach_multi(&prog, plan, def, &mut links)
+            attach_multi(&prog, plan, def, links)
                 .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;
             continue;
         }
         for (attach, cookie) in def.points() {
-            attach_one(&prog, plan, attach, cookie, target, &mut links).map_err(|e| {
+            attach_one(&prog, plan, attach, cookie, target, links).map_err(|e| {
                 // A shared program's points: name the one that failed.
                 let name = plan.probe_names.get(cookie as usize).filter(|_| !def.also.is_empty());
                 RuntimeError::new(format!("cannot attach probe `{}`: {e}", name.unwrap_or(&def.display)))
             })?;
         }
     }
-    Ok(links)
+    Ok(())
+}
+
+/// The program `name` of the object.
+pub fn program<'o>(obj: &'o Object, name: &str) -> Result<libbpf_rs::ProgramMut<'o>> {
+    obj.progs_mut()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| RuntimeError::new(format!("internal error: program {name} missing from the object")))
 }
 
 /// Attaches a program at all its uprobe or USDT points with one uprobe_multi link per binary

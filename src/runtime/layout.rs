@@ -5,12 +5,13 @@
 
 use super::value::{average, flat_key, Entry, KeyPart, MapKind, Value};
 
-/// The order in which bpftrace prints several maps at exit, given their names.
-///
-/// That is plain byte order of the names: `@` sorts before every other name.
-#[allow(clippy::ptr_arg)] // the signature is the agreed API
-pub fn map_print_order(names: &mut Vec<String>) {
-    names.sort();
+/// The order in which bpftrace prints several maps at exit: the indices of `names` in plain
+/// byte order of the names (`@` sorts before every other name).
+pub fn map_order<'n>(names: impl IntoIterator<Item = &'n str>) -> Vec<usize> {
+    let names: Vec<&str> = names.into_iter().collect();
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by_key(|&i| names[i]);
+    order
 }
 
 /// Sorts `items` into exactly the order GNU libstdc++'s `std::sort` (introsort:
@@ -304,12 +305,9 @@ mod tests {
     // bpftrace -e 'BEGIN { @ab = 1; @a_b = 2; @_x = 3; @B = 4; @a = 5; @Z9 = 6; @a1 = 7; @ = 8; exit(); }'
     #[test]
     fn map_names_print_in_byte_order() {
-        let mut names: Vec<String> = ["@ab", "@a_b", "@_x", "@B", "@a", "@Z9", "@a1", "@"]
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
-        map_print_order(&mut names);
-        assert_eq!(names, ["@", "@B", "@Z9", "@_x", "@a", "@a1", "@a_b", "@ab"]);
+        let names = ["@ab", "@a_b", "@_x", "@B", "@a", "@Z9", "@a1", "@"];
+        let sorted: Vec<&str> = map_order(names).into_iter().map(|i| names[i]).collect();
+        assert_eq!(sorted, ["@", "@B", "@Z9", "@_x", "@a", "@a1", "@a_b", "@ab"]);
     }
 
     // Expected permutation from g++ 12 / libstdc++: std::sort of (value, index)

@@ -1,7 +1,7 @@
 //! Loading the object into the kernel (libbpf-rs), and a verifier's rejection turned into one
 //! line naming the probe.
 
-use super::{Options, Result, RuntimeError};
+use super::{Result, RuntimeError};
 use crate::plan::Plan;
 use libbpf_rs::{Object, ObjectBuilder, PrintLevel};
 use std::sync::Mutex;
@@ -19,7 +19,7 @@ fn take_log() -> String {
     LIBBPF_LOG.lock().map(|mut l| std::mem::take(&mut *l).concat()).unwrap_or_default()
 }
 
-pub(super) fn load(object: &[u8], plan: &Plan, opts: &Options) -> Result<Object> {
+pub fn load(object: &[u8], plan: &Plan, verbose: bool) -> Result<Object> {
     let _ = take_log();
     libbpf_rs::set_print(Some((PrintLevel::Debug, collect_log)));
     let mut builder = ObjectBuilder::default();
@@ -31,7 +31,7 @@ pub(super) fn load(object: &[u8], plan: &Plan, opts: &Options) -> Result<Object>
     libbpf_rs::set_print(None);
     if log.contains("BTF is optional, ignoring") {
         eprintln!("warning: the kernel rejected rtrace's BTF; some features may not work (run with -v for details)");
-        if opts.verbose {
+        if verbose {
             eprintln!("{log}");
         }
     }
@@ -39,7 +39,7 @@ pub(super) fn load(object: &[u8], plan: &Plan, opts: &Options) -> Result<Object>
         Ok(obj) => Ok(obj),
         Err(e) => {
             let err = describe_load_failure(plan, &log, &e.to_string());
-            if opts.verbose {
+            if verbose {
                 eprintln!("{log}");
             }
             Err(err)
@@ -78,7 +78,7 @@ fn describe_load_failure(plan: &Plan, log: &str, error: &str) -> RuntimeError {
         Some(p) => format!("the kernel refused to load probe `{p}`: {reason} (run with -v for libbpf's log)"),
         None => format!("the kernel refused to load the programs: {reason} (run with -v for libbpf's log)"),
     };
-    RuntimeError { message, detail: Some(log.to_string()) }
+    RuntimeError { message }
 }
 
 #[cfg(test)]

@@ -1,24 +1,25 @@
 //! `printf` records to text, with C's flags, widths and precisions.
 
-use super::decode::decode;
 use super::value::{self, Value};
-use super::symbols::Symbols;
-use crate::plan::{FmtSegment, FmtSpec, PrintfDef, TupleDef};
+use crate::plan::{FmtSegment, FmtSpec, PrintfDef};
 
-/// Formats one printf record (header included) by its plan entry.
-pub fn format(def: &PrintfDef, record: &[u8], tuples: &[TupleDef], symbols: &mut Symbols) -> String {
+/// Formats a printf's arguments (decoded from its record) by its plan entry.
+pub fn format(def: &PrintfDef, args: &[Value]) -> String {
     let mut out = String::new();
     for seg in &def.segments {
         match seg {
             FmtSegment::Lit(s) => out.push_str(s),
             FmtSegment::Conv { spec, arg } => {
-                let Some(field) = def.args.get(*arg) else { continue };
-                let bytes = record.get(field.offset..field.offset + field.kind.size()).unwrap_or(&[]);
-                let arg = match decode(field.kind, bytes, tuples, symbols) {
-                    Value::Int(v) => Arg::Int { bits: v as u64, signed: true },
-                    Value::UInt(v) => Arg::Int { bits: v, signed: false },
+                let Some(value) = args.get(*arg) else { continue };
+                let text;
+                let arg = match value {
+                    Value::Int(v) => Arg::Int { bits: *v as u64, signed: true },
+                    Value::UInt(v) => Arg::Int { bits: *v, signed: false },
                     Value::Str(s) => Arg::Str(s),
-                    other => Arg::Str(value::scalar_value_text(&other)),
+                    other => {
+                        text = value::scalar_value_text(other);
+                        Arg::Str(&text)
+                    }
                 };
                 out.push_str(&conversion(spec, &arg));
             }
@@ -27,16 +28,16 @@ pub fn format(def: &PrintfDef, record: &[u8], tuples: &[TupleDef], symbols: &mut
     out
 }
 
-enum Arg {
+enum Arg<'a> {
     Int { bits: u64, signed: bool },
-    Str(String),
+    Str(&'a str),
 }
 
 fn conversion(spec: &FmtSpec, arg: &Arg) -> String {
     let body = match (spec.conv, arg) {
         ('s', Arg::Str(s)) => match spec.precision {
             Some(p) => s.chars().take(p).collect(),
-            None => s.clone(),
+            None => s.to_string(),
         },
         ('s', Arg::Int { bits, signed }) => {
             if *signed {
@@ -48,7 +49,7 @@ fn conversion(spec: &FmtSpec, arg: &Arg) -> String {
         ('c', Arg::Int { bits, .. }) => char::from(*bits as u8).to_string(),
         // glibc prints a null pointer as `(nil)`.
         ('p', Arg::Int { bits: 0, .. }) => "(nil)".to_string(),
-        (_, Arg::Str(s)) => s.clone(),
+        (_, Arg::Str(s)) => s.to_string(),
         (conv, Arg::Int { bits, .. }) => {
             // C converts the argument to the type the length modifier names.
             let width = if conv == 'p' { 64 } else { spec.int_bits.clamp(8, 64) as u32 };
@@ -143,8 +144,8 @@ mod tests {
         assert_eq!(conversion(&spec("%x"), &i(255)), "ff");
         assert_eq!(conversion(&spec("%#x"), &i(255)), "0xff");
         assert_eq!(conversion(&spec("%llu"), &i(-1)), "18446744073709551615");
-        assert_eq!(conversion(&spec("%-8s"), &Arg::Str("cat".into())), "cat     ");
-        assert_eq!(conversion(&spec("%.2s"), &Arg::Str("cat".into())), "ca");
+        assert_eq!(conversion(&spec("%-8s"), &Arg::Str("cat")), "cat     ");
+        assert_eq!(conversion(&spec("%.2s"), &Arg::Str("cat")), "ca");
         assert_eq!(conversion(&spec("%c"), &i(65)), "A");
         assert_eq!(conversion(&spec("%p"), &i(4096)), "0x1000");
         assert_eq!(conversion(&spec("%p"), &i(0)), "(nil)");

@@ -3,7 +3,7 @@
 //! lines bpftrace prints before the maps); the command is in each comment.
 
 use super::*;
-use crate::runtime::layout::{compare_keys_raw, compare_keys_sorted, map_print_order};
+use crate::runtime::layout::{compare_keys_raw, compare_keys_sorted, map_order};
 use crate::runtime::value::hist_bounds;
 
 /// Bucket index of bpftrace 0.17's `hist()`: its log2 only looks at 32
@@ -63,13 +63,11 @@ fn s(v: &str) -> KeyPart {
 /// Prints several maps the way bpftrace does at exit (without the two
 /// leading newlines).
 fn print_all(maps: Vec<(&str, Vec<Entry>)>) -> String {
-    let mut names: Vec<String> = maps.iter().map(|(n, _)| n.to_string()).collect();
-    map_print_order(&mut names);
+    let order = map_order(maps.iter().map(|(n, _)| *n));
+    let mut maps: Vec<Option<(&str, Vec<Entry>)>> = maps.into_iter().map(Some).collect();
     let mut out = String::new();
-    let mut maps = maps;
-    for name in &names {
-        if let Some(pos) = maps.iter().position(|(n, _)| n == name) {
-            let (_, entries) = maps.remove(pos);
+    for i in order {
+        if let Some((name, entries)) = maps[i].take() {
             write_map(&mut out, name, entries);
         }
     }
