@@ -1,9 +1,63 @@
-//! The order bpftrace prints maps and their entries in (measured against bpftrace 0.17.0):
-//! maps by name; count/sum/min/max/int entries by value, hist/lhist entries by total count,
-//! avg/stats entries by average, all others by key. Ties in the value-sorted maps are broken
-//! exactly as GNU libstdc++'s (unstable) `std::sort` breaks them, see [`cxx_sort`].
+//! How a map is laid out for printing, decided here once for every output format: which
+//! entries (`print(@m, top)`), their values (`div`), and the order bpftrace prints maps and
+//! entries in (measured against bpftrace 0.17.0): maps by name; count/sum/min/max/int entries
+//! by value, hist/lhist entries by total count, avg/stats entries by average, all others by
+//! key. Ties in the value-sorted maps are broken exactly as GNU libstdc++'s (unstable)
+//! `std::sort` breaks them, see [`cxx_sort`].
 
-use super::value::{average, flat_key, Entry, KeyPart, MapKind, Value};
+use super::value::{average, flat_key, Entry, KeyPart, Value};
+use crate::plan::ValueKind;
+
+/// The three layouts bpftrace uses when printing a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKind {
+    /// count/sum/min/max/int/string maps: `@m[k]: v` lines.
+    Plain,
+    /// hist()/lhist() maps: header line, histogram rows, empty line per key.
+    Hist,
+    /// avg() and stats() maps: like `Plain`, plus one empty line after the whole map.
+    Avg,
+}
+
+impl MapKind {
+    /// The layout of a map holding values of `kind`.
+    pub fn of(kind: ValueKind) -> MapKind {
+        match kind {
+            ValueKind::Avg | ValueKind::Stats => MapKind::Avg,
+            ValueKind::Hist { .. } | ValueKind::Lhist { .. } => MapKind::Hist,
+            _ => MapKind::Plain,
+        }
+    }
+}
+
+/// A map ready to print: its entries in print order, `top` and `div` applied.
+#[derive(Debug)]
+pub struct MapView<'n> {
+    /// `@` or `@name`.
+    pub name: &'n str,
+    pub kind: MapKind,
+    pub entries: Vec<Entry>,
+}
+
+/// Lays a map out as `print(@map, top, div)` prints it (and, with both 0, as the exit does):
+/// values divided by `div` (0: as they are), in bpftrace's order, only the last `top` entries
+/// in that order, the largest (0: all).
+pub fn arrange(name: &str, kind: MapKind, mut entries: Vec<Entry>, top: usize, div: u64) -> MapView<'_> {
+    if div > 0 {
+        for e in &mut entries {
+            match &mut e.value {
+                Value::Int(v) => *v /= div as i64,
+                Value::UInt(v) => *v /= div,
+                _ => {}
+            }
+        }
+    }
+    let mut entries = sort_entries(kind, entries);
+    if top > 0 && entries.len() > top {
+        entries.drain(..entries.len() - top);
+    }
+    MapView { name, kind, entries }
+}
 
 /// The order in which bpftrace prints several maps at exit: the indices of `names` in plain
 /// byte order of the names (`@` sorts before every other name).
@@ -32,7 +86,7 @@ pub fn cxx_sort<T>(items: Vec<T>, mut less: impl FnMut(&T, &T) -> bool) -> Vec<T
 }
 
 /// Puts the entries of one map into bpftrace's print order.
-pub fn sort_entries(kind: MapKind, mut entries: Vec<Entry>) -> Vec<Entry> {
+fn sort_entries(kind: MapKind, mut entries: Vec<Entry>) -> Vec<Entry> {
     match kind {
         MapKind::Plain => {
             let all_numbers = entries.iter().all(|e| number_value(&e.value).is_some());
@@ -308,6 +362,59 @@ mod tests {
         let names = ["@ab", "@a_b", "@_x", "@B", "@a", "@Z9", "@a1", "@"];
         let sorted: Vec<&str> = map_order(names).into_iter().map(|i| names[i]).collect();
         assert_eq!(sorted, ["@", "@B", "@Z9", "@_x", "@a", "@a1", "@a_b", "@ab"]);
+    }
+
+    /// The keys of a map laid out for printing, in print order.
+    fn keys(kind: MapKind, entries: Vec<Entry>) -> String {
+        let view = arrange("@m", kind, entries, 0, 0);
+        view.entries.iter().map(|e| e.key[0].text()).collect::<Vec<_>>().join(" ")
+    }
+
+    // BEGIN { @h[1] = hist(1); ... @h[40] = hist(1); @h[7]=hist(1); @h[30]=hist(1);
+    //   @h[12] = hist(1); @h[12]=hist(1); exit(); } (the keys of bpftrace 0.17's output)
+    // More than 16 keys: ties come out in libstdc++ std::sort's (unstable) order.
+    #[test]
+    fn many_hist_keys_with_ties() {
+        let mut entries = Vec::new();
+        for k in (1..=40).rev() {
+            let extra = match k {
+                7 | 30 => 1,
+                12 => 2,
+                _ => 0,
+            };
+            // Every value is 1: bucket [1].
+            let mut buckets = vec![0; 66];
+            buckets[2] = 1 + extra;
+            entries.push(Entry { key: vec![KeyPart::Int(k)], value: Value::Hist { buckets, k: 0 } });
+        }
+        assert_eq!(
+            keys(MapKind::Hist, entries),
+            "31 1 22 23 24 25 26 27 28 29 21 32 33 34 35 36 37 38 39 40 11 2 3 4 5 6 8 9 10 \
+         20 13 14 15 16 17 18 19 30 7 12"
+        );
+    }
+
+    // BEGIN { @a[1] = avg(1); ... @a[40] = avg(1); @a[5]=avg(3); exit(); } (bpftrace 0.17)
+    #[test]
+    fn many_avg_keys_with_ties() {
+        let mut entries = Vec::new();
+        for k in 1..=40 {
+            let value = if k == 5 { Value::Avg { sum: 4, count: 2 } } else { Value::Avg { sum: 1, count: 1 } };
+            entries.push(Entry { key: vec![KeyPart::Int(k)], value });
+        }
+        assert_eq!(
+            keys(MapKind::Avg, entries),
+            "31 22 23 24 25 26 27 28 29 30 21 32 33 34 35 36 37 38 39 40 11 2 3 4 6 7 8 9 10 \
+         1 12 13 14 15 16 17 18 19 20 5"
+        );
+    }
+
+    #[test]
+    fn top_keeps_the_largest_and_div_divides() {
+        let entries = (1..=5).map(|k| Entry { key: vec![KeyPart::Int(k)], value: Value::UInt(10 * k as u64) }).collect();
+        let view = arrange("@m", MapKind::Plain, entries, 2, 10);
+        let values: Vec<&Value> = view.entries.iter().map(|e| &e.value).collect();
+        assert_eq!(values, [&Value::UInt(4), &Value::UInt(5)]);
     }
 
     // Expected permutation from g++ 12 / libstdc++: std::sort of (value, index)

@@ -98,7 +98,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
             "rtrace must run as root (it loads BPF programs into the kernel); try `sudo rtrace …`",
         ));
     }
-    let out = output::Out::open(opts)?;
+    let out = output::open(opts)?;
     // The -c command starts now, held until every probe is attached, so `cpid` is known.
     let mut command = match &opts.command {
         Some(cmd) if !opts.dry_run => Some(

@@ -5,8 +5,9 @@
 
 use super::decode::{self, Decoder};
 use super::events::{Event, Records};
-use super::output::Out;
-use super::{attach, child, layout, load, maps};
+use super::layout::{self, MapKind};
+use super::output::Output;
+use super::{attach, child, load, maps};
 use super::{Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
 use libbpf_rs::{Link, MapCore, MapHandle, Object, ProgramInput, RingBuffer, RingBufferBuilder};
@@ -17,7 +18,7 @@ use std::rc::Rc;
 
 pub struct Session<'p> {
     plan: &'p Plan,
-    out: Out,
+    out: Box<dyn Output>,
     /// The attached probes' links, detached when the session is dropped.
     links: Vec<Link>,
     ringbuf: RingBuffer<'static>,
@@ -38,7 +39,7 @@ pub struct Session<'p> {
 impl<'p> Session<'p> {
     /// Loads the object into the kernel and prepares what reading it needs: the ring buffer
     /// and handles of the maps.
-    pub fn load(object: &[u8], plan: &'p Plan, out: Out, verbose: bool) -> Result<Session<'p>> {
+    pub fn load(object: &[u8], plan: &'p Plan, out: Box<dyn Output>, verbose: bool) -> Result<Session<'p>> {
         let object = load::load(object, plan, verbose)?;
         let mut by_name: HashMap<String, libbpf_rs::Map> =
             object.maps().map(|m| (m.name().to_string_lossy().into_owned(), m)).collect();
@@ -87,10 +88,13 @@ impl<'p> Session<'p> {
     /// Says how many probes are attached (`Attaching N probes...`), and with
     /// `__BPFTRACE_NOTIFY_PROBES_ATTACHED` set, prints that line (the test runner waits for it).
     pub fn announce(&mut self, notify: bool) {
-        self.out.attached(self.plan.probes.iter().map(|p| 1 + p.also.len()).sum());
+        let probes = self.plan.probes.iter().map(|p| 1 + p.also.len()).sum();
+        self.emit(|out| out.attached(probes));
         if notify {
-            let _ = self.out.sink.write("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n");
-            let _ = self.out.sink.flush();
+            self.emit(|out| {
+                out.sink().write("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")?;
+                out.sink().flush()
+            });
         }
     }
 
@@ -160,12 +164,12 @@ impl<'p> Session<'p> {
         // bpftrace separates the maps from the trace output by two empty lines; rtrace does
         // too, but only when the program has maps (docs/differences.md).
         if !self.plan.maps.is_empty() {
-            let _ = self.out.sink.write("\n\n");
+            self.emit(|out| out.sink().write("\n\n"));
         }
         for index in layout::map_order(self.plan.maps.iter().map(|m| m.name.as_str())) {
             self.print_map(index, 0, 0);
         }
-        let _ = self.out.sink.flush();
+        self.emit(|out| out.sink().flush());
     }
 
     /// Reports the events lost since the last report, and returns the exit status. Dropping
@@ -193,7 +197,7 @@ impl<'p> Session<'p> {
             *self.records.borrow_mut() = records;
         }
         self.report_lost();
-        let _ = self.out.sink.end_batch();
+        self.emit(|out| out.sink().end_batch());
     }
 
     fn handle(&mut self, record: &[u8]) {
@@ -203,18 +207,26 @@ impl<'p> Session<'p> {
         }
         let Some(event) = Event::read(self.plan, &mut self.decoder, record) else { return };
         match event {
-            Event::Text { kind, text } => self.out.event(kind, text),
+            Event::Text { kind, text } => {
+                self.emit(|out| out.event(kind, &text));
+            }
             Event::System(command) => {
                 // The command's output goes where the script's does, in order with it.
-                let _ = self.out.sink.flush();
+                self.emit(|out| out.sink().flush());
                 match child::system(&command) {
-                    Ok(output) => self.out.event("system", String::from_utf8_lossy(&output).into_owned()),
+                    Ok(output) => {
+                        self.emit(|out| out.event("system", &String::from_utf8_lossy(&output)));
+                    }
                     Err(e) => eprintln!("error: system(\"{command}\"): {e}"),
                 }
             }
-            Event::Value { def, args } => self.out.value(def, &args),
+            Event::Value { def, args } => {
+                self.emit(|out| out.value(def, &args));
+            }
             Event::Cat(path) => match std::fs::read(path) {
-                Ok(bytes) => self.out.event("cat", String::from_utf8_lossy(&bytes).into_owned()),
+                Ok(bytes) => {
+                    self.emit(|out| out.event("cat", &String::from_utf8_lossy(&bytes)));
+                }
                 Err(e) => eprintln!("error: cat(\"{path}\"): {e}"),
             },
             Event::Exit(code) => self.exit = Some(code),
@@ -235,25 +247,24 @@ impl<'p> Session<'p> {
     /// Prints map `index` as `print(@map, top, div)` does (0: every entry, values as they are).
     fn print_map(&mut self, index: usize, top: u64, div: u64) {
         let (Some(def), Some(Some(map))) = (self.plan.maps.get(index), self.maps.get(index)) else { return };
-        let mut entries = self.decoder.entries(def, maps::read_raw(map, def));
-        if div > 0 {
-            for e in &mut entries {
-                match &mut e.value {
-                    super::value::Value::Int(v) => *v /= div as i64,
-                    super::value::Value::UInt(v) => *v /= div,
-                    _ => {}
-                }
-            }
-        }
-        self.out.map(def, entries, top as usize);
+        let entries = self.decoder.entries(def, maps::read_raw(map, def));
+        let map = layout::arrange(&def.name, MapKind::of(def.value), entries, top as usize, div);
+        self.emit(|out| out.map(&map));
     }
 
     fn report_lost(&mut self) {
         let total = self.lost.as_ref().map_or(0, maps::lost_events);
         if total > self.lost_reported {
-            self.out.lost(total - self.lost_reported);
+            let n = total - self.lost_reported;
+            self.emit(|out| out.lost(n));
             self.lost_reported = total;
         }
+    }
+
+    /// Writes through the output. A failed write (a closed pipe, a full disk) is ignored: the
+    /// run goes on, as it always has; this is the one place to notice one.
+    fn emit(&mut self, write: impl FnOnce(&mut dyn Output) -> std::io::Result<()>) {
+        let _ = write(&mut *self.out);
     }
 
     /// Runs the BEGIN or END programs once each, through BPF_PROG_TEST_RUN.
@@ -299,7 +310,7 @@ impl Drop for Session<'_> {
         // The output is closed before the detaching child is forked: holding it, the child
         // kept a pipe to rtrace open until every probe was released (`rtrace big.bt | less`
         // waited ~80 ms a tracepoint after rtrace had exited).
-        self.out.sink.close();
+        self.out.sink().close();
         child::detach_in_background(std::mem::take(&mut self.links));
     }
 }

@@ -79,30 +79,6 @@ pub struct Entry {
     pub value: Value,
 }
 
-/// The three layouts bpftrace uses when printing a map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MapKind {
-    /// count/sum/min/max/int/string maps: `@m[k]: v` lines.
-    Plain,
-    /// hist()/lhist() maps: header line, histogram rows, empty line per key.
-    Hist,
-    /// avg() maps: like `Plain`, plus one empty line after the whole map.
-    Avg,
-}
-
-impl Value {
-    /// The layout a map holding this kind of value is printed with.
-    pub fn map_kind(&self) -> MapKind {
-        match self {
-            Value::Hist { .. } | Value::Lhist { .. } => MapKind::Hist,
-            Value::Avg { .. } | Value::Stats { .. } => MapKind::Avg,
-            Value::Int(_) | Value::UInt(_) | Value::Str(_) | Value::Tuple(_) | Value::Record(_) | Value::Array(_) => {
-                MapKind::Plain
-            }
-        }
-    }
-}
-
 /// avg() result: sum / count, truncated toward zero; 0 when count is 0.
 pub fn average(value: &Value) -> i64 {
     match value {

@@ -1,14 +1,16 @@
-//! Writing the script's output: bpftrace's text (`text`) and `-f json` (`json`), into a `Sink`
-//! (standard output or `-o FILE`, buffered as `-B` says).
+//! Writing the script's output, behind one `Output` trait: bpftrace's text (`text`, with
+//! `hist` for histogram rows) and `-f json` (`json`), each writing into a `Sink` (standard
+//! output or `-o FILE`, buffered as `-B` says).
 
-pub mod json;
-pub mod text;
+mod hist;
+mod json;
+mod text;
 
-use super::layout;
-use super::value::{Entry, MapKind, Value};
+use super::layout::MapView;
+use super::value::Value;
 use super::{Buffering, Options, Result, RuntimeError};
-use crate::plan::{MapDef, PrintfDef, ValueKind};
-use std::io::Write;
+use crate::plan::PrintfDef;
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 
 /// Where the script's output goes, buffered as `-B` says.
@@ -42,16 +44,16 @@ impl Sink {
         Ok(Sink { out: std::io::BufWriter::with_capacity(capacity, out), flush_batches: opts.buffering.is_none() })
     }
 
-    pub fn write(&mut self, text: &str) -> std::io::Result<()> {
+    pub fn write(&mut self, text: &str) -> io::Result<()> {
         self.out.write_all(text.as_bytes())
     }
 
-    pub fn flush(&mut self) -> std::io::Result<()> {
+    pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 
     /// The end of a batch of events: flushed unless `-B` says otherwise.
-    pub fn end_batch(&mut self) -> std::io::Result<()> {
+    pub fn end_batch(&mut self) -> io::Result<()> {
         if self.flush_batches {
             self.out.flush()?;
         }
@@ -66,80 +68,27 @@ impl Sink {
     }
 }
 
-/// The script's output in the format `-f` chose.
-pub struct Out {
-    pub sink: Sink,
-    json: bool,
-    quiet: bool,
+/// The script's output in one format. The session hands it what to print, already decoded
+/// (and maps already laid out, `layout::arrange`); it decides only how that looks.
+pub trait Output {
+    /// Where the output goes; the session writes the lines that are the same in every format
+    /// through it (the two empty lines before the maps, the test harness's marker).
+    fn sink(&mut self) -> &mut Sink;
+    /// An event's text: a `printf`, `time()`, `join()`, `cat()`, or a `system()` command's
+    /// output; `kind` names it (its JSON type).
+    fn event(&mut self, kind: &str, text: &str) -> io::Result<()>;
+    /// `print(value)`: the value (`args[0]`) and the format that prints it as text.
+    fn value(&mut self, def: &PrintfDef, args: &[Value]) -> io::Result<()>;
+    /// A map, at exit or for `print(@map)`.
+    fn map(&mut self, map: &MapView) -> io::Result<()>;
+    /// `n` more events were lost (the ring buffer was full).
+    fn lost(&mut self, n: u64) -> io::Result<()>;
+    /// Every probe (`probes` attach points) is attached.
+    fn attached(&mut self, probes: usize) -> io::Result<()>;
 }
 
-impl Out {
-    pub fn open(opts: &Options) -> Result<Out> {
-        Ok(Out { sink: Sink::open(opts)?, json: opts.json, quiet: opts.quiet })
-    }
-
-    /// An event's text (printf, time, join, cat, system's output), or with `-f json` its JSON
-    /// line of type `kind`.
-    pub fn event(&mut self, kind: &str, text: String) {
-        let text = if self.json { json::line(kind, serde_json::Value::String(text)) } else { text };
-        let _ = self.sink.write(&text);
-    }
-
-    /// `print(value)`: the value as its format prints it.
-    pub fn value(&mut self, def: &PrintfDef, args: &[Value]) {
-        let text = if self.json {
-            let Some(value) = args.first() else { return };
-            json::line("value", json::value_json(value))
-        } else {
-            super::printf::format(def, args)
-        };
-        let _ = self.sink.write(&text);
-    }
-
-    /// A map, as `print(@map, top, div)` and the exit print it.
-    pub fn map(&mut self, def: &MapDef, entries: Vec<Entry>, top: usize) {
-        let mut out = String::new();
-        if self.json {
-            // Empty maps print nothing in JSON; `top` keeps the last entries in print order.
-            let mut entries = entries;
-            if top > 0 && entries.len() > top {
-                let kind = entries[0].value.map_kind();
-                entries = layout::sort_entries(kind, entries);
-                entries.drain(..entries.len() - top);
-            }
-            out.push_str(&json::map(&def.name, entries));
-        } else if entries.is_empty() {
-            let kind = match def.value {
-                ValueKind::Avg | ValueKind::Stats => MapKind::Avg,
-                ValueKind::Hist { .. } | ValueKind::Lhist { .. } => MapKind::Hist,
-                _ => MapKind::Plain,
-            };
-            text::write_empty_map(&mut out, kind);
-        } else {
-            text::write_map_top(&mut out, &def.name, entries, top);
-        }
-        let _ = self.sink.write(&out);
-    }
-
-    /// `n` more events lost: `Lost N events` on stderr, or with `-f json` a `lost_events` line in
-    /// the output.
-    pub fn lost(&mut self, n: u64) {
-        if self.json {
-            let _ = self.sink.write(&json::line("lost_events", serde_json::json!({ "events": n })));
-        } else {
-            let _ = self.sink.flush();
-            eprintln!("Lost {n} events");
-        }
-    }
-
-    /// Every probe is attached: `Attaching N probes...` on stderr unless `-q`, or with `-f json`
-    /// an `attached_probes` line in the output.
-    pub fn attached(&mut self, n: usize) {
-        if self.json {
-            let _ = self.sink.write(&json::line("attached_probes", serde_json::json!({ "probes": n })));
-            let _ = self.sink.flush();
-        } else if !self.quiet {
-            eprintln!("Attaching {n} probe{}...", if n == 1 { "" } else { "s" });
-        }
-    }
+/// The output `-f`, `-o`, `-B` and `-q` ask for.
+pub fn open(opts: &Options) -> Result<Box<dyn Output>> {
+    let sink = Sink::open(opts)?;
+    Ok(if opts.json { Box::new(json::JsonOutput { sink }) } else { Box::new(text::TextOutput { sink, quiet: opts.quiet }) })
 }

@@ -3,8 +3,19 @@
 //! lines bpftrace prints before the maps); the command is in each comment.
 
 use super::*;
-use crate::runtime::layout::{compare_keys_raw, compare_keys_sorted, map_order};
-use crate::runtime::value::hist_bounds;
+use crate::runtime::layout::{arrange, compare_keys_raw, compare_keys_sorted, map_order};
+use crate::runtime::value::Entry;
+
+/// A map as bpftrace prints it at exit: laid out (`layout::arrange`) by the kind of its
+/// values, then written.
+fn write_map(out: &mut String, name: &str, entries: Vec<Entry>) {
+    let kind = match entries.first().map(|e| &e.value) {
+        Some(Value::Hist { .. } | Value::Lhist { .. }) => MapKind::Hist,
+        Some(Value::Avg { .. } | Value::Stats { .. }) => MapKind::Avg,
+        _ => MapKind::Plain,
+    };
+    super::write_map(out, &arrange(name, kind, entries, 0, 0));
+}
 
 /// Bucket index of bpftrace 0.17's `hist()`: its log2 only looks at 32
 /// bits, so every value >= 2^31 lands in `[2G, 4G)` (index 33).
@@ -734,66 +745,6 @@ fn print_uses_same_layout() {
     );
 }
 
-/// Header lines of the real output of `bash ties.sh` (40 keys, 1..40).
-fn headers(out: &str) -> String {
-    out.lines()
-        .filter(|l| l.starts_with('@'))
-        .map(|l| l.trim_end())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-// BEGIN { @h[1] = hist(1); ... @h[40] = hist(1); @h[7]=hist(1); @h[30]=hist(1);
-//   @h[12] = hist(1); @h[12]=hist(1); exit(); }
-// More than 16 keys: ties come out in libstdc++ std::sort's (unstable) order.
-#[test]
-fn many_hist_keys_with_ties() {
-    let mut entries = Vec::new();
-    for k in (1..=40).rev() {
-        let extra = match k {
-            7 | 30 => 1,
-            12 => 2,
-            _ => 0,
-        };
-        entries.push(e(vec![i(k)], hist_of(&vec![1; 1 + extra])));
-    }
-    let mut out = String::new();
-    write_map(&mut out, "@h", entries);
-    assert_eq!(
-        headers(&out),
-        "@h[31]: @h[1]: @h[22]: @h[23]: @h[24]: @h[25]: @h[26]: @h[27]: @h[28]: \
-         @h[29]: @h[21]: @h[32]: @h[33]: @h[34]: @h[35]: @h[36]: @h[37]: @h[38]: \
-         @h[39]: @h[40]: @h[11]: @h[2]: @h[3]: @h[4]: @h[5]: @h[6]: @h[8]: @h[9]: \
-         @h[10]: @h[20]: @h[13]: @h[14]: @h[15]: @h[16]: @h[17]: @h[18]: @h[19]: \
-         @h[30]: @h[7]: @h[12]:"
-    );
-}
-
-// BEGIN { @a[1] = avg(1); ... @a[40] = avg(1); @a[5]=avg(3); exit(); }
-#[test]
-fn many_avg_keys_with_ties() {
-    let mut entries = Vec::new();
-    for k in 1..=40 {
-        let value = if k == 5 {
-            Value::Avg { sum: 4, count: 2 }
-        } else {
-            Value::Avg { sum: 1, count: 1 }
-        };
-        entries.push(e(vec![i(k)], value));
-    }
-    let mut out = String::new();
-    write_map(&mut out, "@a", entries);
-    assert_eq!(
-        headers(&out),
-        "@a[31]: 1 @a[22]: 1 @a[23]: 1 @a[24]: 1 @a[25]: 1 @a[26]: 1 @a[27]: 1 \
-         @a[28]: 1 @a[29]: 1 @a[30]: 1 @a[21]: 1 @a[32]: 1 @a[33]: 1 @a[34]: 1 \
-         @a[35]: 1 @a[36]: 1 @a[37]: 1 @a[38]: 1 @a[39]: 1 @a[40]: 1 @a[11]: 1 \
-         @a[2]: 1 @a[3]: 1 @a[4]: 1 @a[6]: 1 @a[7]: 1 @a[8]: 1 @a[9]: 1 @a[10]: 1 \
-         @a[1]: 1 @a[12]: 1 @a[13]: 1 @a[14]: 1 @a[15]: 1 @a[16]: 1 @a[17]: 1 \
-         @a[18]: 1 @a[19]: 1 @a[20]: 1 @a[5]: 2"
-    );
-}
-
 #[test]
 fn key_suffix_forms() {
     assert_eq!(key_suffix(&[]), "");
@@ -807,86 +758,4 @@ fn key_suffix_forms() {
     let other = KeyPart::Record(vec![("name".into(), s("bash")), ("n".into(), i(2))]);
     assert_eq!(compare_keys_sorted(&[other.clone()], &[record.clone()]), compare_keys_sorted(&[s("bash"), i(2)], &[s("bash"), i(-1)]));
     assert_eq!(compare_keys_raw(&[other], &[record]), compare_keys_raw(&[s("bash"), i(2)], &[s("bash"), i(-1)]));
-}
-
-// Not reachable with bpftrace 0.17's hist() (it caps at [2G, 4G)), so taken
-// from its source: T is the largest unit.
-#[test]
-fn hist_labels_beyond_giga() {
-    let mut buckets = vec![0u64; 66];
-    buckets[42] = 1;
-    buckets[65] = 1;
-    let mut out = String::new();
-    write_hist(&mut out, &buckets, 0);
-    let bar = "@".repeat(52);
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 24);
-    assert_eq!(lines[0], format!("[1T, 2T)               1 |{}|", bar));
-    // A label wider than 16 columns is not cut, it pushes the rest right.
-    assert_eq!(
-        lines[23],
-        format!("[8388608T, 16777216T)       1 |{}|", bar)
-    );
-}
-
-/// bpftrace 0.20+'s `log2(n, k)` (codegen_llvm.cpp's createLog2Function), restated from
-/// its comment: 0 below zero, `n + 1` up to `2^k - 1`, else
-/// `((l - k + 1) << k) + (the k bits after the highest set bit l) + 1`.
-fn log2_k(n: i64, k: u8) -> usize {
-    let mask = (1i64 << k) - 1;
-    if n < 0 {
-        return 0;
-    }
-    if n <= mask {
-        return n as usize + 1;
-    }
-    let l = 63 - n.leading_zeros() as i64 - k as i64;
-    ((((l + 1) << k) + ((n >> l) & mask)) + 1) as usize
-}
-
-// hist(n, k) is bpftrace 0.20+ (0.17 has no k): the expected labels are derived from
-// bpftrace's TextOutput::hist_to_str / hist_index_label (v0.20.0 src/output.cpp).
-#[test]
-fn hist_k_buckets_and_labels() {
-    // bpftrace's own example: 225 with k = 2 is bucket 28, [224, 256).
-    assert_eq!(log2_k(225, 2), 28);
-    assert_eq!(hist_sub_label(27, 2), "224");
-    assert_eq!(hist_sub_label(28, 2), "256");
-    // Every value lands in a bucket whose bounds hold it, for every k.
-    for k in 0..=5u8 {
-        assert_eq!(log2_k(i64::MAX, k), crate::plan::hist_buckets(k) - 1);
-        for v in [0i64, 1, 2, 3, 7, 31, 63, 64, 100, 225, 1000, 4095, 4096, 1 << 40, (1 << 62) + 5, i64::MAX] {
-            let (lo, hi) = hist_bounds(log2_k(v, k), k);
-            assert!(lo <= v && v <= hi, "k {k} v {v} in [{lo}, {hi}]");
-        }
-    }
-    let hist = |values: &[i64], k: u8| {
-        let mut buckets = vec![0u64; crate::plan::hist_buckets(k)];
-        for &v in values {
-            buckets[log2_k(v, k)] += 1;
-        }
-        let mut out = String::new();
-        write_hist(&mut out, &buckets, k);
-        out.lines().map(|l| l[..l.find(" |").unwrap()].trim_end().to_string()).collect::<Vec<_>>()
-    };
-    // The first 2^(k+1) buckets are single values; units come from the power of two.
-    let rows = hist(&[-1, 3, 4, 8], 1);
-    assert_eq!(rows, ["(..., 0)               1", "[0]                    0", "[1]                    0", "[2]                    0", "[3]                    1", "[4, 6)                 1", "[6, 8)                 0", "[8, 12)                1"]);
-    let rows = hist(&[1000, 4096], 2);
-    assert_eq!(rows.first().unwrap(), "[896, 1024)            1");
-    assert_eq!(rows[8], "[3584, 4K)             0");
-    assert_eq!(rows.last().unwrap(), "[4K, 5K)               1");
-    // Above T come P and E (bpftrace 0.20+), unlike k = 0's 0.17 labels.
-    assert_eq!(hist(&[1 << 62], 1), ["[4E, 6E)               1"]);
-    assert_eq!(hist(&[i64::MAX], 5), ["[8064P, 8192P)         1"]);
-}
-
-#[test]
-fn all_zero_histograms_print_nothing() {
-    let mut out = String::new();
-    write_hist(&mut out, &[0; 66], 0);
-    write_hist(&mut out, &[], 0);
-    write_lhist(&mut out, &[0; 12], 0, 100, 10);
-    write_lhist(&mut out, &[1; 12], 0, 100, 0);
-    assert_eq!(out, "");
 }
