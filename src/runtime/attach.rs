@@ -4,6 +4,7 @@
 
 use super::{Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
+use libbpf_rs::libbpf_sys::{self as sys, perf_event_attr};
 use libbpf_rs::{Link, Object};
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 
@@ -160,16 +161,7 @@ fn attach_one(
             let mut tids: Vec<i32> = tasks.filter_map(|t| t.ok()?.file_name().to_str()?.parse().ok()).collect();
             tids.sort_unstable();
             for tid in tids {
-                let attr = PerfEventAttr {
-                    type_: PERF_TYPE_BREAKPOINT,
-                    sample_period: 1,
-                    flags: ATTR_FLAG_INHERIT,
-                    bp_type: *bp_type,
-                    config1: *addr,
-                    config2: *len,
-                    ..Default::default()
-                };
-                match perf_event_open(attr, tid, -1) {
+                match breakpoint(*addr, *len, *bp_type, tid) {
                     Ok(fd) => links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?),
                     // A thread that has exited since it was listed.
                     Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
@@ -201,61 +193,41 @@ fn io_errno(e: &libbpf_rs::Error) -> Option<i32> {
     text[at..].split(')').next()?.parse().ok()
 }
 
-/// `struct perf_event_attr` as of PERF_ATTR_SIZE_VER1 (72 bytes), enough for a timer and a
-/// hardware breakpoint (`config1` is `bp_addr`, `config2` is `bp_len`).
-#[repr(C)]
-#[derive(Default)]
-struct PerfEventAttr {
-    type_: u32,
-    size: u32,
-    config: u64,
-    sample_period: u64,
-    sample_type: u64,
-    read_format: u64,
-    flags: u64,
-    wakeup_events: u32,
-    bp_type: u32,
-    config1: u64,
-    config2: u64,
-}
-
-const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
-
-/// `perf_event_attr.freq`: `sample_period` is a frequency in Hz.
-const ATTR_FLAG_FREQ: u64 = 1 << 10;
-
-/// `perf_event_attr.inherit`: threads and processes the task starts later get the event too.
-const ATTR_FLAG_INHERIT: u64 = 1 << 1;
-
-const PERF_TYPE_BREAKPOINT: u32 = 5;
-
 /// The perf event of tracepoint `id`, which runs an attached program at every hit on any CPU.
 fn tracepoint_event(id: u64) -> std::io::Result<OwnedFd> {
-    const PERF_TYPE_TRACEPOINT: u32 = 2;
-    perf_event_open(PerfEventAttr { type_: PERF_TYPE_TRACEPOINT, config: id, ..Default::default() }, -1, 0)
+    let attr = perf_event_attr { type_: sys::PERF_TYPE_TRACEPOINT, config: id, ..Default::default() };
+    perf_event_open(attr, -1, 0)
 }
 
 /// A perf event on `cpu` that runs the attached program every `period` events (or
 /// `period` times a second, with `frequency`).
 fn perf_event(event: plan::PerfEvent, period: u64, frequency: bool, cpu: i32) -> std::io::Result<OwnedFd> {
-    let attr = PerfEventAttr {
-        type_: event.type_,
-        config: event.config,
-        sample_period: period,
-        flags: if frequency { ATTR_FLAG_FREQ } else { 0 },
-        ..Default::default()
-    };
+    let mut attr = perf_event_attr { type_: event.type_, config: event.config, ..Default::default() };
+    attr.__bindgen_anon_1.sample_period = period;
+    attr.set_freq(frequency.into());
     perf_event_open(attr, -1, cpu)
+}
+
+/// A hardware breakpoint on `len` bytes at `addr` (`bp_type`: read, write, execute bits) in
+/// thread `tid`, inherited by the threads and processes it starts later, running the attached
+/// program at every access.
+fn breakpoint(addr: u64, len: u64, bp_type: u32, tid: i32) -> std::io::Result<OwnedFd> {
+    let mut attr = perf_event_attr { type_: sys::PERF_TYPE_BREAKPOINT, bp_type, ..Default::default() };
+    attr.__bindgen_anon_1.sample_period = 1;
+    attr.__bindgen_anon_3.bp_addr = addr;
+    attr.__bindgen_anon_4.bp_len = len;
+    attr.set_inherit(1);
+    perf_event_open(attr, tid, -1)
 }
 
 /// Opens the perf event `attr` describes, for thread `pid` (-1: every process) on `cpu` (-1:
 /// any CPU).
-fn perf_event_open(attr: PerfEventAttr, pid: i32, cpu: i32) -> std::io::Result<OwnedFd> {
-    let attr = PerfEventAttr { size: std::mem::size_of::<PerfEventAttr>() as u32, ..attr };
+fn perf_event_open(mut attr: perf_event_attr, pid: i32, cpu: i32) -> std::io::Result<OwnedFd> {
+    attr.size = std::mem::size_of::<perf_event_attr>() as u32;
     // SAFETY: perf_event_open reads `attr` (valid, sized by its `size` field) and returns a new
     // descriptor that we take ownership of.
     let fd = unsafe {
-        libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, pid, cpu, -1i32, PERF_FLAG_FD_CLOEXEC)
+        libc::syscall(libc::SYS_perf_event_open, &attr as *const perf_event_attr, pid, cpu, -1i32, sys::PERF_FLAG_FD_CLOEXEC as libc::c_ulong)
     };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
