@@ -248,8 +248,35 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
     };
     match runtime::run(&object, &checked.plan, &signals, &run_opts) {
         Ok(code) => code,
-        Err(e) => fail(&e.message),
+        Err(e) => match probe_diagnostic(&program, &checked, &e) {
+            Some(diag) => {
+                report(&[diag]);
+                1
+            }
+            None => fail(&e.message),
+        },
     }
+}
+
+/// A runtime error that belongs to a probe, as a diagnostic at the attach point that failed:
+/// the one named as the failed point (or the probe's own name) if the script writes it so,
+/// else all of the probe's attach points.
+fn probe_diagnostic(program: &parser::ast::Program, checked: &sema::Checked, err: &runtime::RuntimeError) -> Option<Diagnostic> {
+    let at = err.probe.as_ref()?;
+    let probe = program.probes.get(checked.progs.get(at.index)?.probe)?;
+    let name = at.point.as_deref().unwrap_or(&checked.plan.probes.get(at.index)?.display);
+    // A program shared by probes that differ only in literals serves other probes' points.
+    let mut written = probe.attach_points.iter().chain(program.probes.iter().flat_map(|p| &p.attach_points));
+    let span = match written.find(|ap| ap.text == name) {
+        Some(ap) => ap.span,
+        None => probe.attach_points.iter().map(|ap| ap.span).reduce(crate::diag::Span::to)?,
+    };
+    let label = match at.failure {
+        runtime::Failure::Load => "cannot load here",
+        runtime::Failure::Attach => "cannot attach here",
+        runtime::Failure::Run => "failed when run",
+    };
+    Some(Diagnostic::error(err.message.clone()).at(span, label))
 }
 
 /// `--timings`: the wall time of each stage, printed as it ends.

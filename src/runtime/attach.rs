@@ -2,7 +2,7 @@
 //! events (`profile`, `interval`, `software`, `hardware`) and watchpoints, one link each (or one
 //! multi-attach link for a shared program's points).
 
-use super::{Result, RuntimeError};
+use super::{Failure, Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
 use libbpf_rs::libbpf_sys::{self as sys, perf_event_attr};
 use libbpf_rs::{Link, Object};
@@ -13,18 +13,20 @@ use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 /// process, whose addresses watchpoints watch (none under `--dry-run -c`, which starts no
 /// command: watchpoints are then left unattached).
 pub fn attach_all(obj: &Object, plan: &Plan, target: Option<u32>, links: &mut Vec<Link>) -> Result<()> {
-    for def in &plan.probes {
+    for (index, def) in plan.probes.iter().enumerate() {
         let prog = program(obj, &def.prog_name)?;
         if def.multi {
-            attach_multi(&prog, plan, def, links)
-                .map_err(|e| RuntimeError::new(format!("cannot attach probe `{}`: {e}", def.display)))?;
+            attach_multi(&prog, plan, def, links).map_err(|e| {
+                RuntimeError::at_probe(format!("cannot attach probe `{}`: {e}", def.display), index, None, Failure::Attach)
+            })?;
             continue;
         }
         for (attach, cookie) in def.points() {
             attach_one(&prog, plan, attach, cookie, target, links).map_err(|e| {
                 // A shared program's points: name the one that failed.
-                let name = plan.probe_names.get(cookie as usize).filter(|_| !def.also.is_empty());
-                RuntimeError::new(format!("cannot attach probe `{}`: {e}", name.unwrap_or(&def.display)))
+                let point = plan.probe_names.get(cookie as usize).filter(|_| !def.also.is_empty());
+                let message = format!("cannot attach probe `{}`: {e}", point.unwrap_or(&def.display));
+                RuntimeError::at_probe(message, index, point.cloned(), Failure::Attach)
             })?;
         }
     }

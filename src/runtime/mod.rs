@@ -55,15 +55,42 @@ pub enum Buffering {
     None,
 }
 
-/// A runtime failure, as one line for the user.
+/// A runtime failure: one line for the user, and the probe it belongs to, if any.
 #[derive(Debug)]
 pub struct RuntimeError {
     pub message: String,
+    pub probe: Option<ProbeAt>,
+}
+
+/// The probe a failure belongs to, so that it can be shown where the script wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeAt {
+    /// The probe's index in `plan.probes`.
+    pub index: usize,
+    /// For a program several attach points share, the one that failed (its full name, as in
+    /// `plan.probe_names`).
+    pub point: Option<String>,
+    pub failure: Failure,
+}
+
+/// What failed for a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The kernel (its verifier, mostly) refused to load its program.
+    Load,
+    /// It could not be attached.
+    Attach,
+    /// Running it (BEGIN, END) failed.
+    Run,
 }
 
 impl RuntimeError {
     fn new(message: impl Into<String>) -> RuntimeError {
-        RuntimeError { message: message.into() }
+        RuntimeError { message: message.into(), probe: None }
+    }
+
+    fn at_probe(message: impl Into<String>, index: usize, point: Option<String>, failure: Failure) -> RuntimeError {
+        RuntimeError { message: message.into(), probe: Some(ProbeAt { index, point, failure }) }
     }
 }
 

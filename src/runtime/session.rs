@@ -8,7 +8,7 @@ use super::events::{Event, Records};
 use super::layout::{self, MapKind};
 use super::output::Output;
 use super::{attach, child, load, maps};
-use super::{Result, RuntimeError};
+use super::{Failure, Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
 use libbpf_rs::{Link, MapCore, MapHandle, Object, ProgramInput, RingBuffer, RingBufferBuilder};
 use std::cell::RefCell;
@@ -269,10 +269,11 @@ impl<'p> Session<'p> {
 
     /// Runs the BEGIN or END programs once each, through BPF_PROG_TEST_RUN.
     fn run_probes(&mut self, which: &Attach) -> Result<()> {
-        for def in self.plan.probes.iter().filter(|p| &p.attach == which) {
+        for (index, def) in self.plan.probes.iter().enumerate().filter(|(_, p)| &p.attach == which) {
             let prog = attach::program(&self.object, &def.prog_name)?;
-            prog.test_run(ProgramInput::default())
-                .map_err(|e| RuntimeError::new(format!("cannot run probe `{}`: {e}", def.display)))?;
+            prog.test_run(ProgramInput::default()).map_err(|e| {
+                RuntimeError::at_probe(format!("cannot run probe `{}`: {e}", def.display), index, None, Failure::Run)
+            })?;
         }
         Ok(())
     }
