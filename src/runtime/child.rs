@@ -1,6 +1,8 @@
-//! Processes rtrace starts. `-c CMD`: the command runs as `sh -c 'exec CMD'`, forked before the programs load (so `cpid` is
-//! known) but held at a pipe until every probe is attached; and pidfds, which tell the event
-//! loop when a watched process (the `-c` child, or `-p PID`) has exited.
+//! Processes rtrace starts, and those it watches. `-c CMD`: the command runs as
+//! `sh -c 'exec CMD'`, forked before the programs load (so `cpid` is known) but held at a pipe
+//! until every probe is attached; pidfds, which tell the event loop when a watched process
+//! (the `-c` child, or `-p PID`) has exited; `system()`; and the child that detaches the probes
+//! after rtrace has gone (`detach_in_background`).
 //!
 //! std's `Command::spawn` waits for the child to exec, which a held child never does before
 //! `release`, so this forks by hand.

@@ -7,7 +7,7 @@ use super::maps::RawEntry;
 use super::symbols::{self, Symbols};
 use super::value::{self, Entry, KeyPart, Value};
 use crate::plan::{self, ArgKind, KeyField, MapDef, Plan, PrintfDef, ValueKind};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Turns bytes into values by the plan.
 pub struct Decoder<'p> {
@@ -75,8 +75,9 @@ impl<'p> Decoder<'p> {
     /// gathered per key, keys split into their parts; in key order.
     pub fn entries(&mut self, def: &MapDef, raw: Vec<RawEntry>) -> Vec<Entry> {
         let user_key = def.user_key_size();
-        // Histograms: user key -> buckets, in the order keys are first seen.
-        let mut hists: BTreeMap<Vec<u8>, (usize, Vec<u64>)> = BTreeMap::new();
+        // Histograms: each user key's buckets, in the order keys are first seen.
+        let mut hists: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+        let mut hist_of_key: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut entries = Vec::new();
         for RawEntry { key, values } in raw {
             match def.value {
@@ -86,10 +87,12 @@ impl<'p> Decoder<'p> {
                         ValueKind::Hist { k } => plan::hist_buckets(k),
                         _ => 0,
                     };
-                    let bucket = read_u64(&key[user_key.min(key.len())..]) as usize;
-                    let order = hists.len();
-                    let slot = hists.entry(key[..user_key.min(key.len())].to_vec()).or_insert((order, vec![0; nbuckets]));
-                    if let Some(b) = slot.1.get_mut(bucket) {
+                    let (user, bucket) = key.split_at(user_key.min(key.len()));
+                    let at = *hist_of_key.entry(user.to_vec()).or_insert_with(|| {
+                        hists.push((user.to_vec(), vec![0; nbuckets]));
+                        hists.len() - 1
+                    });
+                    if let Some(b) = hists[at].1.get_mut(read_u64(bucket) as usize) {
                         *b += values.iter().map(|v| read_u64(v)).sum::<u64>();
                     }
                 }
@@ -105,9 +108,7 @@ impl<'p> Decoder<'p> {
                 }
             }
         }
-        let mut hists: Vec<(Vec<u8>, (usize, Vec<u64>))> = hists.into_iter().collect();
-        hists.sort_by_key(|(_, (order, _))| *order);
-        for (key, (_, buckets)) in hists {
+        for (key, buckets) in hists {
             let value = match def.value {
                 ValueKind::Lhist { min, max, step } => Value::Lhist { buckets, min, max, step },
                 ValueKind::Hist { k } => Value::Hist { buckets, k },
