@@ -169,7 +169,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         return 0;
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let FrontEnd { source, program, checked, mut timings } =
+    let FrontEnd { name, source, program, checked, mut timings } =
         match front_end(&cli, color, &mut std::io::stdout(), &mut std::io::stderr()) {
             Ok(front) => front,
             Err(code) => return code,
@@ -213,13 +213,21 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
     };
     match runtime::run(&object, &checked.plan, &signals, &run_opts) {
         Ok(code) => code,
-        Err(e) => fail(&e.message),
+        Err(e) => match probe_diagnostic(&program, &checked, &e) {
+            Some(diag) => {
+                eprint!("{}", Renderer::new(&name, &source, color).render(&diag));
+                1
+            }
+            None => fail(&e.message),
+        },
     }
 }
 
 /// A script the front end has read, parsed and checked.
 pub struct FrontEnd {
-    /// The script's text (`--dump types` quotes it).
+    /// The script's name as diagnostics show it (a path, or `stdin`/`-e`).
+    pub name: String,
+    /// The script's text (`--dump types` and runtime diagnostics quote it).
     pub source: String,
     pub program: Program,
     pub checked: sema::Checked,
@@ -272,7 +280,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
     })?;
     timings.lap("check");
     report(&checked.warnings);
-    Ok(FrontEnd { source, program, checked, timings })
+    Ok(FrontEnd { name, source, program, checked, timings })
 }
 
 /// What sema needs to know of the host that takes an effect to learn (sema itself neither
@@ -282,6 +290,27 @@ fn learn_host(needs: sema::HostNeeds) -> sema::HostFacts {
         crate::kernel::tracefs::mount_if_missing();
     }
     sema::HostFacts { fentry_refused: needs.fentry && !crate::kernel::features::has_fentry() }
+}
+
+/// A runtime error that belongs to a probe, as a diagnostic at the attach point that failed:
+/// the one named as the failed point (or the probe's own name) if the script writes it so,
+/// else all of the probe's attach points.
+fn probe_diagnostic(program: &parser::ast::Program, checked: &sema::Checked, err: &runtime::RuntimeError) -> Option<Diagnostic> {
+    let at = err.probe.as_ref()?;
+    let probe = program.probes.get(checked.progs.get(at.index)?.probe)?;
+    let name = at.point.as_deref().unwrap_or(&checked.plan.probes.get(at.index)?.display);
+    // A program shared by probes that differ only in literals serves other probes' points.
+    let mut written = probe.attach_points.iter().chain(program.probes.iter().flat_map(|p| &p.attach_points));
+    let span = match written.find(|ap| ap.text == name) {
+        Some(ap) => ap.span,
+        None => probe.attach_points.iter().map(|ap| ap.span).reduce(crate::diag::Span::to)?,
+    };
+    let label = match at.failure {
+        runtime::Failure::Load => "cannot load here",
+        runtime::Failure::Attach => "cannot attach here",
+        runtime::Failure::Run => "failed when run",
+    };
+    Some(Diagnostic::error(err.message.clone()).at(span, label))
 }
 
 /// `--timings`: the wall time of each stage, printed as it ends.

@@ -1,6 +1,6 @@
 //! Every way a run ends (SIGINT, SIGTERM, `exit()`, the `-c` command's exit) leaves nothing
 //! in the kernel: the programs, links and maps rtrace held while it ran are gone soon after it
-//! exits (detaching finishes in the background, see `runtime::detach_in_background`), and no
+//! exits (detaching finishes in the background, see `child::detach_in_background` in src/runtime), and no
 //! `uprobe_events` entry is left. The objects are found through /proc/PID/fdinfo while rtrace
 //! runs and looked up by id with bpftool afterwards.
 

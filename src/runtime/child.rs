@@ -1,6 +1,8 @@
-//! Processes rtrace starts. `-c CMD`: the command runs as `sh -c 'exec CMD'`, forked before the programs load (so `cpid` is
-//! known) but held at a pipe until every probe is attached; and pidfds, which tell the event
-//! loop when a watched process (the `-c` child, or `-p PID`) has exited.
+//! Processes rtrace starts, and those it watches. `-c CMD`: the command runs as
+//! `sh -c 'exec CMD'`, forked before the programs load (so `cpid` is known) but held at a pipe
+//! until every probe is attached; pidfds, which tell the event loop when a watched process
+//! (the `-c` child, or `-p PID`) has exited; `system()`; and the child that detaches the probes
+//! after rtrace has gone (`detach_in_background`).
 //!
 //! std's `Command::spawn` waits for the child to exec, which a held child never does before
 //! `release`, so this forks by hand.
@@ -119,4 +121,65 @@ pub fn system(command: &str) -> std::io::Result<Vec<u8>> {
         });
     }
     Ok(sh.output()?.stdout)
+}
+
+/// Detaches every probe off the user's critical path. Closing a perf-event tracepoint waits
+/// for RCU grace periods in the kernel (~80 ms each, one after another), and that wait happens
+/// in whichever process closes the last reference. So a forked child keeps a copy of every
+/// descriptor until rtrace has exited, and the slow release happens when the child exits, not
+/// when rtrace does. The child closes stdin, stdout and stderr at once, so whoever reads
+/// rtrace's output sees it end with rtrace. When the fork fails, rtrace detaches itself.
+pub fn detach_in_background(links: Vec<libbpf_rs::Link>) {
+    if links.is_empty() {
+        return;
+    }
+    // `fds`: reaches end-of-file in the child when rtrace has exited. `ready`: reaches
+    // end-of-file in rtrace once the child has closed its copies of stdin, stdout and stderr,
+    // so that rtrace's output never outlives rtrace, however late the child is scheduled.
+    let (mut fds, mut ready) = ([0; 2], [0; 2]);
+    // SAFETY: pipe2 writes two new descriptors into its array; close takes back the first
+    // pair when the second pipe cannot be made.
+    let piped = unsafe {
+        libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) == 0
+            && (libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) == 0 || {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+                false
+            })
+    };
+    if !piped {
+        drop(links);
+        return;
+    }
+    // SAFETY: fork has no preconditions. The child only closes descriptors, waits for the
+    // pipe to reach end-of-file (rtrace has exited), and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: plain descriptor calls on the child's own descriptors.
+        unsafe {
+            libc::close(0);
+            libc::close(1);
+            libc::close(2);
+            libc::close(ready[0]);
+            libc::close(ready[1]);
+            libc::close(fds[1]);
+            let mut byte = 0u8;
+            while libc::read(fds[0], (&mut byte as *mut u8).cast(), 1) != 0 {}
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: descriptors the parent owns; the read returns 0 when the child has closed its
+    // copy of `ready[1]` (or at once, if the fork failed).
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(ready[1]);
+        let mut byte = 0u8;
+        while libc::read(ready[0], (&mut byte as *mut u8).cast(), 1) < 0
+            && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {}
+        libc::close(ready[0]);
+    }
+    // Disables the probes and closes rtrace's copies: cheap while the child holds its own.
+    // (Without a child, this is where the slow release happens.)
+    drop(links);
 }

@@ -1,23 +1,25 @@
 //! `printf` records to text, with C's flags, widths and precisions.
 
-use super::format::Value;
-use super::symbols::{self, Symbols};
-use crate::plan::{ArgKind, FmtSegment, FmtSpec, PrintfDef, TupleDef};
+use super::value::{self, Value};
+use crate::plan::{FmtSegment, FmtSpec, PrintfDef};
 
-/// Formats one printf record (header included) by its plan entry.
-pub fn format(def: &PrintfDef, record: &[u8], tuples: &[TupleDef], symbols: &mut Symbols) -> String {
+/// Formats a printf's arguments (decoded from its record) by its plan entry.
+pub fn format(def: &PrintfDef, args: &[Value]) -> String {
     let mut out = String::new();
     for seg in &def.segments {
         match seg {
             FmtSegment::Lit(s) => out.push_str(s),
             FmtSegment::Conv { spec, arg } => {
-                let Some(field) = def.args.get(*arg) else { continue };
-                let bytes = record.get(field.offset..field.offset + field.kind.size()).unwrap_or(&[]);
-                let arg = match decode(field.kind, bytes, tuples, symbols) {
-                    Value::Int(v) => Arg::Int { bits: v as u64, signed: true },
-                    Value::UInt(v) => Arg::Int { bits: v, signed: false },
+                let Some(value) = args.get(*arg) else { continue };
+                let text;
+                let arg = match value {
+                    Value::Int(v) => Arg::Int { bits: *v as u64, signed: true },
+                    Value::UInt(v) => Arg::Int { bits: *v, signed: false },
                     Value::Str(s) => Arg::Str(s),
-                    other => Arg::Str(super::format::scalar_value_text(&other)),
+                    other => {
+                        text = value::scalar_value_text(other);
+                        Arg::Str(&text)
+                    }
                 };
                 out.push_str(&conversion(spec, &arg));
             }
@@ -26,122 +28,16 @@ pub fn format(def: &PrintfDef, record: &[u8], tuples: &[TupleDef], symbols: &mut
     out
 }
 
-/// A value of `kind` from its bytes (a printf argument, a map value, a tuple element).
-pub(crate) fn decode(kind: ArgKind, bytes: &[u8], tuples: &[TupleDef], symbols: &mut Symbols) -> Value {
-    match kind {
-        ArgKind::Int { signed: true } => Value::Int(read_u64(bytes) as i64),
-        ArgKind::Int { signed: false } => Value::UInt(read_u64(bytes)),
-        ArgKind::Str { .. } => Value::Str(c_string(bytes)),
-        ArgKind::Ksym => Value::Str(symbols.kernel(read_u64(bytes))),
-        ArgKind::Enum { id } => match symbols.enums.get(id as usize) {
-            Some(def) => Value::Str(def.text(read_u64(bytes))),
-            None => Value::UInt(read_u64(bytes)),
-        },
-        ArgKind::Stack(spec) => Value::Str(symbols.stack(spec, bytes, symbols::VALUE_INDENT)),
-        ArgKind::Timestamp(fmt) => Value::Str(symbols.timestamp(fmt, read_u64(bytes))),
-        ArgKind::IntArray(a) => Value::Array(
-            a.elements(bytes).into_iter().map(|v| if a.signed { Value::Int(v as i64) } else { Value::UInt(v) }).collect(),
-        ),
-        ArgKind::Inet => Value::Str(inet(bytes)),
-        ArgKind::ProbeName => Value::Str(symbols.probe(read_u64(bytes))),
-        ArgKind::Usym => Value::Str(symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
-        ArgKind::Buf => {
-            let n = (read_u64(bytes) as usize).min(bytes.len().saturating_sub(8));
-            Value::Str(escape_buffer(&bytes[8..8 + n]))
-        }
-        ArgKind::Tuple { id, .. } => {
-            let Some(def) = tuples.get(id as usize) else { return Value::Tuple(Vec::new()) };
-            let elems = def.fields.iter().map(|f| {
-                let part = bytes.get(f.offset..f.offset + f.kind.size()).unwrap_or(&[]);
-                decode(f.kind, part, tuples, symbols)
-            });
-            match &def.names {
-                Some(names) => Value::Record(names.iter().cloned().zip(elems).collect()),
-                None => Value::Tuple(elems.collect()),
-            }
-        }
-    }
-}
-
-pub(crate) fn read_u64(bytes: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = bytes.len().min(8);
-    b[..n].copy_from_slice(&bytes[..n]);
-    u64::from_le_bytes(b)
-}
-
-/// A wall-clock time (nanoseconds since the epoch) in local time, formatted by strftime(3),
-/// with bpftrace's `%f` for the microseconds.
-pub(crate) fn strftime(fmt: &str, wall_ns: u64) -> String {
-    // `%f` is replaced before strftime sees the format (`%%f` stays `%%f`).
-    let mut expanded = String::with_capacity(fmt.len());
-    let mut chars = fmt.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            expanded.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('f') => expanded.push_str(&format!("{:06}", wall_ns % 1_000_000_000 / 1000)),
-            Some(next) => {
-                expanded.push('%');
-                expanded.push(next);
-            }
-            None => expanded.push('%'),
-        }
-    }
-    let Ok(cfmt) = std::ffi::CString::new(expanded.as_str()) else { return String::new() };
-    let mut buf = vec![0u8; 256 + expanded.len() * 4];
-    let secs = (wall_ns / 1_000_000_000) as libc::time_t;
-    // SAFETY: localtime_r writes only into the tm we own; strftime writes at most `buf.len()`
-    // bytes into `buf` and returns how many it wrote.
-    let n = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
-        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm)
-    };
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
-/// `%r`: printable ASCII as it is, every other byte as `\xNN`, as bpftrace prints buffers.
-fn escape_buffer(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|&b| if (0x20..0x7f).contains(&b) { (b as char).to_string() } else { format!("\\x{b:02x}") })
-        .collect()
-}
-
-/// An `ntop()` value as text: `{ u64 family; u8 addr[16]; }`.
-pub(crate) fn inet(bytes: &[u8]) -> String {
-    let family = read_u64(bytes);
-    let addr = bytes.get(8..24).unwrap_or(&[]);
-    match (family, addr.len()) {
-        (2, 16) => std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string(),
-        (10, 16) => {
-            let mut octets = [0u8; 16];
-            octets.copy_from_slice(addr);
-            std::net::Ipv6Addr::from(octets).to_string()
-        }
-        _ => String::new(),
-    }
-}
-
-/// The text of a NUL-padded buffer, up to its first NUL.
-pub(crate) fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-enum Arg {
+enum Arg<'a> {
     Int { bits: u64, signed: bool },
-    Str(String),
+    Str(&'a str),
 }
 
 fn conversion(spec: &FmtSpec, arg: &Arg) -> String {
     let body = match (spec.conv, arg) {
         ('s', Arg::Str(s)) => match spec.precision {
             Some(p) => s.chars().take(p).collect(),
-            None => s.clone(),
+            None => s.to_string(),
         },
         ('s', Arg::Int { bits, signed }) => {
             if *signed {
@@ -153,7 +49,7 @@ fn conversion(spec: &FmtSpec, arg: &Arg) -> String {
         ('c', Arg::Int { bits, .. }) => char::from(*bits as u8).to_string(),
         // glibc prints a null pointer as `(nil)`.
         ('p', Arg::Int { bits: 0, .. }) => "(nil)".to_string(),
-        (_, Arg::Str(s)) => s.clone(),
+        (_, Arg::Str(s)) => s.to_string(),
         (conv, Arg::Int { bits, .. }) => {
             // C converts the argument to the type the length modifier names.
             let width = if conv == 'p' { 64 } else { spec.int_bits.clamp(8, 64) as u32 };
@@ -240,12 +136,6 @@ mod tests {
     }
 
     #[test]
-    fn strftime_microseconds() {
-        assert_eq!(strftime("%f", 1_234_567_890), "234567");
-        assert_eq!(strftime("%f|%%f|%", 5_000_001_000), "000001|%f|%");
-    }
-
-    #[test]
     fn like_c() {
         let i = |v: i64| Arg::Int { bits: v as u64, signed: true };
         assert_eq!(conversion(&spec("%5d"), &i(42)), "   42");
@@ -254,8 +144,8 @@ mod tests {
         assert_eq!(conversion(&spec("%x"), &i(255)), "ff");
         assert_eq!(conversion(&spec("%#x"), &i(255)), "0xff");
         assert_eq!(conversion(&spec("%llu"), &i(-1)), "18446744073709551615");
-        assert_eq!(conversion(&spec("%-8s"), &Arg::Str("cat".into())), "cat     ");
-        assert_eq!(conversion(&spec("%.2s"), &Arg::Str("cat".into())), "ca");
+        assert_eq!(conversion(&spec("%-8s"), &Arg::Str("cat")), "cat     ");
+        assert_eq!(conversion(&spec("%.2s"), &Arg::Str("cat")), "ca");
         assert_eq!(conversion(&spec("%c"), &i(65)), "A");
         assert_eq!(conversion(&spec("%p"), &i(4096)), "0x1000");
         assert_eq!(conversion(&spec("%p"), &i(0)), "(nil)");

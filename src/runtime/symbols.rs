@@ -2,7 +2,6 @@
 //! once, lazily, the first time an address needs a name), user addresses through the
 //! process's memory map (/proc/PID/maps), so only while the process lives.
 
-use super::printf::read_u64;
 use crate::plan::StackSpec;
 use blazesym::symbolize::source::{Kernel, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
@@ -28,30 +27,23 @@ impl Found {
     }
 }
 
-#[derive(Default)]
 pub struct Symbols {
     symbolizer: Option<Symbolizer>,
     cache: HashMap<u64, String>,
     /// The stack-trace maps stack ids point into, by the depth they keep.
-    pub stacks: HashMap<u32, libbpf_rs::MapHandle>,
-    /// The plan's probe names, which `probe` values index.
-    pub probe_names: Vec<String>,
-    /// The plan's `strftime()` formats, which timestamp values index.
-    pub strftime_formats: Vec<String>,
-    /// The plan's kernel enums, which enum values index.
-    pub enums: Vec<crate::plan::EnumDef>,
-    /// The wall-clock time of boot in nanoseconds (CLOCK_REALTIME − CLOCK_MONOTONIC), to turn
-    /// times since boot into dates.
-    pub boot_ns: u64,
+    stacks: HashMap<u32, libbpf_rs::MapHandle>,
 }
 
 impl Symbols {
-    /// A stack (its value: a stack id, and for a user stack the pid) as bpftrace prints it: a
-    /// newline, then a line per frame, innermost first — `name+offset` indented by `indent`
-    /// spaces, or in perf's mode `\tADDR name+offset` (user frames add ` (FILE)`). A frame
-    /// without a name (e.g. its process has exited) is its address.
-    pub fn stack(&mut self, spec: StackSpec, value: &[u8], indent: usize) -> String {
-        let id = read_u64(value);
+    pub fn new(stacks: HashMap<u32, libbpf_rs::MapHandle>) -> Symbols {
+        Symbols { symbolizer: None, cache: HashMap::new(), stacks }
+    }
+
+    /// Stack `id` (for a user stack, of process `pid`) as bpftrace prints it: a newline, then
+    /// a line per frame, innermost first — `name+offset` indented by `indent` spaces, or in
+    /// perf's mode `\tADDR name+offset` (user frames add ` (FILE)`). A frame without a name
+    /// (e.g. its process has exited) is its address.
+    pub fn stack(&mut self, spec: StackSpec, id: u64, pid: u64, indent: usize) -> String {
         let frames = self.stacks.get(&spec.depth).and_then(|m| {
             use libbpf_rs::MapCore;
             m.lookup(&(id as u32).to_le_bytes(), libbpf_rs::MapFlags::ANY).ok().flatten()
@@ -59,11 +51,10 @@ impl Symbols {
         let addrs: Vec<u64> = frames
             .unwrap_or_default()
             .chunks_exact(8)
-            .map(read_u64)
+            .map(|frame| u64::from_le_bytes(frame.try_into().unwrap_or_default()))
             .take_while(|&a| a != 0)
             .collect();
         let found = if spec.user {
-            let pid = read_u64(value.get(8..).unwrap_or(&[]));
             self.symbolize(&Source::Process(Process::new((pid as u32).into())), &addrs)
         } else {
             self.symbolize(&kernel_source(), &addrs)
@@ -111,17 +102,6 @@ impl Symbols {
     pub fn user(&mut self, pid: u64, addr: u64) -> String {
         let source = Source::Process(Process::new((pid as u32).into()));
         function_name(self.symbolize(&source, &[addr]).pop().flatten(), addr)
-    }
-
-    /// A `strftime()` value: `nsecs` since boot, as a local date in format `fmt`.
-    pub fn timestamp(&self, fmt: u32, nsecs: u64) -> String {
-        let fmt = self.strftime_formats.get(fmt as usize).map_or("", String::as_str);
-        super::printf::strftime(fmt, self.boot_ns.wrapping_add(nsecs))
-    }
-
-    /// The name of probe `id`.
-    pub fn probe(&self, id: u64) -> String {
-        self.probe_names.get(id as usize).cloned().unwrap_or_default()
     }
 
     /// The name of the kernel function containing `addr`, or the address in hex.

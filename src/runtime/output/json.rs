@@ -1,11 +1,51 @@
 //! `-f json`: one JSON object a line, `{"type": …, "data": …}`, laid out as bpftrace 0.17
 //! writes them (a space after every `:` and `,`, except between a tuple's elements).
 
-use super::format::{self, Entry, KeyPart, Value};
+use super::{Output, Sink};
+use crate::plan::PrintfDef;
+use crate::runtime::layout::{MapKind, MapView};
+use crate::runtime::value::{self, KeyPart, Value};
 use serde_json::{json, Map, Value as Json};
+use std::io;
+
+/// `-f json`: everything as JSON lines in the output, lost events and the attached probes
+/// included.
+pub struct JsonOutput {
+    pub sink: Sink,
+}
+
+impl Output for JsonOutput {
+    fn sink(&mut self) -> &mut Sink {
+        &mut self.sink
+    }
+
+    fn event(&mut self, kind: &str, text: &str) -> io::Result<()> {
+        self.sink.write(&line(kind, Json::String(text.to_string())))
+    }
+
+    fn value(&mut self, _def: &PrintfDef, args: &[Value]) -> io::Result<()> {
+        match args.first() {
+            Some(value) => self.sink.write(&line("value", value_json(value))),
+            None => Ok(()),
+        }
+    }
+
+    fn map(&mut self, map: &MapView) -> io::Result<()> {
+        self.sink.write(&map_line(map))
+    }
+
+    fn lost(&mut self, n: u64) -> io::Result<()> {
+        self.sink.write(&line("lost_events", json!({ "events": n })))
+    }
+
+    fn attached(&mut self, probes: usize) -> io::Result<()> {
+        self.sink.write(&line("attached_probes", json!({ "probes": probes })))?;
+        self.sink.flush()
+    }
+}
 
 /// One output line: `{"type": kind, "data": data}` and a newline.
-pub fn line(kind: &str, data: Json) -> String {
+fn line(kind: &str, data: Json) -> String {
     let mut out = String::new();
     write(&mut out, &json!({"type": kind, "data": data}));
     out.push('\n');
@@ -73,7 +113,7 @@ fn buckets(value: &Value) -> Json {
                 Box::new(move |i| match i {
                     0 => (None, Some(-1)),
                     i => {
-                        let (lo, hi) = format::hist_bounds(i, k);
+                        let (lo, hi) = value::hist_bounds(i, k);
                         (Some(lo), Some(hi))
                     }
                 }),
@@ -111,13 +151,13 @@ fn buckets(value: &Value) -> Json {
         .collect()
 }
 
-pub fn value_json(value: &Value) -> Json {
+fn value_json(value: &Value) -> Json {
     match value {
         Value::Int(v) => json!(v),
         Value::UInt(v) => json!(v),
         Value::Str(s) => json!(s),
-        Value::Avg { .. } => json!(format::average(value)),
-        Value::Stats { sum, count } => json!({"count": count, "average": format::average(value), "total": sum}),
+        Value::Avg { .. } => json!(value::average(value)),
+        Value::Stats { sum, count } => json!({"count": count, "average": value::average(value), "total": sum}),
         Value::Hist { .. } | Value::Lhist { .. } => buckets(value),
         Value::Tuple(elems) | Value::Array(elems) => elems.iter().map(value_json).collect(),
         Value::Record(fields) => Json::Object(fields.iter().map(|(n, v)| (n.clone(), value_json(v))).collect()),
@@ -125,30 +165,39 @@ pub fn value_json(value: &Value) -> Json {
 }
 
 /// One map at exit (or for `print`): its line, or nothing for an empty map.
-pub fn map(name: &str, entries: Vec<Entry>) -> String {
-    let Some(first) = entries.first() else { return String::new() };
-    let kind = match first.value {
-        Value::Hist { .. } | Value::Lhist { .. } => "hist",
-        Value::Avg { .. } | Value::Stats { .. } => "stats",
-        _ => "map",
+fn map_line(map: &MapView) -> String {
+    let Some(first) = map.entries.first() else { return String::new() };
+    let kind = match map.kind {
+        MapKind::Hist => "hist",
+        MapKind::Avg => "stats",
+        MapKind::Plain => "map",
     };
-    let scalar = first.key.is_empty();
-    let entries = format::sort_entries(first.value.map_kind(), entries);
-    let data = if scalar {
-        value_json(&entries[0].value)
+    let data = if first.key.is_empty() {
+        value_json(&first.value)
     } else {
         let mut obj = Map::new();
-        for e in &entries {
+        for e in &map.entries {
             obj.insert(key_text(&e.key), value_json(&e.value));
         }
         Json::Object(obj)
     };
-    line(kind, json!({ name: data }))
+    line(kind, json!({ map.name: data }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::value::Entry;
+
+    /// A map laid out as at exit, as its JSON line.
+    fn map(name: &str, entries: Vec<Entry>) -> String {
+        let kind = match entries.first().map(|e| &e.value) {
+            Some(Value::Hist { .. }) => MapKind::Hist,
+            Some(Value::Stats { .. }) => MapKind::Avg,
+            _ => MapKind::Plain,
+        };
+        map_line(&crate::runtime::layout::arrange(name, kind, entries, 0, 0))
+    }
 
     /// Expected lines are bpftrace 0.17's output for the same values.
     #[test]

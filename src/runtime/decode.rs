@@ -1,0 +1,286 @@
+//! Bytes to values, by the plan: printf arguments, map keys and values, tuple elements. A
+//! `Decoder` needs only the plan and the stack maps (for stack ids), so whatever reads maps —
+//! the printed output at exit, or anything else at its own pace — decodes them the same way.
+
+use super::layout;
+use super::maps::RawEntry;
+use super::symbols::{self, Symbols};
+use super::value::{self, Entry, KeyPart, Value};
+use crate::plan::{self, ArgKind, KeyField, MapDef, Plan, PrintfDef, ValueKind};
+use std::collections::HashMap;
+
+/// Turns bytes into values by the plan.
+pub struct Decoder<'p> {
+    plan: &'p Plan,
+    symbols: Symbols,
+    /// The wall-clock time of boot in nanoseconds (CLOCK_REALTIME − CLOCK_MONOTONIC), to turn
+    /// times since boot into dates.
+    boot_ns: u64,
+}
+
+impl<'p> Decoder<'p> {
+    /// `stacks`: the stack-trace maps stack ids point into, by the depth they keep.
+    pub fn new(plan: &'p Plan, stacks: HashMap<u32, libbpf_rs::MapHandle>) -> Decoder<'p> {
+        let boot_ns = clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC));
+        Decoder { plan, symbols: Symbols::new(stacks), boot_ns }
+    }
+
+    /// A value of `kind` from its bytes (a printf argument, a map value, a tuple element).
+    pub fn value(&mut self, kind: ArgKind, bytes: &[u8]) -> Value {
+        match kind {
+            ArgKind::Int { signed: true } => Value::Int(read_u64(bytes) as i64),
+            ArgKind::Int { signed: false } => Value::UInt(read_u64(bytes)),
+            ArgKind::Str { .. } => Value::Str(c_string(bytes)),
+            ArgKind::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
+            ArgKind::Enum { id } => match self.plan.enums.get(id as usize) {
+                Some(def) => Value::Str(def.text(read_u64(bytes))),
+                None => Value::UInt(read_u64(bytes)),
+            },
+            ArgKind::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
+            ArgKind::Timestamp(fmt) => Value::Str(self.timestamp(fmt, read_u64(bytes))),
+            ArgKind::IntArray(a) => Value::Array(
+                a.elements(bytes).into_iter().map(|v| if a.signed { Value::Int(v as i64) } else { Value::UInt(v) }).collect(),
+            ),
+            ArgKind::Inet => Value::Str(inet(bytes)),
+            ArgKind::ProbeName => Value::Str(self.plan.probe_names.get(read_u64(bytes) as usize).cloned().unwrap_or_default()),
+            ArgKind::Usym => Value::Str(self.symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
+            ArgKind::Buf => {
+                let n = (read_u64(bytes) as usize).min(bytes.len().saturating_sub(8));
+                Value::Str(escape_buffer(&bytes[8..8 + n]))
+            }
+            ArgKind::Tuple { id, .. } => {
+                let plan = self.plan;
+                let Some(def) = plan.tuples.get(id as usize) else { return Value::Tuple(Vec::new()) };
+                let elems = def.fields.iter().map(|f| {
+                    let part = bytes.get(f.offset..f.offset + f.kind.size()).unwrap_or(&[]);
+                    self.value(f.kind, part)
+                });
+                match &def.names {
+                    Some(names) => Value::Record(names.iter().cloned().zip(elems).collect()),
+                    None => Value::Tuple(elems.collect()),
+                }
+            }
+        }
+    }
+
+    /// The arguments of a printf record (header included), by its plan entry.
+    pub fn printf_args(&mut self, def: &PrintfDef, record: &[u8]) -> Vec<Value> {
+        def.args
+            .iter()
+            .map(|field| self.value(field.kind, record.get(field.offset..field.offset + field.kind.size()).unwrap_or(&[])))
+            .collect()
+    }
+
+    /// A map's entries from the kernel's bytes: per-CPU values summed, histogram buckets
+    /// gathered per key, keys split into their parts; in key order.
+    pub fn entries(&mut self, def: &MapDef, raw: Vec<RawEntry>) -> Vec<Entry> {
+        let user_key = def.user_key_size();
+        // Histograms: each user key's buckets, in the order keys are first seen.
+        let mut hists: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+        let mut hist_of_key: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut entries = Vec::new();
+        for RawEntry { key, values } in raw {
+            match def.value {
+                ValueKind::Hist { .. } | ValueKind::Lhist { .. } => {
+                    let nbuckets = match def.value {
+                        ValueKind::Lhist { min, max, step } => plan::lhist_buckets(min, max, step),
+                        ValueKind::Hist { k } => plan::hist_buckets(k),
+                        _ => 0,
+                    };
+                    let (user, bucket) = key.split_at(user_key.min(key.len()));
+                    let at = *hist_of_key.entry(user.to_vec()).or_insert_with(|| {
+                        hists.push((user.to_vec(), vec![0; nbuckets]));
+                        hists.len() - 1
+                    });
+                    if let Some(b) = hists[at].1.get_mut(read_u64(bucket) as usize) {
+                        *b += values.iter().map(|v| read_u64(v)).sum::<u64>();
+                    }
+                }
+                kind if def.per_cpu() => {
+                    if let Some(value) = aggregate(kind, &values) {
+                        entries.push(Entry { key: self.key(def, &key), value });
+                    }
+                }
+                kind => {
+                    let bytes = values.first().map_or(&[][..], Vec::as_slice);
+                    let value = self.map_value(kind, bytes);
+                    entries.push(Entry { key: self.key(def, &key), value });
+                }
+            }
+        }
+        for (key, buckets) in hists {
+            let value = match def.value {
+                ValueKind::Lhist { min, max, step } => Value::Lhist { buckets, min, max, step },
+                ValueKind::Hist { k } => Value::Hist { buckets, k },
+                _ => continue,
+            };
+            entries.push(Entry { key: self.key(def, &key), value });
+        }
+        // Hash order is arbitrary; key order makes ties between equal values come out the same
+        // on every run (bpftrace's own order for such ties varies between runs).
+        entries.sort_by(|a, b| layout::compare_keys_raw(&a.key, &b.key));
+        entries
+    }
+
+    /// The value of a map that is not per-CPU.
+    fn map_value(&mut self, kind: ValueKind, bytes: &[u8]) -> Value {
+        match kind {
+            ValueKind::Str { .. } => Value::Str(c_string(bytes)),
+            ValueKind::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
+            ValueKind::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
+            ValueKind::Inet => Value::Str(inet(bytes)),
+            ValueKind::Timestamp(fmt) => Value::Str(self.timestamp(fmt, read_u64(bytes))),
+            ValueKind::Tuple { id, size } => self.value(ArgKind::Tuple { id, size }, bytes),
+            ValueKind::IntArray(a) => self.value(ArgKind::IntArray(a), bytes),
+            ValueKind::Int { signed: true } => Value::Int(read_u64(bytes) as i64),
+            _ => Value::UInt(read_u64(bytes)),
+        }
+    }
+
+    /// A map key's parts (one record part for a record key).
+    fn key(&mut self, def: &MapDef, key: &[u8]) -> Vec<KeyPart> {
+        let mut parts = Vec::new();
+        let mut off = 0;
+        for field in &def.key {
+            let bytes = key.get(off..off + field.size()).unwrap_or(&[]);
+            parts.push(match field {
+                // Key stacks are indented less than stacks elsewhere (docs/bpftrace-output.md).
+                KeyField::Stack(spec) => KeyPart::Str(self.stack(*spec, bytes, symbols::KEY_INDENT)),
+                _ => match self.value(field.arg_kind(), bytes) {
+                    Value::Int(v) => KeyPart::Int(v),
+                    Value::UInt(v) => KeyPart::UInt(v),
+                    other => KeyPart::Str(value::scalar_value_text(&other)),
+                },
+            });
+            off += field.size();
+        }
+        match &def.key_names {
+            Some(names) => vec![KeyPart::Record(names.iter().cloned().zip(parts).collect())],
+            None => parts,
+        }
+    }
+
+    /// A stack value (its stack id, and for a user stack the pid) as bpftrace prints it.
+    fn stack(&mut self, spec: plan::StackSpec, bytes: &[u8], indent: usize) -> String {
+        let pid = if spec.user { read_u64(bytes.get(8..).unwrap_or(&[])) } else { 0 };
+        self.symbols.stack(spec, read_u64(bytes), pid, indent)
+    }
+
+    /// A `strftime()` value: `nsecs` since boot, as a local date in format `fmt`.
+    fn timestamp(&self, fmt: u32, nsecs: u64) -> String {
+        let fmt = self.plan.strftime_formats.get(fmt as usize).map_or("", String::as_str);
+        strftime(fmt, self.boot_ns.wrapping_add(nsecs))
+    }
+}
+
+/// Sums one per-CPU aggregation; `None` for a min/max no CPU has set.
+fn aggregate(kind: ValueKind, per_cpu: &[Vec<u8>]) -> Option<Value> {
+    let ints = |off: usize| per_cpu.iter().map(move |v| read_u64(v.get(off..).unwrap_or(&[])));
+    Some(match kind {
+        ValueKind::Count => Value::UInt(ints(0).sum()),
+        ValueKind::Sum { signed: true } => Value::Int(ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64))),
+        ValueKind::Sum { signed: false } => Value::UInt(ints(0).fold(0u64, u64::wrapping_add)),
+        ValueKind::Stats => Value::Stats {
+            sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
+            count: ints(8).sum(),
+        },
+        ValueKind::Avg => Value::Avg {
+            sum: ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64)),
+            count: ints(8).sum(),
+        },
+        ValueKind::Min | ValueKind::Max => {
+            let set = ints(0).zip(ints(8)).filter(|(_, set)| *set != 0).map(|(v, _)| v as i64);
+            let v = if kind == ValueKind::Min { set.min() } else { set.max() };
+            Value::Int(v?)
+        }
+        _ => return None,
+    })
+}
+
+/// The time of `clock` in nanoseconds.
+pub fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub fn read_u64(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = bytes.len().min(8);
+    b[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(b)
+}
+
+/// A wall-clock time (nanoseconds since the epoch) in local time, formatted by strftime(3),
+/// with bpftrace's `%f` for the microseconds.
+pub fn strftime(fmt: &str, wall_ns: u64) -> String {
+    // `%f` is replaced before strftime sees the format (`%%f` stays `%%f`).
+    let mut expanded = String::with_capacity(fmt.len());
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            expanded.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') => expanded.push_str(&format!("{:06}", wall_ns % 1_000_000_000 / 1000)),
+            Some(next) => {
+                expanded.push('%');
+                expanded.push(next);
+            }
+            None => expanded.push('%'),
+        }
+    }
+    let Ok(cfmt) = std::ffi::CString::new(expanded.as_str()) else { return String::new() };
+    let mut buf = vec![0u8; 256 + expanded.len() * 4];
+    let secs = (wall_ns / 1_000_000_000) as libc::time_t;
+    // SAFETY: localtime_r writes only into the tm we own; strftime writes at most `buf.len()`
+    // bytes into `buf` and returns how many it wrote.
+    let n = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm)
+    };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// `%r`: printable ASCII as it is, every other byte as `\xNN`, as bpftrace prints buffers.
+fn escape_buffer(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| if (0x20..0x7f).contains(&b) { (b as char).to_string() } else { format!("\\x{b:02x}") })
+        .collect()
+}
+
+/// An `ntop()` value as text: `{ u64 family; u8 addr[16]; }`.
+fn inet(bytes: &[u8]) -> String {
+    let family = read_u64(bytes);
+    let addr = bytes.get(8..24).unwrap_or(&[]);
+    match (family, addr.len()) {
+        (2, 16) => std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string(),
+        (10, 16) => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(addr);
+            std::net::Ipv6Addr::from(octets).to_string()
+        }
+        _ => String::new(),
+    }
+}
+
+/// The text of a NUL-padded buffer, up to its first NUL.
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strftime_microseconds() {
+        assert_eq!(strftime("%f", 1_234_567_890), "234567");
+        assert_eq!(strftime("%f|%%f|%", 5_000_001_000), "000001|%f|%");
+    }
+}

@@ -1,0 +1,94 @@
+//! Writing the script's output, behind one `Output` trait: bpftrace's text (`text`, with
+//! `hist` for histogram rows) and `-f json` (`json`), each writing into a `Sink` (standard
+//! output or `-o FILE`, buffered as `-B` says).
+
+mod hist;
+mod json;
+mod text;
+
+use super::layout::MapView;
+use super::value::Value;
+use super::{Buffering, Options, Result, RuntimeError};
+use crate::plan::PrintfDef;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+
+/// Where the script's output goes, buffered as `-B` says.
+pub struct Sink {
+    out: std::io::BufWriter<Box<dyn Write>>,
+    /// No `-B`: flush at the end of each batch of events.
+    flush_batches: bool,
+}
+
+impl Sink {
+    /// Standard output, or `-o FILE` (created now).
+    pub fn open(opts: &Options) -> Result<Sink> {
+        let file: Box<dyn Write> = match &opts.output {
+            Some(path) => Box::new(
+                std::fs::File::create(path)
+                    .map_err(|e| RuntimeError::new(format!("cannot write `{}`: {e}", path.display())))?,
+            ),
+            // Standard output without Rust's own line buffer, which would hold back a partial
+            // line under `-B none`.
+            None => match std::io::stdout().as_fd().try_clone_to_owned() {
+                Ok(fd) => Box::new(std::fs::File::from(fd)),
+                Err(_) => Box::new(std::io::stdout()),
+            },
+        };
+        // Line and unbuffered modes write through a zero-capacity BufWriter.
+        let (out, capacity): (Box<dyn Write>, usize) = match opts.buffering {
+            Some(Buffering::Line) => (Box::new(std::io::LineWriter::new(file)), 0),
+            Some(Buffering::None) => (file, 0),
+            Some(Buffering::Full) | None => (file, 64 << 10),
+        };
+        Ok(Sink { out: std::io::BufWriter::with_capacity(capacity, out), flush_batches: opts.buffering.is_none() })
+    }
+
+    pub fn write(&mut self, text: &str) -> io::Result<()> {
+        self.out.write_all(text.as_bytes())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The end of a batch of events: flushed unless `-B` says otherwise.
+    pub fn end_batch(&mut self) -> io::Result<()> {
+        if self.flush_batches {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes the output (for standard output, rtrace's duplicate of it), so that
+    /// a reader sees its end even while a child rtrace started still runs.
+    pub fn close(&mut self) {
+        let _ = self.out.flush();
+        self.out = std::io::BufWriter::new(Box::new(std::io::sink()));
+    }
+}
+
+/// The script's output in one format. The session hands it what to print, already decoded
+/// (and maps already laid out, `layout::arrange`); it decides only how that looks.
+pub trait Output {
+    /// Where the output goes; the session writes the lines that are the same in every format
+    /// through it (the two empty lines before the maps, the test harness's marker).
+    fn sink(&mut self) -> &mut Sink;
+    /// An event's text: a `printf`, `time()`, `join()`, `cat()`, or a `system()` command's
+    /// output; `kind` names it (its JSON type).
+    fn event(&mut self, kind: &str, text: &str) -> io::Result<()>;
+    /// `print(value)`: the value (`args[0]`) and the format that prints it as text.
+    fn value(&mut self, def: &PrintfDef, args: &[Value]) -> io::Result<()>;
+    /// A map, at exit or for `print(@map)`.
+    fn map(&mut self, map: &MapView) -> io::Result<()>;
+    /// `n` more events were lost (the ring buffer was full).
+    fn lost(&mut self, n: u64) -> io::Result<()>;
+    /// Every probe (`probes` attach points) is attached.
+    fn attached(&mut self, probes: usize) -> io::Result<()>;
+}
+
+/// The output `-f`, `-o`, `-B` and `-q` ask for.
+pub fn open(opts: &Options) -> Result<Box<dyn Output>> {
+    let sink = Sink::open(opts)?;
+    Ok(if opts.json { Box::new(json::JsonOutput { sink }) } else { Box::new(text::TextOutput { sink, quiet: opts.quiet }) })
+}

@@ -1,0 +1,111 @@
+//! The text output: bpftrace 0.17's layout, byte for byte (rules in docs/bpftrace-output.md).
+//!
+//! * Ordinary maps print one `@name[k1, k2]: value` line per entry, then nothing
+//!   else; an empty map prints a single empty line.
+//! * `avg()` maps print their lines followed by one extra empty line (an empty
+//!   `avg()` map prints two empty lines).
+//! * `hist()`/`lhist()` maps print `@name[key]: ` (note the trailing space), the
+//!   histogram rows (`hist`), and an empty line, for every key.
+//! * Entries come in the order `layout` decided.
+
+use super::hist::{write_hist, write_lhist};
+use super::{Output, Sink};
+use crate::plan::PrintfDef;
+use crate::runtime::layout::{MapKind, MapView};
+use crate::runtime::printf;
+use crate::runtime::value::{scalar_value_text, KeyPart, Value};
+use std::io;
+
+/// bpftrace's text: events as they are, maps in its layout, notes on standard error.
+pub struct TextOutput {
+    pub sink: Sink,
+    /// `-q`: no `Attaching N probes...`.
+    pub quiet: bool,
+}
+
+impl Output for TextOutput {
+    fn sink(&mut self) -> &mut Sink {
+        &mut self.sink
+    }
+
+    fn event(&mut self, _kind: &str, text: &str) -> io::Result<()> {
+        self.sink.write(text)
+    }
+
+    fn value(&mut self, def: &PrintfDef, args: &[Value]) -> io::Result<()> {
+        self.sink.write(&printf::format(def, args))
+    }
+
+    fn map(&mut self, map: &MapView) -> io::Result<()> {
+        let mut out = String::new();
+        write_map(&mut out, map);
+        self.sink.write(&out)
+    }
+
+    fn lost(&mut self, n: u64) -> io::Result<()> {
+        self.sink.flush()?;
+        eprintln!("Lost {n} events");
+        Ok(())
+    }
+
+    fn attached(&mut self, probes: usize) -> io::Result<()> {
+        if !self.quiet {
+            eprintln!("Attaching {probes} probe{}...", if probes == 1 { "" } else { "s" });
+        }
+        Ok(())
+    }
+}
+
+/// Appends a map as bpftrace prints it at exit and for `print(@map)`, blank lines included;
+/// an empty map is what bpftrace prints for one (an empty line, two for `avg()`).
+pub fn write_map(out: &mut String, map: &MapView) {
+    if map.entries.is_empty() {
+        write_empty_map(out, map.kind);
+        return;
+    }
+    for entry in &map.entries {
+        out.push_str(map.name);
+        out.push_str(&key_suffix(&entry.key));
+        out.push_str(": ");
+        match &entry.value {
+            Value::Hist { buckets, k } => {
+                out.push('\n');
+                write_hist(out, buckets, *k);
+            }
+            Value::Lhist { buckets, min, max, step } => {
+                out.push('\n');
+                write_lhist(out, buckets, *min, *max, *step);
+            }
+            other => out.push_str(&scalar_value_text(other)),
+        }
+        out.push('\n');
+    }
+    if map.kind == MapKind::Avg {
+        out.push('\n');
+    }
+}
+
+/// Append what bpftrace prints for a map with no entries at all (e.g. after
+/// `clear()` or `delete()` of its last key): one empty line, two for `avg()`.
+fn write_empty_map(out: &mut String, kind: MapKind) {
+    match kind {
+        MapKind::Plain | MapKind::Hist => out.push('\n'),
+        MapKind::Avg => out.push_str("\n\n"),
+    }
+}
+
+/// `[a, b]` key suffix (empty string for a scalar map).
+///
+/// Integer key parts always print as signed 64-bit numbers, as bpftrace does
+/// (so `UInt(u64::MAX)` prints `-1`). A 32-bit key should be passed
+/// sign-extended (`Int(v as i32 as i64)`), which is how bpftrace prints it.
+pub fn key_suffix(key: &[KeyPart]) -> String {
+    if key.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = key.iter().map(KeyPart::text).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,334 @@
+//! A run's session: the loaded object, the links of its attached probes, the ring buffer and
+//! the output, owned by one value whose steps `runtime::run` calls in order. Dropping it closes
+//! the output and detaches every probe (in a background child, see
+//! `child::detach_in_background`), whichever way the run ends.
+
+use super::decode::{self, Decoder};
+use super::events::{Event, Records};
+use super::layout::{self, MapKind};
+use super::output::Output;
+use super::{attach, child, load, maps};
+use super::{Failure, Result, RuntimeError};
+use crate::plan::{self, Attach, Plan};
+use libbpf_rs::{Link, MapCore, MapHandle, Object, ProgramInput, RingBuffer, RingBufferBuilder};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
+
+pub struct Session<'p> {
+    plan: &'p Plan,
+    out: Box<dyn Output>,
+    /// The attached probes' links, detached when the session is dropped.
+    links: Vec<Link>,
+    ringbuf: RingBuffer<'static>,
+    /// What the ring buffer's callback copied out, waiting to be handled.
+    records: Rc<RefCell<Records>>,
+    /// The user maps, by their index in `plan.maps` (`None`: not in the object).
+    maps: Vec<Option<MapHandle>>,
+    /// The lost-events counter (`plan::LOST_MAP`).
+    lost: Option<MapHandle>,
+    decoder: Decoder<'p>,
+    /// Set by `exit()`: the exit status; later events are dropped, as in bpftrace.
+    exit: Option<i32>,
+    /// Lost events already reported.
+    lost_reported: u64,
+    object: Object,
+}
+
+impl<'p> Session<'p> {
+    /// Loads the object into the kernel and prepares what reading it needs: the ring buffer
+    /// and handles of the maps.
+    pub fn load(object: &[u8], plan: &'p Plan, out: Box<dyn Output>, verbose: bool, no_attach: bool) -> Result<Session<'p>> {
+        let object = load::load(object, plan, verbose, no_attach)?;
+        let mut by_name: HashMap<String, libbpf_rs::Map> =
+            object.maps().map(|m| (m.name().to_string_lossy().into_owned(), m)).collect();
+        let mut handle = |name: &str| by_name.remove(name).and_then(|m| MapHandle::try_from(&m).ok());
+        let maps = plan.maps.iter().map(|def| handle(&def.bpf_name)).collect();
+        let lost = handle(plan::LOST_MAP);
+        let mut stacks = HashMap::new();
+        for &depth in &plan.stack_depths {
+            let map = handle(&plan::stack_map(depth)).ok_or_else(|| missing_map(&plan::stack_map(depth)))?;
+            stacks.insert(depth, map);
+        }
+        let records = Rc::new(RefCell::new(Records::default()));
+        let ringbuf = ring_buffer(&object, records.clone())?;
+        Ok(Session {
+            plan,
+            out,
+            links: Vec::new(),
+            ringbuf,
+            records,
+            maps,
+            lost,
+            decoder: Decoder::new(plan, stacks),
+            exit: None,
+            lost_reported: 0,
+            object,
+        })
+    }
+
+    /// Fills what the programs read before they run: the `-c` command's pid (`cpid`), the start
+    /// time (`elapsed`), and the parameters of programs shared by probes that differ in them.
+    pub fn set_up(&mut self, cpid: Option<u32>) -> Result<()> {
+        if let Some(pid) = cpid {
+            self.set_global(plan::GLOBAL_CPID, pid as u64)?;
+        }
+        if self.plan.uses_elapsed {
+            self.set_global(plan::GLOBAL_START_NS, decode::clock_ns(libc::CLOCK_MONOTONIC))?;
+        }
+        self.set_params()
+    }
+
+    /// Attaches every probe; `target` is the `-p` or `-c` process (for watchpoints).
+    pub fn attach(&mut self, target: Option<u32>) -> Result<()> {
+        attach::attach_all(&self.object, self.plan, target, &mut self.links)
+    }
+
+    /// Says how many probes are attached (`Attaching N probes...`), and with
+    /// `__BPFTRACE_NOTIFY_PROBES_ATTACHED` set, prints that line (the test runner waits for it).
+    pub fn announce(&mut self, notify: bool) {
+        let probes = self.plan.probes.iter().map(|p| 1 + p.also.len()).sum();
+        self.emit(|out| out.attached(probes));
+        if notify {
+            self.emit(|out| {
+                out.sink().write("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")?;
+                out.sink().flush()
+            });
+        }
+    }
+
+    /// Runs the BEGIN probes and prints what they sent.
+    pub fn run_begin(&mut self) -> Result<()> {
+        self.run_probes(&Attach::Begin)?;
+        self.drain();
+        Ok(())
+    }
+
+    /// Prints events as they come until `exit()`, a signal (`signals`, a signalfd), or the
+    /// exit of the watched process (`exited`, a pidfd). Programs with only BEGIN and END
+    /// probes end at once, unless a process is watched.
+    pub fn trace(&mut self, signals: &OwnedFd, exited: Option<&OwnedFd>) -> Result<()> {
+        let only_begin_end = self.plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End));
+        if (only_begin_end && exited.is_none()) || self.exit.is_some() {
+            return Ok(());
+        }
+        // A watched process that exits ends tracing like a signal does; -1 is ignored by poll.
+        let mut fds = [
+            libc::pollfd { fd: self.ringbuf.epoll_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: signals.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: exited.map_or(-1, |fd| fd.as_raw_fd()), events: libc::POLLIN, revents: 0 },
+        ];
+        loop {
+            // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if rc < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(RuntimeError::new(format!("poll failed: {err}")));
+            }
+            if fds[0].revents != 0 {
+                self.drain();
+                if self.exit.is_some() {
+                    return Ok(());
+                }
+            }
+            if fds[1].revents != 0 {
+                let mut info = [0u8; 128];
+                // SAFETY: reading into a buffer of the size of signalfd_siginfo (128 bytes).
+                unsafe { libc::read(signals.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
+                self.drain();
+                return Ok(());
+            }
+            if fds[2].revents != 0 {
+                self.drain();
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs the END probes, with events handled again whatever stopped tracing, and prints
+    /// what they sent.
+    pub fn run_end(&mut self) -> Result<()> {
+        let before = self.exit.take();
+        self.run_probes(&Attach::End)?;
+        self.drain();
+        self.exit = self.exit.or(before);
+        Ok(())
+    }
+
+    /// Prints every map, in bpftrace's order.
+    pub fn print_maps(&mut self) {
+        // bpftrace separates the maps from the trace output by two empty lines; rtrace does
+        // too, but only when the program has maps (docs/differences.md).
+        if !self.plan.maps.is_empty() {
+            self.emit(|out| out.sink().write("\n\n"));
+        }
+        for index in layout::map_order(self.plan.maps.iter().map(|m| m.name.as_str())) {
+            self.print_map(index, 0, 0);
+        }
+        self.emit(|out| out.sink().flush());
+    }
+
+    /// Reports the events lost since the last report, and returns the exit status. Dropping
+    /// the session then closes the output and detaches the probes.
+    pub fn finish(mut self) -> i32 {
+        self.report_lost();
+        self.exit.unwrap_or(0)
+    }
+
+    /// Handles every record the ring buffer holds, in order, then reports lost events and
+    /// ends the batch.
+    fn drain(&mut self) {
+        loop {
+            let _ = self.ringbuf.consume();
+            let records = std::mem::take(&mut *self.records.borrow_mut());
+            if records.is_empty() {
+                break;
+            }
+            for record in records.iter() {
+                self.handle(record);
+            }
+            // The batch's memory goes back for the next one.
+            let mut records = records;
+            records.clear();
+            *self.records.borrow_mut() = records;
+        }
+        self.report_lost();
+        self.emit(|out| out.sink().end_batch());
+    }
+
+    fn handle(&mut self, record: &[u8]) {
+        if self.exit.is_some() {
+            // After exit(), other probes' events are dropped, as in bpftrace.
+            return;
+        }
+        let Some(event) = Event::read(self.plan, &mut self.decoder, record) else { return };
+        match event {
+            Event::Text { kind, text } => {
+                self.emit(|out| out.event(kind, &text));
+            }
+            Event::System(command) => {
+                // The command's output goes where the script's does, in order with it.
+                self.emit(|out| out.sink().flush());
+                match child::system(&command) {
+                    Ok(output) => {
+                        self.emit(|out| out.event("system", &String::from_utf8_lossy(&output)));
+                    }
+                    Err(e) => eprintln!("error: system(\"{command}\"): {e}"),
+                }
+            }
+            Event::Value { def, args } => {
+                self.emit(|out| out.value(def, &args));
+            }
+            Event::Cat(path) => match std::fs::read(path) {
+                Ok(bytes) => {
+                    self.emit(|out| out.event("cat", &String::from_utf8_lossy(&bytes)));
+                }
+                Err(e) => eprintln!("error: cat(\"{path}\"): {e}"),
+            },
+            Event::Exit(code) => self.exit = Some(code),
+            Event::Clear(index) => {
+                if let (Some(def), Some(Some(map))) = (self.plan.maps.get(index), self.maps.get(index)) {
+                    maps::clear(map, def);
+                }
+            }
+            Event::Zero(index) => {
+                if let (Some(def), Some(Some(map))) = (self.plan.maps.get(index), self.maps.get(index)) {
+                    maps::zero(map, def);
+                }
+            }
+            Event::PrintMap { map, top, div } => self.print_map(map, top, div),
+        }
+    }
+
+    /// Prints map `index` as `print(@map, top, div)` does (0: every entry, values as they are).
+    fn print_map(&mut self, index: usize, top: u64, div: u64) {
+        let (Some(def), Some(Some(map))) = (self.plan.maps.get(index), self.maps.get(index)) else { return };
+        let entries = self.decoder.entries(def, maps::read_raw(map, def));
+        let map = layout::arrange(&def.name, MapKind::of(def.value), entries, top as usize, div);
+        self.emit(|out| out.map(&map));
+    }
+
+    fn report_lost(&mut self) {
+        let total = self.lost.as_ref().map_or(0, maps::lost_events);
+        if total > self.lost_reported {
+            let n = total - self.lost_reported;
+            self.emit(|out| out.lost(n));
+            self.lost_reported = total;
+        }
+    }
+
+    /// Writes through the output. A failed write (a closed pipe, a full disk) is ignored: the
+    /// run goes on, as it always has; this is the one place to notice one.
+    fn emit(&mut self, write: impl FnOnce(&mut dyn Output) -> std::io::Result<()>) {
+        let _ = write(&mut *self.out);
+    }
+
+    /// Runs the BEGIN or END programs once each, through BPF_PROG_TEST_RUN.
+    fn run_probes(&mut self, which: &Attach) -> Result<()> {
+        for (index, def) in self.plan.probes.iter().enumerate().filter(|(_, p)| &p.attach == which) {
+            let prog = attach::program(&self.object, &def.prog_name)?;
+            prog.test_run(ProgramInput::default()).map_err(|e| {
+                RuntimeError::at_probe(format!("cannot run probe `{}`: {e}", def.display), index, None, Failure::Run)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Sets one of the values programs read from the globals map.
+    fn set_global(&self, index: u32, value: u64) -> Result<()> {
+        find_map(&self.object, plan::GLOBALS_MAP)?
+            .update(&index.to_le_bytes(), &value.to_le_bytes(), libbpf_rs::MapFlags::ANY)
+            .map_err(|e| RuntimeError::new(format!("cannot set a global value: {e}")))
+    }
+
+    /// Fills the parameters map: the literals of programs shared by probes that differ in
+    /// them, one row per attach cookie.
+    fn set_params(&self) -> Result<()> {
+        let slots = self.plan.param_slots();
+        if slots == 0 {
+            return Ok(());
+        }
+        let map = find_map(&self.object, plan::PARAMS_MAP)?;
+        let mut row = vec![0u8; 8 * slots];
+        for (cookie, values) in &self.plan.params {
+            row.fill(0);
+            for (chunk, v) in row.chunks_mut(8).zip(values) {
+                chunk.copy_from_slice(&v.to_le_bytes());
+            }
+            map.update(&(*cookie as u32).to_le_bytes(), &row, libbpf_rs::MapFlags::ANY)
+                .map_err(|e| RuntimeError::new(format!("cannot set a probe's parameters: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        // The output is closed before the detaching child is forked: holding it, the child
+        // kept a pipe to rtrace open until every probe was released (`rtrace big.bt | less`
+        // waited ~80 ms a tracepoint after rtrace had exited).
+        self.out.sink().close();
+        child::detach_in_background(std::mem::take(&mut self.links));
+    }
+}
+
+/// The ring buffer of `plan::EVENTS_MAP`, whose callback copies each record into `records`.
+fn ring_buffer(object: &Object, records: Rc<RefCell<Records>>) -> Result<RingBuffer<'static>> {
+    let events = find_map(object, plan::EVENTS_MAP)?;
+    let mut builder = RingBufferBuilder::new();
+    let error = |e: libbpf_rs::Error| RuntimeError::new(format!("cannot set up the ring buffer: {e}"));
+    builder.add(&events, move |data: &[u8]| records.borrow_mut().push(data)).map_err(error)?;
+    builder.build().map_err(error)
+}
+
+fn find_map<'o>(obj: &'o Object, name: &str) -> Result<libbpf_rs::Map<'o>> {
+    obj.maps().find(|m| m.name() == name).ok_or_else(|| missing_map(name))
+}
+
+fn missing_map(name: &str) -> RuntimeError {
+    RuntimeError::new(format!("internal error: map {name} missing from the object"))
+}
