@@ -1,9 +1,12 @@
 //! The plan: the contract between the compiler and the runtime. Plain data only — sema writes
 //! it, codegen lays the BPF side out from it, the runtime decodes events and maps with it.
-//! Nothing here depends on any other module of rtrace.
+//! Nothing here depends on any other module of rtrace; it is serde data (`Serialize`,
+//! `Deserialize`), so a plan can be written out and read back.
+
+use serde::{Deserialize, Serialize};
 
 /// Everything the runtime needs besides the BPF object.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub probes: Vec<ProbeDef>,
     pub maps: Vec<MapDef>,
@@ -25,9 +28,9 @@ pub struct Plan {
     pub join_separators: Vec<String>,
     /// The files `cat()` calls print.
     pub cat_paths: Vec<String>,
-    /// Tuple layouts; `ValueKind::Tuple` and `ArgKind::Tuple` index this.
+    /// Tuple layouts; `Scalar::Tuple` indexes this.
     pub tuples: Vec<TupleDef>,
-    /// Kernel enums whose values `printf("%s")` prints by name; `ArgKind::Enum` indexes this.
+    /// Kernel enums whose values `printf("%s")` prints by name; `Scalar::Enum` indexes this.
     pub enums: Vec<EnumDef>,
     /// The rows of the parameters map (`PARAMS_MAP`): an attach cookie, and the values of the
     /// literals its program reads from the row (see `sema::share`). Empty: no such map.
@@ -42,7 +45,7 @@ impl Plan {
 }
 
 /// A kernel (BTF) enum: its enumerators' values, cut to `size` bytes, and names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnumDef {
     pub name: String,
     pub size: u32,
@@ -67,7 +70,7 @@ impl EnumDef {
 /// A tuple's layout: each element at its offset, every element 8-byte aligned (a string takes
 /// its length rounded up to 8), so a multi-part map key has the same layout as the tuple of
 /// its parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TupleDef {
     pub fields: Vec<ArgField>,
     pub size: usize,
@@ -85,7 +88,7 @@ pub const STACK_DEPTH: u32 = 127;
 /// A recorded stack (`kstack`, `ustack`, with bpftrace's arguments): how deep, and how it is
 /// printed. A kernel stack's value is its stack id (8 bytes); a user stack's is
 /// `{ u64 stack_id; u64 pid; }`, the process whose memory map names its frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StackSpec {
     pub user: bool,
     /// `perf` mode: `\tADDR SYMBOL` lines instead of bpftrace's indented symbols.
@@ -134,7 +137,7 @@ pub const GLOBALS: u32 = 2;
 pub const RINGBUF_BYTES: u32 = 1 << 20;
 
 /// One BPF program, from one attach point.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeDef {
     /// The symbol (and section-less program name) in the object.
     pub prog_name: String,
@@ -159,7 +162,7 @@ impl ProbeDef {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Attach {
     Begin,
     End,
@@ -195,7 +198,7 @@ pub const HW_BREAKPOINT_W: u32 = 2;
 pub const HW_BREAKPOINT_X: u32 = 4;
 
 /// A perf event (`perf_event_attr`'s `type` and `config`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerfEvent {
     pub type_: u32,
     pub config: u64,
@@ -210,13 +213,14 @@ impl PerfEvent {
 }
 
 /// A user map (`@name`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MapDef {
     /// `@` or `@name`.
     pub name: String,
     /// The map's symbol in the object.
     pub bpf_name: String,
-    pub key: Vec<KeyField>,
+    /// The key's parts, each 8-byte aligned (a string's length is a multiple of 8).
+    pub key: Vec<Scalar>,
     /// The field names of a record key (`@m[(a = 1, b = "x")]`), one per `key` part: the
     /// key prints as a record, `@m[{ .a = 1, .b = x }]`. `None`: the parts are the keys.
     pub key_names: Option<Vec<String>>,
@@ -230,7 +234,7 @@ pub struct MapDef {
 impl MapDef {
     /// Bytes of the user key (without the bucket index histograms append).
     pub fn user_key_size(&self) -> usize {
-        self.key.iter().map(KeyField::size).sum::<usize>().max(8)
+        self.key.iter().map(Scalar::size).sum::<usize>().max(8)
     }
     /// Bytes of the BPF map's key: histograms append a u64 bucket index.
     pub fn bpf_key_size(&self) -> usize {
@@ -242,31 +246,10 @@ impl MapDef {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyField {
-    Int { signed: bool },
-    Str { len: u32 },
-    /// A kernel address, printed as its symbol.
-    Ksym,
-    /// A stack (`kstack`, `ustack`), printed as its frames.
-    Stack(StackSpec),
-    /// An IP address from `ntop()`.
-    Inet,
-    /// A `probe` value: an index into `Plan::probe_names`.
-    ProbeName,
-    /// A user address with its process (`usym()`): `{ u64 pid; u64 addr; }`.
-    Usym,
-    /// A `strftime()` value: nanoseconds since boot, printed with format
-    /// `Plan::strftime_formats[n]`.
-    Timestamp(u32),
-    /// An integer array value (8 bytes).
-    IntArray(IntArray),
-}
-
 /// An array of integers held as one value (`(uint8[4])x`): `len` elements of `elem_bytes`
 /// bytes each, at most 8 bytes in all, in the first bytes of an 8-byte slot (the rest zero),
 /// element 0 first. Printed `[1,2,3,4]`, as bpftrace prints arrays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IntArray {
     pub elem_bytes: u8,
     pub signed: bool,
@@ -301,54 +284,13 @@ pub const USYM_SIZE: usize = 16;
 /// Bytes of an `ntop()` value: `{ u64 family; u8 addr[16]; }`.
 pub const INET_SIZE: usize = 24;
 
-impl KeyField {
-    /// How the part is read: as the same kind of value in a record.
-    pub fn arg_kind(self) -> ArgKind {
-        match self {
-            KeyField::Int { signed } => ArgKind::Int { signed },
-            KeyField::Str { len } => ArgKind::Str { len },
-            KeyField::Ksym => ArgKind::Ksym,
-            KeyField::Stack(spec) => ArgKind::Stack(spec),
-            KeyField::Timestamp(id) => ArgKind::Timestamp(id),
-            KeyField::Inet => ArgKind::Inet,
-            KeyField::ProbeName => ArgKind::ProbeName,
-            KeyField::Usym => ArgKind::Usym,
-            KeyField::IntArray(a) => ArgKind::IntArray(a),
-        }
-    }
-    pub fn size(&self) -> usize {
-        match self {
-            KeyField::Int { .. }
-            | KeyField::Ksym
-            | KeyField::ProbeName
-            | KeyField::Timestamp(_)
-            | KeyField::IntArray(_) => 8,
-            KeyField::Stack(spec) => spec.size(),
-            KeyField::Inet => INET_SIZE,
-            KeyField::Usym => USYM_SIZE,
-            KeyField::Str { len } => *len as usize,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a map holds: a plain value, or an aggregation (a per-CPU map, combined in user
+/// space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ValueKind {
-    /// A plain integer (`@x = 5`).
-    Int { signed: bool },
-    /// A plain string (`@x = comm`).
-    Str { len: u32 },
-    /// A kernel address (`@x = func`), printed as its symbol.
-    Ksym,
-    /// A stack (`@x = kstack`), printed as its frames.
-    Stack(StackSpec),
-    /// An IP address from `ntop()` (24 bytes: family, then 16 address bytes).
-    Inet,
-    /// A `strftime()` value, as `KeyField::Timestamp`.
-    Timestamp(u32),
-    /// An integer array value (8 bytes).
-    IntArray(IntArray),
-    /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
-    Tuple { id: u32, size: u32 },
+    /// A plain value (`@x = 5`, `@x = comm`, `@x = (1, "a")`), stored as its scalar is in a
+    /// record. Sema stores no `ProbeName`, `Usym`, `Buf` or `Enum` value.
+    Scalar(Scalar),
     Count,
     /// Printed as unsigned when every summed value is unsigned, as in bpftrace.
     Sum { signed: bool },
@@ -365,18 +307,15 @@ pub enum ValueKind {
 }
 
 impl ValueKind {
+    /// The plain value a map holds, or `None` for an aggregation.
+    pub fn scalar(&self) -> Option<Scalar> {
+        match self {
+            ValueKind::Scalar(s) => Some(*s),
+            _ => None,
+        }
+    }
     pub fn is_aggregation(&self) -> bool {
-        !matches!(
-            self,
-            ValueKind::Int { .. }
-                | ValueKind::Str { .. }
-                | ValueKind::Ksym
-                | ValueKind::Stack(_)
-                | ValueKind::Inet
-                | ValueKind::Timestamp(_)
-                | ValueKind::IntArray(_)
-                | ValueKind::Tuple { .. }
-        )
+        self.scalar().is_none()
     }
     pub fn is_histogram(&self) -> bool {
         matches!(self, ValueKind::Hist { .. } | ValueKind::Lhist { .. })
@@ -384,25 +323,14 @@ impl ValueKind {
     /// Bytes of one value (one CPU's share for per-CPU maps).
     pub fn size(&self) -> usize {
         match self {
-            ValueKind::Str { len } => *len as usize,
-            ValueKind::Inet => INET_SIZE,
-            ValueKind::Stack(spec) => spec.size(),
-            ValueKind::Tuple { size, .. } => *size as usize,
+            ValueKind::Scalar(s) => s.size(),
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
-            _ => 8,
+            ValueKind::Count | ValueKind::Sum { .. } | ValueKind::Hist { .. } | ValueKind::Lhist { .. } => 8,
         }
     }
     pub fn name(&self) -> &'static str {
         match self {
-            ValueKind::Int { .. } => "integer",
-            ValueKind::Ksym => "kernel symbol",
-            ValueKind::Stack(StackSpec { user: false, .. }) => "kernel stack",
-            ValueKind::Stack(StackSpec { user: true, .. }) => "user stack",
-            ValueKind::Inet => "IP address",
-            ValueKind::Timestamp(_) => "timestamp",
-            ValueKind::IntArray(_) => "integer array",
-            ValueKind::Str { .. } => "string",
-            ValueKind::Tuple { .. } => "tuple",
+            ValueKind::Scalar(s) => s.name(),
             ValueKind::Count => "count()",
             ValueKind::Sum { .. } => "sum()",
             ValueKind::Min => "min()",
@@ -487,7 +415,7 @@ impl EventKind {
 }
 
 /// A `printf`: its format, parsed, and where each argument sits in the record.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrintfDef {
     pub segments: Vec<FmtSegment>,
     pub args: Vec<ArgField>,
@@ -495,14 +423,14 @@ pub struct PrintfDef {
     pub size: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FmtSegment {
     Lit(String),
     /// The n-th conversion; `arg` indexes `PrintfDef::args`.
     Conv { spec: FmtSpec, arg: usize },
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FmtSpec {
     pub left: bool,
     pub zero: bool,
@@ -518,30 +446,37 @@ pub struct FmtSpec {
     pub conv: char,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArgField {
     pub offset: usize,
-    pub kind: ArgKind,
+    pub kind: Scalar,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgKind {
+/// One value as it is laid out in a record, a tuple, a map key part or a map value: what
+/// codegen stores and the runtime decodes. Not every scalar can be everything: sema makes
+/// no key of a `Buf`, `Enum` or `Tuple` (a tuple key is its parts), and no map value of a
+/// `ProbeName`, `Usym`, `Buf` or `Enum`; `Buf` and `Enum` are printf arguments only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scalar {
     /// 8 bytes, sign-extended or zero-extended by codegen.
     Int { signed: bool },
+    /// A string of `len` bytes (a key part's rounded up to 8).
     Str { len: u32 },
-    /// A kernel address (8 bytes), printed with `%s` as its symbol.
+    /// A kernel address (8 bytes), printed as its symbol.
     Ksym,
-    /// A stack, printed as its frames.
+    /// A stack (`kstack`, `ustack`), printed as its frames.
     Stack(StackSpec),
-    /// An IP address from `ntop()`.
+    /// An IP address from `ntop()` (24 bytes: family, then 16 address bytes).
     Inet,
     /// A `probe` value: an index into `Plan::probe_names`.
     ProbeName,
-    /// A `usym()` value, printed as the function's name.
+    /// A user address with its process (`usym()`): `{ u64 pid; u64 addr; }`, printed as the
+    /// function's name.
     Usym,
     /// A `buf()` value: a u64 length, then `BUF_LEN` bytes; printed by `%r`.
     Buf,
-    /// A `strftime()` value, as `KeyField::Timestamp`.
+    /// A `strftime()` value: nanoseconds since boot, printed with format
+    /// `Plan::strftime_formats[n]`.
     Timestamp(u32),
     /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
     Tuple { id: u32, size: u32 },
@@ -556,21 +491,86 @@ pub enum ArgKind {
 pub const BUF_LEN: usize = 64;
 pub const BUF_SIZE: usize = 8 + BUF_LEN;
 
-impl ArgKind {
+impl Scalar {
+    /// The scalar as a map key part or a tuple element holds it: every one 8-byte aligned,
+    /// so a string's length is rounded up to 8.
+    pub fn padded(self) -> Scalar {
+        match self {
+            Scalar::Str { len } => Scalar::Str { len: len.next_multiple_of(8) },
+            s => s,
+        }
+    }
+    /// Bytes of the value.
     pub fn size(&self) -> usize {
         match self {
-            ArgKind::Int { .. }
-            | ArgKind::Ksym
-            | ArgKind::ProbeName
-            | ArgKind::Timestamp(_)
-            | ArgKind::Enum { .. }
-            | ArgKind::IntArray(_) => 8,
-            ArgKind::Stack(spec) => spec.size(),
-            ArgKind::Inet => INET_SIZE,
-            ArgKind::Usym => USYM_SIZE,
-            ArgKind::Buf => BUF_SIZE,
-            ArgKind::Str { len } => *len as usize,
-            ArgKind::Tuple { size, .. } => *size as usize,
+            Scalar::Int { .. }
+            | Scalar::Ksym
+            | Scalar::ProbeName
+            | Scalar::Timestamp(_)
+            | Scalar::Enum { .. }
+            | Scalar::IntArray(_) => 8,
+            Scalar::Stack(spec) => spec.size(),
+            Scalar::Inet => INET_SIZE,
+            Scalar::Usym => USYM_SIZE,
+            Scalar::Buf => BUF_SIZE,
+            Scalar::Str { len } => *len as usize,
+            Scalar::Tuple { size, .. } => *size as usize,
         }
+    }
+    /// What the value is, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scalar::Int { .. } => "integer",
+            Scalar::Str { .. } => "string",
+            Scalar::Ksym => "kernel symbol",
+            Scalar::Stack(StackSpec { user: false, .. }) => "kernel stack",
+            Scalar::Stack(StackSpec { user: true, .. }) => "user stack",
+            Scalar::Inet => "IP address",
+            Scalar::ProbeName => "probe",
+            Scalar::Usym => "user symbol",
+            Scalar::Buf => "buffer",
+            Scalar::Timestamp(_) => "timestamp",
+            Scalar::Tuple { .. } => "tuple",
+            Scalar::Enum { .. } => "enum",
+            Scalar::IntArray(_) => "integer array",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::{front_end, Cli};
+    use clap::Parser;
+
+    /// The plan of a script through the front end, as `rtrace` makes it.
+    fn plan_of(script: &str) -> Plan {
+        let cli = Cli::try_parse_from(["rtrace", "-e", script]).expect("arguments parse");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        match front_end(&cli, false, &mut out, &mut err) {
+            Ok(front) => front.checked.plan,
+            Err(status) => panic!("front end failed ({status}): {}", String::from_utf8_lossy(&err)),
+        }
+    }
+
+    #[test]
+    fn plan_round_trips_through_serde() {
+        let plan = plan_of(
+            r#"BEGIN {
+                @count[comm, pid] = count(); @sum = sum(5); @avg[1] = avg(3); @min = min(2); @stats = stats(4);
+                @hist = hist(10); @hist2 = hist(10, 2); @lhist["x"] = lhist(3, 0, 10, 1);
+                @tuple = (1, "a", comm); @record[(a = 1, b = "x")] = 2; @stack[kstack] = 1;
+                @time = strftime("%H:%M", nsecs); @ksym = ksym(0);
+                printf("%s %d %s %-5u\n", comm, pid, probe, 7); print((1, "two"));
+            }
+            interval:s:1 { time("%H\n"); exit(); }
+            END { print(@hist); clear(@sum); }"#,
+        );
+        assert!(plan.maps.len() >= 12 && !plan.printfs.is_empty() && !plan.tuples.is_empty());
+        assert!(plan.maps.iter().any(|m| m.value == ValueKind::Hist { k: 2 }));
+        assert!(plan.maps.iter().any(|m| matches!(m.value, ValueKind::Scalar(Scalar::Tuple { .. }))));
+        let json = serde_json::to_string(&plan).expect("plan serializes");
+        let back: Plan = serde_json::from_str(&json).expect("plan deserializes");
+        assert_eq!(back, plan);
     }
 }

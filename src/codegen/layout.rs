@@ -5,7 +5,7 @@
 use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, Name};
-use crate::plan::{ArgKind, ValueKind};
+use crate::plan::Scalar;
 use crate::sema::Type;
 use inkwell::values::PointerValue;
 
@@ -14,24 +14,24 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// printf record's argument, a map key's part, a map value, a variable or a tuple element.
     /// Tuples are copied element by element, so a tuple goes into a wider one of the same shape
     /// (longer strings) as it does in bpftrace.
-    pub(super) fn store_value(&self, dst: PointerValue<'ctx>, offset: u64, kind: ArgKind, v: V<'ctx>) -> Result<()> {
+    pub(super) fn store_value(&self, dst: PointerValue<'ctx>, offset: u64, kind: Scalar, v: V<'ctx>) -> Result<()> {
         match (v, kind) {
             (
                 V::Int(i),
-                ArgKind::Int { .. }
-                | ArgKind::Ksym
-                | ArgKind::Stack(_)
-                | ArgKind::ProbeName
-                | ArgKind::Timestamp(_)
-                | ArgKind::Enum { .. }
-                | ArgKind::IntArray(_),
+                Scalar::Int { .. }
+                | Scalar::Ksym
+                | Scalar::Stack(_)
+                | Scalar::ProbeName
+                | Scalar::Timestamp(_)
+                | Scalar::Enum { .. }
+                | Scalar::IntArray(_),
             ) => {
                 self.store_i64(dst, offset, i)
             }
-            (V::Str(p, n), ArgKind::Str { .. } | ArgKind::Inet | ArgKind::Usym | ArgKind::Buf | ArgKind::Stack(_)) => {
+            (V::Str(p, n), Scalar::Str { .. } | Scalar::Inet | Scalar::Usym | Scalar::Buf | Scalar::Stack(_)) => {
                 self.copy(self.offset(dst, offset)?, p, n.min(kind.size() as u32))
             }
-            (V::Tuple(p, src), ArgKind::Tuple { id, .. }) => {
+            (V::Tuple(p, src), Scalar::Tuple { id, .. }) => {
                 for (i, field) in self.checked.plan.tuples[id as usize].fields.iter().enumerate() {
                     let elem = self.element(p, src, i)?;
                     self.store_value(dst, offset + field.offset as u64, field.kind, elem)?;
@@ -43,16 +43,16 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// The value of `kind` at `p`: an integer loaded, anything else where it lies.
-    pub(super) fn value_at(&self, p: PointerValue<'ctx>, kind: ArgKind) -> Result<V<'ctx>> {
+    pub(super) fn value_at(&self, p: PointerValue<'ctx>, kind: Scalar) -> Result<V<'ctx>> {
         Ok(match kind {
-            ArgKind::Int { .. }
-            | ArgKind::Ksym
-            | ArgKind::ProbeName
-            | ArgKind::Timestamp(_)
-            | ArgKind::Enum { .. }
-            | ArgKind::IntArray(_) => V::Int(self.load_i64(p, 0)?),
-            ArgKind::Stack(spec) if !spec.user => V::Int(self.load_i64(p, 0)?),
-            ArgKind::Tuple { id, .. } => V::Tuple(p, id),
+            Scalar::Int { .. }
+            | Scalar::Ksym
+            | Scalar::ProbeName
+            | Scalar::Timestamp(_)
+            | Scalar::Enum { .. }
+            | Scalar::IntArray(_) => V::Int(self.load_i64(p, 0)?),
+            Scalar::Stack(spec) if !spec.user => V::Int(self.load_i64(p, 0)?),
+            Scalar::Tuple { id, .. } => V::Tuple(p, id),
             kind => V::Str(p, kind.size() as u32),
         })
     }
@@ -67,8 +67,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// How tuple `id` is laid out as a value.
-    pub(super) fn tuple_kind(&self, id: u32) -> ArgKind {
-        ArgKind::Tuple { id, size: self.checked.plan.tuples[id as usize].size as u32 }
+    pub(super) fn tuple_kind(&self, id: u32) -> Scalar {
+        Scalar::Tuple { id, size: self.checked.plan.tuples[id as usize].size as u32 }
     }
 
     /// A tuple `(items…)`, where `e` is the tuple expression.
@@ -109,28 +109,4 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let Type::Tuple(id) = self.ty(f, base) else { return None };
         self.checked.plan.tuples[id as usize].names.as_ref()?.iter().position(|n| n == name)
     }
-}
-
-/// How a map value of `kind` is laid out, as a record's argument of the same kind would be;
-/// `None` for an aggregation, which is updated in place (`aggregate.rs`). (Until the plan has
-/// one scalar kind for keys, values and arguments.)
-pub(super) fn value_layout(kind: ValueKind) -> Option<ArgKind> {
-    Some(match kind {
-        ValueKind::Int { signed } => ArgKind::Int { signed },
-        ValueKind::Str { len } => ArgKind::Str { len },
-        ValueKind::Ksym => ArgKind::Ksym,
-        ValueKind::Stack(spec) => ArgKind::Stack(spec),
-        ValueKind::Inet => ArgKind::Inet,
-        ValueKind::Timestamp(id) => ArgKind::Timestamp(id),
-        ValueKind::IntArray(a) => ArgKind::IntArray(a),
-        ValueKind::Tuple { id, size } => ArgKind::Tuple { id, size },
-        ValueKind::Count
-        | ValueKind::Sum { .. }
-        | ValueKind::Min
-        | ValueKind::Max
-        | ValueKind::Avg
-        | ValueKind::Stats
-        | ValueKind::Hist { .. }
-        | ValueKind::Lhist { .. } => return None,
-    })
 }

@@ -6,7 +6,7 @@ use super::btf::Btf;
 use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, ExprKind, MapRef};
-use crate::plan::{self, MapDef, ValueKind};
+use crate::plan::{self, MapDef, Scalar, ValueKind};
 use crate::sema::{Res, Type};
 use inkwell::module::Linkage;
 use inkwell::values::{FunctionValue, GlobalValue, IntValue, PointerValue};
@@ -81,7 +81,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         }
         let mut offset = 0u64;
         for (v, field) in parts.into_iter().zip(&def.key) {
-            self.store_value(buf, offset, field.arg_kind(), v)?;
+            self.store_value(buf, offset, *field, v)?;
             offset += field.size() as u64;
         }
         Ok(buf)
@@ -106,7 +106,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Stores `v` as the value at `key` in map `index`, laid out as the plan's value kind says.
     pub(super) fn store_map_value(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, v: V<'ctx>) -> Result<()> {
         let (global, def) = self.maps.get(index)?;
-        let kind = super::layout::value_layout(def.value)
+        let kind = def.value.scalar()
             .ok_or_else(|| CodegenError(format!("{} is stored in place, not assigned", def.value.name())))?;
         let buf = self.buffer(f, kind.size() as u32, "val")?;
         self.store_value(buf, 0, kind, v)?;
@@ -123,7 +123,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             (Type::Str { len }, _) => (len, None),
             (Type::Inet, _) => (plan::INET_SIZE as u32, None),
             (Type::Stack(spec), _) if spec.user => (spec.size() as u32, None),
-            (_, ValueKind::Tuple { id, size }) => (size, Some(id)),
+            (_, ValueKind::Scalar(Scalar::Tuple { id, size })) => (size, Some(id)),
             _ => return Ok(V::Int(self.read_int(f, index, key)?)),
         };
         let p = self.lookup(global, key)?;

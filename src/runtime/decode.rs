@@ -6,7 +6,7 @@ use super::layout;
 use super::maps::RawEntry;
 use super::symbols::{self, Symbols};
 use super::value::{self, Entry, KeyPart, Value};
-use crate::plan::{self, ArgKind, KeyField, MapDef, Plan, PrintfDef, ValueKind};
+use crate::plan::{self, MapDef, Plan, PrintfDef, Scalar, ValueKind};
 use std::collections::HashMap;
 
 /// Turns bytes into values by the plan.
@@ -26,29 +26,29 @@ impl<'p> Decoder<'p> {
     }
 
     /// A value of `kind` from its bytes (a printf argument, a map value, a tuple element).
-    pub fn value(&mut self, kind: ArgKind, bytes: &[u8]) -> Value {
+    pub fn value(&mut self, kind: Scalar, bytes: &[u8]) -> Value {
         match kind {
-            ArgKind::Int { signed: true } => Value::Int(read_u64(bytes) as i64),
-            ArgKind::Int { signed: false } => Value::UInt(read_u64(bytes)),
-            ArgKind::Str { .. } => Value::Str(c_string(bytes)),
-            ArgKind::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
-            ArgKind::Enum { id } => match self.plan.enums.get(id as usize) {
+            Scalar::Int { signed: true } => Value::Int(read_u64(bytes) as i64),
+            Scalar::Int { signed: false } => Value::UInt(read_u64(bytes)),
+            Scalar::Str { .. } => Value::Str(c_string(bytes)),
+            Scalar::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
+            Scalar::Enum { id } => match self.plan.enums.get(id as usize) {
                 Some(def) => Value::Str(def.text(read_u64(bytes))),
                 None => Value::UInt(read_u64(bytes)),
             },
-            ArgKind::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
-            ArgKind::Timestamp(fmt) => Value::Str(self.timestamp(fmt, read_u64(bytes))),
-            ArgKind::IntArray(a) => Value::Array(
+            Scalar::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
+            Scalar::Timestamp(fmt) => Value::Str(self.timestamp(fmt, read_u64(bytes))),
+            Scalar::IntArray(a) => Value::Array(
                 a.elements(bytes).into_iter().map(|v| if a.signed { Value::Int(v as i64) } else { Value::UInt(v) }).collect(),
             ),
-            ArgKind::Inet => Value::Str(inet(bytes)),
-            ArgKind::ProbeName => Value::Str(self.plan.probe_names.get(read_u64(bytes) as usize).cloned().unwrap_or_default()),
-            ArgKind::Usym => Value::Str(self.symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
-            ArgKind::Buf => {
+            Scalar::Inet => Value::Str(inet(bytes)),
+            Scalar::ProbeName => Value::Str(self.plan.probe_names.get(read_u64(bytes) as usize).cloned().unwrap_or_default()),
+            Scalar::Usym => Value::Str(self.symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
+            Scalar::Buf => {
                 let n = (read_u64(bytes) as usize).min(bytes.len().saturating_sub(8));
                 Value::Str(escape_buffer(&bytes[8..8 + n]))
             }
-            ArgKind::Tuple { id, .. } => {
+            Scalar::Tuple { id, .. } => {
                 let plan = self.plan;
                 let Some(def) = plan.tuples.get(id as usize) else { return Value::Tuple(Vec::new()) };
                 let elems = def.fields.iter().map(|f| {
@@ -96,15 +96,15 @@ impl<'p> Decoder<'p> {
                         *b += values.iter().map(|v| read_u64(v)).sum::<u64>();
                     }
                 }
-                kind if def.per_cpu() => {
+                ValueKind::Scalar(kind) => {
+                    let bytes = values.first().map_or(&[][..], Vec::as_slice);
+                    let value = self.value(kind, bytes);
+                    entries.push(Entry { key: self.key(def, &key), value });
+                }
+                kind => {
                     if let Some(value) = aggregate(kind, &values) {
                         entries.push(Entry { key: self.key(def, &key), value });
                     }
-                }
-                kind => {
-                    let bytes = values.first().map_or(&[][..], Vec::as_slice);
-                    let value = self.map_value(kind, bytes);
-                    entries.push(Entry { key: self.key(def, &key), value });
                 }
             }
         }
@@ -122,21 +122,6 @@ impl<'p> Decoder<'p> {
         entries
     }
 
-    /// The value of a map that is not per-CPU.
-    fn map_value(&mut self, kind: ValueKind, bytes: &[u8]) -> Value {
-        match kind {
-            ValueKind::Str { .. } => Value::Str(c_string(bytes)),
-            ValueKind::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
-            ValueKind::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
-            ValueKind::Inet => Value::Str(inet(bytes)),
-            ValueKind::Timestamp(fmt) => Value::Str(self.timestamp(fmt, read_u64(bytes))),
-            ValueKind::Tuple { id, size } => self.value(ArgKind::Tuple { id, size }, bytes),
-            ValueKind::IntArray(a) => self.value(ArgKind::IntArray(a), bytes),
-            ValueKind::Int { signed: true } => Value::Int(read_u64(bytes) as i64),
-            _ => Value::UInt(read_u64(bytes)),
-        }
-    }
-
     /// A map key's parts (one record part for a record key).
     fn key(&mut self, def: &MapDef, key: &[u8]) -> Vec<KeyPart> {
         let mut parts = Vec::new();
@@ -145,8 +130,8 @@ impl<'p> Decoder<'p> {
             let bytes = key.get(off..off + field.size()).unwrap_or(&[]);
             parts.push(match field {
                 // Key stacks are indented less than stacks elsewhere (docs/bpftrace-output.md).
-                KeyField::Stack(spec) => KeyPart::Str(self.stack(*spec, bytes, symbols::KEY_INDENT)),
-                _ => match self.value(field.arg_kind(), bytes) {
+                Scalar::Stack(spec) => KeyPart::Str(self.stack(*spec, bytes, symbols::KEY_INDENT)),
+                _ => match self.value(*field, bytes) {
                     Value::Int(v) => KeyPart::Int(v),
                     Value::UInt(v) => KeyPart::UInt(v),
                     other => KeyPart::Str(value::scalar_value_text(&other)),

@@ -8,7 +8,7 @@ use super::Instance;
 use super::errors::{CheckError, MapError};
 use crate::diag::{did_you_mean, Span};
 use crate::parser::ast::*;
-use crate::plan::{KeyField, MapDef, ValueKind};
+use crate::plan::{MapDef, Scalar, ValueKind};
 use std::collections::HashMap;
 
 /// Entries per user map, as bpftrace's default `max_map_keys`.
@@ -28,7 +28,7 @@ pub(super) struct MapInfo {
 /// A map's key shape: its parts, and a record key's field names (one per part).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Keys {
-    pub(super) fields: Vec<KeyField>,
+    pub(super) fields: Vec<Scalar>,
     pub(super) names: Option<Vec<String>>,
 }
 
@@ -116,9 +116,9 @@ pub(super) fn declared_maps<'p>(program: &'p Program, maps: &MapTable, errors: &
 /// A map value kind with its article, for messages.
 pub(super) fn value_desc(kind: ValueKind) -> String {
     match kind {
-        ValueKind::Int { .. } => "an integer".into(),
-        ValueKind::Str { .. } => "a string".into(),
-        ValueKind::IntArray(a) => type_text(Type::IntArray(a)),
+        ValueKind::Scalar(Scalar::Int { .. }) => "an integer".into(),
+        ValueKind::Scalar(Scalar::Str { .. }) => "a string".into(),
+        ValueKind::Scalar(Scalar::IntArray(a)) => type_text(Type::IntArray(a)),
         ValueKind::Hist { k } if k > 0 => format!("hist(n, {k})"),
         agg => agg.name().to_string(),
     }
@@ -128,59 +128,26 @@ pub(super) fn value_desc(kind: ValueKind) -> String {
 pub(super) fn merge_value(a: ValueKind, b: ValueKind) -> Option<ValueKind> {
     match (a, b) {
         (ValueKind::Sum { signed: x }, ValueKind::Sum { signed: y }) => Some(ValueKind::Sum { signed: x && y }),
-        (ValueKind::Int { signed: x }, ValueKind::Int { signed: y }) => Some(ValueKind::Int { signed: x || y }),
-        (ValueKind::Str { len: x }, ValueKind::Str { len: y }) => Some(ValueKind::Str { len: x.max(y) }),
+        (ValueKind::Scalar(Scalar::Int { signed: x }), ValueKind::Scalar(Scalar::Int { signed: y })) => {
+            Some(ValueKind::Scalar(Scalar::Int { signed: x || y }))
+        }
+        (ValueKind::Scalar(Scalar::Str { len: x }), ValueKind::Scalar(Scalar::Str { len: y })) => {
+            Some(ValueKind::Scalar(Scalar::Str { len: x.max(y) }))
+        }
         (a, b) if a == b => Some(a),
         _ => None,
     }
 }
 
-/// The key part a value of type `t` makes, if it can be one.
-pub(super) fn key_field(t: Type) -> Option<KeyField> {
-    Some(match t {
-        Type::Int { signed } => KeyField::Int { signed },
-        Type::Ptr { .. } => KeyField::Int { signed: false },
-        Type::Str { len } => KeyField::Str { len: len.next_multiple_of(8) },
-        Type::Ksym => KeyField::Ksym,
-        Type::Stack(spec) => KeyField::Stack(spec),
-        Type::Timestamp(id) => KeyField::Timestamp(id),
-        Type::Inet => KeyField::Inet,
-        Type::ProbeName => KeyField::ProbeName,
-        Type::Usym => KeyField::Usym,
-        Type::IntArray(a) => KeyField::IntArray(a),
-        _ => return None,
-    })
+/// The key part a value of type `t` makes, if it can be one (a tuple key is its parts).
+pub(super) fn key_field(t: Type) -> Option<Scalar> {
+    t.plain_scalar().map(Scalar::padded)
 }
 
 /// The type of a value read from a map, or `None` for an aggregation (per-CPU, summed only
 /// when printed).
 pub(super) fn value_type(kind: ValueKind) -> Option<Type> {
-    Some(match kind {
-        ValueKind::Int { signed } => Type::Int { signed },
-        ValueKind::Str { len } => Type::Str { len },
-        ValueKind::Ksym => Type::Ksym,
-        ValueKind::Stack(spec) => Type::Stack(spec),
-        ValueKind::Timestamp(id) => Type::Timestamp(id),
-        ValueKind::Inet => Type::Inet,
-        ValueKind::IntArray(a) => Type::IntArray(a),
-        ValueKind::Tuple { id, .. } => Type::Tuple(id),
-        _ => return None,
-    })
-}
-
-/// The type of a value read from a key part.
-pub(super) fn key_type(k: KeyField) -> Type {
-    match k {
-        KeyField::Int { signed } => Type::Int { signed },
-        KeyField::Str { len } => Type::Str { len },
-        KeyField::Ksym => Type::Ksym,
-        KeyField::Stack(spec) => Type::Stack(spec),
-        KeyField::Timestamp(id) => Type::Timestamp(id),
-        KeyField::Inet => Type::Inet,
-        KeyField::ProbeName => Type::ProbeName,
-        KeyField::Usym => Type::Usym,
-        KeyField::IntArray(a) => Type::IntArray(a),
-    }
+    kind.scalar().map(Type::of_scalar)
 }
 
 pub(super) fn merge_keys(a: &Keys, b: &Keys) -> Option<Keys> {
@@ -192,15 +159,9 @@ pub(super) fn merge_keys(a: &Keys, b: &Keys) -> Option<Keys> {
         .iter()
         .zip(&b.fields)
         .map(|(x, y)| match (x, y) {
-            (KeyField::Int { signed: s }, KeyField::Int { signed: t }) => Some(KeyField::Int { signed: *s && *t }),
-            (KeyField::Str { len: m }, KeyField::Str { len: n }) => Some(KeyField::Str { len: *m.max(n) }),
-            (KeyField::Ksym, KeyField::Ksym) => Some(KeyField::Ksym),
-            (KeyField::Stack(a), KeyField::Stack(b)) if a == b => Some(KeyField::Stack(*a)),
-            (KeyField::Inet, KeyField::Inet) => Some(KeyField::Inet),
-            (KeyField::ProbeName, KeyField::ProbeName) => Some(KeyField::ProbeName),
-            (KeyField::Usym, KeyField::Usym) => Some(KeyField::Usym),
-            (KeyField::Timestamp(a), KeyField::Timestamp(b)) if a == b => Some(KeyField::Timestamp(*a)),
-            (KeyField::IntArray(a), KeyField::IntArray(b)) if a == b => Some(KeyField::IntArray(*a)),
+            (Scalar::Int { signed: s }, Scalar::Int { signed: t }) => Some(Scalar::Int { signed: *s && *t }),
+            (Scalar::Str { len: m }, Scalar::Str { len: n }) => Some(Scalar::Str { len: *m.max(n) }),
+            (x, y) if x == y => Some(*x),
             _ => None,
         })
         .collect::<Option<_>>()?;
@@ -221,15 +182,17 @@ pub(super) fn describe_keys(keys: &Keys) -> String {
         .fields
         .iter()
         .map(|k| match k {
-            KeyField::Int { .. } => "int",
-            KeyField::Str { .. } => "string",
-            KeyField::Ksym => "ksym",
-            KeyField::Stack(spec) => spec.name(),
-            KeyField::Inet => "inet",
-            KeyField::ProbeName => "probe",
-            KeyField::Usym => "usym",
-            KeyField::Timestamp(_) => "timestamp",
-            KeyField::IntArray(_) => "array",
+            Scalar::Int { .. } => "int",
+            Scalar::Str { .. } => "string",
+            Scalar::Ksym => "ksym",
+            Scalar::Stack(spec) => spec.name(),
+            Scalar::Inet => "inet",
+            Scalar::ProbeName => "probe",
+            Scalar::Usym => "usym",
+            Scalar::Timestamp(_) => "timestamp",
+            Scalar::IntArray(_) => "array",
+            // Never key parts (`key_field` refuses them).
+            Scalar::Buf | Scalar::Tuple { .. } | Scalar::Enum { .. } => k.name(),
         })
         .collect();
     match &keys.names {

@@ -5,7 +5,7 @@
 use super::check::{Need, ProbeCheck, TupleTypes};
 use super::types::{ProgInfo, Res};
 use super::{Instance, Options};
-use crate::plan::{self, ArgField, ArgKind, EnumDef, FmtSegment, FmtSpec, MapDef, Plan, PrintfDef, ProbeDef};
+use crate::plan::{self, ArgField, Scalar, EnumDef, FmtSegment, FmtSpec, MapDef, Plan, PrintfDef, ProbeDef};
 
 /// What the plan is written from: the programs (after sharing) and what checking them found.
 pub(super) struct Input<'c> {
@@ -47,7 +47,7 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
                 Need::Printf(mut def, enums) => {
                     let mut enums = enums.into_iter();
                     for arg in &mut def.args {
-                        if let (ArgKind::Enum { id }, Some((btf_id, enum_def))) = (&mut arg.kind, enums.next()) {
+                        if let (Scalar::Enum { id }, Some((btf_id, enum_def))) = (&mut arg.kind, enums.next()) {
                             *id = enum_index(&mut plan.enums, &mut enum_ids, btf_id, enum_def);
                         }
                     }
@@ -107,7 +107,7 @@ fn enum_index(enums: &mut Vec<EnumDef>, ids: &mut Vec<u32>, btf_id: u32, def: Op
 
 /// `print(value)`'s format: the value and a newline. `%s` prints an integer by its own
 /// signedness: a uint64 prints unsigned, as it does as a map value.
-fn print_value(kind: ArgKind) -> PrintfDef {
+fn print_value(kind: Scalar) -> PrintfDef {
     let spec = FmtSpec { conv: 's', int_bits: 64, ..FmtSpec::default() };
     PrintfDef {
         segments: vec![FmtSegment::Conv { spec, arg: 0 }, FmtSegment::Lit("\n".into())],

@@ -5,7 +5,7 @@
 use crate::diag::{Diagnostic, Span};
 use crate::kernel::{btf, tracefs};
 use crate::parser::ast::{Expr, ExprId};
-use crate::plan::{self, ArgKind, Plan};
+use crate::plan::{self, Plan, Scalar};
 use crate::builtins::{Builtin, Func};
 use std::collections::HashMap;
 use tracefs::Format;
@@ -88,6 +88,41 @@ impl Type {
         match self {
             Type::Ptr { to, .. } => Some(to.map_or(1, Pointee::stride)),
             _ => None,
+        }
+    }
+    /// How a value of this type is stored (in a record, a tuple, a map), if it can be:
+    /// `None` for what cannot, and for a tuple, whose layout `TupleTypes::scalar` knows.
+    pub(super) fn plain_scalar(self) -> Option<Scalar> {
+        Some(match self {
+            Type::Int { signed } => Scalar::Int { signed },
+            Type::Ptr { .. } => Scalar::Int { signed: false },
+            Type::Str { len } => Scalar::Str { len },
+            Type::Ksym => Scalar::Ksym,
+            Type::Stack(spec) => Scalar::Stack(spec),
+            Type::Timestamp(id) => Scalar::Timestamp(id),
+            Type::Inet => Scalar::Inet,
+            Type::ProbeName => Scalar::ProbeName,
+            Type::Usym => Scalar::Usym,
+            Type::IntArray(a) => Scalar::IntArray(a),
+            _ => return None,
+        })
+    }
+    /// The type of a value read back from where a `s` is stored (a map key part or value,
+    /// a tuple element); an enum's value is its integer.
+    pub(super) fn of_scalar(s: Scalar) -> Type {
+        match s {
+            Scalar::Int { signed } => Type::Int { signed },
+            Scalar::Str { len } => Type::Str { len },
+            Scalar::Ksym => Type::Ksym,
+            Scalar::Stack(spec) => Type::Stack(spec),
+            Scalar::Inet => Type::Inet,
+            Scalar::ProbeName => Type::ProbeName,
+            Scalar::Usym => Type::Usym,
+            Scalar::Buf => Type::Buffer,
+            Scalar::Timestamp(id) => Type::Timestamp(id),
+            Scalar::Tuple { id, .. } => Type::Tuple(id),
+            Scalar::Enum { .. } => Type::Int { signed: false },
+            Scalar::IntArray(a) => Type::IntArray(a),
         }
     }
     pub(super) fn is_int(self) -> bool {
@@ -231,8 +266,8 @@ pub struct MapLoop {
     /// The loop variable's name in `ProgInfo::vars` (unique to the loop).
     pub var: String,
     /// How the key (its one part, or the tuple of its parts) and the value are laid out.
-    pub key: ArgKind,
-    pub value: ArgKind,
+    pub key: Scalar,
+    pub value: Scalar,
     /// The integer variables the body shares with code outside the loop, sorted: the
     /// callback gets pointers to them.
     pub captured: Vec<String>,

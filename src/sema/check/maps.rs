@@ -92,7 +92,7 @@ impl Checker<'_> {
     /// A map value kind with its article, for messages; a tuple as its type.
     pub(super) fn value_desc(&self, kind: ValueKind) -> String {
         match kind {
-            ValueKind::Tuple { id, .. } => self.tuples.name(Type::Tuple(id)),
+            ValueKind::Scalar(Scalar::Tuple { id, .. }) => self.tuples.name(Type::Tuple(id)),
             kind => value_desc(kind),
         }
     }
@@ -100,9 +100,9 @@ impl Checker<'_> {
     /// The value kind two assignments to one map agree on, if they do.
     pub(super) fn merge_value(&mut self, a: ValueKind, b: ValueKind) -> Option<ValueKind> {
         match (a, b) {
-            (ValueKind::Tuple { id: x, .. }, ValueKind::Tuple { id: y, .. }) => {
+            (ValueKind::Scalar(Scalar::Tuple { id: x, .. }), ValueKind::Scalar(Scalar::Tuple { id: y, .. })) => {
                 match self.tuples.unify(Type::Tuple(x), Type::Tuple(y))? {
-                    Type::Tuple(id) => Some(ValueKind::Tuple { id, size: self.tuples.layout(id).size as u32 }),
+                    t @ Type::Tuple(_) => self.tuples.scalar(t).map(ValueKind::Scalar),
                     _ => None,
                 }
             }
@@ -144,21 +144,15 @@ impl Checker<'_> {
                 return Some(kind);
             }
         }
-        match self.expr(value, scope) {
-            Type::Int { signed } => Some(ValueKind::Int { signed }),
-            Type::Ptr { .. } => Some(ValueKind::Int { signed: false }),
-            Type::Str { len } => Some(ValueKind::Str { len }),
-            Type::Ksym => Some(ValueKind::Ksym),
-            Type::Stack(spec) => Some(ValueKind::Stack(spec)),
-            Type::Inet => Some(ValueKind::Inet),
-            Type::Timestamp(id) => Some(ValueKind::Timestamp(id)),
-            Type::IntArray(a) => Some(ValueKind::IntArray(a)),
-            Type::Tuple(id) => Some(ValueKind::Tuple { id, size: self.tuples.layout(id).size as u32 }),
-            Type::Error => None,
-            t => {
+        let t = self.expr(value, scope);
+        match self.tuples.scalar(t) {
+            // Sema stores no `probe` or `usym()` value in a map.
+            Some(Scalar::ProbeName | Scalar::Usym) | None if t != Type::Error => {
                 self.error(MapError::CannotStore { found: t.describe(), span: value.span });
                 None
             }
+            Some(s) => Some(ValueKind::Scalar(s)),
+            None => None,
         }
     }
 

@@ -18,7 +18,7 @@ pub use printf::parse_format;
 pub(super) use tuples::TupleTypes;
 
 // What every family of the checker uses (each submodule starts with `use super::*`).
-use super::maps::{key_field, key_mismatch, key_type, merge_keys, merge_value, value_desc, value_type, Keys, MapInfo, MapTable};
+use super::maps::{key_field, key_mismatch, merge_keys, merge_value, value_desc, value_type, Keys, MapInfo, MapTable};
 use super::types::*;
 use super::errors::{ArgError, ArgsOf, ArrayDesc, Before, CallError, CheckError, ExprError, FormatError, IntWanted, KernelError, MapError, StmtError, Unsupported};
 use super::{is_positional, Instance, KernelTypesCache, Options};
@@ -27,7 +27,7 @@ use crate::diag::{did_you_mean, Span};
 use crate::kernel::tracefs::FieldKind;
 use crate::kernel::{btf, usdt};
 use crate::parser::ast::*;
-use crate::plan::{self, ArgField, ArgKind, Attach, FmtSegment, FmtSpec, PrintfDef, TupleDef, ValueKind};
+use crate::plan::{self, ArgField, Attach, FmtSegment, FmtSpec, PrintfDef, Scalar, TupleDef, ValueKind};
 use memory::array_type_text;
 use std::collections::HashMap;
 
@@ -73,10 +73,10 @@ pub(super) struct ProbeCheck {
 #[derive(Debug)]
 pub(super) enum Need {
     /// `printf()` or `system()` (`Res::Printf`, `Res::System`): its format and arguments, and
-    /// the kernel enums (BTF id, names) of its `ArgKind::Enum` arguments, in order.
+    /// the kernel enums (BTF id, names) of its `Scalar::Enum` arguments, in order.
     Printf(PrintfDef, Vec<(u32, Option<plan::EnumDef>)>),
     /// `print(value)` (`Res::PrintValue`): how the value is laid out.
-    PrintValue(ArgKind),
+    PrintValue(Scalar),
     /// `time(format)` (`Res::Time`).
     Time(String),
     /// `cat(path)` (`Res::Event`).

@@ -46,14 +46,14 @@ impl Checker<'_> {
                     ok = false;
                     continue;
                 }
-                ('s', Type::Str { len }) => ArgKind::Str { len: *len },
-                ('s', Type::Ksym) => ArgKind::Ksym,
-                ('s', Type::Stack(spec)) => ArgKind::Stack(*spec),
-                ('s', Type::Inet) => ArgKind::Inet,
-                ('s', Type::ProbeName) => ArgKind::ProbeName,
-                ('s', Type::Usym) => ArgKind::Usym,
-                ('s', Type::Timestamp(id)) => ArgKind::Timestamp(*id),
-                ('r', Type::Buffer) => ArgKind::Buf,
+                ('s', Type::Str { len }) => Scalar::Str { len: *len },
+                ('s', Type::Ksym) => Scalar::Ksym,
+                ('s', Type::Stack(spec)) => Scalar::Stack(*spec),
+                ('s', Type::Inet) => Scalar::Inet,
+                ('s', Type::ProbeName) => Scalar::ProbeName,
+                ('s', Type::Usym) => Scalar::Usym,
+                ('s', Type::Timestamp(id)) => Scalar::Timestamp(*id),
+                ('r', Type::Buffer) => Scalar::Buf,
                 (_, Type::IntArray(a)) => {
                     ok = false;
                     self.error(CallError::PrintfIntArray { array: array_name(*a), span: value.span });
@@ -69,16 +69,16 @@ impl Checker<'_> {
                     self.error(CallError::PrintfBuffer { found: t.describe(), span: value.span });
                     continue;
                 }
-                (_, Type::Ksym) => ArgKind::Int { signed: false },
+                (_, Type::Ksym) => Scalar::Int { signed: false },
                 ('s', t) if t.is_int() => match scope.enums.get(&value.id) {
                     Some(&id) => {
                         let def = self.kernel_types().ok().and_then(|k| k.enum_def(id));
                         enums.push((id, def));
-                        ArgKind::Enum { id: 0 }
+                        Scalar::Enum { id: 0 }
                     }
-                    None => ArgKind::Int { signed: t.signed() },
+                    None => Scalar::Int { signed: t.signed() },
                 },
-                (c, t) if c != 's' && t.is_int() => ArgKind::Int { signed: t.signed() },
+                (c, t) if c != 's' && t.is_int() => Scalar::Int { signed: t.signed() },
                 (c, t) => {
                     ok = false;
                     self.error(CallError::PrintfInteger { conv: c, found: t.describe(), span: value.span });

@@ -156,7 +156,7 @@ impl Checker<'_> {
             self.error(MapError::ForMapNoKeys { map: map.name.clone(), assigned: info.first_keys, span: map.span });
             return;
         }
-        let parts: Vec<Type> = info.keys.fields.iter().map(|k| key_type(*k)).collect();
+        let parts: Vec<Type> = info.keys.fields.iter().map(|k| Type::of_scalar(*k)).collect();
         let key = match &info.keys.names {
             Some(names) => self.tuples.intern_named(parts, Some(names.clone())),
             None if parts.len() == 1 => parts[0],
@@ -165,7 +165,7 @@ impl Checker<'_> {
         let kv = self.tuples.intern(vec![key, value]);
         let own = format!("{}@{}", var.name, s.span.start);
         scope.vars.insert(own.clone(), (kv, var.span));
-        let layout = |t| self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true });
+        let layout = |t| self.tuples.scalar(t).unwrap_or(Scalar::Int { signed: true });
         let (key, value) = (layout(key), layout(value));
         scope.map_loops.insert(s.span.start, MapLoop { map: index, var: own.clone(), key, value, captured: Vec::new() });
         scope.loop_vars.push((var.name.clone(), own));
@@ -266,9 +266,9 @@ impl Checker<'_> {
             }
             ExprKind::Map(map) => {
                 let Some(keys) = self.keys(map, scope) else { return Type::Error };
-                self.record_map(map, ValueKind::Int { signed: true }, keys, target.span, span);
+                self.record_map(map, ValueKind::Scalar(Scalar::Int { signed: true }), keys, target.span, span);
                 match self.maps.get(&map.name) {
-                    Some((index, info)) if matches!(info.value, ValueKind::Int { .. }) => {
+                    Some((index, info)) if matches!(info.value, ValueKind::Scalar(Scalar::Int { .. })) => {
                         let ty = Type::Int { signed: true };
                         self.set(scope, target, ty, Res::MapRead(index))
                     }

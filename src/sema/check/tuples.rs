@@ -40,21 +40,11 @@ impl TupleTypes {
 
     /// How a value of type `t` is laid out in a tuple, a record or a map value; `None` for
     /// types that cannot be stored.
-    pub(in crate::sema) fn arg_kind(&self, t: Type) -> Option<ArgKind> {
-        Some(match t {
-            Type::Int { signed } => ArgKind::Int { signed },
-            Type::Ptr { .. } => ArgKind::Int { signed: false },
-            Type::Str { len } => ArgKind::Str { len },
-            Type::Ksym => ArgKind::Ksym,
-            Type::Stack(spec) => ArgKind::Stack(spec),
-            Type::Timestamp(id) => ArgKind::Timestamp(id),
-            Type::Inet => ArgKind::Inet,
-            Type::ProbeName => ArgKind::ProbeName,
-            Type::Usym => ArgKind::Usym,
-            Type::IntArray(a) => ArgKind::IntArray(a),
-            Type::Tuple(id) => ArgKind::Tuple { id, size: self.layout(id).size as u32 },
-            _ => return None,
-        })
+    pub(in crate::sema) fn scalar(&self, t: Type) -> Option<Scalar> {
+        match t {
+            Type::Tuple(id) => Some(Scalar::Tuple { id, size: self.layout(id).size as u32 }),
+            t => t.plain_scalar(),
+        }
     }
 
     /// Tuple `id`'s layout: every element 8-byte aligned, as a map key's parts are.
@@ -62,11 +52,7 @@ impl TupleTypes {
         let mut fields = Vec::new();
         let mut offset = 0;
         for &t in &self.types[id as usize] {
-            let kind = match self.arg_kind(t) {
-                Some(ArgKind::Str { len }) => ArgKind::Str { len: len.next_multiple_of(8) },
-                Some(k) => k,
-                None => continue,
-            };
+            let Some(kind) = self.scalar(t).map(Scalar::padded) else { continue };
             fields.push(ArgField { offset, kind });
             offset += kind.size().next_multiple_of(8);
         }
@@ -127,7 +113,7 @@ impl Checker<'_> {
         for item in items {
             match self.expr(item, scope) {
                 Type::Error => return Type::Error,
-                t if self.tuples.arg_kind(t).is_some() => elems.push(t),
+                t if self.tuples.scalar(t).is_some() => elems.push(t),
                 t => {
                     self.error(ExprError::TupleElement { found: t.describe(), span: item.span });
                     return Type::Error;
@@ -148,7 +134,7 @@ impl Checker<'_> {
             }
             match self.expr(value, scope) {
                 Type::Error => return Type::Error,
-                t if self.tuples.arg_kind(t).is_some() => typed.push((name.name.as_str(), t)),
+                t if self.tuples.scalar(t).is_some() => typed.push((name.name.as_str(), t)),
                 t => {
                     self.error(ExprError::RecordField { found: t.describe(), span: value.span });
                     return Type::Error;

@@ -44,20 +44,11 @@ impl Checker<'_> {
         }
         // print(value): the value and a newline, as a printf.
         let t = self.expr(arg, scope);
-        let kind = match t {
-            Type::Str { len } => ArgKind::Str { len },
-            Type::Ksym => ArgKind::Ksym,
-            Type::Timestamp(id) => ArgKind::Timestamp(id),
-            Type::Stack(spec) => ArgKind::Stack(spec),
-            Type::Inet => ArgKind::Inet,
-            Type::ProbeName => ArgKind::ProbeName,
-            Type::Usym => ArgKind::Usym,
-            Type::IntArray(a) => ArgKind::IntArray(a),
-            t if t.is_int() => ArgKind::Int { signed: t.signed() },
-            Type::Tuple(_) => self.tuples.arg_kind(t).unwrap_or(ArgKind::Int { signed: true }),
-            Type::Error => return Type::Error,
-            other => {
-                self.error(CallError::CannotPrint { found: other.describe(), span: arg.span });
+        let kind = match self.tuples.scalar(t) {
+            Some(kind) => kind,
+            None if t == Type::Error => return Type::Error,
+            None => {
+                self.error(CallError::CannotPrint { found: t.describe(), span: arg.span });
                 return Type::Error;
             }
         };
