@@ -45,8 +45,8 @@ pub struct Cli {
     pub command: Option<String>,
 
     /// Trace only process PID (probes other than BEGIN, END and interval); rtrace ends when it
-    /// exits.
-    #[arg(short = 'p', value_name = "PID")]
+    /// exits. Not with `-c`.
+    #[arg(short = 'p', value_name = "PID", conflicts_with = "command")]
     pub pid: Option<u32>,
 
     /// Output format: `text` (bpftrace's) or `json` (one `{"type": …, "data": …}` object a
@@ -130,13 +130,14 @@ pub const COMPILER_STACK: usize = 512 << 20;
 
 /// Runs the command; returns the process exit status.
 pub fn main(cli: Cli) -> i32 {
-    // Signals are blocked before anything else (and before any thread, which inherits the
-    // mask), so Ctrl-C during start-up still ends in an orderly exit once the event loop sees it.
-    let signals = match runtime::block_signals() {
-        Ok(fd) => fd,
-        Err(e) => return fail(&format!("cannot set up signal handling: {e}")),
-    };
-    let worker = std::thread::Builder::new().stack_size(COMPILER_STACK).spawn(move || run(cli, signals));
+    // Until the runtime takes over, SIGINT and SIGTERM end rtrace at once (reading the
+    // script, compiling); then they stop it in order (`runtime::signals`). This thread only
+    // waits, so it blocks them: they reach the worker, whose blocking calls they interrupt.
+    if let Err(e) = runtime::signals::install() {
+        return fail(&format!("cannot set up signal handling: {e}"));
+    }
+    let worker = std::thread::Builder::new().stack_size(COMPILER_STACK).spawn(move || run(cli));
+    runtime::signals::mask_in_this_thread(true);
     match worker.map(|w| w.join()) {
         Ok(Ok(code)) => code,
         Ok(Err(_)) => fail("internal error: rtrace panicked (please report this with the script)"),
@@ -144,7 +145,7 @@ pub fn main(cli: Cli) -> i32 {
     }
 }
 
-fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
+fn run(cli: Cli) -> i32 {
     if let Some(shell) = cli.completions {
         clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "rtrace", &mut std::io::stdout());
         return 0;
@@ -211,7 +212,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         json: cli.format == OutputFormat::Json,
         buffering: cli.buffering,
     };
-    match runtime::run(&object, &checked.plan, &signals, &run_opts) {
+    match runtime::run(&object, &checked.plan, &run_opts) {
         Ok(code) => code,
         Err(e) => match probe_diagnostic(&program, &checked, &e) {
             Some(diag) => {
