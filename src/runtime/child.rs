@@ -306,5 +306,27 @@ pub fn detach_in_background(links: Vec<libbpf_rs::Link>, output: Option<std::os:
     // Releases the links (the last copies: the programs leave their events now) and closes
     // rtrace's copies of the events, cheap while the child holds its own. (Without a child,
     // this is where the slow release happens.)
-    drop(links);
+    release_in_parallel(links);
+}
+
+/// Threads that release links at once: at most this many.
+const RELEASE_THREADS: usize = 128;
+
+/// Drops `links` from several threads at once. Releasing a perf event's link waits for an RCU
+/// grace period (15–40 ms here); waits that overlap share one, so N links released by N
+/// threads take about one grace period instead of N.
+fn release_in_parallel(mut links: Vec<libbpf_rs::Link>) {
+    if links.len() <= 1 {
+        return;
+    }
+    let per_thread = links.len().div_ceil(RELEASE_THREADS);
+    std::thread::scope(|scope| {
+        while !links.is_empty() {
+            let chunk: Vec<libbpf_rs::Link> = links.drain(..per_thread.min(links.len())).collect();
+            if std::thread::Builder::new().spawn_scoped(scope, move || drop(chunk)).is_err() {
+                // No thread: the rest is released here, one after another.
+                break;
+            }
+        }
+    });
 }
