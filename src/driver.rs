@@ -138,7 +138,9 @@ pub fn main(cli: Cli) -> i32 {
     }
     let worker = std::thread::Builder::new().stack_size(COMPILER_STACK).spawn(move || run(cli));
     runtime::signals::mask_in_this_thread(true);
-    match worker.map(|w| w.join()) {
+    let status = worker.map(|w| w.join());
+    crate::kernel::tracefs::unmount_if_mounted_by_rtrace();
+    match status {
         Ok(Ok(code)) => code,
         Ok(Err(_)) => fail("internal error: rtrace panicked (please report this with the script)"),
         Err(e) => fail(&format!("cannot start: {e}")),

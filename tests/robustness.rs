@@ -139,7 +139,8 @@ fn start(tracer: Tracer, args: &[&str]) -> Result<Run, String> {
         .map_err(|e| format!("cannot start: {e}"))?;
     let mut run = Run { child, out, err, held: Vec::new() };
     let deadline = Instant::now() + START;
-    while !head(&run.out).contains(MARKER) {
+    // bpftrace writes the marker to standard error, rtrace to standard output.
+    while !head(&run.out).contains(MARKER) && !head(&run.err).contains(MARKER) {
         if Instant::now() > deadline || run.child.try_wait().ok().flatten().is_some() {
             let _ = run.child.kill();
             let _ = run.child.wait();
@@ -478,8 +479,9 @@ fn begin_first(tracer: Tracer) -> Outcome {
     if !text.contains("@began: 1") {
         return Err(format!("BEGIN did not run: {text}"));
     }
-    if let Some(line) = text.lines().find(|l| l.starts_with("@before")) {
-        return Err(format!("a probe fired before BEGIN: {line}"));
+    let before = text.lines().find_map(|l| l.strip_prefix("@before: ")).and_then(|n| n.trim().parse::<u64>().ok());
+    if let Some(n) = before.filter(|&n| n > 0) {
+        return Err(format!("a probe fired {n} times before BEGIN"));
     }
     Ok("no event before BEGIN".into())
 }
@@ -507,7 +509,10 @@ fn bad_command(tracer: Tracer, cmd: &str) -> Outcome {
 /// After SIGINT, the `-c` command is ended with the run.
 fn command_ended(tracer: Tracer) -> Outcome {
     let mut run = start(tracer, &["-c", "/usr/bin/sleep 60", "-e", "tracepoint:syscalls:sys_enter_nanosleep { @ = count(); }"])?;
-    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", run.child.id())).unwrap_or_default();
+    // The command may be the child of any of the tracer's threads.
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", run.child.id())).map_err(|e| e.to_string())?;
+    let children: String =
+        tasks.flatten().filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok()).collect::<Vec<_>>().join(" ");
     let sleeps: Vec<u32> = children
         .split_whitespace()
         .filter_map(|p| p.parse().ok())

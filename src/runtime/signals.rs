@@ -144,6 +144,7 @@ pub fn pipe_broken() -> bool {
 /// Ends rtrace the way bpftrace ends when its reader has gone: killed by SIGPIPE (a shell shows
 /// status 141). Everything that can be flushed has been.
 pub fn die_of_sigpipe() -> ! {
+    crate::kernel::tracefs::unmount_if_mounted_by_rtrace();
     // SAFETY: restoring the default action and raising the signal in this thread ends the
     // process; _exit is the fallback should it somehow return.
     unsafe {
