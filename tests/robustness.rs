@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "robustness/kernel_objects.rs"]
+mod kernel_objects;
+use kernel_objects::{exists, held_objects};
+
 const RTRACE: &str = env!("CARGO_BIN_EXE_rtrace");
 const BPFTRACE: &str = "/usr/bin/bpftrace";
 const MARKER: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
@@ -225,33 +229,6 @@ fn signal(pid: u32, sig: i32) {
     unsafe { libc::kill(pid as i32, sig) };
 }
 
-/// The BPF programs and links a process holds, as `(kind, id)`.
-fn held_objects(pid: u32) -> Vec<(&'static str, u64)> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else { return found };
-    for entry in dir.flatten() {
-        let Ok(text) = std::fs::read_to_string(entry.path()) else { continue };
-        for line in text.lines() {
-            for (key, kind) in [("prog_id:", "prog"), ("link_id:", "link")] {
-                if let Some(id) = line.strip_prefix(key).and_then(|v| v.trim().parse().ok()) {
-                    found.push((kind, id));
-                }
-            }
-        }
-    }
-    found.sort();
-    found.dedup();
-    found
-}
-
-fn exists(kind: &str, id: u64) -> bool {
-    Command::new("bpftool")
-        .args([kind, "show", "id", &id.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// A thread calling getppid() as fast as it can until dropped: the load of the "C loop".
 struct Load(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
