@@ -168,7 +168,14 @@ fn run(cli: Cli) -> i32 {
         return 0;
     }
     if cli.list {
-        print!("{}", crate::list::list(cli.file.as_deref().unwrap_or("*"), cli.verbose));
+        let listing = crate::list::list(cli.file.as_deref().unwrap_or("*"), cli.verbose);
+        // An empty listing because tracefs cannot be read (not root) says so, as a failure.
+        if listing.is_empty() && crate::kernel::tracefs::find().is_none() {
+            if let Some(at) = crate::kernel::tracefs::mounted_at() {
+                return fail(&format!("tracefs is mounted at {at}, but this user cannot read it; run rtrace as root"));
+            }
+        }
+        print!("{listing}");
         return 0;
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -70,6 +70,7 @@ const CASES: &[Case] = &[
     Case { name: "-c with a file that is not executable", compare: true, run: |t| bad_command(t, "/etc/passwd") },
     Case { name: "-c command ended after SIGINT", compare: true, run: command_ended },
     Case { name: "-p with -c", compare: true, run: pid_and_command },
+    Case { name: "-l and --info as a user who cannot read tracefs", compare: true, run: not_root },
 ];
 
 fn main() {
@@ -522,4 +523,38 @@ fn pid_and_command(tracer: Tracer) -> Outcome {
         return Err("accepted".into());
     }
     Ok(format!("refused, exit {}", out.status.code().unwrap_or(-1)))
+}
+
+/// As `nobody`, with tracefs mounted but unreadable: `-l` fails saying why, and `--info` says
+/// tracefs is mounted but not readable (not that it is missing).
+fn not_root(tracer: Tracer) -> Outcome {
+    let readable = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "test", "-r", "/sys/kernel/tracing/events"])
+        .status()
+        .map_err(|e| format!("setpriv: {e}"))?;
+    if readable.success() {
+        return Ok("skipped: tracefs is readable by nobody here".into());
+    }
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", tracer.path()])
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())
+    };
+    let list = as_nobody(&["-l", "tracepoint:syscalls:*getppid*"])?;
+    if list.status.success() {
+        return Err(format!("-l exit 0, printing {:?}", String::from_utf8_lossy(&list.stdout).trim()));
+    }
+    if tracer == Tracer::Rtrace {
+        if !String::from_utf8_lossy(&list.stderr).contains("cannot read it") {
+            return Err(format!("-l says: {}", String::from_utf8_lossy(&list.stderr).trim()));
+        }
+        let info = as_nobody(&["--info"])?;
+        let text = String::from_utf8_lossy(&info.stdout);
+        if !text.contains("tracefs: mounted at") {
+            return Err(format!("--info says: {}", text.lines().find(|l| l.contains("tracefs")).unwrap_or("nothing of tracefs")));
+        }
+    }
+    Ok(format!("-l exit {}, said why", list.status.code().unwrap_or(-1)))
 }
