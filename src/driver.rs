@@ -45,8 +45,8 @@ pub struct Cli {
     pub command: Option<String>,
 
     /// Trace only process PID (probes other than BEGIN, END and interval); rtrace ends when it
-    /// exits.
-    #[arg(short = 'p', value_name = "PID")]
+    /// exits. Not with `-c`.
+    #[arg(short = 'p', value_name = "PID", conflicts_with = "command")]
     pub pid: Option<u32>,
 
     /// Output format: `text` (bpftrace's) or `json` (one `{"type": …, "data": …}` object a
@@ -130,21 +130,24 @@ pub const COMPILER_STACK: usize = 512 << 20;
 
 /// Runs the command; returns the process exit status.
 pub fn main(cli: Cli) -> i32 {
-    // Signals are blocked before anything else (and before any thread, which inherits the
-    // mask), so Ctrl-C during start-up still ends in an orderly exit once the event loop sees it.
-    let signals = match runtime::block_signals() {
-        Ok(fd) => fd,
-        Err(e) => return fail(&format!("cannot set up signal handling: {e}")),
-    };
-    let worker = std::thread::Builder::new().stack_size(COMPILER_STACK).spawn(move || run(cli, signals));
-    match worker.map(|w| w.join()) {
+    // Until the runtime takes over, SIGINT and SIGTERM end rtrace at once (reading the
+    // script, compiling); then they stop it in order (`runtime::signals`). This thread only
+    // waits, so it blocks them: they reach the worker, whose blocking calls they interrupt.
+    if let Err(e) = runtime::signals::install() {
+        return fail(&format!("cannot set up signal handling: {e}"));
+    }
+    let worker = std::thread::Builder::new().stack_size(COMPILER_STACK).spawn(move || run(cli));
+    runtime::signals::mask_in_this_thread(true);
+    let status = worker.map(|w| w.join());
+    crate::kernel::tracefs::unmount_if_mounted_by_rtrace();
+    match status {
         Ok(Ok(code)) => code,
         Ok(Err(_)) => fail("internal error: rtrace panicked (please report this with the script)"),
         Err(e) => fail(&format!("cannot start: {e}")),
     }
 }
 
-fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
+fn run(cli: Cli) -> i32 {
     if let Some(shell) = cli.completions {
         clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "rtrace", &mut std::io::stdout());
         return 0;
@@ -165,7 +168,14 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         return 0;
     }
     if cli.list {
-        print!("{}", crate::list::list(cli.file.as_deref().unwrap_or("*"), cli.verbose));
+        let listing = crate::list::list(cli.file.as_deref().unwrap_or("*"), cli.verbose);
+        // An empty listing because tracefs cannot be read (not root) says so, as a failure.
+        if listing.is_empty() && crate::kernel::tracefs::find().is_none() {
+            if let Some(at) = crate::kernel::tracefs::mounted_at() {
+                return fail(&format!("tracefs is mounted at {at}, but this user cannot read it; run rtrace as root"));
+            }
+        }
+        print!("{listing}");
         return 0;
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -211,7 +221,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         json: cli.format == OutputFormat::Json,
         buffering: cli.buffering,
     };
-    match runtime::run(&object, &checked.plan, &signals, &run_opts) {
+    match runtime::run(&object, &checked.plan, &run_opts) {
         Ok(code) => code,
         Err(e) => match probe_diagnostic(&program, &checked, &e) {
             Some(diag) => {

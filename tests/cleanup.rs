@@ -8,6 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "robustness/kernel_objects.rs"]
+mod kernel_objects;
+use kernel_objects::{exists, held_objects};
+
 const RTRACE: &str = env!("CARGO_BIN_EXE_rtrace");
 const MARKER: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
 /// Probes of each kind this host attaches differently: a uprobe, a perf-event tracepoint, a
@@ -55,33 +59,6 @@ fn start(args: &[&str], script: &str) -> Child {
     child
 }
 
-/// The BPF objects a process holds, as `(kind, id)`: `prog`, `link`, `map`.
-fn held_objects(pid: u32) -> Vec<(&'static str, u64)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).expect("fdinfo readable") {
-        let Ok(text) = std::fs::read_to_string(entry.expect("fdinfo entry").path()) else { continue };
-        for line in text.lines() {
-            for (key, kind) in [("prog_id:", "prog"), ("link_id:", "link"), ("map_id:", "map")] {
-                if let Some(id) = line.strip_prefix(key).and_then(|v| v.trim().parse().ok()) {
-                    found.push((kind, id));
-                }
-            }
-        }
-    }
-    found.sort();
-    found.dedup();
-    found
-}
-
-fn exists(kind: &str, id: u64) -> bool {
-    Command::new("bpftool")
-        .args([kind, "show", "id", &id.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
 
 fn uprobe_events() -> String {
     ["/sys/kernel/tracing/uprobe_events", "/sys/kernel/debug/tracing/uprobe_events"]

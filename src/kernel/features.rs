@@ -104,13 +104,19 @@ fn map_type(t: libbpf_rs::libbpf_sys::bpf_map_type) -> bool {
 pub fn report() -> String {
     use libbpf_rs::libbpf_sys as sys;
     let yn = |b: bool| if b { "yes" } else { "no" };
+    // Mounted but unreadable (a user who is not root) is not the same as missing.
+    let tracefs_state = || match (crate::kernel::tracefs::find(), crate::kernel::tracefs::mounted_at()) {
+        (Some(_), _) => "yes".to_string(),
+        (None, Some(at)) => format!("mounted at {at}, not readable by this user"),
+        (None, None) => "no".to_string(),
+    };
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let root = unsafe { libc::geteuid() } == 0; // SAFETY: geteuid has no preconditions.
     let probe = |f: &dyn Fn() -> bool| if root { yn(f()) } else { "unknown (needs root)" };
     let lines = [
         ("kernel", release.trim().to_string()),
         ("BTF (/sys/kernel/btf/vmlinux)", yn(has_btf()).into()),
-        ("tracefs", yn(Path::new("/sys/kernel/tracing/events").exists()).into()),
+        ("tracefs", tracefs_state()),
         ("kprobe", yn(has_kprobes()).into()),
         ("kprobe_multi (CONFIG_FPROBE)", probe(&has_kprobe_multi).into()),
         ("uprobe", yn(has_uprobes()).into()),

@@ -32,6 +32,26 @@ pub fn mount_if_missing() {
     }
 }
 
+/// Where tracefs is mounted according to /proc/self/mounts, readable or not (a user who is not
+/// root may not be able to look inside).
+pub fn mounted_at() -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (_, at, fstype) = (fields.next()?, fields.next()?, fields.next()?);
+        (fstype == "tracefs").then(|| at.to_string())
+    })
+}
+
+/// Unmounts tracefs if rtrace mounted it in this run (lazily: a probe still closing in the
+/// background keeps what it uses).
+pub fn unmount_if_mounted_by_rtrace() {
+    let Some(path) = mounted_by_rtrace() else { return };
+    let Ok(dst) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return };
+    // SAFETY: umount2 reads a NUL-terminated path that outlives the call.
+    unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
+}
+
 /// Where rtrace mounted tracefs in this run (`mount_if_missing`), if it did.
 pub fn mounted_by_rtrace() -> Option<&'static Path> {
     MOUNTED_BY_RTRACE.get().map(PathBuf::as_path)

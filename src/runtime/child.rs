@@ -1,8 +1,9 @@
 //! Processes rtrace starts, and those it watches. `-c CMD`: the command runs as
 //! `sh -c 'exec CMD'`, forked before the programs load (so `cpid` is known) but held at a pipe
 //! until every probe is attached; pidfds, which tell the event loop when a watched process
-//! (the `-c` child, or `-p PID`) has exited; `system()`; and the child that detaches the probes
-//! after rtrace has gone (`detach_in_background`).
+//! (the `-c` child, or `-p PID`) has exited; `system()`; `cat()`'s read, which a signal
+//! interrupts; and the child that detaches the probes after rtrace has gone
+//! (`detach_in_background`).
 //!
 //! std's `Command::spawn` waits for the child to exec, which a held child never does before
 //! `release`, so this forks by hand.
@@ -14,6 +15,36 @@ pub struct HeldChild {
     pid: libc::pid_t,
     /// Writing to (or closing) this releases the child.
     release: Option<OwnedFd>,
+}
+
+/// Checks that `cmd`'s program exists and is executable, as bpftrace does before it attaches
+/// anything (the command runs through `sh -c 'exec CMD'`, so only its first word is checked,
+/// and only when it is a plain word: a shell builtin or an assignment passes).
+pub fn check_command(cmd: &str) -> Result<(), String> {
+    let Some(program) = cmd.split_whitespace().next() else {
+        return Err("the command is empty".into());
+    };
+    if program.contains(['=', '$', '`', '(', '\'', '"']) {
+        return Ok(());
+    }
+    let executable = |path: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return match std::fs::metadata(program) {
+            Err(_) => Err(format!("`{program}` does not exist")),
+            Ok(_) if !executable(program.as_ref()) => Err(format!("`{program}` is not an executable file")),
+            Ok(_) => Ok(()),
+        };
+    }
+    const BUILTINS: &[&str] = &["exec", "exit", "true", "false", ":", ".", "eval", "cd", "echo", "test", "["];
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    if BUILTINS.contains(&program) || std::env::split_paths(&path).any(|dir| executable(&dir.join(program))) {
+        Ok(())
+    } else {
+        Err(format!("`{program}` is not found in PATH"))
+    }
 }
 
 impl HeldChild {
@@ -74,11 +105,61 @@ impl HeldChild {
         }
     }
 
-    /// Reaps the command if it has exited.
-    pub fn reap(&self) {
+    /// Reaps the command if it has exited; if it still runs (rtrace was stopped first), ends
+    /// it as bpftrace does: SIGTERM, then SIGKILL if it has not gone within half a second.
+    pub fn end(&mut self) {
         let mut status = 0;
-        // SAFETY: waitpid on our own child with WNOHANG only writes `status`.
-        unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+        if let Some(fd) = self.release.take() {
+            // Never released: it exits when its pipe closes.
+            drop(fd);
+            // SAFETY: waitpid on our own child only writes `status`.
+            unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            return;
+        }
+        // SAFETY: waitpid on our own child with WNOHANG only writes `status`; kill signals it.
+        unsafe {
+            if libc::waitpid(self.pid, &mut status, libc::WNOHANG) != 0 {
+                return;
+            }
+            libc::kill(self.pid, libc::SIGTERM);
+            for _ in 0..50 {
+                if libc::waitpid(self.pid, &mut status, libc::WNOHANG) != 0 {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, &mut status, 0);
+        }
+    }
+}
+
+/// `cat()`: reads a file whole. Opened without blocking, so a FIFO with no writer reads as
+/// empty instead of hanging; a FIFO whose writer stalls is waited for until a signal comes.
+pub fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 64 << 10];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut fds = [
+                    libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                    libc::pollfd { fd: super::signals::wake_fd(), events: libc::POLLIN, revents: 0 },
+                ];
+                // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
+                unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+                if super::signals::stop_requested() {
+                    return Ok(bytes);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -123,16 +204,51 @@ pub fn system(command: &str) -> std::io::Result<Vec<u8>> {
     Ok(sh.output()?.stdout)
 }
 
-/// Detaches every probe off the user's critical path. Closing a perf-event tracepoint waits
-/// for RCU grace periods in the kernel (~80 ms each, one after another), and that wait happens
-/// in whichever process closes the last reference. So a forked child keeps a copy of every
-/// descriptor until rtrace has exited, and the slow release happens when the child exits, not
-/// when rtrace does. The child closes stdin, stdout and stderr at once, so whoever reads
-/// rtrace's output sees it end with rtrace. When the fork fails, rtrace detaches itself.
-pub fn detach_in_background(links: Vec<libbpf_rs::Link>) {
+/// Whether `link` is a BPF link to a perf event (a tracepoint, kprobe, uprobe, perf event or
+/// watchpoint): releasing the link takes the program off the event at once, while the slow
+/// part, closing the event, can be left to a child. (Disabling the event is not enough: a
+/// tracepoint's or kprobe's program runs whether the event is enabled or not.) Other links (raw
+/// tracepoints, kprobe_multi, uprobe_multi) are detached at once by closing them.
+fn is_perf_link(link: &libbpf_rs::Link) -> bool {
+    use std::os::fd::AsFd;
+    // bpf_attr for BPF_OBJ_GET_INFO_BY_FD: bpf_fd, info_len, info (a pointer).
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    let mut info = [0u32; 16];
+    let mut attr = InfoAttr {
+        bpf_fd: link.as_fd().as_raw_fd() as u32,
+        info_len: std::mem::size_of_val(&info) as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+    const BPF_LINK_TYPE_PERF_EVENT: u32 = 7;
+    // SAFETY: the attribute and the buffer it points to live across the call, with their sizes.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &mut attr as *mut InfoAttr, std::mem::size_of::<InfoAttr>())
+    };
+    rc == 0 && info[0] == BPF_LINK_TYPE_PERF_EVENT
+}
+
+/// Detaches every probe at once, and leaves the slow part off the user's critical path.
+/// Closing a perf-event tracepoint waits for RCU grace periods in the kernel (~80 ms each, one
+/// after another), and that wait happens in whichever process closes the last reference. So a
+/// forked child keeps a copy of every perf event's descriptor until rtrace has exited, and the
+/// slow release happens when the child exits, not when rtrace does. The child closes its copies
+/// of the BPF links, so that rtrace's own close, the last one, takes the programs off the
+/// events now: no event comes after this returns. The child closes stdin, stdout and stderr (and `output`, the `-o` file or
+/// rtrace's copy of standard output) at once, so whoever reads rtrace's output sees it end with
+/// rtrace, and it ignores SIGINT and SIGTERM (Ctrl-C reaches the whole process group). When the
+/// fork fails, rtrace detaches itself.
+pub fn detach_in_background(links: Vec<libbpf_rs::Link>, output: Option<std::os::fd::RawFd>) {
+    let links: Vec<libbpf_rs::Link> = links.into_iter().filter(is_perf_link).collect();
     if links.is_empty() {
         return;
     }
+    let link_fds: Vec<i32> = links.iter().map(|l| std::os::fd::AsFd::as_fd(l).as_raw_fd()).collect();
     // `fds`: reaches end-of-file in the child when rtrace has exited. `ready`: reaches
     // end-of-file in rtrace once the child has closed its copies of stdin, stdout and stderr,
     // so that rtrace's output never outlives rtrace, however late the child is scheduled.
@@ -157,9 +273,17 @@ pub fn detach_in_background(links: Vec<libbpf_rs::Link>) {
     if pid == 0 {
         // SAFETY: plain descriptor calls on the child's own descriptors.
         unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGTERM, libc::SIG_IGN);
             libc::close(0);
             libc::close(1);
             libc::close(2);
+            if let Some(fd) = output {
+                libc::close(fd);
+            }
+            for &fd in &link_fds {
+                libc::close(fd);
+            }
             libc::close(ready[0]);
             libc::close(ready[1]);
             libc::close(fds[1]);
@@ -179,7 +303,30 @@ pub fn detach_in_background(links: Vec<libbpf_rs::Link>) {
         {}
         libc::close(ready[0]);
     }
-    // Disables the probes and closes rtrace's copies: cheap while the child holds its own.
-    // (Without a child, this is where the slow release happens.)
-    drop(links);
+    // Releases the links (the last copies: the programs leave their events now) and closes
+    // rtrace's copies of the events, cheap while the child holds its own. (Without a child,
+    // this is where the slow release happens.)
+    release_in_parallel(links);
+}
+
+/// Threads that release links at once: at most this many.
+const RELEASE_THREADS: usize = 128;
+
+/// Drops `links` from several threads at once. Releasing a perf event's link waits for an RCU
+/// grace period (15–40 ms here); waits that overlap share one, so N links released by N
+/// threads take about one grace period instead of N.
+fn release_in_parallel(mut links: Vec<libbpf_rs::Link>) {
+    if links.len() <= 1 {
+        return;
+    }
+    let per_thread = links.len().div_ceil(RELEASE_THREADS);
+    std::thread::scope(|scope| {
+        while !links.is_empty() {
+            let chunk: Vec<libbpf_rs::Link> = links.drain(..per_thread.min(links.len())).collect();
+            if std::thread::Builder::new().spawn_scoped(scope, move || drop(chunk)).is_err() {
+                // No thread: the rest is released here, one after another.
+                break;
+            }
+        }
+    });
 }

@@ -1,7 +1,9 @@
-//! The runtime: loads the BPF object (libbpf-rs), attaches every probe, runs BEGIN, prints
-//! events from the ring buffer as they come, and on exit (END done, `exit()`, SIGINT, SIGTERM)
-//! runs END, prints every map in bpftrace's format and detaches. It reads the plan only — never
-//! the parser, sema or LLVM — so it could run a precompiled object on another host.
+//! The runtime: loads the BPF object (libbpf-rs), runs BEGIN, attaches every other probe (as
+//! bpftrace does, so BEGIN never sees rtrace's own start-up), prints events from the ring
+//! buffer as they come, and on exit (`exit()`, SIGINT, SIGTERM, a closed output, the watched
+//! process's exit) stops the probes, drains the ring buffer, runs END, prints every map in
+//! bpftrace's format and detaches. It reads the plan only — never the parser, sema or LLVM —
+//! so it could run a precompiled object on another host.
 
 mod attach;
 mod child;
@@ -13,12 +15,12 @@ mod maps;
 mod output;
 mod printf;
 mod session;
+pub mod signals;
 mod symbols;
 mod value;
 
 use crate::plan::Plan;
 use session::Session;
-use std::os::fd::{FromRawFd, OwnedFd};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -96,35 +98,20 @@ impl RuntimeError {
 
 type Result<T> = std::result::Result<T, RuntimeError>;
 
-/// Blocks SIGINT and SIGTERM and returns a signalfd that reports them. Call before any
-/// thread starts, so the signals reach the event loop instead of killing the process.
-pub fn block_signals() -> std::io::Result<OwnedFd> {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset before use; the calls only
-    // read the set we own, and signalfd returns a new descriptor that we take ownership of.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
-}
-
 /// Loads, attaches and runs the program until it ends; returns the process exit status.
-pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Result<i32> {
+/// Signals end rtrace at once until the output is open; from then on they stop it in order
+/// (`signals`).
+pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err(RuntimeError::new(
             "rtrace must run as root (it loads BPF programs into the kernel); try `sudo rtrace …`",
         ));
     }
+    if let Some(cmd) = opts.command.as_deref().filter(|_| !opts.dry_run) {
+        child::check_command(cmd).map_err(|e| RuntimeError::new(format!("cannot run `{cmd}`: {e}")))?;
+    }
+    // Opening an `-o` FIFO waits for a reader; a signal there still ends rtrace at once.
     let out = output::open(opts)?;
     // The -c command starts now, held until every probe is attached, so `cpid` is known.
     let mut command = match &opts.command {
@@ -133,6 +120,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         ),
         _ => None,
     };
+    signals::arm();
     let mut timer = Timer { on: opts.timings, since: std::time::Instant::now() };
     let mut session = Session::load(object, plan, out, opts.verbose, opts.no_attach)?;
     timer.lap("load");
@@ -146,24 +134,36 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         Some(pid) => Some(child::pidfd(pid).map_err(|e| RuntimeError::new(format!("cannot watch process {pid}: {e}")))?),
         None => None,
     };
-    session.attach(watched)?;
-    timer.lap("attach");
-    session.announce(!opts.dry_run && std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some());
     if opts.dry_run {
+        session.attach(watched)?;
+        session.announce();
         return Ok(0);
     }
+    session.announce();
     session.run_begin()?;
+    if !session.exited() && !signals::stop_requested() {
+        session.attach(watched)?;
+        timer.lap("attach");
+        session.notify_attached(std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some());
+        if let Some(c) = &mut command {
+            c.release();
+        }
+        session.trace(exited.as_ref())?;
+    }
+    session.stop_probes();
+    // The command ends with the run, as in bpftrace.
     if let Some(c) = &mut command {
-        c.release();
+        c.end();
     }
-    session.trace(signals, exited.as_ref())?;
-    if let Some(c) = &command {
-        // Reap the command if it ended; leave it running if rtrace was stopped first.
-        c.reap();
+    if !signals::hurry() {
+        session.run_end()?;
     }
-    session.run_end()?;
     session.print_maps();
-    Ok(session.finish())
+    let status = session.finish();
+    if signals::pipe_broken() {
+        signals::die_of_sigpipe();
+    }
+    Ok(status)
 }
 
 /// `--timings`: how long loading and attaching took, on stderr.

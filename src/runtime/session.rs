@@ -1,18 +1,22 @@
 //! A run's session: the loaded object, the links of its attached probes, the ring buffer and
-//! the output, owned by one value whose steps `runtime::run` calls in order. Dropping it closes
-//! the output and detaches every probe (in a background child, see
-//! `child::detach_in_background`), whichever way the run ends.
+//! the output, owned by one value whose steps `runtime::run` calls in order. Tracing ends on
+//! `exit()`, a signal, the watched process's exit, or an output that cannot be written (see
+//! `signals`); then `stop_probes` stops every probe at once (the slow part of detaching goes to
+//! a background child, see `child::detach_in_background`), so nothing later can crowd END's
+//! output out of the ring buffer. Dropping the session closes the output and detaches what is
+//! still attached, whichever way the run ends.
 
 use super::decode::{self, Decoder};
 use super::events::{Event, Records};
 use super::layout::{self, MapKind};
 use super::output::Output;
-use super::{attach, child, load, maps};
+use super::{attach, child, load, maps, signals};
 use super::{Failure, Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
 use libbpf_rs::{Link, MapCore, MapHandle, Object, ProgramInput, RingBuffer, RingBufferBuilder};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 
@@ -33,6 +37,8 @@ pub struct Session<'p> {
     exit: Option<i32>,
     /// Lost events already reported.
     lost_reported: u64,
+    /// The first write that failed (not a closed pipe: that ends the run like a signal).
+    output_error: Option<std::io::Error>,
     object: Object,
 }
 
@@ -64,6 +70,7 @@ impl<'p> Session<'p> {
             decoder: Decoder::new(plan, stacks),
             exit: None,
             lost_reported: 0,
+            output_error: None,
             object,
         })
     }
@@ -85,11 +92,15 @@ impl<'p> Session<'p> {
         attach::attach_all(&self.object, self.plan, target, &mut self.links)
     }
 
-    /// Says how many probes are attached (`Attaching N probes...`), and with
-    /// `__BPFTRACE_NOTIFY_PROBES_ATTACHED` set, prints that line (the test runner waits for it).
-    pub fn announce(&mut self, notify: bool) {
+    /// Says how many probes are attached (`Attaching N probes...`).
+    pub fn announce(&mut self) {
         let probes = self.plan.probes.iter().map(|p| 1 + p.also.len()).sum();
         self.emit(|out| out.attached(probes));
+    }
+
+    /// With `__BPFTRACE_NOTIFY_PROBES_ATTACHED` set (`notify`), prints that line once every
+    /// probe is attached (the test runner waits for it).
+    pub fn notify_attached(&mut self, notify: bool) {
         if notify {
             self.emit(|out| {
                 out.sink().write("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")?;
@@ -105,10 +116,13 @@ impl<'p> Session<'p> {
         Ok(())
     }
 
-    /// Prints events as they come until `exit()`, a signal (`signals`, a signalfd), or the
-    /// exit of the watched process (`exited`, a pidfd). Programs with only BEGIN and END
-    /// probes end at once, unless a process is watched.
-    pub fn trace(&mut self, signals: &OwnedFd, exited: Option<&OwnedFd>) -> Result<()> {
+    /// Prints events as they come until `exit()`, a stop request (a signal or a closed output,
+    /// `signals::stop_requested`), or the exit of the watched process (`exited`, a pidfd).
+    /// Programs with only BEGIN and END probes end at once, unless a process is watched. Each
+    /// batch of events is bounded, so a flood of them (even one rtrace's own writes feed) never
+    /// keeps the loop from seeing a stop request; lost events are reported at least once a
+    /// second.
+    pub fn trace(&mut self, exited: Option<&OwnedFd>) -> Result<()> {
         let only_begin_end = self.plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End));
         if (only_begin_end && exited.is_none()) || self.exit.is_some() {
             return Ok(());
@@ -116,12 +130,12 @@ impl<'p> Session<'p> {
         // A watched process that exits ends tracing like a signal does; -1 is ignored by poll.
         let mut fds = [
             libc::pollfd { fd: self.ringbuf.epoll_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: signals.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: signals::wake_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: exited.map_or(-1, |fd| fd.as_raw_fd()), events: libc::POLLIN, revents: 0 },
         ];
-        loop {
+        while !signals::stop_requested() {
             // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
-            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
             if rc < 0 {
                 let err = std::io::Error::last_os_error();
                 if err.kind() == std::io::ErrorKind::Interrupted {
@@ -130,23 +144,32 @@ impl<'p> Session<'p> {
                 return Err(RuntimeError::new(format!("poll failed: {err}")));
             }
             if fds[0].revents != 0 {
-                self.drain();
+                self.drain_batch();
                 if self.exit.is_some() {
                     return Ok(());
                 }
-            }
-            if fds[1].revents != 0 {
-                let mut info = [0u8; 128];
-                // SAFETY: reading into a buffer of the size of signalfd_siginfo (128 bytes).
-                unsafe { libc::read(signals.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
-                self.drain();
-                return Ok(());
+            } else if rc == 0 {
+                self.report_lost();
             }
             if fds[2].revents != 0 {
-                self.drain();
                 return Ok(());
             }
         }
+        Ok(())
+    }
+
+    /// Stops every probe at once: no event comes after this. Perf-event probes are disabled
+    /// here and released by a background child (their release is slow); the others are
+    /// detached now. Then prints what the ring buffer still holds.
+    pub fn stop_probes(&mut self) {
+        let links = std::mem::take(&mut self.links);
+        child::detach_in_background(links, self.out.sink().raw_fd());
+        self.drain();
+    }
+
+    /// Whether `exit()` has ended the run.
+    pub fn exited(&self) -> bool {
+        self.exit.is_some()
     }
 
     /// Runs the END probes, with events handled again whatever stopped tracing, and prints
@@ -161,43 +184,59 @@ impl<'p> Session<'p> {
 
     /// Prints every map, in bpftrace's order.
     pub fn print_maps(&mut self) {
+        if signals::hurry() {
+            return;
+        }
         // bpftrace separates the maps from the trace output by two empty lines; rtrace does
         // too, but only when the program has maps (docs/differences.md).
         if !self.plan.maps.is_empty() {
             self.emit(|out| out.sink().write("\n\n"));
         }
         for index in layout::map_order(self.plan.maps.iter().map(|m| m.name.as_str())) {
+            if signals::hurry() {
+                break;
+            }
             self.print_map(index, 0, 0);
         }
         self.emit(|out| out.sink().flush());
     }
 
-    /// Reports the events lost since the last report, and returns the exit status. Dropping
-    /// the session then closes the output and detaches the probes.
+    /// Reports the events lost since the last report, and returns the exit status: 1 when the
+    /// output could not be written (said on standard error). Dropping the session then closes
+    /// the output and detaches what is still attached.
     pub fn finish(mut self) -> i32 {
         self.report_lost();
+        if let Some(e) = &self.output_error {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+            return 1;
+        }
         self.exit.unwrap_or(0)
     }
 
-    /// Handles every record the ring buffer holds, in order, then reports lost events and
-    /// ends the batch.
+    /// Handles every record the ring buffer holds (once the probes are stopped, a bounded
+    /// amount), unless a second signal asks to hurry.
     fn drain(&mut self) {
-        loop {
-            let _ = self.ringbuf.consume();
-            let records = std::mem::take(&mut *self.records.borrow_mut());
-            if records.is_empty() {
+        while self.drain_batch() && !signals::hurry() {}
+    }
+
+    /// Handles one batch of records (at most the ring buffer's size), in order, then reports
+    /// lost events and ends the batch. Returns whether there was anything to handle.
+    fn drain_batch(&mut self) -> bool {
+        let _ = self.ringbuf.consume();
+        let mut records = std::mem::take(&mut *self.records.borrow_mut());
+        let any = !records.is_empty();
+        for record in records.iter() {
+            if signals::hurry() {
                 break;
             }
-            for record in records.iter() {
-                self.handle(record);
-            }
-            // The batch's memory goes back for the next one.
-            let mut records = records;
-            records.clear();
-            *self.records.borrow_mut() = records;
+            self.handle(record);
         }
+        // The batch's memory goes back for the next one.
+        records.clear();
+        *self.records.borrow_mut() = records;
         self.report_lost();
         self.emit(|out| out.sink().end_batch());
+        any
     }
 
     fn handle(&mut self, record: &[u8]) {
@@ -223,7 +262,7 @@ impl<'p> Session<'p> {
             Event::Value { def, args } => {
                 self.emit(|out| out.value(def, &args));
             }
-            Event::Cat(path) => match std::fs::read(path) {
+            Event::Cat(path) => match child::read_file(path) {
                 Ok(bytes) => {
                     self.emit(|out| out.event("cat", &String::from_utf8_lossy(&bytes)));
                 }
@@ -261,10 +300,25 @@ impl<'p> Session<'p> {
         }
     }
 
-    /// Writes through the output. A failed write (a closed pipe, a full disk) is ignored: the
-    /// run goes on, as it always has; this is the one place to notice one.
+    /// Writes through the output; this is the one place that notices a failed write. A closed
+    /// pipe (`EPIPE`) ends the run as a signal does (rtrace then dies of SIGPIPE, as bpftrace
+    /// does); any other error (a full disk) ends it too and is reported at exit. Either way
+    /// nothing more is written.
     fn emit(&mut self, write: impl FnOnce(&mut dyn Output) -> std::io::Result<()>) {
-        let _ = write(&mut *self.out);
+        if self.output_error.is_some() || signals::pipe_broken() {
+            return;
+        }
+        if let Err(e) = write(&mut *self.out) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                signals::output_closed();
+            } else {
+                if !signals::hurry() {
+                    self.output_error = Some(e);
+                }
+                signals::request_stop();
+            }
+            self.out.sink().discard();
+        }
     }
 
     /// Runs the BEGIN or END programs once each, through BPF_PROG_TEST_RUN.
@@ -312,7 +366,7 @@ impl Drop for Session<'_> {
         // kept a pipe to rtrace open until every probe was released (`rtrace big.bt | less`
         // waited ~80 ms a tracepoint after rtrace had exited).
         self.out.sink().close();
-        child::detach_in_background(std::mem::take(&mut self.links));
+        child::detach_in_background(std::mem::take(&mut self.links), None);
     }
 }
 

@@ -11,37 +11,63 @@ use super::value::Value;
 use super::{Buffering, Options, Result, RuntimeError};
 use crate::plan::PrintfDef;
 use std::io::{self, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 /// Where the script's output goes, buffered as `-B` says.
 pub struct Sink {
     out: std::io::BufWriter<Box<dyn Write>>,
     /// No `-B`: flush at the end of each batch of events.
     flush_batches: bool,
+    /// The descriptor written to (until `close`), which a forked child must not keep open.
+    fd: Option<RawFd>,
+}
+
+/// A file whose writes give up when a second signal asks rtrace to hurry: a write blocked on
+/// a stalled reader returns `EINTR` on a signal, which `write_all` would retry for ever.
+struct Interruptible(std::fs::File);
+
+impl Write for Interruptible {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.0.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if crate::runtime::signals::hurry() {
+                        return Err(io::Error::other("stopped by a second signal"));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 impl Sink {
     /// Standard output, or `-o FILE` (created now).
     pub fn open(opts: &Options) -> Result<Sink> {
-        let file: Box<dyn Write> = match &opts.output {
-            Some(path) => Box::new(
-                std::fs::File::create(path)
-                    .map_err(|e| RuntimeError::new(format!("cannot write `{}`: {e}", path.display())))?,
-            ),
+        let file = match &opts.output {
+            Some(path) => std::fs::File::create(path)
+                .map_err(|e| RuntimeError::new(format!("cannot write `{}`: {e}", path.display())))?,
             // Standard output without Rust's own line buffer, which would hold back a partial
             // line under `-B none`.
-            None => match std::io::stdout().as_fd().try_clone_to_owned() {
-                Ok(fd) => Box::new(std::fs::File::from(fd)),
-                Err(_) => Box::new(std::io::stdout()),
-            },
+            None => std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(std::fs::File::from)
+                .map_err(|e| RuntimeError::new(format!("cannot write to standard output: {e}")))?,
         };
+        let fd = Some(file.as_raw_fd());
+        let file: Box<dyn Write> = Box::new(Interruptible(file));
         // Line and unbuffered modes write through a zero-capacity BufWriter.
         let (out, capacity): (Box<dyn Write>, usize) = match opts.buffering {
             Some(Buffering::Line) => (Box::new(std::io::LineWriter::new(file)), 0),
             Some(Buffering::None) => (file, 0),
             Some(Buffering::Full) | None => (file, 64 << 10),
         };
-        Ok(Sink { out: std::io::BufWriter::with_capacity(capacity, out), flush_batches: opts.buffering.is_none() })
+        Ok(Sink { out: std::io::BufWriter::with_capacity(capacity, out), flush_batches: opts.buffering.is_none(), fd })
     }
 
     pub fn write(&mut self, text: &str) -> io::Result<()> {
@@ -65,6 +91,21 @@ impl Sink {
     pub fn close(&mut self) {
         let _ = self.out.flush();
         self.out = std::io::BufWriter::new(Box::new(std::io::sink()));
+        self.fd = None;
+    }
+
+    /// The descriptor written to, while open.
+    pub fn raw_fd(&self) -> Option<RawFd> {
+        self.fd
+    }
+
+    /// Drops what is buffered without writing it (the output failed, or a second signal
+    /// asks to hurry), so that `close` does not block on it.
+    pub fn discard(&mut self) {
+        let old = std::mem::replace(&mut self.out, std::io::BufWriter::new(Box::new(std::io::sink())));
+        // Taken apart, the old writer is dropped without a last flush.
+        drop(old.into_parts());
+        self.fd = None;
     }
 }
 

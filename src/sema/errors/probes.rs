@@ -15,7 +15,8 @@ pub enum ProbeError {
     Malformed { provider: String, text: String, form: Form, span: Span },
     /// `FUNCTION+OFFSET` with a bad offset, or on a return probe (`ret_kind`).
     InvalidOffset { text: String, ret_kind: &'static str, span: Span },
-    NoTracefs,
+    /// tracefs is missing, or mounted (`unreadable_at`) where this user cannot read it.
+    NoTracefs { unreadable_at: Option<String> },
     UnknownTracepointCategory { category: String, span: Span, nearest: Option<String> },
     UnknownTracepoint { category: String, event: String, span: Span, nearest: Option<String> },
     TracepointFormat { category: String, event: String, span: Span },
@@ -108,7 +109,10 @@ impl From<ProbeError> for Diagnostic {
             InvalidOffset { text, ret_kind, span } => Diagnostic::error(format!("invalid offset in `{text}`"))
                 .at(span, "expected FUNCTION+OFFSET with a number")
                 .note(format!("{ret_kind}s take no offset")),
-            NoTracefs => Diagnostic::error(format!(
+            NoTracefs { unreadable_at: Some(path) } => Diagnostic::error(format!(
+                "tracefs is mounted at {path}, but this user cannot read it; run rtrace as root"
+            )),
+            NoTracefs { unreadable_at: None } => Diagnostic::error(format!(
                 "tracefs is not mounted and rtrace could not mount it; run `mount -t tracefs tracefs {}` as root",
                 crate::kernel::tracefs::MOUNT_POINT
             )),

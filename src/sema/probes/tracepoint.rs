@@ -16,7 +16,7 @@ impl Expander<'_> {
             return Err(malformed(p, Form::Tracepoint));
         }
         let Some(root) = self.tracefs_root() else {
-            self.error(ProbeError::NoTracefs);
+            self.error(ProbeError::NoTracefs { unreadable_at: crate::kernel::tracefs::mounted_at() });
             return Ok(Flow::Stop);
         };
         let unknown = || unknown_tracepoint(&root, parts[1], parts[2], p.field_span(1), p.field_span(2));
