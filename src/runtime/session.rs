@@ -33,6 +33,8 @@ pub struct Session<'p> {
     exit: Option<i32>,
     /// Lost events already reported.
     lost_reported: u64,
+    /// The most bytes `cat()` prints of a file.
+    pub max_cat_bytes: usize,
     object: Object,
 }
 
@@ -64,6 +66,7 @@ impl<'p> Session<'p> {
             decoder: Decoder::new(plan, stacks),
             exit: None,
             lost_reported: 0,
+            max_cat_bytes: 10240,
             object,
         })
     }
@@ -223,7 +226,7 @@ impl<'p> Session<'p> {
             Event::Value { def, args } => {
                 self.emit(|out| out.value(def, &args));
             }
-            Event::Cat(path) => match std::fs::read(path) {
+            Event::Cat(path) => match read_start(path, self.max_cat_bytes) {
                 Ok(bytes) => {
                     self.emit(|out| out.event("cat", &String::from_utf8_lossy(&bytes)));
                 }
@@ -331,4 +334,13 @@ fn find_map<'o>(obj: &'o Object, name: &str) -> Result<libbpf_rs::Map<'o>> {
 
 fn missing_map(name: &str) -> RuntimeError {
     RuntimeError::new(format!("internal error: map {name} missing from the object"))
+}
+
+/// The first `max` bytes of file `path` (all of a shorter one): `cat()` prints no more, as
+/// bpftrace's `max_cat_bytes`, so `cat("/dev/zero")` ends.
+fn read_start(path: &str, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(max as u64).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
