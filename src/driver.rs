@@ -327,21 +327,13 @@ fn probe_limits(program: &Program, checked: &sema::Checked, limits: &Limits) -> 
             seen += p.points().count();
             seen > limits.max_probes
         })?;
-        let diag = Diagnostic::error(format!(
-            "{points} attach points, more than max_probes ({}): rtrace attaches at most {} probes",
-            limits.max_probes, limits.max_probes
-        ));
+        let diag = Diagnostic::error(format!("{points} attach points, more than max_probes ({})", limits.max_probes));
         return Some(at_probe(diag, program, checked, index, None, "past the limit here").help(
             "BPFTRACE_MAX_PROBES=N raises the limit; with care: every attached probe slows down what it traces",
         ));
     }
     if probes.len() > limits.max_bpf_progs {
-        let diag = Diagnostic::error(format!(
-            "{} BPF programs, more than max_bpf_progs ({}): rtrace generates at most {} programs",
-            probes.len(),
-            limits.max_bpf_progs,
-            limits.max_bpf_progs
-        ));
+        let diag = Diagnostic::error(format!("{} BPF programs, more than max_bpf_progs ({})", probes.len(), limits.max_bpf_progs));
         return Some(at_probe(diag, program, checked, limits.max_bpf_progs, None, "past the limit here")
             .help("BPFTRACE_MAX_BPF_PROGS=N raises the limit"));
     }
