@@ -71,8 +71,9 @@ def run(binary, path):
         err.seek(0)
         lines = [l for l in err.read().decode(errors="replace").splitlines() if l and "RLIMIT_MEMLOCK" not in l]
         out.seek(0, os.SEEK_END)
+        size = out.tell()
     first = lines[0][:90] if lines else ""
-    return took, ended, first, out.tell()
+    return took, ended, first, size
 
 
 def main():
