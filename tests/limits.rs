@@ -73,14 +73,20 @@ fn nested_braces_stop_at_the_nesting_limit() {
 
 #[test]
 fn operator_chains_stop_at_the_nesting_limit() {
-    // `!` on 1,001 lines, then the operand, `1`: that is level 1, the last `!` (line 1001)
-    // level 2, and the `!` on line 2 level 1001.
-    let (status, err) = script(format!("BEGIN {{ @x = {}1; }}", "!\n".repeat(1001)));
+    // `!` on 1,001 lines, then the operand: 1,001 prefix operators in a row are 1,001
+    // levels, found at the last one (before the parser has to hold them all).
+    let (status, err) = script(format!("BEGIN {{ @x = \n{}1; }}", "!\n".repeat(1001)));
     assert_eq!(status, 1);
     let want = format!(
-        "error: nesting deeper than 1000 levels\n  ┌─ -e:2:1\n  │\n2 │ !\n  │ ^ too deep here\n  │\n{NESTING_NOTE}"
+        "error: nesting deeper than 1000 levels\n     ┌─ -e:1002:1\n     │\n1002 │ !\n     │ ^ too deep here\n     │\n   {NESTING_NOTE}"
     );
     assert_eq!(err, want);
+    // 1,000 is not too deep.
+    assert_eq!(script(format!("BEGIN {{ @x = {}1; }}", "!".repeat(999))), (0, String::new()));
+    // `!(` 1,001 times: the 1,001st `(` is past the limit.
+    let (status, err) = script(format!("BEGIN {{ @x =\n{}1{}; }}", "!(\n".repeat(1001), ")".repeat(1001)));
+    assert_eq!(status, 1);
+    assert!(err.starts_with("error: nesting deeper than 1000 levels\n     ┌─ -e:1001:2\n"), "{err}");
     // `1 + 1 + … + 1` nests to the left: the 1,001st `+` makes level 1001 (its left operand
     // starts the line).
     let (status, err) = script(format!("BEGIN {{\n@x = 1{};\n}}", "\n+ 1".repeat(1001)));
