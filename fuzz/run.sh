@@ -14,7 +14,18 @@ secs=${1:-600}
 [ $# -gt 0 ] && shift
 work=fuzz/corpus-work/front_end # what libFuzzer adds; ignored by git
 mkdir -p "$work" fuzz/artifacts/front_end
-cmd="cargo fuzz run --sanitizer none --debug-assertions front_end $work fuzz/corpus/front_end --
+# Every script of tests/scripts/ as a seed too (written afresh each run; ignored by git).
+scripts=fuzz/corpus-work/test_scripts
+rm -rf "$scripts" && mkdir -p "$scripts"
+python3 - "$scripts" <<'PY'
+import pathlib, sys, tomllib
+out = pathlib.Path(sys.argv[1])
+for i, case in enumerate(sorted(pathlib.Path("tests/scripts").rglob("*.toml"))):
+    script = tomllib.loads(case.read_text()).get("script")
+    if script and len(script.encode()) <= 4096:
+        (out / f"{i:04}_{case.stem}.bt").write_text(script)
+PY
+cmd="cargo fuzz run --sanitizer none --debug-assertions front_end $work fuzz/corpus/front_end $scripts --
   -dict=fuzz/front_end.dict -max_total_time=$secs -timeout=30 -rss_limit_mb=2048 -max_len=4096
   -print_final_stats=1 $*"
 if [ "${FUZZ_FULL_KALLSYMS:-0}" = 1 ]; then

@@ -2,13 +2,14 @@
 //! Every user error leaves here as a rendered diagnostic or one `error:` line, exit status 1.
 
 use crate::diag::{Diagnostic, Renderer};
+use crate::limits::Limits;
 use crate::parser::ast::Program;
 use crate::{codegen, parser, runtime, sema};
 use clap::{Parser, ValueEnum};
 use std::io::{IsTerminal, Read, Write};
 
 #[derive(Parser, Debug)]
-#[command(name = "rtrace", version, about = "A dynamic tracer for Linux: bpftrace's language, compiled in process to eBPF")]
+#[command(name = "rtrace", version, about = "A dynamic tracer for Linux: bpftrace's language, compiled in process to eBPF", after_help = LIMITS_HELP)]
 pub struct Cli {
     /// The program to run, as text.
     #[arg(short = 'e', value_name = "PROGRAM")]
@@ -106,6 +107,13 @@ pub struct Cli {
     pub no_opt: bool,
 }
 
+/// The input limits, for `--help` (their values are `Limits::default()`'s; a unit test keeps
+/// the two together).
+const LIMITS_HELP: &str = "Limits (docs/differences.md):
+  script size 10485760 bytes; nesting 1000 levels; 100000 statements;
+  1024 attach points (BPFTRACE_MAX_PROBES); 1024 BPF programs (BPFTRACE_MAX_BPF_PROGS);
+  cat() prints at most 10240 bytes of a file (BPFTRACE_MAX_CAT_BYTES)";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -179,7 +187,7 @@ fn run(cli: Cli) -> i32 {
         return 0;
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let FrontEnd { name, source, program, checked, mut timings } =
+    let FrontEnd { name, source, program, checked, mut timings, limits } =
         match front_end(&cli, color, &mut std::io::stdout(), &mut std::io::stderr()) {
             Ok(front) => front,
             Err(code) => return code,
@@ -220,6 +228,7 @@ fn run(cli: Cli) -> i32 {
         timings: cli.timings,
         json: cli.format == OutputFormat::Json,
         buffering: cli.buffering,
+        max_cat_bytes: limits.max_cat_bytes,
     };
     match runtime::run(&object, &checked.plan, &run_opts) {
         Ok(code) => code,
@@ -243,6 +252,8 @@ pub struct FrontEnd {
     pub checked: sema::Checked,
     /// The stages' wall times so far (`--timings`).
     pub timings: Timings,
+    /// The input limits in force (the runtime's `cat()` reads `max_cat_bytes`).
+    pub limits: Limits,
 }
 
 /// The front end, as `rtrace` runs it (and `tests/diagnostics.rs`, in process): reads the
@@ -250,7 +261,16 @@ pub struct FrontEnd {
 /// and warnings) and `error:` line to `err` as the user sees them (`color`: with ANSI colors).
 /// `Err(status)` ends the run: 1 after an error, 0 after `--dump ast` (printed on `out`).
 pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<FrontEnd, i32> {
-    let (name, source) = read_script(cli).map_err(|msg| fail_to(err, &msg))?;
+    let limits = Limits::from_env().map_err(|msg| fail_to(err, &msg))?;
+    let (name, source) = read_script(cli, &limits).map_err(|e| match e {
+        ReadError::Message(msg) => fail_to(err, &msg),
+        ReadError::Utf8 { name, text, at } => {
+            let diag = Diagnostic::error("the script is not valid UTF-8")
+                .at(crate::diag::Span::new(at, at + '\u{FFFD}'.len_utf8()), "not UTF-8");
+            let _ = write!(err, "{}", Renderer::new(&name, &text, color).render(&diag));
+            1
+        }
+    })?;
     let renderer = Renderer::new(&name, &source, color);
     let mut report = |diags: &[Diagnostic]| {
         for d in diags {
@@ -259,7 +279,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
     };
 
     let mut timings = Timings::new(cli.timings);
-    let program = parser::parse(&source).map_err(|diags| {
+    let program = parser::parse_within(&source, &limits).map_err(|diags| {
         report(&diags);
         1
     })?;
@@ -289,8 +309,12 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         1
     })?;
     timings.lap("check");
+    if let Some(diag) = probe_limits(&program, &checked, &limits) {
+        report(&[diag]);
+        return Err(1);
+    }
     report(&checked.warnings);
-    Ok(FrontEnd { name, source, program, checked, timings })
+    Ok(FrontEnd { name, source, program, checked, timings, limits })
 }
 
 /// What sema needs to know of the host that takes an effect to learn (sema itself neither
@@ -302,25 +326,61 @@ fn learn_host(needs: sema::HostNeeds) -> sema::HostFacts {
     sema::HostFacts { fentry_refused: needs.fentry && !crate::kernel::features::has_fentry() }
 }
 
+/// `max_probes` and `max_bpf_progs`: a diagnostic at the probe whose attach points or
+/// program went past one, if any did.
+fn probe_limits(program: &Program, checked: &sema::Checked, limits: &Limits) -> Option<Diagnostic> {
+    let probes = &checked.plan.probes;
+    let points: usize = probes.iter().map(|p| p.points().count()).sum();
+    if points > limits.max_probes {
+        let mut seen = 0;
+        let index = probes.iter().position(|p| {
+            seen += p.points().count();
+            seen > limits.max_probes
+        })?;
+        let diag = Diagnostic::error(format!("{points} attach points, more than max_probes ({})", limits.max_probes));
+        return Some(at_probe(diag, program, checked, index, None, "past the limit here").help(
+            "BPFTRACE_MAX_PROBES=N raises the limit; with care: every attached probe slows down what it traces",
+        ));
+    }
+    if probes.len() > limits.max_bpf_progs {
+        let diag = Diagnostic::error(format!("{} BPF programs, more than max_bpf_progs ({})", probes.len(), limits.max_bpf_progs));
+        return Some(at_probe(diag, program, checked, limits.max_bpf_progs, None, "past the limit here")
+            .help("BPFTRACE_MAX_BPF_PROGS=N raises the limit"));
+    }
+    None
+}
+
+/// `diag` pointed at program `index`'s attach point named `name` (or its own name) if the
+/// script writes it so, else at all of the probe's attach points; as it is if there is none.
+fn at_probe(diag: Diagnostic, program: &Program, checked: &sema::Checked, index: usize, name: Option<&str>, label: &str) -> Diagnostic {
+    let span = (|| {
+        let probe = program.probes.get(checked.progs.get(index)?.probe)?;
+        let name = name.unwrap_or(&checked.plan.probes.get(index)?.display);
+        // A program shared by probes that differ only in literals serves other probes' points.
+        let mut written = probe.attach_points.iter().chain(program.probes.iter().flat_map(|p| &p.attach_points));
+        match written.find(|ap| ap.text == name) {
+            Some(ap) => Some(ap.span),
+            None => probe.attach_points.iter().map(|ap| ap.span).reduce(crate::diag::Span::to),
+        }
+    })();
+    match span {
+        Some(span) => diag.at(span, label),
+        None => diag,
+    }
+}
+
 /// A runtime error that belongs to a probe, as a diagnostic at the attach point that failed:
 /// the one named as the failed point (or the probe's own name) if the script writes it so,
 /// else all of the probe's attach points.
 fn probe_diagnostic(program: &parser::ast::Program, checked: &sema::Checked, err: &runtime::RuntimeError) -> Option<Diagnostic> {
     let at = err.probe.as_ref()?;
-    let probe = program.probes.get(checked.progs.get(at.index)?.probe)?;
-    let name = at.point.as_deref().unwrap_or(&checked.plan.probes.get(at.index)?.display);
-    // A program shared by probes that differ only in literals serves other probes' points.
-    let mut written = probe.attach_points.iter().chain(program.probes.iter().flat_map(|p| &p.attach_points));
-    let span = match written.find(|ap| ap.text == name) {
-        Some(ap) => ap.span,
-        None => probe.attach_points.iter().map(|ap| ap.span).reduce(crate::diag::Span::to)?,
-    };
+    program.probes.get(checked.progs.get(at.index)?.probe)?;
     let label = match at.failure {
         runtime::Failure::Load => "cannot load here",
         runtime::Failure::Attach => "cannot attach here",
         runtime::Failure::Run => "failed when run",
     };
-    Some(Diagnostic::error(err.message.clone()).at(span, label))
+    Some(at_probe(Diagnostic::error(err.message.clone()), program, checked, at.index, at.point.as_deref(), label))
 }
 
 /// `--timings`: the wall time of each stage, printed as it ends.
@@ -369,16 +429,71 @@ fn fail_to(err: &mut dyn Write, message: &str) -> i32 {
     1
 }
 
-/// The script's display name and text.
-fn read_script(cli: &Cli) -> Result<(String, String), String> {
-    match (&cli.program, &cli.file) {
-        (Some(p), _) => Ok(("-e".into(), p.clone())),
+/// Why the script could not be read.
+enum ReadError {
+    /// An `error:` line.
+    Message(String),
+    /// Not UTF-8 from byte `at` on; `text` is the script decoded lossily, to show where.
+    Utf8 { name: String, text: String, at: usize },
+}
+
+/// The script's display name and text, at most `limits.max_script_bytes` of it.
+fn read_script(cli: &Cli, limits: &Limits) -> Result<(String, String), ReadError> {
+    let max = limits.max_script_bytes;
+    let too_big = |name: &str| ReadError::Message(format!("{name} is larger than {max} bytes, the most rtrace reads of a script"));
+    let (name, bytes) = match (&cli.program, &cli.file) {
+        (Some(p), _) if p.len() > max => return Err(too_big("the program")),
+        (Some(p), _) => return Ok(("-e".into(), p.clone())),
         (None, Some(f)) if f == "-" => {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read the script from stdin: {e}"))?;
-            Ok(("stdin".into(), s))
+            let bytes = read_at_most(std::io::stdin().lock(), max)
+                .map_err(|e| ReadError::Message(format!("cannot read the script from stdin: {e}")))?
+                .ok_or_else(|| too_big("the script on stdin"))?;
+            ("stdin".to_string(), bytes)
         }
-        (None, Some(f)) => std::fs::read_to_string(f).map(|s| (f.clone(), s)).map_err(|e| format!("cannot read `{f}`: {e}")),
-        (None, None) => Err("no program given: use `-e 'PROGRAM'` or a script file (see `rtrace --help`)".into()),
+        (None, Some(f)) => {
+            let file = std::fs::File::open(f).map_err(|e| ReadError::Message(format!("cannot read `{f}`: {e}")))?;
+            let bytes = read_at_most(file, max)
+                .map_err(|e| ReadError::Message(format!("cannot read `{f}`: {e}")))?
+                .ok_or_else(|| too_big(&format!("`{f}`")))?;
+            (f.clone(), bytes)
+        }
+        (None, None) => {
+            return Err(ReadError::Message("no program given: use `-e 'PROGRAM'` or a script file (see `rtrace --help`)".into()))
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((name, text)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            Err(ReadError::Utf8 { name, text: String::from_utf8_lossy(e.as_bytes()).into_owned(), at })
+        }
+    }
+}
+
+/// Everything `from` holds, or `None` if that is more than `max` bytes (an endless file such
+/// as `/dev/zero` stops there).
+fn read_at_most(from: impl Read, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    from.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() <= max).then_some(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_shows_the_default_limits() {
+        let l = Limits::default();
+        for (n, unit) in [
+            (l.max_script_bytes, " bytes"),
+            (l.max_nesting, " levels"),
+            (l.max_statements, " statements"),
+            (l.max_probes, " attach points"),
+            (l.max_bpf_progs, " BPF programs"),
+            (l.max_cat_bytes, " bytes of a file"),
+        ] {
+            assert!(LIMITS_HELP.contains(&format!("{n}{unit}")), "--help lacks {n}{unit}");
+        }
     }
 }

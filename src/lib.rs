@@ -27,6 +27,7 @@ pub mod driver;
 pub mod glob;
 pub mod kernel;
 pub mod lexer;
+pub mod limits;
 pub mod list;
 pub mod parser;
 pub mod plan;

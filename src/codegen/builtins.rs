@@ -114,7 +114,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let raw = if field.offset.is_multiple_of(field.size) {
                     self.builder.build_load(ty, at, "field")?.into_int_value()
                 } else {
-                    let tmp = self.slot(f, i64.into(), "tmp")?;
+                    let tmp = self.short_slot(f, i64.into(), "tmp")?;
                     self.builder.build_store(tmp, i64.const_zero())?;
                     let n = i64.const_int(field.size as u64, false);
                     self.call_helper(sys::BPF_FUNC_probe_read_kernel, &[tmp.into(), n.into(), at.into()])?;

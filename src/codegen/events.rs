@@ -24,7 +24,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         size: u32,
     ) -> Result<(PointerValue<'ctx>, inkwell::basic_block::BasicBlock<'ctx>)> {
         let scratch = self.scratch.ok_or_else(|| CodegenError("no scratch map".into()))?;
-        let key = self.slot(f, self.ctx.i32_type().into(), "scratchkey")?;
+        let key = self.short_slot(f, self.ctx.i32_type().into(), "scratchkey")?;
         self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
         let rec = self.lookup(scratch, key)?;
         let fill = self.ctx.append_basic_block(f.function, "record");
@@ -142,7 +142,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let after = self.ctx.append_basic_block(f.function, "sent");
         self.builder.build_conditional_branch(failed, lost_block, after)?;
         self.builder.position_at_end(lost_block);
-        let key = self.slot(f, self.ctx.i32_type().into(), "lostkey")?;
+        let key = self.short_slot(f, self.ctx.i32_type().into(), "lostkey")?;
         self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
         let counter = self.lookup(self.lost, key)?;
         let bump = self.ctx.append_basic_block(f.function, "bump");

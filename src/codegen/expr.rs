@@ -116,10 +116,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 _ => return Err(CodegenError("sizeof/offsetof without a size".into())),
             },
             ExprKind::Block { stmts, value } => {
-                // The statements' temporaries live until the enclosing statement ends.
+                // The statements' temporaries live until the enclosing statement ends. Those
+                // made before the block are set aside meanwhile, so that a statement nested in
+                // the block (an `if`'s body) ends only its own, and no later one reuses a
+                // buffer the enclosing statement still reads.
+                let outer = std::mem::take(&mut f.temps);
                 for s in stmts {
                     self.stmt(f, s)?;
                 }
+                f.temps.splice(0..0, outer);
                 return self.expr(f, value);
             }
             ExprKind::SizeofExpr(inner) => self.sizeof_expr(f, inner),

@@ -50,6 +50,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             prog: f.prog,
             loops: Vec::new(),
             temps: Vec::new(),
+            free: Default::default(),
+            short_slots: Default::default(),
             var_offsets: f.var_offsets.clone(),
             callback: true,
             params: None,

@@ -1,11 +1,14 @@
 //! Building blocks: BPF helper calls (clang-style, through `inttoptr` of the helper id), stack
 //! buffers, and map access.
 
-use super::{Func, Gen, Result};
+use super::{Func, Gen, Result, Temp};
 use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, GlobalValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
 use libbpf_rs::libbpf_sys as sys;
+
+/// How many statements may use one temporary buffer (see `Gen::buffer`).
+const BUFFER_REUSES: u32 = 16;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Calls helper `helper` with 64-bit integer or pointer arguments; returns its i64 result.
@@ -34,22 +37,40 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// A zeroed stack buffer of `len` bytes for a temporary value, allocated in the entry
     /// block. Its lifetime starts here and ends after the current statement (`end_temps`), so
     /// LLVM can give disjoint temporaries the same stack bytes: BPF has only 512.
+    ///
+    /// A buffer whose lifetime has ended is reused by a later statement that wants one of the
+    /// same length, up to `BUFFER_REUSES` times: a program then has a few allocas per
+    /// `BUFFER_REUSES` statements instead of one or two per statement (10,000 statements had
+    /// made 20,000 allocas, which LLVM took minutes over and then could not fit in 512 bytes),
+    /// and no alloca gets so many users that LLVM's passes over one alloca's users (run again
+    /// as each user changes) grow with the square of the program.
     pub fn buffer(&self, f: &mut Func<'ctx>, len: u32, name: &str) -> Result<PointerValue<'ctx>> {
-        let ty = self.ctx.i8_type().array_type(len.max(1));
-        let p = f.allocas.build_alloca(ty, name)?;
-        if let Some(inst) = p.as_instruction() {
-            inst.set_alignment(8).map_err(|e| super::CodegenError(e.to_string()))?;
-        }
-        self.lifetime("llvm.lifetime.start", p, len)?;
-        f.temps.push((p, len));
-        self.zero(p, len)?;
-        Ok(p)
+        let reused = f.free.get_mut(&len).and_then(Vec::pop);
+        let temp = match reused {
+            Some(t) => Temp { uses: t.uses + 1, ..t },
+            None => {
+                let ty = self.ctx.i8_type().array_type(len.max(1));
+                let p = f.allocas.build_alloca(ty, name)?;
+                if let Some(inst) = p.as_instruction() {
+                    inst.set_alignment(8).map_err(|e| super::CodegenError(e.to_string()))?;
+                }
+                Temp { p, len, uses: 1 }
+            }
+        };
+        self.lifetime("llvm.lifetime.start", temp.p, len)?;
+        f.temps.push(temp);
+        self.zero(temp.p, len)?;
+        Ok(temp.p)
     }
 
-    /// Ends the lifetime of every temporary made since the last call.
+    /// Ends the lifetime of every temporary made since the last call; later statements may
+    /// reuse their buffers.
     pub fn end_temps(&self, f: &mut Func<'ctx>) -> Result<()> {
-        for (p, len) in std::mem::take(&mut f.temps) {
-            self.lifetime("llvm.lifetime.end", p, len)?;
+        for t in std::mem::take(&mut f.temps) {
+            self.lifetime("llvm.lifetime.end", t.p, t.len)?;
+            if t.uses < BUFFER_REUSES {
+                f.free.entry(t.len).or_default().push(t);
+            }
         }
         Ok(())
     }
@@ -66,6 +87,19 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// A stack slot of type `ty`, allocated in the entry block.
     pub fn slot(&self, f: &Func<'ctx>, ty: BasicTypeEnum<'ctx>, name: &str) -> Result<PointerValue<'ctx>> {
         Ok(f.allocas.build_alloca(ty, name)?)
+    }
+
+    /// A stack slot for a value written and read back (or handed to one helper call) before
+    /// any other code is generated, such as a map key: one per `name` in a function, shared by
+    /// every such use, so a program's stack does not grow with its statements. `ty` must be
+    /// the same at each use of a name.
+    pub fn short_slot(&self, f: &mut Func<'ctx>, ty: BasicTypeEnum<'ctx>, name: &'static str) -> Result<PointerValue<'ctx>> {
+        if let Some(p) = f.short_slots.get(name) {
+            return Ok(*p);
+        }
+        let p = f.allocas.build_alloca(ty, name)?;
+        f.short_slots.insert(name, p);
+        Ok(p)
     }
 
     pub fn zero(&self, p: PointerValue<'ctx>, len: u32) -> Result<()> {

@@ -144,7 +144,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// A value the runtime set in the globals map (0 until it does).
     pub(super) fn global(&mut self, f: &mut Func<'ctx>, index: u32) -> Result<IntValue<'ctx>> {
-        let key = self.slot(f, self.ctx.i32_type().into(), "gkey")?;
+        let key = self.short_slot(f, self.ctx.i32_type().into(), "gkey")?;
         self.builder.build_store(key, self.ctx.i32_type().const_int(index as u64, false))?;
         let p = self.lookup(self.globals, key)?;
         self.load_or_zero(f, p)

@@ -26,7 +26,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
             Read::Int { size, signed, bitfield } => (size, signed, bitfield),
         };
-        let tmp = self.slot(f, i64.into(), "mem")?;
+        let tmp = self.short_slot(f, i64.into(), "mem")?;
         self.builder.build_store(tmp, i64.const_zero())?;
         let helper = if access.user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
         self.call_helper(helper, &[tmp.into(), i64.const_int(size as u64, false).into(), addr.into()])?;

@@ -149,6 +149,15 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub params: Option<GlobalValue<'ctx>>,
 }
 
+/// A temporary stack buffer (see `Gen::buffer`): where, how long, and how many statements
+/// have used it.
+#[derive(Clone, Copy)]
+pub(crate) struct Temp<'ctx> {
+    pub p: PointerValue<'ctx>,
+    pub len: u32,
+    pub uses: u32,
+}
+
 /// State while generating one program.
 pub(crate) struct Func<'ctx> {
     pub function: FunctionValue<'ctx>,
@@ -162,7 +171,11 @@ pub(crate) struct Func<'ctx> {
     /// Enclosing loops, innermost last: where `continue` and `break` jump.
     pub loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
     /// Temporary buffers made during the current statement (see `Gen::buffer`).
-    pub temps: Vec<(PointerValue<'ctx>, u32)>,
+    pub temps: Vec<Temp<'ctx>>,
+    /// Temporary buffers whose lifetime has ended, by length, for reuse (see `Gen::buffer`).
+    pub free: std::collections::HashMap<u32, Vec<Temp<'ctx>>>,
+    /// Slots for values used at once (see `Gen::short_slot`), by name.
+    pub short_slots: std::collections::HashMap<&'static str, PointerValue<'ctx>>,
     /// Where string and address variables live: their offsets in this CPU's `rt_vars` value.
     pub var_offsets: std::collections::HashMap<String, u64>,
     /// Whether this is the callback of a `for` loop over a map (it returns 0 to go on, 1 to
@@ -259,6 +272,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             prog: index,
             loops: Vec::new(),
             temps: Vec::new(),
+            free: Default::default(),
+            short_slots: Default::default(),
             var_offsets,
             callback: false,
             params: None,
@@ -270,7 +285,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             // parameters map's row for this attach point.
             let cookie = self.call_helper(sys::BPF_FUNC_get_attach_cookie, &[ctx_ptr.into()])?;
             let cookie = self.builder.build_int_truncate(cookie, self.ctx.i32_type(), "cookie")?;
-            f.params = Some(self.row_or_return(&f, map, cookie)?);
+            f.params = Some(self.row_or_return(&mut f, map, cookie)?);
         }
         let probe = &program.probes[self.checked.progs[index].probe];
         if let (Some(pid), false) =
@@ -315,8 +330,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// The value at u32 `key` in array map `map`; the function ends (returning 0) where the
     /// lookup finds none.
-    fn row_or_return(&self, f: &Func<'ctx>, map: GlobalValue<'ctx>, key: inkwell::values::IntValue<'ctx>) -> Result<PointerValue<'ctx>> {
-        let slot = self.slot(f, self.ctx.i32_type().into(), "key")?;
+    fn row_or_return(&self, f: &mut Func<'ctx>, map: GlobalValue<'ctx>, key: inkwell::values::IntValue<'ctx>) -> Result<PointerValue<'ctx>> {
+        let slot = self.short_slot(f, self.ctx.i32_type().into(), "key")?;
         self.builder.build_store(slot, key)?;
         let row = self.lookup(map, slot)?;
         let found = self.builder.build_is_not_null(row, "found")?;

@@ -172,7 +172,7 @@ impl KernelTypes {
 
     fn find_kind(&self, want: BtfKind, name: &str) -> Option<u32> {
         // Most names are unique; when a name is shared (a typedef and a struct), look on.
-        let first = self.btf.type_by_name::<BtfType>(name)?;
+        let first = self.btf.type_by_name::<BtfType>(c_name(name)?)?;
         if first.kind() == want {
             return Some(first.type_id().into());
         }
@@ -242,7 +242,7 @@ impl KernelTypes {
 
     /// A kernel function's parameters (name, type id) and return type id, from its BTF FUNC.
     pub fn function(&self, name: &str) -> Option<(Vec<(String, u32)>, u32)> {
-        self.function_at(self.btf.type_by_name::<Func>(name)?.type_id().into())
+        self.function_at(self.btf.type_by_name::<Func>(c_name(name)?)?.type_id().into())
     }
 
     /// Like [`KernelTypes::function`], for the BTF FUNC with id `id`.
@@ -300,7 +300,7 @@ impl KernelTypes {
     /// How many arguments raw tracepoint `name` passes: its `btf_trace_NAME` typedef is a
     /// pointer to a function whose first parameter is the tracepoint's private data.
     pub fn raw_tracepoint_args(&self, name: &str) -> Option<usize> {
-        let t = self.btf.type_by_name::<Typedef>(&format!("{RAW_TP_PREFIX}{name}"))?;
+        let t = self.btf.type_by_name::<Typedef>(&format!("{RAW_TP_PREFIX}{}", c_name(name)?))?;
         let ptr = Ptr::try_from(t.referenced_type()).ok()?;
         let proto = FuncProto::try_from(ptr.referenced_type()).ok()?;
         Some(proto.len().saturating_sub(1))
@@ -559,4 +559,10 @@ mod tests {
         assert_eq!(start, last + 1);
         assert_eq!(merged.len(), raw.len());
     }
+}
+
+/// `name`, if BTF can hold it: a name with a NUL byte is in no BTF, and libbpf-rs's lookups
+/// panic on one (`CString::new`). Fuzzing found it: `fentry:do_sys_o\0…penat2`.
+fn c_name(name: &str) -> Option<&str> {
+    (!name.contains('\0')).then_some(name)
 }

@@ -189,6 +189,43 @@ pub enum ExprKind {
     Block { stmts: Vec<Stmt>, value: Box<Expr> },
 }
 
+impl ExprKind {
+    /// Calls `f` with each expression directly inside this one (not those inside a block's
+    /// statements).
+    pub fn for_each_child(&self, f: &mut dyn FnMut(&Expr)) {
+        match self {
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Ident(_)
+            | ExprKind::Var(_)
+            | ExprKind::Bool(_)
+            | ExprKind::SizeofType(_)
+            | ExprKind::Offsetof { .. } => {}
+            ExprKind::Map(m) => m.keys.iter().for_each(f),
+            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().for_each(f),
+            ExprKind::Record(items) => items.iter().for_each(|(_, e)| f(e)),
+            ExprKind::Field { base: e, .. }
+            | ExprKind::Unary { operand: e, .. }
+            | ExprKind::TupleIndex { base: e, .. }
+            | ExprKind::Deref(e)
+            | ExprKind::AddrOf(e)
+            | ExprKind::Cast { expr: e, .. }
+            | ExprKind::IncDec { target: e, .. }
+            | ExprKind::SizeofExpr(e)
+            | ExprKind::Block { value: e, .. } => f(e),
+            ExprKind::Binary { lhs, rhs, .. } | ExprKind::Index { base: lhs, index: rhs } => {
+                f(lhs);
+                f(rhs);
+            }
+            ExprKind::Ternary { cond, then, els } => {
+                f(cond);
+                f(then);
+                f(els);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnOp {
     Not,

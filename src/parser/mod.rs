@@ -4,6 +4,7 @@
 
 pub mod ast;
 mod macros;
+mod tally;
 
 use crate::diag::{Diagnostic, Span};
 use crate::lexer::preprocess::preprocess;
@@ -11,6 +12,7 @@ use crate::lexer::{Lexer, Tok};
 use ast::Program;
 use lalrpop_util::{lalrpop_mod, ParseError};
 use std::cell::{Cell, RefCell};
+pub(crate) use tally::Tally;
 
 lalrpop_mod!(
     #[allow(clippy::all, unused_parens, unused_imports, dead_code)]
@@ -52,8 +54,14 @@ const MAX_ERRORS: usize = 20;
 /// Parses a whole script. Every lexer error and every syntax error the parser could recover
 /// from is reported, in order, followed by the one that ended parsing, if any.
 pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
+    parse_within(src, &crate::limits::Limits::default())
+}
+
+/// As [`parse`], within `limits`' nesting depth and number of statements: past either, the
+/// parse stops and fails with that limit's diagnostic alone.
+pub fn parse_within(src: &str, limits: &crate::limits::Limits) -> Result<Program, Vec<Diagnostic>> {
     let pre = preprocess(src).map_err(|d| vec![d])?;
-    let ids = Cell::new(0);
+    let ids = Tally::new(limits);
     // Where the probe body still open began: the script ending inside a body that already
     // had an error is that error's echo (a skipped `{` or `}`), not news.
     let open_body = Cell::new(usize::MAX);
@@ -63,21 +71,27 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
     let count = std::rc::Rc::new(Cell::new(0));
     let stopped = Cell::new(false);
     let tokens = Lexer::with_defines(&pre.text, &pre.defines)
-        .inspect(|t| match t {
-            (l, Tok::BodyOpen | Tok::AngleOpen, _) => open_body.set(*l),
-            (_, Tok::BodyClose | Tok::AngleClose, _) => open_body.set(usize::MAX),
-            (_, Tok::Error(e), _) => lex_errors.borrow_mut().push(e.clone()),
-            _ => {}
+        .inspect(|t| {
+            ids.token(t.0, &t.1, t.2);
+            match t {
+                (l, Tok::BodyOpen | Tok::AngleOpen, _) => open_body.set(*l),
+                (_, Tok::BodyClose | Tok::AngleClose, _) => open_body.set(usize::MAX),
+                (_, Tok::Error(e), _) => lex_errors.borrow_mut().push(e.clone()),
+                _ => {}
+            }
         })
-        // Past MAX_ERRORS errors the script ends here, for the parser.
+        // Past MAX_ERRORS errors, or past an input limit, the script ends here, for the parser.
         .take_while(|_| {
-            let more = count.get().max(lex_errors.borrow().len()) < MAX_ERRORS;
+            let more = count.get().max(lex_errors.borrow().len()) < MAX_ERRORS && !ids.stopped();
             stopped.set(!more);
             more
         })
         .map(Ok::<_, SyntaxError>);
     let mut errors = Errors { list: Vec::new(), count: count.clone() };
     let result = grammar::ProgramParser::new().parse(&ids, &mut errors, tokens);
+    if let Some(limit) = ids.diagnostic() {
+        return Err(vec![limit]);
+    }
     let program = match result {
         Ok(p) => Some(p),
         Err(ParseError::UnrecognizedEof { .. }) if stopped.get() => None,
@@ -230,11 +244,10 @@ fn unclosed_angle_body(src: &str) -> bool {
 
 /// Helpers the grammar's actions call.
 pub(crate) mod mk {
-    use super::{Errors, SyntaxError};
+    use super::{Errors, SyntaxError, Tally};
     use crate::diag::Span;
     use crate::parser::ast::*;
     use lalrpop_util::ParseError;
-    use std::cell::Cell;
 
     /// A top-level item, before the program sorts them.
     pub enum Item {
@@ -310,7 +323,7 @@ pub(crate) mod mk {
     }
 
     /// `base[i, …]`: the keys of a map, or an index into an array or pointer.
-    pub fn index(ids: &Cell<u32>, errors: &mut Errors, base: Expr, mut index: Vec<Expr>, l: usize, r: usize) -> Expr {
+    pub fn index(ids: &Tally, errors: &mut Errors, base: Expr, mut index: Vec<Expr>, l: usize, r: usize) -> Expr {
         let kind = match base.kind {
             ExprKind::Map(mut map) if map.keys.is_empty() => {
                 map.keys = index;
@@ -329,10 +342,8 @@ pub(crate) mod mk {
         expr(ids, kind, l, r)
     }
 
-    pub fn expr(ids: &Cell<u32>, kind: ExprKind, l: usize, r: usize) -> Expr {
-        let id = ids.get();
-        ids.set(id + 1);
-        Expr { id, kind, span: Span::new(l, r) }
+    pub fn expr(ids: &Tally, kind: ExprKind, l: usize, r: usize) -> Expr {
+        ids.expr(kind, Span::new(l, r))
     }
 
     pub fn assign(errors: &mut Errors, target: Expr, value: Expr, span: Span) -> Stmt {

@@ -134,9 +134,10 @@ impl HeldChild {
     }
 }
 
-/// `cat()`: reads a file whole. Opened without blocking, so a FIFO with no writer reads as
+/// `cat()`: the first `max` bytes of a file (bpftrace's `max_cat_bytes`, so `cat("/dev/zero")`
+/// ends). Opened without blocking, so a FIFO with no writer reads as
 /// empty instead of hanging; a FIFO whose writer stalls is waited for until a signal comes.
-pub fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
+pub fn read_file(path: &str, max: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
@@ -145,7 +146,12 @@ pub fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
     loop {
         match file.read(&mut chunk) {
             Ok(0) => return Ok(bytes),
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                bytes.extend_from_slice(&chunk[..n.min(max - bytes.len())]);
+                if bytes.len() == max {
+                    return Ok(bytes);
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let mut fds = [
                     libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 },

@@ -44,6 +44,8 @@ pub struct Options {
     pub json: bool,
     /// `-B MODE`; `None` flushes once per batch of events.
     pub buffering: Option<Buffering>,
+    /// The most bytes `cat()` prints of a file (bpftrace's `max_cat_bytes`).
+    pub max_cat_bytes: usize,
 }
 
 /// `-B`: when the script's output is flushed.
@@ -123,6 +125,7 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     signals::arm();
     let mut timer = Timer { on: opts.timings, since: std::time::Instant::now() };
     let mut session = Session::load(object, plan, out, opts.verbose, opts.no_attach)?;
+    session.max_cat_bytes = opts.max_cat_bytes;
     timer.lap("load");
     if opts.dry_run && opts.no_attach {
         return Ok(0);

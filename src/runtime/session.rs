@@ -39,6 +39,8 @@ pub struct Session<'p> {
     lost_reported: u64,
     /// The first write that failed (not a closed pipe: that ends the run like a signal).
     output_error: Option<std::io::Error>,
+    /// The most bytes `cat()` prints of a file.
+    pub max_cat_bytes: usize,
     object: Object,
 }
 
@@ -71,6 +73,7 @@ impl<'p> Session<'p> {
             exit: None,
             lost_reported: 0,
             output_error: None,
+            max_cat_bytes: 10240,
             object,
         })
     }
@@ -262,7 +265,7 @@ impl<'p> Session<'p> {
             Event::Value { def, args } => {
                 self.emit(|out| out.value(def, &args));
             }
-            Event::Cat(path) => match child::read_file(path) {
+            Event::Cat(path) => match child::read_file(path, self.max_cat_bytes) {
                 Ok(bytes) => {
                     self.emit(|out| out.event("cat", &String::from_utf8_lossy(&bytes)));
                 }
