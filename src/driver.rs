@@ -258,6 +258,11 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         let _ = writeln!(out, "{program:#?}");
         return Err(0);
     }
+    let (config, warnings) = crate::config::resolve(&program, &|k| std::env::var(k).ok()).map_err(|diags| {
+        report(&diags);
+        1
+    })?;
+    report(&warnings);
     // With -e, every positional argument is a parameter.
     let mut params = cli.params.clone();
     if cli.program.is_some() {
@@ -272,6 +277,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         has_command: cli.command.is_some(),
         allow_unsafe: cli.allow_unsafe,
         host: sema::HostFacts::default(),
+        config,
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

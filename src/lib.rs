@@ -6,6 +6,7 @@
 
 pub mod builtins;
 pub mod codegen;
+pub mod config;
 pub mod diag;
 pub mod driver;
 pub mod glob;

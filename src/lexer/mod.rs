@@ -11,6 +11,7 @@
 //! * `macro NAME(…)` at the top level is a macro definition: its header is scanned as code, and
 //!   its `{ … }` body as a probe body;
 //! * `let @NAME = …;` at the top level is a map declaration, scanned as code up to its `;`;
+//! * `config = { … }` at the top level is the config block, scanned as code up to its `}`;
 //! * `{` or `<` at the top level opens a probe body. In a `< … >` body, `>` closes the body
 //!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
@@ -129,6 +130,8 @@ enum Mode {
     MacroHeader,
     /// A map declaration, up to its `;`.
     MapDecl,
+    /// The config block, up to its `}`.
+    Config,
     /// Inside a probe body; `depth` counts the `{` opened inside it.
     Body { angle: bool, depth: u32, stmt_start: bool },
 }
@@ -258,6 +261,10 @@ impl<'a> Lexer<'a> {
             _ if starts_macro(self.rest()) => {
                 self.mode = Mode::MacroHeader;
                 self.single(Tok::Macro, "macro".len())
+            }
+            _ if starts_config(self.rest()) => {
+                self.mode = Mode::Config;
+                self.single(Tok::Config, "config".len())
             }
             _ if starts_map_decl(self.rest()) => {
                 self.mode = Mode::MapDecl;
@@ -431,7 +438,7 @@ impl<'a> Lexer<'a> {
             self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
             return Some((start, Tok::BodyOpen, end));
         }
-        if self.mode == Mode::MapDecl && tok == Tok::Semi {
+        if (self.mode == Mode::MapDecl && tok == Tok::Semi) || (self.mode == Mode::Config && tok == Tok::RBrace) {
             self.mode = Mode::Top;
         }
         if let Mode::Body { angle, depth, stmt_start } = &mut self.mode {
@@ -612,8 +619,9 @@ impl<'a> Lexer<'a> {
 }
 
 /// Integer literals: decimal (`1_000`), hex, octal (`0644`), `1e6`, and durations in
-/// nanoseconds (`5s`, `100ms`, `10us`, `3ns`, `2m`, `1h`, `1d`).
-fn parse_int(text: &str) -> Option<u64> {
+/// nanoseconds (`5s`, `100ms`, `10us`, `3ns`, `2m`, `1h`, `1d`). Probe expansion reads
+/// attach points' counts and durations (`interval:1s`, `hardware:cache-misses:1e6`) with it.
+pub fn parse_int(text: &str) -> Option<u64> {
     let clean: String = text.chars().filter(|&c| c != '_').collect();
     if let Some(hex) = clean.strip_prefix("0x").or_else(|| clean.strip_prefix("0X")) {
         return u64::from_str_radix(hex, 16).ok();
@@ -688,6 +696,12 @@ fn starts_macro(rest: &str) -> bool {
     rest.strip_prefix("macro")
         .filter(|after| after.starts_with(char::is_whitespace))
         .is_some_and(|after| after.trim_start().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+}
+
+/// Whether the top level continues with `config =` (and not `config:…`, which would be a
+/// probe).
+fn starts_config(rest: &str) -> bool {
+    rest.strip_prefix("config").is_some_and(|after| after.trim_start().starts_with('=') && !after.trim_start().starts_with("=="))
 }
 
 /// Whether the top level continues with `let @`.

@@ -30,6 +30,8 @@ pub enum Tok<'a> {
     CDefinition(&'a str),
     /// `macro`, starting a macro definition at the top level.
     Macro,
+    /// `config`, starting the config block (`config = { … }`) at the top level.
+    Config,
     /// A builtin type name usable in casts: `uint32`, `int`, `unsigned`, …
     TypeName(&'a str),
     /// A record's field name: an identifier right after `(` or `,` and right before `=`
@@ -103,6 +105,7 @@ impl Tok<'_> {
             Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) | Tok::TypeName(s) | Tok::FieldName(s) => format!("`{s}`"),
             Tok::CDefinition(_) => "a C definition".into(),
             Tok::Macro => "`macro`".into(),
+            Tok::Config => "`config`".into(),
             Tok::OpAssign(op) => format!("`{op}=`"),
             Tok::Int(n) => format!("`{n}`"),
             Tok::Str(_) => "string".into(),

@@ -13,8 +13,35 @@ pub struct Program {
     pub macros: Vec<Macro>,
     /// Top-level map declarations, `let @name = hash(1000);`.
     pub map_decls: Vec<MapDecl>,
+    /// `config = { … }` blocks, in order (a valid script has at most one, first).
+    pub config: Vec<ConfigBlock>,
     /// How many expressions the parser numbered (ids are `0..expr_count`).
     pub expr_count: u32,
+}
+
+/// `config = { name = value; … }`: config variables (`crate::config` checks and applies them).
+#[derive(Debug, Clone)]
+pub struct ConfigBlock {
+    pub items: Vec<ConfigItem>,
+    pub span: Span,
+    /// Whether a probe, macro or map declaration came before it (an error).
+    pub misplaced: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigItem {
+    pub name: Name,
+    pub value: ConfigValue,
+    pub value_span: Span,
+}
+
+/// A config variable's value as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    Int(u64),
+    Str(String),
+    Ident(String),
+    Bool(bool),
 }
 
 #[derive(Debug, Clone)]

@@ -242,6 +242,7 @@ pub(crate) mod mk {
         CDef(CDefinition),
         Macro(Macro),
         MapDecl(MapDecl),
+        Config(ConfigBlock),
         /// What error recovery skipped.
         Error,
     }
@@ -256,16 +257,21 @@ pub(crate) mod mk {
         let mut c_definitions = Vec::new();
         let mut macros = Vec::new();
         let mut map_decls = Vec::new();
+        let mut config = Vec::new();
         for item in items {
             match item {
                 Item::Probe(p) => probes.push(p),
                 Item::CDef(d) => c_definitions.push(d),
                 Item::Macro(m) => macros.push(m),
                 Item::MapDecl(d) => map_decls.push(d),
+                Item::Config(mut c) => {
+                    c.misplaced = !(probes.is_empty() && macros.is_empty() && map_decls.is_empty());
+                    config.push(c);
+                }
                 Item::Error => {}
             }
         }
-        Program { probes, c_definitions, macros, map_decls, expr_count }
+        Program { probes, c_definitions, macros, map_decls, config, expr_count }
     }
 
     pub fn binop(op: &str) -> BinOp {

@@ -162,7 +162,9 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         c.reap();
     }
     session.run_end()?;
-    session.print_maps();
+    if plan.print_maps_on_exit {
+        session.print_maps();
+    }
     Ok(session.finish())
 }
 
