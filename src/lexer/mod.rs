@@ -42,7 +42,7 @@ enum RawTok {
     Map,
     #[regex(r"\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9]+|\$#")]
     Var,
-    #[regex(r"[0-9][0-9_]*([eE][0-9]+)?(ns|us|ms|s|m|h|d)?|0[xX][0-9a-fA-F_]+")]
+    #[regex(r"[0-9][0-9_]*([eE][0-9]+)?(ns|us|ms|s|m|h|d|[uU]|[uU]?[lL][lL]?|[lL][lL]?[uU])?|0[xX][0-9a-fA-F_]+([uU]|[uU]?[lL][lL]?|[lL][lL]?[uU])?")]
     Int,
     #[token("\"")]
     Quote,
@@ -477,7 +477,19 @@ impl<'a> Lexer<'a> {
                         '\\' => out.push('\\'),
                         '"' => out.push('"'),
                         '\'' => out.push('\''),
-                        '0' => out.push('\0'),
+                        // `\0nn`, `\101`: up to three octal digits, as in C.
+                        '0'..='7' => {
+                            let digits: String = self.rest()[j..].chars().take(3).take_while(|c| ('0'..='7').contains(c)).collect();
+                            match u8::from_str_radix(&digits, 8) {
+                                Ok(b) => {
+                                    out.push(b as char);
+                                    for _ in 1..digits.len() {
+                                        chars.next();
+                                    }
+                                }
+                                Err(_) => return self.bad_escape(esc_span, e),
+                            }
+                        }
                         'x' => {
                             let hex: String = self.rest()[j + 1..].chars().take(2).take_while(|c| c.is_ascii_hexdigit()).collect();
                             match u8::from_str_radix(&hex, 16) {
@@ -619,10 +631,11 @@ impl<'a> Lexer<'a> {
 }
 
 /// Integer literals: decimal (`1_000`), hex, octal (`0644`), `1e6`, and durations in
-/// nanoseconds (`5s`, `100ms`, `10us`, `3ns`, `2m`, `1h`, `1d`). Probe expansion reads
-/// attach points' counts and durations (`interval:1s`, `hardware:cache-misses:1e6`) with it.
+/// nanoseconds (`5s`, `100ms`, `10us`, `3ns`, `2m`, `1h`, `1d`). C's suffixes (`123UL`, `1U`,
+/// `5LL`) are read and dropped, as in bpftrace. Probe expansion reads attach points' counts and
+/// durations (`interval:1s`, `hardware:cache-misses:1e6`) with it.
 pub fn parse_int(text: &str) -> Option<u64> {
-    let clean: String = text.chars().filter(|&c| c != '_').collect();
+    let clean: String = text.trim_end_matches(['u', 'U', 'l', 'L']).chars().filter(|&c| c != '_').collect();
     if let Some(hex) = clean.strip_prefix("0x").or_else(|| clean.strip_prefix("0X")) {
         return u64::from_str_radix(hex, 16).ok();
     }

@@ -213,7 +213,7 @@ impl LexError {
                 .at(self.span, "this comment has no closing `*/`"),
             LexErrorKind::BadEscape(c) => Diagnostic::error(format!("unknown escape `\\{c}`"))
                 .at(self.span, "not a valid escape")
-                .help("valid escapes are \\n \\t \\r \\\\ \\\" \\0 and \\xHH"),
+                .help("valid escapes are \\n \\t \\r \\\\ \\\" \\NNN (octal) and \\xHH"),
             LexErrorKind::UnterminatedDefinition => Diagnostic::error("unterminated struct definition")
                 .at(self.span, "this definition has no closing `}`"),
             LexErrorKind::IntTooLarge => {
