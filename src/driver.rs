@@ -18,7 +18,9 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub file: Option<String>,
 
-    /// Positional parameters for the script: `$1`, `$2`, … (`$#` is their number).
+    /// Parameters for the script: positional ones are `$1`, `$2`, … (`$#` is their number);
+    /// after `--`, `--name=VALUE` (or `--name` for a boolean) sets the named parameter that
+    /// `getopt("name", default)` reads, and `-- --help` lists the script's named parameters.
     #[arg(value_name = "ARG", trailing_var_arg = true, allow_hyphen_values = true)]
     pub params: Vec<String>,
 
@@ -249,7 +251,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
     };
 
     let mut timings = Timings::new(cli.timings);
-    let program = parser::parse(&source).map_err(|diags| {
+    let mut program = parser::parse(&source).map_err(|diags| {
         report(&diags);
         1
     })?;
@@ -269,6 +271,16 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         if let Some(first) = &cli.file {
             params.insert(0, first.clone());
         }
+    }
+    // `--name[=value]` arguments are named parameters, which `getopt()` calls read.
+    let (params, named) = parser::getopt::split_params(&params);
+    let options = parser::getopt::resolve(&mut program, &named).map_err(|diags| {
+        report(&diags);
+        1
+    })?;
+    if named.iter().any(|(n, _)| n == "help") && !options.iter().any(|o| o.name == "help") {
+        let _ = write!(out, "{}", parser::getopt::help(&options));
+        return Err(0);
     }
     let mut sema_opts = sema::Options {
         no_attach: cli.no_attach,

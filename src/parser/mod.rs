@@ -3,6 +3,7 @@
 //! knows nothing of probes' meaning, of the kernel, or of LLVM.
 
 pub mod ast;
+pub mod getopt;
 mod macros;
 
 use crate::diag::{Diagnostic, Span};
@@ -272,6 +273,20 @@ pub(crate) mod mk {
             }
         }
         Program { probes, c_definitions, macros, map_decls, config, expr_count }
+    }
+
+    /// An attach point, `NAME=` split off its front.
+    pub fn attach_point(text: &str, l: usize, r: usize) -> AttachPoint {
+        let name_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(0);
+        let named = name_end > 0 && text[name_end..].starts_with('=') && !text.starts_with(|c: char| c.is_ascii_digit());
+        match named {
+            true => AttachPoint {
+                text: text[name_end + 1..].to_string(),
+                span: Span::new(l + name_end + 1, r),
+                name: Some(text[..name_end].to_string()),
+            },
+            false => AttachPoint { text: text.to_string(), span: Span::new(l, r), name: None },
+        }
     }
 
     pub fn binop(op: &str) -> BinOp {
