@@ -148,6 +148,9 @@ pub struct Lexer<'a> {
     field_may_start: bool,
     /// Whether the last token was `(`, where a cast's type may start.
     after_lparen: bool,
+    /// Whether the last token leaves an operand to come (`=`, `(`, `,`, an operator): a `{`
+    /// there opens a block expression.
+    operand_wanted: bool,
     /// Whether the last two tokens were `sizeof (`, and whether the last was `sizeof`.
     in_sizeof: bool,
     last_was_sizeof: bool,
@@ -176,6 +179,7 @@ impl<'a> Lexer<'a> {
             pending: VecDeque::new(),
             field_may_start: false,
             after_lparen: false,
+            operand_wanted: false,
             in_sizeof: false,
             last_was_sizeof: false,
             macro_names: Vec::new(),
@@ -427,6 +431,11 @@ impl<'a> Lexer<'a> {
             RawTok::DotDot => Tok::DotDot,
             RawTok::OpAssign => Tok::OpAssign(op_assign(text)),
         };
+        let tok = match tok {
+            Tok::LBrace if self.operand_wanted && matches!(self.mode, Mode::Body { .. }) => Tok::ExprBlockOpen,
+            tok => tok,
+        };
+        self.operand_wanted = wants_operand(&tok);
         self.field_may_start = matches!(tok, Tok::LParen | Tok::Comma);
         self.in_sizeof = tok == Tok::LParen && self.last_was_sizeof;
         self.last_was_sizeof = tok == Tok::Sizeof;
@@ -443,7 +452,7 @@ impl<'a> Lexer<'a> {
         }
         if let Mode::Body { angle, depth, stmt_start } = &mut self.mode {
             match tok {
-                Tok::LBrace => *depth += 1,
+                Tok::LBrace | Tok::ExprBlockOpen => *depth += 1,
                 Tok::RBrace if *depth == 0 && !*angle => {
                     self.mode = Mode::Top;
                     return Some((start, Tok::BodyClose, end));
@@ -451,7 +460,7 @@ impl<'a> Lexer<'a> {
                 Tok::RBrace => *depth = depth.saturating_sub(1),
                 _ => {}
             }
-            *stmt_start = matches!(tok, Tok::Semi | Tok::RBrace | Tok::LBrace);
+            *stmt_start = matches!(tok, Tok::Semi | Tok::RBrace | Tok::LBrace | Tok::ExprBlockOpen);
         }
         Some((start, tok, end))
     }
@@ -624,6 +633,7 @@ impl<'a> Lexer<'a> {
 
     fn after_value(&mut self) {
         self.field_may_start = false;
+        self.operand_wanted = false;
         if let Mode::Body { stmt_start, .. } = &mut self.mode {
             *stmt_start = false;
         }
@@ -687,6 +697,16 @@ fn keyword(text: &str) -> Option<Tok<'_>> {
         | "s64" => Tok::TypeName(text),
         _ => return None,
     })
+}
+
+/// Whether an operand must follow `tok` (so a `{` after it is a block expression).
+fn wants_operand(tok: &Tok) -> bool {
+    use Tok::*;
+    matches!(
+        tok,
+        Assign | OpAssign(_) | LParen | Comma | Question | Colon | Eq | Ne | Lt | Le | Gt | Ge | Plus | Minus | Star
+            | Slash | Percent | AndAnd | OrOr | Not | Amp | Pipe | Caret | Shl | Shr | Tilde | LBracket | DotDot
+    )
 }
 
 fn op_assign(text: &str) -> &'static str {

@@ -60,6 +60,10 @@ pub enum Tok<'a> {
     DotDot,
 
     LBrace,
+    /// `{` where an expression is wanted (after `=`, `(`, `,`, `?`, `:`, an operator): a
+    /// block expression, `{ let $b = 1; $b }`. Told apart here so that a `{` starting a
+    /// statement stays a block statement, and the grammar free of conflicts.
+    ExprBlockOpen,
     RBrace,
     LParen,
     RParen,
@@ -118,7 +122,7 @@ impl Tok<'_> {
 fn punct(t: &Tok) -> &'static str {
     match t {
         Tok::PredOpen | Tok::PredClose | Tok::Slash => "/",
-        Tok::BodyOpen | Tok::LBrace => "{",
+        Tok::BodyOpen | Tok::LBrace | Tok::ExprBlockOpen => "{",
         Tok::BodyClose | Tok::RBrace => "}",
         Tok::AngleOpen | Tok::Lt => "<",
         Tok::AngleClose | Tok::Gt => ">",

@@ -29,6 +29,8 @@ pub enum SyntaxError {
     BadForSource(Span),
     /// `e[a, b]` where `e` is not a map.
     MultiIndex(Span),
+    /// A block expression whose last statement is not an expression (or ends with `;`).
+    BlockWithoutValue(Span),
 }
 
 /// Syntax errors the grammar recovered from, in the order met, and how many there were so
@@ -134,7 +136,10 @@ fn error_start(e: &LalrError) -> Option<usize> {
         ParseError::InvalidToken { location } => Some(*location),
         ParseError::UnrecognizedEof { .. } => None,
         ParseError::User { error } => Some(match error {
-            SyntaxError::BadAssignTarget(s) | SyntaxError::BadForSource(s) | SyntaxError::MultiIndex(s) => s.start,
+            SyntaxError::BadAssignTarget(s)
+            | SyntaxError::BadForSource(s)
+            | SyntaxError::MultiIndex(s)
+            | SyntaxError::BlockWithoutValue(s) => s.start,
         }),
     }
 }
@@ -145,7 +150,7 @@ fn friendly(terminal: &str) -> String {
         "body}" => "`}`".into(),
         "body>" => "`>`".into(),
         "pred/" | "/pred" => "`/`".into(),
-        "body{" => "`{`".into(),
+        "body{" | "expr{" => "`{`".into(),
         "body<" => "`<`".into(),
         "attach point" | "identifier" | "map" | "variable" | "integer" | "string" | "type name" | "field name" => t.to_string(),
         "op=" => "an assignment operator".into(),
@@ -159,7 +164,7 @@ fn expected_help(expected: &[String]) -> Option<String> {
     names.dedup();
     let exprish = ["identifier", "integer", "string", "variable", "map"];
     if exprish.iter().all(|x| names.iter().any(|n| n == x)) {
-        let starters = ["`(`", "`!`", "`-`", "`~`", "`*`", "`&`", "`++`", "`--`", "`true`", "`false`", "`sizeof`", "`offsetof`"];
+        let starters = ["`(`", "`{`", "`!`", "`-`", "`~`", "`*`", "`&`", "`++`", "`--`", "`true`", "`false`", "`sizeof`", "`offsetof`"];
         names.retain(|n| !exprish.contains(&n.as_str()) && !starters.contains(&n.as_str()));
         names.insert(0, "an expression".into());
     }
@@ -187,6 +192,11 @@ fn to_diagnostic(src: &str, err: LalrError) -> Diagnostic {
         ParseError::User { error: SyntaxError::MultiIndex(span) } => Diagnostic::error("only maps take several keys")
             .at(span, "several indexes")
             .help("index arrays and pointers with one expression: `e[i]`"),
+        ParseError::User { error: SyntaxError::BlockWithoutValue(span) } => {
+            Diagnostic::error("a block used as a value must end with an expression")
+                .at(span, "this block has no value")
+                .help("end the block with an expression and no `;` after it: `{ let $b = 1; $b }`")
+        }
         ParseError::InvalidToken { location } => {
             Diagnostic::error("syntax error: invalid token").at(Span::new(location, location + 1), "here")
         }
@@ -348,6 +358,18 @@ pub(crate) mod mk {
             }
         };
         expr(ids, kind, l, r)
+    }
+
+    /// `{ stmts; value }` as an expression.
+    pub fn block(ids: &Cell<u32>, errors: &mut Errors, body: (Vec<Stmt>, Option<Expr>), l: usize, r: usize) -> Expr {
+        let value = match body.1 {
+            Some(v) => v,
+            None => {
+                error(errors, SyntaxError::BlockWithoutValue(Span::new(l, r)));
+                expr(ids, ExprKind::Int(0), l, r)
+            }
+        };
+        expr(ids, ExprKind::Block { stmts: body.0, value: Box::new(value) }, l, r)
     }
 
     pub fn expr(ids: &Cell<u32>, kind: ExprKind, l: usize, r: usize) -> Expr {
