@@ -19,7 +19,9 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub file: Option<String>,
 
-    /// Positional parameters for the script: `$1`, `$2`, … (`$#` is their number).
+    /// Parameters for the script: positional ones are `$1`, `$2`, … (`$#` is their number);
+    /// after `--`, `--name=VALUE` (or `--name` for a boolean) sets the named parameter that
+    /// `getopt("name", default)` reads, and `-- --help` lists the script's named parameters.
     #[arg(value_name = "ARG", trailing_var_arg = true, allow_hyphen_values = true)]
     pub params: Vec<String>,
 
@@ -261,7 +263,7 @@ pub struct FrontEnd {
 /// and warnings) and `error:` line to `err` as the user sees them (`color`: with ANSI colors).
 /// `Err(status)` ends the run: 1 after an error, 0 after `--dump ast` (printed on `out`).
 pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<FrontEnd, i32> {
-    let limits = Limits::from_env().map_err(|msg| fail_to(err, &msg))?;
+    let mut limits = Limits::from_env().map_err(|msg| fail_to(err, &msg))?;
     let (name, source) = read_script(cli, &limits).map_err(|e| match e {
         ReadError::Message(msg) => fail_to(err, &msg),
         ReadError::Utf8 { name, text, at } => {
@@ -279,7 +281,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
     };
 
     let mut timings = Timings::new(cli.timings);
-    let program = parser::parse_within(&source, &limits).map_err(|diags| {
+    let mut program = parser::parse_within(&source, &limits).map_err(|diags| {
         report(&diags);
         1
     })?;
@@ -288,12 +290,32 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         let _ = writeln!(out, "{program:#?}");
         return Err(0);
     }
+    let (config, warnings) = crate::config::resolve(&program, &|k| std::env::var(k).ok()).map_err(|diags| {
+        report(&diags);
+        1
+    })?;
+    report(&warnings);
+    // The config block sets the limits bpftrace has as config variables (the environment,
+    // read into both, still wins).
+    for (name, value) in [("max_probes", config.max_probes), ("max_bpf_progs", config.max_bpf_progs), ("max_cat_bytes", config.max_cat_bytes)] {
+        limits.set(name, usize::try_from(value).unwrap_or(usize::MAX));
+    }
     // With -e, every positional argument is a parameter.
     let mut params = cli.params.clone();
     if cli.program.is_some() {
         if let Some(first) = &cli.file {
             params.insert(0, first.clone());
         }
+    }
+    // `--name[=value]` arguments are named parameters, which `getopt()` calls read.
+    let (params, named) = parser::getopt::split_params(&params);
+    let options = parser::getopt::resolve(&mut program, &named).map_err(|diags| {
+        report(&diags);
+        1
+    })?;
+    if named.iter().any(|(n, _)| n == "help") && !options.iter().any(|o| o.name == "help") {
+        let _ = write!(out, "{}", parser::getopt::help(&options));
+        return Err(0);
     }
     let mut sema_opts = sema::Options {
         no_attach: cli.no_attach,
@@ -302,6 +324,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         has_command: cli.command.is_some(),
         allow_unsafe: cli.allow_unsafe,
         host: sema::HostFacts::default(),
+        config,
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

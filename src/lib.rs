@@ -22,6 +22,7 @@ macro_rules! eprintln {
 
 pub mod builtins;
 pub mod codegen;
+pub mod config;
 pub mod diag;
 pub mod driver;
 pub mod glob;

@@ -35,6 +35,13 @@ pub struct Plan {
     /// The rows of the parameters map (`PARAMS_MAP`): an attach cookie, and the values of the
     /// literals its program reads from the row (see `sema::share`). Empty: no such map.
     pub params: Vec<(u64, Vec<u64>)>,
+    /// Bytes of a string read by `str()` or from a tracepoint's string field, NUL included
+    /// (config `max_strlen`).
+    pub str_len: u32,
+    /// Bytes of the event ring buffer (config `perf_rb_pages`).
+    pub ringbuf_bytes: u32,
+    /// Whether maps are printed at exit (config `print_maps_on_exit`).
+    pub print_maps_on_exit: bool,
 }
 
 impl Plan {
@@ -134,6 +141,7 @@ pub const GLOBAL_START_NS: u32 = 0;
 pub const GLOBAL_CPID: u32 = 1;
 /// Entries of the globals map.
 pub const GLOBALS: u32 = 2;
+/// How many bytes of events the runtime copies out of the ring buffer per batch.
 pub const RINGBUF_BYTES: u32 = 1 << 20;
 
 /// One BPF program, from one attach point.

@@ -175,3 +175,14 @@ fn environment_sets_bpftrace_limits() {
     let (status, err) = with_env(&[("BPFTRACE_MAX_CAT_BYTES", "lots")], three);
     assert_eq!((status, err.as_str()), (1, "error: BPFTRACE_MAX_CAT_BYTES: `lots` is not a number\n"));
 }
+
+#[test]
+fn config_block_sets_bpftrace_limits_and_the_environment_wins() {
+    let script = "config = { max_probes = 2 } BEGIN { } BEGIN { } BEGIN { }";
+    let (status, err) = with_env(&[], script);
+    assert_eq!(status, 1);
+    assert!(err.starts_with("error: 3 attach points, more than max_probes (2)\n"), "{err}");
+    let (status, err) = with_env(&[("BPFTRACE_MAX_PROBES", "3"), ("BPFTRACE_MAX_BPF_PROGS", "2")], script);
+    assert_eq!(status, 1);
+    assert!(err.starts_with("error: 3 BPF programs, more than max_bpf_progs (2)\n"), "{err}");
+}

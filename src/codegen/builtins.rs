@@ -144,7 +144,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let off = self.builder.build_and(loc, i64.const_int(0xffff, false), "off")?;
                 let base = self.builder.build_ptr_to_int(f.ctx_ptr, i64, "ctx")?;
                 let addr = self.builder.build_int_add(base, off, "addr")?;
-                let len = crate::sema::STR_LEN;
+                let len = self.checked.plan.str_len;
                 let buf = self.buffer(f, len, "str")?;
                 let n = i64.const_int(len as u64, false);
                 self.call_helper(sys::BPF_FUNC_probe_read_kernel_str, &[buf.into(), n.into(), addr.into()])?;

@@ -213,7 +213,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     fn new(ctx: &'ctx Context, module: &'m Module<'ctx>, checked: &'m Checked) -> Result<Gen<'ctx, 'm>> {
         let mut btf = btf::Btf::new(ctx, module);
         let maps = maps::MapTable::new(&mut btf, &checked.plan.maps);
-        let events = btf.ringbuf(plan::EVENTS_MAP, plan::RINGBUF_BYTES);
+        let events = btf.ringbuf(plan::EVENTS_MAP, checked.plan.ringbuf_bytes);
         let lost = btf.map(plan::LOST_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, 1, 4, 8);
         let globals = btf.map(plan::GLOBALS_MAP, sys::BPF_MAP_TYPE_ARRAY, plan::GLOBALS, 4, 8);
         let joins = (!checked.plan.join_separators.is_empty()).then_some(plan::JOIN_RECORD);

@@ -106,7 +106,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub(super) fn str_read(&mut self, f: &mut Func<'ctx>, arg: &Expr, user: bool) -> Result<V<'ctx>> {
         let i64 = self.i64();
         let ptr = self.expr(f, arg)?.int()?;
-        let len = crate::sema::STR_LEN;
+        let len = self.checked.plan.str_len;
         let buf = self.buffer(f, len, "str")?;
         let n = i64.const_int(len as u64, false);
         if user {

@@ -11,6 +11,7 @@
 //! * `macro NAME(…)` at the top level is a macro definition: its header is scanned as code, and
 //!   its `{ … }` body as a probe body;
 //! * `let @NAME = …;` at the top level is a map declaration, scanned as code up to its `;`;
+//! * `config = { … }` at the top level is the config block, scanned as code up to its `}`;
 //! * `{` or `<` at the top level opens a probe body. In a `< … >` body, `>` closes the body
 //!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
@@ -41,7 +42,7 @@ enum RawTok {
     Map,
     #[regex(r"\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9]+|\$#")]
     Var,
-    #[regex(r"[0-9][0-9_]*([eE][0-9]+)?(ns|us|ms|s|m|h|d)?|0[xX][0-9a-fA-F_]+")]
+    #[regex(r"[0-9][0-9_]*([eE][0-9]+)?(ns|us|ms|s|m|h|d|[uU]|[uU]?[lL][lL]?|[lL][lL]?[uU])?|0[xX][0-9a-fA-F_]+([uU]|[uU]?[lL][lL]?|[lL][lL]?[uU])?")]
     Int,
     #[token("\"")]
     Quote,
@@ -129,6 +130,8 @@ enum Mode {
     MacroHeader,
     /// A map declaration, up to its `;`.
     MapDecl,
+    /// The config block, up to its `}`.
+    Config,
     /// Inside a probe body; `depth` counts the `{` opened inside it.
     Body { angle: bool, depth: u32, stmt_start: bool },
 }
@@ -145,6 +148,9 @@ pub struct Lexer<'a> {
     field_may_start: bool,
     /// Whether the last token was `(`, where a cast's type may start.
     after_lparen: bool,
+    /// Whether the last token leaves an operand to come (`=`, `(`, `,`, an operator): a `{`
+    /// there opens a block expression.
+    operand_wanted: bool,
     /// Whether the last two tokens were `sizeof (`, and whether the last was `sizeof`.
     in_sizeof: bool,
     last_was_sizeof: bool,
@@ -173,6 +179,7 @@ impl<'a> Lexer<'a> {
             pending: VecDeque::new(),
             field_may_start: false,
             after_lparen: false,
+            operand_wanted: false,
             in_sizeof: false,
             last_was_sizeof: false,
             macro_names: Vec::new(),
@@ -258,6 +265,10 @@ impl<'a> Lexer<'a> {
             _ if starts_macro(self.rest()) => {
                 self.mode = Mode::MacroHeader;
                 self.single(Tok::Macro, "macro".len())
+            }
+            _ if starts_config(self.rest()) => {
+                self.mode = Mode::Config;
+                self.single(Tok::Config, "config".len())
             }
             _ if starts_map_decl(self.rest()) => {
                 self.mode = Mode::MapDecl;
@@ -420,6 +431,11 @@ impl<'a> Lexer<'a> {
             RawTok::DotDot => Tok::DotDot,
             RawTok::OpAssign => Tok::OpAssign(op_assign(text)),
         };
+        let tok = match tok {
+            Tok::LBrace if self.operand_wanted && matches!(self.mode, Mode::Body { .. }) => Tok::ExprBlockOpen,
+            tok => tok,
+        };
+        self.operand_wanted = wants_operand(&tok);
         self.field_may_start = matches!(tok, Tok::LParen | Tok::Comma);
         self.in_sizeof = tok == Tok::LParen && self.last_was_sizeof;
         self.last_was_sizeof = tok == Tok::Sizeof;
@@ -431,12 +447,12 @@ impl<'a> Lexer<'a> {
             self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
             return Some((start, Tok::BodyOpen, end));
         }
-        if self.mode == Mode::MapDecl && tok == Tok::Semi {
+        if (self.mode == Mode::MapDecl && tok == Tok::Semi) || (self.mode == Mode::Config && tok == Tok::RBrace) {
             self.mode = Mode::Top;
         }
         if let Mode::Body { angle, depth, stmt_start } = &mut self.mode {
             match tok {
-                Tok::LBrace => *depth += 1,
+                Tok::LBrace | Tok::ExprBlockOpen => *depth += 1,
                 Tok::RBrace if *depth == 0 && !*angle => {
                     self.mode = Mode::Top;
                     return Some((start, Tok::BodyClose, end));
@@ -444,7 +460,7 @@ impl<'a> Lexer<'a> {
                 Tok::RBrace => *depth = depth.saturating_sub(1),
                 _ => {}
             }
-            *stmt_start = matches!(tok, Tok::Semi | Tok::RBrace | Tok::LBrace);
+            *stmt_start = matches!(tok, Tok::Semi | Tok::RBrace | Tok::LBrace | Tok::ExprBlockOpen);
         }
         Some((start, tok, end))
     }
@@ -470,7 +486,19 @@ impl<'a> Lexer<'a> {
                         '\\' => out.push('\\'),
                         '"' => out.push('"'),
                         '\'' => out.push('\''),
-                        '0' => out.push('\0'),
+                        // `\0nn`, `\101`: up to three octal digits, as in C.
+                        '0'..='7' => {
+                            let digits: String = self.rest()[j..].chars().take(3).take_while(|c| ('0'..='7').contains(c)).collect();
+                            match u8::from_str_radix(&digits, 8) {
+                                Ok(b) => {
+                                    out.push(b as char);
+                                    for _ in 1..digits.len() {
+                                        chars.next();
+                                    }
+                                }
+                                Err(_) => return self.bad_escape(esc_span, e),
+                            }
+                        }
                         'x' => {
                             let hex: String = self.rest()[j + 1..].chars().take(2).take_while(|c| c.is_ascii_hexdigit()).collect();
                             match u8::from_str_radix(&hex, 16) {
@@ -605,6 +633,7 @@ impl<'a> Lexer<'a> {
 
     fn after_value(&mut self) {
         self.field_may_start = false;
+        self.operand_wanted = false;
         if let Mode::Body { stmt_start, .. } = &mut self.mode {
             *stmt_start = false;
         }
@@ -612,9 +641,11 @@ impl<'a> Lexer<'a> {
 }
 
 /// Integer literals: decimal (`1_000`), hex, octal (`0644`), `1e6`, and durations in
-/// nanoseconds (`5s`, `100ms`, `10us`, `3ns`, `2m`, `1h`, `1d`).
-fn parse_int(text: &str) -> Option<u64> {
-    let clean: String = text.chars().filter(|&c| c != '_').collect();
+/// nanoseconds (`5s`, `100ms`, `10us`, `3ns`, `2m`, `1h`, `1d`). C's suffixes (`123UL`, `1U`,
+/// `5LL`) are read and dropped, as in bpftrace. Probe expansion reads attach points' counts and
+/// durations (`interval:1s`, `hardware:cache-misses:1e6`) with it.
+pub fn parse_int(text: &str) -> Option<u64> {
+    let clean: String = text.trim_end_matches(['u', 'U', 'l', 'L']).chars().filter(|&c| c != '_').collect();
     if let Some(hex) = clean.strip_prefix("0x").or_else(|| clean.strip_prefix("0X")) {
         return u64::from_str_radix(hex, 16).ok();
     }
@@ -668,6 +699,16 @@ fn keyword(text: &str) -> Option<Tok<'_>> {
     })
 }
 
+/// Whether an operand must follow `tok` (so a `{` after it is a block expression).
+fn wants_operand(tok: &Tok) -> bool {
+    use Tok::*;
+    matches!(
+        tok,
+        Assign | OpAssign(_) | LParen | Comma | Question | Colon | Eq | Ne | Lt | Le | Gt | Ge | Plus | Minus | Star
+            | Slash | Percent | AndAnd | OrOr | Not | Amp | Pipe | Caret | Shl | Shr | Tilde | LBracket | DotDot
+    )
+}
+
 fn op_assign(text: &str) -> &'static str {
     match text.trim_end_matches('=') {
         "+" => "+",
@@ -688,6 +729,12 @@ fn starts_macro(rest: &str) -> bool {
     rest.strip_prefix("macro")
         .filter(|after| after.starts_with(char::is_whitespace))
         .is_some_and(|after| after.trim_start().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+}
+
+/// Whether the top level continues with `config =` (and not `config:…`, which would be a
+/// probe).
+fn starts_config(rest: &str) -> bool {
+    rest.strip_prefix("config").is_some_and(|after| after.trim_start().starts_with('=') && !after.trim_start().starts_with("=="))
 }
 
 /// Whether the top level continues with `let @`.

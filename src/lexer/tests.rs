@@ -150,3 +150,22 @@ fn lexing_goes_on_after_errors() {
     assert!(toks.contains(&Tok::Int(1)) && toks.contains(&Tok::Map("@b")) && toks.contains(&Tok::BodyClose));
     assert!(!toks.iter().any(|t| matches!(t, Tok::Ident("c") | Tok::Ident("b"))));
 }
+
+#[test]
+fn literals_of_0_26() {
+    let ints: Vec<Tok> = Lexer::new("BEGIN { 123UL 123u 7LL 0x10ul 1e6 }").map(|(_, t, _)| t).filter(|t| matches!(t, Tok::Int(_))).collect();
+    assert_eq!(ints, [Tok::Int(123), Tok::Int(123), Tok::Int(7), Tok::Int(16), Tok::Int(1_000_000)]);
+    let strs: Vec<Tok> = Lexer::new(r#"BEGIN { "\033[" "\101\0" }"#).map(|(_, t, _)| t).filter(|t| matches!(t, Tok::Str(_))).collect();
+    assert_eq!(strs, [Tok::Str("\u{1b}[".into()), Tok::Str("A\0".into())]);
+}
+
+#[test]
+fn config_block_and_block_expressions() {
+    let toks: Vec<Tok> = Lexer::new("config = { a = 1 } BEGIN { $x = { 1 }; { 2 } }").map(|(_, t, _)| t).collect();
+    assert_eq!(&toks[..3], [Tok::Config, Tok::Assign, Tok::LBrace]);
+    assert_eq!(toks[6], Tok::RBrace);
+    assert!(matches!(toks[7], Tok::AttachPoint("BEGIN")));
+    // `{` after `=` opens a block expression; at a statement's start, a block statement.
+    assert_eq!(toks[11], Tok::ExprBlockOpen);
+    assert_eq!(toks[15], Tok::LBrace);
+}

@@ -30,6 +30,8 @@ pub enum Tok<'a> {
     CDefinition(&'a str),
     /// `macro`, starting a macro definition at the top level.
     Macro,
+    /// `config`, starting the config block (`config = { … }`) at the top level.
+    Config,
     /// A builtin type name usable in casts: `uint32`, `int`, `unsigned`, …
     TypeName(&'a str),
     /// A record's field name: an identifier right after `(` or `,` and right before `=`
@@ -58,6 +60,10 @@ pub enum Tok<'a> {
     DotDot,
 
     LBrace,
+    /// `{` where an expression is wanted (after `=`, `(`, `,`, `?`, `:`, an operator): a
+    /// block expression, `{ let $b = 1; $b }`. Told apart here so that a `{` starting a
+    /// statement stays a block statement, and the grammar free of conflicts.
+    ExprBlockOpen,
     RBrace,
     LParen,
     RParen,
@@ -103,6 +109,7 @@ impl Tok<'_> {
             Tok::Ident(s) | Tok::Map(s) | Tok::Var(s) | Tok::TypeName(s) | Tok::FieldName(s) => format!("`{s}`"),
             Tok::CDefinition(_) => "a C definition".into(),
             Tok::Macro => "`macro`".into(),
+            Tok::Config => "`config`".into(),
             Tok::OpAssign(op) => format!("`{op}=`"),
             Tok::Int(n) => format!("`{n}`"),
             Tok::Str(_) => "string".into(),
@@ -115,7 +122,7 @@ impl Tok<'_> {
 fn punct(t: &Tok) -> &'static str {
     match t {
         Tok::PredOpen | Tok::PredClose | Tok::Slash => "/",
-        Tok::BodyOpen | Tok::LBrace => "{",
+        Tok::BodyOpen | Tok::LBrace | Tok::ExprBlockOpen => "{",
         Tok::BodyClose | Tok::RBrace => "}",
         Tok::AngleOpen | Tok::Lt => "<",
         Tok::AngleClose | Tok::Gt => ">",
@@ -210,7 +217,7 @@ impl LexError {
                 .at(self.span, "this comment has no closing `*/`"),
             LexErrorKind::BadEscape(c) => Diagnostic::error(format!("unknown escape `\\{c}`"))
                 .at(self.span, "not a valid escape")
-                .help("valid escapes are \\n \\t \\r \\\\ \\\" \\0 and \\xHH"),
+                .help("valid escapes are \\n \\t \\r \\\\ \\\" \\NNN (octal) and \\xHH"),
             LexErrorKind::UnterminatedDefinition => Diagnostic::error("unterminated struct definition")
                 .at(self.span, "this definition has no closing `}`"),
             LexErrorKind::IntTooLarge => {

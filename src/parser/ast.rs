@@ -13,8 +13,35 @@ pub struct Program {
     pub macros: Vec<Macro>,
     /// Top-level map declarations, `let @name = hash(1000);`.
     pub map_decls: Vec<MapDecl>,
+    /// `config = { … }` blocks, in order (a valid script has at most one, first).
+    pub config: Vec<ConfigBlock>,
     /// How many expressions the parser numbered (ids are `0..expr_count`).
     pub expr_count: u32,
+}
+
+/// `config = { name = value; … }`: config variables (`crate::config` checks and applies them).
+#[derive(Debug, Clone)]
+pub struct ConfigBlock {
+    pub items: Vec<ConfigItem>,
+    pub span: Span,
+    /// Whether a probe, macro or map declaration came before it (an error).
+    pub misplaced: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigItem {
+    pub name: Name,
+    pub value: ConfigValue,
+    pub value_span: Span,
+}
+
+/// A config variable's value as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    Int(u64),
+    Str(String),
+    Ident(String),
+    Bool(bool),
 }
 
 #[derive(Debug, Clone)]
@@ -72,8 +99,12 @@ pub struct CDefinition {
 /// An attach point as written (`tracepoint:syscalls:sys_enter_openat`); sema splits it.
 #[derive(Debug, Clone)]
 pub struct AttachPoint {
+    /// The attach point without its name (`text` and `span` start after `NAME=`).
     pub text: String,
     pub span: Span,
+    /// `NAME` of `NAME=PROVIDER:…` (0.26: "An optional name may precede the provider with
+    /// an equals sign", reserved for future use: rtrace keeps it and does nothing with it).
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -280,5 +311,80 @@ impl BinOp {
     }
     pub fn is_comparison(self) -> bool {
         matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+    }
+}
+
+/// Calls `f` on every expression of `stmts`, outermost first, each before its operands (a
+/// rewrite that replaces an expression sees the replacement's operands next).
+pub fn walk_stmts_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr)) {
+    for s in stmts {
+        match &mut s.kind {
+            StmtKind::AssignMap { map, value } => {
+                map.keys.iter_mut().for_each(|k| walk_expr_mut(k, f));
+                walk_expr_mut(value, f);
+            }
+            StmtKind::AssignVar { value, .. } => walk_expr_mut(value, f),
+            StmtKind::CompoundAssign { target, value, .. } => {
+                walk_expr_mut(target, f);
+                walk_expr_mut(value, f);
+            }
+            StmtKind::If { cond, then, els } => {
+                walk_expr_mut(cond, f);
+                walk_stmts_mut(then, f);
+                if let Some(els) = els {
+                    walk_stmts_mut(els, f);
+                }
+            }
+            StmtKind::While { cond: e, body } | StmtKind::Unroll { count: e, body } => {
+                walk_expr_mut(e, f);
+                walk_stmts_mut(body, f);
+            }
+            StmtKind::ForRange { start, end, body, .. } => {
+                walk_expr_mut(start, f);
+                walk_expr_mut(end, f);
+                walk_stmts_mut(body, f);
+            }
+            StmtKind::ForMap { body, .. } | StmtKind::Block(body) => walk_stmts_mut(body, f),
+            StmtKind::Let { value: Some(e), .. } | StmtKind::Expr(e) => walk_expr_mut(e, f),
+            StmtKind::Let { value: None, .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+        }
+    }
+}
+
+/// `walk_stmts_mut` for one expression.
+pub fn walk_expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    f(e);
+    match &mut e.kind {
+        ExprKind::Map(m) => m.keys.iter_mut().for_each(|k| walk_expr_mut(k, f)),
+        ExprKind::Call { args: items, .. } | ExprKind::Tuple(items) => items.iter_mut().for_each(|a| walk_expr_mut(a, f)),
+        ExprKind::Record(fields) => fields.iter_mut().for_each(|(_, v)| walk_expr_mut(v, f)),
+        ExprKind::Field { base: inner, .. }
+        | ExprKind::Unary { operand: inner, .. }
+        | ExprKind::TupleIndex { base: inner, .. }
+        | ExprKind::Deref(inner)
+        | ExprKind::AddrOf(inner)
+        | ExprKind::Cast { expr: inner, .. }
+        | ExprKind::IncDec { target: inner, .. }
+        | ExprKind::SizeofExpr(inner) => walk_expr_mut(inner, f),
+        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Index { base: lhs, index: rhs } => {
+            walk_expr_mut(lhs, f);
+            walk_expr_mut(rhs, f);
+        }
+        ExprKind::Ternary { cond, then, els } => {
+            walk_expr_mut(cond, f);
+            walk_expr_mut(then, f);
+            walk_expr_mut(els, f);
+        }
+        ExprKind::Block { stmts, value } => {
+            walk_stmts_mut(stmts, f);
+            walk_expr_mut(value, f);
+        }
+        ExprKind::Int(_)
+        | ExprKind::Str(_)
+        | ExprKind::Ident(_)
+        | ExprKind::Var(_)
+        | ExprKind::Bool(_)
+        | ExprKind::SizeofType(_)
+        | ExprKind::Offsetof { .. } => {}
     }
 }

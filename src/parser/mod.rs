@@ -3,6 +3,7 @@
 //! knows nothing of probes' meaning, of the kernel, or of LLVM.
 
 pub mod ast;
+pub mod getopt;
 mod macros;
 mod tally;
 
@@ -30,6 +31,8 @@ pub enum SyntaxError {
     BadForSource(Span),
     /// `e[a, b]` where `e` is not a map.
     MultiIndex(Span),
+    /// A block expression whose last statement is not an expression (or ends with `;`).
+    BlockWithoutValue(Span),
 }
 
 /// Syntax errors the grammar recovered from, in the order met, and how many there were so
@@ -147,7 +150,10 @@ fn error_start(e: &LalrError) -> Option<usize> {
         ParseError::InvalidToken { location } => Some(*location),
         ParseError::UnrecognizedEof { .. } => None,
         ParseError::User { error } => Some(match error {
-            SyntaxError::BadAssignTarget(s) | SyntaxError::BadForSource(s) | SyntaxError::MultiIndex(s) => s.start,
+            SyntaxError::BadAssignTarget(s)
+            | SyntaxError::BadForSource(s)
+            | SyntaxError::MultiIndex(s)
+            | SyntaxError::BlockWithoutValue(s) => s.start,
         }),
     }
 }
@@ -158,7 +164,7 @@ fn friendly(terminal: &str) -> String {
         "body}" => "`}`".into(),
         "body>" => "`>`".into(),
         "pred/" | "/pred" => "`/`".into(),
-        "body{" => "`{`".into(),
+        "body{" | "expr{" => "`{`".into(),
         "body<" => "`<`".into(),
         "attach point" | "identifier" | "map" | "variable" | "integer" | "string" | "type name" | "field name" => t.to_string(),
         "op=" => "an assignment operator".into(),
@@ -172,7 +178,7 @@ fn expected_help(expected: &[String]) -> Option<String> {
     names.dedup();
     let exprish = ["identifier", "integer", "string", "variable", "map"];
     if exprish.iter().all(|x| names.iter().any(|n| n == x)) {
-        let starters = ["`(`", "`!`", "`-`", "`~`", "`*`", "`&`", "`++`", "`--`", "`true`", "`false`", "`sizeof`", "`offsetof`"];
+        let starters = ["`(`", "`{`", "`!`", "`-`", "`~`", "`*`", "`&`", "`++`", "`--`", "`true`", "`false`", "`sizeof`", "`offsetof`"];
         names.retain(|n| !exprish.contains(&n.as_str()) && !starters.contains(&n.as_str()));
         names.insert(0, "an expression".into());
     }
@@ -200,6 +206,11 @@ fn to_diagnostic(src: &str, err: LalrError) -> Diagnostic {
         ParseError::User { error: SyntaxError::MultiIndex(span) } => Diagnostic::error("only maps take several keys")
             .at(span, "several indexes")
             .help("index arrays and pointers with one expression: `e[i]`"),
+        ParseError::User { error: SyntaxError::BlockWithoutValue(span) } => {
+            Diagnostic::error("a block used as a value must end with an expression")
+                .at(span, "this block has no value")
+                .help("end the block with an expression and no `;` after it: `{ let $b = 1; $b }`")
+        }
         ParseError::InvalidToken { location } => {
             Diagnostic::error("syntax error: invalid token").at(Span::new(location, location + 1), "here")
         }
@@ -255,6 +266,7 @@ pub(crate) mod mk {
         CDef(CDefinition),
         Macro(Macro),
         MapDecl(MapDecl),
+        Config(ConfigBlock),
         /// What error recovery skipped.
         Error,
     }
@@ -269,16 +281,35 @@ pub(crate) mod mk {
         let mut c_definitions = Vec::new();
         let mut macros = Vec::new();
         let mut map_decls = Vec::new();
+        let mut config = Vec::new();
         for item in items {
             match item {
                 Item::Probe(p) => probes.push(p),
                 Item::CDef(d) => c_definitions.push(d),
                 Item::Macro(m) => macros.push(m),
                 Item::MapDecl(d) => map_decls.push(d),
+                Item::Config(mut c) => {
+                    c.misplaced = !(probes.is_empty() && macros.is_empty() && map_decls.is_empty());
+                    config.push(c);
+                }
                 Item::Error => {}
             }
         }
-        Program { probes, c_definitions, macros, map_decls, expr_count }
+        Program { probes, c_definitions, macros, map_decls, config, expr_count }
+    }
+
+    /// An attach point, `NAME=` split off its front.
+    pub fn attach_point(text: &str, l: usize, r: usize) -> AttachPoint {
+        let name_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(0);
+        let named = name_end > 0 && text[name_end..].starts_with('=') && !text.starts_with(|c: char| c.is_ascii_digit());
+        match named {
+            true => AttachPoint {
+                text: text[name_end + 1..].to_string(),
+                span: Span::new(l + name_end + 1, r),
+                name: Some(text[..name_end].to_string()),
+            },
+            false => AttachPoint { text: text.to_string(), span: Span::new(l, r), name: None },
+        }
     }
 
     pub fn binop(op: &str) -> BinOp {
@@ -342,6 +373,18 @@ pub(crate) mod mk {
         expr(ids, kind, l, r)
     }
 
+    /// `{ stmts; value }` as an expression.
+    pub fn block(ids: &Tally, errors: &mut Errors, body: (Vec<Stmt>, Option<Expr>), l: usize, r: usize) -> Expr {
+        let value = match body.1 {
+            Some(v) => v,
+            None => {
+                error(errors, SyntaxError::BlockWithoutValue(Span::new(l, r)));
+                expr(ids, ExprKind::Int(0), l, r)
+            }
+        };
+        expr(ids, ExprKind::Block { stmts: body.0, value: Box::new(value) }, l, r)
+    }
+
     pub fn expr(ids: &Tally, kind: ExprKind, l: usize, r: usize) -> Expr {
         ids.expr(kind, Span::new(l, r))
     }
@@ -350,6 +393,8 @@ pub(crate) mod mk {
         let kind = match target.kind {
             ExprKind::Map(map) => StmtKind::AssignMap { map, value },
             ExprKind::Var(name) => StmtKind::AssignVar { var: Name { name, span: target.span }, value },
+            // `_ = e`: the value is discarded (0.25's discard expression).
+            ExprKind::Ident(name) if name == "_" => StmtKind::Expr(value),
             _ => {
                 error(errors, SyntaxError::BadAssignTarget(target.span));
                 return placeholder(span);

@@ -161,7 +161,9 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     if !signals::hurry() {
         session.run_end()?;
     }
-    session.print_maps();
+    if plan.print_maps_on_exit {
+        session.print_maps();
+    }
     let status = session.finish();
     if signals::pipe_broken() {
         signals::die_of_sigpipe();

@@ -11,8 +11,6 @@ use crate::parser::ast::*;
 use crate::plan::{MapDef, Scalar, ValueKind};
 use std::collections::HashMap;
 
-/// Entries per user map, as bpftrace's default `max_map_keys`.
-pub(super) const MAX_MAP_KEYS: u32 = 4096;
 
 /// A user map as sema learns it.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +39,8 @@ impl MapTable {
     pub(super) fn get(&self, name: &str) -> Option<(usize, &MapInfo)> {
         self.maps.iter().enumerate().find(|(_, m)| m.name == name)
     }
-    pub(super) fn defs(&self, declared: &HashMap<&str, Declared>) -> Vec<MapDef> {
+    /// `max_map_keys`: the entries of a map declared without a size.
+    pub(super) fn defs(&self, declared: &HashMap<&str, Declared>, max_map_keys: u32) -> Vec<MapDef> {
         self.maps
             .iter()
             .enumerate()
@@ -53,7 +52,7 @@ impl MapTable {
                     key: m.keys.fields.clone(),
                     key_names: m.keys.names.clone(),
                     value: m.value,
-                    max_entries: decl.map_or(MAX_MAP_KEYS, |d| d.max_entries),
+                    max_entries: decl.map_or(max_map_keys, |d| d.max_entries),
                     lru: decl.is_some_and(|d| d.lru),
                 }
             })

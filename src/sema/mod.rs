@@ -45,6 +45,8 @@ pub struct Options {
     pub allow_unsafe: bool,
     /// What the caller learned about the host first (`host_needs`).
     pub host: HostFacts,
+    /// The config variables (`config = { … }`, `BPFTRACE_*`).
+    pub config: crate::config::Config,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as
@@ -84,7 +86,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     let input = resources::Input {
         instances: &instances,
         probes,
-        maps: checker.maps.defs(&declared),
+        maps: checker.maps.defs(&declared, opts.config.max_map_keys as u32),
         tuples: &checker.tuples,
         strftime_formats: std::mem::take(&mut checker.strftime_formats),
         probe_names,

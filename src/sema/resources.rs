@@ -36,6 +36,9 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
         tuples: checked.tuples.layouts(),
         enums: Vec::new(),
         params: checked.params,
+        str_len: opts.config.max_strlen as u32,
+        ringbuf_bytes: opts.config.ringbuf_bytes(),
+        print_maps_on_exit: opts.config.print_maps_on_exit,
     };
     // The BTF ids of `plan.enums`, to add each enum once.
     let mut enum_ids = Vec::new();

@@ -10,7 +10,7 @@ use crate::builtins::{Builtin, Func};
 use std::collections::HashMap;
 use tracefs::Format;
 
-/// Bytes `str()` reads, as bpftrace's default `max_strlen`.
+/// The most bytes of a kernel char array read as a string (`str()` reads config `max_strlen`).
 pub const STR_LEN: u32 = 64;
 
 /// Bytes of `comm`.

@@ -143,7 +143,7 @@ impl Checker<'_> {
                 };
                 Type::Array { elem, len: len as u32, user: false }
             }
-            FieldKind::DataLocString => Type::Str { len: STR_LEN },
+            FieldKind::DataLocString => Type::Str { len: self.opts.config.max_strlen as u32 },
             FieldKind::Other => {
                 self.error(ArgError::UnreadableField { field: f.name.clone(), decl: f.decl.clone(), span: field.span });
                 return Type::Error;

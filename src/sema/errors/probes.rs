@@ -207,14 +207,14 @@ impl From<ProbeError> for Diagnostic {
             }
             InvalidPerf { provider, text, span, events } => {
                 let help = match events {
-                    None => "write `profile:hz:N` or `profile:s|ms|us:N`, e.g. `profile:hz:99`".to_string(),
+                    None => "write `profile:hz:N`, `profile:s|ms|us:N` or `profile:DURATION`, e.g. `profile:hz:99`, `profile:10ms`".to_string(),
                     Some(names) => format!("the events are: {}", names.join(", ")),
                 };
                 Diagnostic::error(format!("invalid {provider} probe `{text}`")).at(span, "cannot read this").help(help)
             }
             InvalidInterval { text, span } => Diagnostic::error(format!("invalid interval `{text}`"))
-                .at(span, "expected `interval:UNIT:N`")
-                .help("UNIT is one of s, ms, us, hz; N is a positive integer, e.g. `interval:s:1`"),
+                .at(span, "expected `interval:UNIT:N` or `interval:DURATION`")
+                .help("UNIT is one of s, ms, us, hz; N is a positive integer; DURATION is a positive number of nanoseconds or has a unit (ns, us, ms, s, m, h, d), e.g. `interval:s:1`, `interval:100ms`"),
             Watchpoint { error, span } => watchpoint(error, span),
         }
     }

@@ -10,7 +10,9 @@ mod tracepoint;
 mod user;
 mod watchpoint;
 
-use super::errors::{Form, ProbeError};
+use super::errors::{Form, Missing, ProbeError};
+use crate::config::MissingProbes;
+use crate::diag::Severity;
 use super::{KernelTypesCache, Options};
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::kernel::tracefs::Format;
@@ -197,6 +199,9 @@ pub(super) fn expand(
             x.error(ProbeError::NoKernelFunctionLeft { span: first.span.to(last.span) });
         }
     }
+    if x.out.is_empty() && !x.diags.iter().any(Diagnostic::is_error) {
+        x.diags.push(Diagnostic::error("no probe is left to attach").note("every probe of the script is missing, and was skipped"));
+    }
     x.out
 }
 
@@ -228,8 +233,31 @@ impl Expander<'_> {
         Ok(Flow::Next)
     }
 
+    /// Reports `e`; a probe that does not exist is a warning or nothing under config
+    /// `missing_probes = warn` or `ignore`.
     fn error(&mut self, e: ProbeError) {
-        self.diags.push(e.into());
+        let missing = matches!(
+            e,
+            ProbeError::UnknownTracepoint { .. }
+                | ProbeError::UnknownTracepointCategory { .. }
+                | ProbeError::NoRawTracepoint { .. }
+                | ProbeError::NoKernelFunction { missing: Missing::Error, .. }
+                | ProbeError::NoBtfFunction { .. }
+                | ProbeError::NoUserFunction { checked_anyway: false, .. }
+                | ProbeError::NoUsdtProbe { .. }
+        );
+        let mut d: Diagnostic = e.into();
+        if missing {
+            match self.opts.config.missing_probes {
+                MissingProbes::Error => {}
+                MissingProbes::Warn => {
+                    d.severity = Severity::Warning;
+                    d = d.note("the probe is skipped (config `missing_probes = warn`)");
+                }
+                MissingProbes::Ignore => return,
+            }
+        }
+        self.diags.push(d);
     }
 
     /// tracefs's mount point, looked for once (the caller mounts it first where it is

@@ -18,7 +18,7 @@ impl Checker<'_> {
                     );
                     return Type::Error;
                 }
-                let len = len.min(STR_LEN);
+                let len = len.min(self.opts.config.max_strlen as u32);
                 return self.set(scope, e, Type::Str { len }, Res::StrArray { len, user });
             }
             Type::Int { .. } => Res::Str { user: scope.user_memory() },
@@ -31,7 +31,7 @@ impl Checker<'_> {
                 return Type::Error;
             }
         };
-        self.set(scope, e, Type::Str { len: STR_LEN }, res)
+        self.set(scope, e, Type::Str { len: self.opts.config.max_strlen as u32 }, res)
     }
 
     /// `strncmp(a, b, n)`.
