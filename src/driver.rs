@@ -104,6 +104,13 @@ pub struct Cli {
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
+
+    /// Compile kernel type accesses (struct members, array elements, sizeof, offsetof,
+    /// tracepoint fields) as BPF CO-RE relocations, which libbpf moves to the loading
+    /// kernel's layout; the object then runs on other kernels with BTF. Costs libbpf's
+    /// reading of the kernel's BTF at load (docs/co-re.md).
+    #[arg(long = "co-re", conflicts_with = "no_opt")]
+    pub co_re: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -183,7 +190,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         return 0;
     }
     let mut ir = String::new();
-    let opts = codegen::Options { no_opt: cli.no_opt, timings: cli.timings };
+    let opts = codegen::Options { no_opt: cli.no_opt, timings: cli.timings, co_re: cli.co_re };
     let want_ir = cli.dump == Some(Dump::Ir);
     let compiled = codegen::compile(&program, &checked, &opts, want_ir.then_some(&mut ir));
     timings.lap("codegen");
@@ -272,6 +279,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         has_command: cli.command.is_some(),
         allow_unsafe: cli.allow_unsafe,
         host: sema::HostFacts::default(),
+        co_re: cli.co_re,
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

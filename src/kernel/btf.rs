@@ -482,6 +482,18 @@ impl KernelTypes {
         out
     }
 
+    /// A struct or union's own name (empty when anonymous) and whether it is a union, for
+    /// the local types of CO-RE relocations (typedefs and qualifiers skipped).
+    pub fn record_name(&self, id: u32) -> Option<(String, bool)> {
+        let c = Composite::try_from(self.ty(id)?).ok()?;
+        Some((c.name().and_then(|n| n.to_str()).unwrap_or_default().to_string(), !c.is_struct))
+    }
+
+    /// Whether BTF type `id` is an enum (after typedefs and qualifiers).
+    pub fn is_enum(&self, id: u32) -> bool {
+        self.ty(id).is_some_and(|t| matches!(t.kind(), BtfKind::Enum | BtfKind::Enum64))
+    }
+
     /// Whether BTF type `id` is a floating-point type (such parameters are not `argN`).
     pub fn is_float(&self, id: u32) -> bool {
         self.btf.type_by_id::<BtfType>(TypeId::from(id)).is_some_and(|t| t.kind() == BtfKind::Float)
