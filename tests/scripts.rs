@@ -5,6 +5,8 @@
 //! Run it with `cargo test --release --test scripts`; a first argument filters
 //! cases by a substring of their path (`cargo test --release --test scripts -- hist`).
 //! `RTRACE_BIN=/usr/bin/bpftrace` runs the cases against another binary instead.
+//! `RTRACE_TEST_CO_RE=1` runs every case with `--co-re` (kernel type accesses as CO-RE
+//! relocations, which must not change any output).
 //!
 //! A case is a TOML file (full description in `tests/scripts/README.md`):
 //!
@@ -289,6 +291,17 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
         return Outcome::Failed("malformed case file: `file` and `stdin` are both true".into());
     }
 
+    if case.host_object && !bpftrace_mode {
+        // Compiled by a run of its own, then loaded by the run that is checked.
+        let object = tmp.join(format!("object-{}.o", std::process::id()));
+        let saved = Command::new(bin).arg("--save-object").arg(&object).args(&case.args).arg("-e").arg(&case.script).args(&case.params).output();
+        match saved {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => return Outcome::Failed(format!("--save-object failed:\n{}", String::from_utf8_lossy(&o.stderr))),
+            Err(e) => return Outcome::Failed(format!("cannot run {}: {e}", bin.display())),
+        }
+        case.args.insert(0, format!("--load-object={}", object.display()));
+    }
     let mut cmd = match case.prefix.split_first() {
         Some((first, rest)) => {
             let mut cmd = Command::new(first);
@@ -298,6 +311,10 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
         None => Command::new(bin),
     };
     cmd.args(&case.args);
+    // RTRACE_TEST_CO_RE=1: every case again with kernel type accesses as CO-RE relocations.
+    if !bpftrace_mode && std::env::var_os("RTRACE_TEST_CO_RE").is_some_and(|v| v == "1") && !case.args.iter().any(|a| a == "--no-opt" || a == "--co-re") {
+        cmd.arg("--co-re");
+    }
     if case.stdin {
         cmd.arg("-");
     } else if case.file {

@@ -39,7 +39,12 @@ fn main() {
     let (mut passed, mut known) = (0, 0);
     for tool in &tools {
         let name = tool.file_name().and_then(|n| n.to_str()).unwrap_or("?");
-        let out = Command::new(rtrace)
+        let mut cmd = Command::new(rtrace);
+        // RTRACE_TEST_CO_RE=1: with every kernel type access a CO-RE relocation (docs/co-re.md).
+        if std::env::var_os("RTRACE_TEST_CO_RE").is_some_and(|v| v == "1") {
+            cmd.arg("--co-re");
+        }
+        let out = cmd
             .args(["--dry-run", "--no-attach"])
             .arg(tool)
             .env("NO_COLOR", "1")

@@ -11,9 +11,20 @@ use inkwell::module::{FlagBehavior, Module};
 use inkwell::values::{FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
 
+use crate::sema::core::{CoreTy, CoreTypes};
+
 const DW_ATE_SIGNED: u32 = 0x05;
 const DW_ATE_UNSIGNED: u32 = 0x07;
 const DW_ATE_UNSIGNED_CHAR: u32 = 0x08;
+
+/// The debug types of CO-RE's local records (`Btf::core_types`), by record index.
+pub(crate) struct CoreDi<'ctx> {
+    pub records: Vec<Option<DIType<'ctx>>>,
+    /// Each record's members' types, in member order.
+    pub members: Vec<Vec<DIType<'ctx>>>,
+    /// Each record's local size in bytes.
+    pub sizes: Vec<u64>,
+}
 
 pub(crate) struct Btf<'ctx, 'm> {
     ctx: &'ctx Context,
@@ -178,6 +189,79 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
             self.di.create_parameter_variable(sp.as_debug_info_scope(), param, arg, self.file, 1, ptr, true, DIFlags::ZERO);
         }
         function.set_subprogram(sp);
+    }
+
+    /// The local types of CO-RE relocations (`sema::core`): each record as a named struct or
+    /// union holding only its used members, laid out one after another (libbpf matches
+    /// members by name and kind; the offsets here are not the kernel's).
+    pub fn core_types(&self, types: &CoreTypes) -> CoreDi<'ctx> {
+        let n = types.records.len();
+        let mut di = CoreDi { records: vec![None; n], members: vec![Vec::new(); n], sizes: vec![0; n] };
+        for i in 0..n {
+            self.core_record(types, i as u32, &mut di);
+        }
+        di
+    }
+
+    fn core_record(&self, types: &CoreTypes, i: u32, di: &mut CoreDi<'ctx>) -> (DIType<'ctx>, u64) {
+        if let Some(t) = di.records[i as usize] {
+            return (t, di.sizes[i as usize]);
+        }
+        let record = &types.records[i as usize];
+        let (mut members, mut types_of, mut offset, mut largest) = (Vec::new(), Vec::new(), 0u64, 0u64);
+        for m in &record.members {
+            let (ty, size) = self.core_ty(types, &m.ty, di);
+            let at = if record.union { 0 } else { offset };
+            let member = self.di.create_member_type(self.cu.as_debug_info_scope(), &m.name, self.file, 0, 8 * size, 8, 8 * at, DIFlags::ZERO, ty);
+            members.push(member.as_type());
+            types_of.push(ty);
+            offset += size;
+            largest = largest.max(size);
+        }
+        let size = if record.union { largest } else { offset }.max(1);
+        let scope = self.cu.as_debug_info_scope();
+        let t = match record.union {
+            true => self.di.create_union_type(scope, &record.name, self.file, 0, 8 * size, 8, DIFlags::ZERO, &members, 0, ""),
+            false => self.di.create_struct_type(scope, &record.name, self.file, 0, 8 * size, 8, DIFlags::ZERO, None, &members, 0, None, ""),
+        }
+        .as_type();
+        di.records[i as usize] = Some(t);
+        di.members[i as usize] = types_of;
+        di.sizes[i as usize] = size;
+        (t, size)
+    }
+
+    /// A member's local type and its bytes.
+    fn core_ty(&self, types: &CoreTypes, ty: &CoreTy, di: &mut CoreDi<'ctx>) -> (DIType<'ctx>, u64) {
+        match ty {
+            CoreTy::Int { size, signed } => {
+                let name = match (size, signed) {
+                    (1, _) => "char",
+                    (2, true) => "short",
+                    (2, false) => "unsigned short",
+                    (4, true) => "int",
+                    (4, false) => "unsigned int",
+                    (_, true) => "long long",
+                    (_, false) => "unsigned long long",
+                };
+                let enc = if *signed { DW_ATE_SIGNED } else { DW_ATE_UNSIGNED };
+                let t = self.di.create_basic_type(name, 8 * *size as u64, enc, DIFlags::ZERO).map(|t| t.as_type()).unwrap_or(self.u64);
+                (t, *size as u64)
+            }
+            CoreTy::Enum { size } => {
+                // Anonymous: libbpf takes an anonymous enum as matching any enum.
+                let value = self.di.create_enumerator("rtrace_core", 0, true);
+                let t = self.di.create_enumeration_type(self.cu.as_debug_info_scope(), "", self.file, 0, 8 * *size as u64, 8, &[value], self.int);
+                (t.as_type(), *size as u64)
+            }
+            CoreTy::Ptr => (self.ptr(self.u8), 8),
+            CoreTy::Record(i) => self.core_record(types, *i, di),
+            CoreTy::Array { elem, len } => {
+                let (elem, size) = self.core_ty(types, elem, di);
+                let bytes = size * *len as u64;
+                (self.di.create_array_type(elem, 8 * bytes, 8, &[0..*len as i64]).as_type(), bytes)
+            }
+        }
     }
 
     pub fn finish(&mut self) {

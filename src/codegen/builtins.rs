@@ -99,10 +99,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(if signed { self.builder.build_int_s_extend(t, i64, "sx")? } else { self.builder.build_int_z_extend(t, i64, "zx")? }))
     }
 
-    /// Reads a tracepoint field from the record.
-    pub(super) fn tp_field(&mut self, f: &mut Func<'ctx>, field: &crate::kernel::tracefs::Field) -> Result<V<'ctx>> {
+    /// Reads tracepoint field `e` from the record (at the field's offset in the format, or
+    /// relocated through the event's BTF struct with `--co-re`).
+    pub(super) fn tp_field(&mut self, f: &mut Func<'ctx>, e: &Expr, field: &crate::kernel::tracefs::Field) -> Result<V<'ctx>> {
         let i64 = self.i64();
-        let at = self.offset(f.ctx_ptr, field.offset as u64)?;
+        let at = match self.core_tp_field(f, e)? {
+            Some(at) => at,
+            None => self.offset(f.ctx_ptr, field.offset as u64)?,
+        };
         Ok(match field.kind {
             FieldKind::Int | FieldKind::Ptr { .. } => {
                 let ty = match field.size {

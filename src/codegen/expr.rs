@@ -72,6 +72,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     let Res::Memory(access) = *self.res(f, e) else {
                         return Err(CodegenError("unresolved index".into()));
                     };
+                    if self.core.is_some() {
+                        return self.element_read(f, e, access, base, index);
+                    }
                     let addr = self.expr(f, base)?.int()?;
                     let i = self.expr(f, index)?.int()?;
                     let scaled = self.builder.build_int_mul(i, i64.const_int(access.scale, false), "scaled")?;
@@ -111,6 +114,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 V::Int(if *prefix { new } else { old })
             }
             ExprKind::Cast { expr, .. } => self.cast(f, e, expr)?,
+            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } if self.core_ref(f, e).is_some() => {
+                V::Int(self.core_constant(f, e)?.ok_or_else(|| CodegenError("a relocated constant without its relocation".into()))?)
+            }
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => match self.res(f, e) {
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 _ => return Err(CodegenError("sizeof/offsetof without a size".into())),
@@ -147,7 +153,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Const(v) => Ok(V::Int(self.i64().const_int(*v, false))),
             Res::ConstStr(s) => self.string_literal(f, s),
             Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed),
-            Res::Ppid { parent, tgid } => self.ppid(f, *parent, *tgid),
+            Res::Ppid { parent, tgid } => match self.core_ref(f, e) {
+                Some(&crate::sema::CoreRef::Ppid { task }) => self.core_ppid(f, task, *parent, *tgid),
+                _ => self.ppid(f, *parent, *tgid),
+            },
             Res::RegMemory { base, index, access } => self.reg_memory(f, *base, *index, *access),
             _ => Err(CodegenError("unresolved identifier".into())),
         }
@@ -186,12 +195,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             };
         }
         match self.res(f, e) {
-            Res::Field(field) => self.tp_field(f, field),
+            Res::Field(field) => self.tp_field(f, e, field),
             Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed),
             Res::Memory(access) => {
                 let access = *access;
                 let addr = self.expr(f, base)?.int()?;
-                self.memory(f, access, addr)
+                self.member_read(f, e, access, addr)
             }
             _ => Err(CodegenError("unresolved field".into())),
         }

@@ -55,6 +55,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             var_offsets: f.var_offsets.clone(),
             callback: true,
             params: None,
+            core_chains: Default::default(),
         };
         self.bind_vars(&mut g, None)?;
         // The integer variables shared with the caller: the context holds pointers to them.

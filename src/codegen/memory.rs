@@ -14,8 +14,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// A value in kernel or user memory at `base + access.offset`: read it, or (for an
     /// embedded struct or array) just the address.
     pub(super) fn memory(&mut self, f: &mut Func<'ctx>, access: Access, base: IntValue<'ctx>) -> Result<V<'ctx>> {
+        let addr = self.builder.build_int_add(base, self.i64().const_int(access.offset, false), "addr")?;
+        self.memory_at(f, access, addr)
+    }
+
+    /// The value `access` reads at `addr` (its offset already added), or the address itself.
+    pub(super) fn memory_at(&mut self, f: &mut Func<'ctx>, access: Access, addr: IntValue<'ctx>) -> Result<V<'ctx>> {
         let i64 = self.i64();
-        let addr = self.builder.build_int_add(base, i64.const_int(access.offset, false), "addr")?;
         let (size, signed, bitfield) = match access.read {
             Read::Address => return Ok(V::Int(addr)),
             Read::Chars { len } => {

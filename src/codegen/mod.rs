@@ -8,6 +8,7 @@ mod btf;
 mod builtins;
 mod call;
 mod casts;
+mod core;
 mod diagnostics;
 mod events;
 mod expr;
@@ -41,6 +42,9 @@ pub struct Options {
     pub no_opt: bool,
     /// Print how long LLVM's stages took.
     pub timings: bool,
+    /// Kernel type accesses as CO-RE relocations (`core.rs`); needs the optimiser, which
+    /// lowers LLVM's relocation intrinsics.
+    pub co_re: bool,
 }
 
 /// An error inside the compiler (a bug in rtrace), or a limit of BPF the script ran into.
@@ -88,6 +92,9 @@ pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Op
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
     let mut gen = Gen::new(&ctx, &module, checked)?;
+    if opts.co_re {
+        gen.core = Some(core::Core::new(gen.btf.core_types(&checked.core)));
+    }
     for (i, def) in checked.plan.probes.iter().enumerate() {
         gen.program(program, i, def)?;
     }
@@ -100,7 +107,9 @@ pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Op
     };
     lap("llvm-ir");
     module.verify().map_err(|e| CodegenError(format!("invalid IR: {}", e.to_string())))?;
-    if !opts.no_opt {
+    // Without the passes LLVM's BPF back end cannot select the CO-RE intrinsics and ends
+    // the process: the optimiser always runs when they may be there.
+    if !opts.no_opt || opts.co_re {
         module
             .run_passes("default<O2>", &tm, PassBuilderOptions::create())
             .map_err(|e| CodegenError(format!("optimiser: {}", e.to_string())))?;
@@ -147,6 +156,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub count_callback: Option<FunctionValue<'ctx>>,
     /// The parameters map, when programs read literals from it.
     pub params: Option<GlobalValue<'ctx>>,
+    /// With `--co-re`: the local types of relocated accesses (`core.rs`).
+    pub core: Option<core::Core<'ctx>>,
 }
 
 /// A temporary stack buffer (see `Gen::buffer`): where, how long, and how many statements
@@ -183,6 +194,8 @@ pub(crate) struct Func<'ctx> {
     pub callback: bool,
     /// This attach point's row of the parameters map, in a program that reads literals there.
     pub params: Option<PointerValue<'ctx>>,
+    /// With `--co-re`: the relocation chain behind each embedded record or array's address.
+    pub core_chains: std::collections::HashMap<inkwell::values::IntValue<'ctx>, core::Chain<'ctx>>,
 }
 
 /// Offsets of a program's string, address and tuple variables in the per-CPU variables map,
@@ -233,7 +246,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
-        Ok(Gen { ctx, module, builder: ctx.create_builder(), checked, btf, maps, events, lost, globals, stacks, scratch, vars, count_callback: None, params })
+        let builder = ctx.create_builder();
+        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, globals, stacks, scratch, vars, count_callback: None, params, core: None })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {
@@ -277,6 +291,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             var_offsets,
             callback: false,
             params: None,
+            core_chains: Default::default(),
         };
         // This CPU's variables start zeroed, as every variable does in each run.
         self.bind_vars(&mut f, Some(vars_size))?;

@@ -117,11 +117,20 @@ pub struct Member {
     pub ty: u32,
 }
 
+/// The environment variable that names a BTF file to compile against instead of the running
+/// kernel's types.
+pub const BTF_ENV: &str = "RTRACE_BTF";
+
 impl KernelTypes {
+    /// The running kernel's types; or, where `RTRACE_BTF` names a file (raw BTF, or an ELF
+    /// file with a `.BTF` section), that file's: with `--co-re`, compiling against another
+    /// kernel's types, whose accesses libbpf moves to this kernel's at load (docs/co-re.md).
     pub fn load() -> Result<KernelTypes, String> {
-        Btf::from_vmlinux()
-            .map(|btf| KernelTypes { btf, module: None, module_start: u32::MAX, enums: Default::default() })
-            .map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}"))
+        let loaded = match std::env::var_os(BTF_ENV) {
+            Some(path) => Btf::from_path(&path).map_err(|e| format!("cannot read BTF from {} ({BTF_ENV}): {e}", path.to_string_lossy())),
+            None => Btf::from_vmlinux().map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}")),
+        };
+        loaded.map(|btf| KernelTypes { btf, module: None, module_start: u32::MAX, enums: Default::default() })
     }
 
     /// vmlinux's types and module `name`'s (/sys/kernel/btf/NAME), as one BTF. A module's BTF
@@ -480,6 +489,18 @@ impl KernelTypes {
             }
         }
         out
+    }
+
+    /// A struct or union's own name (empty when anonymous) and whether it is a union, for
+    /// the local types of CO-RE relocations (typedefs and qualifiers skipped).
+    pub fn record_name(&self, id: u32) -> Option<(String, bool)> {
+        let c = Composite::try_from(self.ty(id)?).ok()?;
+        Some((c.name().and_then(|n| n.to_str()).unwrap_or_default().to_string(), !c.is_struct))
+    }
+
+    /// Whether BTF type `id` is an enum (after typedefs and qualifiers).
+    pub fn is_enum(&self, id: u32) -> bool {
+        self.ty(id).is_some_and(|t| matches!(t.kind(), BtfKind::Enum | BtfKind::Enum64))
     }
 
     /// Whether BTF type `id` is a floating-point type (such parameters are not `argN`).

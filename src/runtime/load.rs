@@ -189,6 +189,10 @@ fn describe_refusal(plan: &Plan, prog: Option<&str>, verifier_log: &str, error: 
         .rev()
         .find(|l| !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("verification time") && !l.starts_with("stack depth"));
     let message = match (index.map(|i| &plan.probes[i].display), reason) {
+        (Some(p), Some(reason)) if core_failure(reason).is_some() => {
+            let access = core_failure(reason).unwrap_or_default();
+            format!("probe `{p}` reads `{access}`, which this kernel does not have (its CO-RE relocation failed; run with -v for libbpf's log)")
+        }
         (Some(p), Some(reason)) => {
             format!("the kernel's verifier rejected probe `{p}`: {reason} (run with -v for the verifier log)")
         }
@@ -199,6 +203,17 @@ fn describe_refusal(plan: &Plan, prog: Option<&str>, verifier_log: &str, error: 
         Some(index) => RuntimeError::at_probe(message, index, None, Failure::Load),
         None => RuntimeError::new(message),
     }
+}
+
+/// The access a failed CO-RE relocation names, from the line libbpf puts in the verifier's
+/// log in place of the poisoned instruction's error: `failed to resolve CO-RE relocation
+/// <byte_off> [12] struct task_struct.no_such (0:3 @ offset 8)` gives
+/// `struct task_struct.no_such`.
+fn core_failure(line: &str) -> Option<String> {
+    let spec = line.split("failed to resolve CO-RE relocation ").nth(1)?;
+    let after_id = spec.split_once("] ").map_or(spec, |(_, rest)| rest);
+    let access = after_id.split(" (").next()?.trim();
+    (!access.is_empty()).then(|| access.to_string())
 }
 
 /// libbpf's own messages, collected while loading (all of them with `-v`, else its warnings).
@@ -249,6 +264,16 @@ processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
     fn plan() -> Plan {
         let probe = |name: &str, display: &str| ProbeDef { prog_name: name.into(), display: display.into(), attach: Attach::Begin, cookie: 0, also: vec![], multi: false };
         Plan { probes: vec![probe("p0", "BEGIN"), probe("p1", "tracepoint:syscalls:sys_enter_openat")], ..Plan::default() }
+    }
+
+    #[test]
+    fn failed_relocation_names_the_missing_member() {
+        let log = "5: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation <byte_off> [12] struct task_struct.no_such (0:3 @ offset 8)\nprocessed 6 insns (limit 1000000)\n";
+        let err = describe_refusal(&plan(), Some("p1"), log, "Invalid argument (os error 22)");
+        assert_eq!(
+            err.message,
+            "probe `tracepoint:syscalls:sys_enter_openat` reads `struct task_struct.no_such`, which this kernel does not have (its CO-RE relocation failed; run with -v for libbpf's log)"
+        );
     }
 
     #[test]

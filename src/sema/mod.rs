@@ -7,6 +7,7 @@
 
 pub mod errors;
 mod check;
+pub mod core;
 mod lookups;
 mod maps;
 mod probes;
@@ -47,6 +48,8 @@ pub struct Options {
     pub host: HostFacts,
     /// The config variables (`config = { … }`, `BPFTRACE_*`).
     pub config: crate::config::Config,
+    /// `--co-re`: note every kernel type access for relocation (`ProgInfo::core`).
+    pub co_re: bool,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as
@@ -93,7 +96,12 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         params,
     };
     let (plan, progs) = resources::write(input, opts);
-    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types })
+    let relocated = opts.co_re && progs.iter().any(|p| !p.core.is_empty());
+    let core = match relocated.then(|| checker.kernel_types()) {
+        Some(Ok(k)) => core::build(&k, &progs),
+        _ => core::CoreTypes::default(),
+    };
+    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types, core })
 }
 
 /// The kernel's types, loaded on first use (by probe expansion or the checker), or why not.

@@ -178,6 +178,21 @@ pub enum Read {
     Chars { len: u32 },
 }
 
+/// A kernel type access that CO-RE relocates (`--co-re`), by kernel BTF ids and member
+/// names; `Checked::core` holds the local types codegen describes for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CoreRef {
+    /// The members named in `path` (each but the last an embedded struct or union) from a
+    /// record of kernel type `record`: a member read, a tracepoint field, `offsetof`.
+    Member { record: u32, path: Vec<String> },
+    /// `p[i]` of a pointer to records: the stride is the record's size in the loading kernel.
+    Stride { record: u32 },
+    /// `sizeof(struct X)`.
+    Size { record: u32 },
+    /// `ppid`: `task_struct`'s `real_parent`, then that task's `tgid`.
+    Ppid { task: u32 },
+}
+
 /// What an expression refers to, beyond its type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Res {
@@ -256,6 +271,8 @@ pub struct ProgInfo {
     /// Integer literals read from the attach cookie's row of the parameters map (one program
     /// shared by probes that differ in them), with their slot in the row.
     pub params: HashMap<ExprId, u32>,
+    /// With `--co-re`: the kernel type accesses to relocate, by expression.
+    pub core: HashMap<ExprId, CoreRef>,
 }
 
 /// A `for ($kv : @map)` loop: the map, and the variable that holds each `(key, value)`.
@@ -289,6 +306,8 @@ pub struct Checked {
     pub warnings: Vec<Diagnostic>,
     /// The element types of every tuple type; `Type::Tuple` indexes this.
     pub tuple_types: Vec<Vec<Type>>,
+    /// With `--co-re`: the local types of the relocated accesses.
+    pub core: super::core::CoreTypes,
 }
 
 impl Checked {

@@ -34,6 +34,10 @@ pub struct Case {
     /// Also run in tests/vm/run's VMs; nothing to do here.
     #[allow(dead_code)]
     pub vm: bool,
+    /// Compile first with `--save-object` (on the host, in tests/vm/run), then run with
+    /// `--load-object`: an object built elsewhere (CO-RE's proof).
+    #[allow(dead_code)]
+    pub host_object: bool,
 }
 
 impl Case {

@@ -149,7 +149,23 @@ impl Checker<'_> {
                 return Type::Error;
             }
         };
+        if let Some(record) = self.tracepoint_struct(scope.inst) {
+            scope.core.insert(e.id, CoreRef::Member { record, path: vec![crate::sema::core::field_member(&f)] });
+        }
         self.set(scope, e, ty, Res::Field(f))
+    }
+
+    /// With `--co-re`, the BTF struct of the instance's tracepoint record, looked up once per
+    /// event (`None` for syscalls' events, whose layout is the stable `sys_enter` one).
+    fn tracepoint_struct(&mut self, inst: &Instance) -> Option<u32> {
+        let format = inst.format.as_ref().filter(|f| self.opts.co_re && f.category != "syscalls")?;
+        let key = format!("{}:{}", format.category, format.event);
+        if let Some(found) = self.tp_structs.get(&key) {
+            return *found;
+        }
+        let found = self.kernel_types().ok().and_then(|k| crate::sema::core::tracepoint_struct(&k, format));
+        self.tp_structs.insert(key, found);
+        found
     }
 
     /// `argN`, `retval` and `func`, which only some probes have: registers or context slots

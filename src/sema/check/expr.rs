@@ -29,7 +29,10 @@ impl Checker<'_> {
             }
             ExprKind::Cast { ty, expr } => self.cast(e, ty, expr, scope),
             ExprKind::SizeofType(ty) => match self.type_size(ty) {
-                Some(size) => self.set(scope, e, Type::Int { signed: false }, Res::Const(size)),
+                Some(size) => {
+                    self.note_core_size(e, ty, scope);
+                    self.set(scope, e, Type::Int { signed: false }, Res::Const(size))
+                }
                 None => Type::Error,
             },
             ExprKind::SizeofExpr(inner) => match self.expr(inner, scope) {
@@ -287,7 +290,10 @@ impl Checker<'_> {
                 return self.set(scope, e, Type::Int { signed: false }, Res::Const(0));
             }
             Builtin::Ppid => {
-                let Some(res) = self.ppid(e.span) else { return Type::Error };
+                let Some((res, task)) = self.ppid(e.span) else { return Type::Error };
+                if self.opts.co_re {
+                    scope.core.insert(e.id, CoreRef::Ppid { task });
+                }
                 return self.set(scope, e, Type::Int { signed: false }, res);
             }
             Builtin::Elapsed => {

@@ -91,6 +91,9 @@ impl Checker<'_> {
             return Type::Error;
         };
         let access = Access { offset: 0, scale: k.size(elem) as u64, read, user };
+        if let (true, btf::Shape::Record { id, .. }) = (self.opts.co_re && named_record(&k, k.shape(elem)), k.shape(elem)) {
+            scope.core.insert(e.id, CoreRef::Stride { record: id });
+        }
         Self::note_enum(&k, elem, e, scope);
         self.set(scope, e, ty, Res::Memory(access))
     }
@@ -122,12 +125,15 @@ impl Checker<'_> {
             return Type::Error;
         };
         let access = Access { offset: (m.offset_bits / 8) as u64, scale: 0, read, user };
+        if self.opts.co_re {
+            scope.core.insert(e.id, CoreRef::Member { record, path: vec![field.name.clone()] });
+        }
         Self::note_enum(&k, m.ty, e, scope);
         self.set(scope, e, ty, Res::Memory(access))
     }
 
-    /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct`.
-    pub(super) fn ppid(&mut self, span: Span) -> Option<Res> {
+    /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct` (and its id).
+    pub(super) fn ppid(&mut self, span: Span) -> Option<(Res, u32)> {
         let k = self.kernel_types_at(span, Some("ppid"))?;
         let task = k.find_tagged("struct", "task_struct")?;
         let (parent, tgid) = (k.member(task, "real_parent")?, k.member(task, "tgid")?);
@@ -137,7 +143,24 @@ impl Checker<'_> {
             read: Read::Int { size, signed: false, bitfield: None },
             user: false,
         };
-        Some(Res::Ppid { parent: read(parent, 8), tgid: read(tgid, 4) })
+        Some((Res::Ppid { parent: read(parent, 8), tgid: read(tgid, 4) }, task))
+    }
+
+    /// With `--co-re`, notes that `sizeof(ty)` of a kernel struct or union is relocated.
+    pub(super) fn note_core_size(&mut self, e: &Expr, ty: &TypeExpr, scope: &mut Scope) {
+        if !self.opts.co_re {
+            return;
+        }
+        let id = match &ty.kind {
+            TypeExprKind::Tagged { tag: tag @ ("struct" | "union"), name } => self.kernel_types().ok().and_then(|k| k.find_tagged(tag, name)),
+            TypeExprKind::Named(name) if named_int_type(name).is_none() => self.kernel_types().ok().and_then(|k| k.find_typedef(name)),
+            _ => None,
+        };
+        let Ok(k) = self.kernel_types() else { return };
+        // (libbpf finds a type by its name: an anonymous one keeps this kernel's size)
+        if let Some(btf::Shape::Record { id, .. }) = id.map(|id| k.shape(id)).filter(|s| named_record(&k, *s)) {
+            scope.core.insert(e.id, CoreRef::Size { record: id });
+        }
     }
 
     /// The size in bytes of a type as written in `sizeof`: an integer type, a pointer, an
@@ -280,6 +303,10 @@ impl Checker<'_> {
     /// `offsetof(struct X, a.b)`: the byte offset of a (nested) member, from BTF.
     pub(super) fn offsetof(&mut self, e: &Expr, ty: &TypeExpr, fields: &[Name], scope: &mut Scope) -> Type {
         let Some(mut record) = self.kernel_type(ty) else { return Type::Error };
+        if self.opts.co_re {
+            let path = fields.iter().map(|f| f.name.clone()).collect();
+            scope.core.insert(e.id, CoreRef::Member { record, path });
+        }
         let Ok(k) = self.kernel_types() else { return Type::Error };
         let mut offset = 0u64;
         for (i, field) in fields.iter().enumerate() {
@@ -433,6 +460,11 @@ pub fn named_int_type(name: &str) -> Option<(u32, bool)> {
         "uint64" | "u64" | "unsigned long" | "unsigned long long" | "unsigned long int" => (64, false),
         _ => return None,
     })
+}
+
+/// Whether `shape` is a struct or union with a name (CO-RE finds types by name).
+fn named_record(k: &btf::KernelTypes, shape: btf::Shape) -> bool {
+    matches!(shape, btf::Shape::Record { id, .. } if k.record_name(id).is_some_and(|(name, _)| !name.is_empty()))
 }
 
 /// An array type as written: `uint8[4]`, `int16[]`.

@@ -49,6 +49,8 @@ pub(super) struct Checker<'p> {
     pub(super) tuples: TupleTypes,
     /// Formats of `strftime()` values, each once: a format's index is part of its type.
     pub(super) strftime_formats: Vec<String>,
+    /// With `--co-re`: each tracepoint's BTF record struct, by `category:event`.
+    tp_structs: HashMap<String, Option<u32>>,
     /// What the probe being checked gathers (`ProbeCheck`).
     errors: Vec<CheckError>,
     needs: Vec<(ExprId, Need)>,
@@ -130,6 +132,8 @@ struct Scope<'i> {
     map_loops: HashMap<usize, MapLoop>,
     /// For each variable, the loops enclosing each of its uses.
     var_uses: HashMap<String, Vec<Vec<usize>>>,
+    /// With `--co-re`: the kernel type accesses to relocate.
+    core: HashMap<ExprId, CoreRef>,
 }
 
 impl Scope<'_> {
@@ -165,6 +169,7 @@ impl<'p> Checker<'p> {
             kernel_types,
             tuples: TupleTypes::default(),
             strftime_formats: Vec::new(),
+            tp_structs: HashMap::new(),
             errors: Vec::new(),
             needs: Vec::new(),
             lookups: Vec::new(),
@@ -184,7 +189,7 @@ impl<'p> Checker<'p> {
         }
     }
 
-    fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
+    pub(super) fn kernel_types(&mut self) -> Result<std::rc::Rc<btf::KernelTypes>, String> {
         self.kernel_types.get_or_insert_with(|| btf::KernelTypes::load().map(std::rc::Rc::new)).clone()
     }
 
@@ -225,6 +230,7 @@ impl<'p> Checker<'p> {
             declared_as: HashMap::new(),
             enums: HashMap::new(),
             var_enums: HashMap::new(),
+            core: HashMap::new(),
             loop_vars: Vec::new(),
             loop_ids: Vec::new(),
             map_loops: HashMap::new(),
@@ -262,6 +268,7 @@ impl<'p> Checker<'p> {
             widths: scope.declared.into_iter().filter(|(_, (bits, _))| *bits < 64).collect(),
             map_loops: scope.map_loops,
             params: HashMap::new(),
+            core: scope.core,
         };
         ProbeCheck {
             info,
