@@ -210,6 +210,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         timings: cli.timings,
         json: cli.format == OutputFormat::Json,
         buffering: cli.buffering,
+        globals: Vec::new(),
     };
     match runtime::run(&object, &checked.plan, &signals, &run_opts) {
         Ok(code) => code,

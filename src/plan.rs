@@ -2,8 +2,10 @@
 //! it, codegen lays the BPF side out from it, the runtime decodes events and maps with it.
 //! Nothing here depends on any other module of rtrace.
 
+use serde::{Deserialize, Serialize};
+
 /// Everything the runtime needs besides the BPF object.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Plan {
     pub probes: Vec<ProbeDef>,
     pub maps: Vec<MapDef>,
@@ -32,6 +34,10 @@ pub struct Plan {
     /// The rows of the parameters map (`PARAMS_MAP`): an attach cookie, and the values of the
     /// literals its program reads from the row (see `sema::share`). Empty: no such map.
     pub params: Vec<(u64, Vec<u64>)>,
+    /// Compiled for `rtrace build`: `-p` and the positional parameters are read from the
+    /// globals map at run time (`GLOBAL_FILTER_PID`, `GLOBAL_ARGC`), not compiled in.
+    #[serde(default)]
+    pub runtime_params: bool,
 }
 
 impl Plan {
@@ -42,7 +48,7 @@ impl Plan {
 }
 
 /// A kernel (BTF) enum: its enumerators' values, cut to `size` bytes, and names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnumDef {
     pub name: String,
     pub size: u32,
@@ -67,7 +73,7 @@ impl EnumDef {
 /// A tuple's layout: each element at its offset, every element 8-byte aligned (a string takes
 /// its length rounded up to 8), so a multi-part map key has the same layout as the tuple of
 /// its parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TupleDef {
     pub fields: Vec<ArgField>,
     pub size: usize,
@@ -85,7 +91,7 @@ pub const STACK_DEPTH: u32 = 127;
 /// A recorded stack (`kstack`, `ustack`, with bpftrace's arguments): how deep, and how it is
 /// printed. A kernel stack's value is its stack id (8 bytes); a user stack's is
 /// `{ u64 stack_id; u64 pid; }`, the process whose memory map names its frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StackSpec {
     pub user: bool,
     /// `perf` mode: `\tADDR SYMBOL` lines instead of bpftrace's indented symbols.
@@ -129,12 +135,18 @@ pub const PARAMS_MAP: &str = "rt_params";
 pub const GLOBAL_START_NS: u32 = 0;
 /// Index of the `-c` command's pid (`cpid`) in the globals map.
 pub const GLOBAL_CPID: u32 = 1;
+/// A built tool's (`Plan::runtime_params`): index of the `-p` pid (0: every process).
+pub const GLOBAL_FILTER_PID: u32 = 2;
+/// A built tool's: index of `$#`, then of `$1` … `$MAX_RUNTIME_PARAMS`.
+pub const GLOBAL_ARGC: u32 = 3;
+/// The positional parameters a built tool can take.
+pub const MAX_RUNTIME_PARAMS: u32 = 16;
 /// Entries of the globals map.
-pub const GLOBALS: u32 = 2;
+pub const GLOBALS: u32 = GLOBAL_ARGC + 1 + MAX_RUNTIME_PARAMS;
 pub const RINGBUF_BYTES: u32 = 1 << 20;
 
 /// One BPF program, from one attach point.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProbeDef {
     /// The symbol (and section-less program name) in the object.
     pub prog_name: String,
@@ -159,7 +171,7 @@ impl ProbeDef {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Attach {
     Begin,
     End,
@@ -195,7 +207,7 @@ pub const HW_BREAKPOINT_W: u32 = 2;
 pub const HW_BREAKPOINT_X: u32 = 4;
 
 /// A perf event (`perf_event_attr`'s `type` and `config`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerfEvent {
     pub type_: u32,
     pub config: u64,
@@ -210,7 +222,7 @@ impl PerfEvent {
 }
 
 /// A user map (`@name`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MapDef {
     /// `@` or `@name`.
     pub name: String,
@@ -242,7 +254,7 @@ impl MapDef {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyField {
     Int { signed: bool },
     Str { len: u32 },
@@ -266,7 +278,7 @@ pub enum KeyField {
 /// An array of integers held as one value (`(uint8[4])x`): `len` elements of `elem_bytes`
 /// bytes each, at most 8 bytes in all, in the first bytes of an 8-byte slot (the rest zero),
 /// element 0 first. Printed `[1,2,3,4]`, as bpftrace prints arrays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IntArray {
     pub elem_bytes: u8,
     pub signed: bool,
@@ -331,7 +343,7 @@ impl KeyField {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ValueKind {
     /// A plain integer (`@x = 5`).
     Int { signed: bool },
@@ -434,7 +446,7 @@ pub fn lhist_buckets(min: i64, max: i64, step: i64) -> usize {
 /// The event header every ring-buffer record starts with: `{ u32 kind; u32 id; }`.
 pub const EVENT_HEADER: usize = 8;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(u32)]
 pub enum EventKind {
     /// `id` is a `PrintfDef` index; the arguments follow.
@@ -487,7 +499,7 @@ impl EventKind {
 }
 
 /// A `printf`: its format, parsed, and where each argument sits in the record.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PrintfDef {
     pub segments: Vec<FmtSegment>,
     pub args: Vec<ArgField>,
@@ -495,14 +507,14 @@ pub struct PrintfDef {
     pub size: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FmtSegment {
     Lit(String),
     /// The n-th conversion; `arg` indexes `PrintfDef::args`.
     Conv { spec: FmtSpec, arg: usize },
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FmtSpec {
     pub left: bool,
     pub zero: bool,
@@ -518,13 +530,13 @@ pub struct FmtSpec {
     pub conv: char,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArgField {
     pub offset: usize,
     pub kind: ArgKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ArgKind {
     /// 8 bytes, sign-extended or zero-extended by codegen.
     Int { signed: bool },

@@ -42,6 +42,9 @@ pub struct Options {
     pub json: bool,
     /// `-B MODE`; `None` flushes once per batch of events.
     pub buffering: Option<Buffering>,
+    /// Entries of the globals map to fill before anything runs: a built tool's `-p` and
+    /// parameters (`plan::GLOBAL_FILTER_PID`, `plan::GLOBAL_ARGC`).
+    pub globals: Vec<(u32, u64)>,
 }
 
 /// `-B`: when the script's output is flushed.
@@ -140,7 +143,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         return Ok(0);
     }
     let cpid = command.as_ref().map(child::HeldChild::pid);
-    session.set_up(cpid)?;
+    session.set_up(cpid, &opts.globals)?;
     let watched = cpid.or(opts.pid);
     let exited = match watched {
         Some(pid) => Some(child::pidfd(pid).map_err(|e| RuntimeError::new(format!("cannot watch process {pid}: {e}")))?),
