@@ -104,6 +104,10 @@ pub struct Cli {
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
+
+    /// Compile for `rtrace build` (`sema::Options::portable`); not a flag.
+    #[arg(skip)]
+    pub portable: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -273,6 +277,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         has_command: cli.command.is_some(),
         allow_unsafe: cli.allow_unsafe,
         host: sema::HostFacts::default(),
+        portable: cli.portable,
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

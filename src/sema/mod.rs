@@ -45,6 +45,10 @@ pub struct Options {
     pub allow_unsafe: bool,
     /// What the caller learned about the host first (`host_needs`).
     pub host: HostFacts,
+    /// For `rtrace build`: the program runs later, on another machine. Positional parameters
+    /// and `-p` are read at run time (`Plan::runtime_params`); values only the build machine
+    /// knows (`kaddr()`, `uaddr()`, `cgroupid()`, `ncpus`) are errors.
+    pub portable: bool,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as
@@ -69,7 +73,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     maps::settle(&mut checker, &instances, &mut probes);
     let mut errors = Vec::new();
     for (probe, slots) in probes.iter_mut().zip(slots) {
-        lookups::resolve(probe, opts.no_attach);
+        lookups::resolve(probe, opts.no_attach, opts.portable);
         probe.info.params = slots;
         errors.append(&mut probe.errors);
     }
