@@ -91,7 +91,7 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
     let manifest = Manifest {
         name,
         about: about(&front.source),
-        params: params(&front.source, &front.checked),
+        params: params(&front.source, &front.checked)?,
         kernel: KernelId::running(),
         co_re: false,
         plan,
@@ -142,49 +142,31 @@ fn portable_plan(plan: &mut Plan) -> Result<(), String> {
 
 /// The tool's description: the script's first comment line that is not a parameter's.
 fn about(source: &str) -> String {
-    comments(source).find(|c| !c.is_empty() && param_line(c).is_none()).unwrap_or_default().to_string()
+    bundle::comments(source).find(|c| !c.is_empty() && bundle::param_line(c).is_none()).unwrap_or_default().to_string()
 }
 
-/// The text of the script's comment lines (`//`, `#` but not `#!` or `#include`).
-fn comments(source: &str) -> impl Iterator<Item = &str> {
-    source.lines().filter_map(|l| {
-        let l = l.trim();
-        let text = l.strip_prefix("//").or_else(|| l.strip_prefix('#').filter(|_| !l.starts_with("#!") && !l.starts_with("#include")))?;
-        Some(text.trim())
-    })
-}
+/// The tool's own flags, which a script's parameters cannot take (`src/stub.rs`).
+const TOOL_FLAGS: &str = "foqpcBvh";
 
-/// A comment line naming a parameter: `$N NAME: help`.
-fn param_line(comment: &str) -> Option<(u32, &str, &str)> {
-    let rest = comment.strip_prefix('$')?;
-    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-    let number = rest[..digits].parse().ok()?;
-    let (name, help) = rest[digits..].split_once(':')?;
-    Some((number, name.trim(), help.trim()))
-}
-
-/// The parameters the programs read (`$N`), named by the script's `// $N NAME: help` lines.
-fn params(source: &str, checked: &crate::sema::Checked) -> Vec<Param> {
+/// The parameters the tool takes: those the script declares (`// $N …` lines), and any
+/// other `$N` the programs read, up to the last one, so that each keeps its place.
+fn params(source: &str, checked: &crate::sema::Checked) -> Result<Vec<Param>, String> {
     let base = crate::plan::GLOBAL_ARGC;
-    let mut used: Vec<u32> = checked
-        .progs
-        .iter()
-        .flat_map(|p| p.exprs.values())
-        .filter_map(|info| match info.res {
-            crate::sema::Res::Global(slot) if slot > base => Some(slot - base),
-            _ => None,
+    let declared = bundle::declared_params(source);
+    if let Some(p) = declared.iter().find(|p| p.flag.is_some_and(|f| TOOL_FLAGS.contains(f))) {
+        return Err(format!("parameter ${} cannot be flag -{}: a built tool's own flags are -{}", p.number, p.flag.unwrap_or('?'), TOOL_FLAGS));
+    }
+    let used = checked.progs.iter().flat_map(|p| p.exprs.values()).filter_map(|info| match info.res {
+        crate::sema::Res::Global(slot) if slot > base => Some(slot - base),
+        _ => None,
+    });
+    let last = used.chain(declared.iter().map(|p| p.number)).max().unwrap_or(0);
+    Ok((1..=last)
+        .map(|number| match declared.iter().find(|p| p.number == number) {
+            Some(p) => p.clone(),
+            None => Param { number, name: format!("ARG{number}"), help: String::new(), flag: None, default: None },
         })
-        .collect();
-    // Parameters before the last one used are taken too, so that each keeps its place.
-    let last = used.iter().copied().max().unwrap_or(0);
-    used = (1..=last).collect();
-    used.iter()
-        .map(|&number| {
-            let named = comments(source).filter_map(param_line).find(|(n, _, _)| *n == number);
-            let (name, help) = named.map_or((format!("ARG{number}"), String::new()), |(_, n, h)| (n.to_string(), h.to_string()));
-            Param { number, name, help }
-        })
-        .collect()
+        .collect())
 }
 
 /// Writes `data` to `path` with mode 0755 (replacing any file there).

@@ -32,15 +32,111 @@ pub struct Manifest {
     pub plan: Plan,
 }
 
-/// One positional parameter of a built tool (`$N`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One positional parameter of a script (`$N`), as a comment line declares it (`// $N -F
+/// NAME: help [default: V]`, docs/build.md): given in its place, or by a flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Param {
     /// Its number: `$1` is 1.
     pub number: u32,
-    /// Its name in `--help` (`ARG1` unless the script names it).
+    /// Its value's name in `--help` (`ARG1` unless the script names it); empty for a switch.
     pub name: String,
     /// Its description in `--help`.
     pub help: String,
+    /// `-F`: given by this flag rather than in its place; without a value name, a switch
+    /// (`$N` is 1 when given).
+    #[serde(default)]
+    pub flag: Option<char>,
+    /// Its value when not given (else 0).
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+impl Param {
+    /// Whether it is a flag without a value.
+    pub fn is_switch(&self) -> bool {
+        self.flag.is_some() && self.name.is_empty()
+    }
+}
+
+/// The parameter a script's comment line declares: `$N [-F] [NAME]: help [default: V]`.
+pub fn param_line(comment: &str) -> Option<Param> {
+    let rest = comment.strip_prefix('$')?;
+    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let number = rest[..digits].parse().ok()?;
+    let (head, help) = rest[digits..].split_once(':')?;
+    let mut words = head.split_whitespace();
+    let mut name = words.next().unwrap_or("");
+    let mut flag = None;
+    if let Some(f) = name.strip_prefix('-') {
+        let mut chars = f.chars();
+        flag = Some(chars.next().filter(|c| c.is_ascii_alphanumeric() && chars.next().is_none())?);
+        name = words.next().unwrap_or("");
+    }
+    if words.next().is_some() {
+        return None;
+    }
+    let help = help.trim();
+    let (help, default) = match help.strip_suffix(']').and_then(|h| h.rsplit_once("[default:")) {
+        Some((h, d)) => (h.trim(), Some(d.trim().to_string())),
+        None => (help, None),
+    };
+    let name = if name.is_empty() && flag.is_none() { format!("ARG{number}") } else { name.to_string() };
+    Some(Param { number, name, help: help.to_string(), flag, default })
+}
+
+/// The parameters declared in `source`'s comment lines (`//`, `#` but not `#!`/`#include`).
+pub fn declared_params(source: &str) -> Vec<Param> {
+    comments(source).filter_map(param_line).collect()
+}
+
+/// The text of a script's comment lines.
+pub fn comments(source: &str) -> impl Iterator<Item = &str> {
+    source.lines().filter_map(|l| {
+        let l = l.trim();
+        let text = l.strip_prefix("//").or_else(|| l.strip_prefix('#').filter(|_| !l.starts_with("#!") && !l.starts_with("#include")))?;
+        Some(text.trim())
+    })
+}
+
+/// Command-line words `args` as positional parameters (`$1` is the first), with `declared`'s
+/// flags put in their places and defaults filled in: how `rtrace SCRIPT ARGS` reads the
+/// arguments a script declares.
+pub fn place_params(declared: &[Param], args: &[String]) -> Result<Vec<String>, String> {
+    let mut placed: Vec<Option<String>> = Vec::new();
+    let put = |placed: &mut Vec<Option<String>>, number: u32, value: String| {
+        let i = number as usize - 1;
+        if placed.len() <= i {
+            placed.resize(i + 1, None);
+        }
+        placed[i] = Some(value);
+    };
+    let mut positional = declared.iter().filter(|p| p.flag.is_none()).map(|p| p.number).collect::<Vec<_>>().into_iter();
+    let mut next_free = 1;
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        let by_flag = word.strip_prefix('-').and_then(|f| declared.iter().find(|p| p.flag.is_some_and(|c| f == c.to_string())));
+        match by_flag {
+            Some(p) if p.is_switch() => put(&mut placed, p.number, "1".into()),
+            Some(p) => {
+                let value = words.next().ok_or_else(|| format!("-{} needs a value ({})", p.flag.unwrap_or('?'), p.name))?;
+                put(&mut placed, p.number, value.clone());
+            }
+            None if word.starts_with('-') && word.len() == 2 && !declared.is_empty() && word[1..].parse::<i64>().is_err() => {
+                return Err(format!("the script declares no flag `{word}`"));
+            }
+            None => {
+                let number = positional.next().unwrap_or(next_free);
+                next_free = number + 1;
+                put(&mut placed, number, word.clone());
+            }
+        }
+    }
+    for p in declared {
+        if let (Some(default), None) = (&p.default, placed.get(p.number as usize - 1).cloned().flatten()) {
+            put(&mut placed, p.number, default.clone());
+        }
+    }
+    Ok(placed.into_iter().map(Option::unwrap_or_default).collect())
 }
 
 /// A kernel's identity: two kernels with the same one have the same types and layouts.
@@ -115,7 +211,7 @@ mod tests {
         let manifest = Manifest {
             name: "t".into(),
             about: "about".into(),
-            params: vec![Param { number: 1, name: "PID".into(), help: "a pid".into() }],
+            params: vec![Param { number: 1, name: "PID".into(), help: "a pid".into(), flag: None, default: None }],
             kernel: KernelId { release: "6.1".into(), version: "#1".into() },
             co_re: false,
             plan: Plan::default(),
@@ -127,5 +223,20 @@ mod tests {
         assert_eq!(back.kernel, manifest.kernel);
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
         assert!(decode(b"RTRACE0\0").is_err());
+    }
+
+    #[test]
+    fn declared_params_and_their_places() {
+        let source = "// tool: does things\n// $1 -t TID: only thread TID\n// $2 -x: failed only\n// $3 SECS: how long [default: 5]\n// $ 4 nothing\n";
+        let declared = declared_params(source);
+        assert_eq!(declared.len(), 3);
+        assert_eq!(declared[0], Param { number: 1, name: "TID".into(), help: "only thread TID".into(), flag: Some('t'), default: None });
+        assert!(declared[1].is_switch());
+        assert_eq!(declared[2].default.as_deref(), Some("5"));
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(place_params(&declared, &words(&["-x", "9", "-t", "7"])).unwrap(), words(&["7", "1", "9"]));
+        assert_eq!(place_params(&declared, &[]).unwrap(), words(&["", "", "5"]));
+        assert_eq!(place_params(&declared, &words(&["-y"])).unwrap_err(), "the script declares no flag `-y`");
+        assert_eq!(place_params(&[], &words(&["a", "-1"])).unwrap(), words(&["a", "-1"]));
     }
 }

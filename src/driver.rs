@@ -270,6 +270,14 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
             params.insert(0, first.clone());
         }
     }
+    // A script that declares its parameters (`// $N -F NAME: help`) takes them by flag too.
+    let declared = crate::bundle::declared_params(&source);
+    if !declared.is_empty() {
+        params = crate::bundle::place_params(&declared, &params).map_err(|msg| {
+            report(&[Diagnostic::error(msg)]);
+            1
+        })?;
+    }
     let mut sema_opts = sema::Options {
         no_attach: cli.no_attach,
         params,

@@ -62,7 +62,16 @@ fn command(manifest: &Manifest) -> Command {
         .after_help("Built by `rtrace build`; it needs root (or CAP_BPF and CAP_PERFMON) and the kernel's BTF.")
         .disable_version_flag(true);
     for p in &manifest.params {
-        cmd = cmd.arg(Arg::new(leak(&format!("param{}", p.number))).value_name(leak(&p.name)).help(p.help.clone()).allow_hyphen_values(true));
+        let mut arg = Arg::new(leak(&format!("param{}", p.number))).help(p.help.clone());
+        if let Some(default) = &p.default {
+            arg = arg.default_value(leak(default));
+        }
+        arg = match p.flag {
+            Some(f) if p.is_switch() => arg.short(f).action(ArgAction::SetTrue),
+            Some(f) => arg.short(f).value_name(leak(&p.name)),
+            None => arg.value_name(leak(&p.name)).allow_hyphen_values(true),
+        };
+        cmd = cmd.arg(arg);
     }
     let flag = |id: &'static str, short: char, help: &'static str| Arg::new(id).short(short).action(ArgAction::SetTrue).help(help);
     let value = |id: &'static str, short: char, name: &'static str, help: &'static str| Arg::new(id).short(short).value_name(name).help(help);
@@ -112,7 +121,12 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
     let mut globals = Vec::new();
     let mut given = 0;
     for p in &manifest.params {
-        let Some(text) = matches.get_one::<String>(&format!("param{}", p.number)) else { continue };
+        let id = format!("param{}", p.number);
+        if p.is_switch() {
+            globals.push((plan::GLOBAL_ARGC + p.number, matches.get_flag(&id) as u64));
+            continue;
+        }
+        let Some(text) = matches.get_one::<String>(&id) else { continue };
         let value = parse_int(text).ok_or_else(|| format!("{} must be an integer, not `{text}`", p.name))?;
         globals.push((plan::GLOBAL_ARGC + p.number, value));
         given = given.max(p.number);
