@@ -123,7 +123,11 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
     for p in &manifest.params {
         let id = format!("param{}", p.number);
         if p.is_switch() {
-            globals.push((plan::GLOBAL_ARGC + p.number, matches.get_flag(&id) as u64));
+            let on = matches.get_flag(&id);
+            globals.push((plan::GLOBAL_ARGC + p.number, on as u64));
+            if on {
+                given = given.max(p.number);
+            }
             continue;
         }
         let Some(text) = matches.get_one::<String>(&id) else { continue };
