@@ -101,15 +101,17 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// `rtrace-run` beside the running rtrace.
+/// The small runtime `scripts/build-stub` makes (`../stub/rtrace-run` from a cargo build of
+/// rtrace), else `rtrace-run` beside rtrace (an installed pair, or cargo's own build of it).
 fn default_stub() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find rtrace's own file: {e}"))?;
-    let stub = exe.with_file_name("rtrace-run");
-    match stub.exists() {
-        true => Ok(stub),
-        false => Err(format!(
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    let candidates = [dir.join("../stub/rtrace-run"), dir.join("rtrace-run")];
+    match candidates.iter().find(|c| c.exists()) {
+        Some(stub) => Ok(stub.clone()),
+        None => Err(format!(
             "no runtime at `{}`: build it with `scripts/build-stub` (or name one with --stub)",
-            stub.display()
+            candidates[1].display()
         )),
     }
 }
