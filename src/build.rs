@@ -36,6 +36,11 @@ pub struct BuildCli {
     /// Allow functions that act on the system: `signal()` and `system()`.
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
+
+    /// How the tool prints `hist()` maps by default: `bpftrace` or `bcc` (its own
+    /// `--hist-style` overrides).
+    #[arg(long, value_name = "STYLE", default_value = "bpftrace")]
+    pub hist_style: driver::HistStyle,
 }
 
 /// Runs `rtrace build`; returns the process exit status.
@@ -94,6 +99,7 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
         params: params(&front.source, &front.checked)?,
         kernel: KernelId::running(),
         co_re: false,
+        bcc_hists: cli.hist_style == driver::HistStyle::Bcc,
         plan,
     };
     let tool = add_section(&stub, bundle::SECTION, &bundle::encode(&manifest, &object))?;

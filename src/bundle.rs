@@ -29,6 +29,9 @@ pub struct Manifest {
     /// Whether every kernel type access carries a CO-RE relocation (libbpf moves it to the
     /// running kernel's layout), so the tool runs on other kernels than `kernel`.
     pub co_re: bool,
+    /// `rtrace build --hist-style bcc`: the tool prints `hist()` maps in BCC's layout.
+    #[serde(default)]
+    pub bcc_hists: bool,
     pub plan: Plan,
 }
 
@@ -214,6 +217,7 @@ mod tests {
             params: vec![Param { number: 1, name: "PID".into(), help: "a pid".into(), flag: None, default: None }],
             kernel: KernelId { release: "6.1".into(), version: "#1".into() },
             co_re: false,
+            bcc_hists: false,
             plan: Plan::default(),
         };
         let bytes = encode(&manifest, b"\x7fELF object");

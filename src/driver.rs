@@ -101,6 +101,11 @@ pub struct Cli {
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
 
+    /// How text output prints `hist()` maps: `bpftrace` (its layout) or `bcc` (BCC's and
+    /// libbpf-tools' `usecs : count distribution` layout; docs/build.md).
+    #[arg(long, value_name = "STYLE", default_value = "bpftrace")]
+    pub hist_style: HistStyle,
+
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
@@ -108,6 +113,12 @@ pub struct Cli {
     /// Compile for `rtrace build` (`sema::Options::portable`); not a flag.
     #[arg(skip)]
     pub portable: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HistStyle {
+    Bpftrace,
+    Bcc,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -215,6 +226,7 @@ fn run(cli: Cli, signals: std::os::fd::OwnedFd) -> i32 {
         json: cli.format == OutputFormat::Json,
         buffering: cli.buffering,
         globals: Vec::new(),
+        bcc_hists: cli.hist_style == HistStyle::Bcc,
     };
     match runtime::run(&object, &checked.plan, &signals, &run_opts) {
         Ok(code) => code,

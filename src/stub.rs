@@ -84,6 +84,14 @@ fn command(manifest: &Manifest) -> Command {
         .arg(flag("verbose", 'v', "Verbose: show libbpf's log and the verifier's log on failure"))
         .arg(Arg::new("dry_run").long("dry-run").action(ArgAction::SetTrue).help("Load and attach every probe, then exit"))
         .arg(Arg::new("timings").long("timings").action(ArgAction::SetTrue).help("Print how long loading and attaching took"))
+        .arg(
+            Arg::new("hist_style")
+                .long("hist-style")
+                .value_name("STYLE")
+                .value_parser(["bpftrace", "bcc"])
+                .default_value(if manifest.bcc_hists { "bcc" } else { "bpftrace" })
+                .help("How hist() maps print: bpftrace's layout or BCC's"),
+        )
         .arg(Arg::new("btf").long("btf").value_name("FILE").help("The kernel's BTF [default: /sys/kernel/btf/vmlinux]"))
         .arg(
             Arg::new("any_kernel")
@@ -158,6 +166,7 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
         json: matches.get_one::<String>("format").is_some_and(|f| f == "json"),
         buffering,
         globals,
+        bcc_hists: matches.get_one::<String>("hist_style").is_some_and(|s| s == "bcc"),
     })
 }
 

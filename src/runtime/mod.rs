@@ -45,6 +45,8 @@ pub struct Options {
     /// Entries of the globals map to fill before anything runs: a built tool's `-p` and
     /// parameters (`plan::GLOBAL_FILTER_PID`, `plan::GLOBAL_ARGC`).
     pub globals: Vec<(u32, u64)>,
+    /// `--hist-style bcc`: text output prints `hist()` maps in BCC's layout.
+    pub bcc_hists: bool,
 }
 
 /// `-B`: when the script's output is flushed.
