@@ -82,6 +82,7 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
     }
     let output = cli.output.clone().unwrap_or_else(|| PathBuf::from(tool_name(&cli.script)));
 
+    params_in_attach_points(&cli.script)?;
     let front_cli = Cli::parse_from(["rtrace", cli.script.as_str()]);
     let front_cli = Cli { portable: true, allow_unsafe: cli.allow_unsafe, ..front_cli };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -105,6 +106,21 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
     let tool = add_section(&stub, bundle::SECTION, &bundle::encode(&manifest, &object))?;
     write_executable(&output, &tool).map_err(|e| format!("cannot write `{}`: {e}", output.display()))?;
     Ok(())
+}
+
+/// A built tool's parameters are known only when it starts, after its probes are chosen: an
+/// attach point that names one (`kprobe:$1`) cannot be built.
+fn params_in_attach_points(script: &str) -> Result<(), String> {
+    let Ok(source) = std::fs::read_to_string(script) else { return Ok(()) };
+    let Ok(program) = crate::parser::parse(&source) else { return Ok(()) };
+    let named = |text: &str| text.match_indices('$').any(|(i, _)| text[i + 1..].starts_with(|c: char| c.is_ascii_digit() || c == '#'));
+    match program.probes.iter().flat_map(|p| &p.attach_points).find(|ap| named(&ap.text)) {
+        Some(ap) => Err(format!(
+            "`rtrace build` cannot carry `{}`: a built tool's parameters are read when it starts, after its probes are chosen",
+            ap.text
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The small runtime `scripts/build-stub` makes (`../stub/rtrace-run` from a cargo build of

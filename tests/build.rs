@@ -173,6 +173,7 @@ fn build_errors(dir: &Path) {
         ("kaddr", "BEGIN { printf(\"%x\\n\", kaddr(\"jiffies\")); exit(); }", "cannot carry kaddr() to another machine"),
         ("uprobe", "uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc { exit(); }", "cannot carry `uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc` to another machine"),
         ("flag", "// $1 -p PID: a pid\nBEGIN { printf(\"%d\\n\", $1); }", "parameter $1 cannot be flag -p"),
+        ("attach", "tracepoint:syscalls:sys_enter_$1 { exit(); }", "cannot carry `tracepoint:syscalls:sys_enter_$1`"),
     ];
     for (name, script, needle) in cases {
         let source = dir.join(format!("{name}.rt"));
