@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 #[derive(Parser, Debug)]
 #[command(
     name = "rtrace build",
+    bin_name = "rtrace build",
     about = "Compile a script once into a standalone tool that runs without rtrace, LLVM or headers",
     after_help = "Building needs no root where the script's probes and types resolve from the kernel's \
 BTF and tracefs (readable by root only on most systems: tracepoint formats, kprobe functions from \
@@ -29,7 +30,8 @@ pub struct BuildCli {
     #[arg(short = 'o', value_name = "TOOL")]
     pub output: Option<PathBuf>,
 
-    /// The runtime to embed the script in [default: `rtrace-run` beside rtrace].
+    /// The runtime to embed the script in [default: `../stub/rtrace-run` from rtrace's
+    /// directory (what scripts/build-stub makes), else `rtrace-run` beside rtrace].
     #[arg(long, value_name = "FILE")]
     pub stub: Option<PathBuf>,
 
