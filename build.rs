@@ -1,8 +1,11 @@
 fn main() {
-    lalrpop::Configuration::new()
-        .emit_rerun_directives(true)
-        .process_current_dir()
-        .expect("lalrpop grammar");
+    // The grammar is the compiler's; the runtime alone (`--no-default-features`) has no parser.
+    if std::env::var_os("CARGO_FEATURE_COMPILER").is_some() {
+        lalrpop::Configuration::new()
+            .emit_rerun_directives(true)
+            .process_current_dir()
+            .expect("lalrpop grammar");
+    }
     link_order();
 }
 

@@ -104,6 +104,11 @@ pub struct Cli {
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
 
+    /// How text output prints `hist()` maps: `bpftrace` (its layout) or `bcc` (BCC's and
+    /// libbpf-tools' `usecs : count distribution` layout; docs/build.md).
+    #[arg(long, value_name = "STYLE", default_value = "bpftrace")]
+    pub hist_style: HistStyle,
+
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
@@ -124,6 +129,16 @@ pub struct Cli {
     /// (testing objects compiled on another machine; the plans must agree).
     #[arg(long, value_name = "FILE", hide = true, conflicts_with = "save_object")]
     pub load_object: Option<String>,
+
+    /// Compile for `rtrace build` (`sema::Options::portable`); not a flag.
+    #[arg(skip)]
+    pub portable: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HistStyle {
+    Bpftrace,
+    Bcc,
 }
 
 /// The input limits, for `--help` (their values are `Limits::default()`'s; a unit test keeps
@@ -260,6 +275,8 @@ fn run(cli: Cli) -> i32 {
         json: cli.format == OutputFormat::Json,
         buffering: cli.buffering,
         max_cat_bytes: limits.max_cat_bytes,
+        globals: Vec::new(),
+        bcc_hists: cli.hist_style == HistStyle::Bcc,
     };
     match runtime::run(&object, &checked.plan, &run_opts) {
         Ok(code) => code,
@@ -337,7 +354,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         }
     }
     // `--name[=value]` arguments are named parameters, which `getopt()` calls read.
-    let (params, named) = parser::getopt::split_params(&params);
+    let (mut params, named) = parser::getopt::split_params(&params);
     let options = parser::getopt::resolve(&mut program, &named).map_err(|diags| {
         report(&diags);
         1
@@ -345,6 +362,14 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
     if named.iter().any(|(n, _)| n == "help") && !options.iter().any(|o| o.name == "help") {
         let _ = write!(out, "{}", parser::getopt::help(&options));
         return Err(0);
+    }
+    // A script that declares its parameters (`// $N -F NAME: help`) takes them by flag too.
+    let declared = crate::bundle::declared_params(&source);
+    if !declared.is_empty() {
+        params = crate::bundle::place_params(&declared, &params).map_err(|msg| {
+            report(&[Diagnostic::error(msg)]);
+            1
+        })?;
     }
     let mut sema_opts = sema::Options {
         no_attach: cli.no_attach,
@@ -355,6 +380,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         host: sema::HostFacts::default(),
         config,
         co_re: cli.co_re,
+        portable: cli.portable,
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

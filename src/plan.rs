@@ -42,6 +42,10 @@ pub struct Plan {
     pub ringbuf_bytes: u32,
     /// Whether maps are printed at exit (config `print_maps_on_exit`).
     pub print_maps_on_exit: bool,
+    /// Compiled for `rtrace build`: `-p` and the positional parameters are read from the
+    /// globals map at run time (`GLOBAL_FILTER_PID`, `GLOBAL_ARGC`), not compiled in.
+    #[serde(default)]
+    pub runtime_params: bool,
 }
 
 impl Plan {
@@ -139,8 +143,14 @@ pub const PARAMS_MAP: &str = "rt_params";
 pub const GLOBAL_START_NS: u32 = 0;
 /// Index of the `-c` command's pid (`cpid`) in the globals map.
 pub const GLOBAL_CPID: u32 = 1;
+/// A built tool's (`Plan::runtime_params`): index of the `-p` pid (0: every process).
+pub const GLOBAL_FILTER_PID: u32 = 2;
+/// A built tool's: index of `$#`, then of `$1` … `$MAX_RUNTIME_PARAMS`.
+pub const GLOBAL_ARGC: u32 = 3;
+/// The positional parameters a built tool can take.
+pub const MAX_RUNTIME_PARAMS: u32 = 16;
 /// Entries of the globals map.
-pub const GLOBALS: u32 = 2;
+pub const GLOBALS: u32 = GLOBAL_ARGC + 1 + MAX_RUNTIME_PARAMS;
 /// How many bytes of events the runtime copies out of the ring buffer per batch.
 pub const RINGBUF_BYTES: u32 = 1 << 20;
 
@@ -370,7 +380,7 @@ pub fn lhist_buckets(min: i64, max: i64, step: i64) -> usize {
 /// The event header every ring-buffer record starts with: `{ u32 kind; u32 id; }`.
 pub const EVENT_HEADER: usize = 8;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(u32)]
 pub enum EventKind {
     /// `id` is a `PrintfDef` index; the arguments follow.

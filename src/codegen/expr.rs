@@ -167,6 +167,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let name = match self.res(f, e) {
             Res::Const(v) => return Ok(V::Int(self.i64().const_int(*v, false))),
             Res::ConstStr(s) => return self.string_literal(f, s),
+            Res::Global(slot) => {
+                let slot = *slot;
+                return Ok(V::Int(self.global(f, slot)?));
+            }
             Res::LoopVar(own) => own,
             _ => name,
         };

@@ -303,14 +303,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             f.params = Some(self.row_or_return(&mut f, map, cookie)?);
         }
         let probe = &program.probes[self.checked.progs[index].probe];
-        if let (Some(pid), false) =
-            (self.checked.plan.filter_pid, matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. }))
-        {
-            // -p PID: the probe does nothing in other processes.
-            let tgid = self.call_helper(sys::BPF_FUNC_get_current_pid_tgid, &[])?;
-            let current = self.builder.build_right_shift(tgid, self.i64().const_int(32, false), false, "pid")?;
-            let ours = self.builder.build_int_compare(inkwell::IntPredicate::EQ, current, self.i64().const_int(pid as u64, false), "ours")?;
-            self.return_unless(function, ours)?;
+        if !matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. }) {
+            self.pid_filter(&mut f, function)?;
         }
         if let Some(pred) = &probe.predicate {
             let cond = self.expr(&mut f, pred)?.int()?;
@@ -355,6 +349,25 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// Ends the function (returning 0) unless `cond` holds; code continues where it does.
+    /// `-p PID`: the probe does nothing in other processes. A built tool reads PID from the
+    /// globals map (0: no `-p`); rtrace compiles it in.
+    fn pid_filter(&mut self, f: &mut Func<'ctx>, function: FunctionValue<'ctx>) -> Result<()> {
+        let eq = inkwell::IntPredicate::EQ;
+        let want = match (self.checked.plan.runtime_params, self.checked.plan.filter_pid) {
+            (true, _) => self.global(f, plan::GLOBAL_FILTER_PID)?,
+            (false, Some(pid)) => self.i64().const_int(pid as u64, false),
+            (false, None) => return Ok(()),
+        };
+        let tgid = self.call_helper(sys::BPF_FUNC_get_current_pid_tgid, &[])?;
+        let current = self.builder.build_right_shift(tgid, self.i64().const_int(32, false), false, "pid")?;
+        let mut ours = self.builder.build_int_compare(eq, current, want, "ours")?;
+        if self.checked.plan.runtime_params {
+            let any = self.builder.build_int_compare(eq, want, self.i64().const_zero(), "any")?;
+            ours = self.builder.build_or(ours, any, "ours")?;
+        }
+        self.return_unless(function, ours)
+    }
+
     fn return_unless(&self, function: FunctionValue<'ctx>, cond: inkwell::values::IntValue<'ctx>) -> Result<()> {
         let go = self.ctx.append_basic_block(function, "go");
         let stop = self.ctx.append_basic_block(function, "stop");

@@ -46,6 +46,11 @@ pub struct Options {
     pub buffering: Option<Buffering>,
     /// The most bytes `cat()` prints of a file (bpftrace's `max_cat_bytes`).
     pub max_cat_bytes: usize,
+    /// Entries of the globals map to fill before anything runs: a built tool's `-p` and
+    /// parameters (`plan::GLOBAL_FILTER_PID`, `plan::GLOBAL_ARGC`).
+    pub globals: Vec<(u32, u64)>,
+    /// `--hist-style bcc`: text output prints `hist()` maps in BCC's layout.
+    pub bcc_hists: bool,
 }
 
 /// `-B`: when the script's output is flushed.
@@ -131,7 +136,7 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         return Ok(0);
     }
     let cpid = command.as_ref().map(child::HeldChild::pid);
-    session.set_up(cpid)?;
+    session.set_up(cpid, &opts.globals)?;
     let watched = cpid.or(opts.pid);
     let exited = match watched {
         Some(pid) => Some(child::pidfd(pid).map_err(|e| RuntimeError::new(format!("cannot watch process {pid}: {e}")))?),

@@ -79,8 +79,12 @@ impl<'p> Session<'p> {
     }
 
     /// Fills what the programs read before they run: the `-c` command's pid (`cpid`), the start
-    /// time (`elapsed`), and the parameters of programs shared by probes that differ in them.
-    pub fn set_up(&mut self, cpid: Option<u32>) -> Result<()> {
+    /// time (`elapsed`), `globals` (a built tool's `-p` and parameters), and the parameters of
+    /// programs shared by probes that differ in them.
+    pub fn set_up(&mut self, cpid: Option<u32>, globals: &[(u32, u64)]) -> Result<()> {
+        for &(index, value) in globals {
+            self.set_global(index, value)?;
+        }
         if let Some(pid) = cpid {
             self.set_global(plan::GLOBAL_CPID, pid as u64)?;
         }

@@ -12,8 +12,21 @@ use crate::kernel::{cgroup, elf, kallsyms};
 /// Looks up the values `probe` needs; a value that cannot be had is an error after the
 /// probe's other errors (with `--no-attach`, a missing kernel symbol is a warning, and 0:
 /// nothing runs).
-pub(super) fn resolve(probe: &mut ProbeCheck, no_attach: bool) {
+pub(super) fn resolve(probe: &mut ProbeCheck, no_attach: bool, portable: bool) {
     for (expr, lookup) in std::mem::take(&mut probe.lookups) {
+        if portable {
+            // A built tool runs on another machine: these are the build machine's values.
+            let (construct, span) = match &lookup {
+                Lookup::Kaddr { span, .. } => ("kaddr()", Some(*span)),
+                Lookup::Uaddr { span, .. } => ("uaddr()", Some(*span)),
+                Lookup::Cgroupid { span, .. } => ("cgroupid()", Some(*span)),
+                Lookup::Ncpus => ("ncpus", probe.info.exprs.get(&expr).map(|i| i.span)),
+            };
+            if let Some(span) = span {
+                probe.errors.push(CallError::NotPortable { construct, span }.into());
+            }
+            continue;
+        }
         let value = match lookup {
             Lookup::Kaddr { symbol, span } => match kallsyms::symbol_address(&symbol) {
                 Some(a) => a,

@@ -50,6 +50,10 @@ pub struct Options {
     pub config: crate::config::Config,
     /// `--co-re`: note every kernel type access for relocation (`ProgInfo::core`).
     pub co_re: bool,
+    /// For `rtrace build`: the program runs later, on another machine. Positional parameters
+    /// and `-p` are read at run time (`Plan::runtime_params`); values only the build machine
+    /// knows (`kaddr()`, `uaddr()`, `cgroupid()`, `ncpus`) are errors.
+    pub portable: bool,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as
@@ -74,7 +78,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     maps::settle(&mut checker, &instances, &mut probes);
     let mut errors = Vec::new();
     for (probe, slots) in probes.iter_mut().zip(slots) {
-        lookups::resolve(probe, opts.no_attach);
+        lookups::resolve(probe, opts.no_attach, opts.portable);
         probe.info.params = slots;
         errors.append(&mut probe.errors);
     }

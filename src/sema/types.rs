@@ -216,6 +216,9 @@ pub enum Res {
     Const(u64),
     /// A string known at compile time (`func` in a uprobe).
     ConstStr(String),
+    /// A built tool's value read at run time from the globals map's entry `n` (a positional
+    /// parameter, `$#`).
+    Global(u32),
     /// `time()` with plan format `n`.
     Time(usize),
     /// An fentry/fexit context slot: `index`-th u64, holding an integer of `size` bytes.

@@ -3,6 +3,7 @@
 //! output or `-o FILE`, buffered as `-B` says).
 
 mod hist;
+mod bcc;
 mod json;
 mod text;
 
@@ -131,5 +132,5 @@ pub trait Output {
 /// The output `-f`, `-o`, `-B` and `-q` ask for.
 pub fn open(opts: &Options) -> Result<Box<dyn Output>> {
     let sink = Sink::open(opts)?;
-    Ok(if opts.json { Box::new(json::JsonOutput { sink }) } else { Box::new(text::TextOutput { sink, quiet: opts.quiet }) })
+    Ok(if opts.json { Box::new(json::JsonOutput { sink }) } else { Box::new(text::TextOutput { sink, quiet: opts.quiet, bcc_hists: opts.bcc_hists }) })
 }

@@ -21,6 +21,8 @@ pub struct TextOutput {
     pub sink: Sink,
     /// `-q`: no `Attaching N probes...`.
     pub quiet: bool,
+    /// `--hist-style bcc`: `hist()` maps in BCC's layout (`bcc.rs`).
+    pub bcc_hists: bool,
 }
 
 impl Output for TextOutput {
@@ -38,7 +40,9 @@ impl Output for TextOutput {
 
     fn map(&mut self, map: &MapView) -> io::Result<()> {
         let mut out = String::new();
-        write_map(&mut out, map);
+        if !(self.bcc_hists && super::bcc::write_map(&mut out, map)) {
+            write_map(&mut out, map);
+        }
         self.sink.write(&out)
     }
 

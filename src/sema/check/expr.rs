@@ -93,6 +93,9 @@ impl Checker<'_> {
 
     /// `$1` … `$N`, `$#`.
     fn positional(&mut self, e: &Expr, name: &str, scope: &mut Scope) -> Type {
+        if self.opts.portable {
+            return self.runtime_positional(e, name, scope);
+        }
         let value = match &name[1..] {
             "#" => Some(self.opts.params.len().to_string()),
             n => n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| self.opts.params.get(i).cloned()),
@@ -106,6 +109,22 @@ impl Checker<'_> {
         match value.parse::<i64>() {
             Ok(n) => self.set(scope, e, Type::Int { signed: true }, Res::Const(n as u64)),
             Err(_) => self.set(scope, e, Type::Str { len: value.len() as u32 + 1 }, Res::ConstStr(value)),
+        }
+    }
+
+    /// `$1` … `$N`, `$#` of a built tool: integers given when it starts, read from the
+    /// globals map.
+    fn runtime_positional(&mut self, e: &Expr, name: &str, scope: &mut Scope) -> Type {
+        let slot = match &name[1..] {
+            "#" => Some(crate::plan::GLOBAL_ARGC),
+            n => n.parse::<u32>().ok().filter(|n| (1..=crate::plan::MAX_RUNTIME_PARAMS).contains(n)).map(|n| crate::plan::GLOBAL_ARGC + n),
+        };
+        match slot {
+            Some(slot) => self.set(scope, e, Type::Int { signed: true }, Res::Global(slot)),
+            None => {
+                self.error(ExprError::TooManyToolParams { name: name.to_string(), max: crate::plan::MAX_RUNTIME_PARAMS, span: e.span });
+                Type::Error
+            }
         }
     }
 

@@ -36,6 +36,8 @@ pub enum CallError {
     NoKernelSymbol { symbol: String, no_attach: bool, span: Span },
     NoUserSymbol { symbol: String, path: String, span: Span },
     CgroupId { path: String, error: String, span: Span },
+    /// A value only the build machine knows, in a program for `rtrace build`.
+    NotPortable { construct: &'static str, span: Span },
 }
 
 impl CallError {
@@ -139,6 +141,9 @@ impl CallError {
             CgroupId { path, error: e, span } => error(format!("cannot get the cgroup id of `{path}`: {e}"))
                 .at(*span, "not a cgroup v2 directory")
                 .help("cgroup v2 is mounted at /sys/fs/cgroup (or /sys/fs/cgroup/unified beside v1)"),
+            NotPortable { construct, span } => error(format!("`rtrace build` cannot carry {construct} to another machine"))
+                .at(*span, "resolved on the machine that compiles the script")
+                .help("run the script with `rtrace SCRIPT` on the machine it traces instead (docs/build.md)"),
         }
     }
 }

@@ -9,6 +9,8 @@ pub enum ExprError {
     /// `func()`'s argument `arg` must be a string literal (`span`: the argument, if given).
     NotStringLiteral { func: &'static str, arg: &'static str, span: Option<Span> },
     Unsupported { what: Unsupported, span: Span },
+    /// `$N` past the positional parameters a built tool can take.
+    TooManyToolParams { name: String, max: u32, span: Span },
     Arity { func: &'static str, signature: &'static str, min: usize, max: usize, given: usize, span: Span },
     Unsafe { func: &'static str, span: Span },
     UnaryOperand { op: &'static str, found: &'static str, span: Span },
@@ -32,6 +34,9 @@ impl ExprError {
         use ExprError::*;
         match self {
             NotInteger { wanted, found, span } => error(wanted.message()).at(*span, this_is(found)),
+            TooManyToolParams { name, max, span } => {
+                error(format!("a tool made by `rtrace build` takes at most {max} parameters, not `{name}`")).at(*span, "not a tool parameter")
+            }
             NotStringLiteral { func, arg, span } => {
                 let d = error(format!("`{func}()`'s {arg} must be a string literal"));
                 match span {

@@ -1,0 +1,262 @@
+//! `rtrace build` (docs/build.md): a script compiled once into a standalone tool, run on this
+//! kernel as `rtrace SCRIPT` runs it, again after `strip` and `objcopy`, with its parameters as
+//! flags; and the ways a tool must refuse to start (no BTF, a missing probe, another kernel, no
+//! privileges) or a script must refuse to build, each one `error:` line and exit status 1.
+//! Needs root (tracefs formats, loading programs); skipped with the reason otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const RTRACE: &str = env!("CARGO_BIN_EXE_rtrace");
+const STUB: &str = env!("CARGO_BIN_EXE_rtrace-run");
+
+/// A tool with a tracepoint, a kernel struct walk, a declared flag with a default, a switch
+/// and `$#`.
+const SCRIPT: &str = r#"// probe-tool: opens of one file
+// $1 -n COUNT: events to print [default: 1]
+// $2 -s: say hello first
+BEGIN { if ($2) { printf("hello\n"); } }
+tracepoint:syscalls:sys_enter_openat /str(args->filename) == "/etc/hostname" && @n < $1/
+{
+  @n++;
+  printf("%s %d %d\n", str(args->filename), curtask->tgid == pid, $#);
+}
+"#;
+const WORKLOAD: &str = "cat /etc/hostname /etc/hostname /etc/hostname > /dev/null";
+
+fn main() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("build: skipped: needs root (tracefs formats, loading programs)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("rtrace-build-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cases: &[(&str, fn(&Path))] = &[
+        ("runs_as_rtrace_runs_the_script", runs_as_rtrace_runs_the_script),
+        ("survives_strip_and_objcopy", survives_strip_and_objcopy),
+        ("help_lists_the_parameters", help_lists_the_parameters),
+        ("no_btf", no_btf),
+        ("missing_probe", missing_probe),
+        ("other_kernel", other_kernel),
+        ("no_privileges", no_privileges),
+        ("build_errors", build_errors),
+        ("plain_runtime", plain_runtime),
+        ("opensnoop_beside_libbpf_tools", opensnoop_beside_libbpf_tools),
+        ("softirqs_beside_libbpf_tools", softirqs_beside_libbpf_tools),
+    ];
+    let mut failed = 0;
+    for (name, case) in cases {
+        match std::panic::catch_unwind(|| case(&dir)) {
+            Ok(()) => println!("{name} ... ok"),
+            Err(_) => {
+                println!("{name} ... FAILED");
+                failed += 1;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("build: {} passed, {failed} failed", cases.len() - failed);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
+
+/// Builds `script` into `dir/name`; panics with rtrace's errors if it fails.
+fn build(dir: &Path, name: &str, script: &str) -> PathBuf {
+    let (source, tool) = (dir.join(format!("{name}.rt")), dir.join(name));
+    std::fs::write(&source, script).unwrap();
+    let out = Command::new(RTRACE).arg("build").arg(&source).arg("-o").arg(&tool).args(["--stub", STUB]).output().unwrap();
+    assert!(out.status.success(), "rtrace build failed: {}", String::from_utf8_lossy(&out.stderr));
+    tool
+}
+
+fn run(program: &Path, args: &[&str]) -> Output {
+    Command::new(program).args(args).env("NO_COLOR", "1").output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Exit status 1 and one `error:` line containing `needle`.
+fn one_error(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "status; stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: ") && err.contains(needle), "`{needle}` in: {err}");
+}
+
+/// Expected: the first COUNT opens of /etc/hostname, then `@n`, as rtrace prints them.
+fn expected(count: usize, args: usize, hello: bool) -> String {
+    let mut s = String::from(if hello { "hello\n" } else { "" });
+    s += &format!("/etc/hostname 1 {args}\n").repeat(count);
+    s + &format!("\n\n@n: {count}\n")
+}
+
+fn runs_as_rtrace_runs_the_script(dir: &Path) {
+    let tool = build(dir, "probe", SCRIPT);
+    let built = stdout(&run(&tool, &["-q", "-c", WORKLOAD]));
+    assert_eq!(built, expected(1, 1, false));
+    let source = dir.join("probe.rt");
+    let script = stdout(&run(Path::new(RTRACE), &["-q", "-c", WORKLOAD, source.to_str().unwrap()]));
+    assert_eq!(built, script, "the tool and `rtrace SCRIPT` print the same");
+    assert_eq!(stdout(&run(&tool, &["-q", "-n", "2", "-s", "-c", WORKLOAD])), expected(2, 2, true));
+    let json = stdout(&run(&tool, &["-q", "-f", "json", "-c", WORKLOAD]));
+    assert!(json.contains(r#"{"type": "printf", "data": "/etc/hostname 1 1\n"}"#), "{json}");
+}
+
+fn survives_strip_and_objcopy(dir: &Path) {
+    let tool = build(dir, "stripped", SCRIPT);
+    let status = Command::new("strip").arg("--strip-all").arg(&tool).status().unwrap();
+    assert!(status.success());
+    assert_eq!(stdout(&run(&tool, &["-q", "-c", WORKLOAD])), expected(1, 1, false));
+    let copy = dir.join("copied");
+    assert!(Command::new("objcopy").arg(&tool).arg(&copy).status().unwrap().success());
+    assert_eq!(stdout(&run(&copy, &["-q", "-c", WORKLOAD])), expected(1, 1, false));
+}
+
+fn help_lists_the_parameters(dir: &Path) {
+    let tool = build(dir, "helped", SCRIPT);
+    let help = stdout(&run(&tool, &["--help"]));
+    assert!(help.starts_with("probe-tool: opens of one file\n"), "{help}");
+    assert!(help.contains("-n <COUNT>") && help.contains("events to print [default: 1]"), "{help}");
+    assert!(help.contains("-s ") && help.contains("say hello first"), "{help}");
+}
+
+fn no_btf(dir: &Path) {
+    let tool = build(dir, "nobtf", SCRIPT);
+    one_error(&run(&tool, &["--btf", "/nonexistent/vmlinux"]), "this kernel has no BTF");
+}
+
+/// Rewrites a built tool's payload with `change` applied to its manifest (a different
+/// machine, as far as the tool can tell).
+fn edit_manifest(tool: &Path, change: impl FnOnce(&mut rtrace::bundle::Manifest)) {
+    let data = std::fs::read(tool).unwrap();
+    let section = rtrace::bundle::find(&data).unwrap().expect("payload");
+    let (mut manifest, object) = rtrace::bundle::decode(section).unwrap();
+    change(&mut manifest);
+    let payload = tool.with_extension("payload");
+    std::fs::write(&payload, rtrace::bundle::encode(&manifest, &object)).unwrap();
+    let update = format!("{}={}", rtrace::bundle::SECTION, payload.display());
+    assert!(Command::new("objcopy").args(["--update-section", &update]).arg(tool).status().unwrap().success());
+}
+
+fn missing_probe(dir: &Path) {
+    let tool = build(dir, "noprobe", SCRIPT);
+    edit_manifest(&tool, |m| {
+        for p in &mut m.plan.probes {
+            if let rtrace::plan::Attach::Tracepoint { event, .. } = &mut p.attach {
+                *event = "sys_enter_nosuchcall".into();
+            }
+        }
+    });
+    one_error(&run(&tool, &["-q"]), "cannot attach probe `tracepoint:syscalls:sys_enter_openat`");
+}
+
+fn other_kernel(dir: &Path) {
+    let tool = build(dir, "otherkernel", SCRIPT);
+    edit_manifest(&tool, |m| m.kernel.release = "5.10.0-fake".into());
+    one_error(&run(&tool, &["-q"]), "built without CO-RE for kernel 5.10.0-fake");
+    assert_eq!(stdout(&run(&tool, &["-q", "--any-kernel", "-c", WORKLOAD])), expected(1, 1, false));
+}
+
+fn no_privileges(dir: &Path) {
+    let tool = build(dir, "unprivileged", SCRIPT);
+    let out = Command::new("setpriv").args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]).arg(&tool).output().unwrap();
+    one_error(&out, "root");
+}
+
+fn build_errors(dir: &Path) {
+    let cases = [
+        ("kaddr", "BEGIN { printf(\"%x\\n\", kaddr(\"jiffies\")); exit(); }", "cannot carry kaddr() to another machine"),
+        ("uprobe", "uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc { exit(); }", "cannot carry `uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc` to another machine"),
+        ("flag", "// $1 -p PID: a pid\nBEGIN { printf(\"%d\\n\", $1); }", "parameter $1 cannot be flag -p"),
+        ("attach", "tracepoint:syscalls:sys_enter_$1 { exit(); }", "cannot carry `tracepoint:syscalls:sys_enter_$1`"),
+    ];
+    for (name, script, needle) in cases {
+        let source = dir.join(format!("{name}.rt"));
+        std::fs::write(&source, script).unwrap();
+        let out = Command::new(RTRACE).arg("build").arg(&source).arg("-o").arg(dir.join(name)).args(["--stub", STUB]).env("NO_COLOR", "1").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: `{needle}` in {err}");
+        assert!(!dir.join(name).exists(), "{name}: no tool written");
+    }
+}
+
+/// The runtime without a payload says what it is.
+fn plain_runtime(_dir: &Path) {
+    one_error(&run(Path::new(STUB), &[]), "rtrace's runtime without a script");
+}
+
+/// Starts `argv` with its output piped, and waits for its first line (each tool prints its
+/// header once attached).
+fn start_attached(argv: &[&str]) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = Command::new(argv[0]).args(&argv[1..]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut first = String::new();
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = std::io::BufReader::new(stdout);
+    reader.read_line(&mut first).unwrap();
+    assert!(first.contains("PID") || first.contains("Tracing"), "header: {first}");
+    child.stdout = Some(reader.into_inner());
+    child
+}
+
+/// SIGINT, then everything the child printed after its first line.
+fn stop(child: std::process::Child) -> String {
+    // SAFETY: kill has no memory effects; the pid is our child's, not yet reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The same failed opens, in the same rows, from the built tools/opensnoop.rt and from
+/// libbpf-tools' opensnoop watching at the same time.
+fn opensnoop_beside_libbpf_tools(dir: &Path) {
+    if !Path::new("/usr/sbin/opensnoop").exists() || !Path::new("/usr/bin/stdbuf").exists() {
+        println!("  skipped: needs /usr/sbin/opensnoop (libbpf-tools) and stdbuf");
+        return;
+    }
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/opensnoop.rt")).unwrap();
+    let tool = build(dir, "opensnoop", &source);
+    let ours = start_attached(&[tool.to_str().unwrap(), "-q", "-x", "-B", "line"]);
+    let theirs = start_attached(&["stdbuf", "-oL", "/usr/sbin/opensnoop", "-x"]);
+    let marker = format!("/nonexistent-rtrace-{}", std::process::id());
+    Command::new("sh").arg("-c").arg(format!("cat {marker}-a {marker}-b 2>/dev/null; true")).status().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let rows = |text: String| text.lines().filter(|l| l.contains(&marker)).map(str::to_string).collect::<Vec<_>>();
+    let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    assert!(ours[0].ends_with(&format!("cat               -1   2 {marker}-a")), "{ours:?}");
+    assert_eq!(ours, theirs);
+}
+
+/// tools/softirqs.rt prints libbpf-tools' softirqs layouts: the totals table, and with -d
+/// (and `--hist-style bcc`) a histogram per softirq type with the same headings.
+fn softirqs_beside_libbpf_tools(dir: &Path) {
+    if !Path::new("/usr/sbin/softirqs").exists() {
+        println!("  skipped: needs /usr/sbin/softirqs (libbpf-tools)");
+        return;
+    }
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/softirqs.rt")).unwrap();
+    let tool = build(dir, "softirqs", &source);
+    let ours = stdout(&run(&tool, &["-q", "--hist-style", "bcc", "-d", "1", "1"]));
+    let theirs = stdout(&run(Path::new("/usr/sbin/softirqs"), &["-d", "1", "1"]));
+    for out in [&ours, &theirs] {
+        assert!(out.starts_with("Tracing soft irq event time... Hit Ctrl-C to end.\n\nsoftirq = "), "{out}");
+        assert!(out.contains("\n     usecs               : count    distribution\n         0 -> 1          : "), "{out}");
+    }
+    let ours = stdout(&run(&tool, &["-q", "1", "1"]));
+    let theirs = stdout(&run(Path::new("/usr/sbin/softirqs"), &["1", "1"]));
+    for out in [&ours, &theirs] {
+        assert!(out.starts_with("Tracing soft irq event time... Hit Ctrl-C to end.\n\nSOFTIRQ          TOTAL_usecs\n"), "{out}");
+    }
+    let names = |out: &str| out.lines().skip(3).filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect::<Vec<_>>();
+    // The types seen in one second differ a little from run to run; timer and rcu always tick.
+    for name in ["timer", "rcu"] {
+        assert!(names(&ours).contains(&name.to_string()) && names(&theirs).contains(&name.to_string()), "{ours}\n{theirs}");
+    }
+}
