@@ -32,7 +32,14 @@ pub struct Plan {
     /// The rows of the parameters map (`PARAMS_MAP`): an attach cookie, and the values of the
     /// literals its program reads from the row (see `sema::share`). Empty: no such map.
     pub params: Vec<(u64, Vec<u64>)>,
+    /// `hist()`/`lhist()` maps also keep the sum of the values they observed, in an entry of
+    /// their own at bucket index `HIST_SUM_BUCKET` (`--prometheus`: a histogram's `_sum`).
+    pub hist_sums: bool,
 }
+
+/// The bucket index at which a histogram keeps the sum of its values (`Plan::hist_sums`); it
+/// is past every real bucket, so reading the buckets skips it.
+pub const HIST_SUM_BUCKET: u64 = u64::MAX;
 
 impl Plan {
     /// Values per row of the parameters map.
@@ -220,6 +227,10 @@ pub struct MapDef {
     /// The field names of a record key (`@m[(a = 1, b = "x")]`), one per `key` part: the
     /// key prints as a record, `@m[{ .a = 1, .b = x }]`. `None`: the parts are the keys.
     pub key_names: Option<Vec<String>>,
+    /// What each key part was written as where the map was first assigned, when that was a
+    /// builtin (`comm`), a field (`args.fd`: `fd`) or a call without arguments (`kstack()`):
+    /// its name, for the exporter's labels. `None`, or fewer entries: nothing to name it by.
+    pub key_labels: Vec<Option<String>>,
     pub value: ValueKind,
     pub max_entries: u32,
     /// Declared `lruhash`/`percpulruhash`: the kernel evicts the least recently used entries

@@ -7,6 +7,7 @@ mod attach;
 mod child;
 mod decode;
 mod events;
+pub mod export;
 mod layout;
 mod load;
 mod maps;
@@ -42,6 +43,8 @@ pub struct Options {
     pub json: bool,
     /// `-B MODE`; `None` flushes once per batch of events.
     pub buffering: Option<Buffering>,
+    /// `--prometheus ADDR`: serve the maps as Prometheus metrics while tracing.
+    pub prometheus: Option<export::Config>,
 }
 
 /// `-B`: when the script's output is flushed.
@@ -126,6 +129,11 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
         ));
     }
     let out = output::open(opts)?;
+    // Bound before anything loads, so that a port in use fails at once.
+    let listener = match &opts.prometheus {
+        Some(config) if !opts.dry_run => Some(export::listen(config)?),
+        _ => None,
+    };
     // The -c command starts now, held until every probe is attached, so `cpid` is known.
     let mut command = match &opts.command {
         Some(cmd) if !opts.dry_run => Some(
@@ -152,11 +160,13 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     if opts.dry_run {
         return Ok(0);
     }
+    let exporter = listener.map(|l| export::Exporter::start(l, plan, session.object()));
     session.run_begin()?;
     if let Some(c) = &mut command {
         c.release();
     }
     session.trace(signals, exited.as_ref())?;
+    drop(exporter);
     if let Some(c) = &command {
         // Reap the command if it ended; leave it running if rtrace was stopped first.
         c.reap();

@@ -36,6 +36,7 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
         tuples: checked.tuples.layouts(),
         enums: Vec::new(),
         params: checked.params,
+        hist_sums: false,
     };
     // The BTF ids of `plan.enums`, to add each enum once.
     let mut enum_ids = Vec::new();
