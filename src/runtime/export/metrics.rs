@@ -181,7 +181,7 @@ pub fn map_families(prefix: &str, def: &MapDef, entries: &[Entry], sums: &HashMa
         // quantiles, which prometheus-client does not write), and the average beside it.
         ValueKind::Stats => vec![
             family(name.clone(), MetricType::Histogram, &|e| {
-                avg(&e.value).map(|(s, c, _)| Number::Hist { buckets: Vec::new(), count: c, sum: s as f64 })
+                avg(&e.value).map(|(s, c, _)| Number::Hist { buckets: vec![(f64::INFINITY, c)], count: c, sum: s as f64 })
             }),
             family(format!("{name}_avg"), MetricType::Gauge, &|e| avg(&e.value).map(|(_, _, a)| Number::I(a))),
         ],
@@ -242,10 +242,14 @@ fn histogram(v: &Value, sum: Option<i64>) -> Option<Number> {
         _ => 0,
     };
     let used: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0).collect();
-    let buckets = match (used.first(), used.last()) {
+    let mut buckets: Vec<(f64, u64)> = match (used.first(), used.last()) {
         (Some(&lo), Some(&hi)) => (lo.saturating_sub(1)..=hi).map(|i| (upper(i), counts[i])).collect(),
         _ => Vec::new(),
     };
+    // `+Inf` written here: the OpenMetrics encoder does not add it, and without it
+    // `histogram_quantile()` gives NaN.
+    let below: u64 = buckets.iter().map(|b| b.1).sum();
+    buckets.push((f64::INFINITY, count - below));
     Some(Number::Hist { buckets, count, sum: sum.unwrap_or(0) as f64 })
 }
 
