@@ -4,17 +4,20 @@ Run as root:
 
     benches/exporter_soak.py [SECONDS] [CALLS]
 
-(defaults 600 and 2,000,000). Builds rtrace (release) and benches/getppid.c. The exporter runs
+(defaults 600 and 2,000,000; SECONDS 0 runs the per-event table only). Builds rtrace (release)
+and benches/getppid.c. The exporter runs
 `@calls[comm] = count(); @lat = hist(...)` on `tracepoint:raw_syscalls:sys_enter` (every system
 call of the machine) while a getppid() loop keeps it busy; every second this script scrapes
 /metrics and records the scrape's latency and rtrace's RSS. It prints RSS and scrape latency per
-minute, then the per-event cost (ns per getppid() call) of `@[comm] = count()` on
-sys_enter_getppid without the exporter, with it (and scraped every second), and untraced.
+minute, then the per-event cost (ns per getppid() call) of `@[comm] = count()` and of
+`@h = hist(pid)` on sys_enter_getppid without the exporter, with it (scraped every second), and
+untraced (with --prometheus a histogram also keeps its sum: one more map update an event).
 """
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -26,7 +29,10 @@ LOOP = f"{BUILD}/getppid"
 RTRACE = os.environ.get("CARGO_TARGET_DIR", f"{ROOT}/target") + "/release/rtrace"
 PORT = 19500
 SOAK = ("tracepoint:raw_syscalls:sys_enter { @calls[comm] = count(); @id = hist(args.id); }")
-PER_EVENT = "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }"
+PER_EVENT = [
+    ("count", "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }"),
+    ("hist", "tracepoint:syscalls:sys_enter_getppid { @h = hist(pid); }"),
+]
 
 
 def rss_kib(pid):
@@ -59,6 +65,12 @@ def main():
     os.makedirs(BUILD, exist_ok=True)
     subprocess.check_call(["cargo", "build", "--release", "-q"], cwd=ROOT)
     subprocess.check_call(["cc", "-O2", "-o", LOOP, f"{ROOT}/benches/getppid.c"])
+    if SECONDS > 0:
+        soak()
+    per_event()
+
+
+def soak():
     p = start(SOAK, True)
     busy = subprocess.Popen(["sh", "-c", f"while :; do {LOOP} {CALLS} >/dev/null; done"])
     rows = []
@@ -78,25 +90,35 @@ def main():
         busy.kill()
         p.send_signal(2)
         p.wait()
-    # Per-event cost: untraced, traced, traced + exporter scraped every second.
-    results = {"untraced": [], "count, no exporter": [], "count, exporter scraped 1/s": []}
+
+
+def per_event():
+    """ns per getppid(): untraced, traced, traced by an exporter scraped every second."""
+    results = {"untraced": []}
     for _ in range(5):
         results["untraced"].append(loop_ns())
-        p = start(PER_EVENT, False)
-        results["count, no exporter"].append(loop_ns())
-        p.send_signal(2); p.wait()
-        p = start(PER_EVENT, True)
-        import threading
-        stop = threading.Event()
-        def scraper():
-            while not stop.is_set():
-                scrape(); time.sleep(1)
-        t = threading.Thread(target=scraper); t.start()
-        results["count, exporter scraped 1/s"].append(loop_ns())
-        stop.set(); t.join()
-        p.send_signal(2); p.wait()
+        for name, script in PER_EVENT:
+            for exporter in (False, True):
+                p = start(script, exporter)
+                stop = threading.Event()
+
+                def scraper():
+                    while not stop.is_set():
+                        scrape()
+                        time.sleep(1)
+
+                t = threading.Thread(target=scraper)
+                if exporter:
+                    t.start()
+                row = "%s, %s" % (name, "exporter scraped 1/s" if exporter else "no exporter")
+                results.setdefault(row, []).append(loop_ns())
+                stop.set()
+                if exporter:
+                    t.join()
+                p.send_signal(2)
+                p.wait()
     for name, v in results.items():
-        print("%-30s %.1f ns per getppid() (median of 5: %s)" % (name, statistics.median(v), ", ".join("%.1f" % x for x in v)))
+        print("%-34s %.1f ns per getppid() (median of 5: %s)" % (name, statistics.median(v), ", ".join("%.1f" % x for x in v)))
 
 
 if __name__ == "__main__":

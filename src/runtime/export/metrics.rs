@@ -277,3 +277,33 @@ impl Collector for Snapshot {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(metric_name("rtrace_", "@"), "rtrace_map");
+        assert_eq!(metric_name("rtrace_", "@a.b-c"), "rtrace_a_b_c");
+        assert_eq!(metric_name("", "@9x"), "_9x");
+        assert_eq!(label_name("__x"), "k__x");
+        assert_eq!(label_name("a-b"), "a_b");
+    }
+
+    #[test]
+    fn stack_label_is_one_line() {
+        assert_eq!(label_value(&KeyPart::Str("\n        f+1\n        g+2\n".into())), "f+1;g+2");
+        assert_eq!(label_value(&KeyPart::UInt(u64::MAX)), "18446744073709551615");
+    }
+
+    #[test]
+    fn hist_buckets_are_inclusive_integer_bounds() {
+        // hist(n, 0): index 1 is 0, index i >= 2 is [2^(i-2), 2^(i-1)).
+        let mut buckets = vec![0; 66];
+        buckets[5] = 3; // [8, 16)
+        let Some(Number::Hist { buckets, count, .. }) = histogram(&Value::Hist { buckets, k: 0 }, Some(30)) else { panic!() };
+        assert_eq!(buckets, vec![(7.0, 0), (15.0, 3), (f64::INFINITY, 0)]);
+        assert_eq!(count, 3);
+    }
+}
