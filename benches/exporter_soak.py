@@ -80,16 +80,23 @@ def soak():
         while time.monotonic() - t0 < SECONDS:
             ms, size = scrape()
             minute.append((ms, rss_kib(p.pid), size))
-            if len(minute) == 60 or time.monotonic() - t0 >= SECONDS:
-                lat = [m[0] for m in minute]
-                rows.append((len(rows) + 1, statistics.median(lat), max(lat), minute[-1][1], minute[-1][2]))
-                print("minute %2d: scrape median %.2f ms, max %.2f ms, RSS %d KiB, page %d bytes" % rows[-1], flush=True)
+            if len(minute) == 60:
+                report(rows, minute)
                 minute = []
             time.sleep(max(0, 1 - ms / 1000))
+        if minute:
+            report(rows, minute)
     finally:
         busy.kill()
         p.send_signal(2)
         p.wait()
+
+
+def report(rows, minute):
+    """Prints one minute's scrape latencies (median, max), RSS and page size at its end."""
+    lat = [m[0] for m in minute]
+    rows.append((len(rows) + 1, statistics.median(lat), max(lat), minute[-1][1], minute[-1][2]))
+    print("minute %2d: scrape median %.2f ms, max %.2f ms, RSS %d KiB, page %d bytes" % rows[-1], flush=True)
 
 
 def per_event():
