@@ -92,8 +92,10 @@ pub fn metric_name(prefix: &str, map: &str) -> String {
 
 /// The label names of a map's key parts: a record key's field names, else the builtin or field
 /// each part was written as (`comm`, `fd`), else `key` for the first part and `keyN` for
-/// part N. A name given twice, or `le` for a histogram, falls back to `keyN`.
+/// part N. A name given twice, or `le` for a histogram or stats(), falls back to `keyN`.
 pub fn label_names(def: &MapDef) -> Vec<String> {
+    // Histograms (and stats(), written as one) have an `le` label of their own.
+    let histogram_kind = def.value.is_histogram() || def.value == ValueKind::Stats;
     let mut names: Vec<String> = Vec::new();
     for i in 0..def.key.len() {
         let given = match &def.key_names {
@@ -101,7 +103,7 @@ pub fn label_names(def: &MapDef) -> Vec<String> {
             None => def.key_labels.get(i).cloned().flatten(),
         };
         let fallback = if i == 0 { "key".to_string() } else { format!("key{i}") };
-        let name = given.map(|n| label_name(&n)).filter(|n| !names.contains(n) && !(n == "le" && def.value.is_histogram()));
+        let name = given.map(|n| label_name(&n)).filter(|n| !(names.contains(n) || n == "le" && histogram_kind));
         names.push(name.unwrap_or(fallback));
     }
     names
