@@ -109,6 +109,20 @@ pub struct Cli {
     #[arg(long, value_name = "STYLE", default_value = "bpftrace")]
     pub hist_style: HistStyle,
 
+    /// Serve the script's maps as Prometheus metrics at http://ADDR/metrics while it runs
+    /// (e.g. `127.0.0.1:9435`; docs/exporter.md).
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus: Option<String>,
+
+    /// With --prometheus: put PREFIX before every metric's name.
+    #[arg(long, value_name = "PREFIX", default_value = "rtrace_", requires = "prometheus")]
+    pub prometheus_prefix: String,
+
+    /// With --prometheus: export at most N series (keys) of each map; the rest are counted in
+    /// `rtrace_series_dropped_total`.
+    #[arg(long, value_name = "N", default_value_t = 10_000, requires = "prometheus")]
+    pub prometheus_max_series: usize,
+
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
@@ -221,7 +235,7 @@ fn run(cli: Cli) -> i32 {
         return 0;
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let FrontEnd { name, source, program, checked, mut timings, limits } =
+    let FrontEnd { name, source, program, mut checked, mut timings, limits } =
         match front_end(&cli, color, &mut std::io::stdout(), &mut std::io::stderr()) {
             Ok(front) => front,
             Err(code) => return code,
@@ -234,6 +248,8 @@ fn run(cli: Cli) -> i32 {
         println!("{:#?}", checked.plan);
         return 0;
     }
+    // An exported histogram keeps the sum of its values too (its `_sum`).
+    checked.plan.hist_sums = cli.prometheus.is_some();
     let mut ir = String::new();
     let opts = codegen::Options { no_opt: cli.no_opt, timings: cli.timings, co_re: cli.co_re };
     let want_ir = cli.dump == Some(Dump::Ir);
@@ -277,6 +293,11 @@ fn run(cli: Cli) -> i32 {
         max_cat_bytes: limits.max_cat_bytes,
         globals: Vec::new(),
         bcc_hists: cli.hist_style == HistStyle::Bcc,
+        prometheus: cli.prometheus.as_ref().map(|addr| runtime::export::Config {
+            addr: addr.clone(),
+            prefix: cli.prometheus_prefix.clone(),
+            max_series: cli.prometheus_max_series,
+        }),
     };
     match runtime::run(&object, &checked.plan, &run_opts) {
         Ok(code) => code,

@@ -46,7 +46,14 @@ pub struct Plan {
     /// globals map at run time (`GLOBAL_FILTER_PID`, `GLOBAL_ARGC`), not compiled in.
     #[serde(default)]
     pub runtime_params: bool,
+    /// `hist()`/`lhist()` maps also keep the sum of the values they observed, in an entry of
+    /// their own at bucket index `HIST_SUM_BUCKET` (`--prometheus`: a histogram's `_sum`).
+    pub hist_sums: bool,
 }
+
+/// The bucket index at which a histogram keeps the sum of its values (`Plan::hist_sums`); it
+/// is past every real bucket, so reading the buckets skips it.
+pub const HIST_SUM_BUCKET: u64 = u64::MAX;
 
 impl Plan {
     /// Values per row of the parameters map.
@@ -242,6 +249,10 @@ pub struct MapDef {
     /// The field names of a record key (`@m[(a = 1, b = "x")]`), one per `key` part: the
     /// key prints as a record, `@m[{ .a = 1, .b = x }]`. `None`: the parts are the keys.
     pub key_names: Option<Vec<String>>,
+    /// What each key part was written as where the map was first assigned, when that was a
+    /// builtin (`comm`), a field (`args.fd`: `fd`) or a call without arguments (`kstack()`):
+    /// its name, for the exporter's labels. `None`, or fewer entries: nothing to name it by.
+    pub key_labels: Vec<Option<String>>,
     pub value: ValueKind,
     pub max_entries: u32,
     /// Declared `lruhash`/`percpulruhash`: the kernel evicts the least recently used entries

@@ -170,6 +170,8 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
         // bpftrace's default `max_cat_bytes` (a built tool reads no environment for it).
         max_cat_bytes: 10240,
         globals,
+        // A built tool serves no metrics (yet): its plan was compiled without histogram sums.
+        prometheus: None,
         bcc_hists: matches.get_one::<String>("hist_style").is_some_and(|s| s == "bcc"),
     })
 }

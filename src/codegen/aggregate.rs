@@ -66,7 +66,17 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     let n = g.load_i64(p, 0)?;
                     let n = g.builder.build_int_add(n, one, "count")?;
                     g.store_i64(p, 0, n)
-                })?
+                })?;
+                if self.checked.plan.hist_sums {
+                    // The sum of the observed values, beside the buckets (`Plan::hist_sums`).
+                    let at = self.i64().const_int(plan::HIST_SUM_BUCKET, false);
+                    self.store_i64(key, def.user_key_size() as u64, at)?;
+                    self.with_value(f, global, key, 8, |g, _, p| {
+                        let s = g.load_i64(p, 0)?;
+                        let s = g.builder.build_int_add(s, x, "sum")?;
+                        g.store_i64(p, 0, s)
+                    })?
+                }
             }
             kind => return Err(super::CodegenError(format!("{} is not an aggregation", kind.name()))),
         }

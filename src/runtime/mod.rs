@@ -9,6 +9,7 @@ mod attach;
 mod child;
 mod decode;
 mod events;
+pub mod export;
 mod layout;
 mod load;
 mod maps;
@@ -51,6 +52,8 @@ pub struct Options {
     pub globals: Vec<(u32, u64)>,
     /// `--hist-style bcc`: text output prints `hist()` maps in BCC's layout.
     pub bcc_hists: bool,
+    /// `--prometheus ADDR`: serve the maps as Prometheus metrics while tracing.
+    pub prometheus: Option<export::Config>,
 }
 
 /// `-B`: when the script's output is flushed.
@@ -120,6 +123,11 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     }
     // Opening an `-o` FIFO waits for a reader; a signal there still ends rtrace at once.
     let out = output::open(opts)?;
+    // Bound before anything loads, so that a port in use fails at once.
+    let listener = match &opts.prometheus {
+        Some(config) if !opts.dry_run => Some(export::listen(config)?),
+        _ => None,
+    };
     // The -c command starts now, held until every probe is attached, so `cpid` is known.
     let mut command = match &opts.command {
         Some(cmd) if !opts.dry_run => Some(
@@ -148,6 +156,7 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         return Ok(0);
     }
     session.announce();
+    let exporter = listener.map(|l| export::Exporter::start(l, plan, session.object()));
     session.run_begin()?;
     if !session.exited() && !signals::stop_requested() {
         session.attach(watched)?;
@@ -158,6 +167,7 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         }
         session.trace(exited.as_ref())?;
     }
+    drop(exporter);
     session.stop_probes();
     // The command ends with the run, as in bpftrace.
     if let Some(c) = &mut command {

@@ -116,6 +116,12 @@ impl<'p> Session<'p> {
         }
     }
 
+    /// The loaded object, for what reads its maps and programs through handles of its own
+    /// (the exporter's threads).
+    pub fn object(&self) -> &Object {
+        &self.object
+    }
+
     /// Runs the BEGIN probes and prints what they sent.
     pub fn run_begin(&mut self) -> Result<()> {
         self.run_probes(&Attach::Begin)?;

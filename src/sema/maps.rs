@@ -21,6 +21,8 @@ pub(super) struct MapInfo {
     /// Where the map first got its value type, and its key shape.
     pub(super) first_assign: Span,
     pub(super) first_keys: Span,
+    /// What each key part was written as at the first assignment (`plan::MapDef::key_labels`).
+    pub(super) key_labels: Vec<Option<String>>,
 }
 
 /// A map's key shape: its parts, and a record key's field names (one per part).
@@ -51,6 +53,7 @@ impl MapTable {
                     bpf_name: format!("m{i}"),
                     key: m.keys.fields.clone(),
                     key_names: m.keys.names.clone(),
+                    key_labels: m.key_labels.clone(),
                     value: m.value,
                     max_entries: decl.map_or(max_map_keys, |d| d.max_entries),
                     lru: decl.is_some_and(|d| d.lru),

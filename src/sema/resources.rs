@@ -40,6 +40,7 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
         ringbuf_bytes: opts.config.ringbuf_bytes(),
         print_maps_on_exit: opts.config.print_maps_on_exit,
         runtime_params: opts.portable,
+        hist_sums: false,
     };
     // The BTF ids of `plan.enums`, to add each enum once.
     let mut enum_ids = Vec::new();

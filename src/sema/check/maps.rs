@@ -69,6 +69,7 @@ impl Checker<'_> {
                 keys,
                 first_assign: span,
                 first_keys: keys_span,
+                key_labels: key_labels(&map.keys),
             }),
             Some((i, info)) => {
                 match self.merge_value(info.value, kind) {
@@ -287,4 +288,22 @@ impl Checker<'_> {
         }
         found
     }
+}
+
+/// The names key expressions can be labelled by: a builtin's (`comm`), a field's (`args.fd`:
+/// `fd`), a call's without arguments (`kstack()`); the elements of one tuple key each.
+fn key_labels(keys: &[Expr]) -> Vec<Option<String>> {
+    let exprs: Vec<&Expr> = match keys {
+        [Expr { kind: ExprKind::Tuple(items), .. }] => items.iter().collect(),
+        _ => keys.iter().collect(),
+    };
+    exprs
+        .iter()
+        .map(|e| match &e.kind {
+            ExprKind::Ident(name) => Some(name.clone()),
+            ExprKind::Field { field, .. } => Some(field.name.clone()),
+            ExprKind::Call { name, args } if args.is_empty() => Some(name.name.clone()),
+            _ => None,
+        })
+        .collect()
 }
