@@ -9,6 +9,7 @@ mod attach;
 mod child;
 mod decode;
 mod events;
+#[cfg(feature = "exporter")]
 pub mod export;
 mod layout;
 mod load;
@@ -53,6 +54,7 @@ pub struct Options {
     /// `--hist-style bcc`: text output prints `hist()` maps in BCC's layout.
     pub bcc_hists: bool,
     /// `--prometheus ADDR`: serve the maps as Prometheus metrics while tracing.
+    #[cfg(feature = "exporter")]
     pub prometheus: Option<export::Config>,
 }
 
@@ -124,6 +126,7 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     // Opening an `-o` FIFO waits for a reader; a signal there still ends rtrace at once.
     let out = output::open(opts)?;
     // Bound before anything loads, so that a port in use fails at once.
+    #[cfg(feature = "exporter")]
     let listener = match &opts.prometheus {
         Some(config) if !opts.dry_run => Some(export::listen(config)?),
         _ => None,
@@ -156,6 +159,7 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         return Ok(0);
     }
     session.announce();
+    #[cfg(feature = "exporter")]
     let exporter = listener.map(|l| export::Exporter::start(l, plan, session.object()));
     session.run_begin()?;
     if !session.exited() && !signals::stop_requested() {
@@ -167,6 +171,7 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         }
         session.trace(exited.as_ref())?;
     }
+    #[cfg(feature = "exporter")]
     drop(exporter);
     session.stop_probes();
     // The command ends with the run, as in bpftrace.

@@ -118,6 +118,7 @@ impl<'p> Session<'p> {
 
     /// The loaded object, for what reads its maps and programs through handles of its own
     /// (the exporter's threads).
+    #[cfg_attr(not(feature = "exporter"), allow(dead_code))]
     pub fn object(&self) -> &Object {
         &self.object
     }
