@@ -8,6 +8,7 @@ mod child;
 mod decode;
 mod events;
 mod layout;
+mod live;
 mod load;
 mod maps;
 mod output;
@@ -42,6 +43,8 @@ pub struct Options {
     pub json: bool,
     /// `-B MODE`; `None` flushes once per batch of events.
     pub buffering: Option<Buffering>,
+    /// `--live`: the full-screen view, redrawn at this interval.
+    pub live: Option<std::time::Duration>,
 }
 
 /// `-B`: when the script's output is flushed.
@@ -125,7 +128,7 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
             "rtrace must run as root (it loads BPF programs into the kernel); try `sudo rtrace …`",
         ));
     }
-    let out = output::open(opts)?;
+    let (out, mut view) = live::wrap(output::open(opts)?, plan, opts.live)?;
     // The -c command starts now, held until every probe is attached, so `cpid` is known.
     let mut command = match &opts.command {
         Some(cmd) if !opts.dry_run => Some(
@@ -152,11 +155,16 @@ pub fn run(object: &[u8], plan: &Plan, signals: &OwnedFd, opts: &Options) -> Res
     if opts.dry_run {
         return Ok(0);
     }
+    if let Some(view) = &mut view {
+        view.start(&mut session)?;
+    }
     session.run_begin()?;
     if let Some(c) = &mut command {
         c.release();
     }
-    session.trace(signals, exited.as_ref())?;
+    session.trace(signals, exited.as_ref(), view.as_mut().map(|v| v as &mut dyn session::Watcher))?;
+    // Leaving the live view: END and the maps print on the normal screen.
+    drop(view);
     if let Some(c) = &command {
         // Reap the command if it ended; leave it running if rtrace was stopped first.
         c.reap();

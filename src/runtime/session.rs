@@ -7,6 +7,7 @@ use super::decode::{self, Decoder};
 use super::events::{Event, Records};
 use super::layout::{self, MapKind};
 use super::output::Output;
+use super::value::Entry;
 use super::{attach, child, load, maps};
 use super::{Failure, Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
@@ -88,7 +89,7 @@ impl<'p> Session<'p> {
     /// Says how many probes are attached (`Attaching N probes...`), and with
     /// `__BPFTRACE_NOTIFY_PROBES_ATTACHED` set, prints that line (the test runner waits for it).
     pub fn announce(&mut self, notify: bool) {
-        let probes = self.plan.probes.iter().map(|p| 1 + p.also.len()).sum();
+        let probes = self.probe_count();
         self.emit(|out| out.attached(probes));
         if notify {
             self.emit(|out| {
@@ -96,6 +97,11 @@ impl<'p> Session<'p> {
                 out.sink().flush()
             });
         }
+    }
+
+    /// The attach points of the program's probes.
+    pub fn probe_count(&self) -> usize {
+        self.plan.probes.iter().map(|p| 1 + p.also.len()).sum()
     }
 
     /// Runs the BEGIN probes and prints what they sent.
@@ -107,10 +113,11 @@ impl<'p> Session<'p> {
 
     /// Prints events as they come until `exit()`, a signal (`signals`, a signalfd), or the
     /// exit of the watched process (`exited`, a pidfd). Programs with only BEGIN and END
-    /// probes end at once, unless a process is watched.
-    pub fn trace(&mut self, signals: &OwnedFd, exited: Option<&OwnedFd>) -> Result<()> {
+    /// probes end at once, unless a process is watched or a `watcher` (the live view) runs
+    /// until told to stop; it is woken after each batch and at least as often as it asks.
+    pub fn trace(&mut self, signals: &OwnedFd, exited: Option<&OwnedFd>, mut watcher: Option<&mut dyn Watcher>) -> Result<()> {
         let only_begin_end = self.plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End));
-        if (only_begin_end && exited.is_none()) || self.exit.is_some() {
+        if (only_begin_end && exited.is_none() && watcher.is_none()) || self.exit.is_some() {
             return Ok(());
         }
         // A watched process that exits ends tracing like a signal does; -1 is ignored by poll.
@@ -120,8 +127,9 @@ impl<'p> Session<'p> {
             libc::pollfd { fd: exited.map_or(-1, |fd| fd.as_raw_fd()), events: libc::POLLIN, revents: 0 },
         ];
         loop {
+            let timeout = watcher.as_ref().map_or(-1, |w| w.timeout_ms());
             // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
-            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if rc < 0 {
                 let err = std::io::Error::last_os_error();
                 if err.kind() == std::io::ErrorKind::Interrupted {
@@ -145,6 +153,27 @@ impl<'p> Session<'p> {
             if fds[2].revents != 0 {
                 self.drain();
                 return Ok(());
+            }
+            if let Some(w) = watcher.as_deref_mut() {
+                if !w.wake(self) {
+                    self.drain();
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Map `index`'s entries, decoded (`None`: not in the object), in key order.
+    pub fn map_entries(&mut self, index: usize) -> Option<Vec<Entry>> {
+        let (Some(def), Some(Some(map))) = (self.plan.maps.get(index), self.maps.get(index)) else { return None };
+        Some(self.decoder.entries(def, maps::read_raw(map, def)))
+    }
+
+    /// `clear()` on every map.
+    pub fn clear_maps(&mut self) {
+        for (def, map) in self.plan.maps.iter().zip(&self.maps) {
+            if let Some(map) = map {
+                maps::clear(map, def);
             }
         }
     }
@@ -246,8 +275,9 @@ impl<'p> Session<'p> {
 
     /// Prints map `index` as `print(@map, top, div)` does (0: every entry, values as they are).
     fn print_map(&mut self, index: usize, top: u64, div: u64) {
-        let (Some(def), Some(Some(map))) = (self.plan.maps.get(index), self.maps.get(index)) else { return };
-        let entries = self.decoder.entries(def, maps::read_raw(map, def));
+        let Some(entries) = self.map_entries(index) else { return };
+        let plan = self.plan;
+        let def = &plan.maps[index];
         let map = layout::arrange(&def.name, MapKind::of(def.value), entries, top as usize, div);
         self.emit(|out| out.map(&map));
     }
@@ -314,6 +344,15 @@ impl Drop for Session<'_> {
         self.out.sink().close();
         child::detach_in_background(std::mem::take(&mut self.links));
     }
+}
+
+/// What watches a session while it traces (the live view).
+pub trait Watcher {
+    /// The longest the session may wait before waking it again (milliseconds).
+    fn timeout_ms(&self) -> i32;
+    /// Woken after the events that came were handled, or when the wait ran out; `false` ends
+    /// tracing as a signal does.
+    fn wake(&mut self, session: &mut Session) -> bool;
 }
 
 /// The ring buffer of `plan::EVENTS_MAP`, whose callback copies each record into `records`.
