@@ -67,6 +67,8 @@ pub struct Status {
     /// Typing a filter after `/`.
     pub typing_filter: bool,
     pub help: bool,
+    /// The script prints: the output pane is shown.
+    pub pane: bool,
 }
 
 /// Draws one frame.
@@ -77,7 +79,7 @@ pub fn frame(frame: &mut Frame, model: &mut Model, status: &Status) {
         frame.render_widget(Paragraph::new(text), area);
         return;
     }
-    let pane = (area.height / 4).max(4);
+    let pane = if status.pane || !model.events.is_empty() { (area.height / 4).max(4) } else { 0 };
     let [head, body, events, keys] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(pane), Constraint::Length(1)])
             .areas(area);
@@ -89,11 +91,13 @@ pub fn frame(frame: &mut Frame, model: &mut Model, status: &Status) {
     let shown: Vec<Line> = lines.into_iter().skip(model.scroll).take(visible).map(Line::from).collect();
     frame.render_widget(Paragraph::new(shown), body);
 
-    let inner = pane.saturating_sub(2) as usize;
-    let skip = model.events.len().saturating_sub(inner);
-    let tail: Vec<Line> = model.events.iter().skip(skip).map(|l| Line::from(l.as_str())).collect();
-    let title = format!(" output ({} lines) ", model.events.len());
-    frame.render_widget(Paragraph::new(tail).block(Block::bordered().title(title)), events);
+    if pane > 0 {
+        let inner = pane.saturating_sub(2) as usize;
+        let skip = model.events.len().saturating_sub(inner);
+        let tail: Vec<Line> = model.events.iter().skip(skip).map(|l| Line::from(l.as_str())).collect();
+        let title = format!(" output ({} lines) ", model.events.len());
+        frame.render_widget(Paragraph::new(tail).block(Block::bordered().title(title)), events);
+    }
 
     frame.render_widget(Paragraph::new(key_line(model, status)), keys);
     if status.help {
@@ -108,18 +112,19 @@ fn header(model: &Model, status: &Status) -> String {
         None => "-".to_string(),
     };
     let mut text = format!(
-        " rtrace --live | {} probe{} attached | {events} events/s | {} lost | {:02}:{:02}:{:02} | every {:.1}s | sort: {}",
+        " rtrace --live | {} probe{} attached | {events} events/s | {} lost | {:02}:{:02}:{:02} | sort: {} | every {:.1}s",
         status.probes,
         if status.probes == 1 { "" } else { "s" },
         status.lost,
         secs / 3600,
         secs / 60 % 60,
         secs % 60,
-        status.interval.as_secs_f64(),
         model.sort.name(),
+        status.interval.as_secs_f64(),
     );
     if model.paused {
-        text.push_str(" | PAUSED");
+        // First, where a narrow terminal does not cut it off.
+        text.replace_range(..0, " PAUSED |");
     }
     text
 }

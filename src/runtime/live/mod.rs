@@ -50,6 +50,8 @@ pub struct Live {
     started: Instant,
     next_read: Instant,
     mode: Mode,
+    /// The script prints (printf, print, …): the view has an output pane.
+    prints: bool,
 }
 
 /// With `--live` (`interval`), checks that the view can run here and wraps the output so that
@@ -74,6 +76,7 @@ pub fn wrap(out: Box<dyn Output>, plan: &Plan, interval: Option<Duration>) -> Re
         started: now,
         next_read: now,
         mode: Mode::Normal,
+        prints: !plan.printfs.is_empty(),
     };
     Ok((Box::new(LiveOutput { inner: out, shared }), Some(live)))
 }
@@ -118,6 +121,7 @@ impl Live {
             interval: self.interval,
             typing_filter: self.mode == Mode::Filter,
             help: self.mode == Mode::Help,
+            pane: self.prints,
         };
         let _ = terminal.draw(|frame| draw::frame(frame, &mut shared.model, &status));
     }
