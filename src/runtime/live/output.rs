@@ -1,5 +1,6 @@
 //! The output while the live view is on: printf and `print()` text goes to the view's event
-//! pane, lost events to its header; once the view is left, everything passes through to the
+//! pane, lost events to its header (and to the output once the view is left: `Lost N events`
+//! comes before the final maps); once the view is left, everything passes through to the
 //! output the flags chose (text or JSON), so END and the final maps print as without `--live`.
 
 use super::model::Model;
@@ -23,6 +24,8 @@ pub struct Shared {
     pub events: u64,
     /// Events lost so far (the ring buffer was full).
     pub lost: u64,
+    /// Of those, lost while the view was on, not yet reported to the output.
+    pub lost_unreported: u64,
 }
 
 /// The session's output while `--live` runs.
@@ -32,8 +35,23 @@ pub struct LiveOutput {
 }
 
 impl LiveOutput {
-    /// Sends `text` to the pane if the view is on; otherwise lets `write` have it.
+    /// Once the view is off, reports the events lost while it was on, before anything else.
+    fn catch_up(&mut self) {
+        let n = {
+            let mut shared = self.shared.borrow_mut();
+            if shared.live {
+                return;
+            }
+            std::mem::take(&mut shared.lost_unreported)
+        };
+        if n > 0 {
+            let _ = self.inner.lost(n);
+        }
+    }
+
+    /// Sends the text `text` makes to the pane if the view is on (`true`).
     fn to_pane(&mut self, text: impl FnOnce() -> String) -> bool {
+        self.catch_up();
         let mut shared = self.shared.borrow_mut();
         shared.events += 1;
         if shared.live {
@@ -45,6 +63,7 @@ impl LiveOutput {
 
 impl Output for LiveOutput {
     fn sink(&mut self) -> &mut Sink {
+        self.catch_up();
         self.inner.sink()
     }
 
@@ -75,9 +94,13 @@ impl Output for LiveOutput {
     }
 
     fn lost(&mut self, n: u64) -> io::Result<()> {
+        self.catch_up();
         let live = {
             let mut shared = self.shared.borrow_mut();
             shared.lost += n;
+            if shared.live {
+                shared.lost_unreported += n;
+            }
             shared.live
         };
         if live {
