@@ -123,15 +123,20 @@ fn exit_code(screen: &str, tag: &str) -> Option<i32> {
 /// The header line of the view.
 const HEADER: &str = "rtrace --live |";
 
+/// What a test of the view needs: its helper, built as `name`, and a tmux of `width`x30 of
+/// its own; `None` (the reason printed) where the test cannot run.
+fn set_up(name: &str, width: u16) -> Option<(PathBuf, Tmux)> {
+    if !usable() {
+        return None;
+    }
+    Some((helper(name), Tmux::start(name, width, 30)))
+}
+
 #[test]
 fn the_live_view_follows_counts_clears_filters_and_quits_to_the_normal_screen() {
-    if !usable() {
-        return;
-    }
     const HELPER: &str = "rtlive-keys";
-    let helper = helper(HELPER);
+    let Some((helper, tmux)) = set_up(HELPER, 110) else { return };
     let row_count = |s: &str| row_count(s, HELPER);
-    let tmux = Tmux::start("keys", 110, 30);
     tmux.type_line(&command("keys", ""));
     tmux.wait_for("the live view", |s| s.contains(HEADER) && s.contains("@calls"));
     assert_eq!(tmux.alternate_on(), "1", "the view is on the alternate screen");
@@ -180,13 +185,9 @@ fn the_live_view_follows_counts_clears_filters_and_quits_to_the_normal_screen() 
 
 #[test]
 fn sigterm_and_the_commands_exit_leave_the_view_too() {
-    if !usable() {
-        return;
-    }
     const HELPER: &str = "rtlive-term";
-    let helper = helper(HELPER);
+    let Some((helper, tmux)) = set_up(HELPER, 100) else { return };
     let row_count = |s: &str| row_count(s, HELPER);
-    let tmux = Tmux::start("term", 100, 30);
     let pid_file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("live-{}.pid", std::process::id()));
     let _ = std::fs::remove_file(&pid_file);
     let exec = format!("sh -c \"echo \\$\\$ > {}; exec {RTRACE} -q --live -e '{SCRIPT}'\"; echo term-exit=$?", pid_file.display());

@@ -10,7 +10,13 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::{DefaultTerminal, Frame};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
+
+/// The full screen is on: `leave` has something to undo. Leaving twice would move the cursor
+/// back to where the view began (the alternate screen's saved cursor), over what was printed
+/// in between — a panic's message, say.
+static ON: AtomicBool = AtomicBool::new(false);
 
 /// The smallest terminal the view draws in.
 pub const MIN_WIDTH: u16 = 60;
@@ -43,6 +49,7 @@ pub fn enter() -> std::io::Result<DefaultTerminal> {
         }));
     });
     terminal::enable_raw_mode()?;
+    ON.store(true, Ordering::SeqCst);
     let mut stdout = std::io::stdout();
     if let Err(e) = execute!(stdout, terminal::EnterAlternateScreen, cursor::Hide) {
         leave();
@@ -52,8 +59,11 @@ pub fn enter() -> std::io::Result<DefaultTerminal> {
     ratatui::Terminal::new(backend).inspect_err(|_| leave())
 }
 
-/// Leaves the full screen; harmless when not in it.
+/// Leaves the full screen; does nothing when not in it.
 pub fn leave() {
+    if !ON.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = terminal::disable_raw_mode();
     let _ = execute!(std::io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
 }
