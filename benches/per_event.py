@@ -9,7 +9,8 @@ reference: benches/reference.bpf.c (clang-19 -target bpf) loaded by benches/refe
 
 Table 1: nanoseconds per getppid() call (a C loop of CALLS calls) with no tracer, with the
 reference programs and with rtrace and bpftrace tracing `tracepoint:syscalls:sys_enter_getppid`
-with each script. "reference: array ++" is the issue's minimal reference (a per-CPU array
+with each script; "rtrace --live" is rtrace with its full-screen view on (a pseudo-terminal of
+120x40 that this script reads and discards, redrawn every second, the default). "reference: array ++" is the issue's minimal reference (a per-CPU array
 increment, the same for every row); "reference: same work" is a hand-written C program doing
 what the row's script asks (a per-CPU hash keyed by comm; a log2 bucket in a per-CPU array).
 
@@ -22,13 +23,17 @@ tracer said on stderr (`Lost N events`); "unaccounted" is what is left, lost wit
 The columns of a run are measured one after the other, run after run (interleaved), so a change
 in the machine's load spreads over all of them. Median of RUNS (min–max).
 """
+import fcntl
 import os
+import pty
 import re
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -79,6 +84,42 @@ def traced(argv, env=None, ready=None):
     time.sleep(0.2)
     ns = loop_ns()
     stop(proc)
+    return ns
+
+
+def traced_live(argv, env, ready):
+    """As `traced`, with the tracer's terminal a pseudo-terminal of 120x40 whose screen a
+    thread reads (and drops) all the while, as a terminal would."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    seen = threading.Event()
+    ready = ready.encode()
+
+    def drain():
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            if not seen.is_set():
+                buf += chunk
+                if ready in buf:
+                    seen.set()
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    if not seen.wait(timeout=60):
+        raise SystemExit(f"{argv} did not attach")
+    time.sleep(0.2)
+    ns = loop_ns()
+    stop(proc)
+    t.join(timeout=10)
+    os.close(master)
     return ns
 
 
@@ -147,26 +188,27 @@ def cell(values, fmt="{:.1f}"):
 
 def main():
     build()
-    rtrace = os.path.join(ROOT, "target/release/rtrace")
+    rtrace = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release/rtrace")
     bpftrace = shutil.which("bpftrace")
     bt_name = "bpftrace " + subprocess.run([bpftrace, "--version"], capture_output=True, text=True).stdout.split()[-1] if bpftrace else "bpftrace"
     print(f"{time.strftime('%Y-%m-%d %H:%M')}; kernel {os.uname().release}; {os.cpu_count()} CPUs; "
           f"load average before: {os.getloadavg()[0]:.2f}\n")
     if CALLS:
         print(f"ns per getppid() call, {CALLS} calls, median of {RUNS} interleaved runs (min–max)\n")
-        print(f"| script | no tracer | reference: array ++ | reference: same work | rtrace | {bt_name} |")
-        print("|---|---|---|---|---|---|")
+        print(f"| script | no tracer | reference: array ++ | reference: same work | rtrace | rtrace --live | {bt_name} |")
+        print("|---|---|---|---|---|---|---|")
     for name, script, ref in SCRIPTS if CALLS else []:
-        cols = {k: [] for k in ("base", "ref", "same", "rt", "bt")}
+        cols = {k: [] for k in ("base", "ref", "same", "rt", "live", "bt")}
         for _ in range(RUNS):
             cols["base"].append(loop_ns())
             cols["ref"].append(traced([REF, REF_OBJ, "count"], None, "attached"))
             cols["same"].append(traced([REF, REF_OBJ, ref], None, "attached"))
             cols["rt"].append(traced([rtrace, "-e", script], RTRACE_ENV, "__BPFTRACE_NOTIFY_PROBES_ATTACHED"))
+            cols["live"].append(traced_live([rtrace, "--live", "-e", script], RTRACE_ENV, "__BPFTRACE_NOTIFY_PROBES_ATTACHED"))
             if bpftrace:
                 cols["bt"].append(traced([bpftrace, "-e", script], None, "Attaching"))
         bt = cell(cols["bt"]) if bpftrace else "not installed"
-        print(f"| `{name}` | {cell(cols['base'])} | {cell(cols['ref'])} | {cell(cols['same'])} | {cell(cols['rt'])} | {bt} |")
+        print(f"| `{name}` | {cell(cols['base'])} | {cell(cols['ref'])} | {cell(cols['same'])} | {cell(cols['rt'])} | {cell(cols['live'])} | {bt} |")
     sys.stdout.flush()
     if not PRINTF_CALLS:
         return

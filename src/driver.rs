@@ -123,6 +123,16 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 10_000, requires = "prometheus")]
     pub prometheus_max_series: usize,
 
+    /// A full-screen view of the maps, redrawn every --interval, like `top` (keys: q quits, p
+    /// pauses, c clears, s sorts, j/k scroll, / filters, ? help). On quitting, END runs and the
+    /// maps print as without --live.
+    #[arg(long, conflicts_with_all = ["dry_run", "dump"])]
+    pub live: bool,
+
+    /// With --live: seconds between redraws (default 1; fractions allowed).
+    #[arg(long, value_name = "SECONDS", requires = "live", value_parser = parse_interval)]
+    pub interval: Option<std::time::Duration>,
+
     /// Skip LLVM's optimisation passes (for debugging rtrace).
     #[arg(long, hide = true)]
     pub no_opt: bool,
@@ -169,6 +179,14 @@ pub enum OutputFormat {
 }
 
 pub use runtime::Buffering;
+
+/// `--interval`: a number of seconds, at least 0.05.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.05..=86400.0).contains(&s) => Ok(std::time::Duration::from_secs_f64(s)),
+        _ => Err(format!("`{text}` is not a number of seconds between 0.05 and 86400")),
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Dump {
@@ -298,6 +316,7 @@ fn run(cli: Cli) -> i32 {
             prefix: cli.prometheus_prefix.clone(),
             max_series: cli.prometheus_max_series,
         }),
+        live: cli.live.then(|| cli.interval.unwrap_or(std::time::Duration::from_secs(1))),
     };
     match runtime::run(&object, &checked.plan, &run_opts) {
         Ok(code) => code,

@@ -173,6 +173,7 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
         // A built tool serves no metrics (yet): its plan was compiled without histogram sums.
         #[cfg(feature = "exporter")]
         prometheus: None,
+        live: None,
         bcc_hists: matches.get_one::<String>("hist_style").is_some_and(|s| s == "bcc"),
     })
 }

@@ -115,7 +115,7 @@ fn sort_entries(kind: MapKind, mut entries: Vec<Entry>) -> Vec<Entry> {
 }
 
 /// The value of a count/sum/min/max/int entry, for sorting.
-fn number_value(value: &Value) -> Option<i128> {
+pub(super) fn number_value(value: &Value) -> Option<i128> {
     match value {
         Value::Int(v) => Some(i128::from(*v)),
         Value::UInt(v) => Some(i128::from(*v)),
@@ -124,7 +124,7 @@ fn number_value(value: &Value) -> Option<i128> {
 }
 
 /// Sum of all buckets of a hist/lhist value (bpftrace adds them in 64 bits).
-fn hist_total(value: &Value) -> u64 {
+pub(super) fn hist_total(value: &Value) -> u64 {
     let buckets: &[u64] = match value {
         Value::Hist { buckets, .. } => buckets,
         Value::Lhist { buckets, .. } => buckets,

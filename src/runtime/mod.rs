@@ -12,6 +12,37 @@ mod events;
 #[cfg(feature = "exporter")]
 pub mod export;
 mod layout;
+#[cfg(feature = "live")]
+mod live;
+/// Without the `live` feature (the stub built tools run): no live view can be asked for.
+#[cfg(not(feature = "live"))]
+mod live {
+    use super::output::Output;
+    use super::session::{Session, Watcher};
+    use super::Result;
+
+    /// A view that cannot exist.
+    pub enum Live {}
+
+    pub fn wrap(out: Box<dyn Output>, _: &crate::plan::Plan, _: Option<std::time::Duration>) -> Result<(Box<dyn Output>, Option<Live>)> {
+        Ok((out, None))
+    }
+
+    impl Live {
+        pub fn start(&mut self, _: &mut Session) -> Result<()> {
+            match *self {}
+        }
+    }
+
+    impl Watcher for Live {
+        fn timeout_ms(&self) -> i32 {
+            match *self {}
+        }
+        fn wake(&mut self, _: &mut Session) -> bool {
+            match *self {}
+        }
+    }
+}
 mod load;
 mod maps;
 mod output;
@@ -56,6 +87,8 @@ pub struct Options {
     /// `--prometheus ADDR`: serve the maps as Prometheus metrics while tracing.
     #[cfg(feature = "exporter")]
     pub prometheus: Option<export::Config>,
+    /// `--live`: the full-screen view, redrawn at this interval.
+    pub live: Option<std::time::Duration>,
 }
 
 /// `-B`: when the script's output is flushed.
@@ -124,7 +157,7 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         child::check_command(cmd).map_err(|e| RuntimeError::new(format!("cannot run `{cmd}`: {e}")))?;
     }
     // Opening an `-o` FIFO waits for a reader; a signal there still ends rtrace at once.
-    let out = output::open(opts)?;
+    let (out, mut view) = live::wrap(output::open(opts)?, plan, opts.live)?;
     // Bound before anything loads, so that a port in use fails at once.
     #[cfg(feature = "exporter")]
     let listener = match &opts.prometheus {
@@ -161,6 +194,9 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     session.announce();
     #[cfg(feature = "exporter")]
     let exporter = listener.map(|l| export::Exporter::start(l, plan, session.object()));
+    if let Some(view) = &mut view {
+        view.start(&mut session)?;
+    }
     session.run_begin()?;
     if !session.exited() && !signals::stop_requested() {
         session.attach(watched)?;
@@ -169,11 +205,13 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         if let Some(c) = &mut command {
             c.release();
         }
-        session.trace(exited.as_ref())?;
+        session.trace(exited.as_ref(), view.as_mut().map(|v| v as &mut dyn session::Watcher))?;
     }
     #[cfg(feature = "exporter")]
     drop(exporter);
     session.stop_probes();
+    // Leaving the live view: END and the maps print on the normal screen.
+    drop(view);
     // The command ends with the run, as in bpftrace.
     if let Some(c) = &mut command {
         c.end();

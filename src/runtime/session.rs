@@ -10,6 +10,7 @@ use super::decode::{self, Decoder};
 use super::events::{Event, Records};
 use super::layout::{self, MapKind};
 use super::output::Output;
+use super::value::Entry;
 use super::{attach, child, load, maps, signals};
 use super::{Failure, Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
@@ -101,7 +102,7 @@ impl<'p> Session<'p> {
 
     /// Says how many probes are attached (`Attaching N probes...`).
     pub fn announce(&mut self) {
-        let probes = self.plan.probes.iter().map(|p| 1 + p.also.len()).sum();
+        let probes = self.probe_count();
         self.emit(|out| out.attached(probes));
     }
 
@@ -123,6 +124,11 @@ impl<'p> Session<'p> {
         &self.object
     }
 
+    /// The attach points of the program's probes.
+    pub fn probe_count(&self) -> usize {
+        self.plan.probes.iter().map(|p| 1 + p.also.len()).sum()
+    }
+
     /// Runs the BEGIN probes and prints what they sent.
     pub fn run_begin(&mut self) -> Result<()> {
         self.run_probes(&Attach::Begin)?;
@@ -132,13 +138,14 @@ impl<'p> Session<'p> {
 
     /// Prints events as they come until `exit()`, a stop request (a signal or a closed output,
     /// `signals::stop_requested`), or the exit of the watched process (`exited`, a pidfd).
-    /// Programs with only BEGIN and END probes end at once, unless a process is watched. Each
-    /// batch of events is bounded, so a flood of them (even one rtrace's own writes feed) never
-    /// keeps the loop from seeing a stop request; lost events are reported at least once a
-    /// second.
-    pub fn trace(&mut self, exited: Option<&OwnedFd>) -> Result<()> {
+    /// Programs with only BEGIN and END probes end at once, unless a process is watched or a
+    /// `watcher` (the live view) runs until told to stop; it is woken after each batch and at
+    /// least as often as it asks. Each batch of events is bounded, so a flood of them (even one
+    /// rtrace's own writes feed) never keeps the loop from seeing a stop request; lost events
+    /// are reported at least once a second.
+    pub fn trace(&mut self, exited: Option<&OwnedFd>, mut watcher: Option<&mut dyn Watcher>) -> Result<()> {
         let only_begin_end = self.plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End));
-        if (only_begin_end && exited.is_none()) || self.exit.is_some() {
+        if (only_begin_end && exited.is_none() && watcher.is_none()) || self.exit.is_some() {
             return Ok(());
         }
         // A watched process that exits ends tracing like a signal does; -1 is ignored by poll.
@@ -148,8 +155,9 @@ impl<'p> Session<'p> {
             libc::pollfd { fd: exited.map_or(-1, |fd| fd.as_raw_fd()), events: libc::POLLIN, revents: 0 },
         ];
         while !signals::stop_requested() {
+            let timeout = watcher.as_ref().map_or(1000, |w| w.timeout_ms().clamp(0, 1000));
             // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
-            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if rc < 0 {
                 let err = std::io::Error::last_os_error();
                 if err.kind() == std::io::ErrorKind::Interrupted {
@@ -168,8 +176,29 @@ impl<'p> Session<'p> {
             if fds[2].revents != 0 {
                 return Ok(());
             }
+            if let Some(w) = watcher.as_deref_mut() {
+                if !w.wake(self) {
+                    return Ok(());
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Map `index`'s entries, decoded (`None`: not in the object), in key order.
+    pub fn map_entries(&mut self, index: usize) -> Option<Vec<Entry>> {
+        let (Some(def), Some(Some(map))) = (self.plan.maps.get(index), self.maps.get(index)) else { return None };
+        Some(self.decoder.entries(def, maps::read_raw(map, def)))
+    }
+
+    /// `clear()` on every map.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    pub fn clear_maps(&mut self) {
+        for (def, map) in self.plan.maps.iter().zip(&self.maps) {
+            if let Some(map) = map {
+                maps::clear(map, def);
+            }
+        }
     }
 
     /// Stops every probe at once: no event comes after this. Perf-event probes are disabled
@@ -299,8 +328,9 @@ impl<'p> Session<'p> {
 
     /// Prints map `index` as `print(@map, top, div)` does (0: every entry, values as they are).
     fn print_map(&mut self, index: usize, top: u64, div: u64) {
-        let (Some(def), Some(Some(map))) = (self.plan.maps.get(index), self.maps.get(index)) else { return };
-        let entries = self.decoder.entries(def, maps::read_raw(map, def));
+        let Some(entries) = self.map_entries(index) else { return };
+        let plan = self.plan;
+        let def = &plan.maps[index];
         let map = layout::arrange(&def.name, MapKind::of(def.value), entries, top as usize, div);
         self.emit(|out| out.map(&map));
     }
@@ -382,6 +412,15 @@ impl Drop for Session<'_> {
         self.out.sink().close();
         child::detach_in_background(std::mem::take(&mut self.links), None);
     }
+}
+
+/// What watches a session while it traces (the live view).
+pub trait Watcher {
+    /// The longest the session may wait before waking it again (milliseconds).
+    fn timeout_ms(&self) -> i32;
+    /// Woken after the events that came were handled, or when the wait ran out; `false` ends
+    /// tracing as a signal does.
+    fn wake(&mut self, session: &mut Session) -> bool;
 }
 
 /// The ring buffer of `plan::EVENTS_MAP`, whose callback copies each record into `records`.

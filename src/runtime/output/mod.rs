@@ -2,10 +2,10 @@
 //! `hist` for histogram rows) and `-f json` (`json`), each writing into a `Sink` (standard
 //! output or `-o FILE`, buffered as `-B` says).
 
-mod hist;
+pub(super) mod hist;
 mod bcc;
 mod json;
-mod text;
+pub(super) mod text;
 
 use super::layout::MapView;
 use super::value::Value;
