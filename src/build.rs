@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 #[command(
     name = "rtrace build",
     bin_name = "rtrace build",
-    about = "Compile a script once into a standalone tool that runs without rtrace, LLVM or headers",
+    about = "Compile a script once into a standalone tool that runs without rtrace, LLVM or headers, on any kernel with BTF (its kernel type accesses are CO-RE relocations)",
     after_help = "Building needs no root where the script's probes and types resolve from the kernel's \
 BTF and tracefs (readable by root only on most systems: tracepoint formats, kprobe functions from \
 available_filter_functions). The built tool needs root (or CAP_BPF and CAP_PERFMON) and BTF."
