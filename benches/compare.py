@@ -35,7 +35,7 @@ COUNT = "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }"
 
 
 def wait_for_quiet(names):
-    """Waits (up to a minute) until no process of these names is left."""
+    """Waits (up to a minute) until no process of these names (comms) is left."""
     deadline = time.time() + 60
     while time.time() < deadline:
         if all(subprocess.run(["pgrep", "-x", n], capture_output=True).returncode != 0 for n in names):
@@ -47,7 +47,15 @@ def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     runs = int(sys.argv[1])
-    tracers = [tuple(a.split("=", 1)) for a in sys.argv[2:]]
+    # Each build runs as a copy named after its label, so that waiting for its detaching
+    # child looks for that name only (not for other rtrace processes on the machine).
+    os.makedirs("/tmp/rtrace-compare", exist_ok=True)
+    tracers = []
+    for arg in sys.argv[2:]:
+        label, path = arg.split("=", 1)
+        copy = os.path.join("/tmp/rtrace-compare", label[:15])
+        shutil.copy(path, copy)
+        tracers.append((label, copy))
     per_event.build()  # the getppid loop (and rtrace's own build)
     bpftrace = shutil.which("bpftrace")
     if bpftrace:
@@ -64,7 +72,7 @@ def main():
             ready = "Attaching" if is_bpftrace else "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
             rows[name]["event"].append(per_event.traced([path, "-e", COUNT], env, ready))
             if not is_bpftrace:  # bpftrace 0.17 takes ~27 s a run here (BENCHMARKS.md)
-                wait_for_quiet(["rtrace", os.path.basename(path)])
+                wait_for_quiet([os.path.basename(path)])
                 rows[name]["many"].append(startup.run_once([path, "-e", MANY])[0])
     print(f"load average after: {os.getloadavg()[0]:.2f}\n")
     print("| tracer | start-up wall | start-up CPU | start-up peak RSS | ns per event, `@[comm] = count()` | 361 tracepoints, attach to exit |")
