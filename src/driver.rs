@@ -359,10 +359,12 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         1
     })?;
     report(&warnings);
-    // The config block sets the limits bpftrace has as config variables (the environment,
-    // read into both, still wins).
+    // The config block sets the limits bpftrace has as config variables; an environment
+    // variable (0.17's names too, which only `Limits` knows) wins.
     for (name, value) in [("max_probes", config.max_probes), ("max_bpf_progs", config.max_bpf_progs), ("max_cat_bytes", config.max_cat_bytes)] {
-        limits.set(name, usize::try_from(value).unwrap_or(usize::MAX));
+        if !Limits::set_in_env(name, |var| std::env::var_os(var).is_some()) {
+            limits.set(name, usize::try_from(value).unwrap_or(usize::MAX));
+        }
     }
     // With -e, every positional argument is a parameter.
     let mut params = cli.params.clone();
