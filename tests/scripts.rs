@@ -294,14 +294,14 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
     if case.built_tool && case.stdin {
         return Outcome::Failed("malformed case file: a `built_tool` case cannot read its script from stdin".into());
     }
-    // A built tool runs in rtrace's place, with the case's arguments but the script's.
-    let tool = match case.built_tool && !bpftrace_mode {
-        true => match build_tool(&case, bin, tmp) {
-            Ok(tool) => Some(tool),
+    // A `built_tool` case runs the tool `rtrace build` makes of its script in rtrace's place.
+    let mut tool = None;
+    if case.built_tool && !bpftrace_mode {
+        match build_tool(&case, bin, tmp) {
+            Ok(built) => tool = Some(built),
             Err(e) => return Outcome::Failed(e),
-        },
-        false => None,
-    };
+        }
+    }
     let mut cmd = command(&case.prefix, tool.as_deref().unwrap_or(bin));
     if tool.is_some() {
         cmd.args(tool_args(&case.args));
