@@ -138,6 +138,9 @@ impl StackSpec {
 /// Names of the maps rtrace itself adds to every object.
 pub const EVENTS_MAP: &str = "rt_events";
 pub const LOST_MAP: &str = "rt_lost";
+/// Per user map (at its index in `Plan::maps`), the new entries a full map could not take: a
+/// per-CPU array of u64 counters, in every object with user maps.
+pub const MAP_FULL_MAP: &str = "rt_map_full";
 pub const GLOBALS_MAP: &str = "rt_globals";
 /// Per-CPU scratch space where printf records are built (the BPF stack is only 512 bytes).
 pub const SCRATCH_MAP: &str = "rt_scratch";

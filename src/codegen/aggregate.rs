@@ -12,18 +12,18 @@ use inkwell::IntPredicate;
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Updates the entry at `key` of aggregation map `index` with the call's arguments.
     pub(super) fn aggregate(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, args: &[Expr]) -> Result<()> {
-        let (global, def) = self.maps.get(index)?;
+        let (_, def) = self.maps.get(index)?;
         let arg = |g: &mut Self, f: &mut Func<'ctx>, i: usize| -> Result<IntValue<'ctx>> { g.expr(f, &args[i])?.int() };
         let one = self.i64().const_int(1, false);
         match def.value {
-            ValueKind::Count => self.with_value(f, global, key, 8, |g, _, p| {
+            ValueKind::Count => self.with_value(f, index, key, 8, |g, _, p| {
                 let n = g.load_i64(p, 0)?;
                 let n = g.builder.build_int_add(n, one, "count")?;
                 g.store_i64(p, 0, n)
             })?,
             ValueKind::Sum { .. } => {
                 let x = arg(self, f, 0)?;
-                self.with_value(f, global, key, 8, |g, _, p| {
+                self.with_value(f, index, key, 8, |g, _, p| {
                     let n = g.load_i64(p, 0)?;
                     let n = g.builder.build_int_add(n, x, "sum")?;
                     g.store_i64(p, 0, n)
@@ -31,7 +31,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
             ValueKind::Avg | ValueKind::Stats => {
                 let x = arg(self, f, 0)?;
-                self.with_value(f, global, key, 16, |g, _, p| {
+                self.with_value(f, index, key, 16, |g, _, p| {
                     let s = g.load_i64(p, 0)?;
                     let s = g.builder.build_int_add(s, x, "sum")?;
                     g.store_i64(p, 0, s)?;
@@ -43,7 +43,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ValueKind::Min | ValueKind::Max => {
                 let x = arg(self, f, 0)?;
                 let pred = if def.value == ValueKind::Min { IntPredicate::SLT } else { IntPredicate::SGT };
-                self.with_value(f, global, key, 16, |g, _, p| {
+                self.with_value(f, index, key, 16, |g, _, p| {
                     let cur = g.load_i64(p, 0)?;
                     let set = g.load_i64(p, 8)?;
                     let unset = g.builder.build_int_compare(IntPredicate::EQ, set, g.i64().const_zero(), "unset")?;
@@ -62,7 +62,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     _ => unreachable!("a histogram value kind"),
                 };
                 self.store_i64(key, def.user_key_size() as u64, bucket)?;
-                self.with_value(f, global, key, 8, |g, _, p| {
+                self.with_value(f, index, key, 8, |g, _, p| {
                     let n = g.load_i64(p, 0)?;
                     let n = g.builder.build_int_add(n, one, "count")?;
                     g.store_i64(p, 0, n)
@@ -71,7 +71,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     // The sum of the observed values, beside the buckets (`Plan::hist_sums`).
                     let at = self.i64().const_int(plan::HIST_SUM_BUCKET, false);
                     self.store_i64(key, def.user_key_size() as u64, at)?;
-                    self.with_value(f, global, key, 8, |g, _, p| {
+                    self.with_value(f, index, key, 8, |g, _, p| {
                         let s = g.load_i64(p, 0)?;
                         let s = g.builder.build_int_add(s, x, "sum")?;
                         g.store_i64(p, 0, s)

@@ -142,17 +142,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let after = self.ctx.append_basic_block(f.function, "sent");
         self.builder.build_conditional_branch(failed, lost_block, after)?;
         self.builder.position_at_end(lost_block);
-        let key = self.short_slot(f, self.ctx.i32_type().into(), "lostkey")?;
-        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
-        let counter = self.lookup(self.lost, key)?;
-        let bump = self.ctx.append_basic_block(f.function, "bump");
-        let is_null = self.builder.build_is_null(counter, "isnull")?;
-        self.builder.build_conditional_branch(is_null, after, bump)?;
-        self.builder.position_at_end(bump);
-        let n = self.load_i64(counter, 0)?;
-        let n1 = self.builder.build_int_add(n, self.i64().const_int(1, false), "n")?;
-        self.store_i64(counter, 0, n1)?;
-        self.builder.build_unconditional_branch(after)?;
+        self.bump_counter(f, self.lost, 0, after)?;
         self.builder.position_at_end(after);
         Ok(())
     }

@@ -146,8 +146,42 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(self.builder.build_int_to_ptr(r, self.ctx.ptr_type(AddressSpace::default()), "val")?)
     }
 
-    pub fn update(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>, value: PointerValue<'ctx>, flags: u64) -> Result<()> {
-        self.call_helper(sys::BPF_FUNC_map_update_elem, &[self.map_ptr(map), key.into(), value.into(), self.i64().const_int(flags, false).into()])?;
+    /// `bpf_map_update_elem`: 0, or a negative error (`-E2BIG`: the map is full).
+    pub fn update(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>, value: PointerValue<'ctx>, flags: u64) -> Result<IntValue<'ctx>> {
+        self.call_helper(sys::BPF_FUNC_map_update_elem, &[self.map_ptr(map), key.into(), value.into(), self.i64().const_int(flags, false).into()])
+    }
+
+    /// Updates user map `index` (`update`), counting in `plan::MAP_FULL_MAP` an update the
+    /// full map refused (`-E2BIG`): one compare and branch on the way out.
+    pub fn update_user(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, value: PointerValue<'ctx>, flags: u64) -> Result<IntValue<'ctx>> {
+        let (global, _) = self.maps.get(index)?;
+        let r = self.update(global, key, value, flags)?;
+        let Some(counters) = self.map_full else { return Ok(r) };
+        let e2big = self.i64().const_int((-(libc::E2BIG as i64)) as u64, true);
+        let full = self.builder.build_int_compare(inkwell::IntPredicate::EQ, r, e2big, "full")?;
+        let full_block = self.ctx.append_basic_block(f.function, "mapfull");
+        let after = self.ctx.append_basic_block(f.function, "updated");
+        self.builder.build_conditional_branch(full, full_block, after)?;
+        self.builder.position_at_end(full_block);
+        self.bump_counter(f, counters, index as u32, after)?;
+        self.builder.position_at_end(after);
+        Ok(r)
+    }
+
+    /// Adds one to this CPU's u64 at `slot` of the per-CPU array `map`, then branches to
+    /// `after` (where the builder is left positioned by the caller).
+    pub fn bump_counter(&mut self, f: &mut Func<'ctx>, map: GlobalValue<'ctx>, slot: u32, after: inkwell::basic_block::BasicBlock<'ctx>) -> Result<()> {
+        let key = self.short_slot(f, self.ctx.i32_type().into(), "ctrkey")?;
+        self.builder.build_store(key, self.ctx.i32_type().const_int(slot as u64, false))?;
+        let counter = self.lookup(map, key)?;
+        let bump = self.ctx.append_basic_block(f.function, "bump");
+        let is_null = self.builder.build_is_null(counter, "isnull")?;
+        self.builder.build_conditional_branch(is_null, after, bump)?;
+        self.builder.position_at_end(bump);
+        let n = self.load_i64(counter, 0)?;
+        let n1 = self.builder.build_int_add(n, self.i64().const_int(1, false), "n")?;
+        self.store_i64(counter, 0, n1)?;
+        self.builder.build_unconditional_branch(after)?;
         Ok(())
     }
 
@@ -156,17 +190,19 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(())
     }
 
-    /// Runs `body` with a pointer to the value at `key`, creating a zeroed entry first when
-    /// there is none. If the map is full, `body` does not run.
+    /// Runs `body` with a pointer to the value at `key` of user map `index`, creating a zeroed
+    /// entry first when there is none. If the map is full, `body` does not run (and the entry
+    /// it could not take is counted, `update_user`).
     pub fn with_value(
         &mut self,
         f: &mut Func<'ctx>,
-        map: GlobalValue<'ctx>,
+        index: usize,
         key: PointerValue<'ctx>,
         value_size: u32,
         body: impl FnOnce(&mut Self, &mut Func<'ctx>, PointerValue<'ctx>) -> Result<()>,
     ) -> Result<()> {
         let func = f.function;
+        let (map, _) = self.maps.get(index)?;
         let found = self.lookup(map, key)?;
         let from = self.builder.get_insert_block().ok_or_else(|| super::CodegenError("no block".into()))?;
         let create = self.ctx.append_basic_block(func, "create");
@@ -177,7 +213,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
         self.builder.position_at_end(create);
         let zero = self.buffer(f, value_size, "init")?;
-        self.update(map, key, zero, sys::BPF_NOEXIST.into())?;
+        self.update_user(f, index, key, zero, sys::BPF_NOEXIST.into())?;
         let created = self.lookup(map, key)?;
         let create_end = self.builder.get_insert_block().ok_or_else(|| super::CodegenError("no block".into()))?;
         let still_null = self.builder.build_is_null(created, "isnull")?;

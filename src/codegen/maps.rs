@@ -105,12 +105,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// Stores `v` as the value at `key` in map `index`, laid out as the plan's value kind says.
     pub(super) fn store_map_value(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, v: V<'ctx>) -> Result<()> {
-        let (global, def) = self.maps.get(index)?;
+        let (_, def) = self.maps.get(index)?;
         let kind = def.value.scalar()
             .ok_or_else(|| CodegenError(format!("{} is stored in place, not assigned", def.value.name())))?;
         let buf = self.buffer(f, kind.size() as u32, "val")?;
         self.store_value(buf, 0, kind, v)?;
-        self.update(global, key, buf, 0)
+        self.update_user(f, index, key, buf, 0)?;
+        Ok(())
     }
 
     /// A read of map entry `map` (the expression `e`): an integer, or a copy of the value

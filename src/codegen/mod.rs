@@ -145,6 +145,9 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub maps: maps::MapTable<'ctx, 'm>,
     pub events: GlobalValue<'ctx>,
     pub lost: GlobalValue<'ctx>,
+    /// Per user map, the new entries it had no room for (`plan::MAP_FULL_MAP`), when there
+    /// are user maps.
+    pub map_full: Option<GlobalValue<'ctx>>,
     pub globals: GlobalValue<'ctx>,
     /// The stack-trace maps, one per depth of stack recorded.
     pub stacks: std::collections::HashMap<u32, GlobalValue<'ctx>>,
@@ -228,6 +231,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let maps = maps::MapTable::new(&mut btf, &checked.plan.maps);
         let events = btf.ringbuf(plan::EVENTS_MAP, checked.plan.ringbuf_bytes);
         let lost = btf.map(plan::LOST_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, 1, 4, 8);
+        let user_maps = checked.plan.maps.len() as u32;
+        let map_full = (user_maps > 0).then(|| btf.map(plan::MAP_FULL_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, user_maps, 4, 8));
         let globals = btf.map(plan::GLOBALS_MAP, sys::BPF_MAP_TYPE_ARRAY, plan::GLOBALS, 4, 8);
         let joins = (!checked.plan.join_separators.is_empty()).then_some(plan::JOIN_RECORD);
         let record = checked.plan.printfs.iter().map(|p| p.size).chain(joins).max();
@@ -247,7 +252,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
         let builder = ctx.create_builder();
-        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, globals, stacks, scratch, vars, count_callback: None, params, core: None })
+        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, stacks, scratch, vars, count_callback: None, params, core: None })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

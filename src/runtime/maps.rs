@@ -68,7 +68,18 @@ fn zero_entry(map: &MapHandle, def: &MapDef, key: &[u8]) {
 
 /// Events the ring buffer had no room for, over all CPUs (`plan::LOST_MAP`).
 pub fn lost_events(lost: &MapHandle) -> u64 {
-    match lost.lookup_percpu(&0u32.to_le_bytes(), MapFlags::ANY) {
+    percpu_counter(lost, 0)
+}
+
+/// New entries user map `index` (of the plan) was too full to take, over all CPUs
+/// (`plan::MAP_FULL_MAP`).
+pub fn map_full_drops(counters: &MapHandle, index: usize) -> u64 {
+    percpu_counter(counters, index as u32)
+}
+
+/// The u64 counter at `slot` of a per-CPU array, summed over the CPUs.
+fn percpu_counter(map: &MapHandle, slot: u32) -> u64 {
+    match map.lookup_percpu(&slot.to_le_bytes(), MapFlags::ANY) {
         Ok(Some(per_cpu)) => per_cpu.iter().map(|v| read_u64(v)).sum(),
         _ => 0,
     }

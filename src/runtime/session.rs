@@ -33,6 +33,8 @@ pub struct Session<'p> {
     maps: Vec<Option<MapHandle>>,
     /// The lost-events counter (`plan::LOST_MAP`).
     lost: Option<MapHandle>,
+    /// The counters of new entries full user maps refused (`plan::MAP_FULL_MAP`).
+    map_full: Option<MapHandle>,
     decoder: Decoder<'p>,
     /// Set by `exit()`: the exit status; later events are dropped, as in bpftrace.
     exit: Option<i32>,
@@ -55,6 +57,7 @@ impl<'p> Session<'p> {
         let mut handle = |name: &str| by_name.remove(name).and_then(|m| MapHandle::try_from(&m).ok());
         let maps = plan.maps.iter().map(|def| handle(&def.bpf_name)).collect();
         let lost = handle(plan::LOST_MAP);
+        let map_full = handle(plan::MAP_FULL_MAP);
         let mut stacks = HashMap::new();
         for &depth in &plan.stack_depths {
             let map = handle(&plan::stack_map(depth)).ok_or_else(|| missing_map(&plan::stack_map(depth)))?;
@@ -70,6 +73,7 @@ impl<'p> Session<'p> {
             records,
             maps,
             lost,
+            map_full,
             decoder: Decoder::new(plan, stacks),
             exit: None,
             lost_reported: 0,
@@ -249,6 +253,7 @@ impl<'p> Session<'p> {
     /// the output and detaches what is still attached.
     pub fn finish(mut self) -> i32 {
         self.report_lost();
+        self.report_map_full();
         if let Some(e) = &self.output_error {
             let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
             return 1;
@@ -333,6 +338,21 @@ impl<'p> Session<'p> {
         let def = &plan.maps[index];
         let map = layout::arrange(&def.name, MapKind::of(def.value), entries, top as usize, div);
         self.emit(|out| out.map(&map));
+    }
+
+    /// Warns of each user map that was full when new entries came, with how many it refused,
+    /// in the order maps print.
+    fn report_map_full(&mut self) {
+        let Some(counters) = &self.map_full else { return };
+        let full: Vec<(usize, u64)> = layout::map_order(self.plan.maps.iter().map(|m| m.name.as_str()))
+            .into_iter()
+            .map(|i| (i, maps::map_full_drops(counters, i)))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        for (index, n) in full {
+            let def = &self.plan.maps[index];
+            self.emit(|out| out.map_full(def, n));
+        }
     }
 
     fn report_lost(&mut self) {

@@ -4,7 +4,7 @@
 //! output the flags chose (text or JSON), so END and the final maps print as without `--live`.
 
 use super::model::Model;
-use crate::plan::PrintfDef;
+use crate::plan::{MapDef, PrintfDef};
 use crate::runtime::layout::MapView;
 use crate::runtime::output::text::write_map;
 use crate::runtime::output::{Output, Sink};
@@ -107,6 +107,11 @@ impl Output for LiveOutput {
             return Ok(());
         }
         self.inner.lost(n)
+    }
+
+    fn map_full(&mut self, map: &MapDef, dropped: u64) -> io::Result<()> {
+        self.catch_up();
+        self.inner.map_full(map, dropped)
     }
 
     fn attached(&mut self, probes: usize) -> io::Result<()> {

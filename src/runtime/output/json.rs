@@ -2,7 +2,7 @@
 //! writes them (a space after every `:` and `,`, except between a tuple's elements).
 
 use super::{Output, Sink};
-use crate::plan::PrintfDef;
+use crate::plan::{MapDef, PrintfDef};
 use crate::runtime::layout::{MapKind, MapView};
 use crate::runtime::value::{self, KeyPart, Value};
 use serde_json::{json, Map, Value as Json};
@@ -36,6 +36,10 @@ impl Output for JsonOutput {
 
     fn lost(&mut self, n: u64) -> io::Result<()> {
         self.sink.write(&line("lost_events", json!({ "events": n })))
+    }
+
+    fn map_full(&mut self, map: &MapDef, dropped: u64) -> io::Result<()> {
+        self.sink.write(&line("map_full", json!({ "map": map.name, "max_entries": map.max_entries, "dropped": dropped })))
     }
 
     fn attached(&mut self, probes: usize) -> io::Result<()> {

@@ -10,7 +10,7 @@ pub(super) mod text;
 use super::layout::MapView;
 use super::value::Value;
 use super::{Buffering, Options, Result, RuntimeError};
-use crate::plan::PrintfDef;
+use crate::plan::{MapDef, PrintfDef};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
@@ -127,6 +127,8 @@ pub trait Output {
     fn lost(&mut self, n: u64) -> io::Result<()>;
     /// Every probe (`probes` attach points) is attached.
     fn attached(&mut self, probes: usize) -> io::Result<()>;
+    /// At exit: user map `map` was full when `dropped` new entries came.
+    fn map_full(&mut self, map: &MapDef, dropped: u64) -> io::Result<()>;
 }
 
 /// The output `-f`, `-o`, `-B` and `-q` ask for.

@@ -10,7 +10,7 @@
 
 use super::hist::{write_hist, write_lhist};
 use super::{Output, Sink};
-use crate::plan::PrintfDef;
+use crate::plan::{MapDef, PrintfDef};
 use crate::runtime::layout::{MapKind, MapView};
 use crate::runtime::printf;
 use crate::runtime::value::{scalar_value_text, KeyPart, Value};
@@ -52,12 +52,30 @@ impl Output for TextOutput {
         Ok(())
     }
 
+    fn map_full(&mut self, map: &MapDef, dropped: u64) -> io::Result<()> {
+        self.sink.flush()?;
+        eprintln!("{}", map_full_warning(map, dropped));
+        Ok(())
+    }
+
     fn attached(&mut self, probes: usize) -> io::Result<()> {
         if !self.quiet {
             eprintln!("Attaching {probes} probe{}...", if probes == 1 { "" } else { "s" });
         }
         Ok(())
     }
+}
+
+/// The warning at exit for a user map that was full when `dropped` new entries came
+/// (docs/differences.md).
+pub fn map_full_warning(map: &MapDef, dropped: u64) -> String {
+    let (name, size) = (&map.name, map.max_entries);
+    let kind = if map.per_cpu() { "percpuhash" } else { "hash" };
+    let entries = if dropped == 1 { "entry was" } else { "entries were" };
+    format!(
+        "warning: map {name} was full ({size} entries): {dropped} new {entries} dropped; \
+         declare it bigger (`let {name} = {kind}(N);`) or raise max_map_keys"
+    )
 }
 
 /// Appends a map as bpftrace prints it at exit and for `print(@map)`, blank lines included;
