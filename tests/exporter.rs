@@ -8,6 +8,9 @@
 //!   metrics` must accept a scraped page.
 //! - `each_kind_exposition`: one map of each kind filled in BEGIN, the page compared with the
 //!   text the mapping rules (docs/exporter.md) give, worked out by hand below.
+//! - `full_maps`: maps declared too small for the keys a script gives them; the updates with a
+//!   new key they could not take counted per map in `rtrace_map_updates_dropped_total`, and
+//!   warned of at exit.
 //! - `port_in_use`: a one-line error and exit status 1.
 //!
 //! Every process started here is stopped when the test ends, passed or failed (guards).
@@ -54,6 +57,15 @@ fn root() -> bool {
         println!("skipped: needs root");
     }
     root
+}
+
+/// Held from choosing a port with `free_port` until the server has bound it, and by
+/// `port_in_use` while it binds: otherwise `port_in_use`'s own `bind(0)` can be given the
+/// port another test chose and released a moment before, and that test's server fails.
+static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn ports() -> std::sync::MutexGuard<'static, ()> {
+    PORTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn free_port() -> u16 {
@@ -131,6 +143,8 @@ fn scraped_by_prometheus() {
     let dir = std::env::temp_dir().join(format!("rt-prom-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("data")).unwrap();
+    // Held for the whole test: Prometheus binds its port some time after it starts.
+    let _ports = ports();
     let (rport, pport) = (free_port(), free_port());
     let script = r#"
         tracepoint:syscalls:sys_enter_getppid /comm == "rtpromload"/ { @calls[comm, probe] = count(); }
@@ -292,9 +306,11 @@ fn each_kind_exposition() {
     if !root() {
         return;
     }
+    let held = ports();
     let port = free_port();
     let err = std::env::temp_dir().join(format!("rt-prom-kinds-{}.err", std::process::id()));
     let mut rtrace = exporter(KINDS, port, &err);
+    drop(held);
     let url = format!("http://127.0.0.1:{port}/metrics");
     // Two scrapes at once: both are served.
     let pages: Vec<String> = (0..2)
@@ -324,12 +340,56 @@ fn each_kind_exposition() {
     );
 }
 
+/// Two passes over 10 distinct keys into `@small` (4 entries, a plain value) and `@agg` (3
+/// entries, an aggregation), and over 7 into `@fits` (the default 4,096). First pass: 10 - 4 =
+/// 6 and 10 - 3 = 7 updates refused, none for `@fits`. Second pass: updates of keys the full
+/// map holds succeed, the others are refused again: 6 + 6 = 12 and 7 + 7 = 14.
+const FULL: &str = r#"
+let @small = hash(4);
+let @agg = percpuhash(3);
+BEGIN {
+    $i = 0;
+    while ($i < 20) { @small[$i % 10] = $i; @agg[$i % 10] = count(); @fits[$i % 7] = count(); $i++; }
+}
+interval:s:1000 { exit(); }
+"#;
+
+#[test]
+fn full_maps() {
+    if !root() {
+        return;
+    }
+    let held = ports();
+    let port = free_port();
+    let err = std::env::temp_dir().join(format!("rt-prom-full-{}.err", std::process::id()));
+    let mut rtrace = exporter(FULL, port, &err);
+    drop(held);
+    let page = curl(&format!("http://127.0.0.1:{port}/metrics"), &[]);
+    let expected = "# TYPE rtrace_map_updates_dropped_total counter\n\
+                    rtrace_map_updates_dropped_total{map=\"@agg\"} 14\n\
+                    rtrace_map_updates_dropped_total{map=\"@fits\"} 0\n\
+                    rtrace_map_updates_dropped_total{map=\"@small\"} 12\n";
+    assert!(page.contains(expected), "{page}");
+    let status = stop(&mut rtrace.0);
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    assert_eq!(
+        stderr,
+        "Attaching 2 probes...\n\
+         warning: map @agg was full (3 entries): 14 updates with a new key dropped; declare it bigger (`let @agg = percpuhash(N);`) or raise max_map_keys\n\
+         warning: map @small was full (4 entries): 12 updates with a new key dropped; declare it bigger (`let @small = hash(N);`) or raise max_map_keys\n"
+    );
+}
+
 #[test]
 fn port_in_use() {
     if !root() {
         return;
     }
+    let held = ports();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    drop(held);
     let addr = taken.local_addr().unwrap();
     let out = Command::new(RTRACE)
         .args(["--prometheus", &addr.to_string(), "-e", "BEGIN { @x = count(); }"])

@@ -1,7 +1,7 @@
 //! One scrape: every exported map read through this thread's own handles, decoded as the text
 //! output decodes it, cut to the series limit, turned into families (`metrics`), plus the
-//! built-in metrics: lost events, probes attached, series dropped, and per-program runs and
-//! run time while the kernel counts them (`kernel.bpf_stats_enabled`).
+//! built-in metrics: lost events, probes attached, series dropped, entries full maps refused,
+//! and per-program runs and run time while the kernel counts them (`kernel.bpf_stats_enabled`).
 
 use super::super::decode::{read_u64, Decoder};
 use super::super::{layout, maps};
@@ -33,6 +33,8 @@ impl Shared {
 pub struct Handles {
     maps: Vec<Option<MapHandle>>,
     lost: Option<MapHandle>,
+    /// The counters of new entries full maps refused (`plan::MAP_FULL_MAP`).
+    map_full: Option<MapHandle>,
     stacks: HashMap<u32, MapHandle>,
     /// Each program's probe (its `display`) and descriptor.
     progs: Vec<(String, OwnedFd)>,
@@ -45,6 +47,7 @@ impl Handles {
         let mut handle = |name: &str| by_name.remove(name).and_then(|m| MapHandle::try_from(&m).ok());
         let maps = plan.maps.iter().map(|def| if metrics::exported(def) { handle(&def.bpf_name) } else { None }).collect();
         let lost = handle(plan::LOST_MAP);
+        let map_full = handle(plan::MAP_FULL_MAP);
         let stacks = plan.stack_depths.iter().filter_map(|&d| Some((d, handle(&plan::stack_map(d))?))).collect();
         let display: HashMap<&str, &str> = plan.probes.iter().map(|p| (p.prog_name.as_str(), p.display.as_str())).collect();
         let progs = object
@@ -55,7 +58,7 @@ impl Handles {
                 Some((probe, p.as_fd().try_clone_to_owned().ok()?))
             })
             .collect();
-        Handles { maps, lost, stacks, progs }
+        Handles { maps, lost, map_full, stacks, progs }
     }
 }
 
@@ -65,14 +68,15 @@ pub struct Scraper<'a> {
     shared: &'a Shared,
     maps: Vec<Option<MapHandle>>,
     lost: Option<MapHandle>,
+    map_full: Option<MapHandle>,
     progs: Vec<(String, OwnedFd)>,
     decoder: Decoder<'a>,
 }
 
 impl<'a> Scraper<'a> {
     pub fn new(plan: &'a Plan, shared: &'a Shared, handles: Handles) -> Scraper<'a> {
-        let Handles { maps, lost, stacks, progs } = handles;
-        Scraper { plan, shared, maps, lost, progs, decoder: Decoder::new(plan, stacks) }
+        let Handles { maps, lost, map_full, stacks, progs } = handles;
+        Scraper { plan, shared, maps, lost, map_full, progs, decoder: Decoder::new(plan, stacks) }
     }
 
     /// The page of one scrape and its content type: OpenMetrics when `open_metrics`, else
@@ -147,10 +151,27 @@ impl<'a> Scraper<'a> {
             dropped.samples.push(metrics::Sample { labels, value: Number::U(n.load(Ordering::Relaxed)) });
         }
         out.push(dropped);
+        out.extend(self.map_full_drops());
         if bpf_stats_enabled() {
             out.extend(self.program_stats());
         }
         out
+    }
+
+    /// Per user map (exported as a metric or not), the new entries it was too full to take.
+    fn map_full_drops(&self) -> Option<Family> {
+        let counters = self.map_full.as_ref()?;
+        let p = &self.shared.config.prefix;
+        let mut family = Family::new(
+            format!("{p}map_updates_dropped"),
+            "Updates with a new key that a full map could not take (declare it bigger or raise max_map_keys)".into(),
+            MetricType::Counter,
+        );
+        for index in layout::map_order(self.plan.maps.iter().map(|m| m.name.as_str())) {
+            let labels = vec![("map".to_string(), self.plan.maps[index].name.clone())];
+            family.samples.push(metrics::Sample { labels, value: Number::U(maps::map_full_drops(counters, index)) });
+        }
+        Some(family)
     }
 
     /// Each program's runs and run time, as the kernel counts them while

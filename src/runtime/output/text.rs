@@ -71,9 +71,9 @@ impl Output for TextOutput {
 pub fn map_full_warning(map: &MapDef, dropped: u64) -> String {
     let (name, size) = (&map.name, map.max_entries);
     let kind = if map.per_cpu() { "percpuhash" } else { "hash" };
-    let entries = if dropped == 1 { "entry was" } else { "entries were" };
+    let updates = if dropped == 1 { "update" } else { "updates" };
     format!(
-        "warning: map {name} was full ({size} entries): {dropped} new {entries} dropped; \
+        "warning: map {name} was full ({size} entries): {dropped} {updates} with a new key dropped; \
          declare it bigger (`let {name} = {kind}(N);`) or raise max_map_keys"
     )
 }
