@@ -1,6 +1,6 @@
 //! User maps in the kernel, through their handles: read as raw bytes (decoded by `decode`),
-//! `clear()`, `zero()`, and the lost-events counter. A handle is all these need, so a map can
-//! be read from anywhere that holds one.
+//! `clear()`, `zero()`, the lost-events counter and the full-map counters. A handle is all
+//! these need, so a map can be read from anywhere that holds one.
 
 use super::decode::read_u64;
 use crate::plan::{MapDef, ValueKind};
