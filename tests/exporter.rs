@@ -96,6 +96,26 @@ fn exporter(script: &str, port: u16, stderr: &std::path::Path) -> Guard {
     guard
 }
 
+/// An exporter of `script` on a free port (`exporter`): its guard, its `/metrics` URL, and the
+/// file of its stderr (`rt-prom-NAME-PID.err` in the temporary directory).
+fn on_free_port(script: &str, name: &str) -> (Guard, String, std::path::PathBuf) {
+    let held = ports();
+    let port = free_port();
+    let err = std::env::temp_dir().join(format!("rt-prom-{name}-{}.err", std::process::id()));
+    let rtrace = exporter(script, port, &err);
+    drop(held);
+    (rtrace, format!("http://127.0.0.1:{port}/metrics"), err)
+}
+
+/// Stops an exporter, which must exit with status 0; its stderr (the file is removed).
+fn stopped(rtrace: &mut Guard, err: &std::path::Path) -> String {
+    let status = stop(&mut rtrace.0);
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let stderr = std::fs::read_to_string(err).unwrap_or_default();
+    let _ = std::fs::remove_file(err);
+    stderr
+}
+
 /// `curl -s URL` with extra arguments; the body.
 fn curl(url: &str, extra: &[&str]) -> String {
     let out = Command::new("curl").args(["-s", "--max-time", "10"]).args(extra).arg(url).output().expect("curl runs");
@@ -306,12 +326,7 @@ fn each_kind_exposition() {
     if !root() {
         return;
     }
-    let held = ports();
-    let port = free_port();
-    let err = std::env::temp_dir().join(format!("rt-prom-kinds-{}.err", std::process::id()));
-    let mut rtrace = exporter(KINDS, port, &err);
-    drop(held);
-    let url = format!("http://127.0.0.1:{port}/metrics");
+    let (mut rtrace, url, err) = on_free_port(KINDS, "kinds");
     // Two scrapes at once: both are served.
     let pages: Vec<String> = (0..2)
         .map(|_| {
@@ -330,12 +345,8 @@ fn each_kind_exposition() {
     // OpenMetrics when asked: the same samples, `# EOF` at the end.
     let om = curl(&url, &["-H", "Accept: application/openmetrics-text; version=1.0.0"]);
     assert!(om.ends_with("# EOF\n") && om.contains("# TYPE rtrace_count counter\nrtrace_count_total{key=\"1\"} 2\n"), "{om}");
-    let status = stop(&mut rtrace.0);
-    assert!(status.is_some_and(|s| s.success()), "{status:?}");
-    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-    let _ = std::fs::remove_file(&err);
     assert_eq!(
-        stderr,
+        stopped(&mut rtrace, &err),
         "Attaching 2 probes...\nwarning: map @text holds a string, not a number: it is not exported as a metric (--prometheus)\n"
     );
 }
@@ -359,23 +370,15 @@ fn full_maps() {
     if !root() {
         return;
     }
-    let held = ports();
-    let port = free_port();
-    let err = std::env::temp_dir().join(format!("rt-prom-full-{}.err", std::process::id()));
-    let mut rtrace = exporter(FULL, port, &err);
-    drop(held);
-    let page = curl(&format!("http://127.0.0.1:{port}/metrics"), &[]);
+    let (mut rtrace, url, err) = on_free_port(FULL, "full");
+    let page = curl(&url, &[]);
     let expected = "# TYPE rtrace_map_updates_dropped_total counter\n\
                     rtrace_map_updates_dropped_total{map=\"@agg\"} 14\n\
                     rtrace_map_updates_dropped_total{map=\"@fits\"} 0\n\
                     rtrace_map_updates_dropped_total{map=\"@small\"} 12\n";
     assert!(page.contains(expected), "{page}");
-    let status = stop(&mut rtrace.0);
-    assert!(status.is_some_and(|s| s.success()), "{status:?}");
-    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-    let _ = std::fs::remove_file(&err);
     assert_eq!(
-        stderr,
+        stopped(&mut rtrace, &err),
         "Attaching 2 probes...\n\
          warning: map @agg was full (3 entries): 14 updates with a new key dropped; declare it bigger (`let @agg = percpuhash(N);`) or raise max_map_keys\n\
          warning: map @small was full (4 entries): 12 updates with a new key dropped; declare it bigger (`let @small = hash(N);`) or raise max_map_keys\n"
