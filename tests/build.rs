@@ -45,6 +45,7 @@ fn main() {
         ("plain_runtime", plain_runtime),
         ("opensnoop_beside_libbpf_tools", opensnoop_beside_libbpf_tools),
         ("softirqs_beside_libbpf_tools", softirqs_beside_libbpf_tools),
+        ("killsnoop_beside_libbpf_tools", killsnoop_beside_libbpf_tools),
     ];
     let mut failed = 0;
     for (name, case) in cases {
@@ -264,6 +265,40 @@ fn opensnoop_beside_libbpf_tools(dir: &Path) {
         let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
         assert_eq!(ours.len(), 2, "{ours:?}");
         assert!(ours[0].ends_with(&format!("cat               -1   2 {column}{marker}-a")), "{ours:?}");
+        assert_eq!(ours, theirs);
+    }
+}
+
+/// The same kill() calls, in the same rows, from the built tools/killsnoop.rt and from
+/// libbpf-tools' killsnoop watching at the same time (the TIME column left out: the two may
+/// read the clock on either side of a second).
+fn killsnoop_beside_libbpf_tools(dir: &Path) {
+    if !Path::new("/usr/sbin/killsnoop").exists() || !Path::new("/usr/bin/stdbuf").exists() {
+        println!("  skipped: needs /usr/sbin/killsnoop (libbpf-tools) and stdbuf");
+        return;
+    }
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/killsnoop.rt")).unwrap();
+    let tool = build(dir, "killsnoop", &source);
+    for failed_only in [false, true] {
+        let flags: &[&str] = if failed_only { &["-x"] } else { &[] };
+        let ours = start_attached(&[&[tool.to_str().unwrap(), "-q", "-B", "line"][..], flags].concat());
+        let theirs = start_attached(&[&["stdbuf", "-oL", "/usr/sbin/killsnoop"][..], flags].concat());
+        // A process that is there (this test: signal 0 succeeds) and one that is not (pid_max
+        // is at most 4194304, so the kill fails with ESRCH, -3).
+        let me = std::process::id();
+        let script = format!("kill -0 {me}; kill -0 4194305 2>/dev/null; true");
+        Command::new("sh").arg("-c").arg(&script).status().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let rows = |text: String| {
+            text.lines()
+                .filter(|l| l.contains(" sh ") && (l.contains(&format!(" {me} ")) || l.contains(" 4194305 ")))
+                .map(|l| l.get(9..).unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        };
+        let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
+        let want = if failed_only { 1 } else { 2 };
+        assert_eq!(ours.len(), want, "{ours:?}");
+        assert!(ours[want - 1].ends_with("0         4194305 -3    "), "{ours:?}");
         assert_eq!(ours, theirs);
     }
 }
