@@ -323,6 +323,15 @@ fn softirqs_beside_libbpf_tools(dir: &Path) {
     for out in [&ours, &theirs] {
         assert!(out.starts_with("Tracing soft irq event time... Hit Ctrl-C to end.\n\nSOFTIRQ          TOTAL_usecs\n"), "{out}");
     }
+    // -T: a time line (HH:MM:SS) before each output.
+    let ours_t = stdout(&run(&tool, &["-q", "-T", "1", "1"]));
+    let theirs_t = stdout(&run(Path::new("/usr/sbin/softirqs"), &["-T", "1", "1"]));
+    for out in [&ours_t, &theirs_t] {
+        let lines: Vec<&str> = out.lines().collect();
+        let time = lines.get(2).copied().unwrap_or("");
+        assert!(time.len() == 8 && time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':', "{out}");
+        assert_eq!(lines.get(3).copied(), Some("SOFTIRQ          TOTAL_usecs"), "{out}");
+    }
     let names = |out: &str| out.lines().skip(3).filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect::<Vec<_>>();
     // The types seen in one second differ a little from run to run; timer and rcu always tick.
     for name in ["timer", "rcu"] {
