@@ -118,7 +118,7 @@ impl<'p> Decoder<'p> {
         }
         // Hash order is arbitrary; key order makes ties between equal values come out the same
         // on every run (bpftrace's own order for such ties varies between runs).
-        entries.sort_by(|a, b| layout::compare_keys_raw(&a.key, &b.key));
+        layout::sort_by_key(&mut entries, layout::KeyOrder::Raw);
         entries
     }
 

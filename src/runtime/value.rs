@@ -27,16 +27,6 @@ impl KeyPart {
     }
 }
 
-/// A key's parts with a record's fields in its place, for sorting.
-pub fn flat_key(key: &[KeyPart]) -> Vec<&KeyPart> {
-    key.iter()
-        .flat_map(|part| match part {
-            KeyPart::Record(fields) => fields.iter().map(|(_, p)| p).collect(),
-            p => vec![p],
-        })
-        .collect()
-}
-
 /// A decoded map value (already summed over CPUs by the caller).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
