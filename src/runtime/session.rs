@@ -329,6 +329,10 @@ impl<'p> Session<'p> {
     /// Prints map `index` as `print(@map, top, div)` does (0: every entry, values as they are).
     fn print_map(&mut self, index: usize, top: u64, div: u64) {
         let Some(entries) = self.map_entries(index) else { return };
+        // A second signal while the map was read: stop here, not after sorting and printing it.
+        if signals::hurry() {
+            return;
+        }
         let plan = self.plan;
         let def = &plan.maps[index];
         let map = layout::arrange(&def.name, MapKind::of(def.value), entries, top as usize, div);
