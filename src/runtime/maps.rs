@@ -12,7 +12,16 @@ use std::os::fd::{AsFd, AsRawFd};
 /// CPU for a per-CPU map.
 pub struct RawEntry {
     pub key: Vec<u8>,
-    pub values: Vec<Vec<u8>>,
+    /// The values, each in a slot of `slot` bytes (a per-CPU value's slot is 8-byte aligned).
+    values: Vec<u8>,
+    slot: usize,
+}
+
+impl RawEntry {
+    /// The value, or a per-CPU map's values, one per possible CPU.
+    pub fn values(&self) -> impl Iterator<Item = &[u8]> {
+        self.values.chunks(self.slot.max(1))
+    }
 }
 
 /// Entries asked for per batch; a hash bucket with more is read with a larger batch.
@@ -31,14 +40,16 @@ fn read_by_key(map: &MapHandle, def: &MapDef) -> Vec<RawEntry> {
         if signals::hurry() {
             break;
         }
-        let values = if def.per_cpu() {
+        let (values, slot) = if def.per_cpu() {
             let Ok(Some(per_cpu)) = map.lookup_percpu(&key, MapFlags::ANY) else { continue };
-            per_cpu
+            let slot = per_cpu.first().map_or(0, Vec::len);
+            (per_cpu.concat(), slot)
         } else {
             let Ok(Some(bytes)) = map.lookup(&key, MapFlags::ANY) else { continue };
-            vec![bytes]
+            let slot = bytes.len();
+            (bytes, slot)
         };
-        entries.push(RawEntry { key, values });
+        entries.push(RawEntry { key, values, slot });
     }
     entries
 }
@@ -102,10 +113,10 @@ fn read_batched(map: &MapHandle, def: &MapDef) -> Option<Vec<RawEntry>> {
         let count = (count as usize).min(capacity);
         let per_entry = slot * cpus;
         for i in 0..count {
-            let value = &values[i * per_entry..(i + 1) * per_entry];
             entries.push(RawEntry {
                 key: keys[i * key_size..(i + 1) * key_size].to_vec(),
-                values: value.chunks(slot).map(|v| v[..value_size].to_vec()).collect(),
+                values: values[i * per_entry..(i + 1) * per_entry].to_vec(),
+                slot,
             });
         }
         if errno == libc::ENOENT {
