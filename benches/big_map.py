@@ -18,6 +18,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+argv, sys.argv = sys.argv, sys.argv[:1]  # the imported bench reads its own argv
+import runaway_input  # noqa: E402  (builds rtrace, lists the tracers)
+sys.argv = argv
+
 KEYS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,12 +50,7 @@ def measure(tracer, fill, tmp):
 
 
 def main():
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    tracers = [("rtrace", os.path.join(target, "release", "rtrace"))]
-    if os.environ.get("RTRACE_COMPARE"):
-        tracers.append(("rtrace before", os.environ["RTRACE_COMPARE"]))
-    tracers.append(("bpftrace 0.17", "/usr/bin/bpftrace"))
+    tracers = runaway_input.tracers()
     with tempfile.TemporaryDirectory() as tmp:
         fill = os.path.join(tmp, "lseek_fill")
         subprocess.run(["cc", "-O2", "-o", fill, os.path.join(ROOT, "benches", "lseek_fill.c")], check=True)
