@@ -73,7 +73,7 @@ const CASES: &[Case] = &[
     Case { name: "-l and --info as a user who cannot read tracefs", compare: true, run: not_root },
     Case { name: "second SIGINT while a 1M-key map is read and printed", compare: true, run: big_map_second_signal },
     Case { name: "one SIGINT while a 1M-key map prints after exit()", compare: false, run: big_map_first_signal },
-    Case { name: "SIGINT during a long compile (5,000 `@x = 1;`)", compare: true, run: long_compile },
+    Case { name: "SIGINT during a long compile (20,000 `@x = 1;`)", compare: true, run: long_compile },
     Case { name: "Lost events reported within 2 s of the loss", compare: true, run: lost_reported_soon },
 ];
 
@@ -649,13 +649,17 @@ fn big_map_first_signal(tracer: Tracer) -> Outcome {
 /// A script that takes seconds to compile: SIGINT a second into it ends the tracer within
 /// the bound.
 fn long_compile(tracer: Tracer) -> Outcome {
-    let script = format!("BEGIN {{ {} exit(); }}", "@x = 1; ".repeat(5000));
-    let mut child = Command::new(tracer.path())
-        .args(["-e", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
+    // A file: one argument may not exceed 128 KiB.
+    let file = temp("compile.bt");
+    std::fs::write(&file, format!("BEGIN {{ {} exit(); }}", "@x = 1; ".repeat(20_000))).map_err(|e| e.to_string())?;
+    let child = Command::new(tracer.path()).arg(&file).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let result = child.map_err(|e| e.to_string()).and_then(interrupt_compile);
+    let _ = std::fs::remove_file(&file);
+    result
+}
+
+/// SIGINT a second after `child` started (compiling); it must end within the bound.
+fn interrupt_compile(mut child: Child) -> Outcome {
     std::thread::sleep(Duration::from_secs(1));
     if child.try_wait().ok().flatten().is_some() {
         return Err("ended within a second: the case did not test a long compile".into());
