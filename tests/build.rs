@@ -251,16 +251,21 @@ fn opensnoop_beside_libbpf_tools(dir: &Path) {
     }
     let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/opensnoop.rt")).unwrap();
     let tool = build(dir, "opensnoop", &source);
-    let ours = start_attached(&[tool.to_str().unwrap(), "-q", "-x", "-B", "line"]);
-    let theirs = start_attached(&["stdbuf", "-oL", "/usr/sbin/opensnoop", "-x"]);
-    let marker = format!("/nonexistent-rtrace-{}", std::process::id());
-    Command::new("sh").arg("-c").arg(format!("cat {marker}-a {marker}-b 2>/dev/null; true")).status().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let rows = |text: String| text.lines().filter(|l| l.contains(&marker)).map(str::to_string).collect::<Vec<_>>();
-    let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
-    assert_eq!(ours.len(), 2, "{ours:?}");
-    assert!(ours[0].ends_with(&format!("cat               -1   2 {marker}-a")), "{ours:?}");
-    assert_eq!(ours, theirs);
+    // -e adds the FLAGS column (cat opens read-only: 00000000).
+    for (extended, column) in [(false, ""), (true, "00000000 ")] {
+        let flags: &[&str] = if extended { &["-x", "-e"] } else { &["-x"] };
+        let ours = start_attached(&[&[tool.to_str().unwrap(), "-q", "-B", "line"][..], flags].concat());
+        let theirs = start_attached(&[&["stdbuf", "-oL", "/usr/sbin/opensnoop"][..], flags].concat());
+        // Longer than bpftrace's default string (64 bytes): printed whole, as libbpf-tools does.
+        let marker = format!("/nonexistent-rtrace-{}-{extended}-{}", std::process::id(), "x".repeat(100));
+        Command::new("sh").arg("-c").arg(format!("cat {marker}-a {marker}-b 2>/dev/null; true")).status().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let rows = |text: String| text.lines().filter(|l| l.contains(&marker)).map(str::to_string).collect::<Vec<_>>();
+        let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
+        assert_eq!(ours.len(), 2, "{ours:?}");
+        assert!(ours[0].ends_with(&format!("cat               -1   2 {column}{marker}-a")), "{ours:?}");
+        assert_eq!(ours, theirs);
+    }
 }
 
 /// tools/softirqs.rt prints libbpf-tools' softirqs layouts: the totals table, and with -d
