@@ -32,6 +32,16 @@ pub enum Builtin {
     Cpid,
     /// `ppid`: the parent's process id (`curtask->real_parent->tgid`).
     Ppid,
+    /// `pcomm`: the parent's name (`curtask->real_parent->comm`, bpftrace 0.26).
+    Pcomm,
+    /// `leader_tid`: the thread group leader's thread id (`curtask->group_leader->pid`).
+    LeaderTid,
+    /// `leader_comm`: the thread group leader's name (`curtask->group_leader->comm`).
+    LeaderComm,
+    /// `usermode`: 1 when the probe interrupted user code, 0 in the kernel (x86-64).
+    Usermode,
+    /// `probetype`: the probe's type as a string (`tracepoint`; `special` for begin/end).
+    Probetype,
     Cgroup,
     Jiffies,
     Rand,
@@ -68,13 +78,37 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "ustack", builtin: Builtin::Ustack, doc: "the user stack, printed one frame a line" },
     BuiltinDef { name: "cpid", builtin: Builtin::Cpid, doc: "the pid of the command started with -c" },
     BuiltinDef { name: "curtask", builtin: Builtin::Curtask, doc: "the address of the current task_struct" },
-    BuiltinDef { name: "ppid", builtin: Builtin::Ppid, doc: "the parent's process id" },
+    BuiltinDef { name: "ppid", builtin: Builtin::Ppid, doc: "the parent's process id; `ppid(task)` of a `struct task_struct *`" },
+    BuiltinDef { name: "pcomm", builtin: Builtin::Pcomm, doc: "the parent process's name (string, 16 bytes); `pcomm(task)` of a `struct task_struct *`" },
+    BuiltinDef { name: "leader_tid", builtin: Builtin::LeaderTid, doc: "the thread id of the thread group's leader; `leader_tid(task)` of a `struct task_struct *`" },
+    BuiltinDef { name: "leader_comm", builtin: Builtin::LeaderComm, doc: "the name of the thread group's leader; `leader_comm(task)` of a `struct task_struct *`" },
+    BuiltinDef { name: "usermode", builtin: Builtin::Usermode, doc: "1 if the probe fired in user code, else 0 (from the registers: kprobes, uprobes, USDT, profile, interval, software, hardware, watchpoints; 1 in begin/end, 0 elsewhere)" },
+    BuiltinDef { name: "probetype", builtin: Builtin::Probetype, doc: "the probe's type: `kprobe`, `tracepoint`, …; `special` for begin and end" },
     BuiltinDef { name: "cgroup", builtin: Builtin::Cgroup, doc: "the id of the current process's cgroup (cgroup v2)" },
     BuiltinDef { name: "jiffies", builtin: Builtin::Jiffies, doc: "the kernel's jiffies counter (64 bits)" },
     BuiltinDef { name: "rand", builtin: Builtin::Rand, doc: "a pseudo-random 32-bit number" },
     BuiltinDef { name: "numaid", builtin: Builtin::NumaId, doc: "the NUMA node the probe fired on" },
     BuiltinDef { name: "ncpus", builtin: Builtin::Ncpus, doc: "the number of CPUs this machine may have (possible CPUs)" },
 ];
+
+impl Builtin {
+    /// The builtin's name as scripts write it (`arg0` for every `argN`).
+    pub fn name(self) -> &'static str {
+        BUILTINS.iter().find(|d| d.builtin == self).map_or("arg0", |d| d.name)
+    }
+
+    /// A builtin that reads a task's `real_parent` or `group_leader` (the first name), then
+    /// that task's member (the second).
+    pub fn task_link(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Builtin::Ppid => ("real_parent", "tgid"),
+            Builtin::Pcomm => ("real_parent", "comm"),
+            Builtin::LeaderTid => ("group_leader", "pid"),
+            Builtin::LeaderComm => ("group_leader", "comm"),
+            _ => return None,
+        })
+    }
+}
 
 pub fn builtin(name: &str) -> Option<Builtin> {
     BUILTINS.iter().find(|b| b.name == name).map(|b| b.builtin).or_else(|| {
@@ -153,7 +187,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "lhist", func: Func::Lhist, signature: "lhist(int n, int min, int max, int step)", min_args: 4, max_args: 4, aggregation: true, doc: "linear histogram of n" },
     FuncDef { name: "printf", func: Func::Printf, signature: "printf(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "print formatted output" },
     FuncDef { name: "exit", func: Func::Exit, signature: "exit([int code])", min_args: 0, max_args: 1, aggregation: false, doc: "end tracing: run END, print maps, exit" },
-    FuncDef { name: "delete", func: Func::Delete, signature: "delete(@map[key])", min_args: 1, max_args: 1, aggregation: false, doc: "delete one map entry" },
+    FuncDef { name: "delete", func: Func::Delete, signature: "delete(@map, key) | delete(@map[key])", min_args: 1, max_args: 2, aggregation: false, doc: "delete one map entry (a scalar map's value with `delete(@map)`); 1 if there was one, else 0" },
     FuncDef { name: "clear", func: Func::Clear, signature: "clear(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "delete every entry of a map" },
     FuncDef { name: "str", func: Func::Str, signature: "str(char *s)", min_args: 1, max_args: 1, aggregation: false, doc: "read a NUL-terminated string" },
     FuncDef { name: "time", func: Func::Time, signature: "time([string fmt])", min_args: 0, max_args: 1, aggregation: false, doc: "print the current time with strftime's fmt (default \"%H:%M:%S\\n\")" },
@@ -278,6 +312,11 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("cpid", "`/pid == cpid/` (with `-c`)"),
     ("curtask", "`curtask->real_parent->pid`"),
     ("ppid", "`printf(\"%d -> %d\\n\", ppid, pid)`"),
+    ("pcomm", "`@[pcomm, comm] = count()`"),
+    ("leader_tid", "`/leader_tid != tid/` (not the main thread)"),
+    ("leader_comm", "`@[leader_comm] = count()`"),
+    ("usermode", "`@[usermode] = count()`"),
+    ("probetype", "`@[probetype] = count()`"),
     ("cgroup", "`@[cgroup] = count()`"),
     ("jiffies", "`@j = jiffies`"),
     ("rand", "`/rand % 100 == 0/` (sample 1%)"),
@@ -293,7 +332,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("lhist", "`@pct = lhist($p, 0, 100, 10)`"),
     ("printf", "`printf(\"%-16s %6d\\n\", comm, pid)`"),
     ("exit", "`exit(1)` (END runs, the maps print, status 1)"),
-    ("delete", "`delete(@start[tid])`"),
+    ("delete", "`delete(@start, tid)`"),
     ("clear", "`interval:s:1 { print(@calls); clear(@calls); }`"),
     ("str", "`str(args.filename)`"),
     ("time", "`time(\"%H:%M:%S \")`"),

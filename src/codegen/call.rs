@@ -53,6 +53,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Call(F::HasKey) => self.has_key(f, args),
             Res::Call(F::Len) => self.map_len(f, args),
             Res::Call(F::Delete) => self.delete_entry(f, args),
+            // A builtin called as a function (`pid()`, `pcomm(task)`).
+            Res::TaskField { .. } => self.task_field(f, e, args.first()),
+            Res::Builtin(_) | Res::ConstStr(_) => self.ident(f, e),
             other => Err(CodegenError(format!("cannot generate call {other:?}"))),
         }
     }

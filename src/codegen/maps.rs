@@ -193,16 +193,18 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(self.call_helper(sys::BPF_FUNC_for_each_map_elem, &[map, callback.into(), null.into(), zero.into()])?))
     }
 
-    /// `delete(@m[key])`.
+    /// `delete(@m, key)` or `delete(@m[key])`: 1 when an entry was removed, else 0.
     pub(super) fn delete_entry(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let ExprKind::Map(map) = &args[0].kind else {
             return Err(CodegenError("delete of a non-map".into()));
         };
         let index = self.map_of(f, &args[0])?;
         let (global, _) = self.maps.get(index)?;
-        let key = self.key(f, index, &map.keys)?;
-        self.delete(global, key)?;
-        Ok(V::Void)
+        let keys = if args.len() == 2 { &args[1..] } else { &map.keys[..] };
+        let key = self.key(f, index, keys)?;
+        let status = self.delete(global, key)?;
+        let removed = self.builder.build_int_compare(inkwell::IntPredicate::EQ, status, self.i64().const_zero(), "removed")?;
+        Ok(V::Int(self.builder.build_int_z_extend(removed, self.i64(), "b")?))
     }
 
     /// A `bpf_for_each_map_elem` callback that visits every entry (returns 0, "go on"): the

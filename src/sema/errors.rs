@@ -11,6 +11,7 @@ mod expr;
 mod kernel;
 mod maps;
 mod probes;
+mod stdlib;
 mod stmt;
 
 pub use args::ArgError;
@@ -19,6 +20,7 @@ pub use expr::ExprError;
 pub use kernel::KernelError;
 pub use maps::MapError;
 pub use probes::*;
+pub use stdlib::StdlibError;
 pub use stmt::StmtError;
 
 use crate::diag::{Diagnostic, Span};
@@ -33,6 +35,7 @@ pub enum CheckError {
     Kernel(KernelError),
     Map(MapError),
     Call(CallError),
+    Stdlib(StdlibError),
 }
 
 macro_rules! families {
@@ -65,7 +68,7 @@ macro_rules! families {
     };
 }
 
-families!(Stmt(StmtError), Expr(ExprError), Arg(ArgError), Kernel(KernelError), Map(MapError), Call(CallError));
+families!(Stmt(StmtError), Expr(ExprError), Arg(ArgError), Kernel(KernelError), Map(MapError), Call(CallError), Stdlib(StdlibError));
 
 /// What needed an integer (`ExprError::NotInteger`).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -189,8 +189,9 @@ pub enum CoreRef {
     Stride { record: u32 },
     /// `sizeof(struct X)`.
     Size { record: u32 },
-    /// `ppid`: `task_struct`'s `real_parent`, then that task's `tgid`.
-    Ppid { task: u32 },
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: `task_struct`'s `link` (`real_parent`,
+    /// `group_leader`), then that task's `field` (`tgid`, `pid`, `comm`).
+    TaskField { task: u32, link: &'static str, field: &'static str },
 }
 
 /// What an expression refers to, beyond its type.
@@ -237,8 +238,9 @@ pub enum Res {
     StrArray { len: u32, user: bool },
     /// A kernel value in memory at the base's address plus `offset` (a member, `*p`, `p[i]`).
     Memory(Access),
-    /// `ppid`: two reads from the current task: its `real_parent`, then that task's `tgid`.
-    Ppid { parent: Access, tgid: Access },
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: two reads from a task (the current one,
+    /// or a call's argument): its `link` member, a task pointer, then that task's `field`.
+    TaskField { link: Access, field: Access },
     /// `strncmp()` over at most `n` bytes.
     Strncmp(u64),
     /// A value in memory at `base + index * scale + access.offset`, where `base` and `index`

@@ -6,11 +6,15 @@ use super::*;
 mod events;
 mod stacks;
 mod strings;
+mod task;
 mod time;
 
 impl Checker<'_> {
     pub(super) fn call(&mut self, e: &Expr, name: &Name, args: &[Expr], scope: &mut Scope) -> Type {
         let Some(def) = builtins::function(&name.name) else {
+            if let Some(b) = builtins::builtin(&name.name) {
+                return self.builtin_call(e, b, name, args, scope);
+            }
             // Macro calls are expanded by now: a script with macros may have meant one.
             let macros = &self.program.macros;
             let candidates = builtins::FUNCTIONS.iter().map(|f| f.name).chain(macros.iter().map(|m| m.name.name.as_str()));

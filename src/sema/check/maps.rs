@@ -257,26 +257,35 @@ impl Checker<'_> {
         self.set(scope, e, ty, Res::Call(def.func))
     }
 
-    /// `delete(@m[key])`, `clear(@m)`, `zero(@m)`.
+    /// `delete(@m, key)` (bpftrace 0.22+), `delete(@m[key])`, `clear(@m)`, `zero(@m)`.
+    /// `delete()` is 1 when it removed an entry, 0 when there was none (bpftrace's bool).
     pub(super) fn map_edit(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
         let ExprKind::Map(map) = &arg.kind else {
             self.error(MapError::MapNeeded { func: def.name, signature: def.signature, span: arg.span });
             return Type::Error;
         };
-        if def.func != Func::Delete && !map.keys.is_empty() {
-            self.error(MapError::OneEntry { func: def.name, map: map.name.clone(), span: arg.span });
+        if (def.func != Func::Delete || args.len() == 2) && !map.keys.is_empty() {
+            self.error(match def.func {
+                Func::Delete => MapError::WholeMapNeeded { func: def.name, signature: def.signature, span: arg.span },
+                _ => MapError::OneEntry { func: def.name, map: map.name.clone(), span: arg.span },
+            });
             return Type::Error;
         }
-        let keys = if def.func == Func::Delete { self.keys(map, scope) } else { Some(Keys::default()) };
+        let keys = match (def.func, args) {
+            (Func::Delete, [_, key]) => self.key_fields(std::slice::from_ref(key), scope).map(|k| (k, key.span)),
+            (Func::Delete, _) => self.keys(map, scope).map(|k| (k, map.span)),
+            _ => Some((Keys::default(), map.span)),
+        };
         let Some((index, info)) = self.assigned_map(map) else { return Type::Error };
-        if let Some(keys) = keys {
+        if let Some((keys, span)) = keys {
             if def.func == Func::Delete && merge_keys(&info.keys, &keys).is_none() {
-                self.error(key_mismatch(&info, map.span, &keys));
+                self.error(key_mismatch(&info, span, &keys));
             }
         }
         scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
-        self.set(scope, e, Type::Void, Res::Call(def.func))
+        let ty = if def.func == Func::Delete { Type::Int { signed: false } } else { Type::Void };
+        self.set(scope, e, ty, Res::Call(def.func))
     }
 
     /// Map `map`'s index and entry, or `None` after an error if it is never assigned (while

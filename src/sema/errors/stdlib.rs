@@ -1,0 +1,30 @@
+//! Errors of bpftrace 0.26's standard library helpers (docs/stdlib.md) that rtrace added:
+//! builtins called as functions, task reads, string helpers, messages and assertions.
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StdlibError {
+    /// A builtin called with arguments it does not take (`pid(1)`).
+    /// `task`: a task read, which takes at most one argument.
+    BuiltinArgs { name: String, task: bool, span: Span },
+    /// `pcomm(x)` and the other task reads of something not a `struct task_struct *`.
+    TaskArg { name: String, found: &'static str, span: Span },
+}
+
+impl StdlibError {
+    pub(super) fn diagnostic(&self) -> Diagnostic {
+        use StdlibError::*;
+        match self {
+            BuiltinArgs { name, task: false, span } => error(format!("`{name}()` takes no arguments"))
+                .at(*span, "arguments given")
+                .help(format!("write `{name}` or `{name}()`")),
+            BuiltinArgs { name, task: true, span } => error(format!("`{name}()` takes at most one argument, a task"))
+                .at(*span, "too many arguments")
+                .help(format!("write `{name}`, `{name}()` or `{name}(task)`")),
+            TaskArg { name, found, span } => error(format!("`{name}()` takes a `struct task_struct *`, not {found}"))
+                .at(*span, "not a task")
+                .help(format!("write `{name}` for the current task, or pass one such as `curtask->real_parent`")),
+        }
+    }
+}
