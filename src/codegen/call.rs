@@ -53,6 +53,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Call(F::HasKey) => self.has_key(f, args),
             Res::Call(F::Len) => self.map_len(f, args),
             Res::Call(F::Delete) => self.delete_entry(f, args),
+            Res::Call(F::Strlen) => self.strlen(f, &args[0]),
+            Res::Call(F::Strstr) => self.strstr(f, args),
+            Res::Call(F::StrConcat) => self.str_concat(f, args),
+            Res::Call(F::Memcmp) => self.memcmp(f, args),
             // A builtin called as a function (`pid()`, `pcomm(task)`).
             Res::TaskField { .. } => self.task_field(f, e, args.first()),
             Res::Builtin(_) | Res::ConstStr(_) => self.ident(f, e),

@@ -91,6 +91,8 @@ pub enum IntWanted {
     Address(&'static str),
     Bswap,
     Signal,
+    /// A byte count (`memcmp()`).
+    Count(&'static str),
 }
 
 /// What rtrace cannot do yet (`ExprError::Unsupported`).
@@ -187,6 +189,7 @@ impl IntWanted {
             IntWanted::Address(func) => format!("`{func}()` takes an address"),
             IntWanted::Bswap => "`bswap()` takes an integer".into(),
             IntWanted::Signal => "`signal()` takes a signal name or number".into(),
+            IntWanted::Count(func) => format!("`{func}()`'s count is an integer"),
         }
     }
 }

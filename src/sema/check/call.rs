@@ -6,6 +6,7 @@ use super::*;
 mod events;
 mod stacks;
 mod strings;
+mod strscan;
 mod task;
 mod time;
 
@@ -53,6 +54,8 @@ impl Checker<'_> {
             Func::Str => self.str(e, args, scope),
             Func::Strncmp => self.strncmp(e, args, scope),
             Func::Strcontains => self.strcontains(e, args, scope),
+            Func::Strlen | Func::Strstr | Func::StrConcat => self.string_helper(e, def, args, scope),
+            Func::Memcmp => self.memcmp(e, def, args, scope),
             Func::Buf => self.buf(e, args, scope),
             Func::Ntop => self.ntop(e, args, scope),
             Func::Bswap => self.bswap(e, args, scope),

@@ -10,6 +10,8 @@ pub enum StdlibError {
     BuiltinArgs { name: String, task: bool, span: Span },
     /// `pcomm(x)` and the other task reads of something not a `struct task_struct *`.
     TaskArg { name: String, found: &'static str, span: Span },
+    /// A string helper given something not a string.
+    StringArg { func: &'static str, signature: &'static str, found: &'static str, span: Span },
 }
 
 impl StdlibError {
@@ -25,6 +27,12 @@ impl StdlibError {
             TaskArg { name, found, span } => error(format!("`{name}()` takes a `struct task_struct *`, not {found}"))
                 .at(*span, "not a task")
                 .help(format!("write `{name}` for the current task, or pass one such as `curtask->real_parent`")),
+            StringArg { func, signature, found, span } => {
+                let what = if signature.contains(',') { "strings" } else { "a string" };
+                error(format!("`{func}()` takes {what}, not {found}"))
+                .at(*span, this_is(found))
+                    .help(format!("the signature is `{signature}`; `str()` reads a string from a pointer"))
+            }
         }
     }
 }
