@@ -165,6 +165,9 @@ pub enum Func {
     Strstr,
     StrConcat,
     Memcmp,
+    Strerror,
+    SignalName,
+    SyscallName,
 }
 
 pub struct FuncDef {
@@ -217,6 +220,9 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "strstr", func: Func::Strstr, signature: "strstr(string haystack, string needle)", min_args: 2, max_args: 2, aggregation: false, doc: "the index where needle first occurs in haystack, or -1" },
     FuncDef { name: "strlen", func: Func::Strlen, signature: "strlen(string s)", min_args: 1, max_args: 1, aggregation: false, doc: "the length of s, before its first NUL" },
     FuncDef { name: "str_concat", func: Func::StrConcat, signature: "str_concat(string a, string b)", min_args: 2, max_args: 2, aggregation: false, doc: "a followed by b, a string as long as both" },
+    FuncDef { name: "strerror", func: Func::Strerror, signature: "strerror(int errno)", min_args: 1, max_args: 1, aggregation: false, doc: "an errno value, printed as its message (`Operation not permitted`)" },
+    FuncDef { name: "signal_name", func: Func::SignalName, signature: "signal_name(int signal)", min_args: 1, max_args: 1, aggregation: false, doc: "a signal number, printed as its name (`SIGINT`)" },
+    FuncDef { name: "syscall_name", func: Func::SyscallName, signature: "syscall_name(int number)", min_args: 1, max_args: 1, aggregation: false, doc: "an x86-64 system call number, printed as its name (`read`)" },
     FuncDef { name: "memcmp", func: Func::Memcmp, signature: "memcmp(string a, string b, int n)", min_args: 3, max_args: 3, aggregation: false, doc: "0 if the first n bytes of a and b (at most the shorter's size) are equal, else the difference of the first bytes that differ" },
     FuncDef { name: "cgroupid", func: Func::Cgroupid, signature: "cgroupid(string path)", min_args: 1, max_args: 1, aggregation: false, doc: "the id of the cgroup v2 directory at path, as `cgroup` gives it" },
     FuncDef { name: "kptr", func: Func::Kptr, signature: "kptr(void *p)", min_args: 1, max_args: 1, aggregation: false, doc: "p, read from kernel memory from now on" },
@@ -249,41 +255,7 @@ pub const CONSTANTS: &[(&str, u64)] = &[
 ];
 
 /// Linux's signal numbers (x86-64), for `signal("SIGKILL")`.
-pub const SIGNALS: &[(&str, u32)] = &[
-    ("SIGHUP", 1),
-    ("SIGINT", 2),
-    ("SIGQUIT", 3),
-    ("SIGILL", 4),
-    ("SIGTRAP", 5),
-    ("SIGABRT", 6),
-    ("SIGIOT", 6),
-    ("SIGBUS", 7),
-    ("SIGFPE", 8),
-    ("SIGKILL", 9),
-    ("SIGUSR1", 10),
-    ("SIGSEGV", 11),
-    ("SIGUSR2", 12),
-    ("SIGPIPE", 13),
-    ("SIGALRM", 14),
-    ("SIGTERM", 15),
-    ("SIGSTKFLT", 16),
-    ("SIGCHLD", 17),
-    ("SIGCONT", 18),
-    ("SIGSTOP", 19),
-    ("SIGTSTP", 20),
-    ("SIGTTIN", 21),
-    ("SIGTTOU", 22),
-    ("SIGURG", 23),
-    ("SIGXCPU", 24),
-    ("SIGXFSZ", 25),
-    ("SIGVTALRM", 26),
-    ("SIGPROF", 27),
-    ("SIGWINCH", 28),
-    ("SIGIO", 29),
-    ("SIGPOLL", 29),
-    ("SIGPWR", 30),
-    ("SIGSYS", 31),
-];
+pub use crate::kernel::names::SIGNALS;
 
 /// The number of a signal named with or without its `SIG` prefix (`"SIGKILL"`, `"KILL"`).
 pub fn signal_number(name: &str) -> Option<u32> {
@@ -366,6 +338,9 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("strstr", "`strstr(str(args.filename), \"/\")`"),
     ("strlen", "`@len = hist(strlen(str(args.filename)))`"),
     ("str_concat", "`str_concat(comm, \":\")`"),
+    ("strerror", "`printf(\"%s\\n\", strerror(-retval))`"),
+    ("signal_name", "`@[signal_name(args.sig)] = count()`"),
+    ("syscall_name", "`@[syscall_name(args.id)] = count()`"),
     ("memcmp", "`/memcmp(comm, \"sshd\", 4) == 0/`"),
     ("cgroupid", "`/cgroup == cgroupid(\"/sys/fs/cgroup/system.slice\")/`"),
     ("kptr", "`str(kptr(arg1))`"),

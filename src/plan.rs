@@ -514,6 +514,8 @@ pub enum Scalar {
     Enum { id: u32 },
     /// An integer array value (8 bytes).
     IntArray(IntArray),
+    /// A number printed as its name (8 bytes): `strerror()`, `signal_name()`, `syscall_name()`.
+    Named(crate::kernel::names::NameTable),
 }
 
 /// Bytes `buf()` keeps, and the size of its value.
@@ -537,6 +539,7 @@ impl Scalar {
             | Scalar::ProbeName
             | Scalar::Timestamp(_)
             | Scalar::Enum { .. }
+            | Scalar::Named(_)
             | Scalar::IntArray(_) => 8,
             Scalar::Stack(spec) => spec.size(),
             Scalar::Inet => INET_SIZE,
@@ -562,6 +565,9 @@ impl Scalar {
             Scalar::Tuple { .. } => "tuple",
             Scalar::Enum { .. } => "enum",
             Scalar::IntArray(_) => "integer array",
+            Scalar::Named(crate::kernel::names::NameTable::Errno) => "error message",
+            Scalar::Named(crate::kernel::names::NameTable::Signal) => "signal name",
+            Scalar::Named(crate::kernel::names::NameTable::Syscall) => "system call name",
         }
     }
 }

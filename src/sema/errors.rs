@@ -93,6 +93,8 @@ pub enum IntWanted {
     Signal,
     /// A byte count (`memcmp()`).
     Count(&'static str),
+    /// A number to print as a name (`strerror()`).
+    Number(&'static str),
 }
 
 /// What rtrace cannot do yet (`ExprError::Unsupported`).
@@ -190,6 +192,7 @@ impl IntWanted {
             IntWanted::Bswap => "`bswap()` takes an integer".into(),
             IntWanted::Signal => "`signal()` takes a signal name or number".into(),
             IntWanted::Count(func) => format!("`{func}()`'s count is an integer"),
+            IntWanted::Number(func) => format!("`{func}()` takes an integer"),
         }
     }
 }

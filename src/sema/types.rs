@@ -30,6 +30,8 @@ pub enum Type {
     Str { len: u32 },
     /// A kernel address printed as its symbol (`func`).
     Ksym,
+    /// A number printed as its name (`strerror()`, `signal_name()`, `syscall_name()`).
+    Named(crate::kernel::names::NameTable),
     /// A stack (`kstack`, `ustack`): a stack id, and for user stacks the process.
     Stack(plan::StackSpec),
     /// An IP address from `ntop()`: `{ u64 family; u8 addr[16]; }`, printed as text.
@@ -98,6 +100,7 @@ impl Type {
             Type::Ptr { .. } => Scalar::Int { signed: false },
             Type::Str { len } => Scalar::Str { len },
             Type::Ksym => Scalar::Ksym,
+            Type::Named(t) => Scalar::Named(t),
             Type::Stack(spec) => Scalar::Stack(spec),
             Type::Timestamp(id) => Scalar::Timestamp(id),
             Type::Inet => Scalar::Inet,
@@ -114,6 +117,7 @@ impl Type {
             Scalar::Int { signed } => Type::Int { signed },
             Scalar::Str { len } => Type::Str { len },
             Scalar::Ksym => Type::Ksym,
+            Scalar::Named(t) => Type::Named(t),
             Scalar::Stack(spec) => Type::Stack(spec),
             Scalar::Inet => Type::Inet,
             Scalar::ProbeName => Type::ProbeName,
@@ -141,6 +145,9 @@ impl Type {
             Type::Array { .. } => "an array",
             Type::Str { .. } => "a string",
             Type::Ksym => "a kernel symbol",
+            Type::Named(crate::kernel::names::NameTable::Errno) => "an error message",
+            Type::Named(crate::kernel::names::NameTable::Signal) => "a signal name",
+            Type::Named(crate::kernel::names::NameTable::Syscall) => "a system call name",
             Type::Stack(plan::StackSpec { user: false, .. }) => "a kernel stack",
             Type::Stack(plan::StackSpec { user: true, .. }) => "a user stack",
             Type::Inet => "an IP address",

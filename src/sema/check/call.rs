@@ -56,6 +56,7 @@ impl Checker<'_> {
             Func::Strcontains => self.strcontains(e, args, scope),
             Func::Strlen | Func::Strstr | Func::StrConcat => self.string_helper(e, def, args, scope),
             Func::Memcmp => self.memcmp(e, def, args, scope),
+            Func::Strerror | Func::SignalName | Func::SyscallName => self.named_number(e, def, args, scope),
             Func::Buf => self.buf(e, args, scope),
             Func::Ntop => self.ntop(e, args, scope),
             Func::Bswap => self.bswap(e, args, scope),

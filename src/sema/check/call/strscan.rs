@@ -1,7 +1,9 @@
-//! bpftrace 0.26's string helpers over run-time strings: `strlen()`, `strstr()`,
-//! `str_concat()`, `memcmp()` (generated in `codegen/strscan.rs`).
+//! bpftrace 0.26's string helpers: over run-time strings, `strlen()`, `strstr()`,
+//! `str_concat()`, `memcmp()` (generated in `codegen/strscan.rs`); numbers printed as names,
+//! `strerror()`, `signal_name()`, `syscall_name()` (the runtime finds the name).
 
 use super::*;
+use crate::kernel::names::NameTable;
 
 impl Checker<'_> {
     /// `strlen(s)`, `strstr(h, n)`, `str_concat(a, b)`: every argument a string.
@@ -21,6 +23,19 @@ impl Checker<'_> {
             _ => Type::Int { signed: true },
         };
         self.set(scope, e, ty, Res::Call(def.func))
+    }
+
+    /// `strerror(n)`, `signal_name(n)`, `syscall_name(n)`: the number, printed as its name.
+    pub(in crate::sema::check) fn named_number(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.int_arg(&args[0], IntWanted::Number(def.name), scope) {
+            return Type::Error;
+        }
+        let table = match def.func {
+            Func::Strerror => NameTable::Errno,
+            Func::SignalName => NameTable::Signal,
+            _ => NameTable::Syscall,
+        };
+        self.set(scope, e, Type::Named(table), Res::Plain)
     }
 
     /// `memcmp(a, b, n)`.
