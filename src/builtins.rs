@@ -168,6 +168,9 @@ pub enum Func {
     Strerror,
     SignalName,
     SyscallName,
+    Errorf,
+    Warnf,
+    Assert,
 }
 
 pub struct FuncDef {
@@ -193,6 +196,9 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "hist", func: Func::Hist, signature: "hist(int n[, int k])", min_args: 1, max_args: 2, aggregation: true, doc: "log2 histogram of n, 2^k buckets per power of two (k a literal, 0 to 5)" },
     FuncDef { name: "lhist", func: Func::Lhist, signature: "lhist(int n, int min, int max, int step)", min_args: 4, max_args: 4, aggregation: true, doc: "linear histogram of n" },
     FuncDef { name: "printf", func: Func::Printf, signature: "printf(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "print formatted output" },
+    FuncDef { name: "errorf", func: Func::Errorf, signature: "errorf(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "print formatted output on standard error, after the call's place and `ERROR:`" },
+    FuncDef { name: "warnf", func: Func::Warnf, signature: "warnf(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "print formatted output on standard error, after the call's place and `WARNING:`" },
+    FuncDef { name: "assert", func: Func::Assert, signature: "assert(int condition, string message)", min_args: 2, max_args: 2, aggregation: false, doc: "if condition is 0: print `assert failed: message` as errorf() does, then exit(1) (message a string literal)" },
     FuncDef { name: "exit", func: Func::Exit, signature: "exit([int code])", min_args: 0, max_args: 1, aggregation: false, doc: "end tracing: run END, print maps, exit" },
     FuncDef { name: "delete", func: Func::Delete, signature: "delete(@map, key) | delete(@map[key])", min_args: 1, max_args: 2, aggregation: false, doc: "delete one map entry (a scalar map's value with `delete(@map)`); 1 if there was one, else 0" },
     FuncDef { name: "clear", func: Func::Clear, signature: "clear(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "delete every entry of a map" },
@@ -311,6 +317,9 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("hist", "`@lat = hist(nsecs - @start[tid])`"),
     ("lhist", "`@pct = lhist($p, 0, 100, 10)`"),
     ("printf", "`printf(\"%-16s %6d\\n\", comm, pid)`"),
+    ("errorf", "`errorf(\"bad size %d\", $n)`"),
+    ("warnf", "`warnf(\"odd size %d\", $n)`"),
+    ("assert", "`assert($n < 100, \"too large\")`"),
     ("exit", "`exit(1)` (END runs, the maps print, status 1)"),
     ("delete", "`delete(@start, tid)`"),
     ("clear", "`interval:s:1 { print(@calls); clear(@calls); }`"),

@@ -417,6 +417,8 @@ pub enum EventKind {
     /// `print(value)`: like `Printf` (`id` is a `PrintfDef` index: the value and a newline),
     /// and with `-f json` a `value` line.
     PrintValue = 10,
+    /// `errorf()`, `warnf()`, a failed `assert()`: like `Printf`, written on standard error.
+    Message = 11,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -436,6 +438,7 @@ impl EventKind {
             6 => Some(EventKind::Join),
             7 => Some(EventKind::Cat),
             8 => Some(EventKind::System),
+            11 => Some(EventKind::Message),
             9 => Some(EventKind::Zero),
             10 => Some(EventKind::PrintValue),
             _ => None,

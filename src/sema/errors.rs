@@ -95,6 +95,8 @@ pub enum IntWanted {
     Count(&'static str),
     /// A number to print as a name (`strerror()`).
     Number(&'static str),
+    /// A condition (`assert()`).
+    Condition(&'static str),
 }
 
 /// What rtrace cannot do yet (`ExprError::Unsupported`).
@@ -193,6 +195,7 @@ impl IntWanted {
             IntWanted::Signal => "`signal()` takes a signal name or number".into(),
             IntWanted::Count(func) => format!("`{func}()`'s count is an integer"),
             IntWanted::Number(func) => format!("`{func}()` takes an integer"),
+            IntWanted::Condition(func) => format!("`{func}()`'s condition must be an integer"),
         }
     }
 }

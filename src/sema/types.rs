@@ -214,6 +214,11 @@ pub enum Res {
     Printf(usize),
     /// `system()` with plan format `n`: the command.
     System(usize),
+    /// `errorf()`, `warnf()` with plan format `n`: printed on standard error.
+    Message(usize),
+    /// `assert(cond, "message")`: when `cond` is 0, plan format `n` on standard error, then
+    /// `exit(1)`.
+    Assert(usize),
     /// `print(value)`, as plan format `n` (the value and a newline).
     PrintValue(usize),
     /// A `for` loop's variable, by its name in `ProgInfo::vars`.

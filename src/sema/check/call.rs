@@ -4,6 +4,7 @@
 use super::*;
 
 mod events;
+mod messages;
 mod stacks;
 mod strings;
 mod strscan;
@@ -34,6 +35,8 @@ impl Checker<'_> {
         match def.func {
             Func::Printf => self.printf(e, def.name, args, scope),
             Func::System => self.system(e, args, scope),
+            Func::Errorf | Func::Warnf => self.message(e, def, args, scope),
+            Func::Assert => self.assert(e, args, scope),
             Func::Kstack | Func::Ustack if self.refused_in_map_loop(def.name, e.span, scope) => Type::Error,
             Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
             Func::Signal => self.signal(e, &args[0], scope),

@@ -10,6 +10,8 @@ pub enum StdlibError {
     BuiltinArgs { name: String, task: bool, span: Span },
     /// `pcomm(x)` and the other task reads of something not a `struct task_struct *`.
     TaskArg { name: String, found: &'static str, span: Span },
+    /// `assert()`'s message not a string literal.
+    AssertMessage { span: Span },
     /// A string helper given something not a string.
     StringArg { func: &'static str, signature: &'static str, found: &'static str, span: Span },
 }
@@ -27,6 +29,9 @@ impl StdlibError {
             TaskArg { name, found, span } => error(format!("`{name}()` takes a `struct task_struct *`, not {found}"))
                 .at(*span, "not a task")
                 .help(format!("write `{name}` for the current task, or pass one such as `curtask->real_parent`")),
+            AssertMessage { span } => error("`assert()`'s message must be a string literal")
+                .at(*span, "not a string literal")
+                .help("for a message with values, write `if (!cond) { errorf(\"…\", …); exit(1); }`"),
             StringArg { func, signature, found, span } => {
                 let what = if signature.contains(',') { "strings" } else { "a string" };
                 error(format!("`{func}()` takes {what}, not {found}"))
