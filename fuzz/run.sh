@@ -10,6 +10,12 @@
 # namespace changes. FUZZ_FULL_KALLSYMS=1 fuzzes against the real lists instead.
 set -eu
 cd "$(dirname "$0")/.."
+# cargo-fuzz (crates.io) is installed here, once, and not by scripts/setup: only fuzzing needs
+# it, and it takes minutes to build.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: installing cargo-fuzz" >&2
+    cargo install --locked cargo-fuzz
+fi
 secs=${1:-600}
 [ $# -gt 0 ] && shift
 work=fuzz/corpus-work/front_end # what libFuzzer adds; ignored by git

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 #[command(
     name = "rtrace build",
     bin_name = "rtrace build",
-    about = "Compile a script once into a standalone tool that runs without rtrace, LLVM or headers",
+    about = "Compile a script once into a standalone tool that runs without rtrace, LLVM or headers, on any kernel with BTF (its kernel type accesses are CO-RE relocations)",
     after_help = "Building needs no root where the script's probes and types resolve from the kernel's \
 BTF and tracefs (readable by root only on most systems: tracepoint formats, kprobe functions from \
 available_filter_functions). The built tool needs root (or CAP_BPF and CAP_PERFMON) and BTF."
@@ -86,11 +86,13 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
 
     params_in_attach_points(&cli.script)?;
     let front_cli = Cli::parse_from(["rtrace", cli.script.as_str()]);
-    let front_cli = Cli { portable: true, allow_unsafe: cli.allow_unsafe, ..front_cli };
+    // Kernel type accesses become CO-RE relocations: the tool runs on other kernels with BTF.
+    let front_cli = Cli { portable: true, co_re: true, allow_unsafe: cli.allow_unsafe, ..front_cli };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let front = driver::front_end(&front_cli, color, &mut std::io::stdout(), &mut std::io::stderr())
         .map_err(|_| BuildError::Reported)?;
-    let object = crate::codegen::compile(&front.program, &front.checked, &crate::codegen::Options::default(), None)
+    let opts = crate::codegen::Options { co_re: true, ..crate::codegen::Options::default() };
+    let object = crate::codegen::compile(&front.program, &front.checked, &opts, None)
         .map_err(|e| e.to_string())?;
     let mut plan = front.checked.plan.clone();
     portable_plan(&mut plan)?;
@@ -101,7 +103,7 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
         about: about(&front.source),
         params: params(&front.source, &front.checked)?,
         kernel: KernelId::running(),
-        co_re: false,
+        co_re: true,
         bcc_hists: cli.hist_style == driver::HistStyle::Bcc,
         plan,
     };

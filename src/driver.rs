@@ -144,16 +144,6 @@ pub struct Cli {
     #[arg(long = "co-re", conflicts_with = "no_opt")]
     pub co_re: bool,
 
-    /// Write the compiled BPF object to FILE (and the plan it goes with to FILE.plan), and
-    /// exit: with --co-re, for running it on other kernels with --load-object (testing).
-    #[arg(long, value_name = "FILE", hide = true)]
-    pub save_object: Option<String>,
-
-    /// Load FILE, an object --save-object wrote from this same script, instead of compiling
-    /// (testing objects compiled on another machine; the plans must agree).
-    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "save_object")]
-    pub load_object: Option<String>,
-
     /// Compile for `rtrace build` (`sema::Options::portable`); not a flag.
     #[arg(skip)]
     pub portable: bool,
@@ -271,13 +261,7 @@ fn run(cli: Cli) -> i32 {
     let mut ir = String::new();
     let opts = codegen::Options { no_opt: cli.no_opt, timings: cli.timings, co_re: cli.co_re };
     let want_ir = cli.dump == Some(Dump::Ir);
-    let compiled = match &cli.load_object {
-        Some(path) => match load_object(path, &checked.plan) {
-            Ok(object) => Ok(object),
-            Err(e) => return fail(&e),
-        },
-        None => codegen::compile(&program, &checked, &opts, want_ir.then_some(&mut ir)),
-    };
+    let compiled = codegen::compile(&program, &checked, &opts, want_ir.then_some(&mut ir));
     timings.lap("codegen");
     // (the llvm-* lines above are parts of codegen)
     if want_ir {
@@ -290,12 +274,6 @@ fn run(cli: Cli) -> i32 {
     };
     if want_ir {
         return 0;
-    }
-    if let Some(path) = &cli.save_object {
-        return match std::fs::write(path, &object).and_then(|()| std::fs::write(format!("{path}.plan"), object_shape(&checked.plan))) {
-            Ok(()) => 0,
-            Err(e) => fail(&format!("cannot write {path}: {e}")),
-        };
     }
     let run_opts = runtime::Options {
         verbose: cli.verbose,
@@ -381,10 +359,12 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         1
     })?;
     report(&warnings);
-    // The config block sets the limits bpftrace has as config variables (the environment,
-    // read into both, still wins).
+    // The config block sets the limits bpftrace has as config variables; an environment
+    // variable (0.17's names too, which only `Limits` knows) wins.
     for (name, value) in [("max_probes", config.max_probes), ("max_bpf_progs", config.max_bpf_progs), ("max_cat_bytes", config.max_cat_bytes)] {
-        limits.set(name, usize::try_from(value).unwrap_or(usize::MAX));
+        if !Limits::set_in_env(name, |var| std::env::var_os(var).is_some()) {
+            limits.set(name, usize::try_from(value).unwrap_or(usize::MAX));
+        }
     }
     // With -e, every positional argument is a parameter.
     let mut params = cli.params.clone();
@@ -435,24 +415,6 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
     }
     report(&checked.warnings);
     Ok(FrontEnd { name, source, program, checked, timings, limits })
-}
-
-/// What an object and the plan it is run with must agree on: its programs, maps and records
-/// (not what the plan learns from the kernel it runs on, such as tracepoint ids).
-fn object_shape(plan: &crate::plan::Plan) -> String {
-    let programs: Vec<&str> = plan.probes.iter().map(|p| p.prog_name.as_str()).collect();
-    format!("{programs:?}\n{:#?}\n{:#?}\n", plan.maps, plan.printfs)
-}
-
-/// An object `--save-object` wrote, checked against this run's plan (the object's maps,
-/// programs and records must be the ones the plan describes).
-fn load_object(path: &str, plan: &crate::plan::Plan) -> Result<Vec<u8>, String> {
-    let object = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let saved = std::fs::read_to_string(format!("{path}.plan")).map_err(|e| format!("cannot read {path}.plan: {e}"))?;
-    if saved != object_shape(plan) {
-        return Err(format!("{path} was compiled from another script (its plan differs from this one's)"));
-    }
-    Ok(object)
 }
 
 /// What sema needs to know of the host that takes an effect to learn (sema itself neither

@@ -66,6 +66,12 @@ impl Limits {
         Ok(limits)
     }
 
+    /// Whether an environment variable (`is_set` says which are) sets the limit config variable
+    /// `config` names: it then wins over the config block.
+    pub fn set_in_env(config: &str, is_set: impl Fn(&str) -> bool) -> bool {
+        FROM_ENV.iter().any(|(c, names)| *c == config && names.iter().any(|n| is_set(n)))
+    }
+
     /// Sets the limit a config variable names (`max_probes`…); false if there is none.
     pub fn set(&mut self, config: &str, value: usize) -> bool {
         let field = match config {

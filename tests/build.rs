@@ -39,6 +39,7 @@ fn main() {
         ("no_btf", no_btf),
         ("missing_probe", missing_probe),
         ("other_kernel", other_kernel),
+        ("struct_walk_as_rtrace", struct_walk_as_rtrace),
         ("no_privileges", no_privileges),
         ("build_errors", build_errors),
         ("plain_runtime", plain_runtime),
@@ -155,11 +156,39 @@ fn missing_probe(dir: &Path) {
     one_error(&run(&tool, &["-q"]), "cannot attach probe `tracepoint:syscalls:sys_enter_openat`");
 }
 
+/// A tool is built with CO-RE: it runs on a kernel other than the one it was built on. One
+/// whose manifest says it was not (none `rtrace build` writes now) refuses to, unless told.
 fn other_kernel(dir: &Path) {
     let tool = build(dir, "otherkernel", SCRIPT);
-    edit_manifest(&tool, |m| m.kernel.release = "5.10.0-fake".into());
+    edit_manifest(&tool, |m| {
+        assert!(m.co_re, "rtrace build compiles with CO-RE");
+        m.kernel.release = "5.10.0-fake".into();
+    });
+    assert_eq!(stdout(&run(&tool, &["-q", "-c", WORKLOAD])), expected(1, 1, false));
+    edit_manifest(&tool, |m| m.co_re = false);
     one_error(&run(&tool, &["-q"]), "built without CO-RE for kernel 5.10.0-fake");
     assert_eq!(stdout(&run(&tool, &["-q", "--any-kernel", "-c", WORKLOAD])), expected(1, 1, false));
+}
+
+/// Kernel struct walks, offsets and sizes through a built tool's CO-RE relocations give what
+/// `rtrace -e` of the same script, compiled for this kernel, gives. (The relocations' local
+/// offsets are made up: a read libbpf did not move would differ.)
+fn struct_walk_as_rtrace(dir: &Path) {
+    let script = r#"BEGIN {
+  $t = (struct task_struct *)curtask;
+  printf("%d %d %d\n", offsetof(struct task_struct, tgid), offsetof(struct task_struct, real_parent), sizeof(struct task_struct));
+  printf("%d %s %s\n", $t->real_parent->tgid, $t->real_parent->comm, $t->nsproxy->uts_ns->name.sysname);
+  printf("%d %d\n", $t->cred->uid.val, $t->signal->rlim[7].rlim_cur > 0);
+  exit();
+}
+"#;
+    let tool = build(dir, "walk", script);
+    let built = stdout(&run(&tool, &["-q"]));
+    let rtrace = stdout(&run(Path::new(RTRACE), &["-q", "-e", script]));
+    assert_eq!(built, rtrace, "the tool and `rtrace -e` print the same");
+    // Both run as this test's children: the parent's pid and comm are this process's.
+    let parent = built.lines().nth(1).unwrap_or_default().to_string();
+    assert!(parent.starts_with(&format!("{} build", std::process::id())) && parent.ends_with(" Linux"), "{built}");
 }
 
 fn no_privileges(dir: &Path) {

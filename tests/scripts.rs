@@ -291,31 +291,30 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
         return Outcome::Failed("malformed case file: `file` and `stdin` are both true".into());
     }
 
-    if case.host_object && !bpftrace_mode {
-        // Compiled by a run of its own, then loaded by the run that is checked.
-        let object = tmp.join(format!("object-{}.o", std::process::id()));
-        let saved = Command::new(bin).arg("--save-object").arg(&object).args(&case.args).arg("-e").arg(&case.script).args(&case.params).output();
-        match saved {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => return Outcome::Failed(format!("--save-object failed:\n{}", String::from_utf8_lossy(&o.stderr))),
-            Err(e) => return Outcome::Failed(format!("cannot run {}: {e}", bin.display())),
-        }
-        case.args.insert(0, format!("--load-object={}", object.display()));
+    if case.built_tool && case.stdin {
+        return Outcome::Failed("malformed case file: a `built_tool` case cannot read its script from stdin".into());
     }
-    let mut cmd = match case.prefix.split_first() {
-        Some((first, rest)) => {
-            let mut cmd = Command::new(first);
-            cmd.args(rest).arg(bin);
-            cmd
+    // A `built_tool` case runs the tool `rtrace build` makes of its script in rtrace's place.
+    let mut tool = None;
+    if case.built_tool && !bpftrace_mode {
+        match build_tool(&case, bin, tmp) {
+            Ok(built) => tool = Some(built),
+            Err(e) => return Outcome::Failed(e),
         }
-        None => Command::new(bin),
-    };
-    cmd.args(&case.args);
-    // RTRACE_TEST_CO_RE=1: every case again with kernel type accesses as CO-RE relocations.
-    if !bpftrace_mode && std::env::var_os("RTRACE_TEST_CO_RE").is_some_and(|v| v == "1") && !case.args.iter().any(|a| a == "--no-opt" || a == "--co-re") {
-        cmd.arg("--co-re");
     }
-    if case.stdin {
+    let mut cmd = command(&case.prefix, tool.as_deref().unwrap_or(bin));
+    if tool.is_some() {
+        cmd.args(tool_args(&case.args));
+    } else {
+        cmd.args(&case.args);
+        // RTRACE_TEST_CO_RE=1: every case again with kernel type accesses as CO-RE relocations.
+        if !bpftrace_mode && std::env::var_os("RTRACE_TEST_CO_RE").is_some_and(|v| v == "1") && !case.args.iter().any(|a| a == "--no-opt" || a == "--co-re") {
+            cmd.arg("--co-re");
+        }
+    }
+    if tool.is_some() {
+        // The script is in the tool.
+    } else if case.stdin {
         cmd.arg("-");
     } else if case.file {
         let script_path = tmp.join("script.bt");
@@ -367,11 +366,69 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
         ));
     }
     problems.extend(cases::output_problems(&case, &regexes, &stdout, &stderr));
+    if case.same_as_rtrace && tool.is_some() {
+        problems.extend(differs_from_rtrace(&case, bin, tmp, &stdout));
+    }
     if problems.is_empty() {
         return Outcome::Ok;
     }
     problems.extend(notes);
     Outcome::Failed(cases::failure_details(path, &shown, &case, &problems, &stdout, &stderr))
+}
+
+/// `PREFIX... PROGRAM`, the command a case runs.
+fn command(prefix: &[String], program: &Path) -> Command {
+    match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut cmd = Command::new(first);
+            cmd.args(rest).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
+/// The path of the stub `rtrace build` puts scripts in (cargo's build of it).
+const STUB: &str = env!("CARGO_BIN_EXE_rtrace-run");
+
+/// A `built_tool` case's script built by `rtrace build` into `tmp/tool` (so its comm is
+/// `tool`), or why it could not be.
+fn build_tool(case: &Case, bin: &Path, tmp: &Path) -> Result<PathBuf, String> {
+    let (script, tool) = (tmp.join("tool.rt"), tmp.join("tool"));
+    fs::write(&script, &case.script).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let mut build = Command::new(bin);
+    build.arg("build").arg(&script).arg("-o").arg(&tool).args(["--stub", STUB]).env("NO_COLOR", "1");
+    if case.args.iter().any(|a| a == "--unsafe") {
+        build.arg("--unsafe");
+    }
+    match build.output() {
+        Ok(o) if o.status.success() => Ok(tool),
+        Ok(o) => Err(format!("`rtrace build` of the case's script failed:\n{}", String::from_utf8_lossy(&o.stderr))),
+        Err(e) => Err(format!("cannot run {}: {e}", bin.display())),
+    }
+}
+
+/// A built tool's arguments: the case's, but those that are `rtrace build`'s (`--co-re`, which
+/// every build is, and `--unsafe`).
+fn tool_args(args: &[String]) -> impl Iterator<Item = &String> {
+    args.iter().filter(|a| *a != "--co-re" && *a != "--unsafe")
+}
+
+/// For a `same_as_rtrace` case: how the tool's stdout differs from that of `rtrace -e` of the
+/// same script, compiled for this kernel without CO-RE (nothing if it does not).
+fn differs_from_rtrace(case: &Case, bin: &Path, tmp: &Path, tool_stdout: &str) -> Vec<String> {
+    let mut cmd = command(&case.prefix, bin);
+    cmd.args(case.args.iter().filter(|a| *a != "--co-re")).arg("-e").arg(&case.script).args(&case.params);
+    cmd.env("NO_COLOR", "1").env(MARKER, "1").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let (mut problems, mut notes) = (Vec::new(), Vec::new());
+    match execute(case, cmd, tmp, false, &mut problems, &mut notes) {
+        Ok((_, reference, _)) if reference != tool_stdout => problems.push(format!(
+            "stdout differs from that of `rtrace -e` of the same script\n    rtrace -e: {reference:?}\n    the tool:  {tool_stdout:?}"
+        )),
+        Ok(_) => {}
+        Err(e) => problems.push(format!("cannot start rtrace -e: {e}")),
+    }
+    problems.into_iter().map(|p| format!("rtrace -e: {p}")).collect()
 }
 
 /// Runs rtrace as the case says; returns its exit status, stdout and stderr

@@ -34,10 +34,14 @@ pub struct Case {
     /// Also run in tests/vm/run's VMs; nothing to do here.
     #[allow(dead_code)]
     pub vm: bool,
-    /// Compile first with `--save-object` (on the host, in tests/vm/run), then run with
-    /// `--load-object`: an object built elsewhere (CO-RE's proof).
+    /// Compile the script with `rtrace build` (on the host, in tests/vm/run) and run the
+    /// tool instead of rtrace: one CO-RE object, every kernel.
     #[allow(dead_code)]
-    pub host_object: bool,
+    pub built_tool: bool,
+    /// With `built_tool`: the tool's stdout must equal that of `rtrace -e` of the same script
+    /// on the same kernel (compiled there, without CO-RE).
+    #[allow(dead_code)]
+    pub same_as_rtrace: bool,
 }
 
 impl Case {

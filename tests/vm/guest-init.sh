@@ -6,6 +6,9 @@
 #            RESEND (1: repeat the SIGINT, see resend_sigint), STDIN (file for
 #            the tracer's stdin), PREFIX (first word of `prefix`)
 #   cmd.sh   sets the environment and execs the tracer with the case's arguments
+#            (for a `same_as_rtrace` case, first runs `rtrace -e` of the script
+#            into ./reference and ./reference.err, reported as @@REFERENCE)
+#   tool     a `built_tool` case's tool, which cmd.sh runs instead of rtrace
 #   run.sh   the case's `run` command, if any
 # It runs the cases one after another the way tests/scripts.rs does, and writes
 # each one's exit status and base64-encoded stdout, stderr and `run` output to
@@ -131,6 +134,12 @@ run_case() {
         if [ -f run.out ]; then
             echo "@@RUN"
             base64 run.out
+        fi
+        if [ -f reference ]; then
+            echo "@@REFERENCE"
+            base64 reference
+            echo "@@REFERENCE_ERR"
+            base64 reference.err
         fi
         echo "@@END"
     } >&3
