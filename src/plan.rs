@@ -571,6 +571,7 @@ impl Scalar {
             Scalar::Named(crate::kernel::names::NameTable::Errno) => "error message",
             Scalar::Named(crate::kernel::names::NameTable::Signal) => "signal name",
             Scalar::Named(crate::kernel::names::NameTable::Syscall) => "system call name",
+            Scalar::Named(crate::kernel::names::NameTable::User) => "user name",
         }
     }
 }

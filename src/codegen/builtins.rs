@@ -50,7 +50,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::Ppid | Builtin::Pcomm | Builtin::LeaderTid | Builtin::LeaderComm => {
                 return Err(CodegenError("a task read is two reads sema resolves".into()))
             }
-            Builtin::Probetype => return Err(CodegenError("probetype is a constant".into())),
+            Builtin::Probetype | Builtin::HasCpid => return Err(CodegenError(format!("{b:?} is a constant"))),
+            Builtin::Username => return Err(CodegenError("username is uid".into())),
             Builtin::Usermode => {
                 // The interrupted code's privilege level, the low two bits of `cs`: 3 is user.
                 let cs = self.load_i64(f.ctx_ptr, PT_REGS_CS)?;

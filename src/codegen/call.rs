@@ -59,6 +59,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Call(F::Strstr) => self.strstr(f, args),
             Res::Call(F::StrConcat) => self.str_concat(f, args),
             Res::Call(F::Memcmp) => self.memcmp(f, args),
+            Res::Call(F::IsErr) => {
+                // IS_ERR(): the top 4095 values of the address space.
+                let p = self.expr(f, &args[0])?.int()?;
+                let limit = i64.const_int((-4095i64) as u64, false);
+                let err = self.builder.build_int_compare(inkwell::IntPredicate::UGE, p, limit, "is_err")?;
+                Ok(V::Int(self.builder.build_int_z_extend(err, i64, "b")?))
+            }
             // A builtin called as a function (`pid()`, `pcomm(task)`).
             Res::TaskField { .. } => self.task_field(f, e, args.first()),
             Res::Builtin(_) | Res::ConstStr(_) => self.ident(f, e),

@@ -105,7 +105,6 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// `ppid` through relocations: the current task's `real_parent`, then its `tgid`.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn core_task_field(
         &mut self,
         f: &mut Func<'ctx>,

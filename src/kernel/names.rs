@@ -13,6 +13,8 @@ pub enum NameTable {
     Signal,
     /// A system call number: `read`.
     Syscall,
+    /// A user id: its user's name (`root`).
+    User,
 }
 
 impl NameTable {
@@ -21,6 +23,7 @@ impl NameTable {
         let n = n as i64;
         let found = match self {
             NameTable::Errno => return errno_message(n),
+            NameTable::User => u32::try_from(n).ok().and_then(user_name),
             NameTable::Signal => SIGNALS.iter().find(|(_, v)| i64::from(*v) == n).map(|(s, _)| s.to_string()),
             NameTable::Syscall => usize::try_from(n).ok().and_then(|i| SYSCALLS.get(i)).filter(|s| !s.is_empty()).map(|s| s.to_string()),
         };
@@ -37,6 +40,24 @@ fn errno_message(n: i64) -> String {
         Some(at) => text[..at].to_string(),
         None => text,
     }
+}
+
+/// The name of the user with id `uid`, from the system's user database (getpwuid_r(3)).
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: an all-zero `passwd` is a valid value of this plain C struct (null pointers and
+    // zero ids); getpwuid_r only writes into it and into `buf`.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is to live memory of the length given; the call writes the entry
+    // into `pwd` and its strings into `buf`.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded, so `pw_name` is a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// Linux's signal numbers (x86-64), for `signal("SIGKILL")` and `signal_name()`; the first

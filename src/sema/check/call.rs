@@ -37,6 +37,9 @@ impl Checker<'_> {
             Func::System => self.system(e, args, scope),
             Func::Errorf | Func::Warnf => self.message(e, def, args, scope),
             Func::Assert => self.assert(e, args, scope),
+            Func::IsErr | Func::IsInteger | Func::IsUnsignedInteger | Func::IsPtr | Func::IsStr | Func::IsArray | Func::IsLiteral => {
+                self.type_predicate(e, def, args, scope)
+            }
             Func::Kstack | Func::Ustack if self.refused_in_map_loop(def.name, e.span, scope) => Type::Error,
             Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
             Func::Signal => self.signal(e, &args[0], scope),

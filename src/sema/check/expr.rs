@@ -313,6 +313,11 @@ impl Checker<'_> {
             }
             Builtin::Usermode => return self.usermode(e, scope),
             Builtin::Probetype => return self.probetype(e, scope),
+            Builtin::Username => {
+                let ty = Type::Named(crate::kernel::names::NameTable::User);
+                return self.set(scope, e, ty, Res::Builtin(Builtin::Uid));
+            }
+            Builtin::HasCpid => return self.set(scope, e, Type::Int { signed: false }, Res::Const(self.opts.has_command as u64)),
             Builtin::Elapsed => {
                 self.need(e, Need::Elapsed);
                 Type::Int { signed: false }

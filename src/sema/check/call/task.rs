@@ -1,6 +1,7 @@
 //! bpftrace 0.26's builtins about the probe and the task (docs/stdlib.md): every builtin
 //! called as a function (`pid()`, 0.24), the task reads `ppid`, `pcomm`, `leader_tid`,
-//! `leader_comm` (also of a task passed as argument: `pcomm(task)`), `usermode`, `probetype`.
+//! `leader_comm` (also of a task passed as argument: `pcomm(task)`), `usermode`, `probetype`;
+//! and the type predicates (`is_integer()`, …, `is_err()`).
 
 use super::*;
 
@@ -85,5 +86,31 @@ fn probe_type(provider: &str) -> &'static str {
         "w" | "watchpoint" => "watchpoint",
         "aw" | "asyncwatchpoint" => "asyncwatchpoint",
         _ => "invalid",
+    }
+}
+
+impl Checker<'_> {
+    /// `is_integer(e)`, `is_ptr(e)`, … (0.26's compile-time type predicates): 1 or 0, a
+    /// constant; `is_err(p)`, the kernel's `IS_ERR()`, is computed.
+    pub(in crate::sema::check) fn type_predicate(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let arg = &args[0];
+        let t = self.expr(arg, scope);
+        if t == Type::Error {
+            return Type::Error;
+        }
+        let holds = match def.func {
+            Func::IsErr if t.is_int() => return self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::IsErr)),
+            Func::IsErr => {
+                self.error(ExprError::NotInteger { wanted: IntWanted::Pointer("is_err"), found: t.describe(), span: arg.span });
+                return Type::Error;
+            }
+            Func::IsInteger => matches!(t, Type::Int { .. }),
+            Func::IsUnsignedInteger => t == Type::Int { signed: false },
+            Func::IsPtr => matches!(t, Type::Ptr { .. }),
+            Func::IsStr => matches!(t, Type::Str { .. }),
+            Func::IsArray => matches!(t, Type::Array { .. } | Type::IntArray(_)),
+            _ => matches!(arg.kind, ExprKind::Int(_) | ExprKind::Str(_)),
+        };
+        self.set(scope, e, Type::Int { signed: false }, Res::Const(holds as u64))
     }
 }
