@@ -184,6 +184,7 @@ pub enum Func {
     IsStr,
     IsArray,
     IsLiteral,
+    Find,
 }
 
 pub struct FuncDef {
@@ -231,6 +232,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "system", func: Func::System, signature: "system(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "run a shell command, formatted like printf, and print its output (needs --unsafe)" },
     FuncDef { name: "strftime", func: Func::Strftime, signature: "strftime(string fmt, int nsecs)", min_args: 2, max_args: 2, aggregation: false, doc: "nsecs (time since boot, as `nsecs`) as a local date and time, formatted by strftime(3) and `%f` (microseconds) when printed" },
     FuncDef { name: "len", func: Func::Len, signature: "len(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "the number of entries in a map" },
+    FuncDef { name: "find", func: Func::Find, signature: "find(@map, key, $var)", min_args: 3, max_args: 3, aggregation: false, doc: "1 and the entry's value stored in $var if the map has key, else 0 ($var unchanged)" },
     FuncDef { name: "has_key", func: Func::HasKey, signature: "has_key(@map, key)", min_args: 2, max_args: 2, aggregation: false, doc: "whether a map has an entry for key" },
     FuncDef { name: "zero", func: Func::Zero, signature: "zero(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "set every value of a map to zero, keeping its keys" },
     FuncDef { name: "ksym", func: Func::Ksym, signature: "ksym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the kernel function containing addr, printed by %s" },
@@ -361,6 +363,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("system", "`system(\"ps -p %d -o comm=\", pid)` (with `--unsafe`)"),
     ("strftime", "`printf(\"%s\\n\", strftime(\"%H:%M:%S.%f\", nsecs))`"),
     ("len", "`if (len(@start) > 1000) { clear(@start); }`"),
+    ("find", "`if (find(@start, tid, $t)) { @lat = hist(nsecs - $t); }`"),
     ("has_key", "`if (has_key(@start, tid)) { @lat = hist(nsecs - @start[tid]); }`"),
     ("zero", "`zero(@calls)`"),
     ("ksym", "`printf(\"%s\\n\", ksym(arg0))`"),

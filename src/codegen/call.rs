@@ -53,6 +53,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.header_event(f, kind, index as u32)
             }
             Res::Call(F::HasKey) => self.has_key(f, args),
+            Res::Call(F::Find) => self.find(f, args),
             Res::Call(F::Len) => self.map_len(f, args),
             Res::Call(F::Delete) => self.delete_entry(f, args),
             Res::Call(F::Strlen) => self.strlen(f, &args[0]),

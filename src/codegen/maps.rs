@@ -183,6 +183,33 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(self.builder.build_int_z_extend(found, self.i64(), "b")?))
     }
 
+    /// `find(@m, key, $v)`: 1 and the value stored in `$v` when the entry exists, else 0.
+    pub(super) fn find(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
+        let ExprKind::Var(var) = &args[2].kind else {
+            return Err(CodegenError("find into a non-variable".into()));
+        };
+        let index = self.map_of(f, &args[0])?;
+        let (global, def) = self.maps.get(index)?;
+        let kind = def.value.scalar().ok_or_else(|| CodegenError("find of an aggregation".into()))?;
+        let key = self.key(f, index, &args[1..2])?;
+        let p = self.lookup(global, key)?;
+        let found = self.ctx.append_basic_block(f.function, "find_found");
+        let join = self.ctx.append_basic_block(f.function, "find_done");
+        let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        let null = self.builder.build_is_null(p, "null")?;
+        self.builder.build_conditional_branch(null, join, found)?;
+        self.builder.position_at_end(found);
+        let v = self.value_at(p, kind)?;
+        self.store_var(f, var, v)?;
+        let found_end = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        self.builder.build_unconditional_branch(join)?;
+        self.builder.position_at_end(join);
+        let i64 = self.i64();
+        let phi = self.builder.build_phi(i64, "find")?;
+        phi.add_incoming(&[(&i64.const_zero(), from), (&i64.const_int(1, false), found_end)]);
+        Ok(V::Int(phi.as_basic_value().into_int_value()))
+    }
+
     /// `len(@m)`: bpf_for_each_map_elem returns how many entries its callback visited.
     pub(super) fn map_len(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let (global, _) = self.maps.get(self.map_of(f, &args[0])?)?;

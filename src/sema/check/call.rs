@@ -47,6 +47,7 @@ impl Checker<'_> {
             Func::Time => self.time(e, args, scope),
             Func::Exit => self.exit(e, args, scope),
             Func::Len | Func::HasKey => self.map_query(e, def, args, scope),
+            Func::Find => self.find(e, def, args, scope),
             Func::Delete | Func::Clear | Func::Zero => self.map_edit(e, def, args, scope),
             Func::Print => self.print(e, args, scope),
             Func::Cat => self.cat(e, args, scope),

@@ -257,6 +257,44 @@ impl Checker<'_> {
         self.set(scope, e, ty, Res::Call(def.func))
     }
 
+    /// `find(@m, key, $v)` (bpftrace 0.24+): the value goes into `$v`, which takes its type.
+    pub(super) fn find(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let map = match &args[0].kind {
+            ExprKind::Map(map) if map.keys.is_empty() => map,
+            _ => {
+                self.error(MapError::WholeMapNeeded { func: def.name, signature: def.signature, span: args[0].span });
+                return Type::Error;
+            }
+        };
+        let ExprKind::Var(var) = &args[2].kind else {
+            self.error(StdlibError::FindVariable { span: args[2].span });
+            return Type::Error;
+        };
+        let keys = self.key_fields(&args[1..2], scope);
+        let Some((index, info)) = self.map_info(&map.name) else {
+            if self.learning {
+                return Type::Int { signed: false };
+            }
+            self.error(MapError::MapNeverAssigned { map: map.name.clone(), span: map.span });
+            return Type::Error;
+        };
+        let Some(keys) = keys else { return Type::Error };
+        if merge_keys(&info.keys, &keys).is_none() {
+            self.error(key_mismatch(&info, args[1].span, &keys));
+            return Type::Error;
+        }
+        let Some(ty) = value_type(info.value) else {
+            let agg = info.value;
+            let (holds, assigned) = (value_desc(agg), info.first_assign);
+            self.error(MapError::AggregationRead { map: map.name.clone(), agg: agg.name(), holds, assigned, span: map.span });
+            return Type::Error;
+        };
+        let name = Name { name: var.clone(), span: args[2].span };
+        self.assign_var(&name, ty, args[2].span, scope);
+        scope.exprs.insert(args[0].id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: args[0].span });
+        self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Find))
+    }
+
     /// `delete(@m, key)` (bpftrace 0.22+), `delete(@m[key])`, `clear(@m)`, `zero(@m)`.
     /// `delete()` is 1 when it removed an entry, 0 when there was none (bpftrace's bool).
     pub(super) fn map_edit(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
