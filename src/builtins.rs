@@ -60,12 +60,12 @@ pub struct BuiltinDef {
 }
 
 pub const BUILTINS: &[BuiltinDef] = &[
-    BuiltinDef { name: "pid", builtin: Builtin::Pid, doc: "process id (the kernel's tgid)" },
+    BuiltinDef { name: "pid", builtin: Builtin::Pid, doc: "process id (the kernel's tgid); also `pid(curr_ns)`, `pid(init)` (the initial namespace's id, rtrace's own where it runs there)" },
     BuiltinDef { name: "tid", builtin: Builtin::Tid, doc: "thread id (the kernel's pid)" },
     BuiltinDef { name: "uid", builtin: Builtin::Uid, doc: "user id" },
     BuiltinDef { name: "gid", builtin: Builtin::Gid, doc: "group id" },
     BuiltinDef { name: "comm", builtin: Builtin::Comm, doc: "name of the current thread (string, 16 bytes)" },
-    BuiltinDef { name: "nsecs", builtin: Builtin::Nsecs, doc: "monotonic time in nanoseconds" },
+    BuiltinDef { name: "nsecs", builtin: Builtin::Nsecs, doc: "monotonic time in nanoseconds; `nsecs(boot)` (CLOCK_BOOTTIME), `nsecs(tai)` (CLOCK_TAI), `nsecs(monotonic)`" },
     BuiltinDef { name: "elapsed", builtin: Builtin::Elapsed, doc: "nanoseconds since rtrace started" },
     BuiltinDef { name: "cpu", builtin: Builtin::Cpu, doc: "the CPU the probe fired on" },
     BuiltinDef { name: "args", builtin: Builtin::Args, doc: "a tracepoint's fields, an fentry/fexit or raw tracepoint's arguments typed from BTF: args.NAME (or args->NAME)" },

@@ -60,6 +60,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Call(F::Strstr) => self.strstr(f, args),
             Res::Call(F::StrConcat) => self.str_concat(f, args),
             Res::Call(F::Memcmp) => self.memcmp(f, args),
+            Res::Ktime(helper) => Ok(V::Int(self.call_helper(helper, &[])?)),
             Res::Call(F::IsErr) => {
                 // IS_ERR(): the top 4095 values of the address space.
                 let p = self.expr(f, &args[0])?.int()?;

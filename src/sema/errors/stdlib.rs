@@ -10,6 +10,8 @@ pub enum StdlibError {
     BuiltinArgs { name: String, task: bool, span: Span },
     /// `pcomm(x)` and the other task reads of something not a `struct task_struct *`.
     TaskArg { name: String, found: &'static str, span: Span },
+    /// `nsecs(x)`, `pid(x)`, `tid(x)` with a mode they do not have.
+    BuiltinMode { name: &'static str, modes: &'static str, span: Span },
     /// `find()`'s third argument not a variable.
     FindVariable { span: Span },
     /// `assert()`'s message not a string literal.
@@ -31,6 +33,9 @@ impl StdlibError {
             TaskArg { name, found, span } => error(format!("`{name}()` takes a `struct task_struct *`, not {found}"))
                 .at(*span, "not a task")
                 .help(format!("write `{name}` for the current task, or pass one such as `curtask->real_parent`")),
+            BuiltinMode { name, modes, span } => error(format!("`{name}()` takes {modes}"))
+                .at(*span, "not a mode")
+                .help(format!("write `{name}` for the default")),
             FindVariable { span } => error("`find()` stores the value in a variable")
                 .at(*span, "not a variable")
                 .help("the signature is `find(@map, key, $var)`"),

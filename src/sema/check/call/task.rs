@@ -11,12 +11,39 @@ impl Checker<'_> {
         match (b.task_link(), args) {
             (Some(_), [] | [_]) => self.task_read(e, b, &name.name, args.first(), scope),
             (None, []) => self.ident(e, &name.name, scope),
+            (None, [mode]) if matches!(b, Builtin::Pid | Builtin::Tid | Builtin::Nsecs) => self.builtin_mode(e, b, mode, scope),
             _ => {
                 let span = args[0].span.to(args[args.len() - 1].span);
-                self.error(StdlibError::BuiltinArgs { name: name.name.clone(), task: b.task_link().is_some(), span });
+                self.error(match b {
+                    Builtin::Pid | Builtin::Tid => StdlibError::BuiltinMode { name: b.name(), modes: "`curr_ns` or `init`", span },
+                    Builtin::Nsecs => StdlibError::BuiltinMode { name: b.name(), modes: "`monotonic`, `boot` or `tai`", span },
+                    _ => StdlibError::BuiltinArgs { name: name.name.clone(), task: b.task_link().is_some(), span },
+                });
                 Type::Error
             }
         }
+    }
+
+    /// `pid(curr_ns|init)`, `tid(…)` (0.24) and `nsecs(monotonic|boot|tai)` (0.25): the mode
+    /// is a bare word. rtrace's pids are the initial namespace's, which are also rtrace's own
+    /// where it runs in that namespace (as on a host); `sw_tai` is not available.
+    fn builtin_mode(&mut self, e: &Expr, b: Builtin, mode: &Expr, scope: &mut Scope) -> Type {
+        let word = match &mode.kind {
+            ExprKind::Ident(w) => w.as_str(),
+            _ => "",
+        };
+        let res = match (b, word) {
+            (Builtin::Pid | Builtin::Tid, "curr_ns" | "init") => Res::Builtin(b),
+            (Builtin::Nsecs, "monotonic") => Res::Builtin(b),
+            (Builtin::Nsecs, "boot") => Res::Ktime(libbpf_rs::libbpf_sys::BPF_FUNC_ktime_get_boot_ns),
+            (Builtin::Nsecs, "tai") => Res::Ktime(libbpf_rs::libbpf_sys::BPF_FUNC_ktime_get_tai_ns),
+            _ => {
+                let modes = if b == Builtin::Nsecs { "`monotonic`, `boot` or `tai`" } else { "`curr_ns` or `init`" };
+                self.error(StdlibError::BuiltinMode { name: b.name(), modes, span: mode.span });
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, Type::Int { signed: false }, res)
     }
 
     /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: of the current task, or of `task`.
