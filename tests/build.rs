@@ -45,6 +45,7 @@ fn main() {
         ("plain_runtime", plain_runtime),
         ("opensnoop_beside_libbpf_tools", opensnoop_beside_libbpf_tools),
         ("softirqs_beside_libbpf_tools", softirqs_beside_libbpf_tools),
+        ("killsnoop_beside_libbpf_tools", killsnoop_beside_libbpf_tools),
     ];
     let mut failed = 0;
     for (name, case) in cases {
@@ -251,16 +252,55 @@ fn opensnoop_beside_libbpf_tools(dir: &Path) {
     }
     let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/opensnoop.rt")).unwrap();
     let tool = build(dir, "opensnoop", &source);
-    let ours = start_attached(&[tool.to_str().unwrap(), "-q", "-x", "-B", "line"]);
-    let theirs = start_attached(&["stdbuf", "-oL", "/usr/sbin/opensnoop", "-x"]);
-    let marker = format!("/nonexistent-rtrace-{}", std::process::id());
-    Command::new("sh").arg("-c").arg(format!("cat {marker}-a {marker}-b 2>/dev/null; true")).status().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let rows = |text: String| text.lines().filter(|l| l.contains(&marker)).map(str::to_string).collect::<Vec<_>>();
-    let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
-    assert_eq!(ours.len(), 2, "{ours:?}");
-    assert!(ours[0].ends_with(&format!("cat               -1   2 {marker}-a")), "{ours:?}");
-    assert_eq!(ours, theirs);
+    // -e adds the FLAGS column (cat opens read-only: 00000000).
+    for (extended, column) in [(false, ""), (true, "00000000 ")] {
+        let flags: &[&str] = if extended { &["-x", "-e"] } else { &["-x"] };
+        let ours = start_attached(&[&[tool.to_str().unwrap(), "-q", "-B", "line"][..], flags].concat());
+        let theirs = start_attached(&[&["stdbuf", "-oL", "/usr/sbin/opensnoop"][..], flags].concat());
+        // Longer than bpftrace's default string (64 bytes): printed whole, as libbpf-tools does.
+        let marker = format!("/nonexistent-rtrace-{}-{extended}-{}", std::process::id(), "x".repeat(100));
+        Command::new("sh").arg("-c").arg(format!("cat {marker}-a {marker}-b 2>/dev/null; true")).status().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let rows = |text: String| text.lines().filter(|l| l.contains(&marker)).map(str::to_string).collect::<Vec<_>>();
+        let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
+        assert_eq!(ours.len(), 2, "{ours:?}");
+        assert!(ours[0].ends_with(&format!("cat               -1   2 {column}{marker}-a")), "{ours:?}");
+        assert_eq!(ours, theirs);
+    }
+}
+
+/// The same kill() calls, in the same rows, from the built tools/killsnoop.rt and from
+/// libbpf-tools' killsnoop watching at the same time (the TIME column left out: the two may
+/// read the clock on either side of a second).
+fn killsnoop_beside_libbpf_tools(dir: &Path) {
+    if !Path::new("/usr/sbin/killsnoop").exists() || !Path::new("/usr/bin/stdbuf").exists() {
+        println!("  skipped: needs /usr/sbin/killsnoop (libbpf-tools) and stdbuf");
+        return;
+    }
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/killsnoop.rt")).unwrap();
+    let tool = build(dir, "killsnoop", &source);
+    for failed_only in [false, true] {
+        let flags: &[&str] = if failed_only { &["-x"] } else { &[] };
+        let ours = start_attached(&[&[tool.to_str().unwrap(), "-q", "-B", "line"][..], flags].concat());
+        let theirs = start_attached(&[&["stdbuf", "-oL", "/usr/sbin/killsnoop"][..], flags].concat());
+        // A process that is there (this test: signal 0 succeeds) and one that is not (pid_max
+        // is at most 4194304, so the kill fails with ESRCH, -3).
+        let me = std::process::id();
+        let script = format!("kill -0 {me}; kill -0 4194305 2>/dev/null; true");
+        Command::new("sh").arg("-c").arg(&script).status().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let rows = |text: String| {
+            text.lines()
+                .filter(|l| l.contains(" sh ") && (l.contains(&format!(" {me} ")) || l.contains(" 4194305 ")))
+                .map(|l| l.get(9..).unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        };
+        let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
+        let want = if failed_only { 1 } else { 2 };
+        assert_eq!(ours.len(), want, "{ours:?}");
+        assert!(ours[want - 1].ends_with("0         4194305 -3    "), "{ours:?}");
+        assert_eq!(ours, theirs);
+    }
 }
 
 /// tools/softirqs.rt prints libbpf-tools' softirqs layouts: the totals table, and with -d
@@ -282,6 +322,15 @@ fn softirqs_beside_libbpf_tools(dir: &Path) {
     let theirs = stdout(&run(Path::new("/usr/sbin/softirqs"), &["1", "1"]));
     for out in [&ours, &theirs] {
         assert!(out.starts_with("Tracing soft irq event time... Hit Ctrl-C to end.\n\nSOFTIRQ          TOTAL_usecs\n"), "{out}");
+    }
+    // -T: a time line (HH:MM:SS) before each output.
+    let ours_t = stdout(&run(&tool, &["-q", "-T", "1", "1"]));
+    let theirs_t = stdout(&run(Path::new("/usr/sbin/softirqs"), &["-T", "1", "1"]));
+    for out in [&ours_t, &theirs_t] {
+        let lines: Vec<&str> = out.lines().collect();
+        let time = lines.get(2).copied().unwrap_or("");
+        assert!(time.len() == 8 && time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':', "{out}");
+        assert_eq!(lines.get(3).copied(), Some("SOFTIRQ          TOTAL_usecs"), "{out}");
     }
     let names = |out: &str| out.lines().skip(3).filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect::<Vec<_>>();
     // The types seen in one second differ a little from run to run; timer and rcu always tick.

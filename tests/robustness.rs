@@ -71,6 +71,10 @@ const CASES: &[Case] = &[
     Case { name: "-c command ended after SIGINT", compare: true, run: command_ended },
     Case { name: "-p with -c", compare: true, run: pid_and_command },
     Case { name: "-l and --info as a user who cannot read tracefs", compare: true, run: not_root },
+    Case { name: "second SIGINT while a 1M-key map is read and printed", compare: true, run: big_map_second_signal },
+    Case { name: "one SIGINT while a 1M-key map prints after exit()", compare: false, run: big_map_first_signal },
+    Case { name: "SIGINT during a long compile (20,000 `@x = 1;`)", compare: true, run: long_compile },
+    Case { name: "Lost events reported within 2 s of the loss", compare: true, run: lost_reported_soon },
 ];
 
 fn main() {
@@ -132,11 +136,17 @@ fn temp(name: &str) -> std::path::PathBuf {
 
 /// Starts `tracer` with `args`, its output in files, and waits until every probe is attached.
 fn start(tracer: Tracer, args: &[&str]) -> Result<Run, String> {
+    start_with(tracer, args, &[])
+}
+
+/// `start`, with variables added to the environment.
+fn start_with(tracer: Tracer, args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
     let (out, err) = (temp("out"), temp("err"));
     let file = |p: &std::path::Path| std::fs::File::create(p).map_err(|e| e.to_string());
     let child = Command::new(tracer.path())
         .args(args)
         .env(MARKER, "1")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(file(&out)?)
         .stderr(file(&err)?)
@@ -557,4 +567,136 @@ fn not_root(tracer: Tracer) -> Outcome {
         }
     }
     Ok(format!("-l exit {}, said why", list.status.code().unwrap_or(-1)))
+}
+
+/// Keys of the large map.
+const BIG_MAP_KEYS: u64 = 1_000_000;
+/// Fills `@[offset]` with `BIG_MAP_KEYS` keys: lseek() with every offset from a thread named
+/// `rtmapfill`; `getpgid()` from that thread ends the run with exit().
+const BIG_MAP: &str = r#"tracepoint:syscalls:sys_enter_lseek /comm == "rtmapfill"/ { @[args->offset] = count(); }
+tracepoint:syscalls:sys_enter_getpgid /comm == "rtmapfill"/ { exit(); }"#;
+/// The map size for both tracers (bpftrace 0.26's and 0.17's name).
+const BIG_MAP_ENV: &[(&str, &str)] = &[("BPFTRACE_MAX_MAP_KEYS", "1100000"), ("BPFTRACE_MAP_KEYS_MAX", "1100000")];
+
+/// Runs `work` in a thread of its own named `name` (what a script's `comm` filter sees), and
+/// waits for it.
+fn in_named_thread(name: &'static str, work: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(move || {
+        let cname = std::ffi::CString::new(name).expect("no NUL");
+        // SAFETY: PR_SET_NAME reads a NUL-terminated name of at most 16 bytes.
+        unsafe { libc::prctl(libc::PR_SET_NAME, cname.as_ptr()) };
+        work();
+    })
+    .join()
+    .expect("the thread panicked");
+}
+
+/// Makes the 1M-key map; then `getpgid()` (an exit()) if `end`.
+fn fill_big_map(end: bool) {
+    in_named_thread("rtmapfill", move || {
+        let devnull = std::fs::File::open("/dev/null").expect("/dev/null");
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&devnull);
+        for offset in 0..BIG_MAP_KEYS {
+            // SAFETY: lseek on a descriptor we own has no memory effects.
+            unsafe { libc::lseek(fd, offset as libc::off_t, libc::SEEK_SET) };
+        }
+        if end {
+            // SAFETY: getpgid has no preconditions.
+            unsafe { libc::getpgid(0) };
+        }
+    });
+}
+
+/// The map's lines in the tracer's output.
+fn map_lines(run: &Run) -> usize {
+    std::fs::File::open(&run.out).map_or(0, |f| BufReader::new(f).split(b'\n').flatten().filter(|l| l.starts_with(b"@[")).count())
+}
+
+/// A 1M-key map at exit: the first SIGINT stops the probes and starts reading and printing
+/// the map; a second, 300 ms later, ends the tracer within the bound.
+fn big_map_second_signal(tracer: Tracer) -> Outcome {
+    let mut run = start_with(tracer, &["-e", BIG_MAP], BIG_MAP_ENV)?;
+    fill_big_map(false);
+    signal(run.child.id(), libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    if run.child.try_wait().ok().flatten().is_some() {
+        return Err("ended within 300 ms of the first SIGINT: the case did not test a second".into());
+    }
+    let (status, took) = run.signal_and_wait(libc::SIGINT)?;
+    run.check_released()?;
+    Ok(format!("{status} {took:.2?} after the second, {} of {BIG_MAP_KEYS} lines printed", map_lines(&run)))
+}
+
+/// A 1M-key map printed after exit(): one SIGINT while it is read does not cut it short, every
+/// key is printed and the exit status is 0 (bpftrace 0.17 takes ~20 s to print it here, so it
+/// is not run).
+fn big_map_first_signal(tracer: Tracer) -> Outcome {
+    let mut run = start_with(tracer, &["-e", BIG_MAP], BIG_MAP_ENV)?;
+    fill_big_map(true);
+    std::thread::sleep(Duration::from_millis(200));
+    let since = Instant::now();
+    signal(run.child.id(), libc::SIGINT);
+    let status = wait_bounded(&mut run.child, Duration::from_secs(60)).map_err(|_| "still printing 60 s after SIGINT".to_string())?;
+    expect_status(status, 0)?;
+    let lines = map_lines(&run);
+    if lines as u64 != BIG_MAP_KEYS {
+        return Err(format!("{lines} of {BIG_MAP_KEYS} keys printed"));
+    }
+    run.check_released()?;
+    Ok(format!("every key printed, exit {:.2?} after SIGINT", since.elapsed()))
+}
+
+/// A script that takes seconds to compile: SIGINT a second into it ends the tracer within
+/// the bound.
+fn long_compile(tracer: Tracer) -> Outcome {
+    // A file: one argument may not exceed 128 KiB.
+    let file = temp("compile.bt");
+    std::fs::write(&file, format!("BEGIN {{ {} exit(); }}", "@x = 1; ".repeat(20_000))).map_err(|e| e.to_string())?;
+    let child = Command::new(tracer.path()).arg(&file).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let result = child.map_err(|e| e.to_string()).and_then(interrupt_compile);
+    let _ = std::fs::remove_file(&file);
+    result
+}
+
+/// SIGINT a second after `child` started (compiling); it must end within the bound.
+fn interrupt_compile(mut child: Child) -> Outcome {
+    std::thread::sleep(Duration::from_secs(1));
+    if child.try_wait().ok().flatten().is_some() {
+        return Err("ended within a second: the case did not test a long compile".into());
+    }
+    signal(child.id(), libc::SIGINT);
+    let since = Instant::now();
+    let status = wait_bounded(&mut child, BOUND).map_err(|t| format!("still running {t:.1?} after SIGINT"))?;
+    Ok(format!("{status} after {:.2?}", since.elapsed()))
+}
+
+/// A burst of printf events into a one-page ring buffer (`perf_rb_pages`), the run going on:
+/// `Lost N events` is on standard error within 2 s of the burst's end.
+fn lost_reported_soon(tracer: Tracer) -> Outcome {
+    let script = r#"tracepoint:syscalls:sys_enter_getppid /comm == "rtlossload"/ { printf("%d %d %d\n", pid, tid, nsecs); }"#;
+    let mut run = start_with(tracer, &["-e", script], &[("BPFTRACE_PERF_RB_PAGES", "1")])?;
+    in_named_thread("rtlossload", || {
+        for _ in 0..200_000 {
+            // SAFETY: getppid has no preconditions.
+            unsafe { libc::getppid() };
+        }
+    });
+    let burst_end = Instant::now();
+    let reported = loop {
+        if head(&run.err).contains("Lost") {
+            break Some(burst_end.elapsed());
+        }
+        if burst_end.elapsed() > Duration::from_secs(5) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (status, _) = run.signal_and_wait(libc::SIGINT)?;
+    expect_status(status, 0)?;
+    run.check_released()?;
+    match reported {
+        Some(t) if t <= BOUND => Ok(format!("reported {t:.2?} after the burst")),
+        Some(t) => Err(format!("reported only {t:.2?} after the burst")),
+        None => Err(format!("no `Lost` report 5 s after the burst ({} lines printed)", head(&run.out).lines().count())),
+    }
 }

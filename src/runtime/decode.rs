@@ -80,7 +80,8 @@ impl<'p> Decoder<'p> {
         let mut hists: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
         let mut hist_of_key: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut entries = Vec::new();
-        for RawEntry { key, values } in raw {
+        for raw_entry in &raw {
+            let key = &raw_entry.key;
             match def.value {
                 ValueKind::Hist { .. } | ValueKind::Lhist { .. } => {
                     let nbuckets = match def.value {
@@ -94,17 +95,17 @@ impl<'p> Decoder<'p> {
                         hists.len() - 1
                     });
                     if let Some(b) = hists[at].1.get_mut(read_u64(bucket) as usize) {
-                        *b += values.iter().map(|v| read_u64(v)).sum::<u64>();
+                        *b += raw_entry.values().map(read_u64).sum::<u64>();
                     }
                 }
                 ValueKind::Scalar(kind) => {
-                    let bytes = values.first().map_or(&[][..], Vec::as_slice);
+                    let bytes = raw_entry.values().next().unwrap_or(&[]);
                     let value = self.value(kind, bytes);
-                    entries.push(Entry { key: self.key(def, &key), value });
+                    entries.push(Entry { key: self.key(def, key), value });
                 }
                 kind => {
-                    if let Some(value) = aggregate(kind, &values) {
-                        entries.push(Entry { key: self.key(def, &key), value });
+                    if let Some(value) = aggregate(kind, raw_entry) {
+                        entries.push(Entry { key: self.key(def, key), value });
                     }
                 }
             }
@@ -119,7 +120,7 @@ impl<'p> Decoder<'p> {
         }
         // Hash order is arbitrary; key order makes ties between equal values come out the same
         // on every run (bpftrace's own order for such ties varies between runs).
-        entries.sort_by(|a, b| layout::compare_keys_raw(&a.key, &b.key));
+        layout::sort_by_key(&mut entries, layout::KeyOrder::Raw);
         entries
     }
 
@@ -160,8 +161,8 @@ impl<'p> Decoder<'p> {
 }
 
 /// Sums one per-CPU aggregation; `None` for a min/max no CPU has set.
-fn aggregate(kind: ValueKind, per_cpu: &[Vec<u8>]) -> Option<Value> {
-    let ints = |off: usize| per_cpu.iter().map(move |v| read_u64(v.get(off..).unwrap_or(&[])));
+fn aggregate(kind: ValueKind, per_cpu: &RawEntry) -> Option<Value> {
+    let ints = |off: usize| per_cpu.values().map(move |v| read_u64(v.get(off..).unwrap_or(&[])));
     Some(match kind {
         ValueKind::Count => Value::UInt(ints(0).sum()),
         ValueKind::Sum { signed: true } => Value::Int(ints(0).fold(0i64, |a, b| a.wrapping_add(b as i64))),

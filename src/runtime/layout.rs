@@ -5,7 +5,7 @@
 //! key. Ties in the value-sorted maps are broken exactly as GNU libstdc++'s (unstable)
 //! `std::sort` breaks them, see [`cxx_sort`].
 
-use super::value::{average, flat_key, Entry, KeyPart, Value};
+use super::value::{average, Entry, KeyPart, Value};
 use crate::plan::ValueKind;
 
 /// The three layouts bpftrace uses when printing a map.
@@ -97,18 +97,18 @@ fn sort_entries(kind: MapKind, mut entries: Vec<Entry>) -> Vec<Entry> {
                 })
             } else {
                 // Keys are unique, so this order does not depend on the input order.
-                entries.sort_by(|a, b| compare_keys_sorted(&a.key, &b.key));
+                sort_by_key(&mut entries, KeyOrder::Sorted);
                 entries
             }
         }
         MapKind::Hist => {
             // bpftrace first groups buckets in a std::map (raw key byte order),
             // then std::sorts by the total count.
-            entries.sort_by(|a, b| compare_keys_raw(&a.key, &b.key));
+            sort_by_key(&mut entries, KeyOrder::Raw);
             cxx_sort(entries, |a, b| hist_total(&a.value) < hist_total(&b.value))
         }
         MapKind::Avg => {
-            entries.sort_by(|a, b| compare_keys_raw(&a.key, &b.key));
+            sort_by_key(&mut entries, KeyOrder::Raw);
             cxx_sort(entries, |a, b| average(&a.value) < average(&b.value))
         }
     }
@@ -133,35 +133,80 @@ pub(super) fn hist_total(value: &Value) -> u64 {
     buckets.iter().fold(0u64, |acc, &c| acc.wrapping_add(c))
 }
 
-/// Key order of maps sorted by key: part by part, integers compared as
-/// unsigned 64-bit numbers, strings bytewise.
-pub fn compare_keys_sorted(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
-    fn as_unsigned<'k>(part: &&'k KeyPart) -> Result<u64, &'k [u8]> {
-        match part {
-            KeyPart::Int(v) => Ok(*v as u64),
-            KeyPart::UInt(v) => Ok(*v),
-            KeyPart::Str(s) => Err(s.as_bytes()),
-            KeyPart::Record(_) => Err(&[]),
-        }
-    }
-    let (a, b) = (flat_key(a), flat_key(b));
-    a.iter().map(as_unsigned).cmp(b.iter().map(as_unsigned))
+/// The two orders of map keys bpftrace uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// Maps sorted by key: part by part, integers compared as unsigned 64-bit numbers,
+    /// strings bytewise.
+    Sorted,
+    /// The order of the raw key bytes (what a C++ `std::map<std::vector<uint8_t>, _>` gives):
+    /// integers are little-endian, so they compare lowest byte first; strings compare bytewise
+    /// (NUL padding makes a prefix sort first).
+    Raw,
 }
 
-/// Order of the raw key bytes (what a C++ `std::map<std::vector<uint8_t>, _>`
-/// gives): integers are little-endian, so they compare lowest byte first;
-/// strings compare bytewise (NUL padding makes a prefix sort first).
+/// Sorts `entries` by key in `order` (stable). Each key is encoded once into bytes whose
+/// plain byte order is `order` (see [`encode_key`]), so the sort itself compares byte strings:
+/// a million keys sort in a fraction of a second.
+pub fn sort_by_key(entries: &mut [Entry], order: KeyOrder) {
+    entries.sort_by_cached_key(|e| encode_key(&e.key, order));
+}
+
+/// Key order of maps sorted by key ([`KeyOrder::Sorted`]).
+#[cfg(test)]
+pub fn compare_keys_sorted(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
+    encode_key(a, KeyOrder::Sorted).cmp(&encode_key(b, KeyOrder::Sorted))
+}
+
+/// Order of the raw key bytes ([`KeyOrder::Raw`]).
+#[cfg(test)]
 pub fn compare_keys_raw(a: &[KeyPart], b: &[KeyPart]) -> std::cmp::Ordering {
-    fn raw(part: &&KeyPart) -> Vec<u8> {
-        match part {
-            KeyPart::Int(v) => v.to_le_bytes().to_vec(),
-            KeyPart::UInt(v) => v.to_le_bytes().to_vec(),
-            KeyPart::Str(s) => s.as_bytes().to_vec(),
-            KeyPart::Record(_) => Vec::new(),
+    encode_key(a, KeyOrder::Raw).cmp(&encode_key(b, KeyOrder::Raw))
+}
+
+/// A key as bytes whose byte order is `order`, record fields in the record's place. Each part
+/// is encoded so that no encoding is a prefix of another's and the parts' order is kept: a
+/// byte string is written with each NUL as `00 FF` and ends with `00 00` (so a shorter string
+/// sorts first); under `Sorted`, an integer is a `00` tag and its 8 big-endian bytes, and a
+/// string a `01` tag before its bytes, so integers sort before strings.
+fn encode_key(key: &[KeyPart], order: KeyOrder) -> Vec<u8> {
+    fn bytes(out: &mut Vec<u8>, b: &[u8]) {
+        for &c in b {
+            out.push(c);
+            if c == 0 {
+                out.push(0xff);
+            }
+        }
+        out.extend_from_slice(&[0, 0]);
+    }
+    fn part(out: &mut Vec<u8>, p: &KeyPart, order: KeyOrder) {
+        let int = match p {
+            KeyPart::Int(v) => Some(*v as u64),
+            KeyPart::UInt(v) => Some(*v),
+            KeyPart::Str(s) => {
+                if order == KeyOrder::Sorted {
+                    out.push(1);
+                }
+                bytes(out, s.as_bytes());
+                None
+            }
+            KeyPart::Record(fields) => {
+                fields.iter().for_each(|(_, f)| part(out, f, order));
+                None
+            }
+        };
+        match (int, order) {
+            (Some(v), KeyOrder::Sorted) => {
+                out.push(0);
+                out.extend_from_slice(&v.to_be_bytes());
+            }
+            (Some(v), KeyOrder::Raw) => bytes(out, &v.to_le_bytes()),
+            (None, _) => {}
         }
     }
-    let (a, b) = (flat_key(a), flat_key(b));
-    a.iter().map(raw).cmp(b.iter().map(raw))
+    let mut out = Vec::with_capacity(16 * key.len());
+    key.iter().for_each(|p| part(&mut out, p, order));
+    out
 }
 
 /// A line-by-line port of the algorithm of GNU libstdc++'s `std::sort` and the
@@ -407,6 +452,68 @@ mod tests {
             "31 22 23 24 25 26 27 28 29 30 21 32 33 34 35 36 37 38 39 40 11 2 3 4 6 7 8 9 10 \
          1 12 13 14 15 16 17 18 19 20 5"
         );
+    }
+
+    // The encoded orders against their definitions, over keys that differ in every way that
+    // matters: sign, byte order, strings that are prefixes of others or hold NULs, records.
+    #[test]
+    fn encoded_key_orders_match_their_definitions() {
+        use std::cmp::Ordering;
+        let s = |t: &str| KeyPart::Str(t.to_string());
+        let flat = |k: &[KeyPart]| -> Vec<KeyPart> {
+            k.iter().flat_map(|p| match p {
+                KeyPart::Record(f) => f.iter().map(|(_, p)| p.clone()).collect(),
+                p => vec![p.clone()],
+            }).collect()
+        };
+        let sorted = |a: &[KeyPart], b: &[KeyPart]| -> Ordering {
+            let f = |p: &KeyPart| match p {
+                KeyPart::Int(v) => Ok(*v as u64),
+                KeyPart::UInt(v) => Ok(*v),
+                KeyPart::Str(s) => Err(s.as_bytes().to_vec()),
+                KeyPart::Record(_) => Err(Vec::new()),
+            };
+            flat(a).iter().map(f).cmp(flat(b).iter().map(f))
+        };
+        let raw = |a: &[KeyPart], b: &[KeyPart]| -> Ordering {
+            let f = |p: &KeyPart| match p {
+                KeyPart::Int(v) => v.to_le_bytes().to_vec(),
+                KeyPart::UInt(v) => v.to_le_bytes().to_vec(),
+                KeyPart::Str(s) => s.as_bytes().to_vec(),
+                KeyPart::Record(_) => Vec::new(),
+            };
+            flat(a).iter().map(f).cmp(flat(b).iter().map(f))
+        };
+        let keys: Vec<Vec<KeyPart>> = vec![
+            vec![],
+            vec![KeyPart::Int(-1)],
+            vec![KeyPart::Int(1)],
+            vec![KeyPart::Int(256)],
+            vec![KeyPart::UInt(u64::MAX)],
+            vec![KeyPart::Int(0)],
+            vec![s("")],
+            vec![s("a")],
+            vec![s("a\0")],
+            vec![s("ab")],
+            vec![s("a"), KeyPart::Int(2)],
+            vec![s("a"), KeyPart::Int(-2)],
+            vec![s("ab"), KeyPart::Int(2)],
+            vec![s(""), s("b")],
+            vec![s("\0"), s("")],
+            vec![KeyPart::Record(vec![("n".into(), s("a")), ("i".into(), KeyPart::Int(2))])],
+            vec![KeyPart::Record(vec![("n".into(), s("a")), ("i".into(), KeyPart::Int(3))])],
+        ];
+        for a in &keys {
+            for b in &keys {
+                // Keys of one map have one shape: compare only those whose parts agree.
+                let kinds = |k: &[KeyPart]| flat(k).iter().map(|p| matches!(p, KeyPart::Str(_))).collect::<Vec<_>>();
+                if kinds(a) != kinds(b) {
+                    continue;
+                }
+                assert_eq!(compare_keys_sorted(a, b), sorted(a, b), "sorted {a:?} {b:?}");
+                assert_eq!(compare_keys_raw(a, b), raw(a, b), "raw {a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

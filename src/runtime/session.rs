@@ -239,7 +239,11 @@ impl<'p> Session<'p> {
             if signals::hurry() {
                 break;
             }
-            self.print_map(index, 0, 0);
+            if let Some(map) = self.print_map(index, 0, 0) {
+                // rtrace exits next: freeing a million entries one by one took 1.5 s
+                // (BENCHMARKS.md), and the exit frees them at once.
+                std::mem::forget(map);
+            }
         }
         self.emit(|out| out.sink().flush());
     }
@@ -327,17 +331,25 @@ impl<'p> Session<'p> {
                     maps::zero(map, def);
                 }
             }
-            Event::PrintMap { map, top, div } => self.print_map(map, top, div),
+            Event::PrintMap { map, top, div } => {
+                self.print_map(map, top, div);
+            }
         }
     }
 
-    /// Prints map `index` as `print(@map, top, div)` does (0: every entry, values as they are).
-    fn print_map(&mut self, index: usize, top: u64, div: u64) {
-        let Some(entries) = self.map_entries(index) else { return };
+    /// Prints map `index` as `print(@map, top, div)` does (0: every entry, values as they are),
+    /// and returns what it printed.
+    fn print_map(&mut self, index: usize, top: u64, div: u64) -> Option<layout::MapView<'p>> {
+        let entries = self.map_entries(index)?;
+        // A second signal while the map was read: stop here, not after sorting and printing it.
+        if signals::hurry() {
+            return None;
+        }
         let plan = self.plan;
         let def = &plan.maps[index];
         let map = layout::arrange(&def.name, MapKind::of(def.value), entries, top as usize, div);
         self.emit(|out| out.map(&map));
+        Some(map)
     }
 
     fn report_lost(&mut self) {

@@ -15,26 +15,35 @@ pub enum KeyPart {
 impl KeyPart {
     /// The part as it is printed in `@m[…]`.
     pub fn text(&self) -> String {
+        let mut out = String::new();
+        self.write_text(&mut out);
+        out
+    }
+
+    /// Appends the part as it is printed in `@m[…]` (no allocation for an integer or string).
+    pub fn write_text(&self, out: &mut String) {
+        use std::fmt::Write;
         match self {
-            KeyPart::Int(v) => v.to_string(),
-            KeyPart::UInt(v) => (*v as i64).to_string(),
-            KeyPart::Str(s) => s.clone(),
+            KeyPart::Int(v) => {
+                let _ = write!(out, "{v}");
+            }
+            KeyPart::UInt(v) => {
+                let _ = write!(out, "{}", *v as i64);
+            }
+            KeyPart::Str(s) => out.push_str(s),
             KeyPart::Record(fields) => {
-                let parts: Vec<String> = fields.iter().map(|(n, p)| format!(".{n} = {}", p.text())).collect();
-                format!("{{ {} }}", parts.join(", "))
+                out.push_str("{ ");
+                for (i, (name, part)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    let _ = write!(out, ".{name} = ");
+                    part.write_text(out);
+                }
+                out.push_str(" }");
             }
         }
     }
-}
-
-/// A key's parts with a record's fields in its place, for sorting.
-pub fn flat_key(key: &[KeyPart]) -> Vec<&KeyPart> {
-    key.iter()
-        .flat_map(|part| match part {
-            KeyPart::Record(fields) => fields.iter().map(|(_, p)| p).collect(),
-            p => vec![p],
-        })
-        .collect()
 }
 
 /// A decoded map value (already summed over CPUs by the caller).
@@ -92,6 +101,18 @@ pub fn average(value: &Value) -> i64 {
         }
         _ => 0,
     }
+}
+
+/// Appends the text of a one-line value (`scalar_value_text`), without an allocation for an
+/// integer or a string.
+pub fn write_scalar_value(out: &mut String, value: &Value) {
+    use std::fmt::Write;
+    let _ = match value {
+        Value::Int(v) => write!(out, "{v}"),
+        Value::UInt(v) => write!(out, "{v}"),
+        Value::Str(s) => out.write_str(s),
+        other => out.write_str(&scalar_value_text(other)),
+    };
 }
 
 /// The text of a one-line value: after `@name[key]: `, or from `print(value)`.

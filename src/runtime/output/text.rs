@@ -13,7 +13,7 @@ use super::{Output, Sink};
 use crate::plan::PrintfDef;
 use crate::runtime::layout::{MapKind, MapView};
 use crate::runtime::printf;
-use crate::runtime::value::{scalar_value_text, KeyPart, Value};
+use crate::runtime::value::{write_scalar_value, KeyPart, Value};
 use std::io;
 
 /// bpftrace's text: events as they are, maps in its layout, notes on standard error.
@@ -69,7 +69,7 @@ pub fn write_map(out: &mut String, map: &MapView) {
     }
     for entry in &map.entries {
         out.push_str(map.name);
-        out.push_str(&key_suffix(&entry.key));
+        write_key_suffix(out, &entry.key);
         out.push_str(": ");
         match &entry.value {
             Value::Hist { buckets, k } => {
@@ -80,7 +80,7 @@ pub fn write_map(out: &mut String, map: &MapView) {
                 out.push('\n');
                 write_lhist(out, buckets, *min, *max, *step);
             }
-            other => out.push_str(&scalar_value_text(other)),
+            other => write_scalar_value(out, other),
         }
         out.push('\n');
     }
@@ -103,12 +103,26 @@ fn write_empty_map(out: &mut String, kind: MapKind) {
 /// Integer key parts always print as signed 64-bit numbers, as bpftrace does
 /// (so `UInt(u64::MAX)` prints `-1`). A 32-bit key should be passed
 /// sign-extended (`Int(v as i32 as i64)`), which is how bpftrace prints it.
+#[cfg(test)]
 pub fn key_suffix(key: &[KeyPart]) -> String {
+    let mut out = String::new();
+    write_key_suffix(&mut out, key);
+    out
+}
+
+/// Appends `key_suffix(key)`.
+fn write_key_suffix(out: &mut String, key: &[KeyPart]) {
     if key.is_empty() {
-        return String::new();
+        return;
     }
-    let parts: Vec<String> = key.iter().map(KeyPart::text).collect();
-    format!("[{}]", parts.join(", "))
+    out.push('[');
+    for (i, part) in key.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        part.write_text(out);
+    }
+    out.push(']');
 }
 
 #[cfg(test)]
