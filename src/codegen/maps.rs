@@ -159,17 +159,28 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// The i64 `p` points to, or 0 when `p` is null (a map lookup that found nothing).
     fn load_or_zero(&mut self, f: &mut Func<'ctx>, p: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
+        self.when_found(f, p, |g, _| g.load_i64(p, 0))
+    }
+
+    /// What `body` makes when `p` (a map lookup) is not null, else 0.
+    fn when_found(
+        &mut self,
+        f: &mut Func<'ctx>,
+        p: PointerValue<'ctx>,
+        body: impl FnOnce(&mut Self, &mut Func<'ctx>) -> Result<IntValue<'ctx>>,
+    ) -> Result<IntValue<'ctx>> {
         let found = self.ctx.append_basic_block(f.function, "found");
         let join = self.ctx.append_basic_block(f.function, "read");
         let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
         let null = self.builder.build_is_null(p, "null")?;
         self.builder.build_conditional_branch(null, join, found)?;
         self.builder.position_at_end(found);
-        let v = self.load_i64(p, 0)?;
+        let v = body(self, f)?;
+        let found_end = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
         self.builder.build_unconditional_branch(join)?;
         self.builder.position_at_end(join);
         let phi = self.builder.build_phi(self.i64(), "value")?;
-        phi.add_incoming(&[(&v, found), (&self.i64().const_zero(), from)]);
+        phi.add_incoming(&[(&v, found_end), (&self.i64().const_zero(), from)]);
         Ok(phi.as_basic_value().into_int_value())
     }
 
@@ -193,21 +204,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let kind = def.value.scalar().ok_or_else(|| CodegenError("find of an aggregation".into()))?;
         let key = self.key(f, index, &args[1..2])?;
         let p = self.lookup(global, key)?;
-        let found = self.ctx.append_basic_block(f.function, "find_found");
-        let join = self.ctx.append_basic_block(f.function, "find_done");
-        let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
-        let null = self.builder.build_is_null(p, "null")?;
-        self.builder.build_conditional_branch(null, join, found)?;
-        self.builder.position_at_end(found);
-        let v = self.value_at(p, kind)?;
-        self.store_var(f, var, v)?;
-        let found_end = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
-        self.builder.build_unconditional_branch(join)?;
-        self.builder.position_at_end(join);
-        let i64 = self.i64();
-        let phi = self.builder.build_phi(i64, "find")?;
-        phi.add_incoming(&[(&i64.const_zero(), from), (&i64.const_int(1, false), found_end)]);
-        Ok(V::Int(phi.as_basic_value().into_int_value()))
+        let found = self.when_found(f, p, |g, f| {
+            let v = g.value_at(p, kind)?;
+            g.store_var(f, var, v)?;
+            Ok(g.i64().const_int(1, false))
+        })?;
+        Ok(V::Int(found))
     }
 
     /// `len(@m)`: bpf_for_each_map_elem returns how many entries its callback visited.

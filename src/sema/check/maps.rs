@@ -227,20 +227,11 @@ impl Checker<'_> {
     /// `len(@m)`, the number of entries, and `has_key(@m, key)`, whether `key` is in it.
     pub(super) fn map_query(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
-        let map = match &arg.kind {
-            ExprKind::Map(map) if map.keys.is_empty() => map,
-            _ => {
-                self.error(MapError::WholeMapNeeded { func: def.name, signature: def.signature, span: arg.span });
-                return Type::Error;
-            }
-        };
+        let Some(map) = self.whole_map(def, arg) else { return Type::Error };
         let keys = if def.func == Func::HasKey { self.key_fields(&args[1..], scope) } else { Some(Keys::default()) };
-        let Some((index, info)) = self.map_info(&map.name) else {
-            if self.learning {
-                return Type::Int { signed: true };
-            }
-            self.error(MapError::MapNeverAssigned { map: map.name.clone(), span: map.span });
-            return Type::Error;
+        let (index, info) = match self.queried_map(map) {
+            Ok(found) => found,
+            Err(t) => return t,
         };
         let Some(keys) = keys else { return Type::Error };
         if info.value.is_histogram() {
@@ -257,26 +248,41 @@ impl Checker<'_> {
         self.set(scope, e, ty, Res::Call(def.func))
     }
 
+    /// Map `map`'s index and entry, for a function that reads it; else the type to go on
+    /// with: an integer while learning (a later probe may assign it), or an error.
+    fn queried_map(&mut self, map: &MapRef) -> Result<(usize, MapInfo), Type> {
+        if let Some(found) = self.map_info(&map.name) {
+            return Ok(found);
+        }
+        if self.learning {
+            return Err(Type::Int { signed: true });
+        }
+        self.error(MapError::MapNeverAssigned { map: map.name.clone(), span: map.span });
+        Err(Type::Error)
+    }
+
+    /// The map `arg` names whole (`@m`, not `@m[k]`), or `None` after an error.
+    fn whole_map<'e>(&mut self, def: &builtins::FuncDef, arg: &'e Expr) -> Option<&'e MapRef> {
+        match &arg.kind {
+            ExprKind::Map(map) if map.keys.is_empty() => Some(map),
+            _ => {
+                self.error(MapError::WholeMapNeeded { func: def.name, signature: def.signature, span: arg.span });
+                None
+            }
+        }
+    }
+
     /// `find(@m, key, $v)` (bpftrace 0.24+): the value goes into `$v`, which takes its type.
     pub(super) fn find(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
-        let map = match &args[0].kind {
-            ExprKind::Map(map) if map.keys.is_empty() => map,
-            _ => {
-                self.error(MapError::WholeMapNeeded { func: def.name, signature: def.signature, span: args[0].span });
-                return Type::Error;
-            }
-        };
+        let Some(map) = self.whole_map(def, &args[0]) else { return Type::Error };
         let ExprKind::Var(var) = &args[2].kind else {
             self.error(StdlibError::FindVariable { span: args[2].span });
             return Type::Error;
         };
         let keys = self.key_fields(&args[1..2], scope);
-        let Some((index, info)) = self.map_info(&map.name) else {
-            if self.learning {
-                return Type::Int { signed: false };
-            }
-            self.error(MapError::MapNeverAssigned { map: map.name.clone(), span: map.span });
-            return Type::Error;
+        let (index, info) = match self.queried_map(map) {
+            Ok(found) => found,
+            Err(t) => return t,
         };
         let Some(keys) = keys else { return Type::Error };
         if merge_keys(&info.keys, &keys).is_none() {
