@@ -401,6 +401,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         config,
         co_re: cli.co_re,
         portable: cli.portable,
+        script: (name.clone(), source.clone()),
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {
