@@ -138,7 +138,8 @@ fn the_live_view_follows_counts_clears_filters_and_quits_to_the_normal_screen() 
     let Some((helper, tmux)) = set_up(HELPER, 110) else { return };
     let row_count = |s: &str| row_count(s, HELPER);
     tmux.type_line(&command("keys", ""));
-    tmux.wait_for("the live view", |s| s.contains(HEADER) && s.contains("@calls"));
+    // The view starts before BEGIN, the probes attach after it: calls count from `attached`.
+    tmux.wait_for("the live view, attached", |s| s.contains(HEADER) && s.contains(" attached |") && s.contains("@calls"));
     assert_eq!(tmux.alternate_on(), "1", "the view is on the alternate screen");
 
     calls(&helper, 1000);
@@ -192,7 +193,8 @@ fn sigterm_and_the_commands_exit_leave_the_view_too() {
     let _ = std::fs::remove_file(&pid_file);
     let exec = format!("sh -c \"echo \\$\\$ > {}; exec {RTRACE} -q --live -e '{SCRIPT}'\"; echo term-exit=$?", pid_file.display());
     tmux.type_line(&exec);
-    tmux.wait_for("the live view", |s| s.contains(HEADER) && s.contains("@calls"));
+    // The view starts before BEGIN, the probes attach after it: calls count from `attached`.
+    tmux.wait_for("the live view, attached", |s| s.contains(HEADER) && s.contains(" attached |") && s.contains("@calls"));
     calls(&helper, 42);
     tmux.wait_for("the helper's row at 42", |s| row_count(s) == Some(42));
     let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();

@@ -71,6 +71,8 @@ pub fn leave() {
 /// What the header and the key line say besides the model.
 pub struct Status {
     pub probes: usize,
+    /// Whether the probes are attached yet (the header says `attaching` until they are).
+    pub attached: bool,
     pub lost: u64,
     pub elapsed: std::time::Duration,
     pub interval: std::time::Duration,
@@ -122,9 +124,10 @@ fn header(model: &Model, status: &Status) -> String {
         None => "-".to_string(),
     };
     let mut text = format!(
-        " rtrace --live | {} probe{} attached | {events} events/s | {} lost | {:02}:{:02}:{:02} | sort: {} | every {:.1}s",
+        " rtrace --live | {} probe{} {} | {events} events/s | {} lost | {:02}:{:02}:{:02} | sort: {} | every {:.1}s",
         status.probes,
         if status.probes == 1 { "" } else { "s" },
+        if status.attached { "attached" } else { "attaching" },
         status.lost,
         secs / 3600,
         secs / 60 % 60,

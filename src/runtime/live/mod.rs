@@ -47,6 +47,9 @@ pub struct Live {
     interval: Duration,
     terminal: Option<DefaultTerminal>,
     probes: usize,
+    /// The probes are attached: the session has woken the view from its event loop (the view
+    /// starts before BEGIN runs, and the probes attach after BEGIN).
+    attached: bool,
     started: Instant,
     next_read: Instant,
     mode: Mode,
@@ -73,6 +76,7 @@ pub fn wrap(out: Box<dyn Output>, plan: &Plan, interval: Option<Duration>) -> Re
         interval,
         terminal: None,
         probes: 0,
+        attached: false,
         started: now,
         next_read: now,
         mode: Mode::Normal,
@@ -116,6 +120,7 @@ impl Live {
         let mut shared = self.shared.borrow_mut();
         let status = draw::Status {
             probes: self.probes,
+            attached: self.attached,
             lost: shared.lost,
             elapsed: self.started.elapsed(),
             interval: self.interval,
@@ -184,7 +189,8 @@ impl Watcher for Live {
     }
 
     fn wake(&mut self, session: &mut Session) -> bool {
-        let mut changed = false;
+        let mut changed = !self.attached;
+        self.attached = true;
         while let Ok(true) = event::poll(Duration::ZERO) {
             match event::read() {
                 Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => {
