@@ -10,6 +10,10 @@ mod time;
 
 impl Checker<'_> {
     pub(super) fn call(&mut self, e: &Expr, name: &Name, args: &[Expr], scope: &mut Scope) -> Type {
+        // Only a script being built keeps its `getopt()` calls (`parser::getopt::Mode`).
+        if name.name == "getopt" && self.opts.portable {
+            return self.runtime_getopt(e, args, scope);
+        }
         let Some(def) = builtins::function(&name.name) else {
             // Macro calls are expanded by now: a script with macros may have meant one.
             let macros = &self.program.macros;
