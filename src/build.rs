@@ -1,8 +1,9 @@
 //! `rtrace build SCRIPT -o TOOL` (docs/build.md): compiles the script once and writes a
 //! standalone executable: rtrace's runtime without the compiler (`rtrace-run`, `src/stub.rs`)
 //! with the BPF object and the plan in an ELF section (`bundle::SECTION`). The script's
-//! positional parameters and `-p` become run-time values (`sema::Options::portable`); what
-//! only the build machine knows is an error here, naming the construct.
+//! positional parameters, integer and boolean named ones (`getopt()`) and `-p` become run-time
+//! values (`sema::Options::portable`); what only the build machine knows is an error here,
+//! naming the construct.
 
 use crate::bundle::{self, KernelId, Manifest, Param};
 use crate::driver::{self, Cli};

@@ -1,8 +1,9 @@
 //! `rtrace-run`: the runtime of a tool built by `rtrace build` (docs/build.md). It finds its
 //! own payload (`rtrace::bundle`) in its executable, makes its command line from it (the
-//! script's parameters, and rtrace's run flags: `-f`, `-o`, `-q`, `-p`, `-c`, `-B`, …), checks
-//! that this kernel can run the object, and runs it as `rtrace script.rt` would. It links no
-//! compiler (build it with `--no-default-features`: `scripts/build-stub`).
+//! script's positional and named parameters, and rtrace's run flags: `-f`, `-o`, `-q`, `-p`,
+//! `-c`, `-B`, …), checks that this kernel can run the object, and runs it as `rtrace
+//! script.rt` would. It links no compiler (build it with `--no-default-features`:
+//! `scripts/build-stub`).
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use rtrace::bundle::{self, KernelId, Manifest};
