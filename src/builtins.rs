@@ -32,6 +32,20 @@ pub enum Builtin {
     Cpid,
     /// `ppid`: the parent's process id (`curtask->real_parent->tgid`).
     Ppid,
+    /// `pcomm`: the parent's name (`curtask->real_parent->comm`, bpftrace 0.26).
+    Pcomm,
+    /// `leader_tid`: the thread group leader's thread id (`curtask->group_leader->pid`).
+    LeaderTid,
+    /// `leader_comm`: the thread group leader's name (`curtask->group_leader->comm`).
+    LeaderComm,
+    /// `usermode`: 1 when the probe interrupted user code, 0 in the kernel (x86-64).
+    Usermode,
+    /// `probetype`: the probe's type as a string (`tracepoint`; `special` for begin/end).
+    Probetype,
+    /// `username`: the user id, printed as the user's name.
+    Username,
+    /// `has_cpid`: 1 when `-c` started a command (`cpid` has a value).
+    HasCpid,
     Cgroup,
     Jiffies,
     Rand,
@@ -46,12 +60,12 @@ pub struct BuiltinDef {
 }
 
 pub const BUILTINS: &[BuiltinDef] = &[
-    BuiltinDef { name: "pid", builtin: Builtin::Pid, doc: "process id (the kernel's tgid)" },
+    BuiltinDef { name: "pid", builtin: Builtin::Pid, doc: "process id (the kernel's tgid); also `pid(curr_ns)`, `pid(init)` (the initial namespace's id, rtrace's own where it runs there)" },
     BuiltinDef { name: "tid", builtin: Builtin::Tid, doc: "thread id (the kernel's pid)" },
     BuiltinDef { name: "uid", builtin: Builtin::Uid, doc: "user id" },
     BuiltinDef { name: "gid", builtin: Builtin::Gid, doc: "group id" },
     BuiltinDef { name: "comm", builtin: Builtin::Comm, doc: "name of the current thread (string, 16 bytes)" },
-    BuiltinDef { name: "nsecs", builtin: Builtin::Nsecs, doc: "monotonic time in nanoseconds" },
+    BuiltinDef { name: "nsecs", builtin: Builtin::Nsecs, doc: "monotonic time in nanoseconds; `nsecs(boot)` (CLOCK_BOOTTIME), `nsecs(tai)` (CLOCK_TAI), `nsecs(monotonic)`" },
     BuiltinDef { name: "elapsed", builtin: Builtin::Elapsed, doc: "nanoseconds since rtrace started" },
     BuiltinDef { name: "cpu", builtin: Builtin::Cpu, doc: "the CPU the probe fired on" },
     BuiltinDef { name: "args", builtin: Builtin::Args, doc: "a tracepoint's fields, an fentry/fexit or raw tracepoint's arguments typed from BTF: args.NAME (or args->NAME)" },
@@ -68,13 +82,39 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "ustack", builtin: Builtin::Ustack, doc: "the user stack, printed one frame a line" },
     BuiltinDef { name: "cpid", builtin: Builtin::Cpid, doc: "the pid of the command started with -c" },
     BuiltinDef { name: "curtask", builtin: Builtin::Curtask, doc: "the address of the current task_struct" },
-    BuiltinDef { name: "ppid", builtin: Builtin::Ppid, doc: "the parent's process id" },
+    BuiltinDef { name: "ppid", builtin: Builtin::Ppid, doc: "the parent's process id; `ppid(task)` of a `struct task_struct *`" },
+    BuiltinDef { name: "pcomm", builtin: Builtin::Pcomm, doc: "the parent process's name (string, 16 bytes); `pcomm(task)` of a `struct task_struct *`" },
+    BuiltinDef { name: "leader_tid", builtin: Builtin::LeaderTid, doc: "the thread id of the thread group's leader; `leader_tid(task)` of a `struct task_struct *`" },
+    BuiltinDef { name: "leader_comm", builtin: Builtin::LeaderComm, doc: "the name of the thread group's leader; `leader_comm(task)` of a `struct task_struct *`" },
+    BuiltinDef { name: "usermode", builtin: Builtin::Usermode, doc: "1 if the probe fired in user code, else 0 (from the registers: kprobes, uprobes, USDT, profile, interval, software, hardware, watchpoints; 1 in begin/end, 0 elsewhere)" },
+    BuiltinDef { name: "username", builtin: Builtin::Username, doc: "the current user's name (the user id, named when printed)" },
+    BuiltinDef { name: "has_cpid", builtin: Builtin::HasCpid, doc: "1 if a command was started with -c, else 0" },
+    BuiltinDef { name: "probetype", builtin: Builtin::Probetype, doc: "the probe's type: `kprobe`, `tracepoint`, …; `special` for begin and end" },
     BuiltinDef { name: "cgroup", builtin: Builtin::Cgroup, doc: "the id of the current process's cgroup (cgroup v2)" },
     BuiltinDef { name: "jiffies", builtin: Builtin::Jiffies, doc: "the kernel's jiffies counter (64 bits)" },
     BuiltinDef { name: "rand", builtin: Builtin::Rand, doc: "a pseudo-random 32-bit number" },
     BuiltinDef { name: "numaid", builtin: Builtin::NumaId, doc: "the NUMA node the probe fired on" },
     BuiltinDef { name: "ncpus", builtin: Builtin::Ncpus, doc: "the number of CPUs this machine may have (possible CPUs)" },
 ];
+
+impl Builtin {
+    /// The builtin's name as scripts write it (`arg0` for every `argN`).
+    pub fn name(self) -> &'static str {
+        BUILTINS.iter().find(|d| d.builtin == self).map_or("arg0", |d| d.name)
+    }
+
+    /// A builtin that reads a task's `real_parent` or `group_leader` (the first name), then
+    /// that task's member (the second).
+    pub fn task_link(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Builtin::Ppid => ("real_parent", "tgid"),
+            Builtin::Pcomm => ("real_parent", "comm"),
+            Builtin::LeaderTid => ("group_leader", "pid"),
+            Builtin::LeaderComm => ("group_leader", "comm"),
+            _ => return None,
+        })
+    }
+}
 
 pub fn builtin(name: &str) -> Option<Builtin> {
     BUILTINS.iter().find(|b| b.name == name).map(|b| b.builtin).or_else(|| {
@@ -127,6 +167,24 @@ pub enum Func {
     Cgroupid,
     Kptr,
     Uptr,
+    Strlen,
+    Strstr,
+    StrConcat,
+    Memcmp,
+    Strerror,
+    SignalName,
+    SyscallName,
+    Errorf,
+    Warnf,
+    Assert,
+    IsErr,
+    IsInteger,
+    IsUnsignedInteger,
+    IsPtr,
+    IsStr,
+    IsArray,
+    IsLiteral,
+    Find,
 }
 
 pub struct FuncDef {
@@ -152,8 +210,11 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "hist", func: Func::Hist, signature: "hist(int n[, int k])", min_args: 1, max_args: 2, aggregation: true, doc: "log2 histogram of n, 2^k buckets per power of two (k a literal, 0 to 5)" },
     FuncDef { name: "lhist", func: Func::Lhist, signature: "lhist(int n, int min, int max, int step)", min_args: 4, max_args: 4, aggregation: true, doc: "linear histogram of n" },
     FuncDef { name: "printf", func: Func::Printf, signature: "printf(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "print formatted output" },
+    FuncDef { name: "errorf", func: Func::Errorf, signature: "errorf(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "print formatted output on standard error, after the call's place and `ERROR:`" },
+    FuncDef { name: "warnf", func: Func::Warnf, signature: "warnf(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "print formatted output on standard error, after the call's place and `WARNING:`" },
+    FuncDef { name: "assert", func: Func::Assert, signature: "assert(int condition, string message)", min_args: 2, max_args: 2, aggregation: false, doc: "if condition is 0: print `assert failed: message` as errorf() does, then exit(1) (message a string literal)" },
     FuncDef { name: "exit", func: Func::Exit, signature: "exit([int code])", min_args: 0, max_args: 1, aggregation: false, doc: "end tracing: run END, print maps, exit" },
-    FuncDef { name: "delete", func: Func::Delete, signature: "delete(@map[key])", min_args: 1, max_args: 1, aggregation: false, doc: "delete one map entry" },
+    FuncDef { name: "delete", func: Func::Delete, signature: "delete(@map, key) | delete(@map[key])", min_args: 1, max_args: 2, aggregation: false, doc: "delete one map entry (a scalar map's value with `delete(@map)`); 1 if there was one, else 0" },
     FuncDef { name: "clear", func: Func::Clear, signature: "clear(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "delete every entry of a map" },
     FuncDef { name: "str", func: Func::Str, signature: "str(char *s)", min_args: 1, max_args: 1, aggregation: false, doc: "read a NUL-terminated string" },
     FuncDef { name: "time", func: Func::Time, signature: "time([string fmt])", min_args: 0, max_args: 1, aggregation: false, doc: "print the current time with strftime's fmt (default \"%H:%M:%S\\n\")" },
@@ -171,11 +232,26 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "system", func: Func::System, signature: "system(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "run a shell command, formatted like printf, and print its output (needs --unsafe)" },
     FuncDef { name: "strftime", func: Func::Strftime, signature: "strftime(string fmt, int nsecs)", min_args: 2, max_args: 2, aggregation: false, doc: "nsecs (time since boot, as `nsecs`) as a local date and time, formatted by strftime(3) and `%f` (microseconds) when printed" },
     FuncDef { name: "len", func: Func::Len, signature: "len(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "the number of entries in a map" },
+    FuncDef { name: "find", func: Func::Find, signature: "find(@map, key, $var)", min_args: 3, max_args: 3, aggregation: false, doc: "1 and the entry's value stored in $var if the map has key, else 0 ($var unchanged)" },
     FuncDef { name: "has_key", func: Func::HasKey, signature: "has_key(@map, key)", min_args: 2, max_args: 2, aggregation: false, doc: "whether a map has an entry for key" },
     FuncDef { name: "zero", func: Func::Zero, signature: "zero(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "set every value of a map to zero, keeping its keys" },
     FuncDef { name: "ksym", func: Func::Ksym, signature: "ksym(int addr)", min_args: 1, max_args: 1, aggregation: false, doc: "the kernel function containing addr, printed by %s" },
     FuncDef { name: "uaddr", func: Func::Uaddr, signature: "uaddr(string name)", min_args: 1, max_args: 1, aggregation: false, doc: "uprobes: the address of a symbol in the probed program, as linked (right only for non-PIE programs, as in bpftrace)" },
-    FuncDef { name: "strcontains", func: Func::Strcontains, signature: "strcontains(string haystack, string needle)", min_args: 2, max_args: 2, aggregation: false, doc: "whether haystack contains needle (a string literal)" },
+    FuncDef { name: "strcontains", func: Func::Strcontains, signature: "strcontains(string haystack, string needle)", min_args: 2, max_args: 2, aggregation: false, doc: "1 if haystack contains needle, else 0" },
+    FuncDef { name: "strstr", func: Func::Strstr, signature: "strstr(string haystack, string needle)", min_args: 2, max_args: 2, aggregation: false, doc: "the index where needle first occurs in haystack, or -1" },
+    FuncDef { name: "strlen", func: Func::Strlen, signature: "strlen(string s)", min_args: 1, max_args: 1, aggregation: false, doc: "the length of s, before its first NUL" },
+    FuncDef { name: "str_concat", func: Func::StrConcat, signature: "str_concat(string a, string b)", min_args: 2, max_args: 2, aggregation: false, doc: "a followed by b, a string as long as both" },
+    FuncDef { name: "strerror", func: Func::Strerror, signature: "strerror(int errno)", min_args: 1, max_args: 1, aggregation: false, doc: "an errno value, printed as its message (`Operation not permitted`)" },
+    FuncDef { name: "signal_name", func: Func::SignalName, signature: "signal_name(int signal)", min_args: 1, max_args: 1, aggregation: false, doc: "a signal number, printed as its name (`SIGINT`)" },
+    FuncDef { name: "syscall_name", func: Func::SyscallName, signature: "syscall_name(int number)", min_args: 1, max_args: 1, aggregation: false, doc: "an x86-64 system call number, printed as its name (`read`)" },
+    FuncDef { name: "is_err", func: Func::IsErr, signature: "is_err(void *p)", min_args: 1, max_args: 1, aggregation: false, doc: "1 if p is an error code in a pointer (the kernel's IS_ERR(): -4095 to -1), else 0" },
+    FuncDef { name: "is_integer", func: Func::IsInteger, signature: "is_integer(any e)", min_args: 1, max_args: 1, aggregation: false, doc: "1 if e is an integer, else 0 (known when compiling)" },
+    FuncDef { name: "is_unsigned_integer", func: Func::IsUnsignedInteger, signature: "is_unsigned_integer(any e)", min_args: 1, max_args: 1, aggregation: false, doc: "1 if e is an unsigned integer, else 0 (known when compiling)" },
+    FuncDef { name: "is_ptr", func: Func::IsPtr, signature: "is_ptr(any e)", min_args: 1, max_args: 1, aggregation: false, doc: "1 if e is a pointer, else 0 (known when compiling)" },
+    FuncDef { name: "is_str", func: Func::IsStr, signature: "is_str(any e)", min_args: 1, max_args: 1, aggregation: false, doc: "1 if e is a string, else 0 (known when compiling)" },
+    FuncDef { name: "is_array", func: Func::IsArray, signature: "is_array(any e)", min_args: 1, max_args: 1, aggregation: false, doc: "1 if e is an array, else 0 (known when compiling)" },
+    FuncDef { name: "is_literal", func: Func::IsLiteral, signature: "is_literal(any e)", min_args: 1, max_args: 1, aggregation: false, doc: "1 if e is a literal (`1`, `\"hello\"`), else 0" },
+    FuncDef { name: "memcmp", func: Func::Memcmp, signature: "memcmp(string a, string b, int n)", min_args: 3, max_args: 3, aggregation: false, doc: "0 if the first n bytes of a and b (at most the shorter's size) are equal, else the difference of the first bytes that differ" },
     FuncDef { name: "cgroupid", func: Func::Cgroupid, signature: "cgroupid(string path)", min_args: 1, max_args: 1, aggregation: false, doc: "the id of the cgroup v2 directory at path, as `cgroup` gives it" },
     FuncDef { name: "kptr", func: Func::Kptr, signature: "kptr(void *p)", min_args: 1, max_args: 1, aggregation: false, doc: "p, read from kernel memory from now on" },
     FuncDef { name: "uptr", func: Func::Uptr, signature: "uptr(void *p)", min_args: 1, max_args: 1, aggregation: false, doc: "p, read from user memory from now on (str(), *p, members)" },
@@ -207,41 +283,7 @@ pub const CONSTANTS: &[(&str, u64)] = &[
 ];
 
 /// Linux's signal numbers (x86-64), for `signal("SIGKILL")`.
-pub const SIGNALS: &[(&str, u32)] = &[
-    ("SIGHUP", 1),
-    ("SIGINT", 2),
-    ("SIGQUIT", 3),
-    ("SIGILL", 4),
-    ("SIGTRAP", 5),
-    ("SIGABRT", 6),
-    ("SIGIOT", 6),
-    ("SIGBUS", 7),
-    ("SIGFPE", 8),
-    ("SIGKILL", 9),
-    ("SIGUSR1", 10),
-    ("SIGSEGV", 11),
-    ("SIGUSR2", 12),
-    ("SIGPIPE", 13),
-    ("SIGALRM", 14),
-    ("SIGTERM", 15),
-    ("SIGSTKFLT", 16),
-    ("SIGCHLD", 17),
-    ("SIGCONT", 18),
-    ("SIGSTOP", 19),
-    ("SIGTSTP", 20),
-    ("SIGTTIN", 21),
-    ("SIGTTOU", 22),
-    ("SIGURG", 23),
-    ("SIGXCPU", 24),
-    ("SIGXFSZ", 25),
-    ("SIGVTALRM", 26),
-    ("SIGPROF", 27),
-    ("SIGWINCH", 28),
-    ("SIGIO", 29),
-    ("SIGPOLL", 29),
-    ("SIGPWR", 30),
-    ("SIGSYS", 31),
-];
+pub use crate::kernel::names::SIGNALS;
 
 /// The number of a signal named with or without its `SIG` prefix (`"SIGKILL"`, `"KILL"`).
 pub fn signal_number(name: &str) -> Option<u32> {
@@ -278,6 +320,13 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("cpid", "`/pid == cpid/` (with `-c`)"),
     ("curtask", "`curtask->real_parent->pid`"),
     ("ppid", "`printf(\"%d -> %d\\n\", ppid, pid)`"),
+    ("pcomm", "`@[pcomm, comm] = count()`"),
+    ("leader_tid", "`/leader_tid != tid/` (not the main thread)"),
+    ("leader_comm", "`@[leader_comm] = count()`"),
+    ("usermode", "`@[usermode] = count()`"),
+    ("probetype", "`@[probetype] = count()`"),
+    ("username", "`@[username] = count()`"),
+    ("has_cpid", "`/has_cpid && pid == cpid/`"),
     ("cgroup", "`@[cgroup] = count()`"),
     ("jiffies", "`@j = jiffies`"),
     ("rand", "`/rand % 100 == 0/` (sample 1%)"),
@@ -292,8 +341,11 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("hist", "`@lat = hist(nsecs - @start[tid])`"),
     ("lhist", "`@pct = lhist($p, 0, 100, 10)`"),
     ("printf", "`printf(\"%-16s %6d\\n\", comm, pid)`"),
+    ("errorf", "`errorf(\"bad size %d\", $n)`"),
+    ("warnf", "`warnf(\"odd size %d\", $n)`"),
+    ("assert", "`assert($n < 100, \"too large\")`"),
     ("exit", "`exit(1)` (END runs, the maps print, status 1)"),
-    ("delete", "`delete(@start[tid])`"),
+    ("delete", "`delete(@start, tid)`"),
     ("clear", "`interval:s:1 { print(@calls); clear(@calls); }`"),
     ("str", "`str(args.filename)`"),
     ("time", "`time(\"%H:%M:%S \")`"),
@@ -311,11 +363,26 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("system", "`system(\"ps -p %d -o comm=\", pid)` (with `--unsafe`)"),
     ("strftime", "`printf(\"%s\\n\", strftime(\"%H:%M:%S.%f\", nsecs))`"),
     ("len", "`if (len(@start) > 1000) { clear(@start); }`"),
+    ("find", "`if (find(@start, tid, $t)) { @lat = hist(nsecs - $t); }`"),
     ("has_key", "`if (has_key(@start, tid)) { @lat = hist(nsecs - @start[tid]); }`"),
     ("zero", "`zero(@calls)`"),
     ("ksym", "`printf(\"%s\\n\", ksym(arg0))`"),
     ("uaddr", "`*uaddr(\"counter\")`"),
     ("strcontains", "`/strcontains(str(args.filename), \"passwd\")/`"),
+    ("strstr", "`strstr(str(args.filename), \"/\")`"),
+    ("strlen", "`@len = hist(strlen(str(args.filename)))`"),
+    ("str_concat", "`str_concat(comm, \":\")`"),
+    ("strerror", "`printf(\"%s\\n\", strerror(-retval))`"),
+    ("signal_name", "`@[signal_name(args.sig)] = count()`"),
+    ("syscall_name", "`@[syscall_name(args.id)] = count()`"),
+    ("is_err", "`if (is_err(retval)) { … }`"),
+    ("is_integer", "`is_integer($x)` (in a macro)"),
+    ("is_unsigned_integer", "`is_unsigned_integer($x)` (in a macro)"),
+    ("is_ptr", "`is_ptr(x)` (in a macro)"),
+    ("is_str", "`is_str(x)` (in a macro)"),
+    ("is_array", "`is_array(x)` (in a macro)"),
+    ("is_literal", "`is_literal(x)` (in a macro)"),
+    ("memcmp", "`/memcmp(comm, \"sshd\", 4) == 0/`"),
     ("cgroupid", "`/cgroup == cgroupid(\"/sys/fs/cgroup/system.slice\")/`"),
     ("kptr", "`str(kptr(arg1))`"),
     ("uptr", "`str(uptr(arg1))`"),

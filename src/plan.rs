@@ -422,6 +422,8 @@ pub enum EventKind {
     /// `print(value)`: like `Printf` (`id` is a `PrintfDef` index: the value and a newline),
     /// and with `-f json` a `value` line.
     PrintValue = 10,
+    /// `errorf()`, `warnf()`, a failed `assert()`: like `Printf`, written on standard error.
+    Message = 11,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -441,6 +443,7 @@ impl EventKind {
             6 => Some(EventKind::Join),
             7 => Some(EventKind::Cat),
             8 => Some(EventKind::System),
+            11 => Some(EventKind::Message),
             9 => Some(EventKind::Zero),
             10 => Some(EventKind::PrintValue),
             _ => None,
@@ -519,6 +522,8 @@ pub enum Scalar {
     Enum { id: u32 },
     /// An integer array value (8 bytes).
     IntArray(IntArray),
+    /// A number printed as its name (8 bytes): `strerror()`, `signal_name()`, `syscall_name()`.
+    Named(crate::kernel::names::NameTable),
 }
 
 /// Bytes `buf()` keeps, and the size of its value.
@@ -542,6 +547,7 @@ impl Scalar {
             | Scalar::ProbeName
             | Scalar::Timestamp(_)
             | Scalar::Enum { .. }
+            | Scalar::Named(_)
             | Scalar::IntArray(_) => 8,
             Scalar::Stack(spec) => spec.size(),
             Scalar::Inet => INET_SIZE,
@@ -567,6 +573,10 @@ impl Scalar {
             Scalar::Tuple { .. } => "tuple",
             Scalar::Enum { .. } => "enum",
             Scalar::IntArray(_) => "integer array",
+            Scalar::Named(crate::kernel::names::NameTable::Errno) => "error message",
+            Scalar::Named(crate::kernel::names::NameTable::Signal) => "signal name",
+            Scalar::Named(crate::kernel::names::NameTable::Syscall) => "system call name",
+            Scalar::Named(crate::kernel::names::NameTable::User) => "user name",
         }
     }
 }

@@ -12,9 +12,11 @@ use crate::sema::Type;
 use libbpf_rs::libbpf_sys as sys;
 
 /// Offsets in x86-64's `struct pt_regs` of the registers holding arguments 0–5 (di, si, dx,
-/// cx, r8, r9) and the return value (ax).
+/// cx, r8, r9), the return value (ax) and the code segment (cs, whose low bits are the
+/// privilege level).
 const PT_REGS_ARGS: [u64; 6] = [112, 104, 96, 88, 72, 64];
 const PT_REGS_AX: u64 = 80;
+const PT_REGS_CS: u64 = 136;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub(super) fn builtin(&mut self, f: &mut Func<'ctx>, b: Builtin) -> Result<V<'ctx>> {
@@ -45,7 +47,19 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::Retval => self.load_i64(f.ctx_ptr, PT_REGS_AX)?,
             Builtin::FuncName => self.call_helper(sys::BPF_FUNC_get_func_ip, &[f.ctx_ptr.into()])?,
             Builtin::Curtask => self.call_helper(sys::BPF_FUNC_get_current_task, &[])?,
-            Builtin::Ppid => return Err(CodegenError("ppid is two reads sema resolves".into())),
+            Builtin::Ppid | Builtin::Pcomm | Builtin::LeaderTid | Builtin::LeaderComm => {
+                return Err(CodegenError("a task read is two reads sema resolves".into()))
+            }
+            Builtin::Probetype | Builtin::HasCpid => return Err(CodegenError(format!("{b:?} is a constant"))),
+            Builtin::Username => return Err(CodegenError("username is uid".into())),
+            Builtin::Usermode => {
+                // The interrupted code's privilege level, the low two bits of `cs`: 3 is user.
+                let cs = self.load_i64(f.ctx_ptr, PT_REGS_CS)?;
+                let three = i64.const_int(3, false);
+                let level = bld.build_and(cs, three, "cpl")?;
+                let user = bld.build_int_compare(inkwell::IntPredicate::EQ, level, three, "user")?;
+                bld.build_int_z_extend(user, i64, "usermode")?
+            }
             Builtin::Cpid => self.global(f, plan::GLOBAL_CPID)?,
             Builtin::Kstack | Builtin::Ustack => {
                 return Err(CodegenError("a stack reached codegen as a builtin".into()));

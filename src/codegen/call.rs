@@ -18,6 +18,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             // value.
             Res::Printf(id) => self.printf(f, id, &args[1..], EventKind::Printf),
             Res::System(id) => self.printf(f, id, &args[1..], EventKind::System),
+            Res::Message(id) => self.printf(f, id, &args[1..], EventKind::Message),
+            Res::Assert(id) => self.assert(f, id, &args[0]),
             Res::PrintValue(id) => self.printf(f, id, args, EventKind::PrintValue),
             Res::StrArray { len, user } => self.str_array(f, &args[0], len, user),
             Res::Str { user } => self.str_read(f, &args[0], user),
@@ -53,8 +55,24 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.header_event(f, kind, index as u32)
             }
             Res::Call(F::HasKey) => self.has_key(f, args),
+            Res::Call(F::Find) => self.find(f, args),
             Res::Call(F::Len) => self.map_len(f, args),
             Res::Call(F::Delete) => self.delete_entry(f, args),
+            Res::Call(F::Strlen) => self.strlen(f, &args[0]),
+            Res::Call(F::Strstr) => self.strstr(f, args),
+            Res::Call(F::StrConcat) => self.str_concat(f, args),
+            Res::Call(F::Memcmp) => self.memcmp(f, args),
+            Res::Ktime(helper) => Ok(V::Int(self.call_helper(helper, &[])?)),
+            Res::Call(F::IsErr) => {
+                // IS_ERR(): the top 4095 values of the address space.
+                let p = self.expr(f, &args[0])?.int()?;
+                let limit = i64.const_int((-4095i64) as u64, false);
+                let err = self.builder.build_int_compare(inkwell::IntPredicate::UGE, p, limit, "is_err")?;
+                Ok(V::Int(self.builder.build_int_z_extend(err, i64, "b")?))
+            }
+            // A builtin called as a function (`pid()`, `pcomm(task)`).
+            Res::TaskField { .. } => self.task_field(f, e, args.first()),
+            Res::Builtin(_) | Res::ConstStr(_) => self.ident(f, e),
             other => Err(CodegenError(format!("cannot generate call {other:?}"))),
         }
     }

@@ -105,16 +105,23 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// `ppid` through relocations: the current task's `real_parent`, then its `tgid`.
-    pub(super) fn core_ppid(&mut self, f: &mut Func<'ctx>, task: u32, parent: Access, tgid: Access) -> Result<V<'ctx>> {
-        let current = self.call_helper(sys::BPF_FUNC_get_current_task, &[])?;
-        let mut chain = self.chain_from(f, current)?;
-        self.member_steps(task, &["real_parent".to_string()], &mut chain)?;
-        let V::Int(parent) = self.core_read(f, parent, chain)? else {
-            return Err(CodegenError("ppid: real_parent is not a pointer".into()));
+    pub(super) fn core_task_field(
+        &mut self,
+        f: &mut Func<'ctx>,
+        base: IntValue<'ctx>,
+        task: u32,
+        names: (&str, &str),
+        link: Access,
+        field: Access,
+    ) -> Result<V<'ctx>> {
+        let mut chain = self.chain_from(f, base)?;
+        self.member_steps(task, &[names.0.to_string()], &mut chain)?;
+        let V::Int(linked) = self.core_read(f, link, chain)? else {
+            return Err(CodegenError(format!("{} is not a pointer", names.0)));
         };
-        let mut chain = self.chain_from(f, parent)?;
-        self.member_steps(task, &["tgid".to_string()], &mut chain)?;
-        self.core_read(f, tgid, chain)
+        let mut chain = self.chain_from(f, linked)?;
+        self.member_steps(task, &[names.1.to_string()], &mut chain)?;
+        self.core_read(f, field, chain)
     }
 
     /// A tracepoint field's address in the record, relocated through the event's BTF struct.

@@ -80,6 +80,23 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Void)
     }
 
+    /// `assert(cond, "message")`: when `cond` is 0, message `id` on standard error, then
+    /// `exit(1)`.
+    pub(super) fn assert(&mut self, f: &mut Func<'ctx>, id: usize, cond: &Expr) -> Result<V<'ctx>> {
+        let c = self.expr(f, cond)?.int()?;
+        let failed = self.builder.build_int_compare(IntPredicate::EQ, c, self.i64().const_zero(), "failed")?;
+        let fail = self.ctx.append_basic_block(f.function, "assert_failed");
+        let ok = self.ctx.append_basic_block(f.function, "assert_ok");
+        self.builder.build_conditional_branch(failed, fail, ok)?;
+        self.builder.position_at_end(fail);
+        self.printf(f, id, &[], EventKind::Message)?;
+        let status = [Expr { kind: ExprKind::Int(1), ..cond.clone() }];
+        self.exit(f, &status)?;
+        self.builder.build_unconditional_branch(ok)?;
+        self.builder.position_at_end(ok);
+        Ok(V::Void)
+    }
+
     /// `print(@map[, top[, div]])`: the map's index, then top and div (0 when not given).
     pub(super) fn print_map(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let index = self.map_of(f, &args[0])?;

@@ -146,17 +146,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// An identifier: a builtin, a constant, or a value sema located (an fentry argument,
     /// `ppid`, a USDT argument in memory).
-    fn ident(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
+    pub(super) fn ident(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
         match self.res(f, e) {
             Res::Builtin(Builtin::Kstack | Builtin::Ustack) => self.stack(f, e),
             Res::Builtin(b) => self.builtin(f, *b),
             Res::Const(v) => Ok(V::Int(self.i64().const_int(*v, false))),
             Res::ConstStr(s) => self.string_literal(f, s),
             Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed),
-            Res::Ppid { parent, tgid } => match self.core_ref(f, e) {
-                Some(&crate::sema::CoreRef::Ppid { task }) => self.core_ppid(f, task, *parent, *tgid),
-                _ => self.ppid(f, *parent, *tgid),
-            },
+            Res::TaskField { .. } => self.task_field(f, e, None),
             Res::RegMemory { base, index, access } => self.reg_memory(f, *base, *index, *access),
             _ => Err(CodegenError("unresolved identifier".into())),
         }

@@ -151,9 +151,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(())
     }
 
-    pub fn delete(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>) -> Result<()> {
-        self.call_helper(sys::BPF_FUNC_map_delete_elem, &[self.map_ptr(map), key.into()])?;
-        Ok(())
+    pub fn delete(&self, map: GlobalValue<'ctx>, key: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
+        self.call_helper(sys::BPF_FUNC_map_delete_elem, &[self.map_ptr(map), key.into()])
     }
 
     /// Runs `body` with a pointer to the value at `key`, creating a zeroed entry first when

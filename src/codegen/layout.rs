@@ -24,6 +24,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 | Scalar::ProbeName
                 | Scalar::Timestamp(_)
                 | Scalar::Enum { .. }
+                | Scalar::Named(_)
                 | Scalar::IntArray(_),
             ) => {
                 self.store_i64(dst, offset, i)
@@ -50,6 +51,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             | Scalar::ProbeName
             | Scalar::Timestamp(_)
             | Scalar::Enum { .. }
+            | Scalar::Named(_)
             | Scalar::IntArray(_) => V::Int(self.load_i64(p, 0)?),
             Scalar::Stack(spec) if !spec.user => V::Int(self.load_i64(p, 0)?),
             Scalar::Tuple { id, .. } => V::Tuple(p, id),

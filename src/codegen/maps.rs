@@ -159,17 +159,28 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// The i64 `p` points to, or 0 when `p` is null (a map lookup that found nothing).
     fn load_or_zero(&mut self, f: &mut Func<'ctx>, p: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
+        self.when_found(f, p, |g, _| g.load_i64(p, 0))
+    }
+
+    /// What `body` makes when `p` (a map lookup) is not null, else 0.
+    fn when_found(
+        &mut self,
+        f: &mut Func<'ctx>,
+        p: PointerValue<'ctx>,
+        body: impl FnOnce(&mut Self, &mut Func<'ctx>) -> Result<IntValue<'ctx>>,
+    ) -> Result<IntValue<'ctx>> {
         let found = self.ctx.append_basic_block(f.function, "found");
         let join = self.ctx.append_basic_block(f.function, "read");
         let from = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
         let null = self.builder.build_is_null(p, "null")?;
         self.builder.build_conditional_branch(null, join, found)?;
         self.builder.position_at_end(found);
-        let v = self.load_i64(p, 0)?;
+        let v = body(self, f)?;
+        let found_end = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
         self.builder.build_unconditional_branch(join)?;
         self.builder.position_at_end(join);
         let phi = self.builder.build_phi(self.i64(), "value")?;
-        phi.add_incoming(&[(&v, found), (&self.i64().const_zero(), from)]);
+        phi.add_incoming(&[(&v, found_end), (&self.i64().const_zero(), from)]);
         Ok(phi.as_basic_value().into_int_value())
     }
 
@@ -183,6 +194,24 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(self.builder.build_int_z_extend(found, self.i64(), "b")?))
     }
 
+    /// `find(@m, key, $v)`: 1 and the value stored in `$v` when the entry exists, else 0.
+    pub(super) fn find(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
+        let ExprKind::Var(var) = &args[2].kind else {
+            return Err(CodegenError("find into a non-variable".into()));
+        };
+        let index = self.map_of(f, &args[0])?;
+        let (global, def) = self.maps.get(index)?;
+        let kind = def.value.scalar().ok_or_else(|| CodegenError("find of an aggregation".into()))?;
+        let key = self.key(f, index, &args[1..2])?;
+        let p = self.lookup(global, key)?;
+        let found = self.when_found(f, p, |g, f| {
+            let v = g.value_at(p, kind)?;
+            g.store_var(f, var, v)?;
+            Ok(g.i64().const_int(1, false))
+        })?;
+        Ok(V::Int(found))
+    }
+
     /// `len(@m)`: bpf_for_each_map_elem returns how many entries its callback visited.
     pub(super) fn map_len(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let (global, _) = self.maps.get(self.map_of(f, &args[0])?)?;
@@ -193,16 +222,18 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(self.call_helper(sys::BPF_FUNC_for_each_map_elem, &[map, callback.into(), null.into(), zero.into()])?))
     }
 
-    /// `delete(@m[key])`.
+    /// `delete(@m, key)` or `delete(@m[key])`: 1 when an entry was removed, else 0.
     pub(super) fn delete_entry(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let ExprKind::Map(map) = &args[0].kind else {
             return Err(CodegenError("delete of a non-map".into()));
         };
         let index = self.map_of(f, &args[0])?;
         let (global, _) = self.maps.get(index)?;
-        let key = self.key(f, index, &map.keys)?;
-        self.delete(global, key)?;
-        Ok(V::Void)
+        let keys = if args.len() == 2 { &args[1..] } else { &map.keys[..] };
+        let key = self.key(f, index, keys)?;
+        let status = self.delete(global, key)?;
+        let removed = self.builder.build_int_compare(inkwell::IntPredicate::EQ, status, self.i64().const_zero(), "removed")?;
+        Ok(V::Int(self.builder.build_int_z_extend(removed, self.i64(), "b")?))
     }
 
     /// A `bpf_for_each_map_elem` callback that visits every entry (returns 0, "go on"): the

@@ -1,4 +1,5 @@
-//! Kernel and user memory: struct members, `*p`, `p[i]`, USDT arguments in memory, `ppid`,
+//! Kernel and user memory: struct members, `*p`, `p[i]`, USDT arguments in memory, `ppid` and
+//! the other task reads (`pcomm`, `leader_tid`, `leader_comm`),
 //! `ntop()`'s address bytes — read with `bpf_probe_read_kernel` (or `_user`) at the offsets
 //! and sizes sema recorded, so codegen never sees BTF.
 
@@ -6,7 +7,7 @@ use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::Expr;
 use crate::plan;
-use crate::sema::{Access, Read, Type};
+use crate::sema::{Access, CoreRef, Read, Res, Type};
 use inkwell::values::IntValue;
 use libbpf_rs::libbpf_sys as sys;
 
@@ -61,13 +62,23 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(value))
     }
 
-    /// `ppid`: the current task's `real_parent`, then that task's `tgid`.
-    pub(super) fn ppid(&mut self, f: &mut Func<'ctx>, parent: Access, tgid: Access) -> Result<V<'ctx>> {
-        let task = self.call_helper(sys::BPF_FUNC_get_current_task, &[])?;
-        let V::Int(parent) = self.memory(f, parent, task)? else {
-            return Err(CodegenError("ppid: real_parent is not a pointer".into()));
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm` (`task` the call's argument, if any): the
+    /// task's `real_parent` or `group_leader`, then that task's member.
+    pub(super) fn task_field(&mut self, f: &mut Func<'ctx>, e: &Expr, task: Option<&Expr>) -> Result<V<'ctx>> {
+        let Res::TaskField { link, field } = self.res(f, e).clone() else {
+            return Err(CodegenError("not a task member read".into()));
         };
-        self.memory(f, tgid, parent)
+        let base = match task {
+            Some(t) => self.expr(f, t)?.int()?,
+            None => self.call_helper(sys::BPF_FUNC_get_current_task, &[])?,
+        };
+        if let Some(&CoreRef::TaskField { task, link: l, field: m }) = self.core_ref(f, e) {
+            return self.core_task_field(f, base, task, (l, m), link, field);
+        }
+        let V::Int(linked) = self.memory(f, link, base)? else {
+            return Err(CodegenError("a task link is not a pointer".into()));
+        };
+        self.memory(f, field, linked)
     }
 
     /// A USDT argument in memory: at the `base` register plus the `index` register times

@@ -19,6 +19,7 @@ mod maps;
 mod memory;
 mod stmt;
 mod strings;
+mod strscan;
 
 use crate::parser::ast::Program;
 use crate::plan::{self, Attach};

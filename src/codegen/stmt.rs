@@ -93,6 +93,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// `$var = value`, stored as the variable's type (after every assignment) lays it out.
     fn assign_var(&mut self, f: &mut Func<'ctx>, var: &Name, value: &Expr) -> Result<()> {
         let v = self.expr(f, value)?;
+        self.store_var(f, &var.name, v)
+    }
+
+    /// Stores `v` in variable `name` (`$x = v`, `find()`'s result).
+    pub(super) fn store_var(&mut self, f: &mut Func<'ctx>, name: &str, v: V<'ctx>) -> Result<()> {
+        let var = Name { name: name.to_string(), span: Default::default() };
         let ty = self.checked.progs[f.prog].vars.get(&var.name).copied().unwrap_or(Type::Error);
         let slot = self.var_slot(f, &var.name, ty)?;
         match (v, ty) {

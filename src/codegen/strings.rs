@@ -127,10 +127,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Str(buf, len))
     }
 
-    /// `strcontains(s, "literal")`.
+    /// `strcontains(s, "literal")`; a needle known only at run time is searched for in a loop.
     pub(super) fn strcontains(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let ExprKind::Str(needle) = &args[1].kind else {
-            return Err(CodegenError("strcontains without a literal needle".into()));
+            return self.strcontains_dynamic(f, args);
         };
         let (p, n) = self.expr(f, &args[0])?.string()?;
         Ok(V::Int(self.contains(f, p, n, needle.as_bytes())?))

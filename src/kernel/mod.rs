@@ -10,6 +10,7 @@ pub mod cgroup;
 pub mod elf;
 pub mod features;
 pub mod kallsyms;
+pub mod names;
 pub mod perf;
 pub mod tracefs;
 pub mod usdt;

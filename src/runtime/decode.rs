@@ -32,6 +32,7 @@ impl<'p> Decoder<'p> {
             Scalar::Int { signed: false } => Value::UInt(read_u64(bytes)),
             Scalar::Str { .. } => Value::Str(c_string(bytes)),
             Scalar::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
+            Scalar::Named(table) => Value::Str(table.name(read_u64(bytes))),
             Scalar::Enum { id } => match self.plan.enums.get(id as usize) {
                 Some(def) => Value::Str(def.text(read_u64(bytes))),
                 None => Value::UInt(read_u64(bytes)),

@@ -56,6 +56,8 @@ pub enum Event<'p> {
     Text { kind: &'static str, text: String },
     /// `system()`: the command to run, whose output is printed.
     System(String),
+    /// `errorf()`, `warnf()`, `assert()`: text for standard error.
+    Message(String),
     /// `print(value)`: the value's format and its decoded arguments.
     Value { def: &'p PrintfDef, args: Vec<Value> },
     /// `cat()`: the file to print.
@@ -82,6 +84,7 @@ impl<'p> Event<'p> {
         Some(match EventKind::from_u32(kind)? {
             EventKind::Printf => Event::Text { kind: "printf", text: printf()? },
             EventKind::System => Event::System(printf()?),
+            EventKind::Message => Event::Message(printf()?),
             EventKind::PrintValue => {
                 let def = plan.printfs.get(index)?;
                 Event::Value { def, args: decoder.printf_args(def, record) }

@@ -306,6 +306,11 @@ impl<'p> Session<'p> {
                     Err(e) => eprintln!("error: system(\"{command}\"): {e}"),
                 }
             }
+            Event::Message(text) => {
+                // After what the script printed before it.
+                self.emit(|out| out.sink().flush());
+                eprint!("{text}");
+            }
             Event::Value { def, args } => {
                 self.emit(|out| out.value(def, &args));
             }

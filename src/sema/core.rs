@@ -116,9 +116,9 @@ pub(super) fn build(k: &KernelTypes, progs: &[ProgInfo]) -> CoreTypes {
                 CoreRef::Stride { record } | CoreRef::Size { record } => {
                     types.ensure(k, *record);
                 }
-                CoreRef::Ppid { task } => {
-                    types.add_member(k, *task, "real_parent");
-                    types.add_member(k, *task, "tgid");
+                CoreRef::TaskField { task, link, field } => {
+                    types.add_member(k, *task, link);
+                    types.add_member(k, *task, field);
                 }
             }
         }

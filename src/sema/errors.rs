@@ -11,6 +11,7 @@ mod expr;
 mod kernel;
 mod maps;
 mod probes;
+mod stdlib;
 mod stmt;
 
 pub use args::ArgError;
@@ -19,6 +20,7 @@ pub use expr::ExprError;
 pub use kernel::KernelError;
 pub use maps::MapError;
 pub use probes::*;
+pub use stdlib::StdlibError;
 pub use stmt::StmtError;
 
 use crate::diag::{Diagnostic, Span};
@@ -33,6 +35,7 @@ pub enum CheckError {
     Kernel(KernelError),
     Map(MapError),
     Call(CallError),
+    Stdlib(StdlibError),
 }
 
 macro_rules! families {
@@ -65,7 +68,7 @@ macro_rules! families {
     };
 }
 
-families!(Stmt(StmtError), Expr(ExprError), Arg(ArgError), Kernel(KernelError), Map(MapError), Call(CallError));
+families!(Stmt(StmtError), Expr(ExprError), Arg(ArgError), Kernel(KernelError), Map(MapError), Call(CallError), Stdlib(StdlibError));
 
 /// What needed an integer (`ExprError::NotInteger`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,6 +91,12 @@ pub enum IntWanted {
     Address(&'static str),
     Bswap,
     Signal,
+    /// A byte count (`memcmp()`).
+    Count(&'static str),
+    /// A number to print as a name (`strerror()`).
+    Number(&'static str),
+    /// A condition (`assert()`).
+    Condition(&'static str),
 }
 
 /// What rtrace cannot do yet (`ExprError::Unsupported`).
@@ -184,6 +193,9 @@ impl IntWanted {
             IntWanted::Address(func) => format!("`{func}()` takes an address"),
             IntWanted::Bswap => "`bswap()` takes an integer".into(),
             IntWanted::Signal => "`signal()` takes a signal name or number".into(),
+            IntWanted::Count(func) => format!("`{func}()`'s count is an integer"),
+            IntWanted::Number(func) => format!("`{func}()` takes an integer"),
+            IntWanted::Condition(func) => format!("`{func}()`'s condition must be an integer"),
         }
     }
 }

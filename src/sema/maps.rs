@@ -193,6 +193,7 @@ pub(super) fn describe_keys(keys: &Keys) -> String {
             Scalar::Usym => "usym",
             Scalar::Timestamp(_) => "timestamp",
             Scalar::IntArray(_) => "array",
+            Scalar::Named(_) => k.name(),
             // Never key parts (`key_field` refuses them).
             Scalar::Buf | Scalar::Tuple { .. } | Scalar::Enum { .. } => k.name(),
         })

@@ -30,6 +30,8 @@ pub enum Type {
     Str { len: u32 },
     /// A kernel address printed as its symbol (`func`).
     Ksym,
+    /// A number printed as its name (`strerror()`, `signal_name()`, `syscall_name()`).
+    Named(crate::kernel::names::NameTable),
     /// A stack (`kstack`, `ustack`): a stack id, and for user stacks the process.
     Stack(plan::StackSpec),
     /// An IP address from `ntop()`: `{ u64 family; u8 addr[16]; }`, printed as text.
@@ -98,6 +100,7 @@ impl Type {
             Type::Ptr { .. } => Scalar::Int { signed: false },
             Type::Str { len } => Scalar::Str { len },
             Type::Ksym => Scalar::Ksym,
+            Type::Named(t) => Scalar::Named(t),
             Type::Stack(spec) => Scalar::Stack(spec),
             Type::Timestamp(id) => Scalar::Timestamp(id),
             Type::Inet => Scalar::Inet,
@@ -114,6 +117,7 @@ impl Type {
             Scalar::Int { signed } => Type::Int { signed },
             Scalar::Str { len } => Type::Str { len },
             Scalar::Ksym => Type::Ksym,
+            Scalar::Named(t) => Type::Named(t),
             Scalar::Stack(spec) => Type::Stack(spec),
             Scalar::Inet => Type::Inet,
             Scalar::ProbeName => Type::ProbeName,
@@ -141,6 +145,10 @@ impl Type {
             Type::Array { .. } => "an array",
             Type::Str { .. } => "a string",
             Type::Ksym => "a kernel symbol",
+            Type::Named(crate::kernel::names::NameTable::Errno) => "an error message",
+            Type::Named(crate::kernel::names::NameTable::Signal) => "a signal name",
+            Type::Named(crate::kernel::names::NameTable::Syscall) => "a system call name",
+            Type::Named(crate::kernel::names::NameTable::User) => "a user name",
             Type::Stack(plan::StackSpec { user: false, .. }) => "a kernel stack",
             Type::Stack(plan::StackSpec { user: true, .. }) => "a user stack",
             Type::Inet => "an IP address",
@@ -189,8 +197,9 @@ pub enum CoreRef {
     Stride { record: u32 },
     /// `sizeof(struct X)`.
     Size { record: u32 },
-    /// `ppid`: `task_struct`'s `real_parent`, then that task's `tgid`.
-    Ppid { task: u32 },
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: `task_struct`'s `link` (`real_parent`,
+    /// `group_leader`), then that task's `field` (`tgid`, `pid`, `comm`).
+    TaskField { task: u32, link: &'static str, field: &'static str },
 }
 
 /// What an expression refers to, beyond its type.
@@ -206,6 +215,13 @@ pub enum Res {
     Printf(usize),
     /// `system()` with plan format `n`: the command.
     System(usize),
+    /// `nsecs(boot)`, `nsecs(tai)`: the value of BPF helper `n` (a ktime helper).
+    Ktime(u32),
+    /// `errorf()`, `warnf()` with plan format `n`: printed on standard error.
+    Message(usize),
+    /// `assert(cond, "message")`: when `cond` is 0, plan format `n` on standard error, then
+    /// `exit(1)`.
+    Assert(usize),
     /// `print(value)`, as plan format `n` (the value and a newline).
     PrintValue(usize),
     /// A `for` loop's variable, by its name in `ProgInfo::vars`.
@@ -237,8 +253,9 @@ pub enum Res {
     StrArray { len: u32, user: bool },
     /// A kernel value in memory at the base's address plus `offset` (a member, `*p`, `p[i]`).
     Memory(Access),
-    /// `ppid`: two reads from the current task: its `real_parent`, then that task's `tgid`.
-    Ppid { parent: Access, tgid: Access },
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: two reads from a task (the current one,
+    /// or a call's argument): its `link` member, a task pointer, then that task's `field`.
+    TaskField { link: Access, field: Access },
     /// `strncmp()` over at most `n` bytes.
     Strncmp(u64),
     /// A value in memory at `base + index * scale + access.offset`, where `base` and `index`

@@ -61,7 +61,7 @@ fn not_exported(kind: ValueKind) -> Option<&'static str> {
         Scalar::Timestamp(_) => "a time",
         Scalar::Tuple { .. } => "a tuple",
         Scalar::IntArray(_) => "an array",
-        Scalar::ProbeName | Scalar::Usym | Scalar::Buf | Scalar::Enum { .. } => "not a number",
+        Scalar::ProbeName | Scalar::Usym | Scalar::Buf | Scalar::Enum { .. } | Scalar::Named(_) => "not a number",
     })
 }
 

@@ -4,8 +4,11 @@
 use super::*;
 
 mod events;
+mod messages;
 mod stacks;
 mod strings;
+mod strscan;
+mod task;
 mod time;
 
 impl Checker<'_> {
@@ -15,6 +18,9 @@ impl Checker<'_> {
             return self.runtime_getopt(e, args, scope);
         }
         let Some(def) = builtins::function(&name.name) else {
+            if let Some(b) = builtins::builtin(&name.name) {
+                return self.builtin_call(e, b, name, args, scope);
+            }
             // Macro calls are expanded by now: a script with macros may have meant one.
             let macros = &self.program.macros;
             let candidates = builtins::FUNCTIONS.iter().map(|f| f.name).chain(macros.iter().map(|m| m.name.name.as_str()));
@@ -33,6 +39,11 @@ impl Checker<'_> {
         match def.func {
             Func::Printf => self.printf(e, def.name, args, scope),
             Func::System => self.system(e, args, scope),
+            Func::Errorf | Func::Warnf => self.message(e, def, args, scope),
+            Func::Assert => self.assert(e, args, scope),
+            Func::IsErr | Func::IsInteger | Func::IsUnsignedInteger | Func::IsPtr | Func::IsStr | Func::IsArray | Func::IsLiteral => {
+                self.type_predicate(e, def, args, scope)
+            }
             Func::Kstack | Func::Ustack if self.refused_in_map_loop(def.name, e.span, scope) => Type::Error,
             Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
             Func::Signal => self.signal(e, &args[0], scope),
@@ -40,6 +51,7 @@ impl Checker<'_> {
             Func::Time => self.time(e, args, scope),
             Func::Exit => self.exit(e, args, scope),
             Func::Len | Func::HasKey => self.map_query(e, def, args, scope),
+            Func::Find => self.find(e, def, args, scope),
             Func::Delete | Func::Clear | Func::Zero => self.map_edit(e, def, args, scope),
             Func::Print => self.print(e, args, scope),
             Func::Cat => self.cat(e, args, scope),
@@ -53,6 +65,9 @@ impl Checker<'_> {
             Func::Str => self.str(e, args, scope),
             Func::Strncmp => self.strncmp(e, args, scope),
             Func::Strcontains => self.strcontains(e, args, scope),
+            Func::Strlen | Func::Strstr | Func::StrConcat => self.string_helper(e, def, args, scope),
+            Func::Memcmp => self.memcmp(e, def, args, scope),
+            Func::Strerror | Func::SignalName | Func::SyscallName => self.named_number(e, def, args, scope),
             Func::Buf => self.buf(e, args, scope),
             Func::Ntop => self.ntop(e, args, scope),
             Func::Bswap => self.bswap(e, args, scope),

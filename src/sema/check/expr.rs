@@ -322,13 +322,16 @@ impl Checker<'_> {
                 self.lookups.push((e.id, Lookup::Ncpus));
                 return self.set(scope, e, Type::Int { signed: false }, Res::Const(0));
             }
-            Builtin::Ppid => {
-                let Some((res, task)) = self.ppid(e.span) else { return Type::Error };
-                if self.opts.co_re {
-                    scope.core.insert(e.id, CoreRef::Ppid { task });
-                }
-                return self.set(scope, e, Type::Int { signed: false }, res);
+            Builtin::Ppid | Builtin::Pcomm | Builtin::LeaderTid | Builtin::LeaderComm => {
+                return self.task_read(e, b, name, None, scope)
             }
+            Builtin::Usermode => return self.usermode(e, scope),
+            Builtin::Probetype => return self.probetype(e, scope),
+            Builtin::Username => {
+                let ty = Type::Named(crate::kernel::names::NameTable::User);
+                return self.set(scope, e, ty, Res::Builtin(Builtin::Uid));
+            }
+            Builtin::HasCpid => return self.set(scope, e, Type::Int { signed: false }, Res::Const(self.opts.has_command as u64)),
             Builtin::Elapsed => {
                 self.need(e, Need::Elapsed);
                 Type::Int { signed: false }

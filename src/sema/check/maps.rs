@@ -227,20 +227,11 @@ impl Checker<'_> {
     /// `len(@m)`, the number of entries, and `has_key(@m, key)`, whether `key` is in it.
     pub(super) fn map_query(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
-        let map = match &arg.kind {
-            ExprKind::Map(map) if map.keys.is_empty() => map,
-            _ => {
-                self.error(MapError::WholeMapNeeded { func: def.name, signature: def.signature, span: arg.span });
-                return Type::Error;
-            }
-        };
+        let Some(map) = self.whole_map(def, arg) else { return Type::Error };
         let keys = if def.func == Func::HasKey { self.key_fields(&args[1..], scope) } else { Some(Keys::default()) };
-        let Some((index, info)) = self.map_info(&map.name) else {
-            if self.learning {
-                return Type::Int { signed: true };
-            }
-            self.error(MapError::MapNeverAssigned { map: map.name.clone(), span: map.span });
-            return Type::Error;
+        let (index, info) = match self.queried_map(map) {
+            Ok(found) => found,
+            Err(t) => return t,
         };
         let Some(keys) = keys else { return Type::Error };
         if info.value.is_histogram() {
@@ -257,26 +248,88 @@ impl Checker<'_> {
         self.set(scope, e, ty, Res::Call(def.func))
     }
 
-    /// `delete(@m[key])`, `clear(@m)`, `zero(@m)`.
+    /// Map `map`'s index and entry, for a function that reads it; else the type to go on
+    /// with: an integer while learning (a later probe may assign it), or an error.
+    fn queried_map(&mut self, map: &MapRef) -> Result<(usize, MapInfo), Type> {
+        if let Some(found) = self.map_info(&map.name) {
+            return Ok(found);
+        }
+        if self.learning {
+            return Err(Type::Int { signed: true });
+        }
+        self.error(MapError::MapNeverAssigned { map: map.name.clone(), span: map.span });
+        Err(Type::Error)
+    }
+
+    /// The map `arg` names whole (`@m`, not `@m[k]`), or `None` after an error.
+    fn whole_map<'e>(&mut self, def: &builtins::FuncDef, arg: &'e Expr) -> Option<&'e MapRef> {
+        match &arg.kind {
+            ExprKind::Map(map) if map.keys.is_empty() => Some(map),
+            _ => {
+                self.error(MapError::WholeMapNeeded { func: def.name, signature: def.signature, span: arg.span });
+                None
+            }
+        }
+    }
+
+    /// `find(@m, key, $v)` (bpftrace 0.24+): the value goes into `$v`, which takes its type.
+    pub(super) fn find(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let Some(map) = self.whole_map(def, &args[0]) else { return Type::Error };
+        let ExprKind::Var(var) = &args[2].kind else {
+            self.error(StdlibError::FindVariable { span: args[2].span });
+            return Type::Error;
+        };
+        let keys = self.key_fields(&args[1..2], scope);
+        let (index, info) = match self.queried_map(map) {
+            Ok(found) => found,
+            Err(t) => return t,
+        };
+        let Some(keys) = keys else { return Type::Error };
+        if merge_keys(&info.keys, &keys).is_none() {
+            self.error(key_mismatch(&info, args[1].span, &keys));
+            return Type::Error;
+        }
+        let Some(ty) = value_type(info.value) else {
+            let agg = info.value;
+            let (holds, assigned) = (value_desc(agg), info.first_assign);
+            self.error(MapError::AggregationRead { map: map.name.clone(), agg: agg.name(), holds, assigned, span: map.span });
+            return Type::Error;
+        };
+        let name = Name { name: var.clone(), span: args[2].span };
+        self.assign_var(&name, ty, args[2].span, scope);
+        scope.exprs.insert(args[0].id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: args[0].span });
+        self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Find))
+    }
+
+    /// `delete(@m, key)` (bpftrace 0.22+), `delete(@m[key])`, `clear(@m)`, `zero(@m)`.
+    /// `delete()` is 1 when it removed an entry, 0 when there was none (bpftrace's bool).
     pub(super) fn map_edit(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
         let ExprKind::Map(map) = &arg.kind else {
             self.error(MapError::MapNeeded { func: def.name, signature: def.signature, span: arg.span });
             return Type::Error;
         };
-        if def.func != Func::Delete && !map.keys.is_empty() {
-            self.error(MapError::OneEntry { func: def.name, map: map.name.clone(), span: arg.span });
+        if (def.func != Func::Delete || args.len() == 2) && !map.keys.is_empty() {
+            self.error(match def.func {
+                Func::Delete => MapError::WholeMapNeeded { func: def.name, signature: def.signature, span: arg.span },
+                _ => MapError::OneEntry { func: def.name, map: map.name.clone(), span: arg.span },
+            });
             return Type::Error;
         }
-        let keys = if def.func == Func::Delete { self.keys(map, scope) } else { Some(Keys::default()) };
+        let keys = match (def.func, args) {
+            (Func::Delete, [_, key]) => self.key_fields(std::slice::from_ref(key), scope).map(|k| (k, key.span)),
+            (Func::Delete, _) => self.keys(map, scope).map(|k| (k, map.span)),
+            _ => Some((Keys::default(), map.span)),
+        };
         let Some((index, info)) = self.assigned_map(map) else { return Type::Error };
-        if let Some(keys) = keys {
+        if let Some((keys, span)) = keys {
             if def.func == Func::Delete && merge_keys(&info.keys, &keys).is_none() {
-                self.error(key_mismatch(&info, map.span, &keys));
+                self.error(key_mismatch(&info, span, &keys));
             }
         }
         scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
-        self.set(scope, e, Type::Void, Res::Call(def.func))
+        let ty = if def.func == Func::Delete { Type::Int { signed: false } } else { Type::Void };
+        self.set(scope, e, ty, Res::Call(def.func))
     }
 
     /// Map `map`'s index and entry, or `None` after an error if it is never assigned (while

@@ -132,18 +132,19 @@ impl Checker<'_> {
         self.set(scope, e, ty, Res::Memory(access))
     }
 
-    /// `ppid`'s two reads, with offsets from the kernel's `struct task_struct` (and its id).
-    pub(super) fn ppid(&mut self, span: Span) -> Option<(Res, u32)> {
-        let k = self.kernel_types_at(span, Some("ppid"))?;
+    /// The two reads of `ppid`, `pcomm`, `leader_tid` or `leader_comm` (`name`): the task's
+    /// `link`, then that task's `field`, with offsets from the kernel's `struct task_struct` (and its id).
+    pub(super) fn task_field(&mut self, name: &'static str, (link, field): (&str, &str), span: Span) -> Option<(Res, u32)> {
+        let k = self.kernel_types_at(span, Some(name))?;
         let task = k.find_tagged("struct", "task_struct")?;
-        let (parent, tgid) = (k.member(task, "real_parent")?, k.member(task, "tgid")?);
-        let read = |m: btf::Member, size| Access {
-            offset: (m.offset_bits / 8) as u64,
-            scale: 0,
-            read: Read::Int { size, signed: false, bitfield: None },
-            user: false,
+        let (l, m) = (k.member(task, link)?, k.member(task, field)?);
+        let at = |m: &btf::Member, read| Access { offset: (m.offset_bits / 8) as u64, scale: 0, read, user: false };
+        let read = match field {
+            "comm" => Read::Chars { len: COMM_LEN },
+            _ => Read::Int { size: 4, signed: false, bitfield: None },
         };
-        Some((Res::Ppid { parent: read(parent, 8), tgid: read(tgid, 4) }, task))
+        let link = at(&l, Read::Int { size: 8, signed: false, bitfield: None });
+        Some((Res::TaskField { link, field: at(&m, read) }, task))
     }
 
     /// With `--co-re`, notes that `sizeof(ty)` of a kernel struct or union is relocated.

@@ -20,7 +20,7 @@ pub(super) use tuples::TupleTypes;
 // What every family of the checker uses (each submodule starts with `use super::*`).
 use super::maps::{key_field, key_mismatch, merge_keys, merge_value, value_desc, value_type, Keys, MapInfo, MapTable};
 use super::types::*;
-use super::errors::{ArgError, ArgsOf, ArrayDesc, Before, CallError, CheckError, ExprError, FormatError, IntWanted, KernelError, MapError, StmtError, Unsupported};
+use super::errors::{ArgError, ArgsOf, ArrayDesc, Before, CallError, CheckError, ExprError, FormatError, IntWanted, KernelError, MapError, StdlibError, StmtError, Unsupported};
 use super::{is_positional, Instance, KernelTypesCache, Options};
 use crate::builtins::{self, Builtin, Func};
 use crate::diag::{did_you_mean, Span};

@@ -48,6 +48,7 @@ impl Checker<'_> {
                 }
                 ('s', Type::Str { len }) => Scalar::Str { len: *len },
                 ('s', Type::Ksym) => Scalar::Ksym,
+                ('s', Type::Named(t)) => Scalar::Named(*t),
                 ('s', Type::Stack(spec)) => Scalar::Stack(*spec),
                 ('s', Type::Inet) => Scalar::Inet,
                 ('s', Type::ProbeName) => Scalar::ProbeName,
@@ -70,6 +71,7 @@ impl Checker<'_> {
                     continue;
                 }
                 (_, Type::Ksym) => Scalar::Int { signed: false },
+                (_, Type::Named(_)) => Scalar::Int { signed: true },
                 ('s', t) if t.is_int() => match scope.enums.get(&value.id) {
                     Some(&id) => {
                         let def = self.kernel_types().ok().and_then(|k| k.enum_def(id));

@@ -188,7 +188,7 @@ impl Checker<'_> {
         }
         scope.use_var(&var.name);
         if !t.is_int()
-            && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Stack(_) | Type::Tuple(_) | Type::IntArray(_))
+            && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Named(_) | Type::Stack(_) | Type::Tuple(_) | Type::IntArray(_))
         {
             self.error(StmtError::AssignNoValue { found: t.describe(), span: value_span });
             return;

@@ -28,7 +28,6 @@ pub enum CallError {
     StrPointer { found: &'static str, span: Span },
     StrncmpStrings { found: &'static str, span: Span },
     StrncmpLength { span: Span },
-    StrcontainsNeedle { span: Span },
     StrcontainsHaystack { found: &'static str, span: Span },
     BufArgs { span: Span },
     NtopArgs { found: &'static str, span: Span },
@@ -114,12 +113,9 @@ impl CallError {
             StrncmpLength { span } => error("`strncmp()` needs its length as an integer literal")
                 .at(*span, "not a literal")
                 .help("the number of bytes compared is fixed when the program is compiled"),
-            StrcontainsNeedle { span } => error("`strcontains()`'s needle must be a string literal")
-                .at(*span, "not a string literal")
-                .note("rtrace compares against a literal's bytes only, so far"),
-            StrcontainsHaystack { found, span } => {
-                error(format!("`strcontains()` searches a string, not {found}")).at(*span, this_is(found))
-            }
+            StrcontainsHaystack { found, span } => error(format!("`strcontains()` takes strings, not {found}"))
+                .at(*span, this_is(found))
+                .help("`str()` reads a string from a pointer"),
             BufArgs { span } => error("`buf()` takes a pointer (or array) and an integer length")
                 .at(*span, "wrong arguments")
                 .help("the signature is `buf(void *data[, int length])`"),

@@ -58,23 +58,19 @@ impl Checker<'_> {
         self.set(scope, e, Type::Int { signed: false }, Res::Strncmp(len))
     }
 
-    /// `strcontains(haystack, "needle")`.
+    /// `strcontains(haystack, needle)`: a literal needle is compared byte by byte, any other
+    /// searched for in a loop (`codegen/strscan.rs`).
     pub(in crate::sema::check) fn strcontains(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         let haystack = self.expr(&args[0], scope);
-        if !matches!(args[1].kind, ExprKind::Str(_)) {
-            self.error(
-                CallError::StrcontainsNeedle { span: args[1].span },
-            );
-            return Type::Error;
-        }
-        match haystack {
-            Type::Str { .. } => {}
-            Type::Error => return Type::Error,
-            t => {
-                self.error(
-                    CallError::StrcontainsHaystack { found: t.describe(), span: args[0].span },
-                );
-                return Type::Error;
+        let needle = self.expr(&args[1], scope);
+        for (t, a) in [(haystack, &args[0]), (needle, &args[1])] {
+            match t {
+                Type::Str { .. } => {}
+                Type::Error => return Type::Error,
+                t => {
+                    self.error(CallError::StrcontainsHaystack { found: t.describe(), span: a.span });
+                    return Type::Error;
+                }
             }
         }
         self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Strcontains))
