@@ -1,8 +1,9 @@
 //! `rtrace build SCRIPT -o TOOL` (docs/build.md): compiles the script once and writes a
 //! standalone executable: rtrace's runtime without the compiler (`rtrace-run`, `src/stub.rs`)
 //! with the BPF object and the plan in an ELF section (`bundle::SECTION`). The script's
-//! positional parameters and `-p` become run-time values (`sema::Options::portable`); what
-//! only the build machine knows is an error here, naming the construct.
+//! positional parameters, integer and boolean named ones (`getopt()`) and `-p` become run-time
+//! values (`sema::Options::portable`); what only the build machine knows is an error here,
+//! naming the construct.
 
 use crate::bundle::{self, KernelId, Manifest, Param};
 use crate::driver::{self, Cli};
@@ -101,7 +102,7 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
     let manifest = Manifest {
         name,
         about: about(&front.source),
-        params: params(&front.source, &front.checked)?,
+        params: [params(&front.source, &front.checked)?, named_params(&front.options)?].concat(),
         kernel: KernelId::running(),
         co_re: true,
         bcc_hists: cli.hist_style == driver::HistStyle::Bcc,
@@ -185,14 +186,38 @@ fn params(source: &str, checked: &crate::sema::Checked) -> Result<Vec<Param>, St
         return Err(format!("parameter ${} cannot be flag -{}: a built tool's own flags are -{}", p.number, p.flag.unwrap_or('?'), TOOL_FLAGS));
     }
     let used = checked.progs.iter().flat_map(|p| p.exprs.values()).filter_map(|info| match info.res {
-        crate::sema::Res::Global(slot) if slot > base => Some(slot - base),
+        crate::sema::Res::Global(slot) if slot > base && slot <= base + crate::plan::MAX_RUNTIME_PARAMS => Some(slot - base),
         _ => None,
     });
     let last = used.chain(declared.iter().map(|p| p.number)).max().unwrap_or(0);
     Ok((1..=last)
         .map(|number| match declared.iter().find(|p| p.number == number) {
             Some(p) => p.clone(),
-            None => Param { number, name: format!("ARG{number}"), help: String::new(), flag: None, default: None },
+            None => Param { number, name: format!("ARG{number}"), help: String::new(), flag: None, default: None, long: None },
+        })
+        .collect())
+}
+
+/// The tool's own long flags, which a script's named parameters cannot be (`src/stub.rs`).
+const TOOL_LONG_FLAGS: [&str; 6] = ["help", "dry-run", "timings", "hist-style", "btf", "any-kernel"];
+
+/// The named parameters (`getopt()`) the tool takes, in the order sema gave them their
+/// globals (`sema::Options::named`): `--NAME=VALUE`, a boolean `--NAME`.
+fn named_params(options: &[crate::parser::getopt::Opt]) -> Result<Vec<Param>, String> {
+    if let Some(o) = options.iter().find(|o| TOOL_LONG_FLAGS.contains(&o.name.as_str())) {
+        let own = TOOL_LONG_FLAGS.map(|f| format!("--{f}")).join(" ");
+        return Err(format!("named parameter `--{}` cannot be a built tool's: its own long flags are {own}", o.name));
+    }
+    Ok(options
+        .iter()
+        .zip(1..)
+        .map(|(o, number)| Param {
+            number,
+            name: if o.kind == "bool" { String::new() } else { o.kind.to_uppercase() },
+            help: o.description.clone().unwrap_or_default(),
+            flag: None,
+            default: Some(o.default.clone()),
+            long: Some(o.name.clone()),
         })
         .collect())
 }

@@ -22,7 +22,8 @@ pub struct Manifest {
     pub name: String,
     /// The script's first comment lines, as the tool's `--help` description.
     pub about: String,
-    /// The positional parameters the tool takes (`$1` …), in order.
+    /// The parameters the tool takes: the positional ones (`$1` …) in order, then the named
+    /// ones (`Param::long`).
     pub params: Vec<Param>,
     /// The kernel the object was compiled on: its release and version (`uname -r`, `-v`).
     pub kernel: KernelId,
@@ -52,12 +53,24 @@ pub struct Param {
     /// Its value when not given (else 0).
     #[serde(default)]
     pub default: Option<String>,
+    /// A named parameter (`getopt("NAME", …)`): given as `--NAME=VALUE`, or as `--NAME` when it
+    /// is a boolean (`name` empty); `number` is then its place among the named ones, from 1.
+    #[serde(default)]
+    pub long: Option<String>,
 }
 
 impl Param {
-    /// Whether it is a flag without a value.
+    /// Whether it is a flag without a value (a boolean named parameter may take one).
     pub fn is_switch(&self) -> bool {
-        self.flag.is_some() && self.name.is_empty()
+        (self.flag.is_some() || self.long.is_some()) && self.name.is_empty()
+    }
+
+    /// Its entry in the globals map (`plan::GLOBAL_ARGC`, `plan::GLOBAL_NAMED`).
+    pub fn slot(&self) -> u32 {
+        match self.long {
+            Some(_) => crate::plan::GLOBAL_NAMED + self.number - 1,
+            None => crate::plan::GLOBAL_ARGC + self.number,
+        }
     }
 }
 
@@ -84,7 +97,7 @@ pub fn param_line(comment: &str) -> Option<Param> {
         None => (help, None),
     };
     let name = if name.is_empty() && flag.is_none() { format!("ARG{number}") } else { name.to_string() };
-    Some(Param { number, name, help: help.to_string(), flag, default })
+    Some(Param { number, name, help: help.to_string(), flag, default, long: None })
 }
 
 /// The parameters declared in `source`'s comment lines (`//`, `#` but not `#!`/`#include`).
@@ -214,7 +227,7 @@ mod tests {
         let manifest = Manifest {
             name: "t".into(),
             about: "about".into(),
-            params: vec![Param { number: 1, name: "PID".into(), help: "a pid".into(), flag: None, default: None }],
+            params: vec![Param { number: 1, name: "PID".into(), help: "a pid".into(), flag: None, default: None, long: None }],
             kernel: KernelId { release: "6.1".into(), version: "#1".into() },
             co_re: false,
             bcc_hists: false,
@@ -234,7 +247,7 @@ mod tests {
         let source = "// tool: does things\n// $1 -t TID: only thread TID\n// $2 -x: failed only\n// $3 SECS: how long [default: 5]\n// $ 4 nothing\n";
         let declared = declared_params(source);
         assert_eq!(declared.len(), 3);
-        assert_eq!(declared[0], Param { number: 1, name: "TID".into(), help: "only thread TID".into(), flag: Some('t'), default: None });
+        assert_eq!(declared[0], Param { number: 1, name: "TID".into(), help: "only thread TID".into(), flag: Some('t'), default: None, long: None });
         assert!(declared[1].is_switch());
         assert_eq!(declared[2].default.as_deref(), Some("5"));
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -243,7 +243,7 @@ fn run(cli: Cli) -> i32 {
         return 0;
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let FrontEnd { name, source, program, mut checked, mut timings, limits } =
+    let FrontEnd { name, source, program, mut checked, mut timings, limits, .. } =
         match front_end(&cli, color, &mut std::io::stdout(), &mut std::io::stderr()) {
             Ok(front) => front,
             Err(code) => return code,
@@ -320,6 +320,8 @@ pub struct FrontEnd {
     pub timings: Timings,
     /// The input limits in force (the runtime's `cat()` reads `max_cat_bytes`).
     pub limits: Limits,
+    /// The named parameters the script reads (`getopt()`).
+    pub options: Vec<parser::getopt::Opt>,
 }
 
 /// The front end, as `rtrace` runs it (and `tests/diagnostics.rs`, in process): reads the
@@ -375,7 +377,9 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
     }
     // `--name[=value]` arguments are named parameters, which `getopt()` calls read.
     let (mut params, named) = parser::getopt::split_params(&params);
-    let options = parser::getopt::resolve(&mut program, &named).map_err(|diags| {
+    // A built tool reads its integer and boolean ones when it starts.
+    let mode = if cli.portable { parser::getopt::Mode::RunTime } else { parser::getopt::Mode::Now };
+    let options = parser::getopt::resolve(&mut program, &named, mode).map_err(|diags| {
         report(&diags);
         1
     })?;
@@ -401,6 +405,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         config,
         co_re: cli.co_re,
         portable: cli.portable,
+        named: if cli.portable { options.clone() } else { Vec::new() },
         script: (name.clone(), source.clone()),
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
@@ -414,7 +419,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         return Err(1);
     }
     report(&checked.warnings);
-    Ok(FrontEnd { name, source, program, checked, timings, limits })
+    Ok(FrontEnd { name, source, program, checked, timings, limits, options })
 }
 
 /// What sema needs to know of the host that takes an effect to learn (sema itself neither

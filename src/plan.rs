@@ -159,8 +159,13 @@ pub const GLOBAL_FILTER_PID: u32 = 2;
 pub const GLOBAL_ARGC: u32 = 3;
 /// The positional parameters a built tool can take.
 pub const MAX_RUNTIME_PARAMS: u32 = 16;
+/// A built tool's: index of its first integer or boolean named parameter (`getopt()`), in
+/// the order the script first reads them.
+pub const GLOBAL_NAMED: u32 = GLOBAL_ARGC + 1 + MAX_RUNTIME_PARAMS;
+/// The named parameters a built tool can take.
+pub const MAX_RUNTIME_NAMED: u32 = 16;
 /// Entries of the globals map.
-pub const GLOBALS: u32 = GLOBAL_ARGC + 1 + MAX_RUNTIME_PARAMS;
+pub const GLOBALS: u32 = GLOBAL_NAMED + MAX_RUNTIME_NAMED;
 /// How many bytes of events the runtime copies out of the ring buffer per batch.
 pub const RINGBUF_BYTES: u32 = 1 << 20;
 

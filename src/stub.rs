@@ -1,8 +1,9 @@
 //! `rtrace-run`: the runtime of a tool built by `rtrace build` (docs/build.md). It finds its
 //! own payload (`rtrace::bundle`) in its executable, makes its command line from it (the
-//! script's parameters, and rtrace's run flags: `-f`, `-o`, `-q`, `-p`, `-c`, `-B`, …), checks
-//! that this kernel can run the object, and runs it as `rtrace script.rt` would. It links no
-//! compiler (build it with `--no-default-features`: `scripts/build-stub`).
+//! script's positional and named parameters, and rtrace's run flags: `-f`, `-o`, `-q`, `-p`,
+//! `-c`, `-B`, …), checks that this kernel can run the object, and runs it as `rtrace
+//! script.rt` would. It links no compiler (build it with `--no-default-features`:
+//! `scripts/build-stub`).
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use rtrace::bundle::{self, KernelId, Manifest};
@@ -64,14 +65,24 @@ fn command(manifest: &Manifest) -> Command {
         .after_help("Built by `rtrace build`; it needs root (or CAP_BPF and CAP_PERFMON) and the kernel's BTF.")
         .disable_version_flag(true);
     for p in &manifest.params {
-        let mut arg = Arg::new(leak(&format!("param{}", p.number))).help(p.help.clone());
+        let mut arg = Arg::new(arg_id(p)).help(p.help.clone());
         if let Some(default) = &p.default {
             arg = arg.default_value(leak(default));
         }
-        arg = match p.flag {
-            Some(f) if p.is_switch() => arg.short(f).action(ArgAction::SetTrue),
-            Some(f) => arg.short(f).value_name(leak(&p.name)),
-            None => arg.value_name(leak(&p.name)).allow_hyphen_values(true),
+        arg = match (p.flag, &p.long) {
+            // A boolean named parameter: `--NAME`, or `--NAME=true|false|1|0` as rtrace reads it.
+            (_, Some(long)) if p.is_switch() => arg
+                .long(leak(long))
+                .value_name("BOOL")
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .value_parser(["true", "false", "1", "0"])
+                .hide_possible_values(true),
+            (_, Some(long)) => arg.long(leak(long)).value_name(leak(&p.name)).require_equals(true).allow_hyphen_values(true),
+            (Some(f), None) if p.is_switch() => arg.short(f).action(ArgAction::SetTrue),
+            (Some(f), None) => arg.short(f).value_name(leak(&p.name)),
+            (None, None) => arg.value_name(leak(&p.name)).allow_hyphen_values(true),
         };
         cmd = cmd.arg(arg);
     }
@@ -103,6 +114,14 @@ fn command(manifest: &Manifest) -> Command {
         )
 }
 
+/// A parameter's id in clap's command.
+fn arg_id(p: &bundle::Param) -> &'static str {
+    match &p.long {
+        Some(long) => leak(&format!("--{long}")),
+        None => leak(&format!("param{}", p.number)),
+    }
+}
+
 /// A string for clap's command, which lives as long as the process.
 fn leak(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
@@ -128,24 +147,10 @@ fn check_kernel(manifest: &Manifest, matches: &ArgMatches) -> Result<(), String>
 /// The runtime's options from the command line; the parameters and `-p` go to the globals
 /// the programs read.
 fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> Result<runtime::Options, String> {
-    let mut globals = Vec::new();
-    let mut given = 0;
-    for p in &manifest.params {
-        let id = format!("param{}", p.number);
-        if p.is_switch() {
-            let on = matches.get_flag(&id);
-            globals.push((plan::GLOBAL_ARGC + p.number, on as u64));
-            if on {
-                given = given.max(p.number);
-            }
-            continue;
-        }
-        let Some(text) = matches.get_one::<String>(&id) else { continue };
-        let value = parse_int(text).ok_or_else(|| format!("{} must be an integer, not `{text}`", p.name))?;
-        globals.push((plan::GLOBAL_ARGC + p.number, value));
-        given = given.max(p.number);
-    }
-    globals.push((plan::GLOBAL_ARGC, given as u64));
+    let mut globals = param_values(manifest, matches)?;
+    // `$#`: the last positional parameter given (a default counts).
+    let given = globals.iter().filter(|(slot, _)| (plan::GLOBAL_ARGC + 1..plan::GLOBAL_NAMED).contains(slot)).map(|(slot, _)| slot - plan::GLOBAL_ARGC);
+    globals.push((plan::GLOBAL_ARGC, given.max().unwrap_or(0) as u64));
     let pid = matches.get_one::<u32>("pid").copied();
     if let Some(pid) = pid {
         globals.push((plan::GLOBAL_FILTER_PID, pid as u64));
@@ -176,6 +181,30 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
         live: None,
         bcc_hists: matches.get_one::<String>("hist_style").is_some_and(|s| s == "bcc"),
     })
+}
+
+/// The parameters' values, each with its entry in the globals map (`Param::slot`): those
+/// given or with a default (the map holds 0 for the others, and for a switch not given).
+fn param_values(manifest: &Manifest, matches: &ArgMatches) -> Result<Vec<(u32, u64)>, String> {
+    let mut globals = Vec::new();
+    for p in &manifest.params {
+        let id = arg_id(p);
+        if p.is_switch() && p.long.is_none() {
+            let on = matches.get_flag(id);
+            if on {
+                globals.push((p.slot(), 1));
+            }
+            continue;
+        }
+        let Some(text) = matches.get_one::<String>(id) else { continue };
+        let value = match &p.long {
+            Some(_) if p.is_switch() => matches!(text.as_str(), "true" | "1") as u64,
+            Some(long) => parse_int(text).ok_or_else(|| format!("--{long} must be an integer, not `{text}`"))?,
+            None => parse_int(text).ok_or_else(|| format!("{} must be an integer, not `{text}`", p.name))?,
+        };
+        globals.push((p.slot(), value));
+    }
+    Ok(globals)
 }
 
 /// An integer as a script's parameter reads: decimal, or `0x` hexadecimal; negative ones as

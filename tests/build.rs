@@ -36,6 +36,7 @@ fn main() {
         ("runs_as_rtrace_runs_the_script", runs_as_rtrace_runs_the_script),
         ("survives_strip_and_objcopy", survives_strip_and_objcopy),
         ("help_lists_the_parameters", help_lists_the_parameters),
+        ("named_parameters", named_parameters),
         ("no_btf", no_btf),
         ("missing_probe", missing_probe),
         ("other_kernel", other_kernel),
@@ -127,6 +128,35 @@ fn help_lists_the_parameters(dir: &Path) {
     assert!(help.contains("-s ") && help.contains("say hello first"), "{help}");
 }
 
+/// A script reading named parameters (`getopt()`), with `$1` beside them.
+const NAMED: &str = r#"// named-tool: named parameters
+BEGIN {
+  printf("count=%d verbose=%d first=%d\n", getopt("count", 3, "how many to count"), getopt("verbose", false), $1);
+  if (getopt("verbose")) { printf("loud\n"); }
+  exit();
+}
+"#;
+
+/// Integer and boolean named parameters are the tool's `--NAME=VALUE` and `--NAME` flags,
+/// read when it starts (not frozen at build time), with their defaults in `--help`; rtrace
+/// itself still reads them after `--`.
+fn named_parameters(dir: &Path) {
+    let tool = build(dir, "named", NAMED);
+    assert_eq!(stdout(&run(&tool, &["-q"])), "count=3 verbose=0 first=0\n");
+    assert_eq!(stdout(&run(&tool, &["-q", "--count=7", "--verbose", "5"])), "count=7 verbose=1 first=5\nloud\n");
+    assert_eq!(stdout(&run(&tool, &["-q", "--verbose=false", "--count=-2"])), "count=-2 verbose=0 first=0\n");
+    one_error(&run(&tool, &["-q", "--count=x"]), "--count must be an integer, not `x`");
+    let help = stdout(&run(&tool, &["--help"]));
+    let lines: Vec<&str> = help.lines().collect();
+    let start = ["named-tool: named parameters", "", "Usage: named [OPTIONS] [ARG1]", "", "Arguments:", "  [ARG1]  ", ""];
+    assert_eq!(lines[..7], start, "{help}");
+    let options = ["Options:", "      --count=<INT>         how many to count [default: 3]", "      --verbose[=<BOOL>]    [default: false]"];
+    assert_eq!(lines[7..10], options, "{help}");
+    let source = dir.join("named.rt");
+    let script = stdout(&run(Path::new(RTRACE), &["-q", source.to_str().unwrap(), "--", "--count=7"]));
+    assert_eq!(script, "count=7 verbose=0 first=0\n");
+}
+
 fn no_btf(dir: &Path) {
     let tool = build(dir, "nobtf", SCRIPT);
     one_error(&run(&tool, &["--btf", "/nonexistent/vmlinux"]), "this kernel has no BTF");
@@ -204,6 +234,8 @@ fn build_errors(dir: &Path) {
         ("uprobe", "uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc { exit(); }", "cannot carry `uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc` to another machine"),
         ("flag", "// $1 -p PID: a pid\nBEGIN { printf(\"%d\\n\", $1); }", "parameter $1 cannot be flag -p"),
         ("attach", "tracepoint:syscalls:sys_enter_$1 { exit(); }", "cannot carry `tracepoint:syscalls:sys_enter_$1`"),
+        ("string_option", "BEGIN { printf(\"%s\\n\", getopt(\"name\", \"x\")); exit(); }", "cannot carry the string named parameter `--name`"),
+        ("own_option", "BEGIN { printf(\"%d\\n\", getopt(\"btf\", 1)); exit(); }", "named parameter `--btf` cannot be a built tool's"),
     ];
     for (name, script, needle) in cases {
         let source = dir.join(format!("{name}.rt"));

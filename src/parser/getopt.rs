@@ -4,6 +4,10 @@
 //! is the option's: an integer, a string, or a boolean (`true`/`false`, and no default at all:
 //! `--name` alone is true). Booleans are `ExprKind::Bool`, an integer 1 or 0 until rtrace has a
 //! bool type. Options given on the command line that no `getopt` names are an error.
+//!
+//! For `rtrace build` (`Mode::RunTime`) the integer and boolean calls stay in the program:
+//! sema reads each from the globals map (`plan::GLOBAL_NAMED`), which the built tool fills
+//! from its own `--name=VALUE` flags when it starts; a string one is an error.
 
 use crate::diag::{Diagnostic, Span};
 use crate::parser::ast::{walk_stmts_mut, Expr, ExprKind, Program, UnOp};
@@ -29,8 +33,18 @@ enum Value {
     Bool(bool),
 }
 
-/// Replaces every `getopt()` call of `program` by its value; returns the options declared.
-pub fn resolve(program: &mut Program, named: &Named) -> Result<Vec<Opt>, Vec<Diagnostic>> {
+/// When the options' values are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Now: from the command line (`named`) or the defaults.
+    Now,
+    /// When a built tool starts (`rtrace build`).
+    RunTime,
+}
+
+/// Replaces every `getopt()` call of `program` by its value (in `Mode::RunTime`, only checks
+/// the calls); returns the options declared.
+pub fn resolve(program: &mut Program, named: &Named, mode: Mode) -> Result<Vec<Opt>, Vec<Diagnostic>> {
     let mut opts: Vec<(Opt, Span)> = Vec::new();
     let mut diags = Vec::new();
     let mut visit = |e: &mut Expr| {
@@ -39,6 +53,8 @@ pub fn resolve(program: &mut Program, named: &Named) -> Result<Vec<Opt>, Vec<Dia
             return;
         }
         match call(args, name.span, e.span, named, &mut opts) {
+            Ok(Value::Str(_)) if mode == Mode::RunTime => diags.push(string_at_run_time(args, e.span)),
+            Ok(_) if mode == Mode::RunTime => {}
             Ok(v) => {
                 e.kind = match v {
                     Value::Int(n) if n < 0 => ExprKind::Unary {
@@ -72,10 +88,28 @@ pub fn resolve(program: &mut Program, named: &Named) -> Result<Vec<Opt>, Vec<Dia
             diags.push(d);
         }
     }
+    let max = crate::plan::MAX_RUNTIME_NAMED as usize;
+    if let Some((o, at)) = opts.get(max).filter(|_| mode == Mode::RunTime) {
+        diags.push(
+            Diagnostic::error(format!("a built tool takes at most {max} named parameters"))
+                .at(*at, format!("`--{}` is one more", o.name)),
+        );
+    }
     match diags.is_empty() {
         true => Ok(opts.into_iter().map(|(o, _)| o).collect()),
         false => Err(diags),
     }
+}
+
+/// A string `getopt()` in a script being built: its value cannot be read at run time (yet).
+fn string_at_run_time(args: &[Expr], span: Span) -> Diagnostic {
+    let name = match &args[0].kind {
+        ExprKind::Str(s) => s.as_str(),
+        _ => "?",
+    };
+    Diagnostic::error(format!("`rtrace build` cannot carry the string named parameter `--{name}`"))
+        .at(span, "a string")
+        .note("a built tool reads its named parameters when it starts; only integer and boolean ones can be read then (yet)")
 }
 
 /// One call's value.
@@ -193,7 +227,7 @@ mod tests {
     fn run(src: &str, args: &[&str]) -> Result<Vec<Opt>, Vec<String>> {
         let mut p = crate::parser::parse(src).unwrap();
         let (_, named) = split_params(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        resolve(&mut p, &named).map_err(|d| d.into_iter().map(|d| d.message).collect())
+        resolve(&mut p, &named, Mode::Now).map_err(|d| d.into_iter().map(|d| d.message).collect())
     }
 
     #[test]
@@ -207,5 +241,21 @@ mod tests {
         let (pos, named) = split_params(&["p1".into(), "--aa=20".into(), "--bb".into(), "-5".into(), "--".into()]);
         assert_eq!(pos, ["p1", "-5", "--"]);
         assert_eq!(named, [("aa".to_string(), Some("20".to_string())), ("bb".to_string(), None)]);
+    }
+
+    #[test]
+    fn run_time_options_stay_calls() {
+        let mut p = crate::parser::parse(r#"begin { print((getopt("aa", 1), getopt("bb"))); }"#).unwrap();
+        let opts = resolve(&mut p, &Vec::new(), Mode::RunTime).unwrap();
+        assert_eq!(opts.iter().map(|o| (o.name.as_str(), o.kind, o.default.as_str())).collect::<Vec<_>>(), [("aa", "int", "1"), ("bb", "bool", "false")]);
+        let calls = format!("{:?}", p.probes[0].body).matches("getopt").count();
+        assert_eq!(calls, 2, "both calls kept for sema");
+        let mut p = crate::parser::parse(r#"begin { print(getopt("ss", "x")); }"#).unwrap();
+        let err = resolve(&mut p, &Vec::new(), Mode::RunTime).unwrap_err();
+        assert_eq!(err[0].message, "`rtrace build` cannot carry the string named parameter `--ss`");
+        let many = (0..=crate::plan::MAX_RUNTIME_NAMED).map(|i| format!("getopt(\"o{i}\", 1)")).collect::<Vec<_>>().join(" + ");
+        let mut p = crate::parser::parse(&format!("begin {{ print({many}); }}")).unwrap();
+        let err = resolve(&mut p, &Vec::new(), Mode::RunTime).unwrap_err();
+        assert_eq!(err[0].message, "a built tool takes at most 16 named parameters");
     }
 }

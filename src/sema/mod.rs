@@ -54,6 +54,9 @@ pub struct Options {
     /// and `-p` are read at run time (`Plan::runtime_params`); values only the build machine
     /// knows (`kaddr()`, `uaddr()`, `cgroupid()`, `ncpus`) are errors.
     pub portable: bool,
+    /// With `portable`: the script's named parameters (`getopt()`), each integer or boolean
+    /// one read at run time from globals slot `plan::GLOBAL_NAMED` + its index here.
+    pub named: Vec<crate::parser::getopt::Opt>,
     /// The script's name as diagnostics show it (`-e`, a path, `stdin`) and its text: the
     /// place `errorf()`, `warnf()` and `assert()` print before their message.
     pub script: (String, String),

@@ -13,6 +13,10 @@ mod time;
 
 impl Checker<'_> {
     pub(super) fn call(&mut self, e: &Expr, name: &Name, args: &[Expr], scope: &mut Scope) -> Type {
+        // Only a script being built keeps its `getopt()` calls (`parser::getopt::Mode`).
+        if name.name == "getopt" && self.opts.portable {
+            return self.runtime_getopt(e, args, scope);
+        }
         let Some(def) = builtins::function(&name.name) else {
             if let Some(b) = builtins::builtin(&name.name) {
                 return self.builtin_call(e, b, name, args, scope);

@@ -128,6 +128,20 @@ impl Checker<'_> {
         }
     }
 
+    /// `getopt("name", …)` of a built tool: an integer (a boolean: 1 or 0) given when it
+    /// starts, read from the globals map.
+    pub(super) fn runtime_getopt(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let name = match args.first().map(|a| &a.kind) {
+            Some(ExprKind::Str(s)) => s.as_str(),
+            _ => "",
+        };
+        let Some(index) = self.opts.named.iter().position(|o| o.name == name) else {
+            return Type::Error;
+        };
+        let signed = self.opts.named[index].kind == "int";
+        self.set(scope, e, Type::Int { signed }, Res::Global(crate::plan::GLOBAL_NAMED + index as u32))
+    }
+
     /// `!x`, `-x`, `~x`.
     pub(super) fn unary(&mut self, e: &Expr, op: &UnOp, operand: &Expr, scope: &mut Scope) -> Type {
         let t = self.expr(operand, scope);
