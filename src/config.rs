@@ -87,7 +87,46 @@ impl Default for Config {
     }
 }
 
+/// A config variable's value as a script reads it (`config.max_strlen`): booleans are 1 or 0.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(u64),
+    Str(String),
+}
+
 impl Config {
+    /// Variable `name` (as written in a config block, any spelling), or `None` if there is none.
+    pub fn value(&self, name: &str) -> Option<Value> {
+        let level = |u: Unstable| Value::Str(format!("{u:?}").to_ascii_lowercase());
+        Some(match normalise(name).as_str() {
+            "cache_user_symbols" => Value::Str(self.cache_user_symbols.clone().unwrap_or_else(|| "PER_PID".into())),
+            "cpp_demangle" => Value::Int(self.cpp_demangle.into()),
+            "lazy_symbolication" => Value::Int(self.lazy_symbolication.into()),
+            "license" => Value::Str(self.license.clone()),
+            "log_size" => Value::Int(self.log_size),
+            "max_bpf_progs" => Value::Int(self.max_bpf_progs),
+            "max_cat_bytes" => Value::Int(self.max_cat_bytes),
+            "max_map_keys" => Value::Int(self.max_map_keys),
+            "max_probes" => Value::Int(self.max_probes),
+            "max_strlen" => Value::Int(self.max_strlen),
+            "missing_probes" => Value::Str(format!("{:?}", self.missing_probes).to_ascii_lowercase()),
+            "on_stack_limit" => Value::Int(self.on_stack_limit),
+            "perf_rb_pages" => Value::Int(self.perf_rb_pages.unwrap_or(DEFAULT_RB_PAGES)),
+            "print_maps_on_exit" => Value::Int(self.print_maps_on_exit.into()),
+            "show_debug_info" => Value::Int(self.show_debug_info.into()),
+            "stack_mode" => Value::Str(self.stack_mode.clone()),
+            "str_trunc_trailer" => Value::Str(self.str_trunc_trailer.clone()),
+            "unstable_tseries" => level(self.unstable_tseries),
+            "unstable_dw_ustack" => level(self.unstable_dw_ustack),
+            _ => return None,
+        })
+    }
+
+    /// Every variable's name, lowercase.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        VARIABLES.iter().map(|(n, _)| *n)
+    }
+
     /// The ring buffer's size in bytes.
     pub fn ringbuf_bytes(&self) -> u32 {
         (self.perf_rb_pages.unwrap_or(DEFAULT_RB_PAGES) * 4096) as u32
@@ -344,6 +383,19 @@ mod tests {
         // No trailing `;`, an empty block.
         assert_eq!(resolve_src("config = { max_strlen = 16 } begin {}", &[]).unwrap().max_strlen, 16);
         assert_eq!(resolve_src("config = {} begin {}", &[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn values_read_back() {
+        let c = resolve_src("config = { stack_mode=perf; max_map_keys=2; missing_probes=warn } begin {}", &[]).unwrap();
+        assert_eq!(c.value("STACK_MODE"), Some(Value::Str("perf".into())));
+        assert_eq!(c.value("max_map_keys"), Some(Value::Int(2)));
+        assert_eq!(c.value("missing_probes"), Some(Value::Str("warn".into())));
+        assert_eq!(c.value("unstable_tseries"), Some(Value::Str("warn".into())));
+        assert_eq!(c.value("print_maps_on_exit"), Some(Value::Int(1)));
+        assert_eq!(c.value("nope"), None);
+        // Every variable can be read.
+        assert!(Config::names().all(|n| c.value(n).is_some()));
     }
 
     #[test]

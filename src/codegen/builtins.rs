@@ -51,6 +51,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 return Err(CodegenError("a task read is two reads sema resolves".into()))
             }
             Builtin::Probetype | Builtin::HasCpid => return Err(CodegenError(format!("{b:?} is a constant"))),
+            Builtin::Config => return Err(CodegenError("config is read by field, a constant".into())),
             Builtin::Username => return Err(CodegenError("username is uid".into())),
             Builtin::Usermode => {
                 // The interrupted code's privilege level, the low two bits of `cs`: 3 is user.

@@ -48,6 +48,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             Res::Call(F::Usym) => self.usym(f, &args[0]),
+            Res::Call(F::Override) => {
+                let rc = self.expr(f, &args[0])?.int()?;
+                self.call_helper(sys::BPF_FUNC_override_return, &[f.ctx_ptr.into(), rc.into()])?;
+                Ok(V::Void)
+            }
             Res::Call(F::Ntop) => self.ntop(f, args),
             Res::Call(func @ (F::Clear | F::Zero)) => {
                 let index = self.map_of(f, &args[0])?;

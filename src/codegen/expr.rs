@@ -203,6 +203,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let addr = self.expr(f, base)?.int()?;
                 self.member_read(f, e, access, addr)
             }
+            // `config.NAME`.
+            Res::Const(_) | Res::ConstStr(_) => self.ident(f, e),
             _ => Err(CodegenError("unresolved field".into())),
         }
     }

@@ -254,6 +254,11 @@ impl KernelTypes {
         self.function_at(self.btf.type_by_name::<Func>(c_name(name)?)?.type_id().into())
     }
 
+    /// The id of kernel function `name`'s BTF FUNC.
+    pub fn function_id(&self, name: &str) -> Option<u32> {
+        Some(self.btf.type_by_name::<Func>(c_name(name)?)?.type_id().into())
+    }
+
     /// Like [`KernelTypes::function`], for the BTF FUNC with id `id`.
     pub fn function_at(&self, id: u32) -> Option<(Vec<(String, u32)>, u32)> {
         let func = Func::try_from(self.btf.type_by_id::<BtfType>(TypeId::from(id))?).ok()?;

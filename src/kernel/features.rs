@@ -85,6 +85,34 @@ pub fn has_fentry() -> bool {
     prog_type(libbpf_rs::libbpf_sys::BPF_PROG_TYPE_TRACING)
 }
 
+/// Whether programs of type `prog_type` may call kfunc `btf_id` (a FUNC of vmlinux's BTF), as
+/// bpftrace asks: a program that only calls it is loaded, and the kernel's refusal names the
+/// kfunc as not allowed when it is not (any other refusal is about the program, not the call).
+/// Needs root: without it, no.
+pub fn kfunc_allowed(btf_id: u32, prog_type: libbpf_rs::libbpf_sys::bpf_prog_type) -> bool {
+    use libbpf_rs::libbpf_sys as sys;
+    // `call kfunc` (BPF_JMP|BPF_CALL, src_reg BPF_PSEUDO_KFUNC_CALL, imm the BTF id); `exit`.
+    let insns: [u64; 2] = [0x85 | (u64::from(sys::BPF_PSEUDO_KFUNC_CALL) << 12) | (u64::from(btf_id) << 32), 0x95];
+    let mut log = vec![0u8; 4096];
+    let mut load = sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
+        log_buf: log.as_mut_ptr().cast(),
+        log_size: log.len() as u32,
+        log_level: 1,
+        ..Default::default()
+    };
+    // SAFETY: valid instructions, license, options and log buffer for the duration of the call.
+    let fd = unsafe { sys::bpf_prog_load(prog_type, std::ptr::null(), c"GPL".as_ptr(), insns.as_ptr().cast(), 2, &mut load) };
+    if fd >= 0 {
+        // SAFETY: fd is the program just loaded, owned here.
+        unsafe { libc::close(fd) };
+        return true;
+    }
+    let log = String::from_utf8_lossy(&log);
+    let refused = log.contains("is not allowed") || log.contains("not allowed in") || log.is_empty() || log.starts_with('\0');
+    !refused
+}
+
 pub fn has_btf() -> bool {
     Path::new("/sys/kernel/btf/vmlinux").exists()
 }

@@ -382,7 +382,7 @@ impl<'a> Lexer<'a> {
                     if self.after_lparen && self.cast_type_follows(text, end) {
                         Tok::TypeName(text)
                     } else {
-                        Tok::Ident(text)
+                        Tok::Ident(builtin_spelling(text))
                     }
                 }
             },
@@ -674,6 +674,14 @@ pub fn parse_int(text: &str) -> Option<u64> {
     n.checked_mul(scale)
 }
 
+/// `__builtin_NAME`, 0.26's spelling of builtin or function NAME (`__builtin_comm`), is NAME.
+fn builtin_spelling(text: &str) -> &str {
+    match text.strip_prefix("__builtin_") {
+        Some(name) if crate::builtins::builtin(name).is_some() || crate::builtins::function(name).is_some() => name,
+        _ => text,
+    }
+}
+
 fn keyword(text: &str) -> Option<Tok<'_>> {
     Some(match text {
         "if" => Tok::If,
@@ -692,6 +700,7 @@ fn keyword(text: &str) -> Option<Tok<'_>> {
         "false" => Tok::False,
         "sizeof" => Tok::Sizeof,
         "offsetof" => Tok::Offsetof,
+        "container_of" => Tok::ContainerOf,
         "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32" | "uint64" | "bool" | "char" | "short"
         | "int" | "long" | "unsigned" | "signed" | "void" | "u8" | "u16" | "u32" | "u64" | "s8" | "s16" | "s32"
         | "s64" => Tok::TypeName(text),

@@ -53,6 +53,7 @@ pub enum Tok<'a> {
     False,
     Sizeof,
     Offsetof,
+    ContainerOf,
     PlusPlus,
     MinusMinus,
     /// `+=`, `-=`, …: the operator without its `=`.
@@ -143,6 +144,7 @@ fn punct(t: &Tok) -> &'static str {
         Tok::False => "false",
         Tok::Sizeof => "sizeof",
         Tok::Offsetof => "offsetof",
+        Tok::ContainerOf => "container_of",
         Tok::PlusPlus => "++",
         Tok::MinusMinus => "--",
         Tok::DotDot => "..",

@@ -389,6 +389,18 @@ pub(crate) mod mk {
         ids.expr(kind, Span::new(l, r))
     }
 
+    /// `container_of(ptr, type, member)`, written out as bpftrace's macro is:
+    /// `(type *)((uint64)ptr - offsetof(type, member))`.
+    pub fn container_of(ids: &Tally, ptr: Expr, ty: TypeExpr, fields: Vec<Name>, l: usize, r: usize) -> Expr {
+        let span = ptr.span;
+        let uint64 = TypeExpr { kind: TypeExprKind::Named("uint64".into()), span };
+        let address = ids.expr(ExprKind::Cast { ty: uint64, expr: Box::new(ptr) }, span);
+        let offset = expr(ids, ExprKind::Offsetof { ty: ty.clone(), fields }, l, r);
+        let member_at = expr(ids, ExprKind::Binary { op: BinOp::Sub, lhs: Box::new(address), rhs: Box::new(offset) }, l, r);
+        let to = TypeExpr { span: ty.span, kind: TypeExprKind::Pointer(Box::new(ty)) };
+        expr(ids, ExprKind::Cast { ty: to, expr: Box::new(member_at) }, l, r)
+    }
+
     pub fn assign(errors: &mut Errors, target: Expr, value: Expr, span: Span) -> Stmt {
         let kind = match target.kind {
             ExprKind::Map(map) => StmtKind::AssignMap { map, value },

@@ -65,6 +65,9 @@ impl Checker<'_> {
     }
 
     pub(super) fn field(&mut self, e: &Expr, base: &Expr, field: &Name, arrow: bool, scope: &mut Scope) -> Type {
+        if let Some(t) = self.config_field(e, base, field, scope) {
+            return t;
+        }
         let bt = self.expr(base, scope);
         if bt == Type::Error {
             return Type::Error;

@@ -5,11 +5,13 @@ use super::*;
 
 mod events;
 mod messages;
+mod meta;
 mod stacks;
 mod strings;
 mod strscan;
 mod task;
 mod time;
+mod unavailable;
 
 impl Checker<'_> {
     pub(super) fn call(&mut self, e: &Expr, name: &Name, args: &[Expr], scope: &mut Scope) -> Type {
@@ -69,6 +71,14 @@ impl Checker<'_> {
             Func::Memcmp => self.memcmp(e, def, args, scope),
             Func::Strerror | Func::SignalName | Func::SyscallName => self.named_number(e, def, args, scope),
             Func::Buf => self.buf(e, args, scope),
+            Func::Fail => self.fail(e, args, scope),
+            Func::StaticAssert => self.static_assert(e, args, scope),
+            Func::Pton => self.pton(e, args, scope),
+            Func::Strcap => self.strcap(e, args, scope),
+            Func::KfuncExist | Func::KfuncAllowed => self.kfunc_query(e, def, args, scope),
+            Func::Override => self.override_return(e, args, scope),
+            Func::Path | Func::Skboutput | Func::SocketCookie => self.tracing_only(e, def, args, scope),
+            Func::DwUstack => self.dw_ustack(e, args, scope),
             Func::Ntop => self.ntop(e, args, scope),
             Func::Bswap => self.bswap(e, args, scope),
             _ => Type::Error,

@@ -318,6 +318,10 @@ impl Checker<'_> {
             | Builtin::Jiffies
             | Builtin::Rand
             | Builtin::NumaId => Type::Int { signed: false },
+            Builtin::Config => {
+                self.error(StdlibError::ConfigWhole { span: e.span });
+                return Type::Error;
+            }
             Builtin::Ncpus => {
                 self.lookups.push((e.id, Lookup::Ncpus));
                 return self.set(scope, e, Type::Int { signed: false }, Res::Const(0));

@@ -112,6 +112,9 @@ struct Scope<'i> {
     vars: HashMap<String, (Type, Span)>,
     /// How many loops enclose the statement being checked.
     loops: u32,
+    /// How many enclosing branches are known, when compiling, not to run (`if` over a
+    /// constant): `fail()` and `static_assert()` there are not errors.
+    dead: u32,
     /// The width in bits of integer variables, from their declaration or first assignment
     /// (for `bswap` and array casts).
     var_bits: HashMap<String, u32>,
@@ -225,6 +228,7 @@ impl<'p> Checker<'p> {
             exprs: HashMap::new(),
             vars: HashMap::new(),
             loops: 0,
+            dead: 0,
             var_bits: HashMap::new(),
             declared: HashMap::new(),
             declared_as: HashMap::new(),

@@ -40,9 +40,16 @@ impl Checker<'_> {
             StmtKind::AssignMap { map, value } => self.assign_map(map, value, s.span, scope),
             StmtKind::If { cond, then, els } => {
                 self.int_arg(cond, IntWanted::If, scope);
+                let known = self.const_value(cond, scope);
+                let then_dead = u32::from(known == Some(0));
+                scope.dead += then_dead;
                 self.stmts(then, scope);
+                scope.dead -= then_dead;
                 if let Some(els) = els {
+                    let els_dead = u32::from(known.is_some_and(|v| v != 0));
+                    scope.dead += els_dead;
                     self.stmts(els, scope);
+                    scope.dead -= els_dead;
                 }
             }
             StmtKind::CompoundAssign { target, op, value } => {

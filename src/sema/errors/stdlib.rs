@@ -18,6 +18,29 @@ pub enum StdlibError {
     AssertMessage { span: Span },
     /// A string helper given something not a string.
     StringArg { func: &'static str, signature: &'static str, found: &'static str, span: Span },
+    /// `fail(…)` reached, or a `static_assert()` whose condition is false: the message.
+    Fail { message: String, span: Span },
+    /// `fail()`'s format or arguments, or `static_assert()`'s message, not literals.
+    FailLiterals { func: &'static str, span: Span },
+    /// `static_assert()`'s condition not known when compiling.
+    NotConstant { span: Span },
+    /// `pton()` of text that is not an IP address.
+    PtonAddress { text: String, span: Span },
+    /// `pton()` of an IPv6 address (16 bytes: more than an integer array value holds).
+    PtonV6 { span: Span },
+    /// `strcap()` of something that is not a string or an array.
+    Strcap { found: &'static str, span: Span },
+    /// `config.NAME` of a name that is not a config variable.
+    ConfigName { name: String, suggestion: Option<String>, span: Span },
+    /// `config` used whole.
+    ConfigWhole { span: Span },
+    /// A helper this kernel cannot run: what it needs that the kernel lacks.
+    /// `lacker`: what lacks it ("this kernel").
+    KernelLacks { func: &'static str, needs: &'static str, lacker: &'static str, span: Span },
+    /// A helper that works only in some probes.
+    OnlyIn { func: &'static str, probes: &'static str, span: Span },
+    /// A helper the kernel could run that rtrace does not generate.
+    NotGenerated { func: &'static str, span: Span },
 }
 
 impl StdlibError {
@@ -48,6 +71,27 @@ impl StdlibError {
                 .at(*span, this_is(found))
                     .help(format!("the signature is `{signature}`; `str()` reads a string from a pointer"))
             }
+            Fail { message, span } => error(message.clone()).at(*span, "reached when compiling"),
+            FailLiterals { func, span } => error(format!("`{func}()` takes literals only (it runs when compiling)")).at(*span, "not a literal"),
+            NotConstant { span } => error("`static_assert()`'s condition must be known when compiling")
+                .at(*span, "known only when the probe runs")
+                .help("use `assert()` for a condition checked at run time"),
+            PtonAddress { text, span } => error(format!("`pton()` takes an IPv4 or IPv6 address, not `{text}`")).at(*span, "not an address"),
+            PtonV6 { span } => error("`pton()` of an IPv6 address is not supported by rtrace")
+                .at(*span, "16 bytes")
+                .note("rtrace's integer array values hold at most 8 bytes; IPv4 addresses work"),
+            Strcap { found, span } => error(format!("`strcap()` takes a string or an array, not {found}"))
+                .at(*span, this_is(found))
+                .help("for a pointer, read the string with `str()` first"),
+            ConfigName { name, suggestion, span } => {
+                suggest(error(format!("unknown config variable `{name}`")).at(*span, "not a config variable"), suggestion)
+            }
+            ConfigWhole { span } => error("`config` is read one variable at a time")
+                .at(*span, "the whole config")
+                .help("write `config.NAME`, e.g. `config.max_strlen`"),
+            KernelLacks { func, needs, lacker, span } => error(format!("`{func}()` needs {needs}, which {lacker} lacks")).at(*span, "cannot run here"),
+            OnlyIn { func, probes, span } => error(format!("`{func}()` works only in {probes}")).at(*span, "not in this probe"),
+            NotGenerated { func, span } => error(format!("rtrace does not generate `{func}()` yet")).at(*span, "not generated"),
         }
     }
 }

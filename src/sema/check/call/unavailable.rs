@@ -1,0 +1,72 @@
+//! bpftrace 0.26's helpers that need what this kernel, or rtrace, may lack: `override()`
+//! (kprobes with CONFIG_BPF_KPROBE_OVERRIDE), `path()`, `skboutput()` and `socket_cookie()`
+//! (helpers of fentry/fexit programs, BPF_PROG_TYPE_TRACING), `dw_ustack()` (bpftrace's DWARF
+//! unwinder, LLVM 21). Their arguments are checked; then an error says what is missing.
+
+use super::*;
+use crate::kernel::features;
+
+impl Checker<'_> {
+    /// `override(rc)`: a kprobe returns `rc` instead of running the function.
+    pub(in crate::sema::check) fn override_return(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.unsafe_allowed(e, "override") || !self.int_arg(&args[0], IntWanted::Number("override"), scope) {
+            return Type::Error;
+        }
+        if !self.opts.no_attach && !features::has_kprobes() {
+            let needs = "kprobes (CONFIG_KPROBES) and CONFIG_BPF_KPROBE_OVERRIDE";
+            self.error(StdlibError::KernelLacks { func: "override", needs, lacker: "this kernel", span: e.span });
+            return Type::Error;
+        }
+        if !matches!(scope.inst.attach, Attach::Kprobe { ret: false, .. }) {
+            self.error(StdlibError::OnlyIn { func: "override", probes: "kprobes", span: e.span });
+            return Type::Error;
+        }
+        self.set(scope, e, Type::Void, Res::Call(Func::Override))
+    }
+
+    /// `path(p[, size])`, `skboutput(file, skb, length, offset)`, `socket_cookie(sk)`: helpers
+    /// of tracing programs.
+    pub(in crate::sema::check) fn tracing_only(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        let (pointer, rest) = match def.func {
+            Func::Skboutput => {
+                if self.literal_arg(args.first(), None, "skboutput", "file").is_none() {
+                    return Type::Error;
+                }
+                (&args[1], &args[2..])
+            }
+            _ => (&args[0], &args[1..]),
+        };
+        let mut ok = self.int_arg(pointer, IntWanted::Pointer(def.name), scope);
+        for a in rest {
+            ok &= self.int_arg(a, IntWanted::Number(def.name), scope);
+        }
+        if !ok {
+            return Type::Error;
+        }
+        let helper = match def.func {
+            Func::Path => "fentry/fexit programs (BPF_PROG_TYPE_TRACING, for the bpf_d_path helper)",
+            Func::Skboutput => "fentry/fexit programs (BPF_PROG_TYPE_TRACING, for the bpf_skb_output helper)",
+            _ => "fentry/fexit programs (BPF_PROG_TYPE_TRACING, for bpf_get_socket_cookie of a socket)",
+        };
+        if !self.opts.no_attach && !features::has_fentry() {
+            self.error(StdlibError::KernelLacks { func: def.name, needs: helper, lacker: "this kernel", span: e.span });
+        } else if !matches!(scope.inst.attach, Attach::Fentry { .. }) {
+            self.error(StdlibError::OnlyIn { func: def.name, probes: "fentry/fexit probes", span: e.span });
+        } else {
+            self.error(StdlibError::NotGenerated { func: def.name, span: e.span });
+        }
+        Type::Error
+    }
+
+    /// `dw_ustack([mode, ][limit])`: bpftrace unwinds with DWARF from LLVM 21 on.
+    pub(in crate::sema::check) fn dw_ustack(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        for a in args {
+            if !matches!(a.kind, ExprKind::Ident(_)) && !self.int_arg(a, IntWanted::Number("dw_ustack"), scope) {
+                return Type::Error;
+            }
+        }
+        let needs = "bpftrace's DWARF (.eh_frame) unwinder (LLVM 21)";
+        self.error(StdlibError::KernelLacks { func: "dw_ustack", needs, lacker: "rtrace (LLVM 19)", span: e.span });
+        Type::Error
+    }
+}
