@@ -427,6 +427,8 @@ pub enum EventKind {
     PrintValue = 10,
     /// `errorf()`, `warnf()`, a failed `assert()`: like `Printf`, written on standard error.
     Message = 11,
+    /// `cat(fmt, args…)`: like `Printf`; the text is the path of the file to print.
+    CatFormat = 12,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -449,6 +451,7 @@ impl EventKind {
             11 => Some(EventKind::Message),
             9 => Some(EventKind::Zero),
             10 => Some(EventKind::PrintValue),
+            12 => Some(EventKind::CatFormat),
             _ => None,
         }
     }
@@ -482,8 +485,11 @@ pub struct FmtSpec {
     /// Bits of the C integer type the length modifier names: 32 without one (`%d` is an
     /// `int`, as in C and bpftrace), 64 for `l`/`ll`/`z`/`j`, 16 for `h`, 8 for `hh`.
     pub int_bits: u8,
-    /// The conversion character: d i u x X o s c p.
+    /// The conversion character: d i u x X o s c p r.
     pub conv: char,
+    /// `%rx` (`x`: every byte `\xNN`) and `%rh` (`h`: every byte `NN`, spaced) of a buffer.
+    #[serde(default)]
+    pub hex: Option<char>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

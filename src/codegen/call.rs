@@ -18,11 +18,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             // value.
             Res::Printf(id) => self.printf(f, id, &args[1..], EventKind::Printf),
             Res::System(id) => self.printf(f, id, &args[1..], EventKind::System),
+            Res::Cat(id) => self.printf(f, id, &args[1..], EventKind::CatFormat),
             Res::Message(id) => self.printf(f, id, &args[1..], EventKind::Message),
             Res::Assert(id) => self.assert(f, id, &args[0]),
             Res::PrintValue(id) => self.printf(f, id, args, EventKind::PrintValue),
             Res::StrArray { len, user } => self.str_array(f, &args[0], len, user),
-            Res::Str { user } => self.str_read(f, &args[0], user),
+            Res::Str { user } => self.str_read(f, e, args, user),
             Res::Plain => self.expr(f, &args[0]),
             Res::Call(F::Exit) => self.exit(f, args),
             Res::Const(v) => Ok(V::Int(i64.const_int(v, false))),

@@ -6,6 +6,7 @@ use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, ExprKind};
 use crate::plan;
+use crate::sema::Type;
 use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 use libbpf_rs::libbpf_sys as sys;
@@ -103,12 +104,24 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// `str(p)`: the C string at pointer `p`, from user memory when `user`.
-    pub(super) fn str_read(&mut self, f: &mut Func<'ctx>, arg: &Expr, user: bool) -> Result<V<'ctx>> {
+    pub(super) fn str_read(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr], user: bool) -> Result<V<'ctx>> {
         let i64 = self.i64();
-        let ptr = self.expr(f, arg)?.int()?;
-        let len = self.checked.plan.str_len;
+        let ptr = self.expr(f, &args[0])?.int()?;
+        let len = match self.ty(f, e) {
+            Type::Str { len } => len,
+            _ => self.checked.plan.str_len,
+        };
         let buf = self.buffer(f, len, "str")?;
-        let n = i64.const_int(len as u64, false);
+        let n = match args.get(1) {
+            // `str(p, n)`: n bytes at most (the buffer's size, when n is larger or negative).
+            Some(n) => {
+                let n = self.expr(f, n)?.int()?;
+                let cap = i64.const_int(len as u64, false);
+                let within = self.builder.build_int_compare(IntPredicate::ULE, n, cap, "within")?;
+                self.builder.build_select(within, n, cap, "str_size")?.into_int_value()
+            }
+            None => i64.const_int(len as u64, false),
+        };
         if user {
             self.call_helper(sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
             return Ok(V::Str(buf, len));

@@ -6,7 +6,7 @@ use super::layout;
 use super::maps::RawEntry;
 use super::symbols::{self, Symbols};
 use super::value::{self, Entry, KeyPart, Value};
-use crate::plan::{self, MapDef, Plan, PrintfDef, Scalar, ValueKind};
+use crate::plan::{self, FmtSegment, MapDef, Plan, PrintfDef, Scalar, ValueKind};
 use std::collections::HashMap;
 
 /// Turns bytes into values by the plan.
@@ -45,10 +45,7 @@ impl<'p> Decoder<'p> {
             Scalar::Inet => Value::Str(inet(bytes)),
             Scalar::ProbeName => Value::Str(self.plan.probe_names.get(read_u64(bytes) as usize).cloned().unwrap_or_default()),
             Scalar::Usym => Value::Str(self.symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
-            Scalar::Buf => {
-                let n = (read_u64(bytes) as usize).min(bytes.len().saturating_sub(8));
-                Value::Str(escape_buffer(&bytes[8..8 + n]))
-            }
+            Scalar::Buf => Value::Str(escape_buffer(buffer_bytes(bytes))),
             Scalar::Tuple { id, .. } => {
                 let plan = self.plan;
                 let Some(def) = plan.tuples.get(id as usize) else { return Value::Tuple(Vec::new()) };
@@ -68,7 +65,18 @@ impl<'p> Decoder<'p> {
     pub fn printf_args(&mut self, def: &PrintfDef, record: &[u8]) -> Vec<Value> {
         def.args
             .iter()
-            .map(|field| self.value(field.kind, record.get(field.offset..field.offset + field.kind.size()).unwrap_or(&[])))
+            .enumerate()
+            .map(|(i, field)| {
+                let bytes = record.get(field.offset..field.offset + field.kind.size()).unwrap_or(&[]);
+                let hex = def.segments.iter().find_map(|s| match s {
+                    FmtSegment::Conv { spec, arg } if *arg == i => spec.hex,
+                    _ => None,
+                });
+                match (field.kind, hex) {
+                    (Scalar::Buf, Some(style)) => Value::Str(hex_buffer(buffer_bytes(bytes), style)),
+                    _ => self.value(field.kind, bytes),
+                }
+            })
             .collect()
     }
 
@@ -238,6 +246,18 @@ fn escape_buffer(bytes: &[u8]) -> String {
         .iter()
         .map(|&b| if (0x20..0x7f).contains(&b) { (b as char).to_string() } else { format!("\\x{b:02x}") })
         .collect()
+}
+
+/// A buffer value's bytes: `{ u64 len; u8 data[]; }`.
+fn buffer_bytes(bytes: &[u8]) -> &[u8] {
+    let n = (read_u64(bytes) as usize).min(bytes.len().saturating_sub(8));
+    &bytes[8.min(bytes.len())..8 + n]
+}
+
+/// `%rx`: every byte as `\xNN`; `%rh`: every byte as `NN`, separated by spaces (bpftrace 0.26).
+fn hex_buffer(bytes: &[u8], style: char) -> String {
+    let hex = bytes.iter().map(|b| if style == 'x' { format!("\\x{b:02x}") } else { format!("{b:02x}") });
+    hex.collect::<Vec<_>>().join(if style == 'x' { "" } else { " " })
 }
 
 /// An `ntop()` value as text: `{ u64 family; u8 addr[16]; }`.

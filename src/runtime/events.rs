@@ -61,7 +61,7 @@ pub enum Event<'p> {
     /// `print(value)`: the value's format and its decoded arguments.
     Value { def: &'p PrintfDef, args: Vec<Value> },
     /// `cat()`: the file to print.
-    Cat(&'p str),
+    Cat(String),
     /// `exit()`, with the exit status.
     Exit(i32),
     /// `clear(@map)`, by the map's index in the plan.
@@ -93,7 +93,8 @@ impl<'p> Event<'p> {
                 let fmt = plan.time_formats.get(index)?;
                 Event::Text { kind: "time", text: decode::strftime(fmt, decode::clock_ns(libc::CLOCK_REALTIME)) }
             }
-            EventKind::Cat => Event::Cat(plan.cat_paths.get(index)?),
+            EventKind::Cat => Event::Cat(plan.cat_paths.get(index)?.clone()),
+            EventKind::CatFormat => Event::Cat(printf()?),
             EventKind::Join => {
                 let sep = plan.join_separators.get(index).map_or(" ", String::as_str);
                 let strings: Vec<String> = record[plan::EVENT_HEADER..]

@@ -319,7 +319,7 @@ impl<'p> Session<'p> {
             Event::Value { def, args } => {
                 self.emit(|out| out.value(def, &args));
             }
-            Event::Cat(path) => match child::read_file(path, self.max_cat_bytes) {
+            Event::Cat(path) => match child::read_file(&path, self.max_cat_bytes) {
                 Ok(bytes) => {
                     self.emit(|out| out.event("cat", &String::from_utf8_lossy(&bytes)));
                 }

@@ -124,7 +124,7 @@ fn print_value(kind: Scalar) -> PrintfDef {
 /// Puts plan index `n` into what an expression refers to.
 fn set_id(res: &mut Res, n: usize) {
     match res {
-        Res::Printf(id) | Res::System(id) | Res::Message(id) | Res::Assert(id) | Res::PrintValue(id) | Res::Time(id) | Res::Join { id, .. } => *id = n,
+        Res::Printf(id) | Res::System(id) | Res::Cat(id) | Res::Message(id) | Res::Assert(id) | Res::PrintValue(id) | Res::Time(id) | Res::Join { id, .. } => *id = n,
         Res::Event { id, .. } => *id = n as u32,
         _ => {}
     }

@@ -215,6 +215,8 @@ pub enum Res {
     Printf(usize),
     /// `system()` with plan format `n`: the command.
     System(usize),
+    /// `cat(fmt, args…)` with plan format `n`: the file's path.
+    Cat(usize),
     /// `nsecs(boot)`, `nsecs(tai)`: the value of BPF helper `n` (a ktime helper).
     Ktime(u32),
     /// `errorf()`, `warnf()` with plan format `n`: printed on standard error.

@@ -160,6 +160,10 @@ pub fn parse_format(fmt: &str) -> Result<Vec<FmtSegment>, FormatError> {
         match chars.next() {
             Some(conv @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 's' | 'c' | 'p' | 'r')) => {
                 spec.conv = conv;
+                if let (Some(&style @ ('x' | 'h')), 'r') = (chars.peek(), conv) {
+                    spec.hex = Some(style);
+                    chars.next();
+                }
                 if !lit.is_empty() {
                     out.push(FmtSegment::Lit(std::mem::take(&mut lit)));
                 }

@@ -56,8 +56,15 @@ impl Checker<'_> {
         self.set(scope, e, Type::Void, Res::PrintValue(0))
     }
 
-    /// `cat(path)`: the file's contents, printed.
+    /// `cat(path)`: the file's contents, printed; `cat(fmt, args…)`: the path formatted as
+    /// printf formats (0.26).
     pub(in crate::sema::check) fn cat(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if args.len() > 1 {
+            return match self.printf(e, "cat", args, scope) {
+                Type::Error => Type::Error,
+                _ => self.set(scope, e, Type::Void, Res::Cat(0)),
+            };
+        }
         let Some(path) = self.literal_arg(args.first(), None, "cat", "path") else {
             return Type::Error;
         };

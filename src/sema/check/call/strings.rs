@@ -6,6 +6,16 @@ impl Checker<'_> {
     /// `str(p)`: a string read from memory (or a string as it is).
     pub(in crate::sema::check) fn str(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         let t = self.expr(&args[0], scope);
+        // `str(p, n)`: at most n bytes, NUL included; the string's size is n when n is a literal.
+        let max = self.opts.config.max_strlen as u32;
+        let size = match args.get(1) {
+            None => max,
+            Some(n) if !self.int_arg(n, IntWanted::Count("str"), scope) => return Type::Error,
+            Some(n) => match literal_int(n) {
+                Some(n) => (n.max(1) as u64).min(u64::from(max)) as u32,
+                None => max,
+            },
+        };
         // Pointers know their address space; plain integers take the probe's
         // (user memory in uprobes, as in bpftrace).
         let res = match t {
@@ -18,7 +28,7 @@ impl Checker<'_> {
                     );
                     return Type::Error;
                 }
-                let len = len.min(self.opts.config.max_strlen as u32);
+                let len = len.min(size);
                 return self.set(scope, e, Type::Str { len }, Res::StrArray { len, user });
             }
             Type::Int { .. } => Res::Str { user: scope.user_memory() },
@@ -31,7 +41,7 @@ impl Checker<'_> {
                 return Type::Error;
             }
         };
-        self.set(scope, e, Type::Str { len: self.opts.config.max_strlen as u32 }, res)
+        self.set(scope, e, Type::Str { len: size }, res)
     }
 
     /// `strncmp(a, b, n)`.
