@@ -40,15 +40,17 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Call(F::Kstack | F::Ustack) => self.stack(f, e),
             // The nanoseconds; the runtime formats them.
             Res::Call(F::Strftime) => self.expr(f, &args[1]),
-            Res::Signal(number) => {
+            Res::Signal { number, thread } => {
                 let sig = match number {
                     Some(n) => i64.const_int(n as u64, false),
                     None => self.expr(f, &args[0])?.int()?,
                 };
-                self.call_helper(sys::BPF_FUNC_send_signal, &[sig.into()])?;
+                let helper = if thread { sys::BPF_FUNC_send_signal_thread } else { sys::BPF_FUNC_send_signal };
+                self.call_helper(helper, &[sig.into()])?;
                 Ok(V::Void)
             }
             Res::Call(F::Usym) => self.usym(f, &args[0]),
+            Res::Call(F::WriteUser) => self.write_user(f, args),
             Res::Call(F::Override) => {
                 let rc = self.expr(f, &args[0])?.int()?;
                 self.call_helper(sys::BPF_FUNC_override_return, &[f.ctx_ptr.into(), rc.into()])?;

@@ -140,6 +140,21 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Str(buf, len))
     }
 
+    /// `write_user(dst, src, len)`: 1 if `bpf_probe_write_user` wrote `len` bytes of `src` (at
+    /// most its size) at `dst`, else 0.
+    pub(super) fn write_user(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let dst = self.expr(f, &args[0])?.int()?;
+        let (src, size) = self.expr(f, &args[1])?.string()?;
+        let len = self.expr(f, &args[2])?.int()?;
+        let cap = i64.const_int(u64::from(size), false);
+        let within = self.builder.build_int_compare(IntPredicate::ULE, len, cap, "within")?;
+        let len = self.builder.build_select(within, len, cap, "len")?.into_int_value();
+        let r = self.call_helper(sys::BPF_FUNC_probe_write_user, &[dst.into(), src.into(), len.into()])?;
+        let ok = self.builder.build_int_compare(IntPredicate::EQ, r, i64.const_zero(), "written")?;
+        Ok(V::Int(self.builder.build_int_z_extend(ok, i64, "write_user")?))
+    }
+
     /// `strcontains(s, "literal")`; a needle known only at run time is searched for in a loop.
     pub(super) fn strcontains(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let ExprKind::Str(needle) = &args[1].kind else {

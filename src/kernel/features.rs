@@ -92,7 +92,27 @@ pub fn has_fentry() -> bool {
 pub fn kfunc_allowed(btf_id: u32, prog_type: libbpf_rs::libbpf_sys::bpf_prog_type) -> bool {
     use libbpf_rs::libbpf_sys as sys;
     // `call kfunc` (BPF_JMP|BPF_CALL, src_reg BPF_PSEUDO_KFUNC_CALL, imm the BTF id); `exit`.
-    let insns: [u64; 2] = [0x85 | (u64::from(sys::BPF_PSEUDO_KFUNC_CALL) << 12) | (u64::from(btf_id) << 32), 0x95];
+    let insns = [0x85 | (u64::from(sys::BPF_PSEUDO_KFUNC_CALL) << 12) | (u64::from(btf_id) << 32), 0x95];
+    match load_log(prog_type, &insns) {
+        None => true,
+        Some(log) => !(log.contains("is not allowed") || log.trim_matches('\0').is_empty()),
+    }
+}
+
+/// Whether programs of type `prog_type` may call BPF helper `helper`, as bpftrace and libbpf
+/// ask: a program that only calls it is loaded; the kernel names a helper it does not give
+/// this type (or any program, such as `bpf_probe_write_user` under lockdown) as one it
+/// "cannot use". Needs root: without it, no.
+pub fn helper_usable(prog_type: libbpf_rs::libbpf_sys::bpf_prog_type, helper: u32) -> bool {
+    match load_log(prog_type, &[0x85 | (u64::from(helper) << 32), 0x95]) {
+        None => true,
+        Some(log) => !(log.contains("cannot use helper") || log.contains("unknown func") || log.trim_matches('\0').is_empty()),
+    }
+}
+
+/// Loads `insns` as a program of `prog_type`: `None` if it loaded, else the verifier's log.
+fn load_log(prog_type: libbpf_rs::libbpf_sys::bpf_prog_type, insns: &[u64]) -> Option<String> {
+    use libbpf_rs::libbpf_sys as sys;
     let mut log = vec![0u8; 4096];
     let mut load = sys::bpf_prog_load_opts {
         sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
@@ -102,15 +122,13 @@ pub fn kfunc_allowed(btf_id: u32, prog_type: libbpf_rs::libbpf_sys::bpf_prog_typ
         ..Default::default()
     };
     // SAFETY: valid instructions, license, options and log buffer for the duration of the call.
-    let fd = unsafe { sys::bpf_prog_load(prog_type, std::ptr::null(), c"GPL".as_ptr(), insns.as_ptr().cast(), 2, &mut load) };
+    let fd = unsafe { sys::bpf_prog_load(prog_type, std::ptr::null(), c"GPL".as_ptr(), insns.as_ptr().cast(), insns.len() as u64, &mut load) };
     if fd >= 0 {
         // SAFETY: fd is the program just loaded, owned here.
         unsafe { libc::close(fd) };
-        return true;
+        return None;
     }
-    let log = String::from_utf8_lossy(&log);
-    let refused = log.contains("is not allowed") || log.contains("not allowed in") || log.is_empty() || log.starts_with('\0');
-    !refused
+    Some(String::from_utf8_lossy(&log).into_owned())
 }
 
 pub fn has_btf() -> bool {
@@ -171,4 +189,22 @@ pub fn online_cpus() -> Vec<i32> {
         }
     }
     cpus
+}
+
+#[cfg(test)]
+mod tests {
+    use libbpf_rs::libbpf_sys as sys;
+
+    /// The load probes tell what a program may call from what it may not (as root; a user's
+    /// loads are refused, and the answer is no).
+    #[test]
+    fn helper_and_kfunc_probes() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        assert!(super::helper_usable(sys::BPF_PROG_TYPE_TRACEPOINT, sys::BPF_FUNC_get_current_pid_tgid));
+        assert!(!super::helper_usable(sys::BPF_PROG_TYPE_TRACEPOINT, sys::BPF_FUNC_skb_store_bytes));
+        assert!(!super::kfunc_allowed(u32::MAX >> 1, sys::BPF_PROG_TYPE_TRACEPOINT));
+    }
 }

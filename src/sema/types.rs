@@ -248,7 +248,8 @@ pub enum Res {
     /// `join()` with plan separator `id`, reading user memory when `user`.
     Join { id: usize, user: bool },
     /// `signal()`: the signal's number when known at compile time, else the argument's value.
-    Signal(Option<u32>),
+    /// `signal_thread()` when `thread`.
+    Signal { number: Option<u32>, thread: bool },
     /// `bswap()` of an integer `n` bits wide.
     Bswap(u32),
     /// `str()` of an in-memory char array of `len` bytes.

@@ -48,7 +48,7 @@ impl Checker<'_> {
             }
             Func::Kstack | Func::Ustack if self.refused_in_map_loop(def.name, e.span, scope) => Type::Error,
             Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
-            Func::Signal => self.signal(e, &args[0], scope),
+            Func::Signal | Func::SignalThread => self.signal(e, def, &args[0], scope),
             Func::Strftime => self.strftime(e, args, scope),
             Func::Time => self.time(e, args, scope),
             Func::Exit => self.exit(e, args, scope),
@@ -72,6 +72,7 @@ impl Checker<'_> {
             Func::Strerror | Func::SignalName | Func::SyscallName => self.named_number(e, def, args, scope),
             Func::Buf => self.buf(e, args, scope),
             Func::Fail => self.fail(e, args, scope),
+            Func::WriteUser => self.write_user(e, def, args, scope),
             Func::StaticAssert => self.static_assert(e, args, scope),
             Func::Pton => self.pton(e, args, scope),
             Func::Strcap => self.strcap(e, args, scope),

@@ -17,7 +17,7 @@ pub enum CallError {
     PrintTopDivWithValue { span: Span },
     CannotPrint { found: &'static str, span: Span },
     JoinArray { found: &'static str, span: Span },
-    SignalInProbe { kind: &'static str, span: Span },
+    SignalInProbe { func: &'static str, kind: &'static str, span: Span },
     UnknownSignal { name: String, span: Span },
     SignalNumber { n: i64, span: Span },
     KaddrLiteral { span: Span },
@@ -86,9 +86,9 @@ impl CallError {
             JoinArray { found, span } => {
                 error(format!("`join()` takes an array of string pointers, not {found}")).at(*span, "not a pointer")
             }
-            SignalInProbe { kind, span } => error(format!("`signal()` cannot be used in {kind} probes"))
+            SignalInProbe { func, kind, span } => error(format!("`{func}()` cannot be used in {kind} probes"))
                 .at(*span, "no traced process here")
-                .note("`signal()` signals the process the probe fired in"),
+                .note(format!("`{func}()` signals the {} the probe fired in", if *func == "signal" { "process" } else { "thread" })),
             UnknownSignal { name, span } => error(format!("unknown signal `{name}`"))
                 .at(*span, "not a signal name")
                 .help("use a name such as \"SIGKILL\" (or \"KILL\"), or a number from 1 to 64"),

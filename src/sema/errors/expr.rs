@@ -66,6 +66,9 @@ impl ExprError {
             Unsafe { func, span } => {
                 let what = match *func {
                     "system" => "it runs a shell command for each event",
+                    "signal_thread" => "it sends a signal to the traced thread",
+                    "write_user" => "it writes to the traced process's memory",
+                    "override" => "it changes what the traced function returns",
                     _ => "it sends a signal to the traced process",
                 };
                 error(format!("`{func}()` is unsafe: {what}")).at(*span, "needs `--unsafe`").help("run `rtrace --unsafe …` to allow it")

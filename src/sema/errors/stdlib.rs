@@ -37,6 +37,8 @@ pub enum StdlibError {
     /// A helper this kernel cannot run: what it needs that the kernel lacks.
     /// `lacker`: what lacks it ("this kernel").
     KernelLacks { func: &'static str, needs: &'static str, lacker: &'static str, span: Span },
+    /// `write_user()`'s literal length outside the source string's size.
+    WriteUserLength { n: i64, size: u32, span: Span },
     /// A helper that works only in some probes.
     OnlyIn { func: &'static str, probes: &'static str, span: Span },
     /// A helper the kernel could run that rtrace does not generate.
@@ -90,6 +92,8 @@ impl StdlibError {
                 .at(*span, "the whole config")
                 .help("write `config.NAME`, e.g. `config.max_strlen`"),
             KernelLacks { func, needs, lacker, span } => error(format!("`{func}()` needs {needs}, which {lacker} lacks")).at(*span, "cannot run here"),
+            WriteUserLength { n, size, span } => error(format!("`write_user()` writes from 1 to {size} bytes of this string, not {n}"))
+                .at(*span, "outside the string"),
             OnlyIn { func, probes, span } => error(format!("`{func}()` works only in {probes}")).at(*span, "not in this probe"),
             NotGenerated { func, span } => error(format!("rtrace does not generate `{func}()` yet")).at(*span, "not generated"),
         }

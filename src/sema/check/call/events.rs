@@ -93,9 +93,34 @@ impl Checker<'_> {
         self.set(scope, e, Type::Void, Res::Join { id: 0, user })
     }
 
-    /// `signal(SIG)`: a name (`"SIGKILL"`, `"KILL"`) or a number, sent to the current process.
-    pub(in crate::sema::check) fn signal(&mut self, e: &Expr, arg: &Expr, scope: &mut Scope) -> Type {
-        if !self.unsafe_allowed(e, "signal") {
+    /// `write_user(dst, src, len)`: `len` bytes of string `src` (at most its size) written to
+    /// user memory at `dst`.
+    pub(in crate::sema::check) fn write_user(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.unsafe_allowed(e, "write_user") {
+            return Type::Error;
+        }
+        let dst = self.int_arg(&args[0], IntWanted::Pointer("write_user"), scope);
+        let src = self.string_arg(def, &args[1], scope);
+        let len = self.int_arg(&args[2], IntWanted::Count("write_user"), scope);
+        let (Some(size), true, true) = (src, dst, len) else { return Type::Error };
+        if let Some(n) = literal_int(&args[2]).filter(|&n| n < 1 || n > i64::from(size)) {
+            self.error(StdlibError::WriteUserLength { n, size, span: args[2].span });
+            return Type::Error;
+        }
+        let helper = libbpf_rs::libbpf_sys::BPF_FUNC_probe_write_user;
+        if !self.opts.no_attach && !crate::kernel::features::helper_usable(super::meta::prog_type(&scope.inst.attach), helper) {
+            let needs = "the bpf_probe_write_user helper (refused to every program under kernel lockdown)";
+            self.error(StdlibError::KernelLacks { func: "write_user", needs, lacker: "this kernel", span: e.span });
+            return Type::Error;
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::WriteUser))
+    }
+
+    /// `signal(SIG)`: a name (`"SIGKILL"`, `"KILL"`) or a number, sent to the current process;
+    /// `signal_thread(SIG)`: to the current thread.
+    pub(in crate::sema::check) fn signal(&mut self, e: &Expr, def: &builtins::FuncDef, arg: &Expr, scope: &mut Scope) -> Type {
+        let func = def.name;
+        if !self.unsafe_allowed(e, func) {
             return Type::Error;
         }
         if let Some(kind) = match scope.inst.attach {
@@ -104,7 +129,7 @@ impl Checker<'_> {
             Attach::Interval { .. } => Some("interval"),
             _ => None,
         } {
-            self.error(CallError::SignalInProbe { kind, span: e.span });
+            self.error(CallError::SignalInProbe { func, kind, span: e.span });
             return Type::Error;
         }
         let number = match &arg.kind {
@@ -125,6 +150,6 @@ impl Checker<'_> {
                 None => None,
             },
         };
-        self.set(scope, e, Type::Void, Res::Signal(number))
+        self.set(scope, e, Type::Void, Res::Signal { number, thread: def.func == Func::SignalThread })
     }
 }

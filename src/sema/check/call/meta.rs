@@ -206,7 +206,7 @@ fn format_literals(fmt: &str, values: &[Literal]) -> String {
 }
 
 /// The kind of BPF program a probe is compiled to (`codegen::section`).
-fn prog_type(attach: &Attach) -> u32 {
+pub(in crate::sema::check) fn prog_type(attach: &Attach) -> u32 {
     use libbpf_rs::libbpf_sys as sys;
     match attach {
         Attach::Begin | Attach::End | Attach::RawTracepoint { .. } => sys::BPF_PROG_TYPE_RAW_TRACEPOINT,
