@@ -586,6 +586,7 @@ impl Scalar {
             Scalar::Named(crate::kernel::names::NameTable::Signal) => "signal name",
             Scalar::Named(crate::kernel::names::NameTable::Syscall) => "system call name",
             Scalar::Named(crate::kernel::names::NameTable::User) => "user name",
+            Scalar::Named(crate::kernel::names::NameTable::CgroupPath { .. }) => "cgroup path",
         }
     }
 }

@@ -15,6 +15,9 @@ pub enum NameTable {
     Syscall,
     /// A user id: its user's name (`root`).
     User,
+    /// A cgroup id: its path in each cgroup hierarchy, `unified:/a/b,cpu:/…` (`cgroup_path()`),
+    /// or only in the cgroup v2 one.
+    CgroupPath { v2_only: bool },
 }
 
 impl NameTable {
@@ -25,6 +28,7 @@ impl NameTable {
             NameTable::Errno => return errno_message(n),
             NameTable::User => u32::try_from(n).ok().and_then(user_name),
             NameTable::Signal => SIGNALS.iter().find(|(_, v)| i64::from(*v) == n).map(|(s, _)| s.to_string()),
+            NameTable::CgroupPath { v2_only } => return crate::kernel::cgroup::paths(n as u64, v2_only),
             NameTable::Syscall => usize::try_from(n).ok().and_then(|i| SYSCALLS.get(i)).filter(|s| !s.is_empty()).map(|s| s.to_string()),
         };
         found.unwrap_or_else(|| n.to_string())

@@ -61,6 +61,7 @@ impl Checker<'_> {
             Func::Kaddr => self.kaddr(e, args, scope),
             Func::Uaddr => self.uaddr(e, args, scope),
             Func::Cgroupid => self.cgroupid(e, args, scope),
+            Func::CgroupPath => self.cgroup_path(e, args, scope),
             Func::Kptr | Func::Uptr => self.kptr(e, def, args, scope),
             Func::Ksym => self.ksym(e, args, scope),
             Func::Usym => self.usym(e, args, scope),

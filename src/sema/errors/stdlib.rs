@@ -39,6 +39,8 @@ pub enum StdlibError {
     KernelLacks { func: &'static str, needs: &'static str, lacker: &'static str, span: Span },
     /// `write_user()`'s literal length outside the source string's size.
     WriteUserLength { n: i64, size: u32, span: Span },
+    /// `cgroup_path()`'s filter picks some hierarchies, but not every one nor only v2's.
+    CgroupFilter { filter: String, span: Span },
     /// A helper that works only in some probes.
     OnlyIn { func: &'static str, probes: &'static str, span: Span },
     /// A helper the kernel could run that rtrace does not generate.
@@ -94,6 +96,8 @@ impl StdlibError {
             KernelLacks { func, needs, lacker, span } => error(format!("`{func}()` needs {needs}, which {lacker} lacks")).at(*span, "cannot run here"),
             WriteUserLength { n, size, span } => error(format!("`write_user()` writes from 1 to {size} bytes of this string, not {n}"))
                 .at(*span, "outside the string"),
+            CgroupFilter { filter, span } => error(format!("rtrace's `cgroup_path()` takes the filter `unified` or one that picks every hierarchy, not `{filter}`"))
+                .at(*span, "picks some hierarchies"),
             OnlyIn { func, probes, span } => error(format!("`{func}()` works only in {probes}")).at(*span, "not in this probe"),
             NotGenerated { func, span } => error(format!("rtrace does not generate `{func}()` yet")).at(*span, "not generated"),
         }

@@ -64,6 +64,30 @@ impl Checker<'_> {
         self.set(scope, e, Type::Int { signed: false }, Res::Const(0))
     }
 
+    /// `cgroup_path(id[, filter])`: the id, printed as its paths (found when printed). The
+    /// filter picks hierarchies by name; rtrace keeps no filter but `unified` and those that
+    /// pick every hierarchy mounted.
+    pub(in crate::sema::check) fn cgroup_path(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.int_arg(&args[0], IntWanted::Number("cgroup_path"), scope) {
+            return Type::Error;
+        }
+        let Some(filter) = self.literal_arg(args.get(1), Some("*"), "cgroup_path", "filter") else {
+            return Type::Error;
+        };
+        let names: Vec<String> = crate::kernel::cgroup::hierarchies().into_iter().map(|(n, _)| n).collect();
+        let picked: Vec<&String> = names.iter().filter(|n| crate::glob::glob(&filter, n)).collect();
+        let v2_only = match picked.len() {
+            n if n == names.len() => false,
+            1 if picked[0] == "unified" => true,
+            _ => {
+                self.error(StdlibError::CgroupFilter { filter, span: args[1].span });
+                return Type::Error;
+            }
+        };
+        let table = crate::kernel::names::NameTable::CgroupPath { v2_only };
+        self.set(scope, e, Type::Named(table), Res::Plain)
+    }
+
     /// Notes that `e` records a stack of `spec`'s depth (its map must exist); its type.
     pub(in crate::sema::check) fn record_stack(&mut self, e: &Expr, spec: plan::StackSpec) -> Type {
         self.need(e, Need::Stack(spec.depth));
