@@ -66,7 +66,7 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "tid", builtin: Builtin::Tid, doc: "thread id (the kernel's pid)" },
     BuiltinDef { name: "uid", builtin: Builtin::Uid, doc: "user id" },
     BuiltinDef { name: "gid", builtin: Builtin::Gid, doc: "group id" },
-    BuiltinDef { name: "comm", builtin: Builtin::Comm, doc: "name of the current thread (string, 16 bytes)" },
+    BuiltinDef { name: "comm", builtin: Builtin::Comm, doc: "name of the current thread (string, 16 bytes); `comm(pid)` is not generated (it calls a kfunc)" },
     BuiltinDef { name: "nsecs", builtin: Builtin::Nsecs, doc: "monotonic time in nanoseconds; `nsecs(boot)` (CLOCK_BOOTTIME), `nsecs(tai)` (CLOCK_TAI), `nsecs(monotonic)`" },
     BuiltinDef { name: "elapsed", builtin: Builtin::Elapsed, doc: "nanoseconds since rtrace started" },
     BuiltinDef { name: "cpu", builtin: Builtin::Cpu, doc: "the CPU the probe fired on" },

@@ -41,6 +41,8 @@ pub enum StdlibError {
     WriteUserLength { n: i64, size: u32, span: Span },
     /// `cgroup_path()`'s filter picks some hierarchies, but not every one nor only v2's.
     CgroupFilter { filter: String, span: Span },
+    /// `comm(pid)`: whether the kernel allows its kfunc in this probe (rtrace calls no kfunc).
+    CommOfPid { allowed: bool, probe: String, span: Span },
     /// A helper that works only in some probes.
     OnlyIn { func: &'static str, probes: &'static str, span: Span },
     /// A helper the kernel could run that rtrace does not generate.
@@ -98,6 +100,12 @@ impl StdlibError {
                 .at(*span, "outside the string"),
             CgroupFilter { filter, span } => error(format!("rtrace's `cgroup_path()` takes the filter `unified` or one that picks every hierarchy, not `{filter}`"))
                 .at(*span, "picks some hierarchies"),
+            CommOfPid { allowed: true, span, .. } => error("rtrace does not generate `comm(pid)` yet: it needs a call of kfunc `bpf_task_from_pid`, and rtrace calls no kfuncs")
+                .at(*span, "not generated")
+                .help("`comm` is the current thread's name"),
+            CommOfPid { allowed: false, probe, span } => error(format!("`comm(pid)` needs kfunc `bpf_task_from_pid`, which this kernel does not allow in `{probe}`"))
+                .at(*span, "not in this probe")
+                .note("this kernel allows it in kprobe, tracepoint and perf event programs, as bpftrace needs"),
             OnlyIn { func, probes, span } => error(format!("`{func}()` works only in {probes}")).at(*span, "not in this probe"),
             NotGenerated { func, span } => error(format!("rtrace does not generate `{func}()` yet")).at(*span, "not generated"),
         }

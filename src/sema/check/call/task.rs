@@ -12,6 +12,7 @@ impl Checker<'_> {
             (Some(_), [] | [_]) => self.task_read(e, b, &name.name, args.first(), scope),
             (None, []) => self.ident(e, &name.name, scope),
             (None, [mode]) if matches!(b, Builtin::Pid | Builtin::Tid | Builtin::Nsecs) => self.builtin_mode(e, b, mode, scope),
+            (None, [pid]) if b == Builtin::Comm => self.comm_of_pid(e, pid, scope),
             _ => {
                 let span = args[0].span.to(args[args.len() - 1].span);
                 self.error(match b {
@@ -22,6 +23,19 @@ impl Checker<'_> {
                 Type::Error
             }
         }
+    }
+
+    /// `comm(pid)` (0.25): bpftrace calls kfunc `bpf_task_from_pid`, which this kernel allows
+    /// in kprobe, tracepoint and perf event programs; rtrace does not call kfuncs yet.
+    fn comm_of_pid(&mut self, e: &Expr, pid: &Expr, scope: &mut Scope) -> Type {
+        if !self.int_arg(pid, IntWanted::Number("comm"), scope) {
+            return Type::Error;
+        }
+        let kfunc = "bpf_task_from_pid";
+        let prog = super::meta::prog_type(&scope.inst.attach);
+        let allowed = self.kernel_types().ok().and_then(|k| k.function_id(kfunc)).is_some_and(|id| crate::kernel::features::kfunc_allowed(id, prog));
+        self.error(StdlibError::CommOfPid { allowed, probe: scope.inst.display.clone(), span: e.span });
+        Type::Error
     }
 
     /// `pid(curr_ns|init)`, `tid(…)` (0.24) and `nsecs(monotonic|boot|tai)` (0.25): the mode
