@@ -109,9 +109,31 @@ pub const STACK_DEPTH: u32 = 127;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StackSpec {
     pub user: bool,
-    /// `perf` mode: `\tADDR SYMBOL` lines instead of bpftrace's indented symbols.
-    pub perf: bool,
+    pub mode: StackMode,
     pub depth: u32,
+}
+
+/// How a stack prints (config `stack_mode`, or the call's mode argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StackMode {
+    /// Indented `symbol+offset` lines.
+    Bpftrace,
+    /// `\tADDR symbol+offset` lines.
+    Perf,
+    /// The addresses in hex, one a line, not symbolized.
+    Raw,
+}
+
+impl StackMode {
+    /// The mode named `name` (`bpftrace`, `perf`, `raw`); `build_id` is not one rtrace records.
+    pub fn named(name: &str) -> Option<StackMode> {
+        Some(match name {
+            "bpftrace" => StackMode::Bpftrace,
+            "perf" => StackMode::Perf,
+            "raw" => StackMode::Raw,
+            _ => return None,
+        })
+    }
 }
 
 /// Bytes of a `ustack` value.

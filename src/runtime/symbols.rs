@@ -2,7 +2,7 @@
 //! once, lazily, the first time an address needs a name), user addresses through the
 //! process's memory map (/proc/PID/maps), so only while the process lives.
 
-use crate::plan::StackSpec;
+use crate::plan::{StackMode, StackSpec};
 use blazesym::symbolize::source::{Kernel, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
@@ -54,6 +54,9 @@ impl Symbols {
             .map(|frame| u64::from_le_bytes(frame.try_into().unwrap_or_default()))
             .take_while(|&a| a != 0)
             .collect();
+        if spec.mode == StackMode::Raw {
+            return addrs.iter().fold(String::from("\n"), |out, a| out + &format!("{a:x}\n"));
+        }
         let found = if spec.user {
             self.symbolize(&Source::Process(Process::new((pid as u32).into())), &addrs)
         } else {
@@ -61,7 +64,7 @@ impl Symbols {
         };
         let mut out = String::from("\n");
         for (addr, found) in addrs.iter().zip(found) {
-            let line = match (spec.perf, found) {
+            let line = match (spec.mode == StackMode::Perf, found) {
                 (false, Some(f)) => format!("{:indent$}{}", "", f.frame()),
                 (false, None) => format!("{:indent$}0x{addr:x}", ""),
                 (true, Some(f)) => match (&f.module, spec.user) {

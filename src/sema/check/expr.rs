@@ -293,7 +293,7 @@ impl Checker<'_> {
                 Type::ProbeName
             }
             Builtin::Kstack | Builtin::Ustack => {
-                let spec = plan::StackSpec { user: b == Builtin::Ustack, perf: false, depth: plan::STACK_DEPTH };
+                let Some(spec) = self.default_stack(b == Builtin::Ustack, e.span) else { return Type::Error };
                 self.record_stack(e, spec)
             }
             Builtin::Cpid => {

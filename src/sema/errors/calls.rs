@@ -97,7 +97,7 @@ impl CallError {
             UaddrOutsideUprobe { probe, span } => error("`uaddr()` is only available in uprobe probes")
                 .at(*span, format!("not available in `{probe}`"))
                 .note("it looks the symbol up in the probed program"),
-            StackMode { func, signature, span } => error(format!("`{func}()`'s mode must be `bpftrace` or `perf`"))
+            StackMode { func, signature, span } => error(format!("`{func}()`'s mode must be `bpftrace`, `perf` or `raw`"))
                 .at(*span, "not a stack mode")
                 .help(format!("the signature is `{signature}`")),
             StackDepth { func, max, span } => {

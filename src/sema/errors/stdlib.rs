@@ -43,6 +43,8 @@ pub enum StdlibError {
     CgroupFilter { filter: String, span: Span },
     /// `comm(pid)`: whether the kernel allows its kfunc in this probe (rtrace calls no kfunc).
     CommOfPid { allowed: bool, probe: String, span: Span },
+    /// A `build_id` stack.
+    BuildIdStacks { span: Span },
     /// A helper that works only in some probes.
     OnlyIn { func: &'static str, probes: &'static str, span: Span },
     /// A helper the kernel could run that rtrace does not generate.
@@ -106,6 +108,9 @@ impl StdlibError {
             CommOfPid { allowed: false, probe, span } => error(format!("`comm(pid)` needs kfunc `bpf_task_from_pid`, which this kernel does not allow in `{probe}`"))
                 .at(*span, "not in this probe")
                 .note("this kernel allows it in kprobe, tracepoint and perf event programs, as bpftrace needs"),
+            BuildIdStacks { span } => error("rtrace does not record `build_id` stacks yet")
+                .at(*span, "a build_id stack")
+                .help("the stack modes rtrace prints are `bpftrace`, `perf` and `raw`"),
             OnlyIn { func, probes, span } => error(format!("`{func}()` works only in {probes}")).at(*span, "not in this probe"),
             NotGenerated { func, span } => error(format!("rtrace does not generate `{func}()` yet")).at(*span, "not generated"),
         }

@@ -94,9 +94,24 @@ impl Checker<'_> {
         Type::Stack(spec)
     }
 
+    /// A stack of the default mode, config `stack_mode` (`None` after an error: rtrace does
+    /// not record `build_id` stacks; bpftrace's kstack falls back to `raw` then, with a warning).
+    pub(in crate::sema::check) fn default_stack(&mut self, user: bool, span: Span) -> Option<plan::StackSpec> {
+        let configured = &self.opts.config.stack_mode;
+        let mode = match plan::StackMode::named(configured) {
+            Some(mode) => mode,
+            None if !user => plan::StackMode::Raw,
+            None => {
+                self.error(StdlibError::BuildIdStacks { span });
+                return None;
+            }
+        };
+        Some(plan::StackSpec { user, mode, depth: plan::STACK_DEPTH })
+    }
+
     /// `kstack(…)` and `ustack(…)`: `(N)`, `(mode)` or `(mode, N)`, mode `bpftrace` or `perf`.
     pub(in crate::sema::check) fn stack_call(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
-        let mut spec = plan::StackSpec { user: def.func == Func::Ustack, perf: false, depth: plan::STACK_DEPTH };
+        let Some(mut spec) = self.default_stack(def.func == Func::Ustack, e.span) else { return Type::Error };
         let (mode, depth) = match args {
             [m @ Expr { kind: ExprKind::Ident(_), .. }] => (Some(m), None),
             [n] => (None, Some(n)),
@@ -105,8 +120,11 @@ impl Checker<'_> {
         };
         if let Some(m) = mode {
             match &m.kind {
-                ExprKind::Ident(name) if name == "bpftrace" => {}
-                ExprKind::Ident(name) if name == "perf" => spec.perf = true,
+                ExprKind::Ident(name) if plan::StackMode::named(name).is_some() => spec.mode = plan::StackMode::named(name).unwrap_or(spec.mode),
+                ExprKind::Ident(name) if name == "build_id" => {
+                    self.error(StdlibError::BuildIdStacks { span: m.span });
+                    return Type::Error;
+                }
                 _ => {
                     self.error(CallError::StackMode { func: def.name, signature: def.signature, span: m.span });
                     return Type::Error;
