@@ -195,16 +195,15 @@ pub fn online_cpus() -> Vec<i32> {
 mod tests {
     use libbpf_rs::libbpf_sys as sys;
 
-    /// The load probes tell what a program may call from what it may not (as root; a user's
+    /// The helper probe tells what a program may call from what it may not (as root; a user's
     /// loads are refused, and the answer is no).
     #[test]
-    fn helper_and_kfunc_probes() {
+    fn helper_probe() {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return;
         }
         assert!(super::helper_usable(sys::BPF_PROG_TYPE_TRACEPOINT, sys::BPF_FUNC_get_current_pid_tgid));
         assert!(!super::helper_usable(sys::BPF_PROG_TYPE_TRACEPOINT, sys::BPF_FUNC_skb_store_bytes));
-        assert!(!super::kfunc_allowed(u32::MAX >> 1, sys::BPF_PROG_TYPE_TRACEPOINT));
     }
 }
