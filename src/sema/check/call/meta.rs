@@ -170,39 +170,25 @@ enum Literal {
     Str(String),
 }
 
-/// `fmt` with each conversion (`%d`, `%-5s`, `%x`, …) replaced by the next value, as printf
-/// would print it; `%%` is `%`.
+/// `fmt` with each conversion (`%d`, `%-5s`, `%x`, …) replaced by its value, as printf's
+/// conversions print it (`parse_format`); a format that does not parse is left as it is.
 fn format_literals(fmt: &str, values: &[Literal]) -> String {
-    let mut out = String::new();
-    let mut values = values.iter();
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        if chars.peek() == Some(&'%') {
-            chars.next();
-            out.push('%');
-            continue;
-        }
-        let mut conv = ' ';
-        for c in chars.by_ref() {
-            if c.is_ascii_alphabetic() && !matches!(c, 'l' | 'h' | 'z') {
-                conv = c;
-                break;
-            }
-        }
-        match (values.next(), conv) {
-            (Some(Literal::Int(n)), 'x') => out += &format!("{n:x}"),
-            (Some(Literal::Int(n)), 'X') => out += &format!("{n:X}"),
-            (Some(Literal::Int(n)), 'u') => out += &(*n as u64).to_string(),
-            (Some(Literal::Int(n)), _) => out += &n.to_string(),
-            (Some(Literal::Str(s)), _) => out += s,
-            (None, _) => {}
-        }
-    }
-    out
+    let Ok(segments) = parse_format(fmt) else { return fmt.to_string() };
+    let conv = |spec: &FmtSpec, arg: usize| match (values.get(arg), spec.conv) {
+        (Some(Literal::Int(n)), 'x') => format!("{n:x}"),
+        (Some(Literal::Int(n)), 'X') => format!("{n:X}"),
+        (Some(Literal::Int(n)), 'u') => (*n as u64).to_string(),
+        (Some(Literal::Int(n)), _) => n.to_string(),
+        (Some(Literal::Str(s)), _) => s.clone(),
+        (None, _) => String::new(),
+    };
+    segments
+        .iter()
+        .map(|s| match s {
+            FmtSegment::Lit(text) => text.clone(),
+            FmtSegment::Conv { spec, arg } => conv(spec, *arg),
+        })
+        .collect()
 }
 
 /// The kind of BPF program a probe is compiled to (`codegen::section`).
