@@ -46,6 +46,28 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         &self.checked.progs[f.prog].info(e).res
     }
 
+    /// `&$v`: the address of the variable's slot; `&@m[…]`: of the map's value (0 if none).
+    fn address_of(&mut self, f: &mut Func<'ctx>, inner: &Expr) -> Result<IntValue<'ctx>> {
+        let p = match (&inner.kind, self.res(f, inner)) {
+            (ExprKind::Var(name), res) => {
+                let name = match res {
+                    Res::LoopVar(own) => own.as_str(),
+                    _ => name.as_str(),
+                };
+                let ty = self.ty(f, inner);
+                self.var_slot(f, name, ty)?
+            }
+            (ExprKind::Map(map), _) => {
+                let index = self.map_of(f, inner)?;
+                let (global, _) = self.maps.get(index)?;
+                let key = self.key(f, index, &map.keys)?;
+                self.lookup(global, key)?
+            }
+            _ => return Err(CodegenError("`&` of an expression sema did not allow".into())),
+        };
+        Ok(self.builder.build_ptr_to_int(p, self.i64(), "addr")?)
+    }
+
     pub(super) fn truthy(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
         Ok(self.builder.build_int_compare(IntPredicate::NE, v, self.i64().const_zero(), "truthy")?)
     }
@@ -140,7 +162,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 V::Tuple(p, id) => self.element(p, id, *index as usize)?,
                 _ => return Err(CodegenError("index of a non-tuple".into())),
             },
-            ExprKind::AddrOf(_) => return Err(CodegenError("unsupported expression reached codegen".into())),
+            ExprKind::AddrOf(inner) => V::Int(self.address_of(f, inner)?),
+            ExprKind::TypeArg(_) => return Err(CodegenError("a type argument reached codegen".into())),
         })
     }
 

@@ -12,6 +12,7 @@
 //!   its `{ … }` body as a probe body;
 //! * `let @NAME = …;` at the top level is a map declaration, scanned as code up to its `;`;
 //! * `config = { … }` at the top level is the config block, scanned as code up to its `}`;
+//! * `import "PATH";` at the top level is an import, scanned as code up to its `;`;
 //! * `{` or `<` at the top level opens a probe body. In a `< … >` body, `>` closes the body
 //!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
@@ -128,7 +129,7 @@ enum Mode {
     Pred,
     /// A macro definition's name and parameters, up to the `{` of its body.
     MacroHeader,
-    /// A map declaration, up to its `;`.
+    /// A map declaration or an import, up to its `;`.
     MapDecl,
     /// The config block, up to its `}`.
     Config,
@@ -269,6 +270,10 @@ impl<'a> Lexer<'a> {
             _ if starts_config(self.rest()) => {
                 self.mode = Mode::Config;
                 self.single(Tok::Config, "config".len())
+            }
+            _ if starts_import(self.rest()) => {
+                self.mode = Mode::MapDecl;
+                self.single(Tok::Import, "import".len())
             }
             _ if starts_map_decl(self.rest()) => {
                 self.mode = Mode::MapDecl;
@@ -438,7 +443,7 @@ impl<'a> Lexer<'a> {
         self.operand_wanted = wants_operand(&tok);
         self.field_may_start = matches!(tok, Tok::LParen | Tok::Comma);
         self.in_sizeof = tok == Tok::LParen && self.last_was_sizeof;
-        self.last_was_sizeof = tok == Tok::Sizeof;
+        self.last_was_sizeof = matches!(tok, Tok::Sizeof | Tok::Typeof);
         self.after_lparen = tok == Tok::LParen;
         if let (Mode::MacroHeader, Tok::Ident(name)) = (self.mode, &tok) {
             self.macro_names.push(*name);
@@ -692,9 +697,10 @@ fn keyword(text: &str) -> Option<Tok<'_>> {
         "false" => Tok::False,
         "sizeof" => Tok::Sizeof,
         "offsetof" => Tok::Offsetof,
+        "typeof" => Tok::Typeof,
         "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32" | "uint64" | "bool" | "char" | "short"
         | "int" | "long" | "unsigned" | "signed" | "void" | "u8" | "u16" | "u32" | "u64" | "s8" | "s16" | "s32"
-        | "s64" => Tok::TypeName(text),
+        | "s64" | "string" => Tok::TypeName(text),
         _ => return None,
     })
 }
@@ -735,6 +741,11 @@ fn starts_macro(rest: &str) -> bool {
 /// probe).
 fn starts_config(rest: &str) -> bool {
     rest.strip_prefix("config").is_some_and(|after| after.trim_start().starts_with('=') && !after.trim_start().starts_with("=="))
+}
+
+/// Whether the top level continues with `import "`.
+fn starts_import(rest: &str) -> bool {
+    rest.strip_prefix("import").is_some_and(|after| after.trim_start().starts_with('"'))
 }
 
 /// Whether the top level continues with `let @`.

@@ -15,8 +15,20 @@ pub struct Program {
     pub map_decls: Vec<MapDecl>,
     /// `config = { … }` blocks, in order (a valid script has at most one, first).
     pub config: Vec<ConfigBlock>,
+    /// `import "PATH";` statements, as written (`parser::imports` reads them; the imported
+    /// files' probes, macros and map declarations are then part of this program).
+    pub imports: Vec<Import>,
     /// How many expressions the parser numbered (ids are `0..expr_count`).
     pub expr_count: u32,
+}
+
+/// `import "PATH";`.
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub path: String,
+    pub span: Span,
+    /// Whether a probe, macro or map declaration came before it (an error).
+    pub misplaced: bool,
 }
 
 /// `config = { name = value; … }`: config variables (`crate::config` checks and applies them).
@@ -154,6 +166,9 @@ pub enum TypeExprKind {
     Pointer(Box<TypeExpr>),
     /// `T[N]`; `T[]` (the length left to a cast to work out) has `None`.
     Array(Box<TypeExpr>, Option<u64>),
+    /// `typeof(EXPR)`: the type of an expression that is never evaluated. (`typeof(TYPE)`
+    /// is that type, as parsed.)
+    Typeof(Box<Expr>),
 }
 
 /// A name with its span (`$x`, `args`, a field).
@@ -215,6 +230,9 @@ pub enum ExprKind {
     SizeofExpr(Box<Expr>),
     /// `offsetof(type, a.b.c)`.
     Offsetof { ty: TypeExpr, fields: Vec<Name> },
+    /// `typeof(TYPE)` passed to a macro (`p_cast(typeof(uint8), -1)`): the expansion puts the
+    /// type where the body names the parameter in a type. Anywhere else it is an error.
+    TypeArg(TypeExpr),
     /// Statements run for their effect, then an expression, the value: a macro's body where
     /// its call is expanded (the span is the call's).
     Block { stmts: Vec<Stmt>, value: Box<Expr> },
@@ -231,6 +249,7 @@ impl ExprKind {
             | ExprKind::Var(_)
             | ExprKind::Bool(_)
             | ExprKind::SizeofType(_)
+            | ExprKind::TypeArg(_)
             | ExprKind::Offsetof { .. } => {}
             ExprKind::Map(m) => m.keys.iter().for_each(f),
             ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().for_each(f),
@@ -385,6 +404,7 @@ pub fn walk_expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
         | ExprKind::Var(_)
         | ExprKind::Bool(_)
         | ExprKind::SizeofType(_)
+        | ExprKind::TypeArg(_)
         | ExprKind::Offsetof { .. } => {}
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod ast;
 pub mod getopt;
+pub mod imports;
 mod macros;
 mod tally;
 
@@ -63,8 +64,27 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
 /// As [`parse`], within `limits`' nesting depth and number of statements: past either, the
 /// parse stops and fails with that limit's diagnostic alone.
 pub fn parse_within(src: &str, limits: &crate::limits::Limits) -> Result<Program, Vec<Diagnostic>> {
+    let mut p = parse_file(src, 0, limits)?;
+    expand_macros(&mut p)?;
+    Ok(p)
+}
+
+/// Expands the macro calls of a parsed program (`parse_file`'s, with its imports).
+pub(crate) fn expand_macros(p: &mut Program) -> Result<(), Vec<Diagnostic>> {
+    let diags = macros::expand(p);
+    match diags.is_empty() {
+        true => Ok(()),
+        false => Err(diags),
+    }
+}
+
+/// One file of a script, parsed, its macro calls not yet expanded (an imported file's macros
+/// may be called). Expression ids start at `first_id`. `src` is the file's text, after as
+/// many blanks as there are bytes before it in the script's combined text (`imports`), so
+/// that spans point there.
+pub(crate) fn parse_file(src: &str, first_id: u32, limits: &crate::limits::Limits) -> Result<Program, Vec<Diagnostic>> {
     let pre = preprocess(src).map_err(|d| vec![d])?;
-    let ids = Tally::new(limits);
+    let ids = Tally::new(limits, first_id);
     // Where the probe body still open began: the script ending inside a body that already
     // had an error is that error's echo (a skipped `{` or `}`), not news.
     let open_body = Cell::new(usize::MAX);
@@ -129,14 +149,7 @@ pub fn parse_within(src: &str, limits: &crate::limits::Limits) -> Result<Program
         )));
     }
     match program {
-        Some(mut p) if diags.is_empty() => {
-            let diags = macros::expand(&mut p);
-            if diags.is_empty() {
-                Ok(p)
-            } else {
-                Err(diags)
-            }
-        }
+        Some(p) if diags.is_empty() => Ok(p),
         _ => Err(diags),
     }
 }
@@ -267,6 +280,7 @@ pub(crate) mod mk {
         Macro(Macro),
         MapDecl(MapDecl),
         Config(ConfigBlock),
+        Import(Import),
         /// What error recovery skipped.
         Error,
     }
@@ -282,6 +296,7 @@ pub(crate) mod mk {
         let mut macros = Vec::new();
         let mut map_decls = Vec::new();
         let mut config = Vec::new();
+        let mut imports = Vec::new();
         for item in items {
             match item {
                 Item::Probe(p) => probes.push(p),
@@ -292,10 +307,14 @@ pub(crate) mod mk {
                     c.misplaced = !(probes.is_empty() && macros.is_empty() && map_decls.is_empty());
                     config.push(c);
                 }
+                Item::Import(mut i) => {
+                    i.misplaced = !(probes.is_empty() && macros.is_empty() && map_decls.is_empty());
+                    imports.push(i);
+                }
                 Item::Error => {}
             }
         }
-        Program { probes, c_definitions, macros, map_decls, config, expr_count }
+        Program { probes, c_definitions, macros, map_decls, config, imports, expr_count }
     }
 
     /// An attach point, `NAME=` split off its front.

@@ -293,6 +293,10 @@ impl Shape {
                 self.ty(of);
                 let _ = write!(self.text, "[{n:?}]");
             }
+            TypeExprKind::Typeof(e) => {
+                self.text.push_str("typeof");
+                self.expr(e, false);
+            }
         }
     }
 
@@ -385,7 +389,7 @@ impl Shape {
                 let _ = write!(self.text, "incdec{increment}{prefix}");
                 self.expr(target, false);
             }
-            ExprKind::SizeofType(ty) => {
+            ExprKind::SizeofType(ty) | ExprKind::TypeArg(ty) => {
                 self.text.push_str("sizeof");
                 self.ty(ty);
             }
@@ -427,7 +431,7 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
             ExprKind::Cast { expr: x, .. } => sub(x),
             ExprKind::IncDec { target, .. } => sub(target),
             ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Var(_) | ExprKind::Bool(_) => false,
-            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => false,
+            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } | ExprKind::TypeArg(_) => false,
             ExprKind::Block { stmts: body, value } => stmts(body, names) || sub(value),
         }
     }

@@ -183,6 +183,8 @@ impl Checker<'_> {
                 let id = self.kernel_type(t)?;
                 self.kernel_types().ok().map(|k| k.size(id) as u64)
             }
+            // Settled before (`settle_type`).
+            TypeExprKind::Typeof(_) => None,
         }
     }
 
@@ -211,7 +213,7 @@ impl Checker<'_> {
             TypeExprKind::Pointer(_) => {
                 return Some(Type::Ptr { user: false, to: Some(Pointee::Int { bytes: 8, signed: false }) });
             }
-            TypeExprKind::Array(..) => return Some(Type::Ptr { user: false, to: None }),
+            TypeExprKind::Array(..) | TypeExprKind::Typeof(_) => return Some(Type::Ptr { user: false, to: None }),
         };
         let Some(to) = to else { return Some(Type::Error) };
         let k = self.kernel_types().ok()?;
@@ -362,8 +364,31 @@ impl Checker<'_> {
         id
     }
 
+    /// `&$v`, `&@m` (bpftrace 0.26): the address of a variable (its slot on the BPF stack)
+    /// or of a map's value (0 when the map has no value there), typed as a pointer to the
+    /// integer it holds, so that `*p` reads it.
+    pub(super) fn address_of(&mut self, e: &Expr, inner: &Expr, scope: &mut Scope) -> Type {
+        let var = matches!(&inner.kind, ExprKind::Var(name) if !is_positional(name));
+        if !var && !matches!(inner.kind, ExprKind::Map(_)) {
+            self.error(ExprError::AddressOfOperand { span: inner.span });
+            return Type::Error;
+        }
+        let to = match self.expr(inner, scope) {
+            Type::Error => return Type::Error,
+            Type::Int { signed } if var => Pointee::Int { bytes: int_bits(inner, scope) / 8, signed },
+            Type::Int { signed } => Pointee::Int { bytes: 8, signed },
+            Type::Ptr { .. } => Pointee::Int { bytes: 8, signed: false },
+            other => {
+                self.error(ExprError::AddressOfValue { found: other.describe(), span: inner.span });
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, Type::Ptr { user: false, to: Some(to) }, Res::Plain)
+    }
+
     /// `(TYPE)expr`: to a pointer, an enum, an integer array, or an integer.
     pub(super) fn cast(&mut self, e: &Expr, ty: &TypeExpr, expr: &Expr, scope: &mut Scope) -> Type {
+        let Some(ty) = &self.settle_type(ty, scope) else { return Type::Error };
         let t = self.expr(expr, scope);
         if let Some(ptr) = self.cast_pointer(ty) {
             if t != Type::Error && !t.is_int() {
@@ -476,6 +501,7 @@ pub(super) fn array_type_text(t: &TypeExpr) -> String {
         TypeExprKind::Pointer(inner) => format!("{} *", array_type_text(inner)),
         TypeExprKind::Array(inner, Some(n)) => format!("{}[{n}]", array_type_text(inner)),
         TypeExprKind::Array(inner, None) => format!("{}[]", array_type_text(inner)),
+        TypeExprKind::Typeof(_) => "typeof(…)".into(),
     }
 }
 
