@@ -48,8 +48,8 @@ impl Script {
 /// diagnostics, which are all the errors found.
 pub fn load(name: &str, source: &str, limits: &Limits) -> (Script, Result<Program, Vec<Diagnostic>>) {
     let dir = match name {
-        "-e" | "stdin" | "-" => PathBuf::from("."),
-        path => Path::new(path).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        "-e" | "stdin" | "-" => PathBuf::new(),
+        path => Path::new(path).parent().map_or_else(PathBuf::new, Path::to_path_buf),
     };
     let mut loader = Loader { script: Script::single(name, source), seen: HashSet::new(), next_id: 0, diags: Vec::new(), limits };
     if !matches!(name, "-e" | "stdin" | "-") {
@@ -217,7 +217,7 @@ impl Loader<'_> {
         let base = self.script.text.len();
         self.script.text.push_str(&text);
         self.script.files.push((shown, base));
-        let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
         self.file(base, &dir, false)
     }
 
