@@ -404,6 +404,30 @@ pub(crate) mod mk {
         expr(ids, ExprKind::Block { stmts: body.0, value: Box::new(value) }, l, r)
     }
 
+    /// An expression statement. `c ? a : b;` is `if c { a; } else { b; }`: its value is not
+    /// used, so its branches may have none (`$a == 1 ? print("t") : print("f");`, 0.26).
+    pub fn expr_stmt(e: Expr, span: Span) -> Stmt {
+        let kind = match e.kind {
+            ExprKind::Ternary { cond, then, els } => {
+                let branch = |x: Box<Expr>| vec![Stmt { span: x.span, kind: StmtKind::Expr(*x) }];
+                StmtKind::If { cond: *cond, then: branch(then), els: Some(branch(els)) }
+            }
+            kind => StmtKind::Expr(Expr { kind, ..e }),
+        };
+        Stmt { kind, span }
+    }
+
+    /// `c ?: f`: `{ let $v = c; $v ? $v : f }`, `$v` a variable of its own (`@` in its name:
+    /// no script can write it).
+    pub fn elvis(ids: &Tally, c: Expr, f: Expr, l: usize, r: usize) -> Expr {
+        let (name, span) = (format!("$elvis@{l}"), c.span);
+        let var = || Box::new(ids.expr(ExprKind::Var(name.clone()), span));
+        let value = expr(ids, ExprKind::Ternary { cond: var(), then: var(), els: Box::new(f) }, l, r);
+        let var_name = Name { name: name.clone(), span };
+        let stmt = Stmt { kind: StmtKind::Let { var: var_name, ty: None, value: Some(c) }, span };
+        expr(ids, ExprKind::Block { stmts: vec![stmt], value: Box::new(value) }, l, r)
+    }
+
     pub fn expr(ids: &Tally, kind: ExprKind, l: usize, r: usize) -> Expr {
         ids.expr(kind, Span::new(l, r))
     }
