@@ -46,6 +46,19 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         &self.checked.progs[f.prog].info(e).res
     }
 
+    /// `$t[i]`, `$s[i]` (sema made sure `i` is a constant in range).
+    fn constant_element(&mut self, f: &mut Func<'ctx>, base: &Expr, index: &Expr) -> Result<V<'ctx>> {
+        let i = index.const_int().ok_or_else(|| CodegenError("a tuple or string index that is not a constant".into()))? as u64;
+        match self.expr(f, base)? {
+            V::Tuple(p, id) => self.element(p, id, i as usize),
+            V::Str(p, _) => {
+                let byte = self.builder.build_load(self.ctx.i8_type(), self.offset(p, i)?, "char")?.into_int_value();
+                Ok(V::Int(self.builder.build_int_s_extend(byte, self.i64(), "sx")?))
+            }
+            _ => Err(CodegenError("index of a value that is neither a tuple nor a string".into())),
+        }
+    }
+
     /// `&$v`: the address of the variable's slot; `&@m[…]`: of the map's value (0 if none).
     fn address_of(&mut self, f: &mut Func<'ctx>, inner: &Expr) -> Result<IntValue<'ctx>> {
         let p = match (&inner.kind, self.res(f, inner)) {
@@ -90,6 +103,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ExprKind::Field { base, field, arrow } => self.field(f, e, base, &field.name, *arrow)?,
             ExprKind::Index { base, index } => match self.ty(f, base) {
                 Type::IntArray(a) => self.int_array_element(f, a, base, index)?,
+                Type::Tuple(_) | Type::Str { .. } => self.constant_element(f, base, index)?,
                 _ => {
                     let Res::Memory(access) = *self.res(f, e) else {
                         return Err(CodegenError("unresolved index".into()));

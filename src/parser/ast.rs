@@ -238,6 +238,27 @@ pub enum ExprKind {
     Block { stmts: Vec<Stmt>, value: Box<Expr> },
 }
 
+impl Expr {
+    /// The value of an integer expression of literals (`1`, `-1`, `1 - 1`, `(2 * 3)`), if it
+    /// is one: a tuple's index (`$t[1 - 1]`), a string's.
+    pub fn const_int(&self) -> Option<i64> {
+        match &self.kind {
+            ExprKind::Int(n) => i64::try_from(*n).ok(),
+            ExprKind::Unary { op: UnOp::Neg, operand } => operand.const_int()?.checked_neg(),
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (a, b) = (lhs.const_int()?, rhs.const_int()?);
+                match op {
+                    BinOp::Add => a.checked_add(b),
+                    BinOp::Sub => a.checked_sub(b),
+                    BinOp::Mul => a.checked_mul(b),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
 impl ExprKind {
     /// Calls `f` with each expression directly inside this one (not those inside a block's
     /// statements).

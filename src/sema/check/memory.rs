@@ -443,6 +443,9 @@ impl Checker<'_> {
             self.error(ExprError::NotInteger { wanted: IntWanted::Index, found: it.describe(), span: index.span });
             return Type::Error;
         }
+        if matches!(bt, Type::Tuple(_) | Type::Str { .. }) {
+            return self.constant_index(e, bt, index, scope);
+        }
         if let Type::IntArray(a) = bt {
             if let Some(i) = literal_int(index).filter(|&i| i < 0 || i >= i64::from(a.len)) {
                 self.error(ExprError::IndexOutOfRange { index: i, array: array_name(a), len: a.len, span: index.span });
@@ -451,6 +454,30 @@ impl Checker<'_> {
             return self.set(scope, e, Type::Int { signed: a.signed }, Res::Plain);
         }
         self.element(e, bt, base.span, scope)
+    }
+
+    /// `$t[i]` of a tuple (0.25: as `$t.i`) and `$s[i]` of a string (its byte `i`, an int8):
+    /// `i` must be a constant, as in bpftrace (`(1, "hello")[1 - 1]`).
+    fn constant_index(&mut self, e: &Expr, bt: Type, index: &Expr, scope: &mut Scope) -> Type {
+        let (len, what) = match bt {
+            Type::Tuple(id) => (self.tuples.types[id as usize].len() as i64, ("a tuple", "elements")),
+            Type::Str { len } => (i64::from(len), ("a string", "bytes")),
+            _ => return Type::Error,
+        };
+        let Some(i) = index.const_int() else {
+            self.error(ExprError::ConstantIndex { of: what.0, span: index.span });
+            return Type::Error;
+        };
+        if i < 0 || i >= len {
+            let of = format!("{} of {len} {}", what.0, what.1);
+            self.error(ExprError::ConstantIndexRange { of, index: i, len, span: index.span });
+            return Type::Error;
+        }
+        let ty = match bt {
+            Type::Tuple(id) => self.tuples.types[id as usize][i as usize],
+            _ => Type::Int { signed: true },
+        };
+        self.set(scope, e, ty, Res::Plain)
     }
 
     /// `*p`.

@@ -27,6 +27,10 @@ pub enum ExprError {
     TernaryBranches { then: String, els: String, then_span: Span, span: Span },
     NoRecordField { record: String, field: String, suggestion: Option<String>, span: Span },
     NotARecord { op: &'static str, found: &'static str, span: Span },
+    /// `$t[i]`, `$s[i]` where `i` is not a constant.
+    ConstantIndex { of: &'static str, span: Span },
+    /// `$t[i]`, `$s[i]` past the end.
+    ConstantIndexRange { of: String, index: i64, len: i64, span: Span },
     /// `typeof(EXPR)` where EXPR's type cannot stand where it is written (a cast, `sizeof`).
     TypeofHere { found: &'static str, span: Span },
     /// `typeof(TYPE)` as an argument of something that is not a macro.
@@ -42,6 +46,12 @@ impl ExprError {
         use ExprError::*;
         match self {
             NotInteger { wanted, found, span } => error(wanted.message()).at(*span, this_is(found)),
+            ConstantIndex { of, span } => error(format!("the index of {of} must be a constant"))
+                .at(*span, "not a constant")
+                .help("write an integer, or literals and `+`, `-`, `*`: `$t[1]`, `$t[2 - 1]`"),
+            ConstantIndexRange { of, index, len, span } => {
+                error(format!("index {index} is out of range for {of}")).at(*span, format!("valid indexes are 0 to {}", len - 1))
+            }
             TypeofHere { found, span } => error(format!("`typeof` of {found} cannot be used here"))
                 .at(*span, this_is(found))
                 .help("here `typeof` takes an expression of an integer or pointer type"),
