@@ -256,6 +256,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let res = if op == BinOp::Eq { eq } else { self.builder.build_not(eq, "ne")? };
             return Ok(V::Int(self.builder.build_int_z_extend(res, i64, "b")?));
         }
+        if let (V::Tuple(..), V::Tuple(..)) = (l, r) {
+            let eq = self.values_eq(l, r)?;
+            let res = if op == BinOp::Eq { eq } else { self.builder.build_not(eq, "ne")? };
+            return Ok(V::Int(self.builder.build_int_z_extend(res, i64, "b")?));
+        }
         let (mut l, mut r) = (l.int()?, r.int()?);
         // Pointer arithmetic (sema typed `p + n` as the pointer): n counts elements.
         if let Some(stride) = self.ty(f, e).stride() {
@@ -263,6 +268,24 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             *n = self.builder.build_int_mul(*n, i64.const_int(stride, false), "elems")?;
         }
         Ok(V::Int(self.arith(op, l, r, signed)?))
+    }
+
+    /// Whether two values of types sema unified are equal (an `i1`): tuples element by
+    /// element (their layouts may differ: strings of other lengths), strings up to their NUL.
+    fn values_eq(&self, l: V<'ctx>, r: V<'ctx>) -> Result<IntValue<'ctx>> {
+        match (l, r) {
+            (V::Str(a, la), V::Str(b, lb)) => self.str_eq(a, la, b, lb),
+            (V::Tuple(a, ia), V::Tuple(b, ib)) => {
+                let n = self.checked.plan.tuples[ia as usize].fields.len();
+                let mut all = self.ctx.bool_type().const_int(1, false);
+                for i in 0..n {
+                    let eq = self.values_eq(self.element(a, ia, i)?, self.element(b, ib, i)?)?;
+                    all = self.builder.build_and(all, eq, "all")?;
+                }
+                Ok(all)
+            }
+            (l, r) => Ok(self.builder.build_int_compare(IntPredicate::EQ, l.int()?, r.int()?, "eq")?),
+        }
     }
 
     pub(super) fn arith(&self, op: BinOp, l: IntValue<'ctx>, r: IntValue<'ctx>, signed: bool) -> Result<IntValue<'ctx>> {

@@ -172,6 +172,11 @@ impl Checker<'_> {
             (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                 Type::Int { signed: false }
             }
+            // Tuples of the same shape compare element by element (0.26 docs: `==` and `!=`
+            // compare "strings, integer arrays, and tuples").
+            (Type::Tuple(_), Type::Tuple(_)) if matches!(op, BinOp::Eq | BinOp::Ne) && self.tuples.unify(l, r).is_some() => {
+                Type::Int { signed: false }
+            }
             // Integer arrays compare as the integers holding their bytes.
             (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => {
                 Type::Int { signed: false }
