@@ -265,3 +265,46 @@ fn merge(into: &mut Program, from: Program) {
     into.macros.extend(from.macros);
     into.map_decls.extend(from.map_decls);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    /// A directory of its own (only its owner may write to it, unlike the temp dir).
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rtrace-imports-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("lib")).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        d
+    }
+
+    #[test]
+    fn imported_items_come_first_and_once() {
+        let d = dir("merge");
+        fs::write(d.join("a.bt"), "import \"lib\";\nmacro one() { 1 }\nend { }\n").unwrap();
+        fs::write(d.join("lib/x.bt"), "import \"../a.bt\";\nbegin { }\n").unwrap();
+        fs::write(d.join("lib/y.h"), "").unwrap();
+        let main = d.join("main.bt");
+        let text = "import \"a.bt\";\nimport \"a.bt\";\ninterval:s:1 { $x = one(); }\n";
+        fs::write(&main, text).unwrap();
+        let (script, program) = load(main.to_str().unwrap(), text, &Limits::default());
+        let diags = program.as_ref().err().cloned().unwrap_or_default();
+        // The directory's C header is refused; the rest is read once each.
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].message.contains("y.h"), "{}", diags[0].message);
+        assert_eq!(script.files.len(), 3);
+        assert!(script.files[1].0.ends_with("a.bt") && script.files[2].0.ends_with("x.bt"));
+        fs::remove_file(d.join("lib/y.h")).unwrap();
+        let (script, program) = load(main.to_str().unwrap(), text, &Limits::default());
+        let program = program.unwrap();
+        let names: Vec<&str> = program.probes.iter().map(|p| p.attach_points[0].text.as_str()).collect();
+        assert_eq!(names, ["begin", "end", "interval:s:1"]);
+        // Each file's text sits at its offset; spans point there.
+        let (_, base) = &script.files[2];
+        assert!(script.text[*base..].starts_with("import \"../a.bt\""));
+        assert!(program.probes[0].span.start > *base);
+        let _ = fs::remove_dir_all(&d);
+    }
+}

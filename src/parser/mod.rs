@@ -191,7 +191,7 @@ fn expected_help(expected: &[String]) -> Option<String> {
     names.dedup();
     let exprish = ["identifier", "integer", "string", "variable", "map"];
     if exprish.iter().all(|x| names.iter().any(|n| n == x)) {
-        let starters = ["`(`", "`{`", "`!`", "`-`", "`~`", "`*`", "`&`", "`++`", "`--`", "`true`", "`false`", "`sizeof`", "`offsetof`"];
+        let starters = ["`(`", "`{`", "`!`", "`-`", "`~`", "`*`", "`&`", "`++`", "`--`", "`true`", "`false`", "`sizeof`", "`offsetof`", "`typeof`"];
         names.retain(|n| !exprish.contains(&n.as_str()) && !starters.contains(&n.as_str()));
         names.insert(0, "an expression".into());
     }
