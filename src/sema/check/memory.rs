@@ -390,6 +390,11 @@ impl Checker<'_> {
     pub(super) fn cast(&mut self, e: &Expr, ty: &TypeExpr, expr: &Expr, scope: &mut Scope) -> Type {
         let Some(ty) = &self.settle_type(ty, scope) else { return Type::Error };
         let t = self.expr(expr, scope);
+        if let TypeExprKind::Array(elem, len) = &ty.kind {
+            if matches!(&elem.kind, TypeExprKind::Named(n) if n == "string") {
+                return self.string_cast(e, *len, expr, t, scope);
+            }
+        }
         if let Some(ptr) = self.cast_pointer(ty) {
             if t != Type::Error && !t.is_int() {
                 self.error(KernelError::CastToPointer { found: t.describe(), span: expr.span });
@@ -478,6 +483,24 @@ impl Checker<'_> {
             _ => Type::Int { signed: true },
         };
         self.set(scope, e, ty, Res::Plain)
+    }
+
+    /// `(string[N])s`: the string `s` in N bytes (cut to N - 1 characters and a NUL). Only
+    /// strings: `str(p, N)` reads one from memory.
+    fn string_cast(&mut self, e: &Expr, len: Option<u64>, operand: &Expr, t: Type, scope: &mut Scope) -> Type {
+        let len = match (t, len) {
+            (Type::Error, _) => return Type::Error,
+            (Type::Str { .. }, Some(n @ 1..=1024)) => n as u32,
+            (Type::Str { .. }, _) => {
+                self.error(ExprError::StringCastLength { span: e.span });
+                return Type::Error;
+            }
+            (other, _) => {
+                self.error(ExprError::CastToString { found: other.describe(), span: operand.span });
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, Type::Str { len }, Res::Plain)
     }
 
     /// `*p`.

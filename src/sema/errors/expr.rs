@@ -27,6 +27,10 @@ pub enum ExprError {
     TernaryBranches { then: String, els: String, then_span: Span, span: Span },
     NoRecordField { record: String, field: String, suggestion: Option<String>, span: Span },
     NotARecord { op: &'static str, found: &'static str, span: Span },
+    /// `(string[N])x` of something that is not a string.
+    CastToString { found: &'static str, span: Span },
+    /// `(string[N])s` with N missing, 0 or past 1024.
+    StringCastLength { span: Span },
     /// `$t[i]`, `$s[i]` where `i` is not a constant.
     ConstantIndex { of: &'static str, span: Span },
     /// `$t[i]`, `$s[i]` past the end.
@@ -46,6 +50,12 @@ impl ExprError {
         use ExprError::*;
         match self {
             NotInteger { wanted, found, span } => error(wanted.message()).at(*span, this_is(found)),
+            CastToString { found, span } => error(format!("cannot cast {found} to a string"))
+                .at(*span, this_is(found))
+                .help("`(string[N])` resizes a string; `str(p, N)` reads one from memory"),
+            StringCastLength { span } => {
+                error("a string cast needs a length from 1 to 1024: `(string[64])s`").at(*span, "no length in range")
+            }
             ConstantIndex { of, span } => error(format!("the index of {of} must be a constant"))
                 .at(*span, "not a constant")
                 .help("write an integer, or literals and `+`, `-`, `*`: `$t[1]`, `$t[2 - 1]`"),
