@@ -50,6 +50,7 @@ mod printf;
 mod session;
 pub mod signals;
 mod symbols;
+mod tseries;
 mod value;
 
 use crate::plan::Plan;

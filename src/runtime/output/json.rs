@@ -163,6 +163,7 @@ fn value_json(value: &Value) -> Json {
         Value::Avg { .. } => json!(value::average(value)),
         Value::Stats { sum, count } => json!({"count": count, "average": value::average(value), "total": sum}),
         Value::Hist { .. } | Value::Lhist { .. } => buckets(value),
+        Value::TSeries(_) => Json::Null,
         Value::Tuple(elems) | Value::Array(elems) => elems.iter().map(value_json).collect(),
         Value::Record(fields) => Json::Object(fields.iter().map(|(n, v)| (n.clone(), value_json(v))).collect()),
     }
@@ -175,6 +176,7 @@ fn map_line(map: &MapView) -> String {
         MapKind::Hist => "hist",
         MapKind::Avg => "stats",
         MapKind::Plain => "map",
+        MapKind::TSeries => return tseries_line(map),
     };
     let data = if first.key.is_empty() {
         value_json(&first.value)
@@ -186,6 +188,25 @@ fn map_line(map: &MapView) -> String {
         Json::Object(obj)
     };
     line(kind, json!({ map.name: data }))
+}
+
+/// A `tseries()` map as bpftrace 0.26 writes it: each series a compact array of
+/// `{"interval_start":"DATE TIME","value":V}` (UTC, nanoseconds), gaps left out.
+fn tseries_line(map: &MapView) -> String {
+    let series = |v: &Value| match v {
+        Value::TSeries(s) => crate::runtime::tseries::json(s),
+        _ => "[]".to_string(),
+    };
+    let name = Json::String(map.name.to_string()).to_string();
+    let data = match map.entries.as_slice() {
+        [only] if only.key.is_empty() => series(&only.value),
+        entries => {
+            let parts: Vec<String> =
+                entries.iter().map(|e| format!("{}: {}", Json::String(key_text(&e.key)), series(&e.value))).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    };
+    format!("{{\"type\": \"tseries\", \"data\": {{{name}: {data}}}}}\n")
 }
 
 #[cfg(test)]

@@ -88,6 +88,13 @@ pub fn write_map(out: &mut String, map: &MapView) {
     for entry in &map.entries {
         out.push_str(map.name);
         write_key_suffix(out, &entry.key);
+        if let Value::TSeries(series) = &entry.value {
+            // bpftrace 0.26: the graph under `@name[key]:`, then an empty line.
+            out.push_str(":\n");
+            crate::runtime::tseries::graph(out, series);
+            out.push('\n');
+            continue;
+        }
         out.push_str(": ");
         match &entry.value {
             Value::Hist { buckets, k } => {
@@ -113,6 +120,8 @@ fn write_empty_map(out: &mut String, kind: MapKind) {
     match kind {
         MapKind::Plain | MapKind::Hist => out.push('\n'),
         MapKind::Avg => out.push_str("\n\n"),
+        // bpftrace 0.26 prints nothing for a `tseries()` map without entries.
+        MapKind::TSeries => {}
     }
 }
 
