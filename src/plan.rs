@@ -219,6 +219,15 @@ pub enum Attach {
     Fentry { func: String, ret: bool },
     /// A perf event sampled on every CPU: `profile:hz:99`, `software:page-faults:100`, …
     Perf { event: PerfEvent, period: u64, frequency: bool },
+    /// `test:NAME` (bpftrace 0.26): run once by `--test` through BPF_PROG_TEST_RUN, as a raw
+    /// tracepoint program (as BEGIN is); it passes when it returns 0 and neither calls
+    /// `exit()` with a status nor `errorf()`.
+    Test { name: String },
+    /// `bench:NAME` (bpftrace 0.26): run by `--bench` in timed BPF_PROG_TEST_RUN loops, as an
+    /// XDP program (the program type whose test runs repeat and are timed by the kernel).
+    Bench { name: String },
+    /// `self:signal:SIGUSR1` (bpftrace 0.26): run when rtrace receives the signal.
+    Signal { name: String },
     /// `watchpoint:ADDRESS:LENGTH:MODE`: a hardware breakpoint (`PERF_TYPE_BREAKPOINT`) on
     /// `len` bytes at `addr` in the traced process (`-p`, `-c`), on every thread it has when
     /// tracing starts and those it starts later; `bp_type` is `HW_BREAKPOINT_R|W|X` bits.

@@ -180,6 +180,7 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
         prometheus: None,
         live: None,
         bcc_hists: matches.get_one::<String>("hist_style").is_some_and(|s| s == "bcc"),
+        mode: runtime::Mode::Trace,
     })
 }
 

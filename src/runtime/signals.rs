@@ -136,6 +136,61 @@ fn wake() {
     }
 }
 
+static USR1_READ: AtomicI32 = AtomicI32::new(-1);
+static USR1_WRITE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_usr1(_sig: libc::c_int) {
+    let fd = USR1_WRITE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write is async-signal-safe; the buffer is a constant.
+        unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+    }
+}
+
+/// For `self:signal:SIGUSR1` probes: SIGUSR1 no longer ends rtrace but makes `usr1_fd`
+/// readable (`SA_RESTART`: nothing else sees it). Stopping stays SIGINT's and SIGTERM's.
+pub fn catch_usr1() -> std::io::Result<()> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds`; they live as long as the process.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    USR1_READ.store(fds[0], Ordering::SeqCst);
+    USR1_WRITE.store(fds[1], Ordering::SeqCst);
+    // SAFETY: sigaction is plain data, zeroed then filled; the handler only writes to a pipe.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_usr1 as extern "C" fn(libc::c_int) as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The descriptor that becomes readable when SIGUSR1 came (-1 unless `catch_usr1`).
+pub fn usr1_fd() -> i32 {
+    USR1_READ.load(Ordering::SeqCst)
+}
+
+/// Empties `usr1_fd`: how many SIGUSR1 came since the last call (signals close together may
+/// count once, as pending signals do).
+pub fn take_usr1() -> usize {
+    let fd = usr1_fd();
+    let mut n = 0;
+    let mut buf = [0u8; 64];
+    loop {
+        // SAFETY: reading into a buffer we own, at most its length.
+        let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if got <= 0 {
+            return n;
+        }
+        n += got as usize;
+    }
+}
+
 /// Whether the output's reader went away during the run.
 pub fn pipe_broken() -> bool {
     BROKEN_PIPE.load(Ordering::SeqCst)

@@ -42,6 +42,17 @@ impl Output for JsonOutput {
         self.sink.write(&line("map_full", json!({ "map": map.name, "max_entries": map.max_entries, "dropped": dropped })))
     }
 
+    fn test_result(&mut self, run: &super::TestRun, index: usize) -> io::Result<()> {
+        let (name, passed) = (&run.names[index], run.passed[index]);
+        let duration = run.durations[index].as_nanos() as u64;
+        let result = json!({ "duration": duration, "passed": passed, "output": run.outputs[index] });
+        self.sink.write(&line("test_result", json!({ name: result })))
+    }
+
+    fn bench_result(&mut self, names: &[String], index: usize, average_ns: u64, iterations: u64) -> io::Result<()> {
+        self.sink.write(&line("benchmark_result", json!({ &names[index]: { "average": average_ns, "iters": iterations } })))
+    }
+
     fn attached(&mut self, probes: usize) -> io::Result<()> {
         self.sink.write(&line("attached_probes", json!({ "probes": probes })))?;
         self.sink.flush()

@@ -23,6 +23,8 @@ pub struct TextOutput {
     pub quiet: bool,
     /// `--hist-style bcc`: `hist()` maps in BCC's layout (`bcc.rs`).
     pub bcc_hists: bool,
+    /// The `--test` report in colour (standard output is a terminal, no `NO_COLOR`).
+    pub color: bool,
 }
 
 impl Output for TextOutput {
@@ -56,6 +58,18 @@ impl Output for TextOutput {
         self.sink.flush()?;
         eprintln!("{}", map_full_warning(map, dropped));
         Ok(())
+    }
+
+    fn test_result(&mut self, run: &super::TestRun, index: usize) -> io::Result<()> {
+        let mut out = String::new();
+        super::report::write_test(&mut out, run, index, self.color);
+        self.sink.write(&out)
+    }
+
+    fn bench_result(&mut self, names: &[String], index: usize, average_ns: u64, iterations: u64) -> io::Result<()> {
+        let mut out = String::new();
+        super::report::write_bench(&mut out, names, index, average_ns, iterations);
+        self.sink.write(&out)
     }
 
     fn attached(&mut self, probes: usize) -> io::Result<()> {
