@@ -342,6 +342,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("max", "`@max = max(args.count)`"),
     ("hist", "`@lat = hist(nsecs - @start[tid])`"),
     ("lhist", "`@pct = lhist($p, 0, 100, 10)`"),
+    ("tseries", "`@rq = tseries(args.count, 1s, 30, \"sum\")`"),
     ("printf", "`printf(\"%-16s %6d\\n\", comm, pid)`"),
     ("errorf", "`errorf(\"bad size %d\", $n)`"),
     ("warnf", "`warnf(\"odd size %d\", $n)`"),

@@ -60,13 +60,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// Installs the handler (for SIGINT, SIGTERM, and SIGALRM, the hurry's deadline) and makes the
 /// wake-up pipe. Until `arm`, signals still end rtrace at once.
 pub fn install() -> std::io::Result<()> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two new descriptors into `fds`; they live as long as the process.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    WAKE_READ.store(fds[0], Ordering::SeqCst);
-    WAKE_WRITE.store(fds[1], Ordering::SeqCst);
+    wake_pipe(&WAKE_READ, &WAKE_WRITE)?;
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGALRM] {
         // SAFETY: sigaction is plain data, zeroed then filled; the handler only makes
         // async-signal-safe calls. No SA_RESTART: blocking calls return EINTR.
@@ -79,6 +73,18 @@ pub fn install() -> std::io::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// A non-blocking pipe a signal handler writes to, its ends stored in `read` and `write`.
+fn wake_pipe(read: &AtomicI32, write: &AtomicI32) -> std::io::Result<()> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds`; they live as long as the process.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    read.store(fds[0], Ordering::SeqCst);
+    write.store(fds[1], Ordering::SeqCst);
     Ok(())
 }
 
@@ -150,13 +156,7 @@ extern "C" fn on_usr1(_sig: libc::c_int) {
 /// For `self:signal:SIGUSR1` probes: SIGUSR1 no longer ends rtrace but makes `usr1_fd`
 /// readable (`SA_RESTART`: nothing else sees it). Stopping stays SIGINT's and SIGTERM's.
 pub fn catch_usr1() -> std::io::Result<()> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two new descriptors into `fds`; they live as long as the process.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    USR1_READ.store(fds[0], Ordering::SeqCst);
-    USR1_WRITE.store(fds[1], Ordering::SeqCst);
+    wake_pipe(&USR1_READ, &USR1_WRITE)?;
     // SAFETY: sigaction is plain data, zeroed then filled; the handler only writes to a pipe.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
