@@ -196,15 +196,6 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     }
     let cpid = command.as_ref().map(child::HeldChild::pid);
     session.set_up(cpid, &opts.globals)?;
-    if opts.mode != Mode::Trace {
-        return run_special(session, opts.mode);
-    }
-    if let Some(kind) = session.special_only() {
-        return Err(RuntimeError::new(format!("no probes attached; use --{kind} to run {kind} probes")));
-    }
-    if session.has_signal_probes() {
-        signals::catch_usr1().map_err(|e| RuntimeError::new(format!("cannot catch SIGUSR1: {e}")))?;
-    }
     let watched = cpid.or(opts.pid);
     let exited = match watched {
         Some(pid) => Some(child::pidfd(pid).map_err(|e| RuntimeError::new(format!("cannot watch process {pid}: {e}")))?),
@@ -214,6 +205,15 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         session.attach(watched)?;
         session.announce();
         return Ok(0);
+    }
+    if opts.mode != Mode::Trace {
+        return run_special(session, opts.mode);
+    }
+    if let Some(kind) = session.special_only() {
+        return Err(RuntimeError::new(format!("no probes attached; use --{kind} to run {kind} probes")));
+    }
+    if session.has_signal_probes() {
+        signals::catch_usr1().map_err(|e| RuntimeError::new(format!("cannot catch SIGUSR1: {e}")))?;
     }
     session.announce();
     #[cfg(feature = "exporter")]

@@ -378,6 +378,12 @@ impl Checker<'_> {
             _ => Some((Keys::default(), map.span)),
         };
         let Some((index, info)) = self.assigned_map(map) else { return Type::Error };
+        if def.func == Func::Delete && matches!(info.value, ValueKind::TSeries { .. }) {
+            // One entry per interval slot: deleting a key's entries is not done yet.
+            let holds = value_desc(info.value);
+            self.error(MapError::HistogramQuery { func: def.name, map: map.name.clone(), holds, span: map.span });
+            return Type::Error;
+        }
         if let Some((keys, span)) = keys {
             if def.func == Func::Delete && merge_keys(&info.keys, &keys).is_none() {
                 self.error(key_mismatch(&info, span, &keys));

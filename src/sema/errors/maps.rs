@@ -125,7 +125,8 @@ impl MapError {
                 error(format!("`{func}()` takes a map")).at(*span, "not a map").help(format!("the signature is `{signature}`"))
             }
             HistogramQuery { func, map, holds, span } => {
-                error(format!("`{func}()` of a histogram is not supported yet")).at(*span, format!("`{map}` holds {holds}"))
+                let what = if holds.contains("tseries") { "a tseries() map" } else { "a histogram" };
+                error(format!("`{func}()` of {what} is not supported yet")).at(*span, format!("`{map}` holds {holds}"))
             }
             MapDeclaredTwice { map, first, span } => error(format!("map `{map}` is declared twice"))
                 .at(*span, "declared again here")
