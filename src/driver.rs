@@ -100,6 +100,16 @@ pub struct Cli {
     #[arg(long)]
     pub man: bool,
 
+    /// Run the script's `test:` probes (and begin/end around them), print a report of which
+    /// passed, and exit (1 when one failed). Nothing is attached.
+    #[arg(long, conflicts_with = "bench")]
+    pub test: bool,
+
+    /// Run the script's `bench:` probes in timed loops (and begin/end around them), print how
+    /// long one run of each takes, and exit. Nothing is attached.
+    #[arg(long)]
+    pub bench: bool,
+
     /// Allow functions that act on the system: `signal()` and `system()`.
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
@@ -289,6 +299,13 @@ fn run(cli: Cli) -> i32 {
         max_cat_bytes: limits.max_cat_bytes,
         globals: Vec::new(),
         bcc_hists: cli.hist_style == HistStyle::Bcc,
+        mode: if cli.test {
+            runtime::Mode::Test
+        } else if cli.bench {
+            runtime::Mode::Bench
+        } else {
+            runtime::Mode::Trace
+        },
         prometheus: cli.prometheus.as_ref().map(|addr| runtime::export::Config {
             addr: addr.clone(),
             prefix: cli.prometheus_prefix.clone(),

@@ -142,7 +142,9 @@ pub enum StmtKind {
     ForMap { var: Name, map: MapRef, body: Vec<Stmt> },
     Break,
     Continue,
-    Return,
+    /// `return;` or `return N;` (the program's return value: a `test:` probe fails with one
+    /// other than 0, a `bench:` probe is skipped).
+    Return(Option<Expr>),
     /// `let $x;`, `let $x: type = value;`.
     Let { var: Name, ty: Option<TypeExpr>, value: Option<Expr> },
     Block(Vec<Stmt>),
@@ -385,8 +387,8 @@ pub fn walk_stmts_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr)) {
                 walk_stmts_mut(body, f);
             }
             StmtKind::ForMap { body, .. } | StmtKind::Block(body) => walk_stmts_mut(body, f),
-            StmtKind::Let { value: Some(e), .. } | StmtKind::Expr(e) => walk_expr_mut(e, f),
-            StmtKind::Let { value: None, .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+            StmtKind::Let { value: Some(e), .. } | StmtKind::Expr(e) | StmtKind::Return(Some(e)) => walk_expr_mut(e, f),
+            StmtKind::Let { value: None, .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
         }
     }
 }

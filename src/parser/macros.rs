@@ -239,7 +239,7 @@ impl<'m> Expander<'m> {
             StmtKind::Block(body) => StmtKind::Block(self.stmts(body, cx)),
             StmtKind::Break => StmtKind::Break,
             StmtKind::Continue => StmtKind::Continue,
-            StmtKind::Return => StmtKind::Return,
+            StmtKind::Return(value) => StmtKind::Return(value.as_ref().map(|v| self.expr(v, cx))),
         };
         Stmt { kind, span: s.span }
     }

@@ -90,6 +90,11 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     }
     let declared = declared_maps(program, &checker.maps, &mut errors);
     errors::dedup(&mut errors);
+    // The unstable-feature warning of `tseries()` once, as bpftrace gives it.
+    let mut warned = false;
+    errors.retain(|e| {
+        !matches!(e, CheckError::Map(errors::MapError::TSeriesUnstable { error: false, .. })) || !std::mem::replace(&mut warned, true)
+    });
     // (probe expansion's diagnostics are still text; deduplicated as such)
     dedup(&mut diags);
     diags.extend(errors.iter().map(CheckError::diagnostic));

@@ -253,7 +253,12 @@ impl Shape {
             }
             StmtKind::Break => self.text.push_str("break"),
             StmtKind::Continue => self.text.push_str("continue"),
-            StmtKind::Return => self.text.push_str("return"),
+            StmtKind::Return(value) => {
+                self.text.push_str("return ");
+                if let Some(v) = value {
+                    self.expr(v, false);
+                }
+            }
             StmtKind::Let { var, ty, value } => {
                 let _ = write!(self.text, "let {}", var.name);
                 if let Some(ty) = ty {
@@ -449,8 +454,8 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
             StmtKind::ForMap { map, body, .. } => map.keys.iter().any(|k| expr(k, names)) || stmts(body, names),
             StmtKind::Let { value, .. } => value.as_ref().is_some_and(|v| expr(v, names)),
             StmtKind::Block(body) => stmts(body, names),
-            StmtKind::Expr(e) => expr(e, names),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return => false,
+            StmtKind::Expr(e) | StmtKind::Return(Some(e)) => expr(e, names),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => false,
         })
     }
     probe.predicate.as_ref().is_some_and(|p| expr(p, names)) || stmts(&probe.body, names)

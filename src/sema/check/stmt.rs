@@ -82,9 +82,15 @@ impl Checker<'_> {
                     self.error(StmtError::OutsideLoop { word, span: s.span });
                 }
             }
-            StmtKind::Return => {
+            StmtKind::Return(value) => {
                 if !scope.loop_vars.is_empty() {
                     self.error(StmtError::ReturnInMapLoop { span: s.span });
+                }
+                if let Some(v) = value {
+                    let t = self.expr(v, scope);
+                    if !t.is_int() && t != Type::Error {
+                        self.error(ExprError::NotInteger { wanted: IntWanted::Return, found: t.describe(), span: v.span });
+                    }
                 }
             }
             StmtKind::Let { var, ty: Some(ty), value } => {
