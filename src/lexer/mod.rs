@@ -283,18 +283,24 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    /// `struct NAME { … };` at the top level, up to the matching `}` and an optional `;`.
+    /// `struct NAME { … };` (also `union`, `enum`) at the top level, up to the matching `}`,
+    /// its `__attribute__((…))`s and an optional `;`; `typedef …;` up to its `;`.
     fn c_definition(&mut self) -> Spanned<'a> {
         let start = self.pos;
         let rest = self.rest();
+        let typedef = rest.starts_with("typedef");
         let mut depth = 0usize;
         let mut end = None;
         for (i, c) in rest.char_indices() {
             match c {
-                '{' => depth += 1,
-                '}' => {
+                '{' | '(' => depth += 1,
+                ';' if typedef && depth == 0 => {
+                    end = Some(i + 1);
+                    break;
+                }
+                '}' | ')' => {
                     depth = depth.saturating_sub(1);
-                    if depth == 0 {
+                    if depth == 0 && c == '}' && !typedef {
                         end = Some(i + 1);
                         break;
                     }
@@ -306,6 +312,21 @@ impl<'a> Lexer<'a> {
             self.pos = self.src.len();
             return self.error(Span::new(start, self.pos), LexErrorKind::UnterminatedDefinition);
         };
+        // Attributes after the body: `} __attribute__((packed));`.
+        while let Some(attr) = rest[end..].trim_start().strip_prefix("__attribute__") {
+            let at = rest.len() - attr.len();
+            let mut depth = 0usize;
+            let close = attr.char_indices().find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                c == ')' && depth == 0
+            });
+            let Some((close, _)) = close else { break };
+            end = at + close + 1;
+        }
         let after = &rest[end..];
         let trimmed = after.trim_start();
         if trimmed.starts_with(';') {
@@ -753,9 +774,15 @@ fn starts_map_decl(rest: &str) -> bool {
     rest.strip_prefix("let").is_some_and(|after| after.starts_with(char::is_whitespace) && after.trim_start().starts_with('@'))
 }
 
-/// Whether the top level continues with `struct NAME {` or `union NAME {`.
+/// Whether the top level continues with `struct NAME {`, `union NAME {`, `enum NAME {` or
+/// `typedef `.
 fn starts_c_definition(rest: &str) -> bool {
-    let Some(after) = rest.strip_prefix("struct").or_else(|| rest.strip_prefix("union")) else { return false };
+    if rest.strip_prefix("typedef").is_some_and(|after| after.starts_with(char::is_whitespace)) {
+        return true;
+    }
+    let Some(after) = rest.strip_prefix("struct").or_else(|| rest.strip_prefix("union")).or_else(|| rest.strip_prefix("enum")) else {
+        return false;
+    };
     if !after.starts_with(char::is_whitespace) {
         return false;
     }

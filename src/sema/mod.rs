@@ -12,6 +12,7 @@ mod lookups;
 mod maps;
 mod probes;
 mod resources;
+mod script_types;
 mod share;
 mod types;
 
@@ -74,6 +75,10 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     let mut kernel_types = None;
     let instances = probes::expand(program, opts, &mut kernel_types, &mut diags);
     if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    if let Err(d) = script_types::add(program, &mut kernel_types) {
+        diags.push(d);
         return Err(diags);
     }
     let share::Shared { instances, names: probe_names, slots, params } = share::share_programs(program, instances);

@@ -125,7 +125,7 @@ impl Checker<'_> {
             return Type::Error;
         };
         let access = Access { offset: (m.offset_bits / 8) as u64, scale: 0, read, user };
-        if self.opts.co_re {
+        if self.opts.co_re && !k.is_script_type(record) {
             scope.core.insert(e.id, CoreRef::Member { record, path: vec![field.name.clone()] });
         }
         Self::note_enum(&k, m.ty, e, scope);
@@ -306,7 +306,7 @@ impl Checker<'_> {
     /// `offsetof(struct X, a.b)`: the byte offset of a (nested) member, from BTF.
     pub(super) fn offsetof(&mut self, e: &Expr, ty: &TypeExpr, fields: &[Name], scope: &mut Scope) -> Type {
         let Some(mut record) = self.kernel_type(ty) else { return Type::Error };
-        if self.opts.co_re {
+        if self.opts.co_re && !self.kernel_types().is_ok_and(|k| k.is_script_type(record)) {
             let path = fields.iter().map(|f| f.name.clone()).collect();
             scope.core.insert(e.id, CoreRef::Member { record, path });
         }
@@ -540,7 +540,8 @@ pub fn named_int_type(name: &str) -> Option<(u32, bool)> {
 
 /// Whether `shape` is a struct or union with a name (CO-RE finds types by name).
 fn named_record(k: &btf::KernelTypes, shape: btf::Shape) -> bool {
-    matches!(shape, btf::Shape::Record { id, .. } if k.record_name(id).is_some_and(|(name, _)| !name.is_empty()))
+    // (a script's own types are not the kernel's: they keep their offsets)
+    matches!(shape, btf::Shape::Record { id, .. } if !k.is_script_type(id) && k.record_name(id).is_some_and(|(name, _)| !name.is_empty()))
 }
 
 /// An array type as written: `uint8[4]`, `int16[]`.
