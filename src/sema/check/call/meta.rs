@@ -195,7 +195,8 @@ fn format_literals(fmt: &str, values: &[Literal]) -> String {
 pub(in crate::sema::check) fn prog_type(attach: &Attach) -> u32 {
     use libbpf_rs::libbpf_sys as sys;
     match attach {
-        Attach::Begin | Attach::End | Attach::RawTracepoint { .. } => sys::BPF_PROG_TYPE_RAW_TRACEPOINT,
+        Attach::Begin | Attach::End | Attach::Test { .. } | Attach::Signal { .. } | Attach::RawTracepoint { .. } => sys::BPF_PROG_TYPE_RAW_TRACEPOINT,
+        Attach::Bench { .. } => sys::BPF_PROG_TYPE_XDP,
         Attach::Tracepoint { .. } => sys::BPF_PROG_TYPE_TRACEPOINT,
         Attach::Interval { .. } | Attach::Perf { .. } | Attach::Watchpoint { .. } => sys::BPF_PROG_TYPE_PERF_EVENT,
         Attach::Kprobe { .. } | Attach::Uprobe { .. } | Attach::Usdt { .. } => sys::BPF_PROG_TYPE_KPROBE,
