@@ -288,6 +288,8 @@ fn run(cli: Cli) -> i32 {
         buffering: cli.buffering,
         max_cat_bytes: limits.max_cat_bytes,
         globals: Vec::new(),
+        str_globals: Vec::new(),
+        btf: None,
         bcc_hists: cli.hist_style == HistStyle::Bcc,
         prometheus: cli.prometheus.as_ref().map(|addr| runtime::export::Config {
             addr: addr.clone(),

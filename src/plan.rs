@@ -142,6 +142,10 @@ pub const LOST_MAP: &str = "rt_lost";
 /// per-CPU array of u64 counters, in every object with user maps.
 pub const MAP_FULL_MAP: &str = "rt_map_full";
 pub const GLOBALS_MAP: &str = "rt_globals";
+/// A built tool's (`Plan::runtime_params`) string parameters (`str($N)`, a string `getopt()`):
+/// an array of `GLOBALS` entries of `Plan::str_len` bytes each, at the globals map's indices,
+/// NUL-padded; the tool fills them when it starts.
+pub const STR_GLOBALS_MAP: &str = "rt_strglobals";
 /// Per-CPU scratch space where printf records are built (the BPF stack is only 512 bytes).
 pub const SCRATCH_MAP: &str = "rt_scratch";
 /// Per-CPU space for string and address variables (on the stack, LLVM splits them into bytes

@@ -105,7 +105,7 @@ fn command(manifest: &Manifest) -> Command {
                 .default_value(if manifest.bcc_hists { "bcc" } else { "bpftrace" })
                 .help("How hist() maps print: bpftrace's layout or BCC's"),
         )
-        .arg(Arg::new("btf").long("btf").value_name("FILE").help("The kernel's BTF [default: /sys/kernel/btf/vmlinux]"))
+        .arg(Arg::new("btf").long("btf").value_name("FILE").help("Resolve the tool's CO-RE relocations against this BTF file (for a kernel without /sys/kernel/btf/vmlinux) [default: the kernel's own]"))
         .arg(
             Arg::new("any_kernel")
                 .long("any-kernel")
@@ -127,12 +127,27 @@ fn leak(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
 }
 
-/// Whether this kernel can run the object: it has BTF, and it is the build's kernel unless
-/// the object was compiled with CO-RE relocations.
+/// Whether this kernel can run the object: it has BTF, or `--btf` names a BTF file for it;
+/// and it is the build's kernel unless the object was compiled with CO-RE relocations.
 fn check_kernel(manifest: &Manifest, matches: &ArgMatches) -> Result<(), String> {
-    let btf = matches.get_one::<String>("btf").map_or(KERNEL_BTF, String::as_str);
-    if !std::path::Path::new(btf).exists() {
-        return Err(format!("this kernel has no BTF ({btf} is missing; it needs CONFIG_DEBUG_INFO_BTF=y)"));
+    match matches.get_one::<String>("btf") {
+        // libbpf parses it when loading: here only its first bytes are checked.
+        Some(file) => {
+            let mut magic = [0u8; 4];
+            let read = std::fs::File::open(file).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+            read.map_err(|e| format!("cannot read BTF file {file}: {}", io_reason(&e)))?;
+            // Raw BTF (`bpftool btf dump … format raw`, /sys/kernel/btf/vmlinux) or an ELF
+            // file with a .BTF section (a vmlinux).
+            if magic[..2] != [0x9f, 0xeb] && magic != *b"\x7fELF" {
+                return Err(format!("{file} is not a BTF file (neither raw BTF nor an ELF file)"));
+            }
+        }
+        None if !std::path::Path::new(KERNEL_BTF).exists() => {
+            return Err(format!(
+                "this kernel has no BTF ({KERNEL_BTF} is missing; it needs CONFIG_DEBUG_INFO_BTF=y, or a BTF file for it given with --btf FILE)"
+            ))
+        }
+        None => {}
     }
     let running = KernelId::running();
     if !manifest.co_re && running != manifest.kernel && !matches.get_flag("any_kernel") {
@@ -144,12 +159,22 @@ fn check_kernel(manifest: &Manifest, matches: &ArgMatches) -> Result<(), String>
     Ok(())
 }
 
+/// An I/O error's reason without Rust's `(os error N)`.
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// The runtime's options from the command line; the parameters and `-p` go to the globals
 /// the programs read.
 fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> Result<runtime::Options, String> {
-    let mut globals = param_values(manifest, matches)?;
+    let (mut globals, str_globals) = param_values(manifest, matches)?;
     // `$#`: the last positional parameter given (a default counts).
-    let given = globals.iter().filter(|(slot, _)| (plan::GLOBAL_ARGC + 1..plan::GLOBAL_NAMED).contains(slot)).map(|(slot, _)| slot - plan::GLOBAL_ARGC);
+    let slots = globals.iter().map(|(slot, _)| *slot).chain(str_globals.iter().map(|(slot, _)| *slot));
+    let given = slots.filter(|slot| (plan::GLOBAL_ARGC + 1..plan::GLOBAL_NAMED).contains(slot)).map(|slot| slot - plan::GLOBAL_ARGC);
     globals.push((plan::GLOBAL_ARGC, given.max().unwrap_or(0) as u64));
     let pid = matches.get_one::<u32>("pid").copied();
     if let Some(pid) = pid {
@@ -175,6 +200,8 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
         // bpftrace's default `max_cat_bytes` (a built tool reads no environment for it).
         max_cat_bytes: 10240,
         globals,
+        str_globals,
+        btf: matches.get_one::<String>("btf").map(Into::into),
         // A built tool serves no metrics (yet): its plan was compiled without histogram sums.
         #[cfg(feature = "exporter")]
         prometheus: None,
@@ -184,9 +211,10 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
 }
 
 /// The parameters' values, each with its entry in the globals map (`Param::slot`): those
-/// given or with a default (the map holds 0 for the others, and for a switch not given).
-fn param_values(manifest: &Manifest, matches: &ArgMatches) -> Result<Vec<(u32, u64)>, String> {
-    let mut globals = Vec::new();
+/// given or with a default (the map holds 0 for the others, and for a switch not given); and
+/// the string ones' text, at the same entries of the string globals map.
+fn param_values(manifest: &Manifest, matches: &ArgMatches) -> Result<(Vec<(u32, u64)>, Vec<(u32, String)>), String> {
+    let (mut globals, mut strings) = (Vec::new(), Vec::new());
     for p in &manifest.params {
         let id = arg_id(p);
         if p.is_switch() && p.long.is_none() {
@@ -197,6 +225,12 @@ fn param_values(manifest: &Manifest, matches: &ArgMatches) -> Result<Vec<(u32, u
             continue;
         }
         let Some(text) = matches.get_one::<String>(id) else { continue };
+        if p.string {
+            strings.push((p.slot(), text.clone()));
+            // `$N` read as an integer too: its value when the text is one.
+            globals.extend(parse_int(text).map(|n| (p.slot(), n)));
+            continue;
+        }
         let value = match &p.long {
             Some(_) if p.is_switch() => matches!(text.as_str(), "true" | "1") as u64,
             Some(long) => parse_int(text).ok_or_else(|| format!("--{long} must be an integer, not `{text}`"))?,
@@ -204,7 +238,7 @@ fn param_values(manifest: &Manifest, matches: &ArgMatches) -> Result<Vec<(u32, u
         };
         globals.push((p.slot(), value));
     }
-    Ok(globals)
+    Ok((globals, strings))
 }
 
 /// An integer as a script's parameter reads: decimal, or `0x` hexadecimal; negative ones as

@@ -82,6 +82,12 @@ pub struct Options {
     /// Entries of the globals map to fill before anything runs: a built tool's `-p` and
     /// parameters (`plan::GLOBAL_FILTER_PID`, `plan::GLOBAL_ARGC`).
     pub globals: Vec<(u32, u64)>,
+    /// Entries of the string globals map (`plan::STR_GLOBALS_MAP`) to fill likewise: a built
+    /// tool's string parameters, cut to `Plan::str_len` - 1 bytes.
+    pub str_globals: Vec<(u32, String)>,
+    /// A BTF file libbpf resolves the object's CO-RE relocations against, instead of the
+    /// kernel's own (a built tool's `--btf`).
+    pub btf: Option<std::path::PathBuf>,
     /// `--hist-style bcc`: text output prints `hist()` maps in BCC's layout.
     pub bcc_hists: bool,
     /// `--prometheus ADDR`: serve the maps as Prometheus metrics while tracing.
@@ -173,14 +179,15 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     };
     signals::arm();
     let mut timer = Timer { on: opts.timings, since: std::time::Instant::now() };
-    let mut session = Session::load(object, plan, out, opts.verbose, opts.no_attach)?;
+    let load = load::Settings { verbose: opts.verbose, no_attach: opts.no_attach, btf: opts.btf.as_deref() };
+    let mut session = Session::load(object, plan, out, &load)?;
     session.max_cat_bytes = opts.max_cat_bytes;
     timer.lap("load");
     if opts.dry_run && opts.no_attach {
         return Ok(0);
     }
     let cpid = command.as_ref().map(child::HeldChild::pid);
-    session.set_up(cpid, &opts.globals)?;
+    session.set_up(cpid, &opts.globals, &opts.str_globals)?;
     let watched = cpid.or(opts.pid);
     let exited = match watched {
         Some(pid) => Some(child::pidfd(pid).map_err(|e| RuntimeError::new(format!("cannot watch process {pid}: {e}")))?),

@@ -50,8 +50,8 @@ pub struct Session<'p> {
 impl<'p> Session<'p> {
     /// Loads the object into the kernel and prepares what reading it needs: the ring buffer
     /// and handles of the maps.
-    pub fn load(object: &[u8], plan: &'p Plan, out: Box<dyn Output>, verbose: bool, no_attach: bool) -> Result<Session<'p>> {
-        let object = load::load(object, plan, verbose, no_attach)?;
+    pub fn load(object: &[u8], plan: &'p Plan, out: Box<dyn Output>, settings: &load::Settings) -> Result<Session<'p>> {
+        let object = load::load(object, plan, settings)?;
         let mut by_name: HashMap<String, libbpf_rs::Map> =
             object.maps().map(|m| (m.name().to_string_lossy().into_owned(), m)).collect();
         let mut handle = |name: &str| by_name.remove(name).and_then(|m| MapHandle::try_from(&m).ok());
@@ -84,11 +84,14 @@ impl<'p> Session<'p> {
     }
 
     /// Fills what the programs read before they run: the `-c` command's pid (`cpid`), the start
-    /// time (`elapsed`), `globals` (a built tool's `-p` and parameters), and the parameters of
-    /// programs shared by probes that differ in them.
-    pub fn set_up(&mut self, cpid: Option<u32>, globals: &[(u32, u64)]) -> Result<()> {
+    /// time (`elapsed`), `globals` and `str_globals` (a built tool's `-p` and parameters), and
+    /// the parameters of programs shared by probes that differ in them.
+    pub fn set_up(&mut self, cpid: Option<u32>, globals: &[(u32, u64)], str_globals: &[(u32, String)]) -> Result<()> {
         for &(index, value) in globals {
             self.set_global(index, value)?;
+        }
+        for (index, text) in str_globals {
+            self.set_str_global(*index, text)?;
         }
         if let Some(pid) = cpid {
             self.set_global(plan::GLOBAL_CPID, pid as u64)?;
@@ -418,6 +421,17 @@ impl<'p> Session<'p> {
         find_map(&self.object, plan::GLOBALS_MAP)?
             .update(&index.to_le_bytes(), &value.to_le_bytes(), libbpf_rs::MapFlags::ANY)
             .map_err(|e| RuntimeError::new(format!("cannot set a global value: {e}")))
+    }
+
+    /// Sets one of the strings programs read from the string globals map: `text`, cut to fit
+    /// with its NUL, NUL-padded.
+    fn set_str_global(&self, index: u32, text: &str) -> Result<()> {
+        let map = find_map(&self.object, plan::STR_GLOBALS_MAP)?;
+        let mut value = vec![0u8; map.value_size() as usize];
+        let len = text.len().min((self.plan.str_len as usize).saturating_sub(1));
+        value[..len].copy_from_slice(&text.as_bytes()[..len]);
+        map.update(&index.to_le_bytes(), &value, libbpf_rs::MapFlags::ANY)
+            .map_err(|e| RuntimeError::new(format!("cannot set a string parameter: {e}")))
     }
 
     /// Fills the parameters map: the literals of programs shared by probes that differ in

@@ -235,6 +235,9 @@ pub enum Res {
     /// A built tool's value read at run time from the globals map's entry `n` (a positional
     /// parameter, `$#`).
     Global(u32),
+    /// A built tool's string read at run time from the string globals map's entry `n`
+    /// (`str($N)`, a string `getopt()`), `Plan::str_len` bytes.
+    GlobalStr(u32),
     /// `time()` with plan format `n`.
     Time(usize),
     /// An fentry/fexit context slot: `index`-th u64, holding an integer of `size` bytes.

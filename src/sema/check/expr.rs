@@ -128,8 +128,19 @@ impl Checker<'_> {
         }
     }
 
+    /// `str($N)` of a built tool (`param` is `$N`): its text, given when it starts, read from
+    /// the string globals map; `$N` alone stays the integer.
+    pub(super) fn runtime_str_param(&mut self, e: &Expr, param: &Expr, name: &str, scope: &mut Scope) -> Type {
+        if self.runtime_positional(param, name, scope) == Type::Error {
+            return Type::Error;
+        }
+        let slot = crate::plan::GLOBAL_ARGC + name[1..].parse::<u32>().unwrap_or(0);
+        let len = self.opts.config.max_strlen as u32;
+        self.set(scope, e, Type::Str { len }, Res::GlobalStr(slot))
+    }
+
     /// `getopt("name", …)` of a built tool: an integer (a boolean: 1 or 0) given when it
-    /// starts, read from the globals map.
+    /// starts, read from the globals map; a string one from the string globals map.
     pub(super) fn runtime_getopt(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         let name = match args.first().map(|a| &a.kind) {
             Some(ExprKind::Str(s)) => s.as_str(),
@@ -138,8 +149,11 @@ impl Checker<'_> {
         let Some(index) = self.opts.named.iter().position(|o| o.name == name) else {
             return Type::Error;
         };
-        let signed = self.opts.named[index].kind == "int";
-        self.set(scope, e, Type::Int { signed }, Res::Global(crate::plan::GLOBAL_NAMED + index as u32))
+        let slot = crate::plan::GLOBAL_NAMED + index as u32;
+        match self.opts.named[index].kind {
+            "string" => self.set(scope, e, Type::Str { len: self.opts.config.max_strlen as u32 }, Res::GlobalStr(slot)),
+            kind => self.set(scope, e, Type::Int { signed: kind == "int" }, Res::Global(slot)),
+        }
     }
 
     /// `!x`, `-x`, `~x`.
