@@ -49,6 +49,8 @@ fn main() {
         ("opensnoop_beside_libbpf_tools", opensnoop_beside_libbpf_tools),
         ("softirqs_beside_libbpf_tools", softirqs_beside_libbpf_tools),
         ("killsnoop_beside_libbpf_tools", killsnoop_beside_libbpf_tools),
+        ("execsnoop_beside_libbpf_tools", execsnoop_beside_libbpf_tools),
+        ("runqlat_beside_libbpf_tools", runqlat_beside_libbpf_tools),
     ];
     let mut failed = 0;
     for (name, case) in cases {
@@ -307,6 +309,11 @@ fn plain_runtime(_dir: &Path) {
 /// Starts `argv` with its output piped, and waits for its first line (each tool prints its
 /// header once attached).
 fn start_attached(argv: &[&str]) -> std::process::Child {
+    start_with_header(argv).0
+}
+
+/// `start_attached`, and the first line.
+fn start_with_header(argv: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = Command::new(argv[0]).args(&argv[1..]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
     let mut first = String::new();
@@ -315,7 +322,10 @@ fn start_attached(argv: &[&str]) -> std::process::Child {
     reader.read_line(&mut first).unwrap();
     assert!(first.contains("PID") || first.contains("Tracing"), "header: {first}");
     child.stdout = Some(reader.into_inner());
-    child
+    // libbpf-tools' snoops print their header before they open their perf buffer: events in
+    // between are lost.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    (child, first)
 }
 
 /// SIGINT, then everything the child printed after its first line.
@@ -421,5 +431,71 @@ fn softirqs_beside_libbpf_tools(dir: &Path) {
     // The types seen in one second differ a little from run to run; timer and rcu always tick.
     for name in ["timer", "rcu"] {
         assert!(names(&ours).contains(&name.to_string()) && names(&theirs).contains(&name.to_string()), "{ours}\n{theirs}");
+    }
+}
+
+/// The same exec() calls, in the same rows, from the built tools/execsnoop.rt and from
+/// libbpf-tools' execsnoop watching at the same time: the headers, with -x the failed exec
+/// (ENOENT), with -U and -T their columns (TIME left out of the comparison: the two may read
+/// the clock on either side of a second), with -n the process names.
+fn execsnoop_beside_libbpf_tools(dir: &Path) {
+    if !Path::new("/usr/sbin/execsnoop").exists() || !Path::new("/usr/bin/stdbuf").exists() {
+        println!("  skipped: needs /usr/sbin/execsnoop (libbpf-tools) and stdbuf");
+        return;
+    }
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/execsnoop.rt")).unwrap();
+    let tool = build(dir, "execsnoop", &source);
+    let cases: [&[&str]; 4] = [&[], &["-x"], &["-U", "-T"], &["-x", "-n", "tru"]];
+    for (i, flags) in cases.into_iter().enumerate() {
+        let (ours, our_header) = start_with_header(&[&[tool.to_str().unwrap(), "-q", "-B", "line"][..], flags].concat());
+        let (theirs, their_header) = start_with_header(&[&["stdbuf", "-oL", "/usr/sbin/execsnoop"][..], flags].concat());
+        assert_eq!(our_header, their_header);
+        let marker = format!("rtrace-{}-{i}", std::process::id());
+        // An exec that succeeds (true, with arguments), and one that fails (sh's exec of a
+        // file that is not there).
+        let script = format!("/usr/bin/true {marker} two; /nonexistent/{marker} x 2>/dev/null; true");
+        Command::new("sh").arg("-c").arg(&script).status().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let time = flags.contains(&"-T");
+        let rows = |text: String| {
+            text.lines()
+                .filter(|l| l.contains(&marker) && !l.contains(" -c "))
+                .map(|l| if time { l.get(9..).unwrap_or("").to_string() } else { l.to_string() })
+                .collect::<Vec<_>>()
+        };
+        let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
+        let (failed, named) = (flags.contains(&"-x"), flags.contains(&"-n"));
+        assert_eq!(ours.len(), if failed && !named { 2 } else { 1 }, "{ours:?}");
+        assert!(ours[0].contains(&format!("   0 /usr/bin/true {marker} two ")), "{ours:?}");
+        if failed && !named {
+            assert!(ours[1].contains(&format!("  -2 /nonexistent/{marker} x ")), "{ours:?}");
+        }
+        assert_eq!(ours, theirs);
+    }
+}
+
+/// tools/runqlat.rt prints libbpf-tools' runqlat layout: the same lines before the
+/// histogram, its heading and buckets, with -m in milliseconds and -T a time line (the
+/// counts differ: the two watch different seconds).
+fn runqlat_beside_libbpf_tools(dir: &Path) {
+    if !Path::new("/usr/sbin/runqlat").exists() {
+        println!("  skipped: needs /usr/sbin/runqlat (libbpf-tools)");
+        return;
+    }
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/runqlat.rt")).unwrap();
+    let tool = build(dir, "runqlat", &source);
+    // The lines that are not buckets, and the buckets' labels (up to the one both have).
+    let shape = |out: &str| {
+        let lines: Vec<&str> = out.lines().collect();
+        let heads = lines.iter().filter(|l| !l.contains(" -> ")).map(|l| if l.len() == 8 && l.as_bytes()[2] == b':' { "TIME" } else { l }).collect::<Vec<_>>().join("\n");
+        let first = lines.iter().find(|l| l.contains(" -> ")).map(|l| l[..27].to_string()).unwrap_or_default();
+        (heads.trim_end().to_string(), first)
+    };
+    for flags in [&["1", "1"][..], &["-m", "-T", "1", "2"]] {
+        let ours = stdout(&run(&tool, &[&["-q", "--hist-style", "bcc"][..], flags].concat()));
+        let theirs = stdout(&run(Path::new("/usr/sbin/runqlat"), flags));
+        assert_eq!(shape(&ours), shape(&theirs), "{ours}\n{theirs}");
+        let unit = if flags.contains(&"-m") { "msecs" } else { "usecs" };
+        assert!(ours.contains(&format!("\n     {unit}               : count    distribution\n         0 -> 1          : ")), "{ours}");
     }
 }
