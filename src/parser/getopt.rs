@@ -250,8 +250,8 @@ mod tests {
         let calls = format!("{:?}", p.probes[0].body).matches("getopt").count();
         assert_eq!(calls, 2, "both calls kept for sema");
         let mut p = crate::parser::parse(r#"begin { print(getopt("ss", "x")); }"#).unwrap();
-        let err = resolve(&mut p, &Vec::new(), Mode::RunTime).unwrap_err();
-        assert_eq!(err[0].message, "`rtrace build` cannot carry the string named parameter `--ss`");
+        let opts = resolve(&mut p, &Vec::new(), Mode::RunTime).unwrap();
+        assert_eq!((opts[0].kind, opts[0].default.as_str(), opts[0].value.as_str()), ("string", "\"x\"", "x"));
         let many = (0..=crate::plan::MAX_RUNTIME_NAMED).map(|i| format!("getopt(\"o{i}\", 1)")).collect::<Vec<_>>().join(" + ");
         let mut p = crate::parser::parse(&format!("begin {{ print({many}); }}")).unwrap();
         let err = resolve(&mut p, &Vec::new(), Mode::RunTime).unwrap_err();
