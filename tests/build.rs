@@ -51,6 +51,7 @@ fn main() {
         ("killsnoop_beside_libbpf_tools", killsnoop_beside_libbpf_tools),
         ("execsnoop_beside_libbpf_tools", execsnoop_beside_libbpf_tools),
         ("runqlat_beside_libbpf_tools", runqlat_beside_libbpf_tools),
+        ("biolatency_beside_libbpf_tools", biolatency_beside_libbpf_tools),
     ];
     let mut failed = 0;
     for (name, case) in cases {
@@ -306,6 +307,18 @@ fn plain_runtime(_dir: &Path) {
     one_error(&run(Path::new(STUB), &[]), "rtrace's runtime without a script");
 }
 
+/// tools/NAME.rt built, when libbpf-tools' NAME (and stdbuf, to read its rows as they come)
+/// is here to compare it with; else the case is skipped, saying why.
+fn beside_libbpf_tools(dir: &Path, name: &str) -> Option<PathBuf> {
+    let theirs = format!("/usr/sbin/{name}");
+    if !Path::new(&theirs).exists() || !Path::new("/usr/bin/stdbuf").exists() {
+        println!("  skipped: needs {theirs} (libbpf-tools) and stdbuf");
+        return None;
+    }
+    let source = std::fs::read_to_string(format!("{}/tools/{name}.rt", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    Some(build(dir, name, &source))
+}
+
 /// Starts `argv` with its output piped, and waits for its first line (each tool prints its
 /// header once attached).
 fn start_attached(argv: &[&str]) -> std::process::Child {
@@ -339,12 +352,7 @@ fn stop(child: std::process::Child) -> String {
 /// The same failed opens, in the same rows, from the built tools/opensnoop.rt and from
 /// libbpf-tools' opensnoop watching at the same time.
 fn opensnoop_beside_libbpf_tools(dir: &Path) {
-    if !Path::new("/usr/sbin/opensnoop").exists() || !Path::new("/usr/bin/stdbuf").exists() {
-        println!("  skipped: needs /usr/sbin/opensnoop (libbpf-tools) and stdbuf");
-        return;
-    }
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/opensnoop.rt")).unwrap();
-    let tool = build(dir, "opensnoop", &source);
+    let Some(tool) = beside_libbpf_tools(dir, "opensnoop") else { return };
     // -e adds the FLAGS column (cat opens read-only: 00000000); -n NAME keeps the processes
     // whose name contains NAME (cat, not head).
     let cases: [(&[&str], &str); 3] = [(&["-x"], ""), (&["-x", "-e"], "00000000 "), (&["-x", "-n", "ca"], "")];
@@ -368,12 +376,7 @@ fn opensnoop_beside_libbpf_tools(dir: &Path) {
 /// libbpf-tools' killsnoop watching at the same time (the TIME column left out: the two may
 /// read the clock on either side of a second).
 fn killsnoop_beside_libbpf_tools(dir: &Path) {
-    if !Path::new("/usr/sbin/killsnoop").exists() || !Path::new("/usr/bin/stdbuf").exists() {
-        println!("  skipped: needs /usr/sbin/killsnoop (libbpf-tools) and stdbuf");
-        return;
-    }
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/killsnoop.rt")).unwrap();
-    let tool = build(dir, "killsnoop", &source);
+    let Some(tool) = beside_libbpf_tools(dir, "killsnoop") else { return };
     for failed_only in [false, true] {
         let flags: &[&str] = if failed_only { &["-x"] } else { &[] };
         let ours = start_attached(&[&[tool.to_str().unwrap(), "-q", "-B", "line"][..], flags].concat());
@@ -401,12 +404,7 @@ fn killsnoop_beside_libbpf_tools(dir: &Path) {
 /// tools/softirqs.rt prints libbpf-tools' softirqs layouts: the totals table, and with -d
 /// (and `--hist-style bcc`) a histogram per softirq type with the same headings.
 fn softirqs_beside_libbpf_tools(dir: &Path) {
-    if !Path::new("/usr/sbin/softirqs").exists() {
-        println!("  skipped: needs /usr/sbin/softirqs (libbpf-tools)");
-        return;
-    }
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/softirqs.rt")).unwrap();
-    let tool = build(dir, "softirqs", &source);
+    let Some(tool) = beside_libbpf_tools(dir, "softirqs") else { return };
     let ours = stdout(&run(&tool, &["-q", "--hist-style", "bcc", "-d", "1", "1"]));
     let theirs = stdout(&run(Path::new("/usr/sbin/softirqs"), &["-d", "1", "1"]));
     for out in [&ours, &theirs] {
@@ -439,12 +437,7 @@ fn softirqs_beside_libbpf_tools(dir: &Path) {
 /// (ENOENT), with -U and -T their columns (TIME left out of the comparison: the two may read
 /// the clock on either side of a second), with -n the process names.
 fn execsnoop_beside_libbpf_tools(dir: &Path) {
-    if !Path::new("/usr/sbin/execsnoop").exists() || !Path::new("/usr/bin/stdbuf").exists() {
-        println!("  skipped: needs /usr/sbin/execsnoop (libbpf-tools) and stdbuf");
-        return;
-    }
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/execsnoop.rt")).unwrap();
-    let tool = build(dir, "execsnoop", &source);
+    let Some(tool) = beside_libbpf_tools(dir, "execsnoop") else { return };
     let cases: [&[&str]; 4] = [&[], &["-x"], &["-U", "-T"], &["-x", "-n", "tru"]];
     for (i, flags) in cases.into_iter().enumerate() {
         let (ours, our_header) = start_with_header(&[&[tool.to_str().unwrap(), "-q", "-B", "line"][..], flags].concat());
@@ -478,23 +471,45 @@ fn execsnoop_beside_libbpf_tools(dir: &Path) {
 /// histogram, its heading and buckets, with -m in milliseconds and -T a time line (the
 /// counts differ: the two watch different seconds).
 fn runqlat_beside_libbpf_tools(dir: &Path) {
-    if !Path::new("/usr/sbin/runqlat").exists() {
-        println!("  skipped: needs /usr/sbin/runqlat (libbpf-tools)");
-        return;
-    }
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/runqlat.rt")).unwrap();
-    let tool = build(dir, "runqlat", &source);
-    // The lines that are not buckets, and the buckets' labels (up to the one both have).
-    let shape = |out: &str| {
-        let lines: Vec<&str> = out.lines().collect();
-        let heads = lines.iter().filter(|l| !l.contains(" -> ")).map(|l| if l.len() == 8 && l.as_bytes()[2] == b':' { "TIME" } else { l }).collect::<Vec<_>>().join("\n");
-        let first = lines.iter().find(|l| l.contains(" -> ")).map(|l| l[..27].to_string()).unwrap_or_default();
-        (heads.trim_end().to_string(), first)
-    };
+    let Some(tool) = beside_libbpf_tools(dir, "runqlat") else { return };
     for flags in [&["1", "1"][..], &["-m", "-T", "1", "2"]] {
         let ours = stdout(&run(&tool, &[&["-q", "--hist-style", "bcc"][..], flags].concat()));
         let theirs = stdout(&run(Path::new("/usr/sbin/runqlat"), flags));
-        assert_eq!(shape(&ours), shape(&theirs), "{ours}\n{theirs}");
+        assert_eq!(hist_shape(&ours), hist_shape(&theirs), "{ours}\n{theirs}");
+        let unit = if flags.contains(&"-m") { "msecs" } else { "usecs" };
+        assert!(ours.contains(&format!("\n     {unit}               : count    distribution\n         0 -> 1          : ")), "{ours}");
+    }
+}
+
+/// A histogram tool's output without its counts: the lines that are not buckets (a time line
+/// as `TIME`), and the first bucket's label.
+fn hist_shape(out: &str) -> (String, String) {
+    let lines: Vec<&str> = out.lines().collect();
+    let is_time = |l: &str| l.len() == 8 && l.as_bytes()[2] == b':' && l.as_bytes()[5] == b':';
+    let heads = lines.iter().filter(|l| !l.contains(" -> ")).map(|l| if is_time(l) { "TIME" } else { l }).collect::<Vec<_>>().join("\n");
+    let first = lines.iter().find(|l| l.contains(" -> ")).map(|l| l[..27].to_string()).unwrap_or_default();
+    (heads.trim_end().to_string(), first)
+}
+
+/// tools/biolatency.rt prints libbpf-tools' biolatency layout for the same direct writes,
+/// both watching at the same time (the counts differ: other I/O comes and goes): plain, with
+/// -m -T, and with -d DISK (the disk the writes go to, when it is `vda`).
+fn biolatency_beside_libbpf_tools(dir: &Path) {
+    let Some(tool) = beside_libbpf_tools(dir, "biolatency") else { return };
+    let mut cases = vec![vec!["2", "1"], vec!["-m", "-T", "2", "1"]];
+    if Path::new("/sys/block/vda").exists() {
+        cases.push(vec!["-d", "vda", "2", "1"]);
+    }
+    let piped = |cmd: &mut Command| cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    for flags in cases {
+        let ours = piped(Command::new(&tool).args(["-q", "--hist-style", "bcc"]).args(&flags));
+        let theirs = piped(Command::new("/usr/sbin/biolatency").args(&flags));
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let file = dir.join("io");
+        let dd = Command::new("dd").arg("if=/dev/zero").arg(format!("of={}", file.display())).args(["bs=4k", "count=100", "oflag=direct"]).output().unwrap();
+        assert!(dd.status.success(), "dd: {}", String::from_utf8_lossy(&dd.stderr));
+        let (ours, theirs) = (stdout(&ours.wait_with_output().unwrap()), stdout(&theirs.wait_with_output().unwrap()));
+        assert_eq!(hist_shape(&ours), hist_shape(&theirs), "{ours}\n{theirs}");
         let unit = if flags.contains(&"-m") { "msecs" } else { "usecs" };
         assert!(ours.contains(&format!("\n     {unit}               : count    distribution\n         0 -> 1          : ")), "{ours}");
     }
