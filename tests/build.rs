@@ -186,7 +186,7 @@ fn string_parameters(dir: &Path) {
     let cut = format!("x y|{}|hi|2|0\n", &long[..63]);
     assert_eq!(stdout(&run(&tool, &["-q", &long])), cut, "cut to 63 bytes and a NUL");
     let help = stdout(&run(&tool, &["--help"]));
-    assert!(help.contains("      --who=<STRING>        a name [default: \"x y\"]\n"), "{help}");
+    assert!(help.contains("      --who=<STRING>        a name [default: x y]\n"), "{help}");
     let source = dir.join("strings.rt");
     let script = stdout(&run(Path::new(RTRACE), &["-q", source.to_str().unwrap(), "12345", "-w", "234", "--", "--who=bob"]));
     assert_eq!(script, "bob|12345|234|2|12345\nfound\n");

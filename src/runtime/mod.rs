@@ -98,7 +98,8 @@ pub struct Options {
 }
 
 /// `-B`: when the script's output is flushed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "compiler", derive(clap::ValueEnum))]
 pub enum Buffering {
     /// At every newline.
     Line,
