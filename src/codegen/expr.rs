@@ -215,7 +215,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             matches!(self.ty(f, lhs), Type::Int { signed: true }) && matches!(self.ty(f, rhs), Type::Int { signed: true });
         let (l, r) = (self.expr(f, lhs)?, self.expr(f, rhs)?);
         if let (V::Str(a, la), V::Str(b, lb)) = (l, r) {
-            let eq = self.str_eq(a, la, b, lb)?;
+            let eq = self.str_eq(f, a, la, b, lb)?;
             let res = if op == BinOp::Eq { eq } else { self.builder.build_not(eq, "ne")? };
             return Ok(V::Int(self.builder.build_int_z_extend(res, i64, "b")?));
         }

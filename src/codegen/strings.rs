@@ -71,25 +71,44 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(phi.as_basic_value().into_int_value())
     }
 
-    /// String equality up to the first NUL, over the shorter buffer.
-    pub(super) fn str_eq(&self, a: PointerValue<'ctx>, la: u32, b: PointerValue<'ctx>, lb: u32) -> Result<IntValue<'ctx>> {
+    /// String equality up to the first NUL, over the shorter buffer. Written as branches, byte
+    /// by byte (on to the end at the first difference or NUL), with volatile loads, as
+    /// `contains` is: as straight-line code, two strings that are not literals kept so many
+    /// bytes live that LLVM spilled past BPF's 512-byte stack.
+    pub(super) fn str_eq(&self, f: &Func<'ctx>, a: PointerValue<'ctx>, la: u32, b: PointerValue<'ctx>, lb: u32) -> Result<IntValue<'ctx>> {
         let bld = &self.builder;
         let i8 = self.ctx.i8_type();
         let bool_ty = self.ctx.bool_type();
-        let mut equal = bool_ty.const_int(1, false);
-        let mut done = bool_ty.const_zero();
+        let load = |p: PointerValue<'ctx>, i: u64| -> Result<IntValue<'ctx>> {
+            let load = bld.build_load(i8, self.offset(p, i)?, "byte")?;
+            if let Some(inst) = load.as_instruction_value() {
+                inst.set_volatile(true).map_err(|e| CodegenError(e.to_string()))?;
+            }
+            Ok(load.into_int_value())
+        };
+        let equal = self.ctx.append_basic_block(f.function, "streq_yes");
+        let differ = self.ctx.append_basic_block(f.function, "streq_no");
+        let done = self.ctx.append_basic_block(f.function, "streq_done");
         for i in 0..la.min(lb) as u64 {
-            let x = bld.build_load(i8, self.offset(a, i)?, "a")?.into_int_value();
-            let y = bld.build_load(i8, self.offset(b, i)?, "b")?.into_int_value();
-            let differ = bld.build_int_compare(IntPredicate::NE, x, y, "ne")?;
-            let not_done = bld.build_not(done, "nd")?;
-            let bad = bld.build_and(differ, not_done, "bad")?;
-            let ok = bld.build_not(bad, "ok")?;
-            equal = bld.build_and(equal, ok, "eq")?;
+            let (x, y) = (load(a, i)?, load(b, i)?);
+            let same = self.ctx.append_basic_block(f.function, "streq_same");
+            let next = self.ctx.append_basic_block(f.function, "streq_next");
+            let ne = bld.build_int_compare(IntPredicate::NE, x, y, "ne")?;
+            bld.build_conditional_branch(ne, differ, same)?;
+            bld.position_at_end(same);
             let nul = bld.build_int_compare(IntPredicate::EQ, x, i8.const_zero(), "nul")?;
-            done = bld.build_or(done, nul, "done")?;
+            bld.build_conditional_branch(nul, equal, next)?;
+            bld.position_at_end(next);
         }
-        Ok(equal)
+        bld.build_unconditional_branch(equal)?;
+        bld.position_at_end(equal);
+        bld.build_unconditional_branch(done)?;
+        bld.position_at_end(differ);
+        bld.build_unconditional_branch(done)?;
+        bld.position_at_end(done);
+        let phi = bld.build_phi(bool_ty, "streq")?;
+        phi.add_incoming(&[(&bool_ty.const_int(1, false), equal), (&bool_ty.const_zero(), differ)]);
+        Ok(phi.as_basic_value().into_int_value())
     }
 
     /// `str()` of an in-memory char array of `len` bytes at the argument's address.
@@ -141,7 +160,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let (a, la) = self.expr(f, &args[0])?.string()?;
         let (b, lb) = self.expr(f, &args[1])?.string()?;
         let n = n.min(u32::MAX as u64) as u32;
-        let equal = self.str_eq(a, la.min(n), b, lb.min(n))?;
+        let equal = self.str_eq(f, a, la.min(n), b, lb.min(n))?;
         let differ = self.builder.build_not(equal, "differ")?;
         Ok(V::Int(self.builder.build_int_z_extend(differ, self.i64(), "strncmp")?))
     }
