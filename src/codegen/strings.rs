@@ -6,6 +6,8 @@ use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, ExprKind};
 use crate::plan;
+use inkwell::basic_block::BasicBlock;
+use inkwell::types::IntType;
 use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 use libbpf_rs::libbpf_sys as sys;
@@ -34,16 +36,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         if needle.is_empty() {
             return Ok(i64.const_int(1, false));
         }
-        let byte = |i: usize| -> Result<IntValue<'ctx>> {
-            let load = bld.build_load(i8, self.offset(h, i as u64)?, "h")?;
-            if let Some(inst) = load.as_instruction_value() {
-                inst.set_volatile(true).map_err(|e| CodegenError(e.to_string()))?;
-            }
-            Ok(load.into_int_value())
-        };
+        let byte = |i: usize| self.volatile_byte(h, i as u64);
         let found = self.ctx.append_basic_block(f.function, "contains_yes");
         let missing = self.ctx.append_basic_block(f.function, "contains_no");
-        let done = self.ctx.append_basic_block(f.function, "contains_done");
         for start in 0..(len as usize).saturating_sub(needle.len() - 1) {
             let next = self.ctx.append_basic_block(f.function, "contains_next");
             // The string ended before this start: no match.
@@ -61,13 +56,31 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             bld.position_at_end(next);
         }
         bld.build_unconditional_branch(missing)?;
-        bld.position_at_end(found);
-        bld.build_unconditional_branch(done)?;
-        bld.position_at_end(missing);
-        bld.build_unconditional_branch(done)?;
+        self.yes_or_no(f, found, missing, i64)
+    }
+
+    /// A byte at `p + i`, loaded volatile so that LLVM cannot speculate the branches around
+    /// it back into straight-line code.
+    fn volatile_byte(&self, p: PointerValue<'ctx>, i: u64) -> Result<IntValue<'ctx>> {
+        let load = self.builder.build_load(self.ctx.i8_type(), self.offset(p, i)?, "byte")?;
+        if let Some(inst) = load.as_instruction_value() {
+            inst.set_volatile(true).map_err(|e| CodegenError(e.to_string()))?;
+        }
+        Ok(load.into_int_value())
+    }
+
+    /// 1 (of type `ty`) when control reaches block `yes`, 0 from block `no`, joined after both
+    /// (neither has a terminator yet).
+    fn yes_or_no(&self, f: &Func<'ctx>, yes: BasicBlock<'ctx>, no: BasicBlock<'ctx>, ty: IntType<'ctx>) -> Result<IntValue<'ctx>> {
+        let bld = &self.builder;
+        let done = self.ctx.append_basic_block(f.function, "joined");
+        for block in [yes, no] {
+            bld.position_at_end(block);
+            bld.build_unconditional_branch(done)?;
+        }
         bld.position_at_end(done);
-        let phi = bld.build_phi(i64, "contains")?;
-        phi.add_incoming(&[(&i64.const_int(1, false), found), (&i64.const_zero(), missing)]);
+        let phi = bld.build_phi(ty, "yes_no")?;
+        phi.add_incoming(&[(&ty.const_int(1, false), yes), (&ty.const_zero(), no)]);
         Ok(phi.as_basic_value().into_int_value())
     }
 
@@ -78,19 +91,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub(super) fn str_eq(&self, f: &Func<'ctx>, a: PointerValue<'ctx>, la: u32, b: PointerValue<'ctx>, lb: u32) -> Result<IntValue<'ctx>> {
         let bld = &self.builder;
         let i8 = self.ctx.i8_type();
-        let bool_ty = self.ctx.bool_type();
-        let load = |p: PointerValue<'ctx>, i: u64| -> Result<IntValue<'ctx>> {
-            let load = bld.build_load(i8, self.offset(p, i)?, "byte")?;
-            if let Some(inst) = load.as_instruction_value() {
-                inst.set_volatile(true).map_err(|e| CodegenError(e.to_string()))?;
-            }
-            Ok(load.into_int_value())
-        };
         let equal = self.ctx.append_basic_block(f.function, "streq_yes");
         let differ = self.ctx.append_basic_block(f.function, "streq_no");
-        let done = self.ctx.append_basic_block(f.function, "streq_done");
         for i in 0..la.min(lb) as u64 {
-            let (x, y) = (load(a, i)?, load(b, i)?);
+            let (x, y) = (self.volatile_byte(a, i)?, self.volatile_byte(b, i)?);
             let same = self.ctx.append_basic_block(f.function, "streq_same");
             let next = self.ctx.append_basic_block(f.function, "streq_next");
             let ne = bld.build_int_compare(IntPredicate::NE, x, y, "ne")?;
@@ -101,14 +105,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             bld.position_at_end(next);
         }
         bld.build_unconditional_branch(equal)?;
-        bld.position_at_end(equal);
-        bld.build_unconditional_branch(done)?;
-        bld.position_at_end(differ);
-        bld.build_unconditional_branch(done)?;
-        bld.position_at_end(done);
-        let phi = bld.build_phi(bool_ty, "streq")?;
-        phi.add_incoming(&[(&bool_ty.const_int(1, false), equal), (&bool_ty.const_zero(), differ)]);
-        Ok(phi.as_basic_value().into_int_value())
+        self.yes_or_no(f, equal, differ, self.ctx.bool_type())
     }
 
     /// `str()` of an in-memory char array of `len` bytes at the argument's address.
