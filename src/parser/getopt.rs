@@ -238,7 +238,8 @@ mod tests {
         assert_eq!(run(r#"begin { print(getopt("aa", 1)); }"#, &["--zz"]).unwrap_err(), ["unknown named parameter `--zz`"]);
         assert_eq!(run(r#"begin { print(getopt($1)); }"#, &[]).unwrap_err(), ["`getopt()`'s name must be a string literal"]);
         let (pos, named) = split_params(&["p1".into(), "--aa=20".into(), "--bb".into(), "-5".into(), "--".into()]);
-        assert_eq!(pos, ["p1", "-5", "--"]);
+        // bpftrace's docs: parameters go before or after a `--`, which is none of them.
+        assert_eq!(pos, ["p1", "-5"]);
         assert_eq!(named, [("aa".to_string(), Some("20".to_string())), ("bb".to_string(), None)]);
     }
 
