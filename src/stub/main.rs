@@ -203,6 +203,7 @@ fn options(manifest: &Manifest, matches: &Matches, plan: &mut plan::Plan) -> Res
         prometheus: None,
         live: None,
         bcc_hists: matches.get("hist_style") == Some("bcc"),
+        mode: runtime::Mode::Trace,
     })
 }
 
