@@ -362,7 +362,9 @@ fn opensnoop_beside_libbpf_tools(dir: &Path) {
         // Longer than bpftrace's default string (64 bytes): printed whole, as libbpf-tools does.
         let marker = format!("/nonexistent-rtrace-{}-{i}-{}", std::process::id(), "x".repeat(100));
         Command::new("sh").arg("-c").arg(format!("cat {marker}-a {marker}-b 2>/dev/null; head {marker}-c 2>/dev/null; true")).status().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // Room for libbpf-tools to read its perf buffer before SIGINT ends its poll (a busy
+        // machine delays it).
+        std::thread::sleep(std::time::Duration::from_millis(1000));
         let rows = |text: String| text.lines().filter(|l| l.contains(&marker)).map(str::to_string).collect::<Vec<_>>();
         let (ours, theirs) = (rows(stop(ours)), rows(stop(theirs)));
         let named = flags.contains(&"-n");
@@ -386,7 +388,7 @@ fn killsnoop_beside_libbpf_tools(dir: &Path) {
         let me = std::process::id();
         let script = format!("kill -0 {me}; kill -0 4194305 2>/dev/null; true");
         Command::new("sh").arg("-c").arg(&script).status().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::thread::sleep(std::time::Duration::from_millis(1000));
         let rows = |text: String| {
             text.lines()
                 .filter(|l| l.contains(" sh ") && (l.contains(&format!(" {me} ")) || l.contains(" 4194305 ")))
