@@ -109,6 +109,12 @@ pub struct Cli {
     #[arg(long, value_name = "STYLE", default_value = "bpftrace")]
     pub hist_style: HistStyle,
 
+    /// Which bpftrace's output to print: `0.26` (the default: what bpftrace's documentation
+    /// and tools expect) or `0.17` (`Attaching N probes...`, bools as 1/0, `stats()` as
+    /// `count …, average …, total …`). Without it, `RTRACE_COMPAT` decides.
+    #[arg(long, value_name = "VERSION")]
+    pub compat: Option<runtime::Compat>,
+
     /// Serve the script's maps as Prometheus metrics at http://ADDR/metrics while it runs
     /// (e.g. `127.0.0.1:9435`; docs/exporter.md).
     #[arg(long, value_name = "ADDR")]
@@ -242,6 +248,10 @@ fn run(cli: Cli) -> i32 {
         print!("{listing}");
         return 0;
     }
+    let compat = match cli.compat.map_or_else(runtime::Compat::from_env, |c| Ok(Some(c))) {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => return fail(&e),
+    };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let FrontEnd { name, source, program, mut checked, mut timings, limits, .. } =
         match front_end(&cli, color, &mut std::io::stdout(), &mut std::io::stderr()) {
@@ -295,6 +305,7 @@ fn run(cli: Cli) -> i32 {
             max_series: cli.prometheus_max_series,
         }),
         live: cli.live.then(|| cli.interval.unwrap_or(std::time::Duration::from_secs(1))),
+        compat,
     };
     match runtime::run(&object, &checked.plan, &run_opts) {
         Ok(code) => code,

@@ -500,6 +500,9 @@ pub struct ArgField {
 pub enum Scalar {
     /// 8 bytes, sign-extended or zero-extended by codegen.
     Int { signed: bool },
+    /// A `bool`: 8 bytes holding 0 or 1, printed `true`/`false` (bpftrace 0.26) or 1/0
+    /// (`--compat=0.17`).
+    Bool,
     /// A string of `len` bytes (a key part's rounded up to 8).
     Str { len: u32 },
     /// A kernel address (8 bytes), printed as its symbol.
@@ -546,6 +549,7 @@ impl Scalar {
     pub fn size(&self) -> usize {
         match self {
             Scalar::Int { .. }
+            | Scalar::Bool
             | Scalar::Ksym
             | Scalar::ProbeName
             | Scalar::Timestamp(_)
@@ -564,6 +568,7 @@ impl Scalar {
     pub fn name(&self) -> &'static str {
         match self {
             Scalar::Int { .. } => "integer",
+            Scalar::Bool => "bool",
             Scalar::Str { .. } => "string",
             Scalar::Ksym => "kernel symbol",
             Scalar::Stack(StackSpec { user: false, .. }) => "kernel stack",

@@ -105,6 +105,13 @@ fn command(manifest: &Manifest) -> Command {
                 .default_value(if manifest.bcc_hists { "bcc" } else { "bpftrace" })
                 .help("How hist() maps print: bpftrace's layout or BCC's"),
         )
+        .arg(
+            Arg::new("compat")
+                .long("compat")
+                .value_name("VERSION")
+                .value_parser(clap::builder::EnumValueParser::<runtime::Compat>::new())
+                .help("Which bpftrace's output to print: `0.26` (default) or `0.17` [env: RTRACE_COMPAT]"),
+        )
         .arg(Arg::new("btf").long("btf").value_name("FILE").help("The kernel's BTF [default: /sys/kernel/btf/vmlinux]"))
         .arg(
             Arg::new("any_kernel")
@@ -180,6 +187,10 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
         prometheus: None,
         live: None,
         bcc_hists: matches.get_one::<String>("hist_style").is_some_and(|s| s == "bcc"),
+        compat: match matches.get_one::<runtime::Compat>("compat") {
+            Some(&c) => c,
+            None => runtime::Compat::from_env()?.unwrap_or_default(),
+        },
     })
 }
 

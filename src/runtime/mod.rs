@@ -89,6 +89,39 @@ pub struct Options {
     pub prometheus: Option<export::Config>,
     /// `--live`: the full-screen view, redrawn at this interval.
     pub live: Option<std::time::Duration>,
+    /// `--compat`: which bpftrace's output rtrace prints.
+    pub compat: Compat,
+}
+
+/// `--compat` (or `RTRACE_COMPAT`): the bpftrace version whose output rtrace prints —
+/// 0.26's by default, 0.17's for readers written against it (docs/bpftrace-output.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compat {
+    /// bpftrace 0.17: `Attaching N probes...`, bools as 1/0, `stats()` as `count …, average …`.
+    #[value(name = "0.17")]
+    V017,
+    /// bpftrace 0.26: `Attached N probes`, `true`/`false`, records, JSON `count` fields.
+    #[default]
+    #[value(name = "0.26")]
+    V026,
+}
+
+impl Compat {
+    /// The environment's choice, `RTRACE_COMPAT=0.17` or `0.26` (`None` when unset or empty).
+    pub fn from_env() -> std::result::Result<Option<Compat>, String> {
+        match std::env::var("RTRACE_COMPAT") {
+            Ok(v) if v.is_empty() => Ok(None),
+            Ok(v) => <Compat as clap::ValueEnum>::from_str(&v, false)
+                .map(Some)
+                .map_err(|_| format!("RTRACE_COMPAT must be `0.17` or `0.26`, not `{v}`")),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Whether this is bpftrace 0.17's output.
+    pub fn old(self) -> bool {
+        self == Compat::V017
+    }
 }
 
 /// `-B`: when the script's output is flushed.
@@ -173,7 +206,7 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     };
     signals::arm();
     let mut timer = Timer { on: opts.timings, since: std::time::Instant::now() };
-    let mut session = Session::load(object, plan, out, opts.verbose, opts.no_attach)?;
+    let mut session = Session::load(object, plan, out, opts)?;
     session.max_cat_bytes = opts.max_cat_bytes;
     timer.lap("load");
     if opts.dry_run && opts.no_attach {
@@ -191,6 +224,8 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         session.announce();
         return Ok(0);
     }
+    // Before BEGIN's output, as bpftrace (0.26 prints `Attached N probes` once the probes are
+    // attached, but before it reads BEGIN's output).
     session.announce();
     #[cfg(feature = "exporter")]
     let exporter = listener.map(|l| export::Exporter::start(l, plan, session.object()));

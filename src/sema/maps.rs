@@ -119,6 +119,7 @@ pub(super) fn declared_maps<'p>(program: &'p Program, maps: &MapTable, errors: &
 pub(super) fn value_desc(kind: ValueKind) -> String {
     match kind {
         ValueKind::Scalar(Scalar::Int { .. }) => "an integer".into(),
+        ValueKind::Scalar(Scalar::Bool) => "a bool".into(),
         ValueKind::Scalar(Scalar::Str { .. }) => "a string".into(),
         ValueKind::Scalar(Scalar::IntArray(a)) => type_text(Type::IntArray(a)),
         ValueKind::Hist { k } if k > 0 => format!("hist(n, {k})"),
@@ -185,6 +186,7 @@ pub(super) fn describe_keys(keys: &Keys) -> String {
         .iter()
         .map(|k| match k {
             Scalar::Int { .. } => "int",
+            Scalar::Bool => "bool",
             Scalar::Str { .. } => "string",
             Scalar::Ksym => "ksym",
             Scalar::Stack(spec) => spec.name(),

@@ -20,6 +20,9 @@ pub const COMM_LEN: u32 = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
     Int { signed: bool },
+    /// `true`/`false`: comparisons, `!`, `&&`, `||`, `has_key()`, … (0 or 1, 8 bytes like an
+    /// integer; arithmetic takes it as one).
+    Bool,
     /// A pointer, printed as an integer; `user` when it points into user memory, `to` what it
     /// points to when known: `*p` and `p[i]` read that, `p + 1` steps over it.
     Ptr { user: bool, to: Option<Pointee> },
@@ -97,6 +100,7 @@ impl Type {
     pub(super) fn plain_scalar(self) -> Option<Scalar> {
         Some(match self {
             Type::Int { signed } => Scalar::Int { signed },
+            Type::Bool => Scalar::Bool,
             Type::Ptr { .. } => Scalar::Int { signed: false },
             Type::Str { len } => Scalar::Str { len },
             Type::Ksym => Scalar::Ksym,
@@ -115,6 +119,7 @@ impl Type {
     pub(super) fn of_scalar(s: Scalar) -> Type {
         match s {
             Scalar::Int { signed } => Type::Int { signed },
+            Scalar::Bool => Type::Bool,
             Scalar::Str { len } => Type::Str { len },
             Scalar::Ksym => Type::Ksym,
             Scalar::Named(t) => Type::Named(t),
@@ -130,7 +135,7 @@ impl Type {
         }
     }
     pub(super) fn is_int(self) -> bool {
-        matches!(self, Type::Int { .. } | Type::Ptr { .. })
+        matches!(self, Type::Int { .. } | Type::Bool | Type::Ptr { .. })
     }
     pub(super) fn signed(self) -> bool {
         matches!(self, Type::Int { signed: true })
@@ -140,6 +145,7 @@ impl Type {
         match self {
             Type::Int { signed: true } => "an int64",
             Type::Int { signed: false } => "a uint64",
+            Type::Bool => "a bool",
             Type::Ptr { .. } => "a pointer",
             Type::Record { .. } => "a struct",
             Type::Array { .. } => "an array",

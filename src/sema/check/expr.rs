@@ -18,7 +18,7 @@ impl Checker<'_> {
             ExprKind::Field { base, field, arrow } => self.field(e, base, field, *arrow, scope),
             ExprKind::Unary { op, operand } => self.unary(e, op, operand, scope),
             ExprKind::Binary { op, lhs, rhs } => self.binary(e, op, lhs, rhs, scope),
-            ExprKind::Bool(_) => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
+            ExprKind::Bool(_) => self.set(scope, e, Type::Bool, Res::Plain),
             ExprKind::IncDec { target, increment, .. } => {
                 let op = if *increment { "++" } else { "--" };
                 let t = self.update_target(target, op, e.span, scope);
@@ -138,8 +138,11 @@ impl Checker<'_> {
         let Some(index) = self.opts.named.iter().position(|o| o.name == name) else {
             return Type::Error;
         };
-        let signed = self.opts.named[index].kind == "int";
-        self.set(scope, e, Type::Int { signed }, Res::Global(crate::plan::GLOBAL_NAMED + index as u32))
+        let ty = match self.opts.named[index].kind {
+            "bool" => Type::Bool,
+            kind => Type::Int { signed: kind == "int" },
+        };
+        self.set(scope, e, ty, Res::Global(crate::plan::GLOBAL_NAMED + index as u32))
     }
 
     /// `!x`, `-x`, `~x`.
@@ -153,7 +156,7 @@ impl Checker<'_> {
             return Type::Error;
         }
         let ty = match op {
-            UnOp::Not => Type::Int { signed: false },
+            UnOp::Not => Type::Bool,
             UnOp::Neg => Type::Int { signed: true },
             UnOp::BitNot => Type::Int { signed: t.signed() },
         };
@@ -167,13 +170,9 @@ impl Checker<'_> {
             return Type::Error;
         }
         let ty = match (l, r) {
-            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
-                Type::Int { signed: false }
-            }
+            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => Type::Bool,
             // Integer arrays compare as the integers holding their bytes.
-            (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => {
-                Type::Int { signed: false }
-            }
+            (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => Type::Bool,
             (Type::IntArray(a), Type::IntArray(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                 let (left, right) = (array_name(a), array_name(b));
                 self.error(ExprError::ArrayCompare { left, right, left_span: lhs.span, span: rhs.span });
@@ -188,7 +187,7 @@ impl Checker<'_> {
                 let known = (known(lhs), known(rhs));
                 self.sign_mismatch(*op, (lhs, a), (rhs, b), known, e.span);
                 if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) {
-                    Type::Int { signed: false }
+                    Type::Bool
                 } else {
                     Type::Int { signed: a.signed() && b.signed() }
                 }
@@ -219,6 +218,7 @@ impl Checker<'_> {
         let ty = match (t, f) {
             (Type::Tuple(_), Type::Tuple(_)) if tuple.is_some() => tuple.unwrap_or(t),
             (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
+            (Type::Bool, Type::Bool) => Type::Bool,
             (a, b) if a.is_int() && b.is_int() => Type::Int { signed: a.signed() && b.signed() },
             (a, b) => {
                 let (then_type, els_type) = (self.tuples.name(a), self.tuples.name(b));
@@ -331,7 +331,7 @@ impl Checker<'_> {
                 let ty = Type::Named(crate::kernel::names::NameTable::User);
                 return self.set(scope, e, ty, Res::Builtin(Builtin::Uid));
             }
-            Builtin::HasCpid => return self.set(scope, e, Type::Int { signed: false }, Res::Const(self.opts.has_command as u64)),
+            Builtin::HasCpid => return self.set(scope, e, Type::Bool, Res::Const(self.opts.has_command as u64)),
             Builtin::Elapsed => {
                 self.need(e, Need::Elapsed);
                 Type::Int { signed: false }

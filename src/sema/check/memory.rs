@@ -386,6 +386,10 @@ impl Checker<'_> {
         if let TypeExprKind::Array(elem, len) = &ty.kind {
             return self.array_cast(e, ty, elem, *len, expr, t, scope);
         }
+        // `(bool)x`: whether `x` is not zero.
+        if matches!(&ty.kind, TypeExprKind::Named(name) if name == "bool") && t.is_int() {
+            return self.set(scope, e, Type::Bool, Res::Plain);
+        }
         let Some((bits, signed)) = self.int_type(ty) else { return Type::Error };
         if let Type::IntArray(a) = t {
             let size = a.elem_bytes as u32 * a.len as u32;

@@ -97,6 +97,7 @@ impl Checker<'_> {
                             .map(|(bits, signed)| Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8 })),
                         _ => None,
                     },
+                    TypeExprKind::Named(name) if name == "bool" => Some(Type::Bool),
                     _ => None,
                 };
                 let declared = match declared {

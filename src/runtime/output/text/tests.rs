@@ -14,7 +14,7 @@ fn write_map(out: &mut String, name: &str, entries: Vec<Entry>) {
         Some(Value::Avg { .. } | Value::Stats { .. }) => MapKind::Avg,
         _ => MapKind::Plain,
     };
-    super::write_map(out, &arrange(name, kind, entries, 0, 0));
+    super::write_map(out, &arrange(name, kind, entries, 0, 0), crate::runtime::Compat::V017);
 }
 
 /// Bucket index of bpftrace 0.17's `hist()`: its log2 only looks at 32
