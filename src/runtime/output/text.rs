@@ -36,8 +36,13 @@ impl Output for TextOutput {
         &mut self.sink
     }
 
-    fn event(&mut self, _kind: &str, text: &str) -> io::Result<()> {
-        self.sink.write(text)
+    fn event(&mut self, kind: &str, text: &str) -> io::Result<()> {
+        self.sink.write(text)?;
+        // bpftrace 0.26 ends a `system()` command's output with a newline of its own.
+        if kind == "system" && !self.compat.old() {
+            self.sink.write("\n")?;
+        }
+        Ok(())
     }
 
     fn value(&mut self, def: &PrintfDef, args: &[Value]) -> io::Result<()> {
