@@ -61,7 +61,7 @@ pub struct Cli {
     #[arg(short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
 
-    /// Quiet: do not print `Attaching N probes...`.
+    /// Quiet: do not print `Attached N probes`.
     #[arg(short = 'q')]
     pub quiet: bool,
 

@@ -90,7 +90,7 @@ fn command(manifest: &Manifest) -> Command {
     let value = |id: &'static str, short: char, name: &'static str, help: &'static str| Arg::new(id).short(short).value_name(name).help(help);
     cmd.arg(value("format", 'f', "FORMAT", "Output format: `text` or `json` (one JSON object a line)").value_parser(["text", "json"]))
         .arg(value("output", 'o', "FILE", "Write the output to FILE instead of standard output"))
-        .arg(flag("quiet", 'q', "Quiet: do not print `Attaching N probes...`"))
+        .arg(flag("quiet", 'q', "Quiet: do not print `Attached N probes`"))
         .arg(value("pid", 'p', "PID", "Trace only process PID; end when it exits").value_parser(clap::value_parser!(u32)))
         .arg(value("command", 'c', "CMD", "Run CMD (with `sh -c`) once attached; end when it exits"))
         .arg(value("buffering", 'B', "MODE", "Output buffering: `line`, `full` or `none`").value_parser(["line", "full", "none"]))
@@ -110,7 +110,8 @@ fn command(manifest: &Manifest) -> Command {
                 .long("compat")
                 .value_name("VERSION")
                 .value_parser(clap::builder::EnumValueParser::<runtime::Compat>::new())
-                .help("Which bpftrace's output to print: `0.26` (default) or `0.17` [env: RTRACE_COMPAT]"),
+                .hide_possible_values(true)
+                .help("Print bpftrace 0.26's output (default) or 0.17's; also RTRACE_COMPAT"),
         )
         .arg(Arg::new("btf").long("btf").value_name("FILE").help("The kernel's BTF [default: /sys/kernel/btf/vmlinux]"))
         .arg(

@@ -268,4 +268,24 @@ mod tests {
         let st = vec![Entry { key: vec![], value: Value::Stats { sum: 3, count: 1 } }];
         assert_eq!(map("@st", st), "{\"type\": \"stats\", \"data\": {\"@st\": {\"count\": 1, \"average\": 3, \"total\": 3}}}\n");
     }
+
+    /// bpftrace 0.26's JSON (read from v0.26.0's src/output/json.cpp, not measured).
+    #[test]
+    fn v026() {
+        let v = Compat::V026;
+        assert_eq!(counted_line("attached_probes", "probes", 3, v), "{\"type\": \"attached_probes\", \"count\": 3, \"data\": {\"probes\": 3}}\n");
+        assert_eq!(int(1u64 << 53, v), json!(1u64 << 53));
+        assert_eq!(int((1u64 << 53) + 1, v), json!("9007199254740993"));
+        assert_eq!(int(u64::MAX, v), json!("18446744073709551615"));
+        assert_eq!(int(i64::MIN, v), json!(i64::MIN));
+        assert_eq!(int(u64::MAX, Compat::V017), json!(u64::MAX));
+        assert_eq!(key_text(&[KeyPart::Str("a b".into()), KeyPart::Int(1)], v), "ab,1");
+        let mut h = vec![0u64; 8];
+        h[3] = 1;
+        h[4] = 1;
+        let view = crate::runtime::layout::arrange("@h", MapKind::Hist, vec![Entry { key: vec![], value: Value::Hist { buckets: h, k: 0 } }], 0, 0);
+        assert_eq!(map_line(&view, v), "{\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 2, \"max\": 3, \"count\": 1},{\"min\": 4, \"max\": 7, \"count\": 1}]}}\n");
+        let b = vec![Entry { key: vec![], value: Value::Tuple(vec![Value::Bool(true), Value::Str("x".into())]) }];
+        assert_eq!(map_line(&crate::runtime::layout::arrange("@t", MapKind::Plain, b, 0, 0), v), "{\"type\": \"map\", \"data\": {\"@t\": [true,\"x\"]}}\n");
+    }
 }
