@@ -503,6 +503,8 @@ pub enum Scalar {
     /// A `bool`: 8 bytes holding 0 or 1, printed `true`/`false` (bpftrace 0.26) or 1/0
     /// (`--compat=0.17`).
     Bool,
+    /// A pointer (8 bytes), printed in hex (bpftrace 0.26) or as a number (`--compat=0.17`).
+    Ptr,
     /// A string of `len` bytes (a key part's rounded up to 8).
     Str { len: u32 },
     /// A kernel address (8 bytes), printed as its symbol.
@@ -550,6 +552,7 @@ impl Scalar {
         match self {
             Scalar::Int { .. }
             | Scalar::Bool
+            | Scalar::Ptr
             | Scalar::Ksym
             | Scalar::ProbeName
             | Scalar::Timestamp(_)
@@ -569,6 +572,7 @@ impl Scalar {
         match self {
             Scalar::Int { .. } => "integer",
             Scalar::Bool => "bool",
+            Scalar::Ptr => "pointer",
             Scalar::Str { .. } => "string",
             Scalar::Ksym => "kernel symbol",
             Scalar::Stack(StackSpec { user: false, .. }) => "kernel stack",

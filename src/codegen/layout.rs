@@ -20,6 +20,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 V::Int(i),
                 Scalar::Int { .. }
                 | Scalar::Bool
+                | Scalar::Ptr
                 | Scalar::Ksym
                 | Scalar::Stack(_)
                 | Scalar::ProbeName
@@ -49,6 +50,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(match kind {
             Scalar::Int { .. }
             | Scalar::Bool
+            | Scalar::Ptr
             | Scalar::Ksym
             | Scalar::ProbeName
             | Scalar::Timestamp(_)

@@ -34,6 +34,8 @@ impl<'p> Decoder<'p> {
             Scalar::Int { signed: false } => Value::UInt(read_u64(bytes)),
             Scalar::Bool if self.compat.old() => Value::UInt(u64::from(read_u64(bytes) != 0)),
             Scalar::Bool => Value::Bool(read_u64(bytes) != 0),
+            Scalar::Ptr if self.compat.old() => Value::UInt(read_u64(bytes)),
+            Scalar::Ptr => Value::Ptr(read_u64(bytes)),
             Scalar::Str { .. } => Value::Str(c_string(bytes)),
             Scalar::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
             Scalar::Named(table) => Value::Str(table.name(read_u64(bytes))),

@@ -17,6 +17,7 @@ pub fn format(def: &PrintfDef, args: &[Value]) -> String {
                     Value::UInt(v) => Arg::Int { bits: *v, signed: false },
                     // `%d` of a bool prints 1 or 0, `%s` (and `print()`) `true` or `false`.
                     Value::Bool(b) if spec.conv != 's' => Arg::Int { bits: u64::from(*b), signed: false },
+                    Value::Ptr(p) if spec.conv != 's' => Arg::Int { bits: *p, signed: false },
                     Value::Str(s) => Arg::Str(s),
                     other => {
                         text = value::scalar_value_text(other);

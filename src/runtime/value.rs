@@ -82,6 +82,9 @@ pub enum Value {
     /// A `bool` in bpftrace 0.26's output, printed `true`/`false` (0.17's output decodes a
     /// bool as `UInt` 1/0).
     Bool(bool),
+    /// A pointer in bpftrace 0.26's output, printed in hex (`0x10`); JSON writes the number
+    /// (0.17's output decodes it as `UInt`).
+    Ptr(u64),
 }
 
 /// One map entry: its key (empty for a scalar map such as `@` or `@x`) and value.
@@ -115,6 +118,7 @@ pub fn write_scalar_value(out: &mut String, value: &Value) {
         Value::UInt(v) => write!(out, "{v}"),
         Value::Str(s) => out.write_str(s),
         Value::Bool(b) => out.write_str(bool_text(*b)),
+        Value::Ptr(p) => write!(out, "{p:#x}"),
         other => out.write_str(&scalar_value_text(other)),
     };
 }
@@ -132,6 +136,7 @@ pub fn scalar_value_text(value: &Value) -> String {
         Value::UInt(v) => v.to_string(),
         Value::Str(s) => s.clone(),
         Value::Bool(b) => bool_text(*b).to_string(),
+        Value::Ptr(p) => format!("{p:#x}"),
         Value::Avg { .. } => average(value).to_string(),
         Value::Stats { sum, count } => format!("count {count}, average {}, total {sum}", average(value)),
         Value::Hist { .. } | Value::Lhist { .. } => String::new(),

@@ -101,7 +101,7 @@ impl Type {
         Some(match self {
             Type::Int { signed } => Scalar::Int { signed },
             Type::Bool => Scalar::Bool,
-            Type::Ptr { .. } => Scalar::Int { signed: false },
+            Type::Ptr { .. } => Scalar::Ptr,
             Type::Str { len } => Scalar::Str { len },
             Type::Ksym => Scalar::Ksym,
             Type::Named(t) => Scalar::Named(t),
@@ -120,6 +120,7 @@ impl Type {
         match s {
             Scalar::Int { signed } => Type::Int { signed },
             Scalar::Bool => Type::Bool,
+            Scalar::Ptr => Type::Ptr { user: false, to: None },
             Scalar::Str { len } => Type::Str { len },
             Scalar::Ksym => Type::Ksym,
             Scalar::Named(t) => Type::Named(t),
