@@ -625,8 +625,11 @@ mod tests {
         assert!(plan.maps.len() >= 12 && !plan.printfs.is_empty() && !plan.tuples.is_empty());
         assert!(plan.maps.iter().any(|m| m.value == ValueKind::Hist { k: 2 }));
         assert!(plan.maps.iter().any(|m| matches!(m.value, ValueKind::Scalar(Scalar::Tuple { .. }))));
+        // Built tools carry their plan in postcard's form (src/bundle.rs); `--dump plan` and
+        // debugging read JSON.
+        let bytes = postcard::to_stdvec(&plan).expect("plan serializes");
+        assert_eq!(postcard::from_bytes::<Plan>(&bytes).expect("plan deserializes"), plan);
         let json = serde_json::to_string(&plan).expect("plan serializes");
-        let back: Plan = serde_json::from_str(&json).expect("plan deserializes");
-        assert_eq!(back, plan);
+        assert_eq!(serde_json::from_str::<Plan>(&json).expect("plan deserializes"), plan);
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod btf;
 pub mod cgroup;
+#[cfg(feature = "symbols")]
 pub mod elf;
 pub mod features;
 pub mod kallsyms;

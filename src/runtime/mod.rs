@@ -95,25 +95,33 @@ pub struct Options {
 
 /// `--compat` (or `RTRACE_COMPAT`): the bpftrace version whose output rtrace prints —
 /// 0.26's by default, 0.17's for readers written against it (docs/bpftrace-output.md).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "compiler", derive(clap::ValueEnum))]
 pub enum Compat {
     /// bpftrace 0.17: `Attaching N probes...`, bools as 1/0, `stats()` as `count …, average …`.
-    #[value(name = "0.17")]
+    #[cfg_attr(feature = "compiler", value(name = "0.17"))]
     V017,
     /// bpftrace 0.26: `Attached N probes`, `true`/`false`, records, JSON `count` fields.
     #[default]
-    #[value(name = "0.26")]
+    #[cfg_attr(feature = "compiler", value(name = "0.26"))]
     V026,
 }
 
 impl Compat {
+    /// `0.17` or `0.26`.
+    pub fn parse(v: &str) -> Option<Compat> {
+        match v {
+            "0.17" => Some(Compat::V017),
+            "0.26" => Some(Compat::V026),
+            _ => None,
+        }
+    }
+
     /// The environment's choice, `RTRACE_COMPAT=0.17` or `0.26` (`None` when unset or empty).
     pub fn from_env() -> std::result::Result<Option<Compat>, String> {
         match std::env::var("RTRACE_COMPAT") {
             Ok(v) if v.is_empty() => Ok(None),
-            Ok(v) => <Compat as clap::ValueEnum>::from_str(&v, false)
-                .map(Some)
-                .map_err(|_| format!("RTRACE_COMPAT must be `0.17` or `0.26`, not `{v}`")),
+            Ok(v) => Compat::parse(&v).map(Some).ok_or_else(|| format!("RTRACE_COMPAT must be `0.17` or `0.26`, not `{v}`")),
             Err(_) => Ok(None),
         }
     }
@@ -125,7 +133,8 @@ impl Compat {
 }
 
 /// `-B`: when the script's output is flushed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "compiler", derive(clap::ValueEnum))]
 pub enum Buffering {
     /// At every newline.
     Line,
