@@ -291,6 +291,10 @@ pub struct IntArray {
     pub elem_bytes: u8,
     pub signed: bool,
     pub len: u8,
+    /// A `bool[N]` (one byte an element): its elements print `true`/`false` in bpftrace
+    /// 0.26's output.
+    #[serde(default)]
+    pub bools: bool,
 }
 
 impl IntArray {

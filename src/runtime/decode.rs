@@ -46,7 +46,14 @@ impl<'p> Decoder<'p> {
             Scalar::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
             Scalar::Timestamp(fmt) => Value::Str(self.timestamp(fmt, read_u64(bytes))),
             Scalar::IntArray(a) => Value::Array(
-                a.elements(bytes).into_iter().map(|v| if a.signed { Value::Int(v as i64) } else { Value::UInt(v) }).collect(),
+                a.elements(bytes)
+                    .into_iter()
+                    .map(|v| match a {
+                        _ if a.bools && !self.compat.old() => Value::Bool(v != 0),
+                        _ if a.signed => Value::Int(v as i64),
+                        _ => Value::UInt(v),
+                    })
+                    .collect(),
             ),
             Scalar::Inet => Value::Str(inet(bytes)),
             Scalar::ProbeName => Value::Str(self.plan.probe_names.get(read_u64(bytes) as usize).cloned().unwrap_or_default()),

@@ -353,5 +353,8 @@ pub(super) fn type_text(t: Type) -> String {
 
 /// An integer array type as written in a cast: `uint8[4]`.
 pub(super) fn array_name(a: plan::IntArray) -> String {
+    if a.bools {
+        return format!("bool[{}]", a.len);
+    }
     format!("{}int{}[{}]", if a.signed { "" } else { "u" }, 8 * a.elem_bytes as u32, a.len)
 }

@@ -254,7 +254,8 @@ impl Checker<'_> {
             self.error(KernelError::ArrayCastSize { size, to, wanted, elem_bytes, len_zero, operand, span: ty.span });
             return Type::Error;
         }
-        let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8 };
+        let bools = matches!(&elem.kind, TypeExprKind::Named(name) if name == "bool");
+        let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8, bools };
         self.set(scope, e, Type::IntArray(a), Res::Plain)
     }
 

@@ -94,7 +94,10 @@ impl Checker<'_> {
                     TypeExprKind::Array(elem, Some(len)) => match &elem.kind {
                         TypeExprKind::Named(name) => named_int_type(name)
                             .filter(|&(bits, _)| *len > 0 && u64::from(bits / 8) * len <= 8)
-                            .map(|(bits, signed)| Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8 })),
+                            .map(|(bits, signed)| {
+                                let bools = name == "bool";
+                                Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8, bools })
+                            }),
                         _ => None,
                     },
                     TypeExprKind::Named(name) if name == "bool" => Some(Type::Bool),
