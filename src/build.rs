@@ -101,8 +101,8 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
     let name = output.file_name().map_or_else(|| "tool".to_string(), |n| n.to_string_lossy().into_owned());
     let manifest = Manifest {
         name,
-        about: about(&front.source),
-        params: [params(&front.source, &front.checked)?, named_params(&front.options)?].concat(),
+        about: about(&front.script.text),
+        params: [params(&front.script.text, &front.checked)?, named_params(&front.options)?].concat(),
         kernel: KernelId::running(),
         co_re: true,
         bcc_hists: cli.hist_style == driver::HistStyle::Bcc,

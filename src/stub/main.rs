@@ -182,6 +182,7 @@ fn options(manifest: &Manifest, matches: &Matches, plan: &mut plan::Plan) -> Res
             Some(v) => runtime::Compat::parse(v).ok_or_else(|| format!("--compat must be `0.17` or `0.26`, not `{v}`"))?,
             None => runtime::Compat::from_env()?.unwrap_or_default(),
         },
+        mode: runtime::Mode::Trace,
     })
 }
 

@@ -58,6 +58,17 @@ impl Output for JsonOutput {
         Ok(())
     }
 
+    fn test_result(&mut self, run: &super::TestRun, index: usize) -> io::Result<()> {
+        let (name, passed) = (&run.names[index], run.passed[index]);
+        let duration = run.durations[index].as_nanos() as u64;
+        let result = json!({ "duration": duration, "passed": passed, "output": run.outputs[index] });
+        self.sink.write(&line("test_result", json!({ name: result }), self.compat))
+    }
+
+    fn bench_result(&mut self, names: &[String], index: usize, average_ns: u64, iterations: u64) -> io::Result<()> {
+        self.sink.write(&line("benchmark_result", json!({ &names[index]: { "average": average_ns, "iters": iterations } }), self.compat))
+    }
+
     fn attached(&mut self, probes: usize) -> io::Result<()> {
         self.sink.write(&counted_line("attached_probes", "probes", probes as u64, self.compat))?;
         self.sink.flush()
@@ -211,6 +222,7 @@ fn value_json(value: &Value, compat: Compat) -> Json {
         Value::Hist { .. } | Value::Lhist { .. } => buckets(value, compat),
         Value::Tuple(elems) | Value::Array(elems) => elems.iter().map(|v| value_json(v, compat)).collect(),
         Value::Record(fields) => Json::Object(fields.iter().map(|(n, v)| (n.clone(), value_json(v, compat))).collect()),
+        Value::TSeries(_) => Json::Null,
     }
 }
 
@@ -221,6 +233,7 @@ fn map_line(map: &MapView, compat: Compat) -> String {
         MapKind::Hist => "hist",
         MapKind::Avg => "stats",
         MapKind::Plain => "map",
+        MapKind::TSeries => return tseries_line(map),
     };
     let data = if first.key.is_empty() {
         value_json(&first.value, compat)
@@ -232,6 +245,25 @@ fn map_line(map: &MapView, compat: Compat) -> String {
         Json::Object(obj)
     };
     line(kind, json!({ map.name: data }), compat)
+}
+
+/// A `tseries()` map as bpftrace 0.26 writes it: each series a compact array of
+/// `{"interval_start":"DATE TIME","value":V}` (UTC, nanoseconds), gaps left out.
+fn tseries_line(map: &MapView) -> String {
+    let series = |v: &Value| match v {
+        Value::TSeries(s) => crate::runtime::tseries::json(s),
+        _ => "[]".to_string(),
+    };
+    let name = Json::String(map.name.to_string()).to_string();
+    let data = match map.entries.as_slice() {
+        [only] if only.key.is_empty() => series(&only.value),
+        entries => {
+            let parts: Vec<String> =
+                entries.iter().map(|e| format!("{}: {}", Json::String(key_text(&e.key, Compat::V026)), series(&e.value))).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    };
+    format!("{{\"type\": \"tseries\", \"data\": {{{name}: {data}}}}}\n")
 }
 
 #[cfg(test)]

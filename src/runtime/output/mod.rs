@@ -5,13 +5,14 @@
 pub(super) mod hist;
 mod bcc;
 mod json;
+mod report;
 pub(super) mod text;
 
 use super::layout::MapView;
 use super::value::Value;
 use super::{Buffering, Options, Result, RuntimeError};
 use crate::plan::{MapDef, PrintfDef};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 /// Where the script's output goes, buffered as `-B` says.
@@ -133,6 +134,20 @@ pub trait Output {
     fn end(&mut self) -> io::Result<()> {
         self.sink().write("\n\n")
     }
+    /// `--test`: test `index` of `run.names` ran (what it printed is shown if it failed).
+    fn test_result(&mut self, run: &TestRun, index: usize) -> io::Result<()>;
+    /// `--bench`: bench `index` of `names` took `average_ns` a run over `iterations` runs.
+    fn bench_result(&mut self, names: &[String], index: usize, average_ns: u64, iterations: u64) -> io::Result<()>;
+}
+
+/// The `test:` probes of a `--test` run: their names, and for those that ran, whether each
+/// passed, how long it took and what it printed.
+#[derive(Debug, Default)]
+pub struct TestRun {
+    pub names: Vec<String>,
+    pub passed: Vec<bool>,
+    pub durations: Vec<std::time::Duration>,
+    pub outputs: Vec<String>,
 }
 
 /// The output `-f`, `-o`, `-B` and `-q` ask for.
@@ -142,6 +157,7 @@ pub fn open(opts: &Options) -> Result<Box<dyn Output>> {
     Ok(if opts.json {
         Box::new(json::JsonOutput { sink, compat })
     } else {
-        Box::new(text::TextOutput { sink, quiet: opts.quiet, bcc_hists: opts.bcc_hists, compat })
+        let color = opts.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Box::new(text::TextOutput { sink, quiet: opts.quiet, bcc_hists: opts.bcc_hists, color, compat })
     })
 }
