@@ -226,7 +226,7 @@ fn params(source: &str, checked: &crate::sema::Checked) -> Result<Vec<Param>, St
 }
 
 /// The tool's own long flags, which a script's named parameters cannot be (`src/stub/main.rs`).
-const TOOL_LONG_FLAGS: [&str; 6] = ["help", "dry-run", "timings", "hist-style", "btf", "any-kernel"];
+const TOOL_LONG_FLAGS: [&str; 7] = ["help", "dry-run", "timings", "hist-style", "compat", "btf", "any-kernel"];
 
 /// The named parameters (`getopt()`) the tool takes, in the order sema gave them their
 /// globals (`sema::Options::named`): `--NAME=VALUE`, a boolean `--NAME`.

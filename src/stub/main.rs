@@ -90,7 +90,7 @@ fn command(manifest: &Manifest) -> Command {
     opts.extend([
         Opt::value("format", 'f', "FORMAT", "Output format: `text` or `json` (one JSON object a line)").choices(&["text", "json"]),
         Opt::value("output", 'o', "FILE", "Write the output to FILE instead of standard output"),
-        Opt::switch("quiet", 'q', "Quiet: do not print `Attaching N probes...`"),
+        Opt::switch("quiet", 'q', "Quiet: do not print `Attached N probes`"),
         Opt::value("pid", 'p', "PID", "Trace only process PID; end when it exits"),
         Opt::value("command", 'c', "CMD", "Run CMD (with `sh -c`) once attached; end when it exits"),
         Opt::value("buffering", 'B', "MODE", "Output buffering: `line`, `full` or `none`").choices(&["line", "full", "none"]),
@@ -100,6 +100,8 @@ fn command(manifest: &Manifest) -> Command {
         Opt::long_value("hist_style", "hist-style", "STYLE", "How hist() maps print: bpftrace's layout or BCC's")
             .default(hist_style)
             .choices(&["bpftrace", "bcc"]),
+        Opt::long_value("compat", "compat", "VERSION", "Print bpftrace 0.26's output (default) or 0.17's; also RTRACE_COMPAT")
+            .choices(&["0.26", "0.17"]),
         Opt::long_value("btf", "btf", "FILE", "Resolve the tool's CO-RE relocations against this BTF file (for a kernel without /sys/kernel/btf/vmlinux) [default: the kernel's own]"),
         Opt::long_switch("any_kernel", "any-kernel", "Run on another kernel than the one the tool was built on, though it was built without CO-RE"),
     ]);
@@ -203,6 +205,10 @@ fn options(manifest: &Manifest, matches: &Matches, plan: &mut plan::Plan) -> Res
         prometheus: None,
         live: None,
         bcc_hists: matches.get("hist_style") == Some("bcc"),
+        compat: match matches.get("compat") {
+            Some(v) => runtime::Compat::parse(v).ok_or_else(|| format!("--compat must be `0.17` or `0.26`, not `{v}`"))?,
+            None => runtime::Compat::from_env()?.unwrap_or_default(),
+        },
         mode: runtime::Mode::Trace,
     })
 }

@@ -18,7 +18,7 @@ impl Checker<'_> {
             ExprKind::Field { base, field, arrow } => self.field(e, base, field, *arrow, scope),
             ExprKind::Unary { op, operand } => self.unary(e, op, operand, scope),
             ExprKind::Binary { op, lhs, rhs } => self.binary(e, op, lhs, rhs, scope),
-            ExprKind::Bool(_) => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
+            ExprKind::Bool(_) => self.set(scope, e, Type::Bool, Res::Plain),
             ExprKind::IncDec { target, increment, .. } => {
                 let op = if *increment { "++" } else { "--" };
                 let t = self.update_target(target, op, e.span, scope);
@@ -154,6 +154,7 @@ impl Checker<'_> {
         let slot = crate::plan::GLOBAL_NAMED + index as u32;
         match self.opts.named[index].kind {
             "string" => self.set(scope, e, Type::Str { len: self.opts.config.max_strlen as u32 }, Res::GlobalStr(slot)),
+            "bool" => self.set(scope, e, Type::Bool, Res::Global(slot)),
             kind => self.set(scope, e, Type::Int { signed: kind == "int" }, Res::Global(slot)),
         }
     }
@@ -169,7 +170,7 @@ impl Checker<'_> {
             return Type::Error;
         }
         let ty = match op {
-            UnOp::Not => Type::Int { signed: false },
+            UnOp::Not => Type::Bool,
             UnOp::Neg => Type::Int { signed: true },
             UnOp::BitNot => Type::Int { signed: t.signed() },
         };
@@ -183,18 +184,14 @@ impl Checker<'_> {
             return Type::Error;
         }
         let ty = match (l, r) {
-            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
-                Type::Int { signed: false }
-            }
+            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => Type::Bool,
             // Tuples of the same shape compare element by element (0.26 docs: `==` and `!=`
             // compare "strings, integer arrays, and tuples").
             (Type::Tuple(_), Type::Tuple(_)) if matches!(op, BinOp::Eq | BinOp::Ne) && self.tuples.unify(l, r).is_some() => {
-                Type::Int { signed: false }
+                Type::Bool
             }
             // Integer arrays compare as the integers holding their bytes.
-            (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => {
-                Type::Int { signed: false }
-            }
+            (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => Type::Bool,
             (Type::IntArray(a), Type::IntArray(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                 let (left, right) = (array_name(a), array_name(b));
                 self.error(ExprError::ArrayCompare { left, right, left_span: lhs.span, span: rhs.span });
@@ -209,7 +206,7 @@ impl Checker<'_> {
                 let known = (known(lhs), known(rhs));
                 self.sign_mismatch(*op, (lhs, a), (rhs, b), known, e.span);
                 if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) {
-                    Type::Int { signed: false }
+                    Type::Bool
                 } else {
                     Type::Int { signed: a.signed() && b.signed() }
                 }
@@ -240,6 +237,7 @@ impl Checker<'_> {
         let ty = match (t, f) {
             (Type::Tuple(_), Type::Tuple(_)) if tuple.is_some() => tuple.unwrap_or(t),
             (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
+            (Type::Bool, Type::Bool) => Type::Bool,
             (a, b) if a.is_int() && b.is_int() => Type::Int { signed: a.signed() && b.signed() },
             (a, b) => {
                 let (then_type, els_type) = (self.tuples.name(a), self.tuples.name(b));
@@ -352,7 +350,7 @@ impl Checker<'_> {
                 let ty = Type::Named(crate::kernel::names::NameTable::User);
                 return self.set(scope, e, ty, Res::Builtin(Builtin::Uid));
             }
-            Builtin::HasCpid => return self.set(scope, e, Type::Int { signed: false }, Res::Const(self.opts.has_command as u64)),
+            Builtin::HasCpid => return self.set(scope, e, Type::Bool, Res::Const(self.opts.has_command as u64)),
             Builtin::Elapsed => {
                 self.need(e, Need::Elapsed);
                 Type::Int { signed: false }

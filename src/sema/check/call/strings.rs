@@ -85,7 +85,7 @@ impl Checker<'_> {
                 }
             }
         }
-        self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Strcontains))
+        self.set(scope, e, Type::Bool, Res::Call(Func::Strcontains))
     }
 
     /// `buf(p[, length])`: bytes from memory, printed hex-escaped by `%r`.
