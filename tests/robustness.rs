@@ -485,7 +485,7 @@ fn bad_command(tracer: Tracer, cmd: &str) -> Outcome {
     if out.status.success() {
         return Err("exit 0".into());
     }
-    if String::from_utf8_lossy(&out.stdout).contains("began") || err.contains("Attaching") {
+    if String::from_utf8_lossy(&out.stdout).contains("began") || err.contains("Attaching") || err.contains("Attached") {
         return Err("ran the script before failing".into());
     }
     if errors.len() != 1 {

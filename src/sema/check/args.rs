@@ -133,6 +133,9 @@ impl Checker<'_> {
                         let id = k.find_tagged(tag, name.trim_end_matches('*'))?;
                         Some(Pointee::btf(&k, id))
                     }),
+                    // `const char *const * argv`: a pointer to addresses, as `(uint64 *)` casts
+                    // make it (`args.argv[1]` reads one; `str(uptr(…))` its string).
+                    _ if f.decl.matches('*').count() >= 2 => Some(Pointee::Int { bytes: 8, signed: false }),
                     _ => None,
                 };
                 Type::Ptr { user, to }

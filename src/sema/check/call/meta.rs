@@ -66,7 +66,7 @@ impl Checker<'_> {
                 return Type::Error;
             }
         };
-        let array = plan::IntArray { elem_bytes: 1, signed: true, len: 4 };
+        let array = plan::IntArray { elem_bytes: 1, signed: true, len: 4, bools: false };
         self.set(scope, e, Type::IntArray(array), Res::Const(u64::from(u32::from_le_bytes(bytes))))
     }
 
