@@ -142,6 +142,12 @@ pub const LOST_MAP: &str = "rt_lost";
 /// per-CPU array of u64 counters, in every object with user maps.
 pub const MAP_FULL_MAP: &str = "rt_map_full";
 pub const GLOBALS_MAP: &str = "rt_globals";
+/// A u64, alone in its read-only section `NCPUS_SECTION` (a `.rodata` map for libbpf): the
+/// number of possible CPUs, which the runtime writes before loading (so a built tool counts
+/// the CPUs of the machine it runs on) and the verifier then knows, bounding the loops that
+/// read a per-CPU value on every CPU.
+pub const NCPUS_GLOBAL: &str = "rt_ncpus";
+pub const NCPUS_SECTION: &str = ".rodata.cpus";
 /// Per-CPU scratch space where printf records are built (the BPF stack is only 512 bytes).
 pub const SCRATCH_MAP: &str = "rt_scratch";
 /// Per-CPU space for string and address variables (on the stack, LLVM splits them into bytes

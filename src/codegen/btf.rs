@@ -135,6 +135,30 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
         global
     }
 
+    /// `const volatile unsigned long long name SEC(section) = 0;` as clang emits it: libbpf
+    /// makes a `.rodata…` section a read-only array map whose value the runtime may set
+    /// before loading.
+    pub fn rodata_u64(&mut self, name: &str, section: &str) -> GlobalValue<'ctx> {
+        let global = self.module.add_global(self.ctx.i64_type(), None, name);
+        global.set_initializer(&self.ctx.i64_type().const_zero());
+        global.set_section(Some(section));
+        global.set_alignment(8);
+        let gve = self.di.create_global_variable_expression(
+            self.cu.as_debug_info_scope(),
+            name,
+            name,
+            self.file,
+            0,
+            self.u64,
+            false,
+            None,
+            None,
+            64,
+        );
+        global.set_metadata(gve.as_metadata_value(self.ctx), self.ctx.get_kind_id("dbg"));
+        global
+    }
+
     /// A hash or array map.
     pub fn map(&mut self, name: &str, map_type: libbpf_rs::libbpf_sys::bpf_map_type, max_entries: u32, key_size: u64, value_size: u64) -> GlobalValue<'ctx> {
         let members = vec![

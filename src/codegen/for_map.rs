@@ -4,10 +4,8 @@
 use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::Stmt;
-use crate::plan::ValueKind;
 use crate::sema::Type;
-use inkwell::values::{IntValue, PointerValue};
-use inkwell::IntPredicate;
+use inkwell::values::PointerValue;
 use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
@@ -112,61 +110,5 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let zero = self.i64().const_zero();
         self.call_helper(sys::BPF_FUNC_for_each_map_elem, &[map, callback.into(), context.into(), zero.into()])?;
         Ok(())
-    }
-
-    /// The value of a count(), sum(), min() or max() entry over every CPU (the callback sees
-    /// only this CPU's share): `bpf_map_lookup_percpu_elem` for each possible CPU, summed or
-    /// compared as the runtime does when it prints the map.
-    fn all_cpus(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, kind: ValueKind) -> Result<IntValue<'ctx>> {
-        let i64 = self.i64();
-        let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
-        let (acc, any, cpu) = (self.slot(f, i64.into(), "acc")?, self.slot(f, i64.into(), "any")?, self.slot(f, i64.into(), "cpu")?);
-        for p in [acc, any, cpu] {
-            self.builder.build_store(p, i64.const_zero())?;
-        }
-        let cond = self.ctx.append_basic_block(f.function, "cpus");
-        let body = self.ctx.append_basic_block(f.function, "cpu");
-        let done = self.ctx.append_basic_block(f.function, "cpus_done");
-        self.builder.build_unconditional_branch(cond)?;
-        self.builder.position_at_end(cond);
-        let c = self.builder.build_load(i64, cpu, "c")?.into_int_value();
-        let more = self.builder.build_int_compare(IntPredicate::ULT, c, i64.const_int(ncpus, false), "more")?;
-        self.builder.build_conditional_branch(more, body, done)?;
-        self.builder.position_at_end(body);
-        let map = self.map_ptr(self.maps.get(index)?.0);
-        let p = self.call_helper(sys::BPF_FUNC_map_lookup_percpu_elem, &[map, key.into(), c.into()])?;
-        let p = self.builder.build_int_to_ptr(p, self.ctx.ptr_type(inkwell::AddressSpace::default()), "share")?;
-        let next = self.ctx.append_basic_block(f.function, "cpu_next");
-        let found = self.ctx.append_basic_block(f.function, "cpu_found");
-        let null = self.builder.build_is_null(p, "null")?;
-        self.builder.build_conditional_branch(null, done, found)?;
-        self.builder.position_at_end(found);
-        let v = self.load_i64(p, 0)?;
-        let old = self.builder.build_load(i64, acc, "acc")?.into_int_value();
-        let new = match kind {
-            ValueKind::Min | ValueKind::Max => {
-                // { value, set }: only CPUs that set a value count.
-                let set = self.load_i64(p, 8)?;
-                let set = self.truthy(set)?;
-                let seen = self.builder.build_load(i64, any, "any")?.into_int_value();
-                let first = self.builder.build_int_compare(IntPredicate::EQ, seen, i64.const_zero(), "first")?;
-                let pred = if kind == ValueKind::Min { IntPredicate::SLT } else { IntPredicate::SGT };
-                let better = self.builder.build_int_compare(pred, v, old, "better")?;
-                let take = self.builder.build_or(first, better, "take")?;
-                let take = self.builder.build_and(take, set, "take")?;
-                let seen = self.builder.build_or(seen, self.builder.build_int_z_extend(set, i64, "set")?, "seen")?;
-                self.builder.build_store(any, seen)?;
-                self.builder.build_select(take, v, old, "best")?.into_int_value()
-            }
-            _ => self.builder.build_int_add(old, v, "sum")?,
-        };
-        self.builder.build_store(acc, new)?;
-        self.builder.build_unconditional_branch(next)?;
-        self.builder.position_at_end(next);
-        let c1 = self.builder.build_int_add(c, i64.const_int(1, false), "c1")?;
-        self.builder.build_store(cpu, c1)?;
-        self.builder.build_unconditional_branch(cond)?;
-        self.builder.position_at_end(done);
-        Ok(self.builder.build_load(i64, acc, "total")?.into_int_value())
     }
 }

@@ -125,6 +125,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             (Type::Inet, _) => (plan::INET_SIZE as u32, None),
             (Type::Stack(spec), _) if spec.user => (spec.size() as u32, None),
             (_, ValueKind::Scalar(Scalar::Tuple { id, size })) => (size, Some(id)),
+            (_, kind) if kind.is_aggregation() => return Ok(V::Int(self.all_cpus(f, index, key, kind)?)),
             _ => return Ok(V::Int(self.read_int(f, index, key)?)),
         };
         let p = self.lookup(global, key)?;

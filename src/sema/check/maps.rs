@@ -212,9 +212,13 @@ impl Checker<'_> {
             self.error(key_mismatch(&info, map.span, &keys));
             return Type::Error;
         }
-        let ty = match value_type(info.value) {
-            Some(t) => t,
-            None => {
+        let ty = match (value_type(info.value), info.value) {
+            (Some(t), _) => t,
+            // An aggregation's value over every CPU (0.26): codegen's `all_cpus`.
+            (None, ValueKind::Count) => Type::Int { signed: false },
+            (None, ValueKind::Sum { signed }) => Type::Int { signed },
+            (None, ValueKind::Min | ValueKind::Max | ValueKind::Avg) => Type::Int { signed: true },
+            (None, _) => {
                 let agg = info.value;
                 let (holds, assigned) = (value_desc(agg), info.first_assign);
                 self.error(MapError::AggregationRead { map: map.name.clone(), agg: agg.name(), holds, assigned, span: map.span });
