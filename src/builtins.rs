@@ -231,7 +231,7 @@ pub const FUNCTIONS: &[FuncDef] = &[
     FuncDef { name: "signal", func: Func::Signal, signature: "signal(string name | int number)", min_args: 1, max_args: 1, aggregation: false, doc: "send a signal to the current process (needs --unsafe)" },
     FuncDef { name: "system", func: Func::System, signature: "system(string fmt, ...)", min_args: 1, max_args: usize::MAX, aggregation: false, doc: "run a shell command, formatted like printf, and print its output (needs --unsafe)" },
     FuncDef { name: "strftime", func: Func::Strftime, signature: "strftime(string fmt, int nsecs)", min_args: 2, max_args: 2, aggregation: false, doc: "nsecs (time since boot, as `nsecs`) as a local date and time, formatted by strftime(3) and `%f` (microseconds) when printed" },
-    FuncDef { name: "len", func: Func::Len, signature: "len(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "the number of entries in a map" },
+    FuncDef { name: "len", func: Func::Len, signature: "len(@map) | len(kstack)", min_args: 1, max_args: 1, aggregation: false, doc: "the number of entries in a map, or of frames in a stack (`len(kstack)`, `len(ustack)`)" },
     FuncDef { name: "find", func: Func::Find, signature: "find(@map, key, $var)", min_args: 3, max_args: 3, aggregation: false, doc: "1 and the entry's value stored in $var if the map has key, else 0 ($var unchanged)" },
     FuncDef { name: "has_key", func: Func::HasKey, signature: "has_key(@map, key)", min_args: 2, max_args: 2, aggregation: false, doc: "whether a map has an entry for key" },
     FuncDef { name: "zero", func: Func::Zero, signature: "zero(@map)", min_args: 1, max_args: 1, aggregation: false, doc: "set every value of a map to zero, keeping its keys" },

@@ -102,6 +102,9 @@ pub fn stack_map(depth: u32) -> String {
 }
 /// Frames kept per stack by default, and at most (the kernel's PERF_MAX_STACK_DEPTH).
 pub const STACK_DEPTH: u32 = 127;
+/// A per-CPU array of one `STACK_DEPTH` frames' buffer, where `len(kstack)` has
+/// `bpf_get_stack` write the frames it counts.
+pub const STACK_BUF_MAP: &str = "rt_stack_buf";
 
 /// A recorded stack (`kstack`, `ustack`, with bpftrace's arguments): how deep, and how it is
 /// printed. A kernel stack's value is its stack id (8 bytes); a user stack's is

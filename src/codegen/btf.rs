@@ -190,6 +190,12 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
         self.subprogram(function, name, self.u64, &["map", "key", "value", "ctx"], true);
     }
 
+    /// A `bpf_loop` callback: `static long name(u64 index, void *ctx)` (the index typed as a
+    /// pointer too: the kernel reads only the names of a static function's parameters).
+    pub fn loop_callback(&mut self, function: FunctionValue<'ctx>, name: &str) {
+        self.subprogram(function, name, self.u64, &["index", "ctx"], true);
+    }
+
     /// A FUNC with `params` (each a pointer) named, as the kernel requires.
     fn subprogram(&mut self, function: FunctionValue<'ctx>, name: &str, ret: DIType<'ctx>, params: &[&str], local: bool) {
         let ptr = self.ptr(self.u64);

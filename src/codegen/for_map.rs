@@ -5,6 +5,7 @@ use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::Stmt;
 use crate::sema::Type;
+use inkwell::basic_block::BasicBlock;
 use inkwell::values::PointerValue;
 use libbpf_rs::libbpf_sys as sys;
 
@@ -22,39 +23,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             .ok_or_else(|| CodegenError("unchecked for loop".into()))?;
         let name = format!("{}_for{}", self.checked.plan.probes[f.prog].prog_name, s.span.start);
         let ptr = self.ctx.ptr_type(inkwell::AddressSpace::default());
-        let fn_type = self.i64().fn_type(&[ptr.into(); 4], false);
-        let function = self.module.add_function(&name, fn_type, Some(inkwell::module::Linkage::Internal));
-        function.set_section(Some(".text"));
-        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
-        function.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
-        self.btf.callback(function, &name);
-        let param = |i: u32| -> Result<PointerValue<'ctx>> {
-            Ok(function.get_nth_param(i).ok_or_else(|| CodegenError("callback parameter".into()))?.into_pointer_value())
-        };
-        let (key_ptr, value_ptr, ctx_ptr) = (param(1)?, param(2)?, param(3)?);
-
-        let caller = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
-        let entry = self.ctx.append_basic_block(function, "entry");
-        let start = self.ctx.append_basic_block(function, "start");
-        let allocas = self.ctx.create_builder();
-        allocas.position_at_end(entry);
-        self.builder.position_at_end(start);
-        let mut g = Func {
-            function,
-            ctx_ptr,
-            allocas,
-            entry,
-            vars: Default::default(),
-            prog: f.prog,
-            loops: Vec::new(),
-            temps: Vec::new(),
-            free: Default::default(),
-            short_slots: Default::default(),
-            var_offsets: f.var_offsets.clone(),
-            callback: true,
-            params: None,
-            core_chains: Default::default(),
-        };
+        let (mut g, [key_ptr, value_ptr, ctx_ptr], caller) = self.begin_callback(f, &name)?;
+        let (function, entry) = (g.function, g.entry);
+        let start = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
         self.bind_vars(&mut g, None)?;
         // The integer variables shared with the caller: the context holds pointers to them.
         for (i, name) in info.captured.iter().enumerate() {
@@ -110,5 +81,46 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let zero = self.i64().const_zero();
         self.call_helper(sys::BPF_FUNC_for_each_map_elem, &[map, callback.into(), context.into(), zero.into()])?;
         Ok(())
+    }
+
+    /// Starts a `bpf_for_each_map_elem` callback `name` of the program `f` is in: the
+    /// function, its `Func` (the builder placed in its body's first block, after the entry
+    /// block of allocas, which the caller ends with a branch to that block), its key, value and
+    /// context parameters, and the caller's block to come back to.
+    pub(super) fn begin_callback(&mut self, f: &Func<'ctx>, name: &str) -> Result<(Func<'ctx>, [PointerValue<'ctx>; 3], BasicBlock<'ctx>)> {
+        let ptr = self.ctx.ptr_type(inkwell::AddressSpace::default());
+        let fn_type = self.i64().fn_type(&[ptr.into(); 4], false);
+        let function = self.module.add_function(name, fn_type, Some(inkwell::module::Linkage::Internal));
+        function.set_section(Some(".text"));
+        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        function.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
+        self.btf.callback(function, name);
+        let param = |i: u32| -> Result<PointerValue<'ctx>> {
+            Ok(function.get_nth_param(i).ok_or_else(|| CodegenError("callback parameter".into()))?.into_pointer_value())
+        };
+        let params = [param(1)?, param(2)?, param(3)?];
+        let caller = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        let entry = self.ctx.append_basic_block(function, "entry");
+        let start = self.ctx.append_basic_block(function, "start");
+        let allocas = self.ctx.create_builder();
+        allocas.position_at_end(entry);
+        self.builder.position_at_end(start);
+        let g = Func {
+            function,
+            ctx_ptr: params[2],
+            allocas,
+            entry,
+            vars: Default::default(),
+            prog: f.prog,
+            loops: Vec::new(),
+            temps: Vec::new(),
+            free: Default::default(),
+            short_slots: Default::default(),
+            var_offsets: f.var_offsets.clone(),
+            callback: true,
+            params: None,
+            core_chains: Default::default(),
+        };
+        Ok((g, params, caller))
     }
 }

@@ -166,7 +166,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// What `body` makes when `p` (a map lookup) is not null, else 0.
-    fn when_found(
+    pub(super) fn when_found(
         &mut self,
         f: &mut Func<'ctx>,
         p: PointerValue<'ctx>,
@@ -190,8 +190,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// `has_key(@m, key…)`.
     pub(super) fn has_key(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let index = self.map_of(f, &args[0])?;
-        let (global, _) = self.maps.get(index)?;
+        let (global, def) = self.maps.get(index)?;
         let key = self.key(f, index, &args[1..])?;
+        if def.value.is_histogram() {
+            return Ok(V::Int(self.hist_has_key(f, index, key)?));
+        }
         let p = self.lookup(global, key)?;
         let found = self.builder.build_is_not_null(p, "has")?;
         Ok(V::Int(self.builder.build_int_z_extend(found, self.i64(), "b")?))
@@ -217,7 +220,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// `len(@m)`: bpf_for_each_map_elem returns how many entries its callback visited.
     pub(super) fn map_len(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
-        let (global, _) = self.maps.get(self.map_of(f, &args[0])?)?;
+        if let Type::Stack(spec) = self.ty(f, &args[0]) {
+            return Ok(V::Int(self.stack_len(f, spec)?));
+        }
+        let index = self.map_of(f, &args[0])?;
+        let (global, def) = self.maps.get(index)?;
+        if def.value.is_histogram() {
+            return Ok(V::Int(self.hist_len(f, index)?));
+        }
         let callback = self.count_callback()?.as_global_value().as_pointer_value();
         let null = self.ctx.ptr_type(Default::default()).const_null();
         let zero = self.i64().const_zero();

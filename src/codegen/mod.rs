@@ -14,6 +14,7 @@ mod events;
 mod expr;
 mod for_map;
 mod helpers;
+mod hist_query;
 mod layout;
 mod maps;
 mod memory;
@@ -162,6 +163,9 @@ pub(crate) struct Gen<'ctx, 'm> {
     /// The number of possible CPUs, a `.rodata` global the runtime sets before loading
     /// (`plan::NCPUS_GLOBAL`), made on first use.
     pub ncpus: Option<GlobalValue<'ctx>>,
+    /// The per-CPU buffer `len(kstack)` counts frames in (`plan::STACK_BUF_MAP`), made on
+    /// first use.
+    pub stack_buf: Option<GlobalValue<'ctx>>,
     /// The parameters map, when programs read literals from it.
     pub params: Option<GlobalValue<'ctx>>,
     /// With `--co-re`: the local types of relocated accesses (`core.rs`).
@@ -257,7 +261,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
         let builder = ctx.create_builder();
-        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, stacks, scratch, vars, count_callback: None, ncpus: None, params, core: None })
+        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, params, core: None })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

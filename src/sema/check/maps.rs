@@ -231,6 +231,13 @@ impl Checker<'_> {
     /// `len(@m)`, the number of entries, and `has_key(@m, key)`, whether `key` is in it.
     pub(super) fn map_query(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
+        if def.func == Func::Len && is_stack_builtin(arg) {
+            // `len(kstack)`, `len(ustack(3))` (0.23): the frames of the stack taken here.
+            return match self.expr(arg, scope) {
+                Type::Stack(_) => self.set(scope, e, Type::Int { signed: true }, Res::Call(def.func)),
+                _ => Type::Error,
+            };
+        }
         let Some(map) = self.whole_map(def, arg) else { return Type::Error };
         let keys = if def.func == Func::HasKey { self.key_fields(&args[1..], scope) } else { Some(Keys::default()) };
         let (index, info) = match self.queried_map(map) {
@@ -238,11 +245,6 @@ impl Checker<'_> {
             Err(t) => return t,
         };
         let Some(keys) = keys else { return Type::Error };
-        if info.value.is_histogram() {
-            let holds = value_desc(info.value);
-            self.error(MapError::HistogramQuery { func: def.name, map: map.name.clone(), holds, span: map.span });
-            return Type::Error;
-        }
         if def.func == Func::HasKey && merge_keys(&info.keys, &keys).is_none() {
             self.error(key_mismatch(&info, args[1].span, &keys));
             return Type::Error;
@@ -363,4 +365,13 @@ fn key_labels(keys: &[Expr]) -> Vec<Option<String>> {
             _ => None,
         })
         .collect()
+}
+
+/// `kstack`, `ustack` or a call of either: the stacks `len()` counts the frames of.
+fn is_stack_builtin(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Ident(name) => matches!(name.as_str(), "kstack" | "ustack"),
+        ExprKind::Call { name, .. } => matches!(name.name.as_str(), "kstack" | "ustack"),
+        _ => false,
+    }
 }

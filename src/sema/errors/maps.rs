@@ -24,7 +24,6 @@ pub enum MapError {
     WholeMapNeeded { func: &'static str, signature: &'static str, span: Span },
     OneEntry { func: &'static str, map: String, span: Span },
     MapNeeded { func: &'static str, signature: &'static str, span: Span },
-    HistogramQuery { func: &'static str, map: String, holds: String, span: Span },
     MapDeclaredTwice { map: String, first: Span, span: Span },
     UnknownMapType { kind: String, suggestion: Option<&'static str>, span: Span },
     MapDeclEntries { kind: &'static str, span: Span },
@@ -97,9 +96,6 @@ impl MapError {
                 .help(format!("write `{func}({map})`, or `delete({map}[…])` for one entry")),
             MapNeeded { func, signature, span } => {
                 error(format!("`{func}()` takes a map")).at(*span, "not a map").help(format!("the signature is `{signature}`"))
-            }
-            HistogramQuery { func, map, holds, span } => {
-                error(format!("`{func}()` of a histogram is not supported yet")).at(*span, format!("`{map}` holds {holds}"))
             }
             MapDeclaredTwice { map, first, span } => error(format!("map `{map}` is declared twice"))
                 .at(*span, "declared again here")
