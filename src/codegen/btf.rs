@@ -119,20 +119,15 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
             None,
             "",
         );
-        let gve = self.di.create_global_variable_expression(
-            self.cu.as_debug_info_scope(),
-            name,
-            name,
-            self.file,
-            0,
-            st.as_type(),
-            false,
-            None,
-            None,
-            64,
-        );
-        global.set_metadata(gve.as_metadata_value(self.ctx), self.ctx.get_kind_id("dbg"));
+        self.describe_global(global, name, st.as_type());
         global
+    }
+
+    /// Debug info for global `name` of type `ty`, which LLVM turns into its BTF VAR.
+    fn describe_global(&self, global: GlobalValue<'ctx>, name: &str, ty: DIType<'ctx>) {
+        let scope = self.cu.as_debug_info_scope();
+        let gve = self.di.create_global_variable_expression(scope, name, name, self.file, 0, ty, false, None, None, 64);
+        global.set_metadata(gve.as_metadata_value(self.ctx), self.ctx.get_kind_id("dbg"));
     }
 
     /// `const volatile unsigned long long name SEC(section) = 0;` as clang emits it: libbpf
@@ -143,19 +138,7 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
         global.set_initializer(&self.ctx.i64_type().const_zero());
         global.set_section(Some(section));
         global.set_alignment(8);
-        let gve = self.di.create_global_variable_expression(
-            self.cu.as_debug_info_scope(),
-            name,
-            name,
-            self.file,
-            0,
-            self.u64,
-            false,
-            None,
-            None,
-            64,
-        );
-        global.set_metadata(gve.as_metadata_value(self.ctx), self.ctx.get_kind_id("dbg"));
+        self.describe_global(global, name, self.u64);
         global
     }
 
