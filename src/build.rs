@@ -1,5 +1,5 @@
 //! `rtrace build SCRIPT -o TOOL` (docs/build.md): compiles the script once and writes a
-//! standalone executable: rtrace's runtime without the compiler (`rtrace-run`, `src/stub.rs`)
+//! standalone executable: rtrace's runtime without the compiler (`rtrace-run`, `src/stub/main.rs`)
 //! with the BPF object and the plan in an ELF section (`bundle::SECTION`). The script's
 //! positional parameters, integer and boolean named ones (`getopt()`) and `-p` become run-time
 //! values (`sema::Options::portable`); what only the build machine knows is an error here,
@@ -78,11 +78,6 @@ impl From<String> for BuildError {
 }
 
 fn build(cli: &BuildCli) -> Result<(), BuildError> {
-    let stub_path = cli.stub.clone().map_or_else(default_stub, Ok)?;
-    let stub = std::fs::read(&stub_path).map_err(|e| format!("cannot read the runtime `{}`: {e}", stub_path.display()))?;
-    if bundle::find(&stub).map_err(|e| format!("`{}`: {e}", stub_path.display()))?.is_some() {
-        return Err(format!("`{}` is already a built tool, not rtrace's runtime", stub_path.display()).into());
-    }
     let output = cli.output.clone().unwrap_or_else(|| PathBuf::from(tool_name(&cli.script)));
 
     params_in_attach_points(&cli.script)?;
@@ -97,12 +92,17 @@ fn build(cli: &BuildCli) -> Result<(), BuildError> {
         .map_err(|e| e.to_string())?;
     let mut plan = front.checked.plan.clone();
     portable_plan(&mut plan)?;
+    let stub_path = cli.stub.clone().map_or_else(|| default_stub(needs_symbols(&plan)), Ok)?;
+    let stub = std::fs::read(&stub_path).map_err(|e| format!("cannot read the runtime `{}`: {e}", stub_path.display()))?;
+    if bundle::find(&stub).map_err(|e| format!("`{}`: {e}", stub_path.display()))?.is_some() {
+        return Err(format!("`{}` is already a built tool, not rtrace's runtime", stub_path.display()).into());
+    }
 
     let name = output.file_name().map_or_else(|| "tool".to_string(), |n| n.to_string_lossy().into_owned());
     let manifest = Manifest {
         name,
-        about: about(&front.source),
-        params: [params(&front.source, &front.checked)?, named_params(&front.options)?].concat(),
+        about: about(&front.script.text),
+        params: [params(&front.script.text, &front.checked)?, named_params(&front.options)?].concat(),
         kernel: KernelId::running(),
         co_re: true,
         bcc_hists: cli.hist_style == driver::HistStyle::Bcc,
@@ -130,17 +130,33 @@ fn params_in_attach_points(script: &str) -> Result<(), String> {
 
 /// The small runtime `scripts/build-stub` makes (`../stub/rtrace-run` from a cargo build of
 /// rtrace), else `rtrace-run` beside rtrace (an installed pair, or cargo's own build of it).
-fn default_stub() -> Result<PathBuf, String> {
+/// A plan that prints no symbol takes `rtrace-run-lean` where there is one: the same runtime
+/// without blazesym, ~90 KB smaller.
+fn default_stub(symbols: bool) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find rtrace's own file: {e}"))?;
     let dir = exe.parent().unwrap_or(Path::new("."));
-    let candidates = [dir.join("../stub/rtrace-run"), dir.join("rtrace-run")];
-    match candidates.iter().find(|c| c.exists()) {
+    let full = [dir.join("../stub/rtrace-run"), dir.join("rtrace-run")];
+    let lean = [dir.join("../stub/rtrace-run-lean"), dir.join("rtrace-run-lean")];
+    let candidates = if symbols { full.iter().collect::<Vec<_>>() } else { lean.iter().chain(&full).collect() };
+    match candidates.into_iter().find(|c| c.exists()) {
         Some(stub) => Ok(stub.clone()),
-        None => Err(format!(
-            "no runtime at `{}`: build it with `scripts/build-stub` (or name one with --stub)",
-            candidates[1].display()
-        )),
+        None => Err(format!("no runtime at `{}`: build it with `scripts/build-stub` (or name one with --stub)", full[1].display())),
     }
+}
+
+/// Whether a plan prints a symbol (`ksym()`, `usym()`, a stack): a value of one of those kinds
+/// anywhere in it. Read from the plan's serde form so that no place a value can be is missed;
+/// a string that happens to spell a kind's name only costs the smaller stub.
+fn needs_symbols(plan: &Plan) -> bool {
+    fn any_symbol(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s == "Ksym" || s == "Usym",
+            serde_json::Value::Array(items) => items.iter().any(any_symbol),
+            serde_json::Value::Object(fields) => fields.iter().any(|(k, v)| k == "Stack" || any_symbol(v)),
+            _ => false,
+        }
+    }
+    !plan.stack_depths.is_empty() || serde_json::to_value(plan).map_or(true, |v| any_symbol(&v))
 }
 
 /// The tool's default name: the script's, without its extension.
@@ -174,7 +190,7 @@ fn about(source: &str) -> String {
     bundle::comments(source).find(|c| !c.is_empty() && bundle::param_line(c).is_none()).unwrap_or_default().to_string()
 }
 
-/// The tool's own flags, which a script's parameters cannot take (`src/stub.rs`).
+/// The tool's own flags, which a script's parameters cannot take (`src/stub/main.rs`).
 const TOOL_FLAGS: &str = "foqpcBvh";
 
 /// The parameters the tool takes: those the script declares (`// $N …` lines), and any
@@ -198,7 +214,7 @@ fn params(source: &str, checked: &crate::sema::Checked) -> Result<Vec<Param>, St
         .collect())
 }
 
-/// The tool's own long flags, which a script's named parameters cannot be (`src/stub.rs`).
+/// The tool's own long flags, which a script's named parameters cannot be (`src/stub/main.rs`).
 const TOOL_LONG_FLAGS: [&str; 6] = ["help", "dry-run", "timings", "hist-style", "btf", "any-kernel"];
 
 /// The named parameters (`getopt()`) the tool takes, in the order sema gave them their
@@ -284,4 +300,31 @@ pub fn add_section(elf: &[u8], name: &str, data: &[u8]) -> Result<Vec<u8>, Strin
 fn align(out: &mut Vec<u8>, to: usize) -> usize {
     out.resize(out.len().next_multiple_of(to), 0);
     out.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_symbols;
+    use crate::driver::{front_end, Cli};
+    use clap::Parser;
+
+    /// Whether `script`'s plan, as `rtrace build` makes it, needs the stub with blazesym.
+    fn symbols_of(script: &str) -> bool {
+        let cli = Cli::try_parse_from(["rtrace", "-e", script]).expect("arguments parse");
+        let cli = Cli { portable: true, ..cli };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        match front_end(&cli, false, &mut out, &mut err) {
+            Ok(front) => needs_symbols(&front.checked.plan),
+            Err(status) => panic!("front end failed ({status}): {}", String::from_utf8_lossy(&err)),
+        }
+    }
+
+    #[test]
+    fn the_lean_stub_serves_plans_without_symbols() {
+        assert!(!symbols_of(r#"BEGIN { @[comm, pid] = count(); printf("%s %d\n", comm, 1); @h = hist(5); }"#));
+        assert!(symbols_of("BEGIN { @[kstack] = count(); }"));
+        assert!(symbols_of("BEGIN { @s = ustack(perf, 3); }"));
+        assert!(symbols_of(r#"BEGIN { printf("%s\n", ksym(0)); }"#));
+        assert!(symbols_of(r#"BEGIN { @t = (1, usym(0)); }"#));
+    }
 }

@@ -3,8 +3,9 @@
 //! (`rtrace-run`) so that `strip` and `objcopy` carry it along. This module owns the format
 //! (writing it, finding it in a file); the compiler writes it, the stub reads it.
 //!
-//! The section holds `MAGIC`, then the JSON of `Manifest` (its length first, as a
-//! little-endian u64), then the object (its length first, the same way).
+//! The section holds `MAGIC`, then `Manifest` in postcard's compact binary form (its length
+//! first, as a little-endian u64), then the object (its length first, the same way). Not
+//! JSON: the stub would carry serde_json's deserializer for every plan type (docs/build.md).
 
 use crate::plan::Plan;
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// the file).
 pub const SECTION: &str = ".rtrace.tool";
 /// The payload's first bytes; the digit is the format's version.
-pub const MAGIC: &[u8; 8] = b"RTRACE1\0";
+pub const MAGIC: &[u8; 8] = b"RTRACE2\0";
 
 /// What a built tool knows besides its BPF object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,11 +182,11 @@ impl KernelId {
 
 /// The section's bytes for `manifest` and `object`.
 pub fn encode(manifest: &Manifest, object: &[u8]) -> Vec<u8> {
-    let json = serde_json::to_vec(manifest).expect("a manifest is always serializable");
-    let mut out = Vec::with_capacity(MAGIC.len() + 16 + json.len() + object.len());
+    let plan = postcard::to_stdvec(manifest).expect("a manifest is always serializable");
+    let mut out = Vec::with_capacity(MAGIC.len() + 16 + plan.len() + object.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    out.extend_from_slice(&json);
+    out.extend_from_slice(&(plan.len() as u64).to_le_bytes());
+    out.extend_from_slice(&plan);
     out.extend_from_slice(&(object.len() as u64).to_le_bytes());
     out.extend_from_slice(object);
     out
@@ -194,9 +195,9 @@ pub fn encode(manifest: &Manifest, object: &[u8]) -> Vec<u8> {
 /// The manifest and object in a section's bytes.
 pub fn decode(bytes: &[u8]) -> Result<(Manifest, Vec<u8>), String> {
     let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or("not an rtrace tool payload (or another version's)")?;
-    let (json, rest) = take_sized(rest).ok_or("the payload is cut short")?;
+    let (plan, rest) = take_sized(rest).ok_or("the payload is cut short")?;
     let (object, _) = take_sized(rest).ok_or("the payload is cut short")?;
-    let manifest = serde_json::from_slice(json).map_err(|e| format!("the payload's plan is damaged: {e}"))?;
+    let manifest = postcard::from_bytes(plan).map_err(|e| format!("the payload's plan is damaged: {e}"))?;
     Ok((manifest, object.to_vec()))
 }
 

@@ -2,7 +2,7 @@
 //! help notes); rendering through codespan-reporting is separate from building one.
 
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
-use codespan_reporting::files::SimpleFile;
+use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 
 /// A byte range in the script text.
@@ -74,15 +74,42 @@ impl Diagnostic {
     }
 }
 
-/// Renders diagnostics against the script they point into.
+/// Renders diagnostics against the script they point into. A script with imports is one
+/// text, the imported files' texts each at their own offset (`parser::imports`): a span
+/// belongs to the file whose text it starts in, and is shown with that file's name and lines.
 pub struct Renderer<'a> {
-    file: SimpleFile<&'a str, &'a str>,
+    files: SimpleFiles<&'a str, &'a str>,
+    /// Each file's offset in the combined text, ascending (the first is 0).
+    bases: Vec<usize>,
     color: bool,
 }
 
 impl<'a> Renderer<'a> {
     pub fn new(name: &'a str, source: &'a str, color: bool) -> Renderer<'a> {
-        Renderer { file: SimpleFile::new(name, source), color }
+        Renderer::with_files(&[(name, 0)], source, color)
+    }
+
+    /// `source` holding several files: each `(name, offset)`, ascending, the first at 0.
+    pub fn with_files(files: &[(&'a str, usize)], source: &'a str, color: bool) -> Renderer<'a> {
+        let mut all = SimpleFiles::new();
+        let mut bases = Vec::new();
+        for (i, (name, base)) in files.iter().enumerate() {
+            let end = files.get(i + 1).map_or(source.len(), |next| next.1).min(source.len());
+            let base = (*base).min(end);
+            all.add(*name, &source[base..end]);
+            bases.push(base);
+        }
+        Renderer { files: all, bases, color }
+    }
+
+    /// The file `span` starts in, and the span within that file's text.
+    fn locate(&self, span: Span) -> (usize, std::ops::Range<usize>) {
+        let id = self.bases.iter().rposition(|b| *b <= span.start).unwrap_or(0);
+        let base = self.bases[id];
+        let len = self.files.get(id).map_or(0, |f| f.source().len());
+        let start = (span.start - base.min(span.start)).min(len);
+        let end = span.end.saturating_sub(base).min(len).max(start);
+        (id, start..end)
     }
 
     pub fn render(&self, diag: &Diagnostic) -> String {
@@ -91,14 +118,14 @@ impl<'a> Renderer<'a> {
             Severity::Warning => CsDiagnostic::warning(),
         }
         .with_message(&diag.message);
-        let len = self.file.source().len();
-        let clamp = |s: Span| s.start.min(len)..s.end.min(len).max(s.start.min(len));
         let mut labels = Vec::new();
         if let Some((span, text)) = &diag.primary {
-            labels.push(Label::primary((), clamp(*span)).with_message(text));
+            let (id, range) = self.locate(*span);
+            labels.push(Label::primary(id, range).with_message(text));
         }
         for (span, text) in &diag.secondary {
-            labels.push(Label::secondary((), clamp(*span)).with_message(text));
+            let (id, range) = self.locate(*span);
+            labels.push(Label::secondary(id, range).with_message(text));
         }
         cs = cs.with_labels(labels).with_notes(diag.notes.clone());
         let config = term::Config::default();
@@ -107,9 +134,9 @@ impl<'a> Renderer<'a> {
         } else {
             termcolor::Buffer::no_color()
         };
-        // Writing into an in-memory buffer cannot fail for I/O reasons, and `clamp` keeps
-        // every span inside the file.
-        let _ = term::emit(&mut buf, &config, &self.file, &cs);
+        // Writing into an in-memory buffer cannot fail for I/O reasons, and `locate` keeps
+        // every span inside its file.
+        let _ = term::emit(&mut buf, &config, &self.files, &cs);
         String::from_utf8_lossy(buf.as_slice()).into_owned()
     }
 }

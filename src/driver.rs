@@ -100,6 +100,16 @@ pub struct Cli {
     #[arg(long)]
     pub man: bool,
 
+    /// Run the script's `test:` probes (and begin/end around them), print a report of which
+    /// passed, and exit (1 when one failed). Nothing is attached.
+    #[arg(long, conflicts_with = "bench")]
+    pub test: bool,
+
+    /// Run the script's `bench:` probes in timed loops (and begin/end around them), print how
+    /// long one run of each takes, and exit. Nothing is attached.
+    #[arg(long)]
+    pub bench: bool,
+
     /// Allow functions that act on the system: `signal()` and `system()`.
     #[arg(long = "unsafe")]
     pub allow_unsafe: bool,
@@ -243,13 +253,13 @@ fn run(cli: Cli) -> i32 {
         return 0;
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let FrontEnd { name, source, program, mut checked, mut timings, limits, .. } =
+    let FrontEnd { script, program, mut checked, mut timings, limits, .. } =
         match front_end(&cli, color, &mut std::io::stdout(), &mut std::io::stderr()) {
             Ok(front) => front,
             Err(code) => return code,
         };
     if cli.dump == Some(Dump::Types) {
-        print!("{}", dump_types(&source, &checked));
+        print!("{}", dump_types(&script.text, &checked));
         return 0;
     }
     if cli.dump == Some(Dump::Plan) {
@@ -289,6 +299,13 @@ fn run(cli: Cli) -> i32 {
         max_cat_bytes: limits.max_cat_bytes,
         globals: Vec::new(),
         bcc_hists: cli.hist_style == HistStyle::Bcc,
+        mode: if cli.test {
+            runtime::Mode::Test
+        } else if cli.bench {
+            runtime::Mode::Bench
+        } else {
+            runtime::Mode::Trace
+        },
         prometheus: cli.prometheus.as_ref().map(|addr| runtime::export::Config {
             addr: addr.clone(),
             prefix: cli.prometheus_prefix.clone(),
@@ -300,7 +317,7 @@ fn run(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => match probe_diagnostic(&program, &checked, &e) {
             Some(diag) => {
-                eprint!("{}", Renderer::new(&name, &source, color).render(&diag));
+                eprint!("{}", script.renderer(color).render(&diag));
                 1
             }
             None => fail(&e.message),
@@ -312,8 +329,9 @@ fn run(cli: Cli) -> i32 {
 pub struct FrontEnd {
     /// The script's name as diagnostics show it (a path, or `stdin`/`-e`).
     pub name: String,
-    /// The script's text (`--dump types` and runtime diagnostics quote it).
-    pub source: String,
+    /// The script's text, with the files it imports (`--dump types` and runtime diagnostics
+    /// quote it).
+    pub script: parser::imports::Script,
     pub program: Program,
     pub checked: sema::Checked,
     /// The stages' wall times so far (`--timings`).
@@ -339,15 +357,15 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
             1
         }
     })?;
-    let renderer = Renderer::new(&name, &source, color);
+    let mut timings = Timings::new(cli.timings);
+    let (script, parsed) = parser::imports::load(&name, &source, &limits);
+    let renderer = script.renderer(color);
     let mut report = |diags: &[Diagnostic]| {
         for d in diags {
             let _ = write!(err, "{}", renderer.render(d));
         }
     };
-
-    let mut timings = Timings::new(cli.timings);
-    let mut program = parser::parse_within(&source, &limits).map_err(|diags| {
+    let mut program = parsed.map_err(|diags| {
         report(&diags);
         1
     })?;
@@ -406,7 +424,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         co_re: cli.co_re,
         portable: cli.portable,
         named: if cli.portable { options.clone() } else { Vec::new() },
-        script: (name.clone(), source.clone()),
+        script: (name.clone(), script.text.clone()),
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {
@@ -419,7 +437,8 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         return Err(1);
     }
     report(&checked.warnings);
-    Ok(FrontEnd { name, source, program, checked, timings, limits, options })
+    drop(report);
+    Ok(FrontEnd { name, script, program, checked, timings, limits, options })
 }
 
 /// What sema needs to know of the host that takes an effect to learn (sema itself neither

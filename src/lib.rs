@@ -5,7 +5,7 @@
 //! the stages together for the command line. See `docs/architecture.md`.
 //!
 //! Without the `compiler` feature the crate is the runtime alone (`plan`, `kernel`,
-//! `runtime`, `bundle`): what a tool built by `rtrace build` runs (`src/stub.rs`), with no
+//! `runtime`, `bundle`): what a tool built by `rtrace build` runs (`src/stub/main.rs`), with no
 //! LLVM linked.
 
 // std's print macros panic when their stream cannot be written (`2>/dev/full`, a closed pipe

@@ -228,6 +228,15 @@ pub enum Attach {
     Fentry { func: String, ret: bool },
     /// A perf event sampled on every CPU: `profile:hz:99`, `software:page-faults:100`, …
     Perf { event: PerfEvent, period: u64, frequency: bool },
+    /// `test:NAME` (bpftrace 0.26): run once by `--test` through BPF_PROG_TEST_RUN, as a raw
+    /// tracepoint program (as BEGIN is); it passes when it returns 0 and neither calls
+    /// `exit()` with a status nor `errorf()`.
+    Test { name: String },
+    /// `bench:NAME` (bpftrace 0.26): run by `--bench` in timed BPF_PROG_TEST_RUN loops, as an
+    /// XDP program (the program type whose test runs repeat and are timed by the kernel).
+    Bench { name: String },
+    /// `self:signal:SIGUSR1` (bpftrace 0.26): run when rtrace receives the signal.
+    Signal { name: String },
     /// `watchpoint:ADDRESS:LENGTH:MODE`: a hardware breakpoint (`PERF_TYPE_BREAKPOINT`) on
     /// `len` bytes at `addr` in the traced process (`-p`, `-c`), on every thread it has when
     /// tracing starts and those it starts later; `bp_type` is `HW_BREAKPOINT_R|W|X` bits.
@@ -282,9 +291,9 @@ impl MapDef {
     pub fn user_key_size(&self) -> usize {
         self.key.iter().map(Scalar::size).sum::<usize>().max(8)
     }
-    /// Bytes of the BPF map's key: histograms append a u64 bucket index.
+    /// Bytes of the BPF map's key: histograms append a u64 bucket index, `tseries()` a slot.
     pub fn bpf_key_size(&self) -> usize {
-        self.user_key_size() + if self.value.is_histogram() { 8 } else { 0 }
+        self.user_key_size() + if self.value.has_slot_key() { 8 } else { 0 }
     }
     /// Whether the map is per-CPU (aggregations), summed in user space.
     pub fn per_cpu(&self) -> bool {
@@ -350,7 +359,45 @@ pub enum ValueKind {
     /// one u64 counter per (key, bucket).
     Hist { k: u8 },
     Lhist { min: i64, max: i64, step: i64 },
+    /// `tseries(n, interval, intervals[, agg])` (bpftrace 0.26): a ring of `intervals` slots per
+    /// key, the slot index appended to the key as a histogram's bucket is: slot
+    /// `epoch % intervals` holds the interval `epoch = tai_ns / interval_ns`, as
+    /// `{ u64 epoch; i64 value; u64 aux; }`. A slot whose epoch is not the current one is reset
+    /// before it is written; `aux` is 0 in a slot never written, else the count of values
+    /// (`avg`, `sum`, `min`, `max`) or the time of the last write (last value). Per-CPU: user
+    /// space combines the CPUs' slots of the newest epoch.
+    TSeries { interval_ns: u64, intervals: u32, agg: TSeriesAgg, signed: bool },
 }
+
+/// How `tseries()` combines the values written in one interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TSeriesAgg {
+    /// The last value written (the default).
+    Last,
+    Avg,
+    Max,
+    Min,
+    Sum,
+}
+
+impl TSeriesAgg {
+    /// The aggregation named by `tseries()`'s fourth argument.
+    pub fn from_name(name: &str) -> Option<TSeriesAgg> {
+        Some(match name {
+            "avg" => TSeriesAgg::Avg,
+            "max" => TSeriesAgg::Max,
+            "min" => TSeriesAgg::Min,
+            "sum" => TSeriesAgg::Sum,
+            _ => return None,
+        })
+    }
+}
+
+/// Bytes of one `tseries()` slot: `{ u64 epoch; i64 value; u64 aux; }`.
+pub const TSERIES_SLOT: usize = 24;
+
+/// Most intervals a `tseries()` keeps (bpftrace 0.26: fewer than 1000000).
+pub const TSERIES_MAX_INTERVALS: u32 = 1_000_000;
 
 impl ValueKind {
     /// The plain value a map holds, or `None` for an aggregation.
@@ -366,12 +413,18 @@ impl ValueKind {
     pub fn is_histogram(&self) -> bool {
         matches!(self, ValueKind::Hist { .. } | ValueKind::Lhist { .. })
     }
+    /// Whether the BPF map's key ends with a u64 index beyond the user's key: a histogram's
+    /// bucket, a `tseries()`'s slot.
+    pub fn has_slot_key(&self) -> bool {
+        self.is_histogram() || matches!(self, ValueKind::TSeries { .. })
+    }
     /// Bytes of one value (one CPU's share for per-CPU maps).
     pub fn size(&self) -> usize {
         match self {
             ValueKind::Scalar(s) => s.size(),
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             ValueKind::Count | ValueKind::Sum { .. } | ValueKind::Hist { .. } | ValueKind::Lhist { .. } => 8,
+            ValueKind::TSeries { .. } => TSERIES_SLOT,
         }
     }
     pub fn name(&self) -> &'static str {
@@ -385,6 +438,7 @@ impl ValueKind {
             ValueKind::Stats => "stats()",
             ValueKind::Hist { .. } => "hist()",
             ValueKind::Lhist { .. } => "lhist()",
+            ValueKind::TSeries { .. } => "tseries()",
         }
     }
 }
@@ -625,8 +679,11 @@ mod tests {
         assert!(plan.maps.len() >= 12 && !plan.printfs.is_empty() && !plan.tuples.is_empty());
         assert!(plan.maps.iter().any(|m| m.value == ValueKind::Hist { k: 2 }));
         assert!(plan.maps.iter().any(|m| matches!(m.value, ValueKind::Scalar(Scalar::Tuple { .. }))));
+        // Built tools carry their plan in postcard's form (src/bundle.rs); `--dump plan` and
+        // debugging read JSON.
+        let bytes = postcard::to_stdvec(&plan).expect("plan serializes");
+        assert_eq!(postcard::from_bytes::<Plan>(&bytes).expect("plan deserializes"), plan);
         let json = serde_json::to_string(&plan).expect("plan serializes");
-        let back: Plan = serde_json::from_str(&json).expect("plan deserializes");
-        assert_eq!(back, plan);
+        assert_eq!(serde_json::from_str::<Plan>(&json).expect("plan deserializes"), plan);
     }
 }

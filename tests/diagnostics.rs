@@ -111,6 +111,7 @@ fn is_front_end(case: &Case, text: &str) -> bool {
         && case.run.is_none()
         && !case.stdin
         && !case.file
+        && case.files.is_empty()
         && !text.contains(HELPERS)
 }
 

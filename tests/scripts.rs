@@ -321,7 +321,12 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
         if let Err(e) = fs::write(&script_path, &case.script) {
             return Outcome::Failed(format!("cannot write {}: {e}", script_path.display()));
         }
-        cmd.arg(&script_path);
+        if case.files.is_empty() {
+            cmd.arg(&script_path);
+        } else {
+            // Beside its files, named as written: diagnostics name the imported files so.
+            cmd.current_dir(tmp).arg("script.bt");
+        }
     } else {
         cmd.arg("-e").arg(&case.script);
     }
@@ -340,11 +345,17 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
 
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    let (status, mut stdout, stderr) =
-        match execute(&case, cmd, tmp, bpftrace_mode, &mut problems, &mut notes) {
-            Ok(result) => result,
-            Err(e) => return Outcome::Failed(format!("command: {shown}\ncannot start rtrace: {e}")),
-        };
+    if let Err(e) = write_files(&case, tmp) {
+        return Outcome::Failed(e);
+    }
+    let executed = execute(&case, cmd, tmp, bpftrace_mode, &mut problems, &mut notes);
+    for name in case.files.keys() {
+        let _ = fs::remove_file(tmp.join(name));
+    }
+    let (status, mut stdout, stderr) = match executed {
+        Ok(result) => result,
+        Err(e) => return Outcome::Failed(format!("command: {shown}\ncannot start rtrace: {e}")),
+    };
     if bpftrace_mode {
         // A listing (-l, -lv) runs no program, so prints no exit lines.
         let listing = case.args.iter().any(|a| a.starts_with("-l"));
@@ -374,6 +385,21 @@ fn run_case(path: &Path, bin: &Path, tmp: &Path, bpftrace_mode: bool) -> Outcome
     }
     problems.extend(notes);
     Outcome::Failed(cases::failure_details(path, &shown, &case, &problems, &stdout, &stderr))
+}
+
+/// A case's `files`, written under `tmp` (where a `file` case's script is).
+fn write_files(case: &Case, tmp: &Path) -> Result<(), String> {
+    for (name, text) in &case.files {
+        let path = tmp.join(name);
+        if name.starts_with('/') || name.contains("..") {
+            return Err(format!("malformed case file: `files` names `{name}`, outside the script's directory"));
+        }
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// `PREFIX... PROGRAM`, the command a case runs.

@@ -1,13 +1,14 @@
 //! Aggregations (`count()`, `sum()`, `avg()`, `stats()`, `min()`, `max()`, `hist()`,
 //! `lhist()`): this CPU's share of the entry, updated in place without atomics (the maps are
 //! per-CPU; the runtime sums the shares when it prints). Histograms append the bucket index to
-//! the key: one counter per key and bucket.
+//! the key: one counter per key and bucket; `tseries()` appends the slot of the interval.
 
 use super::{Func, Gen, Result};
 use crate::parser::ast::Expr;
 use crate::plan::{self, ValueKind};
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
+use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Updates the entry at `key` of aggregation map `index` with the call's arguments.
@@ -78,9 +79,49 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     })?
                 }
             }
+            ValueKind::TSeries { interval_ns, intervals, agg, .. } => {
+                let x = arg(self, f, 0)?;
+                self.tseries(f, index, key, x, (interval_ns, intervals, agg))?
+            }
             kind => return Err(super::CodegenError(format!("{} is not an aggregation", kind.name()))),
         }
         Ok(())
+    }
+
+    /// `tseries()`: the slot of the current interval (`plan::ValueKind::TSeries`) appended to
+    /// the key, reset when it holds an older interval, then the value recorded as `agg` says.
+    fn tseries(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, x: IntValue<'ctx>, (interval_ns, intervals, agg): (u64, u32, plan::TSeriesAgg)) -> Result<()> {
+        let c = |g: &Self, v: u64| g.i64().const_int(v, false);
+        let now = self.call_helper(sys::BPF_FUNC_ktime_get_tai_ns, &[])?;
+        let epoch = self.builder.build_int_unsigned_div(now, c(self, interval_ns), "epoch")?;
+        let slot = self.builder.build_int_unsigned_rem(epoch, c(self, u64::from(intervals)), "slot")?;
+        let (_, def) = self.maps.get(index)?;
+        self.store_i64(key, def.user_key_size() as u64, slot)?;
+        self.with_value(f, index, key, plan::TSERIES_SLOT as u32, |g, _, p| {
+            let b = &g.builder;
+            // A slot left from an older interval starts again.
+            let old = g.load_i64(p, 0)?;
+            let stale = b.build_int_compare(IntPredicate::NE, old, epoch, "stale")?;
+            let value = g.load_i64(p, 8)?;
+            let value = b.build_select(stale, c(g, 0), value, "value")?.into_int_value();
+            let aux = g.load_i64(p, 16)?;
+            let aux = b.build_select(stale, c(g, 0), aux, "aux")?.into_int_value();
+            let count = b.build_int_add(aux, c(g, 1), "count")?;
+            let (value, aux) = match agg {
+                plan::TSeriesAgg::Last => (x, now),
+                plan::TSeriesAgg::Avg | plan::TSeriesAgg::Sum => (b.build_int_add(value, x, "sum")?, count),
+                plan::TSeriesAgg::Min | plan::TSeriesAgg::Max => {
+                    let pred = if agg == plan::TSeriesAgg::Min { IntPredicate::SLT } else { IntPredicate::SGT };
+                    let unset = b.build_int_compare(IntPredicate::EQ, aux, c(g, 0), "unset")?;
+                    let better = b.build_int_compare(pred, x, value, "better")?;
+                    let take = b.build_or(unset, better, "take")?;
+                    (b.build_select(take, x, value, "new")?.into_int_value(), count)
+                }
+            };
+            g.store_i64(p, 0, epoch)?;
+            g.store_i64(p, 8, value)?;
+            g.store_i64(p, 16, aux)
+        })
     }
 
     /// log2 bucket with 2^k buckets per power of two, numbered as bpftrace 0.20+ does: 0 for

@@ -19,6 +19,19 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let v = self.expr(f, inner)?.int()?;
             return Ok(V::Int(self.narrow(v, 8 * a.elem_bytes as u32 * a.len as u32, false)?));
         }
+        // `(string[N])s`: the string in a buffer of N bytes, cut to N - 1 characters.
+        if let Type::Str { len } = self.ty(f, e) {
+            let V::Str(p, from) = self.expr(f, inner)? else {
+                return Err(CodegenError("a string cast of a value that is not a string".into()));
+            };
+            if from == len {
+                return Ok(V::Str(p, len));
+            }
+            let buf = self.buffer(f, len, "strcast")?;
+            self.zero(buf, len)?;
+            self.copy(buf, p, from.min(len - 1))?;
+            return Ok(V::Str(buf, len));
+        }
         match *self.res(f, e) {
             // An integer array in memory, read whole.
             Res::Memory(access) => {

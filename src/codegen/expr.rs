@@ -46,6 +46,41 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         &self.checked.progs[f.prog].info(e).res
     }
 
+    /// `$t[i]`, `$s[i]` (sema made sure `i` is a constant in range).
+    fn constant_element(&mut self, f: &mut Func<'ctx>, base: &Expr, index: &Expr) -> Result<V<'ctx>> {
+        let i = index.const_int().ok_or_else(|| CodegenError("a tuple or string index that is not a constant".into()))? as u64;
+        match self.expr(f, base)? {
+            V::Tuple(p, id) => self.element(p, id, i as usize),
+            V::Str(p, _) => {
+                let byte = self.builder.build_load(self.ctx.i8_type(), self.offset(p, i)?, "char")?.into_int_value();
+                Ok(V::Int(self.builder.build_int_s_extend(byte, self.i64(), "sx")?))
+            }
+            _ => Err(CodegenError("index of a value that is neither a tuple nor a string".into())),
+        }
+    }
+
+    /// `&$v`: the address of the variable's slot; `&@m[…]`: of the map's value (0 if none).
+    fn address_of(&mut self, f: &mut Func<'ctx>, inner: &Expr) -> Result<IntValue<'ctx>> {
+        let p = match (&inner.kind, self.res(f, inner)) {
+            (ExprKind::Var(name), res) => {
+                let name = match res {
+                    Res::LoopVar(own) => own.as_str(),
+                    _ => name.as_str(),
+                };
+                let ty = self.ty(f, inner);
+                self.var_slot(f, name, ty)?
+            }
+            (ExprKind::Map(map), _) => {
+                let index = self.map_of(f, inner)?;
+                let (global, _) = self.maps.get(index)?;
+                let key = self.key(f, index, &map.keys)?;
+                self.lookup(global, key)?
+            }
+            _ => return Err(CodegenError("`&` of an expression sema did not allow".into())),
+        };
+        Ok(self.builder.build_ptr_to_int(p, self.i64(), "addr")?)
+    }
+
     pub(super) fn truthy(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
         Ok(self.builder.build_int_compare(IntPredicate::NE, v, self.i64().const_zero(), "truthy")?)
     }
@@ -68,6 +103,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ExprKind::Field { base, field, arrow } => self.field(f, e, base, &field.name, *arrow)?,
             ExprKind::Index { base, index } => match self.ty(f, base) {
                 Type::IntArray(a) => self.int_array_element(f, a, base, index)?,
+                Type::Tuple(_) | Type::Str { .. } => self.constant_element(f, base, index)?,
                 _ => {
                     let Res::Memory(access) = *self.res(f, e) else {
                         return Err(CodegenError("unresolved index".into()));
@@ -140,7 +176,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 V::Tuple(p, id) => self.element(p, id, *index as usize)?,
                 _ => return Err(CodegenError("index of a non-tuple".into())),
             },
-            ExprKind::AddrOf(_) => return Err(CodegenError("unsupported expression reached codegen".into())),
+            ExprKind::AddrOf(inner) => V::Int(self.address_of(f, inner)?),
+            ExprKind::TypeArg(_) => return Err(CodegenError("a type argument reached codegen".into())),
         })
     }
 
@@ -219,6 +256,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let res = if op == BinOp::Eq { eq } else { self.builder.build_not(eq, "ne")? };
             return Ok(V::Int(self.builder.build_int_z_extend(res, i64, "b")?));
         }
+        if let (V::Tuple(..), V::Tuple(..)) = (l, r) {
+            let eq = self.values_eq(l, r)?;
+            let res = if op == BinOp::Eq { eq } else { self.builder.build_not(eq, "ne")? };
+            return Ok(V::Int(self.builder.build_int_z_extend(res, i64, "b")?));
+        }
         let (mut l, mut r) = (l.int()?, r.int()?);
         // Pointer arithmetic (sema typed `p + n` as the pointer): n counts elements.
         if let Some(stride) = self.ty(f, e).stride() {
@@ -226,6 +268,24 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             *n = self.builder.build_int_mul(*n, i64.const_int(stride, false), "elems")?;
         }
         Ok(V::Int(self.arith(op, l, r, signed)?))
+    }
+
+    /// Whether two values of types sema unified are equal (an `i1`): tuples element by
+    /// element (their layouts may differ: strings of other lengths), strings up to their NUL.
+    fn values_eq(&self, l: V<'ctx>, r: V<'ctx>) -> Result<IntValue<'ctx>> {
+        match (l, r) {
+            (V::Str(a, la), V::Str(b, lb)) => self.str_eq(a, la, b, lb),
+            (V::Tuple(a, ia), V::Tuple(b, ib)) => {
+                let n = self.checked.plan.tuples[ia as usize].fields.len();
+                let mut all = self.ctx.bool_type().const_int(1, false);
+                for i in 0..n {
+                    let eq = self.values_eq(self.element(a, ia, i)?, self.element(b, ib, i)?)?;
+                    all = self.builder.build_and(all, eq, "all")?;
+                }
+                Ok(all)
+            }
+            (l, r) => Ok(self.builder.build_int_compare(IntPredicate::EQ, l.int()?, r.int()?, "eq")?),
+        }
     }
 
     pub(super) fn arith(&self, op: BinOp, l: IntValue<'ctx>, r: IntValue<'ctx>, signed: bool) -> Result<IntValue<'ctx>> {

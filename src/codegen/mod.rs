@@ -317,7 +317,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             f.params = Some(self.row_or_return(&mut f, map, cookie)?);
         }
         let probe = &program.probes[self.checked.progs[index].probe];
-        if !matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. }) {
+        if !matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Test { .. } | Attach::Bench { .. } | Attach::Signal { .. }) {
             self.pid_filter(&mut f, function)?;
         }
         if let Some(pred) = &probe.predicate {
@@ -402,7 +402,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 fn section(attach: &Attach) -> String {
     match attach {
         // BEGIN and END run on demand through BPF_PROG_TEST_RUN as raw tracepoint programs.
-        Attach::Begin | Attach::End => "raw_tp".into(),
+        Attach::Begin | Attach::End | Attach::Test { .. } | Attach::Signal { .. } => "raw_tp".into(),
+        // Timed test runs that repeat: BPF_PROG_TEST_RUN refuses `repeat` for raw tracepoints.
+        Attach::Bench { .. } => "xdp".into(),
         Attach::Tracepoint { category, event, .. } => format!("tracepoint/{category}/{event}"),
         // Attached by name at run time (one program may serve several).
         Attach::RawTracepoint { .. } => "raw_tp".into(),

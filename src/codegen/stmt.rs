@@ -69,8 +69,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.builder.build_unconditional_branch(target)?;
                 self.dead_block(f);
             }
-            StmtKind::Return => {
-                self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?;
+            StmtKind::Return(value) => {
+                let code = match value {
+                    Some(v) => {
+                        let v = self.expr(f, v)?.int()?;
+                        self.builder.build_int_truncate(v, self.ctx.i32_type(), "ret")?
+                    }
+                    None => self.ctx.i32_type().const_zero(),
+                };
+                self.builder.build_return(Some(&code))?;
                 self.dead_block(f);
             }
             StmtKind::Let { var, value, .. } => {

@@ -10,11 +10,26 @@ use libbpf_rs::AsRawLibbpf;
 /// The prefix of the typedef BTF has for each raw tracepoint.
 const RAW_TP_PREFIX: &str = "btf_trace_";
 
-/// A module's split BTF as libbpf parsed it over its base (vmlinux's), freed on drop (before
-/// the base, which it refers to).
-struct SplitBtf(std::ptr::NonNull<libbpf_sys::btf>);
+/// Split BTF over a base (vmlinux's): a module's as libbpf parsed it, or a script's types
+/// (`script_types`); freed on drop (before the base, which it refers to).
+pub(super) struct SplitBtf(std::ptr::NonNull<libbpf_sys::btf>);
 
 impl SplitBtf {
+    /// An empty split BTF over `base`, to add types to.
+    #[cfg(feature = "compiler")]
+    pub(super) fn new_empty(base: *mut libbpf_sys::btf) -> Option<SplitBtf> {
+        // SAFETY: `base` is a live BTF object, which the caller keeps alive longer than this.
+        let ptr = unsafe { libbpf_sys::btf__new_empty_split(base) };
+        // SAFETY: libbpf_get_error only inspects the pointer value.
+        let failed = ptr.is_null() || unsafe { libbpf_sys::libbpf_get_error(ptr as *const _) } != 0;
+        std::ptr::NonNull::new(ptr).filter(|_| !failed).map(SplitBtf)
+    }
+
+    #[cfg(feature = "compiler")]
+    pub(super) fn ptr(&self) -> *mut libbpf_sys::btf {
+        self.0.as_ptr()
+    }
+
     /// Parses `path` (a module's BTF) as split BTF over `base`.
     fn parse(path: &std::path::Path, base: &Btf) -> std::io::Result<SplitBtf> {
         let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
@@ -78,6 +93,20 @@ fn merge_split_btf(base: &Btf, split: &SplitBtf) -> Option<(Vec<u8>, u32)> {
     Some((out, base.len() as u32))
 }
 
+
+/// Opens BTF held in memory: libbpf parses files, so the bytes go through a memfd, which
+/// disappears with it.
+fn open_bytes(bytes: &[u8]) -> std::io::Result<Btf<'static>> {
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; it returns a new fd or -1.
+    let fd = unsafe { libc::memfd_create(c"rtrace-btf".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd was just created and is owned by nothing else.
+    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    std::io::Write::write_all(&mut file, bytes)?;
+    Btf::from_path(format!("/proc/self/fd/{fd}")).map_err(std::io::Error::other)
+}
 /// The names `keep` accepts, sorted, each once.
 fn sorted_names<'a>(names: impl Iterator<Item = &'a std::ffi::OsStr>, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let mut out: Vec<String> = names.filter_map(|n| n.to_str()).filter(|n| keep(n)).map(str::to_string).collect();
@@ -92,6 +121,8 @@ pub struct KernelTypes {
     pub module: Option<String>,
     /// The id of the module's first type (past vmlinux's last).
     module_start: u32,
+    /// The id of the script's first type (`with_script_types`), past the kernel's.
+    script_start: u32,
     /// Every enumerator's value, gathered on first use.
     enums: std::cell::OnceCell<std::collections::HashMap<String, i64>>,
 }
@@ -130,7 +161,7 @@ impl KernelTypes {
             Some(path) => Btf::from_path(&path).map_err(|e| format!("cannot read BTF from {} ({BTF_ENV}): {e}", path.to_string_lossy())),
             None => Btf::from_vmlinux().map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}")),
         };
-        loaded.map(|btf| KernelTypes { btf, module: None, module_start: u32::MAX, enums: Default::default() })
+        loaded.map(|btf| KernelTypes { btf, module: None, module_start: u32::MAX, script_start: u32::MAX, enums: Default::default() })
     }
 
     /// vmlinux's types and module `name`'s (/sys/kernel/btf/NAME), as one BTF. A module's BTF
@@ -147,17 +178,28 @@ impl KernelTypes {
         let base = Btf::from_vmlinux().map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}"))?;
         let split = SplitBtf::parse(&path, &base).map_err(|e| unreadable(&e))?;
         let (merged, module_start) = merge_split_btf(&base, &split).ok_or_else(|| unreadable(&"not BTF"))?;
-        // libbpf parses files: hand it the bytes through a memfd, which disappears with it.
-        // SAFETY: memfd_create takes a NUL-terminated name and flags; it returns a new fd or -1.
-        let fd = unsafe { libc::memfd_create(c"rtrace-btf".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(format!("cannot read module `{name}`'s BTF: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: fd was just created and is owned by nothing else.
-        let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        std::io::Write::write_all(&mut file, &merged).map_err(|e| format!("cannot read module `{name}`'s BTF: {e}"))?;
-        let btf = Btf::from_path(format!("/proc/self/fd/{fd}")).map_err(|e| unreadable(&e))?;
-        Ok(KernelTypes { btf, module: Some(name.to_string()), module_start, enums: Default::default() })
+        let btf = open_bytes(&merged).map_err(|e| unreadable(&e))?;
+        Ok(KernelTypes { btf, module: Some(name.to_string()), module_start, script_start: u32::MAX, enums: Default::default() })
+    }
+
+    /// These types and split BTF `split` over them as one (`what` names it in errors).
+    #[cfg(feature = "compiler")]
+    pub(super) fn merged_with(&self, split: &SplitBtf, what: &str) -> Result<KernelTypes, String> {
+        let (merged, start) = merge_split_btf(&self.btf, split).ok_or_else(|| format!("cannot make BTF for {what}"))?;
+        let btf = open_bytes(&merged).map_err(|e| format!("cannot read BTF for {what}: {e}"))?;
+        Ok(KernelTypes { btf, module: self.module.clone(), module_start: self.module_start, script_start: start, enums: Default::default() })
+    }
+
+    /// libbpf's object for these types.
+    #[cfg(feature = "compiler")]
+    pub(super) fn btf_object(&self) -> *mut libbpf_sys::btf {
+        self.btf.as_libbpf_object().as_ptr()
+    }
+
+    /// Whether type `id` is one of the script's own (which have no CO-RE relocation: the
+    /// kernel does not know them).
+    pub fn is_script_type(&self, id: u32) -> bool {
+        id >= self.script_start
     }
 
     fn ty(&self, id: u32) -> Option<BtfType<'_>> {
@@ -186,6 +228,15 @@ impl KernelTypes {
     }
 
     fn find_kind(&self, want: BtfKind, name: &str) -> Option<u32> {
+        // A script's types come first: its `struct S` hides the kernel's.
+        if self.script_start != u32::MAX {
+            let found = (self.script_start..)
+                .map_while(|id| self.btf.type_by_id::<BtfType>(TypeId::from(id)))
+                .find(|t| t.kind() == want && t.name().and_then(|n| n.to_str()) == Some(name));
+            if let Some(t) = found {
+                return Some(t.type_id().into());
+            }
+        }
         // Most names are unique; when a name is shared (a typedef and a struct), look on.
         let first = self.btf.type_by_name::<BtfType>(c_name(name)?)?;
         if first.kind() == want {

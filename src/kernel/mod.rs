@@ -6,7 +6,12 @@
 //! neither: its caller does (see `sema::host_needs`).
 
 pub mod btf;
+#[cfg(feature = "compiler")]
+pub mod cdecl;
+#[cfg(feature = "compiler")]
+pub mod script_types;
 pub mod cgroup;
+#[cfg(feature = "symbols")]
 pub mod elf;
 pub mod features;
 pub mod kallsyms;

@@ -12,6 +12,7 @@
 //!   its `{ … }` body as a probe body;
 //! * `let @NAME = …;` at the top level is a map declaration, scanned as code up to its `;`;
 //! * `config = { … }` at the top level is the config block, scanned as code up to its `}`;
+//! * `import "PATH";` at the top level is an import, scanned as code up to its `;`;
 //! * `{` or `<` at the top level opens a probe body. In a `< … >` body, `>` closes the body
 //!   where a statement could begin — right after the opening `<`, a `;` or a `}` at the body's
 //!   own nesting level — and is greater-than everywhere else. So `< if ($a > 1) { @x = 1; } >`
@@ -128,7 +129,7 @@ enum Mode {
     Pred,
     /// A macro definition's name and parameters, up to the `{` of its body.
     MacroHeader,
-    /// A map declaration, up to its `;`.
+    /// A map declaration or an import, up to its `;`.
     MapDecl,
     /// The config block, up to its `}`.
     Config,
@@ -270,6 +271,10 @@ impl<'a> Lexer<'a> {
                 self.mode = Mode::Config;
                 self.single(Tok::Config, "config".len())
             }
+            _ if starts_import(self.rest()) => {
+                self.mode = Mode::MapDecl;
+                self.single(Tok::Import, "import".len())
+            }
             _ if starts_map_decl(self.rest()) => {
                 self.mode = Mode::MapDecl;
                 self.single(Tok::Let, "let".len())
@@ -278,18 +283,24 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    /// `struct NAME { … };` at the top level, up to the matching `}` and an optional `;`.
+    /// `struct NAME { … };` (also `union`, `enum`) at the top level, up to the matching `}`,
+    /// its `__attribute__((…))`s and an optional `;`; `typedef …;` up to its `;`.
     fn c_definition(&mut self) -> Spanned<'a> {
         let start = self.pos;
         let rest = self.rest();
+        let typedef = rest.starts_with("typedef");
         let mut depth = 0usize;
         let mut end = None;
         for (i, c) in rest.char_indices() {
             match c {
-                '{' => depth += 1,
-                '}' => {
+                '{' | '(' => depth += 1,
+                ';' if typedef && depth == 0 => {
+                    end = Some(i + 1);
+                    break;
+                }
+                '}' | ')' => {
                     depth = depth.saturating_sub(1);
-                    if depth == 0 {
+                    if depth == 0 && c == '}' && !typedef {
                         end = Some(i + 1);
                         break;
                     }
@@ -301,6 +312,21 @@ impl<'a> Lexer<'a> {
             self.pos = self.src.len();
             return self.error(Span::new(start, self.pos), LexErrorKind::UnterminatedDefinition);
         };
+        // Attributes after the body: `} __attribute__((packed));`.
+        while let Some(attr) = rest[end..].trim_start().strip_prefix("__attribute__") {
+            let at = rest.len() - attr.len();
+            let mut depth = 0usize;
+            let close = attr.char_indices().find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                c == ')' && depth == 0
+            });
+            let Some((close, _)) = close else { break };
+            end = at + close + 1;
+        }
         let after = &rest[end..];
         let trimmed = after.trim_start();
         if trimmed.starts_with(';') {
@@ -438,7 +464,7 @@ impl<'a> Lexer<'a> {
         self.operand_wanted = wants_operand(&tok);
         self.field_may_start = matches!(tok, Tok::LParen | Tok::Comma);
         self.in_sizeof = tok == Tok::LParen && self.last_was_sizeof;
-        self.last_was_sizeof = tok == Tok::Sizeof;
+        self.last_was_sizeof = matches!(tok, Tok::Sizeof | Tok::Typeof);
         self.after_lparen = tok == Tok::LParen;
         if let (Mode::MacroHeader, Tok::Ident(name)) = (self.mode, &tok) {
             self.macro_names.push(*name);
@@ -692,9 +718,10 @@ fn keyword(text: &str) -> Option<Tok<'_>> {
         "false" => Tok::False,
         "sizeof" => Tok::Sizeof,
         "offsetof" => Tok::Offsetof,
+        "typeof" => Tok::Typeof,
         "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32" | "uint64" | "bool" | "char" | "short"
         | "int" | "long" | "unsigned" | "signed" | "void" | "u8" | "u16" | "u32" | "u64" | "s8" | "s16" | "s32"
-        | "s64" => Tok::TypeName(text),
+        | "s64" | "string" => Tok::TypeName(text),
         _ => return None,
     })
 }
@@ -737,14 +764,25 @@ fn starts_config(rest: &str) -> bool {
     rest.strip_prefix("config").is_some_and(|after| after.trim_start().starts_with('=') && !after.trim_start().starts_with("=="))
 }
 
+/// Whether the top level continues with `import "`.
+fn starts_import(rest: &str) -> bool {
+    rest.strip_prefix("import").is_some_and(|after| after.trim_start().starts_with('"'))
+}
+
 /// Whether the top level continues with `let @`.
 fn starts_map_decl(rest: &str) -> bool {
     rest.strip_prefix("let").is_some_and(|after| after.starts_with(char::is_whitespace) && after.trim_start().starts_with('@'))
 }
 
-/// Whether the top level continues with `struct NAME {` or `union NAME {`.
+/// Whether the top level continues with `struct NAME {`, `union NAME {`, `enum NAME {` or
+/// `typedef `.
 fn starts_c_definition(rest: &str) -> bool {
-    let Some(after) = rest.strip_prefix("struct").or_else(|| rest.strip_prefix("union")) else { return false };
+    if rest.strip_prefix("typedef").is_some_and(|after| after.starts_with(char::is_whitespace)) {
+        return true;
+    }
+    let Some(after) = rest.strip_prefix("struct").or_else(|| rest.strip_prefix("union")).or_else(|| rest.strip_prefix("enum")) else {
+        return false;
+    };
     if !after.starts_with(char::is_whitespace) {
         return false;
     }

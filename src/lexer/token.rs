@@ -32,6 +32,10 @@ pub enum Tok<'a> {
     Macro,
     /// `config`, starting the config block (`config = { … }`) at the top level.
     Config,
+    /// `import`, starting `import "path";` at the top level.
+    Import,
+    /// `typeof`, in a type context: `typeof(expr)`, `typeof(type)`.
+    Typeof,
     /// A builtin type name usable in casts: `uint32`, `int`, `unsigned`, …
     TypeName(&'a str),
     /// A record's field name: an identifier right after `(` or `,` and right before `=`
@@ -110,6 +114,8 @@ impl Tok<'_> {
             Tok::CDefinition(_) => "a C definition".into(),
             Tok::Macro => "`macro`".into(),
             Tok::Config => "`config`".into(),
+            Tok::Import => "`import`".into(),
+            Tok::Typeof => "`typeof`".into(),
             Tok::OpAssign(op) => format!("`{op}=`"),
             Tok::Int(n) => format!("`{n}`"),
             Tok::Str(_) => "string".into(),

@@ -15,8 +15,20 @@ pub struct Program {
     pub map_decls: Vec<MapDecl>,
     /// `config = { … }` blocks, in order (a valid script has at most one, first).
     pub config: Vec<ConfigBlock>,
+    /// `import "PATH";` statements, as written (`parser::imports` reads them; the imported
+    /// files' probes, macros and map declarations are then part of this program).
+    pub imports: Vec<Import>,
     /// How many expressions the parser numbered (ids are `0..expr_count`).
     pub expr_count: u32,
+}
+
+/// `import "PATH";`.
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub path: String,
+    pub span: Span,
+    /// Whether a probe, macro or map declaration came before it (an error).
+    pub misplaced: bool,
 }
 
 /// `config = { name = value; … }`: config variables (`crate::config` checks and applies them).
@@ -130,7 +142,9 @@ pub enum StmtKind {
     ForMap { var: Name, map: MapRef, body: Vec<Stmt> },
     Break,
     Continue,
-    Return,
+    /// `return;` or `return N;` (the program's return value: a `test:` probe fails with one
+    /// other than 0, a `bench:` probe is skipped).
+    Return(Option<Expr>),
     /// `let $x;`, `let $x: type = value;`.
     Let { var: Name, ty: Option<TypeExpr>, value: Option<Expr> },
     Block(Vec<Stmt>),
@@ -154,6 +168,9 @@ pub enum TypeExprKind {
     Pointer(Box<TypeExpr>),
     /// `T[N]`; `T[]` (the length left to a cast to work out) has `None`.
     Array(Box<TypeExpr>, Option<u64>),
+    /// `typeof(EXPR)`: the type of an expression that is never evaluated. (`typeof(TYPE)`
+    /// is that type, as parsed.)
+    Typeof(Box<Expr>),
 }
 
 /// A name with its span (`$x`, `args`, a field).
@@ -215,9 +232,33 @@ pub enum ExprKind {
     SizeofExpr(Box<Expr>),
     /// `offsetof(type, a.b.c)`.
     Offsetof { ty: TypeExpr, fields: Vec<Name> },
+    /// `typeof(TYPE)` passed to a macro (`p_cast(typeof(uint8), -1)`): the expansion puts the
+    /// type where the body names the parameter in a type. Anywhere else it is an error.
+    TypeArg(TypeExpr),
     /// Statements run for their effect, then an expression, the value: a macro's body where
     /// its call is expanded (the span is the call's).
     Block { stmts: Vec<Stmt>, value: Box<Expr> },
+}
+
+impl Expr {
+    /// The value of an integer expression of literals (`1`, `-1`, `1 - 1`, `(2 * 3)`), if it
+    /// is one: a tuple's index (`$t[1 - 1]`), a string's.
+    pub fn const_int(&self) -> Option<i64> {
+        match &self.kind {
+            ExprKind::Int(n) => i64::try_from(*n).ok(),
+            ExprKind::Unary { op: UnOp::Neg, operand } => operand.const_int()?.checked_neg(),
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (a, b) = (lhs.const_int()?, rhs.const_int()?);
+                match op {
+                    BinOp::Add => a.checked_add(b),
+                    BinOp::Sub => a.checked_sub(b),
+                    BinOp::Mul => a.checked_mul(b),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
 }
 
 impl ExprKind {
@@ -231,6 +272,7 @@ impl ExprKind {
             | ExprKind::Var(_)
             | ExprKind::Bool(_)
             | ExprKind::SizeofType(_)
+            | ExprKind::TypeArg(_)
             | ExprKind::Offsetof { .. } => {}
             ExprKind::Map(m) => m.keys.iter().for_each(f),
             ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().for_each(f),
@@ -345,8 +387,8 @@ pub fn walk_stmts_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr)) {
                 walk_stmts_mut(body, f);
             }
             StmtKind::ForMap { body, .. } | StmtKind::Block(body) => walk_stmts_mut(body, f),
-            StmtKind::Let { value: Some(e), .. } | StmtKind::Expr(e) => walk_expr_mut(e, f),
-            StmtKind::Let { value: None, .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+            StmtKind::Let { value: Some(e), .. } | StmtKind::Expr(e) | StmtKind::Return(Some(e)) => walk_expr_mut(e, f),
+            StmtKind::Let { value: None, .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
         }
     }
 }
@@ -385,6 +427,7 @@ pub fn walk_expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
         | ExprKind::Var(_)
         | ExprKind::Bool(_)
         | ExprKind::SizeofType(_)
+        | ExprKind::TypeArg(_)
         | ExprKind::Offsetof { .. } => {}
     }
 }

@@ -233,12 +233,13 @@ impl<'m> Expander<'m> {
                             .help(format!("assign the parameter (`{p} = …`) or declare a variable of another name")),
                     );
                 }
-                StmtKind::Let { var: self.name(var, cx), ty: ty.clone(), value: value.as_ref().map(|v| self.expr(v, cx)) }
+                let ty = ty.as_ref().map(|t| self.ty(t, cx));
+                StmtKind::Let { var: self.name(var, cx), ty, value: value.as_ref().map(|v| self.expr(v, cx)) }
             }
             StmtKind::Block(body) => StmtKind::Block(self.stmts(body, cx)),
             StmtKind::Break => StmtKind::Break,
             StmtKind::Continue => StmtKind::Continue,
-            StmtKind::Return => StmtKind::Return,
+            StmtKind::Return(value) => StmtKind::Return(value.as_ref().map(|v| self.expr(v, cx))),
         };
         Stmt { kind, span: s.span }
     }
@@ -305,7 +306,10 @@ impl<'m> Expander<'m> {
             ExprKind::TupleIndex { base, index } => ExprKind::TupleIndex { base: b(self, base), index: *index },
             ExprKind::Deref(x) => ExprKind::Deref(b(self, x)),
             ExprKind::AddrOf(x) => ExprKind::AddrOf(b(self, x)),
-            ExprKind::Cast { ty, expr } => ExprKind::Cast { ty: ty.clone(), expr: b(self, expr) },
+            ExprKind::Cast { ty, expr } => ExprKind::Cast { ty: self.ty(ty, cx), expr: b(self, expr) },
+            ExprKind::SizeofType(ty) => ExprKind::SizeofType(self.ty(ty, cx)),
+            ExprKind::TypeArg(ty) => ExprKind::TypeArg(self.ty(ty, cx)),
+            ExprKind::Offsetof { ty, fields } => ExprKind::Offsetof { ty: self.ty(ty, cx), fields: fields.clone() },
             ExprKind::IncDec { target, increment, prefix } => {
                 ExprKind::IncDec { target: b(self, target), increment: *increment, prefix: *prefix }
             }
@@ -314,9 +318,7 @@ impl<'m> Expander<'m> {
             ExprKind::Int(_)
             | ExprKind::Str(_)
             | ExprKind::Ident(_)
-            | ExprKind::Bool(_)
-            | ExprKind::SizeofType(_)
-            | ExprKind::Offsetof { .. } => e.kind.clone(),
+            | ExprKind::Bool(_) => e.kind.clone(),
         };
         let id = self.id(e, cx);
         if self.created > MAX_EXPANDED && !self.too_large {
@@ -328,6 +330,27 @@ impl<'m> Expander<'m> {
             );
         }
         Expr { id, kind, span: e.span }
+    }
+
+    /// A type in a macro's body: a parameter's name written as a type (`(a *)b`) is the type
+    /// the call passed (`typeof(uint8)`), or the type of the expression it passed; the
+    /// expressions of `typeof(…)` are copied as any other.
+    fn ty(&mut self, t: &TypeExpr, cx: &Context) -> TypeExpr {
+        let kind = match &t.kind {
+            TypeExprKind::Named(name) => match cx.exprs.get(name.as_str()) {
+                Some(Expr { kind: ExprKind::TypeArg(ty), .. }) => return ty.clone(),
+                Some(arg) => {
+                    let arg = self.expr(arg, &Context { fresh_ids: true, ..Context::top() });
+                    TypeExprKind::Typeof(Box::new(arg))
+                }
+                None => t.kind.clone(),
+            },
+            TypeExprKind::Pointer(inner) => TypeExprKind::Pointer(Box::new(self.ty(inner, cx))),
+            TypeExprKind::Array(inner, n) => TypeExprKind::Array(Box::new(self.ty(inner, cx)), *n),
+            TypeExprKind::Typeof(e) => TypeExprKind::Typeof(Box::new(self.expr(e, cx))),
+            TypeExprKind::Tagged { .. } => t.kind.clone(),
+        };
+        TypeExpr { kind, span: t.span }
     }
 
     fn placeholder(&mut self, e: &Expr, cx: &Context) -> Expr {

@@ -4,6 +4,7 @@
 
 pub mod ast;
 pub mod getopt;
+pub mod imports;
 mod macros;
 mod tally;
 
@@ -63,8 +64,27 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
 /// As [`parse`], within `limits`' nesting depth and number of statements: past either, the
 /// parse stops and fails with that limit's diagnostic alone.
 pub fn parse_within(src: &str, limits: &crate::limits::Limits) -> Result<Program, Vec<Diagnostic>> {
+    let mut p = parse_file(src, 0, limits)?;
+    expand_macros(&mut p)?;
+    Ok(p)
+}
+
+/// Expands the macro calls of a parsed program (`parse_file`'s, with its imports).
+pub(crate) fn expand_macros(p: &mut Program) -> Result<(), Vec<Diagnostic>> {
+    let diags = macros::expand(p);
+    match diags.is_empty() {
+        true => Ok(()),
+        false => Err(diags),
+    }
+}
+
+/// One file of a script, parsed, its macro calls not yet expanded (an imported file's macros
+/// may be called). Expression ids start at `first_id`. `src` is the file's text, after as
+/// many blanks as there are bytes before it in the script's combined text (`imports`), so
+/// that spans point there.
+pub(crate) fn parse_file(src: &str, first_id: u32, limits: &crate::limits::Limits) -> Result<Program, Vec<Diagnostic>> {
     let pre = preprocess(src).map_err(|d| vec![d])?;
-    let ids = Tally::new(limits);
+    let ids = Tally::new(limits, first_id);
     // Where the probe body still open began: the script ending inside a body that already
     // had an error is that error's echo (a skipped `{` or `}`), not news.
     let open_body = Cell::new(usize::MAX);
@@ -129,14 +149,7 @@ pub fn parse_within(src: &str, limits: &crate::limits::Limits) -> Result<Program
         )));
     }
     match program {
-        Some(mut p) if diags.is_empty() => {
-            let diags = macros::expand(&mut p);
-            if diags.is_empty() {
-                Ok(p)
-            } else {
-                Err(diags)
-            }
-        }
+        Some(p) if diags.is_empty() => Ok(p),
         _ => Err(diags),
     }
 }
@@ -178,7 +191,7 @@ fn expected_help(expected: &[String]) -> Option<String> {
     names.dedup();
     let exprish = ["identifier", "integer", "string", "variable", "map"];
     if exprish.iter().all(|x| names.iter().any(|n| n == x)) {
-        let starters = ["`(`", "`{`", "`!`", "`-`", "`~`", "`*`", "`&`", "`++`", "`--`", "`true`", "`false`", "`sizeof`", "`offsetof`"];
+        let starters = ["`(`", "`{`", "`!`", "`-`", "`~`", "`*`", "`&`", "`++`", "`--`", "`true`", "`false`", "`sizeof`", "`offsetof`", "`typeof`"];
         names.retain(|n| !exprish.contains(&n.as_str()) && !starters.contains(&n.as_str()));
         names.insert(0, "an expression".into());
     }
@@ -267,6 +280,7 @@ pub(crate) mod mk {
         Macro(Macro),
         MapDecl(MapDecl),
         Config(ConfigBlock),
+        Import(Import),
         /// What error recovery skipped.
         Error,
     }
@@ -282,6 +296,7 @@ pub(crate) mod mk {
         let mut macros = Vec::new();
         let mut map_decls = Vec::new();
         let mut config = Vec::new();
+        let mut imports = Vec::new();
         for item in items {
             match item {
                 Item::Probe(p) => probes.push(p),
@@ -292,10 +307,14 @@ pub(crate) mod mk {
                     c.misplaced = !(probes.is_empty() && macros.is_empty() && map_decls.is_empty());
                     config.push(c);
                 }
+                Item::Import(mut i) => {
+                    i.misplaced = !(probes.is_empty() && macros.is_empty() && map_decls.is_empty());
+                    imports.push(i);
+                }
                 Item::Error => {}
             }
         }
-        Program { probes, c_definitions, macros, map_decls, config, expr_count }
+        Program { probes, c_definitions, macros, map_decls, config, imports, expr_count }
     }
 
     /// An attach point, `NAME=` split off its front.
@@ -383,6 +402,30 @@ pub(crate) mod mk {
             }
         };
         expr(ids, ExprKind::Block { stmts: body.0, value: Box::new(value) }, l, r)
+    }
+
+    /// An expression statement. `c ? a : b;` is `if c { a; } else { b; }`: its value is not
+    /// used, so its branches may have none (`$a == 1 ? print("t") : print("f");`, 0.26).
+    pub fn expr_stmt(e: Expr, span: Span) -> Stmt {
+        let kind = match e.kind {
+            ExprKind::Ternary { cond, then, els } => {
+                let branch = |x: Box<Expr>| vec![Stmt { span: x.span, kind: StmtKind::Expr(*x) }];
+                StmtKind::If { cond: *cond, then: branch(then), els: Some(branch(els)) }
+            }
+            kind => StmtKind::Expr(Expr { kind, ..e }),
+        };
+        Stmt { kind, span }
+    }
+
+    /// `c ?: f`: `{ let $v = c; $v ? $v : f }`, `$v` a variable of its own (`@` in its name:
+    /// no script can write it).
+    pub fn elvis(ids: &Tally, c: Expr, f: Expr, l: usize, r: usize) -> Expr {
+        let (name, span) = (format!("$elvis@{l}"), c.span);
+        let var = || Box::new(ids.expr(ExprKind::Var(name.clone()), span));
+        let value = expr(ids, ExprKind::Ternary { cond: var(), then: var(), els: Box::new(f) }, l, r);
+        let var_name = Name { name: name.clone(), span };
+        let stmt = Stmt { kind: StmtKind::Let { var: var_name, ty: None, value: Some(c) }, span };
+        expr(ids, ExprKind::Block { stmts: vec![stmt], value: Box::new(value) }, l, r)
     }
 
     pub fn expr(ids: &Tally, kind: ExprKind, l: usize, r: usize) -> Expr {

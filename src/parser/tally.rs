@@ -36,9 +36,11 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    pub(crate) fn new(limits: &Limits) -> Tally {
+    /// A tally whose first expression id is `first_id` (an imported file's ids follow those
+    /// of the files before it).
+    pub(crate) fn new(limits: &Limits, first_id: u32) -> Tally {
         Tally {
-            next_id: Cell::new(0),
+            next_id: Cell::new(first_id),
             depths: RefCell::new(Vec::new()),
             open: Cell::new(0),
             run: Cell::new(0),

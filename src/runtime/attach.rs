@@ -109,7 +109,8 @@ fn attach_one(
 ) -> std::result::Result<(), String> {
     let err = |e: libbpf_rs::Error| e.to_string();
     match attach {
-        Attach::Begin | Attach::End => {}
+        // Run by the runtime itself, through BPF_PROG_TEST_RUN.
+        Attach::Begin | Attach::End | Attach::Test { .. } | Attach::Bench { .. } | Attach::Signal { .. } => {}
         Attach::Tracepoint { id, .. } if *id != 0 => {
             // As libbpf attaches a tracepoint, with the id sema read already (libbpf would
             // read it from tracefs again: five system calls per tracepoint).

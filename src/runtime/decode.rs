@@ -5,6 +5,7 @@
 use super::layout;
 use super::maps::RawEntry;
 use super::symbols::{self, Symbols};
+use super::tseries;
 use super::value::{self, Entry, KeyPart, Value};
 use crate::plan::{self, MapDef, Plan, PrintfDef, Scalar, ValueKind};
 use std::collections::HashMap;
@@ -16,13 +17,18 @@ pub struct Decoder<'p> {
     /// The wall-clock time of boot in nanoseconds (CLOCK_REALTIME − CLOCK_MONOTONIC), to turn
     /// times since boot into dates.
     boot_ns: u64,
+    /// CLOCK_TAI − CLOCK_REALTIME in nanoseconds, to turn `tseries()`'s TAI times into dates.
+    tai_offset_ns: u64,
 }
 
 impl<'p> Decoder<'p> {
     /// `stacks`: the stack-trace maps stack ids point into, by the depth they keep.
     pub fn new(plan: &'p Plan, stacks: HashMap<u32, libbpf_rs::MapHandle>) -> Decoder<'p> {
         let boot_ns = clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC));
-        Decoder { plan, symbols: Symbols::new(stacks), boot_ns }
+        // Whole seconds (leap seconds): the two readings are a few nanoseconds apart.
+        let tai_offset = clock_ns(libc::CLOCK_TAI).wrapping_sub(clock_ns(libc::CLOCK_REALTIME)) as i64;
+        let tai_offset_ns = ((tai_offset as f64 / 1e9).round() as i64 * 1_000_000_000) as u64;
+        Decoder { plan, symbols: Symbols::new(stacks), boot_ns, tai_offset_ns }
     }
 
     /// A value of `kind` from its bytes (a printf argument, a map value, a tuple element).
@@ -80,6 +86,9 @@ impl<'p> Decoder<'p> {
         let mut hists: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
         let mut hist_of_key: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut entries = Vec::new();
+        // tseries(): each user key's intervals and values.
+        let mut series: Vec<(Vec<u8>, Vec<(u64, i64)>)> = Vec::new();
+        let mut series_of_key: HashMap<Vec<u8>, usize> = HashMap::new();
         for raw_entry in &raw {
             let key = &raw_entry.key;
             match def.value {
@@ -97,6 +106,14 @@ impl<'p> Decoder<'p> {
                     if let Some(b) = hists[at].1.get_mut(read_u64(bucket) as usize) {
                         *b += raw_entry.values().map(read_u64).sum::<u64>();
                     }
+                }
+                ValueKind::TSeries { agg, .. } => {
+                    let user = &key[..user_key.min(key.len())];
+                    let at = *series_of_key.entry(user.to_vec()).or_insert_with(|| {
+                        series.push((user.to_vec(), Vec::new()));
+                        series.len() - 1
+                    });
+                    series[at].1.extend(tseries::combine(agg, raw_entry));
                 }
                 ValueKind::Scalar(kind) => {
                     let bytes = raw_entry.values().next().unwrap_or(&[]);
@@ -117,6 +134,12 @@ impl<'p> Decoder<'p> {
                 _ => continue,
             };
             entries.push(Entry { key: self.key(def, &key), value });
+        }
+        if let ValueKind::TSeries { interval_ns, intervals, signed, .. } = def.value {
+            let tai_to_wall = |t: u64| t.wrapping_sub(self.tai_offset_ns);
+            for (key, s) in tseries::assemble(series, interval_ns, intervals, !signed, tai_to_wall) {
+                entries.push(Entry { key: self.key(def, &key), value: Value::TSeries(s) });
+            }
         }
         // Hash order is arbitrary; key order makes ties between equal values come out the same
         // on every run (bpftrace's own order for such ties varies between runs).

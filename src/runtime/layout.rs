@@ -17,6 +17,8 @@ pub enum MapKind {
     Hist,
     /// avg() and stats() maps: like `Plain`, plus one empty line after the whole map.
     Avg,
+    /// tseries() maps (bpftrace 0.26): a graph per key, keys from the least recently updated.
+    TSeries,
 }
 
 impl MapKind {
@@ -25,6 +27,7 @@ impl MapKind {
         match kind {
             ValueKind::Avg | ValueKind::Stats => MapKind::Avg,
             ValueKind::Hist { .. } | ValueKind::Lhist { .. } => MapKind::Hist,
+            ValueKind::TSeries { .. } => MapKind::TSeries,
             _ => MapKind::Plain,
         }
     }
@@ -110,6 +113,11 @@ fn sort_entries(kind: MapKind, mut entries: Vec<Entry>) -> Vec<Entry> {
         MapKind::Avg => {
             sort_by_key(&mut entries, KeyOrder::Raw);
             cxx_sort(entries, |a, b| average(&a.value) < average(&b.value))
+        }
+        MapKind::TSeries => {
+            sort_by_key(&mut entries, KeyOrder::Raw);
+            let latest = |v: &Value| if let Value::TSeries(s) = v { s.latest } else { 0 };
+            cxx_sort(entries, |a, b| latest(&a.value) < latest(&b.value))
         }
     }
 }

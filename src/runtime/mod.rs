@@ -50,6 +50,7 @@ mod printf;
 mod session;
 pub mod signals;
 mod symbols;
+mod tseries;
 mod value;
 
 use crate::plan::Plan;
@@ -89,10 +90,25 @@ pub struct Options {
     pub prometheus: Option<export::Config>,
     /// `--live`: the full-screen view, redrawn at this interval.
     pub live: Option<std::time::Duration>,
+    /// `--test`, `--bench`, or tracing.
+    pub mode: Mode,
+}
+
+/// What a run does with its probes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Attach them and trace (`test:` and `bench:` probes are not run).
+    #[default]
+    Trace,
+    /// `--test`: run the `test:` probes, attach nothing.
+    Test,
+    /// `--bench`: run the `bench:` probes in timed loops, attach nothing.
+    Bench,
 }
 
 /// `-B`: when the script's output is flushed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "compiler", derive(clap::ValueEnum))]
 pub enum Buffering {
     /// At every newline.
     Line,
@@ -191,6 +207,15 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         session.announce();
         return Ok(0);
     }
+    if opts.mode != Mode::Trace {
+        return run_special(session, opts.mode);
+    }
+    if let Some(kind) = session.special_only() {
+        return Err(RuntimeError::new(format!("no probes attached; use --{kind} to run {kind} probes")));
+    }
+    if session.has_signal_probes() {
+        signals::catch_usr1().map_err(|e| RuntimeError::new(format!("cannot catch SIGUSR1: {e}")))?;
+    }
     session.announce();
     #[cfg(feature = "exporter")]
     let exporter = listener.map(|l| export::Exporter::start(l, plan, session.object()));
@@ -227,6 +252,23 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         signals::die_of_sigpipe();
     }
     Ok(status)
+}
+
+/// `--test` or `--bench`: BEGIN, the tests or benchmarks, END; nothing is attached and no map
+/// is printed. The status is 1 when a test or benchmark failed.
+fn run_special(mut session: Session, mode: Mode) -> Result<i32> {
+    session.run_begin()?;
+    let status = if session.exited() {
+        0
+    } else if mode == Mode::Test {
+        session.run_tests()?
+    } else {
+        session.run_benches()?
+    };
+    if !signals::hurry() {
+        session.run_end()?;
+    }
+    Ok(session.finish().max(status))
 }
 
 /// `--timings`: how long loading and attaching took, on stderr.

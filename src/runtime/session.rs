@@ -21,6 +21,8 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 
+mod special;
+
 pub struct Session<'p> {
     plan: &'p Plan,
     out: Box<dyn Output>,
@@ -44,6 +46,8 @@ pub struct Session<'p> {
     output_error: Option<std::io::Error>,
     /// The most bytes `cat()` prints of a file.
     pub max_cat_bytes: usize,
+    /// While a `test:` or `bench:` probe runs: what it prints, kept instead of printed.
+    capture: Option<special::Capture>,
     object: Object,
 }
 
@@ -79,6 +83,7 @@ impl<'p> Session<'p> {
             lost_reported: 0,
             output_error: None,
             max_cat_bytes: 10240,
+            capture: None,
             object,
         })
     }
@@ -128,9 +133,10 @@ impl<'p> Session<'p> {
         &self.object
     }
 
-    /// The attach points of the program's probes.
+    /// The attach points of the program's probes (`test:` and `bench:` probes aside, which
+    /// only `--test` and `--bench` run).
     pub fn probe_count(&self) -> usize {
-        self.plan.probes.iter().map(|p| 1 + p.also.len()).sum()
+        self.plan.probes.iter().filter(|p| !special::test_or_bench(&p.attach)).map(|p| 1 + p.also.len()).sum()
     }
 
     /// Runs the BEGIN probes and prints what they sent.
@@ -148,7 +154,8 @@ impl<'p> Session<'p> {
     /// rtrace's own writes feed) never keeps the loop from seeing a stop request; lost events
     /// are reported at least once a second.
     pub fn trace(&mut self, exited: Option<&OwnedFd>, mut watcher: Option<&mut dyn Watcher>) -> Result<()> {
-        let only_begin_end = self.plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End));
+        let only_begin_end =
+            self.plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End) || special::test_or_bench(&p.attach));
         if (only_begin_end && exited.is_none() && watcher.is_none()) || self.exit.is_some() {
             return Ok(());
         }
@@ -157,6 +164,7 @@ impl<'p> Session<'p> {
             libc::pollfd { fd: self.ringbuf.epoll_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: signals::wake_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: exited.map_or(-1, |fd| fd.as_raw_fd()), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: signals::usr1_fd(), events: libc::POLLIN, revents: 0 },
         ];
         while !signals::stop_requested() {
             let timeout = watcher.as_ref().map_or(1000, |w| w.timeout_ms().clamp(0, 1000));
@@ -179,6 +187,9 @@ impl<'p> Session<'p> {
             }
             if fds[2].revents != 0 {
                 return Ok(());
+            }
+            if fds[3].revents != 0 && signals::take_usr1() > 0 {
+                self.run_signal_probes()?;
             }
             if let Some(w) = watcher.as_deref_mut() {
                 if !w.wake(self) {
@@ -297,6 +308,13 @@ impl<'p> Session<'p> {
             return;
         }
         let Some(event) = Event::read(self.plan, &mut self.decoder, record) else { return };
+        let event = match &mut self.capture {
+            Some(capture) => match capture.keep(event) {
+                Some(event) => event,
+                None => return,
+            },
+            None => event,
+        };
         match event {
             Event::Text { kind, text } => {
                 self.emit(|out| out.event(kind, &text));
@@ -402,7 +420,7 @@ impl<'p> Session<'p> {
         }
     }
 
-    /// Runs the BEGIN or END programs once each, through BPF_PROG_TEST_RUN.
+    /// Runs the BEGIN, END or `self:signal` programs once each, through BPF_PROG_TEST_RUN.
     fn run_probes(&mut self, which: &Attach) -> Result<()> {
         for (index, def) in self.plan.probes.iter().enumerate().filter(|(_, p)| &p.attach == which) {
             let prog = attach::program(&self.object, &def.prog_name)?;

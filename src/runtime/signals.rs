@@ -60,13 +60,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// Installs the handler (for SIGINT, SIGTERM, and SIGALRM, the hurry's deadline) and makes the
 /// wake-up pipe. Until `arm`, signals still end rtrace at once.
 pub fn install() -> std::io::Result<()> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two new descriptors into `fds`; they live as long as the process.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    WAKE_READ.store(fds[0], Ordering::SeqCst);
-    WAKE_WRITE.store(fds[1], Ordering::SeqCst);
+    wake_pipe(&WAKE_READ, &WAKE_WRITE)?;
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGALRM] {
         // SAFETY: sigaction is plain data, zeroed then filled; the handler only makes
         // async-signal-safe calls. No SA_RESTART: blocking calls return EINTR.
@@ -79,6 +73,18 @@ pub fn install() -> std::io::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// A non-blocking pipe a signal handler writes to, its ends stored in `read` and `write`.
+fn wake_pipe(read: &AtomicI32, write: &AtomicI32) -> std::io::Result<()> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds`; they live as long as the process.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    read.store(fds[0], Ordering::SeqCst);
+    write.store(fds[1], Ordering::SeqCst);
     Ok(())
 }
 
@@ -133,6 +139,55 @@ fn wake() {
     if fd >= 0 {
         // SAFETY: writing one byte from a constant to our own pipe.
         unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+    }
+}
+
+static USR1_READ: AtomicI32 = AtomicI32::new(-1);
+static USR1_WRITE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_usr1(_sig: libc::c_int) {
+    let fd = USR1_WRITE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write is async-signal-safe; the buffer is a constant.
+        unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+    }
+}
+
+/// For `self:signal:SIGUSR1` probes: SIGUSR1 no longer ends rtrace but makes `usr1_fd`
+/// readable (`SA_RESTART`: nothing else sees it). Stopping stays SIGINT's and SIGTERM's.
+pub fn catch_usr1() -> std::io::Result<()> {
+    wake_pipe(&USR1_READ, &USR1_WRITE)?;
+    // SAFETY: sigaction is plain data, zeroed then filled; the handler only writes to a pipe.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_usr1 as extern "C" fn(libc::c_int) as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The descriptor that becomes readable when SIGUSR1 came (-1 unless `catch_usr1`).
+pub fn usr1_fd() -> i32 {
+    USR1_READ.load(Ordering::SeqCst)
+}
+
+/// Empties `usr1_fd`: how many SIGUSR1 came since the last call (signals close together may
+/// count once, as pending signals do).
+pub fn take_usr1() -> usize {
+    let fd = usr1_fd();
+    let mut n = 0;
+    let mut buf = [0u8; 64];
+    loop {
+        // SAFETY: reading into a buffer we own, at most its length.
+        let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if got <= 0 {
+            return n;
+        }
+        n += got as usize;
     }
 }
 

@@ -1,12 +1,23 @@
 //! Addresses to symbol names, through blazesym: kernel addresses from /proc/kallsyms (read
 //! once, lazily, the first time an address needs a name), user addresses through the
-//! process's memory map (/proc/PID/maps), so only while the process lives.
+//! process's memory map (/proc/PID/maps), so only while the process lives. Without the
+//! `symbols` feature (the stub of a built tool whose script prints no symbol) every address
+//! prints as a number.
 
 use crate::plan::StackSpec;
-use blazesym::symbolize::source::{Kernel, Process, Source};
-use blazesym::symbolize::{Input, Symbolized, Symbolizer};
-use blazesym::MaybeDefault;
+#[cfg(feature = "symbols")]
+use blazesym::symbolize::{
+    source::{Kernel, Process},
+    Input, Symbolized, Symbolizer,
+};
 use std::collections::HashMap;
+
+/// Where an address is looked up: the kernel, or a process's memory.
+#[cfg_attr(not(feature = "symbols"), allow(dead_code))]
+enum Source {
+    Kernel,
+    Process(u32),
+}
 
 /// How deep a stack's frames are indented in bpftrace's layout: as a map key, and elsewhere
 /// (a printf argument, a map value).
@@ -14,6 +25,7 @@ pub const KEY_INDENT: usize = 4;
 pub const VALUE_INDENT: usize = 8;
 
 /// A symbol found for an address: the function, the offset into it, and the file it is in.
+#[cfg_attr(not(feature = "symbols"), allow(dead_code))]
 struct Found {
     name: String,
     offset: usize,
@@ -28,6 +40,7 @@ impl Found {
 }
 
 pub struct Symbols {
+    #[cfg(feature = "symbols")]
     symbolizer: Option<Symbolizer>,
     cache: HashMap<u64, String>,
     /// The stack-trace maps stack ids point into, by the depth they keep.
@@ -36,7 +49,12 @@ pub struct Symbols {
 
 impl Symbols {
     pub fn new(stacks: HashMap<u32, libbpf_rs::MapHandle>) -> Symbols {
-        Symbols { symbolizer: None, cache: HashMap::new(), stacks }
+        Symbols {
+            #[cfg(feature = "symbols")]
+            symbolizer: None,
+            cache: HashMap::new(),
+            stacks,
+        }
     }
 
     /// Stack `id` (for a user stack, of process `pid`) as bpftrace prints it: a newline, then
@@ -54,11 +72,8 @@ impl Symbols {
             .map(|frame| u64::from_le_bytes(frame.try_into().unwrap_or_default()))
             .take_while(|&a| a != 0)
             .collect();
-        let found = if spec.user {
-            self.symbolize(&Source::Process(Process::new((pid as u32).into())), &addrs)
-        } else {
-            self.symbolize(&kernel_source(), &addrs)
-        };
+        let source = if spec.user { Source::Process(pid as u32) } else { Source::Kernel };
+        let found = self.symbolize(&source, &addrs);
         let mut out = String::from("\n");
         for (addr, found) in addrs.iter().zip(found) {
             let line = match (spec.perf, found) {
@@ -79,9 +94,15 @@ impl Symbols {
 
     /// What blazesym finds at each of `addrs` (`None` where nothing, or for all of them when
     /// the source cannot be read).
+    #[cfg(feature = "symbols")]
     fn symbolize(&mut self, source: &Source, addrs: &[u64]) -> Vec<Option<Found>> {
+        use blazesym::symbolize::source::Source as Blaze;
+        let source = match source {
+            Source::Kernel => Blaze::Kernel(Kernel { vmlinux: blazesym::MaybeDefault::None, debug_syms: false, ..Kernel::default() }),
+            Source::Process(pid) => Blaze::Process(Process::new((*pid).into())),
+        };
         let symbolizer = self.symbolizer.get_or_insert_with(Symbolizer::new);
-        let Ok(found) = symbolizer.symbolize(source, Input::AbsAddr(addrs)) else {
+        let Ok(found) = symbolizer.symbolize(&source, Input::AbsAddr(addrs)) else {
             return addrs.iter().map(|_| None).collect();
         };
         found
@@ -97,11 +118,16 @@ impl Symbols {
             .collect()
     }
 
+    /// Without blazesym nothing is found: every address prints as a number.
+    #[cfg(not(feature = "symbols"))]
+    fn symbolize(&mut self, _source: &Source, addrs: &[u64]) -> Vec<Option<Found>> {
+        addrs.iter().map(|_| None).collect()
+    }
+
     /// The name of the function containing `addr` in process `pid`, or the address in hex
     /// (the process may have exited by the time the event is printed).
     pub fn user(&mut self, pid: u64, addr: u64) -> String {
-        let source = Source::Process(Process::new((pid as u32).into()));
-        function_name(self.symbolize(&source, &[addr]).pop().flatten(), addr)
+        function_name(self.symbolize(&Source::Process(pid as u32), &[addr]).pop().flatten(), addr)
     }
 
     /// The name of the kernel function containing `addr`, or the address in hex.
@@ -109,14 +135,10 @@ impl Symbols {
         if let Some(name) = self.cache.get(&addr) {
             return name.clone();
         }
-        let name = function_name(self.symbolize(&kernel_source(), &[addr]).pop().flatten(), addr);
+        let name = function_name(self.symbolize(&Source::Kernel, &[addr]).pop().flatten(), addr);
         self.cache.insert(addr, name.clone());
         name
     }
-}
-
-fn kernel_source() -> Source<'static> {
-    Source::Kernel(Kernel { vmlinux: MaybeDefault::None, debug_syms: false, ..Kernel::default() })
 }
 
 /// A symbol's function name (without its offset), or the address in hex.

@@ -73,6 +73,8 @@ pub enum Value {
         max: i64,
         step: i64,
     },
+    /// `tseries()`: each interval's start and value (bpftrace 0.26's graph).
+    TSeries(super::tseries::Series),
     /// A tuple, printed `(1, x)`; its elements are Int, UInt, Str or Tuple.
     Tuple(Vec<Value>),
     /// A record, printed `{ .a = 1, .b = x }`.
@@ -129,7 +131,7 @@ pub fn scalar_value_text(value: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Avg { .. } => average(value).to_string(),
         Value::Stats { sum, count } => format!("count {count}, average {}, total {sum}", average(value)),
-        Value::Hist { .. } | Value::Lhist { .. } => String::new(),
+        Value::Hist { .. } | Value::Lhist { .. } | Value::TSeries(_) => String::new(),
     }
 }
 

@@ -97,6 +97,8 @@ pub enum IntWanted {
     Number(&'static str),
     /// A condition (`assert()`).
     Condition(&'static str),
+    /// `return N;`.
+    Return,
 }
 
 /// What rtrace cannot do yet (`ExprError::Unsupported`).
@@ -196,6 +198,7 @@ impl IntWanted {
             IntWanted::Count(func) => format!("`{func}()`'s count is an integer"),
             IntWanted::Number(func) => format!("`{func}()` takes an integer"),
             IntWanted::Condition(func) => format!("`{func}()`'s condition must be an integer"),
+            IntWanted::Return => "a probe returns an integer".into(),
         }
     }
 }

@@ -130,6 +130,12 @@ pub(super) fn value_desc(kind: ValueKind) -> String {
 pub(super) fn merge_value(a: ValueKind, b: ValueKind) -> Option<ValueKind> {
     match (a, b) {
         (ValueKind::Sum { signed: x }, ValueKind::Sum { signed: y }) => Some(ValueKind::Sum { signed: x && y }),
+        // tseries() values print as unsigned only when every value written is unsigned.
+        (ValueKind::TSeries { interval_ns, intervals, agg, signed: x }, ValueKind::TSeries { signed: y, .. })
+            if b == (ValueKind::TSeries { interval_ns, intervals, agg, signed: y }) =>
+        {
+            Some(ValueKind::TSeries { interval_ns, intervals, agg, signed: x || y })
+        }
         (ValueKind::Scalar(Scalar::Int { signed: x }), ValueKind::Scalar(Scalar::Int { signed: y })) => {
             Some(ValueKind::Scalar(Scalar::Int { signed: x || y }))
         }

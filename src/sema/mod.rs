@@ -12,6 +12,7 @@ mod lookups;
 mod maps;
 mod probes;
 mod resources;
+mod script_types;
 mod share;
 mod types;
 
@@ -76,6 +77,10 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
+    if let Err(d) = script_types::add(program, &mut kernel_types) {
+        diags.push(d);
+        return Err(diags);
+    }
     let share::Shared { instances, names: probe_names, slots, params } = share::share_programs(program, instances);
     // Each program once, in order, learning the maps from their assignments; then again those
     // that read a map a later program changed (see `maps::settle`).
@@ -90,6 +95,11 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     }
     let declared = declared_maps(program, &checker.maps, &mut errors);
     errors::dedup(&mut errors);
+    // The unstable-feature warning of `tseries()` once, as bpftrace gives it.
+    let mut warned = false;
+    errors.retain(|e| {
+        !matches!(e, CheckError::Map(errors::MapError::TSeriesUnstable { error: false, .. })) || !std::mem::replace(&mut warned, true)
+    });
     // (probe expansion's diagnostics are still text; deduplicated as such)
     dedup(&mut diags);
     diags.extend(errors.iter().map(CheckError::diagnostic));

@@ -253,7 +253,12 @@ impl Shape {
             }
             StmtKind::Break => self.text.push_str("break"),
             StmtKind::Continue => self.text.push_str("continue"),
-            StmtKind::Return => self.text.push_str("return"),
+            StmtKind::Return(value) => {
+                self.text.push_str("return ");
+                if let Some(v) = value {
+                    self.expr(v, false);
+                }
+            }
             StmtKind::Let { var, ty, value } => {
                 let _ = write!(self.text, "let {}", var.name);
                 if let Some(ty) = ty {
@@ -292,6 +297,10 @@ impl Shape {
             TypeExprKind::Array(of, n) => {
                 self.ty(of);
                 let _ = write!(self.text, "[{n:?}]");
+            }
+            TypeExprKind::Typeof(e) => {
+                self.text.push_str("typeof");
+                self.expr(e, false);
             }
         }
     }
@@ -385,7 +394,7 @@ impl Shape {
                 let _ = write!(self.text, "incdec{increment}{prefix}");
                 self.expr(target, false);
             }
-            ExprKind::SizeofType(ty) => {
+            ExprKind::SizeofType(ty) | ExprKind::TypeArg(ty) => {
                 self.text.push_str("sizeof");
                 self.ty(ty);
             }
@@ -427,7 +436,7 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
             ExprKind::Cast { expr: x, .. } => sub(x),
             ExprKind::IncDec { target, .. } => sub(target),
             ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Var(_) | ExprKind::Bool(_) => false,
-            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => false,
+            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } | ExprKind::TypeArg(_) => false,
             ExprKind::Block { stmts: body, value } => stmts(body, names) || sub(value),
         }
     }
@@ -445,8 +454,8 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
             StmtKind::ForMap { map, body, .. } => map.keys.iter().any(|k| expr(k, names)) || stmts(body, names),
             StmtKind::Let { value, .. } => value.as_ref().is_some_and(|v| expr(v, names)),
             StmtKind::Block(body) => stmts(body, names),
-            StmtKind::Expr(e) => expr(e, names),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return => false,
+            StmtKind::Expr(e) | StmtKind::Return(Some(e)) => expr(e, names),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => false,
         })
     }
     probe.predicate.as_ref().is_some_and(|p| expr(p, names)) || stmts(&probe.body, names)

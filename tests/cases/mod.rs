@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 #[serde(default, deny_unknown_fields)]
 pub struct Case {
     pub script: String,
+    /// Other files, by path relative to the script file's directory, and their text: written
+    /// before the run (scripts a `file` case imports), removed after it.
+    pub files: std::collections::BTreeMap<String, String>,
     pub args: Vec<String>,
     pub params: Vec<String>,
     pub file: bool,

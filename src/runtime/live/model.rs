@@ -261,6 +261,11 @@ fn shown(value: &Value) -> Shown {
             write_lhist(&mut text, buckets, *min, *max, *step);
             Shown::Hist { total: hist_total(value), bars: text.lines().map(str::to_string).collect() }
         }
+        Value::TSeries(series) => {
+            let mut text = String::new();
+            crate::runtime::tseries::graph(&mut text, series);
+            Shown::Hist { total: series.points.len() as u64, bars: text.lines().map(str::to_string).collect() }
+        }
         other => match number_value(other) {
             Some(n) => Shown::Number(n),
             None => Shown::Text(scalar_value_text(other)),
@@ -271,7 +276,7 @@ fn shown(value: &Value) -> Shown {
 fn column_header(kind: MapKind, width: usize) -> String {
     match kind {
         MapKind::Avg => format!("  {:<width$} {:>12} {:>12} {:>14} {:>10}", "KEY", "COUNT", "AVERAGE", "TOTAL", "COUNT/s"),
-        MapKind::Hist => format!("  {:<width$} {:>12} {:>10}", "KEY", "VALUES", "VALUES/s"),
+        MapKind::Hist | MapKind::TSeries => format!("  {:<width$} {:>12} {:>10}", "KEY", "VALUES", "VALUES/s"),
         MapKind::Plain => format!("  {:<width$} {:>14} {:>10}", "KEY", "VALUE", "RATE/s"),
     }
 }

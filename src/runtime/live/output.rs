@@ -7,7 +7,7 @@ use super::model::Model;
 use crate::plan::{MapDef, PrintfDef};
 use crate::runtime::layout::MapView;
 use crate::runtime::output::text::write_map;
-use crate::runtime::output::{Output, Sink};
+use crate::runtime::output::{Output, Sink, TestRun};
 use crate::runtime::printf;
 use crate::runtime::value::Value;
 use std::cell::RefCell;
@@ -91,6 +91,15 @@ impl Output for LiveOutput {
             return Ok(());
         }
         self.inner.map(map)
+    }
+
+    // `--test` and `--bench` run without the live view.
+    fn test_result(&mut self, run: &TestRun, index: usize) -> io::Result<()> {
+        self.inner.test_result(run, index)
+    }
+
+    fn bench_result(&mut self, names: &[String], index: usize, average_ns: u64, iterations: u64) -> io::Result<()> {
+        self.inner.bench_result(names, index, average_ns, iterations)
     }
 
     fn lost(&mut self, n: u64) -> io::Result<()> {

@@ -42,6 +42,17 @@ impl Output for JsonOutput {
         self.sink.write(&line("map_full", json!({ "map": map.name, "max_entries": map.max_entries, "dropped": dropped })))
     }
 
+    fn test_result(&mut self, run: &super::TestRun, index: usize) -> io::Result<()> {
+        let (name, passed) = (&run.names[index], run.passed[index]);
+        let duration = run.durations[index].as_nanos() as u64;
+        let result = json!({ "duration": duration, "passed": passed, "output": run.outputs[index] });
+        self.sink.write(&line("test_result", json!({ name: result })))
+    }
+
+    fn bench_result(&mut self, names: &[String], index: usize, average_ns: u64, iterations: u64) -> io::Result<()> {
+        self.sink.write(&line("benchmark_result", json!({ &names[index]: { "average": average_ns, "iters": iterations } })))
+    }
+
     fn attached(&mut self, probes: usize) -> io::Result<()> {
         self.sink.write(&line("attached_probes", json!({ "probes": probes })))?;
         self.sink.flush()
@@ -163,6 +174,7 @@ fn value_json(value: &Value) -> Json {
         Value::Avg { .. } => json!(value::average(value)),
         Value::Stats { sum, count } => json!({"count": count, "average": value::average(value), "total": sum}),
         Value::Hist { .. } | Value::Lhist { .. } => buckets(value),
+        Value::TSeries(_) => Json::Null,
         Value::Tuple(elems) | Value::Array(elems) => elems.iter().map(value_json).collect(),
         Value::Record(fields) => Json::Object(fields.iter().map(|(n, v)| (n.clone(), value_json(v))).collect()),
     }
@@ -175,6 +187,7 @@ fn map_line(map: &MapView) -> String {
         MapKind::Hist => "hist",
         MapKind::Avg => "stats",
         MapKind::Plain => "map",
+        MapKind::TSeries => return tseries_line(map),
     };
     let data = if first.key.is_empty() {
         value_json(&first.value)
@@ -186,6 +199,25 @@ fn map_line(map: &MapView) -> String {
         Json::Object(obj)
     };
     line(kind, json!({ map.name: data }))
+}
+
+/// A `tseries()` map as bpftrace 0.26 writes it: each series a compact array of
+/// `{"interval_start":"DATE TIME","value":V}` (UTC, nanoseconds), gaps left out.
+fn tseries_line(map: &MapView) -> String {
+    let series = |v: &Value| match v {
+        Value::TSeries(s) => crate::runtime::tseries::json(s),
+        _ => "[]".to_string(),
+    };
+    let name = Json::String(map.name.to_string()).to_string();
+    let data = match map.entries.as_slice() {
+        [only] if only.key.is_empty() => series(&only.value),
+        entries => {
+            let parts: Vec<String> =
+                entries.iter().map(|e| format!("{}: {}", Json::String(key_text(&e.key)), series(&e.value))).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    };
+    format!("{{\"type\": \"tseries\", \"data\": {{{name}: {data}}}}}\n")
 }
 
 #[cfg(test)]

@@ -5,13 +5,14 @@
 pub(super) mod hist;
 mod bcc;
 mod json;
+mod report;
 pub(super) mod text;
 
 use super::layout::MapView;
 use super::value::Value;
 use super::{Buffering, Options, Result, RuntimeError};
 use crate::plan::{MapDef, PrintfDef};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 /// Where the script's output goes, buffered as `-B` says.
@@ -129,10 +130,29 @@ pub trait Output {
     fn attached(&mut self, probes: usize) -> io::Result<()>;
     /// At exit: user map `map` was full when `dropped` new entries came.
     fn map_full(&mut self, map: &MapDef, dropped: u64) -> io::Result<()>;
+    /// `--test`: test `index` of `run.names` ran (what it printed is shown if it failed).
+    fn test_result(&mut self, run: &TestRun, index: usize) -> io::Result<()>;
+    /// `--bench`: bench `index` of `names` took `average_ns` a run over `iterations` runs.
+    fn bench_result(&mut self, names: &[String], index: usize, average_ns: u64, iterations: u64) -> io::Result<()>;
+}
+
+/// The `test:` probes of a `--test` run: their names, and for those that ran, whether each
+/// passed, how long it took and what it printed.
+#[derive(Debug, Default)]
+pub struct TestRun {
+    pub names: Vec<String>,
+    pub passed: Vec<bool>,
+    pub durations: Vec<std::time::Duration>,
+    pub outputs: Vec<String>,
 }
 
 /// The output `-f`, `-o`, `-B` and `-q` ask for.
 pub fn open(opts: &Options) -> Result<Box<dyn Output>> {
     let sink = Sink::open(opts)?;
-    Ok(if opts.json { Box::new(json::JsonOutput { sink }) } else { Box::new(text::TextOutput { sink, quiet: opts.quiet, bcc_hists: opts.bcc_hists }) })
+    Ok(if opts.json {
+        Box::new(json::JsonOutput { sink })
+    } else {
+        let color = opts.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Box::new(text::TextOutput { sink, quiet: opts.quiet, bcc_hists: opts.bcc_hists, color })
+    })
 }

@@ -23,6 +23,8 @@ pub struct TextOutput {
     pub quiet: bool,
     /// `--hist-style bcc`: `hist()` maps in BCC's layout (`bcc.rs`).
     pub bcc_hists: bool,
+    /// The `--test` report in colour (standard output is a terminal, no `NO_COLOR`).
+    pub color: bool,
 }
 
 impl Output for TextOutput {
@@ -58,6 +60,18 @@ impl Output for TextOutput {
         Ok(())
     }
 
+    fn test_result(&mut self, run: &super::TestRun, index: usize) -> io::Result<()> {
+        let mut out = String::new();
+        super::report::write_test(&mut out, run, index, self.color);
+        self.sink.write(&out)
+    }
+
+    fn bench_result(&mut self, names: &[String], index: usize, average_ns: u64, iterations: u64) -> io::Result<()> {
+        let mut out = String::new();
+        super::report::write_bench(&mut out, names, index, average_ns, iterations);
+        self.sink.write(&out)
+    }
+
     fn attached(&mut self, probes: usize) -> io::Result<()> {
         if !self.quiet {
             eprintln!("Attaching {probes} probe{}...", if probes == 1 { "" } else { "s" });
@@ -88,6 +102,13 @@ pub fn write_map(out: &mut String, map: &MapView) {
     for entry in &map.entries {
         out.push_str(map.name);
         write_key_suffix(out, &entry.key);
+        if let Value::TSeries(series) = &entry.value {
+            // bpftrace 0.26: the graph under `@name[key]:`, then an empty line.
+            out.push_str(":\n");
+            crate::runtime::tseries::graph(out, series);
+            out.push('\n');
+            continue;
+        }
         out.push_str(": ");
         match &entry.value {
             Value::Hist { buckets, k } => {
@@ -113,6 +134,8 @@ fn write_empty_map(out: &mut String, kind: MapKind) {
     match kind {
         MapKind::Plain | MapKind::Hist => out.push('\n'),
         MapKind::Avg => out.push_str("\n\n"),
+        // bpftrace 0.26 prints nothing for a `tseries()` map without entries.
+        MapKind::TSeries => {}
     }
 }
 

@@ -258,6 +258,9 @@ pub(super) fn probe_kind(attach: &Attach) -> &'static str {
     match attach {
         Attach::Begin => "BEGIN",
         Attach::End => "END",
+        Attach::Test { .. } => "test",
+        Attach::Bench { .. } => "bench",
+        Attach::Signal { .. } => "self",
         Attach::Kprobe { ret: false, .. } => "kprobe",
         Attach::Kprobe { ret: true, .. } => "kretprobe",
         Attach::RawTracepoint { .. } => "rawtracepoint",

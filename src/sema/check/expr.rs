@@ -28,7 +28,8 @@ impl Checker<'_> {
                 self.set(scope, e, t, Res::Plain)
             }
             ExprKind::Cast { ty, expr } => self.cast(e, ty, expr, scope),
-            ExprKind::SizeofType(ty) => match self.type_size(ty) {
+            ExprKind::SizeofType(TypeExpr { kind: TypeExprKind::Typeof(inner), .. }) => self.sizeof_typeof(e, inner, scope),
+            ExprKind::SizeofType(ty) => match self.settle_type(ty, scope).and_then(|ty| self.type_size(&ty)) {
                 Some(size) => {
                     self.note_core_size(e, ty, scope);
                     self.set(scope, e, Type::Int { signed: false }, Res::Const(size))
@@ -44,8 +45,9 @@ impl Checker<'_> {
             ExprKind::Index { base, index } => self.index(e, base, index, scope),
             ExprKind::Deref(inner) => self.deref(e, inner, scope),
             ExprKind::TupleIndex { base, index } => self.tuple_index(e, base, index, scope),
-            ExprKind::AddrOf(_) => {
-                self.error(ExprError::Unsupported { what: Unsupported::AddressOf, span: e.span });
+            ExprKind::AddrOf(inner) => self.address_of(e, inner, scope),
+            ExprKind::TypeArg(_) => {
+                self.error(ExprError::TypeArgument { span: e.span });
                 Type::Error
             }
             ExprKind::Offsetof { ty, fields } => self.offsetof(e, ty, fields, scope),
@@ -168,6 +170,11 @@ impl Checker<'_> {
         }
         let ty = match (l, r) {
             (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+                Type::Int { signed: false }
+            }
+            // Tuples of the same shape compare element by element (0.26 docs: `==` and `!=`
+            // compare "strings, integer arrays, and tuples").
+            (Type::Tuple(_), Type::Tuple(_)) if matches!(op, BinOp::Eq | BinOp::Ne) && self.tuples.unify(l, r).is_some() => {
                 Type::Int { signed: false }
             }
             // Integer arrays compare as the integers holding their bytes.

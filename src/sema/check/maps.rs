@@ -118,6 +118,9 @@ impl Checker<'_> {
                 if !self.arity(def, args.len(), value.span) {
                     return None;
                 }
+                if def.func == Func::TSeries {
+                    return self.tseries(value, args, scope);
+                }
                 let mut first_signed = true;
                 for (i, a) in args.iter().enumerate() {
                     let t = self.expr(a, scope);
@@ -172,6 +175,59 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// `tseries(n, interval_ns, intervals[, agg])`: n an integer, the interval and the count
+    /// literals, agg one of bpftrace 0.26's names.
+    fn tseries(&mut self, value: &Expr, args: &[Expr], scope: &mut Scope) -> Option<ValueKind> {
+        let t = self.expr(&args[0], scope);
+        if !t.is_int() {
+            if t != Type::Error {
+                let wanted = IntWanted::Aggregation("tseries");
+                self.error(ExprError::NotInteger { wanted, found: t.describe(), span: args[0].span });
+            }
+            return None;
+        }
+        let mut nums = [0i64; 2];
+        for (i, what) in ["interval_ns", "num_intervals"].into_iter().enumerate() {
+            let a = &args[i + 1];
+            let Some(n) = literal_int(a) else {
+                self.error(MapError::TSeriesLiteral { what, span: a.span });
+                return None;
+            };
+            let max = if i == 0 { i64::MAX } else { i64::from(plan::TSERIES_MAX_INTERVALS) };
+            if n < 1 || n > max {
+                self.error(MapError::TSeriesBound { what, value: n, span: a.span });
+                return None;
+            }
+            nums[i] = n;
+        }
+        let agg = match args.get(3) {
+            None => plan::TSeriesAgg::Last,
+            Some(a) => {
+                let name = match &a.kind {
+                    ExprKind::Str(s) => Some(s.clone()),
+                    _ => None,
+                };
+                match name.as_deref().and_then(plan::TSeriesAgg::from_name) {
+                    Some(agg) => agg,
+                    None => {
+                        self.error(MapError::TSeriesAgg { found: name, span: a.span });
+                        return None;
+                    }
+                }
+            }
+        };
+        match self.opts.config.unstable_tseries {
+            crate::config::Unstable::Enable => {}
+            level => {
+                let error = level == crate::config::Unstable::Error;
+                self.error(MapError::TSeriesUnstable { error, span: value.span });
+            }
+        }
+        scope.exprs.insert(value.id, ExprInfo { ty: Type::Void, res: Res::Call(Func::TSeries), span: value.span });
+        let (interval_ns, intervals) = (nums[0] as u64, nums[1] as u32);
+        Some(ValueKind::TSeries { interval_ns, intervals, agg, signed: t.signed() })
     }
 
     pub(super) fn lhist_params(&mut self, args: &[Expr]) -> Option<ValueKind> {
@@ -245,6 +301,13 @@ impl Checker<'_> {
             Err(t) => return t,
         };
         let Some(keys) = keys else { return Type::Error };
+        // A histogram's keys are found through its buckets (codegen's `hist_query`); not yet a
+        // tseries()'s through its slots.
+        if info.value.has_slot_key() && !info.value.is_histogram() {
+            let holds = value_desc(info.value);
+            self.error(MapError::HistogramQuery { func: def.name, map: map.name.clone(), holds, span: map.span });
+            return Type::Error;
+        }
         if def.func == Func::HasKey && merge_keys(&info.keys, &keys).is_none() {
             self.error(key_mismatch(&info, args[1].span, &keys));
             return Type::Error;
@@ -328,6 +391,12 @@ impl Checker<'_> {
             _ => Some((Keys::default(), map.span)),
         };
         let Some((index, info)) = self.assigned_map(map) else { return Type::Error };
+        if def.func == Func::Delete && matches!(info.value, ValueKind::TSeries { .. }) {
+            // One entry per interval slot: deleting a key's entries is not done yet.
+            let holds = value_desc(info.value);
+            self.error(MapError::HistogramQuery { func: def.name, map: map.name.clone(), holds, span: map.span });
+            return Type::Error;
+        }
         if let Some((keys, span)) = keys {
             if def.func == Func::Delete && merge_keys(&info.keys, &keys).is_none() {
                 self.error(key_mismatch(&info, span, &keys));

@@ -125,7 +125,7 @@ impl Checker<'_> {
             return Type::Error;
         };
         let access = Access { offset: (m.offset_bits / 8) as u64, scale: 0, read, user };
-        if self.opts.co_re {
+        if self.opts.co_re && !k.is_script_type(record) {
             scope.core.insert(e.id, CoreRef::Member { record, path: vec![field.name.clone()] });
         }
         Self::note_enum(&k, m.ty, e, scope);
@@ -183,6 +183,8 @@ impl Checker<'_> {
                 let id = self.kernel_type(t)?;
                 self.kernel_types().ok().map(|k| k.size(id) as u64)
             }
+            // Settled before (`settle_type`).
+            TypeExprKind::Typeof(_) => None,
         }
     }
 
@@ -239,7 +241,7 @@ impl Checker<'_> {
             TypeExprKind::Pointer(_) => {
                 return Some(Type::Ptr { user: false, to: Some(Pointee::Int { bytes: 8, signed: false }) });
             }
-            TypeExprKind::Array(..) => return Some(Type::Ptr { user: false, to: None }),
+            TypeExprKind::Array(..) | TypeExprKind::Typeof(_) => return Some(Type::Ptr { user: false, to: None }),
         };
         let Some(to) = to else { return Some(Type::Error) };
         let k = self.kernel_types().ok()?;
@@ -332,7 +334,7 @@ impl Checker<'_> {
     /// `offsetof(struct X, a.b)`: the byte offset of a (nested) member, from BTF.
     pub(super) fn offsetof(&mut self, e: &Expr, ty: &TypeExpr, fields: &[Name], scope: &mut Scope) -> Type {
         let Some(mut record) = self.kernel_type(ty) else { return Type::Error };
-        if self.opts.co_re {
+        if self.opts.co_re && !self.kernel_types().is_ok_and(|k| k.is_script_type(record)) {
             let path = fields.iter().map(|f| f.name.clone()).collect();
             scope.core.insert(e.id, CoreRef::Member { record, path });
         }
@@ -390,9 +392,37 @@ impl Checker<'_> {
         id
     }
 
+    /// `&$v`, `&@m` (bpftrace 0.26): the address of a variable (its slot on the BPF stack)
+    /// or of a map's value (0 when the map has no value there), typed as a pointer to the
+    /// integer it holds, so that `*p` reads it.
+    pub(super) fn address_of(&mut self, e: &Expr, inner: &Expr, scope: &mut Scope) -> Type {
+        let var = matches!(&inner.kind, ExprKind::Var(name) if !is_positional(name));
+        if !var && !matches!(inner.kind, ExprKind::Map(_)) {
+            self.error(ExprError::AddressOfOperand { span: inner.span });
+            return Type::Error;
+        }
+        let to = match self.expr(inner, scope) {
+            Type::Error => return Type::Error,
+            Type::Int { signed } if var => Pointee::Int { bytes: int_bits(inner, scope) / 8, signed },
+            Type::Int { signed } => Pointee::Int { bytes: 8, signed },
+            Type::Ptr { .. } => Pointee::Int { bytes: 8, signed: false },
+            other => {
+                self.error(ExprError::AddressOfValue { found: other.describe(), span: inner.span });
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, Type::Ptr { user: false, to: Some(to) }, Res::Plain)
+    }
+
     /// `(TYPE)expr`: to a pointer, an enum, an integer array, or an integer.
     pub(super) fn cast(&mut self, e: &Expr, ty: &TypeExpr, expr: &Expr, scope: &mut Scope) -> Type {
+        let Some(ty) = &self.settle_type(ty, scope) else { return Type::Error };
         let t = self.expr(expr, scope);
+        if let TypeExprKind::Array(elem, len) = &ty.kind {
+            if matches!(&elem.kind, TypeExprKind::Named(n) if n == "string") {
+                return self.string_cast(e, *len, expr, t, scope);
+            }
+        }
         if let Some(ptr) = self.cast_pointer(ty) {
             if t != Type::Error && !t.is_int() {
                 self.error(KernelError::CastToPointer { found: t.describe(), span: expr.span });
@@ -446,6 +476,9 @@ impl Checker<'_> {
             self.error(ExprError::NotInteger { wanted: IntWanted::Index, found: it.describe(), span: index.span });
             return Type::Error;
         }
+        if matches!(bt, Type::Tuple(_) | Type::Str { .. }) {
+            return self.constant_index(e, bt, index, scope);
+        }
         if let Type::IntArray(a) = bt {
             if let Some(i) = literal_int(index).filter(|&i| i < 0 || i >= i64::from(a.len)) {
                 self.error(ExprError::IndexOutOfRange { index: i, array: array_name(a), len: a.len, span: index.span });
@@ -454,6 +487,48 @@ impl Checker<'_> {
             return self.set(scope, e, Type::Int { signed: a.signed }, Res::Plain);
         }
         self.element(e, bt, base.span, scope)
+    }
+
+    /// `$t[i]` of a tuple (0.25: as `$t.i`) and `$s[i]` of a string (its byte `i`, an int8):
+    /// `i` must be a constant, as in bpftrace (`(1, "hello")[1 - 1]`).
+    fn constant_index(&mut self, e: &Expr, bt: Type, index: &Expr, scope: &mut Scope) -> Type {
+        let (len, what) = match bt {
+            Type::Tuple(id) => (self.tuples.types[id as usize].len() as i64, ("a tuple", "elements")),
+            Type::Str { len } => (i64::from(len), ("a string", "bytes")),
+            _ => return Type::Error,
+        };
+        let Some(i) = index.const_int() else {
+            self.error(ExprError::ConstantIndex { of: what.0, span: index.span });
+            return Type::Error;
+        };
+        if i < 0 || i >= len {
+            let of = format!("{} of {len} {}", what.0, what.1);
+            self.error(ExprError::ConstantIndexRange { of, index: i, len, span: index.span });
+            return Type::Error;
+        }
+        let ty = match bt {
+            Type::Tuple(id) => self.tuples.types[id as usize][i as usize],
+            _ => Type::Int { signed: true },
+        };
+        self.set(scope, e, ty, Res::Plain)
+    }
+
+    /// `(string[N])s`: the string `s` in N bytes (cut to N - 1 characters and a NUL). Only
+    /// strings: `str(p, N)` reads one from memory.
+    fn string_cast(&mut self, e: &Expr, len: Option<u64>, operand: &Expr, t: Type, scope: &mut Scope) -> Type {
+        let len = match (t, len) {
+            (Type::Error, _) => return Type::Error,
+            (Type::Str { .. }, Some(n @ 1..=1024)) => n as u32,
+            (Type::Str { .. }, _) => {
+                self.error(ExprError::StringCastLength { span: e.span });
+                return Type::Error;
+            }
+            (other, _) => {
+                self.error(ExprError::CastToString { found: other.describe(), span: operand.span });
+                return Type::Error;
+            }
+        };
+        self.set(scope, e, Type::Str { len }, Res::Plain)
     }
 
     /// `*p`.
@@ -493,7 +568,8 @@ pub fn named_int_type(name: &str) -> Option<(u32, bool)> {
 
 /// Whether `shape` is a struct or union with a name (CO-RE finds types by name).
 fn named_record(k: &btf::KernelTypes, shape: btf::Shape) -> bool {
-    matches!(shape, btf::Shape::Record { id, .. } if k.record_name(id).is_some_and(|(name, _)| !name.is_empty()))
+    // (a script's own types are not the kernel's: they keep their offsets)
+    matches!(shape, btf::Shape::Record { id, .. } if !k.is_script_type(id) && k.record_name(id).is_some_and(|(name, _)| !name.is_empty()))
 }
 
 /// An array type as written: `uint8[4]`, `int16[]`.
@@ -504,6 +580,7 @@ pub(super) fn array_type_text(t: &TypeExpr) -> String {
         TypeExprKind::Pointer(inner) => format!("{} *", array_type_text(inner)),
         TypeExprKind::Array(inner, Some(n)) => format!("{}[{n}]", array_type_text(inner)),
         TypeExprKind::Array(inner, None) => format!("{}[]", array_type_text(inner)),
+        TypeExprKind::Typeof(_) => "typeof(…)".into(),
     }
 }
 

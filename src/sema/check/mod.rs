@@ -12,6 +12,7 @@ mod memory;
 mod printf;
 mod stmt;
 mod tuples;
+mod type_of;
 
 pub use memory::named_int_type;
 pub use printf::parse_format;
@@ -119,6 +120,8 @@ struct Scope<'i> {
     declared: HashMap<String, (u32, bool)>,
     /// The type each variable declared with a type was declared with, as written.
     declared_as: HashMap<String, String>,
+    /// Variables declared without a type or a value (`let $a;`), not yet assigned.
+    untyped: std::collections::HashSet<String>,
     /// The BTF enum type of each expression whose value is a kernel enum (printed by name by
     /// `%s`).
     enums: HashMap<ExprId, u32>,
@@ -228,6 +231,7 @@ impl<'p> Checker<'p> {
             var_bits: HashMap::new(),
             declared: HashMap::new(),
             declared_as: HashMap::new(),
+            untyped: Default::default(),
             enums: HashMap::new(),
             var_enums: HashMap::new(),
             core: HashMap::new(),

@@ -82,47 +82,36 @@ impl Checker<'_> {
                     self.error(StmtError::OutsideLoop { word, span: s.span });
                 }
             }
-            StmtKind::Return => {
+            StmtKind::Return(value) => {
                 if !scope.loop_vars.is_empty() {
                     self.error(StmtError::ReturnInMapLoop { span: s.span });
+                }
+                if let Some(v) = value {
+                    let t = self.expr(v, scope);
+                    if !t.is_int() && t != Type::Error {
+                        self.error(ExprError::NotInteger { wanted: IntWanted::Return, found: t.describe(), span: v.span });
+                    }
                 }
             }
             StmtKind::Let { var, ty: Some(ty), value } => {
                 // The declared type first, then the value as an assignment: an integer is cut to
                 // the declared width, anything else must be of the declared type.
-                let declared = match &ty.kind {
-                    TypeExprKind::Array(elem, Some(len)) => match &elem.kind {
-                        TypeExprKind::Named(name) => named_int_type(name)
-                            .filter(|&(bits, _)| *len > 0 && u64::from(bits / 8) * len <= 8)
-                            .map(|(bits, signed)| Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8 })),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                let declared = match declared {
-                    Some(t) => t,
-                    None => match self.int_type(ty) {
-                        Some((bits, signed)) => {
-                            scope.declared.insert(var.name.clone(), (bits, signed));
-                            scope.var_bits.insert(var.name.clone(), bits);
-                            Type::Int { signed }
-                        }
-                        None => return,
-                    },
-                };
+                let Some(declared) = self.declared_type(var, ty, scope) else { return };
                 self.assign_var(var, declared, var.span, scope);
-                scope.declared_as.insert(var.name.clone(), array_type_text(ty));
                 if let Some(v) = value {
                     let assign = Stmt { kind: StmtKind::AssignVar { var: var.clone(), value: v.clone() }, span: s.span };
                     self.stmt(&assign, scope);
                 }
             }
             StmtKind::Let { var, ty: None, value } => {
-                let t = match value {
-                    Some(v) => self.expr(v, scope),
-                    None => Type::Int { signed: true },
+                let Some(v) = value else {
+                    // `let $a;`: 0 until assigned; the first assignment gives the type.
+                    self.assign_var(var, Type::Int { signed: true }, var.span, scope);
+                    scope.untyped.insert(var.name.clone());
+                    return;
                 };
-                self.assign_var(var, t, value.as_ref().map_or(var.span, |v| v.span), scope);
+                let t = self.expr(v, scope);
+                self.assign_var(var, t, v.span, scope);
             }
             StmtKind::Block(body) => self.stmts(body, scope),
         }
@@ -177,10 +166,46 @@ impl Checker<'_> {
         scope.loop_vars.pop();
     }
 
+    /// The type `let $v: TYPE` declares: an integer, an integer array, a string, or (with
+    /// `typeof`) an expression's; `None` after an error.
+    fn declared_type(&mut self, var: &Name, ty: &TypeExpr, scope: &mut Scope) -> Option<Type> {
+        if let TypeExprKind::Typeof(inner) = &ty.kind {
+            return self.let_typeof(var, inner, scope);
+        }
+        let ty = &self.settle_type(ty, scope)?;
+        scope.declared_as.insert(var.name.clone(), array_type_text(ty));
+        match &ty.kind {
+            TypeExprKind::Array(elem, Some(len)) => {
+                if let TypeExprKind::Named(name) = &elem.kind {
+                    if name == "string" {
+                        return Some(Type::Str { len: (*len).clamp(1, u64::from(u32::MAX)) as u32 });
+                    }
+                    let array = named_int_type(name)
+                        .filter(|&(bits, _)| *len > 0 && u64::from(bits / 8) * len <= 8)
+                        .map(|(bits, signed)| Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8 }));
+                    if array.is_some() {
+                        return array;
+                    }
+                }
+            }
+            // `let $s: string;`: a string, as long as what it is assigned.
+            TypeExprKind::Named(name) if name == "string" => return Some(Type::Str { len: 1 }),
+            _ => {}
+        }
+        let (bits, signed) = self.int_type(ty)?;
+        scope.declared.insert(var.name.clone(), (bits, signed));
+        scope.var_bits.insert(var.name.clone(), bits);
+        Some(Type::Int { signed })
+    }
+
     /// Gives a variable its type at its first assignment; later ones must agree.
     pub(super) fn assign_var(&mut self, var: &Name, t: Type, value_span: Span, scope: &mut Scope) {
         if t == Type::Error {
             return;
+        }
+        // `let $a;` then `$a = …`: this assignment gives the type.
+        if scope.untyped.remove(&var.name) {
+            scope.vars.remove(&var.name);
         }
         if scope.loop_vars.iter().any(|(n, _)| *n == var.name) {
             self.error(StmtError::AssignToLoopVar { var: var.name.clone(), span: var.span });

@@ -27,6 +27,22 @@ pub enum ExprError {
     TernaryBranches { then: String, els: String, then_span: Span, span: Span },
     NoRecordField { record: String, field: String, suggestion: Option<String>, span: Span },
     NotARecord { op: &'static str, found: &'static str, span: Span },
+    /// `(string[N])x` of something that is not a string.
+    CastToString { found: &'static str, span: Span },
+    /// `(string[N])s` with N missing, 0 or past 1024.
+    StringCastLength { span: Span },
+    /// `$t[i]`, `$s[i]` where `i` is not a constant.
+    ConstantIndex { of: &'static str, span: Span },
+    /// `$t[i]`, `$s[i]` past the end.
+    ConstantIndexRange { of: String, index: i64, len: i64, span: Span },
+    /// `typeof(EXPR)` where EXPR's type cannot stand where it is written (a cast, `sizeof`).
+    TypeofHere { found: &'static str, span: Span },
+    /// `typeof(TYPE)` as an argument of something that is not a macro.
+    TypeArgument { span: Span },
+    /// `&` of something that is neither a variable nor a map.
+    AddressOfOperand { span: Span },
+    /// `&$v` where `$v` is not stored as an integer (a string, a tuple).
+    AddressOfValue { found: &'static str, span: Span },
 }
 
 impl ExprError {
@@ -34,6 +50,30 @@ impl ExprError {
         use ExprError::*;
         match self {
             NotInteger { wanted, found, span } => error(wanted.message()).at(*span, this_is(found)),
+            CastToString { found, span } => error(format!("cannot cast {found} to a string"))
+                .at(*span, this_is(found))
+                .help("`(string[N])` resizes a string; `str(p, N)` reads one from memory"),
+            StringCastLength { span } => {
+                error("a string cast needs a length from 1 to 1024: `(string[64])s`").at(*span, "no length in range")
+            }
+            ConstantIndex { of, span } => error(format!("the index of {of} must be a constant"))
+                .at(*span, "not a constant")
+                .help("write an integer, or literals and `+`, `-`, `*`: `$t[1]`, `$t[2 - 1]`"),
+            ConstantIndexRange { of, index, len, span } => {
+                error(format!("index {index} is out of range for {of}")).at(*span, format!("valid indexes are 0 to {}", len - 1))
+            }
+            TypeofHere { found, span } => error(format!("`typeof` of {found} cannot be used here"))
+                .at(*span, this_is(found))
+                .help("here `typeof` takes an expression of an integer or pointer type"),
+            TypeArgument { span } => error("a type is an argument only of a macro")
+                .at(*span, "a type")
+                .help("`typeof(TYPE)` passes a type to a macro that uses its parameter as one: `(a *)b`"),
+            AddressOfOperand { span } => {
+                error("`&` takes a variable or a map").at(*span, "neither a variable nor a map").help("write `&$var` or `&@map`")
+            }
+            AddressOfValue { found, span } => error(format!("cannot take the address of a variable holding {found}"))
+                .at(*span, this_is(found))
+                .note("rtrace takes the address of integer and pointer variables and maps"),
             TooManyToolParams { name, max, span } => {
                 error(format!("a tool made by `rtrace build` takes at most {max} parameters, not `{name}`")).at(*span, "not a tool parameter")
             }

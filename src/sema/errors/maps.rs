@@ -16,6 +16,11 @@ pub enum MapError {
     HistKLiteral { span: Span },
     LhistLiteral { span: Span },
     LhistBounds { min: i64, max: i64, step: i64, span: Span },
+    TSeriesLiteral { what: &'static str, span: Span },
+    TSeriesBound { what: &'static str, value: i64, span: Span },
+    TSeriesAgg { found: Option<String>, span: Span },
+    /// Config `unstable_tseries`: `error` forbids `tseries()`, `warn` (the default) warns once.
+    TSeriesUnstable { error: bool, span: Span },
     MapNeverAssigned { map: String, span: Span },
     MapReadNeverAssigned { map: String, suggestion: Option<String>, span: Span },
     AggregationRead { map: String, agg: &'static str, holds: String, assigned: Span, span: Span },
@@ -24,6 +29,7 @@ pub enum MapError {
     WholeMapNeeded { func: &'static str, signature: &'static str, span: Span },
     OneEntry { func: &'static str, map: String, span: Span },
     MapNeeded { func: &'static str, signature: &'static str, span: Span },
+    HistogramQuery { func: &'static str, map: String, holds: String, span: Span },
     MapDeclaredTwice { map: String, first: Span, span: Span },
     UnknownMapType { kind: String, suggestion: Option<&'static str>, span: Span },
     MapDeclEntries { kind: &'static str, span: Span },
@@ -69,6 +75,27 @@ impl MapError {
             LhistBounds { min, max, step, span } => error("invalid lhist() bounds")
                 .at(*span, format!("min {min}, max {max}, step {step}"))
                 .help("lhist(n, min, max, step) needs 0 <= min < max, step > 0, and at most 1000 buckets"),
+            TSeriesLiteral { what, span } => error(format!("tseries() {what} must be an integer literal"))
+                .at(*span, "not a literal")
+                .help("write e.g. `tseries($x, 100ms, 20)`"),
+            TSeriesBound { what, value, span } => {
+                let limit = match *what {
+                    "interval_ns" => "at least 1".to_string(),
+                    _ => format!("from 1 to {}", crate::plan::TSERIES_MAX_INTERVALS),
+                };
+                error(format!("tseries() {what} must be {limit}")).at(*span, format!("{value} provided"))
+            }
+            TSeriesAgg { found, span } => {
+                let found = found.as_deref().map_or("not a string literal".to_string(), |f| format!("\"{f}\" provided"));
+                error("tseries() expects one of the following aggregation functions: avg, max, min, sum").at(*span, found)
+            }
+            TSeriesUnstable { error: true, span } => error("tseries feature is not enabled by default")
+                .at(*span, "an unstable feature")
+                .help("to enable this unstable feature, set the config flag: `config = { unstable_tseries = enable }`"),
+            TSeriesUnstable { error: false, span } => crate::diag::Diagnostic::warning(
+                "Script is using an unstable feature: tseries. To prevent this warning you must explicitly enable it in the config e.g. unstable_tseries=enable",
+            )
+            .at(*span, "tseries() is unstable in bpftrace 0.26"),
             MapNeverAssigned { map, span } => error(format!("map `{map}` is never assigned")).at(*span, "never assigned"),
             MapReadNeverAssigned { map, suggestion, span } => {
                 suggest(error(format!("map `{map}` is read but never assigned")).at(*span, "never assigned"), suggestion)
@@ -96,6 +123,10 @@ impl MapError {
                 .help(format!("write `{func}({map})`, or `delete({map}[…])` for one entry")),
             MapNeeded { func, signature, span } => {
                 error(format!("`{func}()` takes a map")).at(*span, "not a map").help(format!("the signature is `{signature}`"))
+            }
+            HistogramQuery { func, map, holds, span } => {
+                let what = if holds.contains("tseries") { "a tseries() map" } else { "a histogram" };
+                error(format!("`{func}()` of {what} is not supported yet")).at(*span, format!("`{map}` holds {holds}"))
             }
             MapDeclaredTwice { map, first, span } => error(format!("map `{map}` is declared twice"))
                 .at(*span, "declared again here")

@@ -47,6 +47,10 @@ pub enum ProbeError {
     InvalidPerf { provider: String, text: String, span: Span, events: Option<Vec<&'static str>> },
     InvalidInterval { text: String, span: Span },
     Watchpoint { error: WatchpointError, span: Span },
+    /// Two `test:` (or `bench:`) probes of one name.
+    DuplicateName { provider: &'static str, name: String, first: Span, span: Span },
+    /// `self:signal:NAME` of a signal other than SIGUSR1, or `self:TRIGGER:…`.
+    SelfTrigger { trigger: String, signal: Option<String>, span: Span },
 }
 
 /// What the fields of an attach point should have been.
@@ -57,6 +61,10 @@ pub enum Form {
     KernelFunction,
     UserFunction,
     Usdt,
+    /// `test:NAME`, `bench:NAME`.
+    Named,
+    /// `self:signal:SIGUSR1`.
+    SelfSignal,
 }
 
 /// How a missing kernel function was handled.
@@ -101,11 +109,22 @@ impl From<ProbeError> for Diagnostic {
         match e {
             UnsupportedProvider { name, span } => Diagnostic::error(format!("`{name}` probes are not supported by rtrace yet"))
                 .at(span, "not supported yet")
-                .help("rtrace runs BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt and watchpoint probes so far"),
+                .help("rtrace runs BEGIN, END, test, bench, self, tracepoint, rawtracepoint, interval, profile, software, hardware, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt and watchpoint probes so far"),
             UnknownProvider { name, span, nearest } => {
                 suggest(Diagnostic::error(format!("unknown probe type `{name}`")).at(span, "unknown probe type"), nearest)
             }
             Malformed { provider, text, form, span } => malformed(&provider, &text, form, span),
+            DuplicateName { provider, name, first, span } => {
+                Diagnostic::error(format!("\"{name}\" was used as the name for more than one {provider} probe"))
+                    .at(span, "a second probe of this name")
+                    .also(first, "this is the other instance")
+            }
+            SelfTrigger { trigger, signal: Some(signal), span } if trigger == "signal" => {
+                Diagnostic::error(format!("{signal} is not a supported signal")).at(span, "not a supported signal").help("the signal is `SIGUSR1`")
+            }
+            SelfTrigger { trigger, span, .. } => Diagnostic::error(format!("{trigger} is not a supported trigger"))
+                .at(span, "not a supported trigger")
+                .help("the trigger is `self:signal:SIGUSR1`"),
             InvalidOffset { text, ret_kind, span } => Diagnostic::error(format!("invalid offset in `{text}`"))
                 .at(span, "expected FUNCTION+OFFSET with a number")
                 .note(format!("{ret_kind}s take no offset")),
@@ -263,6 +282,8 @@ fn malformed(provider: &str, text: &str, form: Form, span: Span) -> Diagnostic {
         Form::KernelFunction => (provider.to_string(), format!("expected `{provider}:FUNCTION`")),
         Form::UserFunction => (provider.to_string(), format!("expected `{provider}:BINARY:FUNCTION`")),
         Form::Usdt => (provider.to_string(), format!("expected `{provider}:BINARY:NAME` or `{provider}:BINARY:PROVIDER:NAME`")),
+        Form::Named => (format!("{provider} probe"), format!("expected `{provider}:NAME`")),
+        Form::SelfSignal => (format!("{provider} probe"), "expected `self:signal:SIGUSR1`".to_string()),
     };
     Diagnostic::error(format!("invalid {what} `{text}`")).at(span, expected)
 }

@@ -6,6 +6,7 @@
 
 mod kernel_fn;
 mod perf;
+mod special;
 mod tracepoint;
 mod user;
 mod watchpoint;
@@ -41,7 +42,7 @@ pub(super) struct Instance {
 }
 
 const PROVIDERS: &[&str] = &[
-    "BEGIN", "END", "tracepoint", "interval", "kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profile",
+    "BEGIN", "END", "test", "bench", "self", "tracepoint", "interval", "kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profile",
     "software", "hardware", "rawtracepoint", "fentry", "fexit", "kfunc", "kretfunc", "watchpoint", "asyncwatchpoint",
 ];
 
@@ -160,6 +161,8 @@ struct Expander<'a> {
     usdt_notes: HashMap<PathBuf, Vec<usdt::Note>>,
     /// Each tracepoint's format is read once, however many probes use it.
     formats: HashMap<(String, String), Format>,
+    /// `test:`/`bench:` probes so far, and where each was named (a name is used once).
+    special_names: Vec<(Attach, Span)>,
 }
 
 /// The concrete instances of every attach point of `program`; problems go to `diags`.
@@ -179,6 +182,7 @@ pub(super) fn expand(
         elf_functions: HashMap::new(),
         usdt_notes: HashMap::new(),
         formats: HashMap::new(),
+        special_names: Vec::new(),
     };
     let mut index = 0;
     for (pi, probe) in program.probes.iter().enumerate() {
@@ -211,6 +215,8 @@ impl Expander<'_> {
         let done = match p.provider.as_str() {
             "begin" if parts.len() == 1 => self.push(p.instance(Attach::Begin, None)),
             "end" if parts.len() == 1 => self.push(p.instance(Attach::End, None)),
+            "test" | "bench" => self.named_special(p),
+            "self" => self.self_probe(p),
             "tracepoint" | "t" => self.tracepoint(p),
             "rawtracepoint" | "rt" => self.raw_tracepoint(p).map(|()| Flow::Next),
             "kprobe" | "k" | "kretprobe" | "kr" => self.kprobe(p),
@@ -328,6 +334,9 @@ pub(super) fn probe_name(attach: &Attach, display: &str) -> String {
     match attach {
         Attach::Begin => "BEGIN".into(),
         Attach::End => "END".into(),
+        Attach::Test { name } => format!("test:{name}"),
+        Attach::Bench { name } => format!("bench:{name}"),
+        Attach::Signal { name } => format!("self:signal:{name}"),
         Attach::Tracepoint { category, event, .. } => format!("tracepoint:{category}:{event}"),
         Attach::RawTracepoint { name } => format!("rawtracepoint:{name}"),
         Attach::Kprobe { func, ret: false, .. } => format!("kprobe:{func}"),

@@ -94,6 +94,9 @@ impl Checker<'_> {
         if let Some(kind) = match scope.inst.attach {
             Attach::Begin => Some("BEGIN"),
             Attach::End => Some("END"),
+            Attach::Test { .. } => Some("test"),
+            Attach::Bench { .. } => Some("bench"),
+            Attach::Signal { .. } => Some("self"),
             Attach::Interval { .. } => Some("interval"),
             _ => None,
         } {

@@ -74,7 +74,7 @@ impl Checker<'_> {
     /// rtrace's own process (1, as bpftrace), other probes have no registers (0, as bpftrace).
     pub(in crate::sema::check) fn usermode(&mut self, e: &Expr, scope: &mut Scope) -> Type {
         let value = match &scope.inst.attach {
-            Attach::Begin | Attach::End => Some(1),
+            Attach::Begin | Attach::End | Attach::Test { .. } | Attach::Bench { .. } | Attach::Signal { .. } => Some(1),
             Attach::Kprobe { .. } | Attach::Uprobe { .. } | Attach::Usdt { .. } | Attach::Interval { .. } => None,
             Attach::Perf { .. } | Attach::Watchpoint { .. } => None,
             Attach::Tracepoint { .. } | Attach::RawTracepoint { .. } | Attach::Fentry { .. } => Some(0),
@@ -95,7 +95,9 @@ impl Checker<'_> {
 /// bpftrace's name for a provider as written (`k`, `kprobe`, `BEGIN`, `kfunc`).
 fn probe_type(provider: &str) -> &'static str {
     match provider.to_ascii_lowercase().as_str() {
-        "begin" | "end" => "special",
+        "begin" | "end" | "self" => "special",
+        "test" => "test",
+        "bench" => "benchmark",
         "t" | "tracepoint" => "tracepoint",
         "k" | "kprobe" => "kprobe",
         "kr" | "kretprobe" => "kretprobe",

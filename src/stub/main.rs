@@ -5,7 +5,9 @@
 //! script.rt` would. It links no compiler (build it with `--no-default-features`:
 //! `scripts/build-stub`).
 
-use clap::{Arg, ArgAction, ArgMatches, Command};
+mod cli;
+
+use cli::{Command, Matches, Opt, Positional, Stop, Takes};
 use rtrace::bundle::{self, KernelId, Manifest};
 use rtrace::{plan, runtime};
 
@@ -22,7 +24,14 @@ fn main() {
         Ok(found) => found,
         Err(e) => fail(&e),
     };
-    let matches = command(&manifest).get_matches();
+    let matches = match command(&manifest).parse(std::env::args_os().skip(1)) {
+        Ok(m) => m,
+        Err(Stop::Help(text)) => {
+            print!("{text}");
+            std::process::exit(0)
+        }
+        Err(Stop::Usage(e)) => fail(&format!("{}: {e}", manifest.name)),
+    };
     if let Err(e) = check_kernel(&manifest, &matches) {
         fail(&format!("{}: {e}", manifest.name));
     }
@@ -59,83 +68,67 @@ fn payload() -> Result<(Manifest, Vec<u8>), String> {
 
 /// The tool's command line: its parameters, then rtrace's run flags.
 fn command(manifest: &Manifest) -> Command {
-    let name = leak(&manifest.name);
-    let mut cmd = Command::new(name)
-        .about(manifest.about.clone())
-        .after_help("Built by `rtrace build`; it needs root (or CAP_BPF and CAP_PERFMON) and the kernel's BTF.")
-        .disable_version_flag(true);
+    let mut opts = Vec::new();
+    let mut positionals = Vec::new();
     for p in &manifest.params {
-        let mut arg = Arg::new(arg_id(p)).help(p.help.clone());
-        if let Some(default) = &p.default {
-            arg = arg.default_value(leak(default));
-        }
-        arg = match (p.flag, &p.long) {
+        let (id, help, default) = (arg_id(p), p.help.clone(), p.default.clone());
+        let value = |equals| Takes::Value { name: p.name.clone(), equals };
+        let (short, long, takes) = match (p.flag, &p.long) {
             // A boolean named parameter: `--NAME`, or `--NAME=true|false|1|0` as rtrace reads it.
-            (_, Some(long)) if p.is_switch() => arg
-                .long(leak(long))
-                .value_name("BOOL")
-                .num_args(0..=1)
-                .require_equals(true)
-                .default_missing_value("true")
-                .value_parser(["true", "false", "1", "0"])
-                .hide_possible_values(true),
-            (_, Some(long)) => arg.long(leak(long)).value_name(leak(&p.name)).require_equals(true).allow_hyphen_values(true),
-            (Some(f), None) if p.is_switch() => arg.short(f).action(ArgAction::SetTrue),
-            (Some(f), None) => arg.short(f).value_name(leak(&p.name)),
-            (None, None) => arg.value_name(leak(&p.name)).allow_hyphen_values(true),
+            (_, Some(long)) if p.is_switch() => (None, Some(long.clone()), Takes::OptionalBool),
+            (_, Some(long)) => (None, Some(long.clone()), value(true)),
+            (Some(f), None) if p.is_switch() => (Some(f), None, Takes::Nothing),
+            (Some(f), None) => (Some(f), None, value(false)),
+            (None, None) => {
+                positionals.push(Positional { id, name: p.name.clone(), help, default });
+                continue;
+            }
         };
-        cmd = cmd.arg(arg);
+        opts.push(Opt { id, short, long, takes, help, default, choices: &[] });
     }
-    let flag = |id: &'static str, short: char, help: &'static str| Arg::new(id).short(short).action(ArgAction::SetTrue).help(help);
-    let value = |id: &'static str, short: char, name: &'static str, help: &'static str| Arg::new(id).short(short).value_name(name).help(help);
-    cmd.arg(value("format", 'f', "FORMAT", "Output format: `text` or `json` (one JSON object a line)").value_parser(["text", "json"]))
-        .arg(value("output", 'o', "FILE", "Write the output to FILE instead of standard output"))
-        .arg(flag("quiet", 'q', "Quiet: do not print `Attaching N probes...`"))
-        .arg(value("pid", 'p', "PID", "Trace only process PID; end when it exits").value_parser(clap::value_parser!(u32)))
-        .arg(value("command", 'c', "CMD", "Run CMD (with `sh -c`) once attached; end when it exits"))
-        .arg(value("buffering", 'B', "MODE", "Output buffering: `line`, `full` or `none`").value_parser(["line", "full", "none"]))
-        .arg(flag("verbose", 'v', "Verbose: show libbpf's log and the verifier's log on failure"))
-        .arg(Arg::new("dry_run").long("dry-run").action(ArgAction::SetTrue).help("Load and attach every probe, then exit"))
-        .arg(Arg::new("timings").long("timings").action(ArgAction::SetTrue).help("Print how long loading and attaching took"))
-        .arg(
-            Arg::new("hist_style")
-                .long("hist-style")
-                .value_name("STYLE")
-                .value_parser(["bpftrace", "bcc"])
-                .default_value(if manifest.bcc_hists { "bcc" } else { "bpftrace" })
-                .help("How hist() maps print: bpftrace's layout or BCC's"),
-        )
-        .arg(Arg::new("btf").long("btf").value_name("FILE").help("The kernel's BTF [default: /sys/kernel/btf/vmlinux]"))
-        .arg(
-            Arg::new("any_kernel")
-                .long("any-kernel")
-                .action(ArgAction::SetTrue)
-                .help("Run on another kernel than the one the tool was built on, though it was built without CO-RE"),
-        )
+    let hist_style = if manifest.bcc_hists { "bcc" } else { "bpftrace" };
+    opts.extend([
+        Opt::value("format", 'f', "FORMAT", "Output format: `text` or `json` (one JSON object a line)").choices(&["text", "json"]),
+        Opt::value("output", 'o', "FILE", "Write the output to FILE instead of standard output"),
+        Opt::switch("quiet", 'q', "Quiet: do not print `Attaching N probes...`"),
+        Opt::value("pid", 'p', "PID", "Trace only process PID; end when it exits"),
+        Opt::value("command", 'c', "CMD", "Run CMD (with `sh -c`) once attached; end when it exits"),
+        Opt::value("buffering", 'B', "MODE", "Output buffering: `line`, `full` or `none`").choices(&["line", "full", "none"]),
+        Opt::switch("verbose", 'v', "Verbose: show libbpf's log and the verifier's log on failure"),
+        Opt::long_switch("dry_run", "dry-run", "Load and attach every probe, then exit"),
+        Opt::long_switch("timings", "timings", "Print how long loading and attaching took"),
+        Opt::long_value("hist_style", "hist-style", "STYLE", "How hist() maps print: bpftrace's layout or BCC's")
+            .default(hist_style)
+            .choices(&["bpftrace", "bcc"]),
+        Opt::long_value("btf", "btf", "FILE", "The kernel's BTF [default: /sys/kernel/btf/vmlinux]"),
+        Opt::long_switch("any_kernel", "any-kernel", "Run on another kernel than the one the tool was built on, though it was built without CO-RE"),
+    ]);
+    Command {
+        name: manifest.name.clone(),
+        about: manifest.about.clone(),
+        after_help: "Built by `rtrace build`; it needs root (or CAP_BPF and CAP_PERFMON) and the kernel's BTF.".into(),
+        opts,
+        positionals,
+    }
 }
 
-/// A parameter's id in clap's command.
-fn arg_id(p: &bundle::Param) -> &'static str {
+/// A parameter's id among the matches.
+fn arg_id(p: &bundle::Param) -> String {
     match &p.long {
-        Some(long) => leak(&format!("--{long}")),
-        None => leak(&format!("param{}", p.number)),
+        Some(long) => format!("--{long}"),
+        None => format!("param{}", p.number),
     }
-}
-
-/// A string for clap's command, which lives as long as the process.
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_string().into_boxed_str())
 }
 
 /// Whether this kernel can run the object: it has BTF, and it is the build's kernel unless
 /// the object was compiled with CO-RE relocations.
-fn check_kernel(manifest: &Manifest, matches: &ArgMatches) -> Result<(), String> {
-    let btf = matches.get_one::<String>("btf").map_or(KERNEL_BTF, String::as_str);
+fn check_kernel(manifest: &Manifest, matches: &Matches) -> Result<(), String> {
+    let btf = matches.get("btf").unwrap_or(KERNEL_BTF);
     if !std::path::Path::new(btf).exists() {
         return Err(format!("this kernel has no BTF ({btf} is missing; it needs CONFIG_DEBUG_INFO_BTF=y)"));
     }
     let running = KernelId::running();
-    if !manifest.co_re && running != manifest.kernel && !matches.get_flag("any_kernel") {
+    if !manifest.co_re && running != manifest.kernel && !matches.flag("any_kernel") {
         return Err(format!(
             "built without CO-RE for kernel {} ({}), this is {} ({}): rebuild it here with `rtrace build`, or pass --any-kernel",
             manifest.kernel.release, manifest.kernel.version, running.release, running.version
@@ -146,31 +139,34 @@ fn check_kernel(manifest: &Manifest, matches: &ArgMatches) -> Result<(), String>
 
 /// The runtime's options from the command line; the parameters and `-p` go to the globals
 /// the programs read.
-fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> Result<runtime::Options, String> {
+fn options(manifest: &Manifest, matches: &Matches, plan: &mut plan::Plan) -> Result<runtime::Options, String> {
     let mut globals = param_values(manifest, matches)?;
     // `$#`: the last positional parameter given (a default counts).
     let given = globals.iter().filter(|(slot, _)| (plan::GLOBAL_ARGC + 1..plan::GLOBAL_NAMED).contains(slot)).map(|(slot, _)| slot - plan::GLOBAL_ARGC);
     globals.push((plan::GLOBAL_ARGC, given.max().unwrap_or(0) as u64));
-    let pid = matches.get_one::<u32>("pid").copied();
+    let pid = match matches.get("pid") {
+        Some(text) => Some(text.parse::<u32>().map_err(|_| format!("-p must be a process id, not `{text}`"))?),
+        None => None,
+    };
     if let Some(pid) = pid {
         globals.push((plan::GLOBAL_FILTER_PID, pid as u64));
         plan.filter_pid = Some(pid);
     }
-    let buffering = matches.get_one::<String>("buffering").map(|b| match b.as_str() {
+    let buffering = matches.get("buffering").map(|b| match b {
         "line" => runtime::Buffering::Line,
         "full" => runtime::Buffering::Full,
         _ => runtime::Buffering::None,
     });
     Ok(runtime::Options {
-        verbose: matches.get_flag("verbose"),
-        dry_run: matches.get_flag("dry_run"),
+        verbose: matches.flag("verbose"),
+        dry_run: matches.flag("dry_run"),
         no_attach: false,
-        command: matches.get_one::<String>("command").cloned(),
+        command: matches.get("command").map(String::from),
         pid,
-        output: matches.get_one::<String>("output").map(Into::into),
-        quiet: matches.get_flag("quiet"),
-        timings: matches.get_flag("timings"),
-        json: matches.get_one::<String>("format").is_some_and(|f| f == "json"),
+        output: matches.get("output").map(Into::into),
+        quiet: matches.flag("quiet"),
+        timings: matches.flag("timings"),
+        json: matches.get("format") == Some("json"),
         buffering,
         // bpftrace's default `max_cat_bytes` (a built tool reads no environment for it).
         max_cat_bytes: 10240,
@@ -179,26 +175,27 @@ fn options(manifest: &Manifest, matches: &ArgMatches, plan: &mut plan::Plan) -> 
         #[cfg(feature = "exporter")]
         prometheus: None,
         live: None,
-        bcc_hists: matches.get_one::<String>("hist_style").is_some_and(|s| s == "bcc"),
+        bcc_hists: matches.get("hist_style") == Some("bcc"),
+        mode: runtime::Mode::Trace,
     })
 }
 
 /// The parameters' values, each with its entry in the globals map (`Param::slot`): those
 /// given or with a default (the map holds 0 for the others, and for a switch not given).
-fn param_values(manifest: &Manifest, matches: &ArgMatches) -> Result<Vec<(u32, u64)>, String> {
+fn param_values(manifest: &Manifest, matches: &Matches) -> Result<Vec<(u32, u64)>, String> {
     let mut globals = Vec::new();
     for p in &manifest.params {
         let id = arg_id(p);
         if p.is_switch() && p.long.is_none() {
-            let on = matches.get_flag(id);
+            let on = matches.flag(&id);
             if on {
                 globals.push((p.slot(), 1));
             }
             continue;
         }
-        let Some(text) = matches.get_one::<String>(id) else { continue };
+        let Some(text) = matches.get(&id) else { continue };
         let value = match &p.long {
-            Some(_) if p.is_switch() => matches!(text.as_str(), "true" | "1") as u64,
+            Some(_) if p.is_switch() => matches!(text, "true" | "1") as u64,
             Some(long) => parse_int(text).ok_or_else(|| format!("--{long} must be an integer, not `{text}`"))?,
             None => parse_int(text).ok_or_else(|| format!("{} must be an integer, not `{text}`", p.name))?,
         };
