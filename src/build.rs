@@ -1,7 +1,7 @@
 //! `rtrace build SCRIPT -o TOOL` (docs/build.md): compiles the script once and writes a
 //! standalone executable: rtrace's runtime without the compiler (`rtrace-run`, `src/stub/main.rs`)
 //! with the BPF object and the plan in an ELF section (`bundle::SECTION`). The script's
-//! positional parameters, integer and boolean named ones (`getopt()`) and `-p` become run-time
+//! positional parameters, named ones (`getopt()`) and `-p` become run-time
 //! values (`sema::Options::portable`); what only the build machine knows is an error here,
 //! naming the construct.
 
@@ -194,28 +194,39 @@ fn about(source: &str) -> String {
 const TOOL_FLAGS: &str = "foqpcBvh";
 
 /// The parameters the tool takes: those the script declares (`// $N …` lines), and any
-/// other `$N` the programs read, up to the last one, so that each keeps its place.
+/// other `$N` the programs read, up to the last one, so that each keeps its place; those read
+/// with `str($N)` take text.
 fn params(source: &str, checked: &crate::sema::Checked) -> Result<Vec<Param>, String> {
     let base = crate::plan::GLOBAL_ARGC;
     let declared = bundle::declared_params(source);
     if let Some(p) = declared.iter().find(|p| p.flag.is_some_and(|f| TOOL_FLAGS.contains(f))) {
         return Err(format!("parameter ${} cannot be flag -{}: a built tool's own flags are -{}", p.number, p.flag.unwrap_or('?'), TOOL_FLAGS));
     }
-    let used = checked.progs.iter().flat_map(|p| p.exprs.values()).filter_map(|info| match info.res {
-        crate::sema::Res::Global(slot) if slot > base && slot <= base + crate::plan::MAX_RUNTIME_PARAMS => Some(slot - base),
-        _ => None,
-    });
-    let last = used.chain(declared.iter().map(|p| p.number)).max().unwrap_or(0);
+    let positional = |slot: u32| (slot > base && slot <= base + crate::plan::MAX_RUNTIME_PARAMS).then(|| slot - base);
+    let mut used = Vec::new();
+    let mut strings = Vec::new();
+    for info in checked.progs.iter().flat_map(|p| p.exprs.values()) {
+        match info.res {
+            crate::sema::Res::Global(slot) => used.extend(positional(slot)),
+            crate::sema::Res::GlobalStr(slot) => strings.extend(positional(slot)),
+            _ => {}
+        }
+    }
+    let last = used.iter().chain(&strings).copied().chain(declared.iter().map(|p| p.number)).max().unwrap_or(0);
     Ok((1..=last)
-        .map(|number| match declared.iter().find(|p| p.number == number) {
-            Some(p) => p.clone(),
-            None => Param { number, name: format!("ARG{number}"), help: String::new(), flag: None, default: None, long: None },
+        .map(|number| {
+            let mut p = match declared.iter().find(|p| p.number == number) {
+                Some(p) => p.clone(),
+                None => Param { number, name: format!("ARG{number}"), help: String::new(), flag: None, default: None, long: None, string: false },
+            };
+            p.string = strings.contains(&number);
+            p
         })
         .collect())
 }
 
 /// The tool's own long flags, which a script's named parameters cannot be (`src/stub/main.rs`).
-const TOOL_LONG_FLAGS: [&str; 6] = ["help", "dry-run", "timings", "hist-style", "btf", "any-kernel"];
+const TOOL_LONG_FLAGS: [&str; 7] = ["help", "dry-run", "timings", "hist-style", "compat", "btf", "any-kernel"];
 
 /// The named parameters (`getopt()`) the tool takes, in the order sema gave them their
 /// globals (`sema::Options::named`): `--NAME=VALUE`, a boolean `--NAME`.
@@ -232,8 +243,9 @@ fn named_params(options: &[crate::parser::getopt::Opt]) -> Result<Vec<Param>, St
             name: if o.kind == "bool" { String::new() } else { o.kind.to_uppercase() },
             help: o.description.clone().unwrap_or_default(),
             flag: None,
-            default: Some(o.default.clone()),
+            default: Some(o.value.clone()),
             long: Some(o.name.clone()),
+            string: o.kind == "string",
         })
         .collect())
 }

@@ -58,6 +58,10 @@ pub struct Param {
     /// is a boolean (`name` empty); `number` is then its place among the named ones, from 1.
     #[serde(default)]
     pub long: Option<String>,
+    /// The script reads it as a string (`str($N)`, a string `getopt()`): the tool takes any
+    /// text for it, kept in the string globals map (`plan::STR_GLOBALS_MAP`).
+    #[serde(default)]
+    pub string: bool,
 }
 
 impl Param {
@@ -98,7 +102,7 @@ pub fn param_line(comment: &str) -> Option<Param> {
         None => (help, None),
     };
     let name = if name.is_empty() && flag.is_none() { format!("ARG{number}") } else { name.to_string() };
-    Some(Param { number, name, help: help.to_string(), flag, default, long: None })
+    Some(Param { number, name, help: help.to_string(), flag, default, long: None, string: false })
 }
 
 /// The parameters declared in `source`'s comment lines (`//`, `#` but not `#!`/`#include`).
@@ -228,7 +232,7 @@ mod tests {
         let manifest = Manifest {
             name: "t".into(),
             about: "about".into(),
-            params: vec![Param { number: 1, name: "PID".into(), help: "a pid".into(), flag: None, default: None, long: None }],
+            params: vec![Param { number: 1, name: "PID".into(), help: "a pid".into(), flag: None, default: None, long: None, string: false }],
             kernel: KernelId { release: "6.1".into(), version: "#1".into() },
             co_re: false,
             bcc_hists: false,
@@ -248,7 +252,7 @@ mod tests {
         let source = "// tool: does things\n// $1 -t TID: only thread TID\n// $2 -x: failed only\n// $3 SECS: how long [default: 5]\n// $ 4 nothing\n";
         let declared = declared_params(source);
         assert_eq!(declared.len(), 3);
-        assert_eq!(declared[0], Param { number: 1, name: "TID".into(), help: "only thread TID".into(), flag: Some('t'), default: None, long: None });
+        assert_eq!(declared[0], Param { number: 1, name: "TID".into(), help: "only thread TID".into(), flag: Some('t'), default: None, long: None, string: false });
         assert!(declared[1].is_switch());
         assert_eq!(declared[2].default.as_deref(), Some("5"));
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -61,7 +61,7 @@ pub struct Cli {
     #[arg(short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
 
-    /// Quiet: do not print `Attaching N probes...`.
+    /// Quiet: do not print `Attached N probes`.
     #[arg(short = 'q')]
     pub quiet: bool,
 
@@ -118,6 +118,12 @@ pub struct Cli {
     /// libbpf-tools' `usecs : count distribution` layout; docs/build.md).
     #[arg(long, value_name = "STYLE", default_value = "bpftrace")]
     pub hist_style: HistStyle,
+
+    /// Which bpftrace's output to print: `0.26` (the default: what bpftrace's documentation
+    /// and tools expect) or `0.17` (`Attaching N probes...`, bools as 1/0, `stats()` as
+    /// `count …, average …, total …`). Without it, `RTRACE_COMPAT` decides.
+    #[arg(long, value_name = "VERSION")]
+    pub compat: Option<runtime::Compat>,
 
     /// Serve the script's maps as Prometheus metrics at http://ADDR/metrics while it runs
     /// (e.g. `127.0.0.1:9435`; docs/exporter.md).
@@ -252,6 +258,10 @@ fn run(cli: Cli) -> i32 {
         print!("{listing}");
         return 0;
     }
+    let compat = match cli.compat.map_or_else(runtime::Compat::from_env, |c| Ok(Some(c))) {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => return fail(&e),
+    };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let FrontEnd { script, program, mut checked, mut timings, limits, .. } =
         match front_end(&cli, color, &mut std::io::stdout(), &mut std::io::stderr()) {
@@ -298,6 +308,8 @@ fn run(cli: Cli) -> i32 {
         buffering: cli.buffering,
         max_cat_bytes: limits.max_cat_bytes,
         globals: Vec::new(),
+        str_globals: Vec::new(),
+        btf: None,
         bcc_hists: cli.hist_style == HistStyle::Bcc,
         mode: if cli.test {
             runtime::Mode::Test
@@ -312,6 +324,7 @@ fn run(cli: Cli) -> i32 {
             max_series: cli.prometheus_max_series,
         }),
         live: cli.live.then(|| cli.interval.unwrap_or(std::time::Duration::from_secs(1))),
+        compat,
     };
     match runtime::run(&object, &checked.plan, &run_opts) {
         Ok(code) => code,

@@ -151,6 +151,10 @@ pub const GLOBALS_MAP: &str = "rt_globals";
 /// read a per-CPU value on every CPU.
 pub const NCPUS_GLOBAL: &str = "rt_ncpus";
 pub const NCPUS_SECTION: &str = ".rodata.cpus";
+/// A built tool's (`Plan::runtime_params`) string parameters (`str($N)`, a string `getopt()`):
+/// an array of `GLOBALS` entries of `Plan::str_len` bytes each, at the globals map's indices,
+/// NUL-padded; the tool fills them when it starts.
+pub const STR_GLOBALS_MAP: &str = "rt_strglobals";
 /// Per-CPU scratch space where printf records are built (the BPF stack is only 512 bytes).
 pub const SCRATCH_MAP: &str = "rt_scratch";
 /// Per-CPU space for string and address variables (on the stack, LLVM splits them into bytes
@@ -309,6 +313,10 @@ pub struct IntArray {
     pub elem_bytes: u8,
     pub signed: bool,
     pub len: u8,
+    /// A `bool[N]` (one byte an element): its elements print `true`/`false` in bpftrace
+    /// 0.26's output.
+    #[serde(default)]
+    pub bools: bool,
 }
 
 impl IntArray {
@@ -563,6 +571,11 @@ pub struct ArgField {
 pub enum Scalar {
     /// 8 bytes, sign-extended or zero-extended by codegen.
     Int { signed: bool },
+    /// A `bool`: 8 bytes holding 0 or 1, printed `true`/`false` (bpftrace 0.26) or 1/0
+    /// (`--compat=0.17`).
+    Bool,
+    /// A pointer (8 bytes), printed in hex (bpftrace 0.26) or as a number (`--compat=0.17`).
+    Ptr,
     /// A string of `len` bytes (a key part's rounded up to 8).
     Str { len: u32 },
     /// A kernel address (8 bytes), printed as its symbol.
@@ -609,6 +622,8 @@ impl Scalar {
     pub fn size(&self) -> usize {
         match self {
             Scalar::Int { .. }
+            | Scalar::Bool
+            | Scalar::Ptr
             | Scalar::Ksym
             | Scalar::ProbeName
             | Scalar::Timestamp(_)
@@ -627,6 +642,8 @@ impl Scalar {
     pub fn name(&self) -> &'static str {
         match self {
             Scalar::Int { .. } => "integer",
+            Scalar::Bool => "bool",
+            Scalar::Ptr => "pointer",
             Scalar::Str { .. } => "string",
             Scalar::Ksym => "kernel symbol",
             Scalar::Stack(StackSpec { user: false, .. }) => "kernel stack",

@@ -347,7 +347,7 @@ fn each_kind_exposition() {
     assert!(om.ends_with("# EOF\n") && om.contains("# TYPE rtrace_count counter\nrtrace_count_total{key=\"1\"} 2\n"), "{om}");
     assert_eq!(
         stopped(&mut rtrace, &err),
-        "Attaching 2 probes...\nwarning: map @text holds a string, not a number: it is not exported as a metric (--prometheus)\n"
+        "Attached 2 probes\nwarning: map @text holds a string, not a number: it is not exported as a metric (--prometheus)\n"
     );
 }
 
@@ -379,7 +379,7 @@ fn full_maps() {
     assert!(page.contains(expected), "{page}");
     assert_eq!(
         stopped(&mut rtrace, &err),
-        "Attaching 2 probes...\n\
+        "Attached 2 probes\n\
          warning: map @agg was full (3 entries): 14 updates with a new key dropped; declare it bigger (`let @agg = percpuhash(N);`) or raise max_map_keys\n\
          warning: map @small was full (4 entries): 12 updates with a new key dropped; declare it bigger (`let @small = hash(N);`) or raise max_map_keys\n"
     );

@@ -485,7 +485,7 @@ fn bad_command(tracer: Tracer, cmd: &str) -> Outcome {
     if out.status.success() {
         return Err("exit 0".into());
     }
-    if String::from_utf8_lossy(&out.stdout).contains("began") || err.contains("Attaching") {
+    if String::from_utf8_lossy(&out.stdout).contains("began") || err.contains("Attaching") || err.contains("Attached") {
         return Err("ran the script before failing".into());
     }
     if errors.len() != 1 {
@@ -497,15 +497,24 @@ fn bad_command(tracer: Tracer, cmd: &str) -> Outcome {
 /// After SIGINT, the `-c` command is ended with the run.
 fn command_ended(tracer: Tracer) -> Outcome {
     let mut run = start(tracer, &["-c", "/usr/bin/sleep 60", "-e", "tracepoint:syscalls:sys_enter_nanosleep { @ = count(); }"])?;
-    // The command may be the child of any of the tracer's threads.
-    let tasks = std::fs::read_dir(format!("/proc/{}/task", run.child.id())).map_err(|e| e.to_string())?;
-    let children: String =
-        tasks.flatten().filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok()).collect::<Vec<_>>().join(" ");
-    let sleeps: Vec<u32> = children
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .filter(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep"))
-        .collect();
+    // The command may be the child of any of the tracer's threads, and is started once the
+    // probes are attached (the held child execs it after the marker): look for a while.
+    let command_children = || -> Vec<u32> {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", run.child.id())) else { return vec![] };
+        let children: String =
+            tasks.flatten().filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok()).collect::<Vec<_>>().join(" ");
+        children
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep"))
+            .collect()
+    };
+    let looking = Instant::now() + BOUND;
+    let mut sleeps = command_children();
+    while sleeps.is_empty() && Instant::now() < looking {
+        std::thread::sleep(Duration::from_millis(20));
+        sleeps = command_children();
+    }
     if sleeps.is_empty() {
         return Err("the command was not found running".into());
     }

@@ -48,6 +48,8 @@ fn main() {
             .args(["--dry-run", "--no-attach"])
             .arg(tool)
             .env("NO_COLOR", "1")
+            // bpftrace 0.17's tools: its output.
+            .env("RTRACE_COMPAT", "0.17")
             .output()
             .expect("run rtrace");
         let ok = out.status.success();

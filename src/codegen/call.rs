@@ -28,6 +28,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Const(v) => Ok(V::Int(i64.const_int(v, false))),
             // A built tool's named parameter (`getopt()`), given when it starts.
             Res::Global(slot) => Ok(V::Int(self.global(f, slot)?)),
+            // A built tool's string parameter (`str($N)`, a string `getopt()`).
+            Res::GlobalStr(slot) => self.global_str(f, slot),
             Res::Call(F::Strcontains) => self.strcontains(f, args),
             Res::Time(id) => self.header_event(f, EventKind::Time, id as u32),
             Res::Event { kind, id } => self.header_event(f, kind, id),

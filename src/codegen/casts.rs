@@ -19,6 +19,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let v = self.expr(f, inner)?.int()?;
             return Ok(V::Int(self.narrow(v, 8 * a.elem_bytes as u32 * a.len as u32, false)?));
         }
+        // `(bool)x`: 1 when `x` is not 0.
+        if self.ty(f, e) == Type::Bool {
+            let v = self.expr(f, inner)?.int()?;
+            let zero = self.i64().const_zero();
+            let ne = self.builder.build_int_compare(IntPredicate::NE, v, zero, "bool")?;
+            return Ok(V::Int(self.builder.build_int_z_extend(ne, self.i64(), "b")?));
+        }
         // `(string[N])s`: the string in a buffer of N bytes, cut to N - 1 characters.
         if let Type::Str { len } = self.ty(f, e) {
             let V::Str(p, from) = self.expr(f, inner)? else {

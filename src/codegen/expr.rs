@@ -252,12 +252,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             matches!(self.ty(f, lhs), Type::Int { signed: true }) && matches!(self.ty(f, rhs), Type::Int { signed: true });
         let (l, r) = (self.expr(f, lhs)?, self.expr(f, rhs)?);
         if let (V::Str(a, la), V::Str(b, lb)) = (l, r) {
-            let eq = self.str_eq(a, la, b, lb)?;
+            let eq = self.str_eq(f, a, la, b, lb)?;
             let res = if op == BinOp::Eq { eq } else { self.builder.build_not(eq, "ne")? };
             return Ok(V::Int(self.builder.build_int_z_extend(res, i64, "b")?));
         }
         if let (V::Tuple(..), V::Tuple(..)) = (l, r) {
-            let eq = self.values_eq(l, r)?;
+            let eq = self.values_eq(f, l, r)?;
             let res = if op == BinOp::Eq { eq } else { self.builder.build_not(eq, "ne")? };
             return Ok(V::Int(self.builder.build_int_z_extend(res, i64, "b")?));
         }
@@ -272,14 +272,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// Whether two values of types sema unified are equal (an `i1`): tuples element by
     /// element (their layouts may differ: strings of other lengths), strings up to their NUL.
-    fn values_eq(&self, l: V<'ctx>, r: V<'ctx>) -> Result<IntValue<'ctx>> {
+    fn values_eq(&self, f: &Func<'ctx>, l: V<'ctx>, r: V<'ctx>) -> Result<IntValue<'ctx>> {
         match (l, r) {
-            (V::Str(a, la), V::Str(b, lb)) => self.str_eq(a, la, b, lb),
+            (V::Str(a, la), V::Str(b, lb)) => self.str_eq(f, a, la, b, lb),
             (V::Tuple(a, ia), V::Tuple(b, ib)) => {
                 let n = self.checked.plan.tuples[ia as usize].fields.len();
                 let mut all = self.ctx.bool_type().const_int(1, false);
                 for i in 0..n {
-                    let eq = self.values_eq(self.element(a, ia, i)?, self.element(b, ib, i)?)?;
+                    let eq = self.values_eq(f, self.element(a, ia, i)?, self.element(b, ib, i)?)?;
                     all = self.builder.build_and(all, eq, "all")?;
                 }
                 Ok(all)

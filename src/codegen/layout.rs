@@ -19,6 +19,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             (
                 V::Int(i),
                 Scalar::Int { .. }
+                | Scalar::Bool
+                | Scalar::Ptr
                 | Scalar::Ksym
                 | Scalar::Stack(_)
                 | Scalar::ProbeName
@@ -47,6 +49,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub(super) fn value_at(&self, p: PointerValue<'ctx>, kind: Scalar) -> Result<V<'ctx>> {
         Ok(match kind {
             Scalar::Int { .. }
+            | Scalar::Bool
+            | Scalar::Ptr
             | Scalar::Ksym
             | Scalar::ProbeName
             | Scalar::Timestamp(_)

@@ -1,6 +1,6 @@
 //! User maps: the table of them made with the module, keys, assignments of plain values
 //! (aggregations are `aggregate.rs`), reads, and the map functions `has_key()`, `len()`,
-//! `delete()`; the globals map the runtime fills.
+//! `delete()`; the globals maps the runtime fills.
 
 use super::btf::Btf;
 use super::expr::V;
@@ -145,12 +145,36 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         })
     }
 
+    /// A built tool's string parameter the runtime set in the string globals map (empty until
+    /// it does), read in place: no copy on the 512-byte stack.
+    pub(super) fn global_str(&mut self, f: &mut Func<'ctx>, index: u32) -> Result<V<'ctx>> {
+        let map = self.str_globals.ok_or_else(|| CodegenError("a string parameter outside a built tool".into()))?;
+        let p = self.lookup_index(f, map, index)?;
+        // An array's entry below its size is always there: the check is the verifier's.
+        let found = self.ctx.append_basic_block(f.function, "strparam");
+        let missing = self.ctx.append_basic_block(f.function, "no_strparam");
+        let null = self.builder.build_is_null(p, "null")?;
+        self.builder.build_conditional_branch(null, missing, found)?;
+        self.builder.position_at_end(missing);
+        match f.callback {
+            true => self.builder.build_return(Some(&self.i64().const_zero()))?,
+            false => self.builder.build_return(Some(&self.ctx.i32_type().const_zero()))?,
+        };
+        self.builder.position_at_end(found);
+        Ok(V::Str(p, self.checked.plan.str_len))
+    }
+
     /// A value the runtime set in the globals map (0 until it does).
     pub(super) fn global(&mut self, f: &mut Func<'ctx>, index: u32) -> Result<IntValue<'ctx>> {
+        let p = self.lookup_index(f, self.globals, index)?;
+        self.load_or_zero(f, p)
+    }
+
+    /// The lookup of entry `index` of array `map` (null when there is none).
+    fn lookup_index(&mut self, f: &mut Func<'ctx>, map: GlobalValue<'ctx>, index: u32) -> Result<PointerValue<'ctx>> {
         let key = self.short_slot(f, self.ctx.i32_type().into(), "gkey")?;
         self.builder.build_store(key, self.ctx.i32_type().const_int(index as u64, false))?;
-        let p = self.lookup(self.globals, key)?;
-        self.load_or_zero(f, p)
+        self.lookup(map, key)
     }
 
     /// The integer at `key` in user map `index`, or 0 when there is none.

@@ -152,6 +152,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     /// are user maps.
     pub map_full: Option<GlobalValue<'ctx>>,
     pub globals: GlobalValue<'ctx>,
+    /// A built tool's string parameters (`plan::STR_GLOBALS_MAP`).
+    pub str_globals: Option<GlobalValue<'ctx>>,
     /// The stack-trace maps, one per depth of stack recorded.
     pub stacks: std::collections::HashMap<u32, GlobalValue<'ctx>>,
     /// Per-CPU space for building printf records, when there are printfs.
@@ -243,6 +245,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let user_maps = checked.plan.maps.len() as u32;
         let map_full = (user_maps > 0).then(|| btf.map(plan::MAP_FULL_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, user_maps, 4, 8));
         let globals = btf.map(plan::GLOBALS_MAP, sys::BPF_MAP_TYPE_ARRAY, plan::GLOBALS, 4, 8);
+        let str_len = (checked.plan.str_len as u64).next_multiple_of(8);
+        let str_globals =
+            checked.plan.runtime_params.then(|| btf.map(plan::STR_GLOBALS_MAP, sys::BPF_MAP_TYPE_ARRAY, plan::GLOBALS, 4, str_len));
         let joins = (!checked.plan.join_separators.is_empty()).then_some(plan::JOIN_RECORD);
         let record = checked.plan.printfs.iter().map(|p| p.size).chain(joins).max();
         let scratch = record.map(|size| btf.map(plan::SCRATCH_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, 1, 4, size.next_multiple_of(8) as u64));
@@ -261,7 +266,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
         let builder = ctx.create_builder();
-        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, params, core: None })
+        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, params, core: None })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

@@ -6,6 +6,8 @@ use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, ExprKind};
 use crate::plan;
+use inkwell::basic_block::BasicBlock;
+use inkwell::types::IntType;
 use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 use libbpf_rs::libbpf_sys as sys;
@@ -34,16 +36,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         if needle.is_empty() {
             return Ok(i64.const_int(1, false));
         }
-        let byte = |i: usize| -> Result<IntValue<'ctx>> {
-            let load = bld.build_load(i8, self.offset(h, i as u64)?, "h")?;
-            if let Some(inst) = load.as_instruction_value() {
-                inst.set_volatile(true).map_err(|e| CodegenError(e.to_string()))?;
-            }
-            Ok(load.into_int_value())
-        };
+        let byte = |i: usize| self.volatile_byte(h, i as u64);
         let found = self.ctx.append_basic_block(f.function, "contains_yes");
         let missing = self.ctx.append_basic_block(f.function, "contains_no");
-        let done = self.ctx.append_basic_block(f.function, "contains_done");
         for start in 0..(len as usize).saturating_sub(needle.len() - 1) {
             let next = self.ctx.append_basic_block(f.function, "contains_next");
             // The string ended before this start: no match.
@@ -61,35 +56,56 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             bld.position_at_end(next);
         }
         bld.build_unconditional_branch(missing)?;
-        bld.position_at_end(found);
-        bld.build_unconditional_branch(done)?;
-        bld.position_at_end(missing);
-        bld.build_unconditional_branch(done)?;
+        self.yes_or_no(f, found, missing, i64)
+    }
+
+    /// A byte at `p + i`, loaded volatile so that LLVM cannot speculate the branches around
+    /// it back into straight-line code.
+    fn volatile_byte(&self, p: PointerValue<'ctx>, i: u64) -> Result<IntValue<'ctx>> {
+        let load = self.builder.build_load(self.ctx.i8_type(), self.offset(p, i)?, "byte")?;
+        if let Some(inst) = load.as_instruction_value() {
+            inst.set_volatile(true).map_err(|e| CodegenError(e.to_string()))?;
+        }
+        Ok(load.into_int_value())
+    }
+
+    /// 1 (of type `ty`) when control reaches block `yes`, 0 from block `no`, joined after both
+    /// (neither has a terminator yet).
+    fn yes_or_no(&self, f: &Func<'ctx>, yes: BasicBlock<'ctx>, no: BasicBlock<'ctx>, ty: IntType<'ctx>) -> Result<IntValue<'ctx>> {
+        let bld = &self.builder;
+        let done = self.ctx.append_basic_block(f.function, "joined");
+        for block in [yes, no] {
+            bld.position_at_end(block);
+            bld.build_unconditional_branch(done)?;
+        }
         bld.position_at_end(done);
-        let phi = bld.build_phi(i64, "contains")?;
-        phi.add_incoming(&[(&i64.const_int(1, false), found), (&i64.const_zero(), missing)]);
+        let phi = bld.build_phi(ty, "yes_no")?;
+        phi.add_incoming(&[(&ty.const_int(1, false), yes), (&ty.const_zero(), no)]);
         Ok(phi.as_basic_value().into_int_value())
     }
 
-    /// String equality up to the first NUL, over the shorter buffer.
-    pub(super) fn str_eq(&self, a: PointerValue<'ctx>, la: u32, b: PointerValue<'ctx>, lb: u32) -> Result<IntValue<'ctx>> {
+    /// String equality up to the first NUL, over the shorter buffer. Written as branches, byte
+    /// by byte (on to the end at the first difference or NUL), with volatile loads, as
+    /// `contains` is: as straight-line code, two strings that are not literals kept so many
+    /// bytes live that LLVM spilled past BPF's 512-byte stack.
+    pub(super) fn str_eq(&self, f: &Func<'ctx>, a: PointerValue<'ctx>, la: u32, b: PointerValue<'ctx>, lb: u32) -> Result<IntValue<'ctx>> {
         let bld = &self.builder;
         let i8 = self.ctx.i8_type();
-        let bool_ty = self.ctx.bool_type();
-        let mut equal = bool_ty.const_int(1, false);
-        let mut done = bool_ty.const_zero();
+        let equal = self.ctx.append_basic_block(f.function, "streq_yes");
+        let differ = self.ctx.append_basic_block(f.function, "streq_no");
         for i in 0..la.min(lb) as u64 {
-            let x = bld.build_load(i8, self.offset(a, i)?, "a")?.into_int_value();
-            let y = bld.build_load(i8, self.offset(b, i)?, "b")?.into_int_value();
-            let differ = bld.build_int_compare(IntPredicate::NE, x, y, "ne")?;
-            let not_done = bld.build_not(done, "nd")?;
-            let bad = bld.build_and(differ, not_done, "bad")?;
-            let ok = bld.build_not(bad, "ok")?;
-            equal = bld.build_and(equal, ok, "eq")?;
+            let (x, y) = (self.volatile_byte(a, i)?, self.volatile_byte(b, i)?);
+            let same = self.ctx.append_basic_block(f.function, "streq_same");
+            let next = self.ctx.append_basic_block(f.function, "streq_next");
+            let ne = bld.build_int_compare(IntPredicate::NE, x, y, "ne")?;
+            bld.build_conditional_branch(ne, differ, same)?;
+            bld.position_at_end(same);
             let nul = bld.build_int_compare(IntPredicate::EQ, x, i8.const_zero(), "nul")?;
-            done = bld.build_or(done, nul, "done")?;
+            bld.build_conditional_branch(nul, equal, next)?;
+            bld.position_at_end(next);
         }
-        Ok(equal)
+        bld.build_unconditional_branch(equal)?;
+        self.yes_or_no(f, equal, differ, self.ctx.bool_type())
     }
 
     /// `str()` of an in-memory char array of `len` bytes at the argument's address.
@@ -141,7 +157,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let (a, la) = self.expr(f, &args[0])?.string()?;
         let (b, lb) = self.expr(f, &args[1])?.string()?;
         let n = n.min(u32::MAX as u64) as u32;
-        let equal = self.str_eq(a, la.min(n), b, lb.min(n))?;
+        let equal = self.str_eq(f, a, la.min(n), b, lb.min(n))?;
         let differ = self.builder.build_not(equal, "differ")?;
         Ok(V::Int(self.builder.build_int_z_extend(differ, self.i64(), "strncmp")?))
     }

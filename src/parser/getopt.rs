@@ -5,9 +5,9 @@
 //! `--name` alone is true). Booleans are `ExprKind::Bool`, an integer 1 or 0 until rtrace has a
 //! bool type. Options given on the command line that no `getopt` names are an error.
 //!
-//! For `rtrace build` (`Mode::RunTime`) the integer and boolean calls stay in the program:
-//! sema reads each from the globals map (`plan::GLOBAL_NAMED`), which the built tool fills
-//! from its own `--name=VALUE` flags when it starts; a string one is an error.
+//! For `rtrace build` (`Mode::RunTime`) the calls stay in the program: sema reads each from
+//! the globals map (`plan::GLOBAL_NAMED`; a string from `plan::STR_GLOBALS_MAP`), which the
+//! built tool fills from its own `--name=VALUE` flags when it starts.
 
 use crate::diag::{Diagnostic, Span};
 use crate::parser::ast::{walk_stmts_mut, Expr, ExprKind, Program, UnOp};
@@ -23,6 +23,8 @@ pub struct Opt {
     pub kind: &'static str,
     /// The default as the user would write it.
     pub default: String,
+    /// The default as the program sees it (a string without its quotes).
+    pub value: String,
     pub description: Option<String>,
 }
 
@@ -53,7 +55,6 @@ pub fn resolve(program: &mut Program, named: &Named, mode: Mode) -> Result<Vec<O
             return;
         }
         match call(args, name.span, e.span, named, &mut opts) {
-            Ok(Value::Str(_)) if mode == Mode::RunTime => diags.push(string_at_run_time(args, e.span)),
             Ok(_) if mode == Mode::RunTime => {}
             Ok(v) => {
                 e.kind = match v {
@@ -101,17 +102,6 @@ pub fn resolve(program: &mut Program, named: &Named, mode: Mode) -> Result<Vec<O
     }
 }
 
-/// A string `getopt()` in a script being built: its value cannot be read at run time (yet).
-fn string_at_run_time(args: &[Expr], span: Span) -> Diagnostic {
-    let name = match &args[0].kind {
-        ExprKind::Str(s) => s.as_str(),
-        _ => "?",
-    };
-    Diagnostic::error(format!("`rtrace build` cannot carry the string named parameter `--{name}`"))
-        .at(span, "a string")
-        .note("a built tool reads its named parameters when it starts; only integer and boolean ones can be read then (yet)")
-}
-
 /// One call's value.
 fn call(args: &[Expr], name_span: Span, span: Span, named: &Named, opts: &mut Vec<(Opt, Span)>) -> Result<Value, Diagnostic> {
     if args.is_empty() || args.len() > 3 {
@@ -142,7 +132,11 @@ fn call(args: &[Expr], name_span: Span, span: Span, named: &Named, opts: &mut Ve
         Value::Str(_) => "string",
         Value::Bool(_) => "bool",
     };
-    let opt = Opt { name: name.clone(), kind, default: shown(&default), description };
+    let value = match &default {
+        Value::Str(s) => s.clone(),
+        other => shown(other),
+    };
+    let opt = Opt { name: name.clone(), kind, default: shown(&default), value, description };
     match opts.iter().find(|(o, _)| o.name == *name) {
         Some((o, at)) if o.kind != kind || o.default != opt.default => {
             return Err(Diagnostic::error(format!("named parameter `{name}` is read with two different defaults"))
@@ -209,6 +203,11 @@ pub fn split_params(params: &[String]) -> (Vec<String>, Named) {
     let mut positional = Vec::new();
     let mut named = Vec::new();
     for p in params {
+        // A `--` between parameters separates nothing (bpftrace's docs: parameters go before
+        // or after it).
+        if p == "--" {
+            continue;
+        }
         match p.strip_prefix("--").filter(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')) {
             Some(rest) => match rest.split_once('=') {
                 Some((n, v)) => named.push((n.to_string(), Some(v.to_string()))),
@@ -239,7 +238,8 @@ mod tests {
         assert_eq!(run(r#"begin { print(getopt("aa", 1)); }"#, &["--zz"]).unwrap_err(), ["unknown named parameter `--zz`"]);
         assert_eq!(run(r#"begin { print(getopt($1)); }"#, &[]).unwrap_err(), ["`getopt()`'s name must be a string literal"]);
         let (pos, named) = split_params(&["p1".into(), "--aa=20".into(), "--bb".into(), "-5".into(), "--".into()]);
-        assert_eq!(pos, ["p1", "-5", "--"]);
+        // bpftrace's docs: parameters go before or after a `--`, which is none of them.
+        assert_eq!(pos, ["p1", "-5"]);
         assert_eq!(named, [("aa".to_string(), Some("20".to_string())), ("bb".to_string(), None)]);
     }
 
@@ -251,8 +251,8 @@ mod tests {
         let calls = format!("{:?}", p.probes[0].body).matches("getopt").count();
         assert_eq!(calls, 2, "both calls kept for sema");
         let mut p = crate::parser::parse(r#"begin { print(getopt("ss", "x")); }"#).unwrap();
-        let err = resolve(&mut p, &Vec::new(), Mode::RunTime).unwrap_err();
-        assert_eq!(err[0].message, "`rtrace build` cannot carry the string named parameter `--ss`");
+        let opts = resolve(&mut p, &Vec::new(), Mode::RunTime).unwrap();
+        assert_eq!((opts[0].kind, opts[0].default.as_str(), opts[0].value.as_str()), ("string", "\"x\"", "x"));
         let many = (0..=crate::plan::MAX_RUNTIME_NAMED).map(|i| format!("getopt(\"o{i}\", 1)")).collect::<Vec<_>>().join(" + ");
         let mut p = crate::parser::parse(&format!("begin {{ print({many}); }}")).unwrap();
         let err = resolve(&mut p, &Vec::new(), Mode::RunTime).unwrap_err();

@@ -17,18 +17,20 @@ pub struct Decoder<'p> {
     /// The wall-clock time of boot in nanoseconds (CLOCK_REALTIME − CLOCK_MONOTONIC), to turn
     /// times since boot into dates.
     boot_ns: u64,
+    /// The output rtrace prints: 0.17's has no bools (they decode as integers).
+    compat: super::Compat,
     /// CLOCK_TAI − CLOCK_REALTIME in nanoseconds, to turn `tseries()`'s TAI times into dates.
     tai_offset_ns: u64,
 }
 
 impl<'p> Decoder<'p> {
     /// `stacks`: the stack-trace maps stack ids point into, by the depth they keep.
-    pub fn new(plan: &'p Plan, stacks: HashMap<u32, libbpf_rs::MapHandle>) -> Decoder<'p> {
+    pub fn new(plan: &'p Plan, stacks: HashMap<u32, libbpf_rs::MapHandle>, compat: super::Compat) -> Decoder<'p> {
         let boot_ns = clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC));
         // Whole seconds (leap seconds): the two readings are a few nanoseconds apart.
         let tai_offset = clock_ns(libc::CLOCK_TAI).wrapping_sub(clock_ns(libc::CLOCK_REALTIME)) as i64;
         let tai_offset_ns = ((tai_offset as f64 / 1e9).round() as i64 * 1_000_000_000) as u64;
-        Decoder { plan, symbols: Symbols::new(stacks), boot_ns, tai_offset_ns }
+        Decoder { plan, symbols: Symbols::new(stacks), boot_ns, tai_offset_ns, compat }
     }
 
     /// A value of `kind` from its bytes (a printf argument, a map value, a tuple element).
@@ -36,6 +38,10 @@ impl<'p> Decoder<'p> {
         match kind {
             Scalar::Int { signed: true } => Value::Int(read_u64(bytes) as i64),
             Scalar::Int { signed: false } => Value::UInt(read_u64(bytes)),
+            Scalar::Bool if self.compat.old() => Value::UInt(u64::from(read_u64(bytes) != 0)),
+            Scalar::Bool => Value::Bool(read_u64(bytes) != 0),
+            Scalar::Ptr if self.compat.old() => Value::UInt(read_u64(bytes)),
+            Scalar::Ptr => Value::Ptr(read_u64(bytes)),
             Scalar::Str { .. } => Value::Str(c_string(bytes)),
             Scalar::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
             Scalar::Named(table) => Value::Str(table.name(read_u64(bytes))),
@@ -46,7 +52,14 @@ impl<'p> Decoder<'p> {
             Scalar::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
             Scalar::Timestamp(fmt) => Value::Str(self.timestamp(fmt, read_u64(bytes))),
             Scalar::IntArray(a) => Value::Array(
-                a.elements(bytes).into_iter().map(|v| if a.signed { Value::Int(v as i64) } else { Value::UInt(v) }).collect(),
+                a.elements(bytes)
+                    .into_iter()
+                    .map(|v| match a {
+                        _ if a.bools && !self.compat.old() => Value::Bool(v != 0),
+                        _ if a.signed => Value::Int(v as i64),
+                        _ => Value::UInt(v),
+                    })
+                    .collect(),
             ),
             Scalar::Inet => Value::Str(inet(bytes)),
             Scalar::ProbeName => Value::Str(self.plan.probe_names.get(read_u64(bytes) as usize).cloned().unwrap_or_default()),
@@ -68,6 +81,19 @@ impl<'p> Decoder<'p> {
                 }
             }
         }
+    }
+
+    /// What bpftrace 0.26's `print(@m)` prints for scalar map `def` with no value yet: the
+    /// value of all-zero bytes (`None` for a histogram, which prints nothing).
+    pub fn zero_value(&mut self, def: &MapDef) -> Option<Value> {
+        Some(match def.value {
+            ValueKind::Scalar(kind) => self.value(kind, &vec![0; kind.size()]),
+            ValueKind::Count | ValueKind::Sum { signed: false } => Value::UInt(0),
+            ValueKind::Sum { signed: true } | ValueKind::Min | ValueKind::Max => Value::Int(0),
+            ValueKind::Avg => Value::Avg { sum: 0, count: 0 },
+            ValueKind::Stats => Value::Stats { sum: 0, count: 0 },
+            ValueKind::Hist { .. } | ValueKind::Lhist { .. } | ValueKind::TSeries { .. } => return None,
+        })
     }
 
     /// The arguments of a printf record (header included), by its plan entry.

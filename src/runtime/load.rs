@@ -10,6 +10,7 @@ use super::{Failure, Result, RuntimeError};
 use crate::plan::Plan;
 use libbpf_rs::libbpf_sys;
 use libbpf_rs::{AsRawLibbpf, Object, ObjectBuilder, PrintLevel};
+use std::path::Path;
 use std::sync::Mutex;
 
 /// Bytes of each program's log buffer: room for the verifier's last lines (its reason and
@@ -20,11 +21,23 @@ const WHOLE_LOG_BYTES: usize = 16 << 20;
 /// The largest log buffer the kernel takes.
 const MAX_LOG_BYTES: usize = (u32::MAX >> 2) as usize;
 
-/// Loads the object; `verbose` (`-v`) prints libbpf's log and, when the verifier rejects a
-/// program, its whole log. `no_attach`: the programs will not be attached (`--no-attach`).
-pub fn load(object: &[u8], plan: &Plan, verbose: bool, no_attach: bool) -> Result<Object> {
+/// How to load an object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings<'a> {
+    /// `-v`: print libbpf's log and, when the verifier rejects a program, its whole log.
+    pub verbose: bool,
+    /// `--no-attach`: the programs will not be attached.
+    pub no_attach: bool,
+    /// The BTF file CO-RE relocations are resolved against (libbpf's `btf_custom_path`),
+    /// instead of the kernel's own.
+    pub btf: Option<&'a Path>,
+}
+
+/// Loads the object as `settings` say.
+pub fn load(object: &[u8], plan: &Plan, settings: &Settings) -> Result<Object> {
+    let verbose = settings.verbose;
     let libbpf_log = LibbpfLog::start(verbose);
-    let mut attempt = load_with_logs(object, plan, no_attach, None)?;
+    let mut attempt = load_with_logs(object, plan, settings, None)?;
     // The whole log, when it is wanted (`-v`) or when the kernel kept only its beginning
     // (kernels before 6.4), which does not say why: the failed program again, with room.
     let again = match &attempt {
@@ -34,7 +47,7 @@ pub fn load(object: &[u8], plan: &Plan, verbose: bool, no_attach: bool) -> Resul
         _ => None,
     };
     if let Some(name) = again {
-        attempt = load_with_whole_log(object, plan, no_attach, &name)?;
+        attempt = load_with_whole_log(object, plan, settings, &name)?;
     }
     let log = libbpf_log.finish();
     match attempt {
@@ -92,10 +105,10 @@ fn set_ncpus(open: &mut libbpf_rs::OpenObject) {
 
 /// Loads the object again with a buffer for program `name`'s whole log, as large as it
 /// takes (up to the kernel's limit).
-fn load_with_whole_log(object: &[u8], plan: &Plan, no_attach: bool, name: &str) -> Result<std::result::Result<Object, Refusal>> {
+fn load_with_whole_log(object: &[u8], plan: &Plan, settings: &Settings, name: &str) -> Result<std::result::Result<Object, Refusal>> {
     let mut size = WHOLE_LOG_BYTES;
     loop {
-        let attempt = load_with_logs(object, plan, no_attach, Some((name, size)))?;
+        let attempt = load_with_logs(object, plan, settings, Some((name, size)))?;
         match &attempt {
             Err(refusal) if refusal.cut && size < MAX_LOG_BYTES => size = (size * 4).min(MAX_LOG_BYTES),
             _ => return Ok(attempt),
@@ -120,15 +133,18 @@ struct Refusal {
 fn load_with_logs(
     object: &[u8],
     plan: &Plan,
-    no_attach: bool,
+    settings: &Settings,
     whole: Option<(&str, usize)>,
 ) -> Result<std::result::Result<Object, Refusal>> {
     LibbpfLog::clear();
     let mut builder = ObjectBuilder::default();
+    if let Some(btf) = settings.btf {
+        builder.btf_custom_path(btf).map_err(|e| RuntimeError::new(format!("cannot use BTF file {}: {e}", btf.display())))?;
+    }
     let mut open = builder
         .open_memory(object)
         .map_err(|e| RuntimeError::new(format!("internal error: libbpf cannot open rtrace's object: {e}")))?;
-    load_without_multi_links(&mut open, plan, no_attach);
+    load_without_multi_links(&mut open, plan, settings.no_attach);
     set_ncpus(&mut open);
     let names: Vec<String> = open.progs_mut().map(|p| p.name().to_string_lossy().into_owned()).collect();
     let sizes: Vec<usize> = names

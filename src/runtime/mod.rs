@@ -83,6 +83,12 @@ pub struct Options {
     /// Entries of the globals map to fill before anything runs: a built tool's `-p` and
     /// parameters (`plan::GLOBAL_FILTER_PID`, `plan::GLOBAL_ARGC`).
     pub globals: Vec<(u32, u64)>,
+    /// Entries of the string globals map (`plan::STR_GLOBALS_MAP`) to fill likewise: a built
+    /// tool's string parameters, cut to `Plan::str_len` - 1 bytes.
+    pub str_globals: Vec<(u32, String)>,
+    /// A BTF file libbpf resolves the object's CO-RE relocations against, instead of the
+    /// kernel's own (a built tool's `--btf`).
+    pub btf: Option<std::path::PathBuf>,
     /// `--hist-style bcc`: text output prints `hist()` maps in BCC's layout.
     pub bcc_hists: bool,
     /// `--prometheus ADDR`: serve the maps as Prometheus metrics while tracing.
@@ -90,8 +96,49 @@ pub struct Options {
     pub prometheus: Option<export::Config>,
     /// `--live`: the full-screen view, redrawn at this interval.
     pub live: Option<std::time::Duration>,
+    /// `--compat`: which bpftrace's output rtrace prints.
+    pub compat: Compat,
     /// `--test`, `--bench`, or tracing.
     pub mode: Mode,
+}
+
+/// `--compat` (or `RTRACE_COMPAT`): the bpftrace version whose output rtrace prints —
+/// 0.26's by default, 0.17's for readers written against it (docs/bpftrace-output.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "compiler", derive(clap::ValueEnum))]
+pub enum Compat {
+    /// bpftrace 0.17: `Attaching N probes...`, bools as 1/0, `stats()` as `count …, average …`.
+    #[cfg_attr(feature = "compiler", value(name = "0.17"))]
+    V017,
+    /// bpftrace 0.26: `Attached N probes`, `true`/`false`, records, JSON `count` fields.
+    #[default]
+    #[cfg_attr(feature = "compiler", value(name = "0.26"))]
+    V026,
+}
+
+impl Compat {
+    /// `0.17` or `0.26`.
+    pub fn parse(v: &str) -> Option<Compat> {
+        match v {
+            "0.17" => Some(Compat::V017),
+            "0.26" => Some(Compat::V026),
+            _ => None,
+        }
+    }
+
+    /// The environment's choice, `RTRACE_COMPAT=0.17` or `0.26` (`None` when unset or empty).
+    pub fn from_env() -> std::result::Result<Option<Compat>, String> {
+        match std::env::var("RTRACE_COMPAT") {
+            Ok(v) if v.is_empty() => Ok(None),
+            Ok(v) => Compat::parse(&v).map(Some).ok_or_else(|| format!("RTRACE_COMPAT must be `0.17` or `0.26`, not `{v}`")),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Whether this is bpftrace 0.17's output.
+    pub fn old(self) -> bool {
+        self == Compat::V017
+    }
 }
 
 /// What a run does with its probes.
@@ -189,14 +236,14 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     };
     signals::arm();
     let mut timer = Timer { on: opts.timings, since: std::time::Instant::now() };
-    let mut session = Session::load(object, plan, out, opts.verbose, opts.no_attach)?;
+    let mut session = Session::load(object, plan, out, opts)?;
     session.max_cat_bytes = opts.max_cat_bytes;
     timer.lap("load");
     if opts.dry_run && opts.no_attach {
         return Ok(0);
     }
     let cpid = command.as_ref().map(child::HeldChild::pid);
-    session.set_up(cpid, &opts.globals)?;
+    session.set_up(cpid, &opts.globals, &opts.str_globals)?;
     let watched = cpid.or(opts.pid);
     let exited = match watched {
         Some(pid) => Some(child::pidfd(pid).map_err(|e| RuntimeError::new(format!("cannot watch process {pid}: {e}")))?),
@@ -207,6 +254,8 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         session.announce();
         return Ok(0);
     }
+    // Before BEGIN's output, as bpftrace (0.26 prints `Attached N probes` once the probes are
+    // attached, but before it reads BEGIN's output).
     if opts.mode != Mode::Trace {
         return run_special(session, opts.mode);
     }

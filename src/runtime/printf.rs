@@ -15,6 +15,9 @@ pub fn format(def: &PrintfDef, args: &[Value]) -> String {
                 let arg = match value {
                     Value::Int(v) => Arg::Int { bits: *v as u64, signed: true },
                     Value::UInt(v) => Arg::Int { bits: *v, signed: false },
+                    // `%d` of a bool prints 1 or 0, `%s` (and `print()`) `true` or `false`.
+                    Value::Bool(b) if spec.conv != 's' => Arg::Int { bits: u64::from(*b), signed: false },
+                    Value::Ptr(p) if spec.conv != 's' => Arg::Int { bits: *p, signed: false },
                     Value::Str(s) => Arg::Str(s),
                     other => {
                         text = value::scalar_value_text(other);

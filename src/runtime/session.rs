@@ -46,6 +46,8 @@ pub struct Session<'p> {
     output_error: Option<std::io::Error>,
     /// The most bytes `cat()` prints of a file.
     pub max_cat_bytes: usize,
+    /// Which bpftrace's output this is.
+    compat: super::Compat,
     /// While a `test:` or `bench:` probe runs: what it prints, kept instead of printed.
     capture: Option<special::Capture>,
     object: Object,
@@ -54,8 +56,9 @@ pub struct Session<'p> {
 impl<'p> Session<'p> {
     /// Loads the object into the kernel and prepares what reading it needs: the ring buffer
     /// and handles of the maps.
-    pub fn load(object: &[u8], plan: &'p Plan, out: Box<dyn Output>, verbose: bool, no_attach: bool) -> Result<Session<'p>> {
-        let object = load::load(object, plan, verbose, no_attach)?;
+    pub fn load(object: &[u8], plan: &'p Plan, out: Box<dyn Output>, opts: &super::Options) -> Result<Session<'p>> {
+        let settings = load::Settings { verbose: opts.verbose, no_attach: opts.no_attach, btf: opts.btf.as_deref() };
+        let object = load::load(object, plan, &settings)?;
         let mut by_name: HashMap<String, libbpf_rs::Map> =
             object.maps().map(|m| (m.name().to_string_lossy().into_owned(), m)).collect();
         let mut handle = |name: &str| by_name.remove(name).and_then(|m| MapHandle::try_from(&m).ok());
@@ -78,22 +81,26 @@ impl<'p> Session<'p> {
             maps,
             lost,
             map_full,
-            decoder: Decoder::new(plan, stacks),
+            decoder: Decoder::new(plan, stacks, opts.compat),
             exit: None,
             lost_reported: 0,
             output_error: None,
             max_cat_bytes: 10240,
+            compat: opts.compat,
             capture: None,
             object,
         })
     }
 
     /// Fills what the programs read before they run: the `-c` command's pid (`cpid`), the start
-    /// time (`elapsed`), `globals` (a built tool's `-p` and parameters), and the parameters of
-    /// programs shared by probes that differ in them.
-    pub fn set_up(&mut self, cpid: Option<u32>, globals: &[(u32, u64)]) -> Result<()> {
+    /// time (`elapsed`), `globals` and `str_globals` (a built tool's `-p` and parameters), and
+    /// the parameters of programs shared by probes that differ in them.
+    pub fn set_up(&mut self, cpid: Option<u32>, globals: &[(u32, u64)], str_globals: &[(u32, String)]) -> Result<()> {
         for &(index, value) in globals {
             self.set_global(index, value)?;
+        }
+        for (index, text) in str_globals {
+            self.set_str_global(*index, text)?;
         }
         if let Some(pid) = cpid {
             self.set_global(plan::GLOBAL_CPID, pid as u64)?;
@@ -248,13 +255,13 @@ impl<'p> Session<'p> {
         // bpftrace separates the maps from the trace output by two empty lines; rtrace does
         // too, but only when the program has maps (docs/differences.md).
         if !self.plan.maps.is_empty() {
-            self.emit(|out| out.sink().write("\n\n"));
+            self.emit(|out| out.end());
         }
         for index in layout::map_order(self.plan.maps.iter().map(|m| m.name.as_str())) {
             if signals::hurry() {
                 break;
             }
-            if let Some(map) = self.print_map(index, 0, 0) {
+            if let Some(map) = self.print_map(index, 0, 0, true) {
                 // rtrace exits next: freeing a million entries one by one took 1.5 s
                 // (BENCHMARKS.md), and the exit frees them at once.
                 std::mem::forget(map);
@@ -355,21 +362,25 @@ impl<'p> Session<'p> {
                 }
             }
             Event::PrintMap { map, top, div } => {
-                self.print_map(map, top, div);
+                self.print_map(map, top, div, self.compat.old());
             }
         }
     }
 
     /// Prints map `index` as `print(@map, top, div)` does (0: every entry, values as they are),
-    /// and returns what it printed.
-    fn print_map(&mut self, index: usize, top: u64, div: u64) -> Option<layout::MapView<'p>> {
-        let entries = self.map_entries(index)?;
+    /// and returns what it printed. Unless `empty_scalars`, an empty scalar map prints its
+    /// zero value (`@a: 0`), as bpftrace 0.26's `print()` does; at exit it prints nothing.
+    fn print_map(&mut self, index: usize, top: u64, div: u64, empty_scalars: bool) -> Option<layout::MapView<'p>> {
+        let mut entries = self.map_entries(index)?;
+        let def = &self.plan.maps[index];
+        if entries.is_empty() && def.key.is_empty() && !empty_scalars {
+            entries.extend(self.decoder.zero_value(def).map(|value| Entry { key: Vec::new(), value }));
+        }
         // A second signal while the map was read: stop here, not after sorting and printing it.
         if signals::hurry() {
             return None;
         }
-        let plan = self.plan;
-        let def = &plan.maps[index];
+        let def = &self.plan.maps[index];
         let map = layout::arrange(&def.name, MapKind::of(def.value), entries, top as usize, div);
         self.emit(|out| out.map(&map));
         Some(map)
@@ -436,6 +447,17 @@ impl<'p> Session<'p> {
         find_map(&self.object, plan::GLOBALS_MAP)?
             .update(&index.to_le_bytes(), &value.to_le_bytes(), libbpf_rs::MapFlags::ANY)
             .map_err(|e| RuntimeError::new(format!("cannot set a global value: {e}")))
+    }
+
+    /// Sets one of the strings programs read from the string globals map: `text`, cut to fit
+    /// with its NUL, NUL-padded.
+    fn set_str_global(&self, index: u32, text: &str) -> Result<()> {
+        let map = find_map(&self.object, plan::STR_GLOBALS_MAP)?;
+        let mut value = vec![0u8; map.value_size() as usize];
+        let len = text.len().min((self.plan.str_len as usize).saturating_sub(1));
+        value[..len].copy_from_slice(&text.as_bytes()[..len]);
+        map.update(&index.to_le_bytes(), &value, libbpf_rs::MapFlags::ANY)
+            .map_err(|e| RuntimeError::new(format!("cannot set a string parameter: {e}")))
     }
 
     /// Fills the parameters map: the literals of programs shared by probes that differ in

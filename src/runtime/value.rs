@@ -81,6 +81,12 @@ pub enum Value {
     Record(Vec<(String, Value)>),
     /// An array of integers, printed `[1,2,3]` (no spaces, as bpftrace prints arrays).
     Array(Vec<Value>),
+    /// A `bool` in bpftrace 0.26's output, printed `true`/`false` (0.17's output decodes a
+    /// bool as `UInt` 1/0).
+    Bool(bool),
+    /// A pointer in bpftrace 0.26's output, printed in hex (`0x10`); JSON writes the number
+    /// (0.17's output decodes it as `UInt`).
+    Ptr(u64),
 }
 
 /// One map entry: its key (empty for a scalar map such as `@` or `@x`) and value.
@@ -113,6 +119,8 @@ pub fn write_scalar_value(out: &mut String, value: &Value) {
         Value::Int(v) => write!(out, "{v}"),
         Value::UInt(v) => write!(out, "{v}"),
         Value::Str(s) => out.write_str(s),
+        Value::Bool(b) => out.write_str(bool_text(*b)),
+        Value::Ptr(p) => write!(out, "{p:#x}"),
         other => out.write_str(&scalar_value_text(other)),
     };
 }
@@ -129,9 +137,20 @@ pub fn scalar_value_text(value: &Value) -> String {
         Value::Int(v) => v.to_string(),
         Value::UInt(v) => v.to_string(),
         Value::Str(s) => s.clone(),
+        Value::Bool(b) => bool_text(*b).to_string(),
+        Value::Ptr(p) => format!("{p:#x}"),
         Value::Avg { .. } => average(value).to_string(),
         Value::Stats { sum, count } => format!("count {count}, average {}, total {sum}", average(value)),
         Value::Hist { .. } | Value::Lhist { .. } | Value::TSeries(_) => String::new(),
+    }
+}
+
+/// A bool as bpftrace 0.26 prints it.
+pub fn bool_text(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
     }
 }
 

@@ -119,6 +119,8 @@ pub(super) fn declared_maps<'p>(program: &'p Program, maps: &MapTable, errors: &
 pub(super) fn value_desc(kind: ValueKind) -> String {
     match kind {
         ValueKind::Scalar(Scalar::Int { .. }) => "an integer".into(),
+        ValueKind::Scalar(Scalar::Bool) => "a bool".into(),
+        ValueKind::Scalar(Scalar::Ptr) => "a pointer".into(),
         ValueKind::Scalar(Scalar::Str { .. }) => "a string".into(),
         ValueKind::Scalar(Scalar::IntArray(a)) => type_text(Type::IntArray(a)),
         ValueKind::Hist { k } if k > 0 => format!("hist(n, {k})"),
@@ -139,6 +141,9 @@ pub(super) fn merge_value(a: ValueKind, b: ValueKind) -> Option<ValueKind> {
         (ValueKind::Scalar(Scalar::Int { signed: x }), ValueKind::Scalar(Scalar::Int { signed: y })) => {
             Some(ValueKind::Scalar(Scalar::Int { signed: x || y }))
         }
+        // A pointer and an integer: the integer (printed as a number).
+        (ValueKind::Scalar(Scalar::Int { signed }), ValueKind::Scalar(Scalar::Ptr))
+        | (ValueKind::Scalar(Scalar::Ptr), ValueKind::Scalar(Scalar::Int { signed })) => Some(ValueKind::Scalar(Scalar::Int { signed })),
         (ValueKind::Scalar(Scalar::Str { len: x }), ValueKind::Scalar(Scalar::Str { len: y })) => {
             Some(ValueKind::Scalar(Scalar::Str { len: x.max(y) }))
         }
@@ -168,6 +173,7 @@ pub(super) fn merge_keys(a: &Keys, b: &Keys) -> Option<Keys> {
         .zip(&b.fields)
         .map(|(x, y)| match (x, y) {
             (Scalar::Int { signed: s }, Scalar::Int { signed: t }) => Some(Scalar::Int { signed: *s && *t }),
+            (Scalar::Int { signed }, Scalar::Ptr) | (Scalar::Ptr, Scalar::Int { signed }) => Some(Scalar::Int { signed: *signed }),
             (Scalar::Str { len: m }, Scalar::Str { len: n }) => Some(Scalar::Str { len: *m.max(n) }),
             (x, y) if x == y => Some(*x),
             _ => None,
@@ -191,6 +197,8 @@ pub(super) fn describe_keys(keys: &Keys) -> String {
         .iter()
         .map(|k| match k {
             Scalar::Int { .. } => "int",
+            Scalar::Bool => "bool",
+            Scalar::Ptr => "pointer",
             Scalar::Str { .. } => "string",
             Scalar::Ksym => "ksym",
             Scalar::Stack(spec) => spec.name(),

@@ -128,6 +128,6 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
 pub(super) type KernelTypesCache = Option<Result<std::rc::Rc<btf::KernelTypes>, String>>;
 
 /// `$1`, `$2`, …, `$#`.
-fn is_positional(name: &str) -> bool {
+pub(crate) fn is_positional(name: &str) -> bool {
     name == "$#" || (name.len() > 1 && name[1..].bytes().all(|b| b.is_ascii_digit()))
 }

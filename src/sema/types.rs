@@ -20,6 +20,9 @@ pub const COMM_LEN: u32 = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
     Int { signed: bool },
+    /// `true`/`false`: comparisons, `!`, `&&`, `||`, `has_key()`, … (0 or 1, 8 bytes like an
+    /// integer; arithmetic takes it as one).
+    Bool,
     /// A pointer, printed as an integer; `user` when it points into user memory, `to` what it
     /// points to when known: `*p` and `p[i]` read that, `p + 1` steps over it.
     Ptr { user: bool, to: Option<Pointee> },
@@ -97,7 +100,8 @@ impl Type {
     pub(super) fn plain_scalar(self) -> Option<Scalar> {
         Some(match self {
             Type::Int { signed } => Scalar::Int { signed },
-            Type::Ptr { .. } => Scalar::Int { signed: false },
+            Type::Bool => Scalar::Bool,
+            Type::Ptr { .. } => Scalar::Ptr,
             Type::Str { len } => Scalar::Str { len },
             Type::Ksym => Scalar::Ksym,
             Type::Named(t) => Scalar::Named(t),
@@ -116,6 +120,8 @@ impl Type {
     pub(super) fn of_scalar(s: Scalar) -> Type {
         match s {
             Scalar::Int { signed } => Type::Int { signed },
+            Scalar::Bool => Type::Bool,
+            Scalar::Ptr => Type::Ptr { user: false, to: None },
             Scalar::Str { len } => Type::Str { len },
             Scalar::Ksym => Type::Ksym,
             Scalar::Named(t) => Type::Named(t),
@@ -131,7 +137,7 @@ impl Type {
         }
     }
     pub(super) fn is_int(self) -> bool {
-        matches!(self, Type::Int { .. } | Type::Ptr { .. })
+        matches!(self, Type::Int { .. } | Type::Bool | Type::Ptr { .. })
     }
     pub(super) fn signed(self) -> bool {
         matches!(self, Type::Int { signed: true })
@@ -141,6 +147,7 @@ impl Type {
         match self {
             Type::Int { signed: true } => "an int64",
             Type::Int { signed: false } => "a uint64",
+            Type::Bool => "a bool",
             Type::Ptr { .. } => "a pointer",
             Type::Record { .. } => "a struct",
             Type::Array { .. } => "an array",
@@ -236,6 +243,9 @@ pub enum Res {
     /// A built tool's value read at run time from the globals map's entry `n` (a positional
     /// parameter, `$#`).
     Global(u32),
+    /// A built tool's string read at run time from the string globals map's entry `n`
+    /// (`str($N)`, a string `getopt()`), `Plan::str_len` bytes.
+    GlobalStr(u32),
     /// `time()` with plan format `n`.
     Time(usize),
     /// An fentry/fexit context slot: `index`-th u64, holding an integer of `size` bytes.
@@ -347,5 +357,8 @@ pub(super) fn type_text(t: Type) -> String {
 
 /// An integer array type as written in a cast: `uint8[4]`.
 pub(super) fn array_name(a: plan::IntArray) -> String {
+    if a.bools {
+        return format!("bool[{}]", a.len);
+    }
     format!("{}int{}[{}]", if a.signed { "" } else { "u" }, 8 * a.elem_bytes as u32, a.len)
 }

@@ -90,7 +90,7 @@ fn command(manifest: &Manifest) -> Command {
     opts.extend([
         Opt::value("format", 'f', "FORMAT", "Output format: `text` or `json` (one JSON object a line)").choices(&["text", "json"]),
         Opt::value("output", 'o', "FILE", "Write the output to FILE instead of standard output"),
-        Opt::switch("quiet", 'q', "Quiet: do not print `Attaching N probes...`"),
+        Opt::switch("quiet", 'q', "Quiet: do not print `Attached N probes`"),
         Opt::value("pid", 'p', "PID", "Trace only process PID; end when it exits"),
         Opt::value("command", 'c', "CMD", "Run CMD (with `sh -c`) once attached; end when it exits"),
         Opt::value("buffering", 'B', "MODE", "Output buffering: `line`, `full` or `none`").choices(&["line", "full", "none"]),
@@ -100,7 +100,9 @@ fn command(manifest: &Manifest) -> Command {
         Opt::long_value("hist_style", "hist-style", "STYLE", "How hist() maps print: bpftrace's layout or BCC's")
             .default(hist_style)
             .choices(&["bpftrace", "bcc"]),
-        Opt::long_value("btf", "btf", "FILE", "The kernel's BTF [default: /sys/kernel/btf/vmlinux]"),
+        Opt::long_value("compat", "compat", "VERSION", "Print bpftrace 0.26's output (default) or 0.17's; also RTRACE_COMPAT")
+            .choices(&["0.26", "0.17"]),
+        Opt::long_value("btf", "btf", "FILE", "Resolve the tool's CO-RE relocations against this BTF file (for a kernel without /sys/kernel/btf/vmlinux) [default: the kernel's own]"),
         Opt::long_switch("any_kernel", "any-kernel", "Run on another kernel than the one the tool was built on, though it was built without CO-RE"),
     ]);
     Command {
@@ -120,12 +122,27 @@ fn arg_id(p: &bundle::Param) -> String {
     }
 }
 
-/// Whether this kernel can run the object: it has BTF, and it is the build's kernel unless
-/// the object was compiled with CO-RE relocations.
+/// Whether this kernel can run the object: it has BTF, or `--btf` names a BTF file for it;
+/// and it is the build's kernel unless the object was compiled with CO-RE relocations.
 fn check_kernel(manifest: &Manifest, matches: &Matches) -> Result<(), String> {
-    let btf = matches.get("btf").unwrap_or(KERNEL_BTF);
-    if !std::path::Path::new(btf).exists() {
-        return Err(format!("this kernel has no BTF ({btf} is missing; it needs CONFIG_DEBUG_INFO_BTF=y)"));
+    match matches.get("btf") {
+        // libbpf parses it when loading: here only its first bytes are checked.
+        Some(file) => {
+            let mut magic = [0u8; 4];
+            let read = std::fs::File::open(file).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+            read.map_err(|e| format!("cannot read BTF file {file}: {}", io_reason(&e)))?;
+            // Raw BTF (`bpftool btf dump … format raw`, /sys/kernel/btf/vmlinux) or an ELF
+            // file with a .BTF section (a vmlinux).
+            if magic[..2] != [0x9f, 0xeb] && magic != *b"\x7fELF" {
+                return Err(format!("{file} is not a BTF file (neither raw BTF nor an ELF file)"));
+            }
+        }
+        None if !std::path::Path::new(KERNEL_BTF).exists() => {
+            return Err(format!(
+                "this kernel has no BTF ({KERNEL_BTF} is missing; it needs CONFIG_DEBUG_INFO_BTF=y, or a BTF file for it given with --btf FILE)"
+            ))
+        }
+        None => {}
     }
     let running = KernelId::running();
     if !manifest.co_re && running != manifest.kernel && !matches.flag("any_kernel") {
@@ -137,12 +154,22 @@ fn check_kernel(manifest: &Manifest, matches: &Matches) -> Result<(), String> {
     Ok(())
 }
 
+/// An I/O error's reason without Rust's `(os error N)`.
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// The runtime's options from the command line; the parameters and `-p` go to the globals
 /// the programs read.
 fn options(manifest: &Manifest, matches: &Matches, plan: &mut plan::Plan) -> Result<runtime::Options, String> {
-    let mut globals = param_values(manifest, matches)?;
+    let (mut globals, str_globals) = param_values(manifest, matches)?;
     // `$#`: the last positional parameter given (a default counts).
-    let given = globals.iter().filter(|(slot, _)| (plan::GLOBAL_ARGC + 1..plan::GLOBAL_NAMED).contains(slot)).map(|(slot, _)| slot - plan::GLOBAL_ARGC);
+    let slots = globals.iter().map(|(slot, _)| *slot).chain(str_globals.iter().map(|(slot, _)| *slot));
+    let given = slots.filter(|slot| (plan::GLOBAL_ARGC + 1..plan::GLOBAL_NAMED).contains(slot)).map(|slot| slot - plan::GLOBAL_ARGC);
     globals.push((plan::GLOBAL_ARGC, given.max().unwrap_or(0) as u64));
     let pid = match matches.get("pid") {
         Some(text) => Some(text.parse::<u32>().map_err(|_| format!("-p must be a process id, not `{text}`"))?),
@@ -171,19 +198,26 @@ fn options(manifest: &Manifest, matches: &Matches, plan: &mut plan::Plan) -> Res
         // bpftrace's default `max_cat_bytes` (a built tool reads no environment for it).
         max_cat_bytes: 10240,
         globals,
+        str_globals,
+        btf: matches.get("btf").map(Into::into),
         // A built tool serves no metrics (yet): its plan was compiled without histogram sums.
         #[cfg(feature = "exporter")]
         prometheus: None,
         live: None,
         bcc_hists: matches.get("hist_style") == Some("bcc"),
+        compat: match matches.get("compat") {
+            Some(v) => runtime::Compat::parse(v).ok_or_else(|| format!("--compat must be `0.17` or `0.26`, not `{v}`"))?,
+            None => runtime::Compat::from_env()?.unwrap_or_default(),
+        },
         mode: runtime::Mode::Trace,
     })
 }
 
 /// The parameters' values, each with its entry in the globals map (`Param::slot`): those
-/// given or with a default (the map holds 0 for the others, and for a switch not given).
-fn param_values(manifest: &Manifest, matches: &Matches) -> Result<Vec<(u32, u64)>, String> {
-    let mut globals = Vec::new();
+/// given or with a default (the map holds 0 for the others, and for a switch not given); and
+/// the string ones' text, at the same entries of the string globals map.
+fn param_values(manifest: &Manifest, matches: &Matches) -> Result<(Vec<(u32, u64)>, Vec<(u32, String)>), String> {
+    let (mut globals, mut strings) = (Vec::new(), Vec::new());
     for p in &manifest.params {
         let id = arg_id(p);
         if p.is_switch() && p.long.is_none() {
@@ -194,6 +228,12 @@ fn param_values(manifest: &Manifest, matches: &Matches) -> Result<Vec<(u32, u64)
             continue;
         }
         let Some(text) = matches.get(&id) else { continue };
+        if p.string {
+            strings.push((p.slot(), text.to_string()));
+            // `$N` read as an integer too: its value when the text is one.
+            globals.extend(parse_int(text).map(|n| (p.slot(), n)));
+            continue;
+        }
         let value = match &p.long {
             Some(_) if p.is_switch() => matches!(text, "true" | "1") as u64,
             Some(long) => parse_int(text).ok_or_else(|| format!("--{long} must be an integer, not `{text}`"))?,
@@ -201,7 +241,7 @@ fn param_values(manifest: &Manifest, matches: &Matches) -> Result<Vec<(u32, u64)
         };
         globals.push((p.slot(), value));
     }
-    Ok(globals)
+    Ok((globals, strings))
 }
 
 /// An integer as a script's parameter reads: decimal, or `0x` hexadecimal; negative ones as

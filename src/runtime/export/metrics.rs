@@ -53,7 +53,7 @@ impl Family {
 /// Why a map cannot be a metric, if it cannot.
 fn not_exported(kind: ValueKind) -> Option<&'static str> {
     Some(match kind.scalar()? {
-        Scalar::Int { .. } => return None,
+        Scalar::Int { .. } | Scalar::Bool | Scalar::Ptr => return None,
         Scalar::Str { .. } => "a string",
         Scalar::Ksym => "a kernel symbol",
         Scalar::Stack(_) => "a stack",
@@ -176,7 +176,7 @@ pub fn map_families(prefix: &str, def: &MapDef, entries: &[Entry], sums: &HashMa
             let name = name.strip_suffix("_total").map_or(name.clone(), str::to_string);
             vec![family(name, MetricType::Counter, &|e| uint(&e.value).map(Number::U))]
         }
-        ValueKind::Sum { signed: true } | ValueKind::Min | ValueKind::Max | ValueKind::Scalar(Scalar::Int { .. }) => {
+        ValueKind::Sum { signed: true } | ValueKind::Min | ValueKind::Max | ValueKind::Scalar(Scalar::Int { .. } | Scalar::Bool | Scalar::Ptr) => {
             vec![family(name, MetricType::Gauge, &|e| int(&e.value).map(Number::I))]
         }
         ValueKind::Avg => vec![family(name, MetricType::Gauge, &|e| avg(&e.value).map(|(_, _, a)| Number::I(a)))],

@@ -76,7 +76,7 @@ pub struct Scraper<'a> {
 impl<'a> Scraper<'a> {
     pub fn new(plan: &'a Plan, shared: &'a Shared, handles: Handles) -> Scraper<'a> {
         let Handles { maps, lost, map_full, stacks, progs } = handles;
-        Scraper { plan, shared, maps, lost, map_full, progs, decoder: Decoder::new(plan, stacks) }
+        Scraper { plan, shared, maps, lost, map_full, progs, decoder: Decoder::new(plan, stacks, crate::runtime::Compat::V017) }
     }
 
     /// The page of one scrape and its content type: OpenMetrics when `open_metrics`, else

@@ -258,7 +258,7 @@ fn shown(value: &Value) -> Shown {
         }
         Value::Lhist { buckets, min, max, step } => {
             let mut text = String::new();
-            write_lhist(&mut text, buckets, *min, *max, *step);
+            write_lhist(&mut text, buckets, *min, *max, *step, true);
             Shown::Hist { total: hist_total(value), bars: text.lines().map(str::to_string).collect() }
         }
         Value::TSeries(series) => {

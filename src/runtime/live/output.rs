@@ -84,7 +84,7 @@ impl Output for LiveOutput {
     fn map(&mut self, map: &MapView) -> io::Result<()> {
         let on_pane = self.to_pane(|| {
             let mut text = String::new();
-            write_map(&mut text, map);
+            write_map(&mut text, map, crate::runtime::Compat::default());
             text
         });
         if on_pane {
@@ -125,5 +125,10 @@ impl Output for LiveOutput {
 
     fn attached(&mut self, probes: usize) -> io::Result<()> {
         self.inner.attached(probes)
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        self.catch_up();
+        self.inner.end()
     }
 }

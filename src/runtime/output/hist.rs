@@ -1,6 +1,6 @@
 //! Histogram rows in bpftrace's text layout: `hist()` (powers of two, or 2^k buckets per power
 //! with bpftrace 0.20's `hist(n, k)`) and `lhist()` (linear), byte-compatible with bpftrace
-//! 0.17 (docs/bpftrace-output.md).
+//! 0.17, and 0.26 where its labels differ (docs/bpftrace-output.md).
 
 /// Width of the histogram bar, in `@` characters.
 const BAR_WIDTH: usize = 52;
@@ -46,8 +46,10 @@ pub fn write_hist(out: &mut String, buckets: &[u64], k: u8) {
 ///
 /// `buckets[0]` counts values below `min`, `buckets[(max - min) / step + 1]`
 /// values at or above `max`. Rows run from the first to the last non-zero
-/// bucket; an all-zero histogram prints nothing.
-pub fn write_lhist(out: &mut String, buckets: &[u64], min: i64, max: i64, step: i64) {
+/// bucket; an all-zero histogram prints nothing. With `v026` (bpftrace 0.26's labels), a
+/// bucket holding one value (`step` 1) is labelled `[3]`, not `[3, 4)`, and bounds take a
+/// `K`/`M` unit only when `step` is a multiple of 1024.
+pub fn write_lhist(out: &mut String, buckets: &[u64], min: i64, max: i64, step: i64, v026: bool) {
     let inner = match max.checked_sub(min).and_then(|span| span.checked_div(step)) {
         Some(n) if n >= 0 => n,
         _ => return,
@@ -77,6 +79,8 @@ pub fn write_lhist(out: &mut String, buckets: &[u64], min: i64, max: i64, step: 
         }
     }
     let first = first.unwrap_or(0);
+    let units = !v026 || step % 1024 == 0;
+    let lhist_index_label = |n: i64| if units { lhist_index_label(n) } else { n.to_string() };
     for (i, &count) in buckets.iter().enumerate().take(last + 1).skip(first) {
         let label = if i == 0 {
             format!("(..., {})", lhist_index_label(min))
@@ -85,7 +89,11 @@ pub fn write_lhist(out: &mut String, buckets: &[u64], min: i64, max: i64, step: 
         } else {
             let low = (i as i64 - 1).wrapping_mul(step).wrapping_add(min);
             let high = (i as i64).wrapping_mul(step).wrapping_add(min);
-            format!("[{}, {})", lhist_index_label(low), lhist_index_label(high))
+            if v026 && step == 1 {
+                format!("[{}]", lhist_index_label(low))
+            } else {
+                format!("[{}, {})", lhist_index_label(low), lhist_index_label(high))
+            }
         };
         write_row(out, &label, count, max_count);
     }
@@ -237,8 +245,8 @@ mod tests {
         let mut out = String::new();
         write_hist(&mut out, &[0; 66], 0);
         write_hist(&mut out, &[], 0);
-        write_lhist(&mut out, &[0; 12], 0, 100, 10);
-        write_lhist(&mut out, &[1; 12], 0, 100, 0);
+        write_lhist(&mut out, &[0; 12], 0, 100, 10, false);
+        write_lhist(&mut out, &[1; 12], 0, 100, 0, false);
         assert_eq!(out, "");
     }
 }

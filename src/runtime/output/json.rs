@@ -1,10 +1,15 @@
-//! `-f json`: one JSON object a line, `{"type": …, "data": …}`, laid out as bpftrace 0.17
-//! writes them (a space after every `:` and `,`, except between a tuple's elements).
+//! `-f json`: one JSON object a line, `{"type": …, "data": …}`, laid out as bpftrace writes
+//! them (a space after every `:` and `,`, except between an array's elements; 0.17 spaces
+//! the buckets of a histogram too). bpftrace 0.26 (the default) also writes bools as
+//! `true`/`false`, integers a double cannot hold exactly as strings, a `count` in
+//! `attached_probes` and `lost_events`, `syscall` for `system()`'s output, and keys with every
+//! blank removed.
 
 use super::{Output, Sink};
 use crate::plan::{MapDef, PrintfDef};
 use crate::runtime::layout::{MapKind, MapView};
 use crate::runtime::value::{self, KeyPart, Value};
+use crate::runtime::Compat;
 use serde_json::{json, Map, Value as Json};
 use std::io;
 
@@ -12,6 +17,8 @@ use std::io;
 /// included.
 pub struct JsonOutput {
     pub sink: Sink,
+    /// Which bpftrace's JSON this is.
+    pub compat: Compat,
 }
 
 impl Output for JsonOutput {
@@ -20,56 +27,73 @@ impl Output for JsonOutput {
     }
 
     fn event(&mut self, kind: &str, text: &str) -> io::Result<()> {
-        self.sink.write(&line(kind, Json::String(text.to_string())))
+        let kind = if kind == "system" && !self.compat.old() { "syscall" } else { kind };
+        self.sink.write(&line(kind, Json::String(text.to_string()), self.compat))
     }
 
     fn value(&mut self, _def: &PrintfDef, args: &[Value]) -> io::Result<()> {
         match args.first() {
-            Some(value) => self.sink.write(&line("value", value_json(value))),
+            Some(value) => self.sink.write(&line("value", value_json(value, self.compat), self.compat)),
             None => Ok(()),
         }
     }
 
     fn map(&mut self, map: &MapView) -> io::Result<()> {
-        self.sink.write(&map_line(map))
+        self.sink.write(&map_line(map, self.compat))
     }
 
     fn lost(&mut self, n: u64) -> io::Result<()> {
-        self.sink.write(&line("lost_events", json!({ "events": n })))
+        self.sink.write(&counted_line("lost_events", "events", n, self.compat))
     }
 
     fn map_full(&mut self, map: &MapDef, dropped: u64) -> io::Result<()> {
-        self.sink.write(&line("map_full", json!({ "map": map.name, "max_entries": map.max_entries, "dropped": dropped })))
+        let data = json!({ "map": map.name, "max_entries": map.max_entries, "dropped": dropped });
+        self.sink.write(&line("map_full", data, self.compat))
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        if self.compat.old() {
+            self.sink.write("\n\n")?;
+        }
+        Ok(())
     }
 
     fn test_result(&mut self, run: &super::TestRun, index: usize) -> io::Result<()> {
         let (name, passed) = (&run.names[index], run.passed[index]);
         let duration = run.durations[index].as_nanos() as u64;
         let result = json!({ "duration": duration, "passed": passed, "output": run.outputs[index] });
-        self.sink.write(&line("test_result", json!({ name: result })))
+        self.sink.write(&line("test_result", json!({ name: result }), self.compat))
     }
 
     fn bench_result(&mut self, names: &[String], index: usize, average_ns: u64, iterations: u64) -> io::Result<()> {
-        self.sink.write(&line("benchmark_result", json!({ &names[index]: { "average": average_ns, "iters": iterations } })))
+        self.sink.write(&line("benchmark_result", json!({ &names[index]: { "average": average_ns, "iters": iterations } }), self.compat))
     }
 
     fn attached(&mut self, probes: usize) -> io::Result<()> {
-        self.sink.write(&line("attached_probes", json!({ "probes": probes })))?;
+        self.sink.write(&counted_line("attached_probes", "probes", probes as u64, self.compat))?;
         self.sink.flush()
     }
 }
 
 /// One output line: `{"type": kind, "data": data}` and a newline.
-fn line(kind: &str, data: Json) -> String {
+fn line(kind: &str, data: Json, compat: Compat) -> String {
     let mut out = String::new();
-    write(&mut out, &json!({"type": kind, "data": data}));
+    write(&mut out, &json!({"type": kind, "data": data}), compat);
     out.push('\n');
     out
 }
 
-/// JSON with bpftrace's spacing: `", "` and `": "` in objects and in arrays of objects
-/// (histogram buckets), but a bare `","` in other arrays (tuples, written `[1,"x"]`).
-fn write(out: &mut String, v: &Json) {
+/// `{"type": kind, "data": {field: n}}`, with `"count": n` before the data in 0.26's JSON.
+fn counted_line(kind: &str, field: &str, n: u64, compat: Compat) -> String {
+    match compat {
+        Compat::V017 => line(kind, json!({ field: n }), compat),
+        Compat::V026 => format!("{{\"type\": \"{kind}\", \"count\": {n}, \"data\": {{\"{field}\": {n}}}}}\n"),
+    }
+}
+
+/// JSON with bpftrace's spacing: `", "` and `": "` in objects, but a bare `","` in arrays
+/// (tuples, written `[1,"x"]`), except 0.17's arrays of objects (histogram buckets).
+fn write(out: &mut String, v: &Json, compat: Compat) {
     match v {
         Json::Object(map) => {
             out.push('{');
@@ -79,18 +103,18 @@ fn write(out: &mut String, v: &Json) {
                 }
                 out.push_str(&Json::String(k.clone()).to_string());
                 out.push_str(": ");
-                write(out, v);
+                write(out, v, compat);
             }
             out.push('}');
         }
         Json::Array(items) => {
-            let sep = if items.iter().any(Json::is_object) { ", " } else { "," };
+            let sep = if compat.old() && items.iter().any(Json::is_object) { ", " } else { "," };
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push_str(sep);
                 }
-                write(out, item);
+                write(out, item, compat);
             }
             out.push(']');
         }
@@ -101,12 +125,16 @@ fn write(out: &mut String, v: &Json) {
 /// A map key as a JSON object key: the parts joined by `,`, a record written as its text
 /// without the blanks around its punctuation, `{.a=1,.b=x}` (newer bpftrace writes a key's
 /// text with every blank removed, strings' own included; rtrace keeps those, as it does in
-/// tuple keys).
-fn key_text(key: &[KeyPart]) -> String {
+/// tuple keys in 0.17's JSON; 0.26's removes them).
+fn key_text(key: &[KeyPart], compat: Compat) -> String {
+    if !compat.old() {
+        let text: Vec<String> = key.iter().map(KeyPart::text).collect();
+        return text.join(",").replace(' ', "");
+    }
     key.iter()
         .map(|k| match k {
             KeyPart::Record(fields) => {
-                let parts: Vec<String> = fields.iter().map(|(n, p)| format!(".{n}={}", key_text(std::slice::from_ref(p)))).collect();
+                let parts: Vec<String> = fields.iter().map(|(n, p)| format!(".{n}={}", key_text(std::slice::from_ref(p), compat))).collect();
                 format!("{{{}}}", parts.join(","))
             }
             k => k.text(),
@@ -118,7 +146,7 @@ fn key_text(key: &[KeyPart]) -> String {
 /// The buckets from the first to the last non-empty one, each with its bounds. A bucket open
 /// at one end has no bound there: `{"max": -1, "count": 2}` (below 0, or below an lhist's
 /// min), `{"min": 100, "count": 1}` (an lhist's max and above), as bpftrace writes them.
-fn buckets(value: &Value) -> Json {
+fn buckets(value: &Value, compat: Compat) -> Json {
     type Bounds = Box<dyn Fn(usize) -> (Option<i64>, Option<i64>)>;
     let (counts, bounds): (&[u64], Bounds) = match value {
         Value::Hist { buckets, k } => {
@@ -155,10 +183,10 @@ fn buckets(value: &Value) -> Json {
             let mut bucket = Map::new();
             let (lo, hi) = bounds(i);
             if let Some(lo) = lo {
-                bucket.insert("min".into(), json!(lo));
+                bucket.insert("min".into(), int(lo, compat));
             }
             if let Some(hi) = hi {
-                bucket.insert("max".into(), json!(hi));
+                bucket.insert("max".into(), int(hi, compat));
             }
             bucket.insert("count".into(), json!(counts[i]));
             Json::Object(bucket)
@@ -166,22 +194,40 @@ fn buckets(value: &Value) -> Json {
         .collect()
 }
 
-fn value_json(value: &Value) -> Json {
+/// An integer: a number, or in 0.26's JSON a string when a double cannot hold it exactly
+/// (bpftrace's rule, after RFC 8259).
+fn int(v: impl Into<i128>, compat: Compat) -> Json {
+    let v: i128 = v.into();
+    if !compat.old() && (v as f64) as i128 != v {
+        return Json::String(v.to_string());
+    }
+    match (i64::try_from(v), u64::try_from(v)) {
+        (Ok(v), _) => json!(v),
+        (_, Ok(v)) => json!(v),
+        _ => Json::String(v.to_string()),
+    }
+}
+
+fn value_json(value: &Value, compat: Compat) -> Json {
     match value {
-        Value::Int(v) => json!(v),
-        Value::UInt(v) => json!(v),
+        Value::Int(v) => int(*v, compat),
+        Value::UInt(v) => int(*v, compat),
         Value::Str(s) => json!(s),
-        Value::Avg { .. } => json!(value::average(value)),
-        Value::Stats { sum, count } => json!({"count": count, "average": value::average(value), "total": sum}),
-        Value::Hist { .. } | Value::Lhist { .. } => buckets(value),
+        Value::Bool(b) => json!(b),
+        Value::Ptr(p) => int(*p, compat),
+        Value::Avg { .. } => int(value::average(value), compat),
+        Value::Stats { sum, count } => {
+            json!({"count": int(*count, compat), "average": int(value::average(value), compat), "total": int(*sum, compat)})
+        }
+        Value::Hist { .. } | Value::Lhist { .. } => buckets(value, compat),
+        Value::Tuple(elems) | Value::Array(elems) => elems.iter().map(|v| value_json(v, compat)).collect(),
+        Value::Record(fields) => Json::Object(fields.iter().map(|(n, v)| (n.clone(), value_json(v, compat))).collect()),
         Value::TSeries(_) => Json::Null,
-        Value::Tuple(elems) | Value::Array(elems) => elems.iter().map(value_json).collect(),
-        Value::Record(fields) => Json::Object(fields.iter().map(|(n, v)| (n.clone(), value_json(v))).collect()),
     }
 }
 
 /// One map at exit (or for `print`): its line, or nothing for an empty map.
-fn map_line(map: &MapView) -> String {
+fn map_line(map: &MapView, compat: Compat) -> String {
     let Some(first) = map.entries.first() else { return String::new() };
     let kind = match map.kind {
         MapKind::Hist => "hist",
@@ -190,15 +236,15 @@ fn map_line(map: &MapView) -> String {
         MapKind::TSeries => return tseries_line(map),
     };
     let data = if first.key.is_empty() {
-        value_json(&first.value)
+        value_json(&first.value, compat)
     } else {
         let mut obj = Map::new();
         for e in &map.entries {
-            obj.insert(key_text(&e.key), value_json(&e.value));
+            obj.insert(key_text(&e.key, compat), value_json(&e.value, compat));
         }
         Json::Object(obj)
     };
-    line(kind, json!({ map.name: data }))
+    line(kind, json!({ map.name: data }), compat)
 }
 
 /// A `tseries()` map as bpftrace 0.26 writes it: each series a compact array of
@@ -213,7 +259,7 @@ fn tseries_line(map: &MapView) -> String {
         [only] if only.key.is_empty() => series(&only.value),
         entries => {
             let parts: Vec<String> =
-                entries.iter().map(|e| format!("{}: {}", Json::String(key_text(&e.key)), series(&e.value))).collect();
+                entries.iter().map(|e| format!("{}: {}", Json::String(key_text(&e.key, Compat::V026)), series(&e.value))).collect();
             format!("{{{}}}", parts.join(", "))
         }
     };
@@ -232,13 +278,13 @@ mod tests {
             Some(Value::Stats { .. }) => MapKind::Avg,
             _ => MapKind::Plain,
         };
-        map_line(&crate::runtime::layout::arrange(name, kind, entries, 0, 0))
+        map_line(&crate::runtime::layout::arrange(name, kind, entries, 0, 0), Compat::V017)
     }
 
     /// Expected lines are bpftrace 0.17's output for the same values.
     #[test]
     fn like_bpftrace() {
-        assert_eq!(line("printf", json!("hi 5\n")), "{\"type\": \"printf\", \"data\": \"hi 5\\n\"}\n");
+        assert_eq!(line("printf", json!("hi 5\n"), Compat::V017), "{\"type\": \"printf\", \"data\": \"hi 5\\n\"}\n");
         let mut h = vec![0u64; 66];
         h[3] = 1;
         h[8] = 1;
@@ -254,5 +300,25 @@ mod tests {
         assert_eq!(map("@t", t), "{\"type\": \"map\", \"data\": {\"@t\": {\"k\": [\"a\\\"b\",[-1,2]]}}}\n");
         let st = vec![Entry { key: vec![], value: Value::Stats { sum: 3, count: 1 } }];
         assert_eq!(map("@st", st), "{\"type\": \"stats\", \"data\": {\"@st\": {\"count\": 1, \"average\": 3, \"total\": 3}}}\n");
+    }
+
+    /// bpftrace 0.26's JSON (read from v0.26.0's src/output/json.cpp, not measured).
+    #[test]
+    fn v026() {
+        let v = Compat::V026;
+        assert_eq!(counted_line("attached_probes", "probes", 3, v), "{\"type\": \"attached_probes\", \"count\": 3, \"data\": {\"probes\": 3}}\n");
+        assert_eq!(int(1u64 << 53, v), json!(1u64 << 53));
+        assert_eq!(int((1u64 << 53) + 1, v), json!("9007199254740993"));
+        assert_eq!(int(u64::MAX, v), json!("18446744073709551615"));
+        assert_eq!(int(i64::MIN, v), json!(i64::MIN));
+        assert_eq!(int(u64::MAX, Compat::V017), json!(u64::MAX));
+        assert_eq!(key_text(&[KeyPart::Str("a b".into()), KeyPart::Int(1)], v), "ab,1");
+        let mut h = vec![0u64; 8];
+        h[3] = 1;
+        h[4] = 1;
+        let view = crate::runtime::layout::arrange("@h", MapKind::Hist, vec![Entry { key: vec![], value: Value::Hist { buckets: h, k: 0 } }], 0, 0);
+        assert_eq!(map_line(&view, v), "{\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 2, \"max\": 3, \"count\": 1},{\"min\": 4, \"max\": 7, \"count\": 1}]}}\n");
+        let b = vec![Entry { key: vec![], value: Value::Tuple(vec![Value::Bool(true), Value::Str("x".into())]) }];
+        assert_eq!(map_line(&crate::runtime::layout::arrange("@t", MapKind::Plain, b, 0, 0), v), "{\"type\": \"map\", \"data\": {\"@t\": [true,\"x\"]}}\n");
     }
 }

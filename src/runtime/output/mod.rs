@@ -115,7 +115,7 @@ impl Sink {
 /// (and maps already laid out, `layout::arrange`); it decides only how that looks.
 pub trait Output {
     /// Where the output goes; the session writes the lines that are the same in every format
-    /// through it (the two empty lines before the maps, the test harness's marker).
+    /// through it (the test harness's marker).
     fn sink(&mut self) -> &mut Sink;
     /// An event's text: a `printf`, `time()`, `join()`, `cat()`, or a `system()` command's
     /// output; `kind` names it (its JSON type).
@@ -130,6 +130,10 @@ pub trait Output {
     fn attached(&mut self, probes: usize) -> io::Result<()>;
     /// At exit: user map `map` was full when `dropped` new entries came.
     fn map_full(&mut self, map: &MapDef, dropped: u64) -> io::Result<()>;
+    /// At exit, before the maps: two empty lines (bpftrace 0.26's JSON writes nothing).
+    fn end(&mut self) -> io::Result<()> {
+        self.sink().write("\n\n")
+    }
     /// `--test`: test `index` of `run.names` ran (what it printed is shown if it failed).
     fn test_result(&mut self, run: &TestRun, index: usize) -> io::Result<()>;
     /// `--bench`: bench `index` of `names` took `average_ns` a run over `iterations` runs.
@@ -149,10 +153,11 @@ pub struct TestRun {
 /// The output `-f`, `-o`, `-B` and `-q` ask for.
 pub fn open(opts: &Options) -> Result<Box<dyn Output>> {
     let sink = Sink::open(opts)?;
+    let compat = opts.compat;
     Ok(if opts.json {
-        Box::new(json::JsonOutput { sink })
+        Box::new(json::JsonOutput { sink, compat })
     } else {
         let color = opts.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Box::new(text::TextOutput { sink, quiet: opts.quiet, bcc_hists: opts.bcc_hists, color })
+        Box::new(text::TextOutput { sink, quiet: opts.quiet, bcc_hists: opts.bcc_hists, color, compat })
     })
 }

@@ -1,19 +1,23 @@
-//! The text output: bpftrace 0.17's layout, byte for byte (rules in docs/bpftrace-output.md).
+//! The text output: bpftrace 0.26's layout, or 0.17's with `--compat=0.17`, byte for byte
+//! (rules in docs/bpftrace-output.md).
 //!
 //! * Ordinary maps print one `@name[k1, k2]: value` line per entry, then nothing
-//!   else; an empty map prints a single empty line.
-//! * `avg()` maps print their lines followed by one extra empty line (an empty
-//!   `avg()` map prints two empty lines).
-//! * `hist()`/`lhist()` maps print `@name[key]: ` (note the trailing space), the
+//!   else; an empty map prints nothing (0.17: a single empty line).
+//! * 0.17 only: `avg()` and `stats()` maps print their lines followed by one extra empty line
+//!   (an empty one prints two empty lines).
+//! * `hist()`/`lhist()` maps print `@name[key]:` (0.17: with a trailing space), the
 //!   histogram rows (`hist`), and an empty line, for every key.
+//! * 0.26: a `stats()` value is a record, `{ .count = 1, .average = 5, .total = 5 }`; a bool
+//!   is `true`/`false` (decoded so by `Decoder`).
 //! * Entries come in the order `layout` decided.
 
-use super::hist::{write_hist, write_lhist};
+use super::hist::write_hist;
 use super::{Output, Sink};
 use crate::plan::{MapDef, PrintfDef};
 use crate::runtime::layout::{MapKind, MapView};
 use crate::runtime::printf;
-use crate::runtime::value::{write_scalar_value, KeyPart, Value};
+use crate::runtime::value::{self, write_scalar_value, KeyPart, Value};
+use crate::runtime::Compat;
 use std::io;
 
 /// bpftrace's text: events as they are, maps in its layout, notes on standard error.
@@ -23,6 +27,8 @@ pub struct TextOutput {
     pub quiet: bool,
     /// `--hist-style bcc`: `hist()` maps in BCC's layout (`bcc.rs`).
     pub bcc_hists: bool,
+    /// Which bpftrace's text this is.
+    pub compat: Compat,
     /// The `--test` report in colour (standard output is a terminal, no `NO_COLOR`).
     pub color: bool,
 }
@@ -32,8 +38,13 @@ impl Output for TextOutput {
         &mut self.sink
     }
 
-    fn event(&mut self, _kind: &str, text: &str) -> io::Result<()> {
-        self.sink.write(text)
+    fn event(&mut self, kind: &str, text: &str) -> io::Result<()> {
+        self.sink.write(text)?;
+        // bpftrace 0.26 ends a `system()` command's output with a newline of its own.
+        if kind == "system" && !self.compat.old() {
+            self.sink.write("\n")?;
+        }
+        Ok(())
     }
 
     fn value(&mut self, def: &PrintfDef, args: &[Value]) -> io::Result<()> {
@@ -43,7 +54,7 @@ impl Output for TextOutput {
     fn map(&mut self, map: &MapView) -> io::Result<()> {
         let mut out = String::new();
         if !(self.bcc_hists && super::bcc::write_map(&mut out, map)) {
-            write_map(&mut out, map);
+            write_map(&mut out, map, self.compat);
         }
         self.sink.write(&out)
     }
@@ -74,7 +85,11 @@ impl Output for TextOutput {
 
     fn attached(&mut self, probes: usize) -> io::Result<()> {
         if !self.quiet {
-            eprintln!("Attaching {probes} probe{}...", if probes == 1 { "" } else { "s" });
+            let s = if probes == 1 { "" } else { "s" };
+            match self.compat {
+                Compat::V017 => eprintln!("Attaching {probes} probe{s}..."),
+                Compat::V026 => eprintln!("Attached {probes} probe{s}"),
+            }
         }
         Ok(())
     }
@@ -93,10 +108,14 @@ pub fn map_full_warning(map: &MapDef, dropped: u64) -> String {
 }
 
 /// Appends a map as bpftrace prints it at exit and for `print(@map)`, blank lines included;
-/// an empty map is what bpftrace prints for one (an empty line, two for `avg()`).
-pub fn write_map(out: &mut String, map: &MapView) {
+/// an empty map is what bpftrace prints for one (0.17: an empty line, two for `avg()`; 0.26:
+/// nothing).
+pub fn write_map(out: &mut String, map: &MapView, compat: Compat) {
+    let old = compat.old();
     if map.entries.is_empty() {
-        write_empty_map(out, map.kind);
+        if old {
+            write_empty_map(out, map.kind);
+        }
         return;
     }
     for entry in &map.entries {
@@ -109,21 +128,28 @@ pub fn write_map(out: &mut String, map: &MapView) {
             out.push('\n');
             continue;
         }
-        out.push_str(": ");
+        out.push(':');
         match &entry.value {
             Value::Hist { buckets, k } => {
-                out.push('\n');
+                out.push_str(if old { " \n" } else { "\n" });
                 write_hist(out, buckets, *k);
             }
             Value::Lhist { buckets, min, max, step } => {
-                out.push('\n');
-                write_lhist(out, buckets, *min, *max, *step);
+                out.push_str(if old { " \n" } else { "\n" });
+                super::hist::write_lhist(out, buckets, *min, *max, *step, !old);
             }
-            other => write_scalar_value(out, other),
+            Value::Stats { sum, count } if !old => {
+                let average = value::average(&entry.value);
+                let _ = std::fmt::Write::write_fmt(out, format_args!(" {{ .count = {count}, .average = {average}, .total = {sum} }}"));
+            }
+            other => {
+                out.push(' ');
+                write_scalar_value(out, other);
+            }
         }
         out.push('\n');
     }
-    if map.kind == MapKind::Avg {
+    if old && map.kind == MapKind::Avg {
         out.push('\n');
     }
 }

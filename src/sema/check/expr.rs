@@ -18,7 +18,7 @@ impl Checker<'_> {
             ExprKind::Field { base, field, arrow } => self.field(e, base, field, *arrow, scope),
             ExprKind::Unary { op, operand } => self.unary(e, op, operand, scope),
             ExprKind::Binary { op, lhs, rhs } => self.binary(e, op, lhs, rhs, scope),
-            ExprKind::Bool(_) => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
+            ExprKind::Bool(_) => self.set(scope, e, Type::Bool, Res::Plain),
             ExprKind::IncDec { target, increment, .. } => {
                 let op = if *increment { "++" } else { "--" };
                 let t = self.update_target(target, op, e.span, scope);
@@ -130,8 +130,19 @@ impl Checker<'_> {
         }
     }
 
+    /// `str($N)` of a built tool (`param` is `$N`): its text, given when it starts, read from
+    /// the string globals map; `$N` alone stays the integer.
+    pub(super) fn runtime_str_param(&mut self, e: &Expr, param: &Expr, name: &str, scope: &mut Scope) -> Type {
+        if self.runtime_positional(param, name, scope) == Type::Error {
+            return Type::Error;
+        }
+        let slot = crate::plan::GLOBAL_ARGC + name[1..].parse::<u32>().unwrap_or(0);
+        let len = self.opts.config.max_strlen as u32;
+        self.set(scope, e, Type::Str { len }, Res::GlobalStr(slot))
+    }
+
     /// `getopt("name", …)` of a built tool: an integer (a boolean: 1 or 0) given when it
-    /// starts, read from the globals map.
+    /// starts, read from the globals map; a string one from the string globals map.
     pub(super) fn runtime_getopt(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         let name = match args.first().map(|a| &a.kind) {
             Some(ExprKind::Str(s)) => s.as_str(),
@@ -140,8 +151,12 @@ impl Checker<'_> {
         let Some(index) = self.opts.named.iter().position(|o| o.name == name) else {
             return Type::Error;
         };
-        let signed = self.opts.named[index].kind == "int";
-        self.set(scope, e, Type::Int { signed }, Res::Global(crate::plan::GLOBAL_NAMED + index as u32))
+        let slot = crate::plan::GLOBAL_NAMED + index as u32;
+        match self.opts.named[index].kind {
+            "string" => self.set(scope, e, Type::Str { len: self.opts.config.max_strlen as u32 }, Res::GlobalStr(slot)),
+            "bool" => self.set(scope, e, Type::Bool, Res::Global(slot)),
+            kind => self.set(scope, e, Type::Int { signed: kind == "int" }, Res::Global(slot)),
+        }
     }
 
     /// `!x`, `-x`, `~x`.
@@ -155,7 +170,7 @@ impl Checker<'_> {
             return Type::Error;
         }
         let ty = match op {
-            UnOp::Not => Type::Int { signed: false },
+            UnOp::Not => Type::Bool,
             UnOp::Neg => Type::Int { signed: true },
             UnOp::BitNot => Type::Int { signed: t.signed() },
         };
@@ -169,18 +184,14 @@ impl Checker<'_> {
             return Type::Error;
         }
         let ty = match (l, r) {
-            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
-                Type::Int { signed: false }
-            }
+            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => Type::Bool,
             // Tuples of the same shape compare element by element (0.26 docs: `==` and `!=`
             // compare "strings, integer arrays, and tuples").
             (Type::Tuple(_), Type::Tuple(_)) if matches!(op, BinOp::Eq | BinOp::Ne) && self.tuples.unify(l, r).is_some() => {
-                Type::Int { signed: false }
+                Type::Bool
             }
             // Integer arrays compare as the integers holding their bytes.
-            (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => {
-                Type::Int { signed: false }
-            }
+            (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => Type::Bool,
             (Type::IntArray(a), Type::IntArray(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                 let (left, right) = (array_name(a), array_name(b));
                 self.error(ExprError::ArrayCompare { left, right, left_span: lhs.span, span: rhs.span });
@@ -195,7 +206,7 @@ impl Checker<'_> {
                 let known = (known(lhs), known(rhs));
                 self.sign_mismatch(*op, (lhs, a), (rhs, b), known, e.span);
                 if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) {
-                    Type::Int { signed: false }
+                    Type::Bool
                 } else {
                     Type::Int { signed: a.signed() && b.signed() }
                 }
@@ -226,6 +237,7 @@ impl Checker<'_> {
         let ty = match (t, f) {
             (Type::Tuple(_), Type::Tuple(_)) if tuple.is_some() => tuple.unwrap_or(t),
             (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
+            (Type::Bool, Type::Bool) => Type::Bool,
             (a, b) if a.is_int() && b.is_int() => Type::Int { signed: a.signed() && b.signed() },
             (a, b) => {
                 let (then_type, els_type) = (self.tuples.name(a), self.tuples.name(b));
@@ -338,7 +350,7 @@ impl Checker<'_> {
                 let ty = Type::Named(crate::kernel::names::NameTable::User);
                 return self.set(scope, e, ty, Res::Builtin(Builtin::Uid));
             }
-            Builtin::HasCpid => return self.set(scope, e, Type::Int { signed: false }, Res::Const(self.opts.has_command as u64)),
+            Builtin::HasCpid => return self.set(scope, e, Type::Bool, Res::Const(self.opts.has_command as u64)),
             Builtin::Elapsed => {
                 self.need(e, Need::Elapsed);
                 Type::Int { signed: false }

@@ -313,7 +313,7 @@ impl Checker<'_> {
             return Type::Error;
         }
         scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
-        let ty = Type::Int { signed: def.func == Func::Len };
+        let ty = if def.func == Func::Len { Type::Int { signed: true } } else { Type::Bool };
         self.set(scope, e, ty, Res::Call(def.func))
     }
 
@@ -367,7 +367,7 @@ impl Checker<'_> {
         let name = Name { name: var.clone(), span: args[2].span };
         self.assign_var(&name, ty, args[2].span, scope);
         scope.exprs.insert(args[0].id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: args[0].span });
-        self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Find))
+        self.set(scope, e, Type::Bool, Res::Call(Func::Find))
     }
 
     /// `delete(@m, key)` (bpftrace 0.22+), `delete(@m[key])`, `clear(@m)`, `zero(@m)`.
@@ -403,7 +403,7 @@ impl Checker<'_> {
             }
         }
         scope.exprs.insert(arg.id, ExprInfo { ty: Type::Void, res: Res::MapRead(index), span: arg.span });
-        let ty = if def.func == Func::Delete { Type::Int { signed: false } } else { Type::Void };
+        let ty = if def.func == Func::Delete { Type::Bool } else { Type::Void };
         self.set(scope, e, ty, Res::Call(def.func))
     }
 

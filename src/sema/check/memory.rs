@@ -284,7 +284,8 @@ impl Checker<'_> {
             self.error(KernelError::ArrayCastSize { size, to, wanted, elem_bytes, len_zero, operand, span: ty.span });
             return Type::Error;
         }
-        let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8 };
+        let bools = matches!(&elem.kind, TypeExprKind::Named(name) if name == "bool");
+        let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8, bools };
         self.set(scope, e, Type::IntArray(a), Res::Plain)
     }
 
@@ -443,6 +444,10 @@ impl Checker<'_> {
         }
         if let TypeExprKind::Array(elem, len) = &ty.kind {
             return self.array_cast(e, ty, elem, *len, expr, t, scope);
+        }
+        // `(bool)x`: whether `x` is not zero.
+        if matches!(&ty.kind, TypeExprKind::Named(name) if name == "bool") && t.is_int() {
+            return self.set(scope, e, Type::Bool, Res::Plain);
         }
         let Some((bits, signed)) = self.int_type(ty) else { return Type::Error };
         if let Type::IntArray(a) = t {

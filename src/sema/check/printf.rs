@@ -72,6 +72,7 @@ impl Checker<'_> {
                 }
                 (_, Type::Ksym) => Scalar::Int { signed: false },
                 (_, Type::Named(_)) => Scalar::Int { signed: true },
+                ('s', Type::Bool) => Scalar::Bool,
                 ('s', t) if t.is_int() => match scope.enums.get(&value.id) {
                     Some(&id) => {
                         let def = self.kernel_types().ok().and_then(|k| k.enum_def(id));

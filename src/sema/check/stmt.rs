@@ -182,7 +182,10 @@ impl Checker<'_> {
                     }
                     let array = named_int_type(name)
                         .filter(|&(bits, _)| *len > 0 && u64::from(bits / 8) * len <= 8)
-                        .map(|(bits, signed)| Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8 }));
+                        .map(|(bits, signed)| {
+                            let bools = name == "bool";
+                            Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8, bools })
+                        });
                     if array.is_some() {
                         return array;
                     }
@@ -190,6 +193,7 @@ impl Checker<'_> {
             }
             // `let $s: string;`: a string, as long as what it is assigned.
             TypeExprKind::Named(name) if name == "string" => return Some(Type::Str { len: 1 }),
+            TypeExprKind::Named(name) if name == "bool" => return Some(Type::Bool),
             _ => {}
         }
         let (bits, signed) = self.int_type(ty)?;

@@ -14,7 +14,7 @@ fn write_map(out: &mut String, name: &str, entries: Vec<Entry>) {
         Some(Value::Avg { .. } | Value::Stats { .. }) => MapKind::Avg,
         _ => MapKind::Plain,
     };
-    super::write_map(out, &arrange(name, kind, entries, 0, 0));
+    super::write_map(out, &arrange(name, kind, entries, 0, 0), crate::runtime::Compat::V017);
 }
 
 /// Bucket index of bpftrace 0.17's `hist()`: its log2 only looks at 32
@@ -758,4 +758,29 @@ fn key_suffix_forms() {
     let other = KeyPart::Record(vec![("name".into(), s("bash")), ("n".into(), i(2))]);
     assert_eq!(compare_keys_sorted(&[other.clone()], &[record.clone()]), compare_keys_sorted(&[s("bash"), i(2)], &[s("bash"), i(-1)]));
     assert_eq!(compare_keys_raw(&[other], &[record]), compare_keys_raw(&[s("bash"), i(2)], &[s("bash"), i(-1)]));
+}
+
+/// bpftrace 0.26's layout (not measured: read from v0.26.0's src/output/text.cpp and
+/// src/types_format.cpp): stats records, no empty line after avg maps or for empty maps, no
+/// blank after a histogram's colon, `[3]` for an lhist bucket of one value, bools.
+#[test]
+fn v026_layout() {
+    let write = |name: &str, kind: MapKind, entries: Vec<Entry>| {
+        let mut out = String::new();
+        super::write_map(&mut out, &arrange(name, kind, entries, 0, 0), crate::runtime::Compat::V026);
+        out
+    };
+    let e = |key: Vec<KeyPart>, value: Value| Entry { key, value };
+    assert_eq!(write("@s", MapKind::Avg, vec![e(vec![], Value::Stats { sum: 6, count: 2 })]), "@s: { .count = 2, .average = 3, .total = 6 }\n");
+    assert_eq!(write("@a", MapKind::Avg, vec![e(vec![i(1)], Value::Avg { sum: 6, count: 2 })]), "@a[1]: 3\n");
+    assert_eq!(write("@m", MapKind::Plain, vec![]), "");
+    assert_eq!(write("@a", MapKind::Avg, vec![]), "");
+    assert_eq!(write("@b", MapKind::Plain, vec![e(vec![s("true")], Value::Bool(false))]), "@b[true]: false\n");
+    let mut buckets = vec![0u64; 7];
+    buckets[4] = 2;
+    let lhist = Value::Lhist { buckets, min: 0, max: 5, step: 1 };
+    assert_eq!(
+        write("@l", MapKind::Hist, vec![e(vec![], lhist)]),
+        "@l:\n[3]                    2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"
+    );
 }

@@ -5,6 +5,18 @@ use super::*;
 impl Checker<'_> {
     /// `str(p)`: a string read from memory (or a string as it is).
     pub(in crate::sema::check) fn str(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        // `str($N)`: the parameter's text as given (bpftrace's docs: "" when it is not), even
+        // one that reads as a number; in a built tool, given when it starts.
+        if let ExprKind::Var(name) = &args[0].kind {
+            if name != "$#" && crate::sema::is_positional(name) {
+                if self.opts.portable {
+                    return self.runtime_str_param(e, &args[0], name, scope);
+                }
+                let text = name[1..].parse::<usize>().ok().and_then(|n| self.opts.params.get(n.checked_sub(1)?)).cloned();
+                let text = text.unwrap_or_default();
+                return self.set(scope, e, Type::Str { len: text.len() as u32 + 1 }, Res::ConstStr(text));
+            }
+        }
         let t = self.expr(&args[0], scope);
         // Pointers know their address space; plain integers take the probe's
         // (user memory in uprobes, as in bpftrace).
@@ -73,7 +85,7 @@ impl Checker<'_> {
                 }
             }
         }
-        self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::Strcontains))
+        self.set(scope, e, Type::Bool, Res::Call(Func::Strcontains))
     }
 
     /// `buf(p[, length])`: bytes from memory, printed hex-escaped by `%r`.

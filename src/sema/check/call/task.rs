@@ -119,7 +119,7 @@ fn probe_type(provider: &str) -> &'static str {
 }
 
 impl Checker<'_> {
-    /// `is_integer(e)`, `is_ptr(e)`, … (0.26's compile-time type predicates): 1 or 0, a
+    /// `is_integer(e)`, `is_ptr(e)`, … (0.26's compile-time type predicates): a bool
     /// constant; `is_err(p)`, the kernel's `IS_ERR()`, is computed.
     pub(in crate::sema::check) fn type_predicate(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
@@ -128,7 +128,7 @@ impl Checker<'_> {
             return Type::Error;
         }
         let holds = match def.func {
-            Func::IsErr if t.is_int() => return self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::IsErr)),
+            Func::IsErr if t.is_int() => return self.set(scope, e, Type::Bool, Res::Call(Func::IsErr)),
             Func::IsErr => {
                 self.error(ExprError::NotInteger { wanted: IntWanted::Pointer("is_err"), found: t.describe(), span: arg.span });
                 return Type::Error;
@@ -140,6 +140,6 @@ impl Checker<'_> {
             Func::IsArray => matches!(t, Type::Array { .. } | Type::IntArray(_)),
             _ => matches!(arg.kind, ExprKind::Int(_) | ExprKind::Str(_)),
         };
-        self.set(scope, e, Type::Int { signed: false }, Res::Const(holds as u64))
+        self.set(scope, e, Type::Bool, Res::Const(holds as u64))
     }
 }
