@@ -102,6 +102,9 @@ pub fn stack_map(depth: u32) -> String {
 }
 /// Frames kept per stack by default, and at most (the kernel's PERF_MAX_STACK_DEPTH).
 pub const STACK_DEPTH: u32 = 127;
+/// A per-CPU array of one `STACK_DEPTH` frames' buffer, where `len(kstack)` has
+/// `bpf_get_stack` write the frames it counts.
+pub const STACK_BUF_MAP: &str = "rt_stack_buf";
 
 /// A recorded stack (`kstack`, `ustack`, with bpftrace's arguments): how deep, and how it is
 /// printed. A kernel stack's value is its stack id (8 bytes); a user stack's is
@@ -164,6 +167,12 @@ pub const LOST_MAP: &str = "rt_lost";
 /// per-CPU array of u64 counters, in every object with user maps.
 pub const MAP_FULL_MAP: &str = "rt_map_full";
 pub const GLOBALS_MAP: &str = "rt_globals";
+/// A u64, alone in its read-only section `NCPUS_SECTION` (a `.rodata` map for libbpf): the
+/// number of possible CPUs, which the runtime writes before loading (so a built tool counts
+/// the CPUs of the machine it runs on) and the verifier then knows, bounding the loops that
+/// read a per-CPU value on every CPU.
+pub const NCPUS_GLOBAL: &str = "rt_ncpus";
+pub const NCPUS_SECTION: &str = ".rodata.cpus";
 /// A built tool's (`Plan::runtime_params`) string parameters (`str($N)`, a string `getopt()`):
 /// an array of `GLOBALS` entries of `Plan::str_len` bytes each, at the globals map's indices,
 /// NUL-padded; the tool fills them when it starts.

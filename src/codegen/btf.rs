@@ -119,19 +119,26 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
             None,
             "",
         );
-        let gve = self.di.create_global_variable_expression(
-            self.cu.as_debug_info_scope(),
-            name,
-            name,
-            self.file,
-            0,
-            st.as_type(),
-            false,
-            None,
-            None,
-            64,
-        );
+        self.describe_global(global, name, st.as_type());
+        global
+    }
+
+    /// Debug info for global `name` of type `ty`, which LLVM turns into its BTF VAR.
+    fn describe_global(&self, global: GlobalValue<'ctx>, name: &str, ty: DIType<'ctx>) {
+        let scope = self.cu.as_debug_info_scope();
+        let gve = self.di.create_global_variable_expression(scope, name, name, self.file, 0, ty, false, None, None, 64);
         global.set_metadata(gve.as_metadata_value(self.ctx), self.ctx.get_kind_id("dbg"));
+    }
+
+    /// `const volatile unsigned long long name SEC(section) = 0;` as clang emits it: libbpf
+    /// makes a `.rodata…` section a read-only array map whose value the runtime may set
+    /// before loading.
+    pub fn rodata_u64(&mut self, name: &str, section: &str) -> GlobalValue<'ctx> {
+        let global = self.module.add_global(self.ctx.i64_type(), None, name);
+        global.set_initializer(&self.ctx.i64_type().const_zero());
+        global.set_section(Some(section));
+        global.set_alignment(8);
+        self.describe_global(global, name, self.u64);
         global
     }
 
@@ -164,6 +171,12 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
     /// *value, void *ctx)`.
     pub fn callback(&mut self, function: FunctionValue<'ctx>, name: &str) {
         self.subprogram(function, name, self.u64, &["map", "key", "value", "ctx"], true);
+    }
+
+    /// A `bpf_loop` callback: `static long name(u64 index, void *ctx)` (the index typed as a
+    /// pointer too: the kernel reads only the names of a static function's parameters).
+    pub fn loop_callback(&mut self, function: FunctionValue<'ctx>, name: &str) {
+        self.subprogram(function, name, self.u64, &["index", "ctx"], true);
     }
 
     /// A FUNC with `params` (each a pointer) named, as the kernel requires.

@@ -9,6 +9,8 @@ use crate::kernel::tracefs::FieldKind;
 use crate::parser::ast::Expr;
 use crate::plan;
 use crate::sema::Type;
+use inkwell::values::IntValue;
+use inkwell::IntPredicate;
 use libbpf_rs::libbpf_sys as sys;
 
 /// Offsets in x86-64's `struct pt_regs` of the registers holding arguments 0–5 (di, si, dx,
@@ -95,6 +97,32 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let pid = self.builder.build_right_shift(tgid, i64.const_int(32, false), false, "pid")?;
         self.store_i64(buf, 8, pid)?;
         Ok(V::Str(buf, len))
+    }
+
+    /// `len(kstack)`, `len(ustack)`: how many frames the stack taken here has, from
+    /// `bpf_get_stack` into a per-CPU buffer (`plan::STACK_BUF_MAP`, made on first use: a
+    /// stack id's frames cannot be read back in BPF); 0 when there is none.
+    pub(super) fn stack_len(&mut self, f: &mut Func<'ctx>, spec: plan::StackSpec) -> Result<IntValue<'ctx>> {
+        let i64 = self.i64();
+        let bytes = 8 * plan::STACK_DEPTH as u64;
+        let map = match self.stack_buf {
+            Some(m) => m,
+            None => {
+                let m = self.btf.map(plan::STACK_BUF_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, 1, 4, bytes);
+                *self.stack_buf.insert(m)
+            }
+        };
+        let key = self.short_slot(f, self.ctx.i32_type().into(), "skey")?;
+        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
+        let p = self.lookup(map, key)?;
+        let flags = i64.const_int(if spec.user { sys::BPF_F_USER_STACK.into() } else { 0 }, false);
+        let size = i64.const_int(8 * spec.depth.min(plan::STACK_DEPTH) as u64, false);
+        self.when_found(f, p, |g, f| {
+            let n = g.call_helper(sys::BPF_FUNC_get_stack, &[f.ctx_ptr.into(), p.into(), size.into(), flags.into()])?;
+            let failed = g.builder.build_int_compare(IntPredicate::SLT, n, i64.const_zero(), "failed")?;
+            let n = g.builder.build_select(failed, i64.const_zero(), n, "bytes")?.into_int_value();
+            Ok(g.builder.build_right_shift(n, i64.const_int(3, false), false, "frames")?)
+        })
     }
 
     /// An fentry/fexit argument: the `index`-th u64 of the context, narrowed to `size` bytes

@@ -301,11 +301,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             BinOp::Add => b.build_int_add(l, r, "add")?,
             BinOp::Sub => b.build_int_sub(l, r, "sub")?,
             BinOp::Mul => b.build_int_mul(l, r, "mul")?,
-            // BPF division by zero yields 0 and modulo by zero keeps the dividend; no trap.
-            BinOp::Div if signed => b.build_int_signed_div(l, r, "div")?,
-            BinOp::Div => b.build_int_unsigned_div(l, r, "div")?,
-            BinOp::Mod if signed => b.build_int_signed_rem(l, r, "mod")?,
-            BinOp::Mod => b.build_int_unsigned_rem(l, r, "mod")?,
+            BinOp::Div | BinOp::Mod => self.divide(op == BinOp::Mod, l, r, signed)?,
             BinOp::BitAnd => b.build_and(l, r, "and")?,
             BinOp::BitOr => b.build_or(l, r, "or")?,
             BinOp::BitXor => b.build_xor(l, r, "xor")?,
@@ -319,6 +315,37 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             BinOp::Ge => cmp(pick(IntPredicate::SGE, IntPredicate::UGE))?,
             BinOp::And | BinOp::Or => return Err(CodegenError("logical op in arith".into())),
         })
+    }
+
+    /// `l / r` or `l % r` as C has them (truncation toward zero; a remainder takes the
+    /// dividend's sign), built from unsigned BPF division only: the kernels rtrace targets
+    /// (6.1) predate BPF ISA v4's `sdiv`/`smod`, and LLVM refuses signed division without
+    /// them. `x / 0` and `x % 0` are 0, as bpftrace 0.17 gives (tests/scripts/begin/division.toml;
+    /// 0.26 gives 1 and a warning). The zero divisor is tested here rather than left to the
+    /// instruction: LLVM takes it as undefined and may fold it away.
+    fn divide(&self, rem: bool, l: IntValue<'ctx>, r: IntValue<'ctx>, signed: bool) -> Result<IntValue<'ctx>> {
+        let b = &self.builder;
+        let (zero, one) = (self.i64().const_zero(), self.i64().const_int(1, false));
+        let by_zero = b.build_int_compare(IntPredicate::EQ, r, zero, "by0")?;
+        let magnitude = |v: IntValue<'ctx>| -> Result<(IntValue<'ctx>, IntValue<'ctx>)> {
+            if !signed {
+                return Ok((v, self.ctx.bool_type().const_zero()));
+            }
+            let neg = b.build_int_compare(IntPredicate::SLT, v, zero, "neg")?;
+            let flipped = b.build_int_neg(v, "abs")?;
+            Ok((b.build_select(neg, flipped, v, "mag")?.into_int_value(), neg))
+        };
+        let (lm, lneg) = magnitude(l)?;
+        let (rm, rneg) = magnitude(r)?;
+        let divisor = b.build_select(by_zero, one, rm, "d")?.into_int_value();
+        let (value, neg) = if rem {
+            (b.build_int_unsigned_rem(lm, divisor, "mod")?, lneg)
+        } else {
+            (b.build_int_unsigned_div(lm, divisor, "div")?, b.build_xor(lneg, rneg, "sgn")?)
+        };
+        let flipped = b.build_int_neg(value, "neg")?;
+        let value = b.build_select(neg, flipped, value, "signed")?.into_int_value();
+        Ok(b.build_select(by_zero, zero, value, "q")?.into_int_value())
     }
 
     /// Short-circuit `&&` and `||`, yielding 0 or 1.

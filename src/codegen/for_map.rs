@@ -4,10 +4,9 @@
 use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::Stmt;
-use crate::plan::ValueKind;
 use crate::sema::Type;
-use inkwell::values::{IntValue, PointerValue};
-use inkwell::IntPredicate;
+use inkwell::basic_block::BasicBlock;
+use inkwell::values::PointerValue;
 use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
@@ -24,39 +23,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             .ok_or_else(|| CodegenError("unchecked for loop".into()))?;
         let name = format!("{}_for{}", self.checked.plan.probes[f.prog].prog_name, s.span.start);
         let ptr = self.ctx.ptr_type(inkwell::AddressSpace::default());
-        let fn_type = self.i64().fn_type(&[ptr.into(); 4], false);
-        let function = self.module.add_function(&name, fn_type, Some(inkwell::module::Linkage::Internal));
-        function.set_section(Some(".text"));
-        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
-        function.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
-        self.btf.callback(function, &name);
-        let param = |i: u32| -> Result<PointerValue<'ctx>> {
-            Ok(function.get_nth_param(i).ok_or_else(|| CodegenError("callback parameter".into()))?.into_pointer_value())
-        };
-        let (key_ptr, value_ptr, ctx_ptr) = (param(1)?, param(2)?, param(3)?);
-
-        let caller = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
-        let entry = self.ctx.append_basic_block(function, "entry");
-        let start = self.ctx.append_basic_block(function, "start");
-        let allocas = self.ctx.create_builder();
-        allocas.position_at_end(entry);
-        self.builder.position_at_end(start);
-        let mut g = Func {
-            function,
-            ctx_ptr,
-            allocas,
-            entry,
-            vars: Default::default(),
-            prog: f.prog,
-            loops: Vec::new(),
-            temps: Vec::new(),
-            free: Default::default(),
-            short_slots: Default::default(),
-            var_offsets: f.var_offsets.clone(),
-            callback: true,
-            params: None,
-            core_chains: Default::default(),
-        };
+        let (mut g, [key_ptr, value_ptr, ctx_ptr], caller) = self.begin_callback(f, &name)?;
+        let (function, entry) = (g.function, g.entry);
+        let start = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
         self.bind_vars(&mut g, None)?;
         // The integer variables shared with the caller: the context holds pointers to them.
         for (i, name) in info.captured.iter().enumerate() {
@@ -114,59 +83,44 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(())
     }
 
-    /// The value of a count(), sum(), min() or max() entry over every CPU (the callback sees
-    /// only this CPU's share): `bpf_map_lookup_percpu_elem` for each possible CPU, summed or
-    /// compared as the runtime does when it prints the map.
-    fn all_cpus(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, kind: ValueKind) -> Result<IntValue<'ctx>> {
-        let i64 = self.i64();
-        let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
-        let (acc, any, cpu) = (self.slot(f, i64.into(), "acc")?, self.slot(f, i64.into(), "any")?, self.slot(f, i64.into(), "cpu")?);
-        for p in [acc, any, cpu] {
-            self.builder.build_store(p, i64.const_zero())?;
-        }
-        let cond = self.ctx.append_basic_block(f.function, "cpus");
-        let body = self.ctx.append_basic_block(f.function, "cpu");
-        let done = self.ctx.append_basic_block(f.function, "cpus_done");
-        self.builder.build_unconditional_branch(cond)?;
-        self.builder.position_at_end(cond);
-        let c = self.builder.build_load(i64, cpu, "c")?.into_int_value();
-        let more = self.builder.build_int_compare(IntPredicate::ULT, c, i64.const_int(ncpus, false), "more")?;
-        self.builder.build_conditional_branch(more, body, done)?;
-        self.builder.position_at_end(body);
-        let map = self.map_ptr(self.maps.get(index)?.0);
-        let p = self.call_helper(sys::BPF_FUNC_map_lookup_percpu_elem, &[map, key.into(), c.into()])?;
-        let p = self.builder.build_int_to_ptr(p, self.ctx.ptr_type(inkwell::AddressSpace::default()), "share")?;
-        let next = self.ctx.append_basic_block(f.function, "cpu_next");
-        let found = self.ctx.append_basic_block(f.function, "cpu_found");
-        let null = self.builder.build_is_null(p, "null")?;
-        self.builder.build_conditional_branch(null, done, found)?;
-        self.builder.position_at_end(found);
-        let v = self.load_i64(p, 0)?;
-        let old = self.builder.build_load(i64, acc, "acc")?.into_int_value();
-        let new = match kind {
-            ValueKind::Min | ValueKind::Max => {
-                // { value, set }: only CPUs that set a value count.
-                let set = self.load_i64(p, 8)?;
-                let set = self.truthy(set)?;
-                let seen = self.builder.build_load(i64, any, "any")?.into_int_value();
-                let first = self.builder.build_int_compare(IntPredicate::EQ, seen, i64.const_zero(), "first")?;
-                let pred = if kind == ValueKind::Min { IntPredicate::SLT } else { IntPredicate::SGT };
-                let better = self.builder.build_int_compare(pred, v, old, "better")?;
-                let take = self.builder.build_or(first, better, "take")?;
-                let take = self.builder.build_and(take, set, "take")?;
-                let seen = self.builder.build_or(seen, self.builder.build_int_z_extend(set, i64, "set")?, "seen")?;
-                self.builder.build_store(any, seen)?;
-                self.builder.build_select(take, v, old, "best")?.into_int_value()
-            }
-            _ => self.builder.build_int_add(old, v, "sum")?,
+    /// Starts a `bpf_for_each_map_elem` callback `name` of the program `f` is in: the
+    /// function, its `Func` (the builder placed in its body's first block, after the entry
+    /// block of allocas, which the caller ends with a branch to that block), its key, value and
+    /// context parameters, and the caller's block to come back to.
+    pub(super) fn begin_callback(&mut self, f: &Func<'ctx>, name: &str) -> Result<(Func<'ctx>, [PointerValue<'ctx>; 3], BasicBlock<'ctx>)> {
+        let ptr = self.ctx.ptr_type(inkwell::AddressSpace::default());
+        let fn_type = self.i64().fn_type(&[ptr.into(); 4], false);
+        let function = self.module.add_function(name, fn_type, Some(inkwell::module::Linkage::Internal));
+        function.set_section(Some(".text"));
+        let nounwind = self.ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        function.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
+        self.btf.callback(function, name);
+        let param = |i: u32| -> Result<PointerValue<'ctx>> {
+            Ok(function.get_nth_param(i).ok_or_else(|| CodegenError("callback parameter".into()))?.into_pointer_value())
         };
-        self.builder.build_store(acc, new)?;
-        self.builder.build_unconditional_branch(next)?;
-        self.builder.position_at_end(next);
-        let c1 = self.builder.build_int_add(c, i64.const_int(1, false), "c1")?;
-        self.builder.build_store(cpu, c1)?;
-        self.builder.build_unconditional_branch(cond)?;
-        self.builder.position_at_end(done);
-        Ok(self.builder.build_load(i64, acc, "total")?.into_int_value())
+        let params = [param(1)?, param(2)?, param(3)?];
+        let caller = self.builder.get_insert_block().ok_or_else(|| CodegenError("no block".into()))?;
+        let entry = self.ctx.append_basic_block(function, "entry");
+        let start = self.ctx.append_basic_block(function, "start");
+        let allocas = self.ctx.create_builder();
+        allocas.position_at_end(entry);
+        self.builder.position_at_end(start);
+        let g = Func {
+            function,
+            ctx_ptr: params[2],
+            allocas,
+            entry,
+            vars: Default::default(),
+            prog: f.prog,
+            loops: Vec::new(),
+            temps: Vec::new(),
+            free: Default::default(),
+            short_slots: Default::default(),
+            var_offsets: f.var_offsets.clone(),
+            callback: true,
+            params: None,
+            core_chains: Default::default(),
+        };
+        Ok((g, params, caller))
     }
 }

@@ -123,8 +123,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let (len, tuple) = match (self.ty(f, e), def.value) {
             (Type::Str { len }, _) => (len, None),
             (Type::Inet, _) => (plan::INET_SIZE as u32, None),
+            (Type::Buffer, _) => (plan::BUF_SIZE as u32, None),
             (Type::Stack(spec), _) if spec.user => (spec.size() as u32, None),
             (_, ValueKind::Scalar(Scalar::Tuple { id, size })) => (size, Some(id)),
+            (_, kind) if kind.is_aggregation() => return Ok(V::Int(self.all_cpus(f, index, key, kind)?)),
             _ => return Ok(V::Int(self.read_int(f, index, key)?)),
         };
         let p = self.lookup(global, key)?;
@@ -188,7 +190,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// What `body` makes when `p` (a map lookup) is not null, else 0.
-    fn when_found(
+    pub(super) fn when_found(
         &mut self,
         f: &mut Func<'ctx>,
         p: PointerValue<'ctx>,
@@ -212,8 +214,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// `has_key(@m, key…)`.
     pub(super) fn has_key(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let index = self.map_of(f, &args[0])?;
-        let (global, _) = self.maps.get(index)?;
+        let (global, def) = self.maps.get(index)?;
         let key = self.key(f, index, &args[1..])?;
+        if def.value.is_histogram() {
+            return Ok(V::Int(self.hist_has_key(f, index, key)?));
+        }
         let p = self.lookup(global, key)?;
         let found = self.builder.build_is_not_null(p, "has")?;
         Ok(V::Int(self.builder.build_int_z_extend(found, self.i64(), "b")?))
@@ -239,7 +244,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// `len(@m)`: bpf_for_each_map_elem returns how many entries its callback visited.
     pub(super) fn map_len(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
-        let (global, _) = self.maps.get(self.map_of(f, &args[0])?)?;
+        if let Type::Stack(spec) = self.ty(f, &args[0]) {
+            return Ok(V::Int(self.stack_len(f, spec)?));
+        }
+        let index = self.map_of(f, &args[0])?;
+        let (global, def) = self.maps.get(index)?;
+        if def.value.is_histogram() {
+            return Ok(V::Int(self.hist_len(f, index)?));
+        }
         let callback = self.count_callback()?.as_global_value().as_pointer_value();
         let null = self.ctx.ptr_type(Default::default()).const_null();
         let zero = self.i64().const_zero();

@@ -14,9 +14,11 @@ mod events;
 mod expr;
 mod for_map;
 mod helpers;
+mod hist_query;
 mod layout;
 mod maps;
 mod memory;
+mod percpu;
 mod stmt;
 mod strings;
 mod strscan;
@@ -160,6 +162,12 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub vars: Option<GlobalValue<'ctx>>,
     /// The `bpf_for_each_map_elem` callback `len()` counts with, made on first use.
     pub count_callback: Option<FunctionValue<'ctx>>,
+    /// The number of possible CPUs, a `.rodata` global the runtime sets before loading
+    /// (`plan::NCPUS_GLOBAL`), made on first use.
+    pub ncpus: Option<GlobalValue<'ctx>>,
+    /// The per-CPU buffer `len(kstack)` counts frames in (`plan::STACK_BUF_MAP`), made on
+    /// first use.
+    pub stack_buf: Option<GlobalValue<'ctx>>,
     /// The parameters map, when programs read literals from it.
     pub params: Option<GlobalValue<'ctx>>,
     /// With `--co-re`: the local types of relocated accesses (`core.rs`).
@@ -258,7 +266,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
         let builder = ctx.create_builder();
-        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, params, core: None })
+        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, params, core: None })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

@@ -206,6 +206,12 @@ impl KernelTypes {
         self.btf.type_by_id::<BtfType>(TypeId::from(id)).map(|t| t.skip_mods_and_typedefs())
     }
 
+    /// The id of the type `id` names once its modifiers (`const`, `volatile`, type tags) and
+    /// typedefs are skipped: two ids name the same type when their `resolved` ids are equal.
+    pub fn resolved(&self, id: u32) -> u32 {
+        self.ty(id).map_or(id, |t| t.type_id().into())
+    }
+
     /// The id of `struct NAME`, `union NAME` or `enum NAME`.
     pub fn find_tagged(&self, tag: &str, name: &str) -> Option<u32> {
         let want = match tag {

@@ -89,6 +89,20 @@ fn load_without_multi_links(open: &mut libbpf_rs::OpenObject, plan: &Plan, no_at
     }
 }
 
+/// Writes the number of possible CPUs into the object's `plan::NCPUS_SECTION` (which holds
+/// only `plan::NCPUS_GLOBAL`), when a program reads per-CPU values on every CPU: this
+/// machine's count, also for a built tool compiled elsewhere.
+fn set_ncpus(open: &mut libbpf_rs::OpenObject) {
+    let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
+    for mut map in open.maps_mut() {
+        if map.name().to_string_lossy().ends_with(crate::plan::NCPUS_SECTION) {
+            if let Some(value) = map.initial_value_mut().filter(|v| v.len() >= 8) {
+                value[..8].copy_from_slice(&ncpus.to_le_bytes());
+            }
+        }
+    }
+}
+
 /// Loads the object again with a buffer for program `name`'s whole log, as large as it
 /// takes (up to the kernel's limit).
 fn load_with_whole_log(object: &[u8], plan: &Plan, settings: &Settings, name: &str) -> Result<std::result::Result<Object, Refusal>> {
@@ -131,6 +145,7 @@ fn load_with_logs(
         .open_memory(object)
         .map_err(|e| RuntimeError::new(format!("internal error: libbpf cannot open rtrace's object: {e}")))?;
     load_without_multi_links(&mut open, plan, settings.no_attach);
+    set_ncpus(&mut open);
     let names: Vec<String> = open.progs_mut().map(|p| p.name().to_string_lossy().into_owned()).collect();
     let sizes: Vec<usize> = names
         .iter()

@@ -111,6 +111,7 @@ impl Type {
             Type::ProbeName => Scalar::ProbeName,
             Type::Usym => Scalar::Usym,
             Type::IntArray(a) => Scalar::IntArray(a),
+            Type::Buffer => Scalar::Buf,
             _ => return None,
         })
     }

@@ -125,21 +125,7 @@ impl Checker<'_> {
                 }
                 Type::Int { signed: f.signed }
             }
-            FieldKind::Ptr { user, .. } => {
-                // `struct __kernel_timespec * rqtp`: the pointee from BTF, when it is a struct.
-                let tagged = f.decl.split_whitespace().collect::<Vec<_>>();
-                let to = match tagged.as_slice() {
-                    [.., tag @ ("struct" | "union"), name, _, _] if tagged.contains(&"*") => self.kernel_types().ok().and_then(|k| {
-                        let id = k.find_tagged(tag, name.trim_end_matches('*'))?;
-                        Some(Pointee::btf(&k, id))
-                    }),
-                    // `const char *const * argv`: a pointer to addresses, as `(uint64 *)` casts
-                    // make it (`args.argv[1]` reads one; `str(uptr(…))` its string).
-                    _ if f.decl.matches('*').count() >= 2 => Some(Pointee::Int { bytes: 8, signed: false }),
-                    _ => None,
-                };
-                Type::Ptr { user, to }
-            }
+            FieldKind::Ptr { user, .. } => Type::Ptr { user, to: self.field_pointee(&f.decl) },
             FieldKind::CharArray => Type::Str { len: f.size as u32 },
             FieldKind::IntArray { elem_size, len } => {
                 let elem = self.kernel_types().ok().and_then(|k| k.int_type(elem_size as u32, f.signed));
@@ -159,6 +145,35 @@ impl Checker<'_> {
             scope.core.insert(e.id, CoreRef::Member { record, path: vec![crate::sema::core::field_member(&f)] });
         }
         self.set(scope, e, ty, Res::Field(f))
+    }
+
+    /// What a tracepoint field's pointer points to, from its C declaration in the format file:
+    /// `int * fildes` an `int32`, `struct __kernel_timespec * rqtp` the struct from BTF,
+    /// `u32 * uaddr` the typedef from BTF, `char *const * argv` (a pointer to a pointer) an
+    /// 8-byte address; `void *` and what BTF does not know: nothing.
+    fn field_pointee(&mut self, decl: &str) -> Option<Pointee> {
+        let spaced = decl.replace('*', " * ");
+        let mut words: Vec<&str> = spaced.split_whitespace().collect();
+        words.pop(); // the field's name
+        words.retain(|w| !matches!(*w, "const" | "volatile" | "__user" | "__seg_gs" | "__seg_fs"));
+        let stars = words.iter().filter(|w| **w == "*").count();
+        words.retain(|w| *w != "*");
+        match (stars, words.as_slice()) {
+            (0, _) | (1, ["void"]) => None,
+            (2.., _) => Some(Pointee::Int { bytes: 8, signed: false }),
+            (_, [tag @ ("struct" | "union" | "enum"), name]) => {
+                let k = self.kernel_types().ok()?;
+                Some(Pointee::btf(&k, k.find_tagged(tag, name)?))
+            }
+            (_, words) => match c_int_type(words) {
+                Some((bytes, signed)) => Some(Pointee::Int { bytes, signed }),
+                None => {
+                    let [name] = words else { return None };
+                    let k = self.kernel_types().ok()?;
+                    Some(Pointee::btf(&k, k.find_typedef(name)?))
+                }
+            },
+        }
     }
 
     /// With `--co-re`, the BTF struct of the instance's tracepoint record, looked up once per
@@ -258,4 +273,20 @@ pub(super) fn probe_kind(attach: &Attach) -> &'static str {
         Attach::Watchpoint { .. } => "watchpoint",
         _ => "interval",
     }
+}
+
+/// The size and sign of a C integer type spelled with C's keywords (`int`, `unsigned long`,
+/// `signed char`, `unsigned`), as on x86-64 and arm64 (LP64; `char` signed as on x86-64).
+fn c_int_type(words: &[&str]) -> Option<(u32, bool)> {
+    let keyword = |w: &&str| matches!(*w, "unsigned" | "signed" | "int" | "char" | "short" | "long");
+    if words.is_empty() || !words.iter().all(keyword) {
+        return None;
+    }
+    let bytes = match () {
+        _ if words.contains(&"char") => 1,
+        _ if words.contains(&"short") => 2,
+        _ if words.contains(&"long") => 8,
+        _ => 4,
+    };
+    Some((bytes, !words.contains(&"unsigned")))
 }

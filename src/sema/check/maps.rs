@@ -268,9 +268,13 @@ impl Checker<'_> {
             self.error(key_mismatch(&info, map.span, &keys));
             return Type::Error;
         }
-        let ty = match value_type(info.value) {
-            Some(t) => t,
-            None => {
+        let ty = match (value_type(info.value), info.value) {
+            (Some(t), _) => t,
+            // An aggregation's value over every CPU (0.26): codegen's `all_cpus`.
+            (None, ValueKind::Count) => Type::Int { signed: false },
+            (None, ValueKind::Sum { signed }) => Type::Int { signed },
+            (None, ValueKind::Min | ValueKind::Max | ValueKind::Avg) => Type::Int { signed: true },
+            (None, _) => {
                 let agg = info.value;
                 let (holds, assigned) = (value_desc(agg), info.first_assign);
                 self.error(MapError::AggregationRead { map: map.name.clone(), agg: agg.name(), holds, assigned, span: map.span });
@@ -283,6 +287,13 @@ impl Checker<'_> {
     /// `len(@m)`, the number of entries, and `has_key(@m, key)`, whether `key` is in it.
     pub(super) fn map_query(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
+        if def.func == Func::Len && is_stack_builtin(arg) {
+            // `len(kstack)`, `len(ustack(3))` (0.23): the frames of the stack taken here.
+            return match self.expr(arg, scope) {
+                Type::Stack(_) => self.set(scope, e, Type::Int { signed: true }, Res::Call(def.func)),
+                _ => Type::Error,
+            };
+        }
         let Some(map) = self.whole_map(def, arg) else { return Type::Error };
         let keys = if def.func == Func::HasKey { self.key_fields(&args[1..], scope) } else { Some(Keys::default()) };
         let (index, info) = match self.queried_map(map) {
@@ -290,7 +301,9 @@ impl Checker<'_> {
             Err(t) => return t,
         };
         let Some(keys) = keys else { return Type::Error };
-        if info.value.has_slot_key() {
+        // A histogram's keys are found through its buckets (codegen's `hist_query`); not yet a
+        // tseries()'s through its slots.
+        if info.value.has_slot_key() && !info.value.is_histogram() {
             let holds = value_desc(info.value);
             self.error(MapError::HistogramQuery { func: def.name, map: map.name.clone(), holds, span: map.span });
             return Type::Error;
@@ -421,4 +434,13 @@ fn key_labels(keys: &[Expr]) -> Vec<Option<String>> {
             _ => None,
         })
         .collect()
+}
+
+/// `kstack`, `ustack` or a call of either: the stacks `len()` counts the frames of.
+fn is_stack_builtin(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Ident(name) => matches!(name.as_str(), "kstack" | "ustack"),
+        ExprKind::Call { name, .. } => matches!(name.name.as_str(), "kstack" | "ustack"),
+        _ => false,
+    }
 }

@@ -188,6 +188,34 @@ impl Checker<'_> {
         }
     }
 
+    /// Whether two pointers point to the same type (a variable keeps one pointer type):
+    /// kernel types compared once their modifiers and typedefs are skipped, an integer named
+    /// in a cast (`(int32 *)p`) the same as a kernel integer of its size and sign.
+    pub(super) fn same_pointee(&mut self, a: Pointee, b: Pointee) -> bool {
+        let Ok(k) = self.kernel_types() else { return a == b };
+        let int = |p: Pointee| match p {
+            Pointee::Int { bytes, signed } => Some((bytes, signed)),
+            Pointee::Btf { id, .. } => match k.shape(id) {
+                btf::Shape::Int { size, signed, .. } => Some((size, signed)),
+                _ => None,
+            },
+        };
+        match (a, b) {
+            (Pointee::Btf { id: x, .. }, Pointee::Btf { id: y, .. }) => k.resolved(x) == k.resolved(y),
+            _ => int(a).is_some() && int(a) == int(b),
+        }
+    }
+
+    /// A pointer type for messages, as a cast writes it: `` `struct mm_struct *` ``, `` `int32 *` ``.
+    pub(super) fn pointer_text(&mut self, to: Pointee) -> String {
+        let pointee = match (to, self.kernel_types()) {
+            (Pointee::Int { bytes, signed }, _) => format!("{}int{}", if signed { "" } else { "u" }, bytes * 8),
+            (Pointee::Btf { id, .. }, Ok(k)) => k.name(id),
+            (Pointee::Btf { .. }, Err(_)) => "void".into(),
+        };
+        format!("`{pointee} *`")
+    }
+
     /// The type a pointer cast names, for `(struct task_struct *)x`; `None` if `ty` is not a
     /// pointer type.
     pub(super) fn cast_pointer(&mut self, ty: &TypeExpr) -> Option<Type> {

@@ -257,6 +257,12 @@ impl Checker<'_> {
                 let var = var.name.clone();
                 self.error(StmtError::VarTypeMismatch { var, found: type_text(t), before, first: span, other_kinds, span: value_span });
             }
+            Some(&(Type::Ptr { to: Some(was), .. }, span)) if matches!(t, Type::Ptr { to: Some(now), .. } if !self.same_pointee(was, now)) => {
+                let Type::Ptr { to: Some(now), .. } = t else { return };
+                let before = Before::Assigned(self.pointer_text(was));
+                let (var, found) = (var.name.clone(), self.pointer_text(now));
+                self.error(StmtError::VarTypeMismatch { var, found, before, first: span, other_kinds: false, span: value_span });
+            }
             Some(&(Type::Str { len: old }, span)) => {
                 let len = old.max(match t {
                     Type::Str { len } => len,
