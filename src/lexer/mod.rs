@@ -262,7 +262,7 @@ impl<'a> Lexer<'a> {
                 self.single(Tok::PredOpen, 1)
             }
             ',' => self.single(Tok::Comma, 1),
-            _ if starts_c_definition(self.rest()) => self.c_definition(),
+            _ if cdef::starts_c_definition(self.rest()) => self.c_definition(),
             _ if starts_macro(self.rest()) => {
                 self.mode = Mode::MacroHeader;
                 self.single(Tok::Macro, "macro".len())
@@ -281,59 +281,6 @@ impl<'a> Lexer<'a> {
             }
             _ => self.attach_point(),
         })
-    }
-
-    /// `struct NAME { … };` (also `union`, `enum`) at the top level, up to the matching `}`,
-    /// its `__attribute__((…))`s and an optional `;`; `typedef …;` up to its `;`.
-    fn c_definition(&mut self) -> Spanned<'a> {
-        let start = self.pos;
-        let rest = self.rest();
-        let typedef = rest.starts_with("typedef");
-        let mut depth = 0usize;
-        let mut end = None;
-        for (i, c) in rest.char_indices() {
-            match c {
-                '{' | '(' => depth += 1,
-                ';' if typedef && depth == 0 => {
-                    end = Some(i + 1);
-                    break;
-                }
-                '}' | ')' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 && c == '}' && !typedef {
-                        end = Some(i + 1);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let Some(mut end) = end else {
-            self.pos = self.src.len();
-            return self.error(Span::new(start, self.pos), LexErrorKind::UnterminatedDefinition);
-        };
-        // Attributes after the body: `} __attribute__((packed));`.
-        while let Some(attr) = rest[end..].trim_start().strip_prefix("__attribute__") {
-            let at = rest.len() - attr.len();
-            let mut depth = 0usize;
-            let close = attr.char_indices().find(|&(_, c)| {
-                match c {
-                    '(' => depth += 1,
-                    ')' => depth = depth.saturating_sub(1),
-                    _ => {}
-                }
-                c == ')' && depth == 0
-            });
-            let Some((close, _)) = close else { break };
-            end = at + close + 1;
-        }
-        let after = &rest[end..];
-        let trimmed = after.trim_start();
-        if trimmed.starts_with(';') {
-            end += after.len() - trimmed.len() + 1;
-        }
-        self.pos += end;
-        (start, Tok::CDefinition(&rest[..end]), self.pos)
     }
 
     /// An attach point runs until a blank, `,`, `{`, `<`, or a `/` that is not part of a path.
@@ -783,23 +730,6 @@ fn starts_map_decl(rest: &str) -> bool {
     rest.strip_prefix("let").is_some_and(|after| after.starts_with(char::is_whitespace) && after.trim_start().starts_with('@'))
 }
 
-/// Whether the top level continues with `struct NAME {`, `union NAME {`, `enum NAME {` or
-/// `typedef `.
-fn starts_c_definition(rest: &str) -> bool {
-    if rest.strip_prefix("typedef").is_some_and(|after| after.starts_with(char::is_whitespace)) {
-        return true;
-    }
-    let Some(after) = rest.strip_prefix("struct").or_else(|| rest.strip_prefix("union")).or_else(|| rest.strip_prefix("enum")) else {
-        return false;
-    };
-    if !after.starts_with(char::is_whitespace) {
-        return false;
-    }
-    let after = after.trim_start();
-    let name_end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-    name_end > 0 && after[name_end..].trim_start().starts_with('{')
-}
-
 impl<'a> Iterator for Lexer<'a> {
     type Item = Spanned<'a>;
 
@@ -817,5 +747,6 @@ impl<'a> Iterator for Lexer<'a> {
     }
 }
 
+mod cdef;
 #[cfg(test)]
 mod tests;
