@@ -19,7 +19,11 @@ impl SplitBtf {
     #[cfg(feature = "compiler")]
     pub(super) fn new_empty(base: *mut libbpf_sys::btf) -> Option<SplitBtf> {
         // SAFETY: `base` is a live BTF object, which the caller keeps alive longer than this.
-        let ptr = unsafe { libbpf_sys::btf__new_empty_split(base) };
+        SplitBtf::from_libbpf(unsafe { libbpf_sys::btf__new_empty_split(base) })
+    }
+
+    /// libbpf's result: a BTF object, or NULL or an error encoded in the pointer.
+    fn from_libbpf(ptr: *mut libbpf_sys::btf) -> Option<SplitBtf> {
         // SAFETY: libbpf_get_error only inspects the pointer value.
         let failed = ptr.is_null() || unsafe { libbpf_sys::libbpf_get_error(ptr as *const _) } != 0;
         std::ptr::NonNull::new(ptr).filter(|_| !failed).map(SplitBtf)
@@ -36,12 +40,7 @@ impl SplitBtf {
         // SAFETY: `path` is NUL-terminated and `base` a live BTF object; libbpf copies what it
         // needs from the file and keeps a pointer to `base`, which outlives the result.
         let ptr = unsafe { libbpf_sys::btf__parse_split(path.as_ptr(), base.as_libbpf_object().as_ptr()) };
-        // SAFETY: libbpf_get_error only inspects the pointer value.
-        let failed = ptr.is_null() || unsafe { libbpf_sys::libbpf_get_error(ptr as *const _) } != 0;
-        match std::ptr::NonNull::new(ptr) {
-            Some(p) if !failed => Ok(SplitBtf(p)),
-            _ => Err(std::io::Error::last_os_error()),
-        }
+        SplitBtf::from_libbpf(ptr).ok_or_else(std::io::Error::last_os_error)
     }
 }
 

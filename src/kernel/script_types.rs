@@ -65,7 +65,7 @@ impl KernelTypes {
             derived_first: first + named,
             layouts: Vec::new(),
         };
-        w.name_types(enums)?;
+        w.name_types(enums);
         for i in 0..defs.records.len() {
             let layout = w.record_layout(&defs.records[i])?;
             w.layouts.push(layout);
@@ -79,7 +79,7 @@ impl KernelTypes {
 
 impl<'k> Writer<'k> {
     /// Gives each named type its id: records, then enums, then typedefs, in order.
-    fn name_types(&mut self, enums: u32) -> Result<(), String> {
+    fn name_types(&mut self, enums: u32) {
         for (i, r) in self.defs.records.iter().enumerate() {
             if let Some(name) = &r.name {
                 let tag = if r.union { "union" } else { "struct" };
@@ -101,11 +101,6 @@ impl<'k> Writer<'k> {
                 Def::Record(_) => {}
             }
         }
-        Ok(())
-    }
-
-    fn tag_word(tag: Tag) -> &'static str {
-        tag.word()
     }
 
     /// A type's size and alignment.
@@ -120,7 +115,7 @@ impl<'k> Writer<'k> {
             }
             CType::Anonymous(i) => self.layouts.get(*i).ok_or("an anonymous member before its definition")?.0,
             CType::Tagged { tag: Tag::Enum, name } if self.tagged.contains_key(&("enum", name.clone())) => Layout { size: 4, align: 4 },
-            CType::Tagged { tag, name } => match self.tagged.get(&(Self::tag_word(*tag), name.clone())) {
+            CType::Tagged { tag, name } => match self.tagged.get(&(tag.word(), name.clone())) {
                 Some(&id) => {
                     let i = (id - self.first) as usize;
                     self.layouts.get(i).ok_or_else(|| format!("`{} {name}` is used before its definition is complete", tag.word()))?.0
@@ -209,7 +204,7 @@ impl<'k> Writer<'k> {
             CType::Array(elem, len) => Derived::Array { elem: self.type_id(elem)?, len: *len },
             CType::Anonymous(i) => return Ok(self.records[*i]),
             CType::Tagged { tag, name } => {
-                return match self.tagged.get(&(Self::tag_word(*tag), name.clone())) {
+                return match self.tagged.get(&(tag.word(), name.clone())) {
                     Some(&id) => Ok(id),
                     None => self.kernel.find_tagged(tag.word(), name).ok_or_else(|| format!("unknown type `{} {name}`", tag.word())),
                 };
