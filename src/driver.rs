@@ -438,6 +438,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         portable: cli.portable,
         named: if cli.portable { options.clone() } else { Vec::new() },
         script: (name.clone(), script.text.clone()),
+        compat: cli.compat.map_or_else(|| runtime::Compat::from_env().ok().flatten(), Some).unwrap_or_default(),
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

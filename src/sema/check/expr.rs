@@ -52,8 +52,10 @@ impl Checker<'_> {
             }
             ExprKind::Offsetof { ty, fields } => self.offsetof(e, ty, fields, scope),
             ExprKind::Block { stmts, value } => {
+                scope.enter();
                 self.stmts(stmts, scope);
                 let t = self.expr(value, scope);
+                scope.leave();
                 self.set(scope, e, t, Res::Plain)
             }
             ExprKind::Ternary { cond, then, els } => self.ternary(e, cond, then, els, scope),
@@ -71,6 +73,10 @@ impl Checker<'_> {
             return self.set(scope, e, t, Res::LoopVar(own));
         }
         match scope.vars.get(name) {
+            Some(&(_, first)) if !scope.visible(name) => {
+                self.error(StmtError::VarOutOfScope { var: name.to_string(), first, span: e.span });
+                Type::Error
+            }
             Some(&(t, _)) => {
                 scope.use_var(name);
                 if let Some(&Some(id)) = scope.var_enums.get(name) {

@@ -140,6 +140,10 @@ struct Scope<'i> {
     var_uses: HashMap<String, Vec<Vec<usize>>>,
     /// With `--co-re`: the kernel type accesses to relocate.
     core: HashMap<ExprId, CoreRef>,
+    /// Bpftrace 0.26's block scoping (not with `--compat=0.17`, where a variable lives for
+    /// the whole probe): the variables declared in each block being checked, the probe's
+    /// outermost. A variable is visible in the block that declared it and the blocks inside.
+    blocks: Option<Vec<std::collections::HashSet<String>>>,
 }
 
 impl Scope<'_> {
@@ -155,6 +159,33 @@ impl Scope<'_> {
         match t {
             Type::Ptr { user, .. } => user,
             _ => self.user_memory(),
+        }
+    }
+
+    /// Whether variable `name` may be used here: declared in this block or one around it
+    /// (always, with 0.17's probe-wide variables).
+    fn visible(&self, name: &str) -> bool {
+        self.blocks.as_ref().is_none_or(|b| b.iter().any(|declared| declared.contains(name)))
+    }
+
+    /// A block begins (with block scoping): what it declares is visible until `leave`.
+    fn enter(&mut self) {
+        if let Some(b) = self.blocks.as_mut() {
+            b.push(Default::default());
+        }
+    }
+
+    /// The innermost block ends: its variables are no longer visible.
+    fn leave(&mut self) {
+        if let Some(b) = self.blocks.as_mut() {
+            b.pop();
+        }
+    }
+
+    /// Declares variable `name` in the innermost block.
+    fn declare(&mut self, name: &str) {
+        if let Some(innermost) = self.blocks.as_mut().and_then(|b| b.last_mut()) {
+            innermost.insert(name.to_string());
         }
     }
 
@@ -243,6 +274,7 @@ impl<'p> Checker<'p> {
             loop_ids: Vec::new(),
             map_loops: HashMap::new(),
             var_uses: HashMap::new(),
+            blocks: (!self.opts.compat.old()).then(|| vec![Default::default()]),
         };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);

@@ -43,12 +43,12 @@ impl Checker<'_> {
                 let known = self.const_value(cond, scope);
                 let then_dead = u32::from(known == Some(0));
                 scope.dead += then_dead;
-                self.stmts(then, scope);
+                self.block(then, scope);
                 scope.dead -= then_dead;
                 if let Some(els) = els {
                     let els_dead = u32::from(known.is_some_and(|v| v != 0));
                     scope.dead += els_dead;
-                    self.stmts(els, scope);
+                    self.block(els, scope);
                     scope.dead -= els_dead;
                 }
             }
@@ -63,7 +63,7 @@ impl Checker<'_> {
             StmtKind::While { cond, body } => {
                 self.int_arg(cond, IntWanted::While, scope);
                 scope.loops += 1;
-                self.stmts(body, scope);
+                self.block(body, scope);
                 scope.loops -= 1;
             }
             StmtKind::Unroll { count, body } => {
@@ -71,16 +71,23 @@ impl Checker<'_> {
                     Some(n) if (1..=100).contains(&n) => {}
                     _ => self.error(StmtError::UnrollCount { span: count.span }),
                 }
-                self.stmts(body, scope);
+                self.block(body, scope);
             }
             StmtKind::ForRange { var, start, end, body } => {
                 for bound in [start, end] {
                     self.int_arg(bound, IntWanted::ForRange, scope);
                 }
+                // With block scoping the loop's variable is declared in the loop's own block.
+                scope.enter();
+                if scope.blocks.is_some() && scope.visible(&var.name) {
+                    self.error(StmtError::LoopVarAssignedBefore { var: var.name.clone(), span: var.span });
+                }
+                scope.declare(&var.name);
                 self.assign_var(var, Type::Int { signed: true }, var.span, scope);
                 scope.loops += 1;
                 self.stmts(body, scope);
                 scope.loops -= 1;
+                scope.leave();
             }
             StmtKind::ForMap { var, map, body } => self.for_map(s, var, map, body, scope),
             StmtKind::Break | StmtKind::Continue => {
@@ -100,6 +107,7 @@ impl Checker<'_> {
                     }
                 }
             }
+            StmtKind::Let { var, .. } if !self.let_declares(var, scope) => {}
             StmtKind::Let { var, ty: Some(ty), value } => {
                 // The declared type first, then the value as an assignment: an integer is cut to
                 // the declared width, anything else must be of the declared type.
@@ -120,8 +128,16 @@ impl Checker<'_> {
                 let t = self.expr(v, scope);
                 self.assign_var(var, t, v.span, scope);
             }
-            StmtKind::Block(body) => self.stmts(body, scope),
+            StmtKind::Block(body) => self.block(body, scope),
         }
+    }
+
+    /// The statements of a block (`if`'s, a loop's, `{ … }`): with block scoping, the
+    /// variables they declare are not visible after it.
+    pub(super) fn block(&mut self, stmts: &[Stmt], scope: &mut Scope) {
+        scope.enter();
+        self.stmts(stmts, scope);
+        scope.leave();
     }
 
     /// `for ($kv : @map) { … }`: `$kv` is `(key, value)`, a key of several parts a tuple.
@@ -130,7 +146,7 @@ impl Checker<'_> {
             self.error(StmtError::LoopVarOfOuterLoop { var: var.name.clone(), span: var.span });
             return;
         }
-        if scope.vars.contains_key(&var.name) {
+        if scope.vars.contains_key(&var.name) && scope.visible(&var.name) {
             self.error(StmtError::LoopVarAssignedBefore { var: var.name.clone(), span: var.span });
             return;
         }
@@ -167,7 +183,7 @@ impl Checker<'_> {
         scope.loop_vars.push((var.name.clone(), own));
         scope.loop_ids.push(s.span.start);
         scope.loops += 1;
-        self.stmts(body, scope);
+        self.block(body, scope);
         scope.loops -= 1;
         scope.loop_ids.pop();
         scope.loop_vars.pop();
@@ -209,8 +225,25 @@ impl Checker<'_> {
         Some(Type::Int { signed })
     }
 
+    /// With block scoping, `let $v` declares `$v` in the innermost block; `false` (after an
+    /// error) when a variable of that name is visible already: 0.26 allows no shadowing.
+    fn let_declares(&mut self, var: &Name, scope: &mut Scope) -> bool {
+        if scope.blocks.is_none() {
+            return true;
+        }
+        if let Some(&(_, first)) = scope.vars.get(&var.name).filter(|_| scope.visible(&var.name)) {
+            self.error(StmtError::LetShadows { var: var.name.clone(), first, span: var.span });
+            return false;
+        }
+        scope.declare(&var.name);
+        true
+    }
+
     /// Gives a variable its type at its first assignment; later ones must agree.
     pub(super) fn assign_var(&mut self, var: &Name, t: Type, value_span: Span, scope: &mut Scope) {
+        if !scope.visible(&var.name) {
+            scope.declare(&var.name);
+        }
         if t == Type::Error {
             return;
         }

@@ -22,6 +22,10 @@ pub enum StmtError {
     VarOutsideLoop { var: String, loop_var: Span, span: Span },
     VarBeforeAssigned { var: String, suggestion: Option<String>, span: Span },
     InMapLoop { name: String, span: Span },
+    /// A variable read after the block that declared it (`first`) ended (block scoping).
+    VarOutOfScope { var: String, first: Span, span: Span },
+    /// `let $v` where `$v` (declared at `first`) is visible already.
+    LetShadows { var: String, first: Span, span: Span },
 }
 
 impl StmtError {
@@ -80,6 +84,16 @@ impl StmtError {
                 error(format!("variable `{var}` is used before it is assigned")).at(*span, "never assigned before this use"),
                 suggestion,
             ),
+            VarOutOfScope { var, first, span } => error(format!("undefined or undeclared variable: `{var}`"))
+                .at(*span, "not declared in this block or one around it")
+                .also(*first, format!("`{var}` is declared here, in a block that has ended"))
+                .help(format!("declare it before that block: `let {var};`")),
+            LetShadows { var, first, span } => {
+                error(format!("variable `{var}` was already declared; variable shadowing is not allowed"))
+                    .at(*span, "declared again here")
+                    .also(*first, format!("`{var}` is declared here"))
+                    .help(format!("give it a name of its own, or drop `let` to assign `{var}`"))
+            }
             InMapLoop { name, span } => error(format!("`{name}` cannot be used inside a `for` loop over a map"))
                 .at(*span, "needs the probe's context, which the loop's body does not have")
                 .help("read what you need into a variable before the loop"),
