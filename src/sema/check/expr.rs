@@ -74,7 +74,8 @@ impl Checker<'_> {
         }
         match scope.vars.get(name) {
             Some(&(_, first)) if !scope.visible(name) => {
-                self.error(StmtError::VarOutOfScope { var: name.to_string(), first, span: e.span });
+                let loop_var = scope.range_vars.contains(&first);
+                self.error(StmtError::VarOutOfScope { var: name.to_string(), first, loop_var, span: e.span });
                 Type::Error
             }
             Some(&(t, _)) => {

@@ -144,6 +144,8 @@ struct Scope<'i> {
     /// the whole probe): the variables declared in each block being checked, the probe's
     /// outermost. A variable is visible in the block that declared it and the blocks inside.
     blocks: Option<Vec<std::collections::HashSet<String>>>,
+    /// Where the `for` loops over ranges name their variables (they end with their loop).
+    range_vars: Vec<Span>,
 }
 
 impl Scope<'_> {
@@ -275,6 +277,7 @@ impl<'p> Checker<'p> {
             map_loops: HashMap::new(),
             var_uses: HashMap::new(),
             blocks: (!self.opts.compat.old()).then(|| vec![Default::default()]),
+            range_vars: Vec::new(),
         };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);

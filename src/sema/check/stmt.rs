@@ -83,6 +83,7 @@ impl Checker<'_> {
                     self.error(StmtError::LoopVarAssignedBefore { var: var.name.clone(), span: var.span });
                 }
                 scope.declare(&var.name);
+                scope.range_vars.push(var.span);
                 self.assign_var(var, Type::Int { signed: true }, var.span, scope);
                 scope.loops += 1;
                 self.stmts(body, scope);

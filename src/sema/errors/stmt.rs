@@ -23,7 +23,8 @@ pub enum StmtError {
     VarBeforeAssigned { var: String, suggestion: Option<String>, span: Span },
     InMapLoop { name: String, span: Span },
     /// A variable read after the block that declared it (`first`) ended (block scoping).
-    VarOutOfScope { var: String, first: Span, span: Span },
+    /// `loop_var`: the variable of a `for` loop over a range, read after the loop.
+    VarOutOfScope { var: String, first: Span, loop_var: bool, span: Span },
     /// `let $v` where `$v` (declared at `first`) is visible already.
     LetShadows { var: String, first: Span, span: Span },
 }
@@ -84,7 +85,10 @@ impl StmtError {
                 error(format!("variable `{var}` is used before it is assigned")).at(*span, "never assigned before this use"),
                 suggestion,
             ),
-            VarOutOfScope { var, first, span } => error(format!("undefined or undeclared variable: `{var}`"))
+            VarOutOfScope { var, first, loop_var: true, span } => error(format!("undefined or undeclared variable: `{var}`"))
+                .at(*span, "not inside the loop")
+                .also(*first, "the loop's variable exists only inside the loop"),
+            VarOutOfScope { var, first, loop_var: false, span } => error(format!("undefined or undeclared variable: `{var}`"))
                 .at(*span, "not declared in this block or one around it")
                 .also(*first, format!("`{var}` is declared here, in a block that has ended"))
                 .help(format!("declare it before that block: `let {var};`")),
