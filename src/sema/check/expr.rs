@@ -25,6 +25,7 @@ impl Checker<'_> {
                 if t == Type::Error {
                     return t;
                 }
+                let t = if *increment { t } else { self.decremented(target, t, scope) };
                 self.set(scope, e, t, Res::Plain)
             }
             ExprKind::Cast { ty, expr } => self.cast(e, ty, expr, scope),
@@ -38,6 +39,11 @@ impl Checker<'_> {
             },
             ExprKind::SizeofExpr(inner) => match self.expr(inner, scope) {
                 Type::Error => Type::Error,
+                // An integer's width as sema knows it (a cast's, a variable's, a literal's).
+                Type::Int { .. } => {
+                    let size = u64::from(int_bits(inner, scope) / 8);
+                    self.set(scope, e, Type::Int { signed: false }, Res::Const(size))
+                }
                 _ => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
             },
             ExprKind::Tuple(items) => self.tuple(e, items, scope),
@@ -184,6 +190,24 @@ impl Checker<'_> {
         self.set(scope, e, ty, Res::Plain)
     }
 
+    /// The type of `target--` (or `target -= n`), `t` before: with 0.26's typing a signed
+    /// integer ("Subtraction and decrement ops now produce an int64"), and a variable that
+    /// held an unsigned one holds a signed one from now on (not one declared with a type).
+    pub(super) fn decremented(&mut self, target: &Expr, t: Type, scope: &mut Scope) -> Type {
+        if !scope.typing_026 || !t.is_int() {
+            return t;
+        }
+        if let ExprKind::Var(name) = &target.kind {
+            if scope.declared.contains_key(name) {
+                return t;
+            }
+            if let Some((var_t, _)) = scope.vars.get_mut(name) {
+                *var_t = Type::Int { signed: true };
+            }
+        }
+        Type::Int { signed: true }
+    }
+
     /// `a OP b`: arithmetic, comparisons, logic; strings and integer arrays compare with `==` and `!=`.
     pub(super) fn binary(&mut self, e: &Expr, op: &BinOp, lhs: &Expr, rhs: &Expr, scope: &mut Scope) -> Type {
         let (l, r) = (self.expr(lhs, scope), self.expr(rhs, scope));
@@ -214,6 +238,9 @@ impl Checker<'_> {
                 self.sign_mismatch(*op, (lhs, a), (rhs, b), known, e.span);
                 if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) {
                     Type::Bool
+                } else if *op == BinOp::Sub && scope.typing_026 {
+                    // 0.26: "Subtraction … always yields a signed integer type".
+                    Type::Int { signed: true }
                 } else {
                     Type::Int { signed: a.signed() && b.signed() }
                 }

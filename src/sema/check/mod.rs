@@ -146,6 +146,10 @@ struct Scope<'i> {
     blocks: Option<Vec<std::collections::HashSet<String>>>,
     /// Where the `for` loops over ranges name their variables (they end with their loop).
     range_vars: Vec<Span>,
+    /// Bpftrace 0.26's integer typing (not with `--compat=0.17`): a literal is as wide as
+    /// the smallest signed type that holds it (`literal_bits`), and subtracting gives a
+    /// signed integer.
+    typing_026: bool,
 }
 
 impl Scope<'_> {
@@ -278,6 +282,7 @@ impl<'p> Checker<'p> {
             var_uses: HashMap::new(),
             blocks: (!self.opts.compat.old()).then(|| vec![Default::default()]),
             range_vars: Vec::new(),
+            typing_026: !self.opts.compat.old(),
         };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);
@@ -388,14 +393,33 @@ fn int_bits(e: &Expr, scope: &Scope) -> u32 {
         (_, Some(Res::Field(f))) => 8 * f.size as u32,
         (_, Some(Res::IntCast { bits, .. })) => *bits,
         (ExprKind::Var(name), _) => scope.var_bits.get(name).copied().unwrap_or(64),
+        _ if scope.typing_026 => literal_value(e).map_or(64, literal_bits),
         _ => 64,
     }
+}
+
+/// The width of an integer literal in bpftrace 0.26 ("Data Types": "the smallest possible
+/// signed type, e.g. `0`, `1`, and `-1` are all `int8`"); one past `int64` is a `uint64`.
+fn literal_bits(n: i128) -> u32 {
+    [8, 16, 32].into_iter().find(|&bits| (-(1i128 << (bits - 1))..1i128 << (bits - 1)).contains(&n)).unwrap_or(64)
 }
 
 fn literal_int(e: &Expr) -> Option<i64> {
     match &e.kind {
         ExprKind::Int(n) => i64::try_from(*n).ok(),
         ExprKind::Unary { op: UnOp::Neg, operand } => literal_int(operand).map(|n| -n),
+        _ => None,
+    }
+}
+
+/// An integer literal's value, `N` or `-N` (bpftrace's negative literal).
+fn literal_value(e: &Expr) -> Option<i128> {
+    match &e.kind {
+        ExprKind::Int(n) => Some(i128::from(*n)),
+        ExprKind::Unary { op: UnOp::Neg, operand } => match operand.kind {
+            ExprKind::Int(n) => Some(-i128::from(n)),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -35,6 +35,11 @@ impl Checker<'_> {
                 if t.is_int() && !scope.var_bits.contains_key(&var.name) {
                     let bits = int_bits(value, scope);
                     scope.var_bits.insert(var.name.clone(), bits);
+                } else if t.is_int() && scope.typing_026 && !scope.declared.contains_key(&var.name) {
+                    // 0.26 widens the variable to hold each value assigned (`$a = 1; $a = $b`
+                    // with `$b` an int16 makes `$a` an int16).
+                    let bits = int_bits(value, scope);
+                    scope.var_bits.entry(var.name.clone()).and_modify(|b| *b = (*b).max(bits));
                 }
             }
             StmtKind::AssignMap { map, value } => self.assign_map(map, value, s.span, scope),
@@ -58,7 +63,10 @@ impl Checker<'_> {
                     self.error(ExprError::NotInteger { wanted: IntWanted::Compound(op.symbol()), found: t.describe(), span: value.span });
                     return;
                 }
-                self.update_target(target, &format!("{}=", op.symbol()), s.span, scope);
+                let t = self.update_target(target, &format!("{}=", op.symbol()), s.span, scope);
+                if *op == BinOp::Sub {
+                    self.decremented(target, t, scope);
+                }
             }
             StmtKind::While { cond, body } => {
                 self.int_arg(cond, IntWanted::While, scope);
@@ -314,14 +322,7 @@ impl Checker<'_> {
     /// An integer literal assigned to a variable declared `(bits, signed)` must fit, as in
     /// bpftrace (other values are cut to the declared width).
     pub(super) fn check_literal_fits(&mut self, var: &Name, (bits, signed): (u32, bool), value: &Expr) {
-        let n: i128 = match &value.kind {
-            ExprKind::Int(n) => i128::from(*n),
-            ExprKind::Unary { op: UnOp::Neg, operand } => match operand.kind {
-                ExprKind::Int(n) => -i128::from(n),
-                _ => return,
-            },
-            _ => return,
-        };
+        let Some(n) = literal_value(value) else { return };
         let (min, max) = if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
         if n < min || n > max {
             self.error(StmtError::LiteralDoesNotFit { var: var.name.clone(), n, bits, signed, min, max, span: value.span });
