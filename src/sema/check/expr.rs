@@ -238,9 +238,13 @@ impl Checker<'_> {
                 self.sign_mismatch(*op, (lhs, a), (rhs, b), known, e.span);
                 if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) {
                     Type::Bool
-                } else if *op == BinOp::Sub && scope.typing_026 {
-                    // 0.26: "Subtraction … always yields a signed integer type".
-                    Type::Int { signed: true }
+                } else if scope.typing_026 && !matches!(op, BinOp::Shl | BinOp::Shr) {
+                    // 0.26: a flexible side takes the other's sign; the result is signed when
+                    // a side is, and "Subtraction … always yields a signed integer type".
+                    let (lf, rf) = (sign_flexible(lhs, scope), sign_flexible(rhs, scope));
+                    let ls = if lf && !rf { b.signed() } else { a.signed() };
+                    let rs = if rf && !lf { a.signed() } else { b.signed() };
+                    Type::Int { signed: *op == BinOp::Sub || ls || rs }
                 } else {
                     Type::Int { signed: a.signed() && b.signed() }
                 }

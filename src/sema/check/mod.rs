@@ -150,6 +150,9 @@ struct Scope<'i> {
     /// the smallest signed type that holds it (`literal_bits`), and subtracting gives a
     /// signed integer.
     typing_026: bool,
+    /// With 0.26's typing: the variables assigned only non-negative literals so far, whose
+    /// sign follows what they meet ("Positive integer literals are flexible").
+    flexible: std::collections::HashSet<String>,
 }
 
 impl Scope<'_> {
@@ -283,6 +286,7 @@ impl<'p> Checker<'p> {
             blocks: (!self.opts.compat.old()).then(|| vec![Default::default()]),
             range_vars: Vec::new(),
             typing_026: !self.opts.compat.old(),
+            flexible: Default::default(),
         };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);
@@ -409,6 +413,15 @@ fn literal_int(e: &Expr) -> Option<i64> {
         ExprKind::Int(n) => i64::try_from(*n).ok(),
         ExprKind::Unary { op: UnOp::Neg, operand } => literal_int(operand).map(|n| -n),
         _ => None,
+    }
+}
+
+/// Whether integer `e`'s sign is flexible in 0.26: a non-negative literal, or a variable
+/// assigned only such literals; it takes the sign of what it is combined with.
+fn sign_flexible(e: &Expr, scope: &Scope) -> bool {
+    match &e.kind {
+        ExprKind::Var(name) => scope.flexible.contains(name),
+        _ => literal_value(e).is_some_and(|n| (0..=i128::from(i64::MAX)).contains(&n)),
     }
 }
 

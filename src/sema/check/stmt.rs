@@ -26,7 +26,11 @@ impl Checker<'_> {
                 if let Some(&declared) = scope.declared.get(&var.name) {
                     self.check_literal_fits(var, declared, value);
                 }
+                let first = !scope.vars.contains_key(&var.name) || !scope.visible(&var.name);
                 self.assign_var(var, t, value.span, scope);
+                if scope.typing_026 {
+                    self.flexible_sign(var, t, value, first, scope);
+                }
                 let en = scope.enums.get(&value.id).copied();
                 let known = scope.var_enums.entry(var.name.clone()).or_insert(en);
                 if *known != en {
@@ -232,6 +236,19 @@ impl Checker<'_> {
         scope.declared.insert(var.name.clone(), (bits, signed));
         scope.var_bits.insert(var.name.clone(), bits);
         Some(Type::Int { signed })
+    }
+
+    /// 0.26: a variable assigned only non-negative literals is sign-flexible; the first
+    /// unsigned value assigned to it makes it unsigned (`$a = 1; $a = (uint64)2;` is a uint64).
+    fn flexible_sign(&mut self, var: &Name, t: Type, value: &Expr, first: bool, scope: &mut Scope) {
+        let flexible_value = sign_flexible(value, scope);
+        if first && flexible_value && !scope.declared.contains_key(&var.name) {
+            scope.flexible.insert(var.name.clone());
+        } else if !flexible_value && scope.flexible.remove(&var.name) && t == (Type::Int { signed: false }) {
+            if let Some((var_t, _)) = scope.vars.get_mut(&var.name) {
+                *var_t = t;
+            }
+        }
     }
 
     /// With block scoping, `let $v` declares `$v` in the innermost block; `false` (after an
