@@ -121,7 +121,9 @@ pub struct Cli {
 
     /// Which bpftrace's output to print: `0.26` (the default: what bpftrace's documentation
     /// and tools expect) or `0.17` (`Attaching N probes...`, bools as 1/0, `stats()` as
-    /// `count …, average …, total …`). Without it, `RTRACE_COMPAT` decides.
+    /// `count …, average …, total …`), and whose meaning where they differ (0.17: variables
+    /// live for the whole probe, 64-bit literals, unsigned subtraction). Without it,
+    /// `RTRACE_COMPAT` decides.
     #[arg(long, value_name = "VERSION")]
     pub compat: Option<runtime::Compat>,
 
