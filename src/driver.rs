@@ -243,9 +243,9 @@ pub enum Dump {
     /// The LLVM IR the BPF object is made from (after LLVM's passes).
     #[value(alias = "codegen-opt")]
     Ir,
-    /// Run, showing libbpf's log (as -v).
+    /// Run, showing libbpf's log (like `-v`).
     Libbpf,
-    /// Run, showing the verifier's log when it refuses a program (as -v).
+    /// Run, showing the verifier's log when it refuses a program (like `-v`).
     Verifier,
 }
 
