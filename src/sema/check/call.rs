@@ -77,6 +77,7 @@ impl Checker<'_> {
             Func::StaticAssert => self.static_assert(e, args, scope),
             Func::Pton => self.pton(e, args, scope),
             Func::Strcap => self.strcap(e, args, scope),
+            Func::Reg => self.reg(e, args, scope),
             Func::KfuncExist | Func::KfuncAllowed => self.kfunc_query(e, def, args, scope),
             Func::Override => self.override_return(e, args, scope),
             Func::Path | Func::Skboutput | Func::SocketCookie => self.tracing_only(e, def, args, scope),
