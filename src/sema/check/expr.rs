@@ -36,10 +36,7 @@ impl Checker<'_> {
                 }
                 None => Type::Error,
             },
-            ExprKind::SizeofExpr(inner) => match self.expr(inner, scope) {
-                Type::Error => Type::Error,
-                _ => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
-            },
+            ExprKind::SizeofExpr(inner) => self.sizeof_typeof(e, inner, scope),
             ExprKind::Tuple(items) => self.tuple(e, items, scope),
             ExprKind::Record(fields) => self.record(e, fields, scope),
             ExprKind::Index { base, index } => self.index(e, base, index, scope),
