@@ -72,6 +72,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Call(F::Strstr) => self.strstr(f, args),
             Res::Call(F::StrConcat) => self.str_concat(f, args),
             Res::Call(F::Memcmp) => self.memcmp(f, args),
+            Res::PercpuKaddr(name) => self.percpu_kaddr(f, &name, args),
+            Res::CommOfPid { .. } => self.comm_of_pid(f, e, &args[0]),
             Res::Ktime(helper) => Ok(V::Int(self.call_helper(helper, &[])?)),
             Res::Call(F::IsErr) => {
                 // IS_ERR(): the top 4095 values of the address space.
