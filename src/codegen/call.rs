@@ -59,6 +59,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             Res::Call(F::Ntop) => self.ntop(f, args),
+            Res::Call(F::Path) => self.d_path(f, e, args),
+            Res::Call(F::SocketCookie) => {
+                let sk = self.expr(f, &args[0])?.int()?;
+                Ok(V::Int(self.call_helper(sys::BPF_FUNC_get_socket_cookie, &[sk.into()])?))
+            }
             Res::Call(func @ (F::Clear | F::Zero)) => {
                 let index = self.map_of(f, &args[0])?;
                 let kind = if func == F::Clear { EventKind::Clear } else { EventKind::Zero };
