@@ -8,6 +8,7 @@
 pub mod errors;
 mod check;
 pub mod core;
+pub mod ksyms;
 mod lookups;
 mod maps;
 mod probes;
@@ -125,7 +126,8 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         Some(Ok(k)) => core::build(&k, &progs),
         _ => core::CoreTypes::default(),
     };
-    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types, core })
+    let ksyms = std::mem::take(&mut checker.ksyms).into_values().collect();
+    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types, core, ksyms })
 }
 
 /// The kernel's types, loaded on first use (by probe expansion or the checker), or why not.

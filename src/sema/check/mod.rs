@@ -50,6 +50,8 @@ pub(super) struct Checker<'p> {
     pub(super) tuples: TupleTypes,
     /// Formats of `strftime()` values, each once: a format's index is part of its type.
     pub(super) strftime_formats: Vec<String>,
+    /// The kernel symbols the programs name (`__ksym` externs), by name.
+    pub(super) ksyms: std::collections::BTreeMap<String, super::ksyms::Ksym>,
     /// With `--co-re`: each tracepoint's BTF record struct, by `category:event`.
     tp_structs: HashMap<String, Option<u32>>,
     /// What the probe being checked gathers (`ProbeCheck`).
@@ -217,6 +219,7 @@ impl<'p> Checker<'p> {
             kernel_types,
             tuples: TupleTypes::default(),
             strftime_formats: Vec::new(),
+            ksyms: Default::default(),
             tp_structs: HashMap::new(),
             errors: Vec::new(),
             needs: Vec::new(),
