@@ -500,7 +500,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         co_re: cli.co_re,
         portable: cli.portable,
         named: if cli.portable { options.clone() } else { Vec::new() },
-        script: (name.clone(), script.text.clone()),
+        script: script.clone(),
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {
