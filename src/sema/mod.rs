@@ -62,6 +62,10 @@ pub struct Options {
     /// (`-e`, a path, `stdin`): the place `errorf()`, `warnf()` and `assert()` print before
     /// their message is reckoned in the file a span points into.
     pub script: crate::parser::imports::Script,
+    /// `--compat` (`RTRACE_COMPAT`): with 0.17, the language of bpftrace 0.17 where 0.26's
+    /// changes what a script means: variables live for the whole probe, integer literals are
+    /// 64 bits wide, and subtracting unsigned integers gives an unsigned one.
+    pub compat: crate::runtime::Compat,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as
