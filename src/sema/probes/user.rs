@@ -1,45 +1,114 @@
 //! Probes in user binaries: `uprobe`/`uretprobe` (the functions of an ELF file, from its
-//! symbol tables) and `usdt` (the probes of its `.note.stapsdt` notes).
+//! symbol tables, C++ ones also by demangled name; addresses; source lines, from its DWARF)
+//! and `usdt` (the probes of its `.note.stapsdt` notes).
 
-use super::{function_offset, malformed, Expander, Point};
+use super::{function_offset, malformed, parse_offset, unquote, Expander, Point};
 use crate::diag::{did_you_mean, Span};
 use crate::glob::glob;
-use crate::kernel::{elf, usdt};
+use crate::kernel::{cpp, dwarf, elf, usdt};
 use crate::plan::Attach;
-use crate::sema::errors::{Form, ProbeError};
+use crate::sema::errors::{Form, ProbeError, UserProbeError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 impl Expander<'_> {
-    /// uprobe:BINARY:FUNCTION, uprobe:BINARY:FUNCTION+OFFSET (and uretprobe).
+    /// uprobe:BINARY:FUNCTION, uprobe:BINARY:FUNCTION+OFFSET, uprobe:BINARY:ADDRESS,
+    /// uprobe:BINARY:cpp:NAME, uprobe:BINARY@FILE:LINE[:COL] (and uretprobe, at functions).
     pub(super) fn uprobe(&mut self, p: &Point) -> Result<(), ProbeError> {
         let parts = &p.parts;
         let ret = p.provider.starts_with("ur");
-        if parts.len() != 3 || parts[1].is_empty() || parts[2].is_empty() {
+        if parts.len() >= 2 && parts[1].contains('@') && !parts[1].starts_with('"') {
+            return self.uprobe_line(p, ret);
+        }
+        let (lang, f) = match parts.len() {
+            3 => (None, 2),
+            4 => (Some(unquote(parts[2])), 3),
+            _ => return Err(malformed(p, Form::UserFunction)),
+        };
+        if parts[1].is_empty() || parts[f].is_empty() {
             return Err(malformed(p, Form::UserFunction));
         }
-        let path = find_binary(parts[1], p.field_span(1))?;
-        let (func, extra) = function_offset(parts[2], ret, "uretprobe", p.text, p.field_span(2))?;
+        if let Some(lang) = lang.as_ref().filter(|l| *l != "cpp") {
+            return Err(ProbeError::User { error: UserProbeError::Language { lang: lang.clone() }, span: p.field_span(2) });
+        }
+        let path = find_binary(&unquote(parts[1]), p.field_span(1))?;
+        let field = unquote(parts[f]);
+        if let (None, Some(address)) = (&lang, field.starts_with(|c: char| c.is_ascii_digit()).then(|| parse_offset(&field)).flatten()) {
+            return self.uprobe_address(p, &path, address, ret, p.field_span(f));
+        }
+        let (func, extra) = function_offset(&field, ret, "uretprobe", p.text, p.field_span(f))?;
+        let cpp = lang.is_some();
         let known = read_once(&mut self.elf_functions, &path, elf::functions, "symbols", p.field_span(1))?;
         let mut matches: Vec<(String, u64)> =
-            known.iter().filter(|(name, _)| glob(func, name)).map(|(n, o)| (n.clone(), *o)).collect();
+            known.iter().filter(|(name, _)| glob(func, name) || cpp && cpp::matches(func, name)).map(|(n, o)| (n.clone(), *o)).collect();
         if matches.is_empty() {
             let nearest = did_you_mean(func, known.keys().map(String::as_str)).map(str::to_string);
             let checked_anyway = self.opts.no_attach && !func.contains('*');
             let (name, path) = (func.to_string(), path.display().to_string());
-            let e = ProbeError::NoUserFunction { func: name, path, span: p.field_span(2), nearest, checked_anyway };
+            let e = ProbeError::NoUserFunction { func: name, path, span: p.field_span(f), nearest, checked_anyway };
             if !checked_anyway {
                 return Err(e);
             }
             self.error(e);
             matches.push((func.to_string(), 0));
         }
+        if extra != 0 {
+            check_inside(&path, &matches, extra, p.field_span(f))?;
+        }
         let path_text = path.display().to_string();
         for (name, off) in matches {
-            let attach = Attach::Uprobe { path: path_text.clone(), func: name, offset: off + extra, ret };
+            let label = match (cpp, extra) {
+                (true, _) => format!("cpp:{name}"),
+                (false, 0) => name.clone(),
+                (false, _) => format!("{name}+{extra}"),
+            };
+            let attach = Attach::Uprobe { path: path_text.clone(), func: name, label, offset: off + extra, ret };
             self.out.push(p.instance(attach, None));
         }
         Ok(())
+    }
+
+    /// uprobe:BINARY:ADDRESS: the function that holds the address (a virtual address as
+    /// linked), at the address's offset in it.
+    fn uprobe_address(&mut self, p: &Point, path: &Path, address: u64, ret: bool, span: Span) -> Result<(), ProbeError> {
+        let symbols = elf::function_symbols(path)
+            .map_err(|reason| ProbeError::UnreadableBinary { what: "symbols", path: path.display().to_string(), reason, span })?;
+        let user = |error| ProbeError::User { error, span };
+        let Some(f) = symbols.iter().find(|f| f.addr <= address && address < f.addr + f.size.max(1)) else {
+            return Err(user(UserProbeError::Address { path: path.display().to_string(), address }));
+        };
+        let offset = address - f.addr;
+        if ret && offset != 0 {
+            return Err(user(UserProbeError::RetprobeOffset { func: f.name.clone(), offset }));
+        }
+        let (path, func, label) = (path.display().to_string(), f.name.clone(), address.to_string());
+        let attach = Attach::Uprobe { path, func, label, offset: f.file_offset + offset, ret };
+        self.out.push(p.instance(attach, None));
+        Ok(())
+    }
+
+    /// uprobe:BINARY@FILE:LINE[:COL]: the address of the line's first statement, from the
+    /// binary's DWARF line table.
+    fn uprobe_line(&mut self, p: &Point, ret: bool) -> Result<(), ProbeError> {
+        let parts = &p.parts;
+        let user = |error| ProbeError::User { error, span: p.span };
+        if ret {
+            return Err(user(UserProbeError::LineOnRetprobe));
+        }
+        let (target, file) = parts[1].split_once('@').unwrap_or_default();
+        let number = |s: &&str| s.parse::<u64>().ok();
+        let (line, col) = (parts.get(2).and_then(number), parts.get(3).map_or(Some(0), number));
+        let (Some(line), Some(col), false, 3..=4) = (line, col, target.is_empty() || file.is_empty(), parts.len()) else {
+            return Err(malformed(p, Form::UserLine));
+        };
+        let target_span = Span::new(p.field_span(1).start, p.field_span(1).start + target.len());
+        let path = find_binary(&unquote(target), target_span)?;
+        let span = p.field_span(1);
+        let debug = dwarf::Debug::load(&path)
+            .map_err(|reason| ProbeError::UnreadableBinary { what: "debug info", path: path.display().to_string(), reason, span })?
+            .ok_or_else(|| user(UserProbeError::NoLineInfo { path: path.display().to_string() }))?;
+        let address = debug.line_address(&unquote(file), line, col).map_err(|reason| user(UserProbeError::Line { reason }))?;
+        self.uprobe_address(p, &path, address, false, p.span)
     }
 
     /// usdt:BINARY:[PROVIDER:]NAME: one instance per location of each matching probe.
@@ -60,6 +129,20 @@ impl Expander<'_> {
         }
         Ok(())
     }
+}
+
+/// `FUNCTION+OFFSET` must stay inside each matched function (where the symbol table gives
+/// its size).
+fn check_inside(path: &Path, matches: &[(String, u64)], offset: u64, span: Span) -> Result<(), ProbeError> {
+    let symbols = elf::function_symbols(path)
+        .map_err(|reason| ProbeError::UnreadableBinary { what: "symbols", path: path.display().to_string(), reason, span })?;
+    for (name, _) in matches {
+        if let Some(f) = symbols.iter().find(|f| f.name == *name && f.size != 0 && offset >= f.size) {
+            let error = UserProbeError::OutsideFunction { func: f.name.clone(), size: f.size };
+            return Err(ProbeError::User { error, span });
+        }
+    }
+    Ok(())
 }
 
 /// The file a uprobe or usdt probe names (a path, a library, a program on `$PATH`).
