@@ -44,6 +44,8 @@ pub enum ProbeError {
     NoUserFunction { func: String, path: String, span: Span, nearest: Option<String>, checked_anyway: bool },
     NoUsdtProbes { path: String, span: Span },
     NoUsdtProbe { wanted: String, path: String, span: Span, nearest: Option<String> },
+    /// `usdt:*:NAME` with `-p PID`, and no file the process maps has such a probe.
+    NoProcessUsdtProbe { wanted: String, pid: u32, span: Span },
     InvalidPerf { provider: String, text: String, span: Span, events: Option<Vec<&'static str>> },
     InvalidInterval { text: String, span: Span },
     Watchpoint { error: WatchpointError, span: Span },
@@ -246,6 +248,10 @@ impl From<ProbeError> for Diagnostic {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help(format!("`rtrace -l 'usdt:{path}:*'` lists them")),
                 }
+            }
+            NoProcessUsdtProbe { wanted, pid, span } => {
+                Diagnostic::error(format!("no USDT probe matches `{wanted}` in the files process {pid} maps"))
+                    .at(span, "no such probe")
             }
             InvalidPerf { provider, text, span, events } => {
                 let help = match events {

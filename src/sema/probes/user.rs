@@ -111,9 +111,35 @@ impl Expander<'_> {
         self.uprobe_address(p, &path, address, false, p.span)
     }
 
-    /// usdt:BINARY:[PROVIDER:]NAME: one instance per location of each matching probe.
+    /// usdt:BINARY:[PROVIDER:]NAME: one instance per location of each matching probe. With
+    /// `-p PID`, `usdt:*:…` (or no binary, `usdt:NAME`) is every file the process maps
+    /// executable.
     pub(super) fn usdt(&mut self, p: &Point) -> Result<(), ProbeError> {
-        let (path, matches) = usdt_probes(p, &mut self.usdt_notes)?;
+        let parts = &p.parts;
+        let whole_process = match self.opts.pid {
+            Some(pid) if parts.len() == 2 || parts.get(1) == Some(&"*") => Some(pid),
+            _ => None,
+        };
+        let Some(pid) = whole_process else {
+            let (path, matches) = usdt_probes(p, &parts[1..], &mut self.usdt_notes)?;
+            self.usdt_instances(p, &path, matches);
+            return Ok(());
+        };
+        let rest = if parts.len() == 2 { &parts[1..] } else { &parts[2..] };
+        let mut found = false;
+        for path in mapped_files(pid) {
+            let Ok(notes) = read_once(&mut self.usdt_notes, &path, usdt::notes, "USDT probes", p.field_span(1)) else { continue };
+            let matches = matching_notes(notes, rest);
+            found |= !matches.is_empty();
+            self.usdt_instances(p, &path, matches);
+        }
+        match found {
+            true => Ok(()),
+            false => Err(ProbeError::NoProcessUsdtProbe { wanted: rest.join(":"), pid, span: p.span }),
+        }
+    }
+
+    fn usdt_instances(&mut self, p: &Point, path: &Path, matches: Vec<usdt::Note>) {
         let path_text = path.display().to_string();
         for note in matches {
             let attach = Attach::Usdt {
@@ -127,7 +153,6 @@ impl Expander<'_> {
             inst.usdt_args = note.args.clone();
             self.out.push(inst);
         }
-        Ok(())
     }
 }
 
@@ -166,21 +191,49 @@ fn read_once<'c, T>(
     Ok(&cache[path])
 }
 
-/// The binary of `usdt:BINARY:[PROVIDER:]NAME` and its probes that match.
-fn usdt_probes(p: &Point, cache: &mut HashMap<PathBuf, Vec<usdt::Note>>) -> Result<(PathBuf, Vec<usdt::Note>), ProbeError> {
-    let parts = &p.parts;
-    if !(3..=4).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+/// The binary of `usdt:BINARY:[PROVIDER:]NAME` (`fields`: from BINARY on) and its probes that
+/// match.
+fn usdt_probes(
+    p: &Point,
+    fields: &[&str],
+    cache: &mut HashMap<PathBuf, Vec<usdt::Note>>,
+) -> Result<(PathBuf, Vec<usdt::Note>), ProbeError> {
+    if !(2..=3).contains(&fields.len()) || fields.iter().any(|p| p.is_empty()) {
         return Err(malformed(p, Form::Usdt));
     }
-    let path = find_binary(parts[1], p.field_span(1))?;
+    let path = find_binary(&unquote(fields[0]), p.field_span(1))?;
     let notes = read_once(cache, &path, usdt::notes, "USDT probes", p.field_span(1))?;
-    let (provider, name) = if parts.len() == 4 { (parts[2], parts[3]) } else { ("*", parts[2]) };
-    let matches: Vec<usdt::Note> =
-        notes.iter().filter(|n| glob(provider, &n.provider) && glob(name, &n.name)).cloned().collect();
+    let matches = matching_notes(notes, &fields[1..]);
     if matches.is_empty() {
+        let (provider, name) = if fields.len() == 3 { (fields[1], fields[2]) } else { ("*", fields[1]) };
         return Err(no_usdt_probe(&path, notes, provider, name, Span::new(p.field_span(2).start, p.span.end)));
     }
     Ok((path, matches))
+}
+
+/// The notes that `[PROVIDER:]NAME` matches.
+fn matching_notes(notes: &[usdt::Note], fields: &[&str]) -> Vec<usdt::Note> {
+    let (provider, name) = match fields {
+        [provider, name] => (*provider, *name),
+        [name] => ("*", *name),
+        _ => return vec![],
+    };
+    notes.iter().filter(|n| glob(provider, &n.provider) && glob(name, &n.name)).cloned().collect()
+}
+
+/// The files process `pid` maps executable (its program and libraries), each once, in the
+/// order of its memory map.
+fn mapped_files(pid: u32) -> Vec<PathBuf> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let mut out: Vec<PathBuf> = Vec::new();
+    for line in maps.lines() {
+        let fields: Vec<&str> = line.splitn(6, char::is_whitespace).collect();
+        let (Some(perms), Some(path)) = (fields.get(1), fields.get(5).map(|p| p.trim())) else { continue };
+        if perms.contains('x') && path.starts_with('/') && !out.iter().any(|p| p.as_os_str() == path) {
+            out.push(PathBuf::from(path));
+        }
+    }
+    out
 }
 
 /// The error for a usdt probe that matches none of the binary's probes.
