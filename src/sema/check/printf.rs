@@ -100,7 +100,7 @@ impl Checker<'_> {
             self.error(CallError::PrintfTooLarge { func, size, max, span: e.span });
             return Type::Error;
         }
-        self.need(e, Need::Printf(PrintfDef { segments, args: fields, size: offset }, enums));
+        self.need(e, Need::Printf(PrintfDef { segments, args: fields, size: offset, warning: false }, enums));
         self.set(scope, e, Type::Void, Res::Printf(0))
     }
 }
