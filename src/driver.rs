@@ -296,7 +296,9 @@ fn run(cli: Cli) -> i32 {
         print!("{}", crate::kernel::features::report());
         return 0;
     }
-    if cli.list && (cli.program.is_some() || cli.file.as_deref().is_some_and(|f| f != "*" && std::path::Path::new(f).is_file())) {
+    // A pattern given beside `-e` wins (bpftrace 0.17 lists the pattern; so do the cases).
+    let script_file = cli.file.as_deref().is_some_and(|f| f != "*" && std::path::Path::new(f).is_file());
+    if cli.list && (cli.program.is_some() && cli.file.is_none() || cli.program.is_none() && script_file) {
         return list_program(&cli);
     }
     if cli.list {
