@@ -7,7 +7,7 @@ use super::maps::RawEntry;
 use super::symbols::{self, Symbols};
 use super::tseries;
 use super::value::{self, Entry, KeyPart, Value};
-use crate::plan::{self, FmtSegment, MapDef, Plan, PrintfDef, Scalar, ValueKind};
+use crate::plan::{self, FieldKind, FmtSegment, MapDef, Plan, PrintfDef, Scalar, StructDef, ValueKind};
 use std::collections::HashMap;
 
 /// Turns bytes into values by the plan.
@@ -62,6 +62,13 @@ impl<'p> Decoder<'p> {
                     .collect(),
             ),
             Scalar::Inet => Value::Str(inet(bytes)),
+            Scalar::Struct { id, .. } => match self.plan.structs.get(id as usize) {
+                Some(def) => {
+                    let trailer = if self.compat.old() { "" } else { self.plan.str_trunc_trailer.as_str() };
+                    struct_value(def, bytes, trailer)
+                }
+                None => Value::Record(Vec::new()),
+            },
             Scalar::ProbeName => Value::Str(self.plan.probe_names.get(read_u64(bytes) as usize).cloned().unwrap_or_default()),
             Scalar::Usym => Value::Str(self.symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
             Scalar::Buf => Value::Str(escape_buffer(buffer_bytes(bytes))),
@@ -324,6 +331,54 @@ fn inet(bytes: &[u8]) -> String {
     }
 }
 
+
+/// A copy of a kernel struct's bytes as bpftrace 0.26 prints a record (src/types_format.cpp):
+/// each member by its kind; a char array that fills its bytes with no NUL gets `trailer`.
+fn struct_value(def: &StructDef, bytes: &[u8], trailer: &str) -> Value {
+    let fields = def.fields.iter().map(|f| (f.name.clone(), field_value(&f.kind, bytes, f.offset_bits, trailer)));
+    Value::Record(fields.collect())
+}
+
+/// A struct member of `kind` at bit `offset_bits` of `bytes` (bytes past the end read as 0).
+fn field_value(kind: &FieldKind, bytes: &[u8], offset_bits: u32, trailer: &str) -> Value {
+    let start = (offset_bits / 8) as usize;
+    let at = |len: usize| -> &[u8] { bytes.get(start..).map_or(&[][..], |b| &b[..len.min(b.len())]) };
+    match kind {
+        FieldKind::Int { size, signed, bits } => {
+            let (shift, width) = match bits {
+                Some(bits) => (offset_bits % 8, u32::from(*bits)),
+                None => (0, size * 8),
+            };
+            let raw = read_u64(at(8)) >> shift;
+            let width = width.clamp(1, 64);
+            let cut = if width == 64 { raw } else { raw & ((1u64 << width) - 1) };
+            match signed {
+                true => Value::Int(((cut << (64 - width)) as i64) >> (64 - width)),
+                false => Value::UInt(cut),
+            }
+        }
+        FieldKind::Ptr => Value::Ptr(read_u64(at(8))),
+        FieldKind::Chars { len } => {
+            let chars = at(*len as usize);
+            let mut s = c_string(chars);
+            if chars.len() == *len as usize && !chars.contains(&0) {
+                s.push_str(trailer);
+            }
+            Value::Str(s)
+        }
+        FieldKind::Enum(e) => {
+            let value = read_u64(at(8));
+            Value::Enum { name: e.text(value), value: value & (u64::MAX >> (64 - 8 * e.size.clamp(1, 8))) }
+        }
+        FieldKind::Array { elem, stride, len } => Value::Array(
+            (0..*len).map(|i| field_value(elem, bytes, offset_bits + i * stride * 8, trailer)).collect(),
+        ),
+        FieldKind::Record(def) => {
+            let inner = bytes.get(start..).unwrap_or(&[]);
+            struct_value(def, inner, trailer)
+        }
+    }
+}
 /// The text of a NUL-padded buffer, up to its first NUL.
 pub fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());

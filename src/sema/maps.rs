@@ -209,7 +209,7 @@ pub(super) fn describe_keys(keys: &Keys) -> String {
             Scalar::IntArray(_) => "array",
             Scalar::Named(_) => k.name(),
             // Never key parts (`key_field` refuses them).
-            Scalar::Buf | Scalar::Tuple { .. } | Scalar::Enum { .. } => k.name(),
+            Scalar::Buf | Scalar::Tuple { .. } | Scalar::Enum { .. } | Scalar::Struct { .. } => k.name(),
         })
         .collect();
     match &keys.names {

@@ -14,6 +14,7 @@ pub(super) struct Input<'c> {
     pub maps: Vec<MapDef>,
     pub tuples: &'c TupleTypes,
     pub strftime_formats: Vec<String>,
+    pub structs: Vec<plan::StructDef>,
     /// Every attach point's name, and the parameters map's rows (`share`).
     pub probe_names: Vec<String>,
     pub params: Vec<(u64, Vec<u64>)>,
@@ -35,6 +36,8 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
         cat_paths: Vec::new(),
         tuples: checked.tuples.layouts(),
         enums: Vec::new(),
+        structs: checked.structs,
+        str_trunc_trailer: opts.config.str_trunc_trailer.clone(),
         params: checked.params,
         str_len: opts.config.max_strlen as u32,
         ringbuf_bytes: opts.config.ringbuf_bytes(),

@@ -245,7 +245,7 @@ fn value_json(value: &Value, compat: Compat) -> Json {
         Value::UInt(v) => int(*v, compat),
         Value::Str(s) => json!(s),
         Value::Bool(b) => json!(b),
-        Value::Ptr(p) => int(*p, compat),
+        Value::Ptr(p) | Value::Enum { value: p, .. } => int(*p, compat),
         Value::Avg { .. } => int(value::average(value), compat),
         Value::Stats { sum, count } => {
             json!({"count": int(*count, compat), "average": int(value::average(value), compat), "total": int(*sum, compat)})

@@ -50,6 +50,9 @@ pub(super) struct Checker<'p> {
     pub(super) tuples: TupleTypes,
     /// Formats of `strftime()` values, each once: a format's index is part of its type.
     pub(super) strftime_formats: Vec<String>,
+    /// Kernel structs copied by value (`print(*p)`, a map value), each once by BTF id: a
+    /// struct's index is its `Scalar::Struct` id.
+    pub(super) structs: Vec<(u32, plan::StructDef)>,
     /// With `--co-re`: each tracepoint's BTF record struct, by `category:event`.
     tp_structs: HashMap<String, Option<u32>>,
     /// What the probe being checked gathers (`ProbeCheck`).
@@ -175,6 +178,7 @@ impl<'p> Checker<'p> {
             kernel_types,
             tuples: TupleTypes::default(),
             strftime_formats: Vec::new(),
+            structs: Vec::new(),
             tp_structs: HashMap::new(),
             errors: Vec::new(),
             needs: Vec::new(),
