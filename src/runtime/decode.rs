@@ -46,7 +46,7 @@ impl<'p> Decoder<'p> {
             Scalar::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
             Scalar::Named(table) => Value::Str(table.name(read_u64(bytes))),
             Scalar::Enum { id } => match self.plan.enums.get(id as usize) {
-                Some(def) => Value::Str(def.text(read_u64(bytes))),
+                Some(def) => enum_value(def, read_u64(bytes)),
                 None => Value::UInt(read_u64(bytes)),
             },
             Scalar::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
@@ -84,6 +84,15 @@ impl<'p> Decoder<'p> {
                     None => Value::Tuple(elems.collect()),
                 }
             }
+        }
+    }
+
+    /// A stored value (a map key or value, `print()`'s) as the output prints it: 0.17's has an
+    /// enum's number (printf's `%s` has its name in both).
+    pub fn stored(&self, value: Value) -> Value {
+        match value {
+            Value::Enum { value, .. } if self.compat.old() => Value::UInt(value),
+            value => value,
         }
     }
 
@@ -159,6 +168,7 @@ impl<'p> Decoder<'p> {
                 ValueKind::Scalar(kind) => {
                     let bytes = raw_entry.values().next().unwrap_or(&[]);
                     let value = self.value(kind, bytes);
+                    let value = self.stored(value);
                     entries.push(Entry { key: self.key(def, key), value });
                 }
                 kind => {
@@ -197,11 +207,14 @@ impl<'p> Decoder<'p> {
             parts.push(match field {
                 // Key stacks are indented less than stacks elsewhere (docs/bpftrace-output.md).
                 Scalar::Stack(spec) => KeyPart::Str(self.stack(*spec, bytes, symbols::KEY_INDENT)),
-                _ => match self.value(*field, bytes) {
-                    Value::Int(v) => KeyPart::Int(v),
-                    Value::UInt(v) => KeyPart::UInt(v),
-                    other => KeyPart::Str(value::scalar_value_text(&other)),
-                },
+                _ => {
+                    let value = self.value(*field, bytes);
+                    match self.stored(value) {
+                        Value::Int(v) => KeyPart::Int(v),
+                        Value::UInt(v) => KeyPart::UInt(v),
+                        other => KeyPart::Str(value::scalar_value_text(&other)),
+                    }
+                }
             });
             off += field.size();
         }
@@ -332,6 +345,13 @@ fn inet(bytes: &[u8]) -> String {
 }
 
 
+/// A value of kernel enum `def` (its low `size` bytes): its enumerator's name, or its number
+/// when none has it, as bpftrace prints an unknown value; JSON writes the number.
+fn enum_value(def: &plan::EnumDef, v: u64) -> Value {
+    let value = v & (u64::MAX >> (64 - 8 * def.size.clamp(1, 8)));
+    Value::Enum { name: def.text(v), value }
+}
+
 /// A copy of a kernel struct's bytes as bpftrace 0.26 prints a record (src/types_format.cpp):
 /// each member by its kind; a char array that fills its bytes with no NUL gets `trailer`.
 fn struct_value(def: &StructDef, bytes: &[u8], trailer: &str) -> Value {
@@ -366,10 +386,7 @@ fn field_value(kind: &FieldKind, bytes: &[u8], offset_bits: u32, trailer: &str) 
             }
             Value::Str(s)
         }
-        FieldKind::Enum(e) => {
-            let value = read_u64(at(8));
-            Value::Enum { name: e.text(value), value: value & (u64::MAX >> (64 - 8 * e.size.clamp(1, 8))) }
-        }
+        FieldKind::Enum(e) => enum_value(e, read_u64(at(8))),
         FieldKind::Array { elem, stride, len } => Value::Array(
             (0..*len).map(|i| field_value(elem, bytes, offset_bits + i * stride * 8, trailer)).collect(),
         ),

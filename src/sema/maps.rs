@@ -141,6 +141,9 @@ pub(super) fn merge_value(a: ValueKind, b: ValueKind) -> Option<ValueKind> {
         (ValueKind::Scalar(Scalar::Int { signed: x }), ValueKind::Scalar(Scalar::Int { signed: y })) => {
             Some(ValueKind::Scalar(Scalar::Int { signed: x || y }))
         }
+        // An enum and an integer: the integer (printed as a number).
+        (ValueKind::Scalar(Scalar::Int { signed }), ValueKind::Scalar(Scalar::Enum { .. }))
+        | (ValueKind::Scalar(Scalar::Enum { .. }), ValueKind::Scalar(Scalar::Int { signed })) => Some(ValueKind::Scalar(Scalar::Int { signed })),
         // A pointer and an integer: the integer (printed as a number).
         (ValueKind::Scalar(Scalar::Int { signed }), ValueKind::Scalar(Scalar::Ptr))
         | (ValueKind::Scalar(Scalar::Ptr), ValueKind::Scalar(Scalar::Int { signed })) => Some(ValueKind::Scalar(Scalar::Int { signed })),

@@ -113,6 +113,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         tuples: &checker.tuples,
         strftime_formats: std::mem::take(&mut checker.strftime_formats),
         structs: std::mem::take(&mut checker.structs).into_iter().map(|(_, def)| def).collect(),
+        enums: std::mem::take(&mut checker.enum_types).into_iter().map(|(_, def)| def).collect(),
         probe_names,
         params,
     };

@@ -33,7 +33,8 @@ impl Checker<'_> {
             };
             for part in parts {
                 match key_field(part) {
-                    Some(field) => out.push(field),
+                    Some(field) if keys.len() == 1 && matches!(t, Type::Tuple(_)) => out.push(field),
+                    Some(field) => out.push(self.with_enum(field, k, scope)),
                     None if part == Type::Error => ok = false,
                     None => {
                         ok = false;
@@ -155,7 +156,7 @@ impl Checker<'_> {
                 self.error(MapError::CannotStore { found: t.describe(), span: value.span });
                 None
             }
-            Some(s) => Some(ValueKind::Scalar(s)),
+            Some(s) => Some(ValueKind::Scalar(self.with_enum(s, value, scope))),
             None => None,
         }
     }

@@ -53,6 +53,9 @@ pub(super) struct Checker<'p> {
     /// Kernel structs copied by value (`print(*p)`, a map value), each once by BTF id: a
     /// struct's index is its `Scalar::Struct` id.
     pub(super) structs: Vec<(u32, plan::StructDef)>,
+    /// Kernel enums whose values are printed by name (`printf("%s")`, a map key or value,
+    /// `print()`), each once by BTF id: an enum's index is its `Scalar::Enum` id.
+    pub(super) enum_types: Vec<(u32, plan::EnumDef)>,
     /// With `--co-re`: each tracepoint's BTF record struct, by `category:event`.
     tp_structs: HashMap<String, Option<u32>>,
     /// What the probe being checked gathers (`ProbeCheck`).
@@ -78,9 +81,8 @@ pub(super) struct ProbeCheck {
 /// the plan pass writes the entry and puts its index there.
 #[derive(Debug)]
 pub(super) enum Need {
-    /// `printf()` or `system()` (`Res::Printf`, `Res::System`): its format and arguments, and
-    /// the kernel enums (BTF id, names) of its `Scalar::Enum` arguments, in order.
-    Printf(PrintfDef, Vec<(u32, Option<plan::EnumDef>)>),
+    /// `printf()` or `system()` (`Res::Printf`, `Res::System`): its format and arguments.
+    Printf(PrintfDef),
     /// `print(value)` (`Res::PrintValue`): how the value is laid out.
     PrintValue(Scalar),
     /// `time(format)` (`Res::Time`).
@@ -179,6 +181,7 @@ impl<'p> Checker<'p> {
             tuples: TupleTypes::default(),
             strftime_formats: Vec::new(),
             structs: Vec::new(),
+            enum_types: Vec::new(),
             tp_structs: HashMap::new(),
             errors: Vec::new(),
             needs: Vec::new(),
@@ -196,6 +199,29 @@ impl<'p> Checker<'p> {
                 self.error(KernelError::NoKernelTypes { reason, needed_by, span });
                 None
             }
+        }
+    }
+
+    /// How a value of kernel enum `btf_id` is laid out where it prints by name; `None` when
+    /// the type is no enum.
+    fn enum_scalar(&mut self, btf_id: u32) -> Option<Scalar> {
+        let index = match self.enum_types.iter().position(|(known, _)| *known == btf_id) {
+            Some(i) => i,
+            None => {
+                let def = self.kernel_types().ok()?.enum_def(btf_id)?;
+                self.enum_types.push((btf_id, def));
+                self.enum_types.len() - 1
+            }
+        };
+        Some(Scalar::Enum { id: index as u32 })
+    }
+
+    /// The layout `kind` of expression `e` stored as a map key or value or printed by
+    /// `print()`: an integer of a kernel enum's type prints by its enumerator's name.
+    fn with_enum(&mut self, kind: Scalar, e: &Expr, scope: &Scope) -> Scalar {
+        match (kind, scope.enums.get(&e.id)) {
+            (Scalar::Int { .. }, Some(&id)) => self.enum_scalar(id).unwrap_or(kind),
+            _ => kind,
         }
     }
 

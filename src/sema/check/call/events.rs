@@ -52,6 +52,7 @@ impl Checker<'_> {
                 return Type::Error;
             }
         };
+        let kind = self.with_enum(kind, arg, scope);
         self.need(e, Need::PrintValue(kind));
         self.set(scope, e, Type::Void, Res::PrintValue(0))
     }
