@@ -30,7 +30,7 @@ pub struct Plan {
     pub cat_paths: Vec<String>,
     /// Tuple layouts; `Scalar::Tuple` indexes this.
     pub tuples: Vec<TupleDef>,
-    /// Kernel enums whose values `printf("%s")` prints by name; `Scalar::Enum` indexes this.
+    /// Kernel enums whose values print by name; `Scalar::Enum` indexes this.
     pub enums: Vec<EnumDef>,
     /// Kernel structs and unions copied by value (`print(*p)`, a map value);
     /// `Scalar::Struct` indexes this.
@@ -634,8 +634,8 @@ pub struct ArgField {
 
 /// One value as it is laid out in a record, a tuple, a map key part or a map value: what
 /// codegen stores and the runtime decodes. Not every scalar can be everything: sema makes
-/// no key of a `Buf`, `Enum` or `Tuple` (a tuple key is its parts), and no map value of a
-/// `ProbeName`, `Usym`, `Buf` or `Enum`; `Buf` and `Enum` are printf arguments only.
+/// no key of a `Buf`, `Struct` or `Tuple` (a tuple key is its parts), and no map value of a
+/// `ProbeName`, `Usym` or `Buf`; `Buf` is a printf argument only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Scalar {
     /// 8 bytes, sign-extended or zero-extended by codegen.
@@ -665,8 +665,8 @@ pub enum Scalar {
     Timestamp(u32),
     /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
     Tuple { id: u32, size: u32 },
-    /// A kernel enum's value (8 bytes) printed by `%s` as its enumerator's name; `id` indexes
-    /// `Plan::enums`.
+    /// A kernel enum's value (8 bytes) printed by `%s`, `print()` and as a map key or value
+    /// as its enumerator's name; `id` indexes `Plan::enums`.
     Enum { id: u32 },
     /// An integer array value (8 bytes).
     IntArray(IntArray),
