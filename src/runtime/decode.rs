@@ -411,4 +411,30 @@ mod tests {
         assert_eq!(strftime("%f", 1_234_567_890), "234567");
         assert_eq!(strftime("%f|%%f|%", 5_000_001_000), "000001|%f|%");
     }
+
+    /// Members as bpftrace 0.26's types_format.cpp reads them: a signed bitfield extends its
+    /// sign, an enum value no enumerator has is its number, a char array with no NUL gets the
+    /// trailer, an array of records is read element by element.
+    #[test]
+    fn struct_members() {
+        let field = |name: &str, offset_bits: u32, kind: FieldKind| plan::StructField { name: name.into(), offset_bits, kind };
+        let pair = StructDef { fields: vec![field("x", 0, FieldKind::Int { size: 1, signed: false, bits: None })] };
+        let e = plan::EnumDef { name: "e".into(), size: 4, signed: false, values: vec![(1, "ONE".into())] };
+        let def = StructDef {
+            fields: vec![
+                field("lo", 0, FieldKind::Int { size: 1, signed: true, bits: Some(3) }),
+                field("hi", 3, FieldKind::Int { size: 1, signed: false, bits: Some(5) }),
+                field("s", 8, FieldKind::Chars { len: 2 }),
+                field("t", 32, FieldKind::Chars { len: 2 }),
+                field("e", 48, FieldKind::Enum(e.clone())),
+                field("f", 80, FieldKind::Enum(e)),
+                field("a", 112, FieldKind::Array { elem: Box::new(FieldKind::Record(pair)), stride: 1, len: 2 }),
+                field("p", 128, FieldKind::Ptr),
+            ],
+        };
+        let mut bytes = vec![0b0101_0111u8, b'a', b'b', 0, b'c', 0, 1, 0, 0, 0, 7, 0, 0, 0, 5, 6];
+        bytes.extend(16u64.to_le_bytes());
+        let text = value::scalar_value_text(&struct_value(&def, &bytes, ".."));
+        assert_eq!(text, "{ .lo = -1, .hi = 10, .s = ab.., .t = c, .e = ONE, .f = 7, .a = [{ .x = 5 },{ .x = 6 }], .p = 0x10 }");
+    }
 }
