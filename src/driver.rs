@@ -8,6 +8,8 @@ use crate::{codegen, parser, runtime, sema};
 use clap::{Parser, ValueEnum};
 use std::io::{IsTerminal, Read, Write};
 
+mod flags;
+
 #[derive(Parser, Debug)]
 #[command(name = "rtrace", version, about = "A dynamic tracer for Linux: bpftrace's language, compiled in process to eBPF", after_help = LIMITS_HELP)]
 pub struct Cli {
@@ -26,11 +28,12 @@ pub struct Cli {
     pub params: Vec<String>,
 
     /// Verbose: show libbpf's log and the verifier's log on failure.
-    #[arg(short = 'v')]
+    #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
-    /// Print an intermediate form and exit: the AST, the plan, or the LLVM IR.
-    #[arg(short = 'd', long = "dump", value_name = "WHAT")]
+    /// Print an intermediate form and exit: the AST, the plan, or the LLVM IR (`codegen`
+    /// before LLVM's passes, `ir` after them); `libbpf` and `verifier` run as `-v` does.
+    #[arg(short = 'd', long = "dump", visible_alias = "debug", value_name = "WHAT")]
     pub dump: Option<Dump>,
 
     /// Compile, load and attach every probe, then exit without running the program.
@@ -44,12 +47,12 @@ pub struct Cli {
 
     /// Run CMD (with `sh -c`) once every probe is attached; its pid is `cpid`; rtrace ends
     /// when it exits.
-    #[arg(short = 'c', value_name = "CMD")]
+    #[arg(short = 'c', long = "cmd", value_name = "CMD")]
     pub command: Option<String>,
 
     /// Trace only process PID (probes other than BEGIN, END and interval); rtrace ends when it
     /// exits. Not with `-c`.
-    #[arg(short = 'p', value_name = "PID", conflicts_with = "command")]
+    #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "command")]
     pub pid: Option<u32>,
 
     /// Output format: `text` (bpftrace's) or `json` (one `{"type": …, "data": …}` object a
@@ -58,11 +61,11 @@ pub struct Cli {
     pub format: OutputFormat,
 
     /// Write the script's output to FILE instead of standard output.
-    #[arg(short = 'o', value_name = "FILE")]
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
 
     /// Quiet: do not print `Attached N probes`.
-    #[arg(short = 'q')]
+    #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
 
     /// Print how long each stage took (parse, check, codegen, load, attach) on stderr.
@@ -76,7 +79,7 @@ pub struct Cli {
     /// List the probes matching the pattern given in place of FILE (`*` wildcards; all
     /// tracepoints and perf events without one), and exit. With -v (`-lv`), tracepoints'
     /// fields too.
-    #[arg(short = 'l')]
+    #[arg(short = 'l', long = "list")]
     pub list: bool,
 
     /// Output buffering: `line` flushes at every newline, `full` only when the buffer fills and
@@ -160,6 +163,41 @@ pub struct Cli {
     #[arg(long = "co-re", conflicts_with = "no_opt")]
     pub co_re: bool,
 
+    /// Print no warnings: neither the compiler's nor those of the run (a full map, `warnf()`).
+    #[arg(long)]
+    pub no_warnings: bool,
+
+    /// Write the compiled BPF object (an ELF file) to FILE, and exit without loading it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dump", "live"])]
+    pub emit_elf: Option<std::path::PathBuf>,
+
+    /// Write the LLVM IR to FILE.original.ll (before LLVM's passes) and FILE.optimized.ll,
+    /// then run as usual.
+    #[arg(long, value_name = "FILE")]
+    pub emit_llvm: Option<std::path::PathBuf>,
+
+    /// Check that the generated LLVM IR is valid: rtrace always does (bpftrace's flag).
+    #[arg(long)]
+    pub verify_llvm_ir: bool,
+
+    /// Activate USDT semaphores by file, in every process that maps it: rtrace always does,
+    /// through the kernel's uprobe reference counters (bpftrace's flag).
+    #[arg(long)]
+    pub usdt_file_activation: bool,
+
+    /// bpftrace's search path for C headers: no effect, with a warning (rtrace takes kernel
+    /// types from BTF and ignores `#include`).
+    #[arg(short = 'I', value_name = "DIR")]
+    pub include_dirs: Vec<String>,
+
+    /// bpftrace's header included before the script: no effect, with a warning (as `-I`).
+    #[arg(long = "include", value_name = "FILE")]
+    pub include_files: Vec<String>,
+
+    /// bpftrace's flags rtrace does not have: each is an error naming it.
+    #[command(flatten)]
+    pub unsupported: flags::Unsupported,
+
     /// Compile for `rtrace build` (`sema::Options::portable`); not a flag.
     #[arg(skip)]
     pub portable: bool,
@@ -200,7 +238,15 @@ pub enum Dump {
     /// The type sema inferred for every expression, per probe.
     Types,
     Plan,
+    /// The LLVM IR before LLVM's optimisation passes.
+    Codegen,
+    /// The LLVM IR the BPF object is made from (after LLVM's passes).
+    #[value(alias = "codegen-opt")]
     Ir,
+    /// Run, showing libbpf's log (like `-v`).
+    Libbpf,
+    /// Run, showing the verifier's log when it refuses a program (like `-v`).
+    Verifier,
 }
 
 /// Stack for the compiler's thread: checking and generating code recurse once per level of
@@ -228,6 +274,9 @@ pub fn main(cli: Cli) -> i32 {
 }
 
 fn run(cli: Cli) -> i32 {
+    if let Some(message) = cli.unsupported.error() {
+        return fail(&message);
+    }
     if let Some(shell) = cli.completions {
         clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "rtrace", &mut std::io::stdout());
         return 0;
@@ -278,25 +327,38 @@ fn run(cli: Cli) -> i32 {
     }
     // An exported histogram keeps the sum of its values too (its `_sum`).
     checked.plan.hist_sums = cli.prometheus.is_some();
-    let mut ir = String::new();
+    let mut ir = codegen::Ir::default();
     let opts = codegen::Options { no_opt: cli.no_opt, timings: cli.timings, co_re: cli.co_re };
-    let want_ir = cli.dump == Some(Dump::Ir);
+    let dump_ir = matches!(cli.dump, Some(Dump::Ir | Dump::Codegen));
+    let want_ir = dump_ir || cli.emit_llvm.is_some();
     let compiled = codegen::compile(&program, &checked, &opts, want_ir.then_some(&mut ir));
     timings.lap("codegen");
     // (the llvm-* lines above are parts of codegen)
-    if want_ir {
+    if dump_ir {
         // The IR is shown even when emitting it failed: that is when it is most wanted.
-        print!("{ir}");
+        print!("{}", if cli.dump == Some(Dump::Codegen) { &ir.original } else { &ir.optimized });
+    }
+    if let Some(file) = &cli.emit_llvm {
+        if let Err(e) = flags::write_llvm(file, &ir) {
+            return fail(&e);
+        }
     }
     let object = match compiled {
         Ok(o) => o,
         Err(e) => return fail(&e.to_string()),
     };
-    if want_ir {
+    if dump_ir {
         return 0;
     }
+    if let Some(file) = &cli.emit_elf {
+        return match std::fs::write(file, &object) {
+            Ok(()) => 0,
+            Err(e) => fail(&format!("cannot write `{}`: {e}", file.display())),
+        };
+    }
     let run_opts = runtime::Options {
-        verbose: cli.verbose,
+        verbose: cli.verbose || matches!(cli.dump, Some(Dump::Libbpf | Dump::Verifier)),
+        no_warnings: cli.no_warnings,
         dry_run: cli.dry_run,
         no_attach: cli.no_attach,
         command: cli.command.clone(),
@@ -374,7 +436,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
     let (script, parsed) = parser::imports::load(&name, &source, &limits);
     let renderer = script.renderer(color);
     let mut report = |diags: &[Diagnostic]| {
-        for d in diags {
+        for d in diags.iter().filter(|d| !(cli.no_warnings && d.severity == crate::diag::Severity::Warning)) {
             let _ = write!(err, "{}", renderer.render(d));
         }
     };
@@ -387,6 +449,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         let _ = writeln!(out, "{program:#?}");
         return Err(0);
     }
+    report(&flags::include_warnings(&cli.include_dirs, &cli.include_files));
     let (config, warnings) = crate::config::resolve(&program, &|k| std::env::var(k).ok()).map_err(|diags| {
         report(&diags);
         1

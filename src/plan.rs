@@ -598,6 +598,9 @@ pub struct PrintfDef {
     pub args: Vec<ArgField>,
     /// Total record size, header included.
     pub size: usize,
+    /// A `warnf()`'s message, which `--no-warnings` drops.
+    #[serde(default)]
+    pub warning: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

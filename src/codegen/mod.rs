@@ -85,8 +85,16 @@ fn target_machine() -> Result<TargetMachine> {
         .ok_or_else(|| CodegenError("cannot create the BPF target machine".into()))
 }
 
+/// The textual LLVM IR of a compilation, before and after LLVM's optimisation passes
+/// (`-d codegen`, `-d ir`, `--emit-llvm`).
+#[derive(Debug, Default)]
+pub struct Ir {
+    pub original: String,
+    pub optimized: String,
+}
+
 /// Compiles the program to a BPF ELF object. `dump_ir` receives the textual IR if given.
-pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Option<&mut String>) -> Result<Vec<u8>> {
+pub fn compile(program: &Program, checked: &Checked, opts: &Options, mut dump_ir: Option<&mut Ir>) -> Result<Vec<u8>> {
     let mut t = std::time::Instant::now();
     let tm = target_machine()?;
     let ctx = Context::create();
@@ -109,6 +117,9 @@ pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Op
         t = std::time::Instant::now();
     };
     lap("llvm-ir");
+    if let Some(ir) = dump_ir.as_deref_mut() {
+        ir.original = module.print_to_string().to_string();
+    }
     module.verify().map_err(|e| CodegenError(format!("invalid IR: {}", e.to_string())))?;
     // Without the passes LLVM's BPF back end cannot select the CO-RE intrinsics and ends
     // the process: the optimiser always runs when they may be there.
@@ -117,8 +128,8 @@ pub fn compile(program: &Program, checked: &Checked, opts: &Options, dump_ir: Op
             .run_passes("default<O2>", &tm, PassBuilderOptions::create())
             .map_err(|e| CodegenError(format!("optimiser: {}", e.to_string())))?;
     }
-    if let Some(out) = dump_ir {
-        *out = module.print_to_string().to_string();
+    if let Some(ir) = dump_ir {
+        ir.optimized = module.print_to_string().to_string();
     }
     lap("llvm-opt");
     let buf = tm

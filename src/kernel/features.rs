@@ -23,6 +23,12 @@ pub fn has_uprobes() -> bool {
     Path::new("/sys/bus/event_source/devices/uprobe").exists()
 }
 
+/// Whether uprobes take a reference counter (Linux 4.20): the kernel then counts a USDT
+/// probe's semaphore in every process that maps the file, those started later too.
+pub fn has_uprobe_refcount() -> bool {
+    Path::new("/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset").exists()
+}
+
 /// Whether one link can attach a program to many uprobes (`BPF_TRACE_UPROBE_MULTI`, Linux 6.6,
 /// present whenever uprobes are).
 pub fn has_uprobe_multi() -> bool {
@@ -167,6 +173,7 @@ pub fn report() -> String {
         ("kprobe_multi (CONFIG_FPROBE)", probe(&has_kprobe_multi).into()),
         ("uprobe", yn(has_uprobes()).into()),
         ("uprobe_multi (Linux 6.6)", yn(has_uprobe_multi()).into()),
+        ("uprobe refcount (USDT semaphores)", yn(has_uprobe_refcount()).into()),
         ("hardware breakpoints (watchpoint)", yn(has_hw_breakpoints()).into()),
         ("tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_TRACEPOINT)).into()),
         ("raw tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT)).into()),

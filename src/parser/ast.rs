@@ -125,6 +125,14 @@ pub struct Stmt {
     pub span: Span,
 }
 
+impl Stmt {
+    /// `_ = e` (0.25's discard expression), which the parser makes an expression statement
+    /// that starts before its expression: its value is thrown away on purpose.
+    pub fn is_discard(&self) -> bool {
+        matches!(&self.kind, StmtKind::Expr(e) if e.span.start > self.span.start)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum StmtKind {
     /// `@m = v`, `@m[k, …] = v`.

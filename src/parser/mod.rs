@@ -448,7 +448,7 @@ pub(crate) mod mk {
         let kind = match target.kind {
             ExprKind::Map(map) => StmtKind::AssignMap { map, value },
             ExprKind::Var(name) => StmtKind::AssignVar { var: Name { name, span: target.span }, value },
-            // `_ = e`: the value is discarded (0.25's discard expression).
+            // `_ = e`: the value is discarded (0.25's discard expression; `Stmt::is_discard`).
             ExprKind::Ident(name) if name == "_" => StmtKind::Expr(value),
             _ => {
                 error(errors, SyntaxError::BadAssignTarget(target.span));

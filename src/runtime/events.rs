@@ -56,8 +56,8 @@ pub enum Event<'p> {
     Text { kind: &'static str, text: String },
     /// `system()`: the command to run, whose output is printed.
     System(String),
-    /// `errorf()`, `warnf()`, `assert()`: text for standard error.
-    Message(String),
+    /// `errorf()`, `warnf()` (`warning`), `assert()`: text for standard error.
+    Message { text: String, warning: bool },
     /// `print(value)`: the value's format and its decoded arguments.
     Value { def: &'p PrintfDef, args: Vec<Value> },
     /// `cat()`: the file to print.
@@ -84,7 +84,10 @@ impl<'p> Event<'p> {
         Some(match EventKind::from_u32(kind)? {
             EventKind::Printf => Event::Text { kind: "printf", text: printf()? },
             EventKind::System => Event::System(printf()?),
-            EventKind::Message => Event::Message(printf()?),
+            EventKind::Message => {
+                let warning = plan.printfs.get(index)?.warning;
+                Event::Message { text: printf()?, warning }
+            }
             EventKind::PrintValue => {
                 let def = plan.printfs.get(index)?;
                 let args = decoder.printf_args(def, record).into_iter().map(|v| decoder.stored(v)).collect();

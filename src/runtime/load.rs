@@ -31,6 +31,8 @@ pub struct Settings<'a> {
     /// The BTF file CO-RE relocations are resolved against (libbpf's `btf_custom_path`),
     /// instead of the kernel's own.
     pub btf: Option<&'a Path>,
+    /// `--no-warnings`: not even that the kernel rejected rtrace's BTF.
+    pub no_warnings: bool,
 }
 
 /// Loads the object as `settings` say.
@@ -55,7 +57,7 @@ pub fn load(object: &[u8], plan: &Plan, settings: &Settings) -> Result<Object> {
             // SAFETY: the object is loaded and alive for the call; bpf_object__btf_fd only
             // reads it.
             let btf_fd = unsafe { libbpf_sys::bpf_object__btf_fd(obj.as_libbpf_object().as_ptr()) };
-            if btf_fd < 0 {
+            if btf_fd < 0 && !settings.no_warnings {
                 eprintln!("warning: the kernel rejected rtrace's BTF; some features may not work (run with -v for details)");
                 if verbose {
                     eprintln!("{log}");

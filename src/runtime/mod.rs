@@ -45,6 +45,7 @@ mod live {
 }
 mod load;
 mod maps;
+mod notify;
 mod output;
 mod printf;
 mod session;
@@ -100,6 +101,8 @@ pub struct Options {
     pub compat: Compat,
     /// `--test`, `--bench`, or tracing.
     pub mode: Mode,
+    /// `--no-warnings`: no warning on standard error (`warnf()`, a full map, the exporter's).
+    pub no_warnings: bool,
 }
 
 /// `--compat` (or `RTRACE_COMPAT`): the bpftrace version whose output rtrace prints —
@@ -267,19 +270,26 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     }
     session.announce();
     #[cfg(feature = "exporter")]
-    let exporter = listener.map(|l| export::Exporter::start(l, plan, session.object()));
+    let exporter = listener.map(|l| export::Exporter::start(l, plan, session.object(), !opts.no_warnings));
     if let Some(view) = &mut view {
         view.start(&mut session)?;
     }
     session.run_begin()?;
+    // Whether systemd was told rtrace is ready, and so must be told it stops.
+    let mut ready = false;
     if !session.exited() && !signals::stop_requested() {
         session.attach(watched)?;
         timer.lap("attach");
         session.notify_attached(std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some());
+        notify::notify(notify::READY, opts.no_warnings);
+        ready = true;
         if let Some(c) = &mut command {
             c.release();
         }
         session.trace(exited.as_ref(), view.as_mut().map(|v| v as &mut dyn session::Watcher))?;
+    }
+    if ready {
+        notify::notify(notify::STOPPING, opts.no_warnings);
     }
     #[cfg(feature = "exporter")]
     drop(exporter);

@@ -48,6 +48,8 @@ pub struct Session<'p> {
     pub max_cat_bytes: usize,
     /// Which bpftrace's output this is.
     compat: super::Compat,
+    /// `--no-warnings`: `warnf()` and the warning of a full map are not printed.
+    no_warnings: bool,
     /// While a `test:` or `bench:` probe runs: what it prints, kept instead of printed.
     capture: Option<special::Capture>,
     object: Object,
@@ -57,7 +59,12 @@ impl<'p> Session<'p> {
     /// Loads the object into the kernel and prepares what reading it needs: the ring buffer
     /// and handles of the maps.
     pub fn load(object: &[u8], plan: &'p Plan, out: Box<dyn Output>, opts: &super::Options) -> Result<Session<'p>> {
-        let settings = load::Settings { verbose: opts.verbose, no_attach: opts.no_attach, btf: opts.btf.as_deref() };
+        let settings = load::Settings {
+            verbose: opts.verbose,
+            no_attach: opts.no_attach,
+            btf: opts.btf.as_deref(),
+            no_warnings: opts.no_warnings,
+        };
         let object = load::load(object, plan, &settings)?;
         let mut by_name: HashMap<String, libbpf_rs::Map> =
             object.maps().map(|m| (m.name().to_string_lossy().into_owned(), m)).collect();
@@ -87,6 +94,7 @@ impl<'p> Session<'p> {
             output_error: None,
             max_cat_bytes: 10240,
             compat: opts.compat,
+            no_warnings: opts.no_warnings,
             capture: None,
             object,
         })
@@ -336,7 +344,8 @@ impl<'p> Session<'p> {
                     Err(e) => eprintln!("error: system(\"{command}\"): {e}"),
                 }
             }
-            Event::Message(text) => {
+            Event::Message { warning: true, .. } if self.no_warnings => {}
+            Event::Message { text, .. } => {
                 self.emit(|out| out.message(&text));
             }
             Event::Value { def, args } => {
@@ -385,9 +394,9 @@ impl<'p> Session<'p> {
     }
 
     /// Warns of each user map that was full when new entries came, with how many it refused,
-    /// in the order maps print.
+    /// in the order maps print (not with `--no-warnings`).
     fn report_map_full(&mut self) {
-        let Some(counters) = &self.map_full else { return };
+        let Some(counters) = self.map_full.as_ref().filter(|_| !self.no_warnings) else { return };
         let full: Vec<(usize, u64)> = layout::map_order(self.plan.maps.iter().map(|m| m.name.as_str()))
             .into_iter()
             .map(|i| (i, maps::map_full_drops(counters, i)))

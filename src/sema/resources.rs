@@ -102,6 +102,7 @@ fn print_value(kind: Scalar) -> PrintfDef {
         segments: vec![FmtSegment::Conv { spec, arg: 0 }, FmtSegment::Lit("\n".into())],
         args: vec![ArgField { offset: plan::EVENT_HEADER, kind }],
         size: plan::EVENT_HEADER + kind.size().next_multiple_of(8),
+        warning: false,
     }
 }
 

@@ -186,6 +186,7 @@ fn options(manifest: &Manifest, matches: &Matches, plan: &mut plan::Plan) -> Res
     });
     Ok(runtime::Options {
         verbose: matches.flag("verbose"),
+        no_warnings: false,
         dry_run: matches.flag("dry_run"),
         no_attach: false,
         command: matches.get("command").map(String::from),

@@ -51,10 +51,10 @@ pub struct Exporter {
 
 impl Exporter {
     /// Starts serving the maps of the loaded `object`, whose probes are attached. Maps that
-    /// cannot be metrics are named in a warning on stderr.
-    pub fn start(listener: Listener, plan: &Plan, object: &Object) -> Exporter {
+    /// cannot be metrics are named in a warning on stderr (when `warn`).
+    pub fn start(listener: Listener, plan: &Plan, object: &Object, warn: bool) -> Exporter {
         let probes = plan.probes.iter().map(|p| 1 + p.also.len()).sum();
-        for warning in metrics::warnings(plan) {
+        for warning in metrics::warnings(plan).into_iter().filter(|_| warn) {
             eprintln!("warning: {warning}");
         }
         let plan = Arc::new(plan.clone());
@@ -68,7 +68,8 @@ impl Exporter {
                 .spawn(move || serve(&server, &plan, &shared, handles));
             match spawned {
                 Ok(t) => threads.push(t),
-                Err(e) => eprintln!("warning: cannot start an exporter thread: {e}"),
+                Err(e) if warn => eprintln!("warning: cannot start an exporter thread: {e}"),
+                Err(_) => {}
             }
         }
         Exporter { server: listener.server, threads }

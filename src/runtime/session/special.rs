@@ -26,7 +26,7 @@ impl Capture {
         match event {
             Event::Text { text, .. } => self.text.push_str(&text),
             Event::Value { def, args } => self.text.push_str(&printf::format(def, &args)),
-            Event::Message(text) => {
+            Event::Message { text, .. } => {
                 if text.contains(": ERROR: ") {
                     self.errors += 1;
                 }

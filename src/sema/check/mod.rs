@@ -118,6 +118,8 @@ struct Scope<'i> {
     vars: HashMap<String, (Type, Span)>,
     /// How many loops enclose the statement being checked.
     loops: u32,
+    /// How many of them are `for` loops (a range's or a map's), where `exit()` is refused.
+    for_loops: u32,
     /// How many enclosing branches are known, when compiling, not to run (`if` over a
     /// constant): `fail()` and `static_assert()` there are not errors.
     dead: u32,
@@ -261,6 +263,7 @@ impl<'p> Checker<'p> {
             exprs: HashMap::new(),
             vars: HashMap::new(),
             loops: 0,
+            for_loops: 0,
             dead: 0,
             var_bits: HashMap::new(),
             declared: HashMap::new(),

@@ -92,7 +92,7 @@ impl Checker<'_> {
             self.error(CallError::PrintfTooLarge { func, size, max, span: e.span });
             return Type::Error;
         }
-        self.need(e, Need::Printf(PrintfDef { segments, args: fields, size: offset }));
+        self.need(e, Need::Printf(PrintfDef { segments, args: fields, size: offset, warning: false }));
         self.set(scope, e, Type::Void, Res::Printf(0))
     }
 }

@@ -19,7 +19,10 @@ impl Checker<'_> {
                         return;
                     }
                 }
-                self.expr(e, scope);
+                let t = self.expr(e, scope);
+                if discards_a_value(e, t) && !s.is_discard() {
+                    self.error(StmtError::DiscardedValue { span: e.span });
+                }
             }
             StmtKind::AssignVar { var, value } => {
                 let t = self.expr(value, scope);
@@ -79,7 +82,9 @@ impl Checker<'_> {
                 }
                 self.assign_var(var, Type::Int { signed: true }, var.span, scope);
                 scope.loops += 1;
+                scope.for_loops += 1;
                 self.stmts(body, scope);
+                scope.for_loops -= 1;
                 scope.loops -= 1;
             }
             StmtKind::ForMap { var, map, body } => self.for_map(s, var, map, body, scope),
@@ -167,7 +172,9 @@ impl Checker<'_> {
         scope.loop_vars.push((var.name.clone(), own));
         scope.loop_ids.push(s.span.start);
         scope.loops += 1;
+        scope.for_loops += 1;
         self.stmts(body, scope);
+        scope.for_loops -= 1;
         scope.loops -= 1;
         scope.loop_ids.pop();
         scope.loop_vars.pop();
@@ -324,4 +331,12 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Whether statement `e` (of type `t`) throws a value away, which bpftrace 0.25 and later warn
+/// of (language.md, "Block Expressions"): any value but those of `x++`/`x--` and `delete()`
+/// (whose failure is what matters, stdlib.md), and calls that return none.
+fn discards_a_value(e: &Expr, t: Type) -> bool {
+    let delete = matches!(&e.kind, ExprKind::Call { name, .. } if name.name == "delete");
+    !matches!(t, Type::Void | Type::Error) && !matches!(e.kind, ExprKind::IncDec { .. }) && !delete
 }

@@ -22,6 +22,10 @@ pub enum StmtError {
     VarOutsideLoop { var: String, loop_var: Span, span: Span },
     VarBeforeAssigned { var: String, suggestion: Option<String>, span: Span },
     InMapLoop { name: String, span: Span },
+    /// A statement whose value is not used (`has_key(@a, 1);`, `{ 1 }`): a warning.
+    DiscardedValue { span: Span },
+    /// `exit()` inside a `for` loop (bpftrace 0.25 and later refuse it).
+    ExitInForLoop { span: Span },
 }
 
 impl StmtError {
@@ -35,6 +39,12 @@ impl StmtError {
                 error("`unroll` takes an integer literal from 1 to 100").at(*span, "not a count from 1 to 100")
             }
             OutsideLoop { word, span } => error(format!("`{word}` outside a loop")).at(*span, "not inside `while` or `for`"),
+            DiscardedValue { span } => Diagnostic::warning("return value discarded")
+                .at(*span, "this value is not used")
+                .help("assign it to `_` (`_ = …;`) to discard it on purpose"),
+            ExitInForLoop { span } => error("`exit()` cannot be used inside a `for` loop")
+                .at(*span, "inside a `for` loop")
+                .help("`exit()` returns from the probe, which a loop's body cannot do: set a variable, `break`, and call `exit()` after the loop"),
             ReturnInMapLoop { span } => error("`return` cannot be used inside a `for` loop over a map")
                 .at(*span, "inside a `for` loop over a map")
                 .help("use `break` to leave the loop"),

@@ -17,6 +17,9 @@ impl Checker<'_> {
 
     /// `exit()`, `exit(status)`.
     pub(in crate::sema::check) fn exit(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if scope.for_loops > 0 {
+            self.error(StmtError::ExitInForLoop { span: e.span });
+        }
         if let Some(a) = args.first() {
             if literal_int(a).is_none() {
                 self.error(CallError::ExitLiteral { span: a.span });

@@ -16,6 +16,7 @@ impl Checker<'_> {
         if let Some((_, Need::Printf(printf))) = self.needs.iter_mut().rev().find(|(id, _)| *id == e.id) {
             printf.segments.insert(0, FmtSegment::Lit(prefix));
             printf.segments.push(FmtSegment::Lit("\n".into()));
+            printf.warning = def.func == Func::Warnf;
         }
         self.set(scope, e, Type::Void, Res::Message(0))
     }
@@ -31,7 +32,7 @@ impl Checker<'_> {
             return Type::Error;
         }
         let text = format!("{}: ERROR: assert failed: {msg}\n", self.place(e.span));
-        let printf = PrintfDef { segments: vec![FmtSegment::Lit(text)], args: vec![], size: plan::EVENT_HEADER };
+        let printf = PrintfDef { segments: vec![FmtSegment::Lit(text)], args: vec![], size: plan::EVENT_HEADER, warning: false };
         self.need(e, Need::Printf(printf));
         self.set(scope, e, Type::Void, Res::Assert(0))
     }
