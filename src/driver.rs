@@ -124,7 +124,9 @@ pub struct Cli {
 
     /// Which bpftrace's output to print: `0.26` (the default: what bpftrace's documentation
     /// and tools expect) or `0.17` (`Attaching N probes...`, bools as 1/0, `stats()` as
-    /// `count …, average …, total …`). Without it, `RTRACE_COMPAT` decides.
+    /// `count …, average …, total …`), and whose meaning where they differ (0.17: variables
+    /// live for the whole probe, 64-bit literals, unsigned subtraction). Without it,
+    /// `RTRACE_COMPAT` decides.
     #[arg(long, value_name = "VERSION")]
     pub compat: Option<runtime::Compat>,
 
@@ -501,6 +503,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         portable: cli.portable,
         named: if cli.portable { options.clone() } else { Vec::new() },
         script: (name.clone(), script.text.clone()),
+        compat: cli.compat.map_or_else(|| runtime::Compat::from_env().ok().flatten(), Some).unwrap_or_default(),
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

@@ -127,10 +127,14 @@ fn run_case(path: &Path, case: &Case, text: &str, bless: bool) -> Outcome {
         .chain(case.params.iter().map(String::as_str))
         .collect();
     let shown = format!("front_end({argv:?})");
-    let cli = match Cli::try_parse_from(&argv) {
+    let mut cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => return Outcome::Failed(format!("case: {}\ncommand: {shown}\nthe arguments do not parse: {e}", path.display())),
     };
+    // As the binary runner does (`RTRACE_COMPAT=0.17`): 0.17's language outside `current/`.
+    if cli.compat.is_none() && !path.to_string_lossy().contains("/tests/scripts/current/") {
+        cli.compat = Some(rtrace::runtime::Compat::V017);
+    }
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let status = match front_end(&cli, false, &mut out, &mut err) {
         Ok(_) => 0,

@@ -92,11 +92,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// `sizeof(inner)`: the bytes of its value.
-    pub(super) fn sizeof_expr(&self, f: &Func<'ctx>, inner: &Expr) -> V<'ctx> {
-        let size = match self.ty(f, inner) {
-            Type::Str { len } => len as u64,
-            Type::Tuple(id) => self.tuple_kind(id).size() as u64,
-            Type::IntArray(a) => a.elem_bytes as u64 * a.len as u64,
+    pub(super) fn sizeof_expr(&self, f: &Func<'ctx>, e: &Expr, inner: &Expr) -> V<'ctx> {
+        let size = match (self.res(f, e), self.ty(f, inner)) {
+            // An integer's size, as sema worked it out.
+            (Res::Const(size), _) => *size,
+            (_, Type::Str { len }) => len as u64,
+            (_, Type::Tuple(id)) => self.tuple_kind(id).size() as u64,
+            (_, Type::IntArray(a)) => a.elem_bytes as u64 * a.len as u64,
             _ => 8,
         };
         V::Int(self.i64().const_int(size, false))

@@ -169,7 +169,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 f.temps.splice(0..0, outer);
                 return self.expr(f, value);
             }
-            ExprKind::SizeofExpr(inner) => self.sizeof_expr(f, inner),
+            ExprKind::SizeofExpr(inner) => self.sizeof_expr(f, e, inner),
             ExprKind::Tuple(items) => self.tuple(f, e, items)?,
             ExprKind::Record(items) => self.record(f, e, items)?,
             ExprKind::TupleIndex { base, index } => match self.expr(f, base)? {

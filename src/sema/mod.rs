@@ -61,6 +61,10 @@ pub struct Options {
     /// The script's name as diagnostics show it (`-e`, a path, `stdin`) and its text: the
     /// place `errorf()`, `warnf()` and `assert()` print before their message.
     pub script: (String, String),
+    /// `--compat` (`RTRACE_COMPAT`): with 0.17, the language of bpftrace 0.17 where 0.26's
+    /// changes what a script means: variables live for the whole probe, integer literals are
+    /// 64 bits wide, and subtracting unsigned integers gives an unsigned one.
+    pub compat: crate::runtime::Compat,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as

@@ -25,6 +25,7 @@ impl Checker<'_> {
                 if t == Type::Error {
                     return t;
                 }
+                let t = if *increment { t } else { self.decremented(target, t, scope) };
                 self.set(scope, e, t, Res::Plain)
             }
             ExprKind::Cast { ty, expr } => self.cast(e, ty, expr, scope),
@@ -38,6 +39,11 @@ impl Checker<'_> {
             },
             ExprKind::SizeofExpr(inner) => match self.expr(inner, scope) {
                 Type::Error => Type::Error,
+                // An integer's width as sema knows it (a cast's, a variable's, a literal's).
+                Type::Int { .. } => {
+                    let size = u64::from(int_bits(inner, scope) / 8);
+                    self.set(scope, e, Type::Int { signed: false }, Res::Const(size))
+                }
                 _ => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
             },
             ExprKind::Tuple(items) => self.tuple(e, items, scope),
@@ -52,8 +58,10 @@ impl Checker<'_> {
             }
             ExprKind::Offsetof { ty, fields } => self.offsetof(e, ty, fields, scope),
             ExprKind::Block { stmts, value } => {
+                scope.enter();
                 self.stmts(stmts, scope);
                 let t = self.expr(value, scope);
+                scope.leave();
                 self.set(scope, e, t, Res::Plain)
             }
             ExprKind::Ternary { cond, then, els } => self.ternary(e, cond, then, els, scope),
@@ -71,6 +79,11 @@ impl Checker<'_> {
             return self.set(scope, e, t, Res::LoopVar(own));
         }
         match scope.vars.get(name) {
+            Some(&(_, first)) if !scope.visible(name) => {
+                let loop_var = scope.range_vars.contains(&first);
+                self.error(StmtError::VarOutOfScope { var: name.to_string(), first, loop_var, span: e.span });
+                Type::Error
+            }
             Some(&(t, _)) => {
                 scope.use_var(name);
                 if let Some(&Some(id)) = scope.var_enums.get(name) {
@@ -177,6 +190,24 @@ impl Checker<'_> {
         self.set(scope, e, ty, Res::Plain)
     }
 
+    /// The type of `target--` (or `target -= n`), `t` before: with 0.26's typing a signed
+    /// integer ("Subtraction and decrement ops now produce an int64"), and a variable that
+    /// held an unsigned one holds a signed one from now on (not one declared with a type).
+    pub(super) fn decremented(&mut self, target: &Expr, t: Type, scope: &mut Scope) -> Type {
+        if !scope.typing_026 || !t.is_int() {
+            return t;
+        }
+        if let ExprKind::Var(name) = &target.kind {
+            if scope.declared.contains_key(name) {
+                return t;
+            }
+            if let Some((var_t, _)) = scope.vars.get_mut(name) {
+                *var_t = Type::Int { signed: true };
+            }
+        }
+        Type::Int { signed: true }
+    }
+
     /// `a OP b`: arithmetic, comparisons, logic; strings and integer arrays compare with `==` and `!=`.
     pub(super) fn binary(&mut self, e: &Expr, op: &BinOp, lhs: &Expr, rhs: &Expr, scope: &mut Scope) -> Type {
         let (l, r) = (self.expr(lhs, scope), self.expr(rhs, scope));
@@ -207,6 +238,13 @@ impl Checker<'_> {
                 self.sign_mismatch(*op, (lhs, a), (rhs, b), known, e.span);
                 if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) {
                     Type::Bool
+                } else if scope.typing_026 && !matches!(op, BinOp::Shl | BinOp::Shr) {
+                    // 0.26: a flexible side takes the other's sign; the result is signed when
+                    // a side is, and "Subtraction … always yields a signed integer type".
+                    let (lf, rf) = (sign_flexible(lhs, scope), sign_flexible(rhs, scope));
+                    let ls = if lf && !rf { b.signed() } else { a.signed() };
+                    let rs = if rf && !lf { a.signed() } else { b.signed() };
+                    Type::Int { signed: *op == BinOp::Sub || ls || rs }
                 } else {
                     Type::Int { signed: a.signed() && b.signed() }
                 }

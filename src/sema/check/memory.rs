@@ -437,6 +437,12 @@ impl Checker<'_> {
                 Type::Ptr { to, .. } => Type::Ptr { user, to },
                 other => other,
             };
+            // 0.26: a literal narrower than a pointer is widened with zeros (its `int8` -1
+            // is the address 0xff).
+            let bits = int_bits(expr, scope);
+            if scope.typing_026 && bits < 64 && literal_value(expr).is_some() {
+                return self.set(scope, e, ptr, Res::IntCast { bits, signed: false });
+            }
             return self.set(scope, e, ptr, Res::Plain);
         }
         if let TypeExprKind::Tagged { tag: "enum", name } = &ty.kind {

@@ -147,6 +147,19 @@ struct Scope<'i> {
     var_uses: HashMap<String, Vec<Vec<usize>>>,
     /// With `--co-re`: the kernel type accesses to relocate.
     core: HashMap<ExprId, CoreRef>,
+    /// Bpftrace 0.26's block scoping (not with `--compat=0.17`, where a variable lives for
+    /// the whole probe): the variables declared in each block being checked, the probe's
+    /// outermost. A variable is visible in the block that declared it and the blocks inside.
+    blocks: Option<Vec<std::collections::HashSet<String>>>,
+    /// Where the `for` loops over ranges name their variables (they end with their loop).
+    range_vars: Vec<Span>,
+    /// Bpftrace 0.26's integer typing (not with `--compat=0.17`): a literal is as wide as
+    /// the smallest signed type that holds it (`literal_bits`), and subtracting gives a
+    /// signed integer.
+    typing_026: bool,
+    /// With 0.26's typing: the variables assigned only non-negative literals so far, whose
+    /// sign follows what they meet ("Positive integer literals are flexible").
+    flexible: std::collections::HashSet<String>,
 }
 
 impl Scope<'_> {
@@ -162,6 +175,33 @@ impl Scope<'_> {
         match t {
             Type::Ptr { user, .. } => user,
             _ => self.user_memory(),
+        }
+    }
+
+    /// Whether variable `name` may be used here: declared in this block or one around it
+    /// (always, with 0.17's probe-wide variables).
+    fn visible(&self, name: &str) -> bool {
+        self.blocks.as_ref().is_none_or(|b| b.iter().any(|declared| declared.contains(name)))
+    }
+
+    /// A block begins (with block scoping): what it declares is visible until `leave`.
+    fn enter(&mut self) {
+        if let Some(b) = self.blocks.as_mut() {
+            b.push(Default::default());
+        }
+    }
+
+    /// The innermost block ends: its variables are no longer visible.
+    fn leave(&mut self) {
+        if let Some(b) = self.blocks.as_mut() {
+            b.pop();
+        }
+    }
+
+    /// Declares variable `name` in the innermost block.
+    fn declare(&mut self, name: &str) {
+        if let Some(innermost) = self.blocks.as_mut().and_then(|b| b.last_mut()) {
+            innermost.insert(name.to_string());
         }
     }
 
@@ -276,6 +316,10 @@ impl<'p> Checker<'p> {
             loop_ids: Vec::new(),
             map_loops: HashMap::new(),
             var_uses: HashMap::new(),
+            blocks: (!self.opts.compat.old()).then(|| vec![Default::default()]),
+            range_vars: Vec::new(),
+            typing_026: !self.opts.compat.old(),
+            flexible: Default::default(),
         };
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred, &mut scope);
@@ -386,14 +430,42 @@ fn int_bits(e: &Expr, scope: &Scope) -> u32 {
         (_, Some(Res::Field(f))) => 8 * f.size as u32,
         (_, Some(Res::IntCast { bits, .. })) => *bits,
         (ExprKind::Var(name), _) => scope.var_bits.get(name).copied().unwrap_or(64),
+        _ if scope.typing_026 => literal_value(e).map_or(64, literal_bits),
         _ => 64,
     }
+}
+
+/// The width of an integer literal in bpftrace 0.26 ("Data Types": "the smallest possible
+/// signed type, e.g. `0`, `1`, and `-1` are all `int8`"); one past `int64` is a `uint64`.
+fn literal_bits(n: i128) -> u32 {
+    [8, 16, 32].into_iter().find(|&bits| (-(1i128 << (bits - 1))..1i128 << (bits - 1)).contains(&n)).unwrap_or(64)
 }
 
 fn literal_int(e: &Expr) -> Option<i64> {
     match &e.kind {
         ExprKind::Int(n) => i64::try_from(*n).ok(),
         ExprKind::Unary { op: UnOp::Neg, operand } => literal_int(operand).map(|n| -n),
+        _ => None,
+    }
+}
+
+/// Whether integer `e`'s sign is flexible in 0.26: a non-negative literal, or a variable
+/// assigned only such literals; it takes the sign of what it is combined with.
+fn sign_flexible(e: &Expr, scope: &Scope) -> bool {
+    match &e.kind {
+        ExprKind::Var(name) => scope.flexible.contains(name),
+        _ => literal_value(e).is_some_and(|n| (0..=i128::from(i64::MAX)).contains(&n)),
+    }
+}
+
+/// An integer literal's value, `N` or `-N` (bpftrace's negative literal).
+fn literal_value(e: &Expr) -> Option<i128> {
+    match &e.kind {
+        ExprKind::Int(n) => Some(i128::from(*n)),
+        ExprKind::Unary { op: UnOp::Neg, operand } => match operand.kind {
+            ExprKind::Int(n) => Some(-i128::from(n)),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -29,7 +29,11 @@ impl Checker<'_> {
                 if let Some(&declared) = scope.declared.get(&var.name) {
                     self.check_literal_fits(var, declared, value);
                 }
+                let first = !scope.vars.contains_key(&var.name) || !scope.visible(&var.name);
                 self.assign_var(var, t, value.span, scope);
+                if scope.typing_026 {
+                    self.flexible_sign(var, t, value, first, scope);
+                }
                 let en = scope.enums.get(&value.id).copied();
                 let known = scope.var_enums.entry(var.name.clone()).or_insert(en);
                 if *known != en {
@@ -38,6 +42,11 @@ impl Checker<'_> {
                 if t.is_int() && !scope.var_bits.contains_key(&var.name) {
                     let bits = int_bits(value, scope);
                     scope.var_bits.insert(var.name.clone(), bits);
+                } else if t.is_int() && scope.typing_026 && !scope.declared.contains_key(&var.name) {
+                    // 0.26 widens the variable to hold each value assigned (`$a = 1; $a = $b`
+                    // with `$b` an int16 makes `$a` an int16).
+                    let bits = int_bits(value, scope);
+                    scope.var_bits.entry(var.name.clone()).and_modify(|b| *b = (*b).max(bits));
                 }
             }
             StmtKind::AssignMap { map, value } => self.assign_map(map, value, s.span, scope),
@@ -46,12 +55,12 @@ impl Checker<'_> {
                 let known = self.const_value(cond, scope);
                 let then_dead = u32::from(known == Some(0));
                 scope.dead += then_dead;
-                self.stmts(then, scope);
+                self.block(then, scope);
                 scope.dead -= then_dead;
                 if let Some(els) = els {
                     let els_dead = u32::from(known.is_some_and(|v| v != 0));
                     scope.dead += els_dead;
-                    self.stmts(els, scope);
+                    self.block(els, scope);
                     scope.dead -= els_dead;
                 }
             }
@@ -61,12 +70,15 @@ impl Checker<'_> {
                     self.error(ExprError::NotInteger { wanted: IntWanted::Compound(op.symbol()), found: t.describe(), span: value.span });
                     return;
                 }
-                self.update_target(target, &format!("{}=", op.symbol()), s.span, scope);
+                let t = self.update_target(target, &format!("{}=", op.symbol()), s.span, scope);
+                if *op == BinOp::Sub {
+                    self.decremented(target, t, scope);
+                }
             }
             StmtKind::While { cond, body } => {
                 self.int_arg(cond, IntWanted::While, scope);
                 scope.loops += 1;
-                self.stmts(body, scope);
+                self.block(body, scope);
                 scope.loops -= 1;
             }
             StmtKind::Unroll { count, body } => {
@@ -74,18 +86,26 @@ impl Checker<'_> {
                     Some(n) if (1..=100).contains(&n) => {}
                     _ => self.error(StmtError::UnrollCount { span: count.span }),
                 }
-                self.stmts(body, scope);
+                self.block(body, scope);
             }
             StmtKind::ForRange { var, start, end, body } => {
                 for bound in [start, end] {
                     self.int_arg(bound, IntWanted::ForRange, scope);
                 }
+                // With block scoping the loop's variable is declared in the loop's own block.
+                scope.enter();
+                if scope.blocks.is_some() && scope.visible(&var.name) {
+                    self.error(StmtError::LoopVarAssignedBefore { var: var.name.clone(), span: var.span });
+                }
+                scope.declare(&var.name);
+                scope.range_vars.push(var.span);
                 self.assign_var(var, Type::Int { signed: true }, var.span, scope);
                 scope.loops += 1;
                 scope.for_loops += 1;
                 self.stmts(body, scope);
                 scope.for_loops -= 1;
                 scope.loops -= 1;
+                scope.leave();
             }
             StmtKind::ForMap { var, map, body } => self.for_map(s, var, map, body, scope),
             StmtKind::Break | StmtKind::Continue => {
@@ -105,6 +125,7 @@ impl Checker<'_> {
                     }
                 }
             }
+            StmtKind::Let { var, .. } if !self.let_declares(var, scope) => {}
             StmtKind::Let { var, ty: Some(ty), value } => {
                 // The declared type first, then the value as an assignment: an integer is cut to
                 // the declared width, anything else must be of the declared type.
@@ -125,8 +146,16 @@ impl Checker<'_> {
                 let t = self.expr(v, scope);
                 self.assign_var(var, t, v.span, scope);
             }
-            StmtKind::Block(body) => self.stmts(body, scope),
+            StmtKind::Block(body) => self.block(body, scope),
         }
+    }
+
+    /// The statements of a block (`if`'s, a loop's, `{ … }`): with block scoping, the
+    /// variables they declare are not visible after it.
+    pub(super) fn block(&mut self, stmts: &[Stmt], scope: &mut Scope) {
+        scope.enter();
+        self.stmts(stmts, scope);
+        scope.leave();
     }
 
     /// `for ($kv : @map) { … }`: `$kv` is `(key, value)`, a key of several parts a tuple.
@@ -135,7 +164,7 @@ impl Checker<'_> {
             self.error(StmtError::LoopVarOfOuterLoop { var: var.name.clone(), span: var.span });
             return;
         }
-        if scope.vars.contains_key(&var.name) {
+        if scope.vars.contains_key(&var.name) && scope.visible(&var.name) {
             self.error(StmtError::LoopVarAssignedBefore { var: var.name.clone(), span: var.span });
             return;
         }
@@ -173,7 +202,7 @@ impl Checker<'_> {
         scope.loop_ids.push(s.span.start);
         scope.loops += 1;
         scope.for_loops += 1;
-        self.stmts(body, scope);
+        self.block(body, scope);
         scope.for_loops -= 1;
         scope.loops -= 1;
         scope.loop_ids.pop();
@@ -216,8 +245,38 @@ impl Checker<'_> {
         Some(Type::Int { signed })
     }
 
+    /// 0.26: a variable assigned only non-negative literals is sign-flexible; the first
+    /// unsigned value assigned to it makes it unsigned (`$a = 1; $a = (uint64)2;` is a uint64).
+    fn flexible_sign(&mut self, var: &Name, t: Type, value: &Expr, first: bool, scope: &mut Scope) {
+        let flexible_value = sign_flexible(value, scope);
+        if first && flexible_value && !scope.declared.contains_key(&var.name) {
+            scope.flexible.insert(var.name.clone());
+        } else if !flexible_value && scope.flexible.remove(&var.name) && t == (Type::Int { signed: false }) {
+            if let Some((var_t, _)) = scope.vars.get_mut(&var.name) {
+                *var_t = t;
+            }
+        }
+    }
+
+    /// With block scoping, `let $v` declares `$v` in the innermost block; `false` (after an
+    /// error) when a variable of that name is visible already: 0.26 allows no shadowing.
+    fn let_declares(&mut self, var: &Name, scope: &mut Scope) -> bool {
+        if scope.blocks.is_none() {
+            return true;
+        }
+        if let Some(&(_, first)) = scope.vars.get(&var.name).filter(|_| scope.visible(&var.name)) {
+            self.error(StmtError::LetShadows { var: var.name.clone(), first, span: var.span });
+            return false;
+        }
+        scope.declare(&var.name);
+        true
+    }
+
     /// Gives a variable its type at its first assignment; later ones must agree.
     pub(super) fn assign_var(&mut self, var: &Name, t: Type, value_span: Span, scope: &mut Scope) {
+        if !scope.visible(&var.name) {
+            scope.declare(&var.name);
+        }
         if t == Type::Error {
             return;
         }
@@ -288,14 +347,7 @@ impl Checker<'_> {
     /// An integer literal assigned to a variable declared `(bits, signed)` must fit, as in
     /// bpftrace (other values are cut to the declared width).
     pub(super) fn check_literal_fits(&mut self, var: &Name, (bits, signed): (u32, bool), value: &Expr) {
-        let n: i128 = match &value.kind {
-            ExprKind::Int(n) => i128::from(*n),
-            ExprKind::Unary { op: UnOp::Neg, operand } => match operand.kind {
-                ExprKind::Int(n) => -i128::from(n),
-                _ => return,
-            },
-            _ => return,
-        };
+        let Some(n) = literal_value(value) else { return };
         let (min, max) = if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
         if n < min || n > max {
             self.error(StmtError::LiteralDoesNotFit { var: var.name.clone(), n, bits, signed, min, max, span: value.span });

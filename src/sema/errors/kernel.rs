@@ -68,9 +68,10 @@ impl KernelError {
                 .at(*span, this_is(found))
                 .note("only an integer can be cast to an array of integers"),
             ArrayCastSize { size, to, wanted, elem_bytes, len_zero, operand, span } => {
-                let d = error(format!("cannot cast an integer of {size} bytes to `{to}`"))
+                let bytes = if *size == 1 { "1 byte".to_string() } else { format!("{size} bytes") };
+                let d = error(format!("cannot cast an integer of {bytes} to `{to}`"))
                     .at(*span, if *len_zero { format!("{elem_bytes}-byte elements") } else { format!("{wanted} bytes") })
-                    .also(*operand, format!("{size} bytes"))
+                    .also(*operand, bytes)
                     .note("an array cast keeps the bytes, so both sides must have the same size");
                 match [1, 2, 4, 8].contains(wanted) {
                     true => d.help(format!("cast the integer to that size first: `({to})(uint{})…`", wanted * 8)),

@@ -22,6 +22,11 @@ pub enum StmtError {
     VarOutsideLoop { var: String, loop_var: Span, span: Span },
     VarBeforeAssigned { var: String, suggestion: Option<String>, span: Span },
     InMapLoop { name: String, span: Span },
+    /// A variable read after the block that declared it (`first`) ended (block scoping).
+    /// `loop_var`: the variable of a `for` loop over a range, read after the loop.
+    VarOutOfScope { var: String, first: Span, loop_var: bool, span: Span },
+    /// `let $v` where `$v` (declared at `first`) is visible already.
+    LetShadows { var: String, first: Span, span: Span },
     /// A statement whose value is not used (`has_key(@a, 1);`, `{ 1 }`): a warning.
     DiscardedValue { span: Span },
     /// `exit()` inside a `for` loop (bpftrace 0.25 and later refuse it).
@@ -90,6 +95,19 @@ impl StmtError {
                 error(format!("variable `{var}` is used before it is assigned")).at(*span, "never assigned before this use"),
                 suggestion,
             ),
+            VarOutOfScope { var, first, loop_var: true, span } => error(format!("undefined or undeclared variable: `{var}`"))
+                .at(*span, "not inside the loop")
+                .also(*first, "the loop's variable exists only inside the loop"),
+            VarOutOfScope { var, first, loop_var: false, span } => error(format!("undefined or undeclared variable: `{var}`"))
+                .at(*span, "not declared in this block or one around it")
+                .also(*first, format!("`{var}` is declared here, in a block that has ended"))
+                .help(format!("declare it before that block: `let {var};`")),
+            LetShadows { var, first, span } => {
+                error(format!("variable `{var}` was already declared; variable shadowing is not allowed"))
+                    .at(*span, "declared again here")
+                    .also(*first, format!("`{var}` is declared here"))
+                    .help(format!("give it a name of its own, or drop `let` to assign `{var}`"))
+            }
             InMapLoop { name, span } => error(format!("`{name}` cannot be used inside a `for` loop over a map"))
                 .at(*span, "needs the probe's context, which the loop's body does not have")
                 .help("read what you need into a variable before the loop"),
