@@ -80,9 +80,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let err = self.builder.build_int_compare(inkwell::IntPredicate::UGE, p, limit, "is_err")?;
                 Ok(V::Int(self.builder.build_int_z_extend(err, i64, "b")?))
             }
-            // A builtin called as a function (`pid()`, `pcomm(task)`).
+            // A builtin called as a function (`pid()`, `pcomm(task)`); `reg()`, a context slot.
             Res::TaskField { .. } => self.task_field(f, e, args.first()),
-            Res::Builtin(_) | Res::ConstStr(_) => self.ident(f, e),
+            Res::Builtin(_) | Res::ConstStr(_) | Res::CtxSlot { .. } => self.ident(f, e),
             other => Err(CodegenError(format!("cannot generate call {other:?}"))),
         }
     }

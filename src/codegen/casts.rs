@@ -1,5 +1,5 @@
 //! Integer widths: casts (`(uint8)x`, an integer to an integer array and back), integer
-//! arrays' elements, `bswap()`, `sizeof(expr)`, and the narrowing every fixed-width value
+//! arrays' elements, `bswap()`, and the narrowing every fixed-width value
 //! goes through (cut to its bits, widened back to 64 by its signedness).
 
 use super::expr::V;
@@ -89,19 +89,6 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             _ => return Err(CodegenError("bswap returned nothing".into())),
         };
         Ok(V::Int(if bits == 64 { swapped } else { self.builder.build_int_z_extend(swapped, i64, "zx")? }))
-    }
-
-    /// `sizeof(inner)`: the bytes of its value.
-    pub(super) fn sizeof_expr(&self, f: &Func<'ctx>, e: &Expr, inner: &Expr) -> V<'ctx> {
-        let size = match (self.res(f, e), self.ty(f, inner)) {
-            // An integer's size, as sema worked it out.
-            (Res::Const(size), _) => *size,
-            (_, Type::Str { len }) => len as u64,
-            (_, Type::Tuple(id)) => self.tuple_kind(id).size() as u64,
-            (_, Type::IntArray(a)) => a.elem_bytes as u64 * a.len as u64,
-            _ => 8,
-        };
-        V::Int(self.i64().const_int(size, false))
     }
 
     /// `v` cut to its low `bits` and widened back to 64 bits by `signed`.

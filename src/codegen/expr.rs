@@ -153,7 +153,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } if self.core_ref(f, e).is_some() => {
                 V::Int(self.core_constant(f, e)?.ok_or_else(|| CodegenError("a relocated constant without its relocation".into()))?)
             }
-            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => match self.res(f, e) {
+            ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) | ExprKind::Offsetof { .. } => match self.res(f, e) {
                 Res::Const(v) => V::Int(i64.const_int(*v, false)),
                 _ => return Err(CodegenError("sizeof/offsetof without a size".into())),
             },
@@ -169,7 +169,6 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 f.temps.splice(0..0, outer);
                 return self.expr(f, value);
             }
-            ExprKind::SizeofExpr(inner) => self.sizeof_expr(f, e, inner),
             ExprKind::Tuple(items) => self.tuple(f, e, items)?,
             ExprKind::Record(items) => self.record(f, e, items)?,
             ExprKind::TupleIndex { base, index } => match self.expr(f, base)? {

@@ -17,5 +17,6 @@ pub mod features;
 pub mod kallsyms;
 pub mod names;
 pub mod perf;
+pub mod regs;
 pub mod tracefs;
 pub mod usdt;

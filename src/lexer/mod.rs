@@ -158,6 +158,10 @@ pub struct Lexer<'a> {
     /// The names macro headers declare (macros and their parameters): values, not types, in
     /// `(NAME) - x`.
     macro_names: Vec<&'a str>,
+    /// The macros' own names (the first name of each header), and whether the next name in
+    /// a header is one: in type contexts (`sizeof(NAME)`) a macro's name is a type.
+    macro_fns: Vec<&'a str>,
+    naming_macro: bool,
 }
 
 /// A token and its byte span. An error is a token too (`Tok::Error`), after which lexing
@@ -184,6 +188,8 @@ impl<'a> Lexer<'a> {
             in_sizeof: false,
             last_was_sizeof: false,
             macro_names: Vec::new(),
+            macro_fns: Vec::new(),
+            naming_macro: false,
         }
     }
 
@@ -265,6 +271,7 @@ impl<'a> Lexer<'a> {
             _ if cdef::starts_c_definition(self.rest()) => self.c_definition(),
             _ if starts_macro(self.rest()) => {
                 self.mode = Mode::MacroHeader;
+                self.naming_macro = true;
                 self.single(Tok::Macro, "macro".len())
             }
             _ if starts_config(self.rest()) => {
@@ -415,6 +422,9 @@ impl<'a> Lexer<'a> {
         self.after_lparen = tok == Tok::LParen;
         if let (Mode::MacroHeader, Tok::Ident(name)) = (self.mode, &tok) {
             self.macro_names.push(*name);
+            if std::mem::take(&mut self.naming_macro) {
+                self.macro_fns.push(*name);
+            }
         }
         if self.mode == Mode::MacroHeader && tok == Tok::LBrace {
             self.mode = Mode::Body { angle: false, depth: 0, stmt_start: true };
@@ -566,29 +576,41 @@ impl<'a> Lexer<'a> {
     /// start an operand (`(pid_t)5`, `(u32)$x`, `(size_t)(a + b)`). Before `-`, `*` or `&`,
     /// which could also be binary operators, it is a cast unless `NAME` is a builtin, a
     /// constant or a macro's name or parameter: `(pid_t)-1` casts, `(pid) - 1` subtracts. Sema resolves
-    /// the name (kernel typedefs from BTF). In `sizeof(NAME)`, `NAME` is a type unless it is
-    /// one of those values.
+    /// the name (kernel typedefs from BTF). In `sizeof(NAME…)` and `typeof(NAME…)`, as 0.26's
+    /// "Cast Parsing" says, `NAME` followed by `*` and `[N]` suffixes is a type unless it is a
+    /// builtin, a constant or a macro's parameter (a macro's name is a type there:
+    /// `sizeof(uint64_t)` is 8 even beside `macro uint64_t()`; `sizeof(uint64_t())` calls it),
+    /// and `sizeof(ident[1])` is an array type (`sizeof((ident)[1])` indexes).
     fn cast_type_follows(&self, name: &str, end: usize) -> bool {
+        use crate::builtins::{builtin, constant};
         let mut pos = end;
-        let mut stars = 0;
+        let mut suffixes = 0;
         let next = loop {
             match self.raw_after(pos) {
                 Some((RawTok::Star, e)) => {
-                    stars += 1;
+                    suffixes += 1;
                     pos = e;
                 }
+                Some((RawTok::LBracket, e)) if self.in_sizeof => match (self.raw_after(e), self.raw_after(e).and_then(|(_, e)| self.raw_after(e))) {
+                    (Some((RawTok::Int, _)), Some((RawTok::RBracket, e))) => {
+                        suffixes += 1;
+                        pos = e;
+                    }
+                    _ => return false,
+                },
                 Some((RawTok::RParen, e)) => break self.raw_after(e).map(|(t, _)| t),
                 _ => return false,
             }
         };
-        use crate::builtins::{builtin, constant};
-        let value = || builtin(name).is_some() || constant(name).is_some() || self.macro_names.iter().any(|m| *m == name);
-        if stars > 0 {
+        let builtin_value = || builtin(name).is_some() || constant(name).is_some();
+        if self.in_sizeof {
+            let param = self.macro_names.iter().any(|m| *m == name) && !self.macro_fns.contains(&name);
+            return !builtin_value() && !param;
+        }
+        if suffixes > 0 {
             return true;
         }
-        if self.in_sizeof {
-            return !value();
-        }
+        let value = || builtin_value() || self.macro_names.iter().any(|m| *m == name);
         match next {
             Some(
                 RawTok::Int | RawTok::Var | RawTok::Map | RawTok::Quote | RawTok::LParen | RawTok::Not | RawTok::Tilde | RawTok::Ident,

@@ -37,15 +37,7 @@ impl Checker<'_> {
                 }
                 None => Type::Error,
             },
-            ExprKind::SizeofExpr(inner) => match self.expr(inner, scope) {
-                Type::Error => Type::Error,
-                // An integer's width as sema knows it (a cast's, a variable's, a literal's).
-                Type::Int { .. } => {
-                    let size = u64::from(int_bits(inner, scope) / 8);
-                    self.set(scope, e, Type::Int { signed: false }, Res::Const(size))
-                }
-                _ => self.set(scope, e, Type::Int { signed: false }, Res::Plain),
-            },
+            ExprKind::SizeofExpr(inner) => self.sizeof_typeof(e, inner, scope),
             ExprKind::Tuple(items) => self.tuple(e, items, scope),
             ExprKind::Record(fields) => self.record(e, fields, scope),
             ExprKind::Index { base, index } => self.index(e, base, index, scope),

@@ -430,6 +430,13 @@ fn int_bits(e: &Expr, scope: &Scope) -> u32 {
         (_, Some(Res::Field(f))) => 8 * f.size as u32,
         (_, Some(Res::IntCast { bits, .. })) => *bits,
         (ExprKind::Var(name), _) => scope.var_bits.get(name).copied().unwrap_or(64),
+        (ExprKind::Block { value, .. }, _) => int_bits(value, scope),
+        // A string's byte is an int8; an integer array's element, its element's width.
+        (ExprKind::Index { base, .. }, _) => match scope.exprs.get(&base.id).map(|i| i.ty) {
+            Some(Type::Str { .. }) => 8,
+            Some(Type::IntArray(a)) => 8 * u32::from(a.elem_bytes),
+            _ => 64,
+        },
         _ if scope.typing_026 => literal_value(e).map_or(64, literal_bits),
         _ => 64,
     }

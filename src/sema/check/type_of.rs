@@ -60,8 +60,9 @@ impl Checker<'_> {
         }
     }
 
-    /// `sizeof(typeof(EXPR))`: the size of EXPR's type, which has no written form for every
-    /// type (a string's is its capacity).
+    /// `sizeof(typeof(EXPR))` and `sizeof(EXPR)`: the size of EXPR's type, which has no
+    /// written form for every type (a string's is its capacity; an integer's, the width of
+    /// the cast, field or variable it comes from: `sizeof({ $a = (int8)1; $a })` is 1).
     pub(super) fn sizeof_typeof(&mut self, e: &Expr, inner: &Expr, scope: &mut Scope) -> Type {
         let size = match self.expr(inner, scope) {
             Type::Error => return Type::Error,

@@ -47,6 +47,8 @@ pub enum StdlibError {
     BuildIdStacks { span: Span },
     /// A helper that works only in some probes.
     OnlyIn { func: &'static str, probes: &'static str, span: Span },
+    /// `reg()` of a name that is not one of x86-64's `struct pt_regs` registers.
+    RegName { name: String, span: Span },
     /// A helper the kernel could run that rtrace does not generate.
     NotGenerated { func: &'static str, span: Span },
 }
@@ -112,7 +114,16 @@ impl StdlibError {
                 .at(*span, "a build_id stack")
                 .help("the stack modes rtrace prints are `bpftrace`, `perf` and `raw`"),
             OnlyIn { func, probes, span } => error(format!("`{func}()` works only in {probes}")).at(*span, "not in this probe"),
+            RegName { name, span } => error(format!("`reg()` takes an x86-64 register name, not `{name}`"))
+                .at(*span, "not a register")
+                .help(format!("the names are those of `struct pt_regs`: {}", reg_names())),
             NotGenerated { func, span } => error(format!("rtrace does not generate `{func}()` yet")).at(*span, "not generated"),
         }
     }
+}
+
+/// `reg()`'s names, for its error's help: `r15`, `r14`, …
+fn reg_names() -> String {
+    let names: Vec<String> = crate::kernel::regs::PT_REGS.iter().map(|(n, _)| format!("`{n}`")).collect();
+    names.join(", ")
 }

@@ -1,6 +1,7 @@
 //! bpftrace 0.26's helpers that are decided when compiling (docs/stdlib.md "compile time"):
 //! `fail()` and `static_assert()` (errors, unless in a branch known not to run), `pton()`,
-//! `strcap()`, `kfunc_exist()`, `kfunc_allowed()`, and `config.NAME`. Also the constant value
+//! `strcap()`, `assert_str()`, `default_str_length()`, `kfunc_exist()`, `kfunc_allowed()`, and
+//! `config.NAME`. Also the constant value
 //! of a condition (`const_value`), which makes such a branch dead.
 
 use super::*;
@@ -82,6 +83,37 @@ impl Checker<'_> {
             }
         };
         self.set(scope, e, Type::Int { signed: true }, Res::Const(cap))
+    }
+
+    /// `assert_str(x)` (0.26's stdlib macro): nothing when `x` is string-like (a string, an
+    /// array of int8, a pointer to int8), else the error that macro's `static_assert`/`fail`
+    /// raises, in the words of 0.26's src/stdlib/strings.bt.
+    pub(in crate::sema::check) fn assert_str(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let int8 = |g: &mut Self, id: u32| {
+            g.kernel_types().is_ok_and(|k| matches!(k.shape(k.resolved(id)), btf::Shape::Int { size: 1, signed: true, .. }))
+        };
+        let message = match self.expr(&args[0], scope) {
+            Type::Error => return Type::Error,
+            Type::Str { .. } => None,
+            Type::IntArray(a) if a.elem_bytes == 1 && a.signed && !a.bools => None,
+            Type::Array { elem, .. } if int8(self, elem) => None,
+            Type::IntArray(_) | Type::Array { .. } => Some("string-like arrays must contain a char-like type"),
+            Type::Ptr { to: Some(Pointee::Int { bytes: 1, signed: true }), .. } => None,
+            Type::Ptr { to: Some(Pointee::Btf { id, .. }), .. } if int8(self, id) => None,
+            Type::Ptr { .. } => Some("string-like pointers must point to a char-like type"),
+            _ => Some("string-like values must be either strings, arrays or pointers"),
+        };
+        if let (Some(message), 0) = (message, scope.dead) {
+            self.error(StdlibError::Fail { message: message.to_string(), span: e.span });
+        }
+        self.set(scope, e, Type::Void, Res::Const(0))
+    }
+
+    /// `default_str_length()` (0.26's stdlib macro, `sizeof(str((int8*)0))`): the size of
+    /// what `str()` reads, config `max_strlen`.
+    pub(in crate::sema::check) fn default_str_length(&mut self, e: &Expr, scope: &mut Scope) -> Type {
+        let size = self.opts.config.max_strlen as u64;
+        self.set(scope, e, Type::Int { signed: false }, Res::Const(size))
     }
 
     /// `kfunc_exist(name)`: whether the kernel's BTF has the function; `kfunc_allowed(name)`:

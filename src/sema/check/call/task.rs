@@ -1,6 +1,7 @@
 //! bpftrace 0.26's builtins about the probe and the task (docs/stdlib.md): every builtin
 //! called as a function (`pid()`, 0.24), the task reads `ppid`, `pcomm`, `leader_tid`,
-//! `leader_comm` (also of a task passed as argument: `pcomm(task)`), `usermode`, `probetype`;
+//! `leader_comm` (also of a task passed as argument: `pcomm(task)`), `usermode`, `reg()`,
+//! `probetype`;
 //! and the type predicates (`is_integer()`, …, `is_err()`).
 
 use super::*;
@@ -95,6 +96,29 @@ impl Checker<'_> {
         };
         let res = value.map_or(Res::Builtin(Builtin::Usermode), Res::Const);
         self.set(scope, e, Type::Int { signed: false }, res)
+    }
+
+    /// `reg("name")`: a register of the interrupted code, read from the context's
+    /// `struct pt_regs` (kprobes, uprobes, USDT and perf event probes); elsewhere an error,
+    /// as in bpftrace 0.26, whose other probes have no registers in their context.
+    pub(in crate::sema::check) fn reg(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let Some(name) = self.literal_arg(args.first(), None, "reg", "name") else {
+            return Type::Error;
+        };
+        let Some(offset) = crate::kernel::regs::pt_regs_offset(&name) else {
+            self.error(StdlibError::RegName { name, span: args[0].span });
+            return Type::Error;
+        };
+        let regs = matches!(
+            scope.inst.attach,
+            Attach::Kprobe { .. } | Attach::Uprobe { .. } | Attach::Usdt { .. } | Attach::Interval { .. } | Attach::Perf { .. } | Attach::Watchpoint { .. }
+        );
+        if !regs {
+            let probes = "kprobes, uprobes, USDT, profile, interval, software, hardware and watchpoint probes";
+            self.error(StdlibError::OnlyIn { func: "reg", probes, span: e.span });
+            return Type::Error;
+        }
+        self.set(scope, e, Type::Int { signed: false }, Res::CtxSlot { index: (offset / 8) as u32, size: 8, signed: false })
     }
 
     /// `probetype`: the probe's type, known when compiling.
