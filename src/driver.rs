@@ -502,7 +502,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         co_re: cli.co_re,
         portable: cli.portable,
         named: if cli.portable { options.clone() } else { Vec::new() },
-        script: (name.clone(), script.text.clone()),
+        script: script.clone(),
         compat: cli.compat.map_or_else(|| runtime::Compat::from_env().ok().flatten(), Some).unwrap_or_default(),
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));

@@ -31,7 +31,7 @@
 //! `kernel_features` and `vm`.
 //!
 //! `kernel_features = ["kprobe"]` (also `kretprobe`, `kprobe_multi`, `ibt`, `fentry`,
-//! `fexit`): the case needs that from the kernel; where this kernel lacks it
+//! `fexit`, `kallsyms_all`): the case needs that from the kernel; where this kernel lacks it
 //! (no kprobe PMU, or its config does not say so) the case is skipped with the
 //! reason. `tests/vm/run` runs such cases inside VMs booting Debian kernels that
 //! have them; `vm = true` asks it to run a case there too. This runner ignores `vm`.
@@ -152,9 +152,11 @@ fn missing_kernel_feature(features: &[String]) -> Result<Option<String>, String>
             // Indirect branch tracking: every kernel function starts with a 4-byte endbr64.
             "ibt" => &["CONFIG_X86_KERNEL_IBT"],
             "fentry" | "fexit" => &["CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS", "CONFIG_DEBUG_INFO_BTF"],
+            // Variables in kallsyms, where the verifier finds a `__ksym` variable's address.
+            "kallsyms_all" => &["CONFIG_KALLSYMS_ALL"],
             other => return Err(format!("unknown kernel feature {other:?}")),
         };
-        if !Path::new("/sys/bus/event_source/devices/kprobe").exists() {
+        if feature != "kallsyms_all" && !Path::new("/sys/bus/event_source/devices/kprobe").exists() {
             return Ok(Some(format!(
                 "needs {feature}: this kernel has no kprobes (no /sys/bus/event_source/devices/kprobe); tests/vm/run runs it in VMs"
             )));

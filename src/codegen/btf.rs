@@ -1,6 +1,7 @@
 //! Debug info that LLVM's BPF back end turns into BTF: BTF-defined maps (the shape clang gives
 //! `struct { __uint(type, …); … } name SEC(".maps")`) and a FUNC for every program, with named
-//! parameters (the kernel rejects BTF whose function arguments have no names).
+//! parameters (the kernel rejects BTF whose function arguments have no names); the `__ksym`
+//! externs (`sema::ksyms`) as clang describes them: an extern VAR or FUNC in DATASEC `.ksyms`.
 
 use inkwell::context::Context;
 use inkwell::debug_info::{
@@ -12,6 +13,7 @@ use inkwell::values::{FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
 
 use crate::sema::core::{CoreTy, CoreTypes};
+use crate::sema::ksyms::KsymTy;
 
 const DW_ATE_SIGNED: u32 = 0x05;
 const DW_ATE_UNSIGNED: u32 = 0x07;
@@ -275,6 +277,53 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
                 (self.di.create_array_type(elem, 8 * bytes, 8, &[0..*len as i64]).as_type(), bytes)
             }
         }
+    }
+
+    /// `extern const T name __ksym;`: the debug info of an extern global, which LLVM turns
+    /// into an extern VAR in DATASEC `.ksyms` (libbpf resolves it by name and type).
+    pub fn ksym_var(&self, global: GlobalValue<'ctx>, name: &str, ty: &KsymTy) {
+        let ty = self.ksym_ty(ty).unwrap_or(self.u8);
+        self.describe_global(global, name, ty);
+    }
+
+    /// `extern RET name(PARAMS) __ksym;`: a declared (not defined) subprogram, which LLVM
+    /// turns into an extern FUNC in DATASEC `.ksyms`.
+    pub fn ksym_func(&self, function: FunctionValue<'ctx>, name: &str, ret: &KsymTy, params: &[(String, KsymTy)]) {
+        let types: Vec<DIType<'ctx>> = params.iter().map(|(_, t)| self.ksym_ty(t).unwrap_or(self.u64)).collect();
+        let sub = self.di.create_subroutine_type(self.file, self.ksym_ty(ret), &types, DIFlags::PROTOTYPED);
+        let sp = self.di.create_function(self.cu.as_debug_info_scope(), name, None, self.file, 1, sub, false, false, 1, DIFlags::PROTOTYPED, true);
+        function.set_subprogram(sp);
+    }
+
+    /// The debug type of a `__ksym`'s type shape; `None` for `void`.
+    fn ksym_ty(&self, ty: &KsymTy) -> Option<DIType<'ctx>> {
+        let scope = self.cu.as_debug_info_scope();
+        Some(match ty {
+            KsymTy::Void => return None,
+            KsymTy::Int { bytes, signed } => {
+                let (name, enc) = if *signed { ("int", DW_ATE_SIGNED) } else { ("unsigned int", DW_ATE_UNSIGNED) };
+                let name = format!("{name}{}", 8 * bytes);
+                self.di.create_basic_type(&name, 8 * u64::from(*bytes), enc, DIFlags::ZERO).ok()?.as_type()
+            }
+            KsymTy::Enum { bytes } => {
+                let value = self.di.create_enumerator("rtrace_ksym", 0, true);
+                self.di.create_enumeration_type(scope, "", self.file, 0, 8 * u64::from(*bytes), 8, &[value], self.int).as_type()
+            }
+            // (`void *` as `unsigned char *`: inkwell makes no pointer to void)
+            KsymTy::Ptr(to) => self.ptr(self.ksym_ty(to).unwrap_or(self.u8)),
+            KsymTy::Record { name, union, bytes } => {
+                let size = 8 * u64::from(*bytes);
+                match union {
+                    true => self.di.create_union_type(scope, name, self.file, 0, size, 8, DIFlags::ZERO, &[], 0, "").as_type(),
+                    false => self.di.create_struct_type(scope, name, self.file, 0, size, 8, DIFlags::ZERO, None, &[], 0, None, "").as_type(),
+                }
+            }
+            KsymTy::Array { elem, len } => {
+                let elem = self.ksym_ty(elem).unwrap_or(self.u8);
+                let bits = elem.get_size_in_bits() * u64::from(*len);
+                self.di.create_array_type(elem, bits, 8, &[0..i64::from(*len)]).as_type()
+            }
+        })
     }
 
     pub fn finish(&mut self) {

@@ -59,6 +59,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             Res::Call(F::Ntop) => self.ntop(f, args),
+            Res::Call(F::Path) => self.d_path(f, e, args),
+            Res::Call(F::SocketCookie) => {
+                let sk = self.expr(f, &args[0])?.int()?;
+                Ok(V::Int(self.call_helper(sys::BPF_FUNC_get_socket_cookie, &[sk.into()])?))
+            }
             Res::Call(func @ (F::Clear | F::Zero)) => {
                 let index = self.map_of(f, &args[0])?;
                 let kind = if func == F::Clear { EventKind::Clear } else { EventKind::Zero };
@@ -72,6 +77,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Call(F::Strstr) => self.strstr(f, args),
             Res::Call(F::StrConcat) => self.str_concat(f, args),
             Res::Call(F::Memcmp) => self.memcmp(f, args),
+            Res::PercpuKaddr(name) => self.percpu_kaddr(f, &name, args),
+            Res::CommOfPid { .. } => self.comm_of_pid(f, e, &args[0]),
             Res::Ktime(helper) => Ok(V::Int(self.call_helper(helper, &[])?)),
             Res::Call(F::IsErr) => {
                 // IS_ERR(): the top 4095 values of the address space.

@@ -1,8 +1,8 @@
-//! `has_key()` and `len()` of a `hist()` or `lhist()` map, whose BPF keys are the user's key
-//! and a bucket index (one counter per key and bucket, `aggregate.rs`): a key is in the map
-//! when one of its buckets is, and `len()` counts keys, not buckets — each key once, at the
-//! lowest bucket it has. Buckets are searched with `bpf_loop` (Linux 5.17; the per-CPU
-//! reads of `percpu.rs` need 5.19 already).
+//! `has_key()`, `delete()` and `len()` of a `hist()` or `lhist()` map, whose BPF keys are the
+//! user's key and a bucket index (one counter per key and bucket, `aggregate.rs`): a key is in
+//! the map when one of its buckets is, `delete()` removes every bucket of the key, and `len()`
+//! counts keys, not buckets — each key once, at the lowest bucket it has. Buckets are walked
+//! with `bpf_loop` (Linux 5.17; the per-CPU reads of `percpu.rs` need 5.19 already).
 
 use super::{CodegenError, Func, Gen, Result};
 use crate::plan::{self, ValueKind};
@@ -12,19 +12,40 @@ use inkwell::values::{FunctionValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 use libbpf_rs::libbpf_sys as sys;
 
+/// What the `bpf_loop` callback does with each bucket of a key.
+#[derive(Clone, Copy, PartialEq)]
+enum BucketOp {
+    /// Looks it up; the first found ends the loop.
+    Find,
+    /// Deletes it; the loop goes on over every bucket.
+    Delete,
+}
+
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Whether histogram map `index` has a bucket for the user key in `key` (whose bucket
     /// field this overwrites): 1 or 0.
     pub(super) fn hist_has_key(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
-        let buckets = self.bucket_count(index)?;
-        self.any_bucket_below(f, index, key, self.i64().const_int(buckets, false))
+        let buckets = self.i64().const_int(self.bucket_count(index)?, false);
+        self.walk_buckets(f, index, key, buckets, BucketOp::Find)
     }
 
-    /// 1 when map `index` has an entry for `key`'s user key at a bucket below `limit`, else 0:
-    /// `bpf_loop` (Linux 5.17) over the buckets, whose callback the verifier walks once
-    /// however many buckets there are. Its context is a copy of the key with 8 bytes after
-    /// it, set to 1 by the callback that finds an entry.
+    /// `delete()` of the user key in `key` from histogram map `index`: every bucket of it
+    /// removed; 1 when one was, else 0.
+    pub(super) fn hist_delete(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>) -> Result<IntValue<'ctx>> {
+        let buckets = self.i64().const_int(self.bucket_count(index)?, false);
+        self.walk_buckets(f, index, key, buckets, BucketOp::Delete)
+    }
+
+    /// 1 when map `index` has an entry for `key`'s user key at a bucket below `limit`, else 0.
     fn any_bucket_below(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, limit: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+        self.walk_buckets(f, index, key, limit, BucketOp::Find)
+    }
+
+    /// `op` on each bucket below `limit` of `key`'s user key in map `index`; 1 when an entry
+    /// was found (or deleted), else 0: `bpf_loop` (Linux 5.17) over the buckets, whose
+    /// callback the verifier walks once however many buckets there are. Its context is a
+    /// copy of the key with 8 bytes after it, set to 1 by the callback that finds an entry.
+    fn walk_buckets(&mut self, f: &mut Func<'ctx>, index: usize, key: PointerValue<'ctx>, limit: IntValue<'ctx>, op: BucketOp) -> Result<IntValue<'ctx>> {
         let i64 = self.i64();
         let (_, def) = self.maps.get(index)?;
         let key_size = def.bpf_key_size() as u32;
@@ -34,15 +55,17 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.store_i64(ctx, key_size as u64, i64.const_zero())?;
         let over = self.builder.build_int_compare(IntPredicate::UGT, limit, buckets, "over")?;
         let n = self.builder.build_select(over, buckets, limit, "n")?.into_int_value();
-        let callback = self.bucket_callback(f, index)?.as_global_value().as_pointer_value();
+        let callback = self.bucket_callback(f, index, op)?.as_global_value().as_pointer_value();
         self.call_helper(sys::BPF_FUNC_loop, &[n.into(), callback.into(), ctx.into(), i64.const_zero().into()])?;
         self.load_i64(ctx, key_size as u64)
     }
 
-    /// The `bpf_loop` callback of `any_bucket_below` for map `index` in `f`'s program, made
-    /// once: the index as the key's bucket, looked up; found, the flag set and the loop ended.
-    fn bucket_callback(&mut self, f: &Func<'ctx>, index: usize) -> Result<FunctionValue<'ctx>> {
-        let name = format!("{}_hist_bucket{index}", self.checked.plan.probes[f.prog].prog_name);
+    /// The `bpf_loop` callback of `walk_buckets` for map `index` and `op` in `f`'s program,
+    /// made once: the index as the key's bucket, looked up (found, the flag set and the loop
+    /// ended) or deleted (deleted, the flag set; the loop goes on).
+    fn bucket_callback(&mut self, f: &Func<'ctx>, index: usize, op: BucketOp) -> Result<FunctionValue<'ctx>> {
+        let kind = if op == BucketOp::Find { "bucket" } else { "unbucket" };
+        let name = format!("{}_hist_{kind}{index}", self.checked.plan.probes[f.prog].prog_name);
         if let Some(function) = self.module.get_function(&name) {
             return Ok(function);
         }
@@ -58,14 +81,20 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.builder.position_at_end(self.ctx.append_basic_block(function, "entry"));
         let (global, def) = self.maps.get(index)?;
         self.store_i64(ctx, def.user_key_size() as u64, bucket)?;
-        let p = self.lookup(global, ctx)?;
-        let found = self.builder.build_is_not_null(p, "found")?;
+        let found = if op == BucketOp::Find {
+            let p = self.lookup(global, ctx)?;
+            self.builder.build_is_not_null(p, "found")?
+        } else {
+            let status = self.delete(global, ctx)?;
+            self.builder.build_int_compare(IntPredicate::EQ, status, i64.const_zero(), "removed")?
+        };
+        let stop = i64.const_int((op == BucketOp::Find) as u64, false);
         let hit = self.ctx.append_basic_block(function, "hit");
         let miss = self.ctx.append_basic_block(function, "miss");
         self.builder.build_conditional_branch(found, hit, miss)?;
         self.builder.position_at_end(hit);
         self.store_i64(ctx, def.bpf_key_size() as u64, i64.const_int(1, false))?;
-        self.builder.build_return(Some(&i64.const_int(1, false)))?;
+        self.builder.build_return(Some(&stop))?;
         self.builder.position_at_end(miss);
         self.builder.build_return(Some(&i64.const_zero()))?;
         self.builder.position_at_end(caller);

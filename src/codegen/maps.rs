@@ -265,9 +265,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             return Err(CodegenError("delete of a non-map".into()));
         };
         let index = self.map_of(f, &args[0])?;
-        let (global, _) = self.maps.get(index)?;
+        let (global, def) = self.maps.get(index)?;
         let keys = if args.len() == 2 { &args[1..] } else { &map.keys[..] };
         let key = self.key(f, index, keys)?;
+        if def.value.is_histogram() {
+            return Ok(V::Int(self.hist_delete(f, index, key)?));
+        }
         let status = self.delete(global, key)?;
         let removed = self.builder.build_int_compare(inkwell::IntPredicate::EQ, status, self.i64().const_zero(), "removed")?;
         Ok(V::Int(self.builder.build_int_z_extend(removed, self.i64(), "b")?))

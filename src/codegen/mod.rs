@@ -15,6 +15,7 @@ mod expr;
 mod for_map;
 mod helpers;
 mod hist_query;
+mod ksyms;
 mod layout;
 mod maps;
 mod memory;
@@ -183,6 +184,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub params: Option<GlobalValue<'ctx>>,
     /// With `--co-re`: the local types of relocated accesses (`core.rs`).
     pub core: Option<core::Core<'ctx>>,
+    /// The `__ksym` externs the programs name (`ksyms.rs`).
+    pub ksyms: ksyms::Ksyms<'ctx>,
 }
 
 /// A temporary stack buffer (see `Gen::buffer`): where, how long, and how many statements
@@ -276,8 +279,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let license = module.add_global(ctx.i8_type().array_type(4), None, "LICENSE");
         license.set_initializer(&ctx.const_string(b"GPL", true));
         license.set_section(Some("license"));
+        let ksyms = ksyms::Ksyms::declare(module, &btf, &checked.ksyms);
         let builder = ctx.create_builder();
-        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, params, core: None })
+        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, params, core: None, ksyms })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

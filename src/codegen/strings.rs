@@ -120,6 +120,29 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// `str(p)`: the C string at pointer `p`, from user memory when `user`.
+    /// `path(p[, size])` in an fentry/fexit program: `bpf_d_path` into the string, at most
+    /// `size` bytes (bounded by the string's).
+    pub(super) fn d_path(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr]) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let p = self.expr(f, &args[0])?.int()?;
+        let Type::Str { len } = self.ty(f, e) else {
+            return Err(CodegenError("path() is not a string".into()));
+        };
+        let buf = self.buffer(f, len, "path")?;
+        self.zero(buf, len)?;
+        let cap = i64.const_int(len as u64, false);
+        let n = match args.get(1) {
+            Some(n) => {
+                let n = self.expr(f, n)?.int()?;
+                let within = self.builder.build_int_compare(IntPredicate::ULE, n, cap, "within")?;
+                self.builder.build_select(within, n, cap, "path_size")?.into_int_value()
+            }
+            None => cap,
+        };
+        self.call_helper(sys::BPF_FUNC_d_path, &[p.into(), buf.into(), n.into()])?;
+        Ok(V::Str(buf, len))
+    }
+
     pub(super) fn str_read(&mut self, f: &mut Func<'ctx>, e: &Expr, args: &[Expr], user: bool) -> Result<V<'ctx>> {
         let i64 = self.i64();
         let ptr = self.expr(f, &args[0])?.int()?;

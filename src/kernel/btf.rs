@@ -2,7 +2,7 @@
 //! loaded only when a script uses a kernel type. Sema works with plain type ids and the
 //! `Shape` of each; codegen never sees BTF, only the offsets and sizes sema recorded.
 
-use libbpf_rs::btf::types::{Array, Composite, Enum, Func, FuncProto, Int, IntEncoding, MemberAttr, Ptr, Typedef};
+use libbpf_rs::btf::types::{Array, Composite, Enum, Func, FuncProto, Int, IntEncoding, MemberAttr, Ptr, Typedef, Var};
 use libbpf_rs::btf::{Btf, BtfKind, BtfType, HasSize, ReferencesType, TypeId};
 use libbpf_rs::libbpf_sys;
 use libbpf_rs::AsRawLibbpf;
@@ -313,6 +313,12 @@ impl KernelTypes {
     /// The id of kernel function `name`'s BTF FUNC.
     pub fn function_id(&self, name: &str) -> Option<u32> {
         Some(self.btf.type_by_name::<Func>(c_name(name)?)?.type_id().into())
+    }
+
+    /// The type id of kernel variable `name` (a BTF VAR: vmlinux's BTF holds the per-CPU
+    /// variables).
+    pub fn variable(&self, name: &str) -> Option<u32> {
+        Some(self.btf.type_by_name::<Var>(c_name(name)?)?.referenced_type_id().into())
     }
 
     /// Like [`KernelTypes::function`], for the BTF FUNC with id `id`.

@@ -23,7 +23,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// A script and the files it imports: one text, and each file's name and offset in it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Script {
     pub text: String,
     /// `(name, offset)` of each file, in the order read; the main script is first, at 0.

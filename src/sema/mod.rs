@@ -8,6 +8,7 @@
 pub mod errors;
 mod check;
 pub mod core;
+pub mod ksyms;
 mod lookups;
 mod maps;
 mod probes;
@@ -58,9 +59,10 @@ pub struct Options {
     /// With `portable`: the script's named parameters (`getopt()`), each integer or boolean
     /// one read at run time from globals slot `plan::GLOBAL_NAMED` + its index here.
     pub named: Vec<crate::parser::getopt::Opt>,
-    /// The script's name as diagnostics show it (`-e`, a path, `stdin`) and its text: the
-    /// place `errorf()`, `warnf()` and `assert()` print before their message.
-    pub script: (String, String),
+    /// The script with the files it imports, each under its name as diagnostics show it
+    /// (`-e`, a path, `stdin`): the place `errorf()`, `warnf()` and `assert()` print before
+    /// their message is reckoned in the file a span points into.
+    pub script: crate::parser::imports::Script,
     /// `--compat` (`RTRACE_COMPAT`): with 0.17, the language of bpftrace 0.17 where 0.26's
     /// changes what a script means: variables live for the whole probe, integer literals are
     /// 64 bits wide, and subtracting unsigned integers gives an unsigned one.
@@ -127,7 +129,8 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         Some(Ok(k)) => core::build(&k, &progs),
         _ => core::CoreTypes::default(),
     };
-    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types, core })
+    let ksyms = std::mem::take(&mut checker.ksyms).into_values().collect();
+    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types, core, ksyms })
 }
 
 /// The kernel's types, loaded on first use (by probe expansion or the checker), or why not.

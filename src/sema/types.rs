@@ -279,6 +279,13 @@ pub enum Res {
     /// are the context's u64 slots (`pt_regs` registers): a USDT argument.
     RegMemory { base: u32, index: Option<(u32, u8)>, access: Access },
     Call(Func),
+    /// `percpu_kaddr(name[, cpu])`: the address of per-CPU kernel variable `name` (a `__ksym`
+    /// extern) on this CPU (`bpf_this_cpu_ptr`), or on the CPU of the second argument
+    /// (`bpf_per_cpu_ptr`, NULL past the last CPU).
+    PercpuKaddr(String),
+    /// `comm(pid)`: the name of process `pid` (kfuncs `bpf_task_from_pid` and
+    /// `bpf_task_release`), its task's `comm` member at `comm`; "N/A" when there is none.
+    CommOfPid { comm: Access },
     /// A cast to an integer type `bits` wide (`(uint8)x`, `(pid_t)x`).
     IntCast { bits: u32, signed: bool },
 }
@@ -345,6 +352,8 @@ pub struct Checked {
     pub tuple_types: Vec<Vec<Type>>,
     /// With `--co-re`: the local types of the relocated accesses.
     pub core: super::core::CoreTypes,
+    /// The kernel symbols the programs name (`__ksym` externs), each once.
+    pub ksyms: Vec<super::ksyms::Ksym>,
 }
 
 impl Checked {

@@ -59,6 +59,7 @@ impl Checker<'_> {
             Func::Cat => self.cat(e, args, scope),
             Func::Join => self.join(e, args, scope),
             Func::Kaddr => self.kaddr(e, args, scope),
+            Func::PercpuKaddr => self.percpu_kaddr(e, args, scope),
             Func::Uaddr => self.uaddr(e, args, scope),
             Func::Cgroupid => self.cgroupid(e, args, scope),
             Func::CgroupPath => self.cgroup_path(e, args, scope),

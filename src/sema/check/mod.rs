@@ -56,6 +56,8 @@ pub(super) struct Checker<'p> {
     /// Kernel enums whose values are printed by name (`printf("%s")`, a map key or value,
     /// `print()`), each once by BTF id: an enum's index is its `Scalar::Enum` id.
     pub(super) enum_types: Vec<(u32, plan::EnumDef)>,
+    /// The kernel symbols the programs name (`__ksym` externs), by name.
+    pub(super) ksyms: std::collections::BTreeMap<String, super::ksyms::Ksym>,
     /// With `--co-re`: each tracepoint's BTF record struct, by `category:event`.
     tp_structs: HashMap<String, Option<u32>>,
     /// What the probe being checked gathers (`ProbeCheck`).
@@ -224,6 +226,7 @@ impl<'p> Checker<'p> {
             strftime_formats: Vec::new(),
             structs: Vec::new(),
             enum_types: Vec::new(),
+            ksyms: Default::default(),
             tp_structs: HashMap::new(),
             errors: Vec::new(),
             needs: Vec::new(),

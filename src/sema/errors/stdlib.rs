@@ -34,6 +34,10 @@ pub enum StdlibError {
     ConfigName { name: String, suggestion: Option<String>, span: Span },
     /// `config` used whole.
     ConfigWhole { span: Span },
+    /// `percpu_kaddr()` of a name that is not a variable in the kernel's BTF.
+    NoKernelVariable { name: String, span: Span },
+    /// `percpu_kaddr()` of a variable this kernel's kallsyms lacks (no CONFIG_KALLSYMS_ALL).
+    NoKallsyms { name: String, span: Span },
     /// A helper this kernel cannot run: what it needs that the kernel lacks.
     /// `lacker`: what lacks it ("this kernel").
     KernelLacks { func: &'static str, needs: &'static str, lacker: &'static str, span: Span },
@@ -41,8 +45,9 @@ pub enum StdlibError {
     WriteUserLength { n: i64, size: u32, span: Span },
     /// `cgroup_path()`'s filter picks some hierarchies, but not every one nor only v2's.
     CgroupFilter { filter: String, span: Span },
-    /// `comm(pid)`: whether the kernel allows its kfunc in this probe (rtrace calls no kfunc).
-    CommOfPid { allowed: bool, probe: String, span: Span },
+    /// `comm(pid)` where the kernel does not allow its kfunc (`bpf_task_from_pid`), or has
+    /// none (`missing`: before Linux 6.2).
+    CommOfPid { probe: String, missing: bool, span: Span },
     /// A `build_id` stack.
     BuildIdStacks { span: Span },
     /// A helper that works only in some probes.
@@ -99,15 +104,20 @@ impl StdlibError {
             ConfigWhole { span } => error("`config` is read one variable at a time")
                 .at(*span, "the whole config")
                 .help("write `config.NAME`, e.g. `config.max_strlen`"),
+            NoKernelVariable { name, span } => error(format!("the kernel's BTF has no variable `{name}`"))
+                .at(*span, "not a kernel variable")
+                .note("`percpu_kaddr()` takes the name of a per-CPU kernel variable, such as `runqueues`"),
+            NoKallsyms { name, span } => error(format!("`percpu_kaddr()` needs `{name}` in /proc/kallsyms, where the kernel finds its address, which this kernel lacks"))
+                .at(*span, "not in kallsyms")
+                .note("kallsyms holds variables only in kernels built with CONFIG_KALLSYMS_ALL"),
             KernelLacks { func, needs, lacker, span } => error(format!("`{func}()` needs {needs}, which {lacker} lacks")).at(*span, "cannot run here"),
             WriteUserLength { n, size, span } => error(format!("`write_user()` writes from 1 to {size} bytes of this string, not {n}"))
                 .at(*span, "outside the string"),
             CgroupFilter { filter, span } => error(format!("rtrace's `cgroup_path()` takes the filter `unified` or one that picks every hierarchy, not `{filter}`"))
                 .at(*span, "picks some hierarchies"),
-            CommOfPid { allowed: true, span, .. } => error("rtrace does not generate `comm(pid)` yet: it needs a call of kfunc `bpf_task_from_pid`, and rtrace calls no kfuncs")
-                .at(*span, "not generated")
-                .help("`comm` is the current thread's name"),
-            CommOfPid { allowed: false, probe, span } => error(format!("`comm(pid)` needs kfunc `bpf_task_from_pid`, which this kernel does not allow in `{probe}`"))
+            CommOfPid { missing: true, span, .. } => error("`comm(pid)` needs kfunc `bpf_task_from_pid` (Linux 6.2), which this kernel lacks")
+                .at(*span, "cannot run here"),
+            CommOfPid { missing: false, probe, span } => error(format!("`comm(pid)` needs kfunc `bpf_task_from_pid`, which this kernel does not allow in `{probe}`"))
                 .at(*span, "not in this probe")
                 .note("this kernel allows it in kprobe, tracepoint and perf event programs, as bpftrace needs"),
             BuildIdStacks { span } => error("rtrace does not record `build_id` stacks yet")

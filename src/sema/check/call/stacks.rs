@@ -42,6 +42,29 @@ impl Checker<'_> {
         self.set(scope, e, Type::Int { signed: false }, Res::Const(0))
     }
 
+    /// `percpu_kaddr(name[, cpu])`: the address of a per-CPU kernel variable, named to libbpf
+    /// as a `__ksym` extern (its type from the kernel's BTF), as a `uint64 *` (docs/stdlib.md).
+    pub(in crate::sema::check) fn percpu_kaddr(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let name = self.literal_arg(args.first(), None, "percpu_kaddr", "name");
+        let cpu = args.get(1).is_none_or(|cpu| self.int_arg(cpu, IntWanted::Number("percpu_kaddr"), scope));
+        let (Some(name), true) = (name, cpu) else { return Type::Error };
+        let Some(k) = self.kernel_types_at(args[0].span, Some("percpu_kaddr()")) else { return Type::Error };
+        // (after an error about the variable, the value's type is still known)
+        match crate::sema::ksyms::variable(&k, &name) {
+            None => self.error(StdlibError::NoKernelVariable { name: name.clone(), span: args[0].span }),
+            // The verifier finds the variable's address by name in kallsyms, which holds
+            // data symbols only with CONFIG_KALLSYMS_ALL.
+            Some(_) if !self.opts.portable && crate::kernel::kallsyms::symbol_address(&name).is_none() => {
+                self.error(StdlibError::NoKallsyms { name: name.clone(), span: args[0].span })
+            }
+            Some(var) => {
+                self.ksyms.insert(name.clone(), var);
+            }
+        }
+        let ty = Type::Ptr { user: false, to: Some(Pointee::Int { bytes: 8, signed: false }) };
+        self.set(scope, e, ty, Res::PercpuKaddr(name))
+    }
+
     /// `uaddr(symbol)`: a symbol's address in the uprobe's binary.
     pub(in crate::sema::check) fn uaddr(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         let Some(sym) = self.literal_arg(args.first(), None, "uaddr", "symbol") else {

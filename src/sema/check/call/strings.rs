@@ -12,9 +12,18 @@ impl Checker<'_> {
                 if self.opts.portable {
                     return self.runtime_str_param(e, &args[0], name, scope);
                 }
-                let text = name[1..].parse::<usize>().ok().and_then(|n| self.opts.params.get(n.checked_sub(1)?)).cloned();
-                let text = text.unwrap_or_default();
+                let text = self.param_text(name, 0);
                 return self.set(scope, e, Type::Str { len: text.len() as u32 + 1 }, Res::ConstStr(text));
+            }
+        }
+        // `str($N + K)`: bpftrace's pointer arithmetic on the parameter's text, its bytes from
+        // K on ("" past the end), known when compiling.
+        if let ExprKind::Binary { op: BinOp::Add, lhs, rhs } = &args[0].kind {
+            if let (ExprKind::Var(name), Some(skip)) = (&lhs.kind, rhs.const_int()) {
+                if name != "$#" && crate::sema::is_positional(name) && skip >= 0 && !self.opts.portable {
+                    let text = self.param_text(name, skip as usize);
+                    return self.set(scope, e, Type::Str { len: text.len() as u32 + 1 }, Res::ConstStr(text));
+                }
             }
         }
         let t = self.expr(&args[0], scope);
@@ -54,6 +63,14 @@ impl Checker<'_> {
             }
         };
         self.set(scope, e, Type::Str { len: size }, res)
+    }
+
+    /// The text of positional parameter `name` (`$2`) from byte `skip` on: "" when it is not
+    /// given or is shorter.
+    fn param_text(&self, name: &str, skip: usize) -> String {
+        let text = name[1..].parse::<usize>().ok().and_then(|n| self.opts.params.get(n.checked_sub(1)?));
+        let bytes = text.map_or(&[][..], |t| t.as_bytes());
+        String::from_utf8_lossy(&bytes[skip.min(bytes.len())..]).into_owned()
     }
 
     /// `strncmp(a, b, n)`.

@@ -26,17 +26,32 @@ impl Checker<'_> {
         }
     }
 
-    /// `comm(pid)` (0.25): bpftrace calls kfunc `bpf_task_from_pid`, which this kernel allows
-    /// in kprobe, tracepoint and perf event programs; rtrace does not call kfuncs yet.
+    /// `comm(pid)` (0.25): as bpftrace, the task from kfunc `bpf_task_from_pid` (released with
+    /// `bpf_task_release`), which this kernel allows in kprobe, tracepoint and perf event
+    /// programs, not in begin/end's raw tracepoint programs: an error there.
     fn comm_of_pid(&mut self, e: &Expr, pid: &Expr, scope: &mut Scope) -> Type {
         if !self.int_arg(pid, IntWanted::Number("comm"), scope) {
             return Type::Error;
         }
-        let kfunc = "bpf_task_from_pid";
+        let Some(k) = self.kernel_types_at(e.span, Some("comm(pid)")) else { return Type::Error };
         let prog = super::meta::prog_type(&scope.inst.attach);
-        let allowed = self.kernel_types().ok().and_then(|k| k.function_id(kfunc)).is_some_and(|id| crate::kernel::features::kfunc_allowed(id, prog));
-        self.error(StdlibError::CommOfPid { allowed, probe: scope.inst.display.clone(), span: e.span });
-        Type::Error
+        let kfuncs = ["bpf_task_from_pid", "bpf_task_release"].map(|name| crate::sema::ksyms::function(&k, name));
+        let id = k.function_id("bpf_task_from_pid");
+        let allowed = id.is_some_and(|id| crate::kernel::features::kfunc_allowed(id, prog));
+        let task = k.find_tagged("struct", "task_struct");
+        let comm = task.and_then(|t| k.member(t, "comm"));
+        let (true, [Some(from_pid), Some(release)], Some(task), Some(comm)) = (allowed, kfuncs, task, comm) else {
+            self.error(StdlibError::CommOfPid { probe: scope.inst.display.clone(), missing: id.is_none(), span: e.span });
+            return Type::Error;
+        };
+        for f in [from_pid, release] {
+            self.ksyms.insert(f.name().to_string(), f);
+        }
+        if self.opts.co_re {
+            scope.core.insert(e.id, CoreRef::Member { record: task, path: vec!["comm".to_string()] });
+        }
+        let comm = Access { offset: u64::from(comm.offset_bits / 8), scale: 0, read: Read::Chars { len: COMM_LEN }, user: false };
+        self.set(scope, e, Type::Str { len: COMM_LEN }, Res::CommOfPid { comm })
     }
 
     /// `pid(curr_ns|init)`, `tid(…)` (0.24) and `nsecs(monotonic|boot|tai)` (0.25): the mode

@@ -1,7 +1,8 @@
 //! bpftrace 0.26's helpers that need what this kernel, or rtrace, may lack: `override()`
 //! (kprobes with CONFIG_BPF_KPROBE_OVERRIDE), `path()`, `skboutput()` and `socket_cookie()`
 //! (helpers of fentry/fexit programs, BPF_PROG_TYPE_TRACING), `dw_ustack()` (bpftrace's DWARF
-//! unwinder, LLVM 21). Their arguments are checked; then an error says what is missing.
+//! unwinder, LLVM 21). Their arguments are checked; then an error says what is missing, except
+//! for `path()` and `socket_cookie()` in fentry/fexit probes, which rtrace generates.
 
 use super::*;
 use crate::kernel::features;
@@ -36,7 +37,16 @@ impl Checker<'_> {
             }
             _ => (&args[0], &args[1..]),
         };
-        let mut ok = self.int_arg(pointer, IntWanted::Pointer(def.name), scope);
+        // `path(file->f_path)`: a struct in memory stands for its address, as in bpftrace.
+        let mut ok = match self.expr(pointer, scope) {
+            Type::Error => false,
+            Type::Record { .. } if def.func == Func::Path => true,
+            t if t.is_int() => true,
+            t => {
+                self.error(ExprError::NotInteger { wanted: IntWanted::Pointer(def.name), found: t.describe(), span: pointer.span });
+                false
+            }
+        };
         for a in rest {
             ok &= self.int_arg(a, IntWanted::Number(def.name), scope);
         }
@@ -53,9 +63,28 @@ impl Checker<'_> {
         } else if !matches!(scope.inst.attach, Attach::Fentry { .. }) {
             self.error(StdlibError::OnlyIn { func: def.name, probes: "fentry/fexit probes", span: e.span });
         } else {
-            self.error(StdlibError::NotGenerated { func: def.name, span: e.span });
+            return self.tracing_helper(e, def, args, scope);
         }
         Type::Error
+    }
+
+    /// In an fentry/fexit probe: `path(p[, size])` (`bpf_d_path` into a string of `size`
+    /// bytes, a literal, or config `max_strlen`) and `socket_cookie(sk)`. The kernel allows it only in the functions of
+    /// its `btf_allowlist_d_path`: elsewhere the program does not load.
+    fn tracing_helper(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        match def.func {
+            Func::Path => {
+                let max = self.opts.config.max_strlen as u32;
+                // (a size known only at run time is bounded by the string's, as in `str()`)
+                let len = args.get(1).and_then(literal_int).map_or(max, |n| (n.max(1) as u64).min(u64::from(max)) as u32);
+                self.set(scope, e, Type::Str { len }, Res::Call(Func::Path))
+            }
+            Func::SocketCookie => self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::SocketCookie)),
+            _ => {
+                self.error(StdlibError::NotGenerated { func: def.name, span: e.span });
+                Type::Error
+            }
+        }
     }
 
     /// `dw_ustack([mode, ][limit])`: bpftrace unwinds with DWARF from LLVM 21 on.
