@@ -289,6 +289,7 @@ fn build_errors(dir: &Path) {
         ("uprobe", "uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc { exit(); }", "cannot carry `uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc` to another machine"),
         ("flag", "// $1 -p PID: a pid\nBEGIN { printf(\"%d\\n\", $1); }", "parameter $1 cannot be flag -p"),
         ("attach", "tracepoint:syscalls:sys_enter_$1 { exit(); }", "cannot carry `tracepoint:syscalls:sys_enter_$1`"),
+        ("str_offset", "BEGIN { printf(\"%s\\n\", str($1 + 1)); exit(); }", "cannot carry `str($N + K)` to another machine"),
         ("own_option", "BEGIN { printf(\"%d\\n\", getopt(\"btf\", 1)); exit(); }", "named parameter `--btf` cannot be a built tool's"),
     ];
     for (name, script, needle) in cases {

@@ -20,7 +20,12 @@ impl Checker<'_> {
         // K on ("" past the end), known when compiling.
         if let ExprKind::Binary { op: BinOp::Add, lhs, rhs } = &args[0].kind {
             if let (ExprKind::Var(name), Some(skip)) = (&lhs.kind, rhs.const_int()) {
-                if name != "$#" && crate::sema::is_positional(name) && skip >= 0 && !self.opts.portable {
+                if name != "$#" && crate::sema::is_positional(name) && skip >= 0 {
+                    if self.opts.portable {
+                        // A built tool reads its parameters when it starts: no text to cut here.
+                        self.error(CallError::NotPortable { construct: "`str($N + K)`", span: args[0].span });
+                        return Type::Error;
+                    }
                     let text = self.param_text(name, skip as usize);
                     return self.set(scope, e, Type::Str { len: text.len() as u32 + 1 }, Res::ConstStr(text));
                 }
