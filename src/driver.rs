@@ -298,6 +298,11 @@ fn run(cli: Cli) -> i32 {
         print!("{}", crate::kernel::features::report());
         return 0;
     }
+    // A pattern given beside `-e` wins (bpftrace 0.17 lists the pattern; so do the cases).
+    let script_file = cli.file.as_deref().is_some_and(|f| f != "*" && std::path::Path::new(f).is_file());
+    if cli.list && (cli.program.is_some() && cli.file.is_none() || cli.program.is_none() && script_file) {
+        return list_program(&cli);
+    }
     if cli.list {
         let listing = crate::list::list(cli.file.as_deref().unwrap_or("*"), cli.verbose);
         // An empty listing because tracefs cannot be read (not root) says so, as a failure.
@@ -641,6 +646,25 @@ enum ReadError {
 }
 
 /// The script's display name and text, at most `limits.max_script_bytes` of it.
+/// `rtrace -l -e 'PROGRAM'` (or `-l FILE`): the probes the program would attach, one a line,
+/// as `probe` names them, each once; BEGIN, END and the other probes of rtrace itself are left
+/// out, as bpftrace 0.26 leaves its special probes out.
+fn list_program(cli: &Cli) -> i32 {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let front = match front_end(cli, color, &mut std::io::stdout(), &mut std::io::stderr()) {
+        Ok(front) => front,
+        Err(code) => return code,
+    };
+    let special = |name: &str| matches!(name, "BEGIN" | "END") || ["self:", "test:", "bench:"].iter().any(|p| name.starts_with(p));
+    let mut seen = std::collections::HashSet::new();
+    for name in front.checked.plan.probe_names.iter().filter(|n| !special(n)) {
+        if seen.insert(name) {
+            println!("{name}");
+        }
+    }
+    0
+}
+
 fn read_script(cli: &Cli, limits: &Limits) -> Result<(String, String), ReadError> {
     let max = limits.max_script_bytes;
     let too_big = |name: &str| ReadError::Message(format!("{name} is larger than {max} bytes, the most rtrace reads of a script"));

@@ -2,7 +2,7 @@
 //! types this machine offers, read from the kernel's facts (`crate::kernel`).
 
 use crate::kernel::perf::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
-use crate::kernel::{btf, elf, kallsyms, tracefs, usdt};
+use crate::kernel::{btf, cpp, elf, kallsyms, tracefs, usdt};
 use crate::glob::glob;
 use crate::plan;
 
@@ -84,8 +84,24 @@ pub fn list(pattern: &str, verbose: bool) -> String {
         let target = rest.split(':').next().unwrap_or("");
         if let Some(path) = elf::resolve(target) {
             let func = rest[target.len()..].strip_prefix(':').filter(|f| !f.is_empty()).unwrap_or("*");
-            for name in elf::functions(&path).unwrap_or_default().keys().filter(|name| glob(func, name)) {
-                out.push_str(&format!("uprobe:{}:{name}\n", path.display()));
+            // With -v, each function's parameters from the binary's DWARF, as bpftrace 0.26
+            // writes them (`const char* name`); none for a binary without DWARF.
+            let debug = verbose.then(|| crate::kernel::dwarf::Debug::load(&path).ok().flatten()).flatten();
+            // `cpp:PATTERN`: C++ functions by demangled name, listed quoted as `cpp:"NAME"`.
+            let cpp_pattern = func.strip_prefix("cpp:").map(|p| p.replace('"', ""));
+            let wanted = |name: &String| match &cpp_pattern {
+                Some(p) => glob(p, name) || cpp::matches(p, name),
+                None => glob(func, name),
+            };
+            for name in elf::functions(&path).unwrap_or_default().keys().filter(|name| wanted(name)) {
+                match cpp_pattern.as_ref().and(cpp::demangle(name)) {
+                    Some(demangled) => out.push_str(&format!("uprobe:{}:cpp:\"{demangled}\"\n", path.display())),
+                    None => out.push_str(&format!("uprobe:{}:{name}\n", path.display())),
+                }
+                for param in debug.as_ref().and_then(|d| d.params(name)).unwrap_or_default() {
+                    let sep = if param.name.is_empty() { "" } else { " " };
+                    out.push_str(&format!("    {}{sep}{}\n", param.type_name, param.name));
+                }
             }
         }
     }

@@ -243,8 +243,10 @@ pub enum Attach {
     /// `kprobe:FUNC[+OFFSET]` or, with `ret`, `kretprobe:FUNC`.
     Kprobe { func: String, offset: u64, ret: bool },
     /// `uprobe:PATH:FUNC[+OFFSET]` or `uretprobe:PATH:FUNC`; `offset` is the file offset of
-    /// the probed instruction.
-    Uprobe { path: String, func: String, offset: u64, ret: bool },
+    /// the probed instruction, `func` the function that holds it, `label` what the probe's
+    /// name shows after the path (bpftrace's: `FUNC`, `FUNC+16`, an address in decimal,
+    /// `cpp:MANGLED`).
+    Uprobe { path: String, func: String, label: String, offset: u64, ret: bool },
     /// `usdt:PATH:PROVIDER:NAME` at one of its locations: a uprobe at file offset `offset`,
     /// with the file offset of the probe's semaphore (0 for none), which the kernel raises
     /// while the uprobe is attached.

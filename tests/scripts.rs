@@ -197,9 +197,9 @@ fn kernel_config() -> Option<String> {
 /// Stands, anywhere in a case file, for the directory of the built test helpers.
 const HELPERS: &str = "{helpers}";
 
-/// Builds every `tests/helpers/*.c` (once per run, with `cc -O1` and the flags of a
-/// `// cc flags: …` line in the source) into this build's target directory, and returns that
-/// directory.
+/// Builds every `tests/helpers/*.c` and `*.cc` (once per run, with `cc -O1`, or `c++ -O1` for
+/// C++, and the flags of a `// cc flags: …` line in the source) into this build's target
+/// directory, and returns that directory.
 fn helpers() -> &'static Result<String, String> {
     static BUILT: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
@@ -210,7 +210,7 @@ fn helpers() -> &'static Result<String, String> {
             .map_err(|e| format!("cannot read {}: {e}", src.display()))?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "c"))
+            .filter(|p| p.extension().is_some_and(|e| e == "c" || e == "cc"))
             .collect();
         sources.sort();
         for source in sources {
@@ -220,11 +220,12 @@ fn helpers() -> &'static Result<String, String> {
             let text = fs::read_to_string(&source).unwrap_or_default();
             let flags: Vec<&str> =
                 text.lines().filter_map(|l| l.strip_prefix("// cc flags:")).flat_map(str::split_whitespace).collect();
-            let result = Command::new("cc").args(["-O1"]).args(&flags).arg("-o").arg(&partial).arg(&source).output();
+            let compiler = if source.extension().is_some_and(|e| e == "cc") { "c++" } else { "cc" };
+            let result = Command::new(compiler).args(["-O1"]).args(&flags).arg("-o").arg(&partial).arg(&source).output();
             match result {
                 Ok(o) if o.status.success() => {}
                 Ok(o) => return Err(format!("cannot build {}:\n{}", source.display(), String::from_utf8_lossy(&o.stderr))),
-                Err(e) => return Err(format!("cannot run cc to build {}: {e}", source.display())),
+                Err(e) => return Err(format!("cannot run {compiler} to build {}: {e}", source.display())),
             }
             // Renamed into place, so that no case runs a half-written binary.
             fs::rename(&partial, &bin).map_err(|e| format!("cannot rename {}: {e}", partial.display()))?;

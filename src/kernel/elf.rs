@@ -1,5 +1,6 @@
 //! User-space binaries for uprobes: finding a library by its short name (`libc`), and the
-//! functions an ELF file defines, with their file offsets (through blazesym's inspector).
+//! functions an ELF file defines, with their addresses, sizes and file offsets (through
+//! blazesym's inspector).
 
 use blazesym::inspect::source::{Elf, Source};
 use blazesym::inspect::Inspector;
@@ -55,15 +56,35 @@ fn is_elf(path: &Path) -> bool {
 
 /// The functions `path` defines (name → file offset), from its symbol tables.
 pub fn functions(path: &Path) -> Result<BTreeMap<String, u64>, String> {
+    let mut out = BTreeMap::new();
+    for f in function_symbols(path)? {
+        out.entry(f.name).or_insert(f.file_offset);
+    }
+    Ok(out)
+}
+
+/// A function symbol of an ELF file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    pub name: String,
+    /// Its virtual address as linked.
+    pub addr: u64,
+    /// Its size in bytes (0 where the symbol table gives none).
+    pub size: u64,
+    pub file_offset: u64,
+}
+
+/// Every function symbol of `path` that has an address and a file offset, in symbol-table
+/// order.
+pub fn function_symbols(path: &Path) -> Result<Vec<Function>, String> {
     let inspector = Inspector::new();
     let src = Source::Elf(Elf { debug_syms: false, ..Elf::new(path) });
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     inspector
         .for_each(&src, |sym| {
-            if sym.sym_type == SymType::Function && sym.addr != 0 {
-                if let Some(off) = sym.file_offset {
-                    out.entry(sym.name.to_string()).or_insert(off);
-                }
+            if let (SymType::Function, Some(file_offset), true) = (sym.sym_type, sym.file_offset, sym.addr != 0) {
+                let (name, addr, size) = (sym.name.to_string(), sym.addr, sym.size.unwrap_or(0) as u64);
+                out.push(Function { name, addr, size, file_offset });
             }
             ControlFlow::Continue(())
         })

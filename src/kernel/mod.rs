@@ -11,6 +11,10 @@ pub mod cdecl;
 #[cfg(feature = "compiler")]
 pub mod script_types;
 pub mod cgroup;
+#[cfg(feature = "compiler")]
+pub mod cpp;
+#[cfg(feature = "compiler")]
+pub mod dwarf;
 #[cfg(feature = "symbols")]
 pub mod elf;
 pub mod features;

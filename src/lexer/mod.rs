@@ -290,7 +290,8 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    /// An attach point runs until a blank, `,`, `{`, `<`, or a `/` that is not part of a path.
+    /// An attach point runs until a blank, `,`, `{`, `<`, or a `/` that is not part of a path,
+    /// outside `"…"` quotes.
     /// A field (between `:`s) that starts with `/` or `.` is a path and may hold `/`; so may a
     /// field that goes on, in path characters only, to a `:` (`uprobe:bin/app:main`): a
     /// predicate follows the last field, so such a `/` cannot start one.
@@ -300,7 +301,15 @@ impl<'a> Lexer<'a> {
         let mut end = 0;
         let mut in_path = false;
         let mut field_start = true;
+        let mut quoted = false;
         for (i, c) in rest.char_indices() {
+            // A quoted part (`uprobe:"/opt/a b:c":f`) holds any character but `"`.
+            if c == '"' || quoted {
+                quoted ^= c == '"';
+                end = i + c.len_utf8();
+                field_start = false;
+                continue;
+            }
             if field_start {
                 in_path = c == '/' || c == '.';
             }

@@ -82,6 +82,13 @@ fn relative_paths_and_predicates() {
 }
 
 #[test]
+fn quoted_attach_point_parts() {
+    let t = toks("uprobe:\"/opt/a b:c{d}\":main /pid/ { }");
+    assert_eq!(t[0], Tok::AttachPoint("uprobe:\"/opt/a b:c{d}\":main"));
+    assert_eq!(t[1], Tok::PredOpen);
+}
+
+#[test]
 fn strings_and_ints() {
     let t = toks(r#"BEGIN { printf("a\tb\n%d", 0x10, 1_000); }"#);
     assert!(t.contains(&Tok::Str("a\tb\n%d".into())));

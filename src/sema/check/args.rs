@@ -102,6 +102,9 @@ impl Checker<'_> {
             };
             return self.fentry_slot(e, index, params[index].1, scope);
         }
+        if let Attach::Uprobe { .. } = scope.inst.attach {
+            return self.uprobe_arg(e, field, scope);
+        }
         self.tracepoint_field(e, field, scope)
     }
 

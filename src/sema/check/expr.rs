@@ -328,6 +328,12 @@ impl Checker<'_> {
         }
         let ty = match b {
             Builtin::Comm => Type::Str { len: COMM_LEN },
+            Builtin::Args if matches!(scope.inst.attach, Attach::Uprobe { ret: false, .. }) => {
+                match self.uprobe_params(scope.inst, e.span) {
+                    Some(_) => Type::Args,
+                    None => return Type::Error,
+                }
+            }
             Builtin::Args if scope.inst.format.is_none() && scope.inst.params.is_none() => {
                 self.error(ArgError::ArgsUnavailable { kind: args::probe_kind(&scope.inst.attach), span: e.span });
                 return Type::Error;

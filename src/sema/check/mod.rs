@@ -1,7 +1,7 @@
 //! The type checker: one `Checker` walks each program (one attach point of a probe) and gives
 //! every expression its type and what it refers to (`ProgInfo`), learning the maps' types from
 //! their assignments. Its families live in the submodules: statements (`stmt`), expressions
-//! (`expr`), probe arguments (`args`), kernel memory and casts (`memory`), maps (`maps`),
+//! (`expr`), probe arguments (`args`, uprobes' DWARF ones in `uprobe_args`), kernel memory and casts (`memory`), maps (`maps`),
 //! function calls (`call`), printf (`printf`) and tuples (`tuples`).
 
 mod args;
@@ -13,6 +13,7 @@ mod printf;
 mod stmt;
 mod tuples;
 mod type_of;
+mod uprobe_args;
 
 pub use memory::named_int_type;
 pub use printf::parse_format;
@@ -54,6 +55,8 @@ pub(super) struct Checker<'p> {
     pub(super) ksyms: std::collections::BTreeMap<String, super::ksyms::Ksym>,
     /// With `--co-re`: each tracepoint's BTF record struct, by `category:event`.
     tp_structs: HashMap<String, Option<u32>>,
+    /// Each uprobe binary's DWARF (`None`: it has none), read the first time `args` needs it.
+    debug_info: HashMap<String, Option<std::rc::Rc<crate::kernel::dwarf::Debug>>>,
     /// What the probe being checked gathers (`ProbeCheck`).
     errors: Vec<CheckError>,
     needs: Vec<(ExprId, Need)>,
@@ -221,6 +224,7 @@ impl<'p> Checker<'p> {
             strftime_formats: Vec::new(),
             ksyms: Default::default(),
             tp_structs: HashMap::new(),
+            debug_info: HashMap::new(),
             errors: Vec::new(),
             needs: Vec::new(),
             lookups: Vec::new(),

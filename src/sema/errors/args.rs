@@ -6,6 +6,10 @@ use super::*;
 pub enum ArgError {
     UnknownIdent { name: String, suggestion: Option<String>, is_function: bool, span: Span },
     ArgsUnavailable { kind: &'static str, span: Span },
+    /// A uprobe's `args`, and its binary has no DWARF.
+    NoDebugInfo { path: String, span: Span },
+    /// A uprobe's `args`, and its function takes more arguments than registers pass.
+    StackPassedArgs { probe: String, span: Span },
     CpidWithoutCommand { span: Span },
     ArgPastRegisters { name: String, span: Span },
     /// A builtin only some probes have; `fields`: a tracepoint's field names, for `argN`.
@@ -34,6 +38,13 @@ impl ArgError {
             ArgsUnavailable { kind, span } => error(format!("`args` is not available in {kind} probes"))
                 .at(*span, "no arguments here")
                 .help("`args` holds the fields of a tracepoint's record"),
+            NoDebugInfo { path, span } => error(format!("no debuginfo found for {path}"))
+                .at(*span, "`args` needs the binary's DWARF")
+                .help("build it with `-g`, or read the registers with `arg0` … `arg5`"),
+            StackPassedArgs { probe, span } => {
+                error(format!("'args' builtin is not supported for probes with stack-passed arguments ({probe})"))
+                    .at(*span, "more arguments than registers")
+            }
             CpidWithoutCommand { span } => {
                 error("`cpid` needs a command started with `-c`").at(*span, "no command").help("run `rtrace -c 'CMD' …`")
             }

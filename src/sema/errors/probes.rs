@@ -44,9 +44,13 @@ pub enum ProbeError {
     NoUserFunction { func: String, path: String, span: Span, nearest: Option<String>, checked_anyway: bool },
     NoUsdtProbes { path: String, span: Span },
     NoUsdtProbe { wanted: String, path: String, span: Span, nearest: Option<String> },
+    /// `usdt:*:NAME` with `-p PID`, and no file the process maps has such a probe.
+    NoProcessUsdtProbe { wanted: String, pid: u32, span: Span },
     InvalidPerf { provider: String, text: String, span: Span, events: Option<Vec<&'static str>> },
     InvalidInterval { text: String, span: Span },
     Watchpoint { error: WatchpointError, span: Span },
+    /// A uprobe at an address, an offset, a source line or a C++ name that cannot be placed.
+    User { error: UserProbeError, span: Span },
     /// Two `test:` (or `bench:`) probes of one name.
     DuplicateName { provider: &'static str, name: String, first: Span, span: Span },
     /// `self:signal:NAME` of a signal other than SIGUSR1, or `self:TRIGGER:…`.
@@ -60,6 +64,8 @@ pub enum Form {
     RawTracepoint,
     KernelFunction,
     UserFunction,
+    /// `uprobe:BINARY@FILE:LINE[:COL]`.
+    UserLine,
     Usdt,
     /// `test:NAME`, `bench:NAME`.
     Named,
@@ -84,6 +90,25 @@ pub enum Missing {
 pub enum Instead {
     Kprobe { ret: bool, func: String },
     Tracepoint(String),
+}
+
+/// A uprobe's place that cannot be found in its binary (the wording follows bpftrace 0.26's).
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserProbeError {
+    /// An address inside no function of the binary.
+    Address { path: String, address: u64 },
+    /// `FUNCTION+OFFSET` (or an address) at or past the function's end.
+    OutsideFunction { func: String, size: u64 },
+    /// A uretprobe at an address inside a function.
+    RetprobeOffset { func: String, offset: u64 },
+    /// `BINARY@FILE:LINE` of a binary without DWARF.
+    NoLineInfo { path: String },
+    /// `BINARY@FILE:LINE` that the line table does not place (the reader's words).
+    Line { reason: String },
+    /// `uretprobe:BINARY@FILE:LINE`.
+    LineOnRetprobe,
+    /// `uprobe:BINARY:LANG:FUNCTION` with a language other than `cpp`.
+    Language { lang: String },
 }
 
 /// A watchpoint x86's debug registers cannot set (or one rtrace cannot yet).
@@ -224,6 +249,10 @@ impl From<ProbeError> for Diagnostic {
                     None => d.help(format!("`rtrace -l 'usdt:{path}:*'` lists them")),
                 }
             }
+            NoProcessUsdtProbe { wanted, pid, span } => {
+                Diagnostic::error(format!("no USDT probe matches `{wanted}` in the files process {pid} maps"))
+                    .at(span, "no such probe")
+            }
             InvalidPerf { provider, text, span, events } => {
                 let help = match events {
                     None => "write `profile:hz:N`, `profile:s|ms|us:N` or `profile:DURATION`, e.g. `profile:hz:99`, `profile:10ms`".to_string(),
@@ -235,6 +264,7 @@ impl From<ProbeError> for Diagnostic {
                 .at(span, "expected `interval:UNIT:N` or `interval:DURATION`")
                 .help("UNIT is one of s, ms, us, hz; N is a positive integer; DURATION is a positive number of nanoseconds or has a unit (ns, us, ms, s, m, h, d), e.g. `interval:s:1`, `interval:100ms`"),
             Watchpoint { error, span } => watchpoint(error, span),
+            User { error, span } => user_probe(error, span),
         }
     }
 }
@@ -281,11 +311,37 @@ fn malformed(provider: &str, text: &str, form: Form, span: Span) -> Diagnostic {
         Form::RawTracepoint => (provider.to_string(), format!("expected `{provider}:NAME` or `{provider}:MODULE:NAME`")),
         Form::KernelFunction => (provider.to_string(), format!("expected `{provider}:FUNCTION`")),
         Form::UserFunction => (provider.to_string(), format!("expected `{provider}:BINARY:FUNCTION`")),
+        Form::UserLine => (provider.to_string(), format!("expected `{provider}:BINARY@FILE:LINE[:COL]`")),
         Form::Usdt => (provider.to_string(), format!("expected `{provider}:BINARY:NAME` or `{provider}:BINARY:PROVIDER:NAME`")),
         Form::Named => (format!("{provider} probe"), format!("expected `{provider}:NAME`")),
         Form::SelfSignal => (format!("{provider} probe"), "expected `self:signal:SIGUSR1`".to_string()),
     };
     Diagnostic::error(format!("invalid {what} `{text}`")).at(span, expected)
+}
+
+fn user_probe(error: UserProbeError, span: Span) -> Diagnostic {
+    use UserProbeError::*;
+    match error {
+        Address { path, address } => {
+            Diagnostic::error(format!("Could not resolve address: {path}:0x{address:x}")).at(span, "inside no function")
+        }
+        OutsideFunction { func, size } => Diagnostic::error(format!("Offset outside the function bounds ('{func}' size is {size})"))
+            .at(span, "past the function's end"),
+        RetprobeOffset { func, offset } => Diagnostic::error(format!(
+            "uretprobes cannot be attached at function offset. (address resolved to: {func}+{offset})"
+        ))
+        .at(span, "not a function's first instruction"),
+        NoLineInfo { path } => {
+            Diagnostic::error(format!("No DWARF debug info found for '{path}', cannot attach by source code location."))
+                .at(span, "no line table")
+                .help("build the binary with `-g`")
+        }
+        Line { reason } => Diagnostic::error(reason).at(span, "not in the binary's line table"),
+        LineOnRetprobe => Diagnostic::error("Source code location not allowed").at(span, "uretprobes take a function"),
+        Language { lang } => {
+            Diagnostic::error(format!("unsupported language type: {lang}")).at(span, "expected `cpp`")
+        }
+    }
 }
 
 fn watchpoint(error: WatchpointError, span: Span) -> Diagnostic {

@@ -72,7 +72,7 @@ struct Point<'t> {
 
 impl<'t> Point<'t> {
     fn new(probe: usize, index: usize, text: &'t str, span: Span, attach_points: usize) -> Point<'t> {
-        let parts: Vec<&str> = text.split(':').collect();
+        let parts = split_fields(text);
         let provider = provider(parts[0]);
         Point { probe, index, text, parts, span, provider, attach_points }
     }
@@ -96,6 +96,29 @@ impl<'t> Point<'t> {
             usdt_args: vec![],
         }
     }
+}
+
+/// An attach point's `:`-separated fields; a `:` inside `"…"` quotes separates nothing.
+fn split_fields(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ':' if !quoted => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// A field without its `"` quotes (`"/opt/a b:c"` is `/opt/a b:c`).
+fn unquote(field: &str) -> String {
+    field.replace('"', "")
 }
 
 /// An attach point's provider as written, in the form expansion matches: provider names are
@@ -343,8 +366,8 @@ pub(super) fn probe_name(attach: &Attach, display: &str) -> String {
         Attach::Kprobe { func, ret: true, .. } => format!("kretprobe:{func}"),
         Attach::Fentry { func, ret: false } => format!("fentry:{func}"),
         Attach::Fentry { func, ret: true } => format!("fexit:{func}"),
-        Attach::Uprobe { path, func, ret: false, .. } => format!("uprobe:{path}:{func}"),
-        Attach::Uprobe { path, func, ret: true, .. } => format!("uretprobe:{path}:{func}"),
+        Attach::Uprobe { path, label, ret: false, .. } => format!("uprobe:{path}:{label}"),
+        Attach::Uprobe { path, label, ret: true, .. } => format!("uretprobe:{path}:{label}"),
         Attach::Usdt { path, provider, name, .. } => format!("usdt:{path}:{provider}:{name}"),
         Attach::Interval { .. } | Attach::Perf { .. } => display.to_string(),
         Attach::Watchpoint { addr, len, bp_type } => {

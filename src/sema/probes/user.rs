@@ -1,50 +1,145 @@
 //! Probes in user binaries: `uprobe`/`uretprobe` (the functions of an ELF file, from its
-//! symbol tables) and `usdt` (the probes of its `.note.stapsdt` notes).
+//! symbol tables, C++ ones also by demangled name; addresses; source lines, from its DWARF)
+//! and `usdt` (the probes of its `.note.stapsdt` notes).
 
-use super::{function_offset, malformed, Expander, Point};
+use super::{function_offset, malformed, parse_offset, unquote, Expander, Point};
 use crate::diag::{did_you_mean, Span};
 use crate::glob::glob;
-use crate::kernel::{elf, usdt};
+use crate::kernel::{cpp, dwarf, elf, usdt};
 use crate::plan::Attach;
-use crate::sema::errors::{Form, ProbeError};
+use crate::sema::errors::{Form, ProbeError, UserProbeError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 impl Expander<'_> {
-    /// uprobe:BINARY:FUNCTION, uprobe:BINARY:FUNCTION+OFFSET (and uretprobe).
+    /// uprobe:BINARY:FUNCTION, uprobe:BINARY:FUNCTION+OFFSET, uprobe:BINARY:ADDRESS,
+    /// uprobe:BINARY:cpp:NAME, uprobe:BINARY@FILE:LINE[:COL] (and uretprobe, at functions).
     pub(super) fn uprobe(&mut self, p: &Point) -> Result<(), ProbeError> {
         let parts = &p.parts;
         let ret = p.provider.starts_with("ur");
-        if parts.len() != 3 || parts[1].is_empty() || parts[2].is_empty() {
+        if parts.len() >= 2 && parts[1].contains('@') && !parts[1].starts_with('"') {
+            return self.uprobe_line(p, ret);
+        }
+        let (lang, f) = match parts.len() {
+            3 => (None, 2),
+            4 => (Some(unquote(parts[2])), 3),
+            _ => return Err(malformed(p, Form::UserFunction)),
+        };
+        if parts[1].is_empty() || parts[f].is_empty() {
             return Err(malformed(p, Form::UserFunction));
         }
-        let path = find_binary(parts[1], p.field_span(1))?;
-        let (func, extra) = function_offset(parts[2], ret, "uretprobe", p.text, p.field_span(2))?;
+        if let Some(lang) = lang.as_ref().filter(|l| *l != "cpp") {
+            return Err(ProbeError::User { error: UserProbeError::Language { lang: lang.clone() }, span: p.field_span(2) });
+        }
+        let path = find_binary(&unquote(parts[1]), p.field_span(1))?;
+        let field = unquote(parts[f]);
+        if let (None, Some(address)) = (&lang, field.starts_with(|c: char| c.is_ascii_digit()).then(|| parse_offset(&field)).flatten()) {
+            return self.uprobe_address(p, &path, address, ret, p.field_span(f));
+        }
+        let (func, extra) = function_offset(&field, ret, "uretprobe", p.text, p.field_span(f))?;
+        let cpp = lang.is_some();
         let known = read_once(&mut self.elf_functions, &path, elf::functions, "symbols", p.field_span(1))?;
         let mut matches: Vec<(String, u64)> =
-            known.iter().filter(|(name, _)| glob(func, name)).map(|(n, o)| (n.clone(), *o)).collect();
+            known.iter().filter(|(name, _)| glob(func, name) || cpp && cpp::matches(func, name)).map(|(n, o)| (n.clone(), *o)).collect();
         if matches.is_empty() {
             let nearest = did_you_mean(func, known.keys().map(String::as_str)).map(str::to_string);
             let checked_anyway = self.opts.no_attach && !func.contains('*');
             let (name, path) = (func.to_string(), path.display().to_string());
-            let e = ProbeError::NoUserFunction { func: name, path, span: p.field_span(2), nearest, checked_anyway };
+            let e = ProbeError::NoUserFunction { func: name, path, span: p.field_span(f), nearest, checked_anyway };
             if !checked_anyway {
                 return Err(e);
             }
             self.error(e);
             matches.push((func.to_string(), 0));
         }
+        if extra != 0 {
+            check_inside(&path, &matches, extra, p.field_span(f))?;
+        }
         let path_text = path.display().to_string();
         for (name, off) in matches {
-            let attach = Attach::Uprobe { path: path_text.clone(), func: name, offset: off + extra, ret };
+            let label = match (cpp, extra) {
+                (true, _) => format!("cpp:{name}"),
+                (false, 0) => name.clone(),
+                (false, _) => format!("{name}+{extra}"),
+            };
+            let attach = Attach::Uprobe { path: path_text.clone(), func: name, label, offset: off + extra, ret };
             self.out.push(p.instance(attach, None));
         }
         Ok(())
     }
 
-    /// usdt:BINARY:[PROVIDER:]NAME: one instance per location of each matching probe.
+    /// uprobe:BINARY:ADDRESS: the function that holds the address (a virtual address as
+    /// linked), at the address's offset in it.
+    fn uprobe_address(&mut self, p: &Point, path: &Path, address: u64, ret: bool, span: Span) -> Result<(), ProbeError> {
+        let symbols = elf::function_symbols(path)
+            .map_err(|reason| ProbeError::UnreadableBinary { what: "symbols", path: path.display().to_string(), reason, span })?;
+        let user = |error| ProbeError::User { error, span };
+        let Some(f) = symbols.iter().find(|f| f.addr <= address && address < f.addr + f.size.max(1)) else {
+            return Err(user(UserProbeError::Address { path: path.display().to_string(), address }));
+        };
+        let offset = address - f.addr;
+        if ret && offset != 0 {
+            return Err(user(UserProbeError::RetprobeOffset { func: f.name.clone(), offset }));
+        }
+        let (path, func, label) = (path.display().to_string(), f.name.clone(), address.to_string());
+        let attach = Attach::Uprobe { path, func, label, offset: f.file_offset + offset, ret };
+        self.out.push(p.instance(attach, None));
+        Ok(())
+    }
+
+    /// uprobe:BINARY@FILE:LINE[:COL]: the address of the line's first statement, from the
+    /// binary's DWARF line table.
+    fn uprobe_line(&mut self, p: &Point, ret: bool) -> Result<(), ProbeError> {
+        let parts = &p.parts;
+        let user = |error| ProbeError::User { error, span: p.span };
+        if ret {
+            return Err(user(UserProbeError::LineOnRetprobe));
+        }
+        let (target, file) = parts[1].split_once('@').unwrap_or_default();
+        let number = |s: &&str| s.parse::<u64>().ok();
+        let (line, col) = (parts.get(2).and_then(number), parts.get(3).map_or(Some(0), number));
+        let (Some(line), Some(col), false, 3..=4) = (line, col, target.is_empty() || file.is_empty(), parts.len()) else {
+            return Err(malformed(p, Form::UserLine));
+        };
+        let target_span = Span::new(p.field_span(1).start, p.field_span(1).start + target.len());
+        let path = find_binary(&unquote(target), target_span)?;
+        let span = p.field_span(1);
+        let debug = dwarf::Debug::load(&path)
+            .map_err(|reason| ProbeError::UnreadableBinary { what: "debug info", path: path.display().to_string(), reason, span })?
+            .ok_or_else(|| user(UserProbeError::NoLineInfo { path: path.display().to_string() }))?;
+        let address = debug.line_address(&unquote(file), line, col).map_err(|reason| user(UserProbeError::Line { reason }))?;
+        self.uprobe_address(p, &path, address, false, p.span)
+    }
+
+    /// usdt:BINARY:[PROVIDER:]NAME: one instance per location of each matching probe. With
+    /// `-p PID`, `usdt:*:…` (or no binary, `usdt:NAME`) is every file the process maps
+    /// executable.
     pub(super) fn usdt(&mut self, p: &Point) -> Result<(), ProbeError> {
-        let (path, matches) = usdt_probes(p, &mut self.usdt_notes)?;
+        let parts = &p.parts;
+        let whole_process = match self.opts.pid {
+            Some(pid) if parts.len() == 2 || parts.get(1) == Some(&"*") => Some(pid),
+            _ => None,
+        };
+        let Some(pid) = whole_process else {
+            let (path, matches) = usdt_probes(p, &parts[1..], &mut self.usdt_notes)?;
+            self.usdt_instances(p, &path, matches);
+            return Ok(());
+        };
+        let rest = if parts.len() == 2 { &parts[1..] } else { &parts[2..] };
+        let mut found = false;
+        for path in mapped_files(pid) {
+            let Ok(notes) = read_once(&mut self.usdt_notes, &path, usdt::notes, "USDT probes", p.field_span(1)) else { continue };
+            let matches = matching_notes(notes, rest);
+            found |= !matches.is_empty();
+            self.usdt_instances(p, &path, matches);
+        }
+        match found {
+            true => Ok(()),
+            false => Err(ProbeError::NoProcessUsdtProbe { wanted: rest.join(":"), pid, span: p.span }),
+        }
+    }
+
+    fn usdt_instances(&mut self, p: &Point, path: &Path, matches: Vec<usdt::Note>) {
         let path_text = path.display().to_string();
         for note in matches {
             let attach = Attach::Usdt {
@@ -58,8 +153,21 @@ impl Expander<'_> {
             inst.usdt_args = note.args.clone();
             self.out.push(inst);
         }
-        Ok(())
     }
+}
+
+/// `FUNCTION+OFFSET` must stay inside each matched function (where the symbol table gives
+/// its size).
+fn check_inside(path: &Path, matches: &[(String, u64)], offset: u64, span: Span) -> Result<(), ProbeError> {
+    let symbols = elf::function_symbols(path)
+        .map_err(|reason| ProbeError::UnreadableBinary { what: "symbols", path: path.display().to_string(), reason, span })?;
+    for (name, _) in matches {
+        if let Some(f) = symbols.iter().find(|f| f.name == *name && f.size != 0 && offset >= f.size) {
+            let error = UserProbeError::OutsideFunction { func: f.name.clone(), size: f.size };
+            return Err(ProbeError::User { error, span });
+        }
+    }
+    Ok(())
 }
 
 /// The file a uprobe or usdt probe names (a path, a library, a program on `$PATH`).
@@ -83,21 +191,49 @@ fn read_once<'c, T>(
     Ok(&cache[path])
 }
 
-/// The binary of `usdt:BINARY:[PROVIDER:]NAME` and its probes that match.
-fn usdt_probes(p: &Point, cache: &mut HashMap<PathBuf, Vec<usdt::Note>>) -> Result<(PathBuf, Vec<usdt::Note>), ProbeError> {
-    let parts = &p.parts;
-    if !(3..=4).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+/// The binary of `usdt:BINARY:[PROVIDER:]NAME` (`fields`: from BINARY on) and its probes that
+/// match.
+fn usdt_probes(
+    p: &Point,
+    fields: &[&str],
+    cache: &mut HashMap<PathBuf, Vec<usdt::Note>>,
+) -> Result<(PathBuf, Vec<usdt::Note>), ProbeError> {
+    if !(2..=3).contains(&fields.len()) || fields.iter().any(|p| p.is_empty()) {
         return Err(malformed(p, Form::Usdt));
     }
-    let path = find_binary(parts[1], p.field_span(1))?;
+    let path = find_binary(&unquote(fields[0]), p.field_span(1))?;
     let notes = read_once(cache, &path, usdt::notes, "USDT probes", p.field_span(1))?;
-    let (provider, name) = if parts.len() == 4 { (parts[2], parts[3]) } else { ("*", parts[2]) };
-    let matches: Vec<usdt::Note> =
-        notes.iter().filter(|n| glob(provider, &n.provider) && glob(name, &n.name)).cloned().collect();
+    let matches = matching_notes(notes, &fields[1..]);
     if matches.is_empty() {
+        let (provider, name) = if fields.len() == 3 { (fields[1], fields[2]) } else { ("*", fields[1]) };
         return Err(no_usdt_probe(&path, notes, provider, name, Span::new(p.field_span(2).start, p.span.end)));
     }
     Ok((path, matches))
+}
+
+/// The notes that `[PROVIDER:]NAME` matches.
+fn matching_notes(notes: &[usdt::Note], fields: &[&str]) -> Vec<usdt::Note> {
+    let (provider, name) = match fields {
+        [provider, name] => (*provider, *name),
+        [name] => ("*", *name),
+        _ => return vec![],
+    };
+    notes.iter().filter(|n| glob(provider, &n.provider) && glob(name, &n.name)).cloned().collect()
+}
+
+/// The files process `pid` maps executable (its program and libraries), each once, in the
+/// order of its memory map.
+fn mapped_files(pid: u32) -> Vec<PathBuf> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let mut out: Vec<PathBuf> = Vec::new();
+    for line in maps.lines() {
+        let fields: Vec<&str> = line.splitn(6, char::is_whitespace).collect();
+        let (Some(perms), Some(path)) = (fields.get(1), fields.get(5).map(|p| p.trim())) else { continue };
+        if perms.contains('x') && path.starts_with('/') && !out.iter().any(|p| p.as_os_str() == path) {
+            out.push(PathBuf::from(path));
+        }
+    }
+    out
 }
 
 /// The error for a usdt probe that matches none of the binary's probes.
