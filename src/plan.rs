@@ -30,8 +30,16 @@ pub struct Plan {
     pub cat_paths: Vec<String>,
     /// Tuple layouts; `Scalar::Tuple` indexes this.
     pub tuples: Vec<TupleDef>,
-    /// Kernel enums whose values `printf("%s")` prints by name; `Scalar::Enum` indexes this.
+    /// Kernel enums whose values print by name; `Scalar::Enum` indexes this.
     pub enums: Vec<EnumDef>,
+    /// Kernel structs and unions copied by value (`print(*p)`, a map value);
+    /// `Scalar::Struct` indexes this.
+    #[serde(default)]
+    pub structs: Vec<StructDef>,
+    /// What follows a struct's char array that fills it with no NUL (config
+    /// `str_trunc_trailer`, bpftrace 0.26's; the runtime prints none in 0.17's output).
+    #[serde(default)]
+    pub str_trunc_trailer: String,
     /// The rows of the parameters map (`PARAMS_MAP`): an attach cookie, and the values of the
     /// literals its program reads from the row (see `sema::share`). Empty: no such map.
     pub params: Vec<(u64, Vec<u64>)>,
@@ -83,6 +91,39 @@ impl EnumDef {
             None => cut.to_string(),
         }
     }
+}
+
+/// A kernel struct or union whose bytes are copied (`print(*p)`, a map value), to be printed
+/// as bpftrace 0.26 prints a record: its members in order, an anonymous member's flattened in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StructDef {
+    pub fields: Vec<StructField>,
+}
+
+/// One member of a `StructDef`: its name, where it starts (in bits, from the start of the
+/// copied bytes) and what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StructField {
+    pub name: String,
+    pub offset_bits: u32,
+    pub kind: FieldKind,
+}
+
+/// What a struct member is, for printing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldKind {
+    /// An integer of `size` bytes, or a bitfield `bits` wide.
+    Int { size: u32, signed: bool, bits: Option<u8> },
+    /// A pointer, printed in hex.
+    Ptr,
+    /// A char array, printed as a string (with the trailer when it has no NUL).
+    Chars { len: u32 },
+    /// A named enum, printed as its enumerator's name.
+    Enum(EnumDef),
+    /// An array of `len` elements, `stride` bytes apart, printed `[1,2,3]`.
+    Array { elem: Box<FieldKind>, stride: u32, len: u32 },
+    /// An embedded struct or union.
+    Record(StructDef),
 }
 
 /// A tuple's layout: each element at its offset, every element 8-byte aligned (a string takes
@@ -614,8 +655,8 @@ pub struct ArgField {
 
 /// One value as it is laid out in a record, a tuple, a map key part or a map value: what
 /// codegen stores and the runtime decodes. Not every scalar can be everything: sema makes
-/// no key of a `Buf`, `Enum` or `Tuple` (a tuple key is its parts), and no map value of a
-/// `ProbeName`, `Usym`, `Buf` or `Enum`; `Buf` and `Enum` are printf arguments only.
+/// no key of a `Buf`, `Struct` or `Tuple` (a tuple key is its parts), and no map value of a
+/// `ProbeName`, `Usym` or `Buf`; `Buf` is a printf argument only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Scalar {
     /// 8 bytes, sign-extended or zero-extended by codegen.
@@ -645,11 +686,14 @@ pub enum Scalar {
     Timestamp(u32),
     /// A tuple: `id` indexes `Plan::tuples`; `size` is its bytes.
     Tuple { id: u32, size: u32 },
-    /// A kernel enum's value (8 bytes) printed by `%s` as its enumerator's name; `id` indexes
-    /// `Plan::enums`.
+    /// A kernel enum's value (8 bytes) printed by `%s`, `print()` and as a map key or value
+    /// as its enumerator's name; `id` indexes `Plan::enums`.
     Enum { id: u32 },
     /// An integer array value (8 bytes).
     IntArray(IntArray),
+    /// A copy of a kernel struct's `size` bytes, read from user memory when `user`; `id`
+    /// indexes `Plan::structs`.
+    Struct { id: u32, size: u32, user: bool },
     /// A number printed as its name (8 bytes): `strerror()`, `signal_name()`, `syscall_name()`.
     Named(crate::kernel::names::NameTable),
 }
@@ -684,7 +728,7 @@ impl Scalar {
             Scalar::Usym => USYM_SIZE,
             Scalar::Buf => BUF_SIZE,
             Scalar::Str { len } => *len as usize,
-            Scalar::Tuple { size, .. } => *size as usize,
+            Scalar::Tuple { size, .. } | Scalar::Struct { size, .. } => *size as usize,
         }
     }
     /// What the value is, for messages.
@@ -703,6 +747,7 @@ impl Scalar {
             Scalar::Buf => "buffer",
             Scalar::Timestamp(_) => "timestamp",
             Scalar::Tuple { .. } => "tuple",
+            Scalar::Struct { .. } => "struct",
             Scalar::Enum { .. } => "enum",
             Scalar::IntArray(_) => "integer array",
             Scalar::Named(crate::kernel::names::NameTable::Errno) => "error message",

@@ -8,6 +8,7 @@ use crate::parser::ast::{Expr, Name};
 use crate::plan::Scalar;
 use crate::sema::Type;
 use inkwell::values::PointerValue;
+use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Stores `v` at `offset` in `dst` (those bytes already zeroed) laid out as `kind`: a
@@ -34,6 +35,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             (V::Str(p, n), Scalar::Str { .. } | Scalar::Inet | Scalar::Usym | Scalar::Buf | Scalar::Stack(_)) => {
                 self.copy(self.offset(dst, offset)?, p, n.min(kind.size() as u32))
             }
+            // A kernel struct in memory (`*p`): its bytes copied.
+            (V::Int(addr), Scalar::Struct { size, user, .. }) => {
+                let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
+                let len = self.i64().const_int(size as u64, false);
+                self.call_helper(helper, &[self.offset(dst, offset)?.into(), len.into(), addr.into()])?;
+                Ok(())
+            }
+            (V::Str(p, n), Scalar::Struct { size, .. }) => self.copy(self.offset(dst, offset)?, p, n.min(size)),
             (V::Tuple(p, src), Scalar::Tuple { id, .. }) => {
                 for (i, field) in self.checked.plan.tuples[id as usize].fields.iter().enumerate() {
                     let elem = self.element(p, src, i)?;

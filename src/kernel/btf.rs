@@ -434,6 +434,52 @@ impl KernelTypes {
         None
     }
 
+    /// Record `id`'s members as a copy of its bytes is printed (bpftrace 0.26's record
+    /// output): char arrays as strings, named enums by name, pointers in hex, embedded records
+    /// and arrays element by element; an anonymous member's fields are flattened in at their
+    /// offsets. A member of a type that has no value (a function) is left out.
+    pub fn struct_def(&self, id: u32) -> crate::plan::StructDef {
+        let mut fields = Vec::new();
+        self.gather_fields(id, 0, &mut fields);
+        crate::plan::StructDef { fields }
+    }
+
+    fn gather_fields(&self, id: u32, base_bits: u32, out: &mut Vec<crate::plan::StructField>) {
+        let Some(c) = self.ty(id).and_then(|t| Composite::try_from(t).ok()) else { return };
+        for m in c.iter() {
+            let (offset, bits) = match m.attr {
+                MemberAttr::Normal { offset } => (offset, None),
+                MemberAttr::BitField { size, offset } => (offset, Some(size)),
+            };
+            let ty: u32 = m.ty.into();
+            match m.name.and_then(|n| n.to_str()).filter(|n| !n.is_empty()) {
+                Some(name) => {
+                    if let Some(kind) = self.field_kind(ty, bits) {
+                        out.push(crate::plan::StructField { name: name.to_string(), offset_bits: base_bits + offset, kind });
+                    }
+                }
+                None => self.gather_fields(ty, base_bits + offset, out),
+            }
+        }
+    }
+
+    fn field_kind(&self, ty: u32, bits: Option<u8>) -> Option<crate::plan::FieldKind> {
+        use crate::plan::FieldKind;
+        Some(match self.shape(ty) {
+            Shape::Int { size, signed, .. } => match self.enum_def(ty) {
+                Some(e) if bits.is_none() && e.name != "(anonymous)" => FieldKind::Enum(e),
+                _ => FieldKind::Int { size, signed, bits },
+            },
+            Shape::Ptr { .. } => FieldKind::Ptr,
+            Shape::Record { id, .. } => FieldKind::Record(self.struct_def(id)),
+            Shape::Array { elem, len } => match self.shape(elem) {
+                Shape::Int { size: 1, .. } if self.enum_def(elem).is_none() => FieldKind::Chars { len },
+                _ => FieldKind::Array { elem: Box::new(self.field_kind(elem, None)?), stride: self.size(elem), len },
+            },
+            Shape::Other => return None,
+        })
+    }
+
     /// The names of record `id`'s members, anonymous members' flattened in.
     pub fn member_names(&self, id: u32) -> Vec<String> {
         let Some(c) = self.ty(id).and_then(|t| Composite::try_from(t).ok()) else { return vec![] };

@@ -7,7 +7,7 @@ use super::maps::RawEntry;
 use super::symbols::{self, Symbols};
 use super::tseries;
 use super::value::{self, Entry, KeyPart, Value};
-use crate::plan::{self, FmtSegment, MapDef, Plan, PrintfDef, Scalar, ValueKind};
+use crate::plan::{self, FieldKind, FmtSegment, MapDef, Plan, PrintfDef, Scalar, StructDef, ValueKind};
 use std::collections::HashMap;
 
 /// Turns bytes into values by the plan.
@@ -46,7 +46,7 @@ impl<'p> Decoder<'p> {
             Scalar::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
             Scalar::Named(table) => Value::Str(table.name(read_u64(bytes))),
             Scalar::Enum { id } => match self.plan.enums.get(id as usize) {
-                Some(def) => Value::Str(def.text(read_u64(bytes))),
+                Some(def) => enum_value(def, read_u64(bytes)),
                 None => Value::UInt(read_u64(bytes)),
             },
             Scalar::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
@@ -63,6 +63,13 @@ impl<'p> Decoder<'p> {
                     .collect(),
             ),
             Scalar::Inet => Value::Str(inet(bytes)),
+            Scalar::Struct { id, .. } => match self.plan.structs.get(id as usize) {
+                Some(def) => {
+                    let trailer = if self.compat.old() { "" } else { self.plan.str_trunc_trailer.as_str() };
+                    struct_value(def, bytes, trailer)
+                }
+                None => Value::Record(Vec::new()),
+            },
             Scalar::ProbeName => Value::Str(self.plan.probe_names.get(read_u64(bytes) as usize).cloned().unwrap_or_default()),
             Scalar::Usym => Value::Str(self.symbols.user(read_u64(bytes), read_u64(bytes.get(8..).unwrap_or(&[])))),
             Scalar::Buf => Value::Str(escape_buffer(buffer_bytes(bytes))),
@@ -78,6 +85,15 @@ impl<'p> Decoder<'p> {
                     None => Value::Tuple(elems.collect()),
                 }
             }
+        }
+    }
+
+    /// A stored value (a map key or value, `print()`'s) as the output prints it: 0.17's has an
+    /// enum's number (printf's `%s` has its name in both).
+    pub fn stored(&self, value: Value) -> Value {
+        match value {
+            Value::Enum { value, .. } if self.compat.old() => Value::UInt(value),
+            value => value,
         }
     }
 
@@ -153,6 +169,7 @@ impl<'p> Decoder<'p> {
                 ValueKind::Scalar(kind) => {
                     let bytes = raw_entry.values().next().unwrap_or(&[]);
                     let value = self.value(kind, bytes);
+                    let value = self.stored(value);
                     entries.push(Entry { key: self.key(def, key), value });
                 }
                 kind => {
@@ -191,11 +208,14 @@ impl<'p> Decoder<'p> {
             parts.push(match field {
                 // Key stacks are indented less than stacks elsewhere (docs/bpftrace-output.md).
                 Scalar::Stack(spec) => KeyPart::Str(self.stack(*spec, bytes, symbols::KEY_INDENT)),
-                _ => match self.value(*field, bytes) {
-                    Value::Int(v) => KeyPart::Int(v),
-                    Value::UInt(v) => KeyPart::UInt(v),
-                    other => KeyPart::Str(value::scalar_value_text(&other)),
-                },
+                _ => {
+                    let value = self.value(*field, bytes);
+                    match self.stored(value) {
+                        Value::Int(v) => KeyPart::Int(v),
+                        Value::UInt(v) => KeyPart::UInt(v),
+                        other => KeyPart::Str(value::scalar_value_text(&other)),
+                    }
+                }
             });
             off += field.size();
         }
@@ -325,6 +345,58 @@ fn inet(bytes: &[u8]) -> String {
     }
 }
 
+
+/// A value of kernel enum `def` (its low `size` bytes): its enumerator's name, or its number
+/// when none has it, as bpftrace prints an unknown value; JSON writes the number.
+fn enum_value(def: &plan::EnumDef, v: u64) -> Value {
+    let value = v & (u64::MAX >> (64 - 8 * def.size.clamp(1, 8)));
+    Value::Enum { name: def.text(v), value }
+}
+
+/// A copy of a kernel struct's bytes as bpftrace 0.26 prints a record (src/types_format.cpp):
+/// each member by its kind; a char array that fills its bytes with no NUL gets `trailer`.
+fn struct_value(def: &StructDef, bytes: &[u8], trailer: &str) -> Value {
+    let fields = def.fields.iter().map(|f| (f.name.clone(), field_value(&f.kind, bytes, f.offset_bits, trailer)));
+    Value::Record(fields.collect())
+}
+
+/// A struct member of `kind` at bit `offset_bits` of `bytes` (bytes past the end read as 0).
+fn field_value(kind: &FieldKind, bytes: &[u8], offset_bits: u32, trailer: &str) -> Value {
+    let start = (offset_bits / 8) as usize;
+    let at = |len: usize| -> &[u8] { bytes.get(start..).map_or(&[][..], |b| &b[..len.min(b.len())]) };
+    match kind {
+        FieldKind::Int { size, signed, bits } => {
+            let (shift, width) = match bits {
+                Some(bits) => (offset_bits % 8, u32::from(*bits)),
+                None => (0, size * 8),
+            };
+            let raw = read_u64(at(8)) >> shift;
+            let width = width.clamp(1, 64);
+            let cut = if width == 64 { raw } else { raw & ((1u64 << width) - 1) };
+            match signed {
+                true => Value::Int(((cut << (64 - width)) as i64) >> (64 - width)),
+                false => Value::UInt(cut),
+            }
+        }
+        FieldKind::Ptr => Value::Ptr(read_u64(at(8))),
+        FieldKind::Chars { len } => {
+            let chars = at(*len as usize);
+            let mut s = c_string(chars);
+            if chars.len() == *len as usize && !chars.contains(&0) {
+                s.push_str(trailer);
+            }
+            Value::Str(s)
+        }
+        FieldKind::Enum(e) => enum_value(e, read_u64(at(8))),
+        FieldKind::Array { elem, stride, len } => Value::Array(
+            (0..*len).map(|i| field_value(elem, bytes, offset_bits + i * stride * 8, trailer)).collect(),
+        ),
+        FieldKind::Record(def) => {
+            let inner = bytes.get(start..).unwrap_or(&[]);
+            struct_value(def, inner, trailer)
+        }
+    }
+}
 /// The text of a NUL-padded buffer, up to its first NUL.
 pub fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
@@ -339,5 +411,31 @@ mod tests {
     fn strftime_microseconds() {
         assert_eq!(strftime("%f", 1_234_567_890), "234567");
         assert_eq!(strftime("%f|%%f|%", 5_000_001_000), "000001|%f|%");
+    }
+
+    /// Members as bpftrace 0.26's types_format.cpp reads them: a signed bitfield extends its
+    /// sign, an enum value no enumerator has is its number, a char array with no NUL gets the
+    /// trailer, an array of records is read element by element.
+    #[test]
+    fn struct_members() {
+        let field = |name: &str, offset_bits: u32, kind: FieldKind| plan::StructField { name: name.into(), offset_bits, kind };
+        let pair = StructDef { fields: vec![field("x", 0, FieldKind::Int { size: 1, signed: false, bits: None })] };
+        let e = plan::EnumDef { name: "e".into(), size: 4, signed: false, values: vec![(1, "ONE".into())] };
+        let def = StructDef {
+            fields: vec![
+                field("lo", 0, FieldKind::Int { size: 1, signed: true, bits: Some(3) }),
+                field("hi", 3, FieldKind::Int { size: 1, signed: false, bits: Some(5) }),
+                field("s", 8, FieldKind::Chars { len: 2 }),
+                field("t", 32, FieldKind::Chars { len: 2 }),
+                field("e", 48, FieldKind::Enum(e.clone())),
+                field("f", 80, FieldKind::Enum(e)),
+                field("a", 112, FieldKind::Array { elem: Box::new(FieldKind::Record(pair)), stride: 1, len: 2 }),
+                field("p", 128, FieldKind::Ptr),
+            ],
+        };
+        let mut bytes = vec![0b0101_0111u8, b'a', b'b', 0, b'c', 0, 1, 0, 0, 0, 7, 0, 0, 0, 5, 6];
+        bytes.extend(16u64.to_le_bytes());
+        let text = value::scalar_value_text(&struct_value(&def, &bytes, ".."));
+        assert_eq!(text, "{ .lo = -1, .hi = 10, .s = ab.., .t = c, .e = ONE, .f = 7, .a = [{ .x = 5 },{ .x = 6 }], .p = 0x10 }");
     }
 }

@@ -90,7 +90,8 @@ impl<'p> Event<'p> {
             }
             EventKind::PrintValue => {
                 let def = plan.printfs.get(index)?;
-                Event::Value { def, args: decoder.printf_args(def, record) }
+                let args = decoder.printf_args(def, record).into_iter().map(|v| decoder.stored(v)).collect();
+                Event::Value { def, args }
             }
             EventKind::Time => {
                 let fmt = plan.time_formats.get(index)?;

@@ -346,9 +346,7 @@ impl<'p> Session<'p> {
             }
             Event::Message { warning: true, .. } if self.no_warnings => {}
             Event::Message { text, .. } => {
-                // After what the script printed before it.
-                self.emit(|out| out.sink().flush());
-                eprint!("{text}");
+                self.emit(|out| out.message(&text));
             }
             Event::Value { def, args } => {
                 self.emit(|out| out.value(def, &args));

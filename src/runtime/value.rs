@@ -87,6 +87,9 @@ pub enum Value {
     /// A pointer in bpftrace 0.26's output, printed in hex (`0x10`); JSON writes the number
     /// (0.17's output decodes it as `UInt`).
     Ptr(u64),
+    /// A struct member of a named enum type, printed as its enumerator's name (or the number
+    /// when none has it); JSON writes the number, as bpftrace 0.26 does.
+    Enum { name: String, value: u64 },
 }
 
 /// One map entry: its key (empty for a scalar map such as `@` or `@x`) and value.
@@ -129,6 +132,7 @@ pub fn write_scalar_value(out: &mut String, value: &Value) {
 pub fn scalar_value_text(value: &Value) -> String {
     match value {
         Value::Tuple(elems) => format!("({})", elems.iter().map(scalar_value_text).collect::<Vec<_>>().join(", ")),
+        Value::Record(fields) if fields.is_empty() => "{}".to_string(),
         Value::Record(fields) => {
             let parts: Vec<String> = fields.iter().map(|(n, v)| format!(".{n} = {}", scalar_value_text(v))).collect();
             format!("{{ {} }}", parts.join(", "))
@@ -139,6 +143,7 @@ pub fn scalar_value_text(value: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Bool(b) => bool_text(*b).to_string(),
         Value::Ptr(p) => format!("{p:#x}"),
+        Value::Enum { name, .. } => name.clone(),
         Value::Avg { .. } => average(value).to_string(),
         Value::Stats { sum, count } => format!("count {count}, average {}, total {sum}", average(value)),
         Value::Hist { .. } | Value::Lhist { .. } | Value::TSeries(_) => String::new(),

@@ -141,6 +141,9 @@ pub(super) fn merge_value(a: ValueKind, b: ValueKind) -> Option<ValueKind> {
         (ValueKind::Scalar(Scalar::Int { signed: x }), ValueKind::Scalar(Scalar::Int { signed: y })) => {
             Some(ValueKind::Scalar(Scalar::Int { signed: x || y }))
         }
+        // An enum and an integer: the integer (printed as a number).
+        (ValueKind::Scalar(Scalar::Int { signed }), ValueKind::Scalar(Scalar::Enum { .. }))
+        | (ValueKind::Scalar(Scalar::Enum { .. }), ValueKind::Scalar(Scalar::Int { signed })) => Some(ValueKind::Scalar(Scalar::Int { signed })),
         // A pointer and an integer: the integer (printed as a number).
         (ValueKind::Scalar(Scalar::Int { signed }), ValueKind::Scalar(Scalar::Ptr))
         | (ValueKind::Scalar(Scalar::Ptr), ValueKind::Scalar(Scalar::Int { signed })) => Some(ValueKind::Scalar(Scalar::Int { signed })),
@@ -209,7 +212,7 @@ pub(super) fn describe_keys(keys: &Keys) -> String {
             Scalar::IntArray(_) => "array",
             Scalar::Named(_) => k.name(),
             // Never key parts (`key_field` refuses them).
-            Scalar::Buf | Scalar::Tuple { .. } | Scalar::Enum { .. } => k.name(),
+            Scalar::Buf | Scalar::Tuple { .. } | Scalar::Enum { .. } | Scalar::Struct { .. } => k.name(),
         })
         .collect();
     match &keys.names {

@@ -118,6 +118,8 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         maps: checker.maps.defs(&declared, opts.config.max_map_keys as u32),
         tuples: &checker.tuples,
         strftime_formats: std::mem::take(&mut checker.strftime_formats),
+        structs: std::mem::take(&mut checker.structs).into_iter().map(|(_, def)| def).collect(),
+        enums: std::mem::take(&mut checker.enum_types).into_iter().map(|(_, def)| def).collect(),
         probe_names,
         params,
     };

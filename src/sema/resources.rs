@@ -14,6 +14,8 @@ pub(super) struct Input<'c> {
     pub maps: Vec<MapDef>,
     pub tuples: &'c TupleTypes,
     pub strftime_formats: Vec<String>,
+    pub structs: Vec<plan::StructDef>,
+    pub enums: Vec<EnumDef>,
     /// Every attach point's name, and the parameters map's rows (`share`).
     pub probe_names: Vec<String>,
     pub params: Vec<(u64, Vec<u64>)>,
@@ -34,7 +36,9 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
         join_separators: Vec::new(),
         cat_paths: Vec::new(),
         tuples: checked.tuples.layouts(),
-        enums: Vec::new(),
+        enums: checked.enums,
+        structs: checked.structs,
+        str_trunc_trailer: opts.config.str_trunc_trailer.clone(),
         params: checked.params,
         str_len: opts.config.max_strlen as u32,
         ringbuf_bytes: opts.config.ringbuf_bytes(),
@@ -42,22 +46,12 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
         runtime_params: opts.portable,
         hist_sums: false,
     };
-    // The BTF ids of `plan.enums`, to add each enum once.
-    let mut enum_ids = Vec::new();
     let mut progs = Vec::new();
     for probe in checked.probes {
         let mut info = probe.info;
         for (expr, need) in probe.needs {
             let id = match need {
-                Need::Printf(mut def, enums) => {
-                    let mut enums = enums.into_iter();
-                    for arg in &mut def.args {
-                        if let (Scalar::Enum { id }, Some((btf_id, enum_def))) = (&mut arg.kind, enums.next()) {
-                            *id = enum_index(&mut plan.enums, &mut enum_ids, btf_id, enum_def);
-                        }
-                    }
-                    push(&mut plan.printfs, def)
-                }
+                Need::Printf(def) => push(&mut plan.printfs, def),
                 Need::PrintValue(kind) => push(&mut plan.printfs, print_value(kind)),
                 Need::Time(format) => push(&mut plan.time_formats, format),
                 Need::Cat(path) => push(&mut plan.cat_paths, path),
@@ -98,16 +92,6 @@ fn probe_def(i: usize, inst: &Instance) -> ProbeDef {
 fn push<T>(table: &mut Vec<T>, item: T) -> usize {
     table.push(item);
     table.len() - 1
-}
-
-/// The plan index of BTF enum `btf_id`, added on first use (0 if its names cannot be had).
-fn enum_index(enums: &mut Vec<EnumDef>, ids: &mut Vec<u32>, btf_id: u32, def: Option<EnumDef>) -> u32 {
-    if let Some(i) = ids.iter().position(|&b| b == btf_id) {
-        return i as u32;
-    }
-    let Some(def) = def else { return 0 };
-    ids.push(btf_id);
-    push(enums, def) as u32
 }
 
 /// `print(value)`'s format: the value and a newline. `%s` prints an integer by its own

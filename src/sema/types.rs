@@ -134,6 +134,8 @@ impl Type {
             Scalar::Tuple { id, .. } => Type::Tuple(id),
             Scalar::Enum { .. } => Type::Int { signed: false },
             Scalar::IntArray(a) => Type::IntArray(a),
+            // A map of struct values is printed, never read back (`StructMapRead`).
+            Scalar::Struct { .. } => Type::Void,
         }
     }
     pub(super) fn is_int(self) -> bool {

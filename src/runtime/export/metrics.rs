@@ -60,6 +60,7 @@ fn not_exported(kind: ValueKind) -> Option<&'static str> {
         Scalar::Inet => "an address",
         Scalar::Timestamp(_) => "a time",
         Scalar::Tuple { .. } => "a tuple",
+        Scalar::Struct { .. } => "a struct",
         Scalar::IntArray(_) => "an array",
         Scalar::ProbeName | Scalar::Usym | Scalar::Buf | Scalar::Enum { .. } | Scalar::Named(_) => "not a number",
     })

@@ -253,7 +253,7 @@ fn shown(value: &Value) -> Shown {
         }
         Value::Hist { buckets, k } => {
             let mut text = String::new();
-            write_hist(&mut text, buckets, *k);
+            write_hist(&mut text, buckets, *k, true);
             Shown::Hist { total: hist_total(value), bars: text.lines().map(str::to_string).collect() }
         }
         Value::Lhist { buckets, min, max, step } => {

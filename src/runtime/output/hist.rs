@@ -8,8 +8,9 @@ const BAR_WIDTH: usize = 52;
 /// Append just the histogram body (the lines after `@h[key]:`), for reuse by print().
 ///
 /// Rows run from the first to the last non-zero bucket; an all-zero histogram
-/// prints nothing. `k` is `hist(n, k)`'s: 2^k buckets per power of two.
-pub fn write_hist(out: &mut String, buckets: &[u64], k: u8) {
+/// prints nothing. `k` is `hist(n, k)`'s: 2^k buckets per power of two. With `v026`
+/// (bpftrace 0.26's labels) bounds beyond `T` take the `P` and `E` units.
+pub fn write_hist(out: &mut String, buckets: &[u64], k: u8, v026: bool) {
     // bpftrace 0.17 reads each count into a C `int` while looking for the
     // printed range and the largest count; mirror that truncation.
     let mut first: Option<usize> = None;
@@ -32,8 +33,8 @@ pub fn write_hist(out: &mut String, buckets: &[u64], k: u8) {
     for (i, &count) in buckets.iter().enumerate().take(last + 1).skip(first) {
         let label = match i {
             0 => "(..., 0)".to_string(),
-            // k = 0 keeps bpftrace 0.17's labels (no unit above T).
-            _ if k == 0 && i >= 3 => format!("[{}, {})", hist_index_label(i - 2), hist_index_label(i - 1)),
+            // k = 0 in 0.17's output keeps its labels (no unit above T).
+            _ if k == 0 && !v026 && i >= 3 => format!("[{}, {})", hist_index_label(i - 2), hist_index_label(i - 1)),
             // The first 2^(k+1) buckets hold one value each.
             _ if i <= 2 << k => format!("[{}]", i - 1),
             _ => format!("[{}, {})", hist_sub_label(i - 1, k), hist_sub_label(i, k)),
@@ -176,7 +177,7 @@ mod tests {
         buckets[42] = 1;
         buckets[65] = 1;
         let mut out = String::new();
-        write_hist(&mut out, &buckets, 0);
+        write_hist(&mut out, &buckets, 0, false);
         let bar = "@".repeat(52);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 24);
@@ -186,6 +187,22 @@ mod tests {
             lines[23],
             format!("[8388608T, 16777216T)       1 |{}|", bar)
         );
+    }
+
+    // bpftrace 0.26's hist_index_label (v0.26.0 src/types_format.cpp) takes its unit from
+    // "\0KMGTPE" by the power of 1024: P and E beyond T.
+    #[test]
+    fn hist_labels_beyond_tera_in_026() {
+        let mut buckets = vec![0u64; 66];
+        buckets[42] = 1;
+        buckets[52] = 1;
+        buckets[65] = 1;
+        let mut out = String::new();
+        write_hist(&mut out, &buckets, 0, true);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("[1T, 2T) "), "{}", lines[0]);
+        assert!(lines[10].starts_with("[1P, 2P) "), "{}", lines[10]);
+        assert!(lines[23].starts_with("[8E, 16E) "), "{}", lines[23]);
     }
 
     /// bpftrace 0.20+'s `log2(n, k)` (codegen_llvm.cpp's createLog2Function), restated from
@@ -225,7 +242,7 @@ mod tests {
                 buckets[log2_k(v, k)] += 1;
             }
             let mut out = String::new();
-            write_hist(&mut out, &buckets, k);
+            write_hist(&mut out, &buckets, k, false);
             out.lines().map(|l| l[..l.find(" |").unwrap()].trim_end().to_string()).collect::<Vec<_>>()
         };
         // The first 2^(k+1) buckets are single values; units come from the power of two.
@@ -243,8 +260,8 @@ mod tests {
     #[test]
     fn all_zero_histograms_print_nothing() {
         let mut out = String::new();
-        write_hist(&mut out, &[0; 66], 0);
-        write_hist(&mut out, &[], 0);
+        write_hist(&mut out, &[0; 66], 0, false);
+        write_hist(&mut out, &[], 0, true);
         write_lhist(&mut out, &[0; 12], 0, 100, 10, false);
         write_lhist(&mut out, &[1; 12], 0, 100, 0, false);
         assert_eq!(out, "");

@@ -31,6 +31,17 @@ impl Output for JsonOutput {
         self.sink.write(&line(kind, Json::String(text.to_string()), self.compat))
     }
 
+    fn message(&mut self, text: &str) -> io::Result<()> {
+        match message_json(text) {
+            Some(line) if !self.compat.old() => self.sink.write(&line),
+            _ => {
+                self.sink.flush()?;
+                eprint!("{text}");
+                Ok(())
+            }
+        }
+    }
+
     fn value(&mut self, _def: &PrintfDef, args: &[Value]) -> io::Result<()> {
         match args.first() {
             Some(value) => self.sink.write(&line("value", value_json(value, self.compat), self.compat)),
@@ -81,6 +92,26 @@ fn line(kind: &str, data: Json, compat: Compat) -> String {
     write(&mut out, &json!({"type": kind, "data": data}), compat);
     out.push('\n');
     out
+}
+
+/// bpftrace 0.26's JSON line of an `errorf()`/`warnf()` message (src/output/json.cpp):
+/// `{"type": "errorf", "msg": …, "filename": …, "line": N, "col": N}` (`warnf` for a warning;
+/// the column is where the call starts). `None` for text not laid out as rtrace's messages are.
+fn message_json(text: &str) -> Option<String> {
+    let (at, kind, len) = [(": ERROR: ", "errorf"), (": WARNING: ", "warnf")]
+        .into_iter()
+        .filter_map(|(marker, kind)| text.find(marker).map(|at| (at, kind, marker.len())))
+        .min_by_key(|(at, ..)| *at)?;
+    let msg = text[at + len..].strip_suffix('\n').unwrap_or(&text[at + len..]);
+    let mut place = text[..at].rsplitn(3, ':');
+    let col: u64 = place.next()?.split('-').next()?.parse().ok()?;
+    let line: u64 = place.next()?.parse().ok()?;
+    let filename = place.next()?;
+    let mut out = String::new();
+    let data = json!({"type": kind, "msg": msg, "filename": filename, "line": line, "col": col});
+    write(&mut out, &data, Compat::V026);
+    out.push('\n');
+    Some(out)
 }
 
 /// `{"type": kind, "data": {field: n}}`, with `"count": n` before the data in 0.26's JSON.
@@ -214,7 +245,7 @@ fn value_json(value: &Value, compat: Compat) -> Json {
         Value::UInt(v) => int(*v, compat),
         Value::Str(s) => json!(s),
         Value::Bool(b) => json!(b),
-        Value::Ptr(p) => int(*p, compat),
+        Value::Ptr(p) | Value::Enum { value: p, .. } => int(*p, compat),
         Value::Avg { .. } => int(value::average(value), compat),
         Value::Stats { sum, count } => {
             json!({"count": int(*count, compat), "average": int(value::average(value), compat), "total": int(*sum, compat)})
@@ -279,6 +310,21 @@ mod tests {
             _ => MapKind::Plain,
         };
         map_line(&crate::runtime::layout::arrange(name, kind, entries, 0, 0), Compat::V017)
+    }
+
+    /// bpftrace 0.26's src/output/json.cpp: the message without its place, then the place's
+    /// file, line and first column.
+    #[test]
+    fn messages_as_026_writes_them() {
+        assert_eq!(
+            message_json("stdin:1:9-26: ERROR: x 1\n").unwrap(),
+            "{\"type\": \"errorf\", \"msg\": \"x 1\", \"filename\": \"stdin\", \"line\": 1, \"col\": 9}\n"
+        );
+        assert_eq!(
+            message_json("a:b.bt:12:3-9: WARNING: w: ERROR: \n").unwrap(),
+            "{\"type\": \"warnf\", \"msg\": \"w: ERROR: \", \"filename\": \"a:b.bt\", \"line\": 12, \"col\": 3}\n"
+        );
+        assert_eq!(message_json("no place"), None);
     }
 
     /// Expected lines are bpftrace 0.17's output for the same values.

@@ -120,6 +120,14 @@ pub trait Output {
     /// An event's text: a `printf`, `time()`, `join()`, `cat()`, or a `system()` command's
     /// output; `kind` names it (its JSON type).
     fn event(&mut self, kind: &str, text: &str) -> io::Result<()>;
+    /// `errorf()`, `warnf()`, a failed `assert()`: `text` is the whole message as printed on
+    /// standard error, `NAME:LINE:COL-END: ERROR: message` and a newline.
+    fn message(&mut self, text: &str) -> io::Result<()> {
+        // After what the script printed before it.
+        self.sink().flush()?;
+        eprint!("{text}");
+        Ok(())
+    }
     /// `print(value)`: the value (`args[0]`) and the format that prints it as text.
     fn value(&mut self, def: &PrintfDef, args: &[Value]) -> io::Result<()>;
     /// A map, at exit or for `print(@map)`.

@@ -132,7 +132,7 @@ pub fn write_map(out: &mut String, map: &MapView, compat: Compat) {
         match &entry.value {
             Value::Hist { buckets, k } => {
                 out.push_str(if old { " \n" } else { "\n" });
-                write_hist(out, buckets, *k);
+                write_hist(out, buckets, *k, !old);
             }
             Value::Lhist { buckets, min, max, step } => {
                 out.push_str(if old { " \n" } else { "\n" });

@@ -33,7 +33,8 @@ impl Checker<'_> {
             };
             for part in parts {
                 match key_field(part) {
-                    Some(field) => out.push(field),
+                    Some(field) if keys.len() == 1 && matches!(t, Type::Tuple(_)) => out.push(field),
+                    Some(field) => out.push(self.with_enum(field, k, scope)),
                     None if part == Type::Error => ok = false,
                     None => {
                         ok = false;
@@ -149,13 +150,13 @@ impl Checker<'_> {
             }
         }
         let t = self.expr(value, scope);
-        match self.tuples.scalar(t) {
+        match self.stored_scalar(t, "a map value", value.span) {
             // Sema stores no `probe` or `usym()` value in a map.
-            Some(Scalar::ProbeName | Scalar::Usym) | None if t != Type::Error => {
+            Some(Scalar::ProbeName | Scalar::Usym) | None if !matches!(t, Type::Error | Type::Record { .. }) => {
                 self.error(MapError::CannotStore { found: t.describe(), span: value.span });
                 None
             }
-            Some(s) => Some(ValueKind::Scalar(s)),
+            Some(s) => Some(ValueKind::Scalar(self.with_enum(s, value, scope))),
             None => None,
         }
     }
@@ -269,6 +270,10 @@ impl Checker<'_> {
             return Type::Error;
         }
         let ty = match (value_type(info.value), info.value) {
+            (_, ValueKind::Scalar(Scalar::Struct { .. })) => {
+                self.error(KernelError::StructMapRead { map: map.name.clone(), span: map.span });
+                return Type::Error;
+            }
             (Some(t), _) => t,
             // An aggregation's value over every CPU (0.26): codegen's `all_cpus`.
             (None, ValueKind::Count) => Type::Int { signed: false },

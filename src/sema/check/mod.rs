@@ -51,6 +51,12 @@ pub(super) struct Checker<'p> {
     pub(super) tuples: TupleTypes,
     /// Formats of `strftime()` values, each once: a format's index is part of its type.
     pub(super) strftime_formats: Vec<String>,
+    /// Kernel structs copied by value (`print(*p)`, a map value), each once by BTF id: a
+    /// struct's index is its `Scalar::Struct` id.
+    pub(super) structs: Vec<(u32, plan::StructDef)>,
+    /// Kernel enums whose values are printed by name (`printf("%s")`, a map key or value,
+    /// `print()`), each once by BTF id: an enum's index is its `Scalar::Enum` id.
+    pub(super) enum_types: Vec<(u32, plan::EnumDef)>,
     /// The kernel symbols the programs name (`__ksym` externs), by name.
     pub(super) ksyms: std::collections::BTreeMap<String, super::ksyms::Ksym>,
     /// With `--co-re`: each tracepoint's BTF record struct, by `category:event`.
@@ -80,9 +86,8 @@ pub(super) struct ProbeCheck {
 /// the plan pass writes the entry and puts its index there.
 #[derive(Debug)]
 pub(super) enum Need {
-    /// `printf()` or `system()` (`Res::Printf`, `Res::System`): its format and arguments, and
-    /// the kernel enums (BTF id, names) of its `Scalar::Enum` arguments, in order.
-    Printf(PrintfDef, Vec<(u32, Option<plan::EnumDef>)>),
+    /// `printf()` or `system()` (`Res::Printf`, `Res::System`): its format and arguments.
+    Printf(PrintfDef),
     /// `print(value)` (`Res::PrintValue`): how the value is laid out.
     PrintValue(Scalar),
     /// `time(format)` (`Res::Time`).
@@ -222,6 +227,8 @@ impl<'p> Checker<'p> {
             kernel_types,
             tuples: TupleTypes::default(),
             strftime_formats: Vec::new(),
+            structs: Vec::new(),
+            enum_types: Vec::new(),
             ksyms: Default::default(),
             tp_structs: HashMap::new(),
             debug_info: HashMap::new(),
@@ -241,6 +248,29 @@ impl<'p> Checker<'p> {
                 self.error(KernelError::NoKernelTypes { reason, needed_by, span });
                 None
             }
+        }
+    }
+
+    /// How a value of kernel enum `btf_id` is laid out where it prints by name; `None` when
+    /// the type is no enum.
+    fn enum_scalar(&mut self, btf_id: u32) -> Option<Scalar> {
+        let index = match self.enum_types.iter().position(|(known, _)| *known == btf_id) {
+            Some(i) => i,
+            None => {
+                let def = self.kernel_types().ok()?.enum_def(btf_id)?;
+                self.enum_types.push((btf_id, def));
+                self.enum_types.len() - 1
+            }
+        };
+        Some(Scalar::Enum { id: index as u32 })
+    }
+
+    /// The layout `kind` of expression `e` stored as a map key or value or printed by
+    /// `print()`: an integer of a kernel enum's type prints by its enumerator's name.
+    fn with_enum(&mut self, kind: Scalar, e: &Expr, scope: &Scope) -> Scalar {
+        match (kind, scope.enums.get(&e.id)) {
+            (Scalar::Int { .. }, Some(&id)) => self.enum_scalar(id).unwrap_or(kind),
+            _ => kind,
         }
     }
 

@@ -37,7 +37,6 @@ impl Checker<'_> {
             return Type::Error;
         }
         let mut fields = Vec::new();
-        let mut enums = Vec::new();
         let mut offset = plan::EVENT_HEADER;
         let mut ok = true;
         for ((spec, value), ty) in convs.iter().zip(values).zip(&types) {
@@ -74,14 +73,7 @@ impl Checker<'_> {
                 (_, Type::Ksym) => Scalar::Int { signed: false },
                 (_, Type::Named(_)) => Scalar::Int { signed: true },
                 ('s', Type::Bool) => Scalar::Bool,
-                ('s', t) if t.is_int() => match scope.enums.get(&value.id) {
-                    Some(&id) => {
-                        let def = self.kernel_types().ok().and_then(|k| k.enum_def(id));
-                        enums.push((id, def));
-                        Scalar::Enum { id: 0 }
-                    }
-                    None => Scalar::Int { signed: t.signed() },
-                },
+                ('s', t) if t.is_int() => self.with_enum(Scalar::Int { signed: t.signed() }, value, scope),
                 (c, t) if c != 's' && t.is_int() => Scalar::Int { signed: t.signed() },
                 (c, t) => {
                     ok = false;
@@ -101,7 +93,7 @@ impl Checker<'_> {
             self.error(CallError::PrintfTooLarge { func, size, max, span: e.span });
             return Type::Error;
         }
-        self.need(e, Need::Printf(PrintfDef { segments, args: fields, size: offset, warning: false }, enums));
+        self.need(e, Need::Printf(PrintfDef { segments, args: fields, size: offset, warning: false }));
         self.set(scope, e, Type::Void, Res::Printf(0))
     }
 }

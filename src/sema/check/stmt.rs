@@ -290,7 +290,8 @@ impl Checker<'_> {
         }
         scope.use_var(&var.name);
         if !t.is_int()
-            && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Named(_) | Type::Stack(_) | Type::Tuple(_) | Type::IntArray(_))
+            // A struct (`$st = *p`) is kept as its address: its members are read when used.
+            && !matches!(t, Type::Str { .. } | Type::Inet | Type::Timestamp(_) | Type::Named(_) | Type::Stack(_) | Type::Tuple(_) | Type::IntArray(_) | Type::Record { .. })
         {
             self.error(StmtError::AssignNoValue { found: t.describe(), span: value_span });
             return;
@@ -313,7 +314,7 @@ impl Checker<'_> {
             }
             Some(&(old, span))
                 if std::mem::discriminant(&old) != std::mem::discriminant(&t)
-                    || (matches!(old, Type::Stack(_) | Type::Timestamp(_) | Type::IntArray(_)) && old != t) =>
+                    || (matches!(old, Type::Stack(_) | Type::Timestamp(_) | Type::IntArray(_) | Type::Record { .. }) && old != t) =>
             {
                 let before = match scope.declared_as.get(&var.name) {
                     Some(ty) => Before::Declared(ty.clone()),

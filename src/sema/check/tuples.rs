@@ -106,7 +106,34 @@ impl TupleTypes {
     }
 }
 
+/// The largest struct `print(*p)` copies into its event, and a map value holds (the value
+/// is built on the BPF stack).
+const MAX_PRINT_STRUCT: u32 = 1016;
+const MAX_MAP_STRUCT: u32 = 256;
+
 impl Checker<'_> {
+    /// How a value of type `t` is laid out where it is stored or sent: a tuple's layout, or
+    /// for a kernel struct in memory (`*p`) a copy of its bytes (`into` names where, for the
+    /// error when it is too large); `None` (with any error reported) when it cannot be.
+    pub(super) fn stored_scalar(&mut self, t: Type, into: &'static str, span: Span) -> Option<Scalar> {
+        let Type::Record { id, user } = t else { return self.tuples.scalar(t) };
+        let k = self.kernel_types_at(span, None)?;
+        let size = k.size(id);
+        let max = if into == "a map value" { MAX_MAP_STRUCT } else { MAX_PRINT_STRUCT };
+        if size > max {
+            self.error(KernelError::StructTooLarge { ty: k.name(id), size, max, into, span });
+            return None;
+        }
+        let index = match self.structs.iter().position(|(known, _)| *known == id) {
+            Some(i) => i,
+            None => {
+                self.structs.push((id, k.struct_def(id)));
+                self.structs.len() - 1
+            }
+        };
+        Some(Scalar::Struct { id: index as u32, size, user })
+    }
+
     /// `(a, b, …)`.
     pub(super) fn tuple(&mut self, e: &Expr, items: &[Expr], scope: &mut Scope) -> Type {
         let mut elems = Vec::new();

@@ -30,6 +30,10 @@ pub enum KernelError {
     NotStructOrUnion { span: Span },
     MemberNotStructOrUnion { member: String, span: Span },
     NotIntegerType { name: String, typedef_of: String, span: Span },
+    /// A struct copied by value (`print(*p)`, a map value) larger than rtrace copies there.
+    StructTooLarge { ty: String, size: u32, max: u32, into: &'static str, span: Span },
+    /// A map whose values are structs read back (rtrace only prints them).
+    StructMapRead { map: String, span: Span },
 }
 
 impl KernelError {
@@ -40,6 +44,14 @@ impl KernelError {
                 Some(what) => format!("`{what}` needs the kernel's types"),
                 None => "needs the kernel's types".into(),
             }),
+            StructTooLarge { ty, size, max, into, span } => error(format!("`{ty}` is too large to copy into {into} ({size} bytes)"))
+                .at(*span, format!("{size} bytes"))
+                .note(format!("rtrace copies a struct of at most {max} bytes into {into}"))
+                .help("print its members instead"),
+            StructMapRead { map, span } => error(format!("cannot read map {map}: its values are structs"))
+                .at(*span, "holds copies of a struct")
+                .note("rtrace prints a map of struct values, but does not read them back")
+                .help("store the member you need (`@m = $p->member`)"),
             CastToPointer { found, span } => error(format!("cannot cast {found} to a pointer")).at(*span, this_is(found)),
             CastToInteger { found, span } => error(format!("cannot cast {found} to an integer")).at(*span, this_is(found)),
             CastToEnum { found, span } => error(format!("cannot cast {found} to an enum")).at(*span, this_is(found)),

@@ -101,6 +101,9 @@ pub enum UserProbeError {
     OutsideFunction { func: String, size: u64 },
     /// A uretprobe at an address inside a function.
     RetprobeOffset { func: String, offset: u64 },
+    /// A uprobe inside a function without `--unsafe`: rtrace cannot check the instruction
+    /// boundary.
+    UncheckedOffset { place: String },
     /// `BINARY@FILE:LINE` of a binary without DWARF.
     NoLineInfo { path: String },
     /// `BINARY@FILE:LINE` that the line table does not place (the reader's words).
@@ -331,6 +334,11 @@ fn user_probe(error: UserProbeError, span: Span) -> Diagnostic {
             "uretprobes cannot be attached at function offset. (address resolved to: {func}+{offset})"
         ))
         .at(span, "not a function's first instruction"),
+        UncheckedOffset { place } => Diagnostic::error(format!(
+            "cannot check that `{place}` is the start of an instruction"
+        ))
+        .at(span, "inside the function")
+        .help("a uprobe in the middle of an instruction corrupts the traced process; rtrace does not disassemble binaries, so it attaches there only with --unsafe"),
         NoLineInfo { path } => {
             Diagnostic::error(format!("No DWARF debug info found for '{path}', cannot attach by source code location."))
                 .at(span, "no line table")

@@ -34,7 +34,7 @@ impl Expander<'_> {
         let path = find_binary(&unquote(parts[1]), p.field_span(1))?;
         let field = unquote(parts[f]);
         if let (None, Some(address)) = (&lang, field.starts_with(|c: char| c.is_ascii_digit()).then(|| parse_offset(&field)).flatten()) {
-            return self.uprobe_address(p, &path, address, ret, p.field_span(f));
+            return self.uprobe_address(p, &path, address, ret, false, p.field_span(f));
         }
         let (func, extra) = function_offset(&field, ret, "uretprobe", p.text, p.field_span(f))?;
         let cpp = lang.is_some();
@@ -54,6 +54,7 @@ impl Expander<'_> {
         }
         if extra != 0 {
             check_inside(&path, &matches, extra, p.field_span(f))?;
+            self.instruction_boundary(&field, p.field_span(f))?;
         }
         let path_text = path.display().to_string();
         for (name, off) in matches {
@@ -69,8 +70,17 @@ impl Expander<'_> {
     }
 
     /// uprobe:BINARY:ADDRESS: the function that holds the address (a virtual address as
-    /// linked), at the address's offset in it.
-    fn uprobe_address(&mut self, p: &Point, path: &Path, address: u64, ret: bool, span: Span) -> Result<(), ProbeError> {
+    /// linked), at the address's offset in it. `from_line`: the address is a line table's,
+    /// known to start an instruction.
+    fn uprobe_address(
+        &mut self,
+        p: &Point,
+        path: &Path,
+        address: u64,
+        ret: bool,
+        from_line: bool,
+        span: Span,
+    ) -> Result<(), ProbeError> {
         let symbols = elf::function_symbols(path)
             .map_err(|reason| ProbeError::UnreadableBinary { what: "symbols", path: path.display().to_string(), reason, span })?;
         let user = |error| ProbeError::User { error, span };
@@ -81,10 +91,25 @@ impl Expander<'_> {
         if ret && offset != 0 {
             return Err(user(UserProbeError::RetprobeOffset { func: f.name.clone(), offset }));
         }
+        if offset != 0 && !from_line {
+            self.instruction_boundary(&format!("{}+{offset}", f.name), span)?;
+        }
         let (path, func, label) = (path.display().to_string(), f.name.clone(), address.to_string());
         let attach = Attach::Uprobe { path, func, label, offset: f.file_offset + offset, ret };
         self.out.push(p.instance(attach, None));
         Ok(())
+    }
+
+    /// A uprobe inside a function (`FUNC+OFFSET`, an address past a function's start) must
+    /// fall on an instruction boundary, or the traced process runs a corrupted instruction.
+    /// rtrace does not disassemble the binary to check (its LLVM has only the BPF target), so,
+    /// as bpftrace built without that check, it asks for `--unsafe`. Source-line probes take
+    /// their addresses from the line table: those are instructions.
+    fn instruction_boundary(&self, place: &str, span: Span) -> Result<(), ProbeError> {
+        if self.opts.allow_unsafe {
+            return Ok(());
+        }
+        Err(ProbeError::User { error: UserProbeError::UncheckedOffset { place: place.to_string() }, span })
     }
 
     /// uprobe:BINARY@FILE:LINE[:COL]: the address of the line's first statement, from the
@@ -108,7 +133,7 @@ impl Expander<'_> {
             .map_err(|reason| ProbeError::UnreadableBinary { what: "debug info", path: path.display().to_string(), reason, span })?
             .ok_or_else(|| user(UserProbeError::NoLineInfo { path: path.display().to_string() }))?;
         let address = debug.line_address(&unquote(file), line, col).map_err(|reason| user(UserProbeError::Line { reason }))?;
-        self.uprobe_address(p, &path, address, false, p.span)
+        self.uprobe_address(p, &path, address, false, true, p.span)
     }
 
     /// usdt:BINARY:[PROVIDER:]NAME: one instance per location of each matching probe. With

@@ -738,7 +738,7 @@ fn print_uses_same_layout() {
 \n"
     );
     let mut body = String::new();
-    write_hist(&mut body, &[0, 0, 0, 0, 1], 0);
+    write_hist(&mut body, &[0, 0, 0, 0, 1], 0, false);
     assert_eq!(
         body,
         "[4, 8)                 1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n"

@@ -47,14 +47,15 @@ impl Checker<'_> {
         }
         // print(value): the value and a newline, as a printf.
         let t = self.expr(arg, scope);
-        let kind = match self.tuples.scalar(t) {
+        let kind = match self.stored_scalar(t, "a print() event", arg.span) {
             Some(kind) => kind,
-            None if t == Type::Error => return Type::Error,
+            None if matches!(t, Type::Error | Type::Record { .. }) => return Type::Error,
             None => {
                 self.error(CallError::CannotPrint { found: t.describe(), span: arg.span });
                 return Type::Error;
             }
         };
+        let kind = self.with_enum(kind, arg, scope);
         self.need(e, Need::PrintValue(kind));
         self.set(scope, e, Type::Void, Res::PrintValue(0))
     }

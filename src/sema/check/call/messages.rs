@@ -13,7 +13,7 @@ impl Checker<'_> {
         }
         let level = if def.func == Func::Errorf { "ERROR" } else { "WARNING" };
         let prefix = format!("{}: {level}: ", self.place(e.span));
-        if let Some((_, Need::Printf(printf, _))) = self.needs.iter_mut().rev().find(|(id, _)| *id == e.id) {
+        if let Some((_, Need::Printf(printf))) = self.needs.iter_mut().rev().find(|(id, _)| *id == e.id) {
             printf.segments.insert(0, FmtSegment::Lit(prefix));
             printf.segments.push(FmtSegment::Lit("\n".into()));
             printf.warning = def.func == Func::Warnf;
@@ -33,7 +33,7 @@ impl Checker<'_> {
         }
         let text = format!("{}: ERROR: assert failed: {msg}\n", self.place(e.span));
         let printf = PrintfDef { segments: vec![FmtSegment::Lit(text)], args: vec![], size: plan::EVENT_HEADER, warning: false };
-        self.need(e, Need::Printf(printf, vec![]));
+        self.need(e, Need::Printf(printf));
         self.set(scope, e, Type::Void, Res::Assert(0))
     }
 
