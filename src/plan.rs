@@ -382,6 +382,10 @@ pub struct IntArray {
     /// 0.26's output.
     #[serde(default)]
     pub bools: bool,
+    /// A MAC address from `macaddr()` (a `uint8[6]`): printed `18:C0:4D:08:2E:BB`, a string
+    /// in JSON.
+    #[serde(default)]
+    pub mac: bool,
 }
 
 impl IntArray {
@@ -404,6 +408,18 @@ impl IntArray {
             })
             .collect()
     }
+
+    /// The `uint8[6]` of a `macaddr()` value.
+    pub const MAC: IntArray = IntArray { elem_bytes: 1, signed: false, len: 6, bools: false, mac: true };
+}
+
+/// A MAC address's six bytes as text, upper-case hex separated by colons
+/// (`18:C0:4D:08:2E:BB`), as bpftrace 0.26 prints `macaddr()` values.
+pub fn mac_text(bytes: &[u8]) -> String {
+    let mut raw = [0u8; 6];
+    let part = &bytes[..bytes.len().min(6)];
+    raw[..part.len()].copy_from_slice(part);
+    raw.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
 }
 
 /// Bytes of a `usym()` value.

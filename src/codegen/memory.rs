@@ -1,6 +1,6 @@
 //! Kernel and user memory: struct members, `*p`, `p[i]`, USDT arguments in memory, `ppid` and
 //! the other task reads (`pcomm`, `leader_tid`, `leader_comm`),
-//! `ntop()`'s address bytes — read with `bpf_probe_read_kernel` (or `_user`) at the offsets
+//! `ntop()`'s address bytes, `macaddr()`'s 6 bytes — read with `bpf_probe_read_kernel` (or `_user`) at the offsets
 //! and sizes sema recorded, so codegen never sees BTF.
 
 use super::expr::V;
@@ -122,5 +122,21 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
         }
         Ok(V::Str(buf, len))
+    }
+
+    /// `macaddr(mac)`: an integer array value's first 6 bytes, or 6 bytes read from the array
+    /// in memory or the address `mac` (user memory when `user`), in the low bytes of an
+    /// 8-byte value whose other bytes are 0.
+    pub(super) fn macaddr(&mut self, f: &mut Func<'ctx>, mac: &Expr, user: bool) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let value = self.expr(f, mac)?.int()?;
+        if let Type::IntArray(_) = self.ty(f, mac) {
+            return Ok(V::Int(self.builder.build_and(value, i64.const_int(0xFFFF_FFFF_FFFF, false), "mac")?));
+        }
+        let tmp = self.short_slot(f, i64.into(), "mac")?;
+        self.builder.build_store(tmp, i64.const_zero())?;
+        let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
+        self.call_helper(helper, &[tmp.into(), i64.const_int(6, false).into(), value.into()])?;
+        Ok(V::Int(self.builder.build_load(i64, tmp, "mac")?.into_int_value()))
     }
 }

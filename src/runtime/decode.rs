@@ -51,6 +51,7 @@ impl<'p> Decoder<'p> {
             },
             Scalar::Stack(spec) => Value::Str(self.stack(spec, bytes, symbols::VALUE_INDENT)),
             Scalar::Timestamp(fmt) => Value::Str(self.timestamp(fmt, read_u64(bytes))),
+            Scalar::IntArray(a) if a.mac => Value::Str(plan::mac_text(bytes)),
             Scalar::IntArray(a) => Value::Array(
                 a.elements(bytes)
                     .into_iter()

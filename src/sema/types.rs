@@ -168,6 +168,7 @@ impl Type {
             Type::Buffer => "a buffer",
             Type::Timestamp(_) => "a timestamp",
             Type::Tuple(_) => "a tuple",
+            Type::IntArray(a) if a.mac => "a MAC address",
             Type::IntArray(_) => "an integer array",
             Type::Args => "the tracepoint's args",
             Type::Void => "no value",
@@ -259,6 +260,9 @@ pub enum Res {
     Event { kind: crate::plan::EventKind, id: u32 },
     /// `buf()`, reading user memory when `user`.
     Buf { user: bool },
+    /// `macaddr()` of an array or pointer, reading its 6 bytes from user memory when `user`
+    /// (of an integer array value, the value's first 6 bytes).
+    Macaddr { user: bool },
     /// `join()` with plan separator `id`, reading user memory when `user`.
     Join { id: usize, user: bool },
     /// `signal()`: the signal's number when known at compile time, else the argument's value.
@@ -372,6 +376,9 @@ pub(super) fn type_text(t: Type) -> String {
 
 /// An integer array type as written in a cast: `uint8[4]`.
 pub(super) fn array_name(a: plan::IntArray) -> String {
+    if a.mac {
+        return "macaddr_t".to_string();
+    }
     if a.bools {
         return format!("bool[{}]", a.len);
     }

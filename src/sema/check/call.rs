@@ -86,6 +86,7 @@ impl Checker<'_> {
             Func::Path | Func::Skboutput | Func::SocketCookie => self.tracing_only(e, def, args, scope),
             Func::DwUstack => self.dw_ustack(e, args, scope),
             Func::Ntop => self.ntop(e, args, scope),
+            Func::Macaddr => self.macaddr(e, args, scope),
             Func::Bswap => self.bswap(e, args, scope),
             _ => Type::Error,
         }

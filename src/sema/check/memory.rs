@@ -285,7 +285,7 @@ impl Checker<'_> {
             return Type::Error;
         }
         let bools = matches!(&elem.kind, TypeExprKind::Named(name) if name == "bool");
-        let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8, bools };
+        let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8, bools, mac: false };
         self.set(scope, e, Type::IntArray(a), Res::Plain)
     }
 

@@ -54,7 +54,8 @@ impl Checker<'_> {
                 ('s', Type::Usym) => Scalar::Usym,
                 ('s', Type::Timestamp(id)) => Scalar::Timestamp(*id),
                 ('r', Type::Buffer) => Scalar::Buf,
-                (_, Type::IntArray(a)) => {
+                ('s', Type::IntArray(a)) if a.mac => Scalar::IntArray(*a),
+                (_, Type::IntArray(a)) if !a.mac => {
                     ok = false;
                     self.error(CallError::PrintfIntArray { array: array_name(*a), span: value.span });
                     continue;

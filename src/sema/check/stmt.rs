@@ -227,7 +227,7 @@ impl Checker<'_> {
                         .filter(|&(bits, _)| *len > 0 && u64::from(bits / 8) * len <= 8)
                         .map(|(bits, signed)| {
                             let bools = name == "bool";
-                            Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8, bools })
+                            Type::IntArray(plan::IntArray { elem_bytes: (bits / 8) as u8, signed, len: *len as u8, bools, mac: false })
                         });
                     if array.is_some() {
                         return array;

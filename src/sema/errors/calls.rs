@@ -31,6 +31,8 @@ pub enum CallError {
     StrcontainsHaystack { found: &'static str, span: Span },
     BufArgs { span: Span },
     NtopArgs { found: &'static str, span: Span },
+    MacaddrArgs { found: &'static str, span: Span },
+    MacaddrSize { array: String, bytes: u32, span: Span },
     /// No such kernel symbol; a warning with `--no-attach` (`no_attach`).
     NoKernelSymbol { symbol: String, no_attach: bool, span: Span },
     NoUserSymbol { symbol: String, path: String, span: Span },
@@ -124,6 +126,11 @@ impl CallError {
                     .at(*span, this_is(found))
                     .help("the signature is `ntop([int af, ] int|char[4]|char[16] addr)`")
             }
+            MacaddrArgs { found, span } => error("`macaddr()` takes an array of at least 6 bytes or a pointer to them")
+                .at(*span, this_is(found))
+                .help("the signature is `macaddr(char[6] mac | uint8 *mac)`"),
+            MacaddrSize { array, bytes, span } => error("`macaddr()` needs at least 6 bytes")
+                .at(*span, format!("this is {array}, {bytes} bytes")),
             NoKernelSymbol { symbol, no_attach, span } => {
                 let d = error(format!("no kernel symbol `{symbol}`")).at(*span, "not in /proc/kallsyms");
                 match no_attach {

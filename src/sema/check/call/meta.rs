@@ -67,7 +67,7 @@ impl Checker<'_> {
                 return Type::Error;
             }
         };
-        let array = plan::IntArray { elem_bytes: 1, signed: true, len: 4, bools: false };
+        let array = plan::IntArray { elem_bytes: 1, signed: true, len: 4, bools: false, mac: false };
         self.set(scope, e, Type::IntArray(array), Res::Const(u64::from(u32::from_le_bytes(bytes))))
     }
 

@@ -1,4 +1,5 @@
-//! Strings and bytes: `str()`, `strncmp()`, `strcontains()`, `buf()`, `ntop()`, `bswap()`.
+//! Strings and bytes: `str()`, `strncmp()`, `strcontains()`, `buf()`, `ntop()`, `macaddr()`,
+//! `bswap()`.
 
 use super::*;
 
@@ -154,6 +155,35 @@ impl Checker<'_> {
             return Type::Error;
         }
         self.set(scope, e, Type::Inet, Res::Call(Func::Ntop))
+    }
+
+    /// `macaddr(mac)`: 6 bytes as a MAC address — an array's first 6 (a kernel array in
+    /// memory, an integer array value; at least 6 bytes, as bpftrace 0.26 asks), or the 6 a
+    /// pointer (or an integer used as an address) points to.
+    pub(in crate::sema::check) fn macaddr(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        let t = self.expr(&args[0], scope);
+        let bytes = match t {
+            Type::Error => return Type::Error,
+            Type::IntArray(a) => Some(u32::from(a.elem_bytes) * u32::from(a.len)),
+            Type::Array { elem, len, .. } => {
+                let Ok(k) = self.kernel_types() else { return Type::Error };
+                Some(k.size(elem) * len)
+            }
+            _ if t.is_int() => None,
+            _ => {
+                self.error(CallError::MacaddrArgs { found: t.describe(), span: args[0].span });
+                return Type::Error;
+            }
+        };
+        if let Some(bytes) = bytes.filter(|&b| b < 6) {
+            self.error(CallError::MacaddrSize { array: type_text(t), bytes, span: args[0].span });
+            return Type::Error;
+        }
+        let user = match t {
+            Type::Array { user, .. } => user,
+            _ => scope.user_address(t),
+        };
+        self.set(scope, e, Type::IntArray(plan::IntArray::MAC), Res::Macaddr { user })
     }
 
     /// `bswap(n)`: an integer with its bytes in the other order.
