@@ -101,7 +101,8 @@ impl StmtError {
             VarOutOfScope { var, first, loop_var: false, span } => error(format!("undefined or undeclared variable: `{var}`"))
                 .at(*span, "not declared in this block or one around it")
                 .also(*first, format!("`{var}` is declared here, in a block that has ended"))
-                .help(format!("declare it before that block: `let {var};`")),
+                .help(format!("declare it before that block: `let {var};`"))
+                .note("variables are block-scoped since bpftrace 0.22; `--compat=0.17` keeps 0.17's probe-wide variables"),
             LetShadows { var, first, span } => {
                 error(format!("variable `{var}` was already declared; variable shadowing is not allowed"))
                     .at(*span, "declared again here")
