@@ -56,11 +56,16 @@ fn is_elf(path: &Path) -> bool {
 
 /// The functions `path` defines (name → file offset), from its symbol tables.
 pub fn functions(path: &Path) -> Result<BTreeMap<String, u64>, String> {
+    Ok(by_name(&function_symbols(path)?))
+}
+
+/// Function symbols by name (name → file offset), the first of each name.
+pub fn by_name<'a>(symbols: impl IntoIterator<Item = &'a Function>) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    for f in function_symbols(path)? {
-        out.entry(f.name).or_insert(f.file_offset);
+    for f in symbols {
+        out.entry(f.name.clone()).or_insert(f.file_offset);
     }
-    Ok(out)
+    out
 }
 
 /// A function symbol of an ELF file.

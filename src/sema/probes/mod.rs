@@ -20,7 +20,7 @@ use crate::kernel::tracefs::Format;
 use crate::kernel::usdt;
 use crate::parser::ast::Program;
 use crate::plan::Attach;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 /// One concrete attach point of a probe.
@@ -180,7 +180,7 @@ struct Expander<'a> {
     out: Vec<Instance>,
     tracefs_root: Option<Option<PathBuf>>,
     functions: Option<BTreeSet<String>>,
-    elf_functions: HashMap<PathBuf, BTreeMap<String, u64>>,
+    elf_symbols: HashMap<PathBuf, Vec<crate::kernel::elf::Function>>,
     usdt_notes: HashMap<PathBuf, Vec<usdt::Note>>,
     /// Each tracepoint's format is read once, however many probes use it.
     formats: HashMap<(String, String), Format>,
@@ -202,7 +202,7 @@ pub(super) fn expand(
         out: Vec::new(),
         tracefs_root: None,
         functions: None,
-        elf_functions: HashMap::new(),
+        elf_symbols: HashMap::new(),
         usdt_notes: HashMap::new(),
         formats: HashMap::new(),
         special_names: Vec::new(),

@@ -38,11 +38,14 @@ impl Expander<'_> {
         }
         let (func, extra) = function_offset(&field, ret, "uretprobe", p.text, p.field_span(f))?;
         let cpp = lang.is_some();
-        let known = read_once(&mut self.elf_functions, &path, elf::functions, "symbols", p.field_span(1))?;
-        let mut matches: Vec<(String, u64)> =
-            known.iter().filter(|(name, _)| glob(func, name) || cpp && cpp::matches(func, name)).map(|(n, o)| (n.clone(), *o)).collect();
+        let symbols = read_once(&mut self.elf_symbols, &path, elf::function_symbols, "symbols", p.field_span(1))?;
+        let wanted = symbols.iter().filter(|f| glob(func, &f.name) || cpp && cpp::matches(func, &f.name));
+        let mut matches: Vec<(String, u64)> = elf::by_name(wanted).into_iter().collect();
+        if extra != 0 {
+            check_inside(symbols, &matches, extra, p.field_span(f))?;
+        }
         if matches.is_empty() {
-            let nearest = did_you_mean(func, known.keys().map(String::as_str)).map(str::to_string);
+            let nearest = did_you_mean(func, symbols.iter().map(|f| f.name.as_str())).map(str::to_string);
             let checked_anyway = self.opts.no_attach && !func.contains('*');
             let (name, path) = (func.to_string(), path.display().to_string());
             let e = ProbeError::NoUserFunction { func: name, path, span: p.field_span(f), nearest, checked_anyway };
@@ -53,7 +56,6 @@ impl Expander<'_> {
             matches.push((func.to_string(), 0));
         }
         if extra != 0 {
-            check_inside(&path, &matches, extra, p.field_span(f))?;
             self.instruction_boundary(&field, p.field_span(f))?;
         }
         let path_text = path.display().to_string();
@@ -81,10 +83,9 @@ impl Expander<'_> {
         from_line: bool,
         span: Span,
     ) -> Result<(), ProbeError> {
-        let symbols = elf::function_symbols(path)
-            .map_err(|reason| ProbeError::UnreadableBinary { what: "symbols", path: path.display().to_string(), reason, span })?;
+        let symbols = read_once(&mut self.elf_symbols, path, elf::function_symbols, "symbols", span)?;
         let user = |error| ProbeError::User { error, span };
-        let Some(f) = symbols.iter().find(|f| f.addr <= address && address < f.addr + f.size.max(1)) else {
+        let Some(f) = symbols.iter().find(|f| f.addr <= address && address < f.addr + f.size.max(1)).cloned() else {
             return Err(user(UserProbeError::Address { path: path.display().to_string(), address }));
         };
         let offset = address - f.addr;
@@ -183,9 +184,7 @@ impl Expander<'_> {
 
 /// `FUNCTION+OFFSET` must stay inside each matched function (where the symbol table gives
 /// its size).
-fn check_inside(path: &Path, matches: &[(String, u64)], offset: u64, span: Span) -> Result<(), ProbeError> {
-    let symbols = elf::function_symbols(path)
-        .map_err(|reason| ProbeError::UnreadableBinary { what: "symbols", path: path.display().to_string(), reason, span })?;
+fn check_inside(symbols: &[elf::Function], matches: &[(String, u64)], offset: u64, span: Span) -> Result<(), ProbeError> {
     for (name, _) in matches {
         if let Some(f) = symbols.iter().find(|f| f.name == *name && f.size != 0 && offset >= f.size) {
             let error = UserProbeError::OutsideFunction { func: f.name.clone(), size: f.size };
