@@ -581,6 +581,8 @@ pub enum EventKind {
     Message = 11,
     /// `cat(fmt, args…)`: like `Printf`; the text is the path of the file to print.
     CatFormat = 12,
+    /// `unwatch(addr)`; `id` unused; a u64 follows: the address.
+    Unwatch = 13,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -604,6 +606,7 @@ impl EventKind {
             9 => Some(EventKind::Zero),
             10 => Some(EventKind::PrintValue),
             12 => Some(EventKind::CatFormat),
+            13 => Some(EventKind::Unwatch),
             _ => None,
         }
     }
