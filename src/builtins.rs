@@ -408,6 +408,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("skboutput", "`skboutput(\"out.pcap\", args.skb, args.skb->len, 0)`"),
     ("socket_cookie", "`@[socket_cookie(args.sk)] = count()`"),
     ("dw_ustack", "`@[dw_ustack(5)] = count()`"),
+    ("unwatch", "`unwatch(0x10000000)` (in its watchpoint's probe: watch until the first hit)"),
     ("exit", "`exit(1)` (END runs, the maps print, status 1)"),
     ("delete", "`delete(@start, tid)`"),
     ("clear", "`interval:s:1 { print(@calls); clear(@calls); }`"),
