@@ -308,7 +308,8 @@ pub enum Attach {
     Signal { name: String },
     /// `watchpoint:ADDRESS:LENGTH:MODE`: a hardware breakpoint (`PERF_TYPE_BREAKPOINT`) on
     /// `len` bytes at `addr` in the traced process (`-p`, `-c`), on every thread it has when
-    /// tracing starts and those it starts later; `bp_type` is `HW_BREAKPOINT_R|W|X` bits.
+    /// tracing starts and those it starts later, or without one on every CPU (a kernel
+    /// address); `bp_type` is `HW_BREAKPOINT_R|W|X` bits.
     Watchpoint { addr: u64, len: u64, bp_type: u32 },
 }
 
