@@ -314,7 +314,8 @@ pub enum Attach {
     Signal { name: String },
     /// `watchpoint:ADDRESS:LENGTH:MODE`: a hardware breakpoint (`PERF_TYPE_BREAKPOINT`) on
     /// `len` bytes at `addr` in the traced process (`-p`, `-c`), on every thread it has when
-    /// tracing starts and those it starts later; `bp_type` is `HW_BREAKPOINT_R|W|X` bits.
+    /// tracing starts and those it starts later, or without one on every CPU (a kernel
+    /// address); `bp_type` is `HW_BREAKPOINT_R|W|X` bits.
     Watchpoint { addr: u64, len: u64, bp_type: u32 },
 }
 
@@ -587,6 +588,8 @@ pub enum EventKind {
     Message = 11,
     /// `cat(fmt, args…)`: like `Printf`; the text is the path of the file to print.
     CatFormat = 12,
+    /// `unwatch(addr)`; `id` unused; a u64 follows: the address.
+    Unwatch = 13,
 }
 
 /// How many strings `join()` reads from its array, and the bytes of each.
@@ -610,6 +613,7 @@ impl EventKind {
             9 => Some(EventKind::Zero),
             10 => Some(EventKind::PrintValue),
             12 => Some(EventKind::CatFormat),
+            13 => Some(EventKind::Unwatch),
             _ => None,
         }
     }

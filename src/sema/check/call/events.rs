@@ -1,5 +1,5 @@
 //! Calls that send an event to user space or act on the system: `system()`, `exit()`,
-//! `print()`, `cat()`, `join()`, `signal()` (`printf()` has its own file).
+//! `unwatch()`, `print()`, `cat()`, `join()`, `signal()` (`printf()` has its own file).
 
 use super::*;
 
@@ -26,6 +26,14 @@ impl Checker<'_> {
             }
         }
         self.set(scope, e, Type::Void, Res::Call(Func::Exit))
+    }
+
+    /// `unwatch(addr)`: removes the watchpoints on an address (none: nothing happens).
+    pub(in crate::sema::check) fn unwatch(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.int_arg(&args[0], IntWanted::Address("unwatch"), scope) {
+            return Type::Error;
+        }
+        self.set(scope, e, Type::Void, Res::Call(Func::Unwatch))
     }
 
     /// `print(@map[, top[, div]])`, or `print(value)`.
