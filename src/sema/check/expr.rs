@@ -213,12 +213,19 @@ impl Checker<'_> {
             (Type::Tuple(_), Type::Tuple(_)) if matches!(op, BinOp::Eq | BinOp::Ne) && self.tuples.unify(l, r).is_some() => {
                 Type::Bool
             }
-            // Integer arrays compare as the integers holding their bytes.
-            (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => Type::Bool,
-            (Type::IntArray(a), Type::IntArray(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
-                let (left, right) = (array_name(a), array_name(b));
-                self.error(ExprError::ArrayCompare { left, right, left_span: lhs.span, span: rhs.span });
-                return Type::Error;
+            // An integer array value and a kernel array of the same element type and length
+            // (`args.saddr_v6 == pton("::1")`) compare by their bytes.
+            (Type::IntArray(_) | Type::Array { .. }, Type::IntArray(_) | Type::Array { .. })
+                if matches!(op, BinOp::Eq | BinOp::Ne) && !matches!((l, r), (Type::Array { .. }, Type::Array { .. })) =>
+            {
+                let (a, b) = (self.as_int_array(l), self.as_int_array(r));
+                if a.is_some() && a == b {
+                    Type::Bool
+                } else {
+                    let (left, right) = (self.array_text(l), self.array_text(r));
+                    self.error(ExprError::ArrayCompare { left, right, left_span: lhs.span, span: rhs.span });
+                    return Type::Error;
+                }
             }
             // Pointer arithmetic, as in C: `p + n`, `n + p` and `p - n` are pointers of
             // `p`'s type, `n` counted in elements (codegen scales it by the stride).

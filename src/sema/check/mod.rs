@@ -17,6 +17,7 @@ mod uprobe_args;
 
 pub use memory::named_int_type;
 pub use printf::parse_format;
+pub(crate) use call::pton_bytes;
 pub(super) use tuples::TupleTypes;
 
 // What every family of the checker uses (each submodule starts with `use super::*`).
