@@ -153,13 +153,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let ty = self.ty(f, e);
         match self.expr(f, e)? {
             V::Str(p, _) => Ok(p),
-            V::Int(addr) if matches!(ty, Type::Array { .. }) => {
-                let user = matches!(ty, Type::Array { user: true, .. });
-                let buf = self.buffer(f, a.size() as u32, "karray")?;
-                let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
-                self.call_helper(helper, &[buf.into(), self.i64().const_int(a.bytes() as u64, false).into(), addr.into()])?;
-                Ok(buf)
-            }
+            V::Int(addr) if matches!(ty, Type::Array { .. }) => self.read_kernel_array(f, e, a, addr),
             V::Int(v) => {
                 let buf = self.buffer(f, 8, "array")?;
                 self.store_i64(buf, 0, v)?;
@@ -167,6 +161,25 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             }
             _ => Err(CodegenError("an array compared with no bytes".into())),
         }
+    }
+
+    /// The integer array value `a` of kernel array `e` at address `v`: its bytes read into a
+    /// buffer, loaded as an integer when at most 8.
+    pub(super) fn read_array(&mut self, f: &mut Func<'ctx>, e: &Expr, a: IntArray, v: V<'ctx>) -> Result<V<'ctx>> {
+        let buf = self.read_kernel_array(f, e, a, v.int()?)?;
+        Ok(match a.in_memory() {
+            true => V::Str(buf, a.bytes()),
+            false => V::Int(self.load_i64(buf, 0)?),
+        })
+    }
+
+    /// Kernel array `e` (as large as `a`) at `addr` read into a buffer (zeroed past it).
+    fn read_kernel_array(&mut self, f: &mut Func<'ctx>, e: &Expr, a: IntArray, addr: IntValue<'ctx>) -> Result<PointerValue<'ctx>> {
+        let user = matches!(self.ty(f, e), Type::Array { user: true, .. });
+        let buf = self.buffer(f, a.size() as u32, "karray")?;
+        let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
+        self.call_helper(helper, &[buf.into(), self.i64().const_int(a.bytes() as u64, false).into(), addr.into()])?;
+        Ok(buf)
     }
 
     /// Whether `len` bytes at `l` and `r` are the same (an `i1`): loaded 8, 4, 2 and 1 at a

@@ -86,6 +86,15 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     pub fn expr(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
+        let v = self.expr_kind(f, e)?;
+        match self.checked.progs[f.prog].array_reads.get(&e.id) {
+            // A kernel array used as a value: its bytes read into one.
+            Some(&a) => self.read_array(f, e, a, v),
+            None => Ok(v),
+        }
+    }
+
+    fn expr_kind(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
         let i64 = self.i64();
         Ok(match &e.kind {
             ExprKind::Int(n) => match (self.checked.progs[f.prog].params.get(&e.id), f.params) {

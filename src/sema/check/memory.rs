@@ -315,6 +315,26 @@ impl Checker<'_> {
         matches!(size, 1 | 2 | 4 | 8).then_some(plan::IntArray { elem_bytes: size as u8, signed, len, bools: false, mac: false })
     }
 
+    /// The type of `e` (of type `t`) used as a value: a kernel array of integers is read whole
+    /// into an integer array value (bpftrace stores `args.saddr_v6` in a variable or a map as
+    /// its bytes), anything else is as it is.
+    pub(super) fn value_type(&mut self, e: &Expr, t: Type, scope: &mut Scope) -> Type {
+        let Type::Array { .. } = t else { return t };
+        match self.as_int_array(t) {
+            Some(a) => {
+                scope.array_reads.insert(e.id, a);
+                Type::IntArray(a)
+            }
+            None => t,
+        }
+    }
+
+    /// `e` checked, as a value (`value_type`).
+    pub(super) fn value_expr(&mut self, e: &Expr, scope: &mut Scope) -> Type {
+        let t = self.expr(e, scope);
+        self.value_type(e, t, scope)
+    }
+
     /// An array's type for messages: an integer array value's as written in a cast
     /// (`uint8[16]`), a kernel array's element type's name and its length (`__u8[16]`).
     pub(super) fn array_text(&mut self, t: Type) -> String {
