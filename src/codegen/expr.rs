@@ -399,6 +399,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let end = self.ctx.append_basic_block(f.function, "tend");
         let out = match ty {
             Type::Str { len } => Some((self.buffer(f, len, "tern")?, len)),
+            Type::IntArray(a) if a.in_memory() => Some((self.buffer(f, a.size() as u32, "tern")?, a.bytes())),
             Type::Tuple(id) => Some((self.buffer(f, self.tuple_kind(id).size() as u32, "tern")?, 0)),
             _ => None,
         };

@@ -275,6 +275,7 @@ impl Checker<'_> {
             (Type::Tuple(_), Type::Tuple(_)) if tuple.is_some() => tuple.unwrap_or(t),
             (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
             (Type::Bool, Type::Bool) => Type::Bool,
+            (Type::IntArray(a), Type::IntArray(b)) if a == b => t,
             (a, b) if a.is_int() && b.is_int() => Type::Int { signed: a.signed() && b.signed() },
             (a, b) => {
                 let (then_type, els_type) = (self.tuples.name(a), self.tuples.name(b));
