@@ -60,6 +60,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             Res::Call(F::Ntop) => self.ntop(f, args),
+            Res::Call(F::Pton) => self.pton(f, &args[0]),
             Res::Macaddr { user } => self.macaddr(f, &args[0], user),
             Res::Call(F::Path) => self.d_path(f, e, args),
             Res::Call(F::SocketCookie) => {

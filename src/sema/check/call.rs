@@ -6,6 +6,7 @@ use super::*;
 mod events;
 mod messages;
 mod meta;
+pub(crate) use meta::pton_bytes;
 mod stacks;
 mod strings;
 mod strscan;

@@ -54,7 +54,7 @@ impl Checker<'_> {
             }
         }
         // print(value): the value and a newline, as a printf.
-        let t = self.expr(arg, scope);
+        let t = self.value_expr(arg, scope);
         let kind = match self.stored_scalar(t, "a print() event", arg.span) {
             Some(kind) => kind,
             None if matches!(t, Type::Error | Type::Record { .. }) => return Type::Error,
