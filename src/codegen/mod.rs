@@ -15,6 +15,7 @@ mod expr;
 mod for_map;
 mod helpers;
 mod hist_query;
+mod iter;
 mod ksyms;
 mod layout;
 mod maps;
@@ -439,5 +440,8 @@ fn section(attach: &Attach) -> String {
         // libbpf finds the function's BTF id from the section at load time.
         Attach::Fentry { func, ret: false } => format!("fentry/{func}"),
         Attach::Fentry { func, ret: true } => format!("fexit/{func}"),
+        // libbpf finds `bpf_iter_NAME`'s BTF id from the section, and attaches it as an
+        // iterator (`bpf_program__attach_iter`).
+        Attach::Iter { name, .. } => format!("iter/{name}"),
     }
 }

@@ -142,6 +142,9 @@ fn attach_one(
             }
         })?),
         Attach::Fentry { .. } => links.push(prog.attach().map_err(err)?),
+        // `bpf_program__attach_iter` without options (section `iter/NAME`); the session
+        // reads or pins the link (`session/iter.rs`).
+        Attach::Iter { .. } => links.push(prog.attach().map_err(err)?),
         Attach::Uprobe { path, offset, ret, .. } => {
             let pid = plan.filter_pid.map_or(-1, |p| p as i32);
             let opts = libbpf_rs::UprobeOpts { cookie, retprobe: *ret, ..Default::default() };
