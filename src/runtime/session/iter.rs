@@ -25,10 +25,10 @@ impl Session<'_> {
     /// Reads the iterator to its end, printing what it wrote, or pins it.
     pub(super) fn run_iter(&mut self, name: &str, pin: Option<&str>) -> Result<()> {
         // The iterator's program is the only attached one: BEGIN and END are not attached.
-        let Some(link) = self.links.first_mut() else { return Ok(()) };
+        let Some(link) = self.links.first() else { return Ok(()) };
         if let Some(pin) = pin {
             let path = pinned_path(pin);
-            link.pin(&path).map_err(|e| RuntimeError::new(format!("cannot pin iterator `{name}` at {path}: {e}")))?;
+            pin_link(link, &path).map_err(|e| RuntimeError::new(pin_error(name, &path, &e)))?;
             let line = format!("Program pinned to {path}\n");
             self.emit(|out| out.sink().write(&line));
             return Ok(());
@@ -48,6 +48,44 @@ impl Session<'_> {
         self.drain();
         Ok(())
     }
+}
+
+/// Pins `link` at `path` (`BPF_OBJ_PIN`, as bpftrace: unlike libbpf's `bpf_link__pin`, no
+/// missing folder is made).
+fn pin_link(link: &libbpf_rs::Link, path: &str) -> std::io::Result<()> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let c = std::ffi::CString::new(path).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: the link's open descriptor and a NUL-terminated path, for the duration of the call.
+    match unsafe { libbpf_rs::libbpf_sys::bpf_obj_pin(link.as_fd().as_raw_fd(), c.as_ptr()) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// Why pinning at `path` failed: most often, its folder is not a BPF file system.
+fn pin_error(name: &str, path: &str, e: &std::io::Error) -> String {
+    let dir = std::path::Path::new(path).parent().unwrap_or(std::path::Path::new("/"));
+    match on_bpf_fs(dir) {
+        Some(false) => format!(
+            "cannot pin iterator `{name}` at {path}: {} is not a BPF file system (mount one with `mount -t bpf bpf {}`)",
+            dir.display(),
+            dir.display()
+        ),
+        _ => format!("cannot pin iterator `{name}` at {path}: {e}"),
+    }
+}
+
+/// Whether `dir` is on a BPF file system (`None`: it cannot be looked at, e.g. missing).
+fn on_bpf_fs(dir: &std::path::Path) -> Option<bool> {
+    const BPF_FS_MAGIC: i64 = 0xcafe4a11;
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: a NUL-terminated path and a statfs buffer the call fills.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; both live for the duration of the call.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_type as i64 == BPF_FS_MAGIC)
 }
 
 /// A pin path as bpftrace takes it: absolute, or relative to /sys/fs/bpf.
