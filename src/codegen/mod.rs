@@ -338,7 +338,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             f.params = Some(self.row_or_return(&mut f, map, cookie)?);
         }
         let probe = &program.probes[self.checked.progs[index].probe];
-        if !matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Test { .. } | Attach::Bench { .. } | Attach::Signal { .. }) {
+        // (An iterator runs in the reading process: `-p` picks its tasks when attaching.)
+        let own_process = matches!(def.attach, Attach::Iter { .. });
+        if !own_process && !matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Test { .. } | Attach::Bench { .. } | Attach::Signal { .. }) {
             self.pid_filter(&mut f, function)?;
         }
         if let Some(pred) = &probe.predicate {
