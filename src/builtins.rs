@@ -367,6 +367,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("ustack", "`@[ustack] = count()`"),
     ("cpid", "`/pid == cpid/` (with `-c`)"),
     ("curtask", "`curtask->real_parent->pid`"),
+    ("ctx", "`iter:task { printf(\"%d\\n\", ctx.task.pid) }`"),
     ("ppid", "`printf(\"%d -> %d\\n\", ppid, pid)`"),
     ("pcomm", "`@[pcomm, comm] = count()`"),
     ("leader_tid", "`/leader_tid != tid/` (not the main thread)"),
