@@ -28,6 +28,8 @@ pub enum Builtin {
     Ustack,
     /// `curtask`: the address of the current `struct task_struct`.
     Curtask,
+    /// `ctx`: an iter probe's context, `struct bpf_iter__NAME *`.
+    Ctx,
     /// `cpid`: the pid of the `-c` command.
     Cpid,
     /// `ppid`: the parent's process id (`curtask->real_parent->tgid`).
@@ -84,6 +86,7 @@ pub const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef { name: "ustack", builtin: Builtin::Ustack, doc: "the user stack, printed one frame a line" },
     BuiltinDef { name: "cpid", builtin: Builtin::Cpid, doc: "the pid of the command started with -c" },
     BuiltinDef { name: "curtask", builtin: Builtin::Curtask, doc: "the address of the current task_struct" },
+    BuiltinDef { name: "ctx", builtin: Builtin::Ctx, doc: "an iter probe's context, `struct bpf_iter__NAME *`: `ctx.task`, `ctx.file`, `ctx.vma`, … (iter probes only)" },
     BuiltinDef { name: "ppid", builtin: Builtin::Ppid, doc: "the parent's process id; `ppid(task)` of a `struct task_struct *`" },
     BuiltinDef { name: "pcomm", builtin: Builtin::Pcomm, doc: "the parent process's name (string, 16 bytes); `pcomm(task)` of a `struct task_struct *`" },
     BuiltinDef { name: "leader_tid", builtin: Builtin::LeaderTid, doc: "the thread id of the thread group's leader; `leader_tid(task)` of a `struct task_struct *`" },
@@ -366,6 +369,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("ustack", "`@[ustack] = count()`"),
     ("cpid", "`/pid == cpid/` (with `-c`)"),
     ("curtask", "`curtask->real_parent->pid`"),
+    ("ctx", "`iter:task { printf(\"%d\\n\", ctx.task.pid) }`"),
     ("ppid", "`printf(\"%d -> %d\\n\", ppid, pid)`"),
     ("pcomm", "`@[pcomm, comm] = count()`"),
     ("leader_tid", "`/leader_tid != tid/` (not the main thread)"),

@@ -531,7 +531,10 @@ fn learn_host(needs: sema::HostNeeds) -> sema::HostFacts {
     if needs.tracefs {
         crate::kernel::tracefs::mount_if_missing();
     }
-    sema::HostFacts { fentry_refused: needs.fentry && !crate::kernel::features::has_fentry() }
+    sema::HostFacts {
+        fentry_refused: needs.fentry && !crate::kernel::features::has_fentry(),
+        iter_refused: needs.iter && !crate::kernel::features::has_iter(),
+    }
 }
 
 /// `max_probes` and `max_bpf_progs`: a diagnostic at the probe whose attach points or

@@ -317,6 +317,11 @@ pub enum Attach {
     /// tracing starts and those it starts later, or without one on every CPU (a kernel
     /// address); `bp_type` is `HW_BREAKPOINT_R|W|X` bits.
     Watchpoint { addr: u64, len: u64, bp_type: u32 },
+    /// `iter:NAME[:PIN]`: a BPF iterator (`BPF_TRACE_ITER`, kernel function `bpf_iter_NAME`,
+    /// context `struct bpf_iter__NAME`). The runtime reads the iterator to its end and prints
+    /// what the program wrote (`bpf_seq_printf`), or pins the link at `pin` (a path under
+    /// /sys/fs/bpf) and prints where.
+    Iter { name: String, pin: Option<String> },
 }
 
 /// `perf_event_attr.bp_type` bits of a watchpoint's mode.

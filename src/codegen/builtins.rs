@@ -49,6 +49,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Builtin::Retval => self.load_i64(f.ctx_ptr, PT_REGS_AX)?,
             Builtin::FuncName => self.call_helper(sys::BPF_FUNC_get_func_ip, &[f.ctx_ptr.into()])?,
             Builtin::Curtask => self.call_helper(sys::BPF_FUNC_get_current_task, &[])?,
+            // An iter probe's context, as an address.
+            Builtin::Ctx => bld.build_ptr_to_int(f.ctx_ptr, i64, "ctx")?,
             Builtin::Ppid | Builtin::Pcomm | Builtin::LeaderTid | Builtin::LeaderComm => {
                 return Err(CodegenError("a task read is two reads sema resolves".into()))
             }

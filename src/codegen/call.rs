@@ -17,6 +17,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             // printf(fmt, args…) or system(fmt, args…), or print(value) sent as a printf of one
             // value.
             Res::Printf(id) => self.printf(f, id, &args[1..], EventKind::Printf),
+            // printf in an iter probe: into the iterator's text.
+            Res::SeqPrintf { fmt, args: kinds } => self.seq_printf(f, &fmt, &kinds, &args[1..]),
             Res::System(id) => self.printf(f, id, &args[1..], EventKind::System),
             Res::Cat(id) => self.printf(f, id, &args[1..], EventKind::CatFormat),
             Res::Message(id) => self.printf(f, id, &args[1..], EventKind::Message),

@@ -244,6 +244,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         match self.res(f, e) {
             Res::Field(field) => self.tp_field(f, e, field),
             Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed),
+            Res::IterField { offset, size, signed, null_ends } => {
+                let (offset, size, signed, null_ends) = (*offset, *size, *signed, *null_ends);
+                self.iter_field(f, offset, size, signed, null_ends)
+            }
             Res::Memory(access) => {
                 let access = *access;
                 let addr = self.expr(f, base)?.int()?;

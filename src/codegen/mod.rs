@@ -15,6 +15,7 @@ mod expr;
 mod for_map;
 mod helpers;
 mod hist_query;
+mod iter;
 mod ksyms;
 mod layout;
 mod maps;
@@ -339,7 +340,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             f.params = Some(self.row_or_return(&mut f, map, cookie)?);
         }
         let probe = &program.probes[self.checked.progs[index].probe];
-        if !matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Test { .. } | Attach::Bench { .. } | Attach::Signal { .. }) {
+        // (An iterator runs in the reading process: `-p` picks its tasks when attaching.)
+        let own_process = matches!(def.attach, Attach::Iter { .. });
+        if !own_process && !matches!(def.attach, Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Test { .. } | Attach::Bench { .. } | Attach::Signal { .. }) {
             self.pid_filter(&mut f, function)?;
         }
         if let Some(pred) = &probe.predicate {
@@ -441,5 +444,8 @@ fn section(attach: &Attach) -> String {
         // libbpf finds the function's BTF id from the section at load time.
         Attach::Fentry { func, ret: false } => format!("fentry/{func}"),
         Attach::Fentry { func, ret: true } => format!("fexit/{func}"),
+        // libbpf finds `bpf_iter_NAME`'s BTF id from the section, and attaches it as an
+        // iterator (`bpf_program__attach_iter`).
+        Attach::Iter { name, .. } => format!("iter/{name}"),
     }
 }

@@ -91,6 +91,35 @@ pub fn has_fentry() -> bool {
     prog_type(libbpf_rs::libbpf_sys::BPF_PROG_TYPE_TRACING)
 }
 
+/// Whether iterator programs load: `r0 = 0; exit` as a tracing program attached to
+/// `bpf_iter_task` (`BPF_TRACE_ITER`). A kernel may refuse tracing programs as a whole (this
+/// one's fentry/fexit refusal is EPERM) or lack iterators. Needs root: without it, no.
+pub fn has_iter() -> bool {
+    use libbpf_rs::libbpf_sys as sys;
+    // SAFETY: a NUL-terminated name; libbpf reads vmlinux's BTF and returns an id or an error.
+    let btf_id = unsafe { sys::libbpf_find_vmlinux_btf_id(c"task".as_ptr(), sys::BPF_TRACE_ITER) };
+    if btf_id <= 0 {
+        return false;
+    }
+    let insns: [u64; 2] = [0xb7, 0x95];
+    let mut load = sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
+        expected_attach_type: sys::BPF_TRACE_ITER,
+        attach_btf_id: btf_id as u32,
+        ..Default::default()
+    };
+    // SAFETY: valid instructions, license and options for the duration of the call.
+    let fd = unsafe {
+        sys::bpf_prog_load(sys::BPF_PROG_TYPE_TRACING, std::ptr::null(), c"GPL".as_ptr(), insns.as_ptr().cast(), insns.len() as u64, &mut load)
+    };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: fd is the program just loaded, owned here.
+    unsafe { libc::close(fd) };
+    true
+}
+
 /// Whether programs of type `prog_type` may call kfunc `btf_id` (a FUNC of vmlinux's BTF), as
 /// bpftrace asks: a program that only calls it is loaded, and the kernel's refusal names the
 /// kfunc as not allowed when it is not (any other refusal is about the program, not the call).
@@ -179,6 +208,7 @@ pub fn report() -> String {
         ("raw tracepoint programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT)).into()),
         ("perf event programs", probe(&|| prog_type(sys::BPF_PROG_TYPE_PERF_EVENT)).into()),
         ("fentry/fexit (tracing programs)", probe(&|| prog_type(sys::BPF_PROG_TYPE_TRACING)).into()),
+        ("iter (iterator programs)", probe(&has_iter).into()),
         ("ring buffer", probe(&|| map_type(sys::BPF_MAP_TYPE_RINGBUF)).into()),
         ("per-CPU hash maps", probe(&|| map_type(sys::BPF_MAP_TYPE_PERCPU_HASH)).into()),
     ];

@@ -203,6 +203,12 @@ fn attach_one(
             }
         })?),
         Attach::Fentry { .. } => links.push(prog.attach().map_err(err)?),
+        // `-p PID`: a task iterator over that process only (as bpftrace: Linux 6.1's
+        // `bpf_iter_link_info.task`). The session reads or pins the link (`session/iter.rs`).
+        Attach::Iter { name, .. } => match plan.filter_pid {
+            Some(pid) if name.starts_with("task") => links.push(attach_task_iter(prog, pid)?),
+            _ => links.push(prog.attach().map_err(err)?),
+        },
         Attach::Uprobe { path, offset, ret, .. } => {
             let pid = plan.filter_pid.map_or(-1, |p| p as i32);
             let opts = libbpf_rs::UprobeOpts { cookie, retprobe: *ret, ..Default::default() };
@@ -267,6 +273,27 @@ fn attach_watchpoint(
         }
     }
     Ok(())
+}
+
+/// A task iterator (`task`, `task_file`, `task_vma`) over process `pid`'s threads only.
+fn attach_task_iter(prog: &libbpf_rs::ProgramMut, pid: u32) -> std::result::Result<Link, String> {
+    use libbpf_rs::libbpf_sys as sys;
+    use libbpf_rs::AsRawLibbpf;
+    let mut info = sys::bpf_iter_link_info::default();
+    info.task.pid = pid;
+    let opts = sys::bpf_iter_attach_opts {
+        sz: std::mem::size_of::<sys::bpf_iter_attach_opts>() as _,
+        link_info: &mut info,
+        link_info_len: std::mem::size_of::<sys::bpf_iter_link_info>() as u32,
+        ..Default::default()
+    };
+    // SAFETY: the loaded program's libbpf object, and options that live through the call.
+    let link = unsafe { sys::bpf_program__attach_iter(prog.as_libbpf_object().as_ptr(), &opts) };
+    match std::ptr::NonNull::new(link) {
+        // SAFETY: a link libbpf just made (libbpf 1.x returns NULL, with errno, on failure).
+        Some(link) => Ok(unsafe { Link::from_ptr(link) }),
+        None => Err(format!("cannot attach a task iterator to process {pid}: {}", std::io::Error::last_os_error())),
+    }
 }
 
 /// What a failed `perf_event_open` of a hardware breakpoint means.

@@ -21,6 +21,7 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 
+mod iter;
 mod special;
 
 pub struct Session<'p> {
@@ -175,6 +176,10 @@ impl<'p> Session<'p> {
             self.plan.probes.iter().all(|p| matches!(p.attach, Attach::Begin | Attach::End) || special::test_or_bench(&p.attach));
         if (only_begin_end && exited.is_none() && watcher.is_none()) || self.exit.is_some() {
             return Ok(());
+        }
+        if let Some((name, pin)) = self.iter_probe() {
+            let (name, pin) = (name.to_string(), pin.map(str::to_string));
+            return self.run_iter(&name, pin.as_deref());
         }
         // A watched process that exits ends tracing like a signal does; -1 is ignored by poll.
         let mut fds = [

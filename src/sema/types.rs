@@ -293,6 +293,20 @@ pub enum Res {
     CommOfPid { comm: Access },
     /// A cast to an integer type `bits` wide (`(uint8)x`, `(pid_t)x`).
     IntCast { bits: u32, signed: bool },
+    /// An iter probe's `ctx.NAME`: `size` bytes loaded from the context at `offset`; when
+    /// `null_ends`, a NULL (the iterator's last call) ends the program.
+    IterField { offset: u32, size: u32, signed: bool, null_ends: bool },
+    /// `printf()` in an iter probe: `bpf_seq_printf` with the kernel's format `fmt`.
+    SeqPrintf { fmt: String, args: Vec<SeqArg> },
+}
+
+/// An argument of `bpf_seq_printf`, one u64 each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqArg {
+    /// An integer, cut to its C type's `bits` and widened again (signed for `%d`/`%i`).
+    Int { bits: u8, signed: bool },
+    /// A string, passed by its address.
+    Str,
 }
 
 #[derive(Debug, Clone, PartialEq)]

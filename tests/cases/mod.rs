@@ -68,6 +68,15 @@ pub fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Whether `dir` is a BPF file system (statfs's magic number).
+fn on_bpf_fs(dir: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(dir) else { return false };
+    // SAFETY: statfs fills the zeroed buffer; the path is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, both valid for the duration of the call.
+    unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == 0xcafe4a11 }
+}
+
 /// Why the case must be skipped (`Ok(Some)`), or a malformed `requires` (`Err`).
 pub fn missing_requirement(requires: &[String]) -> Result<Option<String>, String> {
     // SAFETY: geteuid has no preconditions.
@@ -87,10 +96,15 @@ pub fn missing_requirement(requires: &[String]) -> Result<Option<String>, String
             "bpftrace" => !Path::new("/usr/bin/bpftrace").exists(),
             // Watchpoints: the kernel's hardware breakpoint PMU (CONFIG_HAVE_HW_BREAKPOINT).
             "hw_breakpoint" => !Path::new("/sys/bus/event_source/devices/breakpoint").exists(),
+            // A BPF file system at /sys/fs/bpf, where `iter:NAME:PIN` pins a relative PIN.
+            "bpffs" => !on_bpf_fs("/sys/fs/bpf"),
             other => return Err(format!("unknown requirement {other:?}")),
         };
         if missing && req == "hw_breakpoint" {
             return Ok(Some("needs hw_breakpoint (this kernel has no /sys/bus/event_source/devices/breakpoint)".into()));
+        }
+        if missing && req == "bpffs" {
+            return Ok(Some("needs bpffs (/sys/fs/bpf is not a BPF file system)".into()));
         }
         if missing && req == "btf" {
             return Ok(Some("needs btf (this kernel has no /sys/kernel/btf/vmlinux)".into()));

@@ -76,6 +76,11 @@ impl Sink {
         self.out.write_all(text.as_bytes())
     }
 
+    /// Bytes written as they are (an iterator's text, which a read may cut mid-character).
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -72,6 +72,9 @@ impl Checker<'_> {
         if bt == Type::Error {
             return Type::Error;
         }
+        if let Some(Res::Builtin(Builtin::Ctx)) = scope.exprs.get(&base.id).map(|i| &i.res) {
+            return self.iter_ctx_field(e, bt, field, scope);
+        }
         if let (Type::Tuple(id), false) = (bt, arrow) {
             if let Some(names) = self.tuples.names[id as usize].clone() {
                 let Some(i) = names.iter().position(|n| *n == field.name) else {
@@ -274,6 +277,7 @@ pub(super) fn probe_kind(attach: &Attach) -> &'static str {
         Attach::Uprobe { ret: true, .. } => "uretprobe",
         Attach::Usdt { .. } => "usdt",
         Attach::Watchpoint { .. } => "watchpoint",
+        Attach::Iter { .. } => "iter",
         _ => "interval",
     }
 }

@@ -366,6 +366,7 @@ impl Checker<'_> {
                 }
                 Type::Int { signed: false }
             }
+            Builtin::Ctx => return self.iter_ctx(e, scope),
             Builtin::Curtask => {
                 let k = self.kernel_types().ok();
                 let to = k.as_ref().and_then(|k| Some(Pointee::btf(k, k.find_tagged("struct", "task_struct")?)));

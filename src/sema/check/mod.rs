@@ -7,6 +7,7 @@
 mod args;
 mod call;
 mod expr;
+mod iter;
 mod maps;
 mod memory;
 mod printf;

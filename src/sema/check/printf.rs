@@ -9,6 +9,9 @@ const MAX_PRINTF_RECORD: usize = 1024;
 impl Checker<'_> {
     /// `printf(fmt, args…)`, or a function `name` that formats like it (`system()`).
     pub(super) fn printf(&mut self, e: &Expr, name: &str, args: &[Expr], scope: &mut Scope) -> Type {
+        if name == "printf" && matches!(scope.inst.attach, Attach::Iter { .. }) {
+            return self.seq_printf(e, args, scope);
+        }
         let fmt_expr = &args[0];
         let ExprKind::Str(fmt) = &fmt_expr.kind else {
             self.error(CallError::PrintfFormatLiteral { func: name.to_string(), span: fmt_expr.span });

@@ -13,6 +13,12 @@ pub enum CallError {
     PrintfBuffer { found: &'static str, span: Span },
     PrintfInteger { conv: char, found: &'static str, span: Span },
     PrintfTooLarge { func: String, size: usize, max: usize, span: Span },
+    /// `printf()` in an iter probe (`bpf_seq_printf`): a conversion it cannot take.
+    SeqPrintfConv { conv: char, found: &'static str, span: Span },
+    /// `printf()` in an iter probe with more arguments than `bpf_seq_printf` takes.
+    SeqPrintfArgs { args: usize, max: usize, span: Span },
+    /// `printf()` in an iter probe with a `#` flag or a precision.
+    SeqPrintfFlags { span: Span },
     ExitLiteral { span: Span },
     PrintTopDivWithValue { span: Span },
     CannotPrint { found: &'static str, span: Span },
@@ -80,6 +86,17 @@ impl CallError {
                 error(format!("`{func}()` arguments take {size} bytes, more than the {max} rtrace supports"))
                     .at(*span, "too much data for one event")
             }
+            SeqPrintfConv { conv, found, span } => error(format!("`%{conv}` of {found} cannot be printed in an iter probe"))
+                .at(*span, this_is(found))
+                .note("an iter probe's printf writes through `bpf_seq_printf`: `%d %i %u %x %X %c` of integers and `%s` of strings"),
+            SeqPrintfArgs { args, max, span } => {
+                error(format!("printf in an iter probe takes at most {max} arguments, and this one has {args}"))
+                    .at(*span, "too many arguments")
+                    .note("an iter probe's printf writes through `bpf_seq_printf`")
+            }
+            SeqPrintfFlags { span } => error("printf in an iter probe takes no `#` flag and no precision")
+                .at(*span, "in this format")
+                .note("an iter probe's printf writes through `bpf_seq_printf`, which takes flags `-0+ ` and a width"),
             ExitLiteral { span } => error("exit() takes an integer literal").at(*span, "not a literal"),
             PrintTopDivWithValue { span } => {
                 error("`print()` takes top and div only with a whole map").at(*span, "not with a single value")

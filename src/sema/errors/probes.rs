@@ -55,6 +55,13 @@ pub enum ProbeError {
     DuplicateName { provider: &'static str, name: String, first: Span, span: Span },
     /// `self:signal:NAME` of a signal other than SIGUSR1, or `self:TRIGGER:…`.
     SelfTrigger { trigger: String, signal: Option<String>, span: Span },
+    /// `iter:NAME` where the kernel's BTF has no `struct bpf_iter__NAME` (and function
+    /// `bpf_iter_NAME`).
+    NoIterator { name: String, span: Span, nearest: Option<String> },
+    /// `iter:task*` or a pin path with `*`.
+    IterWildcard { span: Span },
+    /// An `iter:` probe beside another probe (`other`), BEGIN and END aside.
+    IterNotAlone { span: Span, other: Span },
 }
 
 /// What the fields of an attach point should have been.
@@ -71,6 +78,8 @@ pub enum Form {
     Named,
     /// `self:signal:SIGUSR1`.
     SelfSignal,
+    /// `iter:NAME[:PIN]`.
+    Iter,
 }
 
 /// How a missing kernel function was handled.
@@ -225,6 +234,16 @@ impl From<ProbeError> for Diagnostic {
                 Diagnostic::error(what).at(span, "not a kernel function with BTF")
             }
             FentryRefused { provider, span, instead } => fentry_refused(&provider, span, instead),
+            NoIterator { name, span, nearest } => suggest(
+                Diagnostic::error(format!("this kernel has no iterator `{name}`"))
+                    .at(span, format!("no `struct bpf_iter__{name}` in the kernel's BTF")),
+                nearest,
+            ),
+            IterWildcard { span } => Diagnostic::error("iter probes take no wildcards").at(span, "one iterator, named in full"),
+            IterNotAlone { span, other } => Diagnostic::error("an iter probe must be the only probe of its script")
+                .at(span, "this iterator")
+                .also(other, "another probe")
+                .note("BEGIN and END probes may run beside it: before the iterator is read, and after"),
             BinaryNotFound { target, span } => Diagnostic::error(format!("cannot find the binary `{target}`"))
                 .at(span, "no such file or library")
                 .help("give a path (`/usr/bin/bash`) or a library name (`libc`)"),
@@ -318,6 +337,7 @@ fn malformed(provider: &str, text: &str, form: Form, span: Span) -> Diagnostic {
         Form::Usdt => (provider.to_string(), format!("expected `{provider}:BINARY:NAME` or `{provider}:BINARY:PROVIDER:NAME`")),
         Form::Named => (format!("{provider} probe"), format!("expected `{provider}:NAME`")),
         Form::SelfSignal => (format!("{provider} probe"), "expected `self:signal:SIGUSR1`".to_string()),
+        Form::Iter => (format!("{provider} probe"), format!("expected `{provider}:NAME` or `{provider}:NAME:PIN`")),
     };
     Diagnostic::error(format!("invalid {what} `{text}`")).at(span, expected)
 }

@@ -4,6 +4,7 @@
 //! This file walks the attach points; one file per provider family reads the host's facts
 //! (`crate::kernel`) for its probes.
 
+mod iter;
 mod kernel_fn;
 mod perf;
 mod special;
@@ -43,7 +44,7 @@ pub(super) struct Instance {
 
 const PROVIDERS: &[&str] = &[
     "BEGIN", "END", "test", "bench", "self", "tracepoint", "interval", "kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profile",
-    "software", "hardware", "rawtracepoint", "fentry", "fexit", "kfunc", "kretfunc", "watchpoint", "asyncwatchpoint",
+    "software", "hardware", "rawtracepoint", "fentry", "fexit", "kfunc", "kretfunc", "watchpoint", "asyncwatchpoint", "iter",
 ];
 
 /// What expanding one attach point did, beyond the instances it added.
@@ -142,6 +143,8 @@ pub struct HostNeeds {
     /// Whether fentry programs load (libbpf's probe loads one): fentry and fexit probes, when
     /// they are to be attached.
     pub fentry: bool,
+    /// Whether iterator programs load: `iter:` probes, when they are to be attached.
+    pub iter: bool,
 }
 
 /// What the caller learned about the host before checking (see `HostNeeds`).
@@ -149,6 +152,8 @@ pub struct HostNeeds {
 pub struct HostFacts {
     /// This kernel refuses fentry and fexit programs.
     pub fentry_refused: bool,
+    /// This kernel refuses iterator programs.
+    pub iter_refused: bool,
 }
 
 /// What expanding `program`'s probes will need from the host (see `HostNeeds`).
@@ -159,6 +164,7 @@ pub fn host_needs(program: &Program, opts: &Options) -> HostNeeds {
         match provider(text.split(':').next().unwrap_or_default()).as_str() {
             "tracepoint" | "t" | "kprobe" | "k" | "kretprobe" | "kr" => needs.tracefs = true,
             "fentry" | "f" | "kfunc" | "fexit" | "fr" | "kretfunc" => needs.fentry |= !opts.no_attach,
+            "iter" | "it" => needs.iter |= !opts.no_attach,
             _ => {}
         }
     }
@@ -207,6 +213,9 @@ pub(super) fn expand(
         formats: HashMap::new(),
         special_names: Vec::new(),
     };
+    if let Some(e) = iter::alone(program, opts) {
+        x.error(e);
+    }
     let mut index = 0;
     for (pi, probe) in program.probes.iter().enumerate() {
         // Kernel functions this probe names that do not exist, skipped (see kernel_fn.rs).
@@ -249,6 +258,7 @@ impl Expander<'_> {
             "profile" | "p" | "software" | "s" | "hardware" | "h" => self.perf(p).map(|()| Flow::Next),
             "watchpoint" | "w" => self.watchpoint(p).map(|()| Flow::Next),
             "interval" | "i" => self.interval(p).map(|()| Flow::Next),
+            "iter" | "it" => self.iter(p),
             other => Err(unknown_provider(p, other)),
         };
         done.unwrap_or_else(|e| {
@@ -366,6 +376,8 @@ pub(super) fn probe_name(attach: &Attach, display: &str) -> String {
         Attach::Kprobe { func, ret: true, .. } => format!("kretprobe:{func}"),
         Attach::Fentry { func, ret: false } => format!("fentry:{func}"),
         Attach::Fentry { func, ret: true } => format!("fexit:{func}"),
+        Attach::Iter { name, pin: None } => format!("iter:{name}"),
+        Attach::Iter { name, pin: Some(pin) } => format!("iter:{name}:{pin}"),
         Attach::Uprobe { path, label, ret: false, .. } => format!("uprobe:{path}:{label}"),
         Attach::Uprobe { path, label, ret: true, .. } => format!("uretprobe:{path}:{label}"),
         Attach::Usdt { path, provider, name, .. } => format!("usdt:{path}:{provider}:{name}"),

@@ -231,7 +231,7 @@ pub(in crate::sema::check) fn prog_type(attach: &Attach) -> u32 {
         Attach::Tracepoint { .. } => sys::BPF_PROG_TYPE_TRACEPOINT,
         Attach::Interval { .. } | Attach::Perf { .. } | Attach::Watchpoint { .. } => sys::BPF_PROG_TYPE_PERF_EVENT,
         Attach::Kprobe { .. } | Attach::Uprobe { .. } | Attach::Usdt { .. } => sys::BPF_PROG_TYPE_KPROBE,
-        Attach::Fentry { .. } => sys::BPF_PROG_TYPE_TRACING,
+        Attach::Fentry { .. } | Attach::Iter { .. } => sys::BPF_PROG_TYPE_TRACING,
     }
 }
 

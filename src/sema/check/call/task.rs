@@ -107,7 +107,7 @@ impl Checker<'_> {
             Attach::Begin | Attach::End | Attach::Test { .. } | Attach::Bench { .. } | Attach::Signal { .. } => Some(1),
             Attach::Kprobe { .. } | Attach::Uprobe { .. } | Attach::Usdt { .. } | Attach::Interval { .. } => None,
             Attach::Perf { .. } | Attach::Watchpoint { .. } => None,
-            Attach::Tracepoint { .. } | Attach::RawTracepoint { .. } | Attach::Fentry { .. } => Some(0),
+            Attach::Tracepoint { .. } | Attach::RawTracepoint { .. } | Attach::Fentry { .. } | Attach::Iter { .. } => Some(0),
         };
         let res = value.map_or(Res::Builtin(Builtin::Usermode), Res::Const);
         self.set(scope, e, Type::Int { signed: false }, res)

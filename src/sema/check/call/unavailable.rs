@@ -58,10 +58,16 @@ impl Checker<'_> {
             Func::Skboutput => "fentry/fexit programs (BPF_PROG_TYPE_TRACING, for the bpf_skb_output helper)",
             _ => "fentry/fexit programs (BPF_PROG_TYPE_TRACING, for bpf_get_socket_cookie of a socket)",
         };
+        // The kernel allows `bpf_d_path` in iterator programs too (expansion has checked
+        // that this kernel loads them).
+        if def.func == Func::Path && matches!(scope.inst.attach, Attach::Iter { .. }) {
+            return self.tracing_helper(e, def, args, scope);
+        }
         if !self.opts.no_attach && !features::has_fentry() {
             self.error(StdlibError::KernelLacks { func: def.name, needs: helper, lacker: "this kernel", span: e.span });
         } else if !matches!(scope.inst.attach, Attach::Fentry { .. }) {
-            self.error(StdlibError::OnlyIn { func: def.name, probes: "fentry/fexit probes", span: e.span });
+            let probes = if def.func == Func::Path { "fentry/fexit and iter probes" } else { "fentry/fexit probes" };
+            self.error(StdlibError::OnlyIn { func: def.name, probes, span: e.span });
         } else {
             return self.tracing_helper(e, def, args, scope);
         }
