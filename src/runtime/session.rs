@@ -81,7 +81,11 @@ impl<'p> Session<'p> {
         }
         let records = Rc::new(RefCell::new(Records::default()));
         let ringbuf = ring_buffer(&object, records.clone())?;
-        let skb = pcap::Capture::open(&object, plan, (plan.ringbuf_bytes / 4096) as usize)?;
+        // A dry run writes no packets: it creates (truncates) no pcap file either.
+        let skb = match opts.dry_run {
+            true => None,
+            false => pcap::Capture::open(&object, plan, (plan.ringbuf_bytes / 4096) as usize)?,
+        };
         Ok(Session {
             plan,
             out,
