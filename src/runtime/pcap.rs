@@ -25,15 +25,15 @@ const LINKTYPE_RAW: u32 = 101;
 const SNAPLEN: u32 = 65535;
 
 /// The perf buffer and where its samples go.
-pub struct Capture {
+pub struct SkbOutput {
     perf: PerfBuffer<'static>,
     files: Rc<RefCell<Files>>,
 }
 
-impl Capture {
+impl SkbOutput {
     /// The perf buffer of `object`'s `SKB_OUTPUT_MAP` (`pages` per CPU) and the plan's pcap
     /// files, created; `None` when the plan calls no `skboutput()`.
-    pub fn open(object: &Object, plan: &Plan, pages: usize) -> Result<Option<Capture>> {
+    pub fn open(object: &Object, plan: &Plan, pages: usize) -> Result<Option<SkbOutput>> {
         if plan.skb_outputs.is_empty() {
             return Ok(None);
         }
@@ -48,7 +48,7 @@ impl Capture {
             .lost_cb(move |_cpu, n| lost.borrow_mut().lost += n)
             .build()
             .map_err(|e| RuntimeError::new(format!("cannot set up skboutput()'s perf buffer: {e}")))?;
-        Ok(Some(Capture { perf, files }))
+        Ok(Some(SkbOutput { perf, files }))
     }
 
     /// The descriptor to poll for samples.

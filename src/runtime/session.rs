@@ -53,7 +53,7 @@ pub struct Session<'p> {
     /// While a `test:` or `bench:` probe runs: what it prints, kept instead of printed.
     capture: Option<special::Capture>,
     /// `skboutput()`'s perf buffer and pcap files, when the programs call it.
-    skb: Option<pcap::Capture>,
+    skb: Option<pcap::SkbOutput>,
     object: Object,
 }
 
@@ -84,7 +84,7 @@ impl<'p> Session<'p> {
         // A dry run writes no packets: it creates (truncates) no pcap file either.
         let skb = match opts.dry_run {
             true => None,
-            false => pcap::Capture::open(&object, plan, (plan.ringbuf_bytes / 4096) as usize)?,
+            false => pcap::SkbOutput::open(&object, plan, (plan.ringbuf_bytes / 4096) as usize)?,
         };
         Ok(Session {
             plan,
@@ -296,7 +296,7 @@ impl<'p> Session<'p> {
     pub fn finish(mut self) -> i32 {
         self.report_lost();
         self.report_map_full();
-        if let Some(Err(e)) = self.skb.take().map(pcap::Capture::close) {
+        if let Some(Err(e)) = self.skb.take().map(pcap::SkbOutput::close) {
             let _ = writeln!(std::io::stderr(), "error: {e}");
             return 1;
         }
@@ -317,7 +317,7 @@ impl<'p> Session<'p> {
     /// Writes `skboutput()`'s packets to their pcap files; samples the kernel dropped count
     /// as lost events, as in bpftrace.
     fn drain_skb(&mut self) {
-        let lost = self.skb.as_mut().map_or(0, pcap::Capture::consume);
+        let lost = self.skb.as_mut().map_or(0, pcap::SkbOutput::consume);
         if lost > 0 {
             self.emit(|out| out.lost(lost));
         }
