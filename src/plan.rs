@@ -28,6 +28,9 @@ pub struct Plan {
     pub join_separators: Vec<String>,
     /// The files `cat()` calls print.
     pub cat_paths: Vec<String>,
+    /// `skboutput()` calls, by the id their records carry (`SKB_OUTPUT_MAP`).
+    #[serde(default)]
+    pub skb_outputs: Vec<SkbOutputDef>,
     /// Tuple layouts; `Scalar::Tuple` indexes this.
     pub tuples: Vec<TupleDef>,
     /// Kernel enums whose values print by name; `Scalar::Enum` indexes this.
@@ -68,6 +71,15 @@ impl Plan {
     pub fn param_slots(&self) -> usize {
         self.params.iter().map(|(_, row)| row.len()).max().unwrap_or(0)
     }
+}
+
+/// One `skboutput(path, skb, length, offset)` call: the pcap file its packets go to (several
+/// calls may share one) and the literal offset of the bytes written, from the start of the
+/// bytes sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkbOutputDef {
+    pub path: String,
+    pub offset: u64,
 }
 
 /// A kernel (BTF) enum: its enumerators' values, cut to `size` bytes, and names.
@@ -231,6 +243,13 @@ pub const SCRATCH_MAP: &str = "rt_scratch";
 pub const VARS_MAP: &str = "rt_vars";
 /// Per attach cookie, the literals of a program shared by probes that differ only in them.
 pub const PARAMS_MAP: &str = "rt_params";
+/// The perf event array `skboutput()` writes to through `bpf_skb_output` (one perf buffer per
+/// CPU), in objects whose plan has `skb_outputs`. Each sample is `SKB_OUTPUT_HEADER` bytes
+/// `{u64 id; u64 boot_ns; u64 length}` (the call's index in `Plan::skb_outputs`, the time
+/// since boot, the bytes asked for), then the skb's first `length` bytes and the perf
+/// buffer's padding to 8 bytes.
+pub const SKB_OUTPUT_MAP: &str = "rt_skb_output";
+pub const SKB_OUTPUT_HEADER: usize = 24;
 /// Index of the start time (`elapsed`'s origin, CLOCK_MONOTONIC ns) in the globals map.
 pub const GLOBAL_START_NS: u32 = 0;
 /// Index of the `-c` command's pid (`cpid`) in the globals map.

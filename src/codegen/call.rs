@@ -65,6 +65,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Call(F::Pton) => self.pton(f, &args[0]),
             Res::Macaddr { user } => self.macaddr(f, &args[0], user),
             Res::Call(F::Path) => self.d_path(f, e, args),
+            Res::SkbOutput(id) => self.skb_output(f, id, args),
             Res::Call(F::SocketCookie) => {
                 let sk = self.expr(f, &args[0])?.int()?;
                 Ok(V::Int(self.call_helper(sys::BPF_FUNC_get_socket_cookie, &[sk.into()])?))

@@ -2,6 +2,8 @@
 //! `printf`/`system`/`print(value)` records built in the per-CPU scratch map, `join()`'s
 //! argument strings, `print(@map)`, `exit()`, `unwatch()`, and events that are only a header (`time()`,
 //! `clear()`, `zero()`, …). A record the ring buffer cannot take is counted in `rt_lost`.
+//! Also `skboutput()`'s packets, which go through a perf event array instead
+//! (`bpf_skb_output` writes to no ring buffer).
 
 use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
@@ -158,6 +160,35 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(V::Void)
+    }
+
+    /// `skboutput(path, skb, length, offset)` as plan entry `id`: `bpf_skb_output` sends the
+    /// header (`plan::SKB_OUTPUT_HEADER`: the id, the time since boot, `length`) and the skb's
+    /// first `length` bytes to this CPU's buffer of `plan::SKB_OUTPUT_MAP` (made on first use;
+    /// the runtime skips `offset` bytes). The helper's result as a uint32, as bpftrace 0.26
+    /// types it: 0, or a negative error (`-EFAULT`: `length` past the skb's end).
+    pub(super) fn skb_output(&mut self, f: &mut Func<'ctx>, id: usize, args: &[Expr]) -> Result<V<'ctx>> {
+        let i64 = self.i64();
+        let map = match self.skb_output {
+            Some(m) => m,
+            // Perf event arrays have an entry per CPU: libbpf sets 0 entries to their number.
+            None => *self.skb_output.insert(self.btf.map(plan::SKB_OUTPUT_MAP, sys::BPF_MAP_TYPE_PERF_EVENT_ARRAY, 0, 4, 4)),
+        };
+        let skb = self.expr(f, &args[1])?.int()?;
+        let len = self.expr(f, &args[2])?.int()?;
+        let header = self.buffer(f, plan::SKB_OUTPUT_HEADER as u32, "skbhdr")?;
+        self.store_i64(header, 0, i64.const_int(id as u64, false))?;
+        let now = self.call_helper(sys::BPF_FUNC_ktime_get_boot_ns, &[])?;
+        self.store_i64(header, 8, now)?;
+        self.store_i64(header, 16, len)?;
+        // The flags: the bytes of the skb to send in the upper 32 bits, this CPU's buffer.
+        let low = self.builder.build_and(len, i64.const_int(u32::MAX.into(), false), "len")?;
+        let shifted = self.builder.build_left_shift(low, i64.const_int(32, false), "ctxlen")?;
+        let flags = self.builder.build_or(shifted, i64.const_int(sys::BPF_F_CURRENT_CPU, false), "flags")?;
+        let size = i64.const_int(plan::SKB_OUTPUT_HEADER as u64, false);
+        let rc = self.call_helper(sys::BPF_FUNC_skb_output, &[skb.into(), self.map_ptr(map), flags.into(), header.into(), size.into()])?;
+        let rc = self.builder.build_and(rc, i64.const_int(u32::MAX.into(), false), "rc")?;
+        Ok(V::Int(rc))
     }
 
     /// Sends a record through the ring buffer, counting it as lost if it does not fit.

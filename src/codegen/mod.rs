@@ -182,6 +182,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     /// The per-CPU buffer `len(kstack)` counts frames in (`plan::STACK_BUF_MAP`), made on
     /// first use.
     pub stack_buf: Option<GlobalValue<'ctx>>,
+    /// `skboutput()`'s perf event array (`plan::SKB_OUTPUT_MAP`), made on first use.
+    pub skb_output: Option<GlobalValue<'ctx>>,
     /// The parameters map, when programs read literals from it.
     pub params: Option<GlobalValue<'ctx>>,
     /// With `--co-re`: the local types of relocated accesses (`core.rs`).
@@ -284,7 +286,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         license.set_section(Some("license"));
         let ksyms = ksyms::Ksyms::declare(module, &btf, &checked.ksyms);
         let builder = ctx.create_builder();
-        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, params, core: None, ksyms })
+        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, skb_output: None, params, core: None, ksyms })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

@@ -47,6 +47,7 @@ mod load;
 mod maps;
 mod notify;
 mod output;
+mod pcap;
 mod printf;
 mod session;
 pub mod signals;

@@ -11,7 +11,7 @@ use super::events::{Event, Records};
 use super::layout::{self, MapKind};
 use super::output::Output;
 use super::value::Entry;
-use super::{attach, child, load, maps, signals};
+use super::{attach, child, load, maps, pcap, signals};
 use super::{Failure, Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
 use libbpf_rs::{MapCore, MapHandle, Object, ProgramInput, RingBuffer, RingBufferBuilder};
@@ -53,6 +53,8 @@ pub struct Session<'p> {
     no_warnings: bool,
     /// While a `test:` or `bench:` probe runs: what it prints, kept instead of printed.
     capture: Option<special::Capture>,
+    /// `skboutput()`'s perf buffer and pcap files, when the programs call it.
+    skb: Option<pcap::SkbOutput>,
     object: Object,
 }
 
@@ -80,6 +82,11 @@ impl<'p> Session<'p> {
         }
         let records = Rc::new(RefCell::new(Records::default()));
         let ringbuf = ring_buffer(&object, records.clone())?;
+        // A dry run writes no packets: it creates (truncates) no pcap file either.
+        let skb = match opts.dry_run {
+            true => None,
+            false => pcap::SkbOutput::open(&object, plan, (plan.ringbuf_bytes / 4096) as usize)?,
+        };
         Ok(Session {
             plan,
             out,
@@ -97,6 +104,7 @@ impl<'p> Session<'p> {
             compat: opts.compat,
             no_warnings: opts.no_warnings,
             capture: None,
+            skb,
             object,
         })
     }
@@ -187,6 +195,7 @@ impl<'p> Session<'p> {
             libc::pollfd { fd: signals::wake_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: exited.map_or(-1, |fd| fd.as_raw_fd()), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: signals::usr1_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.skb.as_ref().map_or(-1, |c| c.epoll_fd()), events: libc::POLLIN, revents: 0 },
         ];
         while !signals::stop_requested() {
             let timeout = watcher.as_ref().map_or(1000, |w| w.timeout_ms().clamp(0, 1000));
@@ -209,6 +218,9 @@ impl<'p> Session<'p> {
             }
             if fds[2].revents != 0 {
                 return Ok(());
+            }
+            if fds[4].revents != 0 {
+                self.drain_skb();
             }
             if fds[3].revents != 0 && signals::take_usr1() > 0 {
                 self.run_signal_probes()?;
@@ -291,6 +303,10 @@ impl<'p> Session<'p> {
     pub fn finish(mut self) -> i32 {
         self.report_lost();
         self.report_map_full();
+        if let Some(Err(e)) = self.skb.take().map(pcap::SkbOutput::close) {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            return 1;
+        }
         if let Some(e) = &self.output_error {
             let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
             return 1;
@@ -302,6 +318,16 @@ impl<'p> Session<'p> {
     /// amount), unless a second signal asks to hurry.
     fn drain(&mut self) {
         while self.drain_batch() && !signals::hurry() {}
+        self.drain_skb();
+    }
+
+    /// Writes `skboutput()`'s packets to their pcap files; samples the kernel dropped count
+    /// as lost events, as in bpftrace.
+    fn drain_skb(&mut self) {
+        let lost = self.skb.as_mut().map_or(0, pcap::SkbOutput::consume);
+        if lost > 0 {
+            self.emit(|out| out.lost(lost));
+        }
     }
 
     /// Handles one batch of records (at most the ring buffer's size), in order, then reports

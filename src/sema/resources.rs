@@ -1,6 +1,7 @@
 //! The plan pass: writes the plan (probes, maps, printf formats, `time()` formats, stack
-//! depths, `join()` separators, `cat()` paths, tuples, enums) from the checked program, once,
-//! and gives each expression that refers to an entry the entry's index (`Res::Printf(id)`, …).
+//! depths, `join()` separators, `cat()` paths, `skboutput()` files, tuples, enums) from the
+//! checked program, once, and gives each expression that refers to an entry the entry's index
+//! (`Res::Printf(id)`, …).
 
 use super::check::{Need, ProbeCheck, TupleTypes};
 use super::types::{ProgInfo, Res};
@@ -35,6 +36,7 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
         probe_names: checked.probe_names,
         join_separators: Vec::new(),
         cat_paths: Vec::new(),
+        skb_outputs: Vec::new(),
         tuples: checked.tuples.layouts(),
         enums: checked.enums,
         structs: checked.structs,
@@ -56,6 +58,7 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
                 Need::Time(format) => push(&mut plan.time_formats, format),
                 Need::Cat(path) => push(&mut plan.cat_paths, path),
                 Need::Join(separator) => push(&mut plan.join_separators, separator),
+                Need::SkbOutput(def) => push(&mut plan.skb_outputs, def),
                 Need::Stack(depth) => {
                     if !plan.stack_depths.contains(&depth) {
                         plan.stack_depths.push(depth);
@@ -109,7 +112,7 @@ fn print_value(kind: Scalar) -> PrintfDef {
 /// Puts plan index `n` into what an expression refers to.
 fn set_id(res: &mut Res, n: usize) {
     match res {
-        Res::Printf(id) | Res::System(id) | Res::Cat(id) | Res::Message(id) | Res::Assert(id) | Res::PrintValue(id) | Res::Time(id) | Res::Join { id, .. } => *id = n,
+        Res::Printf(id) | Res::System(id) | Res::Cat(id) | Res::SkbOutput(id) | Res::Message(id) | Res::Assert(id) | Res::PrintValue(id) | Res::Time(id) | Res::Join { id, .. } => *id = n,
         Res::Event { id, .. } => *id = n as u32,
         _ => {}
     }

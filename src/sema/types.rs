@@ -266,6 +266,8 @@ pub enum Res {
     Macaddr { user: bool },
     /// `join()` with plan separator `id`, reading user memory when `user`.
     Join { id: usize, user: bool },
+    /// `skboutput()`: plan entry `n` (`Plan::skb_outputs`).
+    SkbOutput(usize),
     /// `signal()`: the signal's number when known at compile time, else the argument's value.
     /// `signal_thread()` when `thread`.
     Signal { number: Option<u32>, thread: bool },

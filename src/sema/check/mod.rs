@@ -98,6 +98,8 @@ pub(super) enum Need {
     Cat(String),
     /// `join(array, separator)` (`Res::Join`).
     Join(String),
+    /// `skboutput()` (`Res::SkbOutput`): its file and offset.
+    SkbOutput(crate::plan::SkbOutputDef),
     /// A stack of this depth is recorded.
     Stack(u32),
     /// `elapsed` is read.

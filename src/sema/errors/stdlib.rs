@@ -52,8 +52,10 @@ pub enum StdlibError {
     OnlyIn { func: &'static str, probes: &'static str, span: Span },
     /// `reg()` of a name that is not one of x86-64's `struct pt_regs` registers.
     RegName { name: String, span: Span },
-    /// A helper the kernel could run that rtrace does not generate.
-    NotGenerated { func: &'static str, span: Span },
+    /// `skboutput()`'s skb not a `struct sk_buff *` (`found`: what it is).
+    SkbArg { found: String, span: Span },
+    /// `skboutput()`'s offset not a non-negative integer literal.
+    SkbOffset { span: Span },
 }
 
 impl StdlibError {
@@ -122,7 +124,12 @@ impl StdlibError {
             RegName { name, span } => error(format!("`reg()` takes an x86-64 register name, not `{name}`"))
                 .at(*span, "not a register")
                 .help(format!("the names are those of `struct pt_regs`: {}", reg_names())),
-            NotGenerated { func, span } => error(format!("rtrace does not generate `{func}()` yet")).at(*span, "not generated"),
+            SkbArg { found, span } => error(format!("`skboutput()` takes a `struct sk_buff *`, not {found}"))
+                .at(*span, "not a struct sk_buff *")
+                .help("pass an fentry/fexit argument such as `args.skb`, which the kernel knows is one"),
+            SkbOffset { span } => error("`skboutput()`'s offset must be a non-negative integer literal")
+                .at(*span, "not a literal")
+                .help("the signature is `skboutput(path, skb, length, offset)`; 14 skips an Ethernet header"),
         }
     }
 }
