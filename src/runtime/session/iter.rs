@@ -25,7 +25,7 @@ impl Session<'_> {
     /// Reads the iterator to its end, printing what it wrote, or pins it.
     pub(super) fn run_iter(&mut self, name: &str, pin: Option<&str>) -> Result<()> {
         // The iterator's program is the only attached one: BEGIN and END are not attached.
-        let Some(link) = self.links.first() else { return Ok(()) };
+        let Some(link) = self.links.probes.first() else { return Ok(()) };
         if let Some(pin) = pin {
             let path = pinned_path(pin);
             pin_link(link, &path).map_err(|e| RuntimeError::new(pin_error(name, &path, &e)))?;
