@@ -1,5 +1,8 @@
 //! A uprobe's `args`: the probed function's parameters from its binary's DWARF (names and
-//! types), each read from the register the x86-64 calling convention passes it in.
+//! types), each read from the register the x86-64 calling convention passes it in. A pointer
+//! to a struct (or to another type that is no integer) points to the binary's DWARF type
+//! added to the kernel's as BTF (`kernel::dwarf_types`), so that `args.p->name` reads user
+//! memory as a kernel struct's member reads kernel memory.
 
 use super::*;
 use crate::kernel::dwarf::{Debug, Param, Shape};
@@ -51,12 +54,44 @@ impl Checker<'_> {
         let slot = ARG_SLOTS[earlier.iter().filter(|p| readable(p)).count()];
         let (ty, size, signed) = match param.shape {
             Shape::Int { size, signed } => (Type::Int { signed }, size, signed),
-            Shape::Ptr { to } => {
-                let to = to.map(|(bytes, signed)| Pointee::Int { bytes, signed });
+            Shape::Ptr { to: Some((bytes, signed)) } => (Type::Ptr { user: true, to: Some(Pointee::Int { bytes, signed }) }, 8, false),
+            Shape::Ptr { to: None } => {
+                let Some(to) = self.dwarf_pointee(scope.inst, &params, index, e.span) else { return Type::Error };
                 (Type::Ptr { user: true, to }, 8, false)
             }
             Shape::Float | Shape::Other => unreachable!("checked above"),
         };
         self.set(scope, e, ty, Res::CtxSlot { index: slot, size, signed })
+    }
+
+    /// What pointer parameter `index` points to, from the binary's DWARF: the pointee's BTF
+    /// type (`None` for `void *`). The first time, every such parameter of the function is
+    /// added to the kernel's types at once (one merge of the BTF).
+    fn dwarf_pointee(&mut self, inst: &Instance, params: &[Param], index: usize, span: Span) -> Option<Option<Pointee>> {
+        let Attach::Uprobe { path, .. } = &inst.attach else { return Some(None) };
+        let debug = self.debug_info.get(path).cloned().flatten()?;
+        // (without the kernel's BTF to add them to, the pointer stays untyped)
+        let Ok(k) = self.kernel_types() else { return Some(None) };
+        let pointers: Vec<_> = params.iter().map(|p| p.ty.filter(|_| p.shape == Shape::Ptr { to: None })).collect();
+        let known = self.user_types.entry(path.clone()).or_default();
+        let (merged, ids) = match k.with_dwarf_types(&debug, &pointers, known) {
+            Ok(found) => found,
+            Err(reason) => {
+                self.error(ArgError::DwarfTypes { ty: params[index].type_name.clone(), reason, span });
+                return None;
+            }
+        };
+        let k = match merged {
+            Some(merged) => {
+                let merged = Rc::new(merged);
+                self.kernel_types = Some(Ok(merged.clone()));
+                merged
+            }
+            None => k,
+        };
+        Some(match k.shape(ids[index]) {
+            btf::Shape::Ptr { to } => to.map(|to| Pointee::btf(&k, to)),
+            _ => None,
+        })
     }
 }

@@ -15,6 +15,8 @@ pub enum ArgError {
     /// A builtin only some probes have; `fields`: a tracepoint's field names, for `argN`.
     BuiltinUnavailable { name: String, needs: &'static str, probe: String, fields: Option<String>, span: Span },
     UnreadableArgType { ty: String, span: Span },
+    /// A uprobe argument's DWARF types could not be made into BTF.
+    DwarfTypes { ty: String, reason: String, span: Span },
     PastLastArg { of: ArgsOf, count: usize, n: u8, probe: String, span: Span },
     UsdtArgSpec { n: u8, probe: String, spec: String, span: Span },
     NoProbeArgument { probe: String, field: String, suggestion: Option<String>, names: String, span: Span },
@@ -60,6 +62,9 @@ impl ArgError {
             }
             UnreadableArgType { ty, span } => {
                 error(format!("rtrace cannot read an argument of type `{ty}` yet")).at(*span, "unsupported argument type")
+            }
+            DwarfTypes { ty, reason, span } => {
+                error(format!("cannot read the binary's DWARF type `{ty}`: {reason}")).at(*span, "unreadable argument type")
             }
             PastLastArg { of, count, n, probe, span } => {
                 let what = match of {
