@@ -47,8 +47,17 @@ impl Checker<'_> {
         let earlier = &params[..index];
         let param = &params[index];
         let readable = |p: &Param| matches!(p.shape, Shape::Int { .. } | Shape::Ptr { .. });
-        if !readable(param) || earlier.iter().any(|p| p.shape == Shape::Other) {
+        if param.shape == Shape::Other {
+            self.error(ArgError::ByValueArg { ty: param.type_name.clone(), span: e.span });
+            return Type::Error;
+        }
+        if !readable(param) {
             self.error(ArgError::UnreadableArgType { ty: param.type_name.clone(), span: e.span });
+            return Type::Error;
+        }
+        if let Some(before) = earlier.iter().find(|p| p.shape == Shape::Other) {
+            let before = format!("{} {}", before.type_name, before.name).trim_end().to_string();
+            self.error(ArgError::AfterByValueArg { name: field.name.clone(), before, span: e.span });
             return Type::Error;
         }
         let slot = ARG_SLOTS[earlier.iter().filter(|p| readable(p)).count()];
