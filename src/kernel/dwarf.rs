@@ -185,6 +185,24 @@ impl Debug {
         }
     }
 
+    /// The definition of `struct NAME` or `union NAME` (`tag`) in the first unit that has one.
+    pub fn find_record(&self, tag: &str, name: &str) -> Option<TypeRef> {
+        let want = if tag == "union" { gimli::DW_TAG_union_type } else { gimli::DW_TAG_structure_type };
+        let mut units = self.dwarf.units();
+        while let Ok(Some(header)) = units.next() {
+            let Ok(unit) = self.dwarf.unit(header) else { continue };
+            let mut entries = unit.entries();
+            while let Ok(Some((_, entry))) = entries.next_dfs() {
+                let declaration = matches!(entry.attr_value(gimli::DW_AT_declaration), Ok(Some(AttributeValue::Flag(true))));
+                if entry.tag() == want && !declaration && self.name(&unit, entry).as_deref() == Some(name) {
+                    let unit_offset = unit.header.offset().as_debug_info_offset()?;
+                    return Some(TypeRef { unit: unit_offset, offset: entry.offset() });
+                }
+            }
+        }
+        None
+    }
+
     /// The address of the first statement of line `line` (and column `col`, when not 0) of
     /// the source file whose path ends with `file`; statements of files it includes are not
     /// considered.

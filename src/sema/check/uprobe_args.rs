@@ -16,11 +16,7 @@ impl Checker<'_> {
     /// The parameters of the uprobe's function, or the error `args` gets (reported at `span`).
     pub(super) fn uprobe_params(&mut self, inst: &Instance, span: Span) -> Option<Vec<Param>> {
         let Attach::Uprobe { path, func, ret: false, .. } = &inst.attach else { return None };
-        if !self.debug_info.contains_key(path) {
-            let debug = Debug::load(std::path::Path::new(path)).ok().flatten().map(Rc::new);
-            self.debug_info.insert(path.clone(), debug);
-        }
-        let Some(debug) = self.debug_info[path].clone() else {
+        let Some(debug) = self.debug_of(path) else {
             self.error(ArgError::NoDebugInfo { path: path.clone(), span });
             return None;
         };
@@ -78,7 +74,7 @@ impl Checker<'_> {
     /// added to the kernel's types at once (one merge of the BTF).
     fn dwarf_pointee(&mut self, inst: &Instance, params: &[Param], index: usize, span: Span) -> Option<Option<Pointee>> {
         let Attach::Uprobe { path, .. } = &inst.attach else { return Some(None) };
-        let debug = self.debug_info.get(path).cloned().flatten()?;
+        let debug = self.debug_of(path)?;
         // (without the kernel's BTF to add them to, the pointer stays untyped)
         let Ok(k) = self.kernel_types() else { return Some(None) };
         let pointers: Vec<_> = params.iter().map(|p| p.ty.filter(|_| p.shape == Shape::Ptr { to: None })).collect();
@@ -90,17 +86,49 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let k = match merged {
-            Some(merged) => {
-                let merged = Rc::new(merged);
-                self.kernel_types = Some(Ok(merged.clone()));
-                merged
-            }
-            None => k,
-        };
+        let k = self.use_merged(merged, k);
         Some(match k.shape(ids[index]) {
             btf::Shape::Ptr { to } => to.map(|to| Pointee::btf(&k, to)),
             _ => None,
         })
+    }
+
+    /// The DWARF of binary `path`, read the first time (`None`: it has none).
+    fn debug_of(&mut self, path: &str) -> Option<Rc<Debug>> {
+        if !self.debug_info.contains_key(path) {
+            let debug = Debug::load(std::path::Path::new(path)).ok().flatten().map(Rc::new);
+            self.debug_info.insert(path.to_string(), debug);
+        }
+        self.debug_info[path].clone()
+    }
+
+    /// `(struct NAME *)x` in a uprobe whose binary's DWARF defines `struct NAME`: a pointer to
+    /// that type (bpftrace 0.26 looks a cast's type up in the probe's DWARF before the
+    /// kernel's BTF); `None` for other casts and probes, which the kernel's types decide.
+    pub(super) fn dwarf_cast_pointer(&mut self, inst: &Instance, ty: &TypeExpr) -> Option<Type> {
+        let Attach::Uprobe { path, .. } = &inst.attach else { return None };
+        let TypeExprKind::Pointer(inner) = &ty.kind else { return None };
+        let TypeExprKind::Tagged { tag: tag @ ("struct" | "union"), name } = &inner.kind else { return None };
+        let debug = self.debug_of(path)?;
+        let record = debug.find_record(tag, name)?;
+        let k = self.kernel_types().ok()?;
+        let known = self.user_types.entry(path.clone()).or_default();
+        let (merged, ids) = match k.with_dwarf_types(&debug, &[Some(record)], known) {
+            Ok(found) => found,
+            Err(reason) => {
+                self.error(ArgError::DwarfTypes { ty: format!("{tag} {name}"), reason, span: inner.span });
+                return Some(Type::Error);
+            }
+        };
+        let k = self.use_merged(merged, k);
+        Some(Type::Ptr { user: false, to: Some(Pointee::btf(&k, ids[0])) })
+    }
+
+    /// Makes `merged` (when there is one) the checker's types from now on; the types in use.
+    fn use_merged(&mut self, merged: Option<btf::KernelTypes>, k: Rc<btf::KernelTypes>) -> Rc<btf::KernelTypes> {
+        let Some(merged) = merged else { return k };
+        let merged = Rc::new(merged);
+        self.kernel_types = Some(Ok(merged.clone()));
+        merged
     }
 }
