@@ -104,14 +104,19 @@ impl Checker<'_> {
 
     /// `(struct NAME *)x` in a uprobe whose binary's DWARF defines `struct NAME`: a pointer to
     /// that type (bpftrace 0.26 looks a cast's type up in the probe's DWARF before the
-    /// kernel's BTF); `None` for other casts and probes, which the kernel's types decide.
+    /// kernel's BTF), unless the script defines its own; `None` for other casts and probes,
+    /// which the kernel's (and the script's) types decide.
     pub(super) fn dwarf_cast_pointer(&mut self, inst: &Instance, ty: &TypeExpr) -> Option<Type> {
         let Attach::Uprobe { path, .. } = &inst.attach else { return None };
         let TypeExprKind::Pointer(inner) = &ty.kind else { return None };
         let TypeExprKind::Tagged { tag: tag @ ("struct" | "union"), name } = &inner.kind else { return None };
+        let k = self.kernel_types().ok()?;
+        // (a struct the script defines itself is the one it means)
+        if k.find_tagged(tag, name).is_some_and(|id| k.is_script_type(id)) {
+            return None;
+        }
         let debug = self.debug_of(path)?;
         let record = debug.find_record(tag, name)?;
-        let k = self.kernel_types().ok()?;
         let known = self.user_types.entry(path.clone()).or_default();
         let (merged, ids) = match k.with_dwarf_types(&debug, &[Some(record)], known) {
             Ok(found) => found,
