@@ -26,8 +26,10 @@ mod special;
 pub struct Session<'p> {
     plan: &'p Plan,
     out: Box<dyn Output>,
-    /// The attached probes' links, detached when the session is dropped.
-    links: Vec<Link>,
+    /// The attached probes' links, detached when the session is dropped, each with whether it
+    /// links a perf event (`child::is_perf_link`, asked once attached: asking the kernel is a
+    /// bpf() call, which a script tracing bpf() would see if it came when tracing stops).
+    links: Vec<(Link, bool)>,
     ringbuf: RingBuffer<'static>,
     /// What the ring buffer's callback copied out, waiting to be handled.
     records: Rc<RefCell<Records>>,
@@ -121,7 +123,13 @@ impl<'p> Session<'p> {
 
     /// Attaches every probe; `target` is the `-p` or `-c` process (for watchpoints).
     pub fn attach(&mut self, target: Option<u32>) -> Result<()> {
-        attach::attach_all(&self.object, self.plan, target, &mut self.links)
+        let mut links = Vec::new();
+        let attached = attach::attach_all(&self.object, self.plan, target, &mut links);
+        self.links.extend(links.into_iter().map(|l| {
+            let perf = child::is_perf_link(&l);
+            (l, perf)
+        }));
+        attached
     }
 
     /// Says how many probes are attached (`Attaching N probes...`).
