@@ -122,6 +122,9 @@ pub struct KernelTypes {
     module_start: u32,
     /// The id of the script's first type (`with_script_types`), past the kernel's.
     script_start: u32,
+    /// The id of the first type read from a user binary's DWARF (`with_dwarf_types`), past
+    /// the script's: found by id only, never by name.
+    user_start: u32,
     /// Every enumerator's value, gathered on first use.
     enums: std::cell::OnceCell<std::collections::HashMap<String, i64>>,
 }
@@ -160,7 +163,7 @@ impl KernelTypes {
             Some(path) => Btf::from_path(&path).map_err(|e| format!("cannot read BTF from {} ({BTF_ENV}): {e}", path.to_string_lossy())),
             None => Btf::from_vmlinux().map_err(|e| format!("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): {e}")),
         };
-        loaded.map(|btf| KernelTypes { btf, module: None, module_start: u32::MAX, script_start: u32::MAX, enums: Default::default() })
+        loaded.map(|btf| KernelTypes { btf, module: None, module_start: u32::MAX, script_start: u32::MAX, user_start: u32::MAX, enums: Default::default() })
     }
 
     /// vmlinux's types and module `name`'s (/sys/kernel/btf/NAME), as one BTF. A module's BTF
@@ -178,15 +181,19 @@ impl KernelTypes {
         let split = SplitBtf::parse(&path, &base).map_err(|e| unreadable(&e))?;
         let (merged, module_start) = merge_split_btf(&base, &split).ok_or_else(|| unreadable(&"not BTF"))?;
         let btf = open_bytes(&merged).map_err(|e| unreadable(&e))?;
-        Ok(KernelTypes { btf, module: Some(name.to_string()), module_start, script_start: u32::MAX, enums: Default::default() })
+        Ok(KernelTypes { btf, module: Some(name.to_string()), module_start, script_start: u32::MAX, user_start: u32::MAX, enums: Default::default() })
     }
 
-    /// These types and split BTF `split` over them as one (`what` names it in errors).
+    /// These types and split BTF `split` over them as one (`what` names it in errors): a
+    /// script's types, or (`user`) a user binary's.
     #[cfg(feature = "compiler")]
-    pub(super) fn merged_with(&self, split: &SplitBtf, what: &str) -> Result<KernelTypes, String> {
+    pub(super) fn merged_with(&self, split: &SplitBtf, what: &str, user: bool) -> Result<KernelTypes, String> {
         let (merged, start) = merge_split_btf(&self.btf, split).ok_or_else(|| format!("cannot make BTF for {what}"))?;
         let btf = open_bytes(&merged).map_err(|e| format!("cannot read BTF for {what}: {e}"))?;
-        Ok(KernelTypes { btf, module: self.module.clone(), module_start: self.module_start, script_start: start, enums: Default::default() })
+        let (module, module_start) = (self.module.clone(), self.module_start);
+        let script_start = self.script_start.min(start);
+        let user_start = if user { self.user_start.min(start) } else { self.user_start };
+        Ok(KernelTypes { btf, module, module_start, script_start, user_start, enums: Default::default() })
     }
 
     /// libbpf's object for these types.
@@ -195,8 +202,8 @@ impl KernelTypes {
         self.btf.as_libbpf_object().as_ptr()
     }
 
-    /// Whether type `id` is one of the script's own (which have no CO-RE relocation: the
-    /// kernel does not know them).
+    /// Whether type `id` is one of the script's own or a user binary's (which have no CO-RE
+    /// relocation: the kernel does not know them).
     pub fn is_script_type(&self, id: u32) -> bool {
         id >= self.script_start
     }
@@ -229,7 +236,7 @@ impl KernelTypes {
     fn find_kind(&self, want: BtfKind, name: &str) -> Option<u32> {
         // A script's types come first: its `struct S` hides the kernel's.
         if self.script_start != u32::MAX {
-            let found = (self.script_start..)
+            let found = (self.script_start..self.user_start)
                 .map_while(|id| self.btf.type_by_id::<BtfType>(TypeId::from(id)))
                 .find(|t| t.kind() == want && t.name().and_then(|n| n.to_str()) == Some(name));
             if let Some(t) = found {
@@ -238,13 +245,14 @@ impl KernelTypes {
         }
         // Most names are unique; when a name is shared (a typedef and a struct), look on.
         let first = self.btf.type_by_name::<BtfType>(c_name(name)?)?;
-        if first.kind() == want {
+        if first.kind() == want && u32::from(first.type_id()) < self.user_start {
             return Some(first.type_id().into());
         }
         self.btf
             .type_by_kind::<BtfType>()
             .find(|t| t.kind() == want && t.name().and_then(|n| n.to_str()) == Some(name))
             .map(|t| t.type_id().into())
+            .filter(|&id: &u32| id < self.user_start)
     }
 
     /// Every typedef's name, for suggestions.

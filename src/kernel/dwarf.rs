@@ -8,12 +8,20 @@ use object::{Object, ObjectSection};
 use std::path::Path;
 use std::rc::Rc;
 
-type R = EndianRcSlice<RunTimeEndian>;
-type Unit = gimli::Unit<R>;
+pub(super) type R = EndianRcSlice<RunTimeEndian>;
+pub(super) type Unit = gimli::Unit<R>;
 
 /// A binary's DWARF sections.
 pub struct Debug {
-    dwarf: gimli::Dwarf<R>,
+    pub(super) dwarf: gimli::Dwarf<R>,
+}
+
+/// A type in a binary's DWARF: the offset of its unit in `.debug_info`, and its own offset in
+/// that unit (`kernel::dwarf_types` writes it, and what it reaches, as BTF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TypeRef {
+    pub(super) unit: gimli::DebugInfoOffset<usize>,
+    pub(super) offset: UnitOffset,
 }
 
 /// One parameter of a function.
@@ -24,6 +32,8 @@ pub struct Param {
     /// The type as bpftrace 0.26 names it (`const char*`, `struct point*`, `int`).
     pub type_name: String,
     pub shape: Shape,
+    /// The parameter's DWARF type; `None` when it has none (`void`) or it lies in another unit.
+    pub ty: Option<TypeRef>,
 }
 
 /// What a uprobe can read of a parameter.
@@ -31,7 +41,8 @@ pub struct Param {
 pub enum Shape {
     /// An integer (also `enum`, `_Bool`): its size and sign.
     Int { size: u32, signed: bool },
-    /// A pointer: what it points to when that is an integer (size, sign); `None` otherwise.
+    /// A pointer: what it points to when that is an integer (size, sign); `None` otherwise
+    /// (a struct, a pointer, `void`: sema reads those through `dwarf_types`).
     Ptr { to: Option<(u32, bool)> },
     /// A floating-point value: passed in another register file.
     Float,
@@ -98,10 +109,17 @@ impl Debug {
             name: self.name(unit, entry).unwrap_or_default(),
             type_name: self.type_name(unit, ty, 0),
             shape: self.shape(unit, ty, 0),
+            ty: ty.zip(unit.header.offset().as_debug_info_offset()).map(|(offset, unit)| TypeRef { unit, offset }),
         }
     }
 
-    fn name(&self, unit: &Unit, entry: &gimli::DebuggingInformationEntry<R>) -> Option<String> {
+    /// The unit that begins at `offset` in `.debug_info`.
+    pub(super) fn unit_at(&self, offset: gimli::DebugInfoOffset<usize>) -> Option<Unit> {
+        let header = self.dwarf.debug_info.header_from_offset(offset).ok()?;
+        self.dwarf.unit(header).ok()
+    }
+
+    pub(super) fn name(&self, unit: &Unit, entry: &gimli::DebuggingInformationEntry<R>) -> Option<String> {
         let attr = entry.attr_value(gimli::DW_AT_name).ok()??;
         let s = self.dwarf.attr_string(unit, attr).ok()?;
         Some(s.to_string_lossy().ok()?.into_owned())
@@ -159,13 +177,30 @@ impl Debug {
             gimli::DW_TAG_pointer_type => {
                 let to = match self.shape(unit, type_of(&entry), depth + 1) {
                     Shape::Int { size, signed } => Some((size, signed)),
-                    Shape::Ptr { .. } => Some((8, false)),
                     _ => None,
                 };
                 Shape::Ptr { to }
             }
             _ => Shape::Other,
         }
+    }
+
+    /// The definition of `struct NAME` or `union NAME` (`tag`) in the first unit that has one.
+    pub fn find_record(&self, tag: &str, name: &str) -> Option<TypeRef> {
+        let want = if tag == "union" { gimli::DW_TAG_union_type } else { gimli::DW_TAG_structure_type };
+        let mut units = self.dwarf.units();
+        while let Ok(Some(header)) = units.next() {
+            let Ok(unit) = self.dwarf.unit(header) else { continue };
+            let mut entries = unit.entries();
+            while let Ok(Some((_, entry))) = entries.next_dfs() {
+                let declaration = matches!(entry.attr_value(gimli::DW_AT_declaration), Ok(Some(AttributeValue::Flag(true))));
+                if entry.tag() == want && !declaration && self.name(&unit, entry).as_deref() == Some(name) {
+                    let unit_offset = unit.header.offset().as_debug_info_offset()?;
+                    return Some(TypeRef { unit: unit_offset, offset: entry.offset() });
+                }
+            }
+        }
+        None
     }
 
     /// The address of the first statement of line `line` (and column `col`, when not 0) of
@@ -233,7 +268,7 @@ impl Debug {
 }
 
 /// The `DW_AT_type` of an entry, within its unit.
-fn type_of(entry: &gimli::DebuggingInformationEntry<R>) -> Option<UnitOffset> {
+pub(super) fn type_of(entry: &gimli::DebuggingInformationEntry<R>) -> Option<UnitOffset> {
     match entry.attr_value(gimli::DW_AT_type).ok()?? {
         AttributeValue::UnitRef(o) => Some(o),
         _ => None,

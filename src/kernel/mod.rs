@@ -15,6 +15,8 @@ pub mod cgroup;
 pub mod cpp;
 #[cfg(feature = "compiler")]
 pub mod dwarf;
+#[cfg(feature = "compiler")]
+pub mod dwarf_types;
 #[cfg(feature = "symbols")]
 pub mod elf;
 pub mod features;

@@ -73,7 +73,7 @@ impl KernelTypes {
         // SAFETY: `base` outlives the split BTF, which is freed (SplitBtf's drop) before it.
         let split = SplitBtf::new_empty(base).ok_or("cannot make BTF for the script's types")?;
         w.write(split.ptr())?;
-        self.merged_with(&split, "the script's types")
+        self.merged_with(&split, "the script's types", false)
     }
 }
 
@@ -293,12 +293,12 @@ impl<'k> Writer<'k> {
     }
 }
 
-fn c_string(s: &str) -> Result<CString, String> {
+pub(super) fn c_string(s: &str) -> Result<CString, String> {
     CString::new(s).map_err(|_| format!("`{s}` holds a NUL byte"))
 }
 
 /// libbpf's result `rc` must be `want` (the id the type was given, or 0).
-fn check(rc: i32, want: u32) -> Result<(), String> {
+pub(super) fn check(rc: i32, want: u32) -> Result<(), String> {
     if rc < 0 {
         return Err(format!("libbpf refused a type: {}", std::io::Error::from_raw_os_error(-rc)));
     }

@@ -483,7 +483,8 @@ impl Checker<'_> {
                 return self.string_cast(e, *len, expr, t, scope);
             }
         }
-        if let Some(ptr) = self.cast_pointer(ty) {
+        let dwarf = self.dwarf_cast_pointer(scope.inst, ty);
+        if let Some(ptr) = dwarf.or_else(|| self.cast_pointer(ty)) {
             if t != Type::Error && !t.is_int() {
                 self.error(KernelError::CastToPointer { found: t.describe(), span: expr.span });
                 return Type::Error;

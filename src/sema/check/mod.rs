@@ -65,6 +65,8 @@ pub(super) struct Checker<'p> {
     tp_structs: HashMap<String, Option<u32>>,
     /// Each uprobe binary's DWARF (`None`: it has none), read the first time `args` needs it.
     debug_info: HashMap<String, Option<std::rc::Rc<crate::kernel::dwarf::Debug>>>,
+    /// Each uprobe binary's DWARF types already added to the kernel's as BTF, with their ids.
+    user_types: HashMap<String, crate::kernel::dwarf_types::Known>,
     /// What the probe being checked gathers (`ProbeCheck`).
     errors: Vec<CheckError>,
     needs: Vec<(ExprId, Need)>,
@@ -238,6 +240,7 @@ impl<'p> Checker<'p> {
             ksyms: Default::default(),
             tp_structs: HashMap::new(),
             debug_info: HashMap::new(),
+            user_types: HashMap::new(),
             errors: Vec::new(),
             needs: Vec::new(),
             lookups: Vec::new(),

@@ -1,5 +1,8 @@
 //! A uprobe's `args`: the probed function's parameters from its binary's DWARF (names and
-//! types), each read from the register the x86-64 calling convention passes it in.
+//! types), each read from the register the x86-64 calling convention passes it in. A pointer
+//! to a struct (or to another type that is no integer) points to the binary's DWARF type
+//! added to the kernel's as BTF (`kernel::dwarf_types`), so that `args.p->name` reads user
+//! memory as a kernel struct's member reads kernel memory.
 
 use super::*;
 use crate::kernel::dwarf::{Debug, Param, Shape};
@@ -13,11 +16,7 @@ impl Checker<'_> {
     /// The parameters of the uprobe's function, or the error `args` gets (reported at `span`).
     pub(super) fn uprobe_params(&mut self, inst: &Instance, span: Span) -> Option<Vec<Param>> {
         let Attach::Uprobe { path, func, ret: false, .. } = &inst.attach else { return None };
-        if !self.debug_info.contains_key(path) {
-            let debug = Debug::load(std::path::Path::new(path)).ok().flatten().map(Rc::new);
-            self.debug_info.insert(path.clone(), debug);
-        }
-        let Some(debug) = self.debug_info[path].clone() else {
+        let Some(debug) = self.debug_of(path) else {
             self.error(ArgError::NoDebugInfo { path: path.clone(), span });
             return None;
         };
@@ -44,19 +43,97 @@ impl Checker<'_> {
         let earlier = &params[..index];
         let param = &params[index];
         let readable = |p: &Param| matches!(p.shape, Shape::Int { .. } | Shape::Ptr { .. });
-        if !readable(param) || earlier.iter().any(|p| p.shape == Shape::Other) {
+        if param.shape == Shape::Other {
+            self.error(ArgError::ByValueArg { ty: param.type_name.clone(), span: e.span });
+            return Type::Error;
+        }
+        if !readable(param) {
             self.error(ArgError::UnreadableArgType { ty: param.type_name.clone(), span: e.span });
+            return Type::Error;
+        }
+        if let Some(before) = earlier.iter().find(|p| p.shape == Shape::Other) {
+            let before = format!("{} {}", before.type_name, before.name).trim_end().to_string();
+            self.error(ArgError::AfterByValueArg { name: field.name.clone(), before, span: e.span });
             return Type::Error;
         }
         let slot = ARG_SLOTS[earlier.iter().filter(|p| readable(p)).count()];
         let (ty, size, signed) = match param.shape {
             Shape::Int { size, signed } => (Type::Int { signed }, size, signed),
-            Shape::Ptr { to } => {
-                let to = to.map(|(bytes, signed)| Pointee::Int { bytes, signed });
+            Shape::Ptr { to: Some((bytes, signed)) } => (Type::Ptr { user: true, to: Some(Pointee::Int { bytes, signed }) }, 8, false),
+            Shape::Ptr { to: None } => {
+                let Some(to) = self.dwarf_pointee(scope.inst, &params, index, e.span) else { return Type::Error };
                 (Type::Ptr { user: true, to }, 8, false)
             }
             Shape::Float | Shape::Other => unreachable!("checked above"),
         };
         self.set(scope, e, ty, Res::CtxSlot { index: slot, size, signed })
+    }
+
+    /// What pointer parameter `index` points to, from the binary's DWARF: the pointee's BTF
+    /// type (`None` for `void *`). The first time, every such parameter of the function is
+    /// added to the kernel's types at once (one merge of the BTF).
+    fn dwarf_pointee(&mut self, inst: &Instance, params: &[Param], index: usize, span: Span) -> Option<Option<Pointee>> {
+        let Attach::Uprobe { path, .. } = &inst.attach else { return Some(None) };
+        let debug = self.debug_of(path)?;
+        // (without the kernel's BTF to add them to, the pointer stays untyped)
+        let Ok(k) = self.kernel_types() else { return Some(None) };
+        let pointers: Vec<_> = params.iter().map(|p| p.ty.filter(|_| p.shape == Shape::Ptr { to: None })).collect();
+        let known = self.user_types.entry(path.clone()).or_default();
+        let (merged, ids) = match k.with_dwarf_types(&debug, &pointers, known) {
+            Ok(found) => found,
+            Err(reason) => {
+                self.error(ArgError::DwarfTypes { ty: params[index].type_name.clone(), reason, span });
+                return None;
+            }
+        };
+        let k = self.use_merged(merged, k);
+        Some(match k.shape(ids[index]) {
+            btf::Shape::Ptr { to } => to.map(|to| Pointee::btf(&k, to)),
+            _ => None,
+        })
+    }
+
+    /// The DWARF of binary `path`, read the first time (`None`: it has none).
+    fn debug_of(&mut self, path: &str) -> Option<Rc<Debug>> {
+        if !self.debug_info.contains_key(path) {
+            let debug = Debug::load(std::path::Path::new(path)).ok().flatten().map(Rc::new);
+            self.debug_info.insert(path.to_string(), debug);
+        }
+        self.debug_info[path].clone()
+    }
+
+    /// `(struct NAME *)x` in a uprobe whose binary's DWARF defines `struct NAME`: a pointer to
+    /// that type (bpftrace 0.26 looks a cast's type up in the probe's DWARF before the
+    /// kernel's BTF), unless the script defines its own; `None` for other casts and probes,
+    /// which the kernel's (and the script's) types decide.
+    pub(super) fn dwarf_cast_pointer(&mut self, inst: &Instance, ty: &TypeExpr) -> Option<Type> {
+        let Attach::Uprobe { path, .. } = &inst.attach else { return None };
+        let TypeExprKind::Pointer(inner) = &ty.kind else { return None };
+        let TypeExprKind::Tagged { tag: tag @ ("struct" | "union"), name } = &inner.kind else { return None };
+        let k = self.kernel_types().ok()?;
+        // (a struct the script defines itself is the one it means)
+        if k.find_tagged(tag, name).is_some_and(|id| k.is_script_type(id)) {
+            return None;
+        }
+        let debug = self.debug_of(path)?;
+        let record = debug.find_record(tag, name)?;
+        let known = self.user_types.entry(path.clone()).or_default();
+        let (merged, ids) = match k.with_dwarf_types(&debug, &[Some(record)], known) {
+            Ok(found) => found,
+            Err(reason) => {
+                self.error(ArgError::DwarfTypes { ty: format!("{tag} {name}"), reason, span: inner.span });
+                return Some(Type::Error);
+            }
+        };
+        let k = self.use_merged(merged, k);
+        Some(Type::Ptr { user: false, to: Some(Pointee::btf(&k, ids[0])) })
+    }
+
+    /// Makes `merged` (when there is one) the checker's types from now on; the types in use.
+    fn use_merged(&mut self, merged: Option<btf::KernelTypes>, k: Rc<btf::KernelTypes>) -> Rc<btf::KernelTypes> {
+        let Some(merged) = merged else { return k };
+        let merged = Rc::new(merged);
+        self.kernel_types = Some(Ok(merged.clone()));
+        merged
     }
 }

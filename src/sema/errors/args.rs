@@ -15,6 +15,13 @@ pub enum ArgError {
     /// A builtin only some probes have; `fields`: a tracepoint's field names, for `argN`.
     BuiltinUnavailable { name: String, needs: &'static str, probe: String, fields: Option<String>, span: Span },
     UnreadableArgType { ty: String, span: Span },
+    /// A uprobe's `args.NAME` of a struct or union passed by value (or another type no
+    /// register holds whole).
+    ByValueArg { ty: String, span: Span },
+    /// A uprobe's `args.NAME` that follows one passed by value (`before`, `TYPE NAME`).
+    AfterByValueArg { name: String, before: String, span: Span },
+    /// A uprobe argument's DWARF types could not be made into BTF.
+    DwarfTypes { ty: String, reason: String, span: Span },
     PastLastArg { of: ArgsOf, count: usize, n: u8, probe: String, span: Span },
     UsdtArgSpec { n: u8, probe: String, spec: String, span: Span },
     NoProbeArgument { probe: String, field: String, suggestion: Option<String>, names: String, span: Span },
@@ -60,6 +67,17 @@ impl ArgError {
             }
             UnreadableArgType { ty, span } => {
                 error(format!("rtrace cannot read an argument of type `{ty}` yet")).at(*span, "unsupported argument type")
+            }
+            ByValueArg { ty, span } => error(format!("rtrace cannot read `{ty}`, an argument passed by value"))
+                .at(*span, "passed by value")
+                .help("`args` reads integers and pointers (a struct through a pointer to it); `arg0` … `arg5` read the registers"),
+            AfterByValueArg { name, before, span } => {
+                error(format!("rtrace cannot tell which register holds `{name}`: it follows `{before}`, passed by value"))
+                    .at(*span, "after an argument passed by value")
+                    .help("`arg0` … `arg5` read the registers")
+            }
+            DwarfTypes { ty, reason, span } => {
+                error(format!("cannot read the binary's DWARF type `{ty}`: {reason}")).at(*span, "unreadable argument type")
             }
             PastLastArg { of, count, n, probe, span } => {
                 let what = match of {
