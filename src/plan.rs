@@ -46,6 +46,11 @@ pub struct Plan {
     /// Bytes of a string read by `str()` or from a tracepoint's string field, NUL included
     /// (config `max_strlen`).
     pub str_len: u32,
+    /// `str()` reads one byte more than the `str_len` bytes it keeps (bpftrace 0.26's output,
+    /// when `max_strlen` is below 1024): a string that fills them has no NUL and prints with
+    /// `str_trunc_trailer`.
+    #[serde(default)]
+    pub str_extra_byte: bool,
     /// Bytes of the event ring buffer (config `perf_rb_pages`).
     pub ringbuf_bytes: u32,
     /// Whether maps are printed at exit (config `print_maps_on_exit`).
