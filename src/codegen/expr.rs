@@ -86,6 +86,13 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     pub fn expr(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
+        let outer = self.site.replace(e.span);
+        let v = self.expr_at(f, e);
+        self.site = outer;
+        v
+    }
+
+    fn expr_at(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
         let i64 = self.i64();
         Ok(match &e.kind {
             ExprKind::Int(n) => match (self.checked.progs[f.prog].params.get(&e.id), f.params) {

@@ -115,7 +115,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let addr = self.expr(f, arg)?.int()?;
         let buf = self.buffer(f, len, "str")?;
         let helper = if user { sys::BPF_FUNC_probe_read_user_str } else { sys::BPF_FUNC_probe_read_kernel_str };
-        self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+        self.read_checked(f, helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
         Ok(V::Str(buf, len))
     }
 
@@ -165,7 +165,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             None => i64.const_int(read as u64, false),
         };
         if user {
-            self.call_helper(sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
+            self.read_checked(f, sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
             return Ok(V::Str(buf, len));
         }
         // BTF does not say which pointers are user pointers (Debian's has no __user
@@ -176,7 +176,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let done = self.ctx.append_basic_block(f.function, "str_done");
         self.builder.build_conditional_branch(failed, retry, done)?;
         self.builder.position_at_end(retry);
-        self.call_helper(sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
+        // `-k` warns when this read fails too.
+        self.read_checked(f, sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(V::Str(buf, len))
