@@ -806,6 +806,7 @@ impl Scalar {
             Scalar::Named(crate::kernel::names::NameTable::Syscall) => "system call name",
             Scalar::Named(crate::kernel::names::NameTable::User) => "user name",
             Scalar::Named(crate::kernel::names::NameTable::CgroupPath { .. }) => "cgroup path",
+            Scalar::Named(crate::kernel::names::NameTable::Gfp) => "GFP flags",
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod dwarf;
 #[cfg(feature = "symbols")]
 pub mod elf;
 pub mod features;
+pub mod gfp;
 pub mod kallsyms;
 pub mod names;
 pub mod perf;

@@ -160,6 +160,7 @@ impl Type {
             Type::Named(crate::kernel::names::NameTable::Syscall) => "a system call name",
             Type::Named(crate::kernel::names::NameTable::User) => "a user name",
             Type::Named(crate::kernel::names::NameTable::CgroupPath { .. }) => "a cgroup path",
+            Type::Named(crate::kernel::names::NameTable::Gfp) => "GFP flags",
             Type::Stack(plan::StackSpec { user: false, .. }) => "a kernel stack",
             Type::Stack(plan::StackSpec { user: true, .. }) => "a user stack",
             Type::Inet => "an IP address",
