@@ -119,6 +119,26 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Tuple(buf, id))
     }
 
+    /// `typeinfo(x)`: its record of constants, `btf_id` 0 and the type's two names.
+    pub(super) fn typeinfo(&mut self, f: &mut Func<'ctx>, e: &Expr, base: &str, full: &str) -> Result<V<'ctx>> {
+        let Type::Tuple(id) = self.ty(f, e) else {
+            return Err(CodegenError("untyped typeinfo".into()));
+        };
+        let kind = self.tuple_kind(id);
+        let buf = self.buffer(f, kind.size() as u32, "typeinfo")?;
+        let def = &self.checked.plan.tuples[id as usize];
+        let (fields, names) = (def.fields.clone(), def.names.clone().unwrap_or_default());
+        for (field, name) in fields.iter().zip(&names) {
+            let v = match name.as_str() {
+                "base_type" => self.string_literal(f, base)?,
+                "full_type" => self.string_literal(f, full)?,
+                _ => V::Int(self.i64().const_zero()),
+            };
+            self.store_value(buf, field.offset as u64, field.kind, v)?;
+        }
+        Ok(V::Tuple(buf, id))
+    }
+
     /// The index of field `name` if `base` is a record (a tuple with field names).
     pub(super) fn record_field(&self, f: &Func<'ctx>, base: &Expr, name: &str) -> Option<usize> {
         let Type::Tuple(id) = self.ty(f, base) else { return None };

@@ -247,6 +247,8 @@ pub enum Res {
     Const(u64),
     /// A string known at compile time (`func` in a uprobe).
     ConstStr(String),
+    /// `typeinfo(x)`: the record of x's type's names, `btf_id` 0.
+    TypeInfo { base: String, full: String },
     /// A built tool's value read at run time from the globals map's entry `n` (a positional
     /// parameter, `$#`).
     Global(u32),
