@@ -212,7 +212,13 @@ impl StackSpec {
 
 /// Names of the maps rtrace itself adds to every object.
 pub const EVENTS_MAP: &str = "rt_events";
-pub const LOST_MAP: &str = "rt_lost";
+/// A u64, alone in its writable section `LOST_SECTION` (a `.data` map that libbpf maps into
+/// rtrace's memory): the records the ring buffer had no room for, on all CPUs. The runtime
+/// reads it from memory after each batch of events: a read through the bpf() system call
+/// would itself be an event for a script that traces bpf() (capable.bt), each read making
+/// the next.
+pub const LOST_GLOBAL: &str = "rt_lost";
+pub const LOST_SECTION: &str = ".data.lost";
 /// Per user map (at its index in `Plan::maps`), the new entries a full map could not take: a
 /// per-CPU array of u64 counters, in every object with user maps.
 pub const MAP_FULL_MAP: &str = "rt_map_full";

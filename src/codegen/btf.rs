@@ -134,8 +134,10 @@ impl<'ctx, 'm> Btf<'ctx, 'm> {
 
     /// `const volatile unsigned long long name SEC(section) = 0;` as clang emits it: libbpf
     /// makes a `.rodata…` section a read-only array map whose value the runtime may set
-    /// before loading.
-    pub fn rodata_u64(&mut self, name: &str, section: &str) -> GlobalValue<'ctx> {
+    /// before loading. In a `.data…` section (`unsigned long long name SEC(section) = 0;`)
+    /// it is a writable array map that libbpf maps into rtrace's memory, shared with the
+    /// kernel's copy (`runtime::maps::MappedCounter`).
+    pub fn section_u64(&mut self, name: &str, section: &str) -> GlobalValue<'ctx> {
         let global = self.module.add_global(self.ctx.i64_type(), None, name);
         global.set_initializer(&self.ctx.i64_type().const_zero());
         global.set_section(Some(section));

@@ -8,6 +8,7 @@ use super::{CodegenError, Func, Gen, Result};
 use crate::parser::ast::{Expr, ExprKind};
 use crate::plan::{self, EventKind};
 use inkwell::values::PointerValue;
+use inkwell::{AtomicOrdering, AtomicRMWBinOp};
 use inkwell::IntPredicate;
 use libbpf_rs::libbpf_sys as sys;
 
@@ -185,7 +186,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let after = self.ctx.append_basic_block(f.function, "sent");
         self.builder.build_conditional_branch(failed, lost_block, after)?;
         self.builder.position_at_end(lost_block);
-        self.bump_counter(f, self.lost, 0, after)?;
+        // One counter for all CPUs, added to atomically (it changes only when events are
+        // lost), so the runtime reads it from memory without a system call.
+        let counter = self.lost.as_pointer_value();
+        self.builder.build_atomicrmw(AtomicRMWBinOp::Add, counter, self.i64().const_int(1, false), AtomicOrdering::Monotonic)?;
+        self.builder.build_unconditional_branch(after)?;
         self.builder.position_at_end(after);
         Ok(())
     }

@@ -159,6 +159,7 @@ pub(crate) struct Gen<'ctx, 'm> {
     /// User maps, by their index in the plan.
     pub maps: maps::MapTable<'ctx, 'm>,
     pub events: GlobalValue<'ctx>,
+    /// The count of records the ring buffer had no room for (`plan::LOST_GLOBAL`).
     pub lost: GlobalValue<'ctx>,
     /// Per user map, the new entries it had no room for (`plan::MAP_FULL_MAP`), when there
     /// are user maps.
@@ -257,7 +258,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let mut btf = btf::Btf::new(ctx, module);
         let maps = maps::MapTable::new(&mut btf, &checked.plan.maps);
         let events = btf.ringbuf(plan::EVENTS_MAP, checked.plan.ringbuf_bytes);
-        let lost = btf.map(plan::LOST_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, 1, 4, 8);
+        let lost = btf.section_u64(plan::LOST_GLOBAL, plan::LOST_SECTION);
         let user_maps = checked.plan.maps.len() as u32;
         let map_full = (user_maps > 0).then(|| btf.map(plan::MAP_FULL_MAP, sys::BPF_MAP_TYPE_PERCPU_ARRAY, user_maps, 4, 8));
         let globals = btf.map(plan::GLOBALS_MAP, sys::BPF_MAP_TYPE_ARRAY, plan::GLOBALS, 4, 8);

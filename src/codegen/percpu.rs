@@ -96,7 +96,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         if let Some(g) = self.ncpus {
             return g;
         }
-        let g = self.btf.rodata_u64(plan::NCPUS_GLOBAL, plan::NCPUS_SECTION);
+        let g = self.btf.section_u64(plan::NCPUS_GLOBAL, plan::NCPUS_SECTION);
         self.ncpus = Some(g);
         g
     }

@@ -5,8 +5,10 @@
 use super::decode::read_u64;
 use super::signals;
 use crate::plan::{MapDef, ValueKind};
-use libbpf_rs::{libbpf_sys, MapCore, MapFlags, MapHandle};
+use libbpf_rs::{libbpf_sys, AsRawLibbpf, MapCore, MapFlags, MapHandle, Object};
 use std::os::fd::{AsFd, AsRawFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One entry as the kernel holds it: the key's bytes and the value's, one value per possible
 /// CPU for a per-CPU map.
@@ -164,9 +166,42 @@ fn zero_entry(map: &MapHandle, def: &MapDef, key: &[u8]) {
     }
 }
 
-/// Events the ring buffer had no room for, over all CPUs (`plan::LOST_MAP`).
-pub fn lost_events(lost: &MapHandle) -> u64 {
-    percpu_counter(lost, 0)
+/// The lost-events counter (`plan::LOST_GLOBAL`), read through libbpf's mapping of its
+/// section into this process (libbpf maps a `.data…` section's array map, `BPF_F_MMAPABLE`,
+/// shared with the kernel's copy): a read makes no system call.
+pub struct MappedCounter {
+    /// Into libbpf's mapping, valid while the object it was found in is loaded: the session
+    /// that owns the object keeps this beside it.
+    value: NonNull<AtomicU64>,
+}
+
+impl MappedCounter {
+    /// The counter alone in the section named `section` (by libbpf's name for its map), if
+    /// `object` has it and libbpf mapped it.
+    pub fn find(object: &Object, section: &str) -> Option<MappedCounter> {
+        let map = object.maps().find(|m| m.name().to_string_lossy().ends_with(section))?;
+        let mut size = 0u64;
+        // SAFETY: the pointer names a map of the loaded `object`; libbpf returns its mapping
+        // (or null) and writes its size to `size`.
+        let data = unsafe { libbpf_sys::bpf_map__initial_value(map.as_libbpf_object().as_ptr(), &mut size) };
+        let value = NonNull::new(data.cast::<AtomicU64>()).filter(|p| size >= 8 && p.as_ptr().is_aligned())?;
+        Some(MappedCounter { value })
+    }
+
+    pub fn get(&self) -> u64 {
+        // SAFETY: an aligned u64 of a mapping that lives as long as the loaded object (see
+        // `value`); the kernel adds to it atomically, so it is read atomically.
+        unsafe { self.value.as_ref() }.load(Ordering::Relaxed)
+    }
+}
+
+/// The lost-events counter read through `data`, a handle of its section's map (a system
+/// call, for readers on other threads: the exporter).
+pub fn lost_events(data: &MapHandle) -> u64 {
+    match data.lookup(&0u32.to_le_bytes(), MapFlags::ANY) {
+        Ok(Some(bytes)) => read_u64(&bytes),
+        _ => 0,
+    }
 }
 
 /// New entries user map `index` (of the plan) was too full to take, over all CPUs

@@ -33,8 +33,8 @@ pub struct Session<'p> {
     records: Rc<RefCell<Records>>,
     /// The user maps, by their index in `plan.maps` (`None`: not in the object).
     maps: Vec<Option<MapHandle>>,
-    /// The lost-events counter (`plan::LOST_MAP`).
-    lost: Option<MapHandle>,
+    /// The lost-events counter (`plan::LOST_GLOBAL`), in `object`'s memory.
+    lost: Option<maps::MappedCounter>,
     /// The counters of new entries full user maps refused (`plan::MAP_FULL_MAP`).
     map_full: Option<MapHandle>,
     decoder: Decoder<'p>,
@@ -70,7 +70,7 @@ impl<'p> Session<'p> {
             object.maps().map(|m| (m.name().to_string_lossy().into_owned(), m)).collect();
         let mut handle = |name: &str| by_name.remove(name).and_then(|m| MapHandle::try_from(&m).ok());
         let maps = plan.maps.iter().map(|def| handle(&def.bpf_name)).collect();
-        let lost = handle(plan::LOST_MAP);
+        let lost = maps::MappedCounter::find(&object, plan::LOST_SECTION);
         let map_full = handle(plan::MAP_FULL_MAP);
         let mut stacks = HashMap::new();
         for &depth in &plan.stack_depths {
@@ -409,7 +409,7 @@ impl<'p> Session<'p> {
     }
 
     fn report_lost(&mut self) {
-        let total = self.lost.as_ref().map_or(0, maps::lost_events);
+        let total = self.lost.as_ref().map_or(0, maps::MappedCounter::get);
         if total > self.lost_reported {
             let n = total - self.lost_reported;
             self.emit(|out| out.lost(n));

@@ -32,6 +32,7 @@ impl Shared {
 /// One thread's own descriptors of the maps and programs (duplicates of the session's).
 pub struct Handles {
     maps: Vec<Option<MapHandle>>,
+    /// The map of the lost-events counter's section (`plan::LOST_SECTION`).
     lost: Option<MapHandle>,
     /// The counters of new entries full maps refused (`plan::MAP_FULL_MAP`).
     map_full: Option<MapHandle>,
@@ -46,7 +47,10 @@ impl Handles {
             object.maps().map(|m| (m.name().to_string_lossy().into_owned(), m)).collect();
         let mut handle = |name: &str| by_name.remove(name).and_then(|m| MapHandle::try_from(&m).ok());
         let maps = plan.maps.iter().map(|def| if metrics::exported(def) { handle(&def.bpf_name) } else { None }).collect();
-        let lost = handle(plan::LOST_MAP);
+        let lost = object
+            .maps()
+            .find(|m| m.name().to_string_lossy().ends_with(plan::LOST_SECTION))
+            .and_then(|m| MapHandle::try_from(&m).ok());
         let map_full = handle(plan::MAP_FULL_MAP);
         let stacks = plan.stack_depths.iter().filter_map(|&d| Some((d, handle(&plan::stack_map(d))?))).collect();
         let display: HashMap<&str, &str> = plan.probes.iter().map(|p| (p.prog_name.as_str(), p.display.as_str())).collect();
