@@ -400,6 +400,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("strcap", "`strcap(comm)` (16)"),
     ("assert_str", "`assert_str(x)` (in a macro)"),
     ("default_str_length", "`default_str_length()` (64)"),
+    ("typeinfo", "`typeinfo($x).full_type` (\"uint32\"; config `unstable_typeinfo = enable`)"),
     ("kfunc_exist", "`if (kfunc_exist(\"bpf_task_from_pid\")) { … }`"),
     ("kfunc_allowed", "`if (kfunc_allowed(\"bpf_task_from_pid\")) { … }`"),
     ("container_of", "`container_of($node, struct task_struct, tasks)`"),
