@@ -323,7 +323,8 @@ pub enum Attach {
     Signal { name: String },
     /// `watchpoint:ADDRESS:LENGTH:MODE`: a hardware breakpoint (`PERF_TYPE_BREAKPOINT`) on
     /// `len` bytes at `addr` in the traced process (`-p`, `-c`), on every thread it has when
-    /// tracing starts and those it starts later; `bp_type` is `HW_BREAKPOINT_R|W|X` bits.
+    /// tracing starts and those it starts later, or without one on every CPU (a kernel
+    /// address); `bp_type` is `HW_BREAKPOINT_R|W|X` bits.
     Watchpoint { addr: u64, len: u64, bp_type: u32 },
 }
 
@@ -385,9 +386,11 @@ impl MapDef {
     }
 }
 
-/// An array of integers held as one value (`(uint8[4])x`): `len` elements of `elem_bytes`
-/// bytes each, at most 8 bytes in all, in the first bytes of an 8-byte slot (the rest zero),
-/// element 0 first. Printed `[1,2,3,4]`, as bpftrace prints arrays.
+/// An array of integers held as one value (`(uint8[4])x`, `pton("::1")`, `(int8[])"str"`):
+/// `len` elements of `elem_bytes` bytes each, element 0 first. At most 8 bytes in all, it
+/// lies in the first bytes of an 8-byte slot (the rest zero) and codegen holds it as an
+/// integer; a wider one (`in_memory`) takes its bytes rounded up to 8 and codegen keeps it
+/// in memory, as a string. Printed `[1,2,3,4]`, as bpftrace prints arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IntArray {
     pub elem_bytes: u8,
@@ -404,6 +407,20 @@ pub struct IntArray {
 }
 
 impl IntArray {
+    /// Bytes of the elements.
+    pub fn bytes(&self) -> u32 {
+        u32::from(self.elem_bytes) * u32::from(self.len)
+    }
+    /// Whether the array is wider than the 8-byte slot of a narrow one: codegen keeps it in
+    /// memory.
+    pub fn in_memory(&self) -> bool {
+        self.bytes() > 8
+    }
+    /// Bytes of the value as it is stored (map keys and values, tuple elements, records).
+    pub fn size(&self) -> usize {
+        (self.bytes() as usize).max(8).next_multiple_of(8)
+    }
+
     /// The elements of a value's bytes (the slot's first `elem_bytes * len`), each widened
     /// to 64 bits by its signedness.
     pub fn elements(&self, bytes: &[u8]) -> Vec<u64> {
@@ -596,8 +613,10 @@ pub enum EventKind {
     Message = 11,
     /// `cat(fmt, args…)`: like `Printf`; the text is the path of the file to print.
     CatFormat = 12,
+    /// `unwatch(addr)`; `id` unused; a u64 follows: the address.
+    Unwatch = 13,
     /// `-k`: a read of memory failed (`READ_ERROR_RECORD`).
-    ReadError = 13,
+    ReadError = 14,
 }
 
 /// A script's text and the files in it (`(name, offset)`, the main script first, at 0), to
@@ -660,7 +679,8 @@ impl EventKind {
             9 => Some(EventKind::Zero),
             10 => Some(EventKind::PrintValue),
             12 => Some(EventKind::CatFormat),
-            13 => Some(EventKind::ReadError),
+            13 => Some(EventKind::Unwatch),
+            14 => Some(EventKind::ReadError),
             _ => None,
         }
     }
@@ -746,7 +766,7 @@ pub enum Scalar {
     /// A kernel enum's value (8 bytes) printed by `%s`, `print()` and as a map key or value
     /// as its enumerator's name; `id` indexes `Plan::enums`.
     Enum { id: u32 },
-    /// An integer array value (8 bytes).
+    /// An integer array value (8 bytes, or its bytes rounded up to 8 when wider).
     IntArray(IntArray),
     /// A copy of a kernel struct's `size` bytes, read from user memory when `user`; `id`
     /// indexes `Plan::structs`.
@@ -778,8 +798,8 @@ impl Scalar {
             | Scalar::ProbeName
             | Scalar::Timestamp(_)
             | Scalar::Enum { .. }
-            | Scalar::Named(_)
-            | Scalar::IntArray(_) => 8,
+            | Scalar::Named(_) => 8,
+            Scalar::IntArray(a) => a.size(),
             Scalar::Stack(spec) => spec.size(),
             Scalar::Inet => INET_SIZE,
             Scalar::Usym => USYM_SIZE,

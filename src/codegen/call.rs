@@ -36,6 +36,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Time(id) => self.header_event(f, EventKind::Time, id as u32),
             Res::Event { kind, id } => self.header_event(f, kind, id),
             Res::Call(F::Print) => self.print_map(f, args),
+            Res::Call(F::Unwatch) => self.unwatch(f, &args[0]),
             Res::Join { id, user } => self.join(f, &args[0], id, user),
             Res::Strncmp(n) => self.strncmp(f, args, n),
             Res::Bswap(bits) => self.bswap(f, &args[0], bits),
@@ -60,6 +61,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 Ok(V::Void)
             }
             Res::Call(F::Ntop) => self.ntop(f, args),
+            Res::Call(F::Pton) => self.pton(f, &args[0]),
             Res::Macaddr { user } => self.macaddr(f, &args[0], user),
             Res::Call(F::Path) => self.d_path(f, e, args),
             Res::Call(F::SocketCookie) => {

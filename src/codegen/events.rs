@@ -1,6 +1,6 @@
 //! Events: records sent to user space through the ring buffer, laid out by the plan —
 //! `printf`/`system`/`print(value)` records built in the per-CPU scratch map, `join()`'s
-//! argument strings, `print(@map)`, `exit()`, and events that are only a header (`time()`,
+//! argument strings, `print(@map)`, `exit()`, `unwatch()`, and events that are only a header (`time()`,
 //! `clear()`, `zero()`, …). A record the ring buffer cannot take is counted in `rt_lost`.
 
 use super::expr::V;
@@ -109,6 +109,18 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             let v = self.expr(f, extra)?.int()?;
             self.store_i64(rec, plan::EVENT_HEADER as u64 + 8 * i as u64, v)?;
         }
+        self.emit_event(f, rec, size)?;
+        Ok(V::Void)
+    }
+
+    /// `unwatch(addr)`: the address, after the header.
+    pub(super) fn unwatch(&mut self, f: &mut Func<'ctx>, addr: &Expr) -> Result<V<'ctx>> {
+        let size = plan::EVENT_HEADER as u32 + 8;
+        let addr = self.expr(f, addr)?.int()?;
+        let rec = self.buffer(f, size, "unwatch")?;
+        self.store_u32(rec, 0, EventKind::Unwatch as u32)?;
+        self.store_u32(rec, 4, 0)?;
+        self.store_i64(rec, plan::EVENT_HEADER as u64, addr)?;
         self.emit_event(f, rec, size)?;
         Ok(V::Void)
     }

@@ -92,7 +92,17 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         v
     }
 
+    /// `e` at its place (`site`): its value, and a kernel array used as a value read into one.
     fn expr_at(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
+        let v = self.expr_kind(f, e)?;
+        match self.checked.progs[f.prog].array_reads.get(&e.id) {
+            // A kernel array used as a value: its bytes read into one.
+            Some(&a) => self.read_array(f, e, a, v),
+            None => Ok(v),
+        }
+    }
+
+    fn expr_kind(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
         let i64 = self.i64();
         Ok(match &e.kind {
             ExprKind::Int(n) => match (self.checked.progs[f.prog].params.get(&e.id), f.params) {
@@ -224,6 +234,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 _ => return Err(CodegenError(format!("tuple variable {name} has no tuple type"))),
             },
             Type::Inet => V::Str(slot, plan::INET_SIZE as u32),
+            Type::IntArray(a) if a.in_memory() => V::Str(slot, a.bytes()),
             Type::Stack(spec) if spec.user => V::Str(slot, spec.size() as u32),
             _ => V::Int(self.builder.build_load(self.i64(), slot, "var")?.into_int_value()),
         })
@@ -258,6 +269,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let i64 = self.i64();
         let signed =
             matches!(self.ty(f, lhs), Type::Int { signed: true }) && matches!(self.ty(f, rhs), Type::Int { signed: true });
+        if let Some(a) = self.compared_array(f, lhs, rhs) {
+            return self.array_compare(f, op, a, lhs, rhs);
+        }
         let (l, r) = (self.expr(f, lhs)?, self.expr(f, rhs)?);
         if let (V::Str(a, la), V::Str(b, lb)) = (l, r) {
             let eq = self.str_eq(f, a, la, b, lb)?;
@@ -287,7 +301,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let n = self.checked.plan.tuples[ia as usize].fields.len();
                 let mut all = self.ctx.bool_type().const_int(1, false);
                 for i in 0..n {
-                    let eq = self.values_eq(f, self.element(a, ia, i)?, self.element(b, ib, i)?)?;
+                    let (l, r) = (self.element(a, ia, i)?, self.element(b, ib, i)?);
+                    let eq = match (l, r, self.checked.plan.tuples[ia as usize].fields[i].kind) {
+                        // A wide integer array: every byte, not a string's up to its NUL.
+                        (V::Str(l, _), V::Str(r, _), crate::plan::Scalar::IntArray(arr)) => self.bytes_eq(l, r, arr.bytes())?,
+                        _ => self.values_eq(f, l, r)?,
+                    };
                     all = self.builder.build_and(all, eq, "all")?;
                 }
                 Ok(all)
@@ -388,6 +407,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let end = self.ctx.append_basic_block(f.function, "tend");
         let out = match ty {
             Type::Str { len } => Some((self.buffer(f, len, "tern")?, len)),
+            Type::IntArray(a) if a.in_memory() => Some((self.buffer(f, a.size() as u32, "tern")?, a.bytes())),
             Type::Tuple(id) => Some((self.buffer(f, self.tuple_kind(id).size() as u32, "tern")?, 0)),
             _ => None,
         };

@@ -35,6 +35,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             (V::Str(p, n), Scalar::Str { .. } | Scalar::Inet | Scalar::Usym | Scalar::Buf | Scalar::Stack(_)) => {
                 self.copy(self.offset(dst, offset)?, p, n.min(kind.size() as u32))
             }
+            // An integer array wider than 8 bytes, in memory.
+            (V::Str(p, n), Scalar::IntArray(a)) => self.copy(self.offset(dst, offset)?, p, n.min(a.bytes())),
             // A kernel struct in memory (`*p`): its bytes copied.
             (V::Int(addr), Scalar::Struct { size, user, .. }) => {
                 let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
@@ -57,6 +59,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// The value of `kind` at `p`: an integer loaded, anything else where it lies.
     pub(super) fn value_at(&self, p: PointerValue<'ctx>, kind: Scalar) -> Result<V<'ctx>> {
         Ok(match kind {
+            Scalar::IntArray(a) if a.in_memory() => V::Str(p, a.bytes()),
             Scalar::Int { .. }
             | Scalar::Bool
             | Scalar::Ptr

@@ -123,6 +123,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let (len, tuple) = match (self.ty(f, e), def.value) {
             (Type::Str { len }, _) => (len, None),
             (Type::Inet, _) => (plan::INET_SIZE as u32, None),
+            (Type::IntArray(a), _) if a.in_memory() => (a.size() as u32, None),
             (Type::Buffer, _) => (plan::BUF_SIZE as u32, None),
             (Type::Stack(spec), _) if spec.user => (spec.size() as u32, None),
             (_, ValueKind::Scalar(Scalar::Tuple { id, size })) => (size, Some(id)),

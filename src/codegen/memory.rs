@@ -97,7 +97,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     /// `ntop([family, ]addr)`: the family, then the address's bytes (an IPv4 address as an
-    /// integer, or an array in memory of 4 or 16 bytes).
+    /// integer, a kernel array of 4 or 16 bytes, an integer array value of 4 or 16 bytes).
     pub(super) fn ntop(&mut self, f: &mut Func<'ctx>, args: &[Expr]) -> Result<V<'ctx>> {
         let i64 = self.i64();
         let len = plan::INET_SIZE as u32;
@@ -107,11 +107,18 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let family = if args.len() == 2 {
             self.expr(f, &args[0])?.int()?
         } else {
-            let v6 = matches!(addr_ty, Type::Array { len: 16, .. });
+            let v6 = matches!(addr_ty, Type::Array { len: 16, .. }) || matches!(addr_ty, Type::IntArray(a) if a.bytes() == 16);
             i64.const_int(if v6 { libc::AF_INET6 } else { libc::AF_INET } as u64, false)
         };
         self.store_i64(buf, 0, family)?;
-        let addr = self.expr(f, addr_expr)?.int()?;
+        let addr = match self.expr(f, addr_expr)? {
+            // A 16-byte integer array value (`pton("::1")`).
+            V::Str(p, n) => {
+                self.copy(self.offset(buf, 8)?, p, n.min(16))?;
+                return Ok(V::Str(buf, len));
+            }
+            v => v.int()?,
+        };
         match addr_ty {
             Type::Array { len, user, .. } => {
                 let at = self.offset(buf, 8)?;
@@ -132,7 +139,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// 8-byte value whose other bytes are 0.
     pub(super) fn macaddr(&mut self, f: &mut Func<'ctx>, mac: &Expr, user: bool) -> Result<V<'ctx>> {
         let i64 = self.i64();
-        let value = self.expr(f, mac)?.int()?;
+        let value = match self.expr(f, mac)? {
+            // An integer array wider than 8 bytes: its first 8.
+            V::Str(p, _) => self.load_i64(p, 0)?,
+            v => v.int()?,
+        };
         if let Type::IntArray(_) = self.ty(f, mac) {
             return Ok(V::Int(self.builder.build_and(value, i64.const_int(0xFFFF_FFFF_FFFF, false), "mac")?));
         }

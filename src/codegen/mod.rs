@@ -229,8 +229,8 @@ pub(crate) struct Func<'ctx> {
     pub core_chains: std::collections::HashMap<inkwell::values::IntValue<'ctx>, core::Chain<'ctx>>,
 }
 
-/// Offsets of a program's string, address and tuple variables in the per-CPU variables map,
-/// and the bytes they take.
+/// Offsets of a program's string, address, tuple and wide integer array variables in the
+/// per-CPU variables map, and the bytes they take.
 fn buffer_vars(prog: &crate::sema::ProgInfo, tuples: &[plan::TupleDef]) -> (std::collections::HashMap<String, u64>, u64) {
     let mut names: Vec<(&String, u32)> = prog
         .vars
@@ -238,6 +238,7 @@ fn buffer_vars(prog: &crate::sema::ProgInfo, tuples: &[plan::TupleDef]) -> (std:
         .filter_map(|(n, t)| match t {
             crate::sema::Type::Str { len } => Some((n, *len)),
             crate::sema::Type::Inet => Some((n, plan::INET_SIZE as u32)),
+            crate::sema::Type::IntArray(a) if a.in_memory() => Some((n, a.bytes())),
             crate::sema::Type::Stack(spec) if spec.user => Some((n, spec.size() as u32)),
             crate::sema::Type::Tuple(id) => Some((n, tuples[*id as usize].size as u32)),
             _ => None,

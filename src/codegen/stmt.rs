@@ -118,6 +118,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 self.copy(slot, p, n.min(len))?;
             }
             (V::Str(p, n), Type::Inet) => self.copy(slot, p, n.min(plan::INET_SIZE as u32))?,
+            (V::Str(p, n), Type::IntArray(a)) => self.copy(slot, p, n.min(a.bytes()))?,
             (V::Str(p, n), Type::Stack(spec)) => self.copy(slot, p, n.min(spec.size() as u32))?,
             (V::Tuple(..), Type::Tuple(id)) => {
                 let kind = self.tuple_kind(id);
@@ -225,11 +226,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             return Ok(*p);
         }
         let p = match ty {
-            // String and address variables live in the per-CPU variables map: `Gen::program`
-            // computed their addresses when the program starts.
+            // String, address and wide integer array variables live in the per-CPU variables
+            // map: `Gen::program` computed their addresses when the program starts.
             Type::Str { .. } | Type::Inet | Type::Tuple(_) => {
                 return Err(CodegenError(format!("no storage for variable {name}")));
             }
+            Type::IntArray(a) if a.in_memory() => return Err(CodegenError(format!("no storage for variable {name}"))),
             _ => {
                 let p = f.allocas.build_alloca(self.i64(), name)?;
                 f.allocas.build_store(p, self.i64().const_zero())?;

@@ -15,11 +15,16 @@ use libbpf_rs::libbpf_sys as sys;
 
 impl<'ctx, 'm> Gen<'ctx, 'm> {
     pub(super) fn string_literal(&mut self, f: &mut Func<'ctx>, s: &str) -> Result<V<'ctx>> {
-        let len = s.len() as u32 + 1;
+        self.const_bytes(f, s.as_bytes(), s.len() as u32 + 1)
+    }
+
+    /// A buffer of `len` bytes (zeroed) that starts with `bytes`: a string literal, an IPv6
+    /// `pton()`.
+    pub(super) fn const_bytes(&mut self, f: &mut Func<'ctx>, bytes: &[u8], len: u32) -> Result<V<'ctx>> {
         let buf = self.buffer(f, len, "lit")?;
-        for (i, byte) in s.bytes().enumerate() {
+        for (i, byte) in bytes.iter().enumerate().filter(|(_, b)| **b != 0) {
             let at = self.offset(buf, i as u64)?;
-            self.builder.build_store(at, self.ctx.i8_type().const_int(byte as u64, false))?;
+            self.builder.build_store(at, self.ctx.i8_type().const_int(*byte as u64, false))?;
         }
         Ok(V::Str(buf, len))
     }

@@ -1,6 +1,7 @@
 //! Attaching every probe: tracepoints, raw tracepoints, kprobes, uprobes, USDT, fentry, perf
 //! events (`profile`, `interval`, `software`, `hardware`) and watchpoints, one link each (or one
-//! multi-attach link for a shared program's points).
+//! multi-attach link for a shared program's points). Watchpoints' links are kept by address,
+//! for `unwatch()` to release.
 
 use super::{Failure, Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
@@ -8,22 +9,78 @@ use libbpf_rs::libbpf_sys::{self as sys, perf_event_attr};
 use libbpf_rs::{Link, Object};
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 
+/// Where watchpoints watch their addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    /// In the `-p` or `-c` process: a breakpoint on each of its threads, inherited by those
+    /// it starts later.
+    Process(u32),
+    /// Without `-p`/`-c`: a breakpoint on every online CPU, for whatever runs there (a kernel
+    /// address, or a user address in any process), as bpftrace does.
+    Cpus,
+    /// `--dry-run -c`, which starts no command: watchpoints are left unattached.
+    Nothing,
+}
+
+/// The links of the attached probes, released when dropped.
+#[derive(Default)]
+pub struct Links {
+    /// Every link but watchpoints'.
+    pub probes: Vec<Link>,
+    /// Whether each of `probes` links a perf event (`child::is_perf_link`), asked by
+    /// `classify` once they are attached: asking is a bpf() call, which a script tracing bpf()
+    /// (capable.bt) would print as rtrace's own if it came when tracing stops.
+    perf: Vec<bool>,
+    /// Watchpoints' links, each with the address it watches (perf events' links).
+    pub watchpoints: Vec<(u64, Link)>,
+}
+
+impl Links {
+    /// Asks the kernel which of the probes' links made since the last call link perf events.
+    pub fn classify(&mut self) {
+        let known = self.perf.len();
+        self.perf.extend(self.probes[known..].iter().map(super::child::is_perf_link));
+    }
+
+    /// Takes every link out, leaving none, each with whether it links a perf event.
+    pub fn take(&mut self) -> Vec<(Link, bool)> {
+        let perf = std::mem::take(&mut self.perf);
+        let mut all: Vec<(Link, bool)> = std::mem::take(&mut self.probes)
+            .into_iter()
+            .enumerate()
+            .map(|(i, link)| {
+                let is_perf = perf.get(i).copied().unwrap_or_else(|| super::child::is_perf_link(&link));
+                (link, is_perf)
+            })
+            .collect();
+        all.extend(std::mem::take(&mut self.watchpoints).into_iter().map(|(_, link)| (link, true)));
+        all
+    }
+
+    /// Takes out the links of the watchpoints on `addr` (`unwatch()`; none if nothing watches
+    /// it, which is not an error, as in bpftrace).
+    pub fn unwatch(&mut self, addr: u64) -> Vec<Link> {
+        let (gone, kept) = std::mem::take(&mut self.watchpoints).into_iter().partition(|(a, _)| *a == addr);
+        self.watchpoints = kept;
+        gone.into_iter().map(|(_, link): (u64, Link)| link).collect()
+    }
+}
+
 /// Attaches every probe of the plan, pushing each link to `links` as it is made (so that the
-/// caller holds, and detaches, those made before a failure). `target`: the `-p` or `-c`
-/// process, whose addresses watchpoints watch (none under `--dry-run -c`, which starts no
-/// command: watchpoints are then left unattached).
-pub fn attach_all(obj: &Object, plan: &Plan, target: Option<u32>, links: &mut Vec<Link>) -> Result<()> {
+/// caller holds, and detaches, those made before a failure). `watched`: where watchpoints
+/// watch.
+pub fn attach_all(obj: &Object, plan: &Plan, watched: Watched, links: &mut Links) -> Result<()> {
     for (index, def) in plan.probes.iter().enumerate() {
         let prog = program(obj, &def.prog_name)?;
         // (attaching: not under --no-attach)
         if multi_link(def, false) {
-            attach_multi(&prog, plan, def, links).map_err(|e| {
+            attach_multi(&prog, plan, def, &mut links.probes).map_err(|e| {
                 RuntimeError::at_probe(format!("cannot attach probe `{}`: {e}", def.display), index, None, Failure::Attach)
             })?;
             continue;
         }
         for (attach, cookie) in def.points() {
-            attach_one(&prog, plan, attach, cookie, target, links).map_err(|e| {
+            attach_one(&prog, plan, attach, cookie, watched, links).map_err(|e| {
                 // A shared program's points: name the one that failed.
                 let point = plan.probe_names.get(cookie as usize).filter(|_| !def.also.is_empty());
                 let message = format!("cannot attach probe `{}`: {e}", point.unwrap_or(&def.display));
@@ -104,10 +161,14 @@ fn attach_one(
     plan: &Plan,
     attach: &Attach,
     cookie: u64,
-    target: Option<u32>,
-    links: &mut Vec<Link>,
+    watched: Watched,
+    all: &mut Links,
 ) -> std::result::Result<(), String> {
     let err = |e: libbpf_rs::Error| e.to_string();
+    if let Attach::Watchpoint { addr, len, bp_type } = attach {
+        return attach_watchpoint(prog, (*addr, *len, *bp_type), watched, &mut all.watchpoints);
+    }
+    let links = &mut all.probes;
     match attach {
         // Run by the runtime itself, through BPF_PROG_TEST_RUN.
         Attach::Begin | Attach::End | Attach::Test { .. } | Attach::Bench { .. } | Attach::Signal { .. } => {}
@@ -170,33 +231,60 @@ fn attach_one(
                 links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?);
             }
         }
-        Attach::Watchpoint { addr, len, bp_type } => {
-            let Some(pid) = target else { return Ok(()) };
-            // One breakpoint per thread the process has now, each inherited by the threads
-            // (and processes) that thread starts later.
-            let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| format!("cannot list the threads of process {pid}: {e}"))?;
+        Attach::Watchpoint { .. } => unreachable!("attached by attach_watchpoint"),
+    }
+    Ok(())
+}
+
+/// Attaches `prog` to a hardware breakpoint (`addr`, `len`, `bp_type`) wherever `watched`
+/// says, pushing each link with its address.
+fn attach_watchpoint(
+    prog: &libbpf_rs::ProgramMut,
+    (addr, len, bp_type): (u64, u64, u32),
+    watched: Watched,
+    links: &mut Vec<(u64, Link)>,
+) -> std::result::Result<(), String> {
+    // (thread, CPU) pairs, -1 for any.
+    let targets: Vec<(i32, i32)> = match watched {
+        Watched::Nothing => return Ok(()),
+        // One breakpoint per thread the process has now, each inherited by the threads (and
+        // processes) that thread starts later.
+        Watched::Process(pid) => {
+            let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+                .map_err(|e| format!("cannot list the threads of process {pid}: {e}"))?;
             let mut tids: Vec<i32> = tasks.filter_map(|t| t.ok()?.file_name().to_str()?.parse().ok()).collect();
             tids.sort_unstable();
-            for tid in tids {
-                match breakpoint(*addr, *len, *bp_type, tid) {
-                    Ok(fd) => links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?),
-                    // A thread that has exited since it was listed.
-                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-                    Err(e) => return Err(breakpoint_error(&e, *addr)),
-                }
-            }
+            tids.into_iter().map(|tid| (tid, -1)).collect()
+        }
+        Watched::Cpus => crate::kernel::features::online_cpus().into_iter().map(|cpu| (-1, cpu)).collect(),
+    };
+    for (tid, cpu) in targets {
+        match breakpoint(addr, len, bp_type, tid, cpu) {
+            Ok(fd) => links.push((addr, prog.attach_perf_event(fd.into_raw_fd()).map_err(|e| e.to_string())?)),
+            // A thread that has exited since it was listed.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(breakpoint_error(&e, addr, watched)),
         }
     }
     Ok(())
 }
 
 /// What a failed `perf_event_open` of a hardware breakpoint means.
-fn breakpoint_error(e: &std::io::Error, addr: u64) -> String {
+fn breakpoint_error(e: &std::io::Error, addr: u64, watched: Watched) -> String {
+    let cpus = watched == Watched::Cpus;
     match e.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) => {
             "this kernel has no hardware breakpoints (no `breakpoint` perf PMU: built without CONFIG_HAVE_HW_BREAKPOINT)".into()
         }
+        Some(libc::ENOSPC) if cpus => {
+            "no hardware breakpoint is free: x86 has 4 debug registers per CPU, shared with debuggers and other tracers".into()
+        }
         Some(libc::ENOSPC) => "no hardware breakpoint is free: x86 has 4 debug registers per thread, shared with debuggers".into(),
+        // The kernel refuses the CPU entry area, and execution breakpoints in kernel code
+        // where kprobes may not go (everywhere, without kprobes).
+        Some(libc::EINVAL) if cpus => format!(
+            "the kernel refused a breakpoint at 0x{addr:x} (not an address it lets breakpoints watch; an execution breakpoint in kernel code needs kprobes)"
+        ),
         Some(libc::EINVAL) => format!("the kernel refused a breakpoint at 0x{addr:x} (not an address this process can watch?)"),
         _ => e.to_string(),
     }
@@ -225,16 +313,16 @@ fn perf_event(event: plan::PerfEvent, period: u64, frequency: bool, cpu: i32) ->
     perf_event_open(attr, -1, cpu)
 }
 
-/// A hardware breakpoint on `len` bytes at `addr` (`bp_type`: read, write, execute bits) in
-/// thread `tid`, inherited by the threads and processes it starts later, running the attached
-/// program at every access.
-fn breakpoint(addr: u64, len: u64, bp_type: u32, tid: i32) -> std::io::Result<OwnedFd> {
+/// A hardware breakpoint on `len` bytes at `addr` (`bp_type`: read, write, execute bits),
+/// running the attached program at every access: in thread `tid` (on any CPU), inherited by
+/// the threads and processes it starts later, or with `tid` -1, on `cpu` for every task.
+fn breakpoint(addr: u64, len: u64, bp_type: u32, tid: i32, cpu: i32) -> std::io::Result<OwnedFd> {
     let mut attr = perf_event_attr { type_: sys::PERF_TYPE_BREAKPOINT, bp_type, ..Default::default() };
     attr.__bindgen_anon_1.sample_period = 1;
     attr.__bindgen_anon_3.bp_addr = addr;
     attr.__bindgen_anon_4.bp_len = len;
-    attr.set_inherit(1);
-    perf_event_open(attr, tid, -1)
+    attr.set_inherit((tid != -1).into());
+    perf_event_open(attr, tid, cpu)
 }
 
 /// Opens the perf event `attr` describes, for thread `pid` (-1: every process) on `cpu` (-1:
@@ -261,12 +349,17 @@ mod tests {
     /// ENOENT) is one line naming the cause; this host has them, so the mapping is tested here.
     #[test]
     fn breakpoint_errors() {
-        let e = |errno| breakpoint_error(&std::io::Error::from_raw_os_error(errno), 0x1000);
+        let e = |errno| breakpoint_error(&std::io::Error::from_raw_os_error(errno), 0x1000, Watched::Process(1));
         assert_eq!(
             e(libc::ENOENT),
             "this kernel has no hardware breakpoints (no `breakpoint` perf PMU: built without CONFIG_HAVE_HW_BREAKPOINT)"
         );
         assert_eq!(e(libc::ENOSPC), "no hardware breakpoint is free: x86 has 4 debug registers per thread, shared with debuggers");
         assert_eq!(e(libc::EINVAL), "the kernel refused a breakpoint at 0x1000 (not an address this process can watch?)");
+        let cpus = |errno| breakpoint_error(&std::io::Error::from_raw_os_error(errno), 0x1000, Watched::Cpus);
+        assert_eq!(
+            cpus(libc::ENOSPC),
+            "no hardware breakpoint is free: x86 has 4 debug registers per CPU, shared with debuggers and other tracers"
+        );
     }
 }

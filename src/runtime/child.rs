@@ -215,7 +215,7 @@ pub fn system(command: &str) -> std::io::Result<Vec<u8>> {
 /// part, closing the event, can be left to a child. (Disabling the event is not enough: a
 /// tracepoint's or kprobe's program runs whether the event is enabled or not.) Other links (raw
 /// tracepoints, kprobe_multi, uprobe_multi) are detached at once by closing them.
-fn is_perf_link(link: &libbpf_rs::Link) -> bool {
+pub fn is_perf_link(link: &libbpf_rs::Link) -> bool {
     use std::os::fd::AsFd;
     // bpf_attr for BPF_OBJ_GET_INFO_BY_FD: bpf_fd, info_len, info (a pointer).
     #[repr(C)]
@@ -248,9 +248,10 @@ fn is_perf_link(link: &libbpf_rs::Link) -> bool {
 /// events now: no event comes after this returns. The child closes stdin, stdout and stderr (and `output`, the `-o` file or
 /// rtrace's copy of standard output) at once, so whoever reads rtrace's output sees it end with
 /// rtrace, and it ignores SIGINT and SIGTERM (Ctrl-C reaches the whole process group). When the
-/// fork fails, rtrace detaches itself.
-pub fn detach_in_background(links: Vec<libbpf_rs::Link>, output: Option<std::os::fd::RawFd>) {
-    let links: Vec<libbpf_rs::Link> = links.into_iter().filter(is_perf_link).collect();
+/// fork fails, rtrace detaches itself. Each link comes with whether it is a perf event's
+/// (`is_perf_link`); the others are detached here, by closing them.
+pub fn detach_in_background(links: Vec<(libbpf_rs::Link, bool)>, output: Option<std::os::fd::RawFd>) {
+    let links: Vec<libbpf_rs::Link> = links.into_iter().filter_map(|(link, perf)| perf.then_some(link)).collect();
     if links.is_empty() {
         return;
     }

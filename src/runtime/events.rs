@@ -70,6 +70,8 @@ pub enum Event<'p> {
     Zero(usize),
     /// `print(@map, top, div)`.
     PrintMap { map: usize, top: u64, div: u64 },
+    /// `unwatch(addr)`.
+    Unwatch(u64),
 }
 
 impl<'p> Event<'p> {
@@ -121,6 +123,7 @@ impl<'p> Event<'p> {
                 let arg = |i: usize| record.get(plan::EVENT_HEADER + 8 * i..).map_or(0, decode::read_u64);
                 Event::PrintMap { map: index, top: arg(0), div: arg(1) }
             }
+            EventKind::Unwatch => Event::Unwatch(decode::read_u64(record.get(plan::EVENT_HEADER..)?)),
         })
     }
 }

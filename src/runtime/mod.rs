@@ -247,10 +247,15 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
     }
     let cpid = command.as_ref().map(child::HeldChild::pid);
     session.set_up(cpid, &opts.globals, &opts.str_globals)?;
-    let watched = cpid.or(opts.pid);
-    let exited = match watched {
+    let target = cpid.or(opts.pid);
+    let exited = match target {
         Some(pid) => Some(child::pidfd(pid).map_err(|e| RuntimeError::new(format!("cannot watch process {pid}: {e}")))?),
         None => None,
+    };
+    let watched = match target {
+        Some(pid) => attach::Watched::Process(pid),
+        None if opts.command.is_some() => attach::Watched::Nothing,
+        None => attach::Watched::Cpus,
     };
     if opts.dry_run {
         session.attach(watched)?;

@@ -14,7 +14,7 @@ use super::value::Entry;
 use super::{attach, child, load, maps, signals};
 use super::{Failure, Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
-use libbpf_rs::{Link, MapCore, MapHandle, Object, ProgramInput, RingBuffer, RingBufferBuilder};
+use libbpf_rs::{MapCore, MapHandle, Object, ProgramInput, RingBuffer, RingBufferBuilder};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
@@ -27,7 +27,7 @@ pub struct Session<'p> {
     plan: &'p Plan,
     out: Box<dyn Output>,
     /// The attached probes' links, detached when the session is dropped.
-    links: Vec<Link>,
+    links: attach::Links,
     ringbuf: RingBuffer<'static>,
     /// What the ring buffer's callback copied out, waiting to be handled.
     records: Rc<RefCell<Records>>,
@@ -82,7 +82,7 @@ impl<'p> Session<'p> {
         Ok(Session {
             plan,
             out,
-            links: Vec::new(),
+            links: attach::Links::default(),
             ringbuf,
             records,
             maps,
@@ -119,9 +119,11 @@ impl<'p> Session<'p> {
         self.set_params()
     }
 
-    /// Attaches every probe; `target` is the `-p` or `-c` process (for watchpoints).
-    pub fn attach(&mut self, target: Option<u32>) -> Result<()> {
-        attach::attach_all(&self.object, self.plan, target, &mut self.links)
+    /// Attaches every probe; `watched`: where watchpoints watch.
+    pub fn attach(&mut self, watched: attach::Watched) -> Result<()> {
+        let attached = attach::attach_all(&self.object, self.plan, watched, &mut self.links);
+        self.links.classify();
+        attached
     }
 
     /// Says how many probes are attached (`Attaching N probes...`).
@@ -235,7 +237,7 @@ impl<'p> Session<'p> {
     /// here and released by a background child (their release is slow); the others are
     /// detached now. Then prints what the ring buffer still holds.
     pub fn stop_probes(&mut self) {
-        let links = std::mem::take(&mut self.links);
+        let links = self.links.take();
         child::detach_in_background(links, self.out.sink().raw_fd());
         self.drain();
     }
@@ -371,6 +373,8 @@ impl<'p> Session<'p> {
             Event::PrintMap { map, top, div } => {
                 self.print_map(map, top, div, self.compat.old());
             }
+            // Dropping the links takes the program off the breakpoints now.
+            Event::Unwatch(addr) => drop(self.links.unwatch(addr)),
         }
     }
 
@@ -494,7 +498,7 @@ impl Drop for Session<'_> {
         // kept a pipe to rtrace open until every probe was released (`rtrace big.bt | less`
         // waited ~80 ms a tracepoint after rtrace had exited).
         self.out.sink().close();
-        child::detach_in_background(std::mem::take(&mut self.links), None);
+        child::detach_in_background(self.links.take(), None);
     }
 }
 

@@ -18,6 +18,7 @@ mod share;
 mod types;
 
 pub use check::{named_int_type, parse_format};
+pub(crate) use check::pton_bytes;
 pub use types::*;
 
 use check::{Checker, ProbeCheck};

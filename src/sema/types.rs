@@ -47,7 +47,8 @@ pub enum Type {
     Buffer,
     /// Nanoseconds since boot printed as a date (`strftime()`), with plan format `n`.
     Timestamp(u32),
-    /// An array of integers held as a value (`(uint8[4])x`), at most 8 bytes.
+    /// An array of integers held as a value (`(uint8[4])x`, `pton("::1")`, a kernel array
+    /// used as a value): at most 8 bytes held as an integer, wider ones in memory.
     IntArray(plan::IntArray),
     /// A tuple: an index into the program's tuple types (`Checked::tuple_types`), whose
     /// layout is the plan's tuple of the same index.
@@ -324,6 +325,10 @@ pub struct ProgInfo {
     pub params: HashMap<ExprId, u32>,
     /// With `--co-re`: the kernel type accesses to relocate, by expression.
     pub core: HashMap<ExprId, CoreRef>,
+    /// Kernel arrays of integers (`args.saddr_v6`, a struct's `u8[16]` member) used as
+    /// values — assigned, stored in a map or a tuple, a map key, printed — by expression:
+    /// codegen reads each whole into the integer array value of this type.
+    pub array_reads: HashMap<ExprId, plan::IntArray>,
 }
 
 /// A `for ($kv : @map)` loop: the map, and the variable that holds each `(key, value)`.

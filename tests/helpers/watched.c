@@ -5,12 +5,15 @@
 //   watched          does that at once (started with -c, it is held until rtrace attached)
 //   watched thread   does it in a second thread, started after rtrace attached
 //   watched wait     waits for SIGUSR1 first (for -p: rtrace attaches, then the signal)
+//   watched slow     sleeps 200 ms after each write (unwatch() has time to act in between)
 // cc flags: -no-pie -pthread -Wl,--section-start=.watched=0x10000000 -Wl,--section-start=.wtext=0x10001000
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 volatile long watched __attribute__((section(".watched"))) = 0;
+static int slow;
 
 __attribute__((noinline, section(".wtext"))) void tick(void) {
     __asm__ volatile("" ::: "memory");
@@ -18,8 +21,13 @@ __attribute__((noinline, section(".wtext"))) void tick(void) {
 
 static void *work(void *unused) {
     (void)unused;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         watched = i + 1;
+        if (slow) {
+            struct timespec pause = {0, 200 * 1000 * 1000};
+            nanosleep(&pause, 0);
+        }
+    }
     long sum = watched + watched;
     tick();
     tick();
@@ -35,6 +43,7 @@ int main(int argc, char **argv) {
         sigprocmask(SIG_BLOCK, &set, 0);
         sigwait(&set, &sig);
     }
+    slow = argc > 1 && strcmp(argv[1], "slow") == 0;
     void *failed = 0;
     if (argc > 1 && strcmp(argv[1], "thread") == 0) {
         pthread_t t;

@@ -6,6 +6,7 @@ use super::*;
 mod events;
 mod messages;
 mod meta;
+pub(crate) use meta::pton_bytes;
 mod stacks;
 mod strings;
 mod strscan;
@@ -52,6 +53,7 @@ impl Checker<'_> {
             Func::Strftime => self.strftime(e, args, scope),
             Func::Time => self.time(e, args, scope),
             Func::Exit => self.exit(e, args, scope),
+            Func::Unwatch => self.unwatch(e, args, scope),
             Func::Len | Func::HasKey => self.map_query(e, def, args, scope),
             Func::Find => self.find(e, def, args, scope),
             Func::Delete | Func::Clear | Func::Zero => self.map_edit(e, def, args, scope),

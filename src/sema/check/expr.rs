@@ -213,12 +213,19 @@ impl Checker<'_> {
             (Type::Tuple(_), Type::Tuple(_)) if matches!(op, BinOp::Eq | BinOp::Ne) && self.tuples.unify(l, r).is_some() => {
                 Type::Bool
             }
-            // Integer arrays compare as the integers holding their bytes.
-            (Type::IntArray(a), Type::IntArray(b)) if a == b && matches!(op, BinOp::Eq | BinOp::Ne) => Type::Bool,
-            (Type::IntArray(a), Type::IntArray(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
-                let (left, right) = (array_name(a), array_name(b));
-                self.error(ExprError::ArrayCompare { left, right, left_span: lhs.span, span: rhs.span });
-                return Type::Error;
+            // An integer array value and a kernel array of the same element type and length
+            // (`args.saddr_v6 == pton("::1")`) compare by their bytes.
+            (Type::IntArray(_) | Type::Array { .. }, Type::IntArray(_) | Type::Array { .. })
+                if matches!(op, BinOp::Eq | BinOp::Ne) && !matches!((l, r), (Type::Array { .. }, Type::Array { .. })) =>
+            {
+                let (a, b) = (self.as_int_array(l), self.as_int_array(r));
+                if a.is_some() && a == b {
+                    Type::Bool
+                } else {
+                    let (left, right) = (self.array_text(l), self.array_text(r));
+                    self.error(ExprError::ArrayCompare { left, right, left_span: lhs.span, span: rhs.span });
+                    return Type::Error;
+                }
             }
             // Pointer arithmetic, as in C: `p + n`, `n + p` and `p - n` are pointers of
             // `p`'s type, `n` counted in elements (codegen scales it by the stride).
@@ -268,6 +275,7 @@ impl Checker<'_> {
             (Type::Tuple(_), Type::Tuple(_)) if tuple.is_some() => tuple.unwrap_or(t),
             (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
             (Type::Bool, Type::Bool) => Type::Bool,
+            (Type::IntArray(a), Type::IntArray(b)) if a == b => t,
             (a, b) if a.is_int() && b.is_int() => Type::Int { signed: a.signed() && b.signed() },
             (a, b) => {
                 let (then_type, els_type) = (self.tuples.name(a), self.tuples.name(b));

@@ -17,7 +17,7 @@ impl Checker<'_> {
         let mut names = None;
         let mut ok = true;
         for k in keys {
-            let t = self.expr(k, scope);
+            let t = self.value_expr(k, scope);
             let parts = match t {
                 Type::Tuple(id) if keys.len() == 1 => {
                     names = self.tuples.names[id as usize].clone();
@@ -149,7 +149,7 @@ impl Checker<'_> {
                 return Some(kind);
             }
         }
-        let t = self.expr(value, scope);
+        let t = self.value_expr(value, scope);
         match self.stored_scalar(t, "a map value", value.span) {
             // Sema stores no `probe` or `usym()` value in a map.
             Some(Scalar::ProbeName | Scalar::Usym) | None if !matches!(t, Type::Error | Type::Record { .. }) => {

@@ -248,8 +248,9 @@ impl Checker<'_> {
         Some(Type::Ptr { user: false, to: Some(Pointee::btf(&k, to)) })
     }
 
-    /// `(uint8[8])x`, `(int16[])x`: an integer's bytes as an array of integers of the same
-    /// size in all (the length worked out from the integer's when not written).
+    /// `(uint8[8])x`, `(int16[])x`, `(int8[])"str"`: an integer's or a string's bytes (a
+    /// string's NUL included, as 0.26 sizes a literal) as an array of integers of the same
+    /// size in all (the length worked out from the operand's when not written).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn array_cast(
         &mut self,
@@ -271,22 +272,80 @@ impl Checker<'_> {
         if t == Type::Error {
             return Type::Error;
         }
-        if !t.is_int() {
-            self.error(KernelError::ArrayCastOperand { found: t.describe(), span: operand.span });
-            return Type::Error;
-        }
+        let size = match t {
+            Type::Str { len } => len,
+            _ if t.is_int() => int_bits(operand, scope) / 8,
+            _ => {
+                self.error(KernelError::ArrayCastOperand { found: t.describe(), span: operand.span });
+                return Type::Error;
+            }
+        };
         let elem_bytes = elem_bits / 8;
-        let size = int_bits(operand, scope) / 8;
+        let written = len;
         let len = len.unwrap_or(u64::from(size / elem_bytes));
         let wanted = len.saturating_mul(u64::from(elem_bytes));
         if len == 0 || wanted != u64::from(size) {
-            let (to, len_zero, operand) = (array_type_text(ty), len == 0, operand.span);
-            self.error(KernelError::ArrayCastSize { size, to, wanted, elem_bytes, len_zero, operand, span: ty.span });
+            // No length written, and none fits: the elements are the problem.
+            let len_zero = len == 0 || written.is_none();
+            let (to, string, operand) = (array_type_text(ty), !t.is_int(), operand.span);
+            self.error(KernelError::ArrayCastSize { size, to, wanted, elem_bytes, len_zero, string, operand, span: ty.span });
+            return Type::Error;
+        }
+        if len > u64::from(u8::MAX) {
+            self.error(KernelError::ArrayCastLength { len, span: ty.span });
             return Type::Error;
         }
         let bools = matches!(&elem.kind, TypeExprKind::Named(name) if name == "bool");
         let a = plan::IntArray { elem_bytes: elem_bytes as u8, signed, len: len as u8, bools, mac: false };
         self.set(scope, e, Type::IntArray(a), Res::Plain)
+    }
+
+    /// An integer array value's type, or a kernel array of integers (of 1, 2, 4 or 8 bytes,
+    /// at most 255 of them) as the integer array value of the same elements: what `==`
+    /// compares.
+    pub(super) fn as_int_array(&mut self, t: Type) -> Option<plan::IntArray> {
+        let (elem, len) = match t {
+            Type::IntArray(a) => return Some(a),
+            Type::Array { elem, len, .. } => (elem, len),
+            _ => return None,
+        };
+        let k = self.kernel_types().ok()?;
+        let btf::Shape::Int { size, signed, .. } = k.shape(k.resolved(elem)) else { return None };
+        let len = u8::try_from(len).ok()?;
+        matches!(size, 1 | 2 | 4 | 8).then_some(plan::IntArray { elem_bytes: size as u8, signed, len, bools: false, mac: false })
+    }
+
+    /// The type of `e` (of type `t`) used as a value: a kernel array of integers is read whole
+    /// into an integer array value (bpftrace stores `args.saddr_v6` in a variable or a map as
+    /// its bytes), anything else is as it is.
+    pub(super) fn value_type(&mut self, e: &Expr, t: Type, scope: &mut Scope) -> Type {
+        let Type::Array { .. } = t else { return t };
+        match self.as_int_array(t) {
+            Some(a) => {
+                scope.array_reads.insert(e.id, a);
+                Type::IntArray(a)
+            }
+            None => t,
+        }
+    }
+
+    /// `e` checked, as a value (`value_type`).
+    pub(super) fn value_expr(&mut self, e: &Expr, scope: &mut Scope) -> Type {
+        let t = self.expr(e, scope);
+        self.value_type(e, t, scope)
+    }
+
+    /// An array's type for messages: an integer array value's as written in a cast
+    /// (`uint8[16]`), a kernel array's element type's name and its length (`__u8[16]`).
+    pub(super) fn array_text(&mut self, t: Type) -> String {
+        match t {
+            Type::IntArray(a) => array_name(a),
+            Type::Array { elem, len, .. } => match self.kernel_types() {
+                Ok(k) => format!("{}[{len}]", k.name(elem)),
+                Err(_) => format!("an array of {len}"),
+            },
+            _ => t.describe().to_string(),
+        }
     }
 
     /// `(uint32)args.saddr`: an integer array in memory (a kernel struct's member, a

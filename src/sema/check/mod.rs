@@ -17,6 +17,7 @@ mod uprobe_args;
 
 pub use memory::named_int_type;
 pub use printf::parse_format;
+pub(crate) use call::pton_bytes;
 pub(super) use tuples::TupleTypes;
 
 // What every family of the checker uses (each submodule starts with `use super::*`).
@@ -152,6 +153,8 @@ struct Scope<'i> {
     var_uses: HashMap<String, Vec<Vec<usize>>>,
     /// With `--co-re`: the kernel type accesses to relocate.
     core: HashMap<ExprId, CoreRef>,
+    /// Kernel arrays of integers used as values, read whole (`ProgInfo::array_reads`).
+    array_reads: HashMap<ExprId, plan::IntArray>,
     /// Bpftrace 0.26's block scoping (not with `--compat=0.17`, where a variable lives for
     /// the whole probe): the variables declared in each block being checked, the probe's
     /// outermost. A variable is visible in the block that declared it and the blocks inside.
@@ -319,6 +322,7 @@ impl<'p> Checker<'p> {
             enums: HashMap::new(),
             var_enums: HashMap::new(),
             core: HashMap::new(),
+            array_reads: HashMap::new(),
             loop_vars: Vec::new(),
             loop_ids: Vec::new(),
             map_loops: HashMap::new(),
@@ -361,6 +365,7 @@ impl<'p> Checker<'p> {
             map_loops: scope.map_loops,
             params: HashMap::new(),
             core: scope.core,
+            array_reads: scope.array_reads,
         };
         ProbeCheck {
             info,

@@ -25,7 +25,7 @@ impl Checker<'_> {
                 }
             }
             StmtKind::AssignVar { var, value } => {
-                let t = self.expr(value, scope);
+                let t = self.value_expr(value, scope);
                 if let Some(&declared) = scope.declared.get(&var.name) {
                     self.check_literal_fits(var, declared, value);
                 }
@@ -143,7 +143,7 @@ impl Checker<'_> {
                     scope.untyped.insert(var.name.clone());
                     return;
                 };
-                let t = self.expr(v, scope);
+                let t = self.value_expr(v, scope);
                 self.assign_var(var, t, v.span, scope);
             }
             StmtKind::Block(body) => self.block(body, scope),

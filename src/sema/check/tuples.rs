@@ -138,7 +138,7 @@ impl Checker<'_> {
     pub(super) fn tuple(&mut self, e: &Expr, items: &[Expr], scope: &mut Scope) -> Type {
         let mut elems = Vec::new();
         for item in items {
-            match self.expr(item, scope) {
+            match self.value_expr(item, scope) {
                 Type::Error => return Type::Error,
                 t if self.tuples.scalar(t).is_some() => elems.push(t),
                 t => {
@@ -159,7 +159,7 @@ impl Checker<'_> {
                 self.error(ExprError::DuplicateField { name: name.name.clone(), first: first.span, span: name.span });
                 return Type::Error;
             }
-            match self.expr(value, scope) {
+            match self.value_expr(value, scope) {
                 Type::Error => return Type::Error,
                 t if self.tuples.scalar(t).is_some() => typed.push((name.name.as_str(), t)),
                 t => {

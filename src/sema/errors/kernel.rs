@@ -13,8 +13,11 @@ pub enum KernelError {
     ArrayCastElement { span: Span },
     ArrayCastOperand { found: &'static str, span: Span },
     /// An integer of `size` bytes cast to array type `to` of `wanted` bytes (`len_zero`: of
-    /// `elem_bytes`-byte elements, and no length).
-    ArrayCastSize { size: u32, to: String, wanted: u64, elem_bytes: u32, len_zero: bool, operand: Span, span: Span },
+    /// `elem_bytes`-byte elements, and no length written or none that fits).
+    /// (`string`: the operand is a string, whose bytes include its NUL.)
+    ArrayCastSize { size: u32, to: String, wanted: u64, elem_bytes: u32, len_zero: bool, string: bool, operand: Span, span: Span },
+    /// A cast to an integer array of more than 255 elements.
+    ArrayCastLength { len: u64, span: Span },
     MemoryArrayCast { array: ArrayDesc, to: String, bits: u32, operand: Span, span: Span },
     Deref { found: &'static str, span: Span },
     UnknownTagged { tag: &'static str, name: String, span: Span },
@@ -66,18 +69,23 @@ impl KernelError {
                 .help("write an integer type such as `uint8[4]`"),
             ArrayCastOperand { found, span } => error(format!("cannot cast {found} to an integer array"))
                 .at(*span, this_is(found))
-                .note("only an integer can be cast to an array of integers"),
-            ArrayCastSize { size, to, wanted, elem_bytes, len_zero, operand, span } => {
+                .note("only an integer or a string can be cast to an array of integers"),
+            ArrayCastSize { size, to, wanted, elem_bytes, len_zero, string, operand, span } => {
                 let bytes = if *size == 1 { "1 byte".to_string() } else { format!("{size} bytes") };
-                let d = error(format!("cannot cast an integer of {bytes} to `{to}`"))
+                let what = if *string { "a string" } else { "an integer" };
+                let d = error(format!("cannot cast {what} of {bytes} to `{to}`"))
                     .at(*span, if *len_zero { format!("{elem_bytes}-byte elements") } else { format!("{wanted} bytes") })
                     .also(*operand, bytes)
                     .note("an array cast keeps the bytes, so both sides must have the same size");
-                match [1, 2, 4, 8].contains(wanted) {
-                    true => d.help(format!("cast the integer to that size first: `({to})(uint{})…`", wanted * 8)),
-                    false => d,
+                match (*string, [1, 2, 4, 8].contains(wanted)) {
+                    (true, _) => d.note("a string's bytes include its terminating NUL (`\"abc\"` is 4 bytes)"),
+                    (false, true) => d.help(format!("cast the integer to that size first: `({to})(uint{})…`", wanted * 8)),
+                    (false, false) => d,
                 }
             }
+            ArrayCastLength { len, span } => error(format!("an integer array of {len} elements is too long"))
+                .at(*span, format!("{len} elements"))
+                .note("rtrace's integer arrays hold at most 255 elements"),
             MemoryArrayCast { array, to, bits, operand, span } => {
                 let what = match array {
                     ArrayDesc::Bytes(n) => format!("an array of {n} bytes"),

@@ -126,7 +126,7 @@ pub enum WatchpointError {
     Mode { mode: String },
     ExecutionLength { length: u64 },
     Unaligned { address: String, length: u64 },
-    NoProcess,
+    ZeroAddress,
 }
 
 const MODES_HELP: &str = "the modes are `w` (writes), `rw` (reads and writes) and `x` (execution)";
@@ -357,7 +357,7 @@ fn watchpoint(error: WatchpointError, span: Span) -> Diagnostic {
     match error {
         Malformed { text } => Diagnostic::error(format!("invalid watchpoint `{text}`"))
             .at(span, "expected `watchpoint:ADDRESS:LENGTH:MODE`")
-            .help("e.g. `watchpoint:0x10000000:8:w`, with `-p PID` or `-c CMD`"),
+            .help("e.g. `watchpoint:0x10000000:8:w`: an address of the `-p`/`-c` process, or without them a kernel address"),
         FunctionArg { provider } => {
             Diagnostic::error(format!("`{provider}:FUNCTION+argN` watchpoints are not supported by rtrace yet"))
                 .at(span, "not supported yet")
@@ -387,8 +387,6 @@ fn watchpoint(error: WatchpointError, span: Span) -> Diagnostic {
                 .at(span, "not aligned")
                 .note("hardware breakpoints watch aligned addresses")
         }
-        NoProcess => Diagnostic::error("a watchpoint needs the process whose address it watches: `-p PID` or `-c CMD`")
-            .at(span, "an address in which process?")
-            .note("rtrace does not watch kernel addresses (bpftrace does, without -p or -c)"),
+        ZeroAddress => Diagnostic::error("a watchpoint needs a non-zero address").at(span, "address 0"),
     }
 }

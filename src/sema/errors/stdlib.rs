@@ -26,8 +26,6 @@ pub enum StdlibError {
     NotConstant { span: Span },
     /// `pton()` of text that is not an IP address.
     PtonAddress { text: String, span: Span },
-    /// `pton()` of an IPv6 address (16 bytes: more than an integer array value holds).
-    PtonV6 { span: Span },
     /// `strcap()` of something that is not a string or an array.
     Strcap { found: &'static str, span: Span },
     /// `config.NAME` of a name that is not a config variable.
@@ -92,9 +90,6 @@ impl StdlibError {
                 .at(*span, "known only when the probe runs")
                 .help("use `assert()` for a condition checked at run time"),
             PtonAddress { text, span } => error(format!("`pton()` takes an IPv4 or IPv6 address, not `{text}`")).at(*span, "not an address"),
-            PtonV6 { span } => error("`pton()` of an IPv6 address is not supported by rtrace")
-                .at(*span, "16 bytes")
-                .note("rtrace's integer array values hold at most 8 bytes; IPv4 addresses work"),
             Strcap { found, span } => error(format!("`strcap()` takes a string or an array, not {found}"))
                 .at(*span, this_is(found))
                 .help("for a pointer, read the string with `str()` first"),

@@ -1,5 +1,6 @@
-//! `watchpoint:ADDRESS:LENGTH:MODE` (`w:`): a hardware breakpoint in the `-p`/`-c` process,
-//! checked against what x86's debug registers can watch.
+//! `watchpoint:ADDRESS:LENGTH:MODE` (`w:`): a hardware breakpoint, on an address of the
+//! `-p`/`-c` process or, without one, on every CPU (a kernel address, or a user address in
+//! any process), checked against what x86's debug registers can watch.
 
 use super::{parse_offset, Expander, Point};
 use crate::plan::{self, Attach};
@@ -11,8 +12,7 @@ const MODES: [&str; 3] = ["w", "rw", "x"];
 
 impl Expander<'_> {
     pub(super) fn watchpoint(&mut self, p: &Point) -> Result<(), ProbeError> {
-        let attach = watchpoint(p, self.opts.pid.is_some() || self.opts.has_command)
-            .map_err(|(error, span)| ProbeError::Watchpoint { error, span })?;
+        let attach = watchpoint(p).map_err(|(error, span)| ProbeError::Watchpoint { error, span })?;
         self.out.push(p.instance(attach, None));
         Ok(())
     }
@@ -27,9 +27,8 @@ pub(super) fn mode_text(bp_type: u32) -> String {
         .collect()
 }
 
-/// The watchpoint `p` names; `has_process`: whether `-p` or `-c` gives the process to watch.
-/// An error comes with the span it is about.
-fn watchpoint(p: &Point, has_process: bool) -> Result<Attach, (E, crate::diag::Span)> {
+/// The watchpoint `p` names. An error comes with the span it is about.
+fn watchpoint(p: &Point) -> Result<Attach, (E, crate::diag::Span)> {
     let parts = &p.parts;
     if parts.len() != 4 {
         return Err((E::Malformed { text: p.text.to_string() }, p.span));
@@ -39,6 +38,9 @@ fn watchpoint(p: &Point, has_process: bool) -> Result<Attach, (E, crate::diag::S
         return Err((E::FunctionArg { provider: parts[0].to_string() }, addr_span));
     }
     let addr = parse_offset(parts[1]).ok_or_else(|| (E::Address { address: parts[1].to_string() }, addr_span))?;
+    if addr == 0 {
+        return Err((E::ZeroAddress, addr_span));
+    }
     let len: u64 = match parts[2].parse() {
         Ok(n @ (1 | 2 | 4 | 8)) => n,
         _ => return Err((E::Length { length: parts[2].to_string() }, len_span)),
@@ -65,9 +67,6 @@ fn watchpoint(p: &Point, has_process: bool) -> Result<Attach, (E, crate::diag::S
     }
     if addr % len != 0 {
         return Err((E::Unaligned { address: parts[1].to_string(), length: len }, addr_span));
-    }
-    if !has_process {
-        return Err((E::NoProcess, p.span));
     }
     Ok(Attach::Watchpoint { addr, len, bp_type })
 }

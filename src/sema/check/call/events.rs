@@ -1,5 +1,5 @@
 //! Calls that send an event to user space or act on the system: `system()`, `exit()`,
-//! `print()`, `cat()`, `join()`, `signal()` (`printf()` has its own file).
+//! `unwatch()`, `print()`, `cat()`, `join()`, `signal()` (`printf()` has its own file).
 
 use super::*;
 
@@ -28,6 +28,14 @@ impl Checker<'_> {
         self.set(scope, e, Type::Void, Res::Call(Func::Exit))
     }
 
+    /// `unwatch(addr)`: removes the watchpoints on an address (none: nothing happens).
+    pub(in crate::sema::check) fn unwatch(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
+        if !self.int_arg(&args[0], IntWanted::Address("unwatch"), scope) {
+            return Type::Error;
+        }
+        self.set(scope, e, Type::Void, Res::Call(Func::Unwatch))
+    }
+
     /// `print(@map[, top[, div]])`, or `print(value)`.
     pub(in crate::sema::check) fn print(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         let arg = &args[0];
@@ -46,7 +54,7 @@ impl Checker<'_> {
             }
         }
         // print(value): the value and a newline, as a printf.
-        let t = self.expr(arg, scope);
+        let t = self.value_expr(arg, scope);
         let kind = match self.stored_scalar(t, "a print() event", arg.span) {
             Some(kind) => kind,
             None if matches!(t, Type::Error | Type::Record { .. }) => return Type::Error,

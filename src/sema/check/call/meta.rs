@@ -49,26 +49,25 @@ impl Checker<'_> {
         self.set(scope, e, Type::Void, Res::Const(0))
     }
 
-    /// `pton("1.2.3.4")`: the address's bytes in network order, an `int8[4]` value (its
-    /// integer is the bytes read little-endian: `(uint32)pton("127.0.0.1")` is 0x100007f).
+    /// `pton("1.2.3.4")`, `pton("::1")`: the address's bytes in network order, a `uint8[4]`
+    /// or `uint8[16]` value (as 0.26's src/ast/passes/types/type_resolver.cpp types it; an
+    /// IPv4 one's integer is the bytes read little-endian: `(uint32)pton("127.0.0.1")` is
+    /// 0x100007f). As 0.26, a `.` in the text makes it IPv4, else a `:` IPv6. An IPv4 value
+    /// is a constant; codegen writes an IPv6 one's bytes from the literal (`Res::Call`).
     pub(in crate::sema::check) fn pton(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
         let Some(text) = self.literal_arg(args.first(), None, "pton", "address") else {
             return Type::Error;
         };
-        let span = args[0].span;
-        let bytes = match text.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(a)) => a.octets(),
-            Ok(std::net::IpAddr::V6(_)) => {
-                self.error(StdlibError::PtonV6 { span });
-                return Type::Error;
-            }
-            Err(_) => {
-                self.error(StdlibError::PtonAddress { text, span });
-                return Type::Error;
-            }
+        let Some(bytes) = pton_bytes(&text) else {
+            self.error(StdlibError::PtonAddress { text, span: args[0].span });
+            return Type::Error;
         };
-        let array = plan::IntArray { elem_bytes: 1, signed: true, len: 4, bools: false, mac: false };
-        self.set(scope, e, Type::IntArray(array), Res::Const(u64::from(u32::from_le_bytes(bytes))))
+        let array = plan::IntArray { elem_bytes: 1, signed: false, len: bytes.len() as u8, bools: false, mac: false };
+        let res = match <[u8; 4]>::try_from(bytes.as_slice()) {
+            Ok(v4) => Res::Const(u64::from(u32::from_le_bytes(v4))),
+            Err(_) => Res::Call(Func::Pton),
+        };
+        self.set(scope, e, Type::IntArray(array), res)
     }
 
     /// `strcap(s)`: a string's capacity (its size, NUL included), an array's length.
@@ -244,5 +243,17 @@ mod tests {
     fn fail_formats_its_literals() {
         let v = [Literal::Int(1), Literal::Str("x".into()), Literal::Int(255)];
         assert_eq!(format_literals("got %d, %-3s and %x (100%%)", &v), "got 1, x and ff (100%)");
+    }
+}
+
+/// The bytes of an IP address's text, in network order (4 for IPv4, 16 for IPv6), as
+/// 0.26's `pton()` reads it: IPv4 when it has a `.`, else IPv6 when it has a `:`.
+pub(crate) fn pton_bytes(text: &str) -> Option<Vec<u8>> {
+    if text.contains('.') {
+        text.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets().to_vec())
+    } else if text.contains(':') {
+        text.parse::<std::net::Ipv6Addr>().ok().map(|a| a.octets().to_vec())
+    } else {
+        None
     }
 }

@@ -147,7 +147,8 @@ impl Checker<'_> {
         }
         let addr = types[types.len() - 1];
         let ok_family = types.len() == 1 || types[0].is_int();
-        let ok_addr = addr.is_int() || matches!(addr, Type::Array { len: 4 | 16, .. });
+        let array_of_address = matches!(addr, Type::IntArray(a) if matches!(a.bytes(), 4 | 16));
+        let ok_addr = addr.is_int() || matches!(addr, Type::Array { len: 4 | 16, .. }) || array_of_address;
         if !ok_family || !ok_addr {
             self.error(
                 CallError::NtopArgs { found: addr.describe(), span: args[args.len() - 1].span },
