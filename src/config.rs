@@ -51,6 +51,8 @@ pub struct Config {
     pub str_trunc_trailer: String,
     pub unstable_tseries: Unstable,
     pub unstable_dw_ustack: Unstable,
+    /// `typeinfo()` (bpftrace 0.26: unstable, `error` by default).
+    pub unstable_typeinfo: Unstable,
 }
 
 /// rtrace's string size (bpftrace 0.26 defaults to 1024; rtrace keeps 0.17's 64 so that
@@ -83,6 +85,7 @@ impl Default for Config {
             str_trunc_trailer: "..".into(),
             unstable_tseries: Unstable::Warn,
             unstable_dw_ustack: Unstable::Warn,
+            unstable_typeinfo: Unstable::Error,
         }
     }
 }
@@ -118,6 +121,7 @@ impl Config {
             "str_trunc_trailer" => Value::Str(self.str_trunc_trailer.clone()),
             "unstable_tseries" => level(self.unstable_tseries),
             "unstable_dw_ustack" => level(self.unstable_dw_ustack),
+            "unstable_typeinfo" => level(self.unstable_typeinfo),
             _ => return None,
         })
     }
@@ -167,6 +171,7 @@ const VARIABLES: &[(&str, Kind)] = &[
     ("str_trunc_trailer", Kind::Str),
     ("unstable_tseries", Kind::Choice(LEVELS)),
     ("unstable_dw_ustack", Kind::Choice(LEVELS)),
+    ("unstable_typeinfo", Kind::Choice(LEVELS)),
 ];
 
 /// Flags of features that were unstable before 0.26 and are stable now: accepted, no effect.
@@ -354,6 +359,7 @@ fn set_choice(config: &mut Config, name: &str, word: &str) {
         }
         "stack_mode" => config.stack_mode = word.into(),
         "unstable_tseries" => config.unstable_tseries = level(word),
+        "unstable_typeinfo" => config.unstable_typeinfo = level(word),
         _ => config.unstable_dw_ustack = level(word),
     }
 }

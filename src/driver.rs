@@ -166,8 +166,13 @@ pub struct Cli {
     pub co_re: bool,
 
     /// Print no warnings: neither the compiler's nor those of the run (a full map, `warnf()`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "read_warnings")]
     pub no_warnings: bool,
+
+    /// Warn, where it happened in the script, when a read of kernel or user memory fails
+    /// (`str()`, struct members, `*p`; bpftrace's `-k`); a failed read gives 0 either way.
+    #[arg(short = 'k', long = "warnings")]
+    pub read_warnings: bool,
 
     /// Write the compiled BPF object (an ELF file) to FILE, and exit without loading it.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["dump", "live"])]
@@ -509,6 +514,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         named: if cli.portable { options.clone() } else { Vec::new() },
         script: script.clone(),
         compat: cli.compat.map_or_else(|| runtime::Compat::from_env().ok().flatten(), Some).unwrap_or_default(),
+        read_warnings: cli.read_warnings,
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

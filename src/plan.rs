@@ -49,6 +49,15 @@ pub struct Plan {
     /// Bytes of a string read by `str()` or from a tracepoint's string field, NUL included
     /// (config `max_strlen`).
     pub str_len: u32,
+    /// With `-k`: the script's text, where the runtime finds the place of a failed read
+    /// (`EventKind::ReadError`).
+    #[serde(default)]
+    pub source: Option<SourceText>,
+    /// `str()` reads one byte more than the `str_len` bytes it keeps (bpftrace 0.26's output,
+    /// when `max_strlen` is below 1024): a string that fills them has no NUL and prints with
+    /// `str_trunc_trailer`.
+    #[serde(default)]
+    pub str_extra_byte: bool,
     /// Bytes of the event ring buffer (config `perf_rb_pages`).
     pub ringbuf_bytes: u32,
     /// Whether maps are printed at exit (config `print_maps_on_exit`).
@@ -630,7 +639,48 @@ pub enum EventKind {
     CatFormat = 12,
     /// `unwatch(addr)`; `id` unused; a u64 follows: the address.
     Unwatch = 13,
+    /// `-k`: a read of memory failed (`READ_ERROR_RECORD`).
+    ReadError = 14,
 }
+
+/// A script's text and the files in it (`(name, offset)`, the main script first, at 0), to
+/// say where a span is as bpftrace does.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceText {
+    pub files: Vec<(String, usize)>,
+    pub text: String,
+}
+
+impl SourceText {
+    pub fn place(&self, start: usize, end: usize) -> (String, [String; 2]) {
+        source_place(&self.files, &self.text, start, end)
+    }
+}
+
+/// Where the span `start..end` of `all` (the text of `files`) is, as bpftrace prints it
+/// before a message: `NAME:LINE:COL-END` (END the column after it, on its first line; a `-e`
+/// program is `stdin`), reckoned in the file it starts in; then that line, and `~` under the
+/// span (bpftrace's source context, src/ast/location.cpp).
+pub fn source_place(files: &[(String, usize)], all: &str, start: usize, end: usize) -> (String, [String; 2]) {
+    let file = files.iter().rposition(|(_, base)| *base <= start).unwrap_or(0);
+    let (name, base) = files.get(file).map_or(("-e", 0), |(n, b)| (n.as_str(), *b));
+    let stop = files.get(file + 1).map_or(all.len(), |next| next.1).min(all.len());
+    let text = all.get(base.min(stop)..stop).unwrap_or("");
+    let name = if name == "-e" { "stdin" } else { name };
+    let start = start.saturating_sub(base).min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[..start].matches('\n').count() + 1;
+    let col = text[line_start..start].chars().count() + 1;
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let end = end.saturating_sub(base).clamp(start, line_end);
+    let width = text[start..end].chars().count();
+    let marker = format!("{}{}", " ".repeat(col - 1), "~".repeat(width));
+    (format!("{name}:{line}:{col}-{}", col + width), [text[line_start..line_end].to_string(), marker])
+}
+
+/// A read error record (`EventKind::ReadError`): the header (`id` the BPF helper's number),
+/// the span's start and end in `Plan::source`'s text (u32 each), the helper's return (i64).
+pub const READ_ERROR_RECORD: usize = EVENT_HEADER + 16;
 
 /// How many strings `join()` reads from its array, and the bytes of each.
 pub const JOIN_ARGS: usize = 16;
@@ -654,6 +704,7 @@ impl EventKind {
             10 => Some(EventKind::PrintValue),
             12 => Some(EventKind::CatFormat),
             13 => Some(EventKind::Unwatch),
+            14 => Some(EventKind::ReadError),
             _ => None,
         }
     }
@@ -805,6 +856,7 @@ impl Scalar {
             Scalar::Named(crate::kernel::names::NameTable::Syscall) => "system call name",
             Scalar::Named(crate::kernel::names::NameTable::User) => "user name",
             Scalar::Named(crate::kernel::names::NameTable::CgroupPath { .. }) => "cgroup path",
+            Scalar::Named(crate::kernel::names::NameTable::Gfp) => "GFP flags",
         }
     }
 }

@@ -27,6 +27,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::StrArray { len, user } => self.str_array(f, &args[0], len, user),
             Res::Str { user } => self.str_read(f, e, args, user),
             Res::Plain => self.expr(f, &args[0]),
+            Res::TypeInfo { base, full } => self.typeinfo(f, e, &base, &full),
             Res::Call(F::Exit) => self.exit(f, args),
             Res::Const(v) => Ok(V::Int(i64.const_int(v, false))),
             // A built tool's named parameter (`getopt()`), given when it starts.

@@ -191,6 +191,32 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Int(rc))
     }
 
+    /// A read of memory by `helper` (`bpf_probe_read_*`): with `-k`, a failed one (`r` < 0)
+    /// sends a `ReadError` record with the place of the expression being compiled.
+    pub(super) fn read_checked(&mut self, f: &mut Func<'ctx>, helper: sys::bpf_func_id, args: &[inkwell::values::BasicMetadataValueEnum<'ctx>]) -> Result<inkwell::values::IntValue<'ctx>> {
+        let r = self.call_helper(helper, args)?;
+        let (Some(site), Some(_)) = (self.site, &self.checked.plan.source) else { return Ok(r) };
+        let i64 = self.i64();
+        let r32 = self.builder.build_int_truncate(r, self.ctx.i32_type(), "r32")?;
+        let failed = self.builder.build_int_compare(IntPredicate::SLT, r32, self.ctx.i32_type().const_zero(), "read_failed")?;
+        let warn = self.ctx.append_basic_block(f.function, "read_error");
+        let after = self.ctx.append_basic_block(f.function, "read_ok");
+        self.builder.build_conditional_branch(failed, warn, after)?;
+        self.builder.position_at_end(warn);
+        let size = plan::READ_ERROR_RECORD as u32;
+        // Its own slot, not a `buffer()`: this block runs only when the read failed.
+        let rec = f.allocas.build_alloca(self.ctx.i8_type().array_type(size), "read_error")?;
+        self.store_u32(rec, 0, EventKind::ReadError as u32)?;
+        self.store_u32(rec, 4, helper)?;
+        self.store_u32(rec, 8, site.start as u32)?;
+        self.store_u32(rec, 12, site.end as u32)?;
+        self.store_i64(rec, 16, self.builder.build_int_s_extend(r32, i64, "ret")?)?;
+        self.emit_event(f, rec, size)?;
+        self.builder.build_unconditional_branch(after)?;
+        self.builder.position_at_end(after);
+        Ok(r)
+    }
+
     /// Sends a record through the ring buffer, counting it as lost if it does not fit.
     fn emit_event(&mut self, f: &mut Func<'ctx>, record: PointerValue<'ctx>, size: u32) -> Result<()> {
         let events = self.events.as_pointer_value();

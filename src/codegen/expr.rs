@@ -86,6 +86,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     }
 
     pub fn expr(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
+        let outer = self.site.replace(e.span);
+        let v = self.expr_at(f, e);
+        self.site = outer;
+        v
+    }
+
+    /// `e` at its place (`site`): its value, and a kernel array used as a value read into one.
+    fn expr_at(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<V<'ctx>> {
         let v = self.expr_kind(f, e)?;
         match self.checked.progs[f.prog].array_reads.get(&e.id) {
             // A kernel array used as a value: its bytes read into one.

@@ -106,13 +106,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// A record `(name = item, …)`, where `e` is the record expression.
     pub(super) fn record(&mut self, f: &mut Func<'ctx>, e: &Expr, items: &[(Name, Expr)]) -> Result<V<'ctx>> {
-        let Type::Tuple(id) = self.ty(f, e) else {
-            return Err(CodegenError("untyped record".into()));
-        };
-        let kind = self.tuple_kind(id);
-        let buf = self.buffer(f, kind.size() as u32, "record")?;
-        let def = &self.checked.plan.tuples[id as usize];
-        let (fields, names) = (def.fields.clone(), def.names.clone().unwrap_or_default());
+        let (buf, id, fields, names) = self.record_buffer(f, e)?;
         // Evaluated as written, each stored where the record type keeps its name.
         for (name, item) in items {
             let v = self.expr(f, item)?;
@@ -120,6 +114,32 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             self.store_value(buf, fields[i].offset as u64, fields[i].kind, v)?;
         }
         Ok(V::Tuple(buf, id))
+    }
+
+    /// `typeinfo(x)`: its record of constants, `btf_id` 0 and the type's two names.
+    pub(super) fn typeinfo(&mut self, f: &mut Func<'ctx>, e: &Expr, base: &str, full: &str) -> Result<V<'ctx>> {
+        let (buf, id, fields, names) = self.record_buffer(f, e)?;
+        for (field, name) in fields.iter().zip(&names) {
+            let v = match name.as_str() {
+                "base_type" => self.string_literal(f, base)?,
+                "full_type" => self.string_literal(f, full)?,
+                _ => V::Int(self.i64().const_zero()),
+            };
+            self.store_value(buf, field.offset as u64, field.kind, v)?;
+        }
+        Ok(V::Tuple(buf, id))
+    }
+
+    /// A buffer for the record value of expression `e`: the buffer, the record's tuple id,
+    /// and its fields with their names.
+    fn record_buffer(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<(PointerValue<'ctx>, u32, Vec<crate::plan::ArgField>, Vec<String>)> {
+        let Type::Tuple(id) = self.ty(f, e) else {
+            return Err(CodegenError("untyped record".into()));
+        };
+        let kind = self.tuple_kind(id);
+        let buf = self.buffer(f, kind.size() as u32, "record")?;
+        let def = &self.checked.plan.tuples[id as usize];
+        Ok((buf, id, def.fields.clone(), def.names.clone().unwrap_or_default()))
     }
 
     /// The index of field `name` if `base` is a record (a tuple with field names).

@@ -25,9 +25,12 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let (size, signed, bitfield) = match access.read {
             Read::Address => return Ok(V::Int(addr)),
             Read::Chars { len } => {
-                let buf = self.buffer(f, len, "chars")?;
+                // A string read stops at the NUL (the bytes after it stay 0, so equal strings
+                // are equal keys) and always writes one: one byte more is read, so an array
+                // with no NUL keeps all its `len` characters (and prints with the trailer).
+                let buf = self.buffer(f, len + 1, "chars")?;
                 let helper = if access.user { sys::BPF_FUNC_probe_read_user_str } else { sys::BPF_FUNC_probe_read_kernel_str };
-                self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+                self.read_checked(f, helper, &[buf.into(), i64.const_int(len as u64 + 1, false).into(), addr.into()])?;
                 return Ok(V::Str(buf, len));
             }
             Read::Int { size, signed, bitfield } => (size, signed, bitfield),
@@ -35,7 +38,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let tmp = self.short_slot(f, i64.into(), "mem")?;
         self.builder.build_store(tmp, i64.const_zero())?;
         let helper = if access.user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
-        self.call_helper(helper, &[tmp.into(), i64.const_int(size as u64, false).into(), addr.into()])?;
+        self.read_checked(f, helper, &[tmp.into(), i64.const_int(size as u64, false).into(), addr.into()])?;
         let raw = self.builder.build_load(i64, tmp, "raw")?.into_int_value();
         let bld = &self.builder;
         let value = match bitfield {

@@ -190,6 +190,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     pub core: Option<core::Core<'ctx>>,
     /// The `__ksym` externs the programs name (`ksyms.rs`).
     pub ksyms: ksyms::Ksyms<'ctx>,
+    /// The span of the expression being compiled: where `-k`'s read warnings point.
+    pub site: Option<crate::diag::Span>,
 }
 
 /// A temporary stack buffer (see `Gen::buffer`): where, how long, and how many statements
@@ -286,7 +288,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         license.set_section(Some("license"));
         let ksyms = ksyms::Ksyms::declare(module, &btf, &checked.ksyms);
         let builder = ctx.create_builder();
-        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, skb_output: None, params, core: None, ksyms })
+        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, skb_output: None, params, core: None, ksyms, site: None })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

@@ -120,7 +120,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let addr = self.expr(f, arg)?.int()?;
         let buf = self.buffer(f, len, "str")?;
         let helper = if user { sys::BPF_FUNC_probe_read_user_str } else { sys::BPF_FUNC_probe_read_kernel_str };
-        self.call_helper(helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+        self.read_checked(f, helper, &[buf.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
         Ok(V::Str(buf, len))
     }
 
@@ -155,19 +155,22 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Type::Str { len } => len,
             _ => self.checked.plan.str_len,
         };
-        let buf = self.buffer(f, len, "str")?;
+        // A string of `max_strlen` bytes is read with one byte more (bpftrace 0.26): one that
+        // fills them keeps no NUL, and prints with config `str_trunc_trailer`.
+        let read = len + u32::from(self.checked.plan.str_extra_byte && len == self.checked.plan.str_len);
+        let buf = self.buffer(f, read, "str")?;
         let n = match args.get(1) {
             // `str(p, n)`: n bytes at most (the buffer's size, when n is larger or negative).
             Some(n) => {
                 let n = self.expr(f, n)?.int()?;
-                let cap = i64.const_int(len as u64, false);
+                let cap = i64.const_int(read as u64, false);
                 let within = self.builder.build_int_compare(IntPredicate::ULE, n, cap, "within")?;
                 self.builder.build_select(within, n, cap, "str_size")?.into_int_value()
             }
-            None => i64.const_int(len as u64, false),
+            None => i64.const_int(read as u64, false),
         };
         if user {
-            self.call_helper(sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
+            self.read_checked(f, sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
             return Ok(V::Str(buf, len));
         }
         // BTF does not say which pointers are user pointers (Debian's has no __user
@@ -178,7 +181,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let done = self.ctx.append_basic_block(f.function, "str_done");
         self.builder.build_conditional_branch(failed, retry, done)?;
         self.builder.position_at_end(retry);
-        self.call_helper(sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
+        // `-k` warns when this read fails too.
+        self.read_checked(f, sys::BPF_FUNC_probe_read_user_str, &[buf.into(), n.into(), ptr.into()])?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(V::Str(buf, len))

@@ -9,8 +9,6 @@ use crate::diag::Diagnostic;
 /// gets an error naming it rather than clap's "unexpected argument". Hidden from `--help`.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct Unsupported {
-    #[arg(short = 'k', long = "warnings", hide = true)]
-    pub read_warnings: bool,
     #[arg(long, hide = true, value_name = "REGEX")]
     pub probe_filter: Option<String>,
     #[arg(long, hide = true, value_name = "FEATURES")]
@@ -32,9 +30,7 @@ pub struct Unsupported {
 impl Unsupported {
     /// The error for the first of these flags given, if any.
     pub fn error(&self) -> Option<String> {
-        let (flag, why) = if self.read_warnings {
-            ("-k", "a read that fails gives 0, without a warning")
-        } else if self.probe_filter.is_some() {
+        let (flag, why) = if self.probe_filter.is_some() {
             ("--probe-filter", "remove the probes from the script instead")
         } else if self.no_feature.is_some() {
             ("--no-feature", "multi-attach links are left out by themselves when the kernel refuses them")

@@ -20,6 +20,7 @@ pub mod dwarf_types;
 #[cfg(feature = "symbols")]
 pub mod elf;
 pub mod features;
+pub mod gfp;
 pub mod kallsyms;
 pub mod names;
 pub mod perf;

@@ -18,6 +18,8 @@ pub enum NameTable {
     /// A cgroup id: its path in each cgroup hierarchy, `unified:/a/b,cpu:/…` (`cgroup_path()`),
     /// or only in the cgroup v2 one.
     CgroupPath { v2_only: bool },
+    /// GFP flags (printf's `%gr`): `GFP_KERNEL|__GFP_ZERO`.
+    Gfp,
 }
 
 impl NameTable {
@@ -26,6 +28,7 @@ impl NameTable {
         let n = n as i64;
         let found = match self {
             NameTable::Errno => return errno_message(n),
+            NameTable::Gfp => return super::gfp::format(n as u64),
             NameTable::User => u32::try_from(n).ok().and_then(user_name),
             NameTable::Signal => SIGNALS.iter().find(|(_, v)| i64::from(*v) == n).map(|(s, _)| s.to_string()),
             NameTable::CgroupPath { v2_only } => return crate::kernel::cgroup::paths(n as u64, v2_only),

@@ -42,7 +42,7 @@ impl<'p> Decoder<'p> {
             Scalar::Bool => Value::Bool(read_u64(bytes) != 0),
             Scalar::Ptr if self.compat.old() => Value::UInt(read_u64(bytes)),
             Scalar::Ptr => Value::Ptr(read_u64(bytes)),
-            Scalar::Str { .. } => Value::Str(c_string(bytes)),
+            Scalar::Str { .. } => Value::Str(trailed(bytes, self.trailer())),
             Scalar::Ksym => Value::Str(self.symbols.kernel(read_u64(bytes))),
             Scalar::Named(table) => Value::Str(table.name(read_u64(bytes))),
             Scalar::Enum { id } => match self.plan.enums.get(id as usize) {
@@ -64,10 +64,7 @@ impl<'p> Decoder<'p> {
             ),
             Scalar::Inet => Value::Str(inet(bytes)),
             Scalar::Struct { id, .. } => match self.plan.structs.get(id as usize) {
-                Some(def) => {
-                    let trailer = if self.compat.old() { "" } else { self.plan.str_trunc_trailer.as_str() };
-                    struct_value(def, bytes, trailer)
-                }
+                Some(def) => struct_value(def, bytes, self.trailer()),
                 None => Value::Record(Vec::new()),
             },
             Scalar::ProbeName => Value::Str(self.plan.probe_names.get(read_u64(bytes) as usize).cloned().unwrap_or_default()),
@@ -86,6 +83,12 @@ impl<'p> Decoder<'p> {
                 }
             }
         }
+    }
+
+    /// What follows a string that fills its bytes with no NUL: config `str_trunc_trailer` in
+    /// 0.26's output, nothing in 0.17's.
+    fn trailer(&self) -> &'p str {
+        if self.compat.old() { "" } else { self.plan.str_trunc_trailer.as_str() }
     }
 
     /// A stored value (a map key or value, `print()`'s) as the output prints it: 0.17's has an
@@ -381,11 +384,10 @@ fn field_value(kind: &FieldKind, bytes: &[u8], offset_bits: u32, trailer: &str) 
         FieldKind::Ptr => Value::Ptr(read_u64(at(8))),
         FieldKind::Chars { len } => {
             let chars = at(*len as usize);
-            let mut s = c_string(chars);
-            if chars.len() == *len as usize && !chars.contains(&0) {
-                s.push_str(trailer);
+            match chars.len() == *len as usize {
+                true => Value::Str(trailed(chars, trailer)),
+                false => Value::Str(c_string(chars)),
             }
-            Value::Str(s)
         }
         FieldKind::Enum(e) => enum_value(e, read_u64(at(8))),
         FieldKind::Array { elem, stride, len } => Value::Array(
@@ -397,6 +399,17 @@ fn field_value(kind: &FieldKind, bytes: &[u8], offset_bits: u32, trailer: &str) 
         }
     }
 }
+/// A string's bytes as bpftrace 0.26 prints them (src/types_format.cpp): up to the first NUL,
+/// or all of them followed by `trailer` when they hold no NUL (a string cut where its value
+/// ends).
+fn trailed(bytes: &[u8], trailer: &str) -> String {
+    let mut s = c_string(bytes);
+    if !bytes.is_empty() && !bytes.contains(&0) {
+        s.push_str(trailer);
+    }
+    s
+}
+
 /// The text of a NUL-padded buffer, up to its first NUL.
 pub fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());

@@ -113,6 +113,12 @@ impl<'p> Event<'p> {
             EventKind::Exit => Event::Exit(id as i32),
             EventKind::Clear => Event::Clear(index),
             EventKind::Zero => Event::Zero(index),
+            EventKind::ReadError => {
+                let arg = |at: usize| record.get(at..at + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let ret = record.get(plan::EVENT_HEADER + 8..).map_or(0, decode::read_u64) as i64;
+                let (start, end) = (arg(plan::EVENT_HEADER) as usize, arg(plan::EVENT_HEADER + 4) as usize);
+                Event::Message { text: read_error(plan.source.as_ref()?, id, start, end, ret), warning: true }
+            }
             EventKind::PrintMap => {
                 let arg = |i: usize| record.get(plan::EVENT_HEADER + 8 * i..).map_or(0, decode::read_u64);
                 Event::PrintMap { map: index, top: arg(0), div: arg(1) }
@@ -120,6 +126,24 @@ impl<'p> Event<'p> {
             EventKind::Unwatch => Event::Unwatch(decode::read_u64(record.get(plan::EVENT_HEADER..)?)),
         })
     }
+}
+
+/// `-k`'s warning for a failed read by helper `helper` at `start..end`, as bpftrace 0.26's
+/// docs show it (language.md "Address Spaces", man/adoc/bpftrace.adoc `-k`): the place, the
+/// helper, the error's message and the helper's return, then the line with `~` under the
+/// expression. (v0.26.0's src/output/text.cpp words it otherwise: the docs win.)
+fn read_error(source: &plan::SourceText, helper: u32, start: usize, end: usize, ret: i64) -> String {
+    use libbpf_rs::libbpf_sys as sys;
+    let name = match helper {
+        sys::BPF_FUNC_probe_read_user => "probe_read_user",
+        sys::BPF_FUNC_probe_read_kernel => "probe_read_kernel",
+        sys::BPF_FUNC_probe_read_user_str => "probe_read_user_str",
+        sys::BPF_FUNC_probe_read_kernel_str => "probe_read_kernel_str",
+        _ => "helper",
+    };
+    let (place, [line, marker]) = source.place(start, end);
+    let message = crate::kernel::names::NameTable::Errno.name(ret.unsigned_abs());
+    format!("{place}: WARNING: Failed to {name}: {message} ({ret})\n{line}\n{marker}\n")
 }
 
 #[cfg(test)]

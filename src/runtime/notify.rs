@@ -31,6 +31,8 @@ pub fn send(path: &str, state: &str) -> io::Result<()> {
         None => return Err(io::Error::new(io::ErrorKind::Unsupported, "only Unix sockets are supported")),
     };
     let socket = UnixDatagram::unbound()?;
+    // A receiver whose queue is full must not hold rtrace: the send fails (EAGAIN) instead.
+    socket.set_nonblocking(true)?;
     socket.send_to_addr(state.as_bytes(), &addr)?;
     Ok(())
 }
@@ -63,5 +65,15 @@ mod tests {
         assert_eq!(&buf[..n], STOPPING.as_bytes());
         assert!(send("vsock:2:1", READY).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_receiver_that_does_not_read_makes_the_send_fail_not_block() {
+        let name = format!("rtrace-notify-stuck-{}", std::process::id());
+        let _server = UnixDatagram::bind_addr(&abstract_addr(name.as_bytes()).unwrap()).unwrap();
+        // The receiver's queue holds net.unix.max_dgram_qlen datagrams (10 by default); a
+        // blocking send would wait for ever once it is full.
+        let failed = (0..100_000).find_map(|_| send(&format!("@{name}"), READY).err());
+        assert_eq!(failed.map(|e| e.kind()), Some(io::ErrorKind::WouldBlock));
     }
 }

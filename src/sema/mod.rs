@@ -68,6 +68,8 @@ pub struct Options {
     /// changes what a script means: variables live for the whole probe, integer literals are
     /// 64 bits wide, and subtracting unsigned integers gives an unsigned one.
     pub compat: crate::runtime::Compat,
+    /// `-k`: a failed read of memory sends a warning naming its place (`Plan::source`).
+    pub read_warnings: bool,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as

@@ -43,6 +43,8 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
         str_trunc_trailer: opts.config.str_trunc_trailer.clone(),
         params: checked.params,
         str_len: opts.config.max_strlen as u32,
+        source: opts.read_warnings.then(|| plan::SourceText { files: opts.script.files.clone(), text: opts.script.text.clone() }),
+        str_extra_byte: !opts.compat.old() && opts.config.max_strlen < 1024,
         ringbuf_bytes: opts.config.ringbuf_bytes(),
         print_maps_on_exit: opts.config.print_maps_on_exit,
         runtime_params: opts.portable,

@@ -161,6 +161,7 @@ impl Type {
             Type::Named(crate::kernel::names::NameTable::Syscall) => "a system call name",
             Type::Named(crate::kernel::names::NameTable::User) => "a user name",
             Type::Named(crate::kernel::names::NameTable::CgroupPath { .. }) => "a cgroup path",
+            Type::Named(crate::kernel::names::NameTable::Gfp) => "GFP flags",
             Type::Stack(plan::StackSpec { user: false, .. }) => "a kernel stack",
             Type::Stack(plan::StackSpec { user: true, .. }) => "a user stack",
             Type::Inet => "an IP address",
@@ -247,6 +248,8 @@ pub enum Res {
     Const(u64),
     /// A string known at compile time (`func` in a uprobe).
     ConstStr(String),
+    /// `typeinfo(x)`: the record of x's type's names, `btf_id` 0.
+    TypeInfo { base: String, full: String },
     /// A built tool's value read at run time from the globals map's entry `n` (a positional
     /// parameter, `$#`).
     Global(u32),

@@ -83,6 +83,7 @@ impl Checker<'_> {
             Func::Reg => self.reg(e, args, scope),
             Func::AssertStr => self.assert_str(e, args, scope),
             Func::DefaultStrLength => self.default_str_length(e, scope),
+            Func::Typeinfo => self.typeinfo(e, &args[0], scope),
             Func::KfuncExist | Func::KfuncAllowed => self.kfunc_query(e, def, args, scope),
             Func::Override => self.override_return(e, args, scope),
             Func::Path | Func::Skboutput | Func::SocketCookie => self.tracing_only(e, def, args, scope),

@@ -73,6 +73,7 @@ impl Checker<'_> {
                     self.error(CallError::PrintfBuffer { found: t.describe(), span: value.span });
                     continue;
                 }
+                ('g', t) if t.is_int() => Scalar::Named(crate::kernel::names::NameTable::Gfp),
                 (_, Type::Ksym) => Scalar::Int { signed: false },
                 (_, Type::Named(_)) => Scalar::Int { signed: true },
                 ('s', Type::Bool) => Scalar::Bool,
@@ -155,6 +156,16 @@ pub fn parse_format(fmt: &str) -> Result<Vec<FmtSegment>, FormatError> {
             _ => 64,
         };
         match chars.next() {
+            // `%gr`: GFP flags by name (bpftrace 0.26).
+            Some('g') if chars.peek() == Some(&'r') => {
+                chars.next();
+                spec.conv = 'g';
+                if !lit.is_empty() {
+                    out.push(FmtSegment::Lit(std::mem::take(&mut lit)));
+                }
+                out.push(FmtSegment::Conv { spec, arg: n });
+                n += 1;
+            }
             Some(conv @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 's' | 'c' | 'p' | 'r')) => {
                 spec.conv = conv;
                 if let (Some(&style @ ('x' | 'h')), 'r') = (chars.peek(), conv) {

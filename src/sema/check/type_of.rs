@@ -95,3 +95,64 @@ impl Checker<'_> {
         }
     }
 }
+
+impl Checker<'_> {
+    /// `typeinfo(EXPR)` (bpftrace 0.26, unstable: config `unstable_typeinfo`, `error` by
+    /// default): the record `(btf_id = 0, base_type = "int", full_type = "uint64")` of EXPR's
+    /// type, named as 0.26 names types (src/types.cpp `typestr`, src/ast/passes/types/
+    /// ast_transformer.cpp: `btf_id` is always 0). EXPR is checked, never run.
+    pub(in crate::sema::check) fn typeinfo(&mut self, e: &Expr, arg: &Expr, scope: &mut Scope) -> Type {
+        match self.opts.config.unstable_typeinfo {
+            crate::config::Unstable::Enable => {}
+            level => {
+                let error = level == crate::config::Unstable::Error;
+                self.error(ExprError::TypeinfoUnstable { error, span: e.span });
+                if error {
+                    return Type::Error;
+                }
+            }
+        }
+        let t = self.expr(arg, scope);
+        let int_name = |bits: u32, signed: bool| format!("{}int{bits}", if signed { "" } else { "u" });
+        let (base, full) = match t {
+            Type::Error => return Type::Error,
+            Type::Int { signed } => ("int", int_name(int_bits(arg, scope), signed)),
+            Type::Bool => ("bool", "bool".to_string()),
+            Type::Str { len } => ("string", format!("string[{len}]")),
+            Type::Ptr { to, .. } => {
+                let to = match to {
+                    Some(Pointee::Int { bytes, signed }) => int_name(bytes * 8, signed),
+                    Some(Pointee::Btf { id, .. }) => match self.kernel_types().ok() {
+                        Some(k) => k.name(id),
+                        None => return Type::Error,
+                    },
+                    None => "void".to_string(),
+                };
+                ("pointer", format!("{to} *"))
+            }
+            Type::Record { id, .. } => match self.kernel_types().ok() {
+                Some(k) => ("c_type", k.name(id)),
+                None => return Type::Error,
+            },
+            Type::IntArray(a) => ("array", format!("{}[{}]", int_name(u32::from(a.elem_bytes) * 8, a.signed), a.len)),
+            Type::Ksym => ("ksym_t", "ksym_t".to_string()),
+            Type::Usym => ("usym_t", "usym_t".to_string()),
+            Type::Timestamp(_) => ("timestamp", "timestamp".to_string()),
+            Type::Named(crate::kernel::names::NameTable::User) => ("username", "username".to_string()),
+            other => {
+                self.error(ExprError::TypeinfoOf { found: other.describe(), span: arg.span });
+                return Type::Error;
+            }
+        };
+        let full_len = full.len() as u32 + 1;
+        let names = self.tuples.record_order(&["btf_id", "base_type", "full_type"]);
+        let of = |n: &str| match n {
+            "btf_id" => Type::Int { signed: false },
+            "base_type" => Type::Str { len: base.len() as u32 + 1 },
+            _ => Type::Str { len: full_len },
+        };
+        let elems = names.iter().map(|n| of(n)).collect();
+        let ty = self.tuples.intern_named(elems, Some(names));
+        self.set(scope, e, ty, Res::TypeInfo { base: base.to_string(), full })
+    }
+}

@@ -79,7 +79,7 @@ impl CallError {
             PrintfBuffer { found, span } => error(format!("`%r` needs a buffer, but this is {found}"))
                 .at(*span, this_is(found))
                 .help("make one with `buf(pointer, length)`"),
-            PrintfInteger { conv, found, span } => error(format!("`%{conv}` needs an integer, but this is {found}"))
+            PrintfInteger { conv, found, span } => error(format!("`%{}` needs an integer, but this is {found}", if *conv == 'g' { "gr".to_string() } else { conv.to_string() }))
                 .at(*span, this_is(found))
                 .help("use `%s` for strings"),
             PrintfTooLarge { func, size, max, span } => {

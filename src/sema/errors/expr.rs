@@ -37,6 +37,9 @@ pub enum ExprError {
     ConstantIndexRange { of: String, index: i64, len: i64, span: Span },
     /// `typeof(EXPR)` where EXPR's type cannot stand where it is written (a cast, `sizeof`).
     TypeofHere { found: &'static str, span: Span },
+    /// Config `unstable_typeinfo`: `error` (the default) forbids `typeinfo()`, `warn` warns.
+    TypeinfoUnstable { error: bool, span: Span },
+    TypeinfoOf { found: &'static str, span: Span },
     /// `typeof(TYPE)` as an argument of something that is not a macro.
     TypeArgument { span: Span },
     /// `&` of something that is neither a variable nor a map.
@@ -62,6 +65,15 @@ impl ExprError {
             ConstantIndexRange { of, index, len, span } => {
                 error(format!("index {index} is out of range for {of}")).at(*span, format!("valid indexes are 0 to {}", len - 1))
             }
+            TypeinfoUnstable { error: true, span } => error(
+                "typeinfo feature is not enabled by default. To enable this unstable feature, set the config flag to enable. unstable_typeinfo=enable",
+            )
+            .at(*span, "an unstable feature"),
+            TypeinfoUnstable { error: false, span } => crate::diag::Diagnostic::warning(
+                "Script is using an unstable feature: typeinfo. To prevent this warning you must explicitly enable it in the config e.g. unstable_typeinfo=enable",
+            )
+            .at(*span, "typeinfo() is unstable in bpftrace 0.26"),
+            TypeinfoOf { found, span } => error(format!("`typeinfo` of {found} is not supported by rtrace")).at(*span, this_is(found)),
             TypeofHere { found, span } => error(format!("`typeof` of {found} cannot be used here"))
                 .at(*span, this_is(found))
                 .help("here `typeof` takes an expression of an integer or pointer type"),

@@ -37,24 +37,9 @@ impl Checker<'_> {
         self.set(scope, e, Type::Void, Res::Assert(0))
     }
 
-    /// Where `span` is, as bpftrace prints it before a message: `NAME:LINE:COL-END` (END the
-    /// column after the call, on its first line; a `-e` program is `stdin`, as bpftrace names
-    /// it). An imported file's span is reckoned in that file, under its name.
+    /// Where `span` is, as bpftrace prints it before a message: `NAME:LINE:COL-END`.
     fn place(&self, span: Span) -> String {
         let script = &self.opts.script;
-        let file = script.files.iter().rposition(|(_, base)| *base <= span.start).unwrap_or(0);
-        let (name, base) = script.files.get(file).map_or(("-e", 0), |(n, b)| (n.as_str(), *b));
-        let end = script.files.get(file + 1).map_or(script.text.len(), |next| next.1).min(script.text.len());
-        let text = script.text.get(base.min(end)..end).unwrap_or("");
-        let name = if name == "-e" { "stdin" } else { name };
-        let span = Span { start: span.start.saturating_sub(base), end: span.end.saturating_sub(base) };
-        let start = span.start.min(text.len());
-        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line = text[..start].matches('\n').count() + 1;
-        let col = text[line_start..start].chars().count() + 1;
-        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-        let end = span.end.clamp(start, line_end);
-        let end_col = col + text[start..end].chars().count();
-        format!("{name}:{line}:{col}-{end_col}")
+        plan::source_place(&script.files, &script.text, span.start, span.end).0
     }
 }
