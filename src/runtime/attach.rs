@@ -237,7 +237,8 @@ fn attach_one(
                 links.push(prog.attach_perf_event(fd.into_raw_fd()).map_err(err)?);
             }
         }
-        Attach::Watchpoint { .. } => unreachable!("attached by attach_watchpoint"),
+        // Attached above, by attach_watchpoint.
+        Attach::Watchpoint { .. } => {}
     }
     Ok(())
 }
