@@ -29,6 +29,17 @@ fn skip_reason() -> Option<String> {
     fixture().as_ref().err().cloned()
 }
 
+/// The fixture and the library's `ARCHIVE!/ENTRY` path, or `None` (the reason printed) when
+/// the test is skipped.
+fn setup() -> Option<(&'static Fixture, String)> {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let f = fixture().as_ref().ok()?;
+    Some((f, format!("{}!/{LIB}", f.archive)))
+}
+
 /// What the tests run: the archive (and where the library's data starts in it), apk_run, and
 /// a file that is no archive.
 struct Fixture {
@@ -88,11 +99,7 @@ fn run_command(f: &Fixture, n: u32) -> String {
 /// (`apk_add(i, 10 * i)`, returning 11 * i) and under the probe's full name.
 #[test]
 fn uprobe_and_uretprobe_in_an_archive() {
-    if let Some(why) = skip_reason() {
-        return eprintln!("skipped: {why}");
-    }
-    let f = fixture().as_ref().unwrap();
-    let target = format!("{}!/{LIB}", f.archive);
+    let Some((f, target)) = setup() else { return };
     let script = format!(
         r#"uprobe:"{target}":apk_add {{ printf("%s %d %d\n", probe, arg0, arg1); }}
         uretprobe:"{target}":apk_add {{ printf("ret %d\n", retval); }}"#
@@ -110,11 +117,7 @@ fn uprobe_and_uretprobe_in_an_archive() {
 /// A wildcard matches both functions of the entry; `args` come from the entry's DWARF.
 #[test]
 fn wildcard_and_args_in_an_archive() {
-    if let Some(why) = skip_reason() {
-        return eprintln!("skipped: {why}");
-    }
-    let f = fixture().as_ref().unwrap();
-    let target = format!("{}!/{LIB}", f.archive);
+    let Some((f, target)) = setup() else { return };
     let script = format!(
         r#"uprobe:"{target}":apk_* {{ @calls[probe] = count(); }}
         uprobe:"{target}":apk_mul {{ @b = sum(args.b); @a = sum(args.a); }}"#
@@ -132,14 +135,27 @@ fn wildcard_and_args_in_an_archive() {
     }
 }
 
+/// Addresses inside the library are symbolised from the entry (blazesym's `apk` feature reads
+/// the process's mapping of the archive), while the process is alive: apk_run sleeps a
+/// second after its call. The uprobe is at the function's first byte: `apk_add+0`.
+#[test]
+fn symbols_of_frames_in_an_archive() {
+    let Some((f, target)) = setup() else { return };
+    let script = format!(r#"uprobe:"{target}":apk_add {{ printf("%s|%s", usym(reg("ip")), ustack(perf, 1)); }}"#);
+    let (status, out, err) = rtrace(&["-e", &script, "-c", &format!("{} 1", run_command(f, 1))]);
+    assert_eq!(status, Some(0), "{err}");
+    // `ustack(perf)` starts with a newline; its frame is the next line, `\tADDRESS NAME+OFF (MODULE)`.
+    let mut lines = out.lines().skip_while(|l| *l != "apk_add|");
+    let frame = lines.nth(1).unwrap_or_else(|| panic!("stdout:\n{out}\nstderr:\n{err}"));
+    let (addr, rest) = frame.trim().split_once(' ').unwrap_or_default();
+    assert!(u64::from_str_radix(addr, 16).is_ok(), "{frame}");
+    assert_eq!(rest, format!("apk_add+0 ({target})"), "{out}");
+}
+
 /// `-l` lists the entry's functions under the archive path.
 #[test]
 fn listing_an_archive_entry() {
-    if let Some(why) = skip_reason() {
-        return eprintln!("skipped: {why}");
-    }
-    let f = fixture().as_ref().unwrap();
-    let target = format!("{}!/{LIB}", f.archive);
+    let Some((f, target)) = setup() else { return };
     let (status, out, err) = rtrace(&["-l", &format!("uprobe:{target}:apk_*")]);
     assert_eq!(status, Some(0), "{err}");
     assert_eq!(out, format!("uprobe:{target}:apk_add\nuprobe:{target}:apk_mul\n"));
@@ -149,39 +165,22 @@ fn listing_an_archive_entry() {
 /// compressed entry, a file that is no ZIP archive, a function the entry lacks.
 #[test]
 fn errors_for_archive_targets() {
-    if let Some(why) = skip_reason() {
-        return eprintln!("skipped: {why}");
-    }
-    let f = fixture().as_ref().unwrap();
+    let Some((f, _)) = setup() else { return };
     let notes = f.dir.join("notes.txt").display().to_string();
+    let entry = |name: &str| format!("{}!/{name}", f.archive);
+    // (target, function, the reason rtrace cannot read the target's symbols, or `None`).
     let cases = [
-        (
-            format!("{}!/lib/x86_64/libnone.so", f.archive),
-            "apk_add",
-            format!("cannot read the symbols of `{}!/lib/x86_64/libnone.so`: the archive has no entry `lib/x86_64/libnone.so`", f.archive),
-        ),
-        (
-            format!("{}!/lib/x86_64/libpacked.so", f.archive),
-            "apk_add",
-            format!("cannot read the symbols of `{}!/lib/x86_64/libpacked.so`: entry `lib/x86_64/libpacked.so` is compressed (deflate); a uprobe needs it stored uncompressed (`zip -0`, `zipalign -p`), as a process maps it from the archive", f.archive),
-        ),
-        (
-            format!("{notes}!/{LIB}"),
-            "apk_add",
-            format!("cannot read the symbols of `{notes}!/{LIB}`: not a ZIP archive: it has no end of central directory record"),
-        ),
-        (
-            format!("{}!/{LIB}", f.archive),
-            "apk_sub",
-            format!("no function matches `apk_sub` in `{}!/{LIB}`", f.archive),
-        ),
-        (
-            format!("{}!/AndroidManifest.xml", f.archive),
-            "apk_add",
-            format!("cannot read the symbols of `{}!/AndroidManifest.xml`: entry `AndroidManifest.xml` is not an ELF file", f.archive),
-        ),
+        (entry("lib/x86_64/libnone.so"), "apk_add", Some("the archive has no entry `lib/x86_64/libnone.so`")),
+        (entry("lib/x86_64/libpacked.so"), "apk_add", Some("entry `lib/x86_64/libpacked.so` is compressed (deflate); a uprobe needs it stored uncompressed (`zip -0`, `zipalign -p`), as a process maps it from the archive")),
+        (format!("{notes}!/{LIB}"), "apk_add", Some("not a ZIP archive: it has no end of central directory record")),
+        (entry("AndroidManifest.xml"), "apk_add", Some("entry `AndroidManifest.xml` is not an ELF file")),
+        (entry(LIB), "apk_sub", None),
     ];
-    for (target, func, message) in cases {
+    for (target, func, reason) in cases {
+        let message = match reason {
+            Some(reason) => format!("cannot read the symbols of `{target}`: {reason}"),
+            None => format!("no function matches `{func}` in `{target}`"),
+        };
         let script = format!(r#"uprobe:"{target}":{func} {{ }}"#);
         let (status, _, err) = rtrace(&["-e", &script]);
         assert_eq!(status, Some(1), "{script}: {err}");

@@ -2,9 +2,10 @@
  * library: maps the entry's pages from the archive itself (PROT_READ|PROT_EXEC), finds
  * apk_add and apk_mul in the mapped ELF's dynamic symbol table, and calls them.
  *
- *   apk_run ARCHIVE DATA_OFFSET SIZE N
+ *   apk_run ARCHIVE DATA_OFFSET SIZE N [SLEEP]
  *
- * calls apk_add(i, 10 * i) and apk_mul(i, 100) for i = 1..N and prints each result.
+ * calls apk_add(i, 10 * i) and apk_mul(i, 100) for i = 1..N, prints each result, then
+ * sleeps SLEEP seconds (so that a tracer can still read its memory map).
  * DATA_OFFSET must be a multiple of the page size. */
 #include <elf.h>
 #include <fcntl.h>
@@ -44,8 +45,8 @@ static unsigned long offset_of(const char *name)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: apk_run ARCHIVE DATA_OFFSET SIZE N\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: apk_run ARCHIVE DATA_OFFSET SIZE N [SLEEP]\n");
         return 2;
     }
     int fd = open(argv[1], O_RDONLY);
@@ -59,5 +60,8 @@ int main(int argc, char **argv)
     long (*mul)(long, long) = (long (*)(long, long))(base + offset_of("apk_mul"));
     for (long i = 1; i <= n; i++)
         printf("%d %ld\n", add(i, 10 * i), mul(i, 100));
+    fflush(stdout);
+    if (argc == 6)
+        sleep(atoi(argv[5]));
     return 0;
 }
