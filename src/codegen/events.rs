@@ -144,7 +144,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         for i in 0..plan::JOIN_ARGS as u64 {
             self.builder.build_store(ptr_slot, i64.const_zero())?;
             let at = self.builder.build_int_add(array, i64.const_int(8 * i, false), "elem")?;
-            self.call_helper(read, &[ptr_slot.into(), i64.const_int(8, false).into(), at.into()])?;
+            self.read_checked(f, read, &[ptr_slot.into(), i64.const_int(8, false).into(), at.into()])?;
             let p = self.builder.build_load(i64, ptr_slot, "p")?.into_int_value();
             let end = self.builder.build_int_compare(IntPredicate::EQ, p, i64.const_zero(), "end")?;
             let next = self.ctx.append_basic_block(f.function, "join_arg");
@@ -152,7 +152,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             self.builder.position_at_end(next);
             let dst = self.offset(rec, (plan::EVENT_HEADER + plan::JOIN_ARG_LEN * i as usize) as u64)?;
             let n = i64.const_int(plan::JOIN_ARG_LEN as u64, false);
-            self.call_helper(read_str, &[dst.into(), n.into(), p.into()])?;
+            self.read_checked(f, read_str, &[dst.into(), n.into(), p.into()])?;
         }
         self.builder.build_unconditional_branch(send)?;
         self.builder.position_at_end(send);
@@ -204,8 +204,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.builder.build_conditional_branch(failed, warn, after)?;
         self.builder.position_at_end(warn);
         let size = plan::READ_ERROR_RECORD as u32;
-        // Its own slot, not a `buffer()`: this block runs only when the read failed.
-        let rec = f.allocas.build_alloca(self.ctx.i8_type().array_type(size), "read_error")?;
+        // A slot of its own, not a `buffer()` (this block runs only when the read failed),
+        // shared by the function's reads: each record is sent as soon as it is written (one
+        // slot per read had made `join()`'s 32 reads outgrow the 512 bytes of stack).
+        let rec = self.short_slot(f, self.ctx.i8_type().array_type(size).into(), "read_error")?;
         self.store_u32(rec, 0, EventKind::ReadError as u32)?;
         self.store_u32(rec, 4, helper)?;
         self.store_u32(rec, 8, site.start as u32)?;
