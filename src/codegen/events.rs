@@ -195,10 +195,29 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// sends a `ReadError` record with the place of the expression being compiled.
     pub(super) fn read_checked(&mut self, f: &mut Func<'ctx>, helper: sys::bpf_func_id, args: &[inkwell::values::BasicMetadataValueEnum<'ctx>]) -> Result<inkwell::values::IntValue<'ctx>> {
         let r = self.call_helper(helper, args)?;
-        let (Some(site), Some(_)) = (self.site, &self.checked.plan.source) else { return Ok(r) };
-        let i64 = self.i64();
+        if self.site.is_none() || self.checked.plan.source.is_none() {
+            return Ok(r);
+        }
         let r32 = self.builder.build_int_truncate(r, self.ctx.i32_type(), "r32")?;
         let failed = self.builder.build_int_compare(IntPredicate::SLT, r32, self.ctx.i32_type().const_zero(), "read_failed")?;
+        self.warn_when(f, failed, helper, r32)?;
+        Ok(r)
+    }
+
+    /// With `-k`, a map lookup `p` that found nothing sends a `ReadError` record naming
+    /// `bpf_map_lookup_elem` (0.26 warns of a missing key so), with the place of the map read.
+    pub(super) fn lookup_checked(&mut self, f: &mut Func<'ctx>, p: PointerValue<'ctx>) -> Result<()> {
+        if self.site.is_none() || self.checked.plan.source.is_none() {
+            return Ok(());
+        }
+        let missing = self.builder.build_is_null(p, "missing")?;
+        self.warn_when(f, missing, sys::BPF_FUNC_map_lookup_elem, self.ctx.i32_type().const_zero())
+    }
+
+    /// Sends, when `failed`, a `ReadError` record: `helper`, the current expression's place
+    /// and the helper's return `r32`.
+    fn warn_when(&mut self, f: &mut Func<'ctx>, failed: inkwell::values::IntValue<'ctx>, helper: sys::bpf_func_id, r32: inkwell::values::IntValue<'ctx>) -> Result<()> {
+        let Some(site) = self.site else { return Ok(()) };
         let warn = self.ctx.append_basic_block(f.function, "read_error");
         let after = self.ctx.append_basic_block(f.function, "read_ok");
         self.builder.build_conditional_branch(failed, warn, after)?;
@@ -212,11 +231,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         self.store_u32(rec, 4, helper)?;
         self.store_u32(rec, 8, site.start as u32)?;
         self.store_u32(rec, 12, site.end as u32)?;
-        self.store_i64(rec, 16, self.builder.build_int_s_extend(r32, i64, "ret")?)?;
+        self.store_i64(rec, 16, self.builder.build_int_s_extend(r32, self.i64(), "ret")?)?;
         self.emit_event(f, rec, size)?;
         self.builder.build_unconditional_branch(after)?;
         self.builder.position_at_end(after);
-        Ok(r)
+        Ok(())
     }
 
     /// Sends a record through the ring buffer, counting it as lost if it does not fit.
