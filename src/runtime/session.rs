@@ -76,9 +76,9 @@ impl<'p> Session<'p> {
         let lost = maps::MappedCounter::find(&object, plan::LOST_SECTION);
         let map_full = handle(plan::MAP_FULL_MAP);
         let mut stacks = HashMap::new();
-        for &depth in &plan.stack_depths {
-            let map = handle(&plan::stack_map(depth)).ok_or_else(|| missing_map(&plan::stack_map(depth)))?;
-            stacks.insert(depth, map);
+        for name in plan.stack_maps() {
+            let map = handle(&name).ok_or_else(|| missing_map(&name))?;
+            stacks.insert(name, map);
         }
         let records = Rc::new(RefCell::new(Records::default()));
         let ringbuf = ring_buffer(&object, records.clone())?;
