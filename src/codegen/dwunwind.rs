@@ -54,7 +54,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// `{ u64 id; u64 pid; }` as `ustack`'s.
     pub(super) fn dw_stack(&mut self, f: &mut Func<'ctx>, spec: plan::StackSpec) -> Result<V<'ctx>> {
         let i64 = self.i64();
-        let state = self.slot(f, self.ctx.i8_type().array_type(ST_SIZE).into(), "dwstate")?;
+        let state = self.slot(f, self.i64().array_type(ST_SIZE / 8).into(), "dwstate")?;
         self.zero(state, ST_SIZE)?;
         let task = self.call_helper(sys::BPF_FUNC_get_current_task_btf, &[])?;
         let ptr = self.ctx.ptr_type(AddressSpace::default());
