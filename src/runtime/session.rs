@@ -122,7 +122,7 @@ impl<'p> Session<'p> {
             }
         }
         if let Some(pids) = map(plan::DW_PIDS_MAP) {
-            for &(pid, first, count) in tables.pids.iter().take(plan::DW_MAX_PIDS as usize) {
+            for &(pid, first, count) in tables.pids.iter() {
                 let value = [first.to_le_bytes(), count.to_le_bytes()].concat();
                 pids.update(&pid.to_le_bytes(), &value, libbpf_rs::MapFlags::ANY).map_err(fail)?;
             }

@@ -60,6 +60,9 @@ pub fn tables(pids: &[u32]) -> Result<Tables, String> {
         if t.pids.iter().any(|p| p.0 == pid) || t.without.contains(&pid) {
             continue;
         }
+        if t.pids.len() == plan::DW_MAX_PIDS as usize {
+            return Err(format!("dw_ustack: at most {} target processes can be unwound", plan::DW_MAX_PIDS));
+        }
         let rows = process_rows(pid, &mut files);
         if rows.is_empty() {
             t.without.push(pid);
