@@ -55,6 +55,11 @@ pub struct Cli {
     #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "command")]
     pub pid: Option<u32>,
 
+    /// Another process whose unwind tables `dw_ustack()` loads (besides -p's and -c's); may
+    /// be repeated.
+    #[arg(long = "dwarf-pid", value_name = "PID")]
+    pub dwarf_pid: Vec<u32>,
+
     /// Output format: `text` (bpftrace's) or `json` (one `{"type": …, "data": …}` object a
     /// line, as bpftrace's `-f json`).
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
@@ -396,6 +401,7 @@ fn run(cli: Cli) -> i32 {
         no_attach: cli.no_attach,
         command: cli.command.clone(),
         pid: cli.pid,
+        dwarf_pids: cli.dwarf_pid.clone(),
         output: cli.output.clone(),
         quiet: cli.quiet,
         timings: cli.timings,

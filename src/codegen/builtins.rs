@@ -85,6 +85,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let Type::Stack(spec) = self.ty(f, e) else {
             return Err(CodegenError("a stack without its type".into()));
         };
+        if spec.dwarf {
+            return self.dw_stack(f, spec);
+        }
         let i64 = self.i64();
         let map = *self.stacks.get(&spec.depth).ok_or_else(|| CodegenError("no stack map".into()))?;
         let flags = i64.const_int(if spec.user { sys::BPF_F_USER_STACK.into() } else { 0 }, false);

@@ -17,8 +17,6 @@ pub struct Unsupported {
     pub mode: Option<String>,
     #[arg(long, hide = true, value_name = "FILE")]
     pub aot: Option<String>,
-    #[arg(long, hide = true, value_name = "PID")]
-    pub dwarf_pid: Vec<String>,
 }
 
 impl Unsupported {
@@ -32,8 +30,6 @@ impl Unsupported {
             ("--mode", "use --test or --bench")
         } else if self.aot.is_some() {
             ("--aot", "use `rtrace build` to make a standalone tool (docs/build.md)")
-        } else if !self.dwarf_pid.is_empty() {
-            ("--dwarf-pid", "there is no DWARF unwinder")
         } else {
             return None;
         };
