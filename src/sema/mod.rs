@@ -70,6 +70,8 @@ pub struct Options {
     pub compat: crate::runtime::Compat,
     /// `-k`: a failed read of memory sends a warning naming its place (`Plan::source`).
     pub read_warnings: bool,
+    /// The imported `.bpf.c` files, compiled (`cimport`): their functions may be called.
+    pub c_code: crate::cimport::CCode,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as
@@ -133,7 +135,8 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         _ => core::CoreTypes::default(),
     };
     let ksyms = std::mem::take(&mut checker.ksyms).into_values().collect();
-    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types, core, ksyms })
+    let c_bitcode = opts.c_code.bitcode.clone();
+    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types, core, ksyms, c_bitcode })
 }
 
 /// The kernel's types, loaded on first use (by probe expansion or the checker), or why not.
