@@ -528,6 +528,12 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
             1
         })?;
     }
+    let c_code = crate::cimport::compile(&program.c_sources).map_err(|diags| {
+        report(&diags);
+        1
+    })?;
+    report(&c_code.warnings);
+    timings.lap("clang");
     let mut sema_opts = sema::Options {
         no_attach: cli.no_attach,
         params,
@@ -543,6 +549,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         compat: cli.compat.map_or_else(|| runtime::Compat::from_env().ok().flatten(), Some).unwrap_or_default(),
         read_warnings: cli.read_warnings,
         probe_filter: cli.probe_filter.clone(),
+        c_code,
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

@@ -37,6 +37,8 @@ pub mod build;
 #[cfg(feature = "compiler")]
 pub mod builtins;
 #[cfg(feature = "compiler")]
+pub mod cimport;
+#[cfg(feature = "compiler")]
 pub mod codegen;
 #[cfg(feature = "compiler")]
 pub mod config;

@@ -97,6 +97,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             // A builtin called as a function (`pid()`, `pcomm(task)`); `reg()`, a context slot.
             Res::TaskField { .. } => self.task_field(f, e, args.first()),
             Res::Builtin(_) | Res::ConstStr(_) | Res::CtxSlot { .. } => self.ident(f, e),
+            Res::CCall { name, signed } => self.c_call(f, &name, signed, args),
             other => Err(CodegenError(format!("cannot generate call {other:?}"))),
         }
     }

@@ -6,6 +6,7 @@
 mod aggregate;
 mod btf;
 mod builtins;
+mod c_link;
 mod call;
 mod casts;
 mod core;
@@ -79,7 +80,7 @@ pub type Result<T> = std::result::Result<T, CodegenError>;
 
 static INIT: Once = Once::new();
 
-fn target_machine() -> Result<TargetMachine> {
+pub(crate) fn target_machine() -> Result<TargetMachine> {
     INIT.call_once(|| Target::initialize_bpf(&InitializationConfig::default()));
     let triple = TargetTriple::create("bpfel");
     let target = Target::from_triple(&triple).map_err(|e| CodegenError(format!("BPF target: {e}")))?;
@@ -106,6 +107,7 @@ pub fn compile(program: &Program, checked: &Checked, opts: &Options, mut dump_ir
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
     let mut gen = Gen::new(&ctx, &module, checked)?;
+    c_link::link(&ctx, &module, &checked.c_bitcode)?;
     if opts.co_re {
         gen.core = Some(core::Core::new(gen.btf.core_types(&checked.core)));
     }
@@ -126,7 +128,7 @@ pub fn compile(program: &Program, checked: &Checked, opts: &Options, mut dump_ir
     module.verify().map_err(|e| CodegenError(format!("invalid IR: {}", e.to_string())))?;
     // Without the passes LLVM's BPF back end cannot select the CO-RE intrinsics and ends
     // the process: the optimiser always runs when they may be there.
-    if !opts.no_opt || opts.co_re {
+    if !opts.no_opt || opts.co_re || !checked.c_bitcode.is_empty() {
         module
             .run_passes("default<O2>", &tm, PassBuilderOptions::create())
             .map_err(|e| CodegenError(format!("optimiser: {}", e.to_string())))?;

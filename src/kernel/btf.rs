@@ -166,6 +166,13 @@ impl KernelTypes {
         loaded.map(|btf| KernelTypes { btf, module: None, module_start: u32::MAX, script_start: u32::MAX, user_start: u32::MAX, enums: Default::default() })
     }
 
+    /// The types of a BPF object file (its `.BTF` section), alone: an imported `.bpf.c`
+    /// file's functions (`cimport`).
+    pub fn from_object(bytes: &[u8]) -> Result<KernelTypes, String> {
+        let btf = open_bytes(bytes).map_err(|e| format!("cannot read the object's BTF: {e}"))?;
+        Ok(KernelTypes { btf, module: None, module_start: u32::MAX, script_start: u32::MAX, user_start: u32::MAX, enums: Default::default() })
+    }
+
     /// vmlinux's types and module `name`'s (/sys/kernel/btf/NAME), as one BTF. A module's BTF
     /// is split BTF: its type ids continue after vmlinux's and its string offsets after
     /// vmlinux's strings. libbpf reads it (`btf__parse_split`); libbpf-rs can open only whole

@@ -1,9 +1,47 @@
 //! C definitions at the top level of a script (`struct S { … } __attribute__((packed));`,
 //! `union`, `enum`, `typedef …;`): the lexer hands each one to the parser as a single token,
-//! which `kernel::cdecl` reads later.
+//! which `kernel::cdecl` reads later. An imported C header (`import "x.h";`) is read here too:
+//! its type definitions, the rest (function prototypes, `extern` declarations) skipped.
 
 use super::{LexErrorKind, Lexer, Spanned, Tok};
-use crate::diag::Span;
+use crate::diag::{Diagnostic, Span};
+
+/// The type definitions (`struct`, `union`, `enum`, `typedef`) of a C header's text, which
+/// has been preprocessed (`preprocess`): each one's span and text, in order. Other
+/// declarations, up to their `;`, are skipped: a header may declare the functions of a
+/// `.bpf.c` file beside the types they take.
+pub fn header_definitions(src: &str) -> Result<Vec<(Span, String)>, Diagnostic> {
+    let mut lexer = Lexer::new(src);
+    let mut defs = Vec::new();
+    loop {
+        if let Err((_, Tok::Error(e), _)) = lexer.skip_trivia() {
+            return Err(e.to_diagnostic());
+        }
+        let rest = lexer.rest();
+        if rest.is_empty() {
+            return Ok(defs);
+        }
+        if starts_c_definition(rest) {
+            match lexer.c_definition() {
+                (l, Tok::CDefinition(text), r) => defs.push((Span::new(l, r), text.to_string())),
+                (_, Tok::Error(e), _) => return Err(e.to_diagnostic()),
+                _ => {}
+            }
+            continue;
+        }
+        // Anything else: a declaration, up to its `;` outside brackets.
+        let mut depth = 0usize;
+        let end = rest.char_indices().find(|&(_, c)| {
+            match c {
+                '{' | '(' | '[' => depth += 1,
+                '}' | ')' | ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            c == ';' && depth == 0
+        });
+        lexer.pos += end.map_or(rest.len(), |(i, _)| i + 1);
+    }
+}
 
 impl<'a> Lexer<'a> {
     /// `struct NAME { … };` (also `union`, `enum`) at the top level, up to the matching `}`,

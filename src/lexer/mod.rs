@@ -779,5 +779,6 @@ impl<'a> Iterator for Lexer<'a> {
 }
 
 mod cdef;
+pub use cdef::header_definitions;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
 //! The preprocessor lines bpftrace scripts use, handled before lexing without kernel headers
-//! (BTF supplies the types): `#include` is dropped; `#define NAME value` records a constant;
+//! (BTF supplies the types): `#include` and `#pragma` are dropped; `#define NAME value` records a constant;
 //! `#ifdef`/`#ifndef`/`#else`/`#endif` keep or drop lines, with `BPFTRACE_HAVE_BTF` defined.
 //! Dropped text is replaced by spaces, so every span still points into the user's script.
 
@@ -56,7 +56,8 @@ pub fn preprocess(src: &str) -> Result<Preprocessed, Diagnostic> {
             PREDEFINED.contains(&name) || defines.contains_key(name)
         };
         match word {
-            "include" => {}
+            // `#pragma once` and the like mean nothing here (each file is read once).
+            "include" | "pragma" => {}
             "define" if active => {
                 let rest = rest.trim_start();
                 let (name, value) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
@@ -95,7 +96,7 @@ pub fn preprocess(src: &str) -> Result<Preprocessed, Diagnostic> {
                 if active {
                     return Err(Diagnostic::error(format!("unsupported preprocessor directive `#{other}`"))
                         .at(span, "not supported")
-                        .help("rtrace handles #include, #define NAME value, #ifdef, #ifndef, #else, #endif"));
+                        .help("rtrace handles #include, #pragma, #define NAME value, #ifdef, #ifndef, #else, #endif"));
                 }
             }
         }

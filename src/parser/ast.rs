@@ -18,8 +18,17 @@ pub struct Program {
     /// `import "PATH";` statements, as written (`parser::imports` reads them; the imported
     /// files' probes, macros and map declarations are then part of this program).
     pub imports: Vec<Import>,
+    /// Imported BPF C files (`import "x.bpf.c";`), compiled by `cimport` and linked in.
+    pub c_sources: Vec<CSource>,
     /// How many expressions the parser numbered (ids are `0..expr_count`).
     pub expr_count: u32,
+}
+
+/// An imported `.bpf.c` file: its path as diagnostics show it, and the `import` naming it.
+#[derive(Debug, Clone)]
+pub struct CSource {
+    pub path: String,
+    pub span: Span,
 }
 
 /// `import "PATH";`.

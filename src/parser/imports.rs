@@ -8,14 +8,16 @@
 //! current directory); each file is imported once (later imports of it are ignored); a
 //! directory imports its `.bt` files (not its subdirectories), in name order; an imported
 //! script may import others but has no config block; nothing is imported from a directory
-//! every user may write to. `.h` and `.bpf.c` files (C types, BPF C linked in) are not
-//! supported: an error says so.
+//! every user may write to. A C header (`.h`) adds its type definitions to the program's C
+//! definitions, as if written in the script (read with the script's preprocessor); a BPF C
+//! file (`.bpf.c`) is noted in [`Program::c_sources`], for `cimport` to compile and link in.
+//! A directory imports its `.h` and `.bpf.c` files too.
 //!
 //! All files share one text, [`Script::text`]: each file's text follows the previous ones',
 //! so spans are offsets into it, and a diagnostic is rendered in the file it points into,
 //! under that file's name ([`Script::renderer`]).
 
-use super::ast::{Import, Program};
+use super::ast::{CDefinition, CSource, Import, Program};
 use crate::diag::{Diagnostic, Renderer, Span};
 use crate::limits::Limits;
 use std::collections::HashSet;
@@ -130,16 +132,12 @@ impl Loader<'_> {
         Some(program)
     }
 
-    /// The files `import` names, relative to `dir`: the file, or a directory's `.bt` files in
-    /// name order; none (and an error) if it cannot be imported.
+    /// The files `import` names, relative to `dir`: the file, or a directory's `.bt`, `.h`
+    /// and `.bpf.c` files in name order; none (and an error) if it cannot be imported.
     fn resolve(&mut self, import: &Import, dir: &Path) -> Vec<PathBuf> {
         let path = dir.join(&import.path);
         let span = import.span;
         let shown = path.display().to_string();
-        if is_c_file(&import.path) {
-            self.diags.push(c_file(span, &shown));
-            return Vec::new();
-        }
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
             Err(e) => {
@@ -158,11 +156,11 @@ impl Loader<'_> {
             return Vec::new();
         }
         if !meta.is_dir() {
-            if !import.path.ends_with(".bt") {
+            if !import.path.ends_with(".bt") && !is_c_file(&import.path) {
                 self.diags.push(
-                    Diagnostic::error(format!("cannot import `{shown}`: not a `.bt` script"))
+                    Diagnostic::error(format!("cannot import `{shown}`: not a `.bt` script, a `.h` header or a `.bpf.c` file"))
                         .at(span, "imported here")
-                        .help("rtrace imports bpftrace scripts (`.bt`) and directories of them"),
+                        .help("rtrace imports bpftrace scripts (`.bt`), C headers (`.h`), BPF C files (`.bpf.c`) and directories of them"),
                 );
                 return Vec::new();
             }
@@ -180,9 +178,7 @@ impl Loader<'_> {
         let mut scripts = Vec::new();
         for file in files {
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if is_c_file(&name) {
-                self.diags.push(c_file(span, &file.display().to_string()));
-            } else if name.ends_with(".bt") {
+            if name.ends_with(".bt") || is_c_file(&name) {
                 scripts.push(file);
             }
         }
@@ -196,6 +192,11 @@ impl Loader<'_> {
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         if !self.seen.insert(canonical) {
             return None;
+        }
+        if shown.ends_with(".bpf.c") {
+            let mut program = bare();
+            program.c_sources.push(CSource { path: shown, span });
+            return Some(program);
         }
         let max = self.limits.max_script_bytes;
         let bytes = match std::fs::read(path) {
@@ -216,9 +217,31 @@ impl Loader<'_> {
         self.script.text.push('\n');
         let base = self.script.text.len();
         self.script.text.push_str(&text);
+        let header = shown.ends_with(".h");
         self.script.files.push((shown, base));
+        if header {
+            return self.header(base);
+        }
         let dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
         self.file(base, &dir, false)
+    }
+
+    /// The C header whose text starts at `base` in the script's text (its last file): a
+    /// program of its type definitions, preprocessed as a script's are.
+    fn header(&mut self, base: usize) -> Option<Program> {
+        let padded = format!("{}{}", " ".repeat(base), &self.script.text[base..]);
+        let read = crate::lexer::preprocess::preprocess(&padded).and_then(|pre| crate::lexer::header_definitions(&pre.text));
+        match read {
+            Ok(defs) => {
+                let mut program = bare();
+                program.c_definitions = defs.into_iter().map(|(span, text)| CDefinition { text, span }).collect();
+                Some(program)
+            }
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
     }
 
     fn error(&mut self, span: Span, message: String, label: &str) {
@@ -228,12 +251,6 @@ impl Loader<'_> {
 
 fn is_c_file(path: &str) -> bool {
     path.ends_with(".h") || path.ends_with(".bpf.c")
-}
-
-fn c_file(span: Span, shown: &str) -> Diagnostic {
-    Diagnostic::error(format!("cannot import `{shown}`: importing C files (`.h`, `.bpf.c`) is not supported by rtrace"))
-        .at(span, "a C file")
-        .help("rtrace imports bpftrace scripts (`.bt`); C structs can be defined at the top of a script")
 }
 
 /// An I/O error without Rust's `(os error N)`.
@@ -247,13 +264,19 @@ fn io_message(e: &std::io::Error) -> String {
 
 /// A program with nothing in it but `p`'s config block and imports.
 fn empty(p: &Program) -> Program {
+    Program { config: p.config.clone(), imports: p.imports.clone(), ..bare() }
+}
+
+/// A program with nothing in it.
+fn bare() -> Program {
     Program {
         probes: Vec::new(),
         c_definitions: Vec::new(),
         macros: Vec::new(),
         map_decls: Vec::new(),
-        config: p.config.clone(),
-        imports: p.imports.clone(),
+        config: Vec::new(),
+        imports: Vec::new(),
+        c_sources: Vec::new(),
         expr_count: 0,
     }
 }
@@ -264,6 +287,7 @@ fn merge(into: &mut Program, from: Program) {
     into.c_definitions.extend(from.c_definitions);
     into.macros.extend(from.macros);
     into.map_decls.extend(from.map_decls);
+    into.c_sources.extend(from.c_sources);
 }
 
 #[cfg(test)]
@@ -285,17 +309,16 @@ mod tests {
         let d = dir("merge");
         fs::write(d.join("a.bt"), "import \"lib\";\nmacro one() { 1 }\nend { }\n").unwrap();
         fs::write(d.join("lib/x.bt"), "import \"../a.bt\";\nbegin { }\n").unwrap();
-        fs::write(d.join("lib/y.h"), "").unwrap();
+        fs::write(d.join("lib/y.h"), "#pragma once\nstruct y { int a; };\nint f(int a);\n").unwrap();
         let main = d.join("main.bt");
         let text = "import \"a.bt\";\nimport \"a.bt\";\ninterval:s:1 { $x = one(); }\n";
         fs::write(&main, text).unwrap();
         let (script, program) = load(main.to_str().unwrap(), text, &Limits::default());
-        let diags = program.as_ref().err().cloned().unwrap_or_default();
-        // The directory's C header is refused; the rest is read once each.
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert!(diags[0].message.contains("y.h"), "{}", diags[0].message);
-        assert_eq!(script.files.len(), 3);
-        assert!(script.files[1].0.ends_with("a.bt") && script.files[2].0.ends_with("x.bt"));
+        // The directory's C header gives its struct, not its prototype; each file is read once.
+        let defs: Vec<String> = program.unwrap().c_definitions.into_iter().map(|d| d.text).collect();
+        assert_eq!(defs, ["struct y { int a; };"]);
+        assert_eq!(script.files.len(), 4);
+        assert!(script.files[1].0.ends_with("a.bt") && script.files[2].0.ends_with("x.bt") && script.files[3].0.ends_with("y.h"));
         fs::remove_file(d.join("lib/y.h")).unwrap();
         let (script, program) = load(main.to_str().unwrap(), text, &Limits::default());
         let program = program.unwrap();

@@ -314,7 +314,7 @@ pub(crate) mod mk {
                 Item::Error => {}
             }
         }
-        Program { probes, c_definitions, macros, map_decls, config, imports, expr_count }
+        Program { probes, c_definitions, macros, map_decls, config, imports, c_sources: Vec::new(), expr_count }
     }
 
     /// An attach point, `NAME=` split off its front.

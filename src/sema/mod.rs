@@ -73,6 +73,8 @@ pub struct Options {
     /// `--probe-filter REGEX`: only the attach points whose name (as `probe` gives it)
     /// matches are kept; BEGIN and END always are.
     pub probe_filter: Option<regex_lite::Regex>,
+    /// The imported `.bpf.c` files, compiled (`cimport`): their functions may be called.
+    pub c_code: crate::cimport::CCode,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as
@@ -136,7 +138,8 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
         _ => core::CoreTypes::default(),
     };
     let ksyms = std::mem::take(&mut checker.ksyms).into_values().collect();
-    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types, core, ksyms })
+    let c_bitcode = opts.c_code.bitcode.clone();
+    Ok(Checked { plan, progs, warnings: diags, tuple_types: checker.tuples.types, core, ksyms, c_bitcode })
 }
 
 /// The kernel's types, loaded on first use (by probe expansion or the checker), or why not.

@@ -220,6 +220,9 @@ pub enum CoreRef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Res {
     Plain,
+    /// A call of a function an imported `.bpf.c` file defines: its name, and whether its
+    /// integer result is signed (widened to 64 bits by sign).
+    CCall { name: String, signed: bool },
     Builtin(Builtin),
     /// A tracepoint field, read from the record.
     Field(tracefs::Field),
@@ -382,6 +385,8 @@ pub struct Checked {
     pub core: super::core::CoreTypes,
     /// The kernel symbols the programs name (`__ksym` externs), each once.
     pub ksyms: Vec<super::ksyms::Ksym>,
+    /// The imported `.bpf.c` files as LLVM bitcode, which codegen links in (`cimport`).
+    pub c_bitcode: Vec<Vec<u8>>,
 }
 
 impl Checked {

@@ -3,6 +3,7 @@
 
 use super::*;
 
+mod c_funcs;
 mod events;
 mod messages;
 mod meta;
@@ -23,6 +24,9 @@ impl Checker<'_> {
         let Some(def) = builtins::function(&name.name) else {
             if let Some(b) = builtins::builtin(&name.name) {
                 return self.builtin_call(e, b, name, args, scope);
+            }
+            if let Some(f) = self.opts.c_code.functions.iter().find(|f| f.name == name.name) {
+                return self.c_call(e, &f.clone(), args, scope);
             }
             // Macro calls are expanded by now: a script with macros may have meant one.
             let macros = &self.program.macros;

@@ -5,6 +5,12 @@ use super::*;
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallError {
     UnknownFunction { name: String, macros: bool, suggestion: Option<(String, bool)>, span: Span },
+    /// A call of an imported C function with the wrong number of arguments.
+    CArgCount { func: String, signature: String, want: usize, given: usize, span: Span },
+    /// An argument of an imported C function that its parameter cannot take.
+    CArgType { func: String, index: usize, param: String, want: String, found: &'static str, span: Span },
+    /// An imported C function whose parameter or result a script cannot pass or take.
+    CUnsupported { func: String, signature: String, what: String, span: Span },
     PrintfFormatLiteral { func: String, span: Span },
     Format { error: FormatError, span: Span },
     PrintfArgCount { func: String, convs: usize, args: usize, format: Span, span: Span },
@@ -108,6 +114,19 @@ impl CallError {
             SignalInProbe { func, kind, span } => error(format!("`{func}()` cannot be used in {kind} probes"))
                 .at(*span, "no traced process here")
                 .note(format!("`{func}()` signals the {} the probe fired in", if *func == "signal" { "process" } else { "thread" })),
+            CArgCount { func, signature, want, given, span } => {
+                error(format!("`{func}()` takes {want} argument{}, but {given} were given", plural(*want)))
+                    .at(*span, "wrong number of arguments")
+                    .help(format!("the signature is `{signature}`"))
+            }
+            CArgType { func, index, param, want, found, span } => {
+                error(format!("argument {index} of `{func}()` is {found}, but parameter `{param}` is `{want}`"))
+                    .at(*span, format!("not `{want}`"))
+                    .help(if want.ends_with('*') { "cast it to the pointer type: `(TYPE *)value`" } else { "an integer is needed here" })
+            }
+            CUnsupported { func, signature, what, span } => error(format!("`{func}()` cannot be called from a script: its {what}"))
+                .at(*span, "an imported C function")
+                .note(format!("the signature is `{signature}`; scripts pass and take integers and pointers")),
             UnknownSignal { name, span } => error(format!("unknown signal `{name}`"))
                 .at(*span, "not a signal name")
                 .help("use a name such as \"SIGKILL\" (or \"KILL\"), or a number from 1 to 64"),
