@@ -221,6 +221,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", value_parser = flags::readable_file)]
     pub traceable_functions: Option<std::path::PathBuf>,
 
+    /// Look for the separate debug files of stripped binaries (uprobes' DWARF) in DIR first,
+    /// matched by build ID or `.gnu_debuglink` (`+DIR`: check its CRC32 too); relative to
+    /// the binary's directory; several as `DIR:DIR` or by repeating the flag.
+    #[arg(long, value_name = "DIR[:DIR]")]
+    pub debuginfo: Vec<String>,
+
     /// bpftrace's flags rtrace does not have: each is an error naming it.
     #[command(flatten)]
     pub unsupported: flags::Unsupported,
@@ -307,6 +313,7 @@ fn run(cli: Cli) -> i32 {
     if let Some(off) = cli.no_feature {
         crate::kernel::features::turn_off(off);
     }
+    crate::kernel::debuginfo::search_first(&cli.debuginfo);
     if let Some(file) = &cli.traceable_functions {
         crate::kernel::kallsyms::use_functions_file(file);
     }

@@ -54,9 +54,13 @@ impl Debug {
     /// The DWARF of `path`: `Ok(None)` when it has no `.debug_info`.
     pub fn load(path: &Path) -> Result<Option<Debug>, String> {
         let bytes = crate::kernel::zip::read_binary(path)?;
-        let file = object::File::parse(&*bytes).map_err(|e| e.to_string())?;
+        let separate;
+        let mut file = object::File::parse(&*bytes).map_err(|e| e.to_string())?;
+        // A stripped binary's DWARF may be in a separate file (build ID, `.gnu_debuglink`).
         if file.section_by_name(".debug_info").is_none() {
-            return Ok(None);
+            let Some(debug_file) = super::debuginfo::find(path, &file) else { return Ok(None) };
+            separate = std::fs::read(&debug_file).map_err(|e| format!("{}: {e}", debug_file.display()))?;
+            file = object::File::parse(&*separate).map_err(|e| e.to_string())?;
         }
         let endian = if file.is_little_endian() { RunTimeEndian::Little } else { RunTimeEndian::Big };
         let load = |id: gimli::SectionId| -> Result<R, gimli::Error> {

@@ -1,7 +1,7 @@
 //! Facts about the running system, which sema and the runtime both ask: the kernel's types
 //! (BTF, module BTF), tracefs (where it is, which tracepoints exist, their record layouts),
 //! kallsyms and the functions kprobes can hook, cgroup ids, user binaries (ELF symbols, USDT
-//! notes, libraries inside ZIP archives), perf events, and which tracing features this kernel has. Only `tracefs` (mounting
+//! notes, libraries inside ZIP archives, separate debug files), perf events, and which tracing features this kernel has. Only `tracefs` (mounting
 //! it) and `features` (probing the kernel by loading a program) have effects; sema calls
 //! neither: its caller does (see `sema::host_needs`).
 
@@ -13,6 +13,8 @@ pub mod script_types;
 pub mod cgroup;
 #[cfg(feature = "compiler")]
 pub mod cpp;
+#[cfg(feature = "compiler")]
+pub mod debuginfo;
 #[cfg(feature = "compiler")]
 pub mod dwarf;
 #[cfg(feature = "compiler")]
