@@ -17,8 +17,6 @@ pub struct Unsupported {
     pub traceable_functions: Option<String>,
     #[arg(long, hide = true, value_name = "DIRS")]
     pub debuginfo: Vec<String>,
-    #[arg(long, hide = true, value_name = "FILE")]
-    pub fmt: Option<String>,
     #[arg(long, hide = true, value_name = "MODE")]
     pub mode: Option<String>,
     #[arg(long, hide = true, value_name = "FILE")]
@@ -38,8 +36,6 @@ impl Unsupported {
             ("--traceable-functions", "the traceable functions are read from tracefs")
         } else if !self.debuginfo.is_empty() {
             ("--debuginfo", "no DWARF is read")
-        } else if self.fmt.is_some() {
-            ("--fmt", "there is no script formatter")
         } else if self.mode.is_some() {
             ("--mode", "use --test or --bench")
         } else if self.aot.is_some() {
