@@ -8,7 +8,8 @@
 //! from its parser's layout rule (src/parser.cpp's consume_layout: a newline after `;`, `{`
 //! or `}`, or ending a comment, is no blank line). bpftrace 0.17 has no formatter.
 //!
-//! The round trip: every `script` of tests/scripts/**/*.toml and every /usr/sbin/*.bt that
+//! The round trip: every `script` of tests/scripts/**/*.toml and tests/vm/cases/*.toml and
+//! every /usr/sbin/*.bt that
 //! parses is formatted; the result must parse to the same program (spans and expression
 //! numbers aside) and format to itself.
 
@@ -159,7 +160,9 @@ fn toml_scripts(dir: &Path, out: &mut Vec<(String, String)>) {
 #[test]
 fn formatting_keeps_meaning_and_is_idempotent() {
     let mut scripts = Vec::new();
-    toml_scripts(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts"), &mut scripts);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    toml_scripts(&root.join("tests/scripts"), &mut scripts);
+    toml_scripts(&root.join("tests/vm/cases"), &mut scripts);
     let tools: Vec<_> = std::fs::read_dir("/usr/sbin")
         .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "bt")).collect())
         .unwrap_or_default();
@@ -170,6 +173,15 @@ fn formatting_keeps_meaning_and_is_idempotent() {
     }
     let mut failures = Vec::new();
     let checked = scripts.iter().filter(|(name, src)| round_trip(name, src, &mut failures)).count();
+    // The same with a comment at the end of each line but preprocessor lines: wherever a
+    // comment is, the meaning stays and a second formatting changes nothing.
+    for (name, src) in &scripts {
+        let commented: String = src
+            .lines()
+            .map(|l| if l.trim_start().starts_with('#') { format!("{l}\n") } else { format!("{l} /* c */\n") })
+            .collect();
+        round_trip(&format!("{name} (commented)"), &commented, &mut failures);
+    }
     if tools.is_empty() {
         println!("skipped /usr/sbin/*.bt: none on this machine");
     }

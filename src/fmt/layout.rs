@@ -62,8 +62,9 @@ fn is_hspace(c: u8) -> bool {
 
 /// Reads the layout in `gaps` (byte ranges of `src` between tokens, in order), skipping the
 /// `raw` lines: a `//` comment is its text after `//` and one blank; a `/* … */` comment is
-/// one entry per line (leading blanks, `*`s and one blank dropped, an empty line kept); a
-/// newline is a blank line unless it ends a comment or follows `;`, `{` or `}` (bpftrace
+/// one entry per line (leading blanks, `*`s and one blank dropped, an empty line kept); the
+/// trailing blanks of each are dropped (bpftrace keeps them, so that its `/* c */` grows a
+/// blank each time it is formatted); a newline is a blank line unless it ends a comment or follows `;`, `{` or `}` (bpftrace
 /// 0.26's parser's rule: the newline that ends a statement is not vertical space).
 pub fn scan(src: &str, gaps: &[(usize, usize)], raw: &[RawLine]) -> Metadata {
     let b = src.as_bytes();
@@ -91,17 +92,18 @@ pub fn scan(src: &str, gaps: &[(usize, usize)], raw: &[RawLine]) -> Metadata {
                     i += 1;
                 }
                 b'/' if b.get(i + 1) == Some(&b'/') => {
-                    let mut from = i + 2;
-                    if b.get(from) == Some(&b' ') {
+                    let mut from = (i + 2).min(end);
+                    if from < end && b[from] == b' ' {
                         from += 1;
                     }
                     let to = src[from..end].find('\n').map_or(end, |n| from + n);
-                    entries.push_back((from, Meta::Comment(src[from..to].to_string())));
+                    entries.push_back((from, Meta::Comment(src[from..to].trim_end().to_string())));
                     after_comment = true;
                     i = to;
                 }
                 b'/' if b.get(i + 1) == Some(&b'*') => {
-                    let close = src[i + 2..end].find("*/").map_or(end, |n| i + 2 + n + 2);
+                    let open_end = (i + 2).min(end);
+                    let close = src[open_end..end].find("*/").map_or(end, |n| open_end + n + 2);
                     block_comment(src, i, close, &mut entries);
                     after_comment = true;
                     i = close;
@@ -141,6 +143,7 @@ fn block_comment(src: &str, start: usize, end: usize, entries: &mut VecDeque<(us
         };
         first = false;
         let pos = line_start + offset;
+        let text = text.trim_end();
         if !text.is_empty() {
             entries.push_back((pos, Meta::Comment(text.to_string())));
         } else if !was_first && !is_closing_line(src, line_start, body_end) {
