@@ -49,7 +49,7 @@ fn nested_blocks() {
 fn long_argument_lists_wrap() {
     // 12 arguments of 14 columns (`"aaaaaaaaaa", `): too wide for one line of 90 - 2 - 7;
     // the lines are filled from the end, aligned under the first argument.
-    let args = vec!["\"aaaaaaaaaa\""; 12].join(", ");
+    let args = ["\"aaaaaaaaaa\""; 12].join(", ");
     let src = format!("BEGIN {{ printf({args}); }}");
     let line = |n: usize| vec!["\"aaaaaaaaaa\""; n].join(", ");
     let want = format!(

@@ -64,8 +64,9 @@ fn is_hspace(c: u8) -> bool {
 /// `raw` lines: a `//` comment is its text after `//` and one blank; a `/* … */` comment is
 /// one entry per line (leading blanks, `*`s and one blank dropped, an empty line kept); the
 /// trailing blanks of each are dropped (bpftrace keeps them, so that its `/* c */` grows a
-/// blank each time it is formatted); a newline is a blank line unless it ends a comment or follows `;`, `{` or `}` (bpftrace
-/// 0.26's parser's rule: the newline that ends a statement is not vertical space).
+/// blank each time it is formatted); a newline is a blank line unless it ends a comment or
+/// follows `;`, `{` or `}` (bpftrace 0.26's parser's rule: the newline that ends a statement
+/// is not vertical space).
 pub fn scan(src: &str, gaps: &[(usize, usize)], raw: &[RawLine]) -> Metadata {
     let b = src.as_bytes();
     let mut entries = VecDeque::new();

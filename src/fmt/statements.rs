@@ -177,8 +177,7 @@ impl Formatter<'_> {
         let mut buf = Buf::new();
         let mut at = s;
         let mut first = true;
-        loop {
-            let StmtKind::If { cond, then, els } = &at.kind else { break };
+        while let StmtKind::If { cond, then, els } = &at.kind {
             let (open, close) = self.brace_after(cond.span.end);
             let cond_buf = self.expr(cond, width.wrapping_sub(5), false);
             let before = self.meta.before(open);
