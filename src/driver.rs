@@ -206,6 +206,11 @@ pub struct Cli {
     #[arg(long = "include", value_name = "FILE")]
     pub include_files: Vec<String>,
 
+    /// Print the script in bpftrace's standard format (its layout, comments kept) and exit;
+    /// with `-o FILE`, write it to FILE instead. Nothing is loaded.
+    #[arg(long)]
+    pub fmt: bool,
+
     /// Attach only the probes whose name (as `probe` gives it: `tracepoint:syscalls:sys_enter_read`)
     /// matches REGEX, anywhere in it; BEGIN and END always run. Probes left out are not compiled.
     #[arg(long, value_name = "REGEX", value_parser = flags::probe_filter)]
@@ -335,6 +340,14 @@ fn run(cli: Cli) -> i32 {
     if cli.info {
         print!("{}", crate::kernel::features::report());
         return 0;
+    }
+    if cli.fmt {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        return match Limits::from_env().map_err(|m| ReadError::Message(m)).and_then(|l| read_script(&cli, &l)) {
+            Ok((name, text)) => crate::fmt::run(&name, &text, cli.output.as_deref(), color),
+            Err(ReadError::Message(msg)) => fail(&msg),
+            Err(ReadError::Utf8 { name, .. }) => fail(&format!("{name} is not valid UTF-8")),
+        };
     }
     // A pattern given beside `-e` wins (bpftrace 0.17 lists the pattern; so do the cases).
     let script_file = cli.file.as_deref().is_some_and(|f| f != "*" && std::path::Path::new(f).is_file());

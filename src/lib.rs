@@ -47,6 +47,8 @@ pub mod diag;
 #[cfg(feature = "compiler")]
 pub mod driver;
 #[cfg(feature = "compiler")]
+pub mod fmt;
+#[cfg(feature = "compiler")]
 pub mod lexer;
 #[cfg(feature = "compiler")]
 pub mod limits;

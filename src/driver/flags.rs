@@ -9,8 +9,6 @@ use crate::diag::Diagnostic;
 /// gets an error naming it rather than clap's "unexpected argument". Hidden from `--help`.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct Unsupported {
-    #[arg(long, hide = true, value_name = "FILE")]
-    pub fmt: Option<String>,
     #[arg(long, hide = true, value_name = "MODE")]
     pub mode: Option<String>,
     #[arg(long, hide = true, value_name = "FILE")]
@@ -20,9 +18,7 @@ pub struct Unsupported {
 impl Unsupported {
     /// The error for the first of these flags given, if any.
     pub fn error(&self) -> Option<String> {
-        let (flag, why) = if self.fmt.is_some() {
-            ("--fmt", "there is no script formatter")
-        } else if self.mode.is_some() {
+        let (flag, why) = if self.mode.is_some() {
             ("--mode", "use --test or --bench")
         } else if self.aot.is_some() {
             ("--aot", "use `rtrace build` to make a standalone tool (docs/build.md)")

@@ -83,7 +83,20 @@ pub(crate) fn expand_macros(p: &mut Program) -> Result<(), Vec<Diagnostic>> {
 /// many blanks as there are bytes before it in the script's combined text (`imports`), so
 /// that spans point there.
 pub(crate) fn parse_file(src: &str, first_id: u32, limits: &crate::limits::Limits) -> Result<Program, Vec<Diagnostic>> {
+    parse_text(src, first_id, limits, true)
+}
+
+/// A script as written, for `--fmt`: macro calls not expanded, `#define`d names not replaced
+/// (they stay names), imports not read. A script whose `#define`s must be replaced to parse
+/// is parsed with them replaced.
+pub(crate) fn parse_unexpanded(src: &str, limits: &crate::limits::Limits) -> Result<Program, Vec<Diagnostic>> {
+    parse_text(src, 0, limits, false).or_else(|_| parse_text(src, 0, limits, true))
+}
+
+fn parse_text(src: &str, first_id: u32, limits: &crate::limits::Limits, defines: bool) -> Result<Program, Vec<Diagnostic>> {
     let pre = preprocess(src).map_err(|d| vec![d])?;
+    let no_defines = std::collections::HashMap::new();
+    let defines = if defines { &pre.defines } else { &no_defines };
     let ids = Tally::new(limits, first_id);
     // Where the probe body still open began: the script ending inside a body that already
     // had an error is that error's echo (a skipped `{` or `}`), not news.
@@ -93,7 +106,7 @@ pub(crate) fn parse_file(src: &str, first_id: u32, limits: &crate::limits::Limit
     let lex_errors = RefCell::new(Vec::new());
     let count = std::rc::Rc::new(Cell::new(0));
     let stopped = Cell::new(false);
-    let tokens = Lexer::with_defines(&pre.text, &pre.defines)
+    let tokens = Lexer::with_defines(&pre.text, defines)
         .inspect(|t| {
             ids.token(t.0, &t.1, t.2);
             match t {
