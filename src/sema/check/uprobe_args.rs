@@ -5,7 +5,7 @@
 //! memory as a kernel struct's member reads kernel memory.
 
 use super::*;
-use crate::kernel::dwarf::{Debug, Param, Shape};
+use crate::kernel::dwarf::{Debug, Param, Shape, TypeRef};
 use std::rc::Rc;
 
 /// The `pt_regs` slots (8 bytes each) of the first six integer arguments: rdi, rsi, rdx, rcx,
@@ -26,6 +26,59 @@ impl Checker<'_> {
             return None;
         }
         Some(params)
+    }
+
+    /// Before the probes are checked: the DWARF types the program's uprobes reach (the
+    /// pointer parameters they read through `args`, the binary's structs they cast to), added to the kernel's types in one merge per binary rather than one per function
+    /// and per cast (a merge copies and re-reads the kernel's whole BTF: tens of ms). A merge
+    /// that fails adds nothing: the checks then add the types a use at a time and report the
+    /// error at the use.
+    pub(in crate::sema) fn add_dwarf_types(&mut self, instances: &[Instance]) {
+        let mut roots: Vec<(String, Vec<Option<TypeRef>>)> = Vec::new();
+        for inst in instances {
+            let Attach::Uprobe { path, func, ret, .. } = &inst.attach else { continue };
+            // The parameters named (`args.NAME`); all of them where `args` is used whole.
+            let (mut uses, mut named, mut casts) = (0, Vec::new(), Vec::new());
+            crate::sema::share::any_expr(&self.program.probes[inst.probe], &mut |e| {
+                match &e.kind {
+                    ExprKind::Ident(name) if name == "args" => uses += 1,
+                    ExprKind::Field { base, field, .. } if matches!(&base.kind, ExprKind::Ident(n) if n == "args") => {
+                        named.push(field.name.clone())
+                    }
+                    ExprKind::Cast { ty, .. } => casts.push(ty.clone()),
+                    _ => {}
+                }
+                false
+            });
+            if uses == 0 && casts.is_empty() {
+                continue;
+            }
+            let Some(debug) = self.debug_of(path) else { continue };
+            let mut found: Vec<Option<TypeRef>> = Vec::new();
+            if uses > 0 && !ret {
+                let whole = uses > named.len();
+                let params = debug.params(func).unwrap_or_default();
+                let wanted = |p: &&Param| p.shape == Shape::Ptr { to: None } && (whole || named.contains(&p.name));
+                found.extend(params.iter().filter(wanted).map(|p| p.ty));
+            }
+            for ty in &casts {
+                found.extend(self.dwarf_cast_record(&debug, ty).map(Some));
+            }
+            match roots.iter_mut().find(|(p, _)| p == path) {
+                Some((_, all)) => all.extend(found),
+                None => roots.push((path.clone(), found)),
+            }
+        }
+        for (path, found) in roots {
+            let (Some(debug), Ok(k)) = (self.debug_of(&path), self.kernel_types()) else { continue };
+            if found.iter().all(Option::is_none) {
+                continue;
+            }
+            let known = self.user_types.entry(path).or_default();
+            if let Ok((merged, _)) = k.with_dwarf_types(&debug, &found, known) {
+                self.use_merged(merged, k);
+            }
+        }
     }
 
     /// `args.NAME` of a uprobe: the parameter's register, typed as DWARF says.
@@ -109,14 +162,10 @@ impl Checker<'_> {
     pub(super) fn dwarf_cast_pointer(&mut self, inst: &Instance, ty: &TypeExpr) -> Option<Type> {
         let Attach::Uprobe { path, .. } = &inst.attach else { return None };
         let TypeExprKind::Pointer(inner) = &ty.kind else { return None };
-        let TypeExprKind::Tagged { tag: tag @ ("struct" | "union"), name } = &inner.kind else { return None };
-        let k = self.kernel_types().ok()?;
-        // (a struct the script defines itself is the one it means)
-        if k.find_tagged(tag, name).is_some_and(|id| k.is_script_type(id)) {
-            return None;
-        }
+        let TypeExprKind::Tagged { tag, name } = &inner.kind else { return None };
         let debug = self.debug_of(path)?;
-        let record = debug.find_record(tag, name)?;
+        let record = self.dwarf_cast_record(&debug, ty)?;
+        let k = self.kernel_types().ok()?;
         let known = self.user_types.entry(path.clone()).or_default();
         let (merged, ids) = match k.with_dwarf_types(&debug, &[Some(record)], known) {
             Ok(found) => found,
@@ -127,6 +176,18 @@ impl Checker<'_> {
         };
         let k = self.use_merged(merged, k);
         Some(Type::Ptr { user: false, to: Some(Pointee::btf(&k, ids[0])) })
+    }
+
+    /// The DWARF struct or union of `debug` that cast type `ty` (`struct NAME *`) points to,
+    /// unless the script defines its own `struct NAME` (the one it means).
+    fn dwarf_cast_record(&mut self, debug: &Debug, ty: &TypeExpr) -> Option<TypeRef> {
+        let TypeExprKind::Pointer(inner) = &ty.kind else { return None };
+        let TypeExprKind::Tagged { tag: tag @ ("struct" | "union"), name } = &inner.kind else { return None };
+        let k = self.kernel_types().ok()?;
+        if k.find_tagged(tag, name).is_some_and(|id| k.is_script_type(id)) {
+            return None;
+        }
+        debug.find_record(tag, name)
     }
 
     /// Makes `merged` (when there is one) the checker's types from now on; the types in use.
