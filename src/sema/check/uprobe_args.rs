@@ -91,35 +91,65 @@ impl Checker<'_> {
             self.error(ArgError::NoProbeArgument { probe, field: field.name.clone(), suggestion, names, span: field.span });
             return Type::Error;
         };
-        // Integers and pointers take the integer registers in order; floats take others, and
-        // a struct passed by value may take one, two or none.
-        let earlier = &params[..index];
-        let param = &params[index];
+        let Some((slot, size, signed)) = self.param_slot(&params, index, e.span) else { return Type::Error };
+        let ty = match params[index].shape {
+            Shape::Ptr { to: Some((bytes, signed)) } => Type::Ptr { user: true, to: Some(Pointee::Int { bytes, signed }) },
+            Shape::Ptr { to: None } => {
+                let Some(to) = self.dwarf_pointee(scope.inst, &params, index, e.span) else { return Type::Error };
+                Type::Ptr { user: true, to }
+            }
+            _ => Type::Int { signed },
+        };
+        self.set(scope, e, ty, Res::CtxSlot { index: slot, size, signed })
+    }
+
+    /// `args` as a value in a uprobe (`print(args)`): a record of the function's parameters,
+    /// by name in their order, each read as `args.NAME` reads it (a pointer as its address,
+    /// as 0.26 prints a struct's pointer members). `None` for other expressions and probes.
+    pub(super) fn uprobe_args_record(&mut self, e: &Expr, scope: &mut Scope) -> Option<Type> {
+        if !matches!(&e.kind, ExprKind::Ident(n) if n == "args") || !matches!(scope.inst.attach, Attach::Uprobe { ret: false, .. }) {
+            return None;
+        }
+        let Some(params) = self.uprobe_params(scope.inst, e.span) else { return Some(Type::Error) };
+        let mut slots = Vec::new();
+        let mut types = Vec::new();
+        for index in 0..params.len() {
+            let Some((slot, size, signed)) = self.param_slot(&params, index, e.span) else { return Some(Type::Error) };
+            slots.push((slot, size, signed));
+            types.push(match params[index].shape {
+                Shape::Ptr { .. } => Type::Ptr { user: true, to: None },
+                _ => Type::Int { signed },
+            });
+        }
+        let names = params.iter().map(|p| p.name.clone()).collect();
+        let ty = self.tuples.intern_named(types, Some(names));
+        Some(self.set(scope, e, ty, Res::ArgsRecord(slots)))
+    }
+
+    /// Where parameter `index` of `params` is read from: its `pt_regs` slot, size and sign;
+    /// or the error it gets at `span`. Integers and pointers take the integer registers in
+    /// order; floats take others, and a struct passed by value may take one, two or none.
+    fn param_slot(&mut self, params: &[Param], index: usize, span: Span) -> Option<(u32, u32, bool)> {
+        let (earlier, param) = (&params[..index], &params[index]);
         let readable = |p: &Param| matches!(p.shape, Shape::Int { .. } | Shape::Ptr { .. });
         if param.shape == Shape::Other {
-            self.error(ArgError::ByValueArg { ty: param.type_name.clone(), span: e.span });
-            return Type::Error;
+            self.error(ArgError::ByValueArg { ty: param.type_name.clone(), span });
+            return None;
         }
         if !readable(param) {
-            self.error(ArgError::UnreadableArgType { ty: param.type_name.clone(), span: e.span });
-            return Type::Error;
+            self.error(ArgError::UnreadableArgType { ty: param.type_name.clone(), span });
+            return None;
         }
         if let Some(before) = earlier.iter().find(|p| p.shape == Shape::Other) {
             let before = format!("{} {}", before.type_name, before.name).trim_end().to_string();
-            self.error(ArgError::AfterByValueArg { name: field.name.clone(), before, span: e.span });
-            return Type::Error;
+            self.error(ArgError::AfterByValueArg { name: param.name.clone(), before, span });
+            return None;
         }
         let slot = ARG_SLOTS[earlier.iter().filter(|p| readable(p)).count()];
-        let (ty, size, signed) = match param.shape {
-            Shape::Int { size, signed } => (Type::Int { signed }, size, signed),
-            Shape::Ptr { to: Some((bytes, signed)) } => (Type::Ptr { user: true, to: Some(Pointee::Int { bytes, signed }) }, 8, false),
-            Shape::Ptr { to: None } => {
-                let Some(to) = self.dwarf_pointee(scope.inst, &params, index, e.span) else { return Type::Error };
-                (Type::Ptr { user: true, to }, 8, false)
-            }
-            Shape::Float | Shape::Other => unreachable!("checked above"),
-        };
-        self.set(scope, e, ty, Res::CtxSlot { index: slot, size, signed })
+        Some(match param.shape {
+            Shape::Int { size, signed } => (slot, size, signed),
+            _ => (slot, 8, false),
+        })
     }
 
     /// What pointer parameter `index` points to, from the binary's DWARF: the pointee's BTF
