@@ -2,7 +2,9 @@
 //! types), each read from the register the x86-64 calling convention passes it in. A pointer
 //! to a struct (or to another type that is no integer) points to the binary's DWARF type
 //! added to the kernel's as BTF (`kernel::dwarf_types`), so that `args.p->name` reads user
-//! memory as a kernel struct's member reads kernel memory.
+//! memory as a kernel struct's member reads kernel memory. The types a program reaches are
+//! added before the checks, one merge per binary (`add_dwarf_types`); `print(args)` reads
+//! every parameter into a record.
 
 use super::*;
 use crate::kernel::dwarf::{Debug, Param, Shape, TypeRef};
