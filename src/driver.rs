@@ -55,6 +55,11 @@ pub struct Cli {
     #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "command")]
     pub pid: Option<u32>,
 
+    /// Another process whose unwind tables `dw_ustack()` loads (besides -p's and -c's); may
+    /// be repeated.
+    #[arg(long = "dwarf-pid", value_name = "PID")]
+    pub dwarf_pid: Vec<u32>,
+
     /// Output format: `text` (bpftrace's) or `json` (one `{"type": …, "data": …}` object a
     /// line, as bpftrace's `-f json`).
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
@@ -201,6 +206,21 @@ pub struct Cli {
     #[arg(long = "include", value_name = "FILE")]
     pub include_files: Vec<String>,
 
+    /// Attach only the probes whose name (as `probe` gives it: `tracepoint:syscalls:sys_enter_read`)
+    /// matches REGEX, anywhere in it; BEGIN and END always run. Probes left out are not compiled.
+    #[arg(long, value_name = "REGEX", value_parser = flags::probe_filter)]
+    pub probe_filter: Option<regex_lite::Regex>,
+
+    /// Do without features the kernel has: `uprobe_multi` and `kprobe_multi` (one link for
+    /// many points: then one link per point), `kprobe_session` (accepted; rtrace makes none).
+    #[arg(long, value_name = "FEATURE[,FEATURE]", value_parser = crate::kernel::features::NoFeature::parse)]
+    pub no_feature: Option<crate::kernel::features::NoFeature>,
+
+    /// Read the kernel functions kprobes may attach to from FILE (`symbol` or `symbol [module]`
+    /// per line) instead of tracefs's `available_filter_functions`.
+    #[arg(long, value_name = "FILE", value_parser = flags::readable_file)]
+    pub traceable_functions: Option<std::path::PathBuf>,
+
     /// bpftrace's flags rtrace does not have: each is an error naming it.
     #[command(flatten)]
     pub unsupported: flags::Unsupported,
@@ -283,6 +303,12 @@ pub fn main(cli: Cli) -> i32 {
 fn run(cli: Cli) -> i32 {
     if let Some(message) = cli.unsupported.error() {
         return fail(&message);
+    }
+    if let Some(off) = cli.no_feature {
+        crate::kernel::features::turn_off(off);
+    }
+    if let Some(file) = &cli.traceable_functions {
+        crate::kernel::kallsyms::use_functions_file(file);
     }
     if let Some(shell) = cli.completions {
         clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "rtrace", &mut std::io::stdout());
@@ -375,6 +401,7 @@ fn run(cli: Cli) -> i32 {
         no_attach: cli.no_attach,
         command: cli.command.clone(),
         pid: cli.pid,
+        dwarf_pids: cli.dwarf_pid.clone(),
         output: cli.output.clone(),
         quiet: cli.quiet,
         timings: cli.timings,
@@ -515,6 +542,7 @@ pub fn front_end(cli: &Cli, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         script: script.clone(),
         compat: cli.compat.map_or_else(|| runtime::Compat::from_env().ok().flatten(), Some).unwrap_or_default(),
         read_warnings: cli.read_warnings,
+        probe_filter: cli.probe_filter.clone(),
     };
     sema_opts.host = learn_host(sema::host_needs(&program, &sema_opts));
     let checked = sema::check(&program, &sema_opts).map_err(|diags| {

@@ -7,8 +7,8 @@ use crate::glob::glob;
 use crate::plan;
 
 /// `rtrace -l [PATTERN]`: the probes this kernel offers whose full name (or last part)
-/// matches PATTERN (`*` wildcards), one a line; with `verbose`, tracepoints' fields and
-/// fentry functions' arguments follow, indented.
+/// matches PATTERN (`*` wildcards), one a line; with `verbose`, tracepoints' fields,
+/// fentry functions' arguments and iterators' objects follow, indented.
 pub fn list(pattern: &str, verbose: bool) -> String {
     if !pattern.contains(':') && ["struct", "union", "enum"].iter().any(|tag| pattern.starts_with(tag)) {
         return list_types(pattern, verbose);
@@ -123,6 +123,9 @@ pub fn list(pattern: &str, verbose: bool) -> String {
             }
         }
     }
+    if wants("iter:") {
+        list_iterators(&mut out, &matches, verbose);
+    }
     let kind = ["kprobe", "kretprobe", "fentry", "fexit"].into_iter().find(|k| pattern.starts_with(&format!("{k}:")));
     if kind.is_some() || !pattern.contains(':') && pattern != "*" {
         list_functions(&mut out, kind.unwrap_or("kprobe"), root.as_deref(), &matches, verbose);
@@ -144,6 +147,31 @@ fn list_types(pattern: &str, verbose: bool) -> String {
         }
     };
     items.into_iter().collect()
+}
+
+/// `-l 'iter:*'`: the iterators the kernel's BTF names, as `iter:` probes take them (sorted, as
+/// bpftrace 0.26 lists them); with `-v`, the objects each one visits, as 0.26 lists them: the
+/// parameters of the kernel's `bpf_iter_NAME` after its `struct bpf_iter_meta *meta`, as
+/// `TYPE NAME` (`struct task_struct * task`), which are the `ctx` fields beside `meta`.
+/// (0.26 also loads a test program per iterator and leaves out, with a warning, those the
+/// kernel refuses; rtrace lists what BTF names.)
+fn list_iterators(out: &mut String, matches: &dyn Fn(&str) -> bool, verbose: bool) {
+    let Ok(types) = btf::KernelTypes::load() else { return };
+    let ids = if verbose { types.function_ids() } else { Default::default() };
+    let mut decls = None;
+    for name in types.iterators() {
+        let full = format!("iter:{name}");
+        if !matches(&full) {
+            continue;
+        }
+        out.push_str(&full);
+        out.push('\n');
+        let Some((params, _)) = ids.get(&format!("bpf_iter_{name}")).and_then(|id| types.function_at(*id)) else { continue };
+        let Some(decls) = decls.get_or_insert_with(|| types.c_decls()).as_mut() else { continue };
+        for (param, ty) in params.iter().skip(1) {
+            out.push_str(&format!("    {} {param}\n", decls.decl(*ty)));
+        }
+    }
 }
 
 /// `-l` of kernel functions as `kind` probes (kprobe, kretprobe, fentry, fexit). kprobes list

@@ -23,6 +23,10 @@ pub struct Plan {
     /// The depths of the stacks programs record (`kstack`, `ustack(N)`): one stack map each,
     /// named by `stack_map`, since the kernel keeps as many frames as a map's value holds.
     pub stack_depths: Vec<u32>,
+    /// The depths of the `dw_ustack` stacks programs record: one map of unwound frames each,
+    /// named by `dw_stack_map` (the runtime loads the targets' unwind tables when any).
+    #[serde(default)]
+    pub dw_stack_depths: Vec<u32>,
     /// `-p PID`: probes other than BEGIN, END and interval fire only in this process.
     pub filter_pid: Option<u32>,
     /// Every attach point's full name; `probe` values index this.
@@ -79,6 +83,12 @@ pub struct Plan {
 pub const HIST_SUM_BUCKET: u64 = u64::MAX;
 
 impl Plan {
+    /// The names of the maps that stack ids index (`stack_map`, `dw_stack_map`).
+    pub fn stack_maps(&self) -> Vec<String> {
+        let kernel = self.stack_depths.iter().map(|&d| stack_map(d));
+        kernel.chain(self.dw_stack_depths.iter().map(|&d| dw_stack_map(d))).collect()
+    }
+
     /// Values per row of the parameters map.
     pub fn param_slots(&self) -> usize {
         self.params.iter().map(|(_, row)| row.len()).max().unwrap_or(0)
@@ -165,6 +175,24 @@ pub struct TupleDef {
 pub fn stack_map(depth: u32) -> String {
     format!("rt_stacks_{depth}")
 }
+/// The hash map that `dw_ustack` ids of `depth` frames index: the frames unwound in BPF
+/// (`codegen/dwunwind.rs`), keyed by a hash of them.
+pub fn dw_stack_map(depth: u32) -> String {
+    format!("rt_dwstacks_{depth}")
+}
+/// `dw_ustack`'s unwind table (`runtime/unwind.rs` fills it): an array of `DW_ROW_SIZE`-byte
+/// rows, `{ u64 pc; i32 cfa_offset; u8 cfa_register; u8 rbp_saved; i16 rbp_offset; }`,
+/// sorted by pc within each process, and the hash map of the target processes, pid to
+/// `{ u32 first_row; u32 rows; }`.
+pub const DW_ROWS_MAP: &str = "rt_dw_rows";
+pub const DW_PIDS_MAP: &str = "rt_dw_pids";
+pub const DW_ROW_SIZE: u32 = 16;
+/// The most target processes `dw_ustack` unwinds.
+pub const DW_MAX_PIDS: u32 = 64;
+/// A row's CFA register: none (the walk stops), rsp or rbp.
+pub const DW_CFA_NONE: u8 = 0;
+pub const DW_CFA_RSP: u8 = 1;
+pub const DW_CFA_RBP: u8 = 2;
 /// Frames kept per stack by default, and at most (the kernel's PERF_MAX_STACK_DEPTH).
 pub const STACK_DEPTH: u32 = 127;
 /// A per-CPU array of one `STACK_DEPTH` frames' buffer, where `len(kstack)` has
@@ -177,6 +205,9 @@ pub const STACK_BUF_MAP: &str = "rt_stack_buf";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StackSpec {
     pub user: bool,
+    /// `dw_ustack`: unwound with the targets' `.eh_frame` in BPF, not by the kernel.
+    #[serde(default)]
+    pub dwarf: bool,
     pub mode: StackMode,
     pub depth: u32,
 }
@@ -215,9 +246,19 @@ impl StackSpec {
             8
         }
     }
+    /// The map this stack's ids index.
+    pub fn map_name(&self) -> String {
+        if self.dwarf {
+            dw_stack_map(self.depth)
+        } else {
+            stack_map(self.depth)
+        }
+    }
     /// The name of the builtin, for messages.
     pub fn name(&self) -> &'static str {
-        if self.user {
+        if self.dwarf {
+            "dw_ustack"
+        } else if self.user {
             "ustack"
         } else {
             "kstack"

@@ -75,6 +75,7 @@ fn check(args: &[&str], script: &str, end: impl FnOnce(&mut Child)) {
     }
     let before = uprobe_events();
     let mut child = start(args, script);
+    let _guard = KillOnPanic(child.id());
     let held = held_objects(child.id());
     for kind in ["prog", "link", "map"] {
         assert!(held.iter().any(|(k, _)| *k == kind), "no {kind} found in rtrace's fdinfo: {held:?}");
@@ -96,6 +97,19 @@ fn check(args: &[&str], script: &str, end: impl FnOnce(&mut Child)) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(uprobe_events(), before, "uprobe_events changed");
+}
+
+/// Kills rtrace when a check fails before it was ended, so that no rtrace outlives the test
+/// (holding the harness's output pipe open).
+struct KillOnPanic(u32);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+        }
+    }
 }
 
 fn signal(child: &Child, sig: i32) {
@@ -147,6 +161,19 @@ fn wildcard_uprobes_share_one_link() {
     let script = "uprobe:/lib/x86_64-linux-gnu/libc.so.6:str* { @[probe] = count(); }";
     check(&[], script, |c| {
         assert_eq!(link_types(c.id()), ["uprobe_multi"], "expected one uprobe_multi link");
+        signal(c, libc::SIGINT);
+    });
+}
+
+/// `--no-feature uprobe_multi` (bpftrace's flag) attaches the same wildcard one link per
+/// function (perf event links), as on a kernel without uprobe_multi, and leaves nothing behind.
+#[test]
+fn no_feature_uprobe_multi_links_each_point() {
+    let script = "uprobe:/lib/x86_64-linux-gnu/libc.so.6:strn* { @[probe] = count(); }";
+    check(&["--no-feature", "uprobe_multi"], script, |c| {
+        let types = link_types(c.id());
+        assert!(types.len() > 1, "expected a link per strn* function, got {types:?}");
+        assert!(types.iter().all(|t| t == "perf"), "expected perf event links only, got {types:?}");
         signal(c, libc::SIGINT);
     });
 }

@@ -127,18 +127,23 @@ fn run_case(path: &Path, case: &Case, text: &str, bless: bool) -> Outcome {
         .chain(case.params.iter().map(String::as_str))
         .collect();
     let shown = format!("front_end({argv:?})");
-    let mut cli = match Cli::try_parse_from(&argv) {
-        Ok(cli) => cli,
-        Err(e) => return Outcome::Failed(format!("case: {}\ncommand: {shown}\nthe arguments do not parse: {e}", path.display())),
-    };
-    // As the binary runner does (`RTRACE_COMPAT=0.17`): 0.17's language outside `current/`.
-    if cli.compat.is_none() && !path.to_string_lossy().contains("/tests/scripts/current/") {
-        cli.compat = Some(rtrace::runtime::Compat::V017);
-    }
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = match front_end(&cli, false, &mut out, &mut err) {
-        Ok(_) => 0,
-        Err(status) => status,
+    let status = match Cli::try_parse_from(&argv) {
+        // A usage error: clap's message and exit status 1, as the binary's main gives them.
+        Err(e) => {
+            err.extend_from_slice(e.render().to_string().as_bytes());
+            1
+        }
+        Ok(mut cli) => {
+            // As the binary runner does (`RTRACE_COMPAT=0.17`): 0.17's language outside `current/`.
+            if cli.compat.is_none() && !path.to_string_lossy().contains("/tests/scripts/current/") {
+                cli.compat = Some(rtrace::runtime::Compat::V017);
+            }
+            match front_end(&cli, false, &mut out, &mut err) {
+                Ok(_) => 0,
+                Err(status) => status,
+            }
+        }
     };
     let (stdout, stderr) = (String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned());
 

@@ -85,6 +85,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let Type::Stack(spec) = self.ty(f, e) else {
             return Err(CodegenError("a stack without its type".into()));
         };
+        if spec.dwarf {
+            return self.dw_stack(f, spec);
+        }
         let i64 = self.i64();
         let map = *self.stacks.get(&spec.depth).ok_or_else(|| CodegenError("no stack map".into()))?;
         let flags = i64.const_int(if spec.user { sys::BPF_F_USER_STACK.into() } else { 0 }, false);
@@ -166,7 +169,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     let tmp = self.short_slot(f, i64.into(), "tmp")?;
                     self.builder.build_store(tmp, i64.const_zero())?;
                     let n = i64.const_int(field.size as u64, false);
-                    self.call_helper(sys::BPF_FUNC_probe_read_kernel, &[tmp.into(), n.into(), at.into()])?;
+                    self.read_checked(f, sys::BPF_FUNC_probe_read_kernel, &[tmp.into(), n.into(), at.into()])?;
                     self.builder.build_load(ty, tmp, "field")?.into_int_value()
                 };
                 let wide = if field.size == 8 {
@@ -184,7 +187,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let len = field.size as u32;
                 let buf = self.buffer(f, len, "chars")?;
                 let n = i64.const_int(len as u64, false);
-                self.call_helper(sys::BPF_FUNC_probe_read_kernel, &[buf.into(), n.into(), at.into()])?;
+                self.read_checked(f, sys::BPF_FUNC_probe_read_kernel, &[buf.into(), n.into(), at.into()])?;
                 V::Str(buf, len)
             }
             FieldKind::DataLocString => {
@@ -196,7 +199,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let len = self.checked.plan.str_len;
                 let buf = self.buffer(f, len, "str")?;
                 let n = i64.const_int(len as u64, false);
-                self.call_helper(sys::BPF_FUNC_probe_read_kernel_str, &[buf.into(), n.into(), addr.into()])?;
+                self.read_checked(f, sys::BPF_FUNC_probe_read_kernel_str, &[buf.into(), n.into(), addr.into()])?;
                 V::Str(buf, len)
             }
             FieldKind::Other => return Err(CodegenError(format!("unreadable field {}", field.name))),

@@ -43,7 +43,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Strncmp(n) => self.strncmp(f, args, n),
             Res::Bswap(bits) => self.bswap(f, &args[0], bits),
             Res::Buf { user } => self.buf(f, args, user),
-            Res::Call(F::Kstack | F::Ustack) => self.stack(f, e),
+            Res::Call(F::Kstack | F::Ustack | F::DwUstack) => self.stack(f, e),
             // The nanoseconds; the runtime formats them.
             Res::Call(F::Strftime) => self.expr(f, &args[1]),
             Res::Signal { number, thread } => {

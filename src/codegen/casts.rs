@@ -180,7 +180,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let user = matches!(self.ty(f, e), Type::Array { user: true, .. });
         let buf = self.buffer(f, a.size() as u32, "karray")?;
         let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
-        self.call_helper(helper, &[buf.into(), self.i64().const_int(a.bytes() as u64, false).into(), addr.into()])?;
+        self.read_checked(f, helper, &[buf.into(), self.i64().const_int(a.bytes() as u64, false).into(), addr.into()])?;
         Ok(buf)
     }
 

@@ -194,7 +194,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let size = self.field_info(chain, FIELD_BYTE_SIZE)?;
         let tmp = self.slot(f, i64.into(), "bitfield")?;
         self.builder.build_store(tmp, i64.const_zero())?;
-        self.call_helper(sys::BPF_FUNC_probe_read_kernel, &[tmp.into(), size.into(), addr.into()])?;
+        self.read_checked(f, sys::BPF_FUNC_probe_read_kernel, &[tmp.into(), size.into(), addr.into()])?;
         let raw = self.builder.build_load(i64, tmp, "raw")?.into_int_value();
         let left = self.field_info(chain, FIELD_LSHIFT_U64)?;
         let right = self.field_info(chain, FIELD_RSHIFT_U64)?;

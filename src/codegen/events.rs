@@ -144,7 +144,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         for i in 0..plan::JOIN_ARGS as u64 {
             self.builder.build_store(ptr_slot, i64.const_zero())?;
             let at = self.builder.build_int_add(array, i64.const_int(8 * i, false), "elem")?;
-            self.call_helper(read, &[ptr_slot.into(), i64.const_int(8, false).into(), at.into()])?;
+            self.read_checked(f, read, &[ptr_slot.into(), i64.const_int(8, false).into(), at.into()])?;
             let p = self.builder.build_load(i64, ptr_slot, "p")?.into_int_value();
             let end = self.builder.build_int_compare(IntPredicate::EQ, p, i64.const_zero(), "end")?;
             let next = self.ctx.append_basic_block(f.function, "join_arg");
@@ -152,7 +152,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             self.builder.position_at_end(next);
             let dst = self.offset(rec, (plan::EVENT_HEADER + plan::JOIN_ARG_LEN * i as usize) as u64)?;
             let n = i64.const_int(plan::JOIN_ARG_LEN as u64, false);
-            self.call_helper(read_str, &[dst.into(), n.into(), p.into()])?;
+            self.read_checked(f, read_str, &[dst.into(), n.into(), p.into()])?;
         }
         self.builder.build_unconditional_branch(send)?;
         self.builder.position_at_end(send);
@@ -195,26 +195,47 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// sends a `ReadError` record with the place of the expression being compiled.
     pub(super) fn read_checked(&mut self, f: &mut Func<'ctx>, helper: sys::bpf_func_id, args: &[inkwell::values::BasicMetadataValueEnum<'ctx>]) -> Result<inkwell::values::IntValue<'ctx>> {
         let r = self.call_helper(helper, args)?;
-        let (Some(site), Some(_)) = (self.site, &self.checked.plan.source) else { return Ok(r) };
-        let i64 = self.i64();
+        if self.site.is_none() || self.checked.plan.source.is_none() {
+            return Ok(r);
+        }
         let r32 = self.builder.build_int_truncate(r, self.ctx.i32_type(), "r32")?;
         let failed = self.builder.build_int_compare(IntPredicate::SLT, r32, self.ctx.i32_type().const_zero(), "read_failed")?;
+        self.warn_when(f, failed, helper, r32)?;
+        Ok(r)
+    }
+
+    /// With `-k`, a map lookup `p` that found nothing sends a `ReadError` record naming
+    /// `bpf_map_lookup_elem` (0.26 warns of a missing key so), with the place of the map read.
+    pub(super) fn lookup_checked(&mut self, f: &mut Func<'ctx>, p: PointerValue<'ctx>) -> Result<()> {
+        if self.site.is_none() || self.checked.plan.source.is_none() {
+            return Ok(());
+        }
+        let missing = self.builder.build_is_null(p, "missing")?;
+        self.warn_when(f, missing, sys::BPF_FUNC_map_lookup_elem, self.ctx.i32_type().const_zero())
+    }
+
+    /// Sends, when `failed`, a `ReadError` record: `helper`, the current expression's place
+    /// and the helper's return `r32`.
+    fn warn_when(&mut self, f: &mut Func<'ctx>, failed: inkwell::values::IntValue<'ctx>, helper: sys::bpf_func_id, r32: inkwell::values::IntValue<'ctx>) -> Result<()> {
+        let Some(site) = self.site else { return Ok(()) };
         let warn = self.ctx.append_basic_block(f.function, "read_error");
         let after = self.ctx.append_basic_block(f.function, "read_ok");
         self.builder.build_conditional_branch(failed, warn, after)?;
         self.builder.position_at_end(warn);
         let size = plan::READ_ERROR_RECORD as u32;
-        // Its own slot, not a `buffer()`: this block runs only when the read failed.
-        let rec = f.allocas.build_alloca(self.ctx.i8_type().array_type(size), "read_error")?;
+        // A slot of its own, not a `buffer()` (this block runs only when the read failed),
+        // shared by the function's reads: each record is sent as soon as it is written (one
+        // slot per read had made `join()`'s 32 reads outgrow the 512 bytes of stack).
+        let rec = self.short_slot(f, self.ctx.i8_type().array_type(size).into(), "read_error")?;
         self.store_u32(rec, 0, EventKind::ReadError as u32)?;
         self.store_u32(rec, 4, helper)?;
         self.store_u32(rec, 8, site.start as u32)?;
         self.store_u32(rec, 12, site.end as u32)?;
-        self.store_i64(rec, 16, self.builder.build_int_s_extend(r32, i64, "ret")?)?;
+        self.store_i64(rec, 16, self.builder.build_int_s_extend(r32, self.i64(), "ret")?)?;
         self.emit_event(f, rec, size)?;
         self.builder.build_unconditional_branch(after)?;
         self.builder.position_at_end(after);
-        Ok(r)
+        Ok(())
     }
 
     /// Sends a record through the ring buffer, counting it as lost if it does not fit.

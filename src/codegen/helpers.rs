@@ -98,6 +98,11 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             return Ok(*p);
         }
         let p = f.allocas.build_alloca(ty, name)?;
+        // 8-aligned, as BPF's stack accesses must be: a byte array holding u64s has
+        // LLVM's alignment 1 otherwise.
+        if let Some(inst) = p.as_instruction() {
+            inst.set_alignment(8).map_err(|e| super::CodegenError(e.to_string()))?;
+        }
         f.short_slots.insert(name, p);
         Ok(p)
     }

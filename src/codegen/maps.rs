@@ -128,9 +128,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             (Type::Stack(spec), _) if spec.user => (spec.size() as u32, None),
             (_, ValueKind::Scalar(Scalar::Tuple { id, size })) => (size, Some(id)),
             (_, kind) if kind.is_aggregation() => return Ok(V::Int(self.all_cpus(f, index, key, kind)?)),
-            _ => return Ok(V::Int(self.read_int(f, index, key)?)),
+            _ => {
+                let p = self.lookup(global, key)?;
+                self.lookup_checked(f, p)?;
+                return Ok(V::Int(self.load_or_zero(f, p)?));
+            }
         };
         let p = self.lookup(global, key)?;
+        self.lookup_checked(f, p)?;
         let found = self.ctx.append_basic_block(f.function, "found");
         let join = self.ctx.append_basic_block(f.function, "read");
         let buf = self.buffer(f, len, "mapstr")?;

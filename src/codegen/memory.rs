@@ -123,7 +123,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Type::Array { len, user, .. } => {
                 let at = self.offset(buf, 8)?;
                 let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
-                self.call_helper(helper, &[at.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
+                self.read_checked(f, helper, &[at.into(), i64.const_int(len as u64, false).into(), addr.into()])?;
             }
             _ => {
                 let v4 = self.builder.build_int_truncate(addr, self.ctx.i32_type(), "v4")?;
@@ -150,7 +150,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         let tmp = self.short_slot(f, i64.into(), "mac")?;
         self.builder.build_store(tmp, i64.const_zero())?;
         let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
-        self.call_helper(helper, &[tmp.into(), i64.const_int(6, false).into(), value.into()])?;
+        self.read_checked(f, helper, &[tmp.into(), i64.const_int(6, false).into(), value.into()])?;
         Ok(V::Int(self.builder.build_load(i64, tmp, "mac")?.into_int_value()))
     }
 }

@@ -10,6 +10,7 @@ mod call;
 mod casts;
 mod core;
 mod diagnostics;
+mod dwunwind;
 mod events;
 mod expr;
 mod for_map;
@@ -182,6 +183,8 @@ pub(crate) struct Gen<'ctx, 'm> {
     /// The per-CPU buffer `len(kstack)` counts frames in (`plan::STACK_BUF_MAP`), made on
     /// first use.
     pub stack_buf: Option<GlobalValue<'ctx>>,
+    /// `dw_ustack`'s maps and walk (`dwunwind.rs`), made on first use.
+    dwunwind: Option<dwunwind::DwMaps<'ctx>>,
     /// `skboutput()`'s perf event array (`plan::SKB_OUTPUT_MAP`), made on first use.
     pub skb_output: Option<GlobalValue<'ctx>>,
     /// The parameters map, when programs read literals from it.
@@ -288,7 +291,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         license.set_section(Some("license"));
         let ksyms = ksyms::Ksyms::declare(module, &btf, &checked.ksyms);
         let builder = ctx.create_builder();
-        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, skb_output: None, params, core: None, ksyms, site: None })
+        Ok(Gen { ctx, module, builder, checked, btf, maps, events, lost, map_full, globals, str_globals, stacks, scratch, vars, count_callback: None, ncpus: None, stack_buf: None, dwunwind: None, skb_output: None, params, core: None, ksyms, site: None })
     }
 
     pub fn i64(&self) -> IntType<'ctx> {

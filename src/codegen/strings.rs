@@ -255,7 +255,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                 let n = self.builder.build_select(over, cap, want, "n")?.into_int_value();
                 let n = self.builder.build_and(n, i64.const_int(0x7f, false), "n")?;
                 let helper = if user { sys::BPF_FUNC_probe_read_user } else { sys::BPF_FUNC_probe_read_kernel };
-                self.call_helper(helper, &[data.into(), n.into(), ptr.into()])?;
+                self.read_checked(f, helper, &[data.into(), n.into(), ptr.into()])?;
                 n
             }
             V::Void | V::Tuple(..) => return Err(CodegenError("buf of nothing".into())),

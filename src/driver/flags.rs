@@ -9,12 +9,6 @@ use crate::diag::Diagnostic;
 /// gets an error naming it rather than clap's "unexpected argument". Hidden from `--help`.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct Unsupported {
-    #[arg(long, hide = true, value_name = "REGEX")]
-    pub probe_filter: Option<String>,
-    #[arg(long, hide = true, value_name = "FEATURES")]
-    pub no_feature: Option<String>,
-    #[arg(long, hide = true, value_name = "FILE")]
-    pub traceable_functions: Option<String>,
     #[arg(long, hide = true, value_name = "DIRS")]
     pub debuginfo: Vec<String>,
     #[arg(long, hide = true, value_name = "FILE")]
@@ -23,20 +17,12 @@ pub struct Unsupported {
     pub mode: Option<String>,
     #[arg(long, hide = true, value_name = "FILE")]
     pub aot: Option<String>,
-    #[arg(long, hide = true, value_name = "PID")]
-    pub dwarf_pid: Vec<String>,
 }
 
 impl Unsupported {
     /// The error for the first of these flags given, if any.
     pub fn error(&self) -> Option<String> {
-        let (flag, why) = if self.probe_filter.is_some() {
-            ("--probe-filter", "remove the probes from the script instead")
-        } else if self.no_feature.is_some() {
-            ("--no-feature", "multi-attach links are left out by themselves when the kernel refuses them")
-        } else if self.traceable_functions.is_some() {
-            ("--traceable-functions", "the traceable functions are read from tracefs")
-        } else if !self.debuginfo.is_empty() {
+        let (flag, why) = if !self.debuginfo.is_empty() {
             ("--debuginfo", "no DWARF is read")
         } else if self.fmt.is_some() {
             ("--fmt", "there is no script formatter")
@@ -44,13 +30,24 @@ impl Unsupported {
             ("--mode", "use --test or --bench")
         } else if self.aot.is_some() {
             ("--aot", "use `rtrace build` to make a standalone tool (docs/build.md)")
-        } else if !self.dwarf_pid.is_empty() {
-            ("--dwarf-pid", "there is no DWARF unwinder")
         } else {
             return None;
         };
         Some(format!("`{flag}` (a bpftrace flag) is not supported by rtrace: {why}"))
     }
+}
+
+/// `--probe-filter`'s value: a regular expression (`regex-lite`'s syntax, which has ECMAScript's
+/// common forms; bpftrace takes C++'s ECMAScript ones).
+pub fn probe_filter(text: &str) -> Result<regex_lite::Regex, String> {
+    regex_lite::Regex::new(text).map_err(|e| format!("not a regular expression: {e}"))
+}
+
+/// A flag's value that names a file to read (`--traceable-functions`): one that cannot be read
+/// is a usage error at once.
+pub fn readable_file(text: &str) -> Result<std::path::PathBuf, String> {
+    std::fs::File::open(text).map_err(|e| format!("cannot read `{text}`: {e}"))?;
+    Ok(text.into())
 }
 
 /// The warnings for `-I` and `--include`, which have no effect: rtrace takes kernel types

@@ -364,6 +364,23 @@ impl KernelTypes {
         sorted_names(self.btf.type_by_kind::<Func>().filter_map(|f| f.name()), |n| matches(n))
     }
 
+    /// The BPF iterators BTF names, sorted: each `struct bpf_iter__NAME` (the context an
+    /// iterator program gets; not the verifier's `…__safe_trusted` variants) with a function
+    /// `bpf_iter_NAME`. (`struct bpf_iter_task`, an open-coded iterator's state, shares the
+    /// function's name: functions are looked for among FUNCs only.)
+    pub fn iterators(&self) -> Vec<String> {
+        let functions = self.functions_matching(|n| n.starts_with("bpf_iter_"));
+        let mut names: Vec<String> = self
+            .tagged_types()
+            .into_iter()
+            .filter_map(|(tagged, _)| tagged.strip_prefix("struct bpf_iter__").map(str::to_string))
+            .filter(|n| !n.ends_with("__safe_trusted") && functions.iter().any(|f| f.strip_prefix("bpf_iter_") == Some(n)))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The raw tracepoints the kernel defines (one `btf_trace_NAME` typedef each) whose NAME
     /// `matches` accepts.
     pub fn raw_tracepoints_matching(&self, matches: impl Fn(&str) -> bool) -> Vec<String> {

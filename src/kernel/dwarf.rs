@@ -53,7 +53,7 @@ pub enum Shape {
 impl Debug {
     /// The DWARF of `path`: `Ok(None)` when it has no `.debug_info`.
     pub fn load(path: &Path) -> Result<Option<Debug>, String> {
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let bytes = crate::kernel::zip::read_binary(path)?;
         let file = object::File::parse(&*bytes).map_err(|e| e.to_string())?;
         if file.section_by_name(".debug_info").is_none() {
             return Ok(None);

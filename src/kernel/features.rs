@@ -29,19 +29,63 @@ pub fn has_uprobe_refcount() -> bool {
     Path::new("/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset").exists()
 }
 
+/// Features the user turned off with `--no-feature` (bpftrace's flag): rtrace then does
+/// without them as on a kernel that lacks them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoFeature {
+    pub uprobe_multi: bool,
+    pub kprobe_multi: bool,
+    /// Accepted for bpftrace's sake: rtrace never joins a kprobe and a kretprobe into one
+    /// kprobe session, so there is nothing to turn off.
+    pub kprobe_session: bool,
+}
+
+impl NoFeature {
+    /// `--no-feature`'s value: names separated by commas.
+    pub fn parse(text: &str) -> Result<NoFeature, String> {
+        let mut off = NoFeature::default();
+        for name in text.split(',') {
+            match name {
+                "uprobe_multi" => off.uprobe_multi = true,
+                "kprobe_multi" => off.kprobe_multi = true,
+                "kprobe_session" => off.kprobe_session = true,
+                _ => {
+                    return Err(format!(
+                        "`--no-feature` takes `kprobe_multi`, `kprobe_session` and `uprobe_multi`, separated by commas, not `{name}`"
+                    ))
+                }
+            }
+        }
+        Ok(off)
+    }
+}
+
+static TURNED_OFF: std::sync::OnceLock<NoFeature> = std::sync::OnceLock::new();
+
+/// Turns features off for the rest of the run (`--no-feature`), before anything asks about
+/// them; a second call changes nothing.
+pub fn turn_off(features: NoFeature) {
+    let _ = TURNED_OFF.set(features);
+}
+
+fn turned_off() -> NoFeature {
+    TURNED_OFF.get().copied().unwrap_or_default()
+}
+
 /// Whether one link can attach a program to many uprobes (`BPF_TRACE_UPROBE_MULTI`, Linux 6.6,
-/// present whenever uprobes are).
+/// present whenever uprobes are), unless `--no-feature uprobe_multi`.
 pub fn has_uprobe_multi() -> bool {
-    has_uprobes() && kernel_version() >= (6, 6)
+    !turned_off().uprobe_multi && has_uprobes() && kernel_version() >= (6, 6)
 }
 
 /// Whether one link can attach a program to many kernel functions (`BPF_TRACE_KPROBE_MULTI`,
 /// which needs CONFIG_FPROBE: Debian's 6.12 has it, 6.1 does not). Asked of the kernel the
 /// way libbpf does: a do-nothing program loaded for kprobe_multi and linked to `vfs_read` for
-/// an instant. Needs root; the answer is kept for the rest of the run.
+/// an instant. Needs root; the answer is kept for the rest of the run. False under
+/// `--no-feature kprobe_multi`.
 pub fn has_kprobe_multi() -> bool {
     static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ANSWER.get_or_init(|| has_kprobes() && kprobe_multi_links())
+    *ANSWER.get_or_init(|| !turned_off().kprobe_multi && has_kprobes() && kprobe_multi_links())
 }
 
 fn kprobe_multi_links() -> bool {

@@ -3,10 +3,30 @@
 //! need them.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// `--traceable-functions FILE`: the list of functions to read instead of tracefs's
+/// `available_filter_functions` (same format: `symbol` or `symbol [module]` per line).
+static FUNCTIONS_FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Reads the traceable functions from `file` for the rest of the run (`--traceable-functions`;
+/// the command line checked that it can be read); a second call changes nothing.
+pub fn use_functions_file(file: &Path) {
+    let _ = FUNCTIONS_FILE.set(file.to_path_buf());
+}
+
+/// The text of `available_filter_functions`: the `--traceable-functions` file if one was
+/// given, else tracefs's.
+fn functions_text(tracefs: Option<&Path>) -> Option<String> {
+    match FUNCTIONS_FILE.get() {
+        Some(file) => std::fs::read_to_string(file).ok(),
+        None => std::fs::read_to_string(tracefs?.join("available_filter_functions")).ok(),
+    }
+}
 
 /// The kernel functions a kprobe may attach to: tracefs's `available_filter_functions` when
-/// present (what ftrace can hook), else every text symbol in `/proc/kallsyms`.
+/// present (what ftrace can hook; or the `--traceable-functions` file), else every text symbol
+/// in `/proc/kallsyms`.
 pub fn traceable_functions(tracefs: Option<&Path>) -> BTreeSet<String> {
     if let Some(functions) = filter_functions(tracefs) {
         return functions;
@@ -21,10 +41,11 @@ pub fn traceable_functions(tracefs: Option<&Path>) -> BTreeSet<String> {
         .collect()
 }
 
-/// The functions ftrace can hook (tracefs's `available_filter_functions`), if that file can
-/// be read: it exists but is refused (EPERM) on some hosts.
+/// The functions ftrace can hook (tracefs's `available_filter_functions`, or the
+/// `--traceable-functions` file), if that file can be read: it exists but is refused (EPERM)
+/// on some hosts.
 pub fn filter_functions(tracefs: Option<&Path>) -> Option<BTreeSet<String>> {
-    let text = std::fs::read_to_string(tracefs?.join("available_filter_functions")).ok()?;
+    let text = functions_text(tracefs)?;
     Some(text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect())
 }
 
@@ -38,7 +59,7 @@ pub fn module_functions(tracefs: Option<&Path>, module: &str) -> BTreeSet<String
             .filter_map(|l| l.split_whitespace().nth(name_at).map(str::to_string))
             .collect()
     };
-    if let Some(text) = tracefs.and_then(|t| std::fs::read_to_string(t.join("available_filter_functions")).ok()) {
+    if let Some(text) = functions_text(tracefs) {
         return of_module(text, 0);
     }
     of_module(std::fs::read_to_string("/proc/kallsyms").unwrap_or_default(), 2)

@@ -1,7 +1,7 @@
 //! Facts about the running system, which sema and the runtime both ask: the kernel's types
 //! (BTF, module BTF), tracefs (where it is, which tracepoints exist, their record layouts),
 //! kallsyms and the functions kprobes can hook, cgroup ids, user binaries (ELF symbols, USDT
-//! notes), perf events, and which tracing features this kernel has. Only `tracefs` (mounting
+//! notes, libraries inside ZIP archives), perf events, and which tracing features this kernel has. Only `tracefs` (mounting
 //! it) and `features` (probing the kernel by loading a program) have effects; sema calls
 //! neither: its caller does (see `sema::host_needs`).
 
@@ -27,3 +27,4 @@ pub mod perf;
 pub mod regs;
 pub mod tracefs;
 pub mod usdt;
+pub mod zip;

@@ -5,6 +5,7 @@
 
 use super::{Failure, Result, RuntimeError};
 use crate::plan::{self, Attach, Plan};
+use crate::kernel::zip;
 use libbpf_rs::libbpf_sys::{self as sys, perf_event_attr};
 use libbpf_rs::{Link, Object};
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
@@ -128,7 +129,8 @@ fn attach_multi(prog: &libbpf_rs::ProgramMut, plan: &Plan, def: &plan::ProbeDef,
     let mut by_path: Vec<(&str, bool, libbpf_rs::UprobeMultiOpts)> = Vec::new();
     for (attach, cookie) in def.points() {
         let (path, offset, semaphore, ret) = match attach {
-            Attach::Uprobe { path, offset, ret, .. } => (path.as_str(), *offset, 0, *ret),
+            // A library inside a ZIP archive (`ARCHIVE!/ENTRY`): its offsets are the archive's.
+            Attach::Uprobe { path, offset, ret, .. } => (zip::attach_file(path), *offset, 0, *ret),
             Attach::Usdt { path, offset, semaphore, .. } => (path.as_str(), *offset, *semaphore, false),
             _ => return Err("not a uprobe".into()),
         };
@@ -212,7 +214,8 @@ fn attach_one(
         Attach::Uprobe { path, offset, ret, .. } => {
             let pid = plan.filter_pid.map_or(-1, |p| p as i32);
             let opts = libbpf_rs::UprobeOpts { cookie, retprobe: *ret, ..Default::default() };
-            links.push(prog.attach_uprobe_with_opts(pid, path, *offset as usize, opts).map_err(err)?);
+            let file = zip::attach_file(path);
+            links.push(prog.attach_uprobe_with_opts(pid, file, *offset as usize, opts).map_err(err)?);
         }
         Attach::Usdt { path, offset, semaphore, .. } => {
             let pid = plan.filter_pid.map_or(-1, |p| p as i32);

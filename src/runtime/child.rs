@@ -15,6 +15,9 @@ pub struct HeldChild {
     pid: libc::pid_t,
     /// Writing to (or closing) this releases the child.
     release: Option<OwnedFd>,
+    /// `dw_ustack`: the child is traced (`PTRACE_TRACEME`) and stopped after its command's
+    /// exec (`run_to_exec`), until `release` detaches it.
+    traced: bool,
 }
 
 /// Checks that `cmd`'s program exists and is executable, as bpftrace does before it attaches
@@ -48,7 +51,8 @@ pub fn check_command(cmd: &str) -> Result<(), String> {
 }
 
 impl HeldChild {
-    pub fn spawn(cmd: &str) -> std::io::Result<HeldChild> {
+    /// `trace`: the child asks to be traced before its exec, for `run_to_exec`.
+    pub fn spawn(cmd: &str, trace: bool) -> std::io::Result<HeldChild> {
         let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
         let (sh, dash_c, cmd) = (
             CString::new("/bin/sh").map_err(invalid)?,
@@ -83,6 +87,9 @@ impl HeldChild {
                     libc::_exit(127);
                 }
                 unblock_signals();
+                if trace {
+                    libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+                }
                 libc::execv(argv[0], argv.as_ptr());
                 libc::_exit(127);
             }
@@ -90,7 +97,28 @@ impl HeldChild {
         // SAFETY: the descriptors were created above and are owned by nothing else here.
         let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         drop(read_end);
-        Ok(HeldChild { pid, release: Some(write_end) })
+        Ok(HeldChild { pid, release: Some(write_end), traced: false })
+    }
+
+    /// Lets a child spawned with `trace` run to the exec of its command (the shell's exec is
+    /// the first, `exec CMD`'s the second), where it stays stopped until `release`: its
+    /// program and dynamic loader are mapped then (`dw_ustack` reads their unwind tables),
+    /// its libraries not yet. False when it exited first.
+    pub fn run_to_exec(&mut self) -> bool {
+        self.release();
+        let mut status = 0;
+        for exec in 0..2 {
+            // SAFETY: waitpid on our own child only writes `status`.
+            if unsafe { libc::waitpid(self.pid, &mut status, 0) } != self.pid || !libc::WIFSTOPPED(status) {
+                return false;
+            }
+            if exec == 0 {
+                // SAFETY: continues our own traced, stopped child without a signal.
+                unsafe { libc::ptrace(libc::PTRACE_CONT, self.pid, 0, 0) };
+            }
+        }
+        self.traced = true;
+        true
     }
 
     pub fn pid(&self) -> u32 {
@@ -99,6 +127,10 @@ impl HeldChild {
 
     /// Lets the command run.
     pub fn release(&mut self) {
+        if std::mem::take(&mut self.traced) {
+            // SAFETY: detaches our own traced child, stopped in `run_to_exec`, without a signal.
+            unsafe { libc::ptrace(libc::PTRACE_DETACH, self.pid, 0, 0) };
+        }
         if let Some(fd) = self.release.take() {
             // SAFETY: writing one byte from a local to a descriptor we own.
             unsafe { libc::write(fd.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
@@ -108,6 +140,9 @@ impl HeldChild {
     /// Reaps the command if it has exited; if it still runs (rtrace was stopped first), ends
     /// it as bpftrace does: SIGTERM, then SIGKILL if it has not gone within half a second.
     pub fn end(&mut self) {
+        if self.traced {
+            self.release();
+        }
         let mut status = 0;
         if let Some(fd) = self.release.take() {
             // Never released: it exits when its pipe closes.

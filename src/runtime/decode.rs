@@ -24,8 +24,8 @@ pub struct Decoder<'p> {
 }
 
 impl<'p> Decoder<'p> {
-    /// `stacks`: the stack-trace maps stack ids point into, by the depth they keep.
-    pub fn new(plan: &'p Plan, stacks: HashMap<u32, libbpf_rs::MapHandle>, compat: super::Compat) -> Decoder<'p> {
+    /// `stacks`: the maps stack ids point into, by name (`Plan::stack_maps`).
+    pub fn new(plan: &'p Plan, stacks: HashMap<String, libbpf_rs::MapHandle>, compat: super::Compat) -> Decoder<'p> {
         let boot_ns = clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC));
         // Whole seconds (leap seconds): the two readings are a few nanoseconds apart.
         let tai_offset = clock_ns(libc::CLOCK_TAI).wrapping_sub(clock_ns(libc::CLOCK_REALTIME)) as i64;

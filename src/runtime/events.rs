@@ -139,9 +139,15 @@ fn read_error(source: &plan::SourceText, helper: u32, start: usize, end: usize, 
         sys::BPF_FUNC_probe_read_kernel => "probe_read_kernel",
         sys::BPF_FUNC_probe_read_user_str => "probe_read_user_str",
         sys::BPF_FUNC_probe_read_kernel_str => "probe_read_kernel_str",
+        sys::BPF_FUNC_map_lookup_elem => "map_lookup_elem",
         _ => "helper",
     };
     let (place, [line, marker]) = source.place(start, end);
+    if helper == sys::BPF_FUNC_map_lookup_elem {
+        // v0.26.0's src/output/text.cpp's words (the docs show none), without its
+        // `Additional Info` line, as for the reads above.
+        return format!("{place}: WARNING: Can't lookup map element because it does not exist.\n{line}\n{marker}\n");
+    }
     let message = crate::kernel::names::NameTable::Errno.name(ret.unsigned_abs());
     format!("{place}: WARNING: Failed to {name}: {message} ({ret})\n{line}\n{marker}\n")
 }

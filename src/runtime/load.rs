@@ -33,6 +33,8 @@ pub struct Settings<'a> {
     pub btf: Option<&'a Path>,
     /// `--no-warnings`: not even that the kernel rejected rtrace's BTF.
     pub no_warnings: bool,
+    /// The rows of `dw_ustack`'s unwind table (`plan::DW_ROWS_MAP`'s size; 0 leaves it).
+    pub dw_rows: u32,
 }
 
 /// Loads the object as `settings` say.
@@ -148,6 +150,12 @@ fn load_with_logs(
         .map_err(|e| RuntimeError::new(format!("internal error: libbpf cannot open rtrace's object: {e}")))?;
     load_without_multi_links(&mut open, plan, settings.no_attach);
     set_ncpus(&mut open);
+    if settings.dw_rows > 0 {
+        if let Some(mut map) = open.maps_mut().find(|m| m.name() == crate::plan::DW_ROWS_MAP) {
+            map.set_max_entries(settings.dw_rows)
+                .map_err(|e| RuntimeError::new(format!("cannot size dw_ustack's unwind table: {e}")))?;
+        }
+    }
     let names: Vec<String> = open.progs_mut().map(|p| p.name().to_string_lossy().into_owned()).collect();
     let sizes: Vec<usize> = names
         .iter()

@@ -53,6 +53,8 @@ mod session;
 pub mod signals;
 mod symbols;
 mod tseries;
+#[cfg(feature = "compiler")]
+mod unwind;
 mod value;
 
 use crate::plan::Plan;
@@ -70,6 +72,8 @@ pub struct Options {
     pub command: Option<String>,
     /// `-p PID`: end when PID exits (the programs filter on it).
     pub pid: Option<u32>,
+    /// `--dwarf-pid PID`: more processes whose unwind tables `dw_ustack` loads.
+    pub dwarf_pids: Vec<u32>,
     /// `-o FILE`: where the script's output goes.
     pub output: Option<std::path::PathBuf>,
     /// `-q`: no `Attaching N probes...`.
@@ -232,15 +236,24 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         _ => None,
     };
     // The -c command starts now, held until every probe is attached, so `cpid` is known.
+    let unwinds = !plan.dw_stack_depths.is_empty() && !opts.dry_run;
     let mut command = match &opts.command {
         Some(cmd) if !opts.dry_run => Some(
-            child::HeldChild::spawn(cmd).map_err(|e| RuntimeError::new(format!("cannot start `{cmd}`: {e}")))?,
+            child::HeldChild::spawn(cmd, unwinds).map_err(|e| RuntimeError::new(format!("cannot start `{cmd}`: {e}")))?,
         ),
         _ => None,
     };
+    let tables = match unwinds {
+        true => Some(unwind_tables(opts, command.as_mut())?),
+        false => None,
+    };
     signals::arm();
     let mut timer = Timer { on: opts.timings, since: std::time::Instant::now() };
-    let mut session = Session::load(object, plan, out, opts)?;
+    let dw_rows = tables.as_ref().map_or(0, unwind_rows);
+    let mut session = Session::load(object, plan, out, opts, dw_rows)?;
+    if let Some(tables) = &tables {
+        fill_unwind(&session, tables)?;
+    }
     session.max_cat_bytes = opts.max_cat_bytes;
     timer.lap("load");
     if opts.dry_run && opts.no_attach {
@@ -317,6 +330,58 @@ pub fn run(object: &[u8], plan: &Plan, opts: &Options) -> Result<i32> {
         signals::die_of_sigpipe();
     }
     Ok(status)
+}
+
+#[cfg(feature = "compiler")]
+type UnwindTables = unwind::Tables;
+#[cfg(not(feature = "compiler"))]
+type UnwindTables = ();
+
+/// `dw_ustack`'s unwind tables of its targets: `--dwarf-pid`s, `-p`'s process and the `-c`
+/// command, run to its exec (an error when there is none); a warning for each target without
+/// unwind information.
+#[cfg(feature = "compiler")]
+fn unwind_tables(opts: &Options, command: Option<&mut child::HeldChild>) -> Result<UnwindTables> {
+    let mut pids = opts.dwarf_pids.clone();
+    pids.extend(opts.pid);
+    if let Some(c) = command {
+        if c.run_to_exec() {
+            pids.push(c.pid());
+        }
+    }
+    if pids.is_empty() {
+        return Err(RuntimeError::new("dw_ustack requires a target process. Use -p, -c, or --dwarf-pid to specify one."));
+    }
+    let tables = unwind::tables(&pids).map_err(RuntimeError::new)?;
+    if !opts.no_warnings {
+        for pid in &tables.without {
+            eprintln!("WARNING: dw_ustack: no DWARF unwind data available for process {pid}");
+        }
+    }
+    Ok(tables)
+}
+
+#[cfg(not(feature = "compiler"))]
+fn unwind_tables(_: &Options, _: Option<&mut child::HeldChild>) -> Result<UnwindTables> {
+    Err(RuntimeError::new("dw_ustack needs rtrace itself: a built tool cannot read unwind tables"))
+}
+
+#[cfg(feature = "compiler")]
+fn unwind_rows(tables: &UnwindTables) -> u32 {
+    tables.rows.len().max(1) as u32
+}
+#[cfg(not(feature = "compiler"))]
+fn unwind_rows(_: &UnwindTables) -> u32 {
+    1
+}
+
+#[cfg(feature = "compiler")]
+fn fill_unwind(session: &Session, tables: &UnwindTables) -> Result<()> {
+    session.fill_unwind(tables)
+}
+#[cfg(not(feature = "compiler"))]
+fn fill_unwind(_: &Session, _: &UnwindTables) -> Result<()> {
+    Ok(())
 }
 
 /// `--test` or `--bench`: BEGIN, the tests or benchmarks, END; nothing is attached and no map

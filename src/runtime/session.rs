@@ -61,12 +61,14 @@ pub struct Session<'p> {
 impl<'p> Session<'p> {
     /// Loads the object into the kernel and prepares what reading it needs: the ring buffer
     /// and handles of the maps.
-    pub fn load(object: &[u8], plan: &'p Plan, out: Box<dyn Output>, opts: &super::Options) -> Result<Session<'p>> {
+    /// `dw_rows`: the rows of `dw_ustack`'s unwind table (`Session::fill_unwind`), 0 if none.
+    pub fn load(object: &[u8], plan: &'p Plan, out: Box<dyn Output>, opts: &super::Options, dw_rows: u32) -> Result<Session<'p>> {
         let settings = load::Settings {
             verbose: opts.verbose,
             no_attach: opts.no_attach,
             btf: opts.btf.as_deref(),
             no_warnings: opts.no_warnings,
+            dw_rows,
         };
         let object = load::load(object, plan, &settings)?;
         let mut by_name: HashMap<String, libbpf_rs::Map> =
@@ -76,9 +78,9 @@ impl<'p> Session<'p> {
         let lost = maps::MappedCounter::find(&object, plan::LOST_SECTION);
         let map_full = handle(plan::MAP_FULL_MAP);
         let mut stacks = HashMap::new();
-        for &depth in &plan.stack_depths {
-            let map = handle(&plan::stack_map(depth)).ok_or_else(|| missing_map(&plan::stack_map(depth)))?;
-            stacks.insert(depth, map);
+        for name in plan.stack_maps() {
+            let map = handle(&name).ok_or_else(|| missing_map(&name))?;
+            stacks.insert(name, map);
         }
         let records = Rc::new(RefCell::new(Records::default()));
         let ringbuf = ring_buffer(&object, records.clone())?;
@@ -107,6 +109,25 @@ impl<'p> Session<'p> {
             skb,
             object,
         })
+    }
+
+    /// Writes `dw_ustack`'s unwind tables (`runtime/unwind.rs`) into their maps.
+    #[cfg(feature = "compiler")]
+    pub fn fill_unwind(&self, tables: &super::unwind::Tables) -> Result<()> {
+        let fail = |e: libbpf_rs::Error| RuntimeError::new(format!("cannot load dw_ustack's unwind tables: {e}"));
+        let map = |name: &str| self.object.maps().find(|m| m.name() == name);
+        if let Some(rows) = map(plan::DW_ROWS_MAP) {
+            for (i, row) in tables.rows.iter().enumerate() {
+                rows.update(&(i as u32).to_le_bytes(), &row.bytes(), libbpf_rs::MapFlags::ANY).map_err(fail)?;
+            }
+        }
+        if let Some(pids) = map(plan::DW_PIDS_MAP) {
+            for &(pid, first, count) in tables.pids.iter() {
+                let value = [first.to_le_bytes(), count.to_le_bytes()].concat();
+                pids.update(&pid.to_le_bytes(), &value, libbpf_rs::MapFlags::ANY).map_err(fail)?;
+            }
+        }
+        Ok(())
     }
 
     /// Fills what the programs read before they run: the `-c` command's pid (`cpid`), the start

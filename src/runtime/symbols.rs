@@ -43,12 +43,12 @@ pub struct Symbols {
     #[cfg(feature = "symbols")]
     symbolizer: Option<Symbolizer>,
     cache: HashMap<u64, String>,
-    /// The stack-trace maps stack ids point into, by the depth they keep.
-    stacks: HashMap<u32, libbpf_rs::MapHandle>,
+    /// The maps stack ids point into, by name (`Plan::stack_maps`).
+    stacks: HashMap<String, libbpf_rs::MapHandle>,
 }
 
 impl Symbols {
-    pub fn new(stacks: HashMap<u32, libbpf_rs::MapHandle>) -> Symbols {
+    pub fn new(stacks: HashMap<String, libbpf_rs::MapHandle>) -> Symbols {
         Symbols {
             #[cfg(feature = "symbols")]
             symbolizer: None,
@@ -62,7 +62,7 @@ impl Symbols {
     /// perf's mode `\tADDR name+offset` (user frames add ` (FILE)`). A frame without a name
     /// (e.g. its process has exited) is its address.
     pub fn stack(&mut self, spec: StackSpec, id: u64, pid: u64, indent: usize) -> String {
-        let frames = self.stacks.get(&spec.depth).and_then(|m| {
+        let frames = self.stacks.get(&spec.map_name()).and_then(|m| {
             use libbpf_rs::MapCore;
             m.lookup(&(id as u32).to_le_bytes(), libbpf_rs::MapFlags::ANY).ok().flatten()
         });

@@ -70,6 +70,9 @@ pub struct Options {
     pub compat: crate::runtime::Compat,
     /// `-k`: a failed read of memory sends a warning naming its place (`Plan::source`).
     pub read_warnings: bool,
+    /// `--probe-filter REGEX`: only the attach points whose name (as `probe` gives it)
+    /// matches are kept; BEGIN and END always are.
+    pub probe_filter: Option<regex_lite::Regex>,
 }
 
 /// Checks a parsed program and writes its plan. Errors (with any warnings) come back as

@@ -32,6 +32,7 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
         time_formats: Vec::new(),
         strftime_formats: checked.strftime_formats,
         stack_depths: Vec::new(),
+        dw_stack_depths: Vec::new(),
         filter_pid: opts.pid,
         probe_names: checked.probe_names,
         join_separators: Vec::new(),
@@ -61,9 +62,10 @@ pub(super) fn write(checked: Input, opts: &Options) -> (Plan, Vec<ProgInfo>) {
                 Need::Cat(path) => push(&mut plan.cat_paths, path),
                 Need::Join(separator) => push(&mut plan.join_separators, separator),
                 Need::SkbOutput(def) => push(&mut plan.skb_outputs, def),
-                Need::Stack(depth) => {
-                    if !plan.stack_depths.contains(&depth) {
-                        plan.stack_depths.push(depth);
+                Need::Stack(spec) => {
+                    let depths = if spec.dwarf { &mut plan.dw_stack_depths } else { &mut plan.stack_depths };
+                    if !depths.contains(&spec.depth) {
+                        depths.push(spec.depth);
                     }
                     continue;
                 }

@@ -191,6 +191,7 @@ fn options(manifest: &Manifest, matches: &Matches, plan: &mut plan::Plan) -> Res
         no_attach: false,
         command: matches.get("command").map(String::from),
         pid,
+        dwarf_pids: Vec::new(),
         output: matches.get("output").map(Into::into),
         quiet: matches.flag("quiet"),
         timings: matches.flag("timings"),

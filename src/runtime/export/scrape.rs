@@ -36,7 +36,7 @@ pub struct Handles {
     lost: Option<MapHandle>,
     /// The counters of new entries full maps refused (`plan::MAP_FULL_MAP`).
     map_full: Option<MapHandle>,
-    stacks: HashMap<u32, MapHandle>,
+    stacks: HashMap<String, MapHandle>,
     /// Each program's probe (its `display`) and descriptor.
     progs: Vec<(String, OwnedFd)>,
 }
@@ -52,7 +52,7 @@ impl Handles {
             .find(|m| m.name().to_string_lossy().ends_with(plan::LOST_SECTION))
             .and_then(|m| MapHandle::try_from(&m).ok());
         let map_full = handle(plan::MAP_FULL_MAP);
-        let stacks = plan.stack_depths.iter().filter_map(|&d| Some((d, handle(&plan::stack_map(d))?))).collect();
+        let stacks = plan.stack_maps().into_iter().filter_map(|name| Some((name.clone(), handle(&name)?))).collect();
         let display: HashMap<&str, &str> = plan.probes.iter().map(|p| (p.prog_name.as_str(), p.display.as_str())).collect();
         let progs = object
             .progs()

@@ -47,8 +47,9 @@ impl Checker<'_> {
             Func::IsErr | Func::IsInteger | Func::IsUnsignedInteger | Func::IsPtr | Func::IsStr | Func::IsArray | Func::IsLiteral => {
                 self.type_predicate(e, def, args, scope)
             }
-            Func::Kstack | Func::Ustack if self.refused_in_map_loop(def.name, e.span, scope) => Type::Error,
+            Func::Kstack | Func::Ustack | Func::DwUstack if self.refused_in_map_loop(def.name, e.span, scope) => Type::Error,
             Func::Kstack | Func::Ustack => self.stack_call(e, def, args, scope),
+            Func::DwUstack => self.dw_ustack(e, def, args, scope),
             Func::Signal | Func::SignalThread => self.signal(e, def, &args[0], scope),
             Func::Strftime => self.strftime(e, args, scope),
             Func::Time => self.time(e, args, scope),
@@ -87,7 +88,6 @@ impl Checker<'_> {
             Func::KfuncExist | Func::KfuncAllowed => self.kfunc_query(e, def, args, scope),
             Func::Override => self.override_return(e, args, scope),
             Func::Path | Func::Skboutput | Func::SocketCookie => self.tracing_only(e, def, args, scope),
-            Func::DwUstack => self.dw_ustack(e, args, scope),
             Func::Ntop => self.ntop(e, args, scope),
             Func::Macaddr => self.macaddr(e, args, scope),
             Func::Bswap => self.bswap(e, args, scope),

@@ -102,8 +102,8 @@ pub(super) enum Need {
     Join(String),
     /// `skboutput()` (`Res::SkbOutput`): its file and offset.
     SkbOutput(crate::plan::SkbOutputDef),
-    /// A stack of this depth is recorded.
-    Stack(u32),
+    /// A stack of this kind and depth is recorded.
+    Stack(crate::plan::StackSpec),
     /// `elapsed` is read.
     Elapsed,
 }

@@ -46,6 +46,8 @@ pub enum StdlibError {
     /// `comm(pid)` where the kernel does not allow its kfunc (`bpf_task_from_pid`), or has
     /// none (`missing`: before Linux 6.2).
     CommOfPid { probe: String, missing: bool, span: Span },
+    /// Config `unstable_dw_ustack`: `error` forbids `dw_ustack()`, `warn` (the default) warns.
+    DwUstackUnstable { error: bool, span: Span },
     /// A `build_id` stack.
     BuildIdStacks { span: Span },
     /// A helper that works only in some probes.
@@ -107,6 +109,14 @@ impl StdlibError {
             NoKallsyms { name, span } => error(format!("`percpu_kaddr()` needs `{name}` in /proc/kallsyms, where the kernel finds its address, which this kernel lacks"))
                 .at(*span, "not in kallsyms")
                 .note("kallsyms holds variables only in kernels built with CONFIG_KALLSYMS_ALL"),
+            DwUstackUnstable { error: true, span } => error(
+                "dw_ustack (DWARF stack unwinding) feature is not enabled by default. To enable this unstable feature, set the config flag to enable. unstable_dw_ustack=enable",
+            )
+            .at(*span, "an unstable feature"),
+            DwUstackUnstable { error: false, span } => crate::diag::Diagnostic::warning(
+                "Script is using an unstable feature: dw_ustack (DWARF stack unwinding). To prevent this warning you must explicitly enable it in the config e.g. unstable_dw_ustack=enable",
+            )
+            .at(*span, "dw_ustack() is unstable in bpftrace 0.26"),
             KernelLacks { func, needs, lacker, span } => error(format!("`{func}()` needs {needs}, which {lacker} lacks")).at(*span, "cannot run here"),
             WriteUserLength { n, size, span } => error(format!("`write_user()` writes from 1 to {size} bytes of this string, not {n}"))
                 .at(*span, "outside the string"),

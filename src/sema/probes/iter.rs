@@ -30,8 +30,8 @@ impl Expander<'_> {
             Err(reason) => return Err(ProbeError::NoKernelBtf { reason: reason.clone(), span: p.span }),
         };
         let ctx = types.find_tagged("struct", &format!("{CTX_PREFIX}{name}"));
-        if ctx.is_none() || !iterators(&types).iter().any(|n| n == name) {
-            let names = iterators(&types);
+        if ctx.is_none() || !types.iterators().iter().any(|n| n == name) {
+            let names = types.iterators();
             let nearest = did_you_mean(name, names.iter().map(String::as_str)).map(str::to_string);
             return Err(ProbeError::NoIterator { name: name.to_string(), span: p.field_span(1), nearest });
         }
@@ -41,20 +41,6 @@ impl Expander<'_> {
         let attach = Attach::Iter { name: name.to_string(), pin: pin.map(super::unquote) };
         self.push(p.instance(attach, None))
     }
-}
-
-/// The iterators the kernel's BTF names: each `struct bpf_iter__NAME` (not the verifier's
-/// `…__safe_trusted` variants) with a function `bpf_iter_NAME`.
-/// (`struct bpf_iter_task`, an open-coded iterator's state, shares the function's name:
-/// functions are looked for among FUNCs only.)
-fn iterators(types: &crate::kernel::btf::KernelTypes) -> Vec<String> {
-    let functions = types.functions_matching(|n| n.starts_with("bpf_iter_"));
-    types
-        .tagged_types()
-        .into_iter()
-        .filter_map(|(tagged, _)| tagged.strip_prefix("struct ")?.strip_prefix(CTX_PREFIX).map(str::to_string))
-        .filter(|n| !n.ends_with("__safe_trusted") && functions.iter().any(|f| f.strip_prefix("bpf_iter_") == Some(n)))
-        .collect()
 }
 
 /// An error if the program has an `iter:` probe and another probe beside it (BEGIN and END

@@ -238,7 +238,37 @@ pub(super) fn expand(
     if x.out.is_empty() && !x.diags.iter().any(Diagnostic::is_error) {
         x.diags.push(Diagnostic::error("no probe is left to attach").note("every probe of the script is missing, and was skipped"));
     }
-    x.out
+    match &opts.probe_filter {
+        Some(filter) if !x.diags.iter().any(Diagnostic::is_error) => filter_probes(x.out, filter, x.diags),
+        _ => x.out,
+    }
+}
+
+/// `--probe-filter`: the instances left with only the attach points whose name matches
+/// `filter` (BEGIN and END are kept whatever their name); an error if no probe is left but
+/// BEGIN and END. Probes left out are not compiled, so their bodies are not checked either.
+fn filter_probes(instances: Vec<Instance>, filter: &regex_lite::Regex, diags: &mut Vec<Diagnostic>) -> Vec<Instance> {
+    let keep = |inst: &Instance, attach: &Attach| {
+        matches!(attach, Attach::Begin | Attach::End) || filter.is_match(&probe_name(attach, &inst.display))
+    };
+    let mut out = Vec::new();
+    for mut inst in instances {
+        let mut points: Vec<Attach> = std::iter::once(inst.attach.clone()).chain(std::mem::take(&mut inst.also)).collect();
+        points.retain(|a| keep(&inst, a));
+        if points.is_empty() {
+            continue;
+        }
+        inst.attach = points.remove(0);
+        inst.also = points;
+        out.push(inst);
+    }
+    if out.iter().all(|inst| matches!(inst.attach, Attach::Begin | Attach::End)) {
+        diags.push(
+            Diagnostic::error(format!("no probe matches `--probe-filter {}`", filter.as_str()))
+                .note("BEGIN and END are kept whatever the filter; every other probe was left out"),
+        );
+    }
+    out
 }
 
 impl Expander<'_> {

@@ -113,7 +113,7 @@ impl Checker<'_> {
 
     /// Notes that `e` records a stack of `spec`'s depth (its map must exist); its type.
     pub(in crate::sema::check) fn record_stack(&mut self, e: &Expr, spec: plan::StackSpec) -> Type {
-        self.need(e, Need::Stack(spec.depth));
+        self.need(e, Need::Stack(spec));
         Type::Stack(spec)
     }
 
@@ -129,12 +129,29 @@ impl Checker<'_> {
                 return None;
             }
         };
-        Some(plan::StackSpec { user, mode, depth: plan::STACK_DEPTH })
+        Some(plan::StackSpec { user, dwarf: false, mode, depth: plan::STACK_DEPTH })
+    }
+
+    /// `dw_ustack(…)` (bpftrace 0.26, unstable: config `unstable_dw_ustack`, `warn` by
+    /// default): `ustack(…)` unwound with the targets' `.eh_frame` (`codegen/dwunwind.rs`).
+    pub(in crate::sema::check) fn dw_ustack(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
+        match self.opts.config.unstable_dw_ustack {
+            crate::config::Unstable::Enable => {}
+            level => {
+                let error = level == crate::config::Unstable::Error;
+                self.error(StdlibError::DwUstackUnstable { error, span: e.span });
+                if error {
+                    return Type::Error;
+                }
+            }
+        }
+        self.stack_call(e, def, args, scope)
     }
 
     /// `kstack(…)` and `ustack(…)`: `(N)`, `(mode)` or `(mode, N)`, mode `bpftrace` or `perf`.
     pub(in crate::sema::check) fn stack_call(&mut self, e: &Expr, def: &builtins::FuncDef, args: &[Expr], scope: &mut Scope) -> Type {
-        let Some(mut spec) = self.default_stack(def.func == Func::Ustack, e.span) else { return Type::Error };
+        let Some(mut spec) = self.default_stack(def.func != Func::Kstack, e.span) else { return Type::Error };
+        spec.dwarf = def.func == Func::DwUstack;
         let (mode, depth) = match args {
             [m @ Expr { kind: ExprKind::Ident(_), .. }] => (Some(m), None),
             [n] => (None, Some(n)),

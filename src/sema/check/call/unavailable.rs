@@ -1,7 +1,6 @@
 //! bpftrace 0.26's helpers that need what this kernel, or rtrace, may lack: `override()`
 //! (kprobes with CONFIG_BPF_KPROBE_OVERRIDE), `path()`, `skboutput()` and `socket_cookie()`
-//! (helpers of fentry/fexit programs, BPF_PROG_TYPE_TRACING), `dw_ustack()` (bpftrace's DWARF
-//! unwinder, LLVM 21). Their arguments are checked; then an error says what is missing, except
+//! (helpers of fentry/fexit programs, BPF_PROG_TYPE_TRACING). Their arguments are checked; then an error says what is missing, except
 //! for `path()`, `skboutput()` and `socket_cookie()` in fentry/fexit probes, which rtrace
 //! generates.
 
@@ -124,18 +123,6 @@ impl Checker<'_> {
             }
             _ => self.set(scope, e, Type::Int { signed: false }, Res::Call(Func::SocketCookie)),
         }
-    }
-
-    /// `dw_ustack([mode, ][limit])`: bpftrace unwinds with DWARF from LLVM 21 on.
-    pub(in crate::sema::check) fn dw_ustack(&mut self, e: &Expr, args: &[Expr], scope: &mut Scope) -> Type {
-        for a in args {
-            if !matches!(a.kind, ExprKind::Ident(_)) && !self.int_arg(a, IntWanted::Number("dw_ustack"), scope) {
-                return Type::Error;
-            }
-        }
-        let needs = "bpftrace's DWARF (.eh_frame) unwinder (LLVM 21)";
-        self.error(StdlibError::KernelLacks { func: "dw_ustack", needs, lacker: "rtrace (LLVM 19)", span: e.span });
-        Type::Error
     }
 }
 
