@@ -128,12 +128,14 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
 
     /// The integer array type compared, when `lhs == rhs` compares an array wider than 8
     /// bytes or a kernel array (an integer array value and one of the same type, or a kernel
-    /// array of the same elements, as sema checked); `None` for other comparisons (narrow
+    /// array of the same elements, or two kernel arrays, as sema checked); `None` for other comparisons (narrow
     /// integer arrays compare as the integers holding them).
     pub(super) fn compared_array(&self, f: &Func<'ctx>, lhs: &Expr, rhs: &Expr) -> Option<IntArray> {
         match (self.ty(f, lhs), self.ty(f, rhs)) {
             (Type::IntArray(a), Type::IntArray(_)) if a.in_memory() => Some(a),
             (Type::IntArray(a), Type::Array { .. }) | (Type::Array { .. }, Type::IntArray(a)) => Some(a),
+            // (two kernel arrays: sema read each whole, as a value)
+            (Type::Array { .. }, Type::Array { .. }) => self.checked.progs[f.prog].array_reads.get(&lhs.id).copied(),
             _ => None,
         }
     }
@@ -150,10 +152,10 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Where the bytes of array `e` (of type `a`, or a kernel array as large) are: an array
     /// in memory where it is, a narrow one stored in a slot, a kernel array read into one.
     fn array_bytes(&mut self, f: &mut Func<'ctx>, a: IntArray, e: &Expr) -> Result<PointerValue<'ctx>> {
-        let ty = self.ty(f, e);
+        let unread = matches!(self.ty(f, e), Type::Array { .. }) && !self.checked.progs[f.prog].array_reads.contains_key(&e.id);
         match self.expr(f, e)? {
             V::Str(p, _) => Ok(p),
-            V::Int(addr) if matches!(ty, Type::Array { .. }) => self.read_kernel_array(f, e, a, addr),
+            V::Int(addr) if unread => self.read_kernel_array(f, e, a, addr),
             V::Int(v) => {
                 let buf = self.buffer(f, 8, "array")?;
                 self.store_i64(buf, 0, v)?;

@@ -206,6 +206,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::Const(v) => Ok(V::Int(self.i64().const_int(*v, false))),
             Res::ConstStr(s) => self.string_literal(f, s),
             Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed),
+            Res::ArgsRecord(slots) => self.args_record(f, e, &slots.clone()),
             Res::TaskField { .. } => self.task_field(f, e, None),
             Res::RegMemory { base, index, access } => self.reg_memory(f, *base, *index, *access),
             _ => Err(CodegenError("unresolved identifier".into())),

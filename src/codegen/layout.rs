@@ -130,6 +130,16 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Tuple(buf, id))
     }
 
+    /// A uprobe's `args` as a record: each parameter's context slot stored in its field.
+    pub(super) fn args_record(&mut self, f: &mut Func<'ctx>, e: &Expr, slots: &[(u32, u32, bool)]) -> Result<V<'ctx>> {
+        let (buf, id, fields, _) = self.record_buffer(f, e)?;
+        for (field, &(index, size, signed)) in fields.iter().zip(slots) {
+            let v = self.ctx_slot(f, index, size, signed)?;
+            self.store_value(buf, field.offset as u64, field.kind, v)?;
+        }
+        Ok(V::Tuple(buf, id))
+    }
+
     /// A buffer for the record value of expression `e`: the buffer, the record's tuple id,
     /// and its fields with their names.
     fn record_buffer(&mut self, f: &mut Func<'ctx>, e: &Expr) -> Result<(PointerValue<'ctx>, u32, Vec<crate::plan::ArgField>, Vec<String>)> {

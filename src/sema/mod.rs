@@ -99,6 +99,7 @@ pub fn check(program: &Program, opts: &Options) -> Result<Checked, Vec<Diagnosti
     // Each program once, in order, learning the maps from their assignments; then again those
     // that read a map a later program changed (see `maps::settle`).
     let mut checker = Checker::new(program, opts, kernel_types);
+    checker.add_dwarf_types(&instances);
     let mut probes: Vec<ProbeCheck> = instances.iter().map(|inst| checker.check_instance(inst)).collect();
     maps::settle(&mut checker, &instances, &mut probes);
     let mut errors = Vec::new();

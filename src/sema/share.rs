@@ -420,10 +420,19 @@ impl Shape {
 
 /// Whether a probe's predicate or body names any of these identifiers.
 fn uses(probe: &Probe, names: &[&str]) -> bool {
-    fn expr(e: &Expr, names: &[&str]) -> bool {
-        let sub = |x: &Expr| expr(x, names);
+    any_expr(probe, &mut |e| matches!(&e.kind, ExprKind::Ident(n) if names.contains(&n.as_str())))
+}
+
+/// Whether `f` holds for any expression of a probe's predicate or body (each visited before
+/// its operands, until `f` holds).
+pub(super) fn any_expr(probe: &Probe, f: &mut dyn FnMut(&Expr) -> bool) -> bool {
+    fn expr(e: &Expr, f: &mut dyn FnMut(&Expr) -> bool) -> bool {
+        if f(e) {
+            return true;
+        }
+        let mut sub = |x: &Expr| expr(x, f);
         match &e.kind {
-            ExprKind::Ident(n) => names.contains(&n.as_str()),
+            ExprKind::Ident(_) => false,
             ExprKind::Map(m) => m.keys.iter().any(sub),
             ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().any(sub),
             ExprKind::Record(fields) => fields.iter().any(|(_, x)| sub(x)),
@@ -437,27 +446,27 @@ fn uses(probe: &Probe, names: &[&str]) -> bool {
             ExprKind::IncDec { target, .. } => sub(target),
             ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Var(_) | ExprKind::Bool(_) => false,
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } | ExprKind::TypeArg(_) => false,
-            ExprKind::Block { stmts: body, value } => stmts(body, names) || sub(value),
+            ExprKind::Block { stmts: body, value } => stmts(body, f) || expr(value, f),
         }
     }
-    fn stmts(list: &[Stmt], names: &[&str]) -> bool {
+    fn stmts(list: &[Stmt], f: &mut dyn FnMut(&Expr) -> bool) -> bool {
         list.iter().any(|s| match &s.kind {
-            StmtKind::AssignMap { map, value } => map.keys.iter().any(|k| expr(k, names)) || expr(value, names),
-            StmtKind::AssignVar { value, .. } => expr(value, names),
-            StmtKind::CompoundAssign { target, value, .. } => expr(target, names) || expr(value, names),
+            StmtKind::AssignMap { map, value } => map.keys.iter().any(|k| expr(k, f)) || expr(value, f),
+            StmtKind::AssignVar { value, .. } => expr(value, f),
+            StmtKind::CompoundAssign { target, value, .. } => expr(target, f) || expr(value, f),
             StmtKind::If { cond, then, els } => {
-                expr(cond, names) || stmts(then, names) || els.as_ref().is_some_and(|e| stmts(e, names))
+                expr(cond, f) || stmts(then, f) || els.as_ref().is_some_and(|e| stmts(e, f))
             }
-            StmtKind::While { cond, body } => expr(cond, names) || stmts(body, names),
-            StmtKind::Unroll { count, body } => expr(count, names) || stmts(body, names),
-            StmtKind::ForRange { start, end, body, .. } => expr(start, names) || expr(end, names) || stmts(body, names),
-            StmtKind::ForMap { map, body, .. } => map.keys.iter().any(|k| expr(k, names)) || stmts(body, names),
-            StmtKind::Let { value, .. } => value.as_ref().is_some_and(|v| expr(v, names)),
-            StmtKind::Block(body) => stmts(body, names),
-            StmtKind::Expr(e) | StmtKind::Return(Some(e)) => expr(e, names),
+            StmtKind::While { cond, body } => expr(cond, f) || stmts(body, f),
+            StmtKind::Unroll { count, body } => expr(count, f) || stmts(body, f),
+            StmtKind::ForRange { start, end, body, .. } => expr(start, f) || expr(end, f) || stmts(body, f),
+            StmtKind::ForMap { map, body, .. } => map.keys.iter().any(|k| expr(k, f)) || stmts(body, f),
+            StmtKind::Let { value, .. } => value.as_ref().is_some_and(|v| expr(v, f)),
+            StmtKind::Block(body) => stmts(body, f),
+            StmtKind::Expr(e) | StmtKind::Return(Some(e)) => expr(e, f),
             StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => false,
         })
     }
-    probe.predicate.as_ref().is_some_and(|p| expr(p, names)) || stmts(&probe.body, names)
+    probe.predicate.as_ref().is_some_and(|p| expr(p, f)) || stmts(&probe.body, f)
 }
 

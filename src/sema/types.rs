@@ -253,6 +253,9 @@ pub enum Res {
     ConstStr(String),
     /// `typeinfo(x)`: the record of x's type's names, `btf_id` 0.
     TypeInfo { base: String, full: String },
+    /// A uprobe's `args` as a record value (`print(args)`): each parameter's context slot,
+    /// size and sign, in the record's order.
+    ArgsRecord(Vec<(u32, u32, bool)>),
     /// A built tool's value read at run time from the globals map's entry `n` (a positional
     /// parameter, `$#`).
     Global(u32),

@@ -214,12 +214,16 @@ impl Checker<'_> {
                 Type::Bool
             }
             // An integer array value and a kernel array of the same element type and length
-            // (`args.saddr_v6 == pton("::1")`) compare by their bytes.
-            (Type::IntArray(_) | Type::Array { .. }, Type::IntArray(_) | Type::Array { .. })
-                if matches!(op, BinOp::Eq | BinOp::Ne) && !matches!((l, r), (Type::Array { .. }, Type::Array { .. })) =>
-            {
+            // (`args.saddr_v6 == pton("::1")`), or two kernel arrays (as 0.26's type checker
+            // takes two arrays of the same integers), compare by their bytes.
+            (Type::IntArray(_) | Type::Array { .. }, Type::IntArray(_) | Type::Array { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                 let (a, b) = (self.as_int_array(l), self.as_int_array(r));
                 if a.is_some() && a == b {
+                    // (two kernel arrays: each read whole, as a value)
+                    if matches!((l, r), (Type::Array { .. }, Type::Array { .. })) {
+                        self.value_type(lhs, l, scope);
+                        self.value_type(rhs, r, scope);
+                    }
                     Type::Bool
                 } else {
                     let (left, right) = (self.array_text(l), self.array_text(r));

@@ -54,7 +54,10 @@ impl Checker<'_> {
             }
         }
         // print(value): the value and a newline, as a printf.
-        let t = self.value_expr(arg, scope);
+        let t = match self.uprobe_args_record(arg, scope) {
+            Some(t) => t,
+            None => self.value_expr(arg, scope),
+        };
         let kind = match self.stored_scalar(t, "a print() event", arg.span) {
             Some(kind) => kind,
             None if matches!(t, Type::Error | Type::Record { .. }) => return Type::Error,
