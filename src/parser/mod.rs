@@ -72,9 +72,33 @@ pub fn parse_within(src: &str, limits: &crate::limits::Limits) -> Result<Program
 /// Expands the macro calls of a parsed program (`parse_file`'s, with its imports).
 pub(crate) fn expand_macros(p: &mut Program) -> Result<(), Vec<Diagnostic>> {
     let diags = macros::expand(p);
+    bare_stdlib_calls(p);
     match diags.is_empty() {
         true => Ok(()),
         false => Err(diags),
+    }
+}
+
+/// Functions that bpftrace 0.26 defines as standard-library macros with a form without
+/// parameters, which a bare name calls (language.md "Macros": "bare identifier works if the
+/// macro accepts 0 args"): `dw_ustack` is `dw_ustack()`. A script's own macro of that name was
+/// expanded first, as a user macro overrides the standard library's.
+const BARE_CALLS: &[&str] = &["dw_ustack"];
+
+fn bare_stdlib_calls(p: &mut Program) {
+    let mut rewrite = |e: &mut ast::Expr| {
+        if let ast::ExprKind::Ident(name) = &e.kind {
+            if BARE_CALLS.contains(&name.as_str()) {
+                let name = ast::Name { name: name.clone(), span: e.span };
+                e.kind = ast::ExprKind::Call { name, args: Vec::new() };
+            }
+        }
+    };
+    for probe in &mut p.probes {
+        if let Some(pred) = &mut probe.predicate {
+            ast::walk_expr_mut(pred, &mut rewrite);
+        }
+        ast::walk_stmts_mut(&mut probe.body, &mut rewrite);
     }
 }
 
