@@ -256,6 +256,9 @@ pub enum Res {
     /// A uprobe's `args` as a record value (`print(args)`): each parameter's context slot,
     /// size and sign, in the record's order.
     ArgsRecord(Vec<(u32, u32, bool)>),
+    /// A tracepoint's `args` as a record value (`print(args)`): each field of its record (the
+    /// `common_` ones first), read as `args.NAME` reads it.
+    TracepointArgs(Vec<tracefs::Field>),
     /// A built tool's value read at run time from the globals map's entry `n` (a positional
     /// parameter, `$#`).
     Global(u32),
