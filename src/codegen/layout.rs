@@ -131,7 +131,8 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Tuple(buf, id))
     }
 
-    /// A uprobe's `args` as a record: each parameter's context slot stored in its field.
+    /// A uprobe's, raw tracepoint's or fentry's `args` as a record: each argument's context slot
+    /// stored in its field.
     pub(super) fn args_record(&mut self, f: &mut Func<'ctx>, e: &Expr, slots: &[(u32, u32, bool)]) -> Result<V<'ctx>> {
         let (buf, id, fields, _) = self.record_buffer(f, e)?;
         for (field, &(index, size, signed)) in fields.iter().zip(slots) {

@@ -163,8 +163,39 @@ impl Checker<'_> {
         match &scope.inst.attach {
             Attach::Uprobe { ret: false, .. } => self.uprobe_args_record(e, scope),
             Attach::Tracepoint { .. } if scope.inst.format.is_some() => Some(self.tracepoint_args_record(e, scope)),
+            Attach::RawTracepoint { .. } | Attach::Fentry { .. } => Some(self.params_args_record(e, scope)),
             _ => None,
         }
+    }
+
+    /// A raw tracepoint's or an fentry/fexit's `args` as a record: each argument BTF names,
+    /// read from its context slot as `args.NAME` reads it (a pointer as its address); fexit's
+    /// record ends with the return value, named `$retval` (as in bpftrace v0.26.0's
+    /// src/btf.cpp, which adds it to fexit's args struct).
+    fn params_args_record(&mut self, e: &Expr, scope: &mut Scope) -> Type {
+        if self.expr(e, scope) == Type::Error {
+            return Type::Error;
+        }
+        let (Some((mut params, ret)), Ok(k)) = (scope.inst.params.clone(), self.kernel_types()) else { return Type::Error };
+        if let Attach::Fentry { ret: true, .. } = scope.inst.attach {
+            params.push(("$retval".to_string(), ret));
+        }
+        let (mut slots, mut types) = (Vec::new(), Vec::new());
+        for (index, (_, ty)) in params.iter().enumerate() {
+            let (t, size, signed) = match k.shape(*ty) {
+                btf::Shape::Int { size, signed, .. } => (Type::Int { signed }, size, signed),
+                btf::Shape::Ptr { .. } => (Type::Ptr { user: false, to: None }, 8, false),
+                _ => {
+                    self.error(ArgError::UnreadableArgType { ty: k.name(*ty), span: e.span });
+                    return Type::Error;
+                }
+            };
+            slots.push((index as u32, size, signed));
+            types.push(t);
+        }
+        let names = params.into_iter().map(|(name, _)| name).collect();
+        let ty = self.tuples.intern_named(types, Some(names));
+        self.set(scope, e, ty, Res::ArgsRecord(slots))
     }
 
     /// A tracepoint's whole record as a record value: every field of its format file in order,
