@@ -208,6 +208,11 @@ impl Checker<'_> {
             return Type::Error;
         }
         let Some(format) = scope.inst.format.clone() else { return Type::Error };
+        if self.tracepoint_struct(scope.inst).is_some() {
+            let tracepoint = format!("{}:{}", format.category, format.event);
+            self.error(ArgError::ArgsRecordCoRe { tracepoint, span: e.span });
+            return Type::Error;
+        }
         let fields: Vec<_> = format.common.iter().chain(&format.fields).cloned().collect();
         let mut types = Vec::new();
         for f in &fields {
