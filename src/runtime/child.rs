@@ -15,8 +15,8 @@ pub struct HeldChild {
     pid: libc::pid_t,
     /// Writing to (or closing) this releases the child.
     release: Option<OwnedFd>,
-    /// `dw_ustack`: the child is traced (`PTRACE_TRACEME`) and stopped after its command's
-    /// exec (`run_to_exec`), until `release` detaches it.
+    /// `dw_ustack`: the child is traced (`PTRACE_TRACEME`) and stopped at its command's entry
+    /// point (`run_to_entry`), until `release` detaches it.
     traced: bool,
 }
 
@@ -51,7 +51,7 @@ pub fn check_command(cmd: &str) -> Result<(), String> {
 }
 
 impl HeldChild {
-    /// `trace`: the child asks to be traced before its exec, for `run_to_exec`.
+    /// `trace`: the child asks to be traced before its exec, for `run_to_entry`.
     pub fn spawn(cmd: &str, trace: bool) -> std::io::Result<HeldChild> {
         let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
         let (sh, dash_c, cmd) = (
@@ -100,25 +100,94 @@ impl HeldChild {
         Ok(HeldChild { pid, release: Some(write_end), traced: false })
     }
 
-    /// Lets a child spawned with `trace` run to the exec of its command (the shell's exec is
-    /// the first, `exec CMD`'s the second), where it stays stopped until `release`: its
-    /// program and dynamic loader are mapped then (`dw_ustack` reads their unwind tables),
-    /// its libraries not yet. False when it exited first.
-    pub fn run_to_exec(&mut self) -> bool {
+    /// Lets a child spawned with `trace` run to its command's entry point, where it stays
+    /// stopped until `release`: its program, dynamic loader and libraries are mapped then
+    /// (`dw_ustack` reads their unwind tables), as bpftrace runs its child to its entry point.
+    /// The shell's exec is the first stop, `exec CMD`'s the second; from there a breakpoint
+    /// at the program's entry (`entry_point`) stops it again. If the breakpoint cannot be set,
+    /// it stays at the exec (the libraries are not unwound). False when it exited first.
+    ///
+    /// Interruptible: until the runtime arms its signals a signal ends rtrace at once, and
+    /// `PTRACE_O_EXITKILL` then ends the child too (it never runs on with the breakpoint).
+    pub fn run_to_entry(&mut self) -> bool {
         self.release();
-        let mut status = 0;
         for exec in 0..2 {
-            // SAFETY: waitpid on our own child only writes `status`.
-            if unsafe { libc::waitpid(self.pid, &mut status, 0) } != self.pid || !libc::WIFSTOPPED(status) {
+            if self.wait_stop() != Some(libc::SIGTRAP) {
                 return false;
             }
             if exec == 0 {
-                // SAFETY: continues our own traced, stopped child without a signal.
-                unsafe { libc::ptrace(libc::PTRACE_CONT, self.pid, 0, 0) };
+                // SAFETY: sets options on, then continues, our own traced child, stopped at an exec.
+                unsafe {
+                    libc::ptrace(libc::PTRACE_SETOPTIONS, self.pid, 0, libc::PTRACE_O_EXITKILL as libc::c_long);
+                    libc::ptrace(libc::PTRACE_CONT, self.pid, 0, 0);
+                }
             }
         }
         self.traced = true;
-        true
+        match entry_point(self.pid) {
+            Some(entry) => self.run_to(entry),
+            None => true,
+        }
+    }
+
+    /// Waits for the traced child's next stop: its signal, or `None` when it has exited.
+    fn wait_stop(&self) -> Option<i32> {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child only writes `status`.
+        let pid = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+        (pid == self.pid && libc::WIFSTOPPED(status)).then(|| libc::WSTOPSIG(status))
+    }
+
+    /// Runs the traced child, stopped at its exec, to `addr` (its entry point): an `int3` over
+    /// the first byte there, continued until it traps on it (other signals are passed on),
+    /// then the byte is put back and rip moved back onto it. True when it stopped there, or
+    /// when the breakpoint could not be set (it is still at its exec); false when it exited.
+    fn run_to(&mut self, addr: u64) -> bool {
+        // SAFETY: PEEKTEXT reads a word of our stopped tracee; errno tells a failure from a
+        // word that is -1.
+        let word = unsafe {
+            *libc::__errno_location() = 0;
+            libc::ptrace(libc::PTRACE_PEEKTEXT, self.pid, addr, 0)
+        };
+        // SAFETY: reading errno just after the call.
+        if word == -1 && unsafe { *libc::__errno_location() } != 0 {
+            return true;
+        }
+        let trap = (word & !0xff) | 0xcc;
+        // SAFETY: writes the word back with int3 in its first byte, in our stopped tracee.
+        if unsafe { libc::ptrace(libc::PTRACE_POKETEXT, self.pid, addr, trap) } != 0 {
+            return true;
+        }
+        let mut signal = 0;
+        loop {
+            // SAFETY: continues our own stopped tracee, passing on the signal it stopped with.
+            unsafe { libc::ptrace(libc::PTRACE_CONT, self.pid, 0, signal as libc::c_long) };
+            let Some(sig) = self.wait_stop() else {
+                self.traced = false;
+                return false;
+            };
+            signal = sig;
+            if sig != libc::SIGTRAP {
+                continue;
+            }
+            // SAFETY: user_regs_struct is plain data that GETREGS fills.
+            let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+            // SAFETY: GETREGS writes the stopped tracee's registers into `regs`.
+            if unsafe { libc::ptrace(libc::PTRACE_GETREGS, self.pid, 0, &mut regs as *mut libc::user_regs_struct) } != 0 {
+                continue;
+            }
+            if regs.rip != addr + 1 {
+                continue;
+            }
+            regs.rip = addr;
+            // SAFETY: puts the original word back and rewinds rip onto it, in our stopped
+            // tracee; `regs` lives across the call.
+            unsafe {
+                libc::ptrace(libc::PTRACE_POKETEXT, self.pid, addr, word);
+                libc::ptrace(libc::PTRACE_SETREGS, self.pid, 0, &regs as *const libc::user_regs_struct);
+            }
+            return true;
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -128,7 +197,7 @@ impl HeldChild {
     /// Lets the command run.
     pub fn release(&mut self) {
         if std::mem::take(&mut self.traced) {
-            // SAFETY: detaches our own traced child, stopped in `run_to_exec`, without a signal.
+            // SAFETY: detaches our own traced child, stopped in `run_to_entry`, without a signal.
             unsafe { libc::ptrace(libc::PTRACE_DETACH, self.pid, 0, 0) };
         }
         if let Some(fd) = self.release.take() {
@@ -167,6 +236,13 @@ impl HeldChild {
             libc::waitpid(self.pid, &mut status, 0);
         }
     }
+}
+
+/// The entry point of process `pid`'s program (`AT_ENTRY` of `/proc/PID/auxv`).
+fn entry_point(pid: libc::pid_t) -> Option<u64> {
+    let auxv = std::fs::read(format!("/proc/{pid}/auxv")).ok()?;
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or_default());
+    auxv.chunks_exact(16).find(|pair| word(&pair[..8]) == libc::AT_ENTRY).map(|pair| word(&pair[8..]))
 }
 
 /// `cat()`: the first `max` bytes of a file (bpftrace's `max_cat_bytes`, so `cat("/dev/zero")`

@@ -338,14 +338,14 @@ type UnwindTables = unwind::Tables;
 type UnwindTables = ();
 
 /// `dw_ustack`'s unwind tables of its targets: `--dwarf-pid`s, `-p`'s process and the `-c`
-/// command, run to its exec (an error when there is none); a warning for each target without
+/// command, run to its entry point (an error when there is none); a warning for each target without
 /// unwind information.
 #[cfg(feature = "compiler")]
 fn unwind_tables(opts: &Options, command: Option<&mut child::HeldChild>) -> Result<UnwindTables> {
     let mut pids = opts.dwarf_pids.clone();
     pids.extend(opts.pid);
     if let Some(c) = command {
-        if c.run_to_exec() {
+        if c.run_to_entry() {
             pids.push(c.pid());
         }
     }
