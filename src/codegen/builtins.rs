@@ -9,7 +9,7 @@ use crate::kernel::tracefs::FieldKind;
 use crate::parser::ast::Expr;
 use crate::plan;
 use crate::sema::Type;
-use inkwell::values::IntValue;
+use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 use libbpf_rs::libbpf_sys as sys;
 
@@ -150,11 +150,16 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
     /// Reads tracepoint field `e` from the record (at the field's offset in the format, or
     /// relocated through the event's BTF struct with `--co-re`).
     pub(super) fn tp_field(&mut self, f: &mut Func<'ctx>, e: &Expr, field: &crate::kernel::tracefs::Field) -> Result<V<'ctx>> {
-        let i64 = self.i64();
         let at = match self.core_tp_field(f, e)? {
             Some(at) => at,
             None => self.offset(f.ctx_ptr, field.offset as u64)?,
         };
+        self.tp_field_at(f, at, field)
+    }
+
+    /// Tracepoint field `field`, read from `at` in the record (an integer array: its address).
+    pub(super) fn tp_field_at(&mut self, f: &mut Func<'ctx>, at: PointerValue<'ctx>, field: &crate::kernel::tracefs::Field) -> Result<V<'ctx>> {
+        let i64 = self.i64();
         Ok(match field.kind {
             FieldKind::Int | FieldKind::Ptr { .. } => {
                 let ty = match field.size {
@@ -163,7 +168,9 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
                     4 => self.ctx.i32_type(),
                     _ => i64,
                 };
-                let raw = if field.offset.is_multiple_of(field.size) {
+                // (the verifier lets a program load no `common_` field, the record's first 8
+                // bytes: `print(args)` reads those as it reads an unaligned field)
+                let raw = if field.offset.is_multiple_of(field.size) && field.offset >= 8 {
                     self.builder.build_load(ty, at, "field")?.into_int_value()
                 } else {
                     let tmp = self.short_slot(f, i64.into(), "tmp")?;

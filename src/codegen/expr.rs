@@ -207,6 +207,7 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
             Res::ConstStr(s) => self.string_literal(f, s),
             Res::CtxSlot { index, size, signed } => self.ctx_slot(f, *index, *size, *signed),
             Res::ArgsRecord(slots) => self.args_record(f, e, &slots.clone()),
+            Res::TracepointArgs(fields) => self.tracepoint_args(f, e, &fields.clone()),
             Res::TaskField { .. } => self.task_field(f, e, None),
             Res::RegMemory { base, index, access } => self.reg_memory(f, *base, *index, *access),
             _ => Err(CodegenError("unresolved identifier".into())),

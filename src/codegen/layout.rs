@@ -4,6 +4,7 @@
 
 use super::expr::V;
 use super::{CodegenError, Func, Gen, Result};
+use crate::kernel::tracefs::FieldKind;
 use crate::parser::ast::{Expr, Name};
 use crate::plan::Scalar;
 use crate::sema::Type;
@@ -130,12 +131,34 @@ impl<'ctx, 'm> Gen<'ctx, 'm> {
         Ok(V::Tuple(buf, id))
     }
 
-    /// A uprobe's `args` as a record: each parameter's context slot stored in its field.
+    /// A uprobe's, raw tracepoint's or fentry's `args` as a record: each argument's context slot
+    /// stored in its field.
     pub(super) fn args_record(&mut self, f: &mut Func<'ctx>, e: &Expr, slots: &[(u32, u32, bool)]) -> Result<V<'ctx>> {
         let (buf, id, fields, _) = self.record_buffer(f, e)?;
         for (field, &(index, size, signed)) in fields.iter().zip(slots) {
             let v = self.ctx_slot(f, index, size, signed)?;
             self.store_value(buf, field.offset as u64, field.kind, v)?;
+        }
+        Ok(V::Tuple(buf, id))
+    }
+
+    /// A tracepoint's `args` as a record value: each field of its record read as `args.NAME`
+    /// reads it (an integer array: its bytes), stored in the record's order.
+    pub(super) fn tracepoint_args(&mut self, f: &mut Func<'ctx>, e: &Expr, fields: &[crate::kernel::tracefs::Field]) -> Result<V<'ctx>> {
+        let (buf, id, slots, _) = self.record_buffer(f, e)?;
+        for (slot, field) in slots.iter().zip(fields) {
+            let at = self.offset(f.ctx_ptr, field.offset as u64)?;
+            let v = match field.kind {
+                FieldKind::IntArray { .. } => {
+                    let len = field.size as u32;
+                    let bytes = self.buffer(f, len, "array")?;
+                    let n = self.i64().const_int(len as u64, false);
+                    self.read_checked(f, sys::BPF_FUNC_probe_read_kernel, &[bytes.into(), n.into(), at.into()])?;
+                    V::Str(bytes, len)
+                }
+                _ => self.tp_field_at(f, at, field)?,
+            };
+            self.store_value(buf, slot.offset as u64, slot.kind, v)?;
         }
         Ok(V::Tuple(buf, id))
     }

@@ -122,7 +122,8 @@ pub enum FieldKind {
     Other,
 }
 
-/// The fields of a tracepoint's record, without the `common_` ones.
+/// The fields of a tracepoint's record: the event's own (`args.NAME`), and the `common_` ones
+/// every record starts with (only `print(args)` shows them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Format {
     pub category: String,
@@ -130,6 +131,8 @@ pub struct Format {
     /// The event's id (the format's `ID:` line), which perf_event_open takes; 0 if missing.
     pub id: u64,
     pub fields: Vec<Field>,
+    /// The `common_` fields, in the format's order.
+    pub common: Vec<Field>,
 }
 
 impl Format {
@@ -173,7 +176,7 @@ fn format_path(root: &Path, category: &str, event: &str) -> std::path::PathBuf {
 pub fn parse_format(category: &str, event: &str, text: &str) -> Format {
     let user_pointers = category == "syscalls";
     let id = text.lines().find_map(|l| l.strip_prefix("ID:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-    let mut fields = Vec::new();
+    let (mut fields, mut common) = (Vec::new(), Vec::new());
     for line in text.lines() {
         let line = line.trim();
         let Some(rest) = line.strip_prefix("field:") else { continue };
@@ -192,7 +195,7 @@ pub fn parse_format(category: &str, event: &str, text: &str) -> Format {
             }
         }
         let (name, array) = split_name(decl);
-        if name.starts_with("common_") || name.is_empty() {
+        if name.is_empty() {
             continue;
         }
         let kind = if decl.starts_with("__data_loc") {
@@ -217,9 +220,13 @@ pub fn parse_format(category: &str, event: &str, text: &str) -> Format {
         } else {
             FieldKind::Other
         };
-        fields.push(Field { name: name.to_string(), decl: decl.to_string(), offset, size, signed, kind });
+        let field = Field { name: name.to_string(), decl: decl.to_string(), offset, size, signed, kind };
+        match name.starts_with("common_") {
+            true => common.push(field),
+            false => fields.push(field),
+        }
     }
-    Format { category: category.to_string(), event: event.to_string(), id, fields }
+    Format { category: category.to_string(), event: event.to_string(), id, fields, common }
 }
 
 /// The declared name of a C declaration, and whether it is an array.
@@ -256,5 +263,7 @@ format:
         assert_eq!(f.field("__syscall_nr").unwrap().signed, true);
         assert_eq!(f.field("comm").unwrap().kind, FieldKind::CharArray);
         assert_eq!(f.field("name").unwrap().kind, FieldKind::DataLocString);
+        let common: Vec<_> = f.common.iter().map(|f| (f.name.as_str(), f.size, f.kind)).collect();
+        assert_eq!(common, [("common_type", 2, FieldKind::Int)]);
     }
 }

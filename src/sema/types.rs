@@ -253,9 +253,13 @@ pub enum Res {
     ConstStr(String),
     /// `typeinfo(x)`: the record of x's type's names, `btf_id` 0.
     TypeInfo { base: String, full: String },
-    /// A uprobe's `args` as a record value (`print(args)`): each parameter's context slot,
-    /// size and sign, in the record's order.
+    /// A uprobe's, raw tracepoint's or fentry/fexit's `args` as a record value (`print(args)`):
+    /// each argument's context slot (`pt_regs` or the u64 array), size and sign, in the
+    /// record's order.
     ArgsRecord(Vec<(u32, u32, bool)>),
+    /// A tracepoint's `args` as a record value (`print(args)`): each field of its record (the
+    /// `common_` ones first), read as `args.NAME` reads it.
+    TracepointArgs(Vec<tracefs::Field>),
     /// A built tool's value read at run time from the globals map's entry `n` (a positional
     /// parameter, `$#`).
     Global(u32),

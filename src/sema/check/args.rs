@@ -153,6 +153,89 @@ impl Checker<'_> {
         self.set(scope, e, ty, Res::Field(f))
     }
 
+    /// `args` as a value (`print(args)`): a record of the probe's arguments by name, in their
+    /// order: a uprobe's parameters (DWARF), an fentry's (BTF), or a tracepoint's record
+    /// fields. `None` for other expressions and probes (`args` then is no value).
+    pub(super) fn args_record(&mut self, e: &Expr, scope: &mut Scope) -> Option<Type> {
+        if !matches!(&e.kind, ExprKind::Ident(n) if n == "args") {
+            return None;
+        }
+        match &scope.inst.attach {
+            Attach::Uprobe { ret: false, .. } => self.uprobe_args_record(e, scope),
+            Attach::Tracepoint { .. } if scope.inst.format.is_some() => Some(self.tracepoint_args_record(e, scope)),
+            Attach::RawTracepoint { .. } | Attach::Fentry { .. } => Some(self.params_args_record(e, scope)),
+            _ => None,
+        }
+    }
+
+    /// A raw tracepoint's or an fentry/fexit's `args` as a record: each argument BTF names,
+    /// read from its context slot as `args.NAME` reads it (a pointer as its address); fexit's
+    /// record ends with the return value, named `$retval` (as in bpftrace v0.26.0's
+    /// src/btf.cpp, which adds it to fexit's args struct).
+    fn params_args_record(&mut self, e: &Expr, scope: &mut Scope) -> Type {
+        if self.expr(e, scope) == Type::Error {
+            return Type::Error;
+        }
+        let (Some((mut params, ret)), Ok(k)) = (scope.inst.params.clone(), self.kernel_types()) else { return Type::Error };
+        if let Attach::Fentry { ret: true, .. } = scope.inst.attach {
+            params.push(("$retval".to_string(), ret));
+        }
+        let (mut slots, mut types) = (Vec::new(), Vec::new());
+        for (index, (_, ty)) in params.iter().enumerate() {
+            let (t, size, signed) = match k.shape(*ty) {
+                btf::Shape::Int { size, signed, .. } => (Type::Int { signed }, size, signed),
+                btf::Shape::Ptr { .. } => (Type::Ptr { user: false, to: None }, 8, false),
+                _ => {
+                    self.error(ArgError::UnreadableArgType { ty: k.name(*ty), span: e.span });
+                    return Type::Error;
+                }
+            };
+            slots.push((index as u32, size, signed));
+            types.push(t);
+        }
+        let names = params.into_iter().map(|(name, _)| name).collect();
+        let ty = self.tuples.intern_named(types, Some(names));
+        self.set(scope, e, ty, Res::ArgsRecord(slots))
+    }
+
+    /// A tracepoint's whole record as a record value: every field of its format file in order,
+    /// the `common_` ones included (bpftrace 0.26 prints the record the format file
+    /// describes, though `args.common_pid` is refused); integers by their size and sign, pointers
+    /// as addresses, `char[N]` as strings, integer arrays as arrays, `__data_loc` strings
+    /// as the strings.
+    fn tracepoint_args_record(&mut self, e: &Expr, scope: &mut Scope) -> Type {
+        if self.expr(e, scope) == Type::Error {
+            return Type::Error;
+        }
+        let Some(format) = scope.inst.format.clone() else { return Type::Error };
+        if self.tracepoint_struct(scope.inst).is_some() {
+            let tracepoint = format!("{}:{}", format.category, format.event);
+            self.error(ArgError::ArgsRecordCoRe { tracepoint, span: e.span });
+            return Type::Error;
+        }
+        let fields: Vec<_> = format.common.iter().chain(&format.fields).cloned().collect();
+        let mut types = Vec::new();
+        for f in &fields {
+            types.push(match f.kind {
+                FieldKind::Int => Type::Int { signed: f.signed },
+                FieldKind::Ptr { user, .. } => Type::Ptr { user, to: None },
+                FieldKind::CharArray => Type::Str { len: f.size as u32 },
+                FieldKind::DataLocString => Type::Str { len: self.opts.config.max_strlen as u32 },
+                FieldKind::IntArray { elem_size, len } if len <= usize::from(u8::MAX) => {
+                    let (elem_bytes, len) = (elem_size as u8, len as u8);
+                    Type::IntArray(plan::IntArray { elem_bytes, signed: f.signed, len, bools: false, mac: false })
+                }
+                FieldKind::IntArray { .. } | FieldKind::Other => {
+                    self.error(ArgError::UnreadableField { field: f.name.clone(), decl: f.decl.clone(), span: e.span });
+                    return Type::Error;
+                }
+            });
+        }
+        let names = fields.iter().map(|f| f.name.clone()).collect();
+        let ty = self.tuples.intern_named(types, Some(names));
+        self.set(scope, e, ty, Res::TracepointArgs(fields))
+    }
+
     /// What a tracepoint field's pointer points to, from its C declaration in the format file:
     /// `int * fildes` an `int32`, `struct __kernel_timespec * rqtp` the struct from BTF,
     /// `u32 * uaddr` the typedef from BTF, `char *const * argv` (a pointer to a pointer) an

@@ -28,6 +28,9 @@ pub enum ArgError {
     NoTracepointField { tracepoint: String, field: String, suggestion: Option<String>, names: String, span: Span },
     FieldWithoutBtf { field: String, decl: String, span: Span },
     UnreadableField { field: String, decl: String, span: Span },
+    /// `print(args)` of a tracepoint whose record's layout `--co-re` would relocate field by
+    /// field (all but syscalls' events).
+    ArgsRecordCoRe { tracepoint: String, span: Span },
 }
 
 impl ArgError {
@@ -114,6 +117,11 @@ impl ArgError {
                 .at(*span, format!("declared as `{decl}`")),
             UnreadableField { field, decl, span } => {
                 error(format!("rtrace cannot read field `{field}` yet")).at(*span, format!("declared as `{decl}`"))
+            }
+            ArgsRecordCoRe { tracepoint, span } => {
+                error(format!("`print(args)` of tracepoint {tracepoint} is not relocated with --co-re"))
+                    .at(*span, "the whole record")
+                    .help("print the fields the program needs (`args.NAME`): each is relocated for the kernel it runs on")
             }
         }
     }

@@ -54,7 +54,7 @@ impl Checker<'_> {
             }
         }
         // print(value): the value and a newline, as a printf.
-        let t = match self.uprobe_args_record(arg, scope) {
+        let t = match self.args_record(arg, scope) {
             Some(t) => t,
             None => self.value_expr(arg, scope),
         };
