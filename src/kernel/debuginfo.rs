@@ -25,8 +25,9 @@ struct Wanted {
     link: Option<(String, u32)>,
 }
 
-/// The separate debug file of `binary` (`file` is its ELF), if one is found.
-pub fn find(binary: &Path, file: &object::File) -> Option<PathBuf> {
+/// The contents of the separate debug file of `binary` (`file` is its ELF), if one is found
+/// (read once: the bytes checked are the bytes returned).
+pub fn find(binary: &Path, file: &object::File) -> Option<Vec<u8>> {
     let wanted = Wanted {
         build_id: file.build_id().ok().flatten().filter(|id| id.len() > 1).map(<[u8]>::to_vec),
         link: file.gnu_debuglink().ok().flatten().map(|(name, crc)| (String::from_utf8_lossy(name).into_owned(), crc)),
@@ -41,7 +42,9 @@ pub fn find(binary: &Path, file: &object::File) -> Option<PathBuf> {
         None => (home.join(d), false),
     });
     let usual = [(home.clone(), false), (home.join(".debug"), false), (PathBuf::from("/usr/lib/debug"), false)];
-    given.chain(usual).find_map(|(dir, crc)| candidates(&dir, &home, &wanted).into_iter().find(|c| *c != binary && matches(c, &wanted, crc)))
+    given.chain(usual).find_map(|(dir, crc)| {
+        candidates(&dir, &home, &wanted).into_iter().filter(|c| *c != binary).find_map(|c| read_matching(&c, &wanted, crc))
+    })
 }
 
 /// Where in `dir` the debug file may be: by build ID, by link name, and (under
@@ -61,19 +64,18 @@ fn candidates(dir: &Path, home: &Path, wanted: &Wanted) -> Vec<PathBuf> {
     out
 }
 
-/// Whether `candidate` is the debug file wanted: it has DWARF, its build ID is the binary's
-/// (when the binary has one), and with `crc` its CRC32 is the link's.
-fn matches(candidate: &Path, wanted: &Wanted, crc: bool) -> bool {
-    let Ok(bytes) = std::fs::read(candidate) else { return false };
+/// `candidate`'s contents, if it is the debug file wanted: it has DWARF, its build ID is the
+/// binary's (when the binary has one), and with `crc` its CRC32 is the link's.
+fn read_matching(candidate: &Path, wanted: &Wanted, crc: bool) -> Option<Vec<u8>> {
+    let bytes = std::fs::read(candidate).ok()?;
     if crc && wanted.link.as_ref().is_some_and(|(_, sum)| crc32fast::hash(&bytes) != *sum) {
-        return false;
+        return None;
     }
-    let Ok(file) = object::File::parse(&*bytes) else { return false };
-    if object::Object::section_by_name(&file, ".debug_info").is_none() {
-        return false;
-    }
-    match &wanted.build_id {
+    let file = object::File::parse(&*bytes).ok()?;
+    object::Object::section_by_name(&file, ".debug_info")?;
+    let same_build = match &wanted.build_id {
         Some(id) => file.build_id().ok().flatten() == Some(id.as_slice()),
         None => true,
-    }
+    };
+    same_build.then_some(bytes)
 }

@@ -58,8 +58,8 @@ impl Debug {
         let mut file = object::File::parse(&*bytes).map_err(|e| e.to_string())?;
         // A stripped binary's DWARF may be in a separate file (build ID, `.gnu_debuglink`).
         if file.section_by_name(".debug_info").is_none() {
-            let Some(debug_file) = super::debuginfo::find(path, &file) else { return Ok(None) };
-            separate = std::fs::read(&debug_file).map_err(|e| format!("{}: {e}", debug_file.display()))?;
+            let Some(bytes) = super::debuginfo::find(path, &file) else { return Ok(None) };
+            separate = bytes;
             file = object::File::parse(&*separate).map_err(|e| e.to_string())?;
         }
         let endian = if file.is_little_endian() { RunTimeEndian::Little } else { RunTimeEndian::Big };
